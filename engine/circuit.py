@@ -1,0 +1,139 @@
+"""`trace`: text and values in, a circuit with a value and a gradient on every wire out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+
+import numpy as np
+
+from engine.graph import Graph, Limits, Node
+from engine.ops import GATES
+
+
+@lru_cache(maxsize=256)
+def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
+    """Parse once per (text, expand, limits): changing only values re-runs just the two passes."""
+    from engine.parse import parse
+
+    return parse(text, limits).rebuilt(expand=expand)
+
+
+def trace(text: str, values: Mapping | None = None, *, expand: bool = False,
+          limits: Limits | None = None) -> Circuit:
+    """Parse `text`, run the forward and backward passes, and return the circuit."""
+    return Circuit(text, compile_text(text, expand, limits), values or {}, limits)
+
+
+def jsonable(x):
+    """Plain JSON data with non-finite numbers spelled as strings, as the HTTP contract says."""
+    if isinstance(x, np.ndarray):
+        x = x.tolist()
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if math.isfinite(x):
+            return x
+        return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    return x
+
+
+class Circuit:
+    def __init__(self, text: str, graph: Graph, values: Mapping, limits: Limits | None = None):
+        self.text = text
+        self.graph = graph
+        self.limits = limits
+        names = graph.inputs()
+        self.warnings: list[str] = [
+            f"value for {name} ignored: the expression does not use it"
+            for name in values if name not in names
+        ]
+        self.values = {k: v for k, v in values.items() if k in names}
+        self.vals = graph.forward(self.values, limits)
+        out = self.vals[graph.output.index]
+        if out.ndim:
+            self.warnings.append(
+                f"the output has shape {'×'.join(map(str, out.shape))}: the backward pass starts "
+                "from ones, so the gradients are those of the sum of its elements"
+            )
+        self.grads = graph.backward(self.vals)
+        self.warnings += self._nonfinite()
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.graph.nodes
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.vals[self.graph.output.index]
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        """Every input's value as used in this evaluation."""
+        return {name: self.vals[n.index] for name, n in self.graph.inputs().items()}
+
+    @property
+    def gradients(self) -> dict[str, np.ndarray | None]:
+        return {name: self.grads[n.index] for name, n in self.graph.inputs().items()}
+
+    def _nonfinite(self) -> list[str]:
+        """Name the gates where a NaN or an infinity first appears (not every gate downstream)."""
+        notes = []
+        for node in self.nodes:
+            if node.kind != "gate":
+                continue
+            v = self.vals[node.index]
+            if np.all(np.isfinite(v)):
+                continue
+            if all(np.all(np.isfinite(self.vals[i.index])) for i in node.inputs):
+                what = "NaN" if np.any(np.isnan(v)) else "an infinite value"
+                where = f" ({node.name})" if node.name else ""
+                notes.append(
+                    f"{node.id}{where}: the {GATES[node.op].label_for(node.attrs)} gate produced {what}"
+                )
+        for node in self.nodes:
+            g = self.grads[node.index]
+            if node.kind == "input" and g is not None and not np.all(np.isfinite(g)):
+                notes.append(f"the gradient on {node.name} is not finite")
+        return notes
+
+    def node_dict(self, node: Node) -> dict:
+        v, g = self.vals[node.index], self.grads[node.index]
+        d = {
+            "id": node.id, "kind": node.kind, "name": node.name, "label": node.label,
+            "op": node.op, "inputs": [i.id for i in node.inputs],
+            "value": v, "grad": g, "shape": list(v.shape),
+        }
+        if node.kind == "gate":
+            d["local"] = self.graph.local(node, self.vals)
+            d["span"] = list(node.span) if node.span else None
+        return d
+
+    def to_dict(self) -> dict:
+        """The /api/circuit response body."""
+        return jsonable({
+            "expression": self.text,
+            "output": self.graph.output.id,
+            "value": self.value,
+            "gradients": self.gradients,
+            "nodes": [self.node_dict(n) for n in self.nodes],
+            "warnings": self.warnings,
+        })
+
+    def code(self) -> dict:
+        """Staged forward and backward Python in the notes' style."""
+        from engine.codegen import generate
+
+        return generate(self)
+
+    def check(self, h: float = 1e-5) -> dict:
+        """Central-difference check of every input's gradient."""
+        from engine.check import gradcheck
+
+        return gradcheck(self, h)
