@@ -94,9 +94,8 @@ class Circuit:
             if all(np.all(np.isfinite(self.vals[i.index])) for i in node.inputs):
                 what = "NaN" if np.any(np.isnan(v)) else "an infinite value"
                 where = f" ({node.name})" if node.name else ""
-                notes.append(
-                    f"{node.id}{where}: the {GATES[node.op].label_for(node.attrs)} gate produced {what}"
-                )
+                label = GATES[node.op].label_for(node.attrs)
+                notes.append(f"{node.id}{where}: the {label} gate produced {what}")
         for node in self.nodes:
             g = self.grads[node.index]
             if node.kind == "input" and g is not None and not np.all(np.isfinite(g)):

@@ -7,7 +7,11 @@ class ExpressionError(ValueError):
     """Something is wrong with the expression or its values; `start`/`end` point into the text."""
 
     def __init__(
-        self, message: str, start: int | None = None, end: int | None = None, hint: str | None = None
+        self,
+        message: str,
+        start: int | None = None,
+        end: int | None = None,
+        hint: str | None = None,
     ):
         super().__init__(message)
         self.message = message

@@ -72,7 +72,9 @@ def as_value(value, where: str = "value", max_elements: int | None = None) -> np
             shape = [shape]
         if not (isinstance(shape, Sequence) and all(
                 isinstance(n, int) and not isinstance(n, bool) and 0 < n for n in shape)):
-            raise ExpressionError(f"{where}: randn needs a list of positive whole sizes, like [5, 10]")
+            raise ExpressionError(
+                f"{where}: randn needs a list of positive whole sizes, like [5, 10]"
+            )
         if len(shape) > 4:
             raise ExpressionError(f"{where}: randn supports at most 4 dimensions")
         _check_elements(int(np.prod(shape)), where, max_elements)
@@ -123,7 +125,9 @@ class Graph:
     def gate(self, op: str, inputs: Sequence[Node], *, name=None, span=None, **attrs) -> Node:
         gate = GATES[op]
         if len(inputs) != gate.arity:
-            raise ExpressionError(f"{op} takes {gate.arity} input(s), got {len(inputs)}", *(span or ()))
+            raise ExpressionError(
+                f"{op} takes {gate.arity} input(s), got {len(inputs)}", *(span or ())
+            )
         return self._add(kind="gate", op=op, inputs=inputs, name=name, attrs=attrs, span=span)
 
     def inputs(self) -> dict[str, Node]:
@@ -149,8 +153,10 @@ class Graph:
         return order
 
     def rebuilt(self, expand: bool = False) -> Graph:
-        """A copy keeping every input but only the gates the output needs; `expand` replaces
-        composite gates with their primitive circuits (the gradients on the inputs do not change)."""
+        """A copy keeping every input but only the gates the output needs.
+
+        `expand` replaces composite gates with their primitive circuits; the gradients on the
+        inputs do not change."""
         new = Graph()
         mapped: dict[int, Node] = {}
         for node in self.nodes:
@@ -245,7 +251,7 @@ class Graph:
                 gate = GATES[node.op]
                 xs = [vals[i.index] for i in node.inputs]
                 contributions = gate.vjp(g, vals[node.index], *xs, **node.attrs)
-                for slot, (inp, c) in enumerate(zip(node.inputs, contributions)):
+                for slot, (inp, c) in enumerate(zip(node.inputs, contributions, strict=True)):
                     if slot in gate.nondiff or c is None:
                         continue
                     feeds_gradient.add(inp.index)

@@ -51,7 +51,7 @@ def fmt_const(v) -> str:
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient back down to the shape of the input it belongs to (undo numpy broadcasting)."""
+    """Sum a gradient back down to the shape of its input, undoing numpy's broadcasting."""
     if grad.shape == shape:
         return grad
     while grad.ndim > len(shape):
@@ -120,7 +120,9 @@ def _index(x, index):
     try:
         return np.asarray(x[index], dtype=float)
     except IndexError:
-        raise ExpressionError(f"index [{fmt_const(index)}] is out of range for shape {_shape(x)}")
+        raise ExpressionError(
+            f"index [{fmt_const(index)}] is out of range for shape {_shape(x)}"
+        ) from None
 
 
 def _index_vjp(g, out, x, index):
@@ -237,7 +239,8 @@ _row("div", "/", 2, np.divide, lambda g, out, a, b: (g / b, -g * a / b**2),
      expand=_expand_div, py="{0} / {1}", local_py=("1.0 / {1}", "-{0} / {1}**2"))
 _row("pow", "**", 2, np.power,
      lambda g, out, a, b: (g * b * np.power(a, b - 1.0), g * out * _safe_log(a)),
-     r"\frac{\partial}{\partial a}a^b = b\,a^{b-1},\quad \frac{\partial}{\partial b}a^b = a^b \ln a",
+     r"\frac{\partial}{\partial a}a^b = b\,a^{b-1},\quad "
+     r"\frac{\partial}{\partial b}a^b = a^b \ln a",
      "scales: the base gets b·a^(b-1) times upstream, the exponent a^b·ln a times upstream",
      py="{0} ** {1}", local_py=("{1} * {0} ** ({1} - 1)", "{out} * np.log({0})"))
 _row("max", "max", 2, np.maximum,
@@ -336,8 +339,9 @@ _row("index", "[{index}]", 1, _index, _index_vjp,
      "routes: the picked element gets the upstream gradient, the others none",
      py="{0}[{index}]", vjp_py=("_picked({0}, {index}, {g})",), attrs=("index",))
 _row("softmax_ce", "softmax CE", 2, _softmax_ce, _softmax_ce_vjp,
-     r"\frac{\partial \ell}{\partial z} = \frac{1}{m}\left(\operatorname{softmax}(z) - I_y\right)",
-     "pushes each row's logits toward its label: softmax minus the one-hot label, over the batch size",
+     r"\frac{\partial \ell}{\partial z} = "
+     r"\frac{1}{m}\left(\operatorname{softmax}(z) - I_y\right)",
+     "pushes each row's logits toward its label: softmax minus one-hot, over the batch size",
      nondiff=(1,), py="softmax_ce({0}, {1})",
      vjp_py=("(_softmax({0}) - _onehot({1}, {0})) / _rows({0}) * {g}", ""))
 
