@@ -1,0 +1,55 @@
+/**
+ * Number and shape formatting for wire labels and panels (pure, no DOM).
+ * @module format
+ */
+
+/** Read a JSON number the API may send as "NaN", "Infinity" or "-Infinity". */
+export function toNumber(v) {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'number' ? v : Number(v);
+}
+
+/** Format one number with `precision` decimals; switches to exponent form when fixed would lie. */
+export function fmt(v, precision = 2) {
+  const x = toNumber(v);
+  if (x === null) return '—';
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '∞' : '-∞';
+  const a = Math.abs(x);
+  // Fixed notation hides tiny gradients as 0.00 and huge ones as 20 digits: use exponents there.
+  if (a !== 0 && (a < 0.5 * 10 ** -precision || a >= 1e6)) return x.toExponential(Math.max(precision, 1));
+  const s = x.toFixed(precision);
+  return s === '-' + (0).toFixed(precision) ? (0).toFixed(precision) : s;
+}
+
+/** Shape as the notes write it: [5, 10] -> "5×10"; a scalar has no shape text. */
+export function fmtShape(shape) {
+  return shape && shape.length ? shape.join('×') : '';
+}
+
+/** All numbers of a nested list, flattened in row-major order. */
+export function flatten(v) {
+  if (!Array.isArray(v)) return [toNumber(v)];
+  const out = [];
+  const stack = [v];
+  // Iterative, so a deep list cannot exhaust the call stack.
+  while (stack.length) {
+    const cur = stack.pop();
+    if (Array.isArray(cur)) for (let i = cur.length - 1; i >= 0; i--) stack.push(cur[i]);
+    else out.push(toNumber(cur));
+  }
+  return out;
+}
+
+/** Euclidean (Frobenius) norm of a number or nested list. */
+export function norm(v) {
+  let s = 0;
+  for (const x of flatten(v)) s += x * x;
+  return Math.sqrt(s);
+}
+
+/** Magnitude used for colouring a wire: |g| for scalars, the norm for tensors. */
+export function magnitude(v) {
+  if (v === null || v === undefined) return null;
+  return Array.isArray(v) ? norm(v) : Math.abs(toNumber(v));
+}

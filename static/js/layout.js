@@ -1,0 +1,214 @@
+/**
+ * Circuit JSON (the /api/circuit body) -> drawable model -> ELK graph -> coordinates.
+ * Pure: the text measurer and the ELK instance are passed in, so node's test runner can call it.
+ * @module layout
+ */
+import { fmt, fmtShape, norm, toNumber } from './format.js';
+
+export const LINE = 15; // height of one text row of a wire label
+export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
+const NAME_GAP = 5;
+
+/** Monospace fallback measurer (node tests, or before fonts load): width of `text` in px. */
+export const monoMeasure = (text) => 7.3 * String(text).length;
+
+const isTensor = (n) => Array.isArray(n.shape) && n.shape.length > 0;
+
+/** Text shown for a wire's value and gradient: numbers for scalars, shape and norm for tensors. */
+export function wireTexts(node, precision) {
+  if (isTensor(node)) {
+    const shape = fmtShape(node.shape);
+    const grad = node.grad === null || node.grad === undefined ? '' : `‖∇‖ ${fmt(norm(node.grad), precision)}`;
+    return { value: shape, grad };
+  }
+  return { value: fmt(node.value, precision), grad: node.grad === null ? '' : fmt(node.grad, precision) };
+}
+
+/** What gate `g` sends back into its input `port`: local × upstream (scalars only, else null). */
+export function contribution(g, port) {
+  if (!g.local || g.local[port] === null || g.local[port] === undefined) return null;
+  const local = toNumber(g.local[port]);
+  const up = toNumber(g.grad);
+  return local * up;
+}
+
+/**
+ * Build the drawable model: boxes (inputs, consts, gates, fork dots, the output terminal) and
+ * wires with their label texts. A node used more than once gets a fork dot: its stem carries the
+ * total gradient, each branch the contribution of one consumer, so the sum is visible.
+ */
+export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {}) {
+  const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
+  const uses = new Map(circuit.nodes.map((n) => [n.id, []]));
+  for (const n of circuit.nodes) n.inputs.forEach((src, port) => uses.get(src)?.push({ gate: n, port }));
+
+  const boxes = [];
+  const wires = [];
+  const labelSize = (w) => {
+    const nameW = w.name ? measure(w.name) + NAME_GAP : 0;
+    const textW = Math.max(measure(w.value || ''), measure(w.grad || ''));
+    w.nameW = nameW;
+    return textW + nameW > 0 ? { w: Math.ceil(textW + nameW) + 4, h: 2 * LINE + GAP } : null;
+  };
+  const addWire = (w) => {
+    w.label = labelSize(w);
+    wires.push(w);
+  };
+
+  for (const n of circuit.nodes) {
+    if (n.kind === 'gate') {
+      const r = Math.max(15, measure(n.label) / 2 + 7);
+      boxes.push({ id: n.id, kind: 'gate', text: n.label, op: n.op, w: 2 * r, h: 2 * r, arity: n.inputs.length });
+    } else {
+      const text = n.kind === 'input' ? n.name ?? n.id : isTensor(n) ? fmtShape(n.shape) : fmt(n.value, precision);
+      boxes.push({ id: n.id, kind: n.kind, text, w: Math.ceil(measure(text)) + 10, h: 22 });
+    }
+    const texts = wireTexts(n, precision);
+    const tensor = isTensor(n);
+    const base = { node: n.id, tensor, grad: texts.grad, value: texts.value, gradRaw: n.grad };
+    const name = n.kind === 'gate' ? n.name : null;
+    const consumers = uses.get(n.id);
+    const isOut = n.id === circuit.output;
+    if (isOut) boxes.push({ id: 'out', kind: 'out', w: 12, h: 12 });
+    const fanout = consumers.length + (isOut ? 1 : 0);
+    if (fanout === 0) {
+      // A statement nothing uses still shows its value; its wire ends in a stub.
+      boxes.push({ id: `sink:${n.id}`, kind: 'sink', w: 6, h: 6 });
+      addWire({ ...base, id: `w:${n.id}`, role: 'stem', name, from: n.id, to: `sink:${n.id}`, port: null });
+    } else if (fanout === 1) {
+      const c = consumers[0];
+      addWire({
+        ...base, id: `w:${n.id}`, role: isOut ? 'out' : 'stem', name,
+        from: n.id, to: isOut ? 'out' : c.gate.id, port: isOut ? null : c.port,
+      });
+    } else {
+      const fork = `fork:${n.id}`;
+      boxes.push({ id: fork, kind: 'fork', node: n.id, w: 8, h: 8 });
+      addWire({ ...base, id: `w:${n.id}`, role: 'stem', name, from: n.id, to: fork, port: null });
+      for (const c of consumers) {
+        const share = contribution(c.gate, c.port);
+        addWire({
+          id: `b:${n.id}:${c.gate.id}:${c.port}`, role: 'branch', node: n.id, consumer: c.gate.id,
+          tensor, value: '', grad: share === null ? '' : fmt(share, precision),
+          gradRaw: share ?? (consumers.length === 1 ? n.grad : null), share,
+          from: fork, to: c.gate.id, port: c.port,
+        });
+      }
+    }
+  }
+  return { boxes, wires, byId, output: circuit.output };
+}
+
+/** Where a gate's input ports sit on the west side of its circle, top to bottom in input order. */
+export function portY(r, arity, port) {
+  if (arity <= 1) return r;
+  const spread = Math.min(1.2 * r, 14 * (arity - 1));
+  return r - spread / 2 + (spread * port) / (arity - 1);
+}
+
+const LAYOUT_OPTIONS = {
+  'elk.algorithm': 'layered',
+  'elk.direction': 'RIGHT',
+  'elk.edgeRouting': 'ORTHOGONAL',
+  'elk.edgeLabels.placement': 'CENTER',
+  'elk.spacing.nodeNode': '14',
+  'elk.spacing.edgeEdge': '8',
+  'elk.spacing.edgeNode': '10',
+  'elk.spacing.edgeLabel': '2',
+  'elk.layered.spacing.nodeNodeBetweenLayers': '22',
+  'elk.layered.spacing.edgeNodeBetweenLayers': '10',
+  'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+  'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
+  'elk.padding': '[top=12,left=12,bottom=12,right=12]',
+};
+
+/** The ELK JSON graph for a model: fixed port positions so inputs enter a gate in order. */
+export function toElk(model) {
+  const children = model.boxes.map((b) => {
+    const ports = [];
+    const opts = { 'elk.portConstraints': 'FIXED_POS' };
+    if (b.kind === 'input') opts['elk.layered.layering.layerConstraint'] = 'FIRST';
+    if (b.kind === 'out') opts['elk.layered.layering.layerConstraint'] = 'LAST';
+    if (b.kind === 'gate') {
+      for (let i = 0; i < b.arity; i++) {
+        ports.push({ id: `${b.id}.i${i}`, x: 0, y: portY(b.w / 2, b.arity, i), width: 0, height: 0,
+          layoutOptions: { 'elk.port.side': 'WEST' } });
+      }
+    } else if (b.kind !== 'input' && b.kind !== 'const') {
+      ports.push({ id: `${b.id}.i0`, x: 0, y: b.h / 2, width: 0, height: 0,
+        layoutOptions: { 'elk.port.side': 'WEST' } });
+    }
+    if (b.kind !== 'out' && b.kind !== 'sink') {
+      ports.push({ id: `${b.id}.o`, x: b.w, y: b.h / 2, width: 0, height: 0,
+        layoutOptions: { 'elk.port.side': 'EAST' } });
+    }
+    return { id: b.id, width: b.w, height: b.h, ports, layoutOptions: opts };
+  });
+  const edges = model.wires.map((w) => ({
+    id: w.id,
+    sources: [`${w.from}.o`],
+    targets: [`${w.to}.i${w.port ?? 0}`],
+    labels: w.label
+      ? [{ id: `${w.id}.l`, text: ' ', width: w.label.w, height: w.label.h,
+          layoutOptions: { 'elk.edgeLabels.inline': 'true', 'elk.edgeLabels.placement': 'CENTER' } }]
+      : [],
+  }));
+  return { id: 'root', layoutOptions: LAYOUT_OPTIONS, children, edges };
+}
+
+/** Merge ELK's answer back into the model: box positions, wire polylines, label boxes. */
+export function fromElk(laid, model) {
+  const pos = new Map(laid.children.map((c) => [c.id, c]));
+  const boxes = model.boxes.map((b) => ({ ...b, x: pos.get(b.id).x, y: pos.get(b.id).y }));
+  const boxById = new Map(boxes.map((b) => [b.id, b]));
+  const edgeById = new Map(laid.edges.map((e) => [e.id, e]));
+  const wires = model.wires.map((w) => {
+    const e = edgeById.get(w.id);
+    const s = e.sections[0];
+    const points = [s.startPoint, ...(s.bendPoints || []), s.endPoint].map((p) => [p.x, p.y]);
+    const target = boxById.get(w.to);
+    if (target.kind === 'gate') {
+      // Ports sit on the square around the circle; run the wire on to the circle itself.
+      const r = target.w / 2;
+      const cy = target.y + r;
+      const last = points[points.length - 1];
+      const dy = Math.min(Math.abs(last[1] - cy), r);
+      last[0] = target.x + r - Math.sqrt(r * r - dy * dy);
+    }
+    const l = e.labels && e.labels[0];
+    const label = l ? { x: l.x, y: l.y, w: l.width, h: l.height } : null;
+    return { ...w, points, label };
+  });
+  return { width: laid.width, height: laid.height, boxes, wires, output: model.output };
+}
+
+/** Lay out a circuit with an ELK instance; resolves to the positioned model. */
+export async function layoutCircuit(circuit, elk, opts = {}) {
+  const model = buildModel(circuit, opts);
+  const laid = await elk.layout(toElk(model));
+  return fromElk(laid, model);
+}
+
+/** True when two {x, y, w, h} boxes overlap by more than `tol` px in both directions. */
+export function boxesOverlap(a, b, tol = 0.5) {
+  return a.x + a.w - tol > b.x && b.x + b.w - tol > a.x && a.y + a.h - tol > b.y && b.y + b.h - tol > a.y;
+}
+
+/** Topological steps for the animation: forward gates in order, then the seed, then backward. */
+export function stepPlan(circuit) {
+  const gates = circuit.nodes.filter((n) => n.kind === 'gate').map((n) => n.id);
+  const forward = new Map(gates.map((id, i) => [id, i + 1]));
+  const seed = gates.length + 1;
+  const backward = new Map(gates.map((id, i) => [id, seed + gates.length - i]));
+  const valueAt = new Map();
+  const gradAt = new Map();
+  const uses = new Map(circuit.nodes.map((n) => [n.id, []]));
+  for (const n of circuit.nodes) for (const src of n.inputs) uses.get(src)?.push(n.id);
+  for (const n of circuit.nodes) {
+    valueAt.set(n.id, forward.get(n.id) ?? 0);
+    // A wire's total gradient is known once every gate that uses it has sent its share back.
+    const u = uses.get(n.id).map((g) => backward.get(g));
+    gradAt.set(n.id, n.id === circuit.output ? seed : u.length ? Math.max(...u) : seed);
+  }
+  return { total: seed + gates.length, seed, forward, backward, valueAt, gradAt, gates };
+}

@@ -1,0 +1,55 @@
+/**
+ * Reading the user's text without running it: free variable names and error carets (pure).
+ * @module source
+ */
+
+// Numbers are matched first so the "e5" of "1e5" is never taken for a name.
+const TOKEN = /(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_]\w*)/g;
+const MODULES = new Set(['np', 'math', 'numpy']);
+
+/**
+ * Names the user must give a value: every identifier that is not called like a function, not an
+ * attribute (np.exp, w.T), and not assigned by a statement of the program. First use first.
+ */
+export function freeNames(text) {
+  const src = String(text).replace(/#[^\n]*/g, '');
+  const assigned = new Set();
+  for (const stmt of src.split(/[\n;]/)) {
+    const m = /^\s*([A-Za-z_]\w*)\s*=(?!=)/.exec(stmt);
+    if (m) assigned.add(m[1]);
+  }
+  const seen = new Set();
+  const out = [];
+  for (const m of src.matchAll(TOKEN)) {
+    const name = m[2];
+    if (!name) continue;
+    const before = src.slice(0, m.index).trimEnd().slice(-1);
+    const after = src.slice(m.index + name.length).trimStart()[0];
+    if (before === '.' || after === '(' || MODULES.has(name)) continue;
+    if (assigned.has(name) || seen.has(name)) continue;
+    seen.add(name);
+    out.push(name);
+  }
+  return out;
+}
+
+/**
+ * The line holding character `start` and a caret string under [start, end) of it.
+ * Returns {lineNo (1-based), line, column, caret}.
+ */
+export function caretFor(text, start, end) {
+  const src = String(text);
+  const s = Math.max(0, Math.min(start ?? src.length, src.length));
+  const lineStart = src.lastIndexOf('\n', s - 1) + 1;
+  let lineEnd = src.indexOf('\n', s);
+  if (lineEnd < 0) lineEnd = src.length;
+  const column = s - lineStart;
+  const e = Math.max(s + 1, Math.min(end ?? s + 1, lineEnd + 1));
+  const lineNo = src.slice(0, lineStart).split('\n').length;
+  return {
+    lineNo,
+    line: src.slice(lineStart, lineEnd),
+    column,
+    caret: ' '.repeat(column) + '^'.repeat(e - s),
+  };
+}

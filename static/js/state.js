@@ -1,0 +1,53 @@
+/**
+ * Page state <-> URL hash, so a copied link reopens the same circuit (pure, no DOM).
+ * @module state
+ */
+
+export const DEFAULTS = Object.freeze({
+  expression: '(x + y) * z',
+  values: { x: -2, y: 5, z: -4 },
+  expand: false,
+  precision: 2,
+  magnitude: false,
+});
+
+/** Encode a state as a hash string ("#e=...&v=..."). Only fields that differ from nothing are kept. */
+export function encodeState(state) {
+  const p = new URLSearchParams();
+  p.set('e', state.expression ?? '');
+  if (state.values && Object.keys(state.values).length) p.set('v', JSON.stringify(state.values));
+  if (state.expand) p.set('x', '1');
+  if (state.precision !== undefined && state.precision !== DEFAULTS.precision) {
+    p.set('p', String(state.precision));
+  }
+  if (state.magnitude) p.set('m', '1');
+  return '#' + p.toString();
+}
+
+/** Clamp the precision control to what toFixed accepts and a label can show. */
+export function clampPrecision(n) {
+  const k = Math.round(Number(n));
+  return Number.isFinite(k) ? Math.min(8, Math.max(0, k)) : DEFAULTS.precision;
+}
+
+/** Decode a hash; anything malformed falls back to the defaults instead of throwing. */
+export function decodeState(hash) {
+  const raw = (hash || '').replace(/^#/, '');
+  if (!raw) return structuredClone(DEFAULTS);
+  const p = new URLSearchParams(raw);
+  if (!p.has('e')) return structuredClone(DEFAULTS);
+  let values = {};
+  try {
+    const v = JSON.parse(p.get('v') || '{}');
+    if (v && typeof v === 'object' && !Array.isArray(v)) values = v;
+  } catch {
+    values = {};
+  }
+  return {
+    expression: p.get('e'),
+    values,
+    expand: p.get('x') === '1',
+    precision: p.has('p') ? clampPrecision(p.get('p')) : DEFAULTS.precision,
+    magnitude: p.get('m') === '1',
+  };
+}

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { flatten, fmt, fmtShape, magnitude, norm, toNumber } from '../../static/js/format.js';
+
+test('two decimals by default, as the notes print them', () => {
+  assert.equal(fmt(-12), '-12.00');
+  assert.equal(fmt(0.7310585786), '0.73');
+  assert.equal(fmt(-4, 3), '-4.000');
+});
+
+test('negative zero prints as 0.00', () => {
+  assert.equal(fmt(-0), '0.00');
+  assert.equal(fmt(-0.001, 2), '-1.00e-3');
+});
+
+test('tiny and huge numbers switch to exponent form instead of 0.00', () => {
+  assert.equal(fmt(1e-7), '1.00e-7');
+  assert.equal(fmt(3.2e9), '3.20e+9');
+});
+
+test('non-finite numbers sent as strings read back', () => {
+  assert.equal(fmt('NaN'), 'NaN');
+  assert.equal(fmt('Infinity'), '∞');
+  assert.equal(fmt('-Infinity'), '-∞');
+  assert.equal(toNumber('-Infinity'), -Infinity);
+  assert.equal(fmt(null), '—');
+});
+
+test('shapes print like 5×10', () => {
+  assert.equal(fmtShape([5, 10]), '5×10');
+  assert.equal(fmtShape([]), '');
+});
+
+test('flatten and norm walk nested lists', () => {
+  assert.deepEqual(flatten([[1, 2], [3, [4]]]), [1, 2, 3, 4]);
+  assert.equal(norm([[3, 0], [0, 4]]), 5);
+  assert.equal(magnitude(-3), 3);
+  assert.equal(magnitude([3, 4]), 5);
+  assert.equal(magnitude(null), null);
+});

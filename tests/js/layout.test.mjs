@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import ELK from '../../node_modules/elkjs/lib/elk.bundled.js';
+import {
+  boxesOverlap, buildModel, contribution, layoutCircuit, portY, stepPlan, toElk, wireTexts,
+} from '../../static/js/layout.js';
+import { ADD_MUL, FORK, TENSOR } from './fixtures.mjs';
+
+const elk = new ELK();
+
+test('each wire carries its value and gradient, named wires carry their name', () => {
+  const m = buildModel(ADD_MUL);
+  const q = m.wires.find((w) => w.node === 'n2');
+  assert.deepEqual([q.value, q.grad, q.name], ['3.00', '-4.00', 'q']);
+  const out = m.wires.find((w) => w.role === 'out');
+  assert.deepEqual([out.value, out.grad, out.to], ['-12.00', '1.00', 'out']);
+});
+
+test('a fork gets a stem with the total and one branch per use with local × upstream', () => {
+  const m = buildModel(FORK);
+  const stem = m.wires.find((w) => w.node === 'n0' && w.role === 'stem');
+  assert.equal(stem.grad, '14.00');
+  const shares = m.wires.filter((w) => w.role === 'branch' && w.node === 'n0').map((w) => w.share);
+  assert.deepEqual(shares, [6, 6, 2]); // 3·2 twice into x*x, 1·2 into +: 6 + 6 + 2 = 14
+  assert.equal(shares.reduce((a, b) => a + b), FORK.nodes[0].grad);
+});
+
+test('local × upstream is null for tensor gates', () => {
+  assert.equal(contribution(ADD_MUL.nodes[4], 1), 3);
+  assert.equal(contribution(TENSOR.nodes[2], 0), null);
+});
+
+test('tensor wires show their shape and gradient norm', () => {
+  const t = wireTexts(TENSOR.nodes[0], 2);
+  assert.equal(t.value, '2×3');
+  assert.equal(t.grad, '‖∇‖ 5.29');
+});
+
+test('input ports are ordered top to bottom', () => {
+  assert.ok(portY(20, 2, 0) < portY(20, 2, 1));
+  assert.equal(portY(20, 1, 0), 20);
+});
+
+test('the ELK graph pins inputs to the first layer and the output to the last', () => {
+  const g = toElk(buildModel(ADD_MUL));
+  const first = g.children.filter((c) => c.layoutOptions['elk.layered.layering.layerConstraint'] === 'FIRST');
+  assert.deepEqual(first.map((c) => c.id), ['n0', 'n1', 'n3']);
+  assert.equal(g.edges.find((e) => e.id === 'w:n4').targets[0], 'out.i0');
+});
+
+for (const [name, circuit] of [['add-mul', ADD_MUL], ['fork', FORK], ['tensor', TENSOR]]) {
+  test(`laid-out ${name} circuit: inputs left, output right, no label on a box or another label`, async () => {
+    const lay = await layoutCircuit(circuit, elk);
+    const boxes = lay.boxes.map((b) => ({ ...b }));
+    const labels = lay.wires.filter((w) => w.label).map((w) => w.label);
+    const inputs = boxes.filter((b) => b.kind === 'input');
+    const gates = boxes.filter((b) => b.kind === 'gate');
+    const out = boxes.find((b) => b.kind === 'out');
+    for (const i of inputs) for (const g of gates) assert.ok(i.x + i.w <= g.x, 'inputs left of gates');
+    for (const g of gates) assert.ok(g.x + g.w <= out.x, 'output right of gates');
+    for (const l of labels) for (const b of boxes) assert.ok(!boxesOverlap(l, b), `label on box ${b.id}`);
+    for (let i = 0; i < labels.length; i++) {
+      for (let j = i + 1; j < labels.length; j++) assert.ok(!boxesOverlap(labels[i], labels[j]));
+    }
+    // The wire runs through the middle of its own label, between value and gradient rows.
+    for (const w of lay.wires.filter((x) => x.label)) {
+      const mid = w.label.y + w.label.h / 2;
+      assert.ok(w.points.some((p) => Math.abs(p[1] - mid) < 1.5), `wire ${w.id} misses its label`);
+    }
+  });
+}
+
+test('the step plan runs values forward, then gradients backward from the seed', () => {
+  const p = stepPlan(ADD_MUL);
+  assert.equal(p.total, 5);
+  assert.deepEqual([p.valueAt.get('n0'), p.valueAt.get('n2'), p.valueAt.get('n4')], [0, 1, 2]);
+  assert.equal(p.gradAt.get('n4'), 3); // the seed 1.00 on the output
+  assert.equal(p.gradAt.get('n2'), 4); // after the * gate sends back
+  assert.equal(p.gradAt.get('n3'), 4);
+  assert.equal(p.gradAt.get('n0'), 5); // after the + gate
+});
+
+test('boxes touching at an edge do not overlap', () => {
+  assert.ok(!boxesOverlap({ x: 0, y: 0, w: 10, h: 10 }, { x: 10, y: 0, w: 5, h: 5 }));
+  assert.ok(boxesOverlap({ x: 0, y: 0, w: 10, h: 10 }, { x: 5, y: 5, w: 10, h: 10 }));
+});

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { DEFAULTS, clampPrecision, decodeState, encodeState } from '../../static/js/state.js';
+import { caretFor, freeNames } from '../../static/js/source.js';
+
+test('a state survives the URL hash round trip', () => {
+  const s = {
+    expression: 'q = x + y\nf = q * z  # a comment & more',
+    values: { x: -2, y: 5, W: { randn: [5, 10], seed: 3 } },
+    expand: true, precision: 4, magnitude: true,
+  };
+  assert.deepEqual(decodeState(encodeState(s)), s);
+});
+
+test('an empty or broken hash gives the defaults, never a throw', () => {
+  assert.deepEqual(decodeState(''), DEFAULTS);
+  assert.deepEqual(decodeState('#garbage'), DEFAULTS);
+  const s = decodeState('#e=x*2&v=%7Bnot-json&p=99');
+  assert.equal(s.expression, 'x*2');
+  assert.deepEqual(s.values, {});
+  assert.equal(s.precision, 8);
+});
+
+test('precision is clamped to 0..8', () => {
+  assert.equal(clampPrecision(-3), 0);
+  assert.equal(clampPrecision('5'), 5);
+  assert.equal(clampPrecision('abc'), 2);
+});
+
+test('free names skip functions, attributes, modules, assigned names and exponents', () => {
+  assert.deepEqual(freeNames('(x + y) * z'), ['x', 'y', 'z']);
+  assert.deepEqual(freeNames('sigmoid(w0*x0 + w1*x1 + w2)'), ['w0', 'x0', 'w1', 'x1', 'w2']);
+  assert.deepEqual(freeNames('sigy = 1.0 / (1 + math.exp(-y))\nnum = x + sigy'), ['y', 'x']);
+  assert.deepEqual(freeNames('np.dot(W, x) + b * 1e5 # y is in a comment'), ['W', 'x', 'b']);
+  assert.deepEqual(freeNames('x.dot(w.T); x'), ['x', 'w']);
+});
+
+test('the caret sits under the span on its own line', () => {
+  const c = caretFor('(x+y)*', 6, 7);
+  assert.equal(c.line, '(x+y)*');
+  assert.equal(c.caret, '      ^');
+  const d = caretFor('a = 1\nb = a +* 2', 14, 15);
+  assert.equal(d.lineNo, 2);
+  assert.equal(d.line, 'b = a +* 2');
+  assert.equal(d.caret, '        ^');
+  assert.equal(caretFor('x', 0, 1).caret, '^');
+});
