@@ -9,6 +9,7 @@ broadcasting with `unbroadcast`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -220,19 +221,19 @@ def _row(*args, **kwargs) -> None:
 
 
 # --- binary gates (broadcasting) --------------------------------------------------------------
-_row("add", "+", 2, np.add, lambda g, out, a, b: (g, g),
+_row("add", "+", 2, operator.add, lambda g, out, a, b: (g, g),
      r"\frac{\partial}{\partial a}(a+b) = 1,\quad \frac{\partial}{\partial b}(a+b) = 1",
      "distributes: every input gets the upstream gradient unchanged",
      py="{0} + {1}", local_py=("1", "1"))
-_row("sub", "-", 2, np.subtract, lambda g, out, a, b: (g, -g),
+_row("sub", "-", 2, operator.sub, lambda g, out, a, b: (g, -g),
      r"\frac{\partial}{\partial a}(a-b) = 1,\quad \frac{\partial}{\partial b}(a-b) = -1",
      "distributes: a gets the upstream gradient, b gets it negated",
      expand=_expand_sub, py="{0} - {1}", local_py=("1", "-1"))
-_row("mul", "*", 2, np.multiply, lambda g, out, a, b: (g * b, g * a),
+_row("mul", "*", 2, operator.mul, lambda g, out, a, b: (g * b, g * a),
      r"\frac{\partial}{\partial a}(ab) = b,\quad \frac{\partial}{\partial b}(ab) = a",
      "swaps: each input gets the other input's value times the upstream gradient",
      py="{0} * {1}", local_py=("{1}", "{0}"))
-_row("div", "/", 2, np.divide, lambda g, out, a, b: (g / b, -g * a / b**2),
+_row("div", "/", 2, operator.truediv, lambda g, out, a, b: (g / b, -g * a / b**2),
      r"\frac{\partial}{\partial a}\frac{a}{b} = \frac{1}{b},\quad "
      r"\frac{\partial}{\partial b}\frac{a}{b} = -\frac{a}{b^2}",
      "scales: a gets upstream/b; b gets -a/b² times upstream",
@@ -263,7 +264,7 @@ _row("min", "min", 2, np.minimum,
      local_py=("({0} < {1}) + 0.5 * ({0} == {1})", "({1} < {0}) + 0.5 * ({0} == {1})"))
 
 # --- unary gates, including the notes' constant gates +c and *a --------------------------------
-_row("neg", "*-1", 1, np.negative, lambda g, out, x: (-g,),
+_row("neg", "*-1", 1, operator.neg, lambda g, out, x: (-g,),
      r"\frac{d}{dx}(-x) = -1", "flips the sign of the upstream gradient",
      py="-{0}", local_py=("-1",))
 _row("recip", "1/x", 1, lambda x: 1.0 / x, lambda g, out, x: (-g * out * out,),
