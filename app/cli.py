@@ -1,0 +1,112 @@
+"""The `chainrule` command: `chainrule serve` and `chainrule trace "(x+y)*z" x=-2 y=5 z=-4`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _number(x: np.ndarray | float | None) -> str:
+    if x is None:
+        return "-"
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim == 0:
+        # Shortest text that reads back as the same float: -12.0 prints as -12.
+        return np.format_float_positional(float(arr), trim="-")
+    return np.array2string(arr, precision=6, suppress_small=True)
+
+
+def _values(pairs: Sequence[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"chainrule trace: {pair!r}: write a value as name=number, e.g. x=-2")
+        try:
+            values[name.strip()] = json.loads(text)  # a number or a JSON list; never eval
+        except json.JSONDecodeError:
+            raise SystemExit(
+                f"chainrule trace: {pair!r}: the value must be a number or a list like [1, 2]"
+            ) from None
+    return values
+
+
+def trace(args: argparse.Namespace) -> int:
+    """Print the output value, every input's gradient and optionally the staged code."""
+    from engine import ExpressionError
+    from engine import trace as run
+
+    try:
+        circuit = run(args.expression, _values(args.values), expand=args.expand, limits=None)
+        code = circuit.code() if args.code else None
+    except ExpressionError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.start is not None:
+            width = max(1, (err.end or err.start + 1) - err.start)
+            print(f"  {args.expression}\n  {' ' * err.start}{'^' * width}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+        return 2
+    print(f"value: {_number(circuit.value)}")
+    print("gradients:")
+    for name, grad in circuit.gradients.items():
+        print(f"  d{name} = {_number(grad)}")
+    for warning in circuit.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if code is not None:
+        print("\n# forward pass\n" + code["forward"] + "\n\n# backward pass\n" + code["backward"])
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve the web app and the API with uvicorn."""
+    import uvicorn
+
+    print(f"chainrule: serving on http://{args.host}:{args.port} "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''}; Ctrl-C stops)", flush=True)
+    # access_log off: app.middleware.RequestLog already writes one line per request.
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                access_log=False, log_level="warning")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: two subcommands."""
+    top = argparse.ArgumentParser(prog="chainrule", description="See backpropagation.")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the web app and the API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes (the app is stateless)")
+    s.set_defaults(run=serve)
+
+    t = sub.add_parser("trace", help="print the value and gradients of an expression")
+    t.add_argument("expression", help='e.g. "(x+y)*z"')
+    t.add_argument("values", nargs="*", metavar="name=value", help="e.g. x=-2 y=5 z=-4")
+    t.add_argument("--code", action="store_true", help="also print the staged Python code")
+    t.add_argument("--expand", action="store_true", help="expand composite gates")
+    t.set_defaults(run=trace)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `chainrule` console script."""
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Every error leaves as application/problem+json (RFC 9457); none leaks a traceback."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from app.responses import ProblemResponse
+from engine import ExpressionError
+
+log = logging.getLogger("chainrule")
+
+# Problem types are URNs: they name the kind of error without pointing at any host.
+EXPRESSION = "urn:chainrule:problem:expression"
+VALIDATION = "urn:chainrule:problem:validation"
+BODY_TOO_LARGE = "urn:chainrule:problem:body-too-large"
+TIME_LIMIT = "urn:chainrule:problem:time-limit"
+INTERNAL = "urn:chainrule:problem:internal"
+
+
+class TimeLimitExceeded(Exception):
+    """The computation of one request took longer than the configured limit."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"time limit of {seconds:g} s exceeded")
+        self.seconds = seconds
+
+
+class BodyTooLarge(HTTPException):
+    """The request body is larger than the configured limit."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"The request body is larger than the limit of {limit:,} bytes.")
+
+
+def problem(status: int, detail: str, *, type: str = "about:blank", title: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> ProblemResponse:
+    """A problem+json response; `extra` members with value None are left out."""
+    body = {"type": type, "title": title or HTTPStatus(status).phrase, "status": status,
+            "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+async def expression_error(request: Request, exc: ExpressionError) -> ProblemResponse:
+    position = None
+    if exc.start is not None:
+        end = exc.end if exc.end is not None else exc.start + 1
+        position = {"start": exc.start, "end": end}
+    return problem(400, exc.message, type=EXPRESSION, title="Invalid expression or values",
+                   position=position, hint=exc.hint)
+
+
+def _where(loc: tuple | list) -> str:
+    return ".".join(str(part) for part in loc) or "request"
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> ProblemResponse:
+    # Keep loc/msg/type only: "input" may echo a whole (large) body, "ctx" may hold exceptions.
+    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+               "type": str(e.get("type", ""))} for e in exc.errors()]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    detail = f"{_where(first['loc'])}: {first['msg']}{more}"
+    return problem(422, detail, type=VALIDATION, title="Request does not match the schema",
+                   errors=errors)
+
+
+async def http_error(request: Request, exc: HTTPException) -> ProblemResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        detail = f"Nothing here: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    kind = BODY_TOO_LARGE if exc.status_code == 413 else "about:blank"
+    return problem(exc.status_code, detail, type=kind, headers=getattr(exc, "headers", None))
+
+
+async def time_limit(request: Request, exc: TimeLimitExceeded) -> ProblemResponse:
+    detail = (f"Computing this request took longer than {exc.seconds:g} s; "
+              "try a smaller expression or smaller values.")
+    return problem(503, detail, type=TIME_LIMIT, title="Time limit exceeded")
+
+
+async def internal_error(request: Request, exc: Exception) -> ProblemResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "Something went wrong on the server; the error has been logged.",
+                   type=INTERNAL, title="Internal error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem+json handlers on `app`."""
+    app.add_exception_handler(ExpressionError, expression_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(TimeLimitExceeded, time_limit)
+    app.add_exception_handler(Exception, internal_error)

@@ -1,0 +1,96 @@
+"""The engine behind the HTTP contract: circuit, gradcheck, code, presets, ops, healthz."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+import engine
+from app.compute import run_limited
+from app.responses import StrictJSONResponse
+from app.schemas import (
+    CircuitRequest,
+    CircuitResponse,
+    CodeResponse,
+    GradcheckRequest,
+    GradcheckResponse,
+    Health,
+    Op,
+    Preset,
+    Problem,
+)
+
+router = APIRouter()
+
+LIMITS = engine.Limits()  # text from the network gets the engine's default limits
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The expression or its values are wrong "
+          "(syntax, unknown name, missing value, shape mismatch, limit exceeded)."},
+    413: {"model": Problem, "description": "The request body is larger than 1 MB."},
+    422: {"model": Problem, "description": "The request does not match the schema."},
+    503: {"model": Problem, "description": "The computation took longer than the time limit."},
+}
+
+
+def _trace(body: CircuitRequest) -> engine.Circuit:
+    return engine.trace(body.expression, body.engine_values(), expand=body.expand, limits=LIMITS)
+
+
+# Handlers return StrictJSONResponse directly: the engine's to_dict() already is the body, so
+# response_model only documents it (no second validation pass per request).
+
+
+@router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"])
+async def circuit(body: CircuitRequest, request: Request) -> StrictJSONResponse:
+    """Trace an expression: every wire's forward value and gradient."""
+    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).to_dict()))
+
+
+@router.post("/api/gradcheck", response_model=GradcheckResponse, responses=ERRORS,
+             tags=["circuit"])
+async def gradcheck(body: GradcheckRequest, request: Request) -> StrictJSONResponse:
+    """Check backprop's gradients against central differences."""
+    kwargs = {} if body.h is None else {"h": body.h}
+    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).check(**kwargs)))
+
+
+@router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"])
+async def code(body: CircuitRequest, request: Request) -> StrictJSONResponse:
+    """Staged forward and backward Python for the circuit, in the course's style."""
+    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).code()))
+
+
+@cache
+def _presets() -> list[dict[str, Any]]:
+    from engine.presets import PRESETS
+
+    return [dict(p) for p in PRESETS]
+
+
+@cache
+def _ops() -> list[dict[str, Any]]:
+    from engine.ops import GATES
+
+    return [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,
+             "pattern": g.pattern} for g in GATES.values()]
+
+
+@router.get("/api/presets", response_model=list[Preset], tags=["reference"])
+async def presets() -> StrictJSONResponse:
+    """The worked examples of the course notes, ready to load."""
+    return StrictJSONResponse(_presets())
+
+
+@router.get("/api/ops", response_model=list[Op], tags=["reference"])
+async def ops() -> StrictJSONResponse:
+    """The gate table: op, label, arity, local-derivative formula, gradient pattern."""
+    return StrictJSONResponse(_ops())
+
+
+@router.get("/healthz", response_model=Health, tags=["service"])
+async def healthz() -> dict[str, str]:
+    """Liveness: the service is up."""
+    return {"status": "ok"}

@@ -1,0 +1,201 @@
+"""Request and response models of the HTTP contract (DESIGN.md), with examples for /docs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from typing_extensions import TypeAliasType
+
+# --- values ----------------------------------------------------------------------------------
+
+Number = Annotated[StrictInt | StrictFloat, Field(allow_inf_nan=False)]
+NestedList = TypeAliasType("NestedList", list[Union[Number, "NestedList"]])
+
+
+class Randn(BaseModel):
+    """A tensor of standard normal samples, reproducible from its seed."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"randn": [5, 10], "seed": 0}]})
+    randn: list[Annotated[StrictInt, Field(gt=0)]] = Field(
+        min_length=1, max_length=4, description="Shape of the tensor.")
+    seed: Annotated[StrictInt, Field(ge=0)] = Field(0, description="Random seed.")
+
+
+Value = Annotated[
+    Number | NestedList | Randn,
+    Field(description='A number, a nested list of numbers, or {"randn": shape, "seed": s}.'),
+]
+
+# A number in a response: finite, or one of the strings JavaScript's Number() reads back.
+OutNumber = float | Literal["NaN", "Infinity", "-Infinity"]
+OutNested = TypeAliasType("OutNested", list[Union[OutNumber, "OutNested"]])
+OutValue = Annotated[OutNumber | OutNested, Field(
+    description='A number or nested list; non-finite numbers are "NaN", "Infinity", "-Infinity".')]
+
+# --- requests --------------------------------------------------------------------------------
+
+_NEURON = {
+    "expression": "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
+    "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3},
+    "expand": True,
+}
+
+
+class CircuitRequest(BaseModel):
+    """An expression (or short program) with values for its inputs."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}, "expand": False},
+        _NEURON,
+        {"expression": "sum(relu(W @ x))", "values": {
+            "W": {"randn": [3, 4], "seed": 0}, "x": [1, 2, 3, 4]}},
+    ]})
+    expression: str = Field(
+        description="One expression, or statements `name = expression` separated by newlines "
+        "or `;`; the last one is the output.", examples=["(x + y) * z"])
+    values: dict[str, Value] = Field(
+        default_factory=dict, description="Input values by name; they override literals "
+        "assigned in the program.", examples=[{"x": -2, "y": 5, "z": -4}])
+    expand: StrictBool = Field(
+        False, description="Draw composite gates (sigmoid, tanh, ...) as primitive gates.")
+
+    def engine_values(self) -> dict[str, Any]:
+        """Values as the engine takes them (random tensors as their {"randn", "seed"} dicts)."""
+        return {k: v.model_dump() if isinstance(v, Randn) else v for k, v in self.values.items()}
+
+
+class GradcheckRequest(CircuitRequest):
+    """A circuit request plus the step of the central differences."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}, "h": 1e-5}]})
+    h: Annotated[StrictFloat, Field(gt=0, lt=1)] | None = Field(
+        None, description="Step of the central differences (default 1e-5).", examples=[1e-5])
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+class Node(BaseModel):
+    """One wire's source: an input, a constant, or a gate; its value and gradient."""
+
+    id: str = Field(examples=["n3"])
+    kind: Literal["input", "const", "gate"]
+    name: str | None = Field(None, description="Variable or assigned name.", examples=["q"])
+    label: str = Field(description="What the drawing writes on the node.", examples=["+"])
+    op: str | None = Field(None, description="Gate op (see /api/ops); null for inputs/consts.")
+    inputs: list[str] = Field(description="Ids of the input nodes, in order.")
+    value: OutValue
+    grad: OutValue | None = Field(None, description="Gradient of the output w.r.t. this wire.")
+    shape: list[int] = Field(description="[] for scalars.")
+    local: list[OutNumber | None] | None = Field(
+        None, description="A scalar gate's local derivative w.r.t. each input (null for tensors).")
+    span: list[int] | None = Field(
+        None, description="[start, end) character range in the expression.", examples=[[0, 7]])
+
+
+class CircuitResponse(BaseModel):
+    """The traced circuit: output value, input gradients and every node."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "expression": "(x + y) * z", "output": "n4", "value": -12.0,
+        "gradients": {"x": -4.0, "y": -4.0, "z": 3.0},
+        "nodes": [
+            {"id": "n0", "kind": "input", "name": "x", "label": "x", "op": None, "inputs": [],
+             "value": -2.0, "grad": -4.0, "shape": []},
+            {"id": "n3", "kind": "gate", "name": "q", "label": "+", "op": "add",
+             "inputs": ["n0", "n1"], "value": 3.0, "grad": -4.0, "shape": [],
+             "local": [1.0, 1.0], "span": [0, 7]}],
+        "warnings": []}]})
+    expression: str
+    output: str = Field(description="Id of the output node.")
+    value: OutValue
+    gradients: dict[str, OutValue | None] = Field(
+        description="One entry per input variable (null for integer label inputs).")
+    nodes: list[Node]
+    warnings: list[str] = Field(description="E.g. which node produced a NaN.")
+
+
+class InputCheck(BaseModel):
+    """Analytic against numeric gradient of one input."""
+
+    analytic: OutValue | None
+    numeric: OutValue | None
+    rel_error: OutNumber | None = Field(description="Largest element-wise relative error.")
+    kink: bool | None = Field(None, description="The input sits at a kink (relu(0), abs(0)...).")
+
+
+class GradcheckResponse(BaseModel):
+    """Backprop's gradients against central differences."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "h": 1e-05, "passed": True,
+        "inputs": {"x": {"analytic": -4.0, "numeric": -4.0, "rel_error": 0.0, "kink": False}}}]})
+    h: float
+    passed: bool
+    inputs: dict[str, InputCheck]
+
+
+class CodeResponse(BaseModel):
+    """Staged forward and backward Python, one line per gate."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "forward": "q = x + y  #(1)\nf = q * z  #(2)",
+        "backward": "dq = z * df  #(2)\ndz = q * df  #(2)\ndx = 1.0 * dq  #(1)\n"
+                    "dy = 1.0 * dq  #(1)",
+        "source": "x = -2\ny = 5\nz = -4\n..."}]})
+    forward: str
+    backward: str
+    source: str = Field(description="Runnable: leaves d<name> for every input.")
+
+
+class Preset(BaseModel):
+    """A worked example of the course notes."""
+
+    id: str = Field(examples=["neuron"])
+    title: str
+    expression: str
+    values: dict[str, Any]
+    expand: bool
+    notes: str
+
+
+class Op(BaseModel):
+    """One row of the gate table."""
+
+    op: str = Field(examples=["mul"])
+    label: str = Field(examples=["*"])
+    arity: int = Field(examples=[2])
+    formula: str = Field(description="LaTeX of the local derivative.")
+    pattern: str = Field(description="How the gate sends gradient back.")
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Position(BaseModel):
+    """Where the error points into the expression: 0-based, end exclusive."""
+
+    start: int
+    end: int
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (media type application/problem+json)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "urn:chainrule:problem:expression", "title": "Invalid expression or values",
+        "status": 400, "detail": "unknown name 'k'", "position": {"start": 4, "end": 5}}]})
+    type: str = Field(description="A URN naming the kind of problem, or about:blank.")
+    title: str
+    status: int
+    detail: str
+    position: Position | None = Field(None, description="Set when the error points into the text.")
+    hint: str | None = Field(None, description="A suggestion, e.g. use ** instead of ^.")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="For 422: each schema violation's loc, msg and type.")
