@@ -1,0 +1,58 @@
+/**
+ * The HTTP contract of DESIGN.md, and nothing else: one function per route.
+ * Every failure becomes an ApiError carrying the problem+json fields (position included).
+ * @module api
+ */
+
+export class ApiError extends Error {
+  /** @param {{title?: string, detail?: string, status?: number, position?: {start: number, end: number}}} problem */
+  constructor(problem) {
+    super(problem.detail || problem.title || 'request failed');
+    this.title = problem.title || 'Error';
+    this.status = problem.status ?? 0;
+    this.position = problem.position || null;
+  }
+}
+
+async function call(method, path, body, signal) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      signal,
+      headers: body ? { 'Content-Type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError({ title: 'Network error', detail: `Could not reach the server (${path}).` });
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (!res.ok || data === null) {
+    const problem = data && typeof data === 'object' ? data : {};
+    throw new ApiError({
+      status: res.status,
+      title: problem.title || `HTTP ${res.status}`,
+      detail: typeof problem.detail === 'string' ? problem.detail
+        : problem.detail ? JSON.stringify(problem.detail) : `The server answered ${res.status} to ${path}.`,
+      position: problem.position,
+    });
+  }
+  return data;
+}
+
+/** @returns {Promise<Array<{id, title, expression, values, expand, notes}>>} */
+export const getPresets = () => call('GET', '/api/presets');
+/** @returns {Promise<Array<{op, label, arity, formula, pattern}>>} */
+export const getOps = () => call('GET', '/api/ops');
+/** Body {expression, values, expand} -> the circuit with values and gradients on every wire. */
+export const postCircuit = (body, signal) => call('POST', '/api/circuit', body, signal);
+/** Same body plus optional h -> {h, passed, inputs: {name: {analytic, numeric, rel_error}}}. */
+export const postGradcheck = (body) => call('POST', '/api/gradcheck', body);
+/** Same body -> {forward, backward, source}: the staged Python code. */
+export const postCode = (body) => call('POST', '/api/code', body);

@@ -1,0 +1,221 @@
+/**
+ * Draws a laid-out circuit (from layout.js) as SVG, the way the notes draw theirs:
+ * value in green above each wire, gradient in red below, gates as labelled circles.
+ * Also: animation steps, the gradient-magnitude colouring, and SVG/PNG export.
+ * @module circuit
+ */
+import { magnitude } from './format.js';
+import { LINE } from './layout.js';
+
+const NS = 'http://www.w3.org/2000/svg';
+
+/** Create an SVG element with attributes (and optional text). */
+export function svgEl(tag, attrs = {}, text) {
+  const el = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');
+
+/**
+ * Replace the SVG's content with the circuit in one swap (no flicker: the old drawing stays
+ * until the new one is complete). `plan` gives each text the animation step that reveals it.
+ */
+export function drawCircuit(svg, lay, circuit, plan) {
+  const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
+  const root = svgEl('g', { class: 'circuit' });
+  const wireLayer = svgEl('g', { class: 'wires' });
+  const boxLayer = svgEl('g', { class: 'boxes' });
+  const labelLayer = svgEl('g', { class: 'labels' });
+
+  for (const w of lay.wires) {
+    const g = svgEl('g', {
+      class: `wire ${w.role}${w.tensor ? ' tensor' : ''}`, 'data-wire': w.id, 'data-node': w.node,
+      'data-to': w.consumer ?? null,
+    });
+    g.append(svgEl('polyline', { class: 'wire-line', points: pts(w.points) }));
+    if (w.role === 'out') {
+      const [x, y] = w.points[w.points.length - 1];
+      g.append(svgEl('path', { class: 'arrow', d: `M${x - 7},${y - 4} L${x},${y} L${x - 7},${y + 4}` }));
+    }
+    if (w.tensor && w.role !== 'branch') {
+      // A wide transparent twin makes the thin wire easy to click and focus for the heat map.
+      g.setAttribute('tabindex', '0');
+      g.setAttribute('role', 'button');
+      g.setAttribute('aria-label', `heat map of ${byId.get(w.node).name ?? w.node} (${w.value})`);
+      g.append(svgEl('polyline', { class: 'wire-hit', points: pts(w.points) }));
+    }
+    wireLayer.append(g);
+    if (!w.label) continue;
+    const { x, y, h } = w.label;
+    const tx = x + (w.nameW || 0) + 2;
+    const attrs = { 'data-node': w.node, 'data-wire': w.id };
+    if (w.name) labelLayer.append(svgEl('text', { class: 'name', x: x + 2, y: y + LINE - 4, ...attrs }, w.name));
+    if (w.value) {
+      labelLayer.append(svgEl('text', {
+        class: 'value', x: tx, y: y + LINE - 4, 'data-at': plan.valueAt.get(w.node), ...attrs,
+      }, w.value));
+    }
+    if (w.grad) {
+      const at = w.role === 'branch' ? plan.backward.get(w.consumer) : plan.gradAt.get(w.node);
+      labelLayer.append(svgEl('text', {
+        class: w.role === 'branch' ? 'contrib' : 'grad', x: tx, y: y + h - 4, 'data-at': at,
+        'data-to': w.consumer ?? null, ...attrs,
+      }, w.grad));
+    }
+  }
+
+  for (const b of lay.boxes) {
+    if (b.kind === 'gate') {
+      const n = byId.get(b.id);
+      const r = b.w / 2;
+      const g = svgEl('g', {
+        class: 'gate', 'data-node': b.id, 'data-op': b.op, tabindex: '0', role: 'button',
+        'aria-label': `${b.op} gate${n.name ? ' ' + n.name : ''}: explain`,
+        'data-fwd': plan.forward.get(b.id), 'data-bwd': plan.backward.get(b.id),
+      });
+      g.append(svgEl('circle', { cx: b.x + r, cy: b.y + r, r }));
+      g.append(svgEl('text', { class: 'gate-label', x: b.x + r, y: b.y + r }, b.text));
+      boxLayer.append(g);
+    } else if (b.kind === 'input' || b.kind === 'const') {
+      const g = svgEl('g', { class: b.kind, 'data-node': b.id });
+      g.append(svgEl('text', { class: `${b.kind}-label`, x: b.x + b.w - 4, y: b.y + b.h / 2 }, b.text));
+      boxLayer.append(g);
+    } else if (b.kind === 'fork') {
+      boxLayer.append(svgEl('circle', {
+        class: 'fork', 'data-node': b.node, tabindex: '0', role: 'button',
+        'aria-label': 'fork: gradients of the branches add up', cx: b.x + b.w / 2, cy: b.y + b.h / 2, r: 3.5,
+      }));
+    }
+  }
+
+  root.append(wireLayer, boxLayer, labelLayer);
+  svg.setAttribute('viewBox', `0 0 ${Math.ceil(lay.width)} ${Math.ceil(lay.height)}`);
+  // Small circuits are drawn larger so the numbers stay readable; big ones scroll at 1:1.
+  const room = (svg.parentElement?.clientWidth || lay.width) - 10;
+  const zoom = Math.max(1, Math.min(1.6, room / lay.width));
+  svg.setAttribute('width', Math.ceil(lay.width * zoom));
+  svg.setAttribute('height', Math.ceil(lay.height * zoom));
+  svg.replaceChildren(root);
+}
+
+/**
+ * Show the circuit as it stands after `step` animation steps (null: everything). Values and
+ * gradients not yet computed are hidden; the gate working at this step is highlighted.
+ */
+export function applyStep(svg, plan, step) {
+  const all = step === null || step === undefined;
+  for (const t of svg.querySelectorAll('text[data-at]')) {
+    t.classList.toggle('pending', !all && Number(t.dataset.at) > step);
+  }
+  for (const g of svg.querySelectorAll('g.gate')) {
+    const active = !all && (Number(g.dataset.fwd) === step || Number(g.dataset.bwd) === step);
+    g.classList.toggle('active', active);
+  }
+}
+
+/**
+ * Colour wires by |gradient| on a log scale (or clear it). Returns the [min, max] magnitudes
+ * used for the legend, or null when nothing has a finite non-zero gradient.
+ */
+export function applyMagnitude(svg, lay, on) {
+  const wires = new Map(lay.wires.map((w) => [w.id, w]));
+  const logs = [];
+  for (const w of lay.wires) {
+    const m = magnitude(w.gradRaw);
+    w.logMag = m && Number.isFinite(m) && m > 0 ? Math.log10(m) : null;
+    if (w.logMag !== null) logs.push(w.logMag);
+  }
+  const lo = Math.min(...logs);
+  const hi = Math.max(...logs);
+  for (const g of svg.querySelectorAll('g.wire')) {
+    const line = g.querySelector('.wire-line');
+    const w = wires.get(g.dataset.wire);
+    if (!on || !w) {
+      line.style.stroke = '';
+      line.style.strokeWidth = '';
+      g.classList.remove('faint');
+      continue;
+    }
+    const t = w.logMag === null ? 0 : hi > lo ? (w.logMag - lo) / (hi - lo) : 1;
+    line.style.stroke = magColor(t);
+    line.style.strokeWidth = (1.2 + 3.3 * t).toFixed(2);
+    g.classList.toggle('faint', w.logMag === null);
+  }
+  return logs.length ? [10 ** lo, 10 ** hi] : null;
+}
+
+/** Colour for a position t in [0, 1] of the log-magnitude range: pale blue (small) to deep red. */
+export function magColor(t) {
+  const h = 215 - 205 * t;
+  return `hsl(${h.toFixed(0)} ${(45 + 40 * t).toFixed(0)}% ${(68 - 28 * t).toFixed(0)}%)`;
+}
+
+const EXPORT_PROPS = ['fill', 'stroke', 'stroke-width', 'font-family', 'font-size', 'font-weight',
+  'font-style', 'text-anchor', 'dominant-baseline', 'opacity', 'stroke-dasharray'];
+
+/** A standalone SVG document string: computed styles are inlined so it looks the same anywhere. */
+export function exportSvg(svg) {
+  const clone = svg.cloneNode(true);
+  const src = svg.querySelectorAll('*');
+  const dst = clone.querySelectorAll('*');
+  src.forEach((el, i) => {
+    const cs = getComputedStyle(el);
+    const style = EXPORT_PROPS.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(';');
+    dst[i].setAttribute('style', style);
+    dst[i].removeAttribute('tabindex');
+  });
+  clone.setAttribute('xmlns', NS);
+  const bg = getComputedStyle(svg.parentElement).backgroundColor;
+  const [, , w, h] = clone.getAttribute('viewBox').split(' ');
+  clone.insertBefore(svgEl('rect', { x: 0, y: 0, width: w, height: h, fill: bg }), clone.firstChild);
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(clone);
+}
+
+/** Render the exported SVG onto a canvas at `scale` and resolve to a PNG blob. */
+export function exportPng(svg, scale = 2) {
+  const text = exportSvg(svg);
+  const [, , w, h] = svg.getAttribute('viewBox').split(' ').map(Number);
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = w * scale;
+      canvas.height = h * scale;
+      const ctx = canvas.getContext('2d');
+      ctx.scale(scale, scale);
+      ctx.drawImage(img, 0, 0);
+      canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png');
+    };
+    img.onerror = () => reject(new Error('the SVG could not be rasterised'));
+    img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(text);
+  });
+}
+
+/** An SVG heat map of a 1-D or 2-D array: diverging colours around zero, a title per cell. */
+export function heatMap(values, title, maxWidth = 320) {
+  const rows = Array.isArray(values[0]) ? values : [values];
+  const nr = rows.length;
+  const nc = rows[0].length;
+  const cell = Math.max(3, Math.min(28, Math.floor(maxWidth / nc)));
+  let amax = 0;
+  for (const r of rows) for (const v of r) amax = Math.max(amax, Math.abs(Number(v)) || 0);
+  const svg = svgEl('svg', {
+    class: 'heat', width: nc * cell, height: nr * cell + 18, viewBox: `0 0 ${nc * cell} ${nr * cell + 18}`,
+    role: 'img', 'aria-label': title,
+  });
+  svg.append(svgEl('text', { class: 'heat-title', x: 0, y: 12 }, title));
+  rows.forEach((r, i) => r.forEach((v, j) => {
+    const x = Number(v);
+    const t = amax ? x / amax : 0;
+    const fill = Number.isFinite(t)
+      ? t >= 0 ? `hsl(8 75% ${(97 - 47 * t).toFixed(0)}%)` : `hsl(215 75% ${(97 + 47 * t).toFixed(0)}%)`
+      : '#888';
+    const rect = svgEl('rect', { x: j * cell, y: 18 + i * cell, width: cell, height: cell, fill });
+    rect.append(svgEl('title', {}, `[${nr > 1 ? i + ', ' : ''}${j}] ${x}`));
+    svg.append(rect);
+  }));
+  return svg;
+}
