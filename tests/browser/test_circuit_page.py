@@ -1,0 +1,327 @@
+"""The circuit page in headless chromium: the notes' numbers, on the right wires, in colour."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+# Every label, gate and wire's box in SVG user units; the overlap checks below work on these.
+GEOMETRY_JS = """() => {
+  const svg = document.getElementById('circuit-svg');
+  const box = (el) => { const b = el.getBBox(); return {x: b.x, y: b.y, w: b.width, h: b.height}; };
+  const texts = [...svg.querySelectorAll(
+    'text.value, text.grad, text.contrib, text.name, text.input-label, text.const-label')]
+    .map((t) => ({cls: t.getAttribute('class'), text: t.textContent, ...box(t)}));
+  const gates = [...svg.querySelectorAll('g.gate')].map((g) => {
+    const c = g.querySelector('circle');
+    return {id: g.dataset.node, cx: +c.getAttribute('cx'), cy: +c.getAttribute('cy'),
+            r: +c.getAttribute('r'), label: box(g.querySelector('text'))};
+  });
+  const wires = [...svg.querySelectorAll('polyline.wire-line')].map((p) =>
+    p.getAttribute('points').trim().split(' ').map((xy) => xy.split(',').map(Number)));
+  return {texts, gates, wires};
+}"""
+
+
+def open_page(page: Page, base_url: str, hash_: str = "") -> None:
+    page.goto(f"{base_url}/{hash_}")
+    page.wait_for_selector("body[data-ready]")
+
+
+def link(expression: str, values: dict, **extra: str) -> str:
+    parts = [f"e={quote(expression)}", f"v={quote(json.dumps(values))}"]
+    parts += [f"{k}={v}" for k, v in extra.items()]
+    return "#" + "&".join(parts)
+
+
+def renders(page: Page) -> int:
+    return int(page.get_attribute("#circuit-svg", "data-renders") or 0)
+
+
+def wait_render(page: Page, after: int) -> None:
+    page.wait_for_function(
+        "n => Number(document.getElementById('circuit-svg').dataset.renders) > n"
+        " && !document.body.dataset.busy", arg=after)
+
+
+def input_node(page: Page, name: str) -> str:
+    """The node id of the input variable `name` in the drawing."""
+    return page.locator("g.input", has=page.locator(f"text:text-is('{name}')")).get_attribute(
+        "data-node")
+
+
+def rgb(page: Page, selector: str) -> tuple[int, int, int]:
+    fill = page.eval_on_selector(selector, "el => getComputedStyle(el).fill")
+    return tuple(int(v) for v in fill[fill.index("(") + 1:fill.index(")")].split(",")[:3])
+
+
+def result_gradients(page: Page) -> dict[str, str]:
+    items = page.locator("#result .grad-item")
+    return {items.nth(i).get_attribute("data-name"): items.nth(i).locator(".grad").inner_text()
+            for i in range(items.count())}
+
+
+def presets(page: Page) -> list[dict]:
+    return page.evaluate("fetch('/api/presets').then(r => r.json())")
+
+
+def assert_no_overlaps(page: Page, where: str) -> None:
+    geo = page.evaluate(GEOMETRY_JS)
+    texts, gates, wires = geo["texts"], geo["gates"], geo["wires"]
+    tol = 0.5
+
+    def overlap(a, b):
+        return (a["x"] + a["w"] - tol > b["x"] and b["x"] + b["w"] - tol > a["x"]
+                and a["y"] + a["h"] - tol > b["y"] and b["y"] + b["h"] - tol > a["y"])
+
+    def circle_hits(t, g):
+        nx = min(max(g["cx"], t["x"]), t["x"] + t["w"])
+        ny = min(max(g["cy"], t["y"]), t["y"] + t["h"])
+        return (nx - g["cx"]) ** 2 + (ny - g["cy"]) ** 2 < (g["r"] - tol) ** 2
+
+    def segment_hits(t, p, q):
+        x0, x1 = t["x"] + tol, t["x"] + t["w"] - tol
+        y0, y1 = t["y"] + tol, t["y"] + t["h"] - tol
+        if p[1] == q[1]:  # orthogonal routing: every segment is horizontal or vertical
+            return y0 < p[1] < y1 and min(p[0], q[0]) < x1 and max(p[0], q[0]) > x0
+        return x0 < p[0] < x1 and min(p[1], q[1]) < y1 and max(p[1], q[1]) > y0
+
+    assert texts, f"{where}: nothing drawn"
+    for i, a in enumerate(texts):
+        for b in texts[i + 1:]:
+            assert not overlap(a, b), f"{where}: label {a} overlaps label {b}"
+        for g in gates:
+            assert not circle_hits(a, g), f"{where}: label {a} overlaps gate {g['id']}"
+        for w in wires:
+            for p, q in zip(w, w[1:], strict=False):
+                assert not segment_hits(a, p, q), f"{where}: wire {w} crosses label {a}"
+    for g in gates:
+        for h in gates:
+            if g is not h:
+                assert not circle_hits(h["label"], g), f"{where}: gate labels {g['id']}/{h['id']}"
+
+
+def test_add_mul_circuit_shows_the_notes_numbers(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("x", {"x": 1}))
+    page.fill("#expr", "(x+y)*z")
+    page.wait_for_selector("#in-z")
+    for name, v in (("x", "-2"), ("y", "5"), ("z", "-4")):
+        page.fill(f"#in-{name}", v)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    out = page.locator("g.wire.out").get_attribute("data-node")
+    value = f"text.value[data-node={out}]"
+    expect(page.locator(value)).to_have_text("-12.00")
+    r, g, b = rgb(page, value)
+    assert g > r and g > b, "the forward value is drawn in green"
+    for name, grad in (("x", "-4.00"), ("y", "-4.00"), ("z", "3.00")):
+        sel = f"text.grad[data-node={input_node(page, name)}]"
+        expect(page.locator(sel)).to_have_text(grad)
+        r, g, b = rgb(page, sel)
+        assert r > g and r > b, "gradients are drawn in red"
+    assert result_gradients(page) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
+    assert not page.errors
+
+
+def test_circuit_screenshot_for_the_readme(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    DOCS.mkdir(exist_ok=True)
+    page.locator("#circuit").screenshot(path=str(DOCS / "circuit.png"))
+    assert (DOCS / "circuit.png").stat().st_size > 1000
+
+
+def test_hover_a_gate_shows_local_times_upstream(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    mul = page.locator("g.gate[data-op=mul]")
+    mul.hover()
+    explain = page.locator("#explain")
+    expect(explain.locator(".upstream")).to_have_text("1.00")
+    expect(explain.locator("tr.send td.local")).to_have_text(["-4.00", "3.00"])
+    expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "3.00"])
+    expect(explain.locator(".katex")).to_have_count(1)
+    expect(explain.locator(".pattern")).to_contain_text("swap")
+    page.locator("g.gate[data-op=add]").focus()  # keyboard: focus explains too
+    expect(explain.locator(".upstream")).to_have_text("-4.00")
+    expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "-4.00"])
+
+
+def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("s = x*x + x\ns*y", {"x": 3, "y": 2}))
+    expect(page.locator("#output-value")).to_have_text("24.00")
+    x = input_node(page, "x")
+    expect(page.locator(f"text.grad[data-node={x}]")).to_have_text("14.00")
+    shares = page.locator(f"text.contrib[data-node={x}]").all_inner_texts()
+    assert sorted(shares) == ["2.00", "6.00", "6.00"]
+    expect(page.locator("#result .grad-item[data-name=x]")).to_contain_text("= 6.00 + 6.00 + 2.00")
+
+
+def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    add, mul = (page.locator(f"g.gate[data-op={op}]").get_attribute("data-node")
+                for op in ("add", "mul"))
+    x = input_node(page, "x")
+    visible = lambda sel: page.locator(sel).evaluate(  # noqa: E731
+        "el => getComputedStyle(el).visibility === 'visible'")
+    page.click("#step")  # step 0: only the inputs are known
+    assert visible(f"text.value[data-node={x}]")
+    assert not visible(f"text.value[data-node={add}]")
+    page.click("#step")
+    page.click("#step")  # forward pass done
+    assert visible(f"text.value[data-node={mul}]")
+    assert not visible(f"text.grad[data-node={add}]")
+    page.click("#step")  # seed
+    assert visible(f"text.grad[data-node={mul}]")
+    page.click("#step")  # backward through *: q and z get theirs, x not yet
+    expect(page.locator(f"g.gate[data-node={mul}]")).to_have_class("gate active")
+    assert visible(f"text.grad[data-node={add}]")
+    assert not visible(f"text.grad[data-node={x}]")
+    page.click("#step")  # backward through +
+    expect(page.locator(f"g.gate[data-node={add}]")).to_have_class("gate active")
+    assert visible(f"text.grad[data-node={x}]")
+    expect(page.locator("#step-status")).to_contain_text("backward pass: gate 2 of 2")
+
+
+def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, browser) -> None:
+    open_page(page, base_url, link("q = x + y\nf = q * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#in-x", "1.5")
+    expect(page.locator("#output-value")).to_have_text("-26.00")
+    n = renders(page)
+    page.fill("#precision", "3")
+    wait_render(page, n)
+    page.check("#magnitude")
+    url = page.url
+    other = browser.new_page()
+    other.goto(url)
+    other.wait_for_selector("body[data-ready]")
+    expect(other.locator("#output-value")).to_have_text("-26.000")
+    assert other.input_value("#expr") == "q = x + y\nf = q * z"
+    assert other.input_value("#in-x") == "1.5"
+    assert other.input_value("#precision") == "3"
+    assert other.is_checked("#magnitude")
+    expect(other.locator("text.name")).to_have_text(["q", "f"])
+    other.close()
+
+
+def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    with page.expect_download() as d:
+        page.click("#download-svg")
+    root = ET.parse(d.value.path()).getroot()
+    assert root.tag == f"{SVG_NS}svg"
+    texts = [t.text for t in root.iter(f"{SVG_NS}text")]
+    assert "-12.00" in texts and "3.00" in texts
+    with page.expect_download() as d:
+        page.click("#download-png")
+    assert Path(d.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x+y)*z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#expr", "(x+y)*")
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error .caret-line")).to_have_text("(x+y)*")
+    caret = page.locator("#error .caret").inner_text()
+    assert "^" in caret and caret.index("^") >= 5, caret
+    expect(page.locator("#error .message")).not_to_be_empty()
+    expect(page.locator("text.value").first).to_be_visible()  # the last good circuit stays
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    assert page.input_value("#expr") == "(x+y)*"
+    assert not page.errors or all("400" in e for e in page.errors)
+
+
+def test_nudge_and_gradient_check(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.select_option("#nudge-input", "x")
+    page.fill("#nudge-h", "0.01")
+    page.click("#nudge")
+    expect(page.locator("#nudge-predicted")).to_have_text("-0.0400")
+    expect(page.locator("#nudge-actual")).to_have_text("-0.0400")
+    page.click("#check")
+    rows = page.locator("#check-result tr.check-row")
+    expect(rows).to_have_count(3)
+    expect(rows.locator("td.pass")).to_have_count(3)
+
+
+def test_staged_code_panel(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    page.click("#code-panel summary")
+    expect(page.locator("#code")).to_contain_text("dx")
+
+
+def test_expand_toggle_keeps_the_neuron_gradients(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    neuron = next(p for p in presets(page) if "sigmoid(" in p["expression"] and not p["expand"])
+    page.select_option("#preset", neuron["id"])
+    page.wait_for_function("document.getElementById('circuit-svg').dataset.renders >= 1")
+    expect(page.locator("#preset-notes")).not_to_be_empty()
+    page.wait_for_selector("#result .grad-item")
+    before = result_gradients(page)
+    gates = page.locator("g.gate").count()
+    n = renders(page)
+    page.check("#expand")
+    wait_render(page, n)
+    assert page.locator("g.gate").count() > gates
+    assert result_gradients(page) == before
+    assert page.locator("g.gate text", has_text="exp").count() >= 1
+
+
+def test_every_preset_loads_cleanly_without_overlapping_labels(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    all_presets = presets(page)
+    assert all_presets, "the engine has presets"
+    for p in all_presets:
+        n = renders(page)
+        page.select_option("#preset", p["id"])
+        wait_render(page, n)
+        expect(page.locator("#error")).to_be_hidden()
+        assert_no_overlaps(page, p["id"])
+    assert not page.errors, page.errors
+
+
+def test_tensor_wire_shows_shape_and_opens_a_heat_map(page: Page, base_url: str) -> None:
+    values = {"W": {"randn": [5, 10], "seed": 0}, "x": {"randn": [10], "seed": 1}}
+    open_page(page, base_url, link("sum(W @ x)", values))
+    w = input_node(page, "W")
+    expect(page.locator(f"text.value[data-node={w}]")).to_have_text("5×10")
+    page.locator(f"g.wire.tensor[data-node={w}] .wire-hit").click()
+    heat = page.locator("#heatmap svg.heat")
+    expect(heat).to_have_count(2)
+    expect(heat.first.locator("rect")).to_have_count(50)
+    assert_no_overlaps(page, "tensor")
+
+
+def test_magnitude_view_shows_a_fading_sigmoid_chain(page: Page, base_url: str) -> None:
+    expr = "sigmoid(sigmoid(sigmoid(sigmoid(sigmoid(x)))))"
+    open_page(page, base_url, link(expr, {"x": 2}, m="1"))
+    expect(page.locator("#legend")).to_be_visible()
+    width = lambda sel: float(page.eval_on_selector(  # noqa: E731
+        sel, "el => el.querySelector('.wire-line').style.strokeWidth"))
+    x = input_node(page, "x")
+    assert width(f"g.wire[data-node={x}]") < width("g.wire.out")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_readable_on_a_narrow_screen_in_both_themes(browser, base_url: str, theme: str) -> None:
+    ctx = browser.new_context(viewport={"width": 400, "height": 800})
+    page = ctx.new_page()
+    page.add_init_script(f"localStorage.setItem('chainrule-theme', '{theme}')")
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 401
+    assert page.evaluate("document.documentElement.dataset.theme") == theme
+    page.click("#theme-toggle")
+    assert page.evaluate("document.documentElement.dataset.theme") != theme
+    ctx.close()
