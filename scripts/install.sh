@@ -41,5 +41,5 @@ npm ci --no-audit --no-fund --loglevel=error
 
 if [ "$browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   echo "install.sh: apt-get install chromium" >&2
-  apt_install chromium || echo "install.sh: no chromium; browser tests will be skipped" >&2
+  apt_install chromium || echo "install.sh: could not install chromium; the browser tests will fail" >&2
 fi
