@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.main import create_app
 from app.settings import Settings
@@ -15,4 +16,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings()))
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_api_conforms_to_its_schema(case) -> None:
-    case.call_and_validate()
+    # A schema-valid request may still be a wrong expression (unknown name, missing value):
+    # that is a documented 400, so "valid data must be accepted" does not apply here.
+    case.call_and_validate(excluded_checks=[positive_data_acceptance])
