@@ -58,7 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="chainrule", version="0.1.0", description=DESCRIPTION,
         docs_url=None, redoc_url=None, default_response_class=StrictJSONResponse,
-        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     problems.install(app)
