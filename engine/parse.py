@@ -25,10 +25,30 @@ from engine.graph import Graph, Limits, Node
 
 # function name -> (gate, number of arguments); each also answers to math.<name> and np.<name>
 FUNCTIONS: dict[str, tuple[str, int]] = {
-    **{f: (f, 1) for f in ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "softplus",
-                           "sin", "cos", "sum", "mean", "transpose")},
-    "max": ("max", 2), "min": ("min", 2), "maximum": ("max", 2), "minimum": ("min", 2),
-    "dot": ("matmul", 2), "softmax_ce": ("softmax_ce", 2),
+    **{
+        f: (f, 1)
+        for f in (
+            "exp",
+            "log",
+            "sqrt",
+            "abs",
+            "sigmoid",
+            "tanh",
+            "relu",
+            "softplus",
+            "sin",
+            "cos",
+            "sum",
+            "mean",
+            "transpose",
+        )
+    },
+    "max": ("max", 2),
+    "min": ("min", 2),
+    "maximum": ("max", 2),
+    "minimum": ("min", 2),
+    "dot": ("matmul", 2),
+    "softmax_ce": ("softmax_ce", 2),
 }
 MODULES = ("math", "np")
 MODULE_CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -59,15 +79,47 @@ KEYWORDS = {
 
 # look-alikes typed by keyboards or pasted from documents, and the ASCII character meant
 LOOKALIKES = {
-    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-",
-    "\u00d7": "*", "\u22c5": "*", "\u00b7": "*", "\u2217": "*", "\u00f7": "/", "\u2215": "/",
-    "\u00b2": "**2", "\u00b3": "**3", "\u00a0": " ", "\u2009": " ", "\u200b": "(nothing)",
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+    "\u2212": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u00d7": "*",
+    "\u22c5": "*",
+    "\u00b7": "*",
+    "\u2217": "*",
+    "\u00f7": "/",
+    "\u2215": "/",
+    "\u00b2": "**2",
+    "\u00b3": "**3",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u200b": "(nothing)",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
     # Cyrillic letters drawn like Latin ones
-    "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0445": "x",
-    "\u0443": "y", "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M",
-    "\u041d": "H", "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T", "\u0425": "X",
-    "\u0456": "i", "\u0458": "j",
+    "\u0430": "a",
+    "\u0435": "e",
+    "\u043e": "o",
+    "\u0440": "p",
+    "\u0441": "c",
+    "\u0445": "x",
+    "\u0443": "y",
+    "\u0410": "A",
+    "\u0412": "B",
+    "\u0415": "E",
+    "\u041a": "K",
+    "\u041c": "M",
+    "\u041d": "H",
+    "\u041e": "O",
+    "\u0420": "P",
+    "\u0421": "C",
+    "\u0422": "T",
+    "\u0425": "X",
+    "\u0456": "i",
+    "\u0458": "j",
 }
 
 _GRAMMAR = files("engine").joinpath("grammar.lark").read_text()
@@ -127,8 +179,15 @@ def _fold(op: str, a: float, b: float) -> float | None:
     graph computes it instead and warns about it."""
     with np.errstate(all="ignore"):
         try:
-            r = float({"add": np.add, "sub": np.subtract, "mul": np.multiply,
-                       "div": np.divide, "pow": np.power}[op](np.float64(a), np.float64(b)))
+            r = float(
+                {
+                    "add": np.add,
+                    "sub": np.subtract,
+                    "mul": np.multiply,
+                    "div": np.divide,
+                    "pow": np.power,
+                }[op](np.float64(a), np.float64(b))
+            )
         except (OverflowError, ValueError, ZeroDivisionError):
             return None
     return r if math.isfinite(r) else None
@@ -150,8 +209,11 @@ class _Builder:
     def statement(self, value: _Val | None) -> None:
         """One statement done: None for an assignment, else a bare expression's value."""
         if self.bare is not None:
-            raise _err("this expression's value is not used", self.bare.span,
-                       "assign it to a name, or make it the last line")
+            raise _err(
+                "this expression's value is not used",
+                self.bare.span,
+                "assign it to a name, or make it the last line",
+            )
         self.bare = value
 
     def finish(self) -> Graph:
@@ -163,13 +225,17 @@ class _Builder:
 
     def assign(self, name: str, span: tuple[int, int], value: _Val) -> None:
         if name in MODULES:
-            raise _err(f"'{name}' is a module name and cannot be assigned", span,
-                       "choose another name")
+            raise _err(
+                f"'{name}' is a module name and cannot be assigned", span, "choose another name"
+            )
         if name in self.free:
             first = self.free[name]
-            raise _err(f"'{name}' is assigned here but was already used as an input at "
-                       f"{first[0]}..{first[1]}", span,
-                       "assign names before using them")
+            raise _err(
+                f"'{name}' is assigned here but was already used as an input at "
+                f"{first[0]}..{first[1]}",
+                span,
+                "assign names before using them",
+            )
         if _is_lit(value):
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
@@ -200,18 +266,23 @@ class _Builder:
         if kind == "method":
             raise _err(f"'.{v.data[1]}' is a method: call it, like a.{v.data[1]}(...)", v.span)
         if kind == "str":
-            raise _err("strings are not part of the language", v.span,
-                       "use numbers and names only")
-        raise _err("keyword arguments are not supported", v.span,
-                   "pass arguments by position, like max(x, 0)")
+            raise _err("strings are not part of the language", v.span, "use numbers and names only")
+        raise _err(
+            "keyword arguments are not supported",
+            v.span,
+            "pass arguments by position, like max(x, 0)",
+        )
 
     def resolve(self, name: str, span: tuple[int, int]) -> Node:
         node = self.names.get(name)
         if node is not None:
             return node
         if name in MODULES:
-            raise _err(f"'{name}' is a module, not a value", span,
-                       f"call its functions, like {name}.exp(x)")
+            raise _err(
+                f"'{name}' is a module, not a value",
+                span,
+                f"call its functions, like {name}.exp(x)",
+            )
         if name in FUNCTIONS:
             raise _err(f"'{name}' is a function, not a value", span, f"call it, like {name}(x)")
         node = self.names[name] = self.g.input(name, span=span)
@@ -224,8 +295,11 @@ class _Builder:
         inputs = tuple(self.node(a) for a in args)
         self.gates += 1
         if self.limits is not None and self.gates > self.limits.max_gates:
-            raise _err(f"the circuit has more than {self.limits.max_gates:,} gates", span,
-                       "split it into smaller circuits")
+            raise _err(
+                f"the circuit has more than {self.limits.max_gates:,} gates",
+                span,
+                "split it into smaller circuits",
+            )
         return _Val("gate", span, self.g.gate(op, inputs, span=span, **attrs))
 
     # operators
@@ -282,8 +356,11 @@ class _Builder:
             raise _err("only functions can be called", callee.span)
         for a in args:
             if a.kind == "kwarg":
-                raise _err(f"keyword arguments are not supported ('{a.data}=')", a.span,
-                           "pass arguments by position")
+                raise _err(
+                    f"keyword arguments are not supported ('{a.data}=')",
+                    a.span,
+                    "pass arguments by position",
+                )
         given = len(args) - (callee.kind == "method")
         if len(args) != n + (callee.kind == "method"):
             need = f"{n} argument" + ("s" if n != 1 else "")
@@ -304,9 +381,17 @@ def _fail_func(v: _Val) -> Node:
 
 def _unknown_function(name: str, span: tuple[int, int]) -> ExpressionError:
     close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
-    hint = f"did you mean {close[0]}?" if close else (
-        "available: " + ", ".join(sorted(FUNCTIONS)))
+    hint = f"did you mean {close[0]}?" if close else ("available: " + ", ".join(sorted(FUNCTIONS)))
     return _err(f"unknown function '{name}'", span, hint)
+
+
+def _widen(v: _Val, span: tuple[int, int]) -> _Val:
+    """The same value, written with parentheses or a unary plus around it."""
+    if v.kind == "gate":
+        v.data.span = span  # a gate's span includes its parentheses
+    elif v.kind == "ref":  # an input's span stays its name
+        v = _Val("node", v.span, _b().node(v))
+    return _Val(v.kind, span, v.data)
 
 
 def _number(tok: Token) -> _Val:
@@ -357,15 +442,10 @@ class _Rules(Transformer):
         return _b().gate("neg", [v], span)
 
     def pos(self, c):
-        v = c[1]
-        return _Val(v.kind, _span(c[0], v), v.data)
+        return _widen(c[1], _span(c[0], c[1]))
 
     def paren(self, c):
-        v = c[1]
-        span = _span(c[0], c[2])
-        if v.kind == "gate":
-            v.data.span = span
-        return _Val(v.kind, span, v.data)
+        return _widen(c[1], _span(c[0], c[2]))
 
     def number(self, c):
         return _number(c[0])
@@ -394,8 +474,11 @@ class _Rules(Transformer):
         for v in items:
             if not _is_lit(v):
                 if v.kind in ("ref", "node", "gate"):
-                    raise _err("list elements must be numbers", v.span,
-                               "write a list of numbers, like [2, -3, -3]")
+                    raise _err(
+                        "list elements must be numbers",
+                        v.span,
+                        "write a list of numbers, like [2, -3, -3]",
+                    )
                 _b().node(v)
         shapes = {np.shape(v.data) for v in items}
         if len(shapes) > 1:
@@ -409,8 +492,9 @@ class _Rules(Transformer):
         span = _span(target, c[-1])
         for v in items:
             if v.kind != "int":
-                raise _err("an index must be a whole number", v.span,
-                           "write w[0], w[-1] or W[1, 2]")
+                raise _err(
+                    "an index must be a whole number", v.span, "write w[0], w[-1] or W[1, 2]"
+                )
         idx = items[0].data if len(items) == 1 else tuple(v.data for v in items)
         return _b().gate("index", [target], span, index=idx)
 
@@ -429,10 +513,16 @@ class _Rules(Transformer):
         if name in METHODS:
             return _Val("method", span, (target, name))
         if target.kind == "ref":
-            raise _err(f"'{target.data}.{name}' is not available", span,
-                       "only math. and np. functions can be reached with a dot")
-        raise _err(f"attribute '.{name}' is not supported", _span(c[1], c[2]),
-                   "only .T, .dot(), .sum() and .mean() work on values")
+            raise _err(
+                f"'{target.data}.{name}' is not available",
+                span,
+                "only math. and np. functions can be reached with a dot",
+            )
+        raise _err(
+            f"attribute '.{name}' is not supported",
+            _span(c[1], c[2]),
+            "only .T, .dot(), .sum() and .mean() work on values",
+        )
 
     def call(self, c):
         args = c[2] if len(c) == 4 else []
@@ -472,16 +562,22 @@ def _prepare(text: str, limits: Limits | None) -> str:
             stack.append(i)
             if max_depth is not None and len(stack) > max_depth:
                 raise ExpressionError(
-                    f"brackets nested more than {max_depth} deep", i, i + 1,
-                    hint="name some parts (a = ...) to flatten the expression")
+                    f"brackets nested more than {max_depth} deep",
+                    i,
+                    i + 1,
+                    hint="name some parts (a = ...) to flatten the expression",
+                )
         elif s in ")]":
             if not stack:
                 raise ExpressionError(f"'{s}' has no matching opening bracket", i, i + 1)
             j = stack.pop()
             if _CLOSER[text[j]] != s:
                 raise ExpressionError(
-                    f"'{s}' does not match the '{text[j]}' at {j}", i, i + 1,
-                    hint=f"close it with '{_CLOSER[text[j]]}'")
+                    f"'{s}' does not match the '{text[j]}' at {j}",
+                    i,
+                    i + 1,
+                    hint=f"close it with '{_CLOSER[text[j]]}'",
+                )
         elif s == "\n":
             if stack:
                 out.append(text[done:i])
@@ -489,11 +585,13 @@ def _prepare(text: str, limits: Limits | None) -> str:
                 done = i + 1
         elif s == ";":
             if stack:
-                raise ExpressionError("';' inside brackets", i, i + 1,
-                                      hint=f"close the '{text[stack[-1]]}' first")
+                raise ExpressionError(
+                    "';' inside brackets", i, i + 1, hint=f"close the '{text[stack[-1]]}' first"
+                )
         elif s == "^":
-            raise ExpressionError("'^' is not a power here", i, i + 1,
-                                  hint="use ** for powers, like x**2")
+            raise ExpressionError(
+                "'^' is not a power here", i, i + 1, hint="use ** for powers, like x**2"
+            )
         elif s[0] in "'\"":
             pass  # strings are reported where they are used
         else:
@@ -501,19 +599,29 @@ def _prepare(text: str, limits: Limits | None) -> str:
     if stack:
         j = stack[-1]
         raise ExpressionError(
-            f"the '{text[j]}' at {j} is never closed", len(text), len(text),
-            hint=f"add '{_CLOSER[text[j]]}'")
+            f"the '{text[j]}' at {j} is never closed",
+            len(text),
+            len(text),
+            hint=f"add '{_CLOSER[text[j]]}'",
+        )
     out.append(text[done:])
     clean = "".join(out)
     m = _NUMBER_NAME.search(clean)
     if m:
         raise ExpressionError(
-            f"a number is directly followed by a name in '{m.group()}'", m.start(), m.end(),
-            hint=f"write {m.group(1)}*{m.group(2)}")
+            f"a number is directly followed by a name in '{m.group()}'",
+            m.start(),
+            m.end(),
+            hint=f"write {m.group(1)}*{m.group(2)}",
+        )
     for m in _WORD.finditer(clean):
         if m.group() in KEYWORDS:
-            raise ExpressionError(f"'{m.group()}' is not part of the language",
-                                  m.start(), m.end(), hint=KEYWORDS[m.group()])
+            raise ExpressionError(
+                f"'{m.group()}' is not part of the language",
+                m.start(),
+                m.end(),
+                hint=KEYWORDS[m.group()],
+            )
     return clean
 
 
@@ -530,19 +638,29 @@ def _non_ascii(ch: str, i: int) -> ExpressionError:
             plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
             ascii_ = plain or None
     hint = f"type '{ascii_}' instead" if ascii_ else "use ASCII characters only"
-    return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
-                           hint=hint)
+    return ExpressionError(
+        f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1, hint=hint
+    )
 
 
-_TOKEN_WORDS = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
-                "_SEP": "a new line or ';'", "$END": "the end of the input"}
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "_SEP": "a new line or ';'",
+    "$END": "the end of the input",
+}
 _EXPR_START = {"NAME", "NUMBER", "STRING", "LPAR", "LSQB", "MINUS", "PLUS"}
 _OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW", "DOT", "LPAR", "LSQB"}
-_CHAR_HINTS = {":": "slices are not supported; index with whole numbers, like w[0]",
-               "%": "the operators are + - * / ** @", "!": "the operators are + - * / ** @",
-               "<": "comparisons are not part of the language",
-               ">": "comparisons are not part of the language",
-               "{": "use [ ] for lists", "}": "use [ ] for lists"}
+_CHAR_HINTS = {
+    ":": "slices are not supported; index with whole numbers, like w[0]",
+    "%": "the operators are + - * / ** @",
+    "!": "the operators are + - * / ** @",
+    "<": "comparisons are not part of the language",
+    ">": "comparisons are not part of the language",
+    "{": "use [ ] for lists",
+    "}": "use [ ] for lists",
+}
 
 
 def _describe_expected(parser: Lark, expected: set[str]) -> str:
@@ -563,29 +681,38 @@ def _describe_expected(parser: Lark, expected: set[str]) -> str:
     return words[0] if words else "something else"
 
 
-def _syntax_error(e: UnexpectedInput, text: str, off: int, stop: int,
-                  parser: Lark) -> ExpressionError:
+def _syntax_error(
+    e: UnexpectedInput, text: str, off: int, stop: int, parser: Lark
+) -> ExpressionError:
     """Lark's complaint about text[off:stop], in plain words and whole-text positions."""
     if isinstance(e, UnexpectedCharacters):
         i = off + e.pos_in_stream
         ch = text[i]
         if ch in "'\"":
-            return ExpressionError("unterminated string (strings are not part of the language)",
-                                   i, i + 1)
-        return ExpressionError(f"unexpected character '{ch}'", i, i + 1,
-                               hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"))
+            return ExpressionError(
+                "unterminated string (strings are not part of the language)", i, i + 1
+            )
+        return ExpressionError(
+            f"unexpected character '{ch}'",
+            i,
+            i + 1,
+            hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"),
+        )
     if isinstance(e, UnexpectedToken):
         tok = e.token
         expected = _describe_expected(parser, set(e.expected))
         if tok.type == "$END":
             where = "input" if stop == len(text) else "line"
-            return ExpressionError(f"the {where} ends too early; expected {expected}",
-                                   stop, stop)
+            return ExpressionError(f"the {where} ends too early; expected {expected}", stop, stop)
         start = off + tok.start_pos
         end = off + (tok.end_pos if tok.end_pos is not None else tok.start_pos + len(tok))
         if tok.type == "EQUAL":
-            return ExpressionError("only a single name can be assigned to", start, end,
-                                   hint="write name = expression (there are no comparisons)")
+            return ExpressionError(
+                "only a single name can be assigned to",
+                start,
+                end,
+                hint="write name = expression (there are no comparisons)",
+            )
         if tok.type == "_SEP":
             found = "the end of the line" if str(tok) == "\n" else "';'"
         elif tok.type in ("NAME", "NUMBER"):
@@ -644,7 +771,10 @@ def parse(text: str, limits: Limits | None = None, *, fast: bool = True) -> Grap
     if limits is not None and len(text) > limits.max_chars:
         raise ExpressionError(
             f"the expression has {len(text):,} characters, more than the limit of "
-            f"{limits.max_chars:,}", limits.max_chars, len(text))
+            f"{limits.max_chars:,}",
+            limits.max_chars,
+            len(text),
+        )
     clean = _prepare(text, limits)
     parser = _lark()
     b = _local.builder = _Builder(limits)

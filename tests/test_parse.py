@@ -1,0 +1,445 @@
+"""The language: text becomes the gates the notes draw, and every mistake says what and where."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import trace
+from engine.errors import ExpressionError
+from engine.graph import Graph, Limits
+from engine.parse import parse
+
+# The notes' forward passes, exactly as printed there (comments and spacing included).
+COMPOUND = """\
+# set some inputs
+x = -2; y = 5; z = -4
+
+# perform the forward pass
+q = x + y # q becomes 3
+f = q * z # f becomes -12
+"""
+
+NEURON = """\
+w = [2,-3,-3] # assume some random weights and data
+x = [-1, -2]
+
+# forward pass
+dot = w[0]*x[0] + w[1]*x[1] + w[2]
+f = 1.0 / (1 + math.exp(-dot)) # sigmoid function
+"""
+
+STAGED = """\
+x = 3 # example values
+y = -4
+
+# forward pass
+sigy = 1.0 / (1 + math.exp(-y)) # sigmoid in numerator   #(1)
+num = x + sigy # numerator                               #(2)
+sigx = 1.0 / (1 + math.exp(-x)) # sigmoid in denominator #(3)
+xpy = x + y                                              #(4)
+xpysqr = xpy**2                                          #(5)
+den = sigx + xpysqr # denominator                        #(6)
+invden = 1.0 / den                                       #(7)
+f = num * invden # done!                                 #(8)
+"""
+
+
+def gates(g: Graph) -> list[tuple]:
+    """Each gate as (op, constants), in creation order."""
+    return [(n.op, n.attrs) for n in g.nodes if n.kind == "gate"]
+
+
+def ops(text: str) -> list[str]:
+    return [n.op for n in parse(text).nodes if n.kind == "gate"]
+
+
+HTTP_LIMITS = Limits()
+
+
+def error(text: str, limits: Limits | None = HTTP_LIMITS) -> ExpressionError:
+    with pytest.raises(ExpressionError) as info:
+        parse(text, limits)
+    return info.value
+
+
+# --- the notes' snippets ----------------------------------------------------------------------
+
+
+def test_compound_expression_pastes_in_with_its_values():
+    g = parse(COMPOUND)
+    inputs = g.inputs()
+    assert list(inputs) == ["x", "y", "z"]
+    assert [float(inputs[k].default) for k in "xyz"] == [-2.0, 5.0, -4.0]
+    assert [(n.op, n.name) for n in g.nodes if n.kind == "gate"] == [("add", "q"), ("mul", "f")]
+    assert g.output.name == "f"
+    c = trace(COMPOUND)
+    assert float(c.value) == -12.0
+    assert {k: float(v) for k, v in c.gradients.items()} == {"x": -4.0, "y": -4.0, "z": 3.0}
+
+
+def test_sigmoid_neuron_pastes_in_as_the_notes_draw_it():
+    g = parse(NEURON)
+    assert g.inputs()["w"].default.tolist() == [2.0, -3.0, -3.0]
+    assert g.inputs()["x"].default.tolist() == [-1.0, -2.0]
+    assert [a["index"] for op, a in gates(g) if op == "index"] == [0, 0, 1, 1, 2]
+    # the sigmoid is the notes' chain *-1, exp, +1, 1/x
+    assert ops(NEURON)[-4:] == ["neg", "exp", "addc", "recip"]
+    assert gates(g)[-2] == ("addc", {"c": 1.0})
+    named = {n.name: n.op for n in g.nodes if n.kind == "gate" and n.name}
+    assert named == {"dot": "add", "f": "recip"}
+    c = trace(NEURON)
+    assert round(float(c.value), 2) == 0.73
+    assert np.round(c.gradients["x"], 2).tolist() == [0.39, -0.59]
+    assert np.round(c.gradients["w"], 2).tolist() == [-0.2, -0.39, 0.2]
+
+
+def test_staged_example_pastes_in_with_one_named_gate_per_line():
+    g = parse(STAGED)
+    named = [(n.name, n.op) for n in g.nodes if n.kind == "gate" and n.name]
+    assert named == [
+        ("sigy", "recip"),
+        ("num", "add"),
+        ("sigx", "recip"),
+        ("xpy", "add"),
+        ("xpysqr", "powc"),
+        ("den", "add"),
+        ("invden", "recip"),
+        ("f", "mul"),
+    ]
+    assert [float(g.inputs()[k].default) for k in "xy"] == [3.0, -4.0]
+    x, y = 3.0, -4.0
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    expected = (x + sig(y)) / (sig(x) + (x + y) ** 2)
+    assert float(trace(STAGED).value) == pytest.approx(expected, rel=1e-12)
+
+
+# --- how constants make gates -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x + 1", [("addc", {"c": 1.0})]),
+        ("1 + x", [("addc", {"c": 1.0})]),
+        ("x - 3", [("addc", {"c": -3.0})]),
+        ("2 * x", [("scale", {"a": 2.0})]),
+        ("x * 2", [("scale", {"a": 2.0})]),
+        ("x / 4", [("scale", {"a": 0.25})]),
+        ("1 / x", [("recip", {})]),
+        ("1.0 / x", [("recip", {})]),
+        ("x ** 2", [("powc", {"p": 2.0})]),
+        ("-x", [("neg", {})]),
+        ("3 - x", [("sub", {})]),
+        ("3 / x", [("div", {})]),
+        ("2 ** x", [("pow", {})]),
+        ("x / 0", [("div", {})]),
+        ("2*3 + x", [("addc", {"c": 6.0})]),
+        ("math.pi * x", [("scale", {"a": np.pi})]),
+        ("np.e + x", [("addc", {"c": np.e})]),
+        ("x + -2", [("addc", {"c": -2.0})]),
+    ],
+)
+def test_constant_operand_makes_the_notes_unary_gate(text, expected):
+    assert gates(parse(text)) == expected
+
+
+def test_literal_only_expression_folds_to_one_constant():
+    g = parse("2 * 3 - 1")
+    assert len(g.nodes) == 1 and g.output.kind == "const" and float(g.output.default) == 5.0
+
+
+def test_literal_assignment_is_an_input_with_that_value():
+    g = parse("x = -2\nw = [[1, 2], [3, 4]]\nf = x * w")
+    assert float(g.inputs()["x"].default) == -2.0
+    assert g.inputs()["w"].default.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "op"),
+    [
+        ("exp(x)", "exp"),
+        ("math.exp(x)", "exp"),
+        ("np.exp(x)", "exp"),
+        ("np.log(x)", "log"),
+        ("sqrt(x)", "sqrt"),
+        ("np.abs(x)", "abs"),
+        ("sigmoid(x)", "sigmoid"),
+        ("np.tanh(x)", "tanh"),
+        ("relu(x)", "relu"),
+        ("softplus(x)", "softplus"),
+        ("math.sin(x)", "sin"),
+        ("cos(x)", "cos"),
+        ("max(x, y)", "max"),
+        ("np.maximum(x, y)", "max"),
+        ("min(x, y)", "min"),
+        ("np.minimum(x, y)", "min"),
+        ("np.sum(x)", "sum"),
+        ("x.sum()", "sum"),
+        ("mean(x)", "mean"),
+        ("x.mean()", "mean"),
+        ("np.transpose(x)", "transpose"),
+        ("x.T", "transpose"),
+        ("np.dot(x, y)", "matmul"),
+        ("x.dot(y)", "matmul"),
+        ("x @ y", "matmul"),
+        ("softmax_ce(x, y)", "softmax_ce"),
+    ],
+)
+def test_function_becomes_its_gate(text, op):
+    assert ops(text)[-1] == op
+
+
+def test_max_with_a_number_stays_a_max_gate_with_a_constant():
+    g = parse("np.maximum(0, x)")
+    assert [n.kind for n in g.nodes] == ["const", "input", "gate"]
+    assert g.output.op == "max" and float(g.nodes[0].default) == 0.0
+
+
+def test_integer_indexing():
+    assert [a["index"] for _, a in gates(parse("w[0] + w[-1] + W[1, 2]")) if "index" in a] == [
+        0,
+        -1,
+        (1, 2),
+    ]
+
+
+def test_alias_refers_to_the_same_wire():
+    g = parse("q = x + y\nr = q\nf = r * r")
+    mul = g.output
+    assert mul.op == "mul" and mul.inputs[0] is mul.inputs[1] and mul.inputs[0].name == "q"
+
+
+def test_reused_name_is_one_node_with_a_fork():
+    c = trace("b = a + a; c = b + b", {"a": 1.5})
+    assert float(c.gradients["a"]) == 4.0
+
+
+def test_separators_comments_blank_lines_and_brackets_across_lines():
+    g = parse("\n\n# a comment (with a bracket\nx = 1;; y = 2\n\na = (x +\n  y)  # why\nb = a*a;\n")
+    assert [(n.op, n.name) for n in g.nodes if n.kind == "gate"] == [("add", "a"), ("mul", "b")]
+    assert g.output.name == "b"
+
+
+def test_bare_final_expression_is_the_output():
+    g = parse("q = x + y; q * z")
+    assert g.output.op == "mul" and g.output.name is None
+
+
+# --- precedence -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("-x**2", ["powc", "neg"]),  # ** binds tighter than unary minus
+        ("x**y**z", ["pow", "pow"]),
+        ("a - b - c", ["sub", "sub"]),
+        ("a + b * c", ["mul", "add"]),
+        ("(a + b) * c", ["add", "mul"]),
+        ("a / b * c", ["div", "mul"]),
+        ("x @ W + b", ["matmul", "add"]),
+        ("-x.T", ["transpose", "neg"]),
+        ("2**-x", ["neg", "pow"]),
+    ],
+)
+def test_precedence_is_pythons(text, expected):
+    assert ops(text) == expected
+
+
+def test_power_is_right_associative():
+    assert float(parse("2**3**2").output.default) == 512.0
+    g = parse("x**y**z")
+    assert g.output.inputs[0].name == "x" and g.output.inputs[1].op == "pow"
+
+
+def test_subtraction_is_left_associative():
+    assert float(trace("a - b - c", {"a": 10, "b": 3, "c": 2}).value) == 5.0
+
+
+# --- spans ------------------------------------------------------------------------------------
+
+
+def test_gate_span_includes_its_parentheses():
+    g = parse("(x + y) * z")
+    add, mul = (n for n in g.nodes if n.kind == "gate")
+    assert add.span == (0, 7) and mul.span == (0, 11)
+    assert [n.span for n in g.nodes if n.kind == "input"] == [(1, 2), (5, 6), (10, 11)]
+
+
+def test_input_span_is_its_first_use_or_assignment():
+    g = parse("y = 3\nf = (x) * x + y")
+    assert g.inputs()["y"].span == (0, 1)
+    assert g.inputs()["x"].span == (11, 12)
+
+
+def test_spans_in_a_program_point_into_the_whole_text():
+    g = parse(STAGED)
+    for n in g.nodes:
+        if n.kind == "gate" and n.name:
+            line = STAGED[n.span[0] : n.span[1]]
+            assert STAGED.count(f"{n.name} = {line}") == 1
+
+
+def test_function_and_index_spans():
+    g = parse("f = math.exp(w[1])")
+    index, exp = (n for n in g.nodes if n.kind == "gate")
+    assert index.span == (13, 17) and exp.span == (4, 18)
+
+
+# --- errors: what and where -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "span", "hint"),
+    [
+        ("x ^ 2", "'^'", (2, 3), "use ** for powers"),
+        ("2x + 1", "number is directly followed by a name", (0, 2), "write 2*x"),
+        ("y = 3.5e2w", "directly followed", (4, 10), "write 3.5e2*w"),
+        ("expp(x)", "unknown function 'expp'", (0, 4), "did you mean exp?"),
+        ("f = np.expp(x)", "unknown function 'np.expp'", (4, 11), "did you mean exp?"),
+        ("(x + 1", "never closed", (6, 6), "add ')'"),
+        ("f = (x + [1", "never closed", (11, 11), "add ']'"),
+        ("x + 1)", "no matching opening", (5, 6), None),
+        ("(x]", "does not match", (2, 3), "close it with ')'"),
+        ("1e999", "number too large", (0, 5), None),
+        ("x + " + "9" * 5000, "number too large", (4, 5004), None),
+        ("x = 5; y = 2 +", "ends too early", (14, 14), None),
+        ("a = х + 1", "'х' (CYRILLIC SMALL LETTER HA) at position 4", (4, 5), "'x'"),
+        ("x − y", "MINUS SIGN", (2, 3), "'-'"),
+        ("x × y", "MULTIPLICATION SIGN", (2, 3), "'*'"),
+        ("α * x", "GREEK SMALL LETTER ALPHA", (0, 1), "'alpha'"),
+        ("__import__('os')", "unknown function '__import__'", (0, 10), None),
+        ("x.__class__", "'x.__class__' is not available", (0, 11), "math. and np."),
+        ("os.system(1)", "'os.system' is not available", (0, 9), None),
+        ("(x + 1).real", "attribute '.real' is not supported", (7, 12), ".T"),
+        ("lambda x: x", "'lambda' is not part of the language", (0, 6), "lambdas"),
+        ("[x for x in w]", "'for' is not part of the language", (3, 6), "comprehensions"),
+        ("x + 'a'", "strings are not part", (4, 7), None),
+        ("x + 'a", "unterminated string", (4, 5), None),
+        ("max(x, y=2)", "keyword arguments", (7, 10), "by position"),
+        ("max(x)", "max() takes 2 arguments, got 1", (0, 6), None),
+        ("exp(x, y)", "exp() takes 1 argument, got 2", (0, 9), None),
+        ("x.dot(y, z)", ".dot() takes 1 argument, got 2", (0, 11), None),
+        ("x + 1 = 3", "only a single name", (6, 7), None),
+        ("x == 2", "only a single name", (3, 4), None),
+        ("x y", "unexpected name 'y'; expected an operator", (2, 3), "operator"),
+        ("x +* y", "unexpected '*'; expected an expression", (3, 4), None),
+        ("x % 2", "unexpected character '%'", (2, 3), None),
+        ("w[0:2]", "unexpected character ':'", (3, 4), "slices"),
+        ("y = x + 1; x = 3", "'x' is assigned here but was already used", (11, 12), None),
+        ("x = 1; x = 2", "'x' already has a value", (7, 8), None),
+        ("w[1.5]", "index must be a whole number", (2, 5), None),
+        ("w[i]", "index must be a whole number", (2, 3), None),
+        ("w = [x, 1]", "list elements must be numbers", (5, 6), None),
+        ("w = [[1, 2], [3]]", "same length", (4, 17), None),
+        ("w = []", "empty list", (4, 6), None),
+        ("", "empty", (0, 0), None),
+        ("  # nothing here\n", "empty", (0, 0), None),
+        ("x; y", "value is not used", (0, 1), None),
+        ("f(x)", "unknown function 'f'", (0, 1), None),
+        ("np", "'np' is a module", (0, 2), "np.exp"),
+        ("exp + 1", "'exp' is a function", (0, 3), None),
+        ("x.dot", "method", (0, 5), None),
+        ("math = 1", "module name", (0, 4), None),
+        ("q = x\nq(2)", "'q' is a variable, not a function", (6, 7), None),
+        ("w = [1; 2]", "';' inside brackets", (6, 7), None),
+    ],
+)
+def test_bad_input_says_what_and_where(text, message, span, hint):
+    e = error(text)
+    assert message in e.message
+    assert (e.start, e.end) == span
+    if hint is not None:
+        assert hint in e.hint
+
+
+def test_error_message_names_no_lark_tokens():
+    for text in ("x y", "x +* y", "1 2", "f = (x,)", "x = = 1"):
+        e = error(text)
+        for token in ("NAME", "NUMBER", "LPAR", "RPAR", "_SEP", "$END", "__ANON"):
+            assert token not in e.message, (text, e.message)
+
+
+def test_missing_values_name_every_missing_variable():
+    with pytest.raises(ExpressionError) as info:
+        trace("x * y + z", {"y": 1})
+    assert "x" in info.value.message and "z" in info.value.message
+
+
+def test_overflowing_powers_are_inf_with_a_warning_not_a_hang():
+    c = trace("9**9**9")
+    assert np.isinf(c.value) and c.warnings
+    c = trace("1/0")
+    assert np.isinf(c.value) and c.warnings
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+def test_too_many_characters():
+    e = error("x + " * 2500 + "x")
+    assert "10,001 characters" in e.message and (e.start, e.end) == (10_000, 10_001)
+
+
+def test_nesting_deeper_than_the_limit_points_at_the_bracket():
+    e = error("(" * 201 + "x" + ")" * 201)
+    assert "nested more than 200" in e.message and (e.start, e.end) == (200, 201)
+    assert parse("(" * 200 + "x" + ")" * 200, Limits()).output.name == "x"
+
+
+def test_too_many_gates_points_at_the_first_gate_over():
+    e = error("+".join(["x"] * 102), Limits(max_gates=100))
+    assert "more than 100 gates" in e.message and (e.start, e.end) == (0, 203)
+    parse("+".join(["x"] * 101), Limits(max_gates=100))
+    e = error("-" * 5001 + "x")  # each minus on a variable is a *-1 gate
+    assert "more than 5,000 gates" in e.message and (e.start, e.end) == (0, 5002)
+
+
+def test_without_limits_deep_and_long_inputs_parse():
+    g = parse("(" * 3000 + "x" + ")" * 3000 + "-" * 3000 + "y", None)
+    assert g.output.op == "sub"
+    n = 100_000
+    chain = "a0 = 1\n" + "\n".join(f"a{i + 1} = a{i} + 1" for i in range(n))
+    g = parse(chain)
+    assert len(g.nodes) == n + 1 and g.output.name == f"a{n}"
+
+
+# --- the fast path for simple statements builds what lark builds ------------------------------
+
+
+PROGRAMS = [
+    COMPOUND,
+    NEURON,
+    STAGED,
+    "x = -2.5e1; y = .5\na = x * y\nb = a - 1\nc = 3 / b\nd = c\ne = d + x * 2",
+    "a = x + 1\nb = exp(a)\nc = b * 2\nc + a",
+]
+
+
+@pytest.mark.parametrize("text", PROGRAMS)
+def test_simple_statements_build_the_same_graph_both_ways(text):
+    def shape(g):
+        return [
+            (
+                n.kind,
+                n.op,
+                n.name,
+                n.attrs,
+                n.span,
+                [i.index for i in n.inputs],
+                None if n.default is None else np.asarray(n.default).tolist(),
+            )
+            for n in g.nodes
+        ], g.output.index
+
+    assert shape(parse(text)) == shape(parse(text, fast=False))
+
+
+@pytest.mark.parametrize("text", ["x = 1\ny = 2 +\nz = 3", "a = b + 1\nc d\ne = 1"])
+def test_errors_are_the_same_both_ways(text):
+    e1, e2 = error(text), None
+    with pytest.raises(ExpressionError) as info:
+        parse(text, Limits(), fast=False)
+    e2 = info.value
+    assert (e1.start, e1.end) == (e2.start, e2.end)
