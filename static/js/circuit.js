@@ -40,7 +40,7 @@ export function drawCircuit(svg, lay, circuit, plan) {
       const [x, y] = w.points[w.points.length - 1];
       g.append(svgEl('path', { class: 'arrow', d: `M${x - 7},${y - 4} L${x},${y} L${x - 7},${y + 4}` }));
     }
-    if (w.tensor && w.role !== 'branch') {
+    if (w.tensor && !w.consumer) {
       // A wide transparent twin makes the thin wire easy to click and focus for the heat map.
       g.setAttribute('tabindex', '0');
       g.setAttribute('role', 'button');
@@ -59,9 +59,9 @@ export function drawCircuit(svg, lay, circuit, plan) {
       }, w.value));
     }
     if (w.grad) {
-      const at = w.role === 'branch' ? plan.backward.get(w.consumer) : plan.gradAt.get(w.node);
+      const at = w.consumer ? plan.backward.get(w.consumer) : plan.gradAt.get(w.node);
       labelLayer.append(svgEl('text', {
-        class: w.role === 'branch' ? 'contrib' : 'grad', x: tx, y: y + h - 4, 'data-at': at,
+        class: w.consumer ? 'contrib' : 'grad', x: tx, y: y + h - 4, 'data-at': at,
         'data-to': w.consumer ?? null, ...attrs,
       }, w.grad));
     }
@@ -79,8 +79,8 @@ export function drawCircuit(svg, lay, circuit, plan) {
       g.append(svgEl('circle', { cx: b.x + r, cy: b.y + r, r }));
       g.append(svgEl('text', { class: 'gate-label', x: b.x + r, y: b.y + r }, b.text));
       boxLayer.append(g);
-    } else if (b.kind === 'input' || b.kind === 'const') {
-      const g = svgEl('g', { class: b.kind, 'data-node': b.id });
+    } else if (b.kind === 'input' || b.kind === 'const' || b.kind === 'ref') {
+      const g = svgEl('g', { class: b.kind, 'data-node': b.kind === 'ref' ? b.node : b.id });
       g.append(svgEl('text', { class: `${b.kind}-label`, x: b.x + b.w - 4, y: b.y + b.h / 2 }, b.text));
       boxLayer.append(g);
     } else if (b.kind === 'fork') {

@@ -8,6 +8,8 @@ import { fmt, fmtShape, norm, toNumber } from './format.js';
 export const LINE = 15; // height of one text row of a wire label
 export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
 const NAME_GAP = 5;
+const BIG = 80; // boxes above which the layout trades polish for speed
+const SPAN = 4; // layers a wire may cross before it is drawn as a reference stub
 
 /** Monospace fallback measurer (node tests, or before fonts load): width of `text` in px. */
 export const monoMeasure = (text) => 7.3 * String(text).length;
@@ -55,6 +57,15 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
     wires.push(w);
   };
 
+  // Depth of each node (longest path from an input). A wire that would run across more than
+  // SPAN layers is drawn as a short reference stub at its gate instead: long wires make the
+  // layered layout slow (one dummy node per layer crossed) and the picture unreadable.
+  const depth = new Map();
+  for (const n of circuit.nodes) {
+    depth.set(n.id, n.inputs.length ? 1 + Math.max(...n.inputs.map((i) => depth.get(i) ?? 0)) : 0);
+  }
+  const nameOf = (n) => n.name ?? (n.kind === 'const' ? fmt(n.value, precision) : n.id);
+
   for (const n of circuit.nodes) {
     if (n.kind === 'gate') {
       const r = Math.max(15, measure(n.label) / 2 + 7);
@@ -68,6 +79,7 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
     const base = { node: n.id, tensor, grad: texts.grad, value: texts.value, gradRaw: n.grad };
     const name = n.kind === 'gate' ? n.name : null;
     const consumers = uses.get(n.id);
+    const far = (c) => depth.get(c.gate.id) - depth.get(n.id) > SPAN;
     const isOut = n.id === circuit.output;
     if (isOut) boxes.push({ id: 'out', kind: 'out', w: 12, h: 12 });
     const fanout = consumers.length + (isOut ? 1 : 0);
@@ -75,23 +87,31 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
       // A statement nothing uses still shows its value; its wire ends in a stub.
       boxes.push({ id: `sink:${n.id}`, kind: 'sink', w: 6, h: 6 });
       addWire({ ...base, id: `w:${n.id}`, role: 'stem', name, from: n.id, to: `sink:${n.id}`, port: null });
-    } else if (fanout === 1) {
+    } else if (fanout === 1 && !consumers.some(far)) {
       const c = consumers[0];
       addWire({
         ...base, id: `w:${n.id}`, role: isOut ? 'out' : 'stem', name,
         from: n.id, to: isOut ? 'out' : c.gate.id, port: isOut ? null : c.port,
       });
     } else {
+      // A fork: the stem carries the total gradient, each branch what one gate sends back.
       const fork = `fork:${n.id}`;
       boxes.push({ id: fork, kind: 'fork', node: n.id, w: 8, h: 8 });
       addWire({ ...base, id: `w:${n.id}`, role: 'stem', name, from: n.id, to: fork, port: null });
       for (const c of consumers) {
         const share = contribution(c.gate, c.port);
+        const key = `${n.id}:${c.gate.id}:${c.port}`;
+        let from = fork;
+        if (far(c)) {
+          const text = nameOf(n);
+          from = `ref:${key}`;
+          boxes.push({ id: from, kind: 'ref', node: n.id, text, w: Math.ceil(measure(text)) + 10, h: 22 });
+        }
         addWire({
-          id: `b:${n.id}:${c.gate.id}:${c.port}`, role: 'branch', node: n.id, consumer: c.gate.id,
+          id: `b:${key}`, role: from === fork ? 'branch' : 'ref', node: n.id, consumer: c.gate.id,
           tensor, value: '', grad: share === null ? '' : fmt(share, precision),
           gradRaw: share ?? (consumers.length === 1 ? n.grad : null), share,
-          from: fork, to: c.gate.id, port: c.port,
+          from, to: c.gate.id, port: c.port,
         });
       }
     }
@@ -134,7 +154,7 @@ export function toElk(model) {
         ports.push({ id: `${b.id}.i${i}`, x: 0, y: portY(b.w / 2, b.arity, i), width: 0, height: 0,
           layoutOptions: { 'elk.port.side': 'WEST' } });
       }
-    } else if (b.kind !== 'input' && b.kind !== 'const') {
+    } else if (!['input', 'const', 'ref'].includes(b.kind)) {
       ports.push({ id: `${b.id}.i0`, x: 0, y: b.h / 2, width: 0, height: 0,
         layoutOptions: { 'elk.port.side': 'WEST' } });
     }
@@ -153,7 +173,13 @@ export function toElk(model) {
           layoutOptions: { 'elk.edgeLabels.inline': 'true', 'elk.edgeLabels.placement': 'CENTER' } }]
       : [],
   }));
-  return { id: 'root', layoutOptions: LAYOUT_OPTIONS, children, edges };
+  const options = { ...LAYOUT_OPTIONS };
+  if (children.length > BIG) {
+    // Big circuits: one crossing-minimisation pass and simple placement keep the layout fast.
+    options['elk.layered.thoroughness'] = '1';
+    options['elk.layered.nodePlacement.strategy'] = 'SIMPLE';
+  }
+  return { id: 'root', layoutOptions: options, children, edges };
 }
 
 /** Merge ELK's answer back into the model: box positions, wire polylines, label boxes. */

@@ -29,8 +29,13 @@ let step = null;
 let timer = null;
 let elk = null;
 
-/** Page hooks for tests and the benchmark. */
+/** Page hooks for tests and the benchmark (bench/render.py times `redraw`). */
 const hooks = (window.chainrule = { renders: 0, lastRender: null });
+hooks.redraw = async () => {
+  const t0 = performance.now();
+  await redrawLocal();
+  return performance.now() - t0;
+};
 
 // Measure text with the SVG's font so label boxes fit the glyphs that will be drawn.
 const ctx = document.createElement('canvas').getContext('2d');
@@ -73,9 +78,12 @@ async function refresh() {
 
 async function render(circuit, body) {
   if (!elk) elk = new window.ELK();
+  const t0 = performance.now();
   const lay = await layoutCircuit(circuit, elk, { precision: state.precision, measure });
+  const t1 = performance.now();
   const plan = stepPlan(circuit);
   drawCircuit(svg, lay, circuit, plan);
+  hooks.phases = { layoutMs: t1 - t0, drawMs: performance.now() - t1 };
   last = { circuit, lay, plan, body };
   if (step !== null) step = Math.min(step, plan.total);
   applyStep(svg, plan, step);
