@@ -75,6 +75,9 @@ KEYWORDS = {
     "del": "'del' is not part of the language",
     "global": "'global' is not part of the language",
     "await": "'await' is not part of the language",
+    "True": "booleans are not part of the language; use 1 and 0",
+    "False": "booleans are not part of the language; use 1 and 0",
+    "None": "'None' is not part of the language; every input needs a number",
 }
 
 # look-alikes typed by keyboards or pasted from documents, and the ASCII character meant
@@ -784,6 +787,8 @@ def parse(text: str, limits: Limits | None = None, *, fast: bool = True) -> Grap
             for st in _STATEMENT.finditer(clean):
                 m = _SIMPLE.fullmatch(st.group())
                 if m is None:
+                    if st.group().isspace():
+                        continue
                     if pending is None:
                         pending = st.start()
                     continue

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import trace
 from engine.errors import ExpressionError
@@ -344,6 +346,7 @@ def test_function_and_index_spans():
         ("math = 1", "module name", (0, 4), None),
         ("q = x\nq(2)", "'q' is a variable, not a function", (6, 7), None),
         ("w = [1; 2]", "';' inside brackets", (6, 7), None),
+        ("x = None", "'None' is not part of the language", (4, 8), None),
     ],
 )
 def test_bad_input_says_what_and_where(text, message, span, hint):
@@ -443,3 +446,24 @@ def test_errors_are_the_same_both_ways(text):
         parse(text, Limits(), fast=False)
     e2 = info.value
     assert (e1.start, e1.end) == (e2.start, e2.end)
+
+
+# --- any text: a graph or an ExpressionError, nothing else ------------------------------------
+
+PIECES = list("xyw019.e+-*/@()[],;=\n #'^_:") + [
+    "**", "exp", "math.", "np.", "max", ".T", ".dot", "1e999", "x ", "х", "lambda ",
+]  # fmt: skip
+SOUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=SOUP)
+def test_any_text_parses_or_says_what_is_wrong(text):
+    for fast in (True, False):
+        try:
+            g = parse(text, HTTP_LIMITS, fast=fast)
+        except ExpressionError as e:
+            assert e.message
+            assert e.start is not None and 0 <= e.start <= e.end <= len(text)
+        else:
+            assert g.output is not None
