@@ -14,8 +14,6 @@ from app.main import create_app
 from app.routers import pages
 from app.settings import Settings
 
-pytestmark = pytest.mark.anyio
-
 XYZ = {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}}
 NEURON = {"expression": "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
           "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}}
@@ -40,14 +38,14 @@ def assert_problem(r: httpx.Response, status: int) -> dict:
 
 # --- /healthz, /api/ops, /api/presets --------------------------------------------------------
 
-async def test_healthz_ok(client):
-    r = await client.get("/healthz")
+def test_healthz_ok(client):
+    r = client.get("/healthz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}
 
 
-async def test_ops_lists_the_gate_table(client):
-    r = await client.get("/api/ops")
+def test_ops_lists_the_gate_table(client):
+    r = client.get("/api/ops")
     assert r.status_code == 200
     rows = {row["op"]: row for row in r.json()}
     assert {"add", "mul", "sigmoid", "matmul", "max"} <= set(rows)
@@ -56,22 +54,22 @@ async def test_ops_lists_the_gate_table(client):
         assert set(row) == {"op", "label", "arity", "formula", "pattern"}
 
 
-async def test_presets_all_trace(client):
-    r = await client.get("/api/presets")
+def test_presets_all_trace(client):
+    r = client.get("/api/presets")
     assert r.status_code == 200
     presets = r.json()
     assert presets, "no presets"
     for p in presets:
         assert {"id", "title", "expression", "values", "expand", "notes"} <= set(p)
-        c = await client.post("/api/circuit", json={
+        c = client.post("/api/circuit", json={
             "expression": p["expression"], "values": p["values"], "expand": p["expand"]})
         assert c.status_code == 200, (p["id"], c.text)
 
 
 # --- /api/circuit ----------------------------------------------------------------------------
 
-async def test_circuit_add_mul_matches_notes(client):
-    r = await client.post("/api/circuit", json=XYZ)
+def test_circuit_add_mul_matches_notes(client):
+    r = client.post("/api/circuit", json=XYZ)
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
     body = r.json()
@@ -88,8 +86,8 @@ async def test_circuit_add_mul_matches_notes(client):
     assert x["kind"] == "input" and x["shape"] == [] and x["grad"] == -4.0
 
 
-async def test_circuit_sigmoid_neuron_matches_notes(client):
-    r = await client.post("/api/circuit", json={**NEURON, "expand": True})
+def test_circuit_sigmoid_neuron_matches_notes(client):
+    r = client.post("/api/circuit", json={**NEURON, "expand": True})
     assert r.status_code == 200
     body = r.json()
     s = 1 / (1 + math.exp(-1.0))  # the dot product is 1 in the notes' example
@@ -101,16 +99,16 @@ async def test_circuit_sigmoid_neuron_matches_notes(client):
     assert {"exp", "recip"} <= {n["op"] for n in body["nodes"]}  # expanded into primitives
 
 
-async def test_circuit_nan_is_strict_json(client):
-    r = await client.post("/api/circuit", json={"expression": "0/0"})
+def test_circuit_nan_is_strict_json(client):
+    r = client.post("/api/circuit", json={"expression": "0/0"})
     assert r.status_code == 200
     body = strict(r.text)
     assert body["value"] == "NaN"
     assert body["warnings"], "a NaN must come with a warning naming its node"
 
 
-async def test_circuit_randn_value(client):
-    r = await client.post("/api/circuit", json={
+def test_circuit_randn_value(client):
+    r = client.post("/api/circuit", json={
         "expression": "sum(W @ x)", "values": {"W": {"randn": [3, 4], "seed": 0},
                                                 "x": [1, 2, 3, 4]}})
     assert r.status_code == 200
@@ -121,8 +119,8 @@ async def test_circuit_randn_value(client):
 
 # --- /api/gradcheck, /api/code ---------------------------------------------------------------
 
-async def test_gradcheck_passes_on_notes_example(client):
-    r = await client.post("/api/gradcheck", json={**XYZ, "h": 1e-4})
+def test_gradcheck_passes_on_notes_example(client):
+    r = client.post("/api/gradcheck", json={**XYZ, "h": 1e-4})
     assert r.status_code == 200
     body = r.json()
     assert body["h"] == 1e-4 and body["passed"] is True
@@ -132,8 +130,8 @@ async def test_gradcheck_passes_on_notes_example(client):
     assert body["inputs"]["x"]["rel_error"] < 1e-6
 
 
-async def test_code_has_forward_backward_source(client):
-    r = await client.post("/api/code", json=XYZ)
+def test_code_has_forward_backward_source(client):
+    r = client.post("/api/code", json=XYZ)
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"forward", "backward", "source"}
@@ -143,8 +141,8 @@ async def test_code_has_forward_backward_source(client):
 
 # --- 400: the expression or its values -------------------------------------------------------
 
-async def test_circuit_syntax_error_has_position_and_hint(client):
-    r = await client.post("/api/circuit", json={"expression": "x ^ 2", "values": {"x": 3}})
+def test_circuit_syntax_error_has_position_and_hint(client):
+    r = client.post("/api/circuit", json={"expression": "x ^ 2", "values": {"x": 3}})
     body = assert_problem(r, 400)
     assert body["position"]["start"] == 2 and body["position"]["end"] >= 3
     assert "**" in (body.get("hint", "") + body["detail"])
@@ -156,34 +154,34 @@ async def test_circuit_syntax_error_has_position_and_hint(client):
     {"expression": "x @ y", "values": {"x": [1, 2], "y": [1, 2, 3]}},  # shape mismatch
     {"expression": "x" + " + x" * 2600, "values": {"x": 1}},        # over 10,000 characters
 ])
-async def test_circuit_bad_expression_is_400(client, payload):
-    assert_problem(await client.post("/api/circuit", json=payload), 400)
+def test_circuit_bad_expression_is_400(client, payload):
+    assert_problem(client.post("/api/circuit", json=payload), 400)
 
 
 @pytest.mark.parametrize("route", ["/api/gradcheck", "/api/code"])
-async def test_other_posts_report_expression_errors(client, route):
-    r = await client.post(route, json={"expression": "(x +", "values": {"x": 1}})
+def test_other_posts_report_expression_errors(client, route):
+    r = client.post(route, json={"expression": "(x +", "values": {"x": 1}})
     assert "position" in assert_problem(r, 400)
 
 
 # --- 413, 422, 404, 405, 500, 503 ------------------------------------------------------------
 
-async def test_two_megabyte_body_is_413(client):
+def test_two_megabyte_body_is_413(client):
     big = json.dumps({"expression": "x", "values": {"x": [1.0] * 500_000}})
     assert len(big) > 2_000_000
-    r = await client.post("/api/circuit", content=big,
+    r = client.post("/api/circuit", content=big,
                           headers={"content-type": "application/json"})
     assert "1,000,000" in assert_problem(r, 413)["detail"]
 
 
-async def test_streamed_body_without_length_is_413(client):
+def test_streamed_body_without_length_is_413(client):
     async def chunks():
         yield b'{"expression": "x", "values": {"x": ['
         for _ in range(300):
             yield b"1.0, " * 1000
         yield b"1.0]}}"
 
-    r = await client.post("/api/circuit", content=chunks(),
+    r = client.post("/api/circuit", content=chunks(),
                           headers={"content-type": "application/json"})
     assert_problem(r, 413)
 
@@ -196,19 +194,19 @@ async def test_streamed_body_without_length_is_413(client):
     {"expression": "x", "expand": "yes"},
     {"expression": "x", "colour": "red"},
 ])
-async def test_circuit_schema_mismatch_is_422(client, payload):
-    body = assert_problem(await client.post("/api/circuit", json=payload), 422)
+def test_circuit_schema_mismatch_is_422(client, payload):
+    body = assert_problem(client.post("/api/circuit", json=payload), 422)
     assert body["errors"] and all({"loc", "msg", "type"} == set(e) for e in body["errors"])
 
 
-async def test_malformed_json_is_422(client):
-    r = await client.post("/api/circuit", content=b'{"expression": ',
+def test_malformed_json_is_422(client):
+    r = client.post("/api/circuit", content=b'{"expression": ',
                           headers={"content-type": "application/json"})
     assert_problem(r, 422)
 
 
-async def test_gradcheck_zero_step_is_422(client):
-    body = assert_problem(await client.post("/api/gradcheck", json={**XYZ, "h": 0}), 422)
+def test_gradcheck_zero_step_is_422(client):
+    body = assert_problem(client.post("/api/gradcheck", json={**XYZ, "h": 0}), 422)
     assert body["errors"][0]["loc"][-1] == "h"
 
 
@@ -216,37 +214,36 @@ async def test_gradcheck_zero_step_is_422(client):
                                   "/vendor/katex/nope.js", "/vendor/commander/package.json",
                                   "/vendor/katex/%2e%2e/%2e%2e/package.json",
                                   "/vendor/katex/..%2f..%2fpackage.json"])
-async def test_unknown_path_is_404(client, path):
-    assert_problem(await client.get(path), 404)
+def test_unknown_path_is_404(client, path):
+    assert_problem(client.get(path), 404)
 
 
-async def test_wrong_method_is_405(client):
-    r = await client.get("/api/circuit")
+def test_wrong_method_is_405(client):
+    r = client.get("/api/circuit")
     assert_problem(r, 405)
     assert "POST" in r.headers["allow"]
-    assert_problem(await client.delete("/healthz"), 405)
+    assert_problem(client.delete("/healthz"), 405)
 
 
-async def test_unexpected_error_is_500_without_traceback(client_for):
+def test_unexpected_error_is_500_without_traceback(client_for):
     app = create_app(Settings())
 
     def boom() -> None:
         raise RuntimeError("secret internals")
 
     app.add_api_route("/boom", boom)
-    async with client_for(app) as c:
-        body = assert_problem(await c.get("/boom"), 500)
+    body = assert_problem(client_for(app).get("/boom"), 500)
     assert "secret" not in json.dumps(body)
 
 
-async def test_slow_request_hits_time_limit(client_for):
+def test_slow_request_hits_time_limit(client_for):
     app = create_app(Settings(time_limit=0.001))
     # ~64 million multiply-adds forward and as many backward: far more than a millisecond.
     heavy = {"expression": "sum(exp(W @ W / 400))", "values": {"W": {"randn": [400, 400]}}}
-    async with client_for(app) as c:
-        body = assert_problem(await c.post("/api/circuit", json=heavy), 503)
-        assert "0.001 s" in body["detail"]
-        assert (await c.get("/healthz")).status_code == 200  # the service goes on answering
+    c = client_for(app)
+    body = assert_problem(c.post("/api/circuit", json=heavy), 503)
+    assert "0.001 s" in body["detail"]
+    assert c.get("/healthz").status_code == 200  # the service goes on answering
 
 
 def test_time_limit_from_environment(monkeypatch):
@@ -259,38 +256,38 @@ def test_time_limit_from_environment(monkeypatch):
 
 # --- pages, vendor files, docs, request log --------------------------------------------------
 
-async def test_pages_render_templates_with_prefixes(client, tmp_path, monkeypatch):
+def test_pages_render_templates_with_prefixes(client, tmp_path, monkeypatch):
     (tmp_path / "index.html").write_text("{{ vendor }}|{{ static }}")
     (tmp_path / "lab_gradients.html").write_text("lab {{ vendor }}")
     monkeypatch.setattr(pages, "templates", pages.Jinja2Templates(directory=tmp_path))
-    r = await client.get("/")
+    r = client.get("/")
     assert r.status_code == 200 and r.text == "/vendor|/static"
-    assert (await client.get("/labs/gradients")).text == "lab /vendor"
+    assert (client.get("/labs/gradients")).text == "lab /vendor"
 
 
-async def test_missing_page_template_is_404(client, tmp_path, monkeypatch):
+def test_missing_page_template_is_404(client, tmp_path, monkeypatch):
     monkeypatch.setattr(pages, "templates", pages.Jinja2Templates(directory=tmp_path))
-    assert_problem(await client.get("/labs/gradients"), 404)
+    assert_problem(client.get("/labs/gradients"), 404)
 
 
-async def test_vendor_serves_package_files(client):
-    r = await client.get("/vendor/@observablehq/plot/package.json")
+def test_vendor_serves_package_files(client):
+    r = client.get("/vendor/@observablehq/plot/package.json")
     assert r.status_code == 200 and r.json()["name"] == "@observablehq/plot"
-    r = await client.get("/vendor/katex/dist/katex.min.js")
+    r = client.get("/vendor/katex/dist/katex.min.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
 
 
-async def test_docs_is_local_swagger_ui(client):
-    r = await client.get("/docs")
+def test_docs_is_local_swagger_ui(client):
+    r = client.get("/docs")
     assert r.status_code == 200
     assert "swagger-ui" in r.text
     assert not re.findall(r"https?://", r.text), "the docs page must not load anything remote"
     for asset in re.findall(r'(?:src|href)="(/vendor/[^"]+)"', r.text):
-        assert (await client.get(asset)).status_code == 200, asset
+        assert (client.get(asset)).status_code == 200, asset
 
 
-async def test_openapi_documents_errors_as_problem_json(client):
-    spec = (await client.get("/openapi.json")).json()
+def test_openapi_documents_errors_as_problem_json(client):
+    spec = (client.get("/openapi.json")).json()
     circuit = spec["paths"]["/api/circuit"]["post"]
     for status in ("400", "413", "422", "503"):
         assert "application/problem+json" in circuit["responses"][status]["content"]
@@ -300,15 +297,15 @@ async def test_openapi_documents_errors_as_problem_json(client):
         assert path in spec["paths"]
 
 
-async def test_requests_are_logged(client):
+def test_requests_are_logged(client):
     records: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
     log = logging.getLogger("chainrule.request")
     log.addHandler(handler)
     try:
-        await client.get("/healthz")
-        await client.get("/nope")
+        client.get("/healthz")
+        client.get("/nope")
     finally:
         log.removeHandler(handler)
     assert re.fullmatch(r"GET /healthz 200 \d+\.\dms", records[0])
