@@ -6,6 +6,8 @@ import json
 import logging
 import math
 import re
+import threading
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -310,3 +312,25 @@ def test_requests_are_logged(client):
         log.removeHandler(handler)
     assert re.fullmatch(r"GET /healthz 200 \d+\.\dms", records[0])
     assert records[1].startswith("GET /nope 404 ")
+
+
+def test_timed_out_work_is_stopped():
+    from anyio.from_thread import start_blocking_portal
+
+    from app import compute
+    from app.problems import TimeLimitExceeded
+
+    stopped = threading.Event()
+
+    def spin() -> None:
+        try:
+            while True:  # pure Python work: the stop lands at the next instruction
+                pass
+        finally:
+            stopped.set()
+
+    request = SimpleNamespace(app=create_app(Settings(time_limit=0.01)))
+    with start_blocking_portal() as portal:
+        with pytest.raises(TimeLimitExceeded):
+            portal.call(compute.run_limited, request, spin)
+    assert stopped.wait(timeout=30), "the abandoned computation kept running"
