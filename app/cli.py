@@ -54,7 +54,8 @@ def trace(args: argparse.Namespace) -> int:
     print(f"value: {_number(circuit.value)}")
     print("gradients:")
     for name, grad in circuit.gradients.items():
-        print(f"  d{name} = {_number(grad)}")
+        prefix = f"  d{name} = "
+        print(prefix + _number(grad).replace("\n", "\n" + " " * len(prefix)))
     for warning in circuit.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if code is not None:
