@@ -155,6 +155,7 @@ def test_circuit_syntax_error_has_position_and_hint(client):
     {"expression": "frobnicate(x)", "values": {"x": 1}},            # unknown function
     {"expression": "x @ y", "values": {"x": [1, 2], "y": [1, 2, 3]}},  # shape mismatch
     {"expression": "x" + " + x" * 2600, "values": {"x": 1}},        # over 10,000 characters
+    {"expression": "sum(x)", "values": {"x": {"randn": [2**62, 4]}}},  # 2**64 elements
 ])
 def test_circuit_bad_expression_is_400(client, payload):
     assert_problem(client.post("/api/circuit", json=payload), 400)

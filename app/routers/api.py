@@ -36,7 +36,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _trace(body: CircuitRequest) -> engine.Circuit:
-    return engine.trace(body.expression, body.engine_values(), expand=body.expand, limits=LIMITS)
+    return engine.trace(body.expression, body.engine_values(LIMITS.max_elements),
+                        expand=body.expand, limits=LIMITS)
 
 
 # Handlers return StrictJSONResponse directly: the engine's to_dict() already is the body, so
