@@ -162,6 +162,11 @@ class CodeResponse(BaseModel):
 class Preset(BaseModel):
     """A worked example of the course notes."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "add-mul", "title": "(x + y) * z", "expression": "q = x + y\nf = q * z",
+        "values": {"x": -2, "y": 5, "z": -4}, "expand": False,
+        "notes": "The add gate distributes the gradient; the mul gate swaps its inputs."}]})
+
     id: str = Field(examples=["neuron"])
     title: str
     expression: str
@@ -173,6 +178,12 @@ class Preset(BaseModel):
 class Op(BaseModel):
     """One row of the gate table."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "op": "mul", "label": "*", "arity": 2,
+        "formula": "\\frac{\\partial}{\\partial a}(ab) = b,\\quad "
+                   "\\frac{\\partial}{\\partial b}(ab) = a",
+        "pattern": "swaps: each input gets the upstream gradient times the other input"}]})
+
     op: str = Field(examples=["mul"])
     label: str = Field(examples=["*"])
     arity: int = Field(examples=[2])
@@ -182,6 +193,8 @@ class Op(BaseModel):
 
 class Health(BaseModel):
     """Liveness."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
 
     status: Literal["ok"] = "ok"
 
