@@ -11,6 +11,7 @@ export class ApiError extends Error {
     this.title = problem.title || 'Error';
     this.status = problem.status ?? 0;
     this.position = problem.position || null;
+    this.hint = problem.hint || null;
   }
 }
 
@@ -41,6 +42,7 @@ async function call(method, path, body, signal) {
       detail: typeof problem.detail === 'string' ? problem.detail
         : problem.detail ? JSON.stringify(problem.detail) : `The server answered ${res.status} to ${path}.`,
       position: problem.position,
+      hint: problem.hint,
     });
   }
   return data;

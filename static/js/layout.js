@@ -9,7 +9,7 @@ export const LINE = 15; // height of one text row of a wire label
 export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
 const NAME_GAP = 5;
 const BIG = 80; // boxes above which the layout trades polish for speed
-const SPAN = 4; // layers a wire may cross before it is drawn as a reference stub
+const SPAN = 8; // layers a wire may cross before it is drawn as a reference stub
 
 /** Monospace fallback measurer (node tests, or before fonts load): width of `text` in px. */
 export const monoMeasure = (text) => 7.3 * String(text).length;

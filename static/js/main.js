@@ -118,7 +118,7 @@ function showError(err) {
   }
   box.hidden = false;
   $('circuit').classList.toggle('stale', !!last);
-  box.querySelector('.message').textContent = `${err.title}: ${err.message}`;
+  box.querySelector('.message').textContent = `${err.title}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
   const pre = box.querySelector('.caret-box');
   if (err.position) {
     const c = caretFor(state.expression, err.position.start, err.position.end);
