@@ -85,3 +85,24 @@ test('boxes touching at an edge do not overlap', () => {
   assert.ok(!boxesOverlap({ x: 0, y: 0, w: 10, h: 10 }, { x: 10, y: 0, w: 5, h: 5 }));
   assert.ok(boxesOverlap({ x: 0, y: 0, w: 10, h: 10 }, { x: 5, y: 5, w: 10, h: 10 }));
 });
+
+test('a wire crossing many layers becomes a reference stub at its gate', async () => {
+  // x feeds a chain of 12 negations and, at the end, the final add: a long wire.
+  const nodes = [{ id: 'n0', kind: 'input', name: 'x', label: 'x', op: null, inputs: [], value: 1, grad: 2, shape: [] }];
+  for (let i = 1; i <= 12; i++) {
+    nodes.push({ id: `n${i}`, kind: 'gate', name: null, label: '-', op: 'neg', inputs: [`n${i - 1}`],
+      value: (-1) ** i, grad: 1, shape: [], local: [-1] });
+  }
+  nodes.push({ id: 'n13', kind: 'gate', name: null, label: '+', op: 'add', inputs: ['n12', 'n0'], value: 2,
+    grad: 1, shape: [], local: [1, 1] });
+  const circuit = { expression: 'chain', output: 'n13', value: 2, gradients: { x: 2 }, nodes, warnings: [] };
+  const m = buildModel(circuit);
+  const refs = m.boxes.filter((b) => b.kind === 'ref');
+  assert.equal(refs.length, 1);
+  assert.equal(refs[0].text, 'x');
+  const stub = m.wires.find((w) => w.role === 'ref');
+  assert.deepEqual([stub.from, stub.to, stub.port, stub.grad], [refs[0].id, 'n13', 1, '1.00']);
+  const lay = await layoutCircuit(circuit, elk);
+  const x = lay.boxes.find((b) => b.id === 'n0');
+  for (const b of lay.boxes.filter((b) => b.kind === 'gate')) assert.ok(x.x + x.w <= b.x);
+});
