@@ -243,7 +243,7 @@ _row("pow", "**", 2, np.power,
      r"\frac{\partial}{\partial a}a^b = b\,a^{b-1},\quad "
      r"\frac{\partial}{\partial b}a^b = a^b \ln a",
      "scales: the base gets b·a^(b-1) times upstream, the exponent a^b·ln a times upstream",
-     py="{0} ** {1}", local_py=("{1} * {0} ** ({1} - 1)", "{out} * np.log({0})"))
+     py="{0} ** {1}", local_py=("{1} * {0} ** ({1} - 1)", "{out} * _log_or_0({0})"))
 _row("max", "max", 2, np.maximum,
      lambda g, out, a, b: (g * _tie_split(a, b), g * _tie_split(b, a)),
      r"\frac{\partial}{\partial a}\max(a,b) = \mathbb{1}(a>b),\quad "
@@ -308,7 +308,7 @@ _row("relu", "relu", 1, lambda x: np.maximum(x, 0.0), lambda g, out, x: (g * (x 
      py="np.maximum({0}, 0)", local_py=("1.0 * ({0} > 0)",))
 _row("softplus", "softplus", 1, _softplus, lambda g, out, x: (g * _sigmoid(x),),
      r"\frac{d}{dx}\ln(1+e^x) = \sigma(x)", "scales the upstream gradient by σ(x)",
-     expand=_expand_softplus, py="np.log1p(np.exp({0}))",
+     expand=_expand_softplus, py="np.logaddexp(0, {0})",
      local_py=("1.0 / (1 + np.exp(-{0}))",))
 _row("sin", "sin", 1, np.sin, lambda g, out, x: (g * np.cos(x),),
      r"\frac{d}{dx}\sin x = \cos x", "scales the upstream gradient by cos x",
@@ -334,7 +334,7 @@ _row("mean", "mean", 1, lambda x: np.mean(x),
      py="np.mean({0})", vjp_py=("np.ones_like({0}) * {g} / {0}.size",))
 _row("transpose", "ᵀ", 1, lambda x: np.transpose(x), lambda g, out, x: (np.transpose(g),),
      r"\frac{\partial L}{\partial X} = \left(\frac{\partial L}{\partial X^\top}\right)^\top",
-     "transposes the upstream gradient back", py="{0}.T", vjp_py=("{g}.T",))
+     "transposes the upstream gradient back", py="{0}.T", vjp_py=("{g}.T.copy()",))
 _row("index", "[{index}]", 1, _index, _index_vjp,
      r"\frac{\partial x_k}{\partial x_i} = \mathbb{1}(i = k)",
      "routes: the picked element gets the upstream gradient, the others none",
