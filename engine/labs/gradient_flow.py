@@ -74,22 +74,26 @@ def gradient_flow(depth: int = 5, width: int = 1000, activation: str = "tanh",
     vals = net.graph.forward(values)
     grads = net.graph.backward(vals)
     layers, warnings = [], []
-    for i, (s, f, w) in enumerate(zip(net.pre, net.act, net.weights[:-1], strict=True), start=1):
+    pairs = zip(net.pre, net.act, net.weights[:-1], strict=True)
+    for i, (s, f, w) in enumerate(pairs, start=1):
         a = vals[f.index]
-        grad_var, grad_norm = _stats(grads[s.index])
-        weight_grad_var, weight_grad_norm = _stats(grads[w.index])
         if not np.all(np.isfinite(a)):
             warnings.append(f"layer {i}: the activations overflowed to inf or NaN")
-        layers.append({
-            "layer": i,
-            "activation_mean": float(np.mean(a)),
-            "activation_std": float(np.std(a)),
-            "saturated": saturated_fraction(activation, a),
-            "grad_var": grad_var,
-            "grad_norm": grad_norm,
-            "weight_grad_var": weight_grad_var,
-            "weight_grad_norm": weight_grad_norm,
-            "histogram": histogram(activation, a, bins),
-        })
+        elif not np.all(np.isfinite(grads[s.index])):
+            warnings.append(f"layer {i}: the gradient overflowed to inf or NaN")
+        with np.errstate(all="ignore"):  # overflowed layers are reported in `warnings`
+            grad_var, grad_norm = _stats(grads[s.index])
+            weight_grad_var, weight_grad_norm = _stats(grads[w.index])
+            layers.append({
+                "layer": i,
+                "activation_mean": float(np.mean(a)),
+                "activation_std": float(np.std(a)),
+                "saturated": saturated_fraction(activation, a),
+                "grad_var": grad_var,
+                "grad_norm": grad_norm,
+                "weight_grad_var": weight_grad_var,
+                "weight_grad_norm": weight_grad_norm,
+                "histogram": histogram(activation, a, bins),
+            })
     return {"loss": float(vals[net.graph.output.index]), "layers": layers,
             "saturation": SATURATION[activation], "warnings": warnings}

@@ -1,0 +1,256 @@
+"""The gradients lab: networks built from engine graphs, and the papers' figures reproduced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import trace
+from engine.labs.cliff import cliff, descend, loss_and_grad, surface
+from engine.labs.gradient_flow import gradient_flow, saturated_fraction
+from engine.nn import init_weights, mlp
+
+
+def ratio_first_to_last(result: dict, key: str = "grad_var") -> float:
+    layers = result["layers"]
+    return layers[0][key] / layers[-1][key]
+
+
+# --- weight initialisation -------------------------------------------------------------------
+
+def test_init_standard_and_xavier_stay_inside_their_bounds():
+    rng = np.random.default_rng(0)
+    w = init_weights(rng, 400, 100, "standard")
+    assert w.shape == (400, 100)
+    assert np.abs(w).max() <= 1 / 20 and np.abs(w).max() > 0.95 / 20
+    w = init_weights(rng, 400, 200, "xavier")
+    bound = np.sqrt(6 / 600)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+
+
+def test_init_he_and_normal_have_their_variance_and_scale_multiplies():
+    rng = np.random.default_rng(1)
+    assert np.var(init_weights(rng, 500, 500, "he")) == pytest.approx(2 / 500, rel=0.02)
+    assert np.var(init_weights(rng, 500, 500, "normal")) == pytest.approx(1.0, rel=0.02)
+    a = init_weights(np.random.default_rng(2), 50, 50, "he")
+    b = init_weights(np.random.default_rng(2), 50, 50, "he", scale=3.0)
+    np.testing.assert_allclose(b, 3.0 * a)
+
+
+def test_unknown_init_and_activation_are_refused():
+    with pytest.raises(ValueError, match="unknown init"):
+        init_weights(np.random.default_rng(0), 2, 2, "orthogonal")
+    with pytest.raises(ValueError, match="unknown activation"):
+        mlp(2, "gelu")
+
+
+# --- the engine's gradients, checked independently ---------------------------------------------
+
+def _numpy_backward(values, depth, activation, residual):
+    """A plain numpy forward and backward of the same MLP: the independent check."""
+    f = {"tanh": np.tanh, "relu": lambda s: np.maximum(s, 0),
+         "sigmoid": lambda s: 1 / (1 + np.exp(-s)), "linear": lambda s: s}[activation]
+    df = {"tanh": lambda s, a: 1 - a * a, "relu": lambda s, a: (s > 0) * 1.0,
+          "sigmoid": lambda s, a: a * (1 - a), "linear": lambda s, a: np.ones_like(s)}[activation]
+    hs, ss, acts = [values["x"]], [], []
+    for i in range(1, depth + 1):
+        s = hs[-1] @ values[f"W{i}"]
+        a = f(s)
+        ss.append(s)
+        acts.append(a)
+        hs.append(hs[-1] + a if residual else a)
+    z = hs[-1] @ values["W_out"]
+    y = values["labels"].astype(int)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz = p.copy()
+    dz[np.arange(len(y)), y] -= 1
+    dz /= len(y)
+    dh = dz @ values["W_out"].T
+    ds_all, dw_all = [None] * depth, [None] * depth
+    for i in reversed(range(depth)):
+        ds = dh * df(ss[i], acts[i])
+        ds_all[i] = ds
+        dw_all[i] = hs[i].T @ ds
+        dh = ds @ values[f"W{i + 1}"].T + (dh if residual else 0)
+    return ds_all, dw_all
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "linear"])
+@pytest.mark.parametrize("residual", [False, True])
+def test_mlp_gradients_match_plain_numpy_backprop(activation, residual):
+    net = mlp(3, activation, residual)
+    values = net.values(np.random.default_rng(3), width=6, batch=4, init="xavier")
+    vals = net.graph.forward(values)
+    grads = net.graph.backward(vals)
+    ds, dw = _numpy_backward(values, 3, activation, residual)
+    for i in range(3):
+        np.testing.assert_allclose(grads[net.pre[i].index], ds[i], rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(grads[net.weights[i].index], dw[i], rtol=1e-9, atol=1e-14)
+
+
+def test_mlp_weight_gradient_matches_central_difference():
+    net = mlp(2, "tanh")
+    values = net.values(np.random.default_rng(4), width=5, batch=3, init="standard")
+    grads = net.graph.backward(net.graph.forward(values))
+    h = 1e-6
+    for i, j in [(0, 0), (2, 4), (4, 1)]:
+        plus = {**values, "W1": values["W1"].copy()}
+        minus = {**values, "W1": values["W1"].copy()}
+        plus["W1"][i, j] += h
+        minus["W1"][i, j] -= h
+        lp = net.graph.forward(plus)[net.graph.output.index]
+        lm = net.graph.forward(minus)[net.graph.output.index]
+        assert grads[net.weights[0].index][i, j] == pytest.approx((lp - lm) / (2 * h), rel=1e-6)
+
+
+# --- Glorot & Bengio 2010: tanh, 5 layers of 1000 ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def glorot():
+    common = {"depth": 5, "width": 1000, "activation": "tanh", "batch": 64, "seed": 0}
+    return {init: gradient_flow(init=init, **common) for init in ("standard", "xavier")}
+
+
+def test_glorot_standard_init_gradient_variance_shrinks_toward_the_input(glorot):
+    grad_var = [layer["grad_var"] for layer in glorot["standard"]["layers"]]
+    assert all(a < b for a, b in zip(grad_var, grad_var[1:], strict=False))
+    # eq. 14 in the linear regime: each layer multiplies the variance by n·Var(W) = 1/3
+    predicted = (1 / 3) ** 4
+    assert predicted / 3 <= ratio_first_to_last(glorot["standard"]) <= 1.5 * predicted
+
+
+def test_glorot_normalized_init_keeps_ten_times_more_gradient(glorot):
+    assert ratio_first_to_last(glorot["xavier"]) >= 10 * ratio_first_to_last(glorot["standard"])
+
+
+@pytest.mark.parametrize("init", ["standard", "xavier"])
+def test_glorot_weight_gradient_variance_stays_level(glorot, init):
+    # Fig. 8: activations shrink forward as gradients shrink backward, so dW = hᵀ·ds stays level
+    variances = [layer["weight_grad_var"] for layer in glorot[init]["layers"]]
+    assert max(variances) / min(variances) < 2
+
+
+# --- He et al. 2015: relu, 30 layers of 512 -------------------------------------------------------
+
+def test_he_xavier_init_halves_relu_gradients_every_layer():
+    result = gradient_flow(depth=30, width=512, activation="relu", init="xavier", seed=0)
+    assert 2.0**-29 / 10 <= ratio_first_to_last(result) <= 2.0**-29 * 10
+
+
+def test_he_init_keeps_relu_gradients_level():
+    result = gradient_flow(depth=30, width=512, activation="relu", init="he", seed=0)
+    assert 0.3 <= ratio_first_to_last(result) <= 3
+
+
+# --- sigmoid chains and exploding gradients -------------------------------------------------------
+
+def test_sigmoid_chain_loses_at_least_four_times_per_gate():
+    text = "sigmoid(" * 10 + "x" + ")" * 10
+    c = trace(text, {"x": 1.0})
+    assert 0 < float(c.gradients["x"]) <= 0.25**10
+    assert all(node.op == "sigmoid" for node in c.nodes if node.kind == "gate")
+
+
+@pytest.mark.parametrize(("init", "scale"), [("normal", 1.0), ("he", 1.5)])
+def test_exploding_norms_grow_layer_after_layer_toward_the_input(init, scale):
+    result = gradient_flow(depth=10, width=256, activation="relu", init=init, scale=scale)
+    norms = [layer["grad_norm"] for layer in result["layers"]]
+    assert all(a > b for a, b in zip(norms, norms[1:], strict=False))
+    assert norms[0] / norms[-1] > 10
+
+
+def test_normal_init_saturates_sigmoid_units():
+    result = gradient_flow(depth=4, width=200, activation="sigmoid", init="normal")
+    assert all(layer["saturated"] > 0.5 for layer in result["layers"])
+
+
+def test_saturation_definitions():
+    assert saturated_fraction("tanh", np.array([0.95, -0.95, 0.5, 0.0])) == 0.5
+    assert saturated_fraction("sigmoid", np.array([0.05, 0.5, 0.5, 0.99])) == 0.5
+    assert saturated_fraction("relu", np.array([0.0, 0.0, 0.0, 2.0])) == 0.75
+    assert saturated_fraction("linear", np.array([100.0])) == 0.0
+
+
+def test_residual_connections_keep_sigmoid_gradients_from_vanishing():
+    plain = gradient_flow(depth=20, width=64, activation="sigmoid", init="xavier")
+    skip = gradient_flow(depth=20, width=64, activation="sigmoid", init="xavier", residual=True)
+    assert ratio_first_to_last(plain) < 1e-6
+    assert ratio_first_to_last(skip) > 1e3 * ratio_first_to_last(plain)
+
+
+def test_histograms_count_every_unit():
+    result = gradient_flow(depth=3, width=50, activation="relu", init="he", batch=8, bins=12)
+    for layer in result["layers"]:
+        hist = layer["histogram"]
+        assert len(hist["counts"]) == 12 and len(hist["edges"]) == 13
+        assert sum(hist["counts"]) == 8 * 50
+    assert result["loss"] > 0 and result["warnings"] == []
+
+
+def test_overflowing_activations_are_reported_not_raised():
+    result = gradient_flow(depth=100, width=64, activation="relu", init="normal", scale=1e3)
+    assert result["warnings"]
+    assert "overflowed" in result["warnings"][0]
+
+
+# --- the cliff (Pascanu, Mikolov & Bengio 2013) -------------------------------------------------
+
+def test_cliff_gradient_matches_central_difference():
+    w, b = np.array([4.1, 2.0, 7.0]), np.array([-2.07, -1.0, -3.0])
+    _, gw, gb = loss_and_grad(w, b)
+    h = 1e-6
+    num_w = (loss_and_grad(w + h, b)[0] - loss_and_grad(w - h, b)[0]) / (2 * h)
+    num_b = (loss_and_grad(w, b + h)[0] - loss_and_grad(w, b - h)[0]) / (2 * h)
+    np.testing.assert_allclose(gw, num_w, rtol=1e-5)
+    np.testing.assert_allclose(gb, num_b, rtol=1e-5)
+
+
+def test_cliff_loss_follows_the_recurrence():
+    def sig(x):
+        return 1 / (1 + np.exp(-x))
+
+    x = 0.5
+    for _ in range(50):
+        x = 3.0 * sig(x) - 1.0
+    loss, _, _ = loss_and_grad(np.array(3.0), np.array(-1.0))
+    assert float(loss) == pytest.approx((sig(x) - 0.7) ** 2, rel=1e-12)
+
+
+def test_cliff_surface_is_one_grid_evaluation():
+    s = surface((0.0, 10.0), (-6.0, 2.0), 21)
+    loss = np.array(s["loss"])
+    assert loss.shape == (21, 21) and len(s["w"]) == 21 and len(s["b"]) == 21
+    point, _, _ = loss_and_grad(np.array(s["w"][7]), np.array(s["b"][13]))
+    assert loss[13, 7] == pytest.approx(float(point), rel=1e-12)
+    # the wall: neighbouring grid points whose loss differs by most of the loss's whole range
+    assert np.abs(np.diff(loss, axis=0)).max() > 0.3
+
+
+def test_cliff_unclipped_step_at_the_wall_is_ten_times_the_clipped_one():
+    result = cliff()
+    wall = result["wall"]
+    assert wall is not None
+    assert wall["unclipped_step"] >= 10 * wall["clipped_step"]
+    k = wall["iteration"]
+    u, c = result["unclipped"], result["clipped"]
+    # the same point on both paths, then one long and one short step
+    assert (u[k]["w"], u[k]["b"]) == (c[k]["w"], c[k]["b"])
+    unclipped = np.hypot(u[k + 1]["w"] - u[k]["w"], u[k + 1]["b"] - u[k]["b"])
+    clipped = np.hypot(c[k + 1]["w"] - c[k]["w"], c[k + 1]["b"] - c[k]["b"])
+    assert unclipped >= 10 * clipped
+    assert clipped == pytest.approx(3.0 * 0.3)
+    assert c[-1]["loss"] < u[-1]["loss"]
+
+
+def test_clipped_steps_never_exceed_learning_rate_times_threshold():
+    result = descend((4.0, -4.0), lr=1.0, iterations=30, threshold=0.5)
+    path = result["clipped"]
+    for a, b in zip(path, path[1:], strict=False):
+        assert np.hypot(b["w"] - a["w"], b["b"] - a["b"]) <= 0.5 + 1e-12
+
+
+def test_cliff_without_reaching_the_threshold_has_no_wall():
+    result = descend((4.0, -4.0), lr=0.01, iterations=3, threshold=100.0)
+    assert result["wall"] is None
+    assert result["clipped"] == result["unclipped"]
