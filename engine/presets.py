@@ -1,0 +1,108 @@
+"""Every worked example of the course notes, ready to load: the expression, its values, and what
+it shows. tests/test_presets.py holds each one to the numbers the notes print."""
+
+from __future__ import annotations
+
+STAGED = """\
+x = 3 # example values
+y = -4
+
+# forward pass
+sigy = 1.0 / (1 + math.exp(-y)) # sigmoid in numerator   #(1)
+num = x + sigy # numerator                               #(2)
+sigx = 1.0 / (1 + math.exp(-x)) # sigmoid in denominator #(3)
+xpy = x + y                                              #(4)
+xpysqr = xpy**2                                          #(5)
+den = sigx + xpysqr # denominator                        #(6)
+invden = 1.0 / den                                       #(7)
+f = num * invden # done!                                 #(8)"""
+
+NEURON = """\
+w = [2,-3,-3] # assume some random weights and data
+x = [-1, -2]
+
+# forward pass
+dot = w[0]*x[0] + w[1]*x[1] + w[2]
+f = 1.0 / (1 + math.exp(-dot)) # sigmoid function"""
+
+NEURON_GROUPED = """\
+w = [2, -3, -3]
+x = [-1, -2]
+dot = w[0]*x[0] + w[1]*x[1] + w[2]
+f = sigmoid(dot)"""
+
+DOSAGE = """\
+dosage = [0, 0.5, 1]
+observed = [0, 1, 0]
+w1 = 3.34; b1 = -1.43; w2 = -3.53; b2 = 0.57
+w3 = -1.22; w4 = -2.30; b3 = 0
+blue = softplus(dosage * w1 + b1) * w3
+orange = softplus(dosage * w2 + b2) * w4
+predicted = blue + orange + b3
+SSR = sum((observed - predicted)**2)"""
+
+SIGMOID_CHAIN = "\n".join(
+    ["x = 1", "h1 = sigmoid(x)"]
+    + [f"h{k} = sigmoid(h{k - 1})" for k in range(2, 11)]
+)
+
+
+def _preset(id: str, title: str, expression: str, values: dict | None = None,
+            expand: bool = False, notes: str = "") -> dict:
+    return {"id": id, "title": title, "expression": expression, "values": values or {},
+            "expand": expand, "notes": notes}
+
+
+PRESETS: list[dict] = [
+    _preset("multiply", "Multiply gate: x·y", "x * y", {"x": 4, "y": -3},
+            notes="Each input's gradient is the other input's value: nudging x up by h moves "
+                  "the output by -3h, nudging y by 4h."),
+    _preset("add", "Add gate: x + y", "x + y", {"x": 4, "y": -3},
+            notes="The local derivative of a sum is 1 on every input, whatever the values, so "
+                  "both inputs get the upstream gradient as it is."),
+    _preset("max", "Max gate: max(x, y)", "max(x, y)", {"x": 4, "y": 2},
+            notes="Only the larger input affects the output near this point, so it takes the "
+                  "whole gradient and the smaller one gets 0."),
+    _preset("compound", "Chain rule: (x + y)·z", "q = x + y\nf = q * z",
+            {"x": -2, "y": 5, "z": -4},
+            notes="The add gate learns its output's gradient is -4 and hands it unchanged to x "
+                  "and y; the multiply gate gives z the value of q."),
+    _preset("neuron-expanded", "Sigmoid neuron, gate by gate", NEURON,
+            notes="The neuron's forward pass as the notes write it: the sigmoid appears as its "
+                  "pieces *-1, exp, +1 and 1/x, each with its own local gradient."),
+    _preset("neuron-grouped", "Sigmoid neuron, one σ gate", NEURON_GROUPED,
+            notes="The same neuron with the sigmoid as one gate whose local gradient is "
+                  "(1-σ)σ; the gradients on w and x match the expanded circuit."),
+    _preset("staged", "Staged computation", STAGED,
+            notes="A deliberately awkward function broken into named stages; x and y each "
+                  "feed several stages, so their gradients add up where the wires fork."),
+    _preset("patterns", "Patterns in backward flow: 2·(x·y + max(z, w))",
+            "2 * (x * y + max(z, w))", {"x": 3, "y": -4, "z": 2, "w": -1},
+            notes="Add distributes the gradient, max routes it to the larger input (z), and "
+                  "multiply swaps its inputs' values."),
+    _preset("scale-small", "Input scale: a linear score", "w0*x0 + w1*x1 + w2",
+            {"w0": 2, "w1": -3, "w2": -3, "x0": -1, "x1": -2},
+            notes="The gradient on each weight is the input it multiplies; compare with the "
+                  "same score on inputs 1000 times larger."),
+    _preset("scale-large", "Input scale: the same score on inputs ×1000", "w0*x0 + w1*x1 + w2",
+            {"w0": 2, "w1": -3, "w2": -3, "x0": -1000, "x1": -2000},
+            notes="Scaling the data by 1000 scales the weight gradients by 1000 too, which is "
+                  "why a learning rate tuned on one scale fails on the other."),
+    _preset("matmul", "Matrix multiply: D = W·X", "D = W.dot(X)\nf = sum(D * G)",
+            {"W": {"randn": [5, 10], "seed": 0}, "X": {"randn": [10, 3], "seed": 1},
+             "G": {"randn": [5, 3], "seed": 2}},
+            notes="G plays the gradient arriving at D from above; the engine gives dW = G·Xᵀ "
+                  "and dX = Wᵀ·G, the only products whose shapes fit."),
+    _preset("two-layer", "Two-layer ReLU network with softmax loss",
+            "softmax_ce(relu(X @ W1) @ W2, y)",
+            {"X": {"randn": [6, 4], "seed": 0}, "W1": {"randn": [4, 5], "seed": 1},
+             "W2": {"randn": [5, 3], "seed": 2}, "y": [0, 2, 1, 1, 0, 2]},
+            notes="A batch of 6 examples; the gradients on W1 and W2 equal the hand-derived "
+                  "Xᵀ·G1/m and Z1ᵀ·G2/m, with G2 = softmax - one-hot."),
+    _preset("dosage", "Dosage network: SSR and its slope in b3", DOSAGE,
+            notes="Two softplus units fit three dosages; with b3 = 0 the sum of squared "
+                  "residuals is about 20.4 and its derivative in b3 about -15.7."),
+    _preset("sigmoid-chain", "Vanishing gradient: ten sigmoids deep", SIGMOID_CHAIN,
+            notes="Every sigmoid scales the gradient by at most 1/4, so after ten of them the "
+                  "gradient on x is below one millionth."),
+]
