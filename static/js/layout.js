@@ -8,6 +8,7 @@ import { fmt, fmtShape, norm, toNumber } from './format.js';
 export const LINE = 15; // height of one text row of a wire label
 export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
 const NAME_GAP = 5;
+const SHORT = 4; // vectors up to this length show their numbers instead of their shape
 const BIG = 80; // boxes above which the layout trades polish for speed
 const SPAN = 8; // layers a wire may cross before it is drawn as a reference stub
 
@@ -16,12 +17,17 @@ export const monoMeasure = (text) => 7.3 * String(text).length;
 
 const isTensor = (n) => Array.isArray(n.shape) && n.shape.length > 0;
 
-/** Text shown for a wire's value and gradient: numbers for scalars, shape and norm for tensors. */
+/**
+ * Text shown for a wire's value and gradient: numbers for scalars, the numbers in brackets for
+ * short vectors (the notes' w = [2, -3, -3]), shape and gradient norm for anything bigger.
+ */
 export function wireTexts(node, precision) {
   if (isTensor(node)) {
-    const shape = fmtShape(node.shape);
-    const grad = node.grad === null || node.grad === undefined ? '' : `‖∇‖ ${fmt(norm(node.grad), precision)}`;
-    return { value: shape, grad };
+    const short = node.shape.length === 1 && node.shape[0] <= SHORT;
+    const list = (v) => `[${v.map((x) => fmt(x, precision)).join(', ')}]`;
+    const g = node.grad;
+    if (short) return { value: list(node.value), grad: Array.isArray(g) ? list(g) : '' };
+    return { value: fmtShape(node.shape), grad: Array.isArray(g) ? `‖∇‖ ${fmt(norm(g), precision)}` : '' };
   }
   return { value: fmt(node.value, precision), grad: node.grad === null ? '' : fmt(node.grad, precision) };
 }

@@ -31,10 +31,13 @@ test('local × upstream is null for tensor gates', () => {
   assert.equal(contribution(TENSOR.nodes[2], 0), null);
 });
 
-test('tensor wires show their shape and gradient norm', () => {
+test('tensor wires show their shape and gradient norm, short vectors their numbers', () => {
   const t = wireTexts(TENSOR.nodes[0], 2);
   assert.equal(t.value, '2×3');
   assert.equal(t.grad, '‖∇‖ 5.29');
+  const v = wireTexts(TENSOR.nodes[1], 1);
+  assert.equal(v.value, '[1.0, 2.0, 3.0]');
+  assert.equal(v.grad, '[1.0, 1.0, 1.0]');
 });
 
 test('input ports are ordered top to bottom', () => {
