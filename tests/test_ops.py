@@ -1,0 +1,171 @@
+"""Every gate of the table against central differences, its conventions at kinks, its expansion,
+and its numerical stability. A new gate is covered by adding its sample inputs to CASES."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import trace
+from engine.circuit import Circuit
+from engine.graph import Graph
+from engine.ops import GATES, PRIMITIVE, unbroadcast
+
+R = np.random.default_rng(7)
+POS = np.array([[0.5, 1.3, 2.0], [0.8, 1.7, 3.1]])  # positive, away from 0
+MIX = np.array([[-1.5, 0.7, 2.2], [1.1, -0.4, -2.6]])  # both signs, away from 0 and each other
+
+# op -> list of (inputs, attrs); scalar, tensor and broadcast cases, all away from kinks
+CASES: dict[str, list[tuple[tuple, dict]]] = {
+    "add": [((1.5, -2.0), {}), ((MIX, 0.3), {}), ((MIX, np.array([1.0, 2.0, 3.0])), {})],
+    "sub": [((1.5, -2.0), {}), ((0.3, MIX), {}), ((MIX, MIX[:1]), {})],
+    "mul": [((4.0, -3.0), {}), ((MIX, 2.5), {}), ((MIX, np.array([[2.0], [-1.0]])), {})],
+    "div": [((1.5, -2.0), {}), ((MIX, POS), {}), ((2.0, POS), {})],
+    "pow": [((1.7, 2.3), {}), ((POS, MIX), {}), ((POS, 1.5), {})],
+    "max": [((4.0, 2.0), {}), ((MIX, 0.1), {}), ((MIX, -MIX * 0.5 + 0.05), {})],
+    "min": [((4.0, 2.0), {}), ((MIX, 0.1), {})],
+    "neg": [((1.5,), {}), ((MIX,), {})],
+    "recip": [((1.5,), {}), ((-MIX,), {})],
+    "addc": [((1.5,), {"c": 1.0}), ((MIX,), {"c": -2.5})],
+    "scale": [((1.5,), {"a": -1.0}), ((MIX,), {"a": 3.0})],
+    "powc": [((1.5,), {"p": 2.0}), ((POS,), {"p": -1.5}), ((-1.5,), {"p": 3.0})],
+    "exp": [((1.0,), {}), ((MIX,), {})],
+    "log": [((1.5,), {}), ((POS,), {})],
+    "sqrt": [((1.5,), {}), ((POS,), {})],
+    "abs": [((-1.5,), {}), ((MIX,), {})],
+    "sigmoid": [((1.0,), {}), ((MIX,), {}), ((-30.0,), {})],
+    "tanh": [((0.5,), {}), ((MIX,), {})],
+    "relu": [((1.5,), {}), ((MIX,), {})],
+    "softplus": [((0.5,), {}), ((MIX,), {}), ((-30.0,), {})],
+    "sin": [((0.5,), {}), ((MIX,), {})],
+    "cos": [((0.5,), {}), ((MIX,), {})],
+    "matmul": [((R.standard_normal((5, 10)), R.standard_normal((10, 3))), {}),
+               ((R.standard_normal(4), R.standard_normal((4, 2))), {}),
+               ((R.standard_normal((3, 4)), R.standard_normal(4)), {}),
+               ((R.standard_normal(4), R.standard_normal(4)), {})],
+    "sum": [((MIX,), {}), ((np.array([1.0, -2.0]),), {})],
+    "mean": [((MIX,), {}), ((np.array([1.0, -2.0]),), {})],
+    "transpose": [((MIX,), {})],
+    "index": [((np.array([2.0, -3.0, -3.0]),), {"index": 0}), ((MIX,), {"index": (1, 2)}),
+              ((MIX,), {"index": 1})],
+    "softmax_ce": [((R.standard_normal((4, 3)), np.array([0.0, 2.0, 1.0, 1.0])), {}),
+                   ((np.array([1.0, -2.0, 0.5]), 2.0), {})],
+}
+
+
+def _cases() -> list:
+    return [pytest.param(op, xs, attrs, id=f"{op}-{k}")
+            for op, cases in CASES.items() for k, (xs, attrs) in enumerate(cases)]
+
+
+def test_every_gate_has_sample_inputs():
+    assert set(CASES) == set(GATES), "add sample inputs for each new gate to CASES"
+
+
+def _numeric(gate, xs, attrs, slot, g, h=1e-6):
+    """d sum(g * gate(xs)) / d xs[slot], by central differences."""
+    x = np.array(xs[slot], dtype=float)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        for step, sign in ((h, 1), (-h, -1)):
+            xp = x.copy()
+            xp[i] += step
+            args = list(xs)
+            args[slot] = xp
+            grad[i] += sign * np.sum(g * gate.forward(*args, **attrs))
+    return grad / (2 * h)
+
+
+@pytest.mark.parametrize("op, xs, attrs", _cases())
+def test_gate_vjp_matches_central_differences(op, xs, attrs):
+    gate = GATES[op]
+    xs = tuple(np.asarray(x, dtype=float) for x in xs)
+    out = np.asarray(gate.forward(*xs, **attrs), dtype=float)
+    g = R.uniform(0.5, 1.5, out.shape)  # a non-trivial upstream gradient
+    grads = gate.vjp(g, out, *xs, **attrs)
+    assert len(grads) == gate.arity
+    for slot, x in enumerate(xs):
+        if slot in gate.nondiff:
+            assert grads[slot] is None
+            continue
+        analytic = unbroadcast(np.asarray(grads[slot], dtype=float), x.shape)
+        assert analytic.shape == x.shape
+        np.testing.assert_allclose(analytic, _numeric(gate, xs, attrs, slot, g),
+                                   rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("op", sorted(op for op, g in GATES.items() if g.expand))
+def test_expansion_leaves_input_gradients_unchanged(op):
+    for xs, attrs in CASES[op]:
+        if any(np.max(np.abs(x)) > 10 for x in xs):
+            continue  # far out only the grouped gate's stable form keeps full precision
+        g = Graph()
+        ins = [g.input(f"a{k}", x) for k, x in enumerate(xs)]
+        g.gate("sum", (g.gate(op, ins, **attrs),))
+        plain = Circuit("", g.rebuilt(), {})
+        expanded_graph = g.rebuilt(expand=True)
+        assert {n.op for n in expanded_graph.nodes if n.kind == "gate"} <= PRIMITIVE
+        expanded = Circuit("", expanded_graph, {})
+        np.testing.assert_allclose(expanded.value, plain.value, rtol=1e-12)
+        for name, grad in plain.gradients.items():
+            np.testing.assert_allclose(expanded.gradients[name], grad, rtol=1e-12, atol=1e-15)
+
+
+def test_sigmoid_expands_into_the_notes_gates():
+    g = Graph()
+    g.gate("sigmoid", (g.input("x", 1.0),))
+    labels = [n.label for n in g.rebuilt(expand=True).nodes if n.kind == "gate"]
+    assert labels == ["*-1", "exp", "+1", "1/x"]
+
+
+# --- conventions at kinks and ties ---------------------------------------------------------
+
+
+def test_relu_at_zero_passes_no_gradient():
+    assert float(trace("relu(x)", {"x": 0}).gradients["x"]) == 0.0
+
+
+def test_abs_at_zero_passes_no_gradient():
+    assert float(trace("abs(x)", {"x": 0}).gradients["x"]) == 0.0
+
+
+@pytest.mark.parametrize("fn", ["max", "min"])
+def test_tie_splits_gradient_evenly(fn):
+    grads = trace(f"{fn}(x, y)", {"x": 2, "y": 2}).gradients
+    assert (float(grads["x"]), float(grads["y"])) == (0.5, 0.5)
+
+
+def test_max_gate_routes_gradient_to_larger_input():
+    grads = trace("max(x, y)", {"x": 4, "y": 2}).gradients
+    assert (float(grads["x"]), float(grads["y"])) == (1.0, 0.0)
+
+
+def test_tensor_max_ties_split_per_element():
+    grads = trace("sum(max(a, b))", {"a": [1, 2, 3], "b": [1, 0, 5]}).gradients
+    assert grads["a"].tolist() == [0.5, 1.0, 0.0]
+    assert grads["b"].tolist() == [0.5, 0.0, 1.0]
+
+
+# --- numerical stability --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("x", [-1000.0, 1000.0])
+@pytest.mark.parametrize("fn", ["sigmoid", "softplus", "tanh"])
+def test_squashing_gates_stay_finite_far_out(fn, x):
+    c = trace(f"{fn}(x)", {"x": x})
+    assert np.isfinite(c.value) and np.isfinite(c.gradients["x"])
+    assert not c.warnings
+
+
+def test_stable_values_far_out():
+    assert float(trace("sigmoid(x)", {"x": -1000}).value) == 0.0
+    assert float(trace("sigmoid(x)", {"x": 1000}).value) == 1.0
+    assert float(trace("softplus(x)", {"x": 1000}).value) == 1000.0
+    assert float(trace("softplus(x)", {"x": -1000}).value) == 0.0
+
+
+def test_softmax_ce_stays_finite_on_huge_logits():
+    c = trace("softmax_ce(z, y)", {"z": [[1000.0, -1000.0, 0.0]], "y": [1]})
+    assert float(c.value) == pytest.approx(2000.0)
+    np.testing.assert_allclose(c.gradients["z"], [[1.0, -1.0, 0.0]], atol=1e-12)
+    assert c.gradients["y"] is None
