@@ -1,0 +1,114 @@
+"""The graph: forks accumulate, traversal is iterative, and odd situations are reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import ExpressionError, trace
+from engine.circuit import Circuit
+from engine.graph import Graph
+
+
+def test_reused_node_accumulates_gradient():
+    # micrograd's classic bug: b = a + a; c = b + b must give dc/da = 4
+    c = trace("b = a + a; c = b + b", {"a": 3})
+    assert float(c.value) == 12.0
+    assert float(c.gradients["a"]) == 4.0
+
+
+def test_same_input_twice_in_one_gate():
+    assert float(trace("x * x", {"x": 3}).gradients["x"]) == 6.0
+
+
+def test_forks_add_up_across_branches():
+    # x feeds three gates: d/dx (x*y + sin(x) + x) = y + cos(x) + 1
+    c = trace("x*y + sin(x) + x", {"x": 0.5, "y": 2})
+    assert float(c.gradients["x"]) == pytest.approx(2 + np.cos(0.5) + 1, rel=1e-15)
+
+
+def test_fork_through_an_assigned_name():
+    c = trace("q = x + y; f = q * q + q", {"x": 1, "y": 2})
+    assert float(c.gradients["x"]) == 2 * 3 + 1
+
+
+def _chain(n: int) -> Graph:
+    g = Graph()
+    node = g.input("x", 0.5)
+    for _ in range(n):
+        node = g.gate("addc", (node,), c=1.0)
+    return g
+
+
+def test_long_chain_has_no_recursion_limit():
+    g = _chain(100_000)
+    c = Circuit("", g, {})
+    assert float(c.value) == 100_000.5
+    assert float(c.gradients["x"]) == 1.0
+    assert len(g.topo()) == 100_001
+    assert len(g.rebuilt(expand=True).nodes) == 100_001
+
+
+def test_non_scalar_output_backpropagates_ones_with_a_warning():
+    c = trace("x * 2", {"x": [1, 2, 3]})
+    assert c.gradients["x"].tolist() == [2.0, 2.0, 2.0]
+    assert any("shape 3" in w and "ones" in w for w in c.warnings)
+
+
+def test_scalar_output_gives_no_warning():
+    assert trace("x * 2", {"x": 1}).warnings == []
+
+
+def test_missing_values_are_named_all_at_once():
+    with pytest.raises(ExpressionError) as err:
+        trace("x * y + z", {"y": 1})
+    assert "x" in err.value.message and "z" in err.value.message
+    assert err.value.missing == ["x", "z"]
+    assert err.value.start is not None
+
+
+@pytest.mark.parametrize("expr, values, what", [
+    ("1 / x", {"x": 0}, "infinite"),
+    ("log(x)", {"x": -1}, "NaN"),
+    ("exp(x)", {"x": 1000}, "infinite"),
+])
+def test_nonfinite_values_warn_and_name_the_gate(expr, values, what):
+    c = trace(expr, values)
+    assert not np.isfinite(c.value)
+    assert any(what in w and "gate" in w for w in c.warnings), c.warnings
+
+
+def test_nonfinite_warning_names_the_assigned_name():
+    c = trace("a = x - x; b = 1 / a; f = b * 2", {"x": 1})
+    first = [w for w in c.warnings if "gate produced" in w]
+    assert len(first) == 1 and "(b)" in first[0]  # where it first appears, not downstream
+
+
+def test_to_dict_is_strict_json():
+    import json
+
+    d = trace("1 / x", {"x": 0}).to_dict()
+    json.loads(json.dumps(d, allow_nan=False))
+    assert d["value"] == "Infinity"
+
+
+def test_unused_input_gets_zero_gradient():
+    g = Graph()
+    x = g.input("x", 2.0)
+    g.input("y", 5.0)
+    g.gate("mul", (x, x))
+    c = Circuit("", g, {})
+    assert float(c.gradients["y"]) == 0.0 and float(c.gradients["x"]) == 4.0
+
+
+def test_label_input_takes_no_gradient():
+    c = trace("softmax_ce(z, y)", {"z": [[1, 2, 3]], "y": [0]})
+    assert c.gradients["y"] is None
+    assert c.to_dict()["gradients"]["y"] is None
+
+
+def test_local_derivatives_of_a_scalar_gate():
+    c = trace("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4})
+    by_name = {n.name: n for n in c.nodes}
+    assert c.graph.local(by_name["f"], c.vals) == [-4.0, 3.0]
+    assert c.graph.local(by_name["q"], c.vals) == [1.0, 1.0]
