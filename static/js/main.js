@@ -135,7 +135,11 @@ function showError(err) {
 function showResult() {
   const { circuit } = last;
   const p = state.precision;
-  const show = (v) => (Array.isArray(v) ? `[${fmtShape(shapeOf(v))}]` : fmt(v, p));
+  const show = (v) => {
+    if (!Array.isArray(v)) return fmt(v, p);
+    const shape = shapeOf(v);
+    return shape.length === 1 && shape[0] <= 4 ? `[${v.map((x) => fmt(x, p)).join(', ')}]` : `[${fmtShape(shape)}]`;
+  };
   const kids = [el('span', {}, 'f = ', el('span', { className: 'value', id: 'output-value' }, show(circuit.value)))];
   for (const [name, g] of Object.entries(circuit.gradients)) {
     const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
