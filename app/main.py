@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from app import problems
 from app.middleware import BodyLimit, RequestLog
 from app.responses import StrictJSONResponse
-from app.routers import api, pages
+from app.routers import api, labs, pages
 from app.settings import Settings
 
 DESCRIPTION = """Expressions become circuits: every wire's forward value and gradient.
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     app.include_router(api.router)
+    app.include_router(labs.router)
     app.include_router(pages.router)
     app.mount(pages.STATIC, StaticFiles(directory=pages.static_dir(), check_dir=False),
               name="static")
