@@ -1,0 +1,149 @@
+"""Staged code: it reads like the notes and, run, reproduces the engine's values and gradients.
+
+Executing the generated source is safe: it is built from the gate table's templates and numbers,
+never from the user's text."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from test_ops import CASES
+
+from engine import trace
+from engine.circuit import Circuit
+from engine.graph import Graph
+from engine.presets import PRESETS, STAGED
+
+
+def run_source(circuit) -> dict:
+    ns: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        exec(circuit.code()["source"], ns)  # noqa: S102 - our own output, see the module note
+    return ns
+
+
+def assert_round_trip(circuit) -> None:
+    ns = run_source(circuit)
+    for node in circuit.nodes:
+        if node.kind == "input":
+            grad = circuit.grads[node.index]
+            if grad is None:
+                assert ns["d" + node.name] is None
+            else:
+                np.testing.assert_allclose(ns["d" + node.name], grad, rtol=1e-12, atol=1e-300)
+    out = circuit.graph.output
+    if out.name:
+        np.testing.assert_allclose(ns[out.name], circuit.value, rtol=1e-12)
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p["id"] for p in PRESETS])
+@pytest.mark.parametrize("expand", [False, True])
+def test_code_round_trip_on_every_preset(preset, expand):
+    assert_round_trip(trace(preset["expression"], preset["values"], expand=expand))
+
+
+@pytest.mark.parametrize("op, xs, attrs", [
+    pytest.param(op, xs, attrs, id=f"{op}-{k}")
+    for op, cases in CASES.items() for k, (xs, attrs) in enumerate(cases)])
+def test_code_round_trip_on_every_gate(op, xs, attrs):
+    g = Graph()
+    ins = [g.input(f"a{k}", x) for k, x in enumerate(xs)]
+    g.gate("sum", (g.gate(op, ins, **attrs),))
+    assert_round_trip(Circuit("", g, {}))
+
+
+# the notes' staged example with each sigmoid written as one gate, as the notes stage it
+STAGED_GROUPED = STAGED.replace("1.0 / (1 + math.exp(-y))", "sigmoid(y)").replace(
+    "1.0 / (1 + math.exp(-x))", "sigmoid(x)")
+
+
+def test_staged_example_reads_like_the_notes():
+    code = trace(STAGED_GROUPED).code()
+    fwd = code["forward"].splitlines()
+    assert fwd[1].startswith("sigy = 1.0 / (1 + np.exp(-y))") and fwd[1].endswith("#(1)")
+    assert re.match(r"f = num \* invden +#\(8\)$", fwd[8])
+    bwd = code["backward"]
+    assert re.search(r"^dnum = \(invden\) \* df +#\(8\)$", bwd, re.M)
+    assert re.search(r"^dden = \(-1\.0 / den\*\*2\) \* dinvden +#\(7\)$", bwd, re.M)
+    assert re.search(r"^dsigx = \(1\) \* dden +#\(6\)$", bwd, re.M)
+    assert re.search(r"^dx \+= \(\(1 - sigx\) \* sigx\) \* dsigx +#\(3\)$", bwd, re.M)
+    assert re.search(r"^dy \+= \(\(1 - sigy\) \* sigy\) \* dsigy +#\(1\)$", bwd, re.M)
+    # x gets one `=` and then `+=` at each further fork
+    assert len(re.findall(r"^dx = ", bwd, re.M)) == 1
+    assert len(re.findall(r"^dx \+= ", bwd, re.M)) == 2
+
+
+def test_pasted_staged_example_gets_one_line_per_gate():
+    c = trace(STAGED)
+    lines = c.code()["forward"].splitlines()[1:]
+    assert len(lines) == sum(n.kind == "gate" for n in c.nodes) == 14
+    assert [ln.split(" = ")[0] for ln in lines if not ln.split(" = ")[0][-1].isdigit()] == [
+        "sigy", "num", "sigx", "xpy", "xpysqr", "den", "invden", "f"]
+
+
+def test_marks_are_aligned_and_every_backward_line_points_at_a_forward_line():
+    code = trace(STAGED_GROUPED).code()
+    fwd_marks = re.findall(r"#\((\d+)\)$", code["forward"], re.M)
+    assert fwd_marks == [str(k) for k in range(1, 9)]
+    columns = {line.index("#(") for line in code["forward"].splitlines() if "#(" in line}
+    assert len(columns) == 1
+    bwd_marks = {m for m in re.findall(r"#\((\d+)\)$", code["backward"], re.M)}
+    assert bwd_marks <= set(fwd_marks)
+
+
+def test_unnamed_gates_get_names_from_the_gate():
+    code = trace("(x + y) * sigmoid(z)", {"x": 1, "y": 2, "z": 0}).code()
+    assert "add1 = x + y" in code["forward"]
+    assert "sig2 = 1.0 / (1 + np.exp(-z))" in code["forward"]
+    assert re.search(r"^f = add1 \* sig2", code["forward"], re.M)
+
+
+def test_names_never_collide_with_gradient_names():
+    c = trace("dx = x * 2; f = dx + x", {"x": 3})
+    assert_round_trip(c)
+
+
+def test_index_gradients_accumulate_into_one_array():
+    code = trace(PRESETS[4]["expression"]).code()["backward"]
+    assert "dw = np.zeros_like(w)" in code and "dw[2] += " in code
+
+
+def test_random_values_are_regenerated_not_printed():
+    p = next(p for p in PRESETS if p["id"] == "matmul")
+    source = trace(p["expression"], p["values"]).code()["source"]
+    assert "W = np.random.default_rng(0).standard_normal((5, 10))" in source
+    assert re.search(r"^dW = dD\.dot\(X\.T\)", source, re.M)
+
+
+def test_matrix_gradients_use_the_notes_formulas():
+    code = trace("D = W.dot(X); f = sum(D)", {"W": np.ones((2, 3)), "X": np.ones((3, 4))}).code()
+    assert re.search(r"^dW = dD\.dot\(X\.T\)", code["backward"], re.M)
+    assert re.search(r"^dX = W\.T\.dot\(dD\)", code["backward"], re.M)
+
+
+@pytest.mark.parametrize("expr, values", [
+    ("1 / x", {"x": 0}),
+    ("log(x) + x", {"x": -1}),
+    ("x ** 0.5", {"x": -8}),
+    ("exp(x) * 0", {"x": 1000}),
+])
+def test_non_finite_circuits_still_round_trip(expr, values):
+    c = trace(expr, values)
+    ns = run_source(c)
+    for name, grad in c.gradients.items():
+        np.testing.assert_array_equal(np.isnan(ns["d" + name]), np.isnan(grad))
+        finite = np.isfinite(grad)
+        np.testing.assert_allclose(np.where(finite, ns["d" + name], 0), np.where(finite, grad, 0))
+
+
+def test_unused_and_label_inputs_still_get_a_gradient_name():
+    g = Graph()
+    z, y = g.input("z", [[1.0, 2.0]]), g.input("y", [1.0])
+    g.input("unused", 4.0)
+    g.gate("softmax_ce", (z, y))
+    ns = run_source(Circuit("", g, {}))
+    assert ns["dy"] is None and ns["dunused"] == 0.0
