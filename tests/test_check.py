@@ -1,0 +1,95 @@
+"""The numerical gradient check: agreement, kinks, labels, sampling, strict JSON, and that it
+catches a wrong gradient."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine import ExpressionError, ops, trace
+from engine.check import MAX_PER_INPUT
+from engine.circuit import Circuit
+from engine.graph import Graph
+
+
+def test_check_agrees_on_the_compound_example():
+    r = trace("(x + y) * z", {"x": -2, "y": 5, "z": -4}).check()
+    assert r["passed"] and r["h"] == 1e-5
+    assert set(r["inputs"]) == {"x", "y", "z"}
+    for name, want in {"x": -4.0, "y": -4.0, "z": 3.0}.items():
+        entry = r["inputs"][name]
+        assert entry["analytic"] == want
+        assert entry["numeric"] == pytest.approx(want, rel=1e-9)
+        assert entry["rel_error"] < 1e-9 and entry["kink"] is False
+
+
+def test_tensor_inputs_report_largest_elementwise_error():
+    r = trace("sum(tanh(W @ x))", {"W": [[1, 2], [3, -1]], "x": [0.1, -0.2]}).check()
+    w = r["inputs"]["W"]
+    assert np.shape(w["numeric"]) == (2, 2) and np.shape(w["analytic"]) == (2, 2)
+    errs = np.abs(np.subtract(w["analytic"], w["numeric"])) / np.abs(w["analytic"])
+    assert w["rel_error"] == pytest.approx(errs.max(), rel=1e-6)
+
+
+@pytest.mark.parametrize("expr, values, on_kink", [
+    ("relu(x) + y", {"x": 0, "y": 1}, "x"),
+    ("abs(x) * y", {"x": 0, "y": 2}, "x"),
+    ("max(x, y)", {"x": 2, "y": 2}, "x"),
+    ("relu(x)", {"x": 1e-6}, "x"),  # x - h and x + h fall on both sides of the kink
+])
+def test_kink_is_reported_not_failed(expr, values, on_kink):
+    r = trace(expr, values).check()
+    assert r["inputs"][on_kink]["kink"] is True
+    assert r["passed"]
+
+
+def test_input_away_from_the_kink_is_not_flagged():
+    r = trace("relu(x) + y", {"x": 0, "y": 1}).check()
+    assert r["inputs"]["y"]["kink"] is False
+    assert r["inputs"]["y"]["rel_error"] < 1e-9
+    assert trace("relu(x)", {"x": 0.5}).check()["inputs"]["x"]["kink"] is False
+
+
+def test_true_zero_gradient_passes():
+    r = trace("max(x, y) * 1000", {"x": 4, "y": 2}).check()
+    assert r["inputs"]["y"]["analytic"] == 0.0 and r["passed"]
+
+
+def test_labels_are_skipped():
+    r = trace("softmax_ce(z, y)", {"z": [[1, 2, 3], [0, 1, 0]], "y": [2, 0]}).check()
+    assert r["inputs"]["y"]["analytic"] is None and r["inputs"]["y"]["numeric"] is None
+    assert r["inputs"]["z"]["rel_error"] < 1e-7 and r["passed"]
+
+
+def test_big_tensors_are_sampled_and_say_so():
+    r = trace("sum(W * W)", {"W": {"randn": [20, 30], "seed": 0}}).check()
+    w = r["inputs"]["W"]
+    assert w["size"] == 600 and w["checked"] == MAX_PER_INPUT
+    numeric = np.array(w["numeric"], dtype=object)
+    assert sum(v is not None for v in numeric.ravel()) == MAX_PER_INPUT
+    assert r["passed"]
+
+
+def test_result_is_strict_json():
+    r = trace("log(x) * y", {"x": -1, "y": 2}).check()
+    text = json.dumps(r, allow_nan=False)
+    assert json.loads(text)["passed"] is False
+
+
+def test_check_catches_a_wrong_gradient(monkeypatch):
+    mul = ops.GATES["mul"]
+    wrong = ops.Gate(**{**mul.__dict__, "vjp": lambda g, out, a, b: (g * b, g * b)})
+    monkeypatch.setitem(ops.GATES, "mul", wrong)
+    # a fresh graph: parsed graphs are cached with their gate plan
+    g = Graph()
+    g.gate("mul", (g.input("x", 4.0), g.input("y", -3.0)))
+    r = Circuit("", g, {}).check()
+    assert not r["passed"]
+    assert r["inputs"]["y"]["rel_error"] > 0.5 and r["inputs"]["x"]["rel_error"] < 1e-9
+
+
+def test_bad_step_is_an_expression_error():
+    with pytest.raises(ExpressionError, match="h must be a positive number"):
+        trace("x", {"x": 1}).check(h=0)
