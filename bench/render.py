@@ -63,6 +63,7 @@ def main() -> None:
         head = ("circuit", "gates", "first ms", "median ms", "target ms", "ratio")
         print("{:<12}{:>7}{:>10}{:>11}{:>11}{:>8}".format(*head))
         for name, expr, values, target in cases:
+            page.goto("about:blank")  # a fresh document: a hash-only change would not reload
             page.goto(f"{base}/#e={quote(expr)}&v={quote(json.dumps(values))}")
             page.wait_for_selector("body[data-ready]")
             first = page.evaluate("window.chainrule.lastRender")
