@@ -58,3 +58,7 @@ export const postCircuit = (body, signal) => call('POST', '/api/circuit', body, 
 export const postGradcheck = (body) => call('POST', '/api/gradcheck', body);
 /** Same body -> {forward, backward, source}: the staged Python code. */
 export const postCode = (body) => call('POST', '/api/code', body);
+/** Body {depth, width, activation, init, scale, batch, residual, seed} -> {loss, layers, saturation, warnings}. */
+export const postGradientFlow = (body, signal) => call('POST', '/api/labs/gradient-flow', body, signal);
+/** Body {w_range, b_range, grid, start, lr, iterations, threshold} -> {surface, unclipped, clipped, wall}. */
+export const postCliff = (body, signal) => call('POST', '/api/labs/cliff', body, signal);
