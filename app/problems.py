@@ -72,6 +72,12 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Pro
 
 
 async def http_error(request: Request, exc: HTTPException) -> ProblemResponse:
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's answer to a body that is not UTF-8 JSON: a schema matter, like bad JSON.
+        return problem(422, "body: the request body is not valid UTF-8 JSON", type=VALIDATION,
+                       title="Request does not match the schema",
+                       errors=[{"loc": ["body"], "msg": "not valid UTF-8 JSON",
+                                "type": "json_invalid"}])
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and exc.detail == "Not Found":
         detail = f"Nothing here: {request.method} {request.url.path}"

@@ -208,6 +208,12 @@ def test_malformed_json_is_422(client):
     assert_problem(r, 422)
 
 
+def test_body_that_is_not_utf8_is_422(client):
+    r = client.post("/api/circuit", content=b'\x1f\x8b\xff{"expression": "x"}',
+                    headers={"content-type": "application/json"})
+    assert assert_problem(r, 422)["errors"][0]["loc"] == ["body"]
+
+
 def test_gradcheck_zero_step_is_422(client):
     body = assert_problem(client.post("/api/gradcheck", json={**XYZ, "h": 0}), 422)
     assert body["errors"][0]["loc"][-1] == "h"
