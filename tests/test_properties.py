@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import trace
+from engine.check import PASS_RTOL
 
 NAMES = ["x", "y", "z"]
 
@@ -60,10 +61,13 @@ def test_random_programs_match_central_differences(text, vals):
     report = c.check()
     for name, entry in report["inputs"].items():
         if not entry["kink"]:
-            assert entry["rel_error"] < 1e-5, (name, entry, text)
+            assert entry["rel_error"] <= PASS_RTOL, (name, entry, text)
 
+    # at a kink relu(0) passes 0 but its expansion max(x, 0) splits a tie: compare off kinks
     expanded = trace(text, vals, expand=True)
     for name, grad in c.gradients.items():
+        if report["inputs"][name]["kink"]:
+            continue
         np.testing.assert_allclose(expanded.gradients[name], grad, rtol=1e-9, atol=1e-12)
 
     ns: dict = {}
@@ -80,4 +84,4 @@ def test_random_tensor_expressions_match_central_differences(expr, seed):
     report = c.check()
     for name, entry in report["inputs"].items():
         if not entry["kink"]:
-            assert entry["rel_error"] < 1e-5, (name, entry, expr)
+            assert entry["rel_error"] <= PASS_RTOL, (name, entry, expr)
