@@ -1,0 +1,399 @@
+/**
+ * The exploding and vanishing gradients lab: two gradient-flow configurations side by side,
+ * the papers' figures next to ours, and the cliff with and without gradient clipping.
+ * Charts are Observable Plot SVG (window.Plot, loaded before this module).
+ * @module lab
+ */
+
+import { ApiError, postCliff, postGradientFlow } from './api.js';
+import { encodeState } from './state.js';
+
+const $ = (id) => document.getElementById(id);
+const Plot = window.Plot;
+const COLORS = { A: '#2457c5', B: '#d9730d' };
+
+/** Setups the presets and the remedies load into configurations A and B. */
+export const PRESETS = {
+  glorot: [
+    { activation: 'tanh', init: 'standard', depth: 5, width: 1000 },
+    { activation: 'tanh', init: 'xavier', depth: 5, width: 1000 },
+  ],
+  he: [
+    { activation: 'relu', init: 'xavier', depth: 30, width: 512 },
+    { activation: 'relu', init: 'he', depth: 30, width: 512 },
+  ],
+  exploding: [
+    { activation: 'relu', init: 'normal', depth: 10, width: 256 },
+    { activation: 'relu', init: 'he', depth: 10, width: 256, scale: 1.5 },
+  ],
+  'sigmoid-relu': [
+    { activation: 'sigmoid', init: 'xavier', depth: 10, width: 256 },
+    { activation: 'relu', init: 'he', depth: 10, width: 256 },
+  ],
+  'standard-xavier': [
+    { activation: 'tanh', init: 'standard', depth: 10, width: 256 },
+    { activation: 'tanh', init: 'xavier', depth: 10, width: 256 },
+  ],
+  'xavier-he': [
+    { activation: 'relu', init: 'xavier', depth: 20, width: 256 },
+    { activation: 'relu', init: 'he', depth: 20, width: 256 },
+  ],
+  residual: [
+    { activation: 'sigmoid', init: 'xavier', depth: 20, width: 128 },
+    { activation: 'sigmoid', init: 'xavier', depth: 20, width: 128, residual: true },
+  ],
+};
+const BASE = { activation: 'tanh', init: 'standard', depth: 5, width: 1000, batch: 64, scale: 1,
+  seed: 0, residual: false };
+
+/** The playground link: a 10-deep sigmoid chain with the |gradient| colouring on. */
+export function sigmoidChainLink(depth = 10) {
+  const expression = 'sigmoid('.repeat(depth) + 'x' + ')'.repeat(depth);
+  return '/' + encodeState({ expression, values: { x: 1 }, magnitude: true });
+}
+
+/** A response number: finite numbers as they are, "NaN"/"Infinity" strings read back. */
+const num = (v) => Number(v);
+const fmt = (v) => {
+  const x = num(v);
+  if (!Number.isFinite(x)) return String(v);
+  return x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4) ? x.toExponential(2) : x.toPrecision(3);
+};
+
+// --- progress and errors ----------------------------------------------------------------------
+
+let pending = 0;
+function busy(text) {
+  pending += 1;
+  $('busy').hidden = false;
+  $('status-text').textContent = text;
+  document.querySelector('.lab').setAttribute('aria-busy', 'true');
+  for (const b of document.querySelectorAll('#run-flow, #run-cliff')) b.disabled = true;
+  return () => {
+    pending -= 1;
+    if (pending > 0) return;
+    $('busy').hidden = true;
+    $('status-text').textContent = '';
+    document.querySelector('.lab').removeAttribute('aria-busy');
+    for (const b of document.querySelectorAll('#run-flow, #run-cliff')) b.disabled = false;
+  };
+}
+
+function showError(err) {
+  const box = $('lab-error');
+  if (!err) {
+    box.hidden = true;
+    return;
+  }
+  const title = err instanceof ApiError ? `${err.title}: ` : '';
+  box.querySelector('.message').textContent = title + (err.message || String(err));
+  box.hidden = false;
+}
+
+// --- configurations A and B --------------------------------------------------------------------
+
+function fieldset(side) {
+  return document.querySelector(`fieldset[data-side="${side}"]`);
+}
+
+function setConfig(side, config) {
+  const c = { ...BASE, ...config };
+  const fs = fieldset(side);
+  for (const [name, value] of Object.entries(c)) {
+    const el = fs.elements[name];
+    if (el.type === 'checkbox') el.checked = Boolean(value);
+    else el.value = String(value);
+  }
+}
+
+/** A configuration's request body; a field that is not a number is reported by name. */
+function readConfig(side) {
+  const fs = fieldset(side);
+  const body = {
+    activation: fs.elements.activation.value,
+    init: fs.elements.init.value,
+    residual: fs.elements.residual.checked,
+  };
+  for (const name of ['depth', 'width', 'batch', 'scale', 'seed']) {
+    const text = fs.elements[name].value.trim();
+    const value = Number(text);
+    if (text === '' || !Number.isFinite(value)) {
+      throw new ApiError({ title: `Configuration ${side.toUpperCase()}`,
+        detail: `${name} must be a number` });
+    }
+    body[name] = value;
+  }
+  return body;
+}
+
+function loadPreset(name) {
+  const [a, b] = PRESETS[name];
+  setConfig('a', a);
+  setConfig('b', b);
+  runFlow();
+}
+
+// --- gradient-flow charts -----------------------------------------------------------------------
+
+function label(config) {
+  return `${config.activation}, ${config.init}${config.scale !== 1 ? ` ×${config.scale}` : ''}`
+    + `${config.residual ? ', residual' : ''}, ${config.depth}×${config.width}`;
+}
+
+function rows(results) {
+  return results.flatMap(({ side, data }) => data.layers.map((layer) => ({ ...layer, side })));
+}
+
+function logChart(id, data, y, yLabel) {
+  const finite = data.filter((d) => Number.isFinite(num(d[y])) && num(d[y]) > 0);
+  const chart = Plot.plot({
+    width: 460, height: 260, marginLeft: 60,
+    x: { label: 'layer (1 = nearest the input)', tickFormat: 'd' },
+    y: { type: 'log', label: yLabel, grid: true },
+    color: { domain: ['A', 'B'], range: [COLORS.A, COLORS.B], legend: true },
+    marks: [
+      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: 'side' }),
+      Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: 'side', r: 2.5,
+        title: (d) => `${d.side} layer ${d.layer}: ${fmt(d[y])}` }),
+    ],
+  });
+  put(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
+}
+
+function saturationChart(data) {
+  const chart = Plot.plot({
+    width: 460, height: 260, marginLeft: 50,
+    x: { label: 'layer', tickFormat: 'd' },
+    y: { label: 'saturated fraction', domain: [0, 1], grid: true },
+    color: { domain: ['A', 'B'], range: [COLORS.A, COLORS.B], legend: true },
+    marks: [
+      Plot.line(data, { x: 'layer', y: 'saturated', stroke: 'side' }),
+      Plot.dot(data, { x: 'layer', y: 'saturated', fill: 'side', r: 2.5 }),
+    ],
+  });
+  put('chart-saturated', chart);
+}
+
+/** At most `n` layers, evenly spread and always including the first and the last. */
+export function pickLayers(count, n = 10) {
+  if (count <= n) return Array.from({ length: count }, (_, i) => i + 1);
+  const picked = new Set();
+  for (let k = 0; k < n; k++) picked.add(1 + Math.round((k * (count - 1)) / (n - 1)));
+  return [...picked];
+}
+
+function histogramChart(id, side, data) {
+  const layers = pickLayers(data.layers.length);
+  const bars = layers.flatMap((n) => {
+    const h = data.layers[n - 1].histogram;
+    return h.counts.map((count, i) => ({ layer: n, x1: num(h.edges[i]), x2: num(h.edges[i + 1]),
+      count }));
+  });
+  const chart = Plot.plot({
+    width: 440, height: 34 + 46 * layers.length, marginLeft: 60,
+    x: { label: 'activation f(s)' }, y: { axis: null },
+    fy: { label: 'layer', domain: layers },
+    marks: [Plot.rectY(bars, { x1: 'x1', x2: 'x2', y: 'count', fy: 'layer', fill: COLORS[side],
+      insetLeft: 0.5 })],
+  });
+  put(id, chart, layers.length < data.layers.length
+    ? `${layers.length} of ${data.layers.length} layers shown` : '');
+}
+
+function put(id, node, note = '') {
+  const box = $(id);
+  box.replaceChildren(node);
+  if (note) {
+    const p = document.createElement('p');
+    p.className = 'hint';
+    p.textContent = note;
+    box.append(p);
+  }
+  box.dataset.state = 'ready';
+}
+
+function summary(results) {
+  return results.map(({ side, config, data }) => {
+    const first = num(data.layers[0].grad_var);
+    const last = num(data.layers[data.layers.length - 1].grad_var);
+    const warn = data.warnings.length ? ` (${data.warnings[0]})` : '';
+    return `${side} (${label(config)}): loss ${fmt(data.loss)}, grad variance layer 1 / layer `
+      + `${data.layers.length} = ${fmt(first / last)}${warn}.`;
+  }).join(' ');
+}
+
+let flowController = null;
+async function runFlow() {
+  showError(null);
+  let configs;
+  try {
+    configs = ['a', 'b'].map((side) => ({ side: side.toUpperCase(), config: readConfig(side) }));
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  flowController?.abort();
+  flowController = new AbortController();
+  const { signal } = flowController;
+  const done = busy('Running both networks forward and backward…');
+  try {
+    const results = await Promise.all(configs.map(async (c) => (
+      { ...c, data: await postGradientFlow(c.config, signal) })));
+    const data = rows(results);
+    logChart('chart-grad-var', data, 'grad_var', 'Var(∂L/∂s)');
+    logChart('chart-grad-norm', data, 'grad_norm', '‖∂L/∂s‖');
+    logChart('chart-weight-grad', data, 'weight_grad_norm', '‖∂L/∂W‖');
+    saturationChart(data);
+    $('saturation-note').textContent = results.map((r) => `${r.side}: ${r.data.saturation}`)
+      .join(' · ');
+    for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
+    $('flow-summary').textContent = summary(results);
+  } catch (err) {
+    if (err.name !== 'AbortError') showError(err);
+  } finally {
+    done();
+  }
+}
+
+// --- the papers' table ---------------------------------------------------------------------------
+
+const ratio = (data) => num(data.layers[0].grad_var) / num(data.layers.at(-1).grad_var);
+const spread = (data) => {
+  const v = data.layers.map((l) => num(l.weight_grad_var));
+  return Math.max(...v) / Math.min(...v);
+};
+
+async function fillPapers() {
+  const done = busy('Reproducing the papers’ figures…');
+  const cell = (row) => document.querySelector(`#papers tr[data-row="${row}"] .ours`);
+  try {
+    const run = (c) => postGradientFlow({ ...BASE, ...c });
+    const [gs, gx] = [await run(PRESETS.glorot[0]), await run(PRESETS.glorot[1])];
+    cell('glorot-standard').textContent = `ratio ${fmt(ratio(gs))}`
+      + ` = ${fmt(ratio(gs) / (1 / 3) ** 4)} × (1/3)⁴`;
+    cell('glorot-xavier').textContent = `ratio ${fmt(ratio(gx))}, ${fmt(ratio(gx) / ratio(gs))}×`
+      + ' the standard init’s';
+    cell('glorot-weights').textContent = `largest / smallest layer: ${fmt(spread(gs))} (standard),`
+      + ` ${fmt(spread(gx))} (xavier)`;
+    const [hx, hh] = [await run(PRESETS.he[0]), await run(PRESETS.he[1])];
+    cell('he-xavier').textContent = `ratio ${fmt(ratio(hx))} = ${fmt(ratio(hx) / 2 ** -29)} × 2⁻²⁹`;
+    cell('he-he').textContent = `ratio ${fmt(ratio(hh))}`;
+  } catch (err) {
+    showError(err);
+  } finally {
+    done();
+  }
+}
+
+// --- the cliff ---------------------------------------------------------------------------------------
+
+function readCliff() {
+  const f = $('cliff-form').elements;
+  const value = (name) => {
+    const text = f[name].value.trim();
+    const x = Number(text);
+    if (text === '' || !Number.isFinite(x)) {
+      throw new ApiError({ title: 'Cliff', detail: `${name.replace('_', ' ')} must be a number` });
+    }
+    return x;
+  };
+  return { start: [value('start_w'), value('start_b')], lr: value('lr'),
+    iterations: value('iterations'), threshold: value('threshold'), grid: value('grid') };
+}
+
+function cliffChart(data) {
+  const { w, b, loss } = data.surface;
+  const cells = loss.flatMap((row, i) => row.map((l, j) => ({ w: w[j], b: b[i], loss: num(l) })));
+  const dw = (w.at(-1) - w[0]) / (w.length - 1);
+  const db = (b.at(-1) - b[0]) / (b.length - 1);
+  const path = (points, name) => points.map((p, i) => ({ ...p, w: num(p.w), b: num(p.b),
+    step: i, name }));
+  const paths = [...path(data.unclipped, 'without clipping'), ...path(data.clipped, 'with clipping')];
+  const chart = Plot.plot({
+    width: 640, height: 480, marginLeft: 50,
+    x: { label: 'w', domain: [w[0] - dw / 2, w.at(-1) + dw / 2] },
+    y: { label: 'b', domain: [b[0] - db / 2, b.at(-1) + db / 2] },
+    color: { type: 'sequential', scheme: 'viridis', label: 'loss', legend: true },
+    marks: [
+      Plot.rect(cells, { x1: (d) => d.w - dw / 2, x2: (d) => d.w + dw / 2,
+        y1: (d) => d.b - db / 2, y2: (d) => d.b + db / 2, fill: 'loss',
+        shapeRendering: 'crispEdges' }),
+      Plot.line(paths, { x: 'w', y: 'b', z: 'name', clip: true, strokeWidth: 2,
+        stroke: (d) => (d.name === 'with clipping' ? '#ffffff' : '#ff4d4d') }),
+      Plot.dot(paths, { x: 'w', y: 'b', clip: true, r: 2.5,
+        fill: (d) => (d.name === 'with clipping' ? '#ffffff' : '#ff4d4d'),
+        title: (d) => `${d.name}, step ${d.step}: w ${fmt(d.w)}, b ${fmt(d.b)}, loss ${fmt(d.loss)}` }),
+    ],
+  });
+  put('chart-cliff', chart);
+}
+
+function cliffSummary(data) {
+  const wall = data.wall;
+  const end = (p) => `(${fmt(p.w)}, ${fmt(p.b)}), loss ${fmt(p.loss)}`;
+  const ends = `After ${data.clipped.length - 1} steps the plain path is at ${end(data.unclipped.at(-1))}`
+    + `; the clipped one at ${end(data.clipped.at(-1))}.`;
+  if (!wall) return `The gradient never exceeded the threshold, so both paths are the same. ${ends}`;
+  return `At step ${wall.iteration}, at (w, b) = (${fmt(wall.w)}, ${fmt(wall.b)}), the gradient's `
+    + `norm is ${fmt(wall.grad_norm)}: the plain step is ${fmt(wall.unclipped_step)} long, the `
+    + `clipped one ${fmt(wall.clipped_step)} (${fmt(num(wall.unclipped_step) / num(wall.clipped_step))}× `
+    + `shorter). ${ends}`;
+}
+
+async function runCliff() {
+  showError(null);
+  let body;
+  try {
+    body = readCliff();
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  const done = busy('Computing the loss surface and both descent paths…');
+  try {
+    const data = await postCliff(body);
+    cliffChart(data);
+    $('cliff-summary').textContent = cliffSummary(data);
+    const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
+    cell.textContent = data.wall
+      ? `step at the wall ${fmt(data.wall.unclipped_step)} plain vs ${fmt(data.wall.clipped_step)} clipped`
+      : 'the threshold was never reached';
+  } catch (err) {
+    showError(err);
+  } finally {
+    done();
+  }
+}
+
+// --- wiring ------------------------------------------------------------------------------------------
+
+function start() {
+  if (!Plot) {
+    showError(new Error('The chart library did not load; reload the page.'));
+    return;
+  }
+  $('sigmoid-chain').href = sigmoidChainLink(10);
+  setConfig('a', PRESETS.glorot[0]);
+  setConfig('b', PRESETS.glorot[1]);
+  $('flow-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    runFlow();
+  });
+  for (const select of document.querySelectorAll('#flow-form select, #flow-form input[type=checkbox]')) {
+    select.addEventListener('change', runFlow);
+  }
+  for (const button of document.querySelectorAll('[data-preset]')) {
+    button.addEventListener('click', () => {
+      loadPreset(button.dataset.preset);
+      $('flow-title').scrollIntoView({ behavior: 'smooth' });
+    });
+  }
+  $('cliff-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    runCliff();
+  });
+  // one at a time: the server has few cores, and the table's runs are the heaviest
+  runFlow().then(runCliff).then(fillPapers);
+}
+
+start();
