@@ -133,6 +133,8 @@ class InputCheck(BaseModel):
     numeric: OutValue | None
     rel_error: OutNumber | None = Field(description="Largest element-wise relative error.")
     kink: bool | None = Field(None, description="The input sits at a kink (relu(0), abs(0)...).")
+    checked: int | None = Field(None, description="Elements checked (a sample of big tensors).")
+    size: int | None = Field(None, description="Elements of the input.")
 
 
 class GradcheckResponse(BaseModel):
