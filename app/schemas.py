@@ -126,11 +126,17 @@ class CircuitResponse(BaseModel):
     warnings: list[str] = Field(description="E.g. which node produced a NaN.")
 
 
+# Numeric gradients of big tensors: elements outside the checked sample are null.
+SampledNested = TypeAliasType(
+    "SampledNested", list[Union[OutNumber, None, "SampledNested"]])  # noqa: UP007
+
+
 class InputCheck(BaseModel):
     """Analytic against numeric gradient of one input."""
 
     analytic: OutValue | None
-    numeric: OutValue | None
+    numeric: OutNumber | SampledNested | None = Field(
+        description="Central differences; null where an element was not sampled.")
     rel_error: OutNumber | None = Field(description="Largest element-wise relative error.")
     kink: bool | None = Field(None, description="The input sits at a kink (relu(0), abs(0)...).")
     checked: int | None = Field(None, description="Elements checked (a sample of big tensors).")
