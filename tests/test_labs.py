@@ -7,7 +7,7 @@ import pytest
 
 from engine import trace
 from engine.labs.cliff import cliff, descend, loss_and_grad, surface
-from engine.labs.gradient_flow import gradient_flow, saturated_fraction
+from engine.labs.gradient_flow import gradient_flow, histogram, saturated_fraction
 from engine.nn import init_weights, mlp
 
 
@@ -193,6 +193,29 @@ def test_overflowing_activations_are_reported_not_raised():
     assert result["warnings"]
     assert "overflowed" in result["warnings"][0]
 
+
+
+@pytest.mark.parametrize("values", [
+    [0.0, 5e-324],                # vanished relu activations: one unit in the last place apart
+    [-6.1e-322, 9.6e-322],        # a few hundred subnormal steps: too few for 30 bins
+    [1e20, 1e20 + 16384],         # equal to the last few digits
+    [-1.7e308, 1.7e308],          # wider than the largest float
+    [1.7e308, 1.7e308],
+    [3.0],
+])
+def test_histogram_of_a_spike_or_a_huge_range_counts_every_value(values):
+    hist = histogram("linear", np.array(values + [np.inf, np.nan]), 30)
+    edges = np.array(hist["edges"])
+    assert len(edges) == 31 and np.all(np.isfinite(edges)) and np.all(np.diff(edges) > 0)
+    assert edges[0] <= min(values) and max(values) <= edges[-1]
+    assert sum(hist["counts"]) == len(values)
+
+
+def test_vanishing_unbounded_activations_still_get_a_histogram():
+    # 100 layers at scale 1e-5 shrink the activations to a few subnormals apart
+    result = gradient_flow(depth=100, width=8, activation="linear", init="xavier", scale=1e-5,
+                           batch=4)
+    assert all(sum(layer["histogram"]["counts"]) == 32 for layer in result["layers"])
 
 # --- the cliff (Pascanu, Mikolov & Bengio 2013) -------------------------------------------------
 

@@ -7,6 +7,7 @@ layer's pre-activation s and dL/dW at every weight. Nothing here differentiates 
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -42,13 +43,29 @@ def histogram(activation: str, a: np.ndarray, bins: int) -> dict[str, list[float
     """Counts of the finite activations; bounded activations get their whole range as bins so
     that two configurations can be compared bar by bar."""
     a = a[np.isfinite(a)]
-    fixed = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(activation)
-    if fixed is None:
-        fixed = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
-        if fixed[0] == fixed[1]:
-            fixed = (fixed[0] - 0.5, fixed[1] + 0.5)
-    counts, edges = np.histogram(a, bins=bins, range=fixed)
-    return {"edges": edges.tolist(), "counts": counts.tolist()}
+    low, high = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(activation) or _span(a, bins)
+    k = _shrink(low, high)
+    counts, edges = np.histogram(a if k == 1 else a / k, bins=bins, range=(low / k, high / k))
+    return {"edges": (edges * k).tolist(), "counts": counts.tolist()}
+
+
+def _shrink(low: float, high: float) -> float:
+    """2 when high - low overflows (say -1e308 to 1e308): the halves' range fits, so count
+    those; 1 otherwise."""
+    return 2.0 if math.isinf(high - low) else 1.0
+
+
+def _span(a: np.ndarray, bins: int) -> tuple[float, float]:
+    """The values' [min, max]; a spike too narrow to cut into `bins` distinct float edges (all
+    values equal, or a few units in the last place apart) is widened by half its size, at
+    least 0.5, on either side."""
+    low, high = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
+    k = _shrink(low, high)
+    edges = np.linspace(low / k, high / k, bins + 1)
+    if np.all(edges[1:] > edges[:-1]):  # the edges np.histogram will make, and its check
+        return low, high
+    pad, big = 0.5 * max(1.0, abs(low), abs(high)), float(np.finfo(float).max)
+    return max(low - pad, -big), min(high + pad, big)
 
 
 @lru_cache(maxsize=32)
