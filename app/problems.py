@@ -53,7 +53,7 @@ async def expression_error(request: Request, exc: ExpressionError) -> ProblemRes
         end = exc.end if exc.end is not None else exc.start + 1
         position = {"start": exc.start, "end": end}
     return problem(400, exc.message, type=EXPRESSION, title="Invalid expression or values",
-                   position=position, hint=exc.hint)
+                   position=position, hint=exc.hint, missing=exc.missing or None)
 
 
 def _where(loc: tuple | list) -> str:

@@ -226,5 +226,7 @@ class Problem(BaseModel):
     detail: str
     position: Position | None = Field(None, description="Set when the error points into the text.")
     hint: str | None = Field(None, description="A suggestion, e.g. use ** instead of ^.")
+    missing: list[str] | None = Field(
+        None, description="For a missing value: every input that still needs one, in order.")
     errors: list[dict[str, Any]] | None = Field(
         None, description="For 422: each schema violation's loc, msg and type.")

@@ -161,6 +161,15 @@ def test_circuit_bad_expression_is_400(client, payload):
     assert_problem(client.post("/api/circuit", json=payload), 400)
 
 
+def test_circuit_missing_values_are_named_and_pointed_at(client):
+    r = client.post("/api/circuit", json={"expression": "x * k + m", "values": {"x": 1}})
+    body = assert_problem(r, 400)
+    assert body["type"] == "urn:chainrule:problem:expression"
+    assert body["missing"] == ["k", "m"]
+    assert "k" in body["detail"] and "m" in body["detail"]
+    assert body["position"] == {"start": 4, "end": 5}  # the first name without a value
+
+
 @pytest.mark.parametrize("route", ["/api/gradcheck", "/api/code"])
 def test_other_posts_report_expression_errors(client, route):
     r = client.post(route, json={"expression": "(x +", "values": {"x": 1}})
