@@ -44,6 +44,10 @@ def jsonable(x):
     return x
 
 
+def _finite(v: np.ndarray) -> bool:
+    return math.isfinite(v) if v.ndim == 0 else bool(np.isfinite(v).all())
+
+
 class Circuit:
     def __init__(self, text: str, graph: Graph, values: Mapping, limits: Limits | None = None):
         self.text = text
@@ -85,13 +89,12 @@ class Circuit:
     def _nonfinite(self) -> list[str]:
         """Name the gates where a NaN or an infinity first appears (not every gate downstream)."""
         notes = []
+        finite = [_finite(v) for v in self.vals]
         for node in self.nodes:
-            if node.kind != "gate":
+            if node.kind != "gate" or finite[node.index]:
                 continue
             v = self.vals[node.index]
-            if np.all(np.isfinite(v)):
-                continue
-            if all(np.all(np.isfinite(self.vals[i.index])) for i in node.inputs):
+            if all(finite[i.index] for i in node.inputs):
                 what = "NaN" if np.any(np.isnan(v)) else "an infinite value"
                 where = f" ({node.name})" if node.name else ""
                 label = GATES[node.op].label_for(node.attrs)

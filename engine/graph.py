@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -99,6 +100,16 @@ def as_value(value, where: str = "value", max_elements: int | None = None) -> np
             ) from None
     _check_elements(arr.size, where, max_elements)
     return arr[()] if arr.ndim == 0 else arr
+
+
+def _on_numpy(fn, node: Node, xs: list[float], g: float | None = None):
+    """A gate's numpy forward (or, given the upstream gradient g, its vjp) on float64 scalars:
+    for the inputs where math raises (1/0, exp(1000), log(-1)) and numpy gives inf or nan."""
+    args = [xs[i.index] for i in node.inputs]
+    if g is not None:
+        args = [g, xs[node.index], *args]
+    with np.errstate(all="ignore"):
+        return fn(*map(np.float64, args), **node.attrs)
 
 
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
@@ -213,6 +224,8 @@ class Graph:
                 )
             elif node.kind == "const":
                 vals[node.index] = node.default
+        if self._on_floats(vals) and (max_elements is None or len(vals) <= max_elements):
+            return self._forward_floats(vals)
         total = sum(v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
             for node, forward, _, _, args, attrs in self._plan():
@@ -236,15 +249,56 @@ class Graph:
                         )
         return vals
 
+    def _forward_floats(self, vals: list) -> list[np.float64]:
+        """The forward pass of an all-scalar circuit on Python floats (see Gate.scalar)."""
+        xs = [None if v is None else float(v) for v in vals]
+        for i, forward, _, j, k, node in self._float_plan():
+            try:
+                xs[i] = forward(xs[j]) if k is None else forward(xs[j], xs[k])
+            except (ArithmeticError, ValueError):  # numpy gives inf or nan here
+                xs[i] = float(_on_numpy(GATES[node.op].forward, node, xs))
+        return list(np.array(xs))
+
     def _plan(self) -> list[tuple]:
         """The gates in order with their functions and input positions looked up once."""
-        plan = getattr(self, "_plan_cache", None)
-        if plan is None or plan[0] != len(self.nodes):
-            steps = [(n, GATES[n.op].forward, GATES[n.op].vjp, GATES[n.op].nondiff,
-                      tuple(i.index for i in n.inputs), n.attrs)
-                     for n in self.nodes if n.kind == "gate"]
-            plan = self._plan_cache = (len(self.nodes), steps)
-        return plan[1]
+        return self._cached("_plan_cache", lambda: [
+            (n, GATES[n.op].forward, GATES[n.op].vjp, GATES[n.op].nondiff,
+             tuple(i.index for i in n.inputs), n.attrs)
+            for n in self.nodes if n.kind == "gate"])
+
+    def _float_plan(self) -> list[tuple] | None:
+        """The plan for Python floats, with each gate's one or two input positions and its
+        constants bound in; None when a gate only runs on arrays."""
+        def build():
+            gates = [(n, GATES[n.op]) for n in self.nodes if n.kind == "gate"]
+            if any(gate.scalar is None for _, gate in gates):
+                return None
+            plan = []
+            for n, gate in gates:
+                forward, vjp = gate.scalar, gate.scalar_vjp or gate.vjp
+                if n.attrs:
+                    forward, vjp = partial(forward, **n.attrs), partial(vjp, **n.attrs)
+                ins = [i.index for i in n.inputs] + [None]
+                plan.append((n.index, forward, vjp, ins[0], ins[1], n))
+            return plan
+
+        return self._cached("_float_plan_cache", build)
+
+    def _on_floats(self, vals: list, seed=None) -> bool:
+        """True when every gate has a scalar form and every input and constant is a scalar:
+        then every value is one, and the passes run on Python floats."""
+        leaves = self._cached("_leaves_cache", lambda: [
+            n.index for n in self.nodes if n.kind != "gate"])
+        return (self._float_plan() is not None and (seed is None or np.ndim(seed) == 0)
+                and all(type(vals[i]) is np.float64 for i in leaves))
+
+    def _cached(self, name: str, build):
+        """build() once per graph size (a graph only grows, by appending nodes)."""
+        cached = getattr(self, name, None)
+        if cached is None or cached[0] != len(self.nodes):
+            cached = (len(self.nodes), build())
+            setattr(self, name, cached)
+        return cached[1]
 
     @staticmethod
     def _forward_error(node: Node, xs: list[np.ndarray], e: Exception) -> ExpressionError:
@@ -259,6 +313,8 @@ class Graph:
                  ) -> list[np.ndarray | None]:
         """Every node's gradient, accumulated at forks. None marks an input that takes no
         gradient (it only feeds slots such as integer labels)."""
+        if self._on_floats(vals, seed):
+            return self._backward_floats(vals, seed)
         grads: list[np.ndarray | None] = [None] * len(self.nodes)
         out = self.output
         grads[out.index] = np.ones_like(vals[out.index]) if seed is None else seed
@@ -281,24 +337,43 @@ class Graph:
                     prev = grads[i]
                     grads[i] = c if prev is None else prev + c
         # differentiable nodes with no path to the output get zeros; label-only inputs keep None
+        label_only = self._label_only()
         for i, g in enumerate(grads):
-            if g is None and i not in self._label_only():
+            if g is None and i not in label_only:
                 grads[i] = np.zeros_like(vals[i])
         return grads
 
+    def _backward_floats(self, vals: list, seed) -> list[np.float64]:
+        """The backward pass of an all-scalar circuit on Python floats (see Gate.scalar). Scalar
+        gates take a gradient on every input, so no node is label-only."""
+        xs = [float(v) for v in vals]
+        grads: list[float | None] = [None] * len(xs)
+        grads[self.output.index] = 1.0 if seed is None else float(seed)
+        for i, _, vjp, j, k, node in reversed(self._float_plan()):
+            g = grads[i]
+            if g is None:
+                continue
+            try:
+                cs = vjp(g, xs[i], xs[j]) if k is None else vjp(g, xs[i], xs[j], xs[k])
+            except (ArithmeticError, ValueError):  # numpy gives inf or nan here
+                cs = [float(c) for c in _on_numpy(GATES[node.op].vjp, node, xs, g)]
+            grads[j] = cs[0] if grads[j] is None else grads[j] + cs[0]
+            if k is not None:
+                grads[k] = cs[1] if grads[k] is None else grads[k] + cs[1]
+        return list(np.array([0.0 if g is None else g for g in grads]))
+
     def _label_only(self) -> set[int]:
         """Nodes whose every use is a slot that takes no gradient (integer labels)."""
-        cached = getattr(self, "_label_cache", None)
-        if cached is None or cached[0] != len(self.nodes):
+        def build():
             slots: dict[int, set[bool]] = {}
             for node in self.nodes:
                 if node.kind == "gate":
                     nondiff = GATES[node.op].nondiff
                     for slot, inp in enumerate(node.inputs):
                         slots.setdefault(inp.index, set()).add(slot in nondiff)
-            cached = (len(self.nodes), {i for i, kinds in slots.items() if kinds == {True}})
-            self._label_cache = cached
-        return cached[1]
+            return {i for i, kinds in slots.items() if kinds == {True}}
+
+        return self._cached("_label_cache", build)
 
     def local(self, node: Node, vals: list[np.ndarray]) -> list[float | None] | None:
         """A scalar gate's local derivative with respect to each input, in order."""

@@ -9,6 +9,7 @@ broadcasting with `unbroadcast`.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,12 @@ class Gate:
     # (*xs, **attrs) -> True when an input sits where the gate is not differentiable
     kink: Callable | None = None
     nondiff: tuple[int, ...] = ()  # input slots that take no gradient
+    # The forward (and vjp, when `vjp` itself calls numpy) on Python floats, for circuits of
+    # scalars: math on a float costs ~50 ns, a numpy call on a scalar ~1 µs. They may raise
+    # where numpy gives inf or nan (1/0, exp(1000), log(-1)); the engine then runs the numpy
+    # functions for that gate. None: the gate only runs on arrays.
+    scalar: Callable | None = None
+    scalar_vjp: Callable | None = None
     py: str = ""  # forward code: {0} {1} are input names, constants by name
     local_py: tuple[str, ...] = ()  # elementwise local derivative per input ({out} is the output)
     vjp_py: tuple[str, ...] = ()  # otherwise the whole gradient per input, {g} the upstream one
@@ -76,6 +83,27 @@ def _softplus(x):
 def _tie_split(a, b):
     """Share of the gradient that max(a, b) sends to a: 1 if a wins, 0 if it loses, 1/2 on a tie."""
     return (a > b) + 0.5 * (a == b)
+
+
+def _relu(x):
+    return x if not x <= 0.0 else 0.0  # NaN stays NaN, as in np.maximum
+
+
+def _max(a, b):
+    return a if a > b else b if b >= a else a + b  # ties give b and a NaN wins, as in np.maximum
+
+
+def _min(a, b):
+    return a if a < b else b if b <= a else a + b
+
+
+def _sign(x):
+    return (x > 0) - (x < 0) if x == x else x
+
+
+def _sigmoid_scalar(x):
+    e = math.exp(-abs(x))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
 
 
 def _safe_log(a):
@@ -215,35 +243,41 @@ def _expand_div(g, xs, attrs, span):
 GATES: dict[str, Gate] = {}
 
 
-def _row(*args, **kwargs) -> None:
-    gate = Gate(*args, **kwargs)
-    GATES[gate.op] = gate
+SAME = object()  # scalar=SAME: the forward uses only Python operators, so it runs on floats too
+
+
+def _row(op, label, arity, forward, vjp, *args, scalar=None, **kwargs) -> None:
+    scalar = forward if scalar is SAME else scalar
+    GATES[op] = Gate(op, label, arity, forward, vjp, *args, scalar=scalar, **kwargs)
 
 
 # --- binary gates (broadcasting) --------------------------------------------------------------
 _row("add", "+", 2, operator.add, lambda g, out, a, b: (g, g),
      r"\frac{\partial}{\partial a}(a+b) = 1,\quad \frac{\partial}{\partial b}(a+b) = 1",
      "distributes: every input gets the upstream gradient unchanged",
-     py="{0} + {1}", local_py=("1", "1"))
+     py="{0} + {1}", local_py=("1", "1"), scalar=SAME)
 _row("sub", "-", 2, operator.sub, lambda g, out, a, b: (g, -g),
      r"\frac{\partial}{\partial a}(a-b) = 1,\quad \frac{\partial}{\partial b}(a-b) = -1",
      "distributes: a gets the upstream gradient, b gets it negated",
-     expand=_expand_sub, py="{0} - {1}", local_py=("1", "-1"))
+     expand=_expand_sub, py="{0} - {1}", local_py=("1", "-1"), scalar=SAME)
 _row("mul", "*", 2, operator.mul, lambda g, out, a, b: (g * b, g * a),
      r"\frac{\partial}{\partial a}(ab) = b,\quad \frac{\partial}{\partial b}(ab) = a",
      "swaps: each input gets the other input's value times the upstream gradient",
-     py="{0} * {1}", local_py=("{1}", "{0}"))
+     py="{0} * {1}", local_py=("{1}", "{0}"), scalar=SAME)
 _row("div", "/", 2, operator.truediv, lambda g, out, a, b: (g / b, -g * a / b**2),
      r"\frac{\partial}{\partial a}\frac{a}{b} = \frac{1}{b},\quad "
      r"\frac{\partial}{\partial b}\frac{a}{b} = -\frac{a}{b^2}",
      "scales: a gets upstream/b; b gets -a/b² times upstream",
-     expand=_expand_div, py="{0} / {1}", local_py=("1.0 / {1}", "-{0} / {1}**2"))
+     expand=_expand_div, py="{0} / {1}", local_py=("1.0 / {1}", "-{0} / {1}**2"),
+     scalar=SAME)
 _row("pow", "**", 2, np.power,
      lambda g, out, a, b: (g * b * np.power(a, b - 1.0), g * out * _safe_log(a)),
      r"\frac{\partial}{\partial a}a^b = b\,a^{b-1},\quad "
      r"\frac{\partial}{\partial b}a^b = a^b \ln a",
      "scales: the base gets b·a^(b-1) times upstream, the exponent a^b·ln a times upstream",
-     py="{0} ** {1}", local_py=("{1} * {0} ** ({1} - 1)", "{out} * _log_or_0({0})"))
+     py="{0} ** {1}", local_py=("{1} * {0} ** ({1} - 1)", "{out} * _log_or_0({0})"),
+     scalar=math.pow, scalar_vjp=lambda g, out, a, b: (
+         g * b * math.pow(a, b - 1.0), g * out * (math.log(a) if a > 0 else 0.0)))
 _row("max", "max", 2, np.maximum,
      lambda g, out, a, b: (g * _tie_split(a, b), g * _tie_split(b, a)),
      r"\frac{\partial}{\partial a}\max(a,b) = \mathbb{1}(a>b),\quad "
@@ -252,7 +286,8 @@ _row("max", "max", 2, np.maximum,
      "(a tie splits it evenly, as PyTorch and JAX do, so the two shares still add up to it)",
      kink=lambda a, b: bool(np.any(a == b)),
      py="np.maximum({0}, {1})",
-     local_py=("({0} > {1}) + 0.5 * ({0} == {1})", "({1} > {0}) + 0.5 * ({0} == {1})"))
+     local_py=("({0} > {1}) + 0.5 * ({0} == {1})", "({1} > {0}) + 0.5 * ({0} == {1})"),
+     scalar=_max)
 _row("min", "min", 2, np.minimum,
      lambda g, out, a, b: (g * _tie_split(b, a), g * _tie_split(a, b)),
      r"\frac{\partial}{\partial a}\min(a,b) = \mathbb{1}(a<b),\quad "
@@ -261,61 +296,72 @@ _row("min", "min", 2, np.minimum,
      "(a tie splits it evenly)",
      kink=lambda a, b: bool(np.any(a == b)),
      py="np.minimum({0}, {1})",
-     local_py=("({0} < {1}) + 0.5 * ({0} == {1})", "({1} < {0}) + 0.5 * ({0} == {1})"))
+     local_py=("({0} < {1}) + 0.5 * ({0} == {1})", "({1} < {0}) + 0.5 * ({0} == {1})"),
+     scalar=_min)
 
 # --- unary gates, including the notes' constant gates +c and *a --------------------------------
 _row("neg", "*-1", 1, operator.neg, lambda g, out, x: (-g,),
      r"\frac{d}{dx}(-x) = -1", "flips the sign of the upstream gradient",
-     py="-{0}", local_py=("-1",))
+     py="-{0}", local_py=("-1",), scalar=SAME)
 _row("recip", "1/x", 1, lambda x: 1.0 / x, lambda g, out, x: (-g * out * out,),
      r"\frac{d}{dx}\frac{1}{x} = -\frac{1}{x^2}",
-     "scales the upstream gradient by -1/x²", py="1.0 / {0}", local_py=("-1.0 / {0}**2",))
+     "scales the upstream gradient by -1/x²", py="1.0 / {0}", local_py=("-1.0 / {0}**2",),
+     scalar=SAME)
 _row("addc", "+{c}", 1, lambda x, c: x + c, lambda g, out, x, c: (g,),
      r"\frac{d}{dx}(x + c) = 1", "passes the upstream gradient through unchanged",
-     py="{0} + {c}", local_py=("1",), attrs=("c",))
+     py="{0} + {c}", local_py=("1",), attrs=("c",), scalar=SAME)
 _row("scale", "*{a}", 1, lambda x, a: x * a, lambda g, out, x, a: (g * a,),
      r"\frac{d}{dx}(a x) = a", "scales the upstream gradient by the constant a",
-     py="{a} * {0}", local_py=("{a}",), attrs=("a",))
+     py="{a} * {0}", local_py=("{a}",), attrs=("a",), scalar=SAME)
 _row("powc", "**{p}", 1, lambda x, p: np.power(x, p),
      lambda g, out, x, p: (g * p * np.power(x, p - 1.0),),
      r"\frac{d}{dx}x^p = p\,x^{p-1}", "scales the upstream gradient by p·x^(p-1)",
-     py="{0}**{p}", local_py=("{p} * {0}**({p} - 1)",), attrs=("p",))
+     py="{0}**{p}", local_py=("{p} * {0}**({p} - 1)",), attrs=("p",),
+     # numpy takes the square root for p = 0.5, where (-inf)**0.5 is nan rather than inf
+     scalar=lambda x, p: math.sqrt(x) if p == 0.5 else math.pow(x, p),
+     scalar_vjp=lambda g, out, x, p: (g * p * math.pow(x, p - 1.0),))
 _row("exp", "exp", 1, np.exp, lambda g, out, x: (g * out,),
      r"\frac{d}{dx}e^x = e^x", "scales the upstream gradient by its own output e^x",
-     py="np.exp({0})", local_py=("{out}",))
+     py="np.exp({0})", local_py=("{out}",), scalar=math.exp)
 _row("log", "log", 1, np.log, lambda g, out, x: (g / x,),
      r"\frac{d}{dx}\ln x = \frac{1}{x}", "scales the upstream gradient by 1/x",
-     py="np.log({0})", local_py=("1.0 / {0}",))
+     py="np.log({0})", local_py=("1.0 / {0}",), scalar=math.log)
 _row("sqrt", "√", 1, np.sqrt, lambda g, out, x: (g * 0.5 / out,),
      r"\frac{d}{dx}\sqrt{x} = \frac{1}{2\sqrt{x}}", "scales the upstream gradient by 1/(2√x)",
-     py="np.sqrt({0})", local_py=("0.5 / {out}",))
+     py="np.sqrt({0})", local_py=("0.5 / {out}",), scalar=math.sqrt)
 _row("abs", "|x|", 1, np.abs, lambda g, out, x: (g * np.sign(x),),
      r"\frac{d}{dx}|x| = \operatorname{sign}(x)\quad(0 \text{ at } x = 0)",
      "passes the upstream gradient with the sign of x (none at x = 0)",
-     kink=lambda x: bool(np.any(x == 0)), py="np.abs({0})", local_py=("np.sign({0})",))
+     kink=lambda x: bool(np.any(x == 0)), py="np.abs({0})", local_py=("np.sign({0})",),
+     scalar=abs, scalar_vjp=lambda g, out, x: (g * _sign(x),))
 _row("sigmoid", "σ", 1, _sigmoid, lambda g, out, x: (g * out * (1.0 - out),),
      r"\frac{d}{dx}\sigma(x) = (1-\sigma(x))\,\sigma(x)",
      "squashes: scales the upstream gradient by σ(1-σ), at most 1/4",
-     expand=_expand_sigmoid, py="1.0 / (1 + np.exp(-{0}))", local_py=("(1 - {out}) * {out}",))
+     expand=_expand_sigmoid, py="1.0 / (1 + np.exp(-{0}))", local_py=("(1 - {out}) * {out}",),
+     scalar=_sigmoid_scalar)
 _row("tanh", "tanh", 1, np.tanh, lambda g, out, x: (g * (1.0 - out * out),),
      r"\frac{d}{dx}\tanh x = 1 - \tanh^2 x",
      "squashes: scales the upstream gradient by 1-tanh², at most 1",
-     expand=_expand_tanh, py="np.tanh({0})", local_py=("1 - {out}**2",))
+     expand=_expand_tanh, py="np.tanh({0})", local_py=("1 - {out}**2",), scalar=math.tanh)
 _row("relu", "relu", 1, lambda x: np.maximum(x, 0.0), lambda g, out, x: (g * (x > 0),),
      r"\frac{d}{dx}\max(0, x) = \mathbb{1}(x > 0)",
      "gates: passes the upstream gradient where x > 0, blocks it elsewhere (0 at x = 0)",
      expand=_expand_relu, kink=lambda x: bool(np.any(x == 0)),
-     py="np.maximum({0}, 0)", local_py=("1.0 * ({0} > 0)",))
+     py="np.maximum({0}, 0)", local_py=("1.0 * ({0} > 0)",), scalar=_relu)
 _row("softplus", "softplus", 1, _softplus, lambda g, out, x: (g * _sigmoid(x),),
      r"\frac{d}{dx}\ln(1+e^x) = \sigma(x)", "scales the upstream gradient by σ(x)",
      expand=_expand_softplus, py="np.logaddexp(0, {0})",
-     local_py=("1.0 / (1 + np.exp(-{0}))",))
+     local_py=("1.0 / (1 + np.exp(-{0}))",),
+     scalar=lambda x: _relu(x) + math.log1p(math.exp(-abs(x))),
+     scalar_vjp=lambda g, out, x: (g * _sigmoid_scalar(x),))
 _row("sin", "sin", 1, np.sin, lambda g, out, x: (g * np.cos(x),),
      r"\frac{d}{dx}\sin x = \cos x", "scales the upstream gradient by cos x",
-     py="np.sin({0})", local_py=("np.cos({0})",))
+     py="np.sin({0})", local_py=("np.cos({0})",),
+     scalar=math.sin, scalar_vjp=lambda g, out, x: (g * math.cos(x),))
 _row("cos", "cos", 1, np.cos, lambda g, out, x: (-g * np.sin(x),),
      r"\frac{d}{dx}\cos x = -\sin x", "scales the upstream gradient by -sin x",
-     py="np.cos({0})", local_py=("-np.sin({0})",))
+     py="np.cos({0})", local_py=("-np.sin({0})",),
+     scalar=math.cos, scalar_vjp=lambda g, out, x: (-g * math.sin(x),))
 
 # --- tensor gates -------------------------------------------------------------------------------
 _row("matmul", "@", 2, _matmul, _matmul_vjp,

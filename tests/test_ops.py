@@ -3,6 +3,8 @@ and its numerical stability. A new gate is covered by adding its sample inputs t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,51 @@ def test_softmax_ce_stays_finite_on_huge_logits():
     assert float(c.value) == pytest.approx(2000.0)
     np.testing.assert_allclose(c.gradients["z"], [[1.0, -1.0, 0.0]], atol=1e-12)
     assert c.gradients["y"] is None
+
+
+# --- the scalar forms (Python floats and math) against the numpy rows ------------------------
+
+EDGES = [-1000.0, -2.5, -1.0, -0.0, 0.0, 1e-300, 0.5, 1.0, 3.0, 710.0, 1e200,
+         np.inf, -np.inf, np.nan]
+PAIRS = [(a, b) for a in (-2.0, -0.0, 0.0, 1.5, 1e200, np.inf, -np.inf, np.nan)
+         for b in (-2.0, 0.0, 0.5, 1.5, 1e200, -np.inf, np.nan)]
+ATTRS = {"addc": [{"c": 1.0}], "scale": [{"a": -2.0}],
+         "powc": [{"p": 2.0}, {"p": -1.5}, {"p": 0.5}, {"p": 3.0}, {"p": -1.0}]}
+
+
+def _scalar_vs_array_cases() -> list:
+    cases = []
+    for op, gate in GATES.items():
+        if gate.scalar is None:
+            continue
+        points = [(x,) for x in EDGES] if gate.arity == 1 else PAIRS
+        cases += [pytest.param(op, xs, attrs, id=f"{op}-{xs}-{attrs}")
+                  for attrs in ATTRS.get(op, [{}]) for xs in points]
+    return cases
+
+
+def test_every_elementwise_gate_has_a_scalar_form():
+    tensor_only = {"matmul", "sum", "mean", "transpose", "index", "softmax_ce"}
+    assert {op for op, g in GATES.items() if g.scalar is None} == tensor_only
+
+
+@pytest.mark.parametrize("op, xs, attrs", _scalar_vs_array_cases())
+def test_scalar_form_agrees_with_numpy_row(op, xs, attrs):
+    # the same gate on float inputs (Python floats and math) and on 1-element arrays (numpy):
+    # the same value, gradients and warnings, inf and nan included, and no RuntimeWarning
+    circuits = []
+    for shape in ((), (1,)):
+        g = Graph()
+        ins = [g.input(f"a{k}", np.full(shape, x)) for k, x in enumerate(xs)]
+        g.gate(op, ins, **attrs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            circuits.append(Circuit("", g, {}))
+    scalar, array = circuits
+    assert scalar.graph._on_floats(scalar.vals)  # the float path ran
+    assert type(scalar.value) is np.float64 and type(scalar.gradients["a0"]) is np.float64
+    # math and numpy's vectorized exp, log and tanh may differ in the last bits
+    np.testing.assert_allclose(scalar.value, array.value[0], rtol=1e-15, atol=1e-300)
+    for name, grad in scalar.gradients.items():
+        np.testing.assert_allclose(grad, array.gradients[name][0], rtol=1e-12, atol=1e-300)
+    assert scalar.warnings == [w for w in array.warnings if "the output has shape" not in w]
