@@ -6,6 +6,7 @@ parsed graph can be cached and shared by many evaluations at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -83,11 +84,17 @@ def as_value(value, where: str = "value", max_elements: int | None = None) -> np
             )
         if len(shape) > 4:
             raise ExpressionError(f"{where}: randn supports at most 4 dimensions")
-        _check_elements(int(np.prod(shape)), where, max_elements)
+        _check_elements(math.prod(shape), where, max_elements)
         seed = value.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ExpressionError(f"{where}: seed must be a whole number >= 0")
-        arr = np.random.default_rng(seed).standard_normal(shape)
+        try:
+            arr = np.random.default_rng(seed).standard_normal(shape)
+        except (ValueError, OverflowError, MemoryError):
+            raise ExpressionError(
+                f"{where}: randn {list(shape)} holds {math.prod(shape):,} numbers, "
+                "too many to fit in memory"
+            ) from None
     else:
         if isinstance(value, (bool, str)) or value is None:
             raise ExpressionError(f"{where}: expected a number or a list of numbers, got {value!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import ExpressionError, trace
+from engine import ExpressionError, Limits, trace
 from engine.circuit import Circuit
 from engine.graph import Graph
 
@@ -99,6 +99,25 @@ def test_unused_input_gets_zero_gradient():
     g.gate("mul", (x, x))
     c = Circuit("", g, {})
     assert float(c.gradients["y"]) == 0.0 and float(c.gradients["x"]) == 4.0
+
+
+def test_gate_off_the_path_to_the_output_sends_no_gradient():
+    # exp(1000 x) is inf, and its gradient would be inf * 0 = NaN if it were backpropagated
+    g = Graph()
+    x = g.input("x", 2.0)
+    dead = g.gate("exp", (g.gate("scale", (x,), a=1000.0),))
+    g.gate("scale", (x,), a=3.0)
+    c = Circuit("", g, {})
+    assert float(c.gradients["x"]) == 3.0 and float(c.grads[dead.index]) == 0.0
+
+
+@pytest.mark.parametrize("limits", [Limits(), None])
+@pytest.mark.parametrize("shape", [[10**10, 10**10], [2**62, 4], [10**30]])
+def test_huge_random_shape_is_a_clear_error(shape, limits):
+    with pytest.raises(ExpressionError) as err:
+        trace("sum(w)", {"w": {"randn": shape}}, limits=limits)
+    assert err.value.message.startswith("w: ")
+    assert "more than the limit" in err.value.message if limits else "memory" in err.value.message
 
 
 def test_label_input_takes_no_gradient():
