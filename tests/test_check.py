@@ -90,6 +90,20 @@ def test_check_catches_a_wrong_gradient(monkeypatch):
     assert r["inputs"]["y"]["rel_error"] > 0.5 and r["inputs"]["x"]["rel_error"] < 1e-9
 
 
-def test_bad_step_is_an_expression_error():
-    with pytest.raises(ExpressionError, match="h must be a positive number"):
-        trace("x", {"x": 1}).check(h=0)
+@pytest.mark.parametrize("h", [0, -1e-5, 1e-11, 1e-320, 1.5, float("inf"), float("nan"), True,
+                               "0.1"])
+def test_bad_step_is_an_expression_error(h):
+    with pytest.raises(ExpressionError, match="h must be a positive finite number from 1e-10 to 1"):
+        trace("x", {"x": 1}).check(h=h)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("h", [1e-10, 1])
+@pytest.mark.parametrize("expr, values", [
+    ("exp(x)", {"x": 710}), ("x * y", {"x": 1e308, "y": 10}), ("1 / x", {"x": 0}),
+    ("sum(w * w)", {"w": [1e200, 1.0]}),
+])
+def test_check_of_a_non_finite_circuit_is_quiet(h, expr, values):
+    r = trace(expr, values).check(h=h)
+    assert r["h"] == h and not r["passed"]
+    json.dumps(r, allow_nan=False)
