@@ -66,7 +66,8 @@ _HELPERS = {
     return _unbroadcast(ga, a.shape), _unbroadcast(gb, b.shape)''',
 }
 _HELPER_NEEDS = {"softmax_ce": (), "_matmul_grads": ("_unbroadcast",)}
-_RESERVED = {"np", "math", *_HELPERS}
+# names the code needs for itself: a program's inputs may not take them (engine/parse.py)
+RESERVED = frozenset({"np", "math", *_HELPERS, "enumerate", "float", "int", "len", "max"})
 
 
 def literal(x) -> str:
@@ -107,7 +108,7 @@ class _Namer:
     """Value names and gradient names (`d` + name) that never collide with each other."""
 
     def __init__(self, inputs: list[str]):
-        self.taken = set(_RESERVED) | set(inputs) | {"d" + n for n in inputs}
+        self.taken = set(RESERVED) | set(inputs) | {"d" + n for n in inputs}
 
     def fresh(self, base: str) -> str:
         name, k = base, 1

@@ -10,6 +10,7 @@ for a variable), and a new gate can still be widened by parentheses or named by 
 from __future__ import annotations
 
 import difflib
+import keyword
 import math
 import re
 import threading
@@ -20,6 +21,7 @@ import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from engine.codegen import RESERVED
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits, Node
 
@@ -224,6 +226,11 @@ class _Builder:
             self.g.output = self.node(self.bare)
         elif self.g.output is None:
             raise ExpressionError("the expression is empty", 0, 0, hint="type an expression")
+        inputs = self.g.inputs()
+        for name, node in inputs.items():
+            if name[0] == "d" and name[1:] in inputs:  # the staged code's name for a gradient
+                raise _err(f"'{name}' is the name the generated code gives the gradient of "
+                           f"'{name[1:]}'", node.span, f"rename one of {name[1:]} and {name}")
         return self.g
 
     def assign(self, name: str, span: tuple[int, int], value: _Val) -> None:
@@ -231,6 +238,7 @@ class _Builder:
             raise _err(
                 f"'{name}' is a module name and cannot be assigned", span, "choose another name"
             )
+        _check_name(name, span)
         if name in self.free:
             first = self.free[name]
             raise _err(
@@ -288,6 +296,7 @@ class _Builder:
             )
         if name in FUNCTIONS:
             raise _err(f"'{name}' is a function, not a value", span, f"call it, like {name}(x)")
+        _check_name(name, span)
         node = self.names[name] = self.g.input(name, span=span)
         self.free[name] = span
         return node
@@ -376,6 +385,13 @@ _local = threading.local()
 
 def _b() -> _Builder:
     return _local.builder
+
+
+def _check_name(name: str, span: tuple[int, int]) -> None:
+    """Refuse a name that the staged Python (engine/codegen.py) needs for itself."""
+    if name in RESERVED:
+        raise _err(f"'{name}' is a name the generated Python code needs", span,
+                   "choose another name")
 
 
 def _fail_func(v: _Val) -> Node:
@@ -495,9 +511,10 @@ class _Rules(Transformer):
         span = _span(target, c[-1])
         for v in items:
             if v.kind != "int":
-                raise _err(
-                    "an index must be a whole number", v.span, "write w[0], w[-1] or W[1, 2]"
-                )
+                hint = "write w[0], w[-1] or W[1, 2]"
+                if _is_scalar_lit(v) and float(v.data).is_integer() and abs(v.data) < 1e15:
+                    hint = f"write {int(v.data)}"  # w[1+1], w[2.0]
+                raise _err("an index must be a whole-number literal, like 0 or -1", v.span, hint)
         idx = items[0].data if len(items) == 1 else tuple(v.data for v in items)
         return _b().gate("index", [target], span, index=idx)
 
@@ -610,6 +627,15 @@ def _prepare(text: str, limits: Limits | None) -> str:
     out.append(text[done:])
     clean = "".join(out)
     m = _NUMBER_NAME.search(clean)
+    if m and m.group(2)[0] == "_":
+        word = re.match(r"[\w.]+", clean[m.start():]).group()
+        if re.fullmatch(_NUM, word.replace("_", "")):
+            raise ExpressionError(
+                f"'{word}': numbers are written without underscores",
+                m.start(),
+                m.start() + len(word),
+                hint=f"write {word.replace('_', '')}",
+            )
     if m:
         raise ExpressionError(
             f"a number is directly followed by a name in '{m.group()}'",
@@ -618,12 +644,12 @@ def _prepare(text: str, limits: Limits | None) -> str:
             hint=f"write {m.group(1)}*{m.group(2)}",
         )
     for m in _WORD.finditer(clean):
-        if m.group() in KEYWORDS:
+        if keyword.iskeyword(m.group()):
             raise ExpressionError(
                 f"'{m.group()}' is not part of the language",
                 m.start(),
                 m.end(),
-                hint=KEYWORDS[m.group()],
+                hint=KEYWORDS.get(m.group(), "Python's keywords are not part of the language"),
             )
     return clean
 

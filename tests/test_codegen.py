@@ -147,3 +147,16 @@ def test_unused_and_label_inputs_still_get_a_gradient_name():
     g.gate("softmax_ce", (z, y))
     ns = run_source(Circuit("", g, {}))
     assert ns["dy"] is None and ns["dunused"] == 0.0
+
+
+def test_every_builtin_the_helpers_use_is_reserved():
+    # an input named like one (int, len...) would shadow it in the staged code
+    import builtins
+
+    from engine.codegen import _HELPERS, RESERVED
+
+    for code in _HELPERS.values():
+        code = re.sub(r'"""[\s\S]*?"""', "", code)
+        names = set(re.findall(r"(?<![.\w])([A-Za-z_]\w*)", code))
+        used = {n for n in names if hasattr(builtins, n)} - {"None", "True", "False"}
+        assert used <= RESERVED, used - RESERVED

@@ -331,8 +331,25 @@ def test_function_and_index_spans():
         ("w[0:2]", "unexpected character ':'", (3, 4), "slices"),
         ("y = x + 1; x = 3", "'x' is assigned here but was already used", (11, 12), None),
         ("x = 1; x = 2", "'x' already has a value", (7, 8), None),
-        ("w[1.5]", "index must be a whole number", (2, 5), None),
-        ("w[i]", "index must be a whole number", (2, 3), None),
+        ("w[1.5]", "index must be a whole-number literal", (2, 5), "w[0], w[-1]"),
+        ("w[i]", "index must be a whole-number literal", (2, 3), "w[0], w[-1]"),
+        ("w[1+1]", "index must be a whole-number literal", (2, 5), "write 2"),
+        ("W[0, 2*1]", "index must be a whole-number literal", (5, 8), "write 2"),
+        ("w[2.0]", "index must be a whole-number literal", (2, 5), "write 2"),
+        ("1_000 * x", "numbers are written without underscores", (0, 5), "write 1000"),
+        ("x = 2.000_5", "'2.000_5': numbers are written without underscores", (4, 11),
+         "write 2.0005"),
+        ("x + 1e1_0", "without underscores", (4, 9), "write 1e10"),
+        ("pass = 2", "'pass' is not part of the language", (0, 4), "Python's keywords"),
+        ("x * try", "'try' is not part of the language", (4, 7), None),
+        ("math * 2", "'math' is a module", (0, 4), "math.exp"),
+        ("np = 3; np * 2", "'np' is a module name and cannot be assigned", (0, 2), None),
+        ("int * x", "'int' is a name the generated Python code needs", (0, 3), "another name"),
+        ("y = 2\nmax = y * 3", "'max' is a name the generated Python code needs", (6, 9), None),
+        ("_log_or_0 + 1", "'_log_or_0' is a name the generated", (0, 9), None),
+        ("x * dx", "'dx' is the name the generated code gives the gradient of 'x'", (4, 6),
+         "rename one of x and dx"),
+        ("dy = 2; y * dy", "gradient of 'y'", (0, 2), None),
         ("w = [x, 1]", "list elements must be numbers", (5, 6), None),
         ("w = [[1, 2], [3]]", "same length", (4, 17), None),
         ("w = []", "empty list", (4, 6), None),
@@ -355,6 +372,24 @@ def test_bad_input_says_what_and_where(text, message, span, hint):
     assert (e.start, e.end) == span
     if hint is not None:
         assert hint in e.hint
+
+
+@pytest.mark.parametrize("text", [
+    "x * 2  # lambda is here",
+    "# import os\nx * 2",
+    "y = x + 1  # for each x, if any: return y\ny * 2",
+    "f = (x +  # and the rest\n     1)",
+])
+def test_keywords_inside_comments_are_fine(text):
+    assert float(trace(text, {"x": 1}).value) in (2.0, 4.0)
+
+
+@pytest.mark.parametrize("text", ["x_1 * 2", "print * x", "dx1 = 3; x * dx1", "sum_ = 2; sum_"])
+def test_names_near_the_reserved_ones_are_fine_and_their_code_runs(text):
+    c = trace(text, {k: v for k, v in {"x": 1.5, "x_1": 2.0, "print": 3.0}.items() if k in text})
+    ns: dict = {}
+    exec(c.code()["source"], ns)
+    assert c.gradients and all(ns["d" + k] == float(g) for k, g in c.gradients.items())
 
 
 def test_error_message_names_no_lark_tokens():
