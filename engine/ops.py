@@ -228,10 +228,6 @@ def _expand_softplus(g, xs, attrs, span):
     return g.gate("log", (n,), span=span)
 
 
-def _expand_relu(g, xs, attrs, span):
-    return g.gate("max", (xs[0], g.const(0.0, span=span)), span=span)
-
-
 def _expand_sub(g, xs, attrs, span):
     return g.gate("add", (xs[0], g.gate("neg", (xs[1],), span=span)), span=span)
 
@@ -343,10 +339,11 @@ _row("tanh", "tanh", 1, np.tanh, lambda g, out, x: (g * (1.0 - out * out),),
      r"\frac{d}{dx}\tanh x = 1 - \tanh^2 x",
      "squashes: scales the upstream gradient by 1-tanh², at most 1",
      expand=_expand_tanh, py="np.tanh({0})", local_py=("1 - {out}**2",), scalar=math.tanh)
+# relu is not expanded: as max(x, 0) it would send half the gradient at x = 0, where it sends none
 _row("relu", "relu", 1, lambda x: np.maximum(x, 0.0), lambda g, out, x: (g * (x > 0),),
      r"\frac{d}{dx}\max(0, x) = \mathbb{1}(x > 0)",
      "gates: passes the upstream gradient where x > 0, blocks it elsewhere (0 at x = 0)",
-     expand=_expand_relu, kink=lambda x: bool(np.any(x == 0)),
+     kink=lambda x: bool(np.any(x == 0)),
      py="np.maximum({0}, 0)", local_py=("1.0 * ({0} > 0)",), scalar=_relu)
 _row("softplus", "softplus", 1, _softplus, lambda g, out, x: (g * _sigmoid(x),),
      r"\frac{d}{dx}\ln(1+e^x) = \sigma(x)", "scales the upstream gradient by σ(x)",

@@ -127,6 +127,15 @@ def test_relu_at_zero_passes_no_gradient():
     assert float(trace("relu(x)", {"x": 0}).gradients["x"]) == 0.0
 
 
+@pytest.mark.parametrize("text", ["relu(x)", "relu(x) * y + relu(-x)", "relu(x - y) + sigmoid(x)",
+                                  "relu(x) / (1 + y)"])
+def test_expansion_keeps_the_gradients_at_relus_kink(text):
+    plain, expanded = (trace(text, {"x": 0, "y": 0}, expand=e) for e in (False, True))
+    assert len(expanded.nodes) > 1
+    for name, grad in plain.gradients.items():
+        assert float(expanded.gradients[name]) == float(grad), name
+
+
 def test_abs_at_zero_passes_no_gradient():
     assert float(trace("abs(x)", {"x": 0}).gradients["x"]) == 0.0
 
