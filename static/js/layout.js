@@ -3,13 +3,14 @@
  * Pure: the text measurer and the ELK instance are passed in, so node's test runner can call it.
  * @module layout
  */
+import { fastLayout } from './fastlayout.js';
 import { fmt, fmtShape, norm, toNumber } from './format.js';
 
 export const LINE = 15; // height of one text row of a wire label
 export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
 const NAME_GAP = 5;
 const SHORT = 4; // vectors up to this length show their numbers instead of their shape
-const BIG = 80; // boxes above which the layout trades polish for speed
+const BIG = 50; // boxes above which fastlayout.js replaces ELK (polish for speed)
 const SPAN = 8; // layers a wire may cross before it is drawn as a reference stub
 
 /** Monospace fallback measurer (node tests, or before fonts load): width of `text` in px. */
@@ -75,7 +76,8 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
   for (const n of circuit.nodes) {
     if (n.kind === 'gate') {
       const r = Math.max(15, measure(n.label) / 2 + 7);
-      boxes.push({ id: n.id, kind: 'gate', text: n.label, op: n.op, w: 2 * r, h: 2 * r, arity: n.inputs.length });
+      const ports = n.inputs.map((_, i) => portY(r, n.inputs.length, i));
+      boxes.push({ id: n.id, kind: 'gate', text: n.label, op: n.op, w: 2 * r, h: 2 * r, ports });
     } else {
       const text = n.kind === 'input' ? n.name ?? n.id : isTensor(n) ? fmtShape(n.shape) : fmt(n.value, precision);
       boxes.push({ id: n.id, kind: n.kind, text, w: Math.ceil(measure(text)) + 10, h: 22 });
@@ -156,10 +158,8 @@ export function toElk(model) {
     if (b.kind === 'input') opts['elk.layered.layering.layerConstraint'] = 'FIRST';
     if (b.kind === 'out') opts['elk.layered.layering.layerConstraint'] = 'LAST';
     if (b.kind === 'gate') {
-      for (let i = 0; i < b.arity; i++) {
-        ports.push({ id: `${b.id}.i${i}`, x: 0, y: portY(b.w / 2, b.arity, i), width: 0, height: 0,
-          layoutOptions: { 'elk.port.side': 'WEST' } });
-      }
+      b.ports.forEach((y, i) => ports.push({ id: `${b.id}.i${i}`, x: 0, y, width: 0, height: 0,
+        layoutOptions: { 'elk.port.side': 'WEST' } }));
     } else if (!['input', 'const', 'ref'].includes(b.kind)) {
       ports.push({ id: `${b.id}.i0`, x: 0, y: b.h / 2, width: 0, height: 0,
         layoutOptions: { 'elk.port.side': 'WEST' } });
@@ -179,34 +179,18 @@ export function toElk(model) {
           layoutOptions: { 'elk.edgeLabels.inline': 'true', 'elk.edgeLabels.placement': 'CENTER' } }]
       : [],
   }));
-  const options = { ...LAYOUT_OPTIONS };
-  if (children.length > BIG) {
-    // Big circuits: one crossing-minimisation pass and simple placement keep the layout fast.
-    options['elk.layered.thoroughness'] = '1';
-    options['elk.layered.nodePlacement.strategy'] = 'SIMPLE';
-  }
-  return { id: 'root', layoutOptions: options, children, edges };
+  return { id: 'root', layoutOptions: { ...LAYOUT_OPTIONS }, children, edges };
 }
 
 /** Merge ELK's answer back into the model: box positions, wire polylines, label boxes. */
 export function fromElk(laid, model) {
   const pos = new Map(laid.children.map((c) => [c.id, c]));
   const boxes = model.boxes.map((b) => ({ ...b, x: pos.get(b.id).x, y: pos.get(b.id).y }));
-  const boxById = new Map(boxes.map((b) => [b.id, b]));
   const edgeById = new Map(laid.edges.map((e) => [e.id, e]));
   const wires = model.wires.map((w) => {
     const e = edgeById.get(w.id);
     const s = e.sections[0];
     const points = [s.startPoint, ...(s.bendPoints || []), s.endPoint].map((p) => [p.x, p.y]);
-    const target = boxById.get(w.to);
-    if (target.kind === 'gate') {
-      // Ports sit on the square around the circle; run the wire on to the circle itself.
-      const r = target.w / 2;
-      const cy = target.y + r;
-      const last = points[points.length - 1];
-      const dy = Math.min(Math.abs(last[1] - cy), r);
-      last[0] = target.x + r - Math.sqrt(r * r - dy * dy);
-    }
     const l = e.labels && e.labels[0];
     const label = l ? { x: l.x, y: l.y, w: l.width, h: l.height } : null;
     return { ...w, points, label };
@@ -214,11 +198,28 @@ export function fromElk(laid, model) {
   return { width: laid.width, height: laid.height, boxes, wires, output: model.output };
 }
 
-/** Lay out a circuit with an ELK instance; resolves to the positioned model. */
+/** Ports sit on the square around a gate's circle: run each wire on to the circle itself. */
+function ontoCircles(lay) {
+  const boxById = new Map(lay.boxes.map((b) => [b.id, b]));
+  for (const w of lay.wires) {
+    const target = boxById.get(w.to);
+    if (target.kind !== 'gate') continue;
+    const r = target.w / 2;
+    const last = w.points[w.points.length - 1];
+    const dy = Math.min(Math.abs(last[1] - (target.y + r)), r);
+    last[0] = target.x + r - Math.sqrt(r * r - dy * dy);
+  }
+  return lay;
+}
+
+/**
+ * Lay out a circuit; resolves to the positioned model. Small circuits go to ELK (`elk`, an ELK
+ * instance), big ones to the linear-time fastLayout.
+ */
 export async function layoutCircuit(circuit, elk, opts = {}) {
   const model = buildModel(circuit, opts);
-  const laid = await elk.layout(toElk(model));
-  return fromElk(laid, model);
+  if (model.boxes.length > BIG) return ontoCircles(fastLayout(model));
+  return ontoCircles(fromElk(await elk.layout(toElk(model)), model));
 }
 
 /** True when two {x, y, w, h} boxes overlap by more than `tol` px in both directions. */

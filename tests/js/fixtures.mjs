@@ -46,3 +46,26 @@ export const TENSOR = {
   ],
   warnings: [],
 };
+
+/**
+ * A staged tanh layer chain, h(k+1) = tanh(h(k) * w(k mod 5) + b), as bench/render.py generates
+ * it: three gates per stage, weights and bias shared, so wires fork and far uses become stubs.
+ */
+export function tanhChain(stages) {
+  const input = (id, name, value) => ({ id, kind: 'input', name, label: name, op: null, inputs: [], value,
+    grad: 0.1, shape: [] });
+  const gate = (id, label, op, inputs, name = null) => ({ id, kind: 'gate', name, label, op, inputs,
+    value: 0.5, grad: 0.25, shape: [], local: inputs.map(() => 0.5) });
+  const nodes = [input('n0', 'h0', 0.5), input('n1', 'b', 0.1)];
+  for (let i = 0; i < 5; i++) nodes.push(input(`n${2 + i}`, `w${i}`, 0.3 + 0.1 * i));
+  let h = 'n0';
+  for (let k = 0; k < stages; k++) {
+    const id = nodes.length;
+    nodes.push(gate(`n${id}`, '*', 'mul', [h, `n${2 + (k % 5)}`]));
+    nodes.push(gate(`n${id + 1}`, '+', 'add', [`n${id}`, 'n1']));
+    nodes.push(gate(`n${id + 2}`, 'tanh', 'tanh', [`n${id + 1}`], `h${k + 1}`));
+    h = `n${id + 2}`;
+  }
+  const gradients = Object.fromEntries(nodes.filter((n) => n.kind === 'input').map((n) => [n.name, 0.1]));
+  return { expression: 'tanh chain', output: h, value: 0.5, gradients, nodes, warnings: [] };
+}
