@@ -31,9 +31,11 @@ export function drawCircuit(svg, lay, circuit, plan) {
   const labelLayer = svgEl('g', { class: 'labels' });
 
   for (const w of lay.wires) {
+    // A branch's gradient is known once its gate has sent it back; a stem's once all have.
+    const gradAt = w.consumer ? plan.backward.get(w.consumer) : plan.gradAt.get(w.node);
     const g = svgEl('g', {
       class: `wire ${w.role}${w.tensor ? ' tensor' : ''}`, 'data-wire': w.id, 'data-node': w.node,
-      'data-to': w.consumer ?? null,
+      'data-to': w.consumer ?? null, 'data-grad-at': gradAt,
     });
     g.append(svgEl('polyline', { class: 'wire-line', points: pts(w.points) }));
     if (w.role === 'out') {
@@ -59,9 +61,8 @@ export function drawCircuit(svg, lay, circuit, plan) {
       }, w.value));
     }
     if (w.grad) {
-      const at = w.consumer ? plan.backward.get(w.consumer) : plan.gradAt.get(w.node);
       labelLayer.append(svgEl('text', {
-        class: w.consumer ? 'contrib' : 'grad', x: tx, y: y + h - 4, 'data-at': at,
+        class: w.consumer ? 'contrib' : 'grad', x: tx, y: y + h - 4, 'data-at': gradAt,
         'data-to': w.consumer ?? null, ...attrs,
       }, w.grad));
     }
@@ -103,12 +104,16 @@ export function drawCircuit(svg, lay, circuit, plan) {
 
 /**
  * Show the circuit as it stands after `step` animation steps (null: everything). Values and
- * gradients not yet computed are hidden; the gate working at this step is highlighted.
+ * gradients not yet computed are hidden, wires whose gradient is not known yet are left out of
+ * the magnitude colouring, and the gate working at this step is highlighted.
  */
 export function applyStep(svg, plan, step) {
   const all = step === null || step === undefined;
   for (const t of svg.querySelectorAll('text[data-at]')) {
     t.classList.toggle('pending', !all && Number(t.dataset.at) > step);
+  }
+  for (const g of svg.querySelectorAll('g.wire')) {
+    g.classList.toggle('grad-pending', !all && Number(g.dataset.gradAt) > step);
   }
   for (const g of svg.querySelectorAll('g.gate')) {
     const active = !all && (Number(g.dataset.fwd) === step || Number(g.dataset.bwd) === step);
@@ -117,8 +122,11 @@ export function applyStep(svg, plan, step) {
 }
 
 /**
- * Colour wires by |gradient| on a log scale (or clear it). Returns the [min, max] magnitudes
- * used for the legend, or null when nothing has a finite non-zero gradient.
+ * Colour wires by |gradient| on a log scale (or clear it). Each wire gets its colour and width
+ * as CSS variables; the stylesheet applies them while the svg has the `magnitude` class, to
+ * wires whose gradient the step-through has revealed. Returns the [min, max] magnitudes used
+ * for the legend (the scale stays fixed while stepping), or null when nothing has a finite
+ * non-zero gradient.
  */
 export function applyMagnitude(svg, lay, on) {
   const wires = new Map(lay.wires.map((w) => [w.id, w]));
@@ -130,18 +138,13 @@ export function applyMagnitude(svg, lay, on) {
   }
   const lo = Math.min(...logs);
   const hi = Math.max(...logs);
+  svg.classList.toggle('magnitude', on);
   for (const g of svg.querySelectorAll('g.wire')) {
-    const line = g.querySelector('.wire-line');
     const w = wires.get(g.dataset.wire);
-    if (!on || !w) {
-      line.style.stroke = '';
-      line.style.strokeWidth = '';
-      g.classList.remove('faint');
-      continue;
-    }
+    if (!on || !w) continue;
     const t = w.logMag === null ? 0 : hi > lo ? (w.logMag - lo) / (hi - lo) : 1;
-    line.style.stroke = magColor(t);
-    line.style.strokeWidth = (1.2 + 3.3 * t).toFixed(2);
+    g.style.setProperty('--mag', magColor(t));
+    g.style.setProperty('--mag-width', (1.2 + 3.3 * t).toFixed(2));
     g.classList.toggle('faint', w.logMag === null);
   }
   return logs.length ? [10 ** lo, 10 ** hi] : null;

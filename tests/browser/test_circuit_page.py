@@ -314,9 +314,37 @@ def test_magnitude_view_shows_a_fading_sigmoid_chain(page: Page, base_url: str) 
     open_page(page, base_url, link(expr, {"x": 2}, m="1"))
     expect(page.locator("#legend")).to_be_visible()
     width = lambda sel: float(page.eval_on_selector(  # noqa: E731
-        sel, "el => el.querySelector('.wire-line').style.strokeWidth"))
+        sel, "el => getComputedStyle(el.querySelector('.wire-line')).strokeWidth").rstrip("px"))
     x = input_node(page, "x")
     assert width(f"g.wire[data-node={x}]") < width("g.wire.out")
+
+
+def test_magnitude_view_colours_only_the_gradients_the_steps_have_reached(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}, m="1"))
+    expect(page.locator("#legend")).to_be_visible()
+    x, z = input_node(page, "x"), input_node(page, "z")
+    stroke = lambda sel: page.eval_on_selector(  # noqa: E731
+        sel, "el => getComputedStyle(el.querySelector('.wire-line')).stroke")
+    neutral = page.eval_on_selector("g.wire.out .arrow", "el => getComputedStyle(el).stroke")
+    coloured = {f"g.wire[data-node={x}]": stroke(f"g.wire[data-node={x}]"),
+                "g.wire.out": stroke("g.wire.out")}
+    assert all(c != neutral for c in coloured.values()), "all gradients shown: all wires coloured"
+    for _ in range(4):  # inputs, +, *, then the seed 1.00 on the output
+        page.click("#step")
+    expect(page.locator("#step-status")).to_contain_text("gradient 1 on the output")
+    assert stroke("g.wire.out") == coloured["g.wire.out"]
+    assert stroke(f"g.wire[data-node={z}]") == neutral, "z's gradient is not known yet"
+    assert stroke(f"g.wire[data-node={x}]") == neutral
+    page.click("#step")  # backward through *: z has its gradient, x not yet
+    assert stroke(f"g.wire[data-node={z}]") != neutral
+    assert stroke(f"g.wire[data-node={x}]") == neutral
+    page.click("#step")  # backward through +
+    assert stroke(f"g.wire[data-node={x}]") == coloured[f"g.wire[data-node={x}]"]
+    page.click("#step")  # past the end: back to the inputs, no gradient known
+    assert stroke("g.wire.out") == neutral
+    page.click("#show-all")
+    assert stroke("g.wire.out") == coloured["g.wire.out"]
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
