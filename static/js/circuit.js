@@ -94,12 +94,29 @@ export function drawCircuit(svg, lay, circuit, plan) {
 
   root.append(wireLayer, boxLayer, labelLayer);
   svg.setAttribute('viewBox', `0 0 ${Math.ceil(lay.width)} ${Math.ceil(lay.height)}`);
-  // Small circuits are drawn larger so the numbers stay readable; big ones scroll at 1:1.
-  const room = (svg.parentElement?.clientWidth || lay.width) - 10;
-  const zoom = Math.max(1, Math.min(1.6, room / lay.width));
-  svg.setAttribute('width', Math.ceil(lay.width * zoom));
-  svg.setAttribute('height', Math.ceil(lay.height * zoom));
   svg.replaceChildren(root);
+}
+
+export const MIN_ZOOM = 0.75; // 12 px labels stay at least 9 px tall
+const MAX_ZOOM = 1.6;
+
+/**
+ * Size the drawing to its box: small circuits are drawn larger, wide ones smaller down to
+ * MIN_ZOOM, beyond which the box scrolls; `whole` shrinks it to fit however small the labels
+ * get. Returns whether the circuit fits at a readable size.
+ */
+export function fitCircuit(svg, whole = false) {
+  const [, , w, h] = (svg.getAttribute('viewBox') || '0 0 0 0').split(' ').map(Number);
+  if (!w) return true;
+  const box = svg.parentElement;
+  const pad = box ? parseFloat(getComputedStyle(box).paddingLeft) * 2 : 0;
+  const room = (box?.clientWidth || w) - pad;
+  const zoom = Math.min(MAX_ZOOM, room / w);
+  const shown = whole ? zoom : Math.max(MIN_ZOOM, zoom);
+  const round = shown > zoom ? Math.ceil : Math.floor; // never below MIN_ZOOM, never past the room
+  svg.setAttribute('width', round(w * shown));
+  svg.setAttribute('height', round(h * shown));
+  return zoom >= MIN_ZOOM;
 }
 
 /**

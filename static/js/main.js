@@ -4,7 +4,9 @@
  * @module main
  */
 import { ApiError, getOps, getPresets, postCircuit, postCode, postGradcheck } from './api.js';
-import { applyMagnitude, applyStep, drawCircuit, exportPng, exportSvg, heatMap, magColor } from './circuit.js';
+import {
+  applyMagnitude, applyStep, drawCircuit, exportPng, exportSvg, fitCircuit, heatMap, magColor,
+} from './circuit.js';
 import { fmt, fmtShape, toNumber } from './format.js';
 import { contribution, layoutCircuit, monoMeasure, stepPlan } from './layout.js';
 import { caretFor, freeNames } from './source.js';
@@ -28,6 +30,7 @@ let seq = 0;
 let step = null;
 let timer = null;
 let elk = null;
+let whole = false; // the fit button: the whole circuit in the box, however small
 const PASS_RTOL = 1e-4;
 
 /** Page hooks for tests and the benchmark (bench/render.py times `redraw`). */
@@ -84,6 +87,7 @@ async function render(circuit, body) {
   const t1 = performance.now();
   const plan = stepPlan(circuit);
   drawCircuit(svg, lay, circuit, plan);
+  refit();
   hooks.phases = { layoutMs: t1 - t0, drawMs: performance.now() - t1 };
   last = { circuit, lay, plan, body };
   if (step !== null) step = Math.min(step, plan.total);
@@ -103,6 +107,15 @@ async function render(circuit, body) {
 /** Redraw from the last answer (precision or toggles changed): no request needed. */
 async function redrawLocal() {
   if (last) await render(last.circuit, last.body);
+}
+
+/** Size the drawing to the box; offer the fit button when it does not fit at a readable size. */
+function refit() {
+  const fits = fitCircuit(svg, whole);
+  const button = $('fit');
+  button.hidden = fits;
+  button.textContent = whole ? 'readable size' : 'fit to panel';
+  button.setAttribute('aria-pressed', String(whole));
 }
 
 let debounce = null;
@@ -177,13 +190,16 @@ function syncInputs() {
     if (box.children[i] !== row) box.insertBefore(row, box.children[i] ?? null);
     if (!touched.has(name) && !(name in state.values)) {
       const node = last?.circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
-      if (node && !Array.isArray(node.value)) setRowValue(row, toNumber(node.value));
+      if (node && Array.isArray(node.value)) row.showList(node.value);
+      else if (node) setRowValue(row, toNumber(node.value));
     }
   });
   const sel = $('nudge-input');
   const scalars = (last?.circuit.nodes ?? []).filter((n) => n.kind === 'input' && !n.shape.length);
   const keep = sel.value;
   sel.replaceChildren(...scalars.map((n) => el('option', { value: n.name }, n.name)));
+  if (!scalars.length) sel.append(el('option', { value: '' }, 'no number input'));
+  sel.disabled = $('nudge').disabled = !scalars.length;
   if (scalars.some((n) => n.name === keep)) sel.value = keep;
 }
 
@@ -237,6 +253,12 @@ function inputRow(name, fromProgram) {
     list.hidden = m !== 'list';
   };
   showMode();
+  // A list the program assigns is shown as it is, in the values field.
+  row.showList = (value) => {
+    kind.value = 'list';
+    list.value = JSON.stringify(value);
+    showMode();
+  };
   const commit = (value, ms) => {
     bad.textContent = '';
     state.values[name] = value;
@@ -564,6 +586,11 @@ $('show-all').addEventListener('click', () => {
   pause();
   setStep(null);
 });
+$('fit').addEventListener('click', () => {
+  whole = !whole;
+  refit();
+});
+new ResizeObserver(refit).observe($('circuit'));
 $('nudge').addEventListener('click', nudge);
 $('check').addEventListener('click', check);
 $('code-panel').addEventListener('toggle', (e) => e.target.open && loadCode());

@@ -291,6 +291,40 @@ def test_every_preset_loads_cleanly_without_overlapping_labels(page: Page, base_
     assert not page.errors, page.errors
 
 
+FIT_JS = """() => {
+  const svg = document.getElementById('circuit-svg');
+  const box = document.getElementById('circuit');
+  const room = box.clientWidth - 2 * parseFloat(getComputedStyle(box).paddingLeft);
+  const width = svg.getBoundingClientRect().width;
+  return {fits: width <= room + 0.5, zoom: width / svg.viewBox.baseVal.width};
+}"""
+
+
+def test_every_preset_fits_the_panel_or_offers_to_fit(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    for p in presets(page):
+        for expand in (False, True) if p["id"].startswith("neuron") else (p["expand"],):
+            n = renders(page)
+            if expand:
+                open_page(page, base_url, link(p["expression"], p["values"], x="1"))
+            else:
+                page.select_option("#preset", p["id"])
+                wait_render(page, n)
+            fit = page.evaluate(FIT_JS)
+            if p["id"].startswith("neuron"):
+                assert fit["fits"], f"{p['id']} (expand={expand}) is wider than the panel"
+            if fit["fits"]:
+                assert fit["zoom"] >= 0.75, f"{p['id']}: 12 px labels shrunk below 9 px"
+                expect(page.locator("#fit")).to_be_hidden()
+                continue
+            assert fit["zoom"] >= 0.75
+            page.click("#fit")
+            expect(page.locator("#fit")).to_have_attribute("aria-pressed", "true")
+            assert page.evaluate(FIT_JS)["fits"], f"{p['id']}: the fit button does not fit it"
+            page.click("#fit")  # and back to the readable size
+            assert not page.evaluate(FIT_JS)["fits"]
+
+
 def test_tensor_wire_shows_shape_and_opens_a_heat_map(page: Page, base_url: str) -> None:
     values = {"W": {"randn": [5, 10], "seed": 0}, "x": {"randn": [10], "seed": 1}}
     open_page(page, base_url, link("sum(W @ x)", values))
