@@ -5,13 +5,17 @@
  */
 
 export class ApiError extends Error {
-  /** @param {{title?: string, detail?: string, status?: number, position?: {start: number, end: number}}} problem */
+  /**
+   * @param {{title?: string, detail?: string, status?: number, position?: {start: number, end: number},
+   *   hint?: string, missing?: string[]}} problem
+   */
   constructor(problem) {
     super(problem.detail || problem.title || 'request failed');
     this.title = problem.title || 'Error';
     this.status = problem.status ?? 0;
     this.position = problem.position || null;
     this.hint = problem.hint || null;
+    this.missing = Array.isArray(problem.missing) ? problem.missing : []; // inputs without a value
   }
 }
 
@@ -43,6 +47,7 @@ async function call(method, path, body, signal) {
         : problem.detail ? JSON.stringify(problem.detail) : `The server answered ${res.status} to ${path}.`,
       position: problem.position,
       hint: problem.hint,
+      missing: problem.missing,
     });
   }
   return data;

@@ -23,6 +23,7 @@ const svg = $('circuit-svg');
 const editor = $('expr');
 const state = decodeState(location.hash);
 const touched = new Set(Object.keys(state.values)); // names whose value the user chose
+const asked = new Set(); // names the server said need a value (in case freeNames missed one)
 let ops = new Map();
 let presets = [];
 let last = null; // last good circuit: {circuit, lay, plan, body}
@@ -51,7 +52,7 @@ function measure(text) {
 // ---- request and render -------------------------------------------------------------------
 
 function requestBody(expression = state.expression) {
-  const names = new Set(freeNames(expression));
+  const names = new Set([...freeNames(expression), ...asked]);
   for (const n of last?.circuit.nodes ?? []) if (n.kind === 'input' && touched.has(n.name)) names.add(n.name);
   const values = {};
   for (const name of names) values[name] = name in state.values ? state.values[name] : 1.0;
@@ -61,10 +62,20 @@ function requestBody(expression = state.expression) {
 /** Ask for the circuit of the current state and draw it; stale answers are dropped. */
 async function refresh() {
   const mine = ++seq;
-  const body = requestBody();
+  let body = requestBody();
   document.body.dataset.busy = '1';
   try {
-    const circuit = await postCircuit(body);
+    let circuit;
+    try {
+      circuit = await postCircuit(body);
+    } catch (err) {
+      // A name the page did not see is missing: give it the default and ask again, no error shown.
+      const unseen = err instanceof ApiError ? err.missing.filter((n) => !asked.has(n)) : [];
+      if (!unseen.length || mine !== seq) throw err;
+      for (const n of unseen) asked.add(n);
+      body = requestBody();
+      circuit = await postCircuit(body);
+    }
     if (mine !== seq) return;
     const t0 = performance.now();
     await render(circuit, body);
@@ -90,6 +101,7 @@ async function render(circuit, body) {
   refit();
   hooks.phases = { layoutMs: t1 - t0, drawMs: performance.now() - t1 };
   last = { circuit, lay, plan, body };
+  for (const n of asked) if (!circuit.nodes.some((x) => x.kind === 'input' && x.name === n)) asked.delete(n);
   if (step !== null) step = Math.min(step, plan.total);
   applyStep(svg, plan, step);
   showLegend(applyMagnitude(svg, lay, state.magnitude));
@@ -178,9 +190,10 @@ const shapeOf = (v) => (Array.isArray(v) ? [v.length, ...shapeOf(v[0])] : []);
 
 /** One row per input: the free names of the text, plus inputs the program assigns a literal. */
 function syncInputs() {
+  const inputs = (last?.circuit.nodes ?? []).filter((n) => n.kind === 'input' && n.name).map((n) => n.name);
   const names = freeNames(state.expression);
-  const literal = (last?.circuit.nodes ?? [])
-    .filter((n) => n.kind === 'input' && n.name && !names.includes(n.name)).map((n) => n.name);
+  names.push(...[...asked].filter((n) => inputs.includes(n) && !names.includes(n)));
+  const literal = inputs.filter((n) => !names.includes(n));
   const box = $('inputs').querySelector('.input-rows');
   const wanted = [...names, ...literal];
   for (const row of [...box.children]) if (!wanted.includes(row.dataset.name)) row.remove();
@@ -539,6 +552,7 @@ function applyPreset(id) {
   state.expression = p.expression;
   state.values = structuredClone(p.values || {});
   touched.clear();
+  asked.clear();
   for (const k of Object.keys(state.values)) touched.add(k);
   state.expand = !!p.expand;
   editor.value = p.expression;

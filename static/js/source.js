@@ -25,7 +25,8 @@ export function freeNames(text) {
     if (!name) continue;
     const before = src.slice(0, m.index).trimEnd().slice(-1);
     const after = src.slice(m.index + name.length).trimStart()[0];
-    if (before === '.' || after === '(' || MODULES.has(name)) continue;
+    const keyword = after === '=' && src[src.indexOf('=', m.index + name.length) + 1] !== '=';
+    if (before === '.' || after === '(' || keyword || MODULES.has(name)) continue;
     if (assigned.has(name) || seen.has(name)) continue;
     seen.add(name);
     out.push(name);

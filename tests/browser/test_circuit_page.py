@@ -241,6 +241,60 @@ def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: 
     assert not page.errors or all("400" in e for e in page.errors)
 
 
+ERROR_SHOWN_JS = """() => {
+  window.errorShown = 0;
+  const box = document.getElementById('error');
+  new MutationObserver(() => { if (!box.hidden) window.errorShown++; })
+    .observe(box, {attributes: true});
+}"""
+
+
+def test_a_new_name_gets_an_input_and_draws_without_an_error(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x+y)*z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.evaluate(ERROR_SHOWN_JS)
+    page.click("#expr")
+    page.keyboard.press("End")
+    page.keyboard.type(" + w", delay=40)
+    expect(page.locator("#in-w")).to_have_value("1")  # the default
+    expect(page.locator("#output-value")).to_have_text("-11.00")
+    assert page.evaluate("window.errorShown") == 0
+    page.fill("#in-w", "2.5")
+    expect(page.locator("#output-value")).to_have_text("-9.50")
+    assert page.input_value("#expr") == "(x+y)*z + w"
+
+
+def test_a_missing_value_reported_by_the_server_is_filled_in(page: Page, base_url: str) -> None:
+    """A name the page's own reading missed: the problem's `missing` list brings it in."""
+    open_page(page, base_url, link("(x+y)*z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.evaluate(ERROR_SHOWN_JS)
+    bodies = []
+
+    def hide_w(route):
+        # Send the first request without w, as if the page had not seen it; the server's
+        # problem names it in `missing`.
+        body = json.loads(route.request.post_data)
+        bodies.append(body)
+        if len(bodies) > 1:
+            route.continue_()
+            return
+        body["values"].pop("w", None)
+        response = route.fetch(post_data=json.dumps(body))
+        problem = response.json()
+        assert response.status == 400 and "w" in problem["detail"], problem
+        problem.setdefault("missing", ["w"])
+        route.fulfill(response=response, json=problem)
+
+    page.route("**/api/circuit", hide_w)
+    page.fill("#expr", "(x+y)*z + w")
+    expect(page.locator("#output-value")).to_have_text("-11.00")
+    assert bodies[-1]["values"]["w"] == 1.0
+    expect(page.locator("#in-w")).to_have_value("1")
+    expect(page.locator(".input-row[data-name=w] .from-program")).to_have_count(0)
+    assert page.evaluate("window.errorShown") == 0
+
+
 def test_nudge_and_gradient_check(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")

@@ -28,12 +28,13 @@ test('precision is clamped to 0..8', () => {
   assert.equal(clampPrecision('abc'), 2);
 });
 
-test('free names skip functions, attributes, modules, assigned names and exponents', () => {
+test('free names skip functions, attributes, keywords, modules, assigned names and exponents', () => {
   assert.deepEqual(freeNames('(x + y) * z'), ['x', 'y', 'z']);
   assert.deepEqual(freeNames('sigmoid(w0*x0 + w1*x1 + w2)'), ['w0', 'x0', 'w1', 'x1', 'w2']);
   assert.deepEqual(freeNames('sigy = 1.0 / (1 + math.exp(-y))\nnum = x + sigy'), ['y', 'x']);
   assert.deepEqual(freeNames('np.dot(W, x) + b * 1e5 # y is in a comment'), ['W', 'x', 'b']);
   assert.deepEqual(freeNames('x.dot(w.T); x'), ['x', 'w']);
+  assert.deepEqual(freeNames('sum(x, axis = 0)'), ['x'], 'a keyword is not an input');
 });
 
 test('the caret sits under the span on its own line', () => {
