@@ -7,9 +7,11 @@ import math
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi.responses import JSONResponse
 
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def finite(obj: Any) -> Any:
@@ -34,13 +36,18 @@ def _numpy(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Strict JSON bytes; the sanitizing pass runs only when a non-finite number is present."""
+    """Strict JSON bytes, non-finite numbers spelled as strings.
+
+    orjson writes a non-finite float as null, so output that holds a null is made again from a
+    copy with those numbers spelled (a None is a null too: it only costs that second pass)."""
     try:
-        text = json.dumps(obj, allow_nan=False, ensure_ascii=False, separators=(",", ":"),
-                          default=_numpy)
-    except ValueError:
-        text = json.dumps(finite(obj), allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8")
+        data = orjson.dumps(obj, default=_numpy, option=_OPTIONS)
+        if b"null" not in data:
+            return data
+        return orjson.dumps(finite(obj), default=_numpy, option=_OPTIONS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, say: the standard library's way
+        return json.dumps(finite(obj), allow_nan=False, ensure_ascii=False,
+                          separators=(",", ":"), default=_numpy).encode("utf-8")
 
 
 class StrictJSONResponse(JSONResponse):
@@ -48,6 +55,14 @@ class StrictJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
+
+
+class SpelledJSONResponse(JSONResponse):
+    """For a body that spells its non-finite numbers already (Circuit.to_dict does): encoded
+    as it is, in one pass."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=_OPTIONS)
 
 
 class ProblemResponse(StrictJSONResponse):

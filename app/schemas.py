@@ -79,8 +79,9 @@ class GradcheckRequest(CircuitRequest):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}, "h": 1e-5}]})
-    h: Annotated[StrictFloat, Field(gt=0, lt=1)] | None = Field(
-        None, description="Step of the central differences (default 1e-5).", examples=[1e-5])
+    h: Annotated[Number, Field(ge=1e-10, le=1)] | None = Field(
+        None, description="Step of the central differences (default 1e-5), from 1e-10 to 1.",
+        examples=[1e-5])
 
 
 # --- responses -------------------------------------------------------------------------------

@@ -31,10 +31,7 @@ def jsonable(x):
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if isinstance(x, (float, np.floating)):
-        x = float(x)
-        if math.isfinite(x):
-            return x
-        return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+        return spelled(float(x))
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, dict):
@@ -42,6 +39,27 @@ def jsonable(x):
     if isinstance(x, (list, tuple)):
         return [jsonable(v) for v in x]
     return x
+
+
+def spelled(x: float) -> float | str:
+    """A float as the HTTP contract sends it: "NaN", "Infinity" or "-Infinity" if not finite."""
+    if math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def json_value(v: np.ndarray | None) -> float | str | list | None:
+    """A wire's value or gradient as JSON data: a number or nested lists of numbers.
+
+    Only the numbers need converting, so this is the whole cost of a response body: an array
+    that is all finite goes out by one tolist()."""
+    if v is None:
+        return None
+    if isinstance(v, float) or v.ndim == 0:  # numpy's float64 is a float
+        return spelled(float(v))
+    if np.isfinite(v).all():
+        return v.tolist()
+    return jsonable(v)
 
 
 def _finite(v: np.ndarray) -> bool:
@@ -106,27 +124,31 @@ class Circuit:
         return notes
 
     def node_dict(self, node: Node) -> dict:
-        v, g = self.vals[node.index], self.grads[node.index]
+        """One node of the /api/circuit response, ready for strict JSON."""
+        v = self.vals[node.index]
         d = {
             "id": node.id, "kind": node.kind, "name": node.name, "label": node.label,
             "op": node.op, "inputs": [i.id for i in node.inputs],
-            "value": v, "grad": g, "shape": list(v.shape),
+            "value": json_value(v), "grad": json_value(self.grads[node.index]),
+            "shape": list(v.shape),
         }
         if node.kind == "gate":
-            d["local"] = self.graph.local(node, self.vals)
+            local = self.graph.local(node, self.vals)
+            d["local"] = None if local is None else [
+                None if p is None else spelled(p) for p in local]
             d["span"] = list(node.span) if node.span else None
         return d
 
     def to_dict(self) -> dict:
-        """The /api/circuit response body."""
-        return jsonable({
+        """The /api/circuit response body, ready for strict JSON."""
+        return {
             "expression": self.text,
             "output": self.graph.output.id,
-            "value": self.value,
-            "gradients": self.gradients,
+            "value": json_value(self.value),
+            "gradients": {name: json_value(g) for name, g in self.gradients.items()},
             "nodes": [self.node_dict(n) for n in self.nodes],
-            "warnings": self.warnings,
-        })
+            "warnings": list(self.warnings),
+        }
 
     def code(self) -> dict:
         """Staged forward and backward Python in the notes' style."""

@@ -223,9 +223,24 @@ def test_body_that_is_not_utf8_is_422(client):
     assert assert_problem(r, 422)["errors"][0]["loc"] == ["body"]
 
 
-def test_gradcheck_zero_step_is_422(client):
-    body = assert_problem(client.post("/api/gradcheck", json={**XYZ, "h": 0}), 422)
+@pytest.mark.parametrize("h", [0, -1e-5, 1e-11, 5e-324, 1.5, 1e308])
+def test_gradcheck_step_outside_its_bounds_is_422(client, h):
+    body = assert_problem(client.post("/api/gradcheck", json={**XYZ, "h": h}), 422)
     assert body["errors"][0]["loc"][-1] == "h"
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a numpy warning in the worker fails
+@pytest.mark.parametrize("h", [1e-10, 1])
+@pytest.mark.parametrize(("expression", "values"), [
+    ("exp(x)", {"x": 710}),                      # inf on both sides of x
+    ("x * y", {"x": 1e308, "y": 10}),
+    ("x", {"x": 1.7976931348623157e308}),       # the largest float
+    ("1 / x", {"x": 0}),
+])
+def test_gradcheck_at_the_bounds_of_h_overflows_quietly(client, h, expression, values):
+    r = client.post("/api/gradcheck", json={"expression": expression, "values": values, "h": h})
+    assert r.status_code == 200, r.text
+    assert strict(r.text)["h"] == h
 
 
 @pytest.mark.parametrize("path", ["/nope", "/api/nope", "/static/nope.js",
@@ -352,6 +367,40 @@ def test_timed_out_work_is_stopped():
     assert stopped.wait(timeout=30), "the abandoned computation kept running"
 
 
+def test_a_stop_waits_until_an_import_is_done(tmp_path, monkeypatch):
+    import sys
+
+    from anyio.from_thread import start_blocking_portal
+
+    from app import compute
+    from app.problems import TimeLimitExceeded
+
+    # a stop inside Python's import machinery can leave the module's import lock held for good
+    (tmp_path / "slow_to_import.py").write_text(
+        "import time\nstart = time.monotonic()\nwhile time.monotonic() - start < 0.2:\n"
+        "    pass\n")
+    monkeypatch.syspath_prepend(tmp_path)
+    stopped = threading.Event()
+
+    def work() -> None:
+        try:
+            import slow_to_import  # noqa: F401
+            while True:
+                pass
+        finally:
+            stopped.set()
+
+    request = SimpleNamespace(app=create_app(Settings(time_limit=0.01)))
+    try:
+        with start_blocking_portal() as portal:
+            with pytest.raises(TimeLimitExceeded):
+                portal.call(compute.run_limited, request, work)
+            assert stopped.wait(timeout=30), "the abandoned computation kept running"
+        assert "slow_to_import" in sys.modules  # the import ran to its end; then the stop came
+    finally:
+        sys.modules.pop("slow_to_import", None)
+
+
 def test_gradcheck_of_big_tensor_samples_and_fits_schema(client):
     from app.schemas import GradcheckResponse
 
@@ -361,3 +410,50 @@ def test_gradcheck_of_big_tensor_samples_and_fits_schema(client):
     body = r.json()
     assert body["passed"] is True
     GradcheckResponse.model_validate(body)  # unsampled elements are null, and documented so
+
+
+def test_strict_json_spells_non_finite_numbers_beside_nulls():
+    import numpy as np
+
+    from app.responses import dumps
+
+    nan, inf = float("nan"), float("inf")
+    assert strict(dumps({"a": [1.5, nan, None], "b": np.array([inf, -inf]), "c": np.float64(nan)})
+                  ) == {"a": [1.5, "NaN", None], "b": ["Infinity", "-Infinity"], "c": "NaN"}
+    assert strict(dumps({"big": 2**70, "x": -inf})) == {"big": 2**70, "x": "-Infinity"}
+    assert strict(dumps({"x": [1.0, 2.0], "s": "é"})) == {"x": [1.0, 2.0], "s": "é"}
+
+
+def test_work_given_up_while_queued_never_starts():
+    from app import compute
+
+    ran = []
+    job = compute._Job()
+    job.stop()  # the request timed out before a worker took the job
+    assert compute._guarded(lambda: ran.append(1), job) is None
+    assert ran == []
+
+
+def test_many_requests_stopped_by_the_time_limit_leave_no_500_and_no_lost_worker():
+    import asyncio
+
+    from anyio.from_thread import start_blocking_portal
+
+    heavy = ("/api/labs/gradient-flow", {"depth": 20, "width": 256, "batch": 64})
+    light = ("/api/circuit", XYZ)
+
+    async def storm(app, requests):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            replies = await asyncio.gather(*(c.post(path, json=body) for path, body in requests))
+        return [r.status_code for r in replies]
+
+    with start_blocking_portal() as portal:
+        # stops land anywhere: in the engine, in numpy calls, as work returns
+        statuses = portal.call(storm, create_app(Settings(time_limit=0.02)),
+                               [heavy, light, light] * 12)
+        assert set(statuses) <= {200, 503}, statuses
+        assert 503 in statuses
+        # every worker thread is still there to serve the next requests
+        statuses = portal.call(storm, create_app(Settings()), [light] * 40)
+        assert statuses == [200] * 40

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 import engine
 from app.compute import run_limited
-from app.responses import StrictJSONResponse
+from app.responses import SpelledJSONResponse, StrictJSONResponse
 from app.schemas import (
     CircuitRequest,
     CircuitResponse,
@@ -45,16 +45,16 @@ def _trace(body: CircuitRequest) -> engine.Circuit:
 
 
 @router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"])
-async def circuit(body: CircuitRequest, request: Request) -> StrictJSONResponse:
+async def circuit(body: CircuitRequest, request: Request) -> SpelledJSONResponse:
     """Trace an expression: every wire's forward value and gradient."""
-    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).to_dict()))
+    return SpelledJSONResponse(await run_limited(request, lambda: _trace(body).to_dict()))
 
 
 @router.post("/api/gradcheck", response_model=GradcheckResponse, responses=ERRORS,
              tags=["circuit"])
 async def gradcheck(body: GradcheckRequest, request: Request) -> StrictJSONResponse:
     """Check backprop's gradients against central differences."""
-    kwargs = {} if body.h is None else {"h": body.h}
+    kwargs = {} if body.h is None else {"h": float(body.h)}
     return StrictJSONResponse(await run_limited(request, lambda: _trace(body).check(**kwargs)))
 
 
