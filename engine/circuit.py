@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -60,6 +61,20 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
     if np.isfinite(v).all():
         return v.tolist()
     return jsonable(v)
+
+
+_FIXED: weakref.WeakKeyDictionary[Graph, tuple[int, list[dict]]] = weakref.WeakKeyDictionary()
+
+
+def _fixed(graph: Graph) -> list[dict]:
+    """Each node's fields that no value changes (id, kind, name, label, op), once per graph:
+    a cached graph serves every request with the same text."""
+    fixed = _FIXED.get(graph)
+    if fixed is None or fixed[0] != len(graph.nodes):
+        fixed = len(graph.nodes), [{"id": n.id, "kind": n.kind, "name": n.name,
+                                    "label": n.label, "op": n.op} for n in graph.nodes]
+        _FIXED[graph] = fixed
+    return fixed[1]
 
 
 def _finite(v: np.ndarray) -> bool:
@@ -126,12 +141,9 @@ class Circuit:
     def node_dict(self, node: Node) -> dict:
         """One node of the /api/circuit response, ready for strict JSON."""
         v = self.vals[node.index]
-        d = {
-            "id": node.id, "kind": node.kind, "name": node.name, "label": node.label,
-            "op": node.op, "inputs": [i.id for i in node.inputs],
-            "value": json_value(v), "grad": json_value(self.grads[node.index]),
-            "shape": list(v.shape),
-        }
+        d = {**_fixed(self.graph)[node.index], "inputs": [i.id for i in node.inputs],
+             "value": json_value(v), "grad": json_value(self.grads[node.index]),
+             "shape": list(v.shape)}
         if node.kind == "gate":
             local = self.graph.local(node, self.vals)
             d["local"] = None if local is None else [
