@@ -309,23 +309,72 @@ function cliffChart(data) {
   const path = (points, name) => points.map((p, i) => ({ ...p, w: num(p.w), b: num(p.b),
     step: i, name }));
   const paths = [...path(data.unclipped, 'without clipping'), ...path(data.clipped, 'with clipping')];
+  const xs = [w[0] - dw / 2, w.at(-1) + dw / 2];
+  const ys = [b[0] - db / 2, b.at(-1) + db / 2];
+  const colour = (d) => (d.name === 'with clipping' ? '#ffffff' : '#ff4d4d');
+  // Where both paths take the same step off the chart, one arrow and note say it.
+  const exits = [...leaving(path(data.unclipped, 'without clipping'), xs, ys),
+    ...leaving(path(data.clipped, 'with clipping'), xs, ys)]
+    .filter((e, i, all) => all.findIndex((f) => f.text === e.text && f.fromW === e.fromW) === i);
   const chart = Plot.plot({
     width: 640, height: 480, marginLeft: 50,
-    x: { label: 'w', domain: [w[0] - dw / 2, w.at(-1) + dw / 2] },
-    y: { label: 'b', domain: [b[0] - db / 2, b.at(-1) + db / 2] },
+    x: { label: 'w', domain: xs },
+    y: { label: 'b', domain: ys },
     color: { type: 'sequential', scheme: 'viridis', label: 'loss', legend: true },
     marks: [
       Plot.rect(cells, { x1: (d) => d.w - dw / 2, x2: (d) => d.w + dw / 2,
         y1: (d) => d.b - db / 2, y2: (d) => d.b + db / 2, fill: 'loss',
         shapeRendering: 'crispEdges' }),
-      Plot.line(paths, { x: 'w', y: 'b', z: 'name', clip: true, strokeWidth: 2,
-        stroke: (d) => (d.name === 'with clipping' ? '#ffffff' : '#ff4d4d') }),
-      Plot.dot(paths, { x: 'w', y: 'b', clip: true, r: 2.5,
-        fill: (d) => (d.name === 'with clipping' ? '#ffffff' : '#ff4d4d'),
+      Plot.line(paths, { x: 'w', y: 'b', z: 'name', clip: true, strokeWidth: 2, stroke: colour }),
+      Plot.dot(paths, { x: 'w', y: 'b', clip: true, r: 2.5, fill: colour,
         title: (d) => `${d.name}, step ${d.step}: w ${fmt(d.w)}, b ${fmt(d.b)}, loss ${fmt(d.loss)}` }),
+      // A step that leaves the grid: an arrow to the edge, and where it landed.
+      Plot.arrow(exits, { x1: 'fromW', y1: 'fromB', x2: 'w', y2: 'b', stroke: colour, strokeWidth: 2,
+        headLength: 12 }),
+      ...exits.map((e) => Plot.text([e], { x: 'w', y: 'b', text: 'text', fill: colour,
+        stroke: '#14181d', strokeWidth: 3, paintOrder: 'stroke', fontSize: 12, fontWeight: 600,
+        textAnchor: e.anchor, dx: e.dx, dy: e.dy })),
     ],
   });
   put('chart-cliff', chart);
+}
+
+/**
+ * Steps of a path that leave the rectangle xs × ys: where the segment crosses the edge, and a
+ * note on where the step landed, placed inside the plot away from the edge and the segment.
+ */
+function leaving(points, xs, ys) {
+  const inside = (p) => p.w >= xs[0] && p.w <= xs[1] && p.b >= ys[0] && p.b <= ys[1];
+  const out = [];
+  for (let i = 1; i < points.length; i++) {
+    const [p, q] = [points[i - 1], points[i]];
+    if (!inside(p) || inside(q)) continue;
+    const finite = Number.isFinite(q.w) && Number.isFinite(q.b);
+    // The largest t in (0, 1] that keeps p + t (q - p) inside: where the segment meets the edge.
+    let t = 1;
+    let edge = 'top';
+    const cut = (from, to, lo, hi, low, high) => {
+      if (to > hi && (hi - from) / (to - from) < t) [t, edge] = [(hi - from) / (to - from), high];
+      if (to < lo && (lo - from) / (to - from) < t) [t, edge] = [(lo - from) / (to - from), low];
+    };
+    if (finite) {
+      cut(p.w, q.w, xs[0], xs[1], 'left', 'right');
+      cut(p.b, q.b, ys[0], ys[1], 'bottom', 'top');
+    }
+    const at = finite ? { w: p.w + t * (q.w - p.w), b: p.b + t * (q.b - p.b) } : { w: p.w, b: p.b };
+    // The note goes on the side the segment does not come from, if the plot has room there.
+    const frac = (at.w - xs[0]) / (xs[1] - xs[0]);
+    let start = edge === 'left' || (edge !== 'right' && p.w <= at.w);
+    if (edge === 'top' || edge === 'bottom') start = start ? frac < 0.7 : frac < 0.3;
+    out.push({
+      ...at, name: q.name, fromW: p.w, fromB: p.b,
+      text: `step ${q.step} → (${fmt(q.w)}, ${fmt(q.b)})`,
+      anchor: start ? 'start' : 'end',
+      dx: start ? 8 : -8,
+      dy: edge === 'top' ? 14 : edge === 'bottom' ? -14 : 0,
+    });
+  }
+  return out;
 }
 
 function cliffSummary(data) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from playwright.sync_api import Page, expect
@@ -70,3 +71,26 @@ def test_sigmoid_chain_link_opens_the_playground_with_magnitude_colouring(page: 
     page.click("#sigmoid-chain")
     expect(page.locator("#magnitude")).to_be_checked(timeout=30_000)
     expect(page.locator("#expr")).to_have_value("sigmoid(" * 10 + "x" + ")" * 10)
+
+
+def test_a_step_that_leaves_the_cliff_chart_ends_in_an_arrow_at_its_edge(page: Page,
+                                                                        base_url: str):
+    open_lab(page, base_url)
+    chart = page.locator("#chart-cliff svg").last
+    frame = chart.locator("g[aria-label='rect']").bounding_box()  # the loss grid
+    lines = chart.locator("g[aria-label='line']")
+    assert lines.get_attribute("clip-path"), "the paths are clipped to the grid"
+    arrow = chart.locator("g[aria-label='arrow'] path")
+    expect(arrow).to_have_count(1)  # the default run: the plain step at the wall jumps off
+    head = arrow.bounding_box()
+    tol = 1.5
+    assert frame["x"] - tol <= head["x"] and head["x"] + head["width"] <= frame["x"] + frame["width"] + tol
+    assert frame["y"] - tol <= head["y"] and head["y"] + head["height"] <= frame["y"] + frame["height"] + tol
+    edges = (head["y"] - frame["y"], frame["y"] + frame["height"] - head["y"] - head["height"],
+             head["x"] - frame["x"], frame["x"] + frame["width"] - head["x"] - head["width"])
+    assert min(edges) < 2, "the arrow ends at an edge of the grid"
+    note = chart.locator("g[aria-label='text'] text")
+    expect(note).to_have_text(re.compile(r"^step \d+ → \(-?[\d.e+-]+, -?[\d.e+-]+\)$"))
+    box = note.bounding_box()
+    assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+    assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
