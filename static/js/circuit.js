@@ -150,6 +150,7 @@ export function applyMagnitude(svg, lay, on) {
   const logs = [];
   for (const w of lay.wires) {
     const m = magnitude(w.gradRaw);
+    w.zero = m === 0;
     w.logMag = m && Number.isFinite(m) && m > 0 ? Math.log10(m) : null;
     if (w.logMag !== null) logs.push(w.logMag);
   }
@@ -162,7 +163,9 @@ export function applyMagnitude(svg, lay, on) {
     const t = w.logMag === null ? 0 : hi > lo ? (w.logMag - lo) / (hi - lo) : 1;
     g.style.setProperty('--mag', magColor(t));
     g.style.setProperty('--mag-width', (1.2 + 3.3 * t).toFixed(2));
-    g.classList.toggle('faint', w.logMag === null);
+    g.classList.toggle('faint', w.zero);
+    // No number to colour by (a tensor branch, a non-finite gradient): the wire stays as it is.
+    g.classList.toggle('unknown', w.logMag === null && !w.zero);
   }
   return logs.length ? [10 ** lo, 10 ** hi] : null;
 }

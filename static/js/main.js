@@ -33,6 +33,7 @@ let timer = null;
 let elk = null;
 let whole = false; // the fit button: the whole circuit in the box, however small
 const PASS_RTOL = 1e-4;
+const SUM_TERMS = 6; // a fork's gradient is written out as the sum of its branches up to this many
 
 /** Page hooks for tests and the benchmark (bench/render.py times `redraw`). */
 const hooks = (window.chainrule = { renders: 0, lastRender: null });
@@ -171,9 +172,15 @@ function showResult() {
     const uses = circuit.nodes.flatMap((n) => n.inputs.map((src, port) => ({ n, src, port })))
       .filter((u) => u.src === node?.id);
     let sum = '';
-    if (uses.length > 1 && !Array.isArray(g)) {
+    if (uses.length > SUM_TERMS) sum = ` (the sum of ${uses.length} branches)`;
+    else if (uses.length > 1 && !Array.isArray(g)) {
       const parts = uses.map((u) => contribution(u.n, u.port));
-      if (parts.every((x) => x !== null)) sum = ' = ' + parts.map((x) => fmt(x, p)).join(' + ');
+      if (parts.every((x) => x !== null)) {
+        sum = ' = ' + parts.map((x, i) => {
+          const t = fmt(x, p);
+          return i === 0 ? t : t.startsWith('-') ? ` − ${t.slice(1)}` : ` + ${t}`;
+        }).join('');
+      }
     }
     const item = el('span', { className: 'grad-item' },
       `∂f/∂${name} = `, el('span', { className: 'grad' }, g === null ? '—' : show(g)), sum);
