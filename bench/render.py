@@ -1,4 +1,4 @@
-"""Time from /api/circuit response to finished drawing (ELK layout + SVG) in headless chromium.
+"""Time from /api/circuit response to finished drawing (layout + SVG) in headless chromium.
 
 Targets: under 100 ms for the (x+y)*z circuit, under 500 ms for a generated 300-gate circuit.
 Run: .venv/bin/python bench/render.py [--repeat 15]
