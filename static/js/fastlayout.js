@@ -34,7 +34,7 @@ function buildLayers(model) {
   const nodes = new Map();
   for (const b of model.boxes) {
     const free = b.kind === 'const' || b.kind === 'ref';
-    nodes.set(b.id, { id: b.id, box: b, free, w: b.w, h: b.h, ins: [], outs: [] });
+    nodes.set(b.id, { box: b, free, w: b.w, h: b.h, ins: [], outs: [] });
   }
   const span = (w) => (w.label ? 2 : 1);
   const outWires = new Map(model.boxes.map((b) => [b.id, []]));
@@ -81,7 +81,7 @@ function buildLayers(model) {
     routes.set(w.id, route);
     for (let l = prev.layer + 1; l < target.layer; l++) {
       const isLabel = w.label && l === prev.layer + 1;
-      const d = { id: `${w.id}~${l}`, dummy: true, free, layer: l, w: isLabel ? w.label.w : 0,
+      const d = { dummy: true, free, layer: l, w: isLabel ? w.label.w : 0,
         h: isLabel ? w.label.h : 0, ins: [], outs: [] };
       if (isLabel) route.label = d;
       layers[l].push(d);
