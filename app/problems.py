@@ -56,15 +56,24 @@ async def expression_error(request: Request, exc: ExpressionError) -> ProblemRes
                    position=position, hint=exc.hint, missing=exc.missing or None)
 
 
-def _where(loc: tuple | list) -> str:
+def _where(loc: list) -> str:
     return ".".join(str(part) for part in loc) or "request"
+
+
+def _place(loc: tuple | list) -> list:
+    """A pydantic error's loc as a place in the body: without the names pydantic gives the
+    members of a union it tried (function-after[...], list[...])."""
+    return [part for part in loc if not (isinstance(part, str) and "[" in part)]
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> ProblemResponse:
     # Keep loc/msg/type only: "input" may echo a whole (large) body, "ctx" may hold exceptions.
-    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+    errors = [{"loc": _place(e.get("loc", ())), "msg": str(e.get("msg", "")),
                "type": str(e.get("type", ""))} for e in exc.errors()]
-    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    # A value that fits no member of a union fails once per member: the error deepest in the
+    # body (a list's element) says best where, and a value error best what.
+    first = max(errors, default={"loc": [], "msg": "invalid request"}, key=lambda e: (
+        sum(isinstance(part, int) for part in e["loc"]), e.get("type") == "value_error"))
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     detail = f"{_where(first['loc'])}: {first['msg']}{more}"
     return problem(422, detail, type=VALIDATION, title="Request does not match the schema",

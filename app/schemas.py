@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
 from typing_extensions import TypeAliasType
 
 from engine import ExpressionError
 
 # --- values ----------------------------------------------------------------------------------
 
-Number = Annotated[StrictInt | StrictFloat, Field(allow_inf_nan=False)]
+
+def _fits_a_float(n: int) -> int:
+    # JSON integers have no size limit; 10**400 has no float64 value
+    if abs(n) > sys.float_info.max:
+        raise ValueError("an integer beyond ±1.8e308 (the largest float) has no float64 value")
+    return n
+
+
+Number = Annotated[Annotated[StrictInt, AfterValidator(_fits_a_float)] | StrictFloat,
+                   Field(allow_inf_nan=False)]
 NestedList = TypeAliasType("NestedList", list[Union[Number, "NestedList"]])
 
 

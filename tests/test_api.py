@@ -223,6 +223,15 @@ def test_body_that_is_not_utf8_is_422(client):
     assert assert_problem(r, 422)["errors"][0]["loc"] == ["body"]
 
 
+@pytest.mark.parametrize("values", [{"x": 10**400}, {"x": [1, -(10**400)]}])
+def test_circuit_integer_beyond_the_largest_float_is_422(client, values):
+    # JSON integers have no size limit; float64 has: this was a 500 (OverflowError)
+    raw = json.dumps({"expression": "sum(x)", "values": values})
+    r = client.post("/api/circuit", content=raw, headers={"content-type": "application/json"})
+    detail = assert_problem(r, 422)["detail"]
+    assert detail.startswith("body.values.x") and "largest float" in detail
+
+
 @pytest.mark.parametrize("h", [0, -1e-5, 1e-11, 5e-324, 1.5, 1e308])
 def test_gradcheck_step_outside_its_bounds_is_422(client, h):
     body = assert_problem(client.post("/api/gradcheck", json={**XYZ, "h": h}), 422)
