@@ -109,6 +109,18 @@ def test_circuit_nan_is_strict_json(client):
     assert body["warnings"], "a NaN must come with a warning naming its node"
 
 
+def test_circuit_tensor_with_infinities_and_nan_is_spelled(client):
+    r = client.post("/api/circuit", json={"expression": "sum(log(x) * y)",
+                                          "values": {"x": [[0, 1], [-1, 2]], "y": 1e308}})
+    assert r.status_code == 200
+    body = strict(r.text)
+    log = next(n for n in body["nodes"] if n["op"] == "log")
+    assert log["value"][0] == ["-Infinity", 0.0] and log["value"][1][0] == "NaN"
+    assert log["grad"] == [[1e308, 1e308], [1e308, 1e308]] and log["local"] is None
+    assert body["gradients"]["x"][0][0] == "Infinity"  # 1e308 / 0
+    assert body["value"] == "NaN"
+
+
 def test_circuit_randn_value(client):
     r = client.post("/api/circuit", json={
         "expression": "sum(W @ x)", "values": {"W": {"randn": [3, 4], "seed": 0},
