@@ -67,12 +67,13 @@ _FIXED: weakref.WeakKeyDictionary[Graph, tuple[int, list[dict]]] = weakref.WeakK
 
 
 def _fixed(graph: Graph) -> list[dict]:
-    """Each node's fields that no value changes (id, kind, name, label, op), once per graph:
-    a cached graph serves every request with the same text."""
+    """Each node's fields that no value changes (id, kind, name, label, op, inputs), once per
+    graph: a cached graph serves every request with the same text."""
     fixed = _FIXED.get(graph)
     if fixed is None or fixed[0] != len(graph.nodes):
-        fixed = len(graph.nodes), [{"id": n.id, "kind": n.kind, "name": n.name,
-                                    "label": n.label, "op": n.op} for n in graph.nodes]
+        fixed = len(graph.nodes), [{"id": n.id, "kind": n.kind, "name": n.name, "label": n.label,
+                                    "op": n.op, "inputs": tuple(i.id for i in n.inputs)}
+                                   for n in graph.nodes]
         _FIXED[graph] = fixed
     return fixed[1]
 
@@ -138,12 +139,12 @@ class Circuit:
                 notes.append(f"the gradient on {node.name} is not finite")
         return notes
 
-    def node_dict(self, node: Node) -> dict:
+    def node_dict(self, node: Node, fixed: dict | None = None) -> dict:
         """One node of the /api/circuit response, ready for strict JSON."""
+        fixed = fixed or _fixed(self.graph)[node.index]
         v = self.vals[node.index]
-        d = {**_fixed(self.graph)[node.index], "inputs": [i.id for i in node.inputs],
-             "value": json_value(v), "grad": json_value(self.grads[node.index]),
-             "shape": list(v.shape)}
+        d = {**fixed, "inputs": list(fixed["inputs"]), "value": json_value(v),
+             "grad": json_value(self.grads[node.index]), "shape": list(v.shape)}
         if node.kind == "gate":
             local = self.graph.local(node, self.vals)
             d["local"] = None if local is None else [
@@ -158,7 +159,8 @@ class Circuit:
             "output": self.graph.output.id,
             "value": json_value(self.value),
             "gradients": {name: json_value(g) for name, g in self.gradients.items()},
-            "nodes": [self.node_dict(n) for n in self.nodes],
+            "nodes": [self.node_dict(n, f)
+                      for n, f in zip(self.nodes, _fixed(self.graph), strict=True)],
             "warnings": list(self.warnings),
         }
 
