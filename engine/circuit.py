@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -63,19 +62,12 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
     return jsonable(v)
 
 
-_FIXED: weakref.WeakKeyDictionary[Graph, tuple[int, list[dict]]] = weakref.WeakKeyDictionary()
-
-
 def _fixed(graph: Graph) -> list[dict]:
     """Each node's fields that no value changes (id, kind, name, label, op, inputs), once per
     graph: a cached graph serves every request with the same text."""
-    fixed = _FIXED.get(graph)
-    if fixed is None or fixed[0] != len(graph.nodes):
-        fixed = len(graph.nodes), [{"id": n.id, "kind": n.kind, "name": n.name, "label": n.label,
-                                    "op": n.op, "inputs": tuple(i.id for i in n.inputs)}
-                                   for n in graph.nodes]
-        _FIXED[graph] = fixed
-    return fixed[1]
+    return graph._cached("_fixed_cache", lambda: [
+        {"id": n.id, "kind": n.kind, "name": n.name, "label": n.label, "op": n.op,
+         "inputs": tuple(i.id for i in n.inputs)} for n in graph.nodes])
 
 
 def _finite(v: np.ndarray) -> bool:
