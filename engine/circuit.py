@@ -114,8 +114,12 @@ class Circuit:
 
     def _nonfinite(self) -> list[str]:
         """Name the gates where a NaN or an infinity first appears (not every gate downstream)."""
-        notes = []
         finite = [_finite(v) for v in self.vals]
+        bad_grads = [n.name for n in self.nodes if n.kind == "input"
+                     and self.grads[n.index] is not None and not _finite(self.grads[n.index])]
+        if all(finite) and not bad_grads:
+            return []
+        notes = []
         for node in self.nodes:
             if node.kind != "gate" or finite[node.index]:
                 continue
@@ -125,34 +129,27 @@ class Circuit:
                 where = f" ({node.name})" if node.name else ""
                 label = GATES[node.op].label_for(node.attrs)
                 notes.append(f"{node.id}{where}: the {label} gate produced {what}")
-        for node in self.nodes:
-            g = self.grads[node.index]
-            if node.kind == "input" and g is not None and not np.all(np.isfinite(g)):
-                notes.append(f"the gradient on {node.name} is not finite")
-        return notes
-
-    def node_dict(self, node: Node, fixed: dict | None = None) -> dict:
-        """One node of the /api/circuit response, ready for strict JSON."""
-        fixed = fixed or _fixed(self.graph)[node.index]
-        v = self.vals[node.index]
-        d = {**fixed, "inputs": list(fixed["inputs"]), "value": json_value(v),
-             "grad": json_value(self.grads[node.index]), "shape": list(v.shape)}
-        if node.kind == "gate":
-            local = self.graph.local(node, self.vals)
-            d["local"] = None if local is None else [
-                None if p is None else spelled(p) for p in local]
-            d["span"] = list(node.span) if node.span else None
-        return d
+        return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
 
     def to_dict(self) -> dict:
         """The /api/circuit response body, ready for strict JSON."""
+        nodes = []
+        for node, fixed, v, g, local in zip(self.nodes, _fixed(self.graph), self.vals,
+                                            self.grads, self.graph.locals(self.vals),
+                                            strict=True):
+            d = {**fixed, "inputs": list(fixed["inputs"]), "value": json_value(v),
+                 "grad": json_value(g), "shape": list(v.shape)}
+            if node.kind == "gate":
+                d["local"] = None if local is None else [
+                    None if p is None else spelled(p) for p in local]
+                d["span"] = list(node.span) if node.span else None
+            nodes.append(d)
         return {
             "expression": self.text,
             "output": self.graph.output.id,
             "value": json_value(self.value),
             "gradients": {name: json_value(g) for name, g in self.gradients.items()},
-            "nodes": [self.node_dict(n, f)
-                      for n, f in zip(self.nodes, _fixed(self.graph), strict=True)],
+            "nodes": nodes,
             "warnings": list(self.warnings),
         }
 

@@ -382,6 +382,21 @@ class Graph:
 
         return self._cached("_label_cache", build)
 
+    def locals(self, vals: list[np.ndarray]) -> list[list[float | None] | None]:
+        """Every node's local derivatives (see `local`) in node order: None for inputs,
+        constants and gates on tensors. An all-scalar circuit gets them on Python floats."""
+        if not self._on_floats(vals):
+            return [self.local(n, vals) if n.kind == "gate" else None for n in self.nodes]
+        xs = [float(v) for v in vals]
+        out: list[list[float | None] | None] = [None] * len(xs)
+        for i, _, vjp, j, k, node in self._float_plan():
+            try:
+                cs = vjp(1.0, xs[i], xs[j]) if k is None else vjp(1.0, xs[i], xs[j], xs[k])
+            except (ArithmeticError, ValueError):  # numpy gives inf or nan here
+                cs = _on_numpy(GATES[node.op].vjp, node, xs, 1.0)
+            out[i] = [float(c) for c in cs]
+        return out
+
     def local(self, node: Node, vals: list[np.ndarray]) -> list[float | None] | None:
         """A scalar gate's local derivative with respect to each input, in order."""
         xs = [vals[i.index] for i in node.inputs]

@@ -131,3 +131,30 @@ def test_local_derivatives_of_a_scalar_gate():
     by_name = {n.name: n for n in c.nodes}
     assert c.graph.local(by_name["f"], c.vals) == [-4.0, 3.0]
     assert c.graph.local(by_name["q"], c.vals) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("expr, values", [
+    ("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4}),
+    ("1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))", {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}),
+    ("log(x) + sqrt(x) + 1/x + x**0.5", {"x": 0}),  # math raises here: numpy's inf and nan
+    ("exp(x) * tanh(x) + abs(x) + max(x, y)", {"x": 800, "y": 800}),
+])
+def test_all_locals_on_floats_match_each_gate_on_numpy(expr, values):
+    # Graph.locals takes the float path for an all-scalar circuit; Graph.local runs numpy
+    c = trace(expr, values)
+    fast = c.graph.locals(c.vals)
+    for node in c.nodes:
+        if node.kind != "gate":
+            assert fast[node.index] is None
+            continue
+        slow = c.graph.local(node, c.vals)
+        np.testing.assert_allclose(fast[node.index], slow, rtol=1e-14, atol=0)
+
+
+def test_locals_of_a_tensor_circuit_are_none_for_tensor_gates():
+    c = trace("p = w * x; s = sum(p); s * k", {"w": [1, 2], "x": [3, 4], "k": 2})
+    by_name = {n.name: n for n in c.nodes}
+    locals_ = c.graph.locals(c.vals)
+    assert locals_[by_name["p"].index] is None  # elementwise on vectors: no single number
+    assert locals_[by_name["s"].index] is None
+    assert locals_[c.graph.output.index] == [2.0, 11.0]  # d(s*k)/ds = k, d/dk = s = 3 + 8
