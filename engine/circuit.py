@@ -3,21 +3,73 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
-from functools import lru_cache
 
 import numpy as np
 
 from engine.graph import Graph, Limits, Node
 from engine.ops import GATES
 
+PARSED_SIZE = 256  # parsed programs kept, the least recently used dropped first
+QUICK_NODES = 100  # see quick()
+QUICK_NUMBERS = 64
 
-@lru_cache(maxsize=256)
+_parsed: OrderedDict[tuple, Graph] = OrderedDict()
+_parsed_lock = threading.Lock()  # the server's threads share the cache
+
+
+def _parsed_graph(key: tuple) -> Graph | None:
+    with _parsed_lock:
+        graph = _parsed.get(key)
+        if graph is not None:
+            _parsed.move_to_end(key)
+        return graph
+
+
 def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
     """Parse once per (text, expand, limits): changing only values re-runs just the two passes."""
     from engine.parse import parse
 
-    return parse(text, limits).rebuilt(expand=expand)
+    key = (text, expand, limits)
+    graph = _parsed_graph(key)
+    if graph is None:
+        graph = parse(text, limits).rebuilt(expand=expand)
+        with _parsed_lock:
+            _parsed[key] = graph
+            while len(_parsed) > PARSED_SIZE:
+                _parsed.popitem(last=False)
+    return graph
+
+
+def quick(text: str, values: Mapping, *, expand: bool = False,
+          limits: Limits | None = None) -> bool:
+    """True when tracing is known to take well under a millisecond before it starts: the text
+    is parsed already into at most QUICK_NODES nodes, and its inputs and constants hold at most
+    QUICK_NUMBERS numbers, as scalars and vectors (so no value in the circuit is larger). The
+    server runs such a request without handing it to a thread."""
+    graph = _parsed_graph((text, expand, limits))
+    if graph is None or len(graph.nodes) > QUICK_NODES:
+        return False
+    count = 0
+    for node in graph.nodes:
+        if node.kind == "gate":
+            continue
+        v = values.get(node.name) if node.kind == "input" else None
+        v = node.default if v is None else v
+        if isinstance(v, (int, float)):
+            count += 1
+        elif isinstance(v, list) and len(v) <= QUICK_NUMBERS and all(
+                isinstance(x, (int, float)) for x in v):
+            count += len(v)
+        elif isinstance(v, np.ndarray) and v.ndim == 1:
+            count += v.size
+        elif v is not None:  # a matrix, a random tensor (None: missing, a quick error)
+            return False
+        if count > QUICK_NUMBERS:
+            return False
+    return True
 
 
 def trace(text: str, values: Mapping | None = None, *, expand: bool = False,

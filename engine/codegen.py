@@ -34,7 +34,7 @@ _HELPERS = {
     "_picked": '''def _picked(x, index, g):
     """Gradient of x[index]: the picked element gets g, the others 0."""
     grad = np.zeros_like(x)
-    np.add.at(grad, index, g)
+    grad[index] += g
     return grad''',
     "_log_or_0": '''def _log_or_0(a):
     """ln a where a > 0, else 0 (the exponent's gradient where a**b has no real log)."""

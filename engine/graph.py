@@ -119,6 +119,17 @@ def _on_numpy(fn, node: Node, xs: list[float], g: float | None = None):
         return fn(*map(np.float64, args), **node.attrs)
 
 
+def _picks(node: Node) -> bool:
+    """True for a whole-number index straight into an input or a constant (w[0])."""
+    return (node.op == "index" and node.inputs[0].kind != "gate"
+            and type(node.attrs["index"]) is int)
+
+
+def _unpacked(vals: list) -> list:
+    """Values for the passes on floats: scalars as floats, vectors as lists of floats."""
+    return [v if v is None else float(v) if type(v) is np.float64 else v.tolist() for v in vals]
+
+
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
     if max_elements is not None and n > max_elements:
         raise ExpressionError(f"{where}: {n:,} elements is more than the limit of {max_elements:,}")
@@ -231,7 +242,8 @@ class Graph:
                 )
             elif node.kind == "const":
                 vals[node.index] = node.default
-        if self._on_floats(vals) and (max_elements is None or len(vals) <= max_elements):
+        if self._on_floats(vals) and (max_elements is None or len(vals) + sum(
+                vals[i].size for i in self._float_leaves()[1]) <= max_elements):
             return self._forward_floats(vals)
         total = sum(v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
@@ -257,14 +269,23 @@ class Graph:
         return vals
 
     def _forward_floats(self, vals: list) -> list[np.float64]:
-        """The forward pass of an all-scalar circuit on Python floats (see Gate.scalar)."""
-        xs = [None if v is None else float(v) for v in vals]
+        """The forward pass on Python floats (see _on_floats): a vector is a list here."""
+        xs = _unpacked(vals)
         for i, forward, _, j, k, node in self._float_plan():
+            if forward is None:  # a whole-number index into a vector
+                xs[i] = xs[j][k]
+                continue
             try:
                 xs[i] = forward(xs[j]) if k is None else forward(xs[j], xs[k])
             except (ArithmeticError, ValueError):  # numpy gives inf or nan here
                 xs[i] = float(_on_numpy(GATES[node.op].forward, node, xs))
-        return list(np.array(xs))
+        vectors = self._float_leaves()[1]
+        for i in vectors:
+            xs[i] = 0.0
+        out = list(np.array(xs))
+        for i in vectors:
+            out[i] = vals[i]
+        return out
 
     def _plan(self) -> list[tuple]:
         """The gates in order with their functions and input positions looked up once."""
@@ -275,13 +296,19 @@ class Graph:
 
     def _float_plan(self) -> list[tuple] | None:
         """The plan for Python floats, with each gate's one or two input positions and its
-        constants bound in; None when a gate only runs on arrays."""
+        constants bound in; None when a gate only runs on arrays. A whole-number index into an
+        input or a constant is (i, None, None, its position, the index, node)."""
         def build():
-            gates = [(n, GATES[n.op]) for n in self.nodes if n.kind == "gate"]
-            if any(gate.scalar is None for _, gate in gates):
-                return None
             plan = []
-            for n, gate in gates:
+            for n in self.nodes:
+                if n.kind != "gate":
+                    continue
+                gate = GATES[n.op]
+                if _picks(n):
+                    plan.append((n.index, None, None, n.inputs[0].index, n.attrs["index"], n))
+                    continue
+                if gate.scalar is None:
+                    return None
                 forward, vjp = gate.scalar, gate.scalar_vjp or gate.vjp
                 if n.attrs:
                     forward, vjp = partial(forward, **n.attrs), partial(vjp, **n.attrs)
@@ -291,13 +318,38 @@ class Graph:
 
         return self._cached("_float_plan_cache", build)
 
+    def _float_leaves(self) -> tuple[list[int], dict[int, tuple[int, int]]]:
+        """The inputs and constants that must be scalars for the passes to run on floats, and
+        those used only through whole-number indices (w[0]), which may be vectors: each with
+        the range its length must cover, as (lowest index, highest index)."""
+        def build():
+            picked: dict[int, list[int]] = {}
+            others: set[int] = set()
+            for n in self.nodes:
+                for slot, x in enumerate(n.inputs):
+                    if x.kind != "gate":
+                        if slot == 0 and _picks(n):
+                            picked.setdefault(x.index, []).append(n.attrs["index"])
+                        else:
+                            others.add(x.index)
+            vectors = {i: (min(ks), max(ks)) for i, ks in picked.items() if i not in others}
+            scalars = [n.index for n in self.nodes if n.kind != "gate" and n.index not in vectors]
+            return scalars, vectors
+
+        return self._cached("_leaves_cache", build)
+
     def _on_floats(self, vals: list, seed=None) -> bool:
-        """True when every gate has a scalar form and every input and constant is a scalar:
-        then every value is one, and the passes run on Python floats."""
-        leaves = self._cached("_leaves_cache", lambda: [
-            n.index for n in self.nodes if n.kind != "gate"])
-        return (self._float_plan() is not None and (seed is None or np.ndim(seed) == 0)
-                and all(type(vals[i]) is np.float64 for i in leaves))
+        """True when every gate has a scalar form (or picks one number from a vector), every
+        other input and constant is a scalar, and every index is in range: then every value a
+        gate makes is a scalar, and the passes run on Python floats."""
+        if self._float_plan() is None or (seed is not None and np.ndim(seed) != 0):
+            return False
+        scalars, vectors = self._float_leaves()
+        for i, (low, high) in vectors.items():
+            v = vals[i]
+            if type(v) is not np.ndarray or v.ndim != 1 or not -len(v) <= low <= high < len(v):
+                return False
+        return all(type(vals[i]) is np.float64 for i in scalars)
 
     def _cached(self, name: str, build):
         """build() once per graph size (a graph only grows, by appending nodes)."""
@@ -353,12 +405,17 @@ class Graph:
     def _backward_floats(self, vals: list, seed) -> list[np.float64]:
         """The backward pass of an all-scalar circuit on Python floats (see Gate.scalar). Scalar
         gates take a gradient on every input, so no node is label-only."""
-        xs = [float(v) for v in vals]
-        grads: list[float | None] = [None] * len(xs)
+        xs = _unpacked(vals)
+        grads: list = [None] * len(xs)
         grads[self.output.index] = 1.0 if seed is None else float(seed)
         for i, _, vjp, j, k, node in reversed(self._float_plan()):
             g = grads[i]
             if g is None:
+                continue
+            if vjp is None:  # a whole-number index into a vector: a list of gradients
+                if grads[j] is None:
+                    grads[j] = [0.0] * len(xs[j])
+                grads[j][k] += g
                 continue
             try:
                 cs = vjp(g, xs[i], xs[j]) if k is None else vjp(g, xs[i], xs[j], xs[k])
@@ -367,7 +424,13 @@ class Graph:
             grads[j] = cs[0] if grads[j] is None else grads[j] + cs[0]
             if k is not None:
                 grads[k] = cs[1] if grads[k] is None else grads[k] + cs[1]
-        return list(np.array([0.0 if g is None else g for g in grads]))
+        vectors = self._float_leaves()[1]
+        picked = {i: grads[i] for i in vectors}
+        out = list(np.array([0.0 if g is None or i in picked else g
+                             for i, g in enumerate(grads)]))
+        for i, g in picked.items():
+            out[i] = np.zeros_like(vals[i]) if g is None else np.array(g)
+        return out
 
     def _label_only(self) -> set[int]:
         """Nodes whose every use is a slot that takes no gradient (integer labels)."""
@@ -387,9 +450,11 @@ class Graph:
         constants and gates on tensors. An all-scalar circuit gets them on Python floats."""
         if not self._on_floats(vals):
             return [self.local(n, vals) if n.kind == "gate" else None for n in self.nodes]
-        xs = [float(v) for v in vals]
+        xs = _unpacked(vals)
         out: list[list[float | None] | None] = [None] * len(xs)
         for i, _, vjp, j, k, node in self._float_plan():
+            if vjp is None:  # an index: its input is a vector
+                continue
             try:
                 cs = vjp(1.0, xs[i], xs[j]) if k is None else vjp(1.0, xs[i], xs[j], xs[k])
             except (ArithmeticError, ValueError):  # numpy gives inf or nan here

@@ -156,7 +156,7 @@ def _index(x, index):
 
 def _index_vjp(g, out, x, index):
     grad = np.zeros_like(x)
-    np.add.at(grad, index, g)
+    grad[index] += g  # whole-number indices pick each element once (0 + g, as np.add.at)
     return (grad,)
 
 

@@ -179,20 +179,16 @@ def _is_scalar_lit(v: _Val) -> bool:
     return v.kind == "int" or (v.kind == "lit" and np.ndim(v.data) == 0)
 
 
+_FOLDS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+          "pow": np.power}  # the operators folded when both sides are numbers (not @)
+
+
 def _fold(op: str, a: float, b: float) -> float | None:
     """Two numbers combined at parse time; None where the answer is not a finite number, so the
     graph computes it instead and warns about it."""
     with np.errstate(all="ignore"):
         try:
-            r = float(
-                {
-                    "add": np.add,
-                    "sub": np.subtract,
-                    "mul": np.multiply,
-                    "div": np.divide,
-                    "pow": np.power,
-                }[op](np.float64(a), np.float64(b))
-            )
+            r = float(_FOLDS[op](np.float64(a), np.float64(b)))
         except (OverflowError, ValueError, ZeroDivisionError):
             return None
     return r if math.isfinite(r) else None
@@ -318,7 +314,7 @@ class _Builder:
 
     def binary(self, op: str, a: _Val, b: _Val) -> _Val:
         span = (a.span[0], b.span[1])
-        if _is_scalar_lit(a) and _is_scalar_lit(b):
+        if op in _FOLDS and _is_scalar_lit(a) and _is_scalar_lit(b):
             r = _fold(op, a.data, b.data)
             if r is not None:
                 return _Val("lit", span, r)

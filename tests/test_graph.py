@@ -8,6 +8,7 @@ import pytest
 from engine import ExpressionError, Limits, trace
 from engine.circuit import Circuit
 from engine.graph import Graph
+from engine.ops import GATES
 
 
 def test_reused_node_accumulates_gradient():
@@ -129,8 +130,9 @@ def test_label_input_takes_no_gradient():
 def test_local_derivatives_of_a_scalar_gate():
     c = trace("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4})
     by_name = {n.name: n for n in c.nodes}
-    assert c.graph.local(by_name["f"], c.vals) == [-4.0, 3.0]
-    assert c.graph.local(by_name["q"], c.vals) == [1.0, 1.0]
+    locals_ = c.graph.locals(c.vals)
+    assert locals_[by_name["f"].index] == [-4.0, 3.0]
+    assert locals_[by_name["q"].index] == [1.0, 1.0]
 
 
 @pytest.mark.parametrize("expr, values", [
@@ -139,16 +141,19 @@ def test_local_derivatives_of_a_scalar_gate():
     ("log(x) + sqrt(x) + 1/x + x**0.5", {"x": 0}),  # math raises here: numpy's inf and nan
     ("exp(x) * tanh(x) + abs(x) + max(x, y)", {"x": 800, "y": 800}),
 ])
-def test_all_locals_on_floats_match_each_gate_on_numpy(expr, values):
-    # Graph.locals takes the float path for an all-scalar circuit; Graph.local runs numpy
+def test_locals_on_floats_match_each_gate_on_numpy(expr, values):
+    # Graph.locals runs math on Python floats (numpy where math raises); the gate table's numpy
+    # vjp with an upstream gradient of 1 is the reference
     c = trace(expr, values)
     fast = c.graph.locals(c.vals)
     for node in c.nodes:
         if node.kind != "gate":
             assert fast[node.index] is None
             continue
-        slow = c.graph.local(node, c.vals)
-        np.testing.assert_allclose(fast[node.index], slow, rtol=1e-14, atol=0)
+        with np.errstate(all="ignore"):
+            slow = GATES[node.op].vjp(np.float64(1.0), c.vals[node.index],
+                                      *[c.vals[i.index] for i in node.inputs], **node.attrs)
+        np.testing.assert_allclose(fast[node.index], [float(p) for p in slow], rtol=1e-14, atol=0)
 
 
 def test_locals_of_a_tensor_circuit_are_none_for_tensor_gates():
@@ -158,3 +163,44 @@ def test_locals_of_a_tensor_circuit_are_none_for_tensor_gates():
     assert locals_[by_name["p"].index] is None  # elementwise on vectors: no single number
     assert locals_[by_name["s"].index] is None
     assert locals_[c.graph.output.index] == [2.0, 11.0]  # d(s*k)/ds = k, d/dk = s = 3 + 8
+
+
+PICKED = [  # vectors used only through whole-number indices: the passes run on floats
+    ("w = [2,-3,-3]; x = [-1, -2]; f = 1 / (1 + exp(-(w[0]*x[0] + w[1]*x[1] + w[2])))", {}),
+    ("w[0] * w[0] + w[-1] * x", {"w": [3, 1, -2], "x": 0.5}),  # a repeated and a negative index
+    ("log(w[1]) + 1 / w[0]", {"w": [0, -1]}),  # inf and nan on the way
+    ("w[0] * 2", {"w": [4]}),
+]
+
+
+@pytest.mark.parametrize("expr, values", PICKED)
+def test_picked_vectors_run_on_floats_and_match_numpy(expr, values, monkeypatch):
+    fast = trace(expr, values)
+    assert fast.graph._on_floats(fast.vals)
+    monkeypatch.setattr(Graph, "_on_floats", lambda self, vals, seed=None: False)
+    slow = trace(expr, values)
+    np.testing.assert_array_equal(fast.value, slow.value)
+    for name, g in slow.gradients.items():
+        assert type(fast.gradients[name]) is type(g)
+        np.testing.assert_allclose(fast.gradients[name], g, rtol=1e-15, atol=0)
+        assert np.shape(fast.gradients[name]) == np.shape(fast.inputs[name])
+    assert fast.warnings == slow.warnings
+    assert fast.to_dict()["nodes"] == slow.to_dict()["nodes"]
+
+
+@pytest.mark.parametrize("expr, values, message", [
+    ("w[3] * 2", {"w": [1, 2, 3]}, "out of range"),
+    ("w[-4] * 2", {"w": [1, 2, 3]}, "out of range"),
+    ("w[0] * 2", {"w": 5}, "index"),
+])
+def test_a_bad_index_is_an_error_at_the_index(expr, values, message):
+    with pytest.raises(ExpressionError) as err:
+        trace(expr, values)
+    assert message in err.value.message
+    assert (err.value.start, err.value.end) == (0, expr.index("]") + 1)
+
+
+def test_a_vector_used_whole_as_well_takes_the_numpy_path():
+    c = trace("sum(w) + w[0] * 3", {"w": [1, 2]})
+    assert not c.graph._on_floats(c.vals)
+    np.testing.assert_array_equal(c.gradients["w"], [4.0, 1.0])

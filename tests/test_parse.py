@@ -502,3 +502,12 @@ def test_any_text_parses_or_says_what_is_wrong(text):
             assert e.start is not None and 0 <= e.start <= e.end <= len(text)
         else:
             assert g.output is not None
+
+
+@pytest.mark.parametrize("text", ["0@0", "2 @ 3", "1.5@-2"])
+def test_matmul_of_two_numbers_is_an_error_at_the_operator_not_a_crash(text):
+    # two number literals are folded at parse time; @ is not, and its gate says why it fails
+    with pytest.raises(ExpressionError) as err:
+        trace(text)
+    assert "use * for scalars" in err.value.message
+    assert (err.value.start, err.value.end) == (0, len(text))

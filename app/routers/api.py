@@ -21,6 +21,7 @@ from app.schemas import (
     Preset,
     Problem,
 )
+from engine.circuit import quick
 
 router = APIRouter()
 
@@ -40,6 +41,10 @@ def _trace(body: CircuitRequest) -> engine.Circuit:
                         expand=body.expand, limits=LIMITS)
 
 
+def _quick(body: CircuitRequest) -> bool:
+    return quick(body.expression, body.values, expand=body.expand, limits=LIMITS)
+
+
 # Handlers return StrictJSONResponse directly: the engine's to_dict() already is the body, so
 # response_model only documents it (no second validation pass per request).
 
@@ -47,7 +52,8 @@ def _trace(body: CircuitRequest) -> engine.Circuit:
 @router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"])
 async def circuit(body: CircuitRequest, request: Request) -> SpelledJSONResponse:
     """Trace an expression: every wire's forward value and gradient."""
-    return SpelledJSONResponse(await run_limited(request, lambda: _trace(body).to_dict()))
+    return SpelledJSONResponse(await run_limited(request, lambda: _trace(body).to_dict(),
+                                                 quick=_quick(body)))
 
 
 @router.post("/api/gradcheck", response_model=GradcheckResponse, responses=ERRORS,
