@@ -478,3 +478,51 @@ def test_many_requests_stopped_by_the_time_limit_leave_no_500_and_no_lost_worker
         # every worker thread is still there to serve the next requests
         statuses = portal.call(storm, create_app(Settings()), [light] * 40)
         assert statuses == [200] * 40
+
+
+# --- small circuits skip the thread hop ------------------------------------------------------
+
+def test_a_parsed_small_circuit_is_answered_without_the_worker_threads(client, monkeypatch):
+    from app import compute
+
+    body = {"expression": "w = [2, -3, -3]; x = [-1, -2]\n"
+                          "f = sigmoid(w[0]*x[0] + w[1]*x[1] + w[2])", "values": {"x": [-1, -2]}}
+    first = client.post("/api/circuit", json=body)  # parses, in a worker thread
+    assert first.status_code == 200
+
+    def no_threads(*args, **kwargs):
+        raise AssertionError("handed to a worker thread")
+
+    monkeypatch.setattr(compute.POOL, "submit", no_threads)
+    again = client.post("/api/circuit", json=body)
+    assert again.json() == first.json()
+    assert again.json()["gradients"]["w"] == pytest.approx([-0.19661193, -0.39322387, 0.19661193])
+    # the same circuit with new values, and an error on the fast path, still come back right
+    moved = client.post("/api/circuit", json={**body, "values": {"x": [1, 2]}})
+    assert moved.json()["gradients"]["x"] == pytest.approx(
+        [2 * moved.json()["value"] * (1 - moved.json()["value"]),
+         -3 * moved.json()["value"] * (1 - moved.json()["value"])])
+    short = client.post("/api/circuit", json={**body, "values": {"x": [1]}})
+    assert "out of range" in assert_problem(short, 400)["detail"]
+    bad_scalar = client.post("/api/circuit", json={**body, "values": {"x": 3}})
+    assert "position" in assert_problem(bad_scalar, 400)
+
+
+def test_new_text_and_big_values_go_to_the_worker_threads(client, monkeypatch):
+    from app import compute
+
+    calls = []
+    submit = compute.POOL.submit
+    monkeypatch.setattr(compute.POOL, "submit",
+                        lambda *a, **k: calls.append(1) or submit(*a, **k))
+    body = {"expression": "sum(w * v) * 0.5", "values": {"w": [1, 2], "v": [3, 4]}}
+    assert client.post("/api/circuit", json=body).status_code == 200
+    assert client.post("/api/circuit", json={**body, "values": {
+        "w": {"randn": [2], "seed": 1}, "v": [3, 4]}}).status_code == 200
+    assert client.post("/api/circuit", json={**body, "values": {
+        "w": [[1, 2]], "v": [3, 4]}}).status_code == 200
+    assert client.post("/api/circuit", json={**body, "values": {
+        "w": list(range(100)), "v": list(range(100))}}).status_code == 200
+    assert len(calls) == 4  # parsing; a random tensor; a matrix; 200 numbers
+    assert client.post("/api/circuit", json=body).status_code == 200
+    assert len(calls) == 4  # parsed, and small: answered on the spot

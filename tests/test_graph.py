@@ -204,3 +204,19 @@ def test_a_vector_used_whole_as_well_takes_the_numpy_path():
     c = trace("sum(w) + w[0] * 3", {"w": [1, 2]})
     assert not c.graph._on_floats(c.vals)
     np.testing.assert_array_equal(c.gradients["w"], [4.0, 1.0])
+
+
+def test_quick_is_true_only_for_parsed_small_circuits():
+    from engine.circuit import QUICK_NODES, QUICK_NUMBERS, quick
+
+    text = "a = [1, 2]; a[0] * b + a[1] # quick-test"
+    assert not quick(text, {"b": 1})  # not parsed yet
+    trace(text, {"b": 1})
+    assert quick(text, {"b": 1}) and quick(text, {"b": 2.5, "a": [3, 4]})
+    assert not quick(text, {"b": {"randn": [3], "seed": 0}})
+    assert not quick(text, {"b": [[1, 2], [3, 4]]})
+    assert not quick(text, {"b": list(range(QUICK_NUMBERS))})
+    assert not quick(text, {"b": 1}, expand=True)  # parsed with other options
+    long = " + ".join(f"x{i}" for i in range(QUICK_NODES))
+    trace(long, {f"x{i}": 1 for i in range(QUICK_NODES)})
+    assert not quick(long, {})
