@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
 import orjson
 from fastapi.responses import JSONResponse
 
-_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+from engine.circuit import jsonable
+
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def finite(obj: Any) -> Any:
-    """`obj` with every non-finite float replaced by "NaN", "Infinity" or "-Infinity"."""
-    if isinstance(obj, float):
-        if math.isfinite(obj):
-            return obj
-        return "NaN" if math.isnan(obj) else _NON_FINITE[obj]
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite(v) for v in obj]
-    if isinstance(obj, (np.ndarray, np.generic)):
-        return finite(obj.tolist())
-    return obj
 
 
 def _numpy(obj: Any) -> Any:
@@ -44,9 +29,9 @@ def dumps(obj: Any) -> bytes:
         data = orjson.dumps(obj, default=_numpy, option=_OPTIONS)
         if b"null" not in data:
             return data
-        return orjson.dumps(finite(obj), default=_numpy, option=_OPTIONS)
+        return orjson.dumps(jsonable(obj), default=_numpy, option=_OPTIONS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits, say: the standard library's way
-        return json.dumps(finite(obj), allow_nan=False, ensure_ascii=False,
+        return json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False,
                           separators=(",", ":"), default=_numpy).encode("utf-8")
 
 
