@@ -487,8 +487,10 @@ def test_a_parsed_small_circuit_is_answered_without_the_worker_threads(client, m
 
     body = {"expression": "w = [2, -3, -3]; x = [-1, -2]\n"
                           "f = sigmoid(w[0]*x[0] + w[1]*x[1] + w[2])", "values": {"x": [-1, -2]}}
+    nan = {"expression": "log(x) * y + 0 * (x / x)", "values": {"x": 0, "y": 2}}
     first = client.post("/api/circuit", json=body)  # parses, in a worker thread
-    assert first.status_code == 200
+    first_nan = client.post("/api/circuit", json=nan)
+    assert first.status_code == first_nan.status_code == 200
 
     def no_threads(*args, **kwargs):
         raise AssertionError("handed to a worker thread")
@@ -497,15 +499,13 @@ def test_a_parsed_small_circuit_is_answered_without_the_worker_threads(client, m
     again = client.post("/api/circuit", json=body)
     assert again.json() == first.json()
     assert again.json()["gradients"]["w"] == pytest.approx([-0.19661193, -0.39322387, 0.19661193])
-    # the same circuit with new values, and an error on the fast path, still come back right
-    moved = client.post("/api/circuit", json={**body, "values": {"x": [1, 2]}})
-    assert moved.json()["gradients"]["x"] == pytest.approx(
-        [2 * moved.json()["value"] * (1 - moved.json()["value"]),
-         -3 * moved.json()["value"] * (1 - moved.json()["value"])])
-    short = client.post("/api/circuit", json={**body, "values": {"x": [1]}})
-    assert "out of range" in assert_problem(short, 400)["detail"]
-    bad_scalar = client.post("/api/circuit", json={**body, "values": {"x": 3}})
-    assert "position" in assert_problem(bad_scalar, 400)
+    # new values for the same circuit; and infinities and NaN spelled, with their warnings
+    moved = client.post("/api/circuit", json={**body, "values": {"x": [1, 2]}}).json()
+    s = moved["value"]
+    assert moved["gradients"]["x"] == pytest.approx([2 * s * (1 - s), -3 * s * (1 - s)])
+    r = client.post("/api/circuit", json=nan)
+    assert r.content == first_nan.content
+    assert strict(r.text)["value"] == "NaN" and r.json()["warnings"]
 
 
 def test_new_text_and_big_values_go_to_the_worker_threads(client, monkeypatch):
@@ -515,14 +515,18 @@ def test_new_text_and_big_values_go_to_the_worker_threads(client, monkeypatch):
     submit = compute.POOL.submit
     monkeypatch.setattr(compute.POOL, "submit",
                         lambda *a, **k: calls.append(1) or submit(*a, **k))
-    body = {"expression": "sum(w * v) * 0.5", "values": {"w": [1, 2], "v": [3, 4]}}
+    body = {"expression": "w[0] * v[1] * 0.5", "values": {"w": [1, 2], "v": [3, 4]}}
     assert client.post("/api/circuit", json=body).status_code == 200
-    assert client.post("/api/circuit", json={**body, "values": {
-        "w": {"randn": [2], "seed": 1}, "v": [3, 4]}}).status_code == 200
-    assert client.post("/api/circuit", json={**body, "values": {
-        "w": [[1, 2]], "v": [3, 4]}}).status_code == 200
-    assert client.post("/api/circuit", json={**body, "values": {
-        "w": list(range(100)), "v": list(range(100))}}).status_code == 200
-    assert len(calls) == 4  # parsing; a random tensor; a matrix; 200 numbers
+    for values in ({"w": {"randn": [2], "seed": 1}, "v": [3, 4]},  # a random tensor
+                   {"w": [[1, 2]], "v": [3, 4]},  # a matrix: w[0] is a row
+                   {"w": list(range(100)), "v": [3, 4]}):  # more numbers than QUICK_NUMBERS
+        assert client.post("/api/circuit", json={**body, "values": values}).status_code == 200
+    short = client.post("/api/circuit", json={**body, "values": {"w": [1, 2], "v": [3]}})
+    assert "out of range" in assert_problem(short, 400)["detail"]
+    assert len(calls) == 5
     assert client.post("/api/circuit", json=body).status_code == 200
-    assert len(calls) == 4  # parsed, and small: answered on the spot
+    assert len(calls) == 5  # parsed, and small: answered on the spot
+    whole = {"expression": "sum(w * v)", "values": body["values"]}
+    client.post("/api/circuit", json=whole)
+    assert client.post("/api/circuit", json=whole).status_code == 200
+    assert len(calls) == 7  # vectors used whole run on numpy, in a thread

@@ -214,9 +214,15 @@ def test_quick_is_true_only_for_parsed_small_circuits():
     trace(text, {"b": 1})
     assert quick(text, {"b": 1}) and quick(text, {"b": 2.5, "a": [3, 4]})
     assert not quick(text, {"b": {"randn": [3], "seed": 0}})
-    assert not quick(text, {"b": [[1, 2], [3, 4]]})
-    assert not quick(text, {"b": list(range(QUICK_NUMBERS))})
+    assert not quick(text, {"b": [1, 2]})  # b used whole: numpy
+    assert not quick(text, {"a": [[1, 2], [3, 4]]})  # a[0] is a row
+    assert not quick(text, {"a": [1]})  # a[1] is out of range: the error comes from a thread
+    assert not quick(text, {"a": list(range(QUICK_NUMBERS + 1))})
     assert not quick(text, {"b": 1}, expand=True)  # parsed with other options
-    long = " + ".join(f"x{i}" for i in range(QUICK_NODES))
-    trace(long, {f"x{i}": 1 for i in range(QUICK_NODES)})
-    assert not quick(long, {})
+    for n, expected in ((QUICK_NODES // 2, True), (QUICK_NODES // 2 + 1, False)):
+        text = " + ".join(f"x{i}" for i in range(n))  # n inputs and n - 1 gates
+        values = {f"x{i}": 1 for i in range(n)}
+        trace(text, values)
+        assert quick(text, values) is expected
+    assert not quick("sum(w)", {"w": [1, 2]}) and trace("sum(w)", {"w": [1, 2]})
+    assert not quick("sum(w)", {"w": [1, 2]})  # a gate only numpy runs
