@@ -105,7 +105,7 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
         return None
     if isinstance(v, float) or v.ndim == 0:  # numpy's float64 is a float
         return spelled(float(v))
-    if np.isfinite(v).all():
+    if _finite(v):
         return v.tolist()
     return jsonable(v)
 
@@ -119,7 +119,11 @@ def _fixed(graph: Graph) -> list[dict]:
 
 
 def _finite(v: np.ndarray) -> bool:
-    return math.isfinite(v) if v.ndim == 0 else bool(np.isfinite(v).all())
+    if v.ndim == 0:
+        return math.isfinite(v)
+    if v.size <= 64:  # a short vector: math on its numbers costs less than a numpy reduction
+        return all(map(math.isfinite, v.ravel().tolist()))
+    return bool(np.isfinite(v).all())
 
 
 class Circuit:
