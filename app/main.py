@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic.json_schema import models_json_schema
 
 from app import problems
 from app.middleware import BodyLimit, RequestLog
@@ -47,6 +48,10 @@ def _problem_json_openapi(app: FastAPI) -> dict[str, Any]:
                     response["content"] = {"application/problem+json": problem}
     for unused in ("HTTPValidationError", "ValidationError"):
         schema["components"]["schemas"].pop(unused, None)
+    # the request bodies the API routes read themselves (see app.routers.api._read)
+    _, bodies = models_json_schema([(m, "validation") for m in api.BODIES],
+                                   ref_template="#/components/schemas/{model}")
+    schema["components"]["schemas"].update(bodies["$defs"])
     app.openapi_schema = schema
     return schema
 

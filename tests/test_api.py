@@ -241,7 +241,8 @@ def test_circuit_integer_beyond_the_largest_float_is_422(client, values):
     raw = json.dumps({"expression": "sum(x)", "values": values})
     r = client.post("/api/circuit", content=raw, headers={"content-type": "application/json"})
     detail = assert_problem(r, 422)["detail"]
-    assert detail.startswith("body.values.x") and "largest float" in detail
+    # read as a float, such an integer is infinite
+    assert detail.startswith("body.values.x") and "finite number" in detail
 
 
 @pytest.mark.parametrize("h", [0, -1e-5, 1e-11, 5e-324, 1.5, 1e308])
