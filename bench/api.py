@@ -7,7 +7,7 @@ round gives each case's req/s over a few keep-alive connections and its latency 
 time; the ratio to the floor is taken within the round, and the medians over the rounds are
 printed. Requests are bounded in number; the server is stopped at the end.
 
-    .venv/bin/python bench/api.py [--rounds 5] [--requests 1000] [--connections 4]
+    .venv/bin/python bench/api.py [--rounds 9] [--requests 1000] [--connections 4]
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def measure(port: int, rounds: int, n: int, k: int) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians taken)")
+    ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds (medians taken)")
     ap.add_argument("--requests", type=int, default=1000, help="per case per round")
     ap.add_argument("--connections", type=int, default=4, help="for req/s (latency uses 1)")
     ap.add_argument("--port", type=int, help="measure a server already running on this port")
