@@ -403,8 +403,8 @@ class Graph:
         return grads
 
     def _backward_floats(self, vals: list, seed) -> list[np.float64]:
-        """The backward pass of an all-scalar circuit on Python floats (see Gate.scalar). Scalar
-        gates take a gradient on every input, so no node is label-only."""
+        """The backward pass on Python floats (see _on_floats); a vector's gradient is gathered
+        in a list. Scalar gates take a gradient on every input, so no node is label-only."""
         xs = _unpacked(vals)
         grads: list = [None] * len(xs)
         grads[self.output.index] = 1.0 if seed is None else float(seed)
@@ -447,7 +447,7 @@ class Graph:
 
     def locals(self, vals: list[np.ndarray]) -> list[list[float | None] | None]:
         """Every node's local derivatives (see `local`) in node order: None for inputs,
-        constants and gates on tensors. An all-scalar circuit gets them on Python floats."""
+        constants and gates on tensors. A circuit on floats (see _on_floats) gets them so."""
         if not self._on_floats(vals):
             return [self.local(n, vals) if n.kind == "gate" else None for n in self.nodes]
         xs = _unpacked(vals)
