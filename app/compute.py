@@ -95,8 +95,9 @@ async def run_limited(request: Request, fn: Callable[[], T], *, quick: bool = Fa
     abandoned computation does not keep a core busy for minutes; a job still queued never starts.
 
     `quick`: the work is known to be small before it starts (engine.circuit.quick: a parsed
-    circuit of a few dozen scalar gates, tens of microseconds), so it runs here. Handing work to
-    a thread and back costs about 250 µs of CPU on a small VM, more than such work itself.
+    circuit of at most 64 nodes on Python floats, at most ~250 µs), so it runs here. Handing
+    work to a thread and back costs about that much CPU on a small VM, usually more than the
+    work itself.
     """
     if quick:
         return _run(fn)
