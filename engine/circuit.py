@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.graph import Graph, Limits, Node
+from engine.graph import Graph, Limits, Node, as_value
 from engine.ops import GATES
 
 PARSED_SIZE = 256  # parsed programs kept, the least recently used dropped first
@@ -57,11 +57,10 @@ def quick(text: str, values: Mapping, *, expand: bool = False,
         v = values.get(node.name) if node.kind == "input" else None
         if v is None:
             vals.append(node.default)
-        elif type(v) is int or type(v) is float:
-            vals.append(np.float64(v))
-        elif isinstance(v, list) and len(v) <= QUICK_NUMBERS and all(
-                type(x) is int or type(x) is float for x in v):
-            vals.append(np.array(v, dtype=float))
+        elif type(v) is int or type(v) is float or (
+                isinstance(v, list) and len(v) <= QUICK_NUMBERS
+                and all(type(x) is int or type(x) is float for x in v)):
+            vals.append(as_value(v, node.name))  # as forward() converts it
         else:  # a matrix, a random tensor, a long list: not for the fast lane
             return False
     return (graph._on_floats(vals)
