@@ -43,6 +43,12 @@ class Gate:
     local_py: tuple[str, ...] = ()  # elementwise local derivative per input ({out} is the output)
     vjp_py: tuple[str, ...] = ()  # otherwise the whole gradient per input, {g} the upstream one
     attrs: tuple[str, ...] = field(default=())
+    # How the language calls the gate: function names (also after a `math.`, `np.` or `torch.`
+    # prefix) and method names (the receiver is the first input). Call arguments after the
+    # gate's inputs are its constants, in `attrs` order or by keyword; `defaults` fills the rest.
+    calls: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    defaults: dict = field(default_factory=dict)
 
     def label_for(self, attrs: dict) -> str:
         return self.label.format(**{k: fmt_const(v) for k, v in attrs.items()})
@@ -283,7 +289,7 @@ _row("max", "max", 2, np.maximum,
      kink=lambda a, b: bool(np.any(a == b)),
      py="np.maximum({0}, {1})",
      local_py=("({0} > {1}) + 0.5 * ({0} == {1})", "({1} > {0}) + 0.5 * ({0} == {1})"),
-     scalar=_max)
+     scalar=_max, calls=("max", "maximum"))
 _row("min", "min", 2, np.minimum,
      lambda g, out, a, b: (g * _tie_split(b, a), g * _tie_split(a, b)),
      r"\frac{\partial}{\partial a}\min(a,b) = \mathbb{1}(a<b),\quad "
@@ -293,7 +299,7 @@ _row("min", "min", 2, np.minimum,
      kink=lambda a, b: bool(np.any(a == b)),
      py="np.minimum({0}, {1})",
      local_py=("({0} < {1}) + 0.5 * ({0} == {1})", "({1} < {0}) + 0.5 * ({0} == {1})"),
-     scalar=_min)
+     scalar=_min, calls=("min", "minimum"))
 
 # --- unary gates, including the notes' constant gates +c and *a --------------------------------
 _row("neg", "*-1", 1, operator.neg, lambda g, out, x: (-g,),
@@ -318,66 +324,72 @@ _row("powc", "**{p}", 1, lambda x, p: np.power(x, p),
      scalar_vjp=lambda g, out, x, p: (g * p * math.pow(x, p - 1.0),))
 _row("exp", "exp", 1, np.exp, lambda g, out, x: (g * out,),
      r"\frac{d}{dx}e^x = e^x", "scales the upstream gradient by its own output e^x",
-     py="np.exp({0})", local_py=("{out}",), scalar=math.exp)
+     py="np.exp({0})", local_py=("{out}",), scalar=math.exp, calls=("exp",), methods=("exp",))
 _row("log", "log", 1, np.log, lambda g, out, x: (g / x,),
      r"\frac{d}{dx}\ln x = \frac{1}{x}", "scales the upstream gradient by 1/x",
-     py="np.log({0})", local_py=("1.0 / {0}",), scalar=math.log)
+     py="np.log({0})", local_py=("1.0 / {0}",), scalar=math.log, calls=("log",), methods=("log",))
 _row("sqrt", "√", 1, np.sqrt, lambda g, out, x: (g * 0.5 / out,),
      r"\frac{d}{dx}\sqrt{x} = \frac{1}{2\sqrt{x}}", "scales the upstream gradient by 1/(2√x)",
-     py="np.sqrt({0})", local_py=("0.5 / {out}",), scalar=math.sqrt)
+     py="np.sqrt({0})", local_py=("0.5 / {out}",), scalar=math.sqrt,
+     calls=("sqrt",), methods=("sqrt",))
 _row("abs", "|x|", 1, np.abs, lambda g, out, x: (g * np.sign(x),),
      r"\frac{d}{dx}|x| = \operatorname{sign}(x)\quad(0 \text{ at } x = 0)",
      "passes the upstream gradient with the sign of x (none at x = 0)",
      kink=lambda x: bool(np.any(x == 0)), py="np.abs({0})", local_py=("np.sign({0})",),
-     scalar=abs, scalar_vjp=lambda g, out, x: (g * _sign(x),))
+     scalar=abs, scalar_vjp=lambda g, out, x: (g * _sign(x),), calls=("abs",), methods=("abs",))
 _row("sigmoid", "σ", 1, _sigmoid, lambda g, out, x: (g * out * (1.0 - out),),
      r"\frac{d}{dx}\sigma(x) = (1-\sigma(x))\,\sigma(x)",
      "squashes: scales the upstream gradient by σ(1-σ), at most 1/4",
      expand=_expand_sigmoid, py="1.0 / (1 + np.exp(-{0}))", local_py=("(1 - {out}) * {out}",),
-     scalar=_sigmoid_scalar)
+     scalar=_sigmoid_scalar, calls=("sigmoid",), methods=("sigmoid",))
 _row("tanh", "tanh", 1, np.tanh, lambda g, out, x: (g * (1.0 - out * out),),
      r"\frac{d}{dx}\tanh x = 1 - \tanh^2 x",
      "squashes: scales the upstream gradient by 1-tanh², at most 1",
-     expand=_expand_tanh, py="np.tanh({0})", local_py=("1 - {out}**2",), scalar=math.tanh)
+     expand=_expand_tanh, py="np.tanh({0})", local_py=("1 - {out}**2",), scalar=math.tanh,
+     calls=("tanh",), methods=("tanh",))
 # relu is not expanded: as max(x, 0) it would send half the gradient at x = 0, where it sends none
 _row("relu", "relu", 1, lambda x: np.maximum(x, 0.0), lambda g, out, x: (g * (x > 0),),
      r"\frac{d}{dx}\max(0, x) = \mathbb{1}(x > 0)",
      "gates: passes the upstream gradient where x > 0, blocks it elsewhere (0 at x = 0)",
      kink=lambda x: bool(np.any(x == 0)),
-     py="np.maximum({0}, 0)", local_py=("1.0 * ({0} > 0)",), scalar=_relu)
+     py="np.maximum({0}, 0)", local_py=("1.0 * ({0} > 0)",), scalar=_relu,
+     calls=("relu",), methods=("relu",))
 _row("softplus", "softplus", 1, _softplus, lambda g, out, x: (g * _sigmoid(x),),
      r"\frac{d}{dx}\ln(1+e^x) = \sigma(x)", "scales the upstream gradient by σ(x)",
      expand=_expand_softplus, py="np.logaddexp(0, {0})",
      local_py=("1.0 / (1 + np.exp(-{0}))",),
      scalar=lambda x: _relu(x) + math.log1p(math.exp(-abs(x))),
-     scalar_vjp=lambda g, out, x: (g * _sigmoid_scalar(x),))
+     scalar_vjp=lambda g, out, x: (g * _sigmoid_scalar(x),), calls=("softplus",))
 _row("sin", "sin", 1, np.sin, lambda g, out, x: (g * np.cos(x),),
      r"\frac{d}{dx}\sin x = \cos x", "scales the upstream gradient by cos x",
      py="np.sin({0})", local_py=("np.cos({0})",),
-     scalar=math.sin, scalar_vjp=lambda g, out, x: (g * math.cos(x),))
+     scalar=math.sin, scalar_vjp=lambda g, out, x: (g * math.cos(x),), calls=("sin",))
 _row("cos", "cos", 1, np.cos, lambda g, out, x: (-g * np.sin(x),),
      r"\frac{d}{dx}\cos x = -\sin x", "scales the upstream gradient by -sin x",
      py="np.cos({0})", local_py=("-np.sin({0})",),
-     scalar=math.cos, scalar_vjp=lambda g, out, x: (-g * math.sin(x),))
+     scalar=math.cos, scalar_vjp=lambda g, out, x: (-g * math.sin(x),), calls=("cos",))
 
 # --- tensor gates -------------------------------------------------------------------------------
 _row("matmul", "@", 2, _matmul, _matmul_vjp,
      r"D = WX:\quad \frac{\partial L}{\partial W} = \frac{\partial L}{\partial D} X^\top,\quad "
      r"\frac{\partial L}{\partial X} = W^\top \frac{\partial L}{\partial D}",
      "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",
-     py="{0}.dot({1})", vjp_py=("{g}.dot({1}.T)", "{0}.T.dot({g})"))
+     py="{0}.dot({1})", vjp_py=("{g}.dot({1}.T)", "{0}.T.dot({g})"),
+     calls=("dot", "matmul"), methods=("dot",))
 _row("sum", "Σ", 1, lambda x: np.sum(x), lambda g, out, x: (np.broadcast_to(g, x.shape).copy(),),
      r"\frac{\partial}{\partial x_i}\sum_j x_j = 1",
      "distributes: every element gets the upstream gradient", py="np.sum({0})",
-     vjp_py=("np.ones_like({0}) * {g}",))
+     vjp_py=("np.ones_like({0}) * {g}",), calls=("sum",), methods=("sum",))
 _row("mean", "mean", 1, lambda x: np.mean(x),
      lambda g, out, x: (np.broadcast_to(g / max(x.size, 1), x.shape).copy(),),
      r"\frac{\partial}{\partial x_i}\frac{1}{n}\sum_j x_j = \frac{1}{n}",
      "distributes: every element gets the upstream gradient divided by n",
-     py="np.mean({0})", vjp_py=("np.ones_like({0}) * {g} / {0}.size",))
+     py="np.mean({0})", vjp_py=("np.ones_like({0}) * {g} / {0}.size",),
+     calls=("mean",), methods=("mean",))
 _row("transpose", "ᵀ", 1, lambda x: np.transpose(x), lambda g, out, x: (np.transpose(g),),
      r"\frac{\partial L}{\partial X} = \left(\frac{\partial L}{\partial X^\top}\right)^\top",
-     "transposes the upstream gradient back", py="{0}.T", vjp_py=("{g}.T.copy()",))
+     "transposes the upstream gradient back", py="{0}.T", vjp_py=("{g}.T.copy()",),
+     calls=("transpose",))
 _row("index", "[{index}]", 1, _index, _index_vjp,
      r"\frac{\partial x_k}{\partial x_i} = \mathbb{1}(i = k)",
      "routes: the picked element gets the upstream gradient, the others none",
@@ -387,6 +399,6 @@ _row("softmax_ce", "softmax CE", 2, _softmax_ce, _softmax_ce_vjp,
      r"\frac{1}{m}\left(\operatorname{softmax}(z) - I_y\right)",
      "pushes each row's logits toward its label: softmax minus one-hot, over the batch size",
      nondiff=(1,), py="softmax_ce({0}, {1})",
-     vjp_py=("(_softmax({0}) - _onehot({1}, {0})) / _rows({0}) * {g}", ""))
+     vjp_py=("(_softmax({0}) - _onehot({1}, {0})) / _rows({0}) * {g}", ""), calls=("softmax_ce",))
 
 PRIMITIVE = frozenset(op for op, gate in GATES.items() if gate.expand is None)
