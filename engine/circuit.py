@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.graph import Graph, Limits, Node, as_value
+from engine.graph import Graph, Limits, Node
 from engine.ops import GATES
 
 PARSED_SIZE = 256  # parsed programs kept, the least recently used dropped first
@@ -46,25 +46,24 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
 def quick(text: str, values: Mapping, *, expand: bool = False,
           limits: Limits | None = None) -> bool:
     """True when tracing is known to be quick before it starts (a few hundred microseconds at
-    most): the text is parsed already into at most QUICK_NODES nodes, and with these values
-    both passes run on Python floats (scalars, and vectors only indexed, of QUICK_NUMBERS
-    numbers at most). The server runs such a request without handing it to a thread."""
+    most): the text is parsed already into at most QUICK_NODES nodes, and every value is a
+    number or a short list of numbers. The server runs such a request without a thread hop."""
     graph = _parsed_graph((text, expand, limits))
-    if graph is None or len(graph.nodes) > QUICK_NODES or graph._float_plan() is None:
+    if graph is None or len(graph.nodes) > QUICK_NODES:
         return False
-    vals: list = []
+    numbers = 0
     for node in graph.nodes:
         v = values.get(node.name) if node.kind == "input" else None
         if v is None:
-            vals.append(node.default)
-        elif type(v) is int or type(v) is float or (
-                isinstance(v, list) and len(v) <= QUICK_NUMBERS
-                and all(type(x) is int or type(x) is float for x in v)):
-            vals.append(as_value(v, node.name))  # as forward() converts it
-        else:  # a matrix, a random tensor, a long list: not for the fast lane
+            v = node.default
+            numbers += 0 if v is None else 1 if type(v) is float else v.size
+        elif type(v) is int or type(v) is float:
+            numbers += 1
+        elif isinstance(v, list) and all(type(x) is int or type(x) is float for x in v):
+            numbers += len(v)
+        else:  # a matrix, a random tensor: not for the fast lane
             return False
-    return (graph._on_floats(vals)
-            and sum(vals[i].size for i in graph._float_leaves()[1]) <= QUICK_NUMBERS)
+    return numbers <= QUICK_NUMBERS
 
 
 def trace(text: str, values: Mapping | None = None, *, expand: bool = False,
@@ -102,7 +101,9 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
     that is all finite goes out by one tolist()."""
     if v is None:
         return None
-    if isinstance(v, float) or v.ndim == 0:  # numpy's float64 is a float
+    if type(v) is float:
+        return v if v - v == 0 else spelled(v)
+    if v.ndim == 0:
         return spelled(float(v))
     if _finite(v):
         return v.tolist()
@@ -117,8 +118,8 @@ def _fixed(graph: Graph) -> list[dict]:
          "inputs": tuple(i.id for i in n.inputs)} for n in graph.nodes])
 
 
-def _finite(v: np.ndarray) -> bool:
-    if v.ndim == 0:
+def _finite(v) -> bool:
+    if type(v) is float or v.ndim == 0:
         return math.isfinite(v)
     if v.size <= 64:  # a short vector: math on its numbers costs less than a numpy reduction
         return all(map(math.isfinite, v.ravel().tolist()))
@@ -138,7 +139,7 @@ class Circuit:
         self.values = {k: v for k, v in values.items() if k in names}
         self.vals = graph.forward(self.values, limits)
         out = self.vals[graph.output.index]
-        if out.ndim:
+        if type(out) is not float and out.ndim:
             self.warnings.append(
                 f"the output has shape {'×'.join(map(str, out.shape))}: the backward pass starts "
                 "from ones, so the gradients are those of the sum of its elements"
@@ -189,7 +190,7 @@ class Circuit:
                                             self.grads, self.graph.locals(self.vals),
                                             strict=True):
             d = {**fixed, "inputs": list(fixed["inputs"]), "value": json_value(v),
-                 "grad": json_value(g), "shape": list(v.shape)}
+                 "grad": json_value(g), "shape": [] if type(v) is float else list(v.shape)}
             if node.kind == "gate":
                 d["local"] = None if local is None else [
                     None if p is None else spelled(p) for p in local]
