@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.circuit import jsonable
 from engine.errors import ExpressionError
 from engine.ops import GATES
 
@@ -69,7 +68,7 @@ def gradcheck(circuit, h: float = 1e-5) -> dict:
                 "checked": len(flat),
                 "size": int(x.size),
             }
-    return jsonable({"h": h, "passed": passed, "inputs": report})
+    return {"h": h, "passed": passed, "inputs": report}
 
 
 def _perturbed(graph, base: dict, name: str, where: tuple, step: float) -> list[np.ndarray]:

@@ -115,7 +115,7 @@ def _fixed(graph: Graph) -> list[dict]:
     graph: a cached graph serves every request with the same text."""
     return graph._cached("_fixed_cache", lambda: [
         {"id": n.id, "kind": n.kind, "name": n.name, "label": n.label, "op": n.op,
-         "inputs": tuple(i.id for i in n.inputs)} for n in graph.nodes])
+         "inputs": [i.id for i in n.inputs]} for n in graph.nodes])
 
 
 def _finite(v) -> bool:
@@ -189,11 +189,14 @@ class Circuit:
         for node, fixed, v, g, local in zip(self.nodes, _fixed(self.graph), self.vals,
                                             self.grads, self.graph.locals(self.vals),
                                             strict=True):
-            d = {**fixed, "inputs": list(fixed["inputs"]), "value": json_value(v),
-                 "grad": json_value(g), "shape": [] if type(v) is float else list(v.shape)}
+            d = fixed.copy()
+            d["inputs"] = fixed["inputs"].copy()
+            d["value"] = json_value(v)
+            d["grad"] = json_value(g)
+            d["shape"] = [] if type(v) is float else list(v.shape)
             if node.kind == "gate":
                 d["local"] = None if local is None else [
-                    None if p is None else spelled(p) for p in local]
+                    p if p is None or p - p == 0 else spelled(p) for p in local]
                 d["span"] = list(node.span) if node.span else None
             nodes.append(d)
         return {
@@ -212,7 +215,7 @@ class Circuit:
         return generate(self)
 
     def check(self, h: float = 1e-5) -> dict:
-        """Central-difference check of every input's gradient."""
-        from engine.check import gradcheck
+        """Central-difference check of every input's gradient, as strict JSON data."""
+        from engine.check import gradcheck  # check.py reads circuits; it is not needed to trace
 
-        return gradcheck(self, h)
+        return jsonable(gradcheck(self, h))

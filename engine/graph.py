@@ -387,19 +387,47 @@ class Graph:
         None for inputs, constants and gates that touch a tensor."""
         out: list = [None] * len(self.nodes)
         with np.errstate(all="ignore"):
-            for i, a, b, fa, fb in self._back_plan(None):
-                args = [vals[a]] if b < 0 else [vals[a], vals[b]]
-                if type(vals[i]) is not float or not all(type(x) is float for x in args):
+            for i, a, b, fa, fb in self._local_plan():
+                y, x = vals[i], vals[a]
+                if type(y) is not float or type(x) is not float:
                     continue
-                parts = []
-                for f in (fa, fb)[:len(args)]:
-                    if f is None:
-                        parts.append(None)
-                        continue
-                    try:
-                        p = f(1.0, vals[i], *args)
-                    except (ArithmeticError, ValueError):
-                        p = _on_numpy(f, [1.0, vals[i], *args])
-                    parts.append(float(p))
-                out[i] = parts
+                if b < 0:
+                    out[i] = [_local(fa, (x, y))]
+                elif type(vals[b]) is float:
+                    args = (x, vals[b], y)
+                    out[i] = [_local(fa, args), _local(fb, args)]
         return out
+
+    def _local_plan(self) -> list[tuple]:
+        """Per gate, each input's local derivative as a function of (*xs, out)."""
+        def build():
+            plan = []
+            for n in self.nodes:
+                if n.kind != "gate":
+                    continue
+                gate = GATES[n.op]
+                fs = [_local_fn(gate, k, n.attrs) for k in range(gate.arity)] + [None]
+                ins = [i.index for i in n.inputs] + [-1]
+                plan.append((n.index, ins[0], ins[1], fs[0], fs[1]))
+            return plan
+
+        return self._cached("_local_cache", build)
+
+
+def _local_fn(gate: Gate, k: int, attrs: dict) -> Callable | None:
+    if gate.linear is not None:  # a linear gate on scalars: its gradient for an upstream 1
+        f = gate.linear[k]
+        return lambda *xs: f(1.0, xs[-1], *xs[:-1], **attrs)
+    dk = gate.d[k]
+    if dk is None or not attrs:
+        return dk
+    return lambda *xs: dk(*xs, **attrs)
+
+
+def _local(f: Callable | None, args: tuple) -> float | None:
+    if f is None:
+        return None
+    try:
+        return float(f(*args))
+    except (ArithmeticError, ValueError):  # math raised: numpy gives inf or nan
+        return float(_on_numpy(f, list(args)))
