@@ -166,7 +166,7 @@ class Circuit:
 
     def _nonfinite(self) -> list[str]:
         """Name the gates where a NaN or an infinity first appears (not every gate downstream)."""
-        finite = [_finite(v) for v in self.vals]
+        finite = [v - v == 0 if type(v) is float else _finite(v) for v in self.vals]
         bad_grads = [n.name for n in self.nodes if n.kind == "input"
                      and self.grads[n.index] is not None and not _finite(self.grads[n.index])]
         if all(finite) and not bad_grads:

@@ -118,23 +118,37 @@ def _check_elements(n: int, where: str, max_elements: int | None) -> None:
         raise ExpressionError(f"{where}: {n:,} elements is more than the limit of {max_elements:,}")
 
 
-def _passes(g, y, *xs):
+def _passes(g, y, a, b):
     return g  # a local derivative of 1: the upstream gradient passes unchanged
 
 
 def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
-    """Input k's gradient as a function (g, out, *xs): upstream × local, or the linear vjp."""
+    """Input k's share of the upstream gradient as a function of (g, out, a, b): upstream ×
+    local, or the linear gate's vjp. A unary gate is called with its input as a and b."""
     if gate.linear is not None:
         f = gate.linear[k]
-        return (lambda g, y, *xs: f(g, y, *xs, **attrs)) if attrs else f
+        if gate.arity == 1:
+            return lambda g, y, x, _: f(g, y, x, **attrs)
+        return lambda g, y, a, b: f(g, y, a, b, **attrs)
     dk = gate.d[k]
     if gate.passes[k]:
         return _passes
-    if attrs:
-        return lambda g, y, *xs: g * dk(*xs, y, **attrs)
     if gate.arity == 1:
-        return lambda g, y, x: g * dk(x, y)
+        if attrs:
+            return lambda g, y, x, _: g * dk(x, y, **attrs)
+        return lambda g, y, x, _: g * dk(x, y)
+    if attrs:
+        return lambda g, y, a, b: g * dk(a, b, y, **attrs)
     return lambda g, y, a, b: g * dk(a, b, y)
+
+
+def _fit(c, x):
+    """A gradient contribution in the shape of the value x it belongs to: summed back over
+    broadcast axes, and a Python float for a scalar."""
+    if type(x) is float:
+        return float(np.sum(c))
+    c = np.asarray(c)
+    return c if c.shape == x.shape else unbroadcast(c, x.shape)
 
 
 def _on_numpy(f: Callable, args: list):
@@ -289,8 +303,8 @@ class Graph:
         return self._cached("_plan_cache", build)
 
     def _back_plan(self, wrt: frozenset[str] | None) -> list[tuple]:
-        """The gates in order with, per input, the function giving its gradient, or None where
-        the input takes no gradient or none is asked for (`wrt`: these inputs' names only)."""
+        """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs): the
+        gate's position, its input positions, the input's, and the function giving its share."""
         def build():
             needed = [wrt is None] * len(self.nodes)
             if wrt is not None:
@@ -302,10 +316,11 @@ class Graph:
                 if n.kind != "gate" or not needed[n.index]:
                     continue
                 gate = GATES[n.op]
-                fs = [None if k in gate.nondiff or not needed[x.index] else _slot(gate, k, n.attrs)
-                      for k, x in enumerate(n.inputs)] + [None]
-                ins = [i.index for i in n.inputs] + [-1]
-                plan.append((n.index, ins[0], ins[1], fs[0], fs[1]))
+                a = n.inputs[0].index
+                b = n.inputs[-1].index  # a unary gate's functions take its input twice
+                plan += [(n.index, a, b, x.index, _slot(gate, k, n.attrs))
+                         for k, x in enumerate(n.inputs)
+                         if k not in gate.nondiff and needed[x.index]]
             return plan
 
         return self._cached(f"_back_cache_{sorted(wrt) if wrt else ''}", build)
@@ -340,26 +355,20 @@ class Graph:
             seed = 1.0 if type(out) is float else np.ones_like(out)
         grads[self.output.index] = seed
         with np.errstate(all="ignore"):
-            for i, a, b, fa, fb in reversed(self._back_plan(wrt)):
+            for i, a, b, j, f in reversed(self._back_plan(wrt)):
                 g = grads[i]
                 if g is None:
                     continue
-                for j, f in ((a, fa), (b, fb)):
-                    if f is None:
-                        continue
-                    args = [vals[a]] if b < 0 else [vals[a], vals[b]]
-                    try:
-                        c = f(g, vals[i], *args)
-                    except (ArithmeticError, ValueError):  # math raised: numpy gives inf or nan
-                        c = _on_numpy(f, [g, vals[i], *args])
-                    x = vals[j]
-                    if type(c) is not float:
-                        if type(x) is float:
-                            c = float(np.sum(c))
-                        elif c.shape != x.shape:
-                            c = unbroadcast(c, x.shape)
-                    prev = grads[j]
-                    grads[j] = c if prev is None else prev + c
+                y, xa, xb = vals[i], vals[a], vals[b]
+                try:
+                    c = f(g, y, xa, xb)
+                except (ArithmeticError, ValueError):  # math raised: numpy gives inf or nan
+                    c = _on_numpy(f, [g, y, xa, xb])
+                x = vals[j]
+                if type(c) is not float or type(x) is not float:
+                    c = _fit(c, x)
+                prev = grads[j]
+                grads[j] = c if prev is None else prev + c
         if wrt is None:
             # differentiable nodes with no path to the output get zeros; label-only ones None
             label_only = self._label_only()
