@@ -394,7 +394,7 @@ def _symbolic(py: str, tex: str, fn: Callable) -> Callable:
     """`fn` on numbers; a written call of it on symbols."""
 
     def call(*args):
-        if any(isinstance(a, Sym) for a in args):
+        if isinstance(args[0], Sym):  # the code generator passes symbols only
             return _call(py, tex, *args)
         return fn(*args)
 
