@@ -164,19 +164,42 @@ _CHAR_HINTS = {
 Token = tuple
 
 
-def tokenize(text: str, max_depth: int | None = None) -> list[Token]:
+class Tokens:
+    """The tokens of a text as four parallel lists (no object per token for the garbage
+    collector to scan); tokens[i] is the token i as a tuple."""
+
+    __slots__ = ("kind", "text", "start", "end")
+
+    def __init__(self) -> None:
+        self.kind: list[str] = []
+        self.text: list[str] = []
+        self.start: list[int] = []
+        self.end: list[int] = []
+
+    def __getitem__(self, i: int) -> Token:
+        return (self.kind[i], self.text[i], self.start[i], self.end[i])
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+def tokenize(text: str, max_depth: int | None = None) -> Tokens:
     """The tokens of `text`, in one pass; lexical mistakes (and bracket nesting) are reported
     here, in the order they appear."""
-    tokens: list[Token] = []
-    add = tokens.append
+    tokens = Tokens()
+    kinds, texts, starts, ends = tokens.kind, tokens.text, tokens.start, tokens.end
     stack: list[int] = []  # positions of the open brackets
     after_num = -1  # where the last number token ended
     end = 0
-    kinds = _FIRST
+    first = _FIRST
     for s in _TOKEN.findall(text):  # every character is in exactly one match
         i = end
         end += len(s)
-        kind = kinds.get(s[0], "bad")
+        kind = first.get(s[0], "bad")
+        if kind == "skip":
+            if s == "\\":
+                raise _bad_character(s, i)
+            continue
         if kind == "name":
             if i == after_num:
                 raise _number_then_name(tokens[-1], s)
@@ -187,19 +210,15 @@ def tokenize(text: str, max_depth: int | None = None) -> list[Token]:
                         hint=KEYWORDS.get(s, "Python's keywords are not part of the language"))
                 if s[0].islower():
                     kind = "kw"  # import, from, as
-            add((kind, s, i, end))
-        elif kind == "op":
-            add((s, s, i, end))
-        elif kind == "skip":
-            if s == "\\":
-                raise _bad_character(s, i)
+        elif kind == "op" or (kind == "." and len(s) == 1):
+            kind = s
         elif kind == "(":
             stack.append(i)
             if max_depth is not None and len(stack) > max_depth:
                 raise ExpressionError(
                     f"brackets nested more than {max_depth} deep", i, i + 1,
                     hint="name some parts (a = ...) to flatten the expression")
-            add((s, s, i, end))
+            kind = s
         elif kind == ")":
             if not stack:
                 raise ExpressionError(f"'{s}' has no matching opening bracket", i, i + 1)
@@ -207,28 +226,29 @@ def tokenize(text: str, max_depth: int | None = None) -> list[Token]:
             if _CLOSER[text[j]] != s:
                 raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {j}",
                                       i, i + 1, hint=f"close it with '{_CLOSER[text[j]]}'")
-            add((s, s, i, end))
-        elif kind == "num" or (kind == "." and len(s) > 1):
-            add(("num", s, i, end))
+            kind = s
+        elif kind == "num" or kind == ".":
+            kind = "num"
             after_num = end
         elif kind == "sep":
-            if not stack:
-                add(("sep", s, i, end))
-            elif s == ";":
-                raise ExpressionError("';' inside brackets", i, i + 1,
-                                      hint=f"close the '{text[stack[-1]]}' first")
-            # a new line inside brackets continues the statement
-        elif kind == ".":
-            add((s, s, i, end))
-        elif kind == "str" and len(s) > 1:
-            add(("str", s, i, end))
-        else:
+            if stack:
+                if s == ";":
+                    raise ExpressionError("';' inside brackets", i, i + 1,
+                                          hint=f"close the '{text[stack[-1]]}' first")
+                continue  # a new line inside brackets continues the statement
+        elif kind != "str" or len(s) == 1:
             raise _bad_character(s, i)
+        kinds.append(kind)
+        texts.append(s)
+        starts.append(i)
+        ends.append(end)
     if stack:
         j = stack[-1]
         raise ExpressionError(f"the '{text[j]}' at {j} is never closed", len(text), len(text),
                               hint=f"add '{_CLOSER[text[j]]}'")
-    add(("end", "", len(text), len(text)))
+    for column, value in zip((kinds, texts, starts, ends), ("end", "", len(text), len(text)),
+                             strict=True):
+        column.append(value)
     return tokens
 
 
@@ -300,6 +320,7 @@ def _is_scalar_lit(v: _Val) -> bool:
     return v.kind == "int" or (v.kind == "lit" and np.ndim(v.data) == 0)
 
 
+_WIRES = frozenset({"gate", "node", "ref"})  # values that are (or name) a wire
 _FOLDS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
           "pow": np.power}  # the operators folded when both sides are numbers (not @)
 
@@ -522,7 +543,8 @@ class _Builder:
     def gate(self, op: str, args: list[_Val], span: tuple[int, int], **attrs) -> _Val:
         """A new gate; until something uses it, parentheses may widen its span and an
         assignment may name it."""
-        inputs = tuple(self.node(a) for a in args)
+        inputs = [a.data if a.kind == "gate" or a.kind == "node" else self.node(a)
+                  for a in args]
         self.gates += 1
         if self.max_gates is not None and self.gates > self.max_gates:
             raise _err(f"the circuit has more than {self.max_gates:,} gates", span,
@@ -533,6 +555,8 @@ class _Builder:
 
     def binary(self, op: str, a: _Val, b: _Val) -> _Val:
         span = (a.span[0], b.span[1])
+        if a.kind in _WIRES and b.kind in _WIRES:  # no number on either side
+            return self.gate(op, [a, b], span)
         if op in _FOLDS and _is_scalar_lit(a) and _is_scalar_lit(b):
             r = _fold(op, a.data, b.data)
             if r is not None:
@@ -563,9 +587,7 @@ class _Builder:
             v = _Val("node", v.span, self.node(v))
         return _Val(v.kind, span, v.data)
 
-    def number(self, tok: Token) -> _Val:
-        text = tok[1]
-        span = (tok[2], tok[3])
+    def number(self, text: str, span: tuple[int, int]) -> _Val:
         if len(text) <= 18 and text.isdigit():  # short integers stay exact (for indexing)
             return _Val("int", span, int(text))
         value = float(text)  # linear in the length: no int() of a long digit string
@@ -682,6 +704,8 @@ class _Builder:
         """A gate called by name: its inputs first, then its constants (by position or by
         keyword, in `attrs` order; missing ones from `defaults`)."""
         row = GATES[op]
+        if len(args) == row.arity and not row.attrs and args[-1].kind != "kwarg":
+            return self.gate(op, args, span)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
         keywords = [a for a in args if a.kind == "kwarg"]
         n = row.arity - receiver
@@ -793,94 +817,87 @@ def _unexpected(tok: Token, expected: str, hint: str | None = None) -> Expressio
 class _Frame:
     """An open bracket: ( for grouping or a call, [ for a list or an index."""
 
-    __slots__ = ("kind", "start", "items", "callee", "keyword", "depth")
+    __slots__ = ("kind", "start", "items", "callee", "keyword")
 
-    def __init__(self, kind: str, start: int, callee: _Val | None, depth: int) -> None:
+    def __init__(self, kind: str, start: int, callee: _Val | None) -> None:
         self.kind = kind  # "paren", "call", "list", "index"
         self.start = start
         self.items: list[_Val] = []
         self.callee = callee
         self.keyword: Token | None = None  # the name of a keyword argument being read
-        self.depth = depth  # len(values) when the bracket opened
 
 
 _CLOSES = {"paren": ")", "call": ")", "list": "]", "index": "]"}
 
 
-def _expression(b: _Builder, toks: list[Token], i: int) -> tuple[_Val, int]:
+def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
     """Precedence climbing with explicit stacks: the expression starting at token i, and the
     index of the token after it (a separator or the end)."""
+    kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
     values: list[_Val] = []
     # pending operators: (right binding power, gate or sign, start); an open bracket is a wall
     ops: list[tuple] = [(-2, None, 0)]
     frames: list[_Frame] = []
     operand = True
     while True:
-        tok = toks[i]
-        kind = tok[0]
+        kind = kinds[i]
         if operand:
             if kind == "name":
-                frame = frames[-1] if frames else None
-                if (frame is not None and frame.kind == "call" and toks[i + 1][0] == "="
+                if (kinds[i + 1] == "=" and frames and frames[-1].kind == "call"
                         and ops[-1][0] == -2):
-                    frame.keyword = tok  # name=value in a call
+                    frames[-1].keyword = toks[i]  # name=value in a call
                     i += 2
                     continue
-                values.append(_Val("ref", (tok[2], tok[3]), tok[1]))
-            elif kind == "num":
-                values.append(b.number(tok))
-            elif kind == "-" or kind == "+":
-                ops.append((PREFIX_POWER, kind, tok[2]))
-                i += 1
-                continue
+                values.append(_Val("ref", (starts[i], ends[i]), texts[i]))
             elif kind == "(" or kind == "[":
-                frames.append(_Frame("paren" if kind == "(" else "list", tok[2], None,
-                                     len(values)))
+                frames.append(_Frame("paren" if kind == "(" else "list", starts[i], None))
                 ops.append((-2, None, 0))
                 i += 1
                 continue
+            elif kind == "num":
+                values.append(b.number(texts[i], (starts[i], ends[i])))
+            elif kind == "-" or kind == "+":
+                ops.append((PREFIX_POWER, kind, starts[i]))
+                i += 1
+                continue
             elif kind == "str":
-                values.append(_Val("str", (tok[2], tok[3]), tok[1]))
+                values.append(_Val("str", (starts[i], ends[i]), texts[i]))
             elif (kind == ")" or kind == "]") and ops[-1][0] == -2 and frames and (
                     frames[-1].items or frames[-1].kind in ("call", "list")) and (
                     frames[-1].keyword is None):
                 # f(), [] and a trailing comma: the bracket closes with no value pending
-                i = _close(b, values, ops, frames, toks, i, pending=False)
+                _close(b, values, ops, frames, ends[i], pending=False)
+                i += 1
                 operand = False
                 continue
             else:
-                raise _unexpected(tok, "an expression")
+                raise _unexpected(toks[i], "an expression")
             i += 1
             operand = False
             continue
         # after an operand: a postfix, an operator, a comma, a closing bracket or the end
-        if kind in INFIX:
+        if kind == ")" or kind == "]":
+            _close(b, values, ops, frames, ends[i], pending=True)
+            i += 1
+        elif kind in INFIX:
             lbp, rbp, op = INFIX[kind]
             while lbp < ops[-1][0]:
                 _reduce(b, values, ops)
-            ops.append((rbp, op, tok[2]))
+            ops.append((rbp, op, starts[i]))
             operand = True
             i += 1
-        elif kind == "(":
-            frames.append(_Frame("call", tok[2], values.pop(), len(values)))
-            ops.append((-2, None, 0))
-            operand = True
-            i += 1
-        elif kind == "[":
-            frames.append(_Frame("index", tok[2], values.pop(), len(values)))
+        elif kind == "(" or kind == "[":
+            frames.append(_Frame("call" if kind == "(" else "index", starts[i], values.pop()))
             ops.append((-2, None, 0))
             operand = True
             i += 1
         elif kind == ".":
-            name = toks[i + 1]
-            if name[0] != "name":
-                raise _unexpected(name, "a name after '.'")
+            if kinds[i + 1] != "name":
+                raise _unexpected(toks[i + 1], "a name after '.'")
             target = values.pop()
-            values.append(b.attribute(target, name[1], (target.span[0], name[3]),
-                                      (tok[2], tok[3])))
+            values.append(b.attribute(target, texts[i + 1], (target.span[0], ends[i + 1]),
+                                      (starts[i], ends[i])))
             i += 2
-        elif kind == ")" or kind == "]":
-            i = _close(b, values, ops, frames, toks, i, pending=True)
         elif kind == "," and frames and frames[-1].kind != "paren":
             while ops[-1][0] != -2:
                 _reduce(b, values, ops)
@@ -901,7 +918,7 @@ def _expression(b: _Builder, toks: list[Token], i: int) -> tuple[_Val, int]:
                 expected = f"an operator, ',' or '{_CLOSES[frame.kind]}'"
             hint = ("put an operator such as * between the two"
                     if kind in ("name", "num", "str") else None)
-            raise _unexpected(tok, expected, hint)
+            raise _unexpected(toks[i], expected, hint)
 
 
 def _reduce(b: _Builder, values: list[_Val], ops: list[tuple]) -> None:
@@ -921,28 +938,25 @@ def _item(frame: _Frame, value: _Val) -> None:
     frame.items.append(value)
 
 
-def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Frame],
-           toks: list[Token], i: int, pending: bool) -> int:
-    """The closing bracket at token i ends the innermost frame: its value replaces it."""
+def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Frame], end: int,
+           pending: bool) -> None:
+    """A closing bracket (ending at `end`) ends the innermost frame: its value replaces it."""
     while ops[-1][0] != -2:
         _reduce(b, values, ops)
     ops.pop()
     frame = frames.pop()
-    tok = toks[i]
+    kind = frame.kind
+    if kind == "paren":
+        values.append(b.widen(values.pop(), (frame.start, end)))
+        return
     if pending:
         _item(frame, values.pop())
-    span = (frame.start, tok[3])
-    kind = frame.kind
-    items = frame.items
-    if kind == "paren":
-        values.append(b.widen(items[0], span))
-    elif kind == "list":
-        values.append(b.items_list(items, span))
+    if kind == "list":
+        values.append(b.items_list(frame.items, (frame.start, end)))
     elif kind == "index":
-        values.append(b.index(frame.callee, items, (frame.callee.span[0], tok[3])))
+        values.append(b.index(frame.callee, frame.items, (frame.callee.span[0], end)))
     else:
-        values.append(b.call(frame.callee, items, (frame.callee.span[0], tok[3])))
-    return i + 1
+        values.append(b.call(frame.callee, frame.items, (frame.callee.span[0], end)))
 
 
 # --- statements -------------------------------------------------------------------------------
@@ -1026,7 +1040,7 @@ def _set_attribute(b: _Builder, name: Token, attr: Token, value: _Val) -> Node:
                "only .label and .requires_grad can be set")
 
 
-def _skip_print(text: str, toks: list[Token], i: int, notes: list[str], line: int) -> int:
+def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) -> int:
     """print(...): nothing is computed; its text is kept as a note."""
     depth = 0
     j = i + 1
@@ -1044,7 +1058,7 @@ def _skip_print(text: str, toks: list[Token], i: int, notes: list[str], line: in
     return j + 1
 
 
-def _import(b: _Builder, toks: list[Token], i: int) -> int:
+def _import(b: _Builder, toks: Tokens, i: int) -> int:
     """import m [as a], ... | from m import n [as a], ...: the modules chainrule knows are
     accepted (their aliases reach their functions); any other is an error that names it."""
     first = toks[i][1]
