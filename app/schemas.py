@@ -143,6 +143,9 @@ class CircuitResponse(BaseModel):
         description="One entry per input variable (null for integer label inputs).")
     nodes: list[Node]
     warnings: list[str] = Field(description="E.g. which node produced a NaN.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the program's print lines show, e.g. \"line 15 prints g.data\".")
 
 
 # Numeric gradients of big tensors: elements outside the checked sample are null.

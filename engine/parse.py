@@ -300,9 +300,9 @@ class _Val:
     def __init__(self, kind: str, span: tuple[int, int], data) -> None:
         # kind: "lit" (data: float or ndarray), "int" (an integer literal, data: int),
         # "ref" (an unresolved name), "node", "gate" (a node no one uses yet), "leaf" (a Value
-        # or tensor: (value, label)), "mod" (data: module), "func" (data: (shown, gate)),
-        # "ctor" (data: constructor), "method" (data: (receiver, name)), "str", "kwarg"
-        # (data: (name, value)), "dtype", "output" (data: node, from o.backward())
+        # or tensor: (value, label)), "mod" (data: (module, as written)), "func" (data: (as
+        # written, gate)), "ctor" (data: constructor), "method" (data: (receiver, name)),
+        # "str", "kwarg" (data: (name, value)), "dtype", "output" (data: node, o.backward())
         self.kind = kind
         self.span = span
         self.data = data
@@ -511,9 +511,8 @@ class _Builder:
         if kind == "method":
             raise _err(f"'.{v.data[1]}' is a method: call it, like a.{v.data[1]}(...)", v.span)
         if kind == "mod":
-            alias = next(a for a, m in self.modules.items() if m == v.data)
-            raise _err(f"'{alias}' is a module, not a value", v.span,
-                       f"call its functions, like {alias}.exp(x)")
+            raise _err(f"'{v.data[1]}' is a module, not a value", v.span,
+                       f"call its functions, like {v.data[1]}.exp(x)")
         if kind == "str":
             raise _err("strings are not part of the language", v.span, "use numbers and names only")
         if kind == "output":
@@ -625,13 +624,13 @@ class _Builder:
     def attribute(self, target: _Val, name: str, span: tuple[int, int],
                   dot: tuple[int, int]) -> _Val:
         if target.kind == "ref" and target.data in self.modules and target.data not in self.names:
-            target = _Val("mod", target.span, self.modules[target.data])
+            target = _Val("mod", target.span, (self.modules[target.data], target.data))
         if target.kind == "mod":
-            module = target.data
+            module, alias = target.data
             path = f"{module}.{name}"
-            shown = f"{next(a for a, m in self.modules.items() if m == module)}.{name}"
+            shown = f"{alias}.{name}"
             if name in SUBMODULES.get(module, ()):
-                return _Val("mod", span, path)
+                return _Val("mod", span, (path, shown))
             if name in MODULE_CONSTANTS and module in ("math", "numpy", "torch"):
                 return _Val("lit", span, MODULE_CONSTANTS[name])
             if name in self.functions:
