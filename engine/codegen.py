@@ -149,8 +149,8 @@ def generate(circuit) -> dict[str, str]:
     forward: list[tuple[str, str]] = []
     for k, n in enumerate(gates, start=1):
         line[n.index] = k
-        named = (n.name or "").rstrip("′″‴")  # c′ (c assigned again) is c_1; a label like
-        base = named if named.isidentifier() else (  # 'x1*w1' is no Python name
+        named = (n.name or "").rstrip("′″‴⁽⁾⁰¹²³⁴⁵⁶⁷⁸⁹")  # c′ (c assigned again) is c_1; a
+        base = named if named.isidentifier() else (  # label like 'x1*w1' is no Python name
             "f" if n is graph.output else f"{_STEMS.get(n.op, n.op)}{k}")
         name[n.index] = namer.fresh(base)
         expr = _fill(GATES[n.op].py, n, name, helpers)

@@ -48,8 +48,9 @@ MODULE_CONSTANTS = {"pi": math.pi, "e": math.e}
 CONSTRUCTORS = {"Value": "Value", "torch.tensor": "torch.tensor", "torch.Tensor": "torch.Tensor"}
 CONSTRUCTOR_KEYWORDS = ("label", "requires_grad", "dtype")
 FLOAT64 = ("float64", "double")  # torch.float64: the only dtype, as in the micrograd lecture
-# a name assigned again names a new wire: c, then c′, c″, c‴, c‴′... (primes for the times before)
-PRIMES = ("", "′", "″")
+# a name assigned again names a new wire: c, then c′, c″, c‴, c⁽⁴⁾, c⁽⁵⁾...
+PRIMES = ("", "′", "″", "‴")
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 KEYWORDS = {
     "lambda": "lambdas are not part of the language; write the expression itself",
@@ -471,7 +472,7 @@ class _Builder:
         if name not in self.names:
             return name
         k = self.versions[name] = self.versions.get(name, 0) + 1
-        return name + "‴" * (k // 3) + PRIMES[k % 3]
+        return name + (PRIMES[k] if k < 4 else f"⁽{str(k).translate(SUPERSCRIPTS)}⁾")
 
     def label(self, name: str, span: tuple[int, int], label: _Val) -> Node:
         """x.label = '...': names the wire."""

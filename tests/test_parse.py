@@ -470,3 +470,97 @@ def test_matmul_of_two_numbers_is_an_error_at_the_operator_not_a_crash(text):
         trace(text)
     assert "use * for scalars" in err.value.message
     assert (err.value.start, err.value.end) == (0, len(text))
+
+
+# --- the gate table says what can be called ---------------------------------------------------
+
+
+def test_every_gate_row_is_callable_by_its_declared_names():
+    from engine.ops import GATES
+
+    for op, row in GATES.items():
+        args = ", ".join(["x"] * row.arity)
+        for name in row.calls:
+            for prefix in ("", "math.", "np.", "torch."):
+                assert parse(f"{prefix}{name}({args})").output.op == op, (prefix, name)
+        for name in row.methods:
+            rest = ", ".join(["y"] * (row.arity - 1))
+            assert parse(f"x.{name}({rest})").output.op == op, name
+
+
+def test_a_new_row_is_callable_with_its_constants(monkeypatch):
+    from engine.ops import GATES, Gate
+
+    row = Gate("clamp2", "clamp", 1, lambda x, lo, hi: np.clip(x, lo, hi),
+               lambda g, out, x, lo, hi: (g * ((x > lo) & (x < hi)),),
+               r"\mathbb{1}(lo < x < hi)", "passes the gradient inside [lo, hi]",
+               attrs=("lo", "hi"), defaults={"hi": 1.0}, calls=("clamp2", "clampit"),
+               methods=("clamp2",))
+    monkeypatch.setitem(GATES, "clamp2", row)
+    for text, attrs in [
+        ("clamp2(x, -1)", {"lo": -1.0, "hi": 1.0}),
+        ("np.clampit(x, -1, 2)", {"lo": -1.0, "hi": 2.0}),
+        ("torch.clamp2(x, hi=3, lo=-2)", {"lo": -2.0, "hi": 3.0}),
+        ("x.clamp2(0.5)", {"lo": 0.5, "hi": 1.0}),
+        ("x.clamp2(lo=-0.5, hi=0.25)", {"lo": -0.5, "hi": 0.25}),
+    ]:
+        g = parse(text)
+        assert (g.output.op, g.output.attrs) == ("clamp2", attrs), text
+    c = trace("clamp2(x, -1) + x.clamp2(-1, 0.5)", {"x": 0.75})
+    assert float(c.value) == 0.75 + 0.5 and float(c.gradients["x"]) == 1.0
+    for text, message, span in [
+        ("clamp2(x)", "clamp2() needs its constant 'lo'", (0, 9)),
+        ("clamp2(x, y)", "constant 'lo' must be a number", (10, 11)),
+        ("clamp2(x, 1, 2, 3)", "clamp2() takes 1 input and at most 2 constants (lo, hi), got 4",
+         (0, 18)),
+        ("clamp2(x, 1, lo=2)", "'lo' is given twice", (10, 11)),
+        ("clamp2(x, 1, top=2)", "clamp2() has no constant 'top'", (13, 18)),
+    ]:
+        e = error(text)
+        assert message in e.message and (e.start, e.end) == span, (text, e.message)
+    monkeypatch.delitem(GATES, "clamp2")
+    assert "unknown function 'clamp2'" in error("clamp2(x, 1)").message
+
+
+# --- parsing is linear in the length of the text, whatever the text -------------------------
+
+
+def _parse_time(text: str) -> float:
+    """Median CPU time of a few parses (an error counts as a parse)."""
+    import statistics
+    import time
+
+    times = []
+    for _ in range(5):
+        t = time.process_time()
+        try:
+            parse(text, HTTP_LIMITS)
+        except ExpressionError:
+            pass
+        times.append(time.process_time() - t)
+    return statistics.median(times)
+
+
+def test_adversarial_text_parses_about_as_fast_as_benign_text_of_its_length():
+    n = 9_999
+    benign = "".join(f"q{i} = x * y + {i}\n" for i in range(1000))[:n]
+    nested = "(" * 200 + "x" + ")" * 200 + "+"
+    adversarial = {
+        "digits": "9" * n,
+        "digits then a name": "9" * (n - 1) + "x",
+        "open brackets": "(" * n,
+        "x+x+...": "x+" * (n // 2) + "x",
+        "a long name": "a" * n,
+        "many statements": "x;" * (n // 2) + "x",
+        "many assignments": "".join(f"a{i}=1\n" for i in range(2000))[:n],
+        "one name assigned again and again": "q = x\n" + "q = q * y\n" * (n // 10),
+        "nesting at the depth limit": (nested * (n // len(nested)))[:-1],
+        "spaces": " " * (n - 1) + "x",
+        "an unterminated string": "'" + "a" * (n - 1),
+        "a long comment": "#" * (n - 1) + "\nx",
+    }
+    base = max(_parse_time(benign), 1e-4)
+    for what, text in adversarial.items():
+        assert len(text) <= n + 1
+        ratio = _parse_time(text) / base
+        assert ratio < 5, (what, ratio)

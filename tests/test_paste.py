@@ -167,9 +167,10 @@ def test_a_value_label_names_its_input():
 
 
 def test_a_name_assigned_again_shows_as_successive_wires():
-    g = parse("x = 2\nc = x * 3\nc += c + 1\nc -= 1\nc *= 2\nc /= 4")
+    g = parse("x = 2\nc = x * 3\nc += c + 1\nc -= 1\nc *= 2\nc /= 4" + "\nc = c + 1" * 8)
     assert [n.name for n in g.nodes if n.kind == "gate" and n.name] == [
-        "c", "c′", "c″", "c‴", "c‴′"]
+        "c", "c′", "c″", "c‴", "c⁽⁴⁾", *(f"c⁽{k}⁾" for k in "⁵⁶⁷⁸⁹"), "c⁽¹⁰⁾", "c⁽¹¹⁾",
+        "c⁽¹²⁾"]
     c = trace("x = 2\nc = x * 3\nc += c + 1")  # c′ = c + (c + 1) = 2c + 1 = 6x + 1
     assert float(c.gradients["x"]) == 6.0
 
