@@ -328,3 +328,38 @@ def test_micrograd_style_and_plain_style_give_the_same_circuit(pair):
     assert float(a.value) == float(b.value) or (np.isnan(a.value) and np.isnan(b.value))
     assert {k: float(v) for k, v in a.gradients.items()} == pytest.approx(
         {k: float(v) for k, v in b.gradients.items()}, nan_ok=True)
+
+
+# --- over HTTP and on the command line -------------------------------------------------------
+
+
+def test_circuit_of_the_micrograd_readme_over_http(client):
+    r = client.post("/api/circuit", json={"expression": MICROGRAD_README})
+    assert r.status_code == 200
+    body = r.json()
+    assert round(body["value"], 4) == 24.7041
+    assert {k: round(v, 4) for k, v in body["gradients"].items()} == {
+        "a": 138.8338, "b": 645.5773}
+    assert body["notes"][0] == "line 15 prints f'{g.data:.4f}'"
+    names = [n["name"] for n in body["nodes"] if n["kind"] == "gate" and n["name"]]
+    assert names[:3] == ["c", "c′", "c″"] and names[-2:] == ["g", "g′"]
+
+
+@pytest.mark.parametrize(("code", "span"), [
+    ("import os\nx = 2", (7, 9)),
+    ("for i in range(3):\n    x = i", (0, 3)),
+    ("a = Value(2.0)\nb = a.grad * 2", (19, 25)),
+])
+def test_circuit_refuses_other_code_with_a_400_that_points_at_it(client, code, span):
+    r = client.post("/api/circuit", json={"expression": code})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert (body["position"]["start"], body["position"]["end"]) == span and body["hint"]
+
+
+def test_command_line_traces_the_lecture_neuron(capsys):
+    from app.cli import main
+
+    assert main(["trace", LECTURE_NEURON]) == 0
+    out = capsys.readouterr().out
+    assert "value: 0.70710678" in out and "dx1 = -1.49999999" in out and "dw2 = 0\n" in out
