@@ -45,7 +45,7 @@ IMPORTABLE = ("math", "numpy", "torch", "torch.nn", "torch.nn.functional",
 SUBMODULES = {"torch": ("nn",), "torch.nn": ("functional",)}
 MODULE_CONSTANTS = {"pi": math.pi, "e": math.e}
 # functions that make an input from a number or a list: micrograd's Value, PyTorch's tensors
-CONSTRUCTORS = {"Value": "Value", "torch.tensor": "torch.tensor", "torch.Tensor": "torch.Tensor"}
+CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor"})
 CONSTRUCTOR_KEYWORDS = ("label", "requires_grad", "dtype")
 FLOAT64 = ("float64", "double")  # torch.float64: the only dtype, as in the micrograd lecture
 # a name assigned again names a new wire: c, then c′, c″, c‴, c⁽⁴⁾, c⁽⁵⁾...
@@ -637,7 +637,7 @@ class _Builder:
             if name in self.functions:
                 return _Val("func", span, (shown, self.functions[name]))
             if path in CONSTRUCTORS:
-                return _Val("ctor", span, CONSTRUCTORS[path])
+                return _Val("ctor", span, path)
             if module == "torch" and name in FLOAT64:
                 return _Val("dtype", span, name)
             raise self.unknown_function(shown, span)
