@@ -54,9 +54,8 @@ def tree_text(leaves: int) -> str:
     return terms[0]
 
 
-def micrograd_tree(leaves: int, values: dict[str, float]) -> None:
-    xs = {k: Value(v) for k, v in values.items()}
-    terms = [xs[f"x{i % 50}"].relu() for i in range(leaves)]
+def pairwise(terms: list):
+    """The tree of tree_text over any values: + and * alternating by level."""
     depth = 0
     while len(terms) > 1:
         nxt = []
@@ -67,23 +66,17 @@ def micrograd_tree(leaves: int, values: dict[str, float]) -> None:
             nxt.append(terms[-1])
         terms = nxt
         depth += 1
-    terms[0].backward()
+    return terms[0]
+
+
+def micrograd_tree(leaves: int, values: dict[str, float]) -> None:
+    xs = {k: Value(v) for k, v in values.items()}
+    pairwise([xs[f"x{i % 50}"].relu() for i in range(leaves)]).backward()
 
 
 def torch_tree(torch, leaves: int, values: dict[str, float]) -> None:
     xs = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in values.items()}
-    terms = [torch.relu(xs[f"x{i % 50}"]) for i in range(leaves)]
-    depth = 0
-    while len(terms) > 1:
-        nxt = []
-        for j in range(0, len(terms) - 1, 2):
-            a, b = terms[j], terms[j + 1]
-            nxt.append(a + b if depth % 2 == 0 else a * b)
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-        depth += 1
-    terms[0].backward()
+    pairwise([torch.relu(xs[f"x{i % 50}"]) for i in range(leaves)]).backward()
 
 
 def timed(fn) -> tuple[float, float]:

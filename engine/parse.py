@@ -704,7 +704,7 @@ class _Builder:
         """A gate called by name: its inputs first, then its constants (by position or by
         keyword, in `attrs` order; missing ones from `defaults`)."""
         row = GATES[op]
-        if len(args) == row.arity and not row.attrs and args[-1].kind != "kwarg":
+        if len(args) == row.arity and not row.attrs and (not args or args[-1].kind != "kwarg"):
             return self.gate(op, args, span)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
         keywords = [a for a in args if a.kind == "kwarg"]

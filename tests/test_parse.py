@@ -447,6 +447,8 @@ def test_without_limits_deep_and_long_inputs_parse():
 
 PIECES = list("xyw019.e+-*/@()[],;=\n #'^_:") + [
     "**", "exp", "math.", "np.", "max", ".T", ".dot", "1e999", "x ", "х", "lambda ",
+    "Value(", "label=", "'x'", ".backward()", "import ", "from ", " as ", "print(", "+=", "*=",
+    ".label", "torch.", "True", "F.", ".relu()", "draw_dot(", ".grad", "requires_grad",
 ]  # fmt: skip
 SOUP = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 
