@@ -79,47 +79,15 @@ _PYTHON_KEYWORDS = frozenset(keyword.kwlist) - {"import", "from", "as", "True", 
 
 # look-alikes typed by keyboards or pasted from documents, and the ASCII character meant
 LOOKALIKES = {
-    "\u2212": "-",
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2010": "-",
-    "\u2011": "-",
-    "\u00d7": "*",
-    "\u22c5": "*",
-    "\u00b7": "*",
-    "\u2217": "*",
-    "\u00f7": "/",
-    "\u2215": "/",
-    "\u00b2": "**2",
-    "\u00b3": "**3",
-    "\u00a0": " ",
-    "\u2009": " ",
-    "\u200b": "(nothing)",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-", "\u00d7": "*",
+    "\u22c5": "*", "\u00b7": "*", "\u2217": "*", "\u00f7": "/", "\u2215": "/", "\u00b2": "**2",
+    "\u00b3": "**3", "\u00a0": " ", "\u2009": " ", "\u200b": "(nothing)", "\u2018": "'",
+    "\u2019": "'", "\u201c": '"', "\u201d": '"',
     # Cyrillic letters drawn like Latin ones
-    "\u0430": "a",
-    "\u0435": "e",
-    "\u043e": "o",
-    "\u0440": "p",
-    "\u0441": "c",
-    "\u0445": "x",
-    "\u0443": "y",
-    "\u0410": "A",
-    "\u0412": "B",
-    "\u0415": "E",
-    "\u041a": "K",
-    "\u041c": "M",
-    "\u041d": "H",
-    "\u041e": "O",
-    "\u0420": "P",
-    "\u0421": "C",
-    "\u0422": "T",
-    "\u0425": "X",
-    "\u0456": "i",
-    "\u0458": "j",
+    "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0445": "x",
+    "\u0443": "y", "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M",
+    "\u041d": "H", "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T", "\u0425": "X",
+    "\u0456": "i", "\u0458": "j",
 }
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -992,6 +960,9 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             statements.append(Statement(line, "import", None, None, (start, toks[i - 1][3]),
                                         None))
         elif kind == "name" and (nxt == "=" or nxt in AUGMENTED):
+            if nxt != "=" and tok[1] not in b.names:
+                raise _err(f"'{tok[1]}' has no value yet", (tok[2], tok[3]),
+                           f"assign it before {tok[1]} {nxt} ...")
             value, i = _expression(b, toks, i + 2)
             if nxt != "=":
                 target = _Val("ref", (tok[2], tok[3]), tok[1])
