@@ -481,12 +481,13 @@ def test_every_gate_row_is_callable_by_its_declared_names():
     from engine.ops import GATES
 
     for op, row in GATES.items():
-        args = ", ".join(["x"] * row.arity)
+        required = [f"{a}=0.5" for a in row.attrs if a not in row.defaults]  # by keyword
+        args = ", ".join(["x"] * row.arity + required)
         for name in row.calls:
             for prefix in ("", "math.", "np.", "torch."):
                 assert parse(f"{prefix}{name}({args})").output.op == op, (prefix, name)
         for name in row.methods:
-            rest = ", ".join(["y"] * (row.arity - 1))
+            rest = ", ".join(["y"] * (row.arity - 1) + required)
             assert parse(f"x.{name}({rest})").output.op == op, name
 
 

@@ -363,3 +363,6 @@ def test_command_line_traces_the_lecture_neuron(capsys):
     assert main(["trace", LECTURE_NEURON]) == 0
     out = capsys.readouterr().out
     assert "value: 0.70710678" in out and "dx1 = -1.49999999" in out and "dw2 = 0\n" in out
+    assert main(["trace", MICROGRAD_README]) == 0
+    out = capsys.readouterr().out
+    assert "value: 24.7040816" in out and "note: line 17 prints f'{a.grad:.4f}'" in out
