@@ -135,7 +135,7 @@ class CircuitResponse(BaseModel):
             {"id": "n3", "kind": "gate", "name": "q", "label": "+", "op": "add",
              "inputs": ["n0", "n1"], "value": 3.0, "grad": -4.0, "shape": [],
              "local": [1.0, 1.0], "span": [0, 7]}],
-        "warnings": []}]})
+        "warnings": [], "notes": []}]})
     expression: str
     output: str = Field(description="Id of the output node.")
     value: OutValue
