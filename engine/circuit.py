@@ -30,12 +30,14 @@ def _parsed_graph(key: tuple) -> Graph | None:
 
 def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
     """Parse once per (text, expand, limits): changing only values re-runs just the two passes."""
-    from engine.parse import parse
+    from engine.parse import parse_program
 
     key = (text, expand, limits)
     graph = _parsed_graph(key)
     if graph is None:
-        graph = parse(text, limits).rebuilt(expand=expand)
+        program = parse_program(text, limits)
+        graph = program.graph.rebuilt(expand=expand)
+        graph.notes = program.notes  # what the program's print lines show
         with _parsed_lock:
             _parsed[key] = graph
             while len(_parsed) > PARSED_SIZE:
@@ -137,9 +139,10 @@ class Circuit:
             for name in values if name not in names
         ]
         self.values = {k: v for k, v in values.items() if k in names}
+        self.notes: list[str] = getattr(graph, "notes", [])
         self.vals = graph.forward(self.values, limits)
         out = self.vals[graph.output.index]
-        if type(out) is not float and out.ndim:
+        if type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
             self.warnings.append(
                 f"the output has shape {'×'.join(map(str, out.shape))}: the backward pass starts "
                 "from ones, so the gradients are those of the sum of its elements"
@@ -206,6 +209,7 @@ class Circuit:
             "gradients": {name: json_value(g) for name, g in self.gradients.items()},
             "nodes": nodes,
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
 
     def code(self) -> dict:

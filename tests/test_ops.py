@@ -242,7 +242,7 @@ def test_scalar_form_agrees_with_numpy_row(op, xs, attrs):
 
 def test_readme_lists_every_callable_gate():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    gates = readme[readme.index("- Gates:"):readme.index("`math.` and `np.` prefixes")]
+    gates = readme[readme.index("- Gates:"):readme.index("`math.`, `np.` and `torch.` prefixes")]
     listed = set(re.findall(r"[a-z_0-9]+", " ".join(re.findall(r"`([^`]*)`", gates))))
     callable_names = {name for gate in GATES.values() for name in gate.calls}
     assert callable_names - listed == set(), "callable gates the README does not list"
