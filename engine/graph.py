@@ -381,13 +381,13 @@ class Graph:
     def _label_only(self) -> set[int]:
         """Nodes whose every use is a slot that takes no gradient (integer labels)."""
         def build():
-            slots: dict[int, set[bool]] = {}
+            label, other = set(), set()
             for node in self.nodes:
                 if node.kind == "gate":
                     nondiff = GATES[node.op].nondiff
                     for slot, inp in enumerate(node.inputs):
-                        slots.setdefault(inp.index, set()).add(slot in nondiff)
-            return {i for i, kinds in slots.items() if kinds == {True}}
+                        (label if slot in nondiff else other).add(inp.index)
+            return label - other
 
         return self._cached("_label_cache", build)
 
