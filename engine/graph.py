@@ -147,8 +147,7 @@ def _fit(c, x):
     broadcast axes, and a Python float for a scalar."""
     if type(x) is float:
         return float(np.sum(c))
-    c = np.asarray(c)
-    return c if c.shape == x.shape else unbroadcast(c, x.shape)
+    return c if type(c) is np.ndarray and c.shape == x.shape else unbroadcast(c, x.shape)
 
 
 def _on_numpy(f: Callable, args: list):

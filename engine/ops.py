@@ -72,8 +72,13 @@ def fmt_const(v) -> str:
 
 
 def unbroadcast(grad, shape):
-    """Sum a gradient back down to the shape of its input, undoing numpy's broadcasting."""
+    """Bring a gradient to the shape of its input: summed over the axes numpy's broadcasting
+    added, and spread over any the gradient lacks (a loss's share that does not vary along them,
+    like bce's for its target)."""
     grad = np.asarray(grad)
+    full = np.broadcast_shapes(grad.shape, shape)
+    if full != grad.shape:
+        grad = np.broadcast_to(grad, full).copy()
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     for axis, n in enumerate(shape):

@@ -256,3 +256,11 @@ def test_readme_lists_every_callable_gate():
 def test_every_gate_has_a_formula_derived_from_its_row(op):
     formula = GATES[op].formula
     assert formula and "=" in formula and "Sym(" not in formula
+
+
+def test_a_loss_target_broadcast_against_its_prediction_gets_its_full_gradient():
+    # bce's local derivative for the target depends on the prediction only: a target of shape
+    # (3, 2) against predictions of shape (2,) still gets a (3, 2) gradient, each its own share
+    c = trace("bce(p, t)", {"p": [0.2, 0.7], "t": [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]})
+    assert np.shape(c.gradients["t"]) == (3, 2)
+    assert c.check()["passed"]
