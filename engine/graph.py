@@ -125,21 +125,15 @@ def _passes(g, y, a, b):
 def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
     """Input k's share of the upstream gradient as a function of (g, out, a, b): upstream ×
     local, or the linear gate's vjp. A unary gate is called with its input as a and b."""
-    if gate.linear is not None:
-        f = gate.linear[k]
-        if gate.arity == 1:
-            return lambda g, y, x, _: f(g, y, x, **attrs)
-        return lambda g, y, a, b: f(g, y, a, b, **attrs)
-    dk = gate.d[k]
-    if gate.passes[k]:
+    if gate.passes[k:k + 1] == (True,):
         return _passes
-    if gate.arity == 1:
-        if attrs:
-            return lambda g, y, x, _: g * dk(x, y, **attrs)
-        return lambda g, y, x, _: g * dk(x, y)
+    f = gate.d[k] if gate.linear is None else gate.linear[k]
     if attrs:
-        return lambda g, y, a, b: g * dk(a, b, y, **attrs)
-    return lambda g, y, a, b: g * dk(a, b, y)
+        f = partial(f, **attrs)
+    if gate.linear is not None:
+        return f if gate.arity == 2 else lambda g, y, x, _: f(g, y, x)
+    return (lambda g, y, x, _: g * f(x, y)) if gate.arity == 1 else (
+        lambda g, y, a, b: g * f(a, b, y))
 
 
 def _fit(c, x):
