@@ -198,8 +198,12 @@ def _input_text(circuit, node: Node, finite: bool) -> str:
     return literal(v) if np.ndim(v) or finite else f"np.float64({literal(v)})"
 
 
+MARK_COLUMN = 72
+
+
 def _aligned(lines: list[tuple[str, str]]) -> str:
     """Code with its #(k) marks lined up in one column, as the notes print them."""
-    width = max((len(code) for code, mark in lines if mark), default=0)
+    # a very long line (a gelu) keeps its mark two spaces after it instead of pushing the column
+    width = min(MARK_COLUMN, max((len(code) for code, mark in lines if mark), default=0))
     out = [f"{code.ljust(width)}  {mark}" if mark else code for code, mark in lines]
     return "\n".join(out) + "\n"

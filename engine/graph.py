@@ -147,8 +147,7 @@ def _fit(c, x):
     broadcast axes, and a Python float for a scalar."""
     if type(x) is float:
         return float(np.sum(c))
-    c = np.asarray(c)
-    return c if c.shape == x.shape else unbroadcast(c, x.shape)
+    return c if type(c) is np.ndarray and c.shape == x.shape else unbroadcast(c, x.shape)
 
 
 def _on_numpy(f: Callable, args: list):
@@ -381,13 +380,13 @@ class Graph:
     def _label_only(self) -> set[int]:
         """Nodes whose every use is a slot that takes no gradient (integer labels)."""
         def build():
-            slots: dict[int, set[bool]] = {}
+            label, other = set(), set()
             for node in self.nodes:
                 if node.kind == "gate":
                     nondiff = GATES[node.op].nondiff
                     for slot, inp in enumerate(node.inputs):
-                        slots.setdefault(inp.index, set()).add(slot in nondiff)
-            return {i for i, kinds in slots.items() if kinds == {True}}
+                        (label if slot in nondiff else other).add(inp.index)
+            return label - other
 
         return self._cached("_label_cache", build)
 

@@ -49,11 +49,7 @@ class Gate:
     defaults: dict = field(default_factory=dict)
     scatter: bool = False  # the gradient lands in one element of the input (the notes' dw[k] +=)
     passes: tuple[bool, ...] = ()  # per input: the local derivative is 1 (the gradient passes)
-
-    @property
-    def nondiff(self) -> tuple[int, ...]:
-        """Input slots that take no gradient (such as integer labels)."""
-        return tuple(k for k, f in enumerate(self.d or ()) if f is None)
+    nondiff: tuple[int, ...] = ()  # input slots that take no gradient (such as integer labels)
 
     def label_for(self, attrs: dict) -> str:
         return self.label.format(**{k: fmt_const(v) for k, v in attrs.items()})
@@ -76,8 +72,13 @@ def fmt_const(v) -> str:
 
 
 def unbroadcast(grad, shape):
-    """Sum a gradient back down to the shape of its input, undoing numpy's broadcasting."""
+    """Bring a gradient to the shape of its input: summed over the axes numpy's broadcasting
+    added, and spread over any the gradient lacks (a loss's share that does not vary along them,
+    like bce's for its target)."""
     grad = np.asarray(grad)
+    full = np.broadcast_shapes(grad.shape, shape)
+    if full != grad.shape:
+        grad = np.broadcast_to(grad, full).copy()
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     for axis, n in enumerate(shape):
@@ -110,8 +111,9 @@ def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
         parts = [rf"\frac{{\partial L}}{{\partial {x.tex}}} = {f(g, outs, *xs, **consts).tex}"
                  for x, f in zip(xs, kw["linear"], strict=True)]
         parts[0] = f"{out} = {y.tex}:\\quad " + parts[0]
+    nondiff = tuple(k for k, f in enumerate(kw.get("d") or ()) if f is None)
     GATES[op] = Gate(op, label, arity, forward, pattern, formula=r",\quad ".join(parts),
-                     attrs=tuple(consts), **kw)
+                     attrs=tuple(consts), nondiff=nondiff, **kw)
 
 
 # --- expansions of composite gates into the primitive gates the notes draw -----------------

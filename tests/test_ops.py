@@ -242,7 +242,7 @@ def test_scalar_form_agrees_with_numpy_row(op, xs, attrs):
 
 def test_readme_lists_every_callable_gate():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    gates = readme[readme.index("- Gates:"):readme.index("`math.` and `np.` prefixes")]
+    gates = readme[readme.index("- Gates:"):readme.index("`math.`, `np.` and `torch.` prefixes")]
     listed = set(re.findall(r"[a-z_0-9]+", " ".join(re.findall(r"`([^`]*)`", gates))))
     callable_names = {name for gate in GATES.values() for name in gate.calls}
     assert callable_names - listed == set(), "callable gates the README does not list"
@@ -256,3 +256,11 @@ def test_readme_lists_every_callable_gate():
 def test_every_gate_has_a_formula_derived_from_its_row(op):
     formula = GATES[op].formula
     assert formula and "=" in formula and "Sym(" not in formula
+
+
+def test_a_loss_target_broadcast_against_its_prediction_gets_its_full_gradient():
+    # bce's local derivative for the target depends on the prediction only: a target of shape
+    # (3, 2) against predictions of shape (2,) still gets a (3, 2) gradient, each its own share
+    c = trace("bce(p, t)", {"p": [0.2, 0.7], "t": [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]})
+    assert np.shape(c.gradients["t"]) == (3, 2)
+    assert c.check()["passed"]

@@ -20,9 +20,12 @@ NAMES = ["x", "y", "z"]
 # templates that keep values in a tame range whatever their operands are
 UNARY = ["sin({})", "cos({})", "tanh({})", "sigmoid({})", "softplus({})", "relu({})",
          "abs({})", "-{}", "({})**2", "exp(sin({}))", "log(1 + ({})**2)", "sqrt(1 + ({})**2)",
-         "2.5 * {}", "{} + 1", "1 / (2 + sin({}))"]
+         "2.5 * {}", "{} + 1", "1 / (2 + sin({}))", "gelu({})", "softsign({})",
+         "leaky_relu({}, 0.1)", "elu({})", "log1p(square({}))", "expm1(sin({}))",
+         "clip({}, -1, 1)"]
 BINARY = ["{} + {}", "{} - {}", "{} * {}", "max({}, {})", "min({}, {})",
-          "{} / (1.5 + cos({}))", "({})**2 * tanh({})"]
+          "{} / (1.5 + cos({}))", "({})**2 * tanh({})", "mse({}, {})",
+          "bce(sigmoid({}), sigmoid({}))"]
 
 
 def expressions(names: list[str]) -> st.SearchStrategy[str]:
