@@ -96,17 +96,19 @@ _NUM = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 # One alternative per token shape; none nests a quantifier, so a match never backtracks more
 # than the token it reads, and every character is in exactly one match.
 _TOKEN = re.compile(
-    r"[ \t\f\r]+|#[^\n]*|\\[ \t]*\r?\n"  # skipped: spaces, comments, line continuations
+    r"[ \t\f\r]*(?:"  # spaces before a token are part of its match
+    r"#[^\n]*|\\[ \t]*\r?\n"  # skipped: comments and line continuations
     rf"|{_NUM}"
     r"|[A-Za-z_][A-Za-z0-9_]*"
     r"|\*\*=|\*\*|[-+*/@]="
     r"|'[^'\n]*'|\"[^\"\n]*\""
-    r"|.",  # one character: an operator, a bracket, a separator, or a mistake
+    r"|[^ \t\f\r])"  # one character: an operator, a bracket, a separator, or a mistake
+    r"|[ \t\f\r]+",  # spaces at the end
     re.DOTALL,
 )
 # what a token is, from its first character (a lone quote or backslash is a mistake)
 _FIRST = {
-    **dict.fromkeys(" \t\f\r#\\", "skip"),
+    **dict.fromkeys(("", "#", "\\"), "skip"),
     **dict.fromkeys("0123456789", "num"),
     **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "name"),
     **dict.fromkeys("+-*/@=,", "op"),
@@ -162,9 +164,10 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
     end = 0
     first = _FIRST
     for s in _TOKEN.findall(text):  # every character is in exactly one match
-        i = end
         end += len(s)
-        kind = first.get(s[0], "bad")
+        s = s.lstrip(" \t\f\r")
+        i = end - len(s)
+        kind = first.get(s[:1], "bad")
         if kind == "skip":
             if s == "\\":
                 raise _bad_character(s, i)
@@ -335,7 +338,7 @@ _NUMBER_LEFT = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Statement:
     """One statement of the program as written: enough to judge it line by line."""
 
@@ -938,54 +941,49 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             f"the expression has {len(text):,} characters, more than the limit of "
             f"{limits.max_chars:,}", limits.max_chars, len(text))
     toks = tokenize(text, limits.max_depth if limits is not None else None)
+    kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
     b = _Builder(limits)
     program = Program(b.g)
-    statements = program.statements
+    add = program.statements.append
     line, counted = 1, 0  # the line at text position `counted`
     i = 0
     while True:
-        tok = toks[i]
-        kind = tok[0]
+        kind = kinds[i]
         if kind == "sep":
             i += 1
             continue
         if kind == "end":
             break
-        start = tok[2]
+        start = starts[i]
         line += text.count("\n", counted, start)
         counted = start
-        nxt = toks[i + 1][0]
-        if kind == "kw":
-            i = _import(b, toks, i)
-            statements.append(Statement(line, "import", None, None, (start, toks[i - 1][3]),
-                                        None))
-        elif kind == "name" and (nxt == "=" or nxt in AUGMENTED):
-            if nxt != "=" and tok[1] not in b.names:
-                raise _err(f"'{tok[1]}' has no value yet", (tok[2], tok[3]),
-                           f"assign it before {tok[1]} {nxt} ...")
+        name, nxt = texts[i], kinds[i + 1]
+        if kind == "name" and (nxt == "=" or nxt in AUGMENTED):
+            span = (start, ends[i])
+            if nxt != "=" and name not in b.names:
+                raise _err(f"'{name}' has no value yet", span, f"assign it before {name} {nxt} ...")
             value, i = _expression(b, toks, i + 2)
             if nxt != "=":
-                target = _Val("ref", (tok[2], tok[3]), tok[1])
-                value = b.binary(AUGMENTED[nxt], target, value)
-            node = b.assign(tok[1], (tok[2], tok[3]), value)
-            statements.append(Statement(line, "assign", tok[1], nxt, (start, toks[i - 1][3]),
-                                        node))
-        elif kind == "name" and nxt == "." and toks[i + 2][0] == "name" and toks[i + 3][0] == "=":
-            attr = toks[i + 2]
+                value = b.binary(AUGMENTED[nxt], _Val("ref", span, name), value)
+            add(Statement(line, "assign", name, nxt, (start, ends[i - 1]),
+                          b.assign(name, span, value)))
+        elif kind == "kw":
+            i = _import(b, toks, i)
+            add(Statement(line, "import", None, None, (start, ends[i - 1]), None))
+        elif kind == "name" and nxt == "." and kinds[i + 2] == "name" and kinds[i + 3] == "=":
+            target, attr = toks[i], toks[i + 2]
             value, i = _expression(b, toks, i + 4)
-            node = _set_attribute(b, tok, attr, value)
-            statements.append(Statement(line, "attribute", tok[1], None,
-                                        (start, toks[i - 1][3]), node))
-        elif kind == "name" and tok[1] == "print" and nxt == "(":
+            node = _set_attribute(b, target, attr, value)
+            add(Statement(line, "attribute", name, None, (start, ends[i - 1]), node))
+        elif kind == "name" and name == "print" and nxt == "(":
             i = _skip_print(text, toks, i, program.notes, line)
-            statements.append(Statement(line, "print", None, None, (start, toks[i - 1][3]),
-                                        None))
+            add(Statement(line, "print", None, None, (start, ends[i - 1]), None))
         else:
             value, i = _expression(b, toks, i)
-            st = Statement(line, "expression", None, None, (start, toks[i - 1][3]), None)
-            b.expression(value, st)
-            statements.append(st)
-        if toks[i][0] != "sep" and toks[i][0] != "end":
+            statement = Statement(line, "expression", None, None, (start, ends[i - 1]), None)
+            b.expression(value, statement)
+            add(statement)
+        if kinds[i] != "sep" and kinds[i] != "end":
             raise _unexpected(toks[i], "the end of the line")
     b.finish()
     return program
