@@ -91,10 +91,9 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
         is_list = False
         if r:
             randn = tuple(int(n) for n in r.group(1).split(",")) if r.group(1) else r.group(2)
-        elif (items := _list_items(rhs_text)) is not None:
+        elif (items := _list_items(rhs_text, rhs_start)) is not None:
             is_list = True
-            rhs = tuple(_parse_piece(clean, rhs_start + s, rhs_start + e, limits)
-                        for s, e in items)
+            rhs = tuple(_parse_piece(clean, s, e, limits) for s, e in items)
         else:
             rhs = (_parse_piece(clean, rhs_start, end, limits),)
         out.append(Statement(
@@ -104,8 +103,9 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
     return out
 
 
-def _list_items(text: str) -> list[tuple[int, int]] | None:
-    """[start, end) of each element when `text` is one bracketed list `[a, b, ...]`."""
+def _list_items(text: str, offset: int) -> list[tuple[int, int]] | None:
+    """[start, end) in the code of each element when `text` (at `offset` in the code) is one
+    bracketed list `[a, b, ...]`."""
     if not text.startswith("["):
         return None
     depth, items, begin = 0, [], 1
@@ -118,12 +118,13 @@ def _list_items(text: str) -> list[tuple[int, int]] | None:
                 return None  # `[a, b][0]`, `[a] + b`: not a list as a whole
         if (ch == "," and depth == 1) or (depth == 0 and ch == "]"):
             if text[begin:i].strip():
-                items.append((begin, i))
+                items.append((offset + begin, offset + i))
             elif ch == ",":
-                raise ExpressionError("empty element in a list", begin, i + 1)
+                raise ExpressionError("empty element in a list", offset + begin, offset + i + 1)
             begin = i + 1
     if not items:
-        raise ExpressionError("empty list", 0, len(text), hint="a list needs at least one element")
+        raise ExpressionError("empty list", offset, offset + len(text),
+                              hint="a list needs at least one element")
     return items
 
 
@@ -245,9 +246,9 @@ class _Check:
         assigned: dict[str, Statement] = {}
         self.free: dict[str, tuple[int, int]] = {}  # inputs read but never assigned: first use
         for st in statements:
-            known = assigned.keys() | self.free.keys()
+            base = st.target[1:]
             if not self.backward and st.op == "=" and not (
-                    st.target[0] == "d" and st.target[1:] in known):
+                    st.target[0] == "d" and (base in assigned or base in self.free)):
                 if st.target in assigned:
                     raise ExpressionError(
                         f"'{st.target}' is assigned twice in the forward pass", *st.target_span,
@@ -292,7 +293,8 @@ class _Check:
                 else:
                     what = (f"'{st.target}' is not a gradient: in the backward pass each line "
                             "assigns d<name> for a variable of the forward pass")
-                raise ExpressionError(what, *st.target_span, hint=self._suggest(st.target))
+                raise ExpressionError(what, *st.target_span, hint=None if st.target in known
+                                      else self._suggest(st.target))
             for name, span in _reads(st).items():
                 if name not in known and not (name[0] == "d" and name[1:] in known):
                     if name[0] == "d":
@@ -307,8 +309,10 @@ class _Check:
                                   "uses a variable", 0, len(self.code))
         self.stages = {st.target: st for st in stages}
         self.reads = {v: list(_reads(st)) for v, st in self.stages.items()}
-        self.readers = {name: [v for v in self.stages if name in self.reads[v]]
-                        for name in self.names}
+        self.readers: dict[str, list[str]] = {name: [] for name in self.names}
+        for v, names in self.reads.items():
+            for name in names:
+                self.readers[name].append(v)
         self.inputs = [name for name in self.names if name not in self.stages]
 
     def _suggest(self, name: str) -> str | None:
@@ -531,9 +535,10 @@ class _Check:
                           "uses =, the later ones +=.")
         for v in valid:
             if v in self.should[u]:
-                earlier = [n for n in self.adders[(u, v)] if n < st.line]
-                faults.append(f"d{u} already holds its contribution through {v} (line "
-                              f"{earlier[0]}): this line adds it a second time.")
+                earlier = [n for n in self.adders.get((u, v), []) if n < st.line]
+                where = f" (line {earlier[0]})" if earlier else ""
+                faults.append(f"d{u} already holds its contribution through {v}{where}: this "
+                              "line adds it a second time.")
         for v in valid:
             missing = [s for s in self.readers[v] if s not in self.should[v]]
             if missing:
@@ -678,11 +683,12 @@ class _Check:
         gate = GATES[out.op]
         names = [i.name if i.kind == "input" else fmt_const(i.default) for i in out.inputs]
         attrs = {k: fmt_const(a) for k, a in out.attrs.items()}
-        if gate.local_py and np.ndim(self.env[v]) == 0:
-            return gate.local_py[slots[0]].format(*names, out=v, **attrs)
-        if gate.vjp_py:
-            return gate.vjp_py[slots[0]].format(*names, g="d" + v, **attrs) or None
-        return None
+        scalar = np.ndim(self.env[v]) == 0
+        template = (gate.local_py if scalar and gate.local_py else gate.vjp_py or ("",))[slots[0]]
+        try:
+            return template.format(*names, out=v, g="d" + v, **attrs) or None
+        except (KeyError, IndexError):
+            return None
 
     def _final(self, name: str) -> dict:
         """An input's gradient as the code leaves it, against the engine's."""
