@@ -369,14 +369,15 @@ class _Check:
 
     def _seed(self) -> None:
         """The output and its gradient: a line giving d<v> as data (np.random.randn, or numbers
-        for a tensor) makes v the output; otherwise the last forward statement is, with
-        gradient 1 (ones for a tensor)."""
+        for the last forward variable when it is a tensor) makes v the output; otherwise the
+        last forward variable is, with gradient 1 (ones for a tensor)."""
         self.data_line: Statement | None = None
         seed = None
+        last = self.forward[-1].target
         for st in self.backward:
             u = st.target[1:]
             if not (st.randn is not None or (
-                    not _reads(st) and u in self.env and np.ndim(self.env[u]))):
+                    u == last and not _reads(st) and np.ndim(self.env[u]))):
                 continue
             if self.data_line is not None:
                 raise ExpressionError(
@@ -396,7 +397,6 @@ class _Check:
             else:
                 seed = _value(st, {}, self.limits)
             self._check_shape(st, u, seed)
-        last = self.forward[-1].target
         self.output = self.data_line.target[1:] if self.data_line else last
         if self.output not in self.stages:
             where = self.stmt[self.output] if self.output in self.stmt else self.data_line
@@ -507,8 +507,6 @@ class _Check:
         scope = self._scope(st)
         if kind == "data":
             value = self.seed
-        elif st.randn is not None:
-            raise ExpressionError("random data is only for the output's gradient", *st.span)
         else:
             try:
                 value = _value(st, scope, self.limits)
@@ -522,14 +520,15 @@ class _Check:
         for v in of:
             if v not in valid:
                 faults.append(f"d{v} does not flow back into d{u}: {v} is computed without {u}.")
-        if kind == "none":
+        if kind == "none" and not self.readers[u]:
+            faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
+        elif kind == "none":
             left = [s for s in reversed(self.readers[u]) if s not in self.should[u]]
-            guess = left[0] if left else (self.readers[u] or [None])[-1]
-            if guess is not None:
-                valid = [guess]
-                faults.append(f"this line uses no gradient: d{u}'s contribution through "
-                              f"{guess} is the local gradient times d{guess}, the gradient "
-                              f"arriving at {guess}.")
+            guess = left[0] if left else self.readers[u][-1]
+            valid = [guess]
+            faults.append(f"this line uses no gradient: d{u}'s contribution through {guess} "
+                          f"is the local gradient times d{guess}, the gradient arriving at "
+                          f"{guess}.")
         if st.op == "+=" and before is None:
             faults.append(f"d{u} has no value before this line: the first line for d{u} "
                           "uses =, the later ones +=.")

@@ -3,6 +3,8 @@ classic mistake is caught at the line that makes it, with a message that names i
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -330,3 +332,88 @@ def test_missing_value_is_named():
 def test_a_line_may_read_a_variable_and_its_gradient():
     code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = q + 0 * dx\ndx += 2 * dq"
     assert backward_check(code)["passed"]
+
+
+# --- POST /api/backward-check -------------------------------------------------------------------
+
+def strict(text: str):
+    """json.loads that refuses NaN/Infinity literals, like a browser's JSON.parse."""
+    def refuse(constant: str):
+        raise ValueError(f"non-standard JSON constant {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def problem(r, status: int) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = strict(r.text)
+    assert body["status"] == status and body["detail"] and "Traceback" not in r.text
+    return body
+
+
+def test_backward_check_notes_examples_pass(client):
+    for code in (STAGED_CODE, NEURON_CODE, MATRIX_CODE):
+        r = client.post("/api/backward-check", json={"code": code})
+        assert r.status_code == 200, r.text
+        body = strict(r.text)
+        assert body["passed"] and body["first_wrong"] is None
+        assert set(body) == {"output", "value", "passed", "first_wrong", "lines", "gradients",
+                             "forward_end", "warnings"}
+        for line in body["lines"]:
+            assert set(line) == {"line", "name", "of", "ok", "status", "got", "expected",
+                                 "message", "span"}
+            assert line["ok"] and line["status"] == "ok"
+            start, end = line["span"]
+            assert code[start:end].startswith(line["name"])
+            assert line_of(code, code[start:end]) == line["line"]
+
+
+def test_backward_check_marks_the_first_wrong_line(client):
+    code = changed(STAGED_CODE, "dx += ((1 - sigx)", "dx = ((1 - sigx)")
+    r = client.post("/api/backward-check", json={"code": code})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["first_wrong"] == line_of(code, "dx = ((1 - sigx)")
+    assert not body["passed"] and not body["gradients"]["x"]["ok"]
+    statuses = [line["status"] for line in body["lines"]]
+    assert statuses.count("wrong") == 1 and statuses.count("inherits") == 1
+
+
+def test_backward_check_values_and_random_values(client):
+    r = client.post("/api/backward-check", json={
+        "code": "f = sum(W * W)\ndW = 2 * W", "values": {"W": {"randn": [2, 2], "seed": 3}}})
+    assert r.status_code == 200
+    w = np.random.default_rng(3).standard_normal((2, 2))
+    assert np.allclose(r.json()["gradients"]["W"]["expected"], 2 * w)
+
+
+def test_backward_check_non_finite_numbers_are_strict_json(client):
+    r = client.post("/api/backward-check", json={"code": "x = 0\nf = log(x)\ndx = 1 / x"})
+    assert r.status_code == 200
+    body = strict(r.text)
+    assert body["value"] == "-Infinity" and body["lines"][0]["got"] == "Infinity"
+
+
+@pytest.mark.parametrize(("code", "fragment"), [
+    ("x = 3\nf = x * 2\ndx = 2 * dz", "dz"),                    # unknown name
+    ("x = 3\nf = x * 2\ndf = 1\ndq = 2 * df", "dq"),            # no forward variable q
+    (changed(MATRIX_CODE, "dD.dot(X.T)", "X.T.dot(dD)"), "X.T.dot(dD)"),  # shapes
+    ("x = 3\nf = x * 2", ""),                                   # no backward lines
+])
+def test_backward_check_errors_are_400_with_position(client, code, fragment):
+    body = problem(client.post("/api/backward-check", json={"code": code}), 400)
+    start, end = body["position"]["start"], body["position"]["end"]
+    assert code[start:end] == fragment
+    if not fragment:
+        assert start == len(code)
+
+
+def test_backward_check_missing_value_names_it(client):
+    body = problem(client.post("/api/backward-check", json={"code": "f = x * k\ndx = k"}), 400)
+    assert body["missing"] == ["x", "k"]
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"code": 3}, {"code": "x = 1", "values": {"x": "a"}}, {"code": "x", "expand": True}])
+def test_backward_check_schema_mismatch_is_422(client, payload):
+    problem(client.post("/api/backward-check", json=payload), 422)
