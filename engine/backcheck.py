@@ -23,7 +23,7 @@ import numpy as np
 from engine.circuit import json_value
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits, as_value
-from engine.ops import GATES, fmt_const
+from engine.ops import GATES, fmt_const, unbroadcast
 
 RTOL, ATOL = 1e-6, 1e-9  # a hand-written local gradient agrees with the engine's to ~1e-15
 
@@ -203,6 +203,11 @@ def _vjp(st: Statement, scope: Mapping, seed) -> dict[str, np.ndarray]:
     return out
 
 
+def _is_literal(st: Statement) -> bool:
+    """A number, a list of numbers or random numbers: an input, whose gradient is asked for."""
+    return st.randn is not None or all(g.output.kind == "const" for g in st.rhs)
+
+
 def _close(a, b) -> bool:
     return np.shape(a) == np.shape(b) and bool(
         np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
@@ -303,8 +308,8 @@ class _Check:
                     else:
                         what = f"unknown name '{name}'"
                     raise ExpressionError(what, *span, hint=self._suggest(name))
-        stages = [st for st in self.forward if st.randn is None and _reads(st)]
-        if not stages:
+        stages = [st for st in self.forward if not _is_literal(st)]
+        if not any(_reads(st) for st in stages):
             raise ExpressionError("the forward pass computes nothing: it has no statement that "
                                   "uses a variable", 0, len(self.code))
         self.stages = {st.target: st for st in stages}
@@ -425,17 +430,47 @@ class _Check:
     def _contrib(self, v: str, seed) -> dict[str, np.ndarray]:
         return _vjp(self.stages[v], self.env, seed)
 
+    def _slots(self, v: str, u: str) -> list[int]:
+        """The input slots of stage v's one gate that take u, when it is one gate."""
+        st = self.stages[v]
+        if st.is_list or len(st.rhs) != 1 or st.rhs[0].output.kind != "gate":
+            return []
+        out = st.rhs[0].output
+        return [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
+
+    def _shares(self, v: str, u: str, seed) -> list[np.ndarray]:
+        """Stage v's contribution to du, seeded with `seed`: one share, or one per input slot
+        when v is one gate that takes u in several slots (x * x: the engine's staged code, and
+        many people, write a line per slot)."""
+        whole = self._contrib(v, seed)[u]
+        if self.parts[(v, u)] == 1:
+            return [whole]
+        g = self.stages[v].rhs[0]
+        vals = g.forward({name: self.env[name] for name in g.inputs()})
+        out = g.output
+        seed = np.asarray(seed, dtype=float)
+        parts = GATES[out.op].vjp(seed[()] if seed.ndim == 0 else seed, vals[out.index],
+                                  *[vals[i.index] for i in out.inputs], **out.attrs)
+        shape = np.shape(self.env[u])
+        return [unbroadcast(np.asarray(parts[k], dtype=float), shape)[()]
+                for k in self._slots(v, u)]
+
     def _reference(self) -> None:
         """Each stage's contribution to each variable it reads, seeded with the true gradient
         of the stage: the engine's backward pass, one statement at a time."""
+        self.parts = {(v, u): max(1, len(self._slots(v, u)))
+                      for v, names in self.reads.items() for u in names}
         self.ref: dict[str, np.ndarray] = {self.output: self.seed}
-        self.ref_c: dict[tuple[str, str], np.ndarray] = {}
+        self.ref_share: dict[tuple[str, int, str], np.ndarray] = {}
         for v in reversed(list(self.stages)):
             g = self.ref.get(v)
             if g is None:
                 g = np.zeros_like(self.env[v])[()]
-            for u, c in self._contrib(v, g).items():
-                self.ref_c[(v, u)] = c
+            for u in self.reads[v]:
+                shares = self._shares(v, u, g)
+                for i, c in enumerate(shares):
+                    self.ref_share[(v, i, u)] = c
+                c = sum(shares)
                 self.ref[u] = c if u not in self.ref else self.ref[u] + c
         for name in self.names:
             if name not in self.ref:
@@ -465,9 +500,10 @@ class _Check:
             for v in intents[id(st)][1]:
                 self.adders.setdefault((st.target[1:], v), []).append(st.line)
         self.got: dict[str, np.ndarray] = {}
-        self.covered = {n: set() for n in self.names}  # contributions the code's d<n> holds
+        # a contribution is a share (stage, slot) of a stage's contribution (see _shares)
+        self.covered = {n: set() for n in self.names}  # shares the code's d<n> holds
         self.should = {n: set() for n in self.names}  # those a right backward pass holds here
-        self.lost = {n: {} for n in self.names}  # contributions overwritten, and by which line
+        self.lost = {n: {} for n in self.names}  # shares overwritten, and by which line
         self.taint: dict[str, int] = {}  # d<n> is wrong since this line
         lines = [self._line(st, *intents[id(st)]) for st in self.backward]
         gradients = {n: self._final(n) for n in self.inputs}
@@ -498,6 +534,10 @@ class _Check:
             scope[name] = self.env[name] if name in self.env else self._current(name[1:])
         return scope
 
+    def _all(self, u: str) -> list[tuple[str, int]]:
+        """Every share of every stage's contribution to du."""
+        return [(s, i) for s in self.readers[u] for i in range(self.parts[(s, u)])]
+
     def _line(self, st: Statement, kind: str, of: list[str]) -> dict:
         u = st.target[1:]
         before = self.got.get(u)
@@ -521,9 +561,11 @@ class _Check:
             if v not in valid:
                 faults.append(f"d{v} does not flow back into d{u}: {v} is computed without {u}.")
         if kind == "none" and not self.readers[u]:
-            faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
+            if not _close(value, np.zeros_like(value)):
+                faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
         elif kind == "none":
-            left = [s for s in reversed(self.readers[u]) if s not in self.should[u]]
+            left = [s for s in reversed(self.readers[u])
+                    if (s, self.parts[(s, u)] - 1) not in self.should[u]]
             guess = left[0] if left else self.readers[u][-1]
             valid = [guess]
             faults.append(f"this line uses no gradient: d{u}'s contribution through {guess} "
@@ -532,14 +574,23 @@ class _Check:
         if st.op == "+=" and before is None:
             faults.append(f"d{u} has no value before this line: the first line for d{u} "
                           "uses =, the later ones +=.")
+        # the shares this line adds: those of its stages still missing from du (or, where a
+        # stage takes u in several slots, the next one of them)
+        adds: list[tuple[str, int]] = []
+        shares: dict[tuple[str, int], np.ndarray] = {}
         for v in valid:
-            if v in self.should[u]:
+            left = [(v, i) for i in range(self.parts[(v, u)]) if (v, i) not in self.should[u]]
+            if not left:
                 earlier = [n for n in self.adders.get((u, v), []) if n < st.line]
                 where = f" (line {earlier[0]})" if earlier else ""
                 faults.append(f"d{u} already holds its contribution through {v}{where}: this "
                               "line adds it a second time.")
+            for i, c in enumerate(self._shares(v, u, self._current(v))):
+                shares[(v, i)] = c
+            adds += left or [(v, i) for i in range(self.parts[(v, u)])]
         for v in valid:
-            missing = [s for s in self.readers[v] if s not in self.should[v]]
+            missing = [s for s in self.readers[v]
+                       if any(k not in self.should[v] for k in self._all(v) if k[0] == s)]
             if missing:
                 faults.append(self._incomplete(v, missing, st.line))
 
@@ -549,19 +600,21 @@ class _Check:
                 faults.append(f"the gradient of the output {u} with respect to itself is "
                               f"{'1' if np.ndim(expected) == 0 else 'ones'}.")
         else:
-            contributions = [self._contrib(v, self._current(v))[u] for v in valid]
-            own = sum(contributions) if contributions else np.zeros_like(self.env[u])[()]
-            if self_read and before is not None:
-                own = own + before
+            base = before if self_read and before is not None else 0.0
+            own = base + sum((shares[k] for k in adds), np.zeros_like(self.env[u])[()])
+            if len(adds) > 1 and len({k[0] for k in adds}) == 1 and _close(
+                    value, base + shares[adds[0]]):
+                adds, own = adds[:1], base + shares[adds[0]]  # one slot of several
             if kind != "none" and not _close(value, own):
                 faults.append(self._wrong_value(st, u, valid, scope, value, own))
             if st.op == "=" and not self_read and self.should[u]:
-                held = _names(s for s in self.readers[u] if s in self.covered[u]) or "before"
+                held = _names(s for s in self.readers[u]
+                              if any(k[0] == s for k in self.covered[u])) or "before"
                 faults.insert(0, f"d{u} was overwritten: it already held the gradient from "
                                  f"{held} — use +=.")
-            should_after = self.should[u] | set(valid)
-            parts = [self.ref_c[(s, u)] for s in self.readers[u] if s in should_after]
-            expected = sum(parts) if parts else np.zeros_like(self.env[u])[()]
+            should_after = self.should[u] | set(adds)
+            expected = sum((self.ref_share[(s, i, u)] for s, i in should_after),
+                           np.zeros_like(self.env[u])[()])
 
         if faults:
             status, message = "wrong", " ".join(faults)
@@ -573,14 +626,14 @@ class _Check:
             status, message = "inherits", self._inherits(st, u, accumulates)
         self.got[u] = after
         if accumulates:
-            self.covered[u] |= set(valid)
+            self.covered[u] |= set(adds)
         else:
-            for s in self.covered[u]:
-                self.lost[u][s] = st.line
-            self.covered[u] = set(valid)
-        for s in valid:
-            self.lost[u].pop(s, None)
-        self.should[u] |= set(valid)
+            for k in self.covered[u]:
+                self.lost[u][k] = st.line
+            self.covered[u] = set(adds)
+        for k in adds:
+            self.lost[u].pop(k, None)
+        self.should[u] |= set(adds)
         return {"line": st.line, "name": st.target, "of": valid, "ok": status == "ok",
                 "status": status, "got": json_value(np.asarray(after, dtype=float)),
                 "expected": json_value(np.asarray(expected, dtype=float)), "message": message,
@@ -670,14 +723,9 @@ class _Check:
 
     def _formula(self, v: str, u: str) -> str | None:
         """The local gradient as code, from the gate table, when stage v is one gate."""
-        st = self.stages[v]
-        if st.is_list or len(st.rhs) != 1:
-            return None
-        out = st.rhs[0].output
-        if out.kind != "gate" or any(i.kind == "gate" for i in out.inputs):
-            return None
-        slots = [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
-        if len(slots) != 1:
+        slots = self._slots(v, u)
+        out = self.stages[v].rhs[0].output if slots else None
+        if len(slots) != 1 or any(i.kind == "gate" for i in out.inputs):
             return None
         gate = GATES[out.op]
         names = [i.name if i.kind == "input" else fmt_const(i.default) for i in out.inputs]
@@ -703,11 +751,17 @@ class _Check:
             else:
                 parts = []
                 for s in readers:
-                    if s in self.covered[name]:
+                    shares = [k for k in self._all(name) if k[0] == s]
+                    lost = [self.lost[name][k] for k in shares if k in self.lost[name]]
+                    held = [k for k in shares if k in self.covered[name]]
+                    if len(held) == len(shares):
                         continue
-                    if s in self.lost[name]:
+                    if lost:
                         parts.append(f"d{name} lost its contribution through {s} when line "
-                                     f"{self.lost[name][s]} overwrote it")
+                                     f"{lost[0]} overwrote it")
+                    elif held:
+                        parts.append(f"d{name} holds only part of its contribution through "
+                                     f"{s} ({len(held)} of {len(shares)} uses of {name})")
                     else:
                         parts.append(f"no line computes d{name}'s contribution through {s}")
                 if not parts and name in self.taint:

@@ -4,9 +4,13 @@ classic mistake is caught at the line that makes it, with a message that names i
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_properties import programs, values
 
 from engine import ExpressionError, backward_check, trace
 from engine.presets import NEURON, STAGED
@@ -276,6 +280,15 @@ def test_output_gradient_written_out_and_wrong():
     assert the_line(r, 4)["status"] == "inherits"
 
 
+def test_a_stage_that_uses_a_variable_twice_may_take_a_line_per_use():
+    assert backward_check("x = 3\nf = x * x\ndx = x * df\ndx += x * df")["passed"]
+    assert backward_check("x = 3\nf = x * x\ndx = 2 * x * df")["passed"]
+    r = backward_check("x = 3\nf = x * x\ndx = x * df")
+    assert all(e["ok"] for e in r["lines"]) and not r["passed"]
+    assert r["gradients"]["x"]["message"] == (
+        "dx holds only part of its contribution through f (1 of 2 uses of x)")
+
+
 def test_accumulating_by_reading_the_gradient_itself_is_like_plus_equals():
     code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = q\ndx = dx + 2 * dq"
     r = backward_check(code)
@@ -417,3 +430,38 @@ def test_backward_check_missing_value_names_it(client):
     {}, {"code": 3}, {"code": "x = 1", "values": {"x": "a"}}, {"code": "x", "expand": True}])
 def test_backward_check_schema_mismatch_is_422(client, payload):
     problem(client.post("/api/backward-check", json=payload), 422)
+
+
+# --- the engine's own staged code, for random programs -----------------------------------------
+
+# what the language does not have: comparisons (kinks' locals), helpers, np.sign, logaddexp
+_NOT_IN_LANGUAGE = re.compile(r"[<>]|==|\bdef\b|np\.sign|logaddexp|_log_or_0")
+
+
+def staged_source(text: str, vals: dict) -> str:
+    """engine/codegen.py's staged forward and backward code for the program, imports left out."""
+    source = trace(text, vals).code()["source"]
+    assume(not _NOT_IN_LANGUAGE.search(source))
+    return "\n".join(line for line in source.splitlines() if not line.startswith("import"))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
+                                                                  HealthCheck.too_slow])
+@given(programs(), values, st.data())
+def test_generated_staged_code_passes_and_an_overwritten_fork_is_caught(text, vals, data):
+    source = staged_source(text, vals)
+    r = backward_check(source)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (source, r)
+    c = trace(text, vals)
+    for name, g in c.gradients.items():
+        assert r["gradients"][name]["got"] == pytest.approx(float(g), rel=1e-9, abs=1e-12)
+
+    forks = [i for i, line in enumerate(source.splitlines()) if " += " in line]
+    assume(forks)
+    k = data.draw(st.sampled_from(forks))
+    lines = source.splitlines()
+    name = lines[k].split()[0]
+    lines[k] = lines[k].replace(" += ", " = ", 1)
+    r = backward_check("\n".join(lines))
+    assert r["first_wrong"] == k + 1
+    assert the_line(r, k + 1)["message"].startswith(f"{name} was overwritten")
