@@ -489,8 +489,8 @@ class _Check:
         dreads = [n[1:] for n in _reads(st) if n not in self.env and n[1:] != u]
         if dreads:
             return "reads", dreads
-        if self.output in self.readers[u]:
-            return "implicit", [self.output]
+        if self.output in self.readers[u] and self.data_line is None:
+            return "implicit", [self.output]  # the output's gradient 1, left out
         return "none", []
 
     def judge(self) -> dict:

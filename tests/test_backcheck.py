@@ -272,6 +272,14 @@ def test_line_without_upstream_gradient_is_wrong():
     assert "uses no gradient" in the_line(r, 5)["message"]
 
 
+def test_upstream_gradient_given_as_data_must_be_used():
+    code = "W = np.random.randn(2, 3)\nx = [1.0, 2.0, 3.0]\nD = W.dot(x)\n" \
+           "dD = np.random.randn(*D.shape)\ndx = W.T.dot(dD)\ndW = W * 0 + 1"
+    r = backward_check(code)
+    assert the_line(r, 5)["ok"]
+    assert "uses no gradient" in the_line(r, 6)["message"] and "dD" in the_line(r, 6)["message"]
+
+
 def test_output_gradient_written_out_and_wrong():
     ok = backward_check("x = 3\nf = x * 2\ndf = 1.0\ndx = 2 * df")
     assert ok["passed"]
