@@ -49,10 +49,13 @@ class Statement:
     randn: tuple[int, ...] | str | None = None
 
 
-# TO REPLACE by the statement API of the hand-written parser (line, target, assignment operator,
-# span, node per statement). Until then this splits statements, reads `name =` / `name +=`,
-# recognises np.random.randn(...) and top-level lists of expressions itself, and hands each
-# right side (each list element) to today's engine.parse as an expression of its own.
+# TO REPLACE, with the hand-written parser, by its statement API (line, target, assignment
+# operator, span and node of each statement): `_statements` must return the same Statements,
+# each right side a circuit of its own whose inputs are the names it reads (the statement's
+# node with the gates under it, cut where the wires of other names come in). Until then it
+# splits the code after engine.parse's own scan, reads `name =` / `name +=`, recognises
+# np.random.randn(...) and a list of expressions `[e1, e2]`, and parses each right side (each
+# element) with today's engine.parse as an expression of its own.
 _ASSIGN = re.compile(r"[ \t]*([A-Za-z_]\w*)[ \t]*(\+=|-=|\*=|/=|=)(?!=)[ \t]*")
 _RANDN = re.compile(r"np\.random\.randn\(\s*(?:(\d+(?:\s*,\s*\d+)*)\s*,?|\*\s*([A-Za-z_]\w*)"
                     r"\s*\.\s*shape)\s*\)")
