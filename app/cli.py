@@ -56,6 +56,8 @@ def trace(args: argparse.Namespace) -> int:
     for name, grad in circuit.gradients.items():
         prefix = f"  d{name} = "
         print(prefix + _number(grad).replace("\n", "\n" + " " * len(prefix)))
+    for note in circuit.notes:  # the program's print lines
+        print(f"note: {note}")
     for warning in circuit.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if code is not None:

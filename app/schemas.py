@@ -154,7 +154,7 @@ class CircuitResponse(BaseModel):
             {"id": "n3", "kind": "gate", "name": "q", "label": "+", "op": "add",
              "inputs": ["n0", "n1"], "value": 3.0, "grad": -4.0, "shape": [],
              "local": [1.0, 1.0], "span": [0, 7]}],
-        "warnings": []}]})
+        "warnings": [], "notes": []}]})
     expression: str
     output: str = Field(description="Id of the output node.")
     value: OutValue
@@ -162,6 +162,9 @@ class CircuitResponse(BaseModel):
         description="One entry per input variable (null for integer label inputs).")
     nodes: list[Node]
     warnings: list[str] = Field(description="E.g. which node produced a NaN.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the program's print lines show, e.g. \"line 15 prints g.data\".")
 
 
 # Numeric gradients of big tensors: elements outside the checked sample are null.

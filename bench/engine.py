@@ -2,13 +2,20 @@
 
 (a) forward + backward over an already-parsed 10,000-gate tree-shaped expression, against
     micrograd building and backpropagating the same computation;
-(b) parse time per 1,000 characters;
+(b) the first trace of the same tree as text (parse + forward + backward), against PyTorch
+    building and backpropagating it on float64 scalars (when torch imports), and the parse
+    time per 1,000 characters with its share of the first trace;
 (c) the n-gate chain from 1,000 to 100,000 gates, to show the time grows linearly.
+
+(b) runs interleaved rounds (ours, then PyTorch's) and prints the median of the per-round
+ratios, in CPU time (what this process ran, which a shared machine disturbs least) and in
+wall-clock time.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -47,9 +54,8 @@ def tree_text(leaves: int) -> str:
     return terms[0]
 
 
-def micrograd_tree(leaves: int, values: dict[str, float]) -> None:
-    xs = {k: Value(v) for k, v in values.items()}
-    terms = [xs[f"x{i % 50}"].relu() for i in range(leaves)]
+def pairwise(terms: list):
+    """The tree of tree_text over any values: + and * alternating by level."""
     depth = 0
     while len(terms) > 1:
         nxt = []
@@ -60,7 +66,60 @@ def micrograd_tree(leaves: int, values: dict[str, float]) -> None:
             nxt.append(terms[-1])
         terms = nxt
         depth += 1
-    terms[0].backward()
+    return terms[0]
+
+
+def micrograd_tree(leaves: int, values: dict[str, float]) -> None:
+    xs = {k: Value(v) for k, v in values.items()}
+    pairwise([xs[f"x{i % 50}"].relu() for i in range(leaves)]).backward()
+
+
+def torch_tree(torch, leaves: int, values: dict[str, float]) -> None:
+    xs = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in values.items()}
+    pairwise([torch.relu(xs[f"x{i % 50}"]) for i in range(leaves)]).backward()
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall-clock seconds, CPU seconds of this process) of one call."""
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def first_trace(text: str, leaves: int, values: dict[str, float], rounds: int = 9) -> None:
+    """(b): parse + forward + backward of new text, beside PyTorch's build + both passes."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+
+    parsed = []
+
+    def ours():
+        t = time.process_time()
+        graph = parse(text, None)
+        parsed.append(time.process_time() - t)
+        graph.backward(graph.forward(values))
+
+    parse_t, share, wall, cpu = [], [], [], []
+    for _ in range(rounds):
+        o = timed(ours)
+        parse_t.append(parsed[-1])
+        share.append(parsed[-1] / o[1])
+        if torch is not None:
+            t = timed(lambda: torch_tree(torch, leaves, values))
+            wall.append(o[0] / t[0])
+            cpu.append(o[1] / t[1])
+    per_k = len(text) / 1000
+    print(f"(b) first trace of the tree as text ({len(text):,} characters), medians of {rounds} "
+          "interleaved rounds")
+    print(f"    parse: {statistics.median(parse_t) / per_k * 1e3:.2f} ms (CPU) per 1,000 "
+          f"characters, {statistics.median(share):.0%} of the first trace")
+    if torch is None:
+        print("    (install torch to compare with PyTorch)")
+        return
+    print("    first trace / PyTorch build + forward + backward (float64 scalars): "
+          f"{statistics.median(cpu):.2f}x in CPU time, {statistics.median(wall):.2f}x wall-clock")
 
 
 def chain(n: int) -> Graph:
@@ -92,11 +151,7 @@ def main() -> None:
           f"({'chainrule faster' if ours_t < theirs_t else 'chainrule slower'})")
     assert math.isfinite(float(c.value))
 
-    parse_t = best(lambda: parse(text, None, fast=False), repeat=3)
-    fast_t = best(lambda: parse(text, None), repeat=3)
-    per_k = len(text) / 1000
-    print(f"(b) parse {len(text):,} characters: {parse_t / per_k * 1e3:.2f} ms per 1,000 "
-          f"characters (lark LALR); {fast_t / per_k * 1e3:.2f} ms with the fast path")
+    first_trace(text, leaves, values)
 
     print("(c) chain of n gates, forward + backward (Circuit: passes and warnings)")
     base = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.circuit import jsonable
 from engine.errors import ExpressionError
 from engine.ops import GATES
 
@@ -55,7 +54,7 @@ def gradcheck(circuit, h: float = 1e-5) -> dict:
                 out = graph.output.index
                 n = (np.sum(vals_up[out]) - np.sum(vals_down[out])) / (2 * h)
                 numeric[where] = float(n)
-                a = float(analytic[where])
+                a = float(np.asarray(analytic)[where])
                 err = abs(a - n) / max(abs(a), abs(n), floor)
                 worst = err if np.isnan(err) else max(worst, err)
                 kink = kink or _straddles(kink_nodes, vals_up, vals_down)
@@ -69,7 +68,7 @@ def gradcheck(circuit, h: float = 1e-5) -> dict:
                 "checked": len(flat),
                 "size": int(x.size),
             }
-    return jsonable({"h": h, "passed": passed, "inputs": report})
+    return {"h": h, "passed": passed, "inputs": report}
 
 
 def _perturbed(graph, base: dict, name: str, where: tuple, step: float) -> list[np.ndarray]:
@@ -89,7 +88,7 @@ def _straddles(kink_nodes, vals_up, vals_down) -> bool:
             continue  # this input does not reach the gate
         if gate.kink(*up, **node.attrs) or gate.kink(*down, **node.attrs):
             return True
-        ones = np.ones_like(vals_up[node.index])
+        ones = 1.0 if type(vals_up[node.index]) is float else np.ones_like(vals_up[node.index])
         with np.errstate(all="ignore"):
             local_up = gate.vjp(ones, vals_up[node.index], *up, **node.attrs)
             local_down = gate.vjp(ones, vals_down[node.index], *down, **node.attrs)

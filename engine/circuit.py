@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.graph import Graph, Limits, Node, as_value
+from engine.graph import Graph, Limits, Node
 from engine.ops import GATES
 
 PARSED_SIZE = 256  # parsed programs kept, the least recently used dropped first
@@ -30,12 +30,14 @@ def _parsed_graph(key: tuple) -> Graph | None:
 
 def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
     """Parse once per (text, expand, limits): changing only values re-runs just the two passes."""
-    from engine.parse import parse
+    from engine.parse import parse_program
 
     key = (text, expand, limits)
     graph = _parsed_graph(key)
     if graph is None:
-        graph = parse(text, limits).rebuilt(expand=expand)
+        program = parse_program(text, limits)
+        graph = program.graph.rebuilt(expand=expand)
+        graph.notes = program.notes  # what the program's print lines show
         with _parsed_lock:
             _parsed[key] = graph
             while len(_parsed) > PARSED_SIZE:
@@ -46,25 +48,24 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
 def quick(text: str, values: Mapping, *, expand: bool = False,
           limits: Limits | None = None) -> bool:
     """True when tracing is known to be quick before it starts (a few hundred microseconds at
-    most): the text is parsed already into at most QUICK_NODES nodes, and with these values
-    both passes run on Python floats (scalars, and vectors only indexed, of QUICK_NUMBERS
-    numbers at most). The server runs such a request without handing it to a thread."""
+    most): the text is parsed already into at most QUICK_NODES nodes, and every value is a
+    number or a short list of numbers. The server runs such a request without a thread hop."""
     graph = _parsed_graph((text, expand, limits))
-    if graph is None or len(graph.nodes) > QUICK_NODES or graph._float_plan() is None:
+    if graph is None or len(graph.nodes) > QUICK_NODES:
         return False
-    vals: list = []
+    numbers = 0
     for node in graph.nodes:
         v = values.get(node.name) if node.kind == "input" else None
         if v is None:
-            vals.append(node.default)
-        elif type(v) is int or type(v) is float or (
-                isinstance(v, list) and len(v) <= QUICK_NUMBERS
-                and all(type(x) is int or type(x) is float for x in v)):
-            vals.append(as_value(v, node.name))  # as forward() converts it
-        else:  # a matrix, a random tensor, a long list: not for the fast lane
+            v = node.default
+            numbers += 0 if v is None else 1 if type(v) is float else v.size
+        elif type(v) is int or type(v) is float:
+            numbers += 1
+        elif isinstance(v, list) and all(type(x) is int or type(x) is float for x in v):
+            numbers += len(v)
+        else:  # a matrix, a random tensor: not for the fast lane
             return False
-    return (graph._on_floats(vals)
-            and sum(vals[i].size for i in graph._float_leaves()[1]) <= QUICK_NUMBERS)
+    return numbers <= QUICK_NUMBERS
 
 
 def trace(text: str, values: Mapping | None = None, *, expand: bool = False,
@@ -102,7 +103,9 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
     that is all finite goes out by one tolist()."""
     if v is None:
         return None
-    if isinstance(v, float) or v.ndim == 0:  # numpy's float64 is a float
+    if type(v) is float:
+        return v if v - v == 0 else spelled(v)
+    if v.ndim == 0:
         return spelled(float(v))
     if _finite(v):
         return v.tolist()
@@ -114,11 +117,11 @@ def _fixed(graph: Graph) -> list[dict]:
     graph: a cached graph serves every request with the same text."""
     return graph._cached("_fixed_cache", lambda: [
         {"id": n.id, "kind": n.kind, "name": n.name, "label": n.label, "op": n.op,
-         "inputs": tuple(i.id for i in n.inputs)} for n in graph.nodes])
+         "inputs": [i.id for i in n.inputs]} for n in graph.nodes])
 
 
-def _finite(v: np.ndarray) -> bool:
-    if v.ndim == 0:
+def _finite(v) -> bool:
+    if type(v) is float or v.ndim == 0:
         return math.isfinite(v)
     if v.size <= 64:  # a short vector: math on its numbers costs less than a numpy reduction
         return all(map(math.isfinite, v.ravel().tolist()))
@@ -136,9 +139,10 @@ class Circuit:
             for name in values if name not in names
         ]
         self.values = {k: v for k, v in values.items() if k in names}
+        self.notes: list[str] = getattr(graph, "notes", [])
         self.vals = graph.forward(self.values, limits)
         out = self.vals[graph.output.index]
-        if out.ndim:
+        if type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
             self.warnings.append(
                 f"the output has shape {'×'.join(map(str, out.shape))}: the backward pass starts "
                 "from ones, so the gradients are those of the sum of its elements"
@@ -165,7 +169,7 @@ class Circuit:
 
     def _nonfinite(self) -> list[str]:
         """Name the gates where a NaN or an infinity first appears (not every gate downstream)."""
-        finite = [_finite(v) for v in self.vals]
+        finite = [v - v == 0 if type(v) is float else _finite(v) for v in self.vals]
         bad_grads = [n.name for n in self.nodes if n.kind == "input"
                      and self.grads[n.index] is not None and not _finite(self.grads[n.index])]
         if all(finite) and not bad_grads:
@@ -188,11 +192,14 @@ class Circuit:
         for node, fixed, v, g, local in zip(self.nodes, _fixed(self.graph), self.vals,
                                             self.grads, self.graph.locals(self.vals),
                                             strict=True):
-            d = {**fixed, "inputs": list(fixed["inputs"]), "value": json_value(v),
-                 "grad": json_value(g), "shape": list(v.shape)}
+            d = fixed.copy()
+            d["inputs"] = fixed["inputs"].copy()
+            d["value"] = json_value(v)
+            d["grad"] = json_value(g)
+            d["shape"] = [] if type(v) is float else list(v.shape)
             if node.kind == "gate":
                 d["local"] = None if local is None else [
-                    None if p is None else spelled(p) for p in local]
+                    p if p is None or p - p == 0 else spelled(p) for p in local]
                 d["span"] = list(node.span) if node.span else None
             nodes.append(d)
         return {
@@ -202,6 +209,7 @@ class Circuit:
             "gradients": {name: json_value(g) for name, g in self.gradients.items()},
             "nodes": nodes,
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
 
     def code(self) -> dict:
@@ -211,7 +219,7 @@ class Circuit:
         return generate(self)
 
     def check(self, h: float = 1e-5) -> dict:
-        """Central-difference check of every input's gradient."""
-        from engine.check import gradcheck
+        """Central-difference check of every input's gradient, as strict JSON data."""
+        from engine.check import gradcheck  # check.py reads circuits; it is not needed to trace
 
-        return gradcheck(self, h)
+        return jsonable(gradcheck(self, h))

@@ -7,14 +7,15 @@ parsed graph can be cached and shared by many evaluations at once.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from engine.errors import ExpressionError
-from engine.ops import GATES, unbroadcast
+from engine.fns import shape_text
+from engine.ops import GATES, Gate, fmt_const, unbroadcast
 
 
 @dataclass(frozen=True)
@@ -51,23 +52,19 @@ class Node:
             return GATES[self.op].label_for(self.attrs)
         if self.kind == "input":
             return self.name
-        from engine.ops import fmt_const
-
-        return fmt_const(self.default) if self.default.ndim == 0 else "const"
+        return fmt_const(self.default) if np.ndim(self.default) == 0 else "const"
 
     def __repr__(self) -> str:
         return f"Node({self.id} {self.kind} {self.op or self.name or ''})"
 
 
-def as_value(value, where: str = "value", max_elements: int | None = None) -> np.ndarray:
-    """A request value (number, nested list, or {"randn": shape, "seed": s}) as float64.
-
-    Scalars become numpy float64 scalars rather than 0-d arrays: they behave the same in every
-    gate and are several times cheaper, which matters for circuits of thousands of scalar gates."""
+def as_value(value, where: str = "value", max_elements: int | None = None):
+    """A request value (number, nested list, or {"randn": shape, "seed": s}) as the engine holds
+    it: a Python float for a number, a numpy array otherwise (float64, or float32 if given so)."""
     if type(value) is float or type(value) is int:
-        return np.float64(value)
+        return float(value)
     if isinstance(value, np.ndarray):
-        arr = value.astype(float, copy=False)
+        arr = value if value.dtype in (np.float64, np.float32) else value.astype(float)
     elif isinstance(value, Mapping):
         extra = set(value) - {"randn", "seed"}
         if "randn" not in value or extra:
@@ -106,33 +103,59 @@ def as_value(value, where: str = "value", max_elements: int | None = None) -> np
                 "(every row the same length)"
             ) from None
     _check_elements(arr.size, where, max_elements)
-    return arr[()] if arr.ndim == 0 else arr
+    if arr.ndim == 0:
+        return float(arr) if arr.dtype == np.float64 else arr[()]
+    return arr
 
 
-def _on_numpy(fn, node: Node, xs: list[float], g: float | None = None):
-    """A gate's numpy forward (or, given the upstream gradient g, its vjp) on float64 scalars:
-    for the inputs where math raises (1/0, exp(1000), log(-1)) and numpy gives inf or nan."""
-    args = [xs[i.index] for i in node.inputs]
-    if g is not None:
-        args = [g, xs[node.index], *args]
-    with np.errstate(all="ignore"):
-        return fn(*map(np.float64, args), **node.attrs)
-
-
-def _picks(node: Node) -> bool:
-    """True for a whole-number index straight into an input or a constant (w[0])."""
-    return (node.op == "index" and node.inputs[0].kind != "gate"
-            and type(node.attrs["index"]) is int)
-
-
-def _unpacked(vals: list) -> list:
-    """Values for the passes on floats: scalars as floats, vectors as lists of floats."""
-    return [v if v is None else float(v) if type(v) is np.float64 else v.tolist() for v in vals]
+def shape_of(v) -> tuple[int, ...]:
+    """A value's shape: () for a Python float."""
+    return () if type(v) is float else np.shape(v)
 
 
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
     if max_elements is not None and n > max_elements:
         raise ExpressionError(f"{where}: {n:,} elements is more than the limit of {max_elements:,}")
+
+
+def _passes(g, y, a, b):
+    return g  # a local derivative of 1: the upstream gradient passes unchanged
+
+
+def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
+    """Input k's share of the upstream gradient as a function of (g, out, a, b): upstream ×
+    local, or the linear gate's vjp. A unary gate is called with its input as a and b."""
+    if gate.linear is not None:
+        f = gate.linear[k]
+        if gate.arity == 1:
+            return lambda g, y, x, _: f(g, y, x, **attrs)
+        return lambda g, y, a, b: f(g, y, a, b, **attrs)
+    dk = gate.d[k]
+    if gate.passes[k]:
+        return _passes
+    if gate.arity == 1:
+        if attrs:
+            return lambda g, y, x, _: g * dk(x, y, **attrs)
+        return lambda g, y, x, _: g * dk(x, y)
+    if attrs:
+        return lambda g, y, a, b: g * dk(a, b, y, **attrs)
+    return lambda g, y, a, b: g * dk(a, b, y)
+
+
+def _fit(c, x):
+    """A gradient contribution in the shape of the value x it belongs to: summed back over
+    broadcast axes, and a Python float for a scalar."""
+    if type(x) is float:
+        return float(np.sum(c))
+    c = np.asarray(c)
+    return c if c.shape == x.shape else unbroadcast(c, x.shape)
+
+
+def _on_numpy(f: Callable, args: list):
+    """f again on numpy float64 scalars, for Python floats where math raised (1/0, exp(1000),
+    log(-1)): numpy gives inf or nan there."""
+    v = f(*[np.float64(a) if type(a) is float else a for a in args])
+    return float(v) if np.ndim(v) == 0 and np.asarray(v).dtype == np.float64 else v
 
 
 class Graph:
@@ -217,8 +240,7 @@ class Graph:
 
     # --- the two passes -----------------------------------------------------------------------
 
-    def forward(self, values: Mapping | None = None, limits: Limits | None = None
-                ) -> list[np.ndarray]:
+    def forward(self, values: Mapping | None = None, limits: Limits | None = None) -> list:
         """Every node's value, in node order. Missing input values are reported all at once."""
         values = values or {}
         max_elements = limits.max_elements if limits else None
@@ -233,7 +255,7 @@ class Graph:
             )
             err.missing = [n.name for n in missing]
             raise err
-        vals: list[np.ndarray] = [None] * len(self.nodes)  # type: ignore[list-item]
+        vals: list = [None] * len(self.nodes)
         for node in self.nodes:
             if node.kind == "input":
                 v = values.get(node.name)
@@ -242,25 +264,21 @@ class Graph:
                 )
             elif node.kind == "const":
                 vals[node.index] = node.default
-        if self._on_floats(vals) and (max_elements is None or len(vals) + sum(
-                vals[i].size for i in self._float_leaves()[1]) <= max_elements):
-            return self._forward_floats(vals)
-        total = sum(v.size for v in vals if v is not None)
+        total = sum(1 if type(v) is float else v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
-            for node, forward, _, _, args, attrs in self._plan():
+            for i, f, a, b, node in self._plan():
                 try:
-                    if len(args) == 2 and not attrs:
-                        v = forward(vals[args[0]], vals[args[1]])
-                    else:
-                        v = forward(*[vals[i] for i in args], **attrs)
-                except (ExpressionError, ValueError, TypeError) as e:
-                    raise self._forward_error(node, [vals[i] for i in args], e) from None
-                if type(v) is not np.float64 and type(v) is not np.ndarray:
-                    v = np.asarray(v, dtype=float)
-                    v = v[()] if v.ndim == 0 else v
-                vals[node.index] = v
+                    v = f(vals[a]) if b < 0 else f(vals[a], vals[b])
+                except ExpressionError as e:
+                    raise self._forward_error(node, vals, e) from None
+                except (ArithmeticError, ValueError, TypeError) as e:
+                    args = [vals[a]] if b < 0 else [vals[a], vals[b]]
+                    if not all(type(x) is float for x in args):
+                        raise self._forward_error(node, vals, e) from None
+                    v = _on_numpy(f, args)
+                vals[i] = v
                 if max_elements is not None:
-                    total += v.size
+                    total += 1 if type(v) is float else v.size
                     if total > max_elements:
                         raise ExpressionError(
                             f"the circuit holds more than {max_elements:,} numbers in all",
@@ -268,169 +286,97 @@ class Graph:
                         )
         return vals
 
-    def _forward_floats(self, vals: list) -> list[np.float64]:
-        """The forward pass on Python floats (see _on_floats): a vector is a list here."""
-        xs = _unpacked(vals)
-        for i, forward, _, j, k, node in self._float_plan():
-            if forward is None:  # a whole-number index into a vector
-                xs[i] = xs[j][k]
-                continue
-            try:
-                xs[i] = forward(xs[j]) if k is None else forward(xs[j], xs[k])
-            except (ArithmeticError, ValueError):  # numpy gives inf or nan here
-                xs[i] = float(_on_numpy(GATES[node.op].forward, node, xs))
-        vectors = self._float_leaves()[1]
-        for i in vectors:
-            xs[i] = 0.0
-        out = list(np.array(xs))
-        for i in vectors:
-            out[i] = vals[i]
-        return out
-
     def _plan(self) -> list[tuple]:
-        """The gates in order with their functions and input positions looked up once."""
-        return self._cached("_plan_cache", lambda: [
-            (n, GATES[n.op].forward, GATES[n.op].vjp, GATES[n.op].nondiff,
-             tuple(i.index for i in n.inputs), n.attrs)
-            for n in self.nodes if n.kind == "gate"])
-
-    def _float_plan(self) -> list[tuple] | None:
-        """The plan for Python floats, with each gate's one or two input positions and its
-        constants bound in; None when a gate only runs on arrays. A whole-number index into an
-        input or a constant is (i, None, None, its position, the index, node)."""
+        """The gates in order: (position, forward with its constants bound, input positions)."""
         def build():
             plan = []
             for n in self.nodes:
                 if n.kind != "gate":
                     continue
-                gate = GATES[n.op]
-                if _picks(n):
-                    plan.append((n.index, None, None, n.inputs[0].index, n.attrs["index"], n))
-                    continue
-                if gate.scalar is None:
-                    return None
-                forward, vjp = gate.scalar, gate.scalar_vjp or gate.vjp
+                f = GATES[n.op].forward
                 if n.attrs:
-                    forward, vjp = partial(forward, **n.attrs), partial(vjp, **n.attrs)
-                ins = [i.index for i in n.inputs] + [None]
-                plan.append((n.index, forward, vjp, ins[0], ins[1], n))
+                    f = partial(f, **n.attrs)
+                ins = [i.index for i in n.inputs] + [-1]
+                plan.append((n.index, f, ins[0], ins[1], n))
             return plan
 
-        return self._cached("_float_plan_cache", build)
+        return self._cached("_plan_cache", build)
 
-    def _float_leaves(self) -> tuple[list[int], dict[int, tuple[int, int]]]:
-        """The inputs and constants that must be scalars for the passes to run on floats, and
-        those used only through whole-number indices (w[0]), which may be vectors: each with
-        the range its length must cover, as (lowest index, highest index)."""
+    def _back_plan(self, wrt: frozenset[str] | None) -> list[tuple]:
+        """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs): the
+        gate's position, its input positions, the input's, and the function giving its share."""
         def build():
-            picked: dict[int, list[int]] = {}
-            others: set[int] = set()
+            needed = [wrt is None] * len(self.nodes)
+            if wrt is not None:
+                for n in self.nodes:
+                    needed[n.index] = (n.name in wrt if n.kind == "input"
+                                       else any(needed[i.index] for i in n.inputs))
+            plan = []
             for n in self.nodes:
-                for slot, x in enumerate(n.inputs):
-                    if x.kind != "gate":
-                        if slot == 0 and _picks(n):
-                            picked.setdefault(x.index, []).append(n.attrs["index"])
-                        else:
-                            others.add(x.index)
-            vectors = {i: (min(ks), max(ks)) for i, ks in picked.items() if i not in others}
-            scalars = [n.index for n in self.nodes if n.kind != "gate" and n.index not in vectors]
-            return scalars, vectors
+                if n.kind != "gate" or not needed[n.index]:
+                    continue
+                gate = GATES[n.op]
+                a = n.inputs[0].index
+                b = n.inputs[-1].index  # a unary gate's functions take its input twice
+                plan += [(n.index, a, b, x.index, _slot(gate, k, n.attrs))
+                         for k, x in enumerate(n.inputs)
+                         if k not in gate.nondiff and needed[x.index]]
+            return plan
 
-        return self._cached("_leaves_cache", build)
-
-    def _on_floats(self, vals: list, seed=None) -> bool:
-        """True when every gate has a scalar form (or picks one number from a vector), every
-        other input and constant is a scalar, and every index is in range: then every value a
-        gate makes is a scalar, and the passes run on Python floats."""
-        if self._float_plan() is None or (seed is not None and np.ndim(seed) != 0):
-            return False
-        scalars, vectors = self._float_leaves()
-        for i, (low, high) in vectors.items():
-            v = vals[i]
-            if type(v) is not np.ndarray or v.ndim != 1 or not -len(v) <= low <= high < len(v):
-                return False
-        return all(type(vals[i]) is np.float64 for i in scalars)
+        return self._cached(f"_back_cache_{sorted(wrt) if wrt else ''}", build)
 
     def _cached(self, name: str, build):
         """build() once per graph size (a graph only grows, by appending nodes)."""
-        cached = getattr(self, name, None)
+        cached = getattr(self, "_cache", None)
         if cached is None or cached[0] != len(self.nodes):
-            cached = (len(self.nodes), build())
-            setattr(self, name, cached)
-        return cached[1]
+            cached = (len(self.nodes), {})
+            self._cache = cached
+        if name not in cached[1]:
+            cached[1][name] = build()
+        return cached[1][name]
 
     @staticmethod
-    def _forward_error(node: Node, xs: list[np.ndarray], e: Exception) -> ExpressionError:
+    def _forward_error(node: Node, vals: list, e: Exception) -> ExpressionError:
         span = node.span or (None, None)
         if isinstance(e, ExpressionError):
             return ExpressionError(e.message, *span, hint=e.hint)
-        shapes = " and ".join("×".join(map(str, x.shape)) or "scalar" for x in xs)
+        shapes = " and ".join(shape_text(vals[x.index]) for x in node.inputs)
         label = GATES[node.op].label_for(node.attrs)
         return ExpressionError(f"shapes {shapes} don't fit together in {label}", *span)
 
-    def backward(self, vals: list[np.ndarray], seed: np.ndarray | None = None
-                 ) -> list[np.ndarray | None]:
+    def backward(self, vals: list, seed=None, wrt=None) -> list:
         """Every node's gradient, accumulated at forks. None marks an input that takes no
-        gradient (it only feeds slots such as integer labels)."""
-        if self._on_floats(vals, seed):
-            return self._backward_floats(vals, seed)
-        grads: list[np.ndarray | None] = [None] * len(self.nodes)
-        out = self.output
-        grads[out.index] = np.ones_like(vals[out.index]) if seed is None else seed
+        gradient (it only feeds slots such as integer labels). `wrt` (input names) limits the
+        work to what those inputs' gradients need; other nodes may then hold None."""
+        wrt = None if wrt is None else frozenset(wrt)
+        grads: list = [None] * len(self.nodes)
+        out = vals[self.output.index]
+        if seed is None:
+            seed = 1.0 if type(out) is float else np.ones_like(out)
+        grads[self.output.index] = seed
         with np.errstate(all="ignore"):
-            for node, _, vjp, nondiff, args, attrs in reversed(self._plan()):
-                g = grads[node.index]
+            for i, a, b, j, f in reversed(self._back_plan(wrt)):
+                g = grads[i]
                 if g is None:
                     continue
-                if len(args) == 2 and not attrs:
-                    contributions = vjp(g, vals[node.index], vals[args[0]], vals[args[1]])
-                else:
-                    contributions = vjp(g, vals[node.index], *[vals[i] for i in args], **attrs)
-                for slot, (i, c) in enumerate(zip(args, contributions, strict=True)):
-                    if c is None or slot in nondiff:
-                        continue
-                    if type(c) is not np.float64 and type(c) is not np.ndarray:
-                        c = np.asarray(c, dtype=float)
-                    if c.shape != vals[i].shape:
-                        c = unbroadcast(c, vals[i].shape)
-                    prev = grads[i]
-                    grads[i] = c if prev is None else prev + c
-        # differentiable nodes with no path to the output get zeros; label-only inputs keep None
-        label_only = self._label_only()
-        for i, g in enumerate(grads):
-            if g is None and i not in label_only:
-                grads[i] = np.zeros_like(vals[i])
+                y, xa, xb = vals[i], vals[a], vals[b]
+                try:
+                    c = f(g, y, xa, xb)
+                except (ArithmeticError, ValueError):  # math raised: numpy gives inf or nan
+                    c = _on_numpy(f, [g, y, xa, xb])
+                x = vals[j]
+                if type(c) is not float or type(x) is not float:
+                    c = _fit(c, x)
+                prev = grads[j]
+                grads[j] = c if prev is None else prev + c
+        if wrt is None:
+            # differentiable nodes with no path to the output get zeros; label-only ones None
+            label_only = self._label_only()
+            for i, g in enumerate(grads):
+                if g is None and i not in label_only:
+                    v = vals[i]
+                    grads[i] = 0.0 if type(v) is float else np.zeros_like(v)
         return grads
-
-    def _backward_floats(self, vals: list, seed) -> list[np.float64]:
-        """The backward pass on Python floats (see _on_floats); a vector's gradient is gathered
-        in a list. Scalar gates take a gradient on every input, so no node is label-only."""
-        xs = _unpacked(vals)
-        grads: list = [None] * len(xs)
-        grads[self.output.index] = 1.0 if seed is None else float(seed)
-        for i, _, vjp, j, k, node in reversed(self._float_plan()):
-            g = grads[i]
-            if g is None:
-                continue
-            if vjp is None:  # a whole-number index into a vector: a list of gradients
-                if grads[j] is None:
-                    grads[j] = [0.0] * len(xs[j])
-                grads[j][k] += g
-                continue
-            try:
-                cs = vjp(g, xs[i], xs[j]) if k is None else vjp(g, xs[i], xs[j], xs[k])
-            except (ArithmeticError, ValueError):  # numpy gives inf or nan here
-                cs = [float(c) for c in _on_numpy(GATES[node.op].vjp, node, xs, g)]
-            grads[j] = cs[0] if grads[j] is None else grads[j] + cs[0]
-            if k is not None:
-                grads[k] = cs[1] if grads[k] is None else grads[k] + cs[1]
-        vectors = self._float_leaves()[1]
-        picked = {i: grads[i] for i in vectors}
-        out = list(np.array([0.0 if g is None or i in picked else g
-                             for i, g in enumerate(grads)]))
-        for i, g in picked.items():
-            out[i] = np.zeros_like(vals[i]) if g is None else np.array(g)
-        return out
 
     def _label_only(self) -> set[int]:
         """Nodes whose every use is a slot that takes no gradient (integer labels)."""
@@ -445,30 +391,52 @@ class Graph:
 
         return self._cached("_label_cache", build)
 
-    def locals(self, vals: list[np.ndarray]) -> list[list[float | None] | None]:
-        """Every node's local derivatives (see `local`) in node order: None for inputs,
-        constants and gates on tensors. A circuit on floats (see _on_floats) gets them so."""
-        if not self._on_floats(vals):
-            return [self.local(n, vals) if n.kind == "gate" else None for n in self.nodes]
-        xs = _unpacked(vals)
-        out: list[list[float | None] | None] = [None] * len(xs)
-        for i, _, vjp, j, k, node in self._float_plan():
-            if vjp is None:  # an index: its input is a vector
-                continue
-            try:
-                cs = vjp(1.0, xs[i], xs[j]) if k is None else vjp(1.0, xs[i], xs[j], xs[k])
-            except (ArithmeticError, ValueError):  # numpy gives inf or nan here
-                cs = _on_numpy(GATES[node.op].vjp, node, xs, 1.0)
-            out[i] = [float(c) for c in cs]
+    def locals(self, vals: list) -> list[list[float | None] | None]:
+        """Every scalar gate's local derivative with respect to each input, in node order:
+        None for inputs, constants and gates that touch a tensor."""
+        out: list = [None] * len(self.nodes)
+        with np.errstate(all="ignore"):
+            for i, a, b, fa, fb in self._local_plan():
+                y, x = vals[i], vals[a]
+                if type(y) is not float or type(x) is not float:
+                    continue
+                if b < 0:
+                    out[i] = [_local(fa, (x, y))]
+                elif type(vals[b]) is float:
+                    args = (x, vals[b], y)
+                    out[i] = [_local(fa, args), _local(fb, args)]
         return out
 
-    def local(self, node: Node, vals: list[np.ndarray]) -> list[float | None] | None:
-        """A scalar gate's local derivative with respect to each input, in order."""
-        xs = [vals[i.index] for i in node.inputs]
-        out = vals[node.index]
-        if out.ndim or any(x.ndim for x in xs):
-            return None
-        with np.errstate(all="ignore"):
-            parts = GATES[node.op].vjp(np.float64(1.0), out, *xs, **node.attrs)
-        return [None if p is None or slot in GATES[node.op].nondiff else float(p)
-                for slot, p in enumerate(parts)]
+    def _local_plan(self) -> list[tuple]:
+        """Per gate, each input's local derivative as a function of (*xs, out)."""
+        def build():
+            plan = []
+            for n in self.nodes:
+                if n.kind != "gate":
+                    continue
+                gate = GATES[n.op]
+                fs = [_local_fn(gate, k, n.attrs) for k in range(gate.arity)] + [None]
+                ins = [i.index for i in n.inputs] + [-1]
+                plan.append((n.index, ins[0], ins[1], fs[0], fs[1]))
+            return plan
+
+        return self._cached("_local_cache", build)
+
+
+def _local_fn(gate: Gate, k: int, attrs: dict) -> Callable | None:
+    if gate.linear is not None:  # a linear gate on scalars: its gradient for an upstream 1
+        f = gate.linear[k]
+        return lambda *xs: f(1.0, xs[-1], *xs[:-1], **attrs)
+    dk = gate.d[k]
+    if dk is None or not attrs:
+        return dk
+    return lambda *xs: dk(*xs, **attrs)
+
+
+def _local(f: Callable | None, args: tuple) -> float | None:
+    if f is None:
+        return None
+    try:
+        return float(f(*args))
+    except (ArithmeticError, ValueError):  # math raised: numpy gives inf or nan
+        return float(_on_numpy(f, list(args)))

@@ -1,22 +1,29 @@
 """The gate table: one row per gate, holding everything the engine, the code generator and the UI
-know about it. Adding a gate is adding a row; the tests are parametrized over this table.
+know about it. Adding a gate is adding a row (and its sample inputs in tests/test_ops.py).
 
-Every vjp takes the upstream gradient `g`, the gate's output `out`, its inputs `*xs` and its
-constants, and returns one gradient per input (None where an input takes no gradient, such as
-integer labels). Elementwise gates return gradients in the broadcast shape; the graph undoes the
-broadcasting with `unbroadcast`.
+A row states each fact once, written with the functions of engine.fns, which run on Python
+floats, on numpy arrays, and on symbols:
+
+- `forward(*xs, **consts)`: the gate's output. Run on symbols it is the staged code's forward line.
+- `d`: per input, its local derivative `(*xs, out, **consts) -> local`; the vjp is upstream × local
+  (summed back over broadcast axes). Run on symbols it is the staged code's backward line and,
+  with the forward, the LaTeX formula shown beside the gate.
+- `vjp` instead of `d`, for the linear gates whose Jacobian is no elementwise factor (matmul,
+  transpose, index): per input, `(g, out, *xs, **consts) -> gradient`.
 """
 
 from __future__ import annotations
 
-import math
-import operator
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import ExpressionError
+from engine import fns as m
+from engine.fns import Sym, sym
+
+GATES: dict[str, Gate] = {}
 
 
 @dataclass(frozen=True)
@@ -25,33 +32,37 @@ class Gate:
     label: str  # as the notes draw it; {c} {a} {p} {index} are filled from the gate's constants
     arity: int
     forward: Callable
-    vjp: Callable
-    formula: str  # LaTeX: the local derivative, the same fact `vjp` implements
     pattern: str  # how the gate sends gradient back
-    # composite gates: (graph, inputs, attrs) -> the last node of an equivalent primitive circuit
+    d: tuple[Callable | None, ...] | None = None  # local derivative per input (None: no gradient)
+    linear: tuple[Callable, ...] | None = None  # or the gradient per input, for linear gates
+    formula: str = ""  # LaTeX, derived from `forward` and `d` (or `linear`) by _row
+    # composite gates: (graph, inputs, attrs, span) -> the last node of a primitive circuit
     expand: Callable | None = None
     # (*xs, **attrs) -> True when an input sits where the gate is not differentiable
     kink: Callable | None = None
-    nondiff: tuple[int, ...] = ()  # input slots that take no gradient
-    # The forward (and vjp, when `vjp` itself calls numpy) on Python floats, for circuits of
-    # scalars: math on a float costs ~50 ns, a numpy call on a scalar ~1 µs. They may raise
-    # where numpy gives inf or nan (1/0, exp(1000), log(-1)); the engine then runs the numpy
-    # functions for that gate. None: the gate only runs on arrays.
-    scalar: Callable | None = None
-    scalar_vjp: Callable | None = None
-    py: str = ""  # forward code: {0} {1} are input names, constants by name
-    local_py: tuple[str, ...] = ()  # elementwise local derivative per input ({out} is the output)
-    vjp_py: tuple[str, ...] = ()  # otherwise the whole gradient per input, {g} the upstream one
-    attrs: tuple[str, ...] = field(default=())
+    attrs: tuple[str, ...] = ()  # the gate's constants, in call order
     # How the language calls the gate: function names (also after a `math.`, `np.` or `torch.`
     # prefix) and method names (the receiver is the first input). Call arguments after the
     # gate's inputs are its constants, in `attrs` order or by keyword; `defaults` fills the rest.
     calls: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)
+    scatter: bool = False  # the gradient lands in one element of the input (the notes' dw[k] +=)
+    passes: tuple[bool, ...] = ()  # per input: the local derivative is 1 (the gradient passes)
+
+    @property
+    def nondiff(self) -> tuple[int, ...]:
+        """Input slots that take no gradient (such as integer labels)."""
+        return tuple(k for k, f in enumerate(self.d or ()) if f is None)
 
     def label_for(self, attrs: dict) -> str:
         return self.label.format(**{k: fmt_const(v) for k, v in attrs.items()})
+
+    def vjp(self, g, out, *xs, **attrs) -> tuple:
+        """Each input's share of the upstream gradient g (in the broadcast shape)."""
+        if self.linear is not None:
+            return tuple(f(g, out, *xs, **attrs) for f in self.linear)
+        return tuple(None if f is None else g * f(*xs, out, **attrs) for f in self.d)
 
 
 def fmt_const(v) -> str:
@@ -64,10 +75,9 @@ def fmt_const(v) -> str:
     return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:g}"
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def unbroadcast(grad, shape):
     """Sum a gradient back down to the shape of its input, undoing numpy's broadcasting."""
-    if grad.shape == shape:
-        return grad
+    grad = np.asarray(grad)
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     for axis, n in enumerate(shape):
@@ -76,138 +86,35 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def _sigmoid(x):
-    # exp of a non-positive number only, so neither branch overflows
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+TEX_NAMES = {"alpha": r"\alpha", "lo": r"\mathrm{lo}", "hi": r"\mathrm{hi}"}
 
 
-def _softplus(x):
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
-
-
-def _tie_split(a, b):
-    """Share of the gradient that max(a, b) sends to a: 1 if a wins, 0 if it loses, 1/2 on a tie."""
-    return (a > b) + 0.5 * (a == b)
-
-
-def _relu(x):
-    return x if not x <= 0.0 else 0.0  # NaN stays NaN, as in np.maximum
-
-
-def _max(a, b):
-    return a if a > b else b if b >= a else a + b  # ties give b and a NaN wins, as in np.maximum
-
-
-def _min(a, b):
-    return a if a < b else b if b <= a else a + b
-
-
-def _sign(x):
-    return (x > 0) - (x < 0) if x == x else x
-
-
-def _sigmoid_scalar(x):
-    e = math.exp(-abs(x))
-    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-
-
-def _safe_log(a):
-    with np.errstate(all="ignore"):
-        return np.where(a > 0, np.log(np.where(a > 0, a, 1.0)), 0.0)
-
-
-# --- matrix multiply, for 1-D and 2-D operands (and stacks of them) --------------------------
-
-
-def _matmul_vjp(g, out, a, b):
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    g2 = np.reshape(g, np.matmul(a2, b2).shape)
-    ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
-    gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
-    ga = ga[..., 0, :] if a.ndim == 1 else ga
-    gb = gb[..., 0] if b.ndim == 1 else gb
-    return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
-
-
-def _matmul(a, b):
-    if a.ndim == 0 or b.ndim == 0:
-        raise ExpressionError("@ needs vectors or matrices; use * for scalars")
-    if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
-        raise ExpressionError(
-            f"shapes {_shape(a)} and {_shape(b)} don't line up for @: "
-            f"the last size of the left ({a.shape[-1]}) must equal the "
-            f"{'size' if b.ndim == 1 else 'first size'} of the right "
-            f"({b.shape[0 if b.ndim == 1 else -2]})"
-        )
-    return np.matmul(a, b)
-
-
-def _shape(a) -> str:
-    return "×".join(map(str, a.shape)) if a.ndim else "scalar"
-
-
-# --- indexing ---------------------------------------------------------------------------------
-
-
-def _index(x, index):
-    try:
-        return np.asarray(x[index], dtype=float)
-    except IndexError:
-        raise ExpressionError(
-            f"index [{fmt_const(index)}] is out of range for shape {_shape(x)}"
-        ) from None
-
-
-def _index_vjp(g, out, x, index):
-    grad = np.zeros_like(x)
-    grad[index] += g  # whole-number indices pick each element once (0 + g, as np.add.at)
-    return (grad,)
-
-
-# --- softmax cross-entropy --------------------------------------------------------------------
-
-
-def _labels(logits, labels):
-    y = np.asarray(labels)
-    batch = logits.shape[:-1]
-    if logits.ndim == 0:
-        raise ExpressionError("softmax_ce needs a vector or a matrix of logits, not a scalar")
-    if y.shape != batch:
-        raise ExpressionError(
-            f"softmax_ce needs one label per row of logits: logits are {_shape(logits)}, "
-            f"labels are {_shape(y)}"
-        )
-    k = logits.shape[-1]
-    if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
-        raise ExpressionError(f"softmax_ce labels must be whole numbers from 0 to {k - 1}")
-    return y.astype(int)
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _softmax_ce(z, labels):
-    y = _labels(z, labels)
-    m = z.max(axis=-1, keepdims=True)
-    lse = (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))[..., 0]
-    picked = np.take_along_axis(z, y[..., None], axis=-1)[..., 0]
-    return np.mean(lse - picked)
-
-
-def _softmax_ce_vjp(g, out, z, labels):
-    y = _labels(z, labels)
-    onehot = np.zeros_like(z)
-    np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
-    n = max(1, int(np.prod(z.shape[:-1])))
-    return (g * (_softmax(z) - onehot) / n, None)
+def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
+    """Add a gate, deriving its formula (and which inputs the gradient passes to unchanged)."""
+    names = list(inspect.signature(forward).parameters)
+    xs = [Sym(n) for n in names[:arity]]
+    consts = {n: Sym(n, TEX_NAMES.get(n, n)) for n in names[arity:]}
+    y = forward(*xs, **consts)
+    wrt = r"\frac{{d}}{{d{}}}" if arity == 1 else r"\frac{{\partial}}{{\partial {}}}"
+    if "formula" in kw:  # stated in words where the gradient is no expression (index)
+        parts = [kw.pop("formula")]
+    elif "d" in kw:
+        outs = Sym(out, y.tex, y.prec)
+        local = [f and sym(f(*xs, outs, **consts)) for f in kw["d"]]
+        kw["passes"] = tuple(s is not None and s.py == "1" for s in local)
+        parts = [f"{wrt.format(x.tex)}{m._wrap(y, m.ATOM, True)} = {s.tex}"
+                 for x, s in zip(xs, local, strict=True) if s is not None]
+    else:
+        g = Sym("d" + out, rf"\frac{{\partial L}}{{\partial {out}}}")
+        outs = Sym(out)
+        parts = [rf"\frac{{\partial L}}{{\partial {x.tex}}} = {f(g, outs, *xs, **consts).tex}"
+                 for x, f in zip(xs, kw["linear"], strict=True)]
+        parts[0] = f"{out} = {y.tex}:\\quad " + parts[0]
+    GATES[op] = Gate(op, label, arity, forward, pattern, formula=r",\quad ".join(parts),
+                     attrs=tuple(consts), **kw)
 
 
 # --- expansions of composite gates into the primitive gates the notes draw -----------------
-
 
 def _expand_sigmoid(g, xs, attrs, span):
     # sigma(x) = 1 / (1 + exp(-x)): the chain *-1, exp, +1, 1/x of the notes' neuron figure
@@ -242,163 +149,156 @@ def _expand_div(g, xs, attrs, span):
     return g.gate("mul", (xs[0], g.gate("recip", (xs[1],), span=span)), span=span)
 
 
-GATES: dict[str, Gate] = {}
 
 
-SAME = object()  # scalar=SAME: the forward uses only Python operators, so it runs on floats too
+def _tie(a, b):
+    """Share of the gradient that max(a, b) sends to a: 1 if a wins, 0 if it loses, 1/2 on a tie."""
+    return (a > b) + 0.5 * (a == b)
 
 
-def _row(op, label, arity, forward, vjp, *args, scalar=None, **kwargs) -> None:
-    scalar = forward if scalar is SAME else scalar
-    GATES[op] = Gate(op, label, arity, forward, vjp, *args, scalar=scalar, **kwargs)
+def _at(*points):
+    """A kink test: True when the first input equals any of the given points (or constants)."""
+    return lambda x, *rest, **consts: bool(np.any([np.any(x == p) for p in
+                                                   (*points, *consts.values())]))
+
+
+def _scatter(g, out, x, index):
+    grad = np.zeros_like(x)
+    grad[index] += g  # whole-number indices pick each element once (0 + g, as np.add.at)
+    return grad
+
+
+GELU_K = float(np.sqrt(2.0 / np.pi))  # GPT-2's tanh form of GELU
+
+
+def _gelu_k(x):
+    return Sym(repr(GELU_K), r"\sqrt{2/\pi}") if isinstance(x, Sym) else GELU_K
+
+
+def _gelu_inner(x):
+    return m.tanh(_gelu_k(x) * (x + 0.044715 * x * x * x))
 
 
 # --- binary gates (broadcasting) --------------------------------------------------------------
-_row("add", "+", 2, operator.add, lambda g, out, a, b: (g, g),
-     r"\frac{\partial}{\partial a}(a+b) = 1,\quad \frac{\partial}{\partial b}(a+b) = 1",
+_row("add", "+", 2, lambda a, b: a + b,
      "distributes: every input gets the upstream gradient unchanged",
-     py="{0} + {1}", local_py=("1", "1"), scalar=SAME)
-_row("sub", "-", 2, operator.sub, lambda g, out, a, b: (g, -g),
-     r"\frac{\partial}{\partial a}(a-b) = 1,\quad \frac{\partial}{\partial b}(a-b) = -1",
+     d=(lambda a, b, y: 1, lambda a, b, y: 1))
+_row("sub", "-", 2, lambda a, b: a - b,
      "distributes: a gets the upstream gradient, b gets it negated",
-     expand=_expand_sub, py="{0} - {1}", local_py=("1", "-1"), scalar=SAME)
-_row("mul", "*", 2, operator.mul, lambda g, out, a, b: (g * b, g * a),
-     r"\frac{\partial}{\partial a}(ab) = b,\quad \frac{\partial}{\partial b}(ab) = a",
+     d=(lambda a, b, y: 1, lambda a, b, y: -1), expand=_expand_sub)
+_row("mul", "*", 2, lambda a, b: a * b,
      "swaps: each input gets the other input's value times the upstream gradient",
-     py="{0} * {1}", local_py=("{1}", "{0}"), scalar=SAME)
-_row("div", "/", 2, operator.truediv, lambda g, out, a, b: (g / b, -g * a / b**2),
-     r"\frac{\partial}{\partial a}\frac{a}{b} = \frac{1}{b},\quad "
-     r"\frac{\partial}{\partial b}\frac{a}{b} = -\frac{a}{b^2}",
+     d=(lambda a, b, y: b, lambda a, b, y: a))
+_row("div", "/", 2, lambda a, b: a / b,
      "scales: a gets upstream/b; b gets -a/b² times upstream",
-     expand=_expand_div, py="{0} / {1}", local_py=("1.0 / {1}", "-{0} / {1}**2"),
-     scalar=SAME)
-_row("pow", "**", 2, np.power,
-     lambda g, out, a, b: (g * b * np.power(a, b - 1.0), g * out * _safe_log(a)),
-     r"\frac{\partial}{\partial a}a^b = b\,a^{b-1},\quad "
-     r"\frac{\partial}{\partial b}a^b = a^b \ln a",
+     d=(lambda a, b, y: 1.0 / b, lambda a, b, y: -a / b**2), expand=_expand_div)
+_row("pow", "**", 2, m.power,
      "scales: the base gets b·a^(b-1) times upstream, the exponent a^b·ln a times upstream",
-     py="{0} ** {1}", local_py=("{1} * {0} ** ({1} - 1)", "{out} * _log_or_0({0})"),
-     scalar=math.pow, scalar_vjp=lambda g, out, a, b: (
-         g * b * math.pow(a, b - 1.0), g * out * (math.log(a) if a > 0 else 0.0)))
-_row("max", "max", 2, np.maximum,
-     lambda g, out, a, b: (g * _tie_split(a, b), g * _tie_split(b, a)),
-     r"\frac{\partial}{\partial a}\max(a,b) = \mathbb{1}(a>b),\quad "
-     r"\frac{\partial}{\partial b}\max(a,b) = \mathbb{1}(b>a)",
+     d=(lambda a, b, y: b * m.power(a, b - 1.0), lambda a, b, y: y * m.log_or_0(a)))
+_row("max", "max", 2, m.maximum,
      "routes: the larger input gets all of the upstream gradient, the other none "
      "(a tie splits it evenly, as PyTorch and JAX do, so the two shares still add up to it)",
-     kink=lambda a, b: bool(np.any(a == b)),
-     py="np.maximum({0}, {1})",
-     local_py=("({0} > {1}) + 0.5 * ({0} == {1})", "({1} > {0}) + 0.5 * ({0} == {1})"),
-     scalar=_max, calls=("max", "maximum"))
-_row("min", "min", 2, np.minimum,
-     lambda g, out, a, b: (g * _tie_split(b, a), g * _tie_split(a, b)),
-     r"\frac{\partial}{\partial a}\min(a,b) = \mathbb{1}(a<b),\quad "
-     r"\frac{\partial}{\partial b}\min(a,b) = \mathbb{1}(b<a)",
+     d=(lambda a, b, y: _tie(a, b), lambda a, b, y: _tie(b, a)),
+     kink=lambda a, b: bool(np.any(a == b)), calls=("max", "maximum"))
+_row("min", "min", 2, m.minimum,
      "routes: the smaller input gets all of the upstream gradient, the other none "
      "(a tie splits it evenly)",
-     kink=lambda a, b: bool(np.any(a == b)),
-     py="np.minimum({0}, {1})",
-     local_py=("({0} < {1}) + 0.5 * ({0} == {1})", "({1} < {0}) + 0.5 * ({0} == {1})"),
-     scalar=_min, calls=("min", "minimum"))
+     d=(lambda a, b, y: _tie(b, a), lambda a, b, y: _tie(a, b)),
+     kink=lambda a, b: bool(np.any(a == b)), calls=("min", "minimum"))
 
 # --- unary gates, including the notes' constant gates +c and *a --------------------------------
-_row("neg", "*-1", 1, operator.neg, lambda g, out, x: (-g,),
-     r"\frac{d}{dx}(-x) = -1", "flips the sign of the upstream gradient",
-     py="-{0}", local_py=("-1",), scalar=SAME)
-_row("recip", "1/x", 1, lambda x: 1.0 / x, lambda g, out, x: (-g * out * out,),
-     r"\frac{d}{dx}\frac{1}{x} = -\frac{1}{x^2}",
-     "scales the upstream gradient by -1/x²", py="1.0 / {0}", local_py=("-1.0 / {0}**2",),
-     scalar=SAME)
-_row("addc", "+{c}", 1, lambda x, c: x + c, lambda g, out, x, c: (g,),
-     r"\frac{d}{dx}(x + c) = 1", "passes the upstream gradient through unchanged",
-     py="{0} + {c}", local_py=("1",), attrs=("c",), scalar=SAME)
-_row("scale", "*{a}", 1, lambda x, a: x * a, lambda g, out, x, a: (g * a,),
-     r"\frac{d}{dx}(a x) = a", "scales the upstream gradient by the constant a",
-     py="{a} * {0}", local_py=("{a}",), attrs=("a",), scalar=SAME)
-_row("powc", "**{p}", 1, lambda x, p: np.power(x, p),
-     lambda g, out, x, p: (g * p * np.power(x, p - 1.0),),
-     r"\frac{d}{dx}x^p = p\,x^{p-1}", "scales the upstream gradient by p·x^(p-1)",
-     py="{0}**{p}", local_py=("{p} * {0}**({p} - 1)",), attrs=("p",),
-     # numpy takes the square root for p = 0.5, where (-inf)**0.5 is nan rather than inf
-     scalar=lambda x, p: math.sqrt(x) if p == 0.5 else math.pow(x, p),
-     scalar_vjp=lambda g, out, x, p: (g * p * math.pow(x, p - 1.0),))
-_row("exp", "exp", 1, np.exp, lambda g, out, x: (g * out,),
-     r"\frac{d}{dx}e^x = e^x", "scales the upstream gradient by its own output e^x",
-     py="np.exp({0})", local_py=("{out}",), scalar=math.exp, calls=("exp",), methods=("exp",))
-_row("log", "log", 1, np.log, lambda g, out, x: (g / x,),
-     r"\frac{d}{dx}\ln x = \frac{1}{x}", "scales the upstream gradient by 1/x",
-     py="np.log({0})", local_py=("1.0 / {0}",), scalar=math.log, calls=("log",), methods=("log",))
-_row("sqrt", "√", 1, np.sqrt, lambda g, out, x: (g * 0.5 / out,),
-     r"\frac{d}{dx}\sqrt{x} = \frac{1}{2\sqrt{x}}", "scales the upstream gradient by 1/(2√x)",
-     py="np.sqrt({0})", local_py=("0.5 / {out}",), scalar=math.sqrt,
-     calls=("sqrt",), methods=("sqrt",))
-_row("abs", "|x|", 1, np.abs, lambda g, out, x: (g * np.sign(x),),
-     r"\frac{d}{dx}|x| = \operatorname{sign}(x)\quad(0 \text{ at } x = 0)",
+_row("neg", "*-1", 1, lambda x: -x, "flips the sign of the upstream gradient",
+     d=(lambda x, y: -1,))
+_row("recip", "1/x", 1, lambda x: 1.0 / x, "scales the upstream gradient by -1/x²",
+     d=(lambda x, y: -1.0 / x**2,))
+_row("addc", "+{c}", 1, lambda x, c: x + c, "passes the upstream gradient through unchanged",
+     d=(lambda x, y, c: 1,))
+_row("scale", "*{a}", 1, lambda x, a: a * x, "scales the upstream gradient by the constant a",
+     d=(lambda x, y, a: a,))
+# numpy takes the square root for a constant 0.5, where (-inf)**0.5 is nan rather than inf
+_row("powc", "**{p}", 1,
+     lambda x, p: m.sqrt(x) if type(p) is float and p == 0.5 else m.power(x, p),
+     "scales the upstream gradient by p·x^(p-1)",
+     d=(lambda x, y, p: p * m.power(x, p - 1.0),))
+_row("square", "x²", 1, lambda x: x * x, "scales the upstream gradient by 2x",
+     d=(lambda x, y: 2.0 * x,), calls=("square",))
+_row("exp", "exp", 1, m.exp, "scales the upstream gradient by its own output e^x",
+     d=(lambda x, y: y,), calls=("exp",), methods=("exp",))
+_row("expm1", "exp-1", 1, m.expm1, "scales the upstream gradient by e^x",
+     d=(lambda x, y: m.exp(x),), calls=("expm1",))
+_row("log", "log", 1, m.log, "scales the upstream gradient by 1/x",
+     d=(lambda x, y: 1.0 / x,), calls=("log",), methods=("log",))
+_row("log1p", "log1p", 1, m.log1p, "scales the upstream gradient by 1/(1+x)",
+     d=(lambda x, y: 1.0 / (1.0 + x),), calls=("log1p",))
+_row("sqrt", "√", 1, m.sqrt, "scales the upstream gradient by 1/(2√x)",
+     d=(lambda x, y: 0.5 / y,), calls=("sqrt",), methods=("sqrt",))
+_row("abs", "|x|", 1, m.absolute,
      "passes the upstream gradient with the sign of x (none at x = 0)",
-     kink=lambda x: bool(np.any(x == 0)), py="np.abs({0})", local_py=("np.sign({0})",),
-     scalar=abs, scalar_vjp=lambda g, out, x: (g * _sign(x),), calls=("abs",), methods=("abs",))
-_row("sigmoid", "σ", 1, _sigmoid, lambda g, out, x: (g * out * (1.0 - out),),
-     r"\frac{d}{dx}\sigma(x) = (1-\sigma(x))\,\sigma(x)",
+     d=(lambda x, y: m.sign(x),), kink=_at(0.0), calls=("abs",), methods=("abs",))
+_row("sigmoid", "σ", 1, m.sigmoid,
      "squashes: scales the upstream gradient by σ(1-σ), at most 1/4",
-     expand=_expand_sigmoid, py="1.0 / (1 + np.exp(-{0}))", local_py=("(1 - {out}) * {out}",),
-     scalar=_sigmoid_scalar, calls=("sigmoid",), methods=("sigmoid",))
-_row("tanh", "tanh", 1, np.tanh, lambda g, out, x: (g * (1.0 - out * out),),
-     r"\frac{d}{dx}\tanh x = 1 - \tanh^2 x",
-     "squashes: scales the upstream gradient by 1-tanh², at most 1",
-     expand=_expand_tanh, py="np.tanh({0})", local_py=("1 - {out}**2",), scalar=math.tanh,
-     calls=("tanh",), methods=("tanh",))
+     d=(lambda x, y: (1 - y) * y,), expand=_expand_sigmoid, calls=("sigmoid",),
+     methods=("sigmoid",))
+_row("tanh", "tanh", 1, m.tanh, "squashes: scales the upstream gradient by 1-tanh², at most 1",
+     d=(lambda x, y: 1 - y**2,), expand=_expand_tanh, calls=("tanh",), methods=("tanh",))
 # relu is not expanded: as max(x, 0) it would send half the gradient at x = 0, where it sends none
-_row("relu", "relu", 1, lambda x: np.maximum(x, 0.0), lambda g, out, x: (g * (x > 0),),
-     r"\frac{d}{dx}\max(0, x) = \mathbb{1}(x > 0)",
+_row("relu", "relu", 1, lambda x: m.maximum(x, 0.0),
      "gates: passes the upstream gradient where x > 0, blocks it elsewhere (0 at x = 0)",
-     kink=lambda x: bool(np.any(x == 0)),
-     py="np.maximum({0}, 0)", local_py=("1.0 * ({0} > 0)",), scalar=_relu,
-     calls=("relu",), methods=("relu",))
-_row("softplus", "softplus", 1, _softplus, lambda g, out, x: (g * _sigmoid(x),),
-     r"\frac{d}{dx}\ln(1+e^x) = \sigma(x)", "scales the upstream gradient by σ(x)",
-     expand=_expand_softplus, py="np.logaddexp(0, {0})",
-     local_py=("1.0 / (1 + np.exp(-{0}))",),
-     scalar=lambda x: _relu(x) + math.log1p(math.exp(-abs(x))),
-     scalar_vjp=lambda g, out, x: (g * _sigmoid_scalar(x),), calls=("softplus",))
-_row("sin", "sin", 1, np.sin, lambda g, out, x: (g * np.cos(x),),
-     r"\frac{d}{dx}\sin x = \cos x", "scales the upstream gradient by cos x",
-     py="np.sin({0})", local_py=("np.cos({0})",),
-     scalar=math.sin, scalar_vjp=lambda g, out, x: (g * math.cos(x),), calls=("sin",))
-_row("cos", "cos", 1, np.cos, lambda g, out, x: (-g * np.sin(x),),
-     r"\frac{d}{dx}\cos x = -\sin x", "scales the upstream gradient by -sin x",
-     py="np.cos({0})", local_py=("-np.sin({0})",),
-     scalar=math.cos, scalar_vjp=lambda g, out, x: (-g * math.sin(x),), calls=("cos",))
+     d=(lambda x, y: x > 0,), kink=_at(0.0), calls=("relu",), methods=("relu",))
+_row("leaky_relu", "leaky relu", 1, lambda x, a: m.where(x > 0, x, a * x),
+     "gates, leaking: passes the upstream gradient where x > 0, a times it elsewhere "
+     "(a at x = 0)",
+     d=(lambda x, y, a: m.where(x > 0, 1.0, a),), kink=_at(0.0), calls=("leaky_relu",),
+     defaults={"a": 0.01})
+_row("elu", "elu", 1, lambda x, alpha: m.where(x > 0, x, alpha * m.expm1(x)),
+     "passes the upstream gradient where x > 0, scales it by α·e^x elsewhere (α at x = 0)",
+     d=(lambda x, y, alpha: m.where(x > 0, 1.0, alpha * m.exp(x)),), kink=_at(0.0),
+     calls=("elu",), defaults={"alpha": 1.0})
+_row("gelu", "gelu", 1, lambda x: 0.5 * x * (1.0 + _gelu_inner(x)),
+     "smooth gate: scales the upstream gradient by about 1 for large x, 0 for very negative x",
+     d=(lambda x, y: 0.5 * (1.0 + _gelu_inner(x)) + 0.5 * x * (1.0 - _gelu_inner(x) ** 2)
+        * _gelu_k(x) * (1.0 + 3 * 0.044715 * x * x),), calls=("gelu",))
+_row("softsign", "softsign", 1, lambda x: x / (1.0 + m.absolute(x)),
+     "squashes: scales the upstream gradient by 1/(1+|x|)², at most 1",
+     d=(lambda x, y: 1.0 / (1.0 + m.absolute(x)) ** 2,), calls=("softsign",))
+_row("clip", "clip", 1, m.clip,
+     "passes the upstream gradient where lo ≤ x ≤ hi, blocks it outside",
+     d=(lambda x, y, lo, hi: (x >= lo) * (x <= hi),), kink=_at(), calls=("clip",))
+_row("softplus", "softplus", 1, m.softplus, "scales the upstream gradient by σ(x)",
+     d=(lambda x, y: m.sigmoid(x),), expand=_expand_softplus, calls=("softplus",))
+_row("sin", "sin", 1, m.sin, "scales the upstream gradient by cos x",
+     d=(lambda x, y: m.cos(x),), calls=("sin",))
+_row("cos", "cos", 1, m.cos, "scales the upstream gradient by -sin x",
+     d=(lambda x, y: -m.sin(x),), calls=("cos",))
 
-# --- tensor gates -------------------------------------------------------------------------------
-_row("matmul", "@", 2, _matmul, _matmul_vjp,
-     r"D = WX:\quad \frac{\partial L}{\partial W} = \frac{\partial L}{\partial D} X^\top,\quad "
-     r"\frac{\partial L}{\partial X} = W^\top \frac{\partial L}{\partial D}",
-     "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",
-     py="{0}.dot({1})", vjp_py=("{g}.dot({1}.T)", "{0}.T.dot({g})"),
-     calls=("dot", "matmul"), methods=("dot",))
-_row("sum", "Σ", 1, lambda x: np.sum(x), lambda g, out, x: (np.broadcast_to(g, x.shape).copy(),),
-     r"\frac{\partial}{\partial x_i}\sum_j x_j = 1",
-     "distributes: every element gets the upstream gradient", py="np.sum({0})",
-     vjp_py=("np.ones_like({0}) * {g}",), calls=("sum",), methods=("sum",))
-_row("mean", "mean", 1, lambda x: np.mean(x),
-     lambda g, out, x: (np.broadcast_to(g / max(x.size, 1), x.shape).copy(),),
-     r"\frac{\partial}{\partial x_i}\frac{1}{n}\sum_j x_j = \frac{1}{n}",
+# --- reductions, losses and tensor gates -------------------------------------------------------
+_row("sum", "Σ", 1, m.total, "distributes: every element gets the upstream gradient",
+     d=(lambda x, y: m.ones_like(x),), calls=("sum",), methods=("sum",))
+_row("mean", "mean", 1, m.mean,
      "distributes: every element gets the upstream gradient divided by n",
-     py="np.mean({0})", vjp_py=("np.ones_like({0}) * {g} / {0}.size",),
-     calls=("mean",), methods=("mean",))
-_row("transpose", "ᵀ", 1, lambda x: np.transpose(x), lambda g, out, x: (np.transpose(g),),
-     r"\frac{\partial L}{\partial X} = \left(\frac{\partial L}{\partial X^\top}\right)^\top",
-     "transposes the upstream gradient back", py="{0}.T", vjp_py=("{g}.T.copy()",),
-     calls=("transpose",))
-_row("index", "[{index}]", 1, _index, _index_vjp,
-     r"\frac{\partial x_k}{\partial x_i} = \mathbb{1}(i = k)",
-     "routes: the picked element gets the upstream gradient, the others none",
-     py="{0}[{index}]", vjp_py=("_picked({0}, {index}, {g})",), attrs=("index",))
-_row("softmax_ce", "softmax CE", 2, _softmax_ce, _softmax_ce_vjp,
-     r"\frac{\partial \ell}{\partial z} = "
-     r"\frac{1}{m}\left(\operatorname{softmax}(z) - I_y\right)",
+     d=(lambda x, y: m.ones_like(x) / m.size(x),), calls=("mean",), methods=("mean",))
+_row("mse", "MSE", 2, lambda pred, target: m.mean((pred - target) ** 2),
+     "pushes each prediction toward its target, in proportion to the miss: 2(p - t)/n",
+     d=(lambda p, t, y: 2.0 * (p - t) / m.size(p - t),
+        lambda p, t, y: -2.0 * (p - t) / m.size(p - t)), calls=("mse",))
+_row("bce", "BCE", 2,
+     lambda p, t: -m.mean(t * m.log(p) + (1.0 - t) * m.log(1.0 - p)),
+     "pushes each probability toward its target: (p - t)/(p(1 - p))/n",
+     d=(lambda p, t, y: (p - t) / (p * (1.0 - p)) / m.size(p - t),
+        lambda p, t, y: (m.log(1.0 - p) - m.log(p)) / m.size(p - t)), calls=("bce",))
+_row("softmax_ce", "softmax CE", 2, lambda z, y: m.cross_entropy(z, m.labels(z, y)),
      "pushes each row's logits toward its label: softmax minus one-hot, over the batch size",
-     nondiff=(1,), py="softmax_ce({0}, {1})",
-     vjp_py=("(_softmax({0}) - _onehot({1}, {0})) / _rows({0}) * {g}", ""), calls=("softmax_ce",))
+     d=(lambda z, labels, y: (m.softmax(z) - m.onehot(labels, z)) / m.rows(z), None),
+     calls=("softmax_ce",))
+_row("matmul", "@", 2, lambda W, X: m.matmul(W, X),
+     "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",
+     linear=(lambda g, D, W, X: m.gdot(g, m.T(X)), lambda g, D, W, X: m.gdot(m.T(W), g)),
+     out="D", calls=("dot", "matmul"), methods=("dot",))
+_row("transpose", "ᵀ", 1, m.T, "transposes the upstream gradient back",
+     linear=(lambda g, y, x: m.T(g),), calls=("transpose",))
+_row("index", "[{index}]", 1, lambda x, index: m.pick(x, index),
+     "routes: the picked element gets the upstream gradient, the others none",
+     linear=(_scatter,), scatter=True,
+     formula=r"\frac{\partial x_k}{\partial x_i} = \mathbb{1}(i = k)")
 
 PRIMITIVE = frozenset(op for op, gate in GATES.items() if gate.expand is None)

@@ -1,10 +1,17 @@
-"""Text -> Graph: chainrule's language (engine/grammar.lark) parsed into a circuit of gates.
+"""Text -> Graph: chainrule's language, read by one hand-written parser.
 
-The graph is built while lark's LALR parser reduces rules (an in-parse transformer), so no parse
-tree is kept and nothing recurses: a 100,000-statement program parses like a short one. A reduced
-rule yields a small value object: a literal stays a number until it is used (so `x + 1` becomes a
-`+1` gate and `2*3` folds to 6), a name is looked up only when used (so `math.exp` is never taken
-for a variable), and a new gate can still be widened by parentheses or named by an assignment.
+Two linear passes. The tokenizer is one master regular expression (alternatives without nested
+quantifiers) that also matches brackets and reports what a reader says in words: `^`, `2x`,
+non-ASCII look-alikes, Python keywords. The parser is precedence climbing with explicit stacks
+(a table of binding powers, no recursion), so 3,000 nested brackets or a 100,000-statement
+program parse like a short one. The graph is built as the parser reduces: a literal stays a
+number until it is used (so `x + 1` becomes a `+1` gate and `2*3` folds to 6), a name is looked
+up only when used (so `math.exp` is never taken for a variable), and a new gate can still be
+widened by parentheses or named by an assignment.
+
+Which functions and methods exist is read from the gate table (engine/ops.py: `calls`,
+`methods`, `defaults`); the code people paste from micrograd and PyTorch (imports, prints,
+`Value(2.0, label='x1')`, `torch.tensor(...)`, `+=`, `o.backward()`) is part of the language.
 """
 
 from __future__ import annotations
@@ -13,60 +20,48 @@ import difflib
 import keyword
 import math
 import re
-import threading
 import unicodedata
-from importlib.resources import files
+from dataclasses import dataclass, field
 
 import numpy as np
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from engine.codegen import RESERVED
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits, Node
+from engine.ops import GATES
 
-# function name -> (gate, number of arguments); each also answers to math.<name> and np.<name>
-FUNCTIONS: dict[str, tuple[str, int]] = {
-    **{
-        f: (f, 1)
-        for f in (
-            "exp",
-            "log",
-            "sqrt",
-            "abs",
-            "sigmoid",
-            "tanh",
-            "relu",
-            "softplus",
-            "sin",
-            "cos",
-            "sum",
-            "mean",
-            "transpose",
-        )
-    },
-    "max": ("max", 2),
-    "min": ("min", 2),
-    "maximum": ("max", 2),
-    "minimum": ("min", 2),
-    "dot": ("matmul", 2),
-    "softmax_ce": ("softmax_ce", 2),
-}
-MODULES = ("math", "np")
+
+def callables() -> tuple[dict[str, str], dict[str, str]]:
+    """(function name -> gate, method name -> gate), read from the gate table's rows."""
+    functions = {name: op for op, gate in GATES.items() for name in gate.calls}
+    methods = {name: op for op, gate in GATES.items() for name in gate.methods}
+    return functions, methods
+
+
+# the modules a program may reach with a dot (an alias -> the module), and what it may import
+MODULES = {"math": "math", "np": "numpy", "torch": "torch"}
+IMPORTABLE = ("math", "numpy", "torch", "torch.nn", "torch.nn.functional",
+              "micrograd", "micrograd.engine", "micrograd.nn")
+SUBMODULES = {"torch": ("nn",), "torch.nn": ("functional",)}
 MODULE_CONSTANTS = {"pi": math.pi, "e": math.e}
-METHODS = {"dot": ("matmul", 1), "sum": ("sum", 0), "mean": ("mean", 0)}
+# functions that make an input from a number or a list: micrograd's Value, PyTorch's tensors
+CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor"})
+CONSTRUCTOR_KEYWORDS = ("label", "requires_grad", "dtype")
+FLOAT64 = ("float64", "double")  # torch.float64: the only dtype, as in the micrograd lecture
+# a name assigned again names a new wire: c, then c′, c″, c‴, c⁽⁴⁾, c⁽⁵⁾...
+PRIMES = ("", "′", "″", "‴")
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 KEYWORDS = {
     "lambda": "lambdas are not part of the language; write the expression itself",
-    "for": "comprehensions and loops are not part of the language; write each term out",
-    "while": "loops are not part of the language",
+    "for": "loops and comprehensions are not supported: write the steps out, or use a tensor",
+    "while": "loops are not supported: write the steps out, or use a tensor",
     "if": "conditionals are not part of the language; max(x, y) and relu(x) choose",
     "else": "conditionals are not part of the language; max(x, y) and relu(x) choose",
-    "import": "imports are not needed: math. and np. functions work as they are",
-    "from": "imports are not needed: math. and np. functions work as they are",
-    "def": "function definitions are not part of the language; assign names instead",
-    "class": "classes are not part of the language",
+    "def": "functions are not supported: write their steps out, naming each result",
+    "class": "classes are not supported: write the computation out, one statement a line",
     "return": "write the output as the last line instead of returning it",
+    "assert": "checks are not needed: chainrule computes the values and gradients itself",
     "and": "boolean logic is not part of the language",
     "or": "boolean logic is not part of the language",
     "not": "boolean logic is not part of the language",
@@ -77,94 +72,209 @@ KEYWORDS = {
     "del": "'del' is not part of the language",
     "global": "'global' is not part of the language",
     "await": "'await' is not part of the language",
-    "True": "booleans are not part of the language; use 1 and 0",
-    "False": "booleans are not part of the language; use 1 and 0",
     "None": "'None' is not part of the language; every input needs a number",
 }
+# keywords with a place in the language: imports, and True/False where PyTorch wants them
+_PYTHON_KEYWORDS = frozenset(keyword.kwlist) - {"import", "from", "as", "True", "False"}
 
 # look-alikes typed by keyboards or pasted from documents, and the ASCII character meant
 LOOKALIKES = {
-    "\u2212": "-",
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2010": "-",
-    "\u2011": "-",
-    "\u00d7": "*",
-    "\u22c5": "*",
-    "\u00b7": "*",
-    "\u2217": "*",
-    "\u00f7": "/",
-    "\u2215": "/",
-    "\u00b2": "**2",
-    "\u00b3": "**3",
-    "\u00a0": " ",
-    "\u2009": " ",
-    "\u200b": "(nothing)",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-", "\u00d7": "*",
+    "\u22c5": "*", "\u00b7": "*", "\u2217": "*", "\u00f7": "/", "\u2215": "/", "\u00b2": "**2",
+    "\u00b3": "**3", "\u00a0": " ", "\u2009": " ", "\u200b": "(nothing)", "\u2018": "'",
+    "\u2019": "'", "\u201c": '"', "\u201d": '"',
     # Cyrillic letters drawn like Latin ones
-    "\u0430": "a",
-    "\u0435": "e",
-    "\u043e": "o",
-    "\u0440": "p",
-    "\u0441": "c",
-    "\u0445": "x",
-    "\u0443": "y",
-    "\u0410": "A",
-    "\u0412": "B",
-    "\u0415": "E",
-    "\u041a": "K",
-    "\u041c": "M",
-    "\u041d": "H",
-    "\u041e": "O",
-    "\u0420": "P",
-    "\u0421": "C",
-    "\u0422": "T",
-    "\u0425": "X",
-    "\u0456": "i",
-    "\u0458": "j",
+    "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0445": "x",
+    "\u0443": "y", "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M",
+    "\u041d": "H", "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T", "\u0425": "X",
+    "\u0456": "i", "\u0458": "j",
 }
 
-_GRAMMAR = files("engine").joinpath("grammar.lark").read_text()
-# what the scan before parsing looks at: comments, strings, brackets, new lines, '^', non-ASCII
-_SCAN = re.compile(r"#[^\n]*|'[^'\n]*'|\"[^\"\n]*\"|[()\[\]\n;^]|[^\x00-\x7f]")
-_NUMBER_NAME = re.compile(
-    r"(?<![A-Za-z0-9_.])(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
-    r"(?![eE][+-]?\d)([A-Za-z_]\w*)"
+# --- tokens -----------------------------------------------------------------------------------
+
+_NUM = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+# One alternative per token shape; none nests a quantifier, so a match never backtracks more
+# than the token it reads, and every character is in exactly one match.
+_TOKEN = re.compile(
+    r"[ \t\f\r]+|#[^\n]*|\\[ \t]*\r?\n"  # skipped: spaces, comments, line continuations
+    rf"|{_NUM}"
+    r"|[A-Za-z_][A-Za-z0-9_]*"
+    r"|\*\*=|\*\*|[-+*/@]="
+    r"|'[^'\n]*'|\"[^\"\n]*\""
+    r"|.",  # one character: an operator, a bracket, a separator, or a mistake
+    re.DOTALL,
 )
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# what a token is, from its first character (a lone quote or backslash is a mistake)
+_FIRST = {
+    **dict.fromkeys(" \t\f\r#\\", "skip"),
+    **dict.fromkeys("0123456789", "num"),
+    **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "name"),
+    **dict.fromkeys("+-*/@=,", "op"),
+    **dict.fromkeys("([", "("),
+    **dict.fromkeys(")]", ")"),
+    **dict.fromkeys("\n;", "sep"),
+    **dict.fromkeys("'\"", "str"),
+    ".": ".",
+}
+_KEYWORDS = frozenset(keyword.kwlist)
 _CLOSER = {"(": ")", "[": "]"}
+_CHAR_HINTS = {
+    ":": "slices are not supported; index with whole numbers, like w[0]",
+    "%": "the operators are + - * / ** @",
+    "!": "the operators are + - * / ** @",
+    "<": "comparisons are not part of the language",
+    ">": "comparisons are not part of the language",
+    "{": "use [ ] for lists",
+    "}": "use [ ] for lists",
+}
+
+# A token is (kind, text, start, end); kind is "num", "name", "str", "kw" (import, from, as),
+# "sep" (a new line or ';' outside brackets), "end", or the operator's own text.
+Token = tuple
 
 
-# --- values of reduced rules ------------------------------------------------------------------
+class Tokens:
+    """The tokens of a text as four parallel lists (no object per token for the garbage
+    collector to scan); tokens[i] is the token i as a tuple."""
+
+    __slots__ = ("kind", "text", "start", "end")
+
+    def __init__(self) -> None:
+        self.kind: list[str] = []
+        self.text: list[str] = []
+        self.start: list[int] = []
+        self.end: list[int] = []
+
+    def __getitem__(self, i: int) -> Token:
+        return (self.kind[i], self.text[i], self.start[i], self.end[i])
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+def tokenize(text: str, max_depth: int | None = None) -> Tokens:
+    """The tokens of `text`, in one pass; lexical mistakes (and bracket nesting) are reported
+    here, in the order they appear."""
+    tokens = Tokens()
+    kinds, texts, starts, ends = tokens.kind, tokens.text, tokens.start, tokens.end
+    stack: list[int] = []  # positions of the open brackets
+    after_num = -1  # where the last number token ended
+    end = 0
+    first = _FIRST
+    for s in _TOKEN.findall(text):  # every character is in exactly one match
+        i = end
+        end += len(s)
+        kind = first.get(s[0], "bad")
+        if kind == "skip":
+            if s == "\\":
+                raise _bad_character(s, i)
+            continue
+        if kind == "name":
+            if i == after_num:
+                raise _number_then_name(tokens[-1], s)
+            if s in _KEYWORDS:
+                if s in _PYTHON_KEYWORDS:
+                    raise ExpressionError(
+                        f"'{s}' is not part of the language", i, end,
+                        hint=KEYWORDS.get(s, "Python's keywords are not part of the language"))
+                if s[0].islower():
+                    kind = "kw"  # import, from, as
+        elif kind == "op" or (kind == "." and len(s) == 1):
+            kind = s
+        elif kind == "(":
+            stack.append(i)
+            if max_depth is not None and len(stack) > max_depth:
+                raise ExpressionError(
+                    f"brackets nested more than {max_depth} deep", i, i + 1,
+                    hint="name some parts (a = ...) to flatten the expression")
+            kind = s
+        elif kind == ")":
+            if not stack:
+                raise ExpressionError(f"'{s}' has no matching opening bracket", i, i + 1)
+            j = stack.pop()
+            if _CLOSER[text[j]] != s:
+                raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {j}",
+                                      i, i + 1, hint=f"close it with '{_CLOSER[text[j]]}'")
+            kind = s
+        elif kind == "num" or kind == ".":
+            kind = "num"
+            after_num = end
+        elif kind == "sep":
+            if stack:
+                if s == ";":
+                    raise ExpressionError("';' inside brackets", i, i + 1,
+                                          hint=f"close the '{text[stack[-1]]}' first")
+                continue  # a new line inside brackets continues the statement
+        elif kind != "str" or len(s) == 1:
+            raise _bad_character(s, i)
+        kinds.append(kind)
+        texts.append(s)
+        starts.append(i)
+        ends.append(end)
+    if stack:
+        j = stack[-1]
+        raise ExpressionError(f"the '{text[j]}' at {j} is never closed", len(text), len(text),
+                              hint=f"add '{_CLOSER[text[j]]}'")
+    for column, value in zip((kinds, texts, starts, ends), ("end", "", len(text), len(text)),
+                             strict=True):
+        column.append(value)
+    return tokens
+
+
+def _number_then_name(num: Token, name: str) -> ExpressionError:
+    start = num[2]
+    if name[0] == "_":  # 1_000: Python's digit separators
+        word = num[1] + name
+        if re.fullmatch(_NUM, word.replace("_", "")):
+            return ExpressionError(f"'{word}': numbers are written without underscores",
+                                   start, start + len(word), hint=f"write {word.replace('_', '')}")
+    return ExpressionError(f"a number is directly followed by a name in '{num[1]}{name}'",
+                           start, num[3] + len(name), hint=f"write {num[1]}*{name}")
+
+
+def _bad_character(ch: str, i: int) -> ExpressionError:
+    if ch == "^":
+        return ExpressionError("'^' is not a power here", i, i + 1,
+                               hint="use ** for powers, like x**2")
+    if ch in "'\"":
+        return ExpressionError("unterminated string (strings are not part of the language)",
+                               i, i + 1)
+    if ord(ch) < 128:
+        return ExpressionError(f"unexpected character '{ch}'", i, i + 1,
+                               hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"))
+    try:
+        what = unicodedata.name(ch)
+    except ValueError:
+        what = f"U+{ord(ch):04X}"
+    ascii_ = LOOKALIKES.get(ch)
+    if ascii_ is None:
+        if unicodedata.category(ch).startswith("L") and what.startswith("GREEK"):
+            ascii_ = what.split()[-1].lower()  # GREEK SMALL LETTER ALPHA -> alpha
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+            ascii_ = plain or None
+    hint = f"type '{ascii_}' instead" if ascii_ else "use ASCII characters only"
+    return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
+                           hint=hint)
+
+
+# --- values of parsed pieces ------------------------------------------------------------------
 
 
 class _Val:
-    """What a reduced rule stands for, with the [start, end) span of its text."""
+    """What a parsed piece stands for, with the [start, end) span of its text."""
 
     __slots__ = ("kind", "span", "data")
 
     def __init__(self, kind: str, span: tuple[int, int], data) -> None:
         # kind: "lit" (data: float or ndarray), "int" (an integer literal, data: int),
-        # "ref" (an unresolved name), "node", "gate" (a node no one uses yet),
-        # "func" (data: function name), "method" (data: (receiver, name)), "str", "kwarg"
+        # "ref" (an unresolved name), "node", "gate" (a node no one uses yet), "leaf" (a Value
+        # or tensor: (value, label)), "mod" (data: (module, as written)), "func" (data: (as
+        # written, gate)), "ctor" (data: constructor), "method" (data: (receiver, name)),
+        # "str", "kwarg" (data: (name, value)), "dtype", "output" (data: node, o.backward())
         self.kind = kind
         self.span = span
         self.data = data
-
-
-def _tspan(tok: Token) -> tuple[int, int]:
-    """A token's span in the whole text (lark sees one chunk of it at a time)."""
-    off = _local.builder.offset
-    return (tok.start_pos + off, tok.end_pos + off)
-
-
-def _span(first, last) -> tuple[int, int]:
-    a = _tspan(first)[0] if isinstance(first, Token) else first.span[0]
-    b = _tspan(last)[1] if isinstance(last, Token) else last.span[1]
-    return (a, b)
 
 
 def _err(message: str, span: tuple[int, int], hint: str | None = None) -> ExpressionError:
@@ -172,13 +282,14 @@ def _err(message: str, span: tuple[int, int], hint: str | None = None) -> Expres
 
 
 def _is_lit(v: _Val) -> bool:
-    return v.kind in ("lit", "int")
+    return v.kind == "lit" or v.kind == "int"
 
 
 def _is_scalar_lit(v: _Val) -> bool:
     return v.kind == "int" or (v.kind == "lit" and np.ndim(v.data) == 0)
 
 
+_WIRES = frozenset({"gate", "node", "ref"})  # values that are (or name) a wire
 _FOLDS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
           "pow": np.power}  # the operators folded when both sides are numbers (not @)
 
@@ -194,33 +305,81 @@ def _fold(op: str, a: float, b: float) -> float | None:
     return r if math.isfinite(r) else None
 
 
-# --- the builder: one per parse, reached through a thread-local -------------------------------
+# Binary operators: token -> (left binding power, right binding power, gate). Left-associative
+# operators bind their right side one tighter; ** binds its right side looser (2**3**2 is
+# 2**9), and tighter than unary minus on its left (-x**2 is -(x**2)).
+INFIX = {
+    "+": (10, 11, "add"),
+    "-": (10, 11, "sub"),
+    "*": (20, 21, "mul"),
+    "/": (20, 21, "div"),
+    "@": (20, 21, "matmul"),
+    "**": (41, 40, "pow"),
+}
+PREFIX_POWER = 30  # unary - and +
+AUGMENTED = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div", "**=": "pow", "@=": "matmul"}
+
+# A number on one side of an operator makes the notes' one-input gate: op -> (gate, its
+# constants from the number, or None where the two-input gate is kept).
+_NUMBER_RIGHT = {
+    "add": ("addc", lambda c: {"c": c}),
+    "sub": ("addc", lambda c: {"c": -c}),
+    "mul": ("scale", lambda c: {"a": c}),
+    "div": ("scale", lambda c: {"a": 1.0 / c} if c != 0 and math.isfinite(1.0 / c) else None),
+    "pow": ("powc", lambda c: {"p": c}),
+}
+_NUMBER_LEFT = {
+    "add": ("addc", lambda c: {"c": c}),
+    "mul": ("scale", lambda c: {"a": c}),
+    "div": ("recip", lambda c: {} if c == 1.0 else None),
+}
+
+
+@dataclass
+class Statement:
+    """One statement of the program as written: enough to judge it line by line."""
+
+    line: int  # 1-based line of its first character
+    kind: str  # "assign", "expression", "import", "print", "attribute", "output"
+    target: str | None  # the name assigned ("c" for c += 1), or labelled, or marked as output
+    op: str | None  # "=", "+=", "-=", "*=", "/=", "**=", "@=" for assignments, else None
+    span: tuple[int, int]  # the statement's [start, end) in the text
+    node: Node | None  # the node it produced (or names, or marks); None for imports and prints
+
+
+@dataclass
+class Program:
+    """What parse_program returns: the graph, each statement, and the notes printed."""
+
+    graph: Graph
+    statements: list[Statement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # "line 12 prints a.grad"
+
+
+# --- the builder: the graph and the names, one per parse --------------------------------------
 
 
 class _Builder:
     def __init__(self, limits: Limits | None) -> None:
         self.g = Graph()
         self.limits = limits
+        self.max_gates = limits.max_gates if limits is not None else None
         self.names: dict[str, Node] = {}
         self.free: dict[str, tuple[int, int]] = {}  # names used without a value: first use
+        self.modules = dict(MODULES)
+        self.versions: dict[str, int] = {}  # how many times a name was assigned again
+        self.functions, self.methods = callables()
         self.gates = 0
-        self.offset = 0  # where the chunk lark is reading starts in the whole text
         self.bare: _Val | None = None  # a bare expression, allowed only as the last statement
-
-    def statement(self, value: _Val | None) -> None:
-        """One statement done: None for an assignment, else a bare expression's value."""
-        if self.bare is not None:
-            raise _err(
-                "this expression's value is not used",
-                self.bare.span,
-                "assign it to a name, or make it the last line",
-            )
-        self.bare = value
+        self.marked: Node | None = None  # the output named by o.backward() or draw_dot(o)
+        self.last: Statement | None = None  # the statement of the bare expression
 
     def finish(self) -> Graph:
         if self.bare is not None:
-            self.g.output = self.node(self.bare)
-        elif self.g.output is None:
+            self.g.output = self.last.node = self.node(self.bare)
+        if self.marked is not None:
+            self.g.output = self.marked
+        elif self.bare is None and self.g.output is None:
             raise ExpressionError("the expression is empty", 0, 0, hint="type an expression")
         inputs = self.g.inputs()
         for name, node in inputs.items():
@@ -229,69 +388,121 @@ class _Builder:
                            f"'{name[1:]}'", node.span, f"rename one of {name[1:]} and {name}")
         return self.g
 
-    def assign(self, name: str, span: tuple[int, int], value: _Val) -> None:
-        if name in MODULES:
-            raise _err(
-                f"'{name}' is a module name and cannot be assigned", span, "choose another name"
-            )
+    def expression(self, value: _Val, statement: Statement) -> None:
+        """A statement that is an expression: o.backward() marks the output; any other is the
+        output if it is the last statement."""
+        self.unused()
+        if value.kind == "output":
+            self.marked = statement.node = value.data
+            statement.kind = "output"
+        else:
+            self.bare, self.last = value, statement
+
+    def unused(self) -> None:
+        """A new statement follows: a bare expression before it would be lost."""
+        if self.bare is not None:
+            raise _err("this expression's value is not used", self.bare.span,
+                       "assign it to a name, or make it the last line")
+
+    def assign(self, name: str, span: tuple[int, int], value: _Val) -> Node:
+        if name in self.modules:
+            raise _err(f"'{name}' is a module name and cannot be assigned", span,
+                       "choose another name")
         _check_name(name, span)
+        self.unused()
         if name in self.free:
             first = self.free[name]
-            raise _err(
-                f"'{name}' is assigned here but was already used as an input at "
-                f"{first[0]}..{first[1]}",
-                span,
-                "assign names before using them",
-            )
-        if _is_lit(value):
+            raise _err(f"'{name}' is assigned here but was already used as an input at "
+                       f"{first[0]}..{first[1]}", span, "assign names before using them")
+        kind = value.kind
+        if kind == "lit" or kind == "int" or kind == "leaf":
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
-            node = self.g.input(name, default=value.data, span=span)
-        elif value.kind == "gate":
+            label = value.data[1] if kind == "leaf" else None
+            data = value.data[0] if kind == "leaf" else value.data
+            if label is not None and label != name:
+                if not label.isidentifier() or label in self.names or label in self.free:
+                    label = None  # a label that is not a free plain name: the variable's name
+                else:
+                    _check_name(label, value.span)
+            node = self.g.input(label or name, default=data, span=span)
+        elif kind == "gate":
             node = value.data
-            node.name = name
+            node.name = self.fresh(name)
         else:
             node = self.node(value)  # an alias: the name refers to the same wire
         self.names[name] = node
         self.g.output = node
-        self.statement(None)
+        return node
+
+    def fresh(self, name: str) -> str:
+        """The name of a new wire: a name assigned again gets a prime for each time before."""
+        if name not in self.names:
+            return name
+        k = self.versions[name] = self.versions.get(name, 0) + 1
+        return name + (PRIMES[k] if k < 4 else f"⁽{str(k).translate(SUPERSCRIPTS)}⁾")
+
+    def label(self, name: str, span: tuple[int, int], label: _Val) -> Node:
+        """x.label = '...': names the wire."""
+        node = self.names.get(name)
+        if node is None:
+            raise _err(f"'{name}' has no value yet", span, "assign it before labelling it")
+        if label.kind != "str":
+            raise _err("a label is a string, like x.label = 'x1'", label.span)
+        text = label.data[1:-1]
+        if node.kind == "gate":
+            node.name = text
+        elif text != node.name:  # an input keeps its name: values are sent by it
+            if not text.isidentifier() or text in self.g.inputs():
+                raise _err(f"the input '{node.name}' cannot be labelled '{text}'", label.span,
+                           "an input's label is a new plain name, like x1")
+            _check_name(text, label.span)
+            node.name = text
+        return node
 
     # values -> nodes
 
     def node(self, v: _Val) -> Node:
         kind = v.kind
-        if kind == "node":
+        if kind == "gate" or kind == "node":
             return v.data
-        if kind == "gate":
-            return v.data
-        if kind in ("lit", "int"):
-            return self.g.const(v.data, span=v.span)
         if kind == "ref":
             return self.resolve(v.data, v.span)
+        if kind == "lit" or kind == "int":
+            return self.g.const(v.data, span=v.span)
+        if kind == "leaf":
+            return self.g.const(v.data[0], span=v.span)
         if kind == "func":
-            return _fail_func(v)
+            raise _err(f"'{v.data[0]}' is a function, not a value", v.span,
+                       f"call it, like {v.data[0]}(x)")
+        if kind == "ctor":
+            raise _err(f"'{v.data}' makes a value: call it, like {v.data}(2.0)", v.span)
         if kind == "method":
             raise _err(f"'.{v.data[1]}' is a method: call it, like a.{v.data[1]}(...)", v.span)
+        if kind == "mod":
+            raise _err(f"'{v.data[1]}' is a module, not a value", v.span,
+                       f"call its functions, like {v.data[1]}.exp(x)")
         if kind == "str":
             raise _err("strings are not part of the language", v.span, "use numbers and names only")
-        raise _err(
-            "keyword arguments are not supported",
-            v.span,
-            "pass arguments by position, like max(x, 0)",
-        )
+        if kind == "output":
+            raise _err("'.backward()' marks the output: write it on a line of its own", v.span)
+        if kind == "dtype":
+            raise _err("a dtype is not a value", v.span, "write dtype=torch.float64 in a call")
+        raise _err("keyword arguments are not supported", v.span,
+                   "pass arguments by position, like max(x, 0)")
 
     def resolve(self, name: str, span: tuple[int, int]) -> Node:
         node = self.names.get(name)
         if node is not None:
             return node
-        if name in MODULES:
-            raise _err(
-                f"'{name}' is a module, not a value",
-                span,
-                f"call its functions, like {name}.exp(x)",
-            )
-        if name in FUNCTIONS:
+        if name in self.modules:
+            raise _err(f"'{name}' is a module, not a value", span,
+                       f"call its functions, like {name}.exp(x)")
+        if name in self.functions:
             raise _err(f"'{name}' is a function, not a value", span, f"call it, like {name}(x)")
+        if name in ("True", "False"):
+            raise _err(f"'{name}' is not part of the language", span,
+                       "booleans are not part of the language; use 1 and 0")
         _check_name(name, span)
         node = self.names[name] = self.g.input(name, span=span)
         self.free[name] = span
@@ -300,201 +511,68 @@ class _Builder:
     def gate(self, op: str, args: list[_Val], span: tuple[int, int], **attrs) -> _Val:
         """A new gate; until something uses it, parentheses may widen its span and an
         assignment may name it."""
-        inputs = tuple(self.node(a) for a in args)
+        inputs = [a.data if a.kind == "gate" or a.kind == "node" else self.node(a)
+                  for a in args]
         self.gates += 1
-        if self.limits is not None and self.gates > self.limits.max_gates:
-            raise _err(
-                f"the circuit has more than {self.limits.max_gates:,} gates",
-                span,
-                "split it into smaller circuits",
-            )
+        if self.max_gates is not None and self.gates > self.max_gates:
+            raise _err(f"the circuit has more than {self.max_gates:,} gates", span,
+                       "split it into smaller circuits")
         return _Val("gate", span, self.g.gate(op, inputs, span=span, **attrs))
 
     # operators
 
     def binary(self, op: str, a: _Val, b: _Val) -> _Val:
         span = (a.span[0], b.span[1])
+        if a.kind in _WIRES and b.kind in _WIRES:  # no number on either side
+            return self.gate(op, [a, b], span)
         if op in _FOLDS and _is_scalar_lit(a) and _is_scalar_lit(b):
             r = _fold(op, a.data, b.data)
             if r is not None:
                 return _Val("lit", span, r)
             a = _Val("node", a.span, self.node(a))  # not finite: the graph computes and warns
-        if op == "matmul":
-            return self.gate("matmul", [a, b], span)
-        if _is_scalar_lit(b):
-            c = float(b.data)
-            if op == "add":
-                return self.gate("addc", [a], span, c=c)
-            if op == "sub":
-                return self.gate("addc", [a], span, c=-c)
-            if op == "mul":
-                return self.gate("scale", [a], span, a=c)
-            if op == "div" and c != 0 and math.isfinite(1.0 / c):
-                return self.gate("scale", [a], span, a=1.0 / c)
-            if op == "pow":
-                return self.gate("powc", [a], span, p=c)
-        if _is_scalar_lit(a):
-            c = float(a.data)
-            if op == "add":
-                return self.gate("addc", [b], span, c=c)
-            if op == "mul":
-                return self.gate("scale", [b], span, a=c)
-            if op == "div" and c == 1.0:
-                return self.gate("recip", [b], span)
+        if op != "matmul":
+            for number, other, table in ((b, a, _NUMBER_RIGHT), (a, b, _NUMBER_LEFT)):
+                if op in table and _is_scalar_lit(number):
+                    gate, constants = table[op]
+                    attrs = constants(float(number.data))
+                    if attrs is not None:
+                        return self.gate(gate, [other], span, **attrs)
         return self.gate(op, [a, b], span)
 
-    def call(self, callee: _Val, args: list[_Val], span: tuple[int, int]) -> _Val:
-        if callee.kind == "method":
-            receiver, mname = callee.data
-            op, n = METHODS[mname]
-            args = [receiver, *args]
-            shown = f".{mname}"
-        elif callee.kind == "func":
-            op, n = FUNCTIONS[callee.data]
-            shown = callee.data
-        elif callee.kind == "ref":
-            fname = callee.data
-            if fname in self.names:
-                raise _err(f"'{fname}' is a variable, not a function", callee.span)
-            if fname not in FUNCTIONS:
-                raise _unknown_function(fname, callee.span)
-            op, n = FUNCTIONS[fname]
-            shown = fname
-        else:
-            raise _err("only functions can be called", callee.span)
-        for a in args:
-            if a.kind == "kwarg":
-                raise _err(
-                    f"keyword arguments are not supported ('{a.data}=')",
-                    a.span,
-                    "pass arguments by position",
-                )
-        given = len(args) - (callee.kind == "method")
-        if len(args) != n + (callee.kind == "method"):
-            need = f"{n} argument" + ("s" if n != 1 else "")
-            raise _err(f"{shown}() takes {need}, got {given}", span)
-        return self.gate(op, args, span)
-
-
-_local = threading.local()
-
-
-def _b() -> _Builder:
-    return _local.builder
-
-
-def _check_name(name: str, span: tuple[int, int]) -> None:
-    """Refuse a name that the staged Python (engine/codegen.py) needs for itself."""
-    if name in RESERVED:
-        raise _err(f"'{name}' is a name the generated Python code needs", span,
-                   "choose another name")
-
-
-def _fail_func(v: _Val) -> Node:
-    raise _err(f"'{v.data}' is a function, not a value", v.span, f"call it, like {v.data}(x)")
-
-
-def _unknown_function(name: str, span: tuple[int, int]) -> ExpressionError:
-    close = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
-    hint = f"did you mean {close[0]}?" if close else ("available: " + ", ".join(sorted(FUNCTIONS)))
-    return _err(f"unknown function '{name}'", span, hint)
-
-
-def _widen(v: _Val, span: tuple[int, int]) -> _Val:
-    """The same value, written with parentheses or a unary plus around it."""
-    if v.kind == "gate":
-        v.data.span = span  # a gate's span includes its parentheses
-    elif v.kind == "ref":  # an input's span stays its name
-        v = _Val("node", v.span, _b().node(v))
-    return _Val(v.kind, span, v.data)
-
-
-def _number(tok: Token) -> _Val:
-    return _number_text(str(tok), _tspan(tok))
-
-
-def _number_text(text: str, span: tuple[int, int]) -> _Val:
-    if text.isdigit() and len(text) <= 18:  # short integers stay exact (for indexing)
-        return _Val("int", span, int(text))
-    value = float(text)  # linear in the length: no int() of a long digit string
-    if not math.isfinite(value):
-        raise _err("number too large", span, "numbers must fit in float64 (below about 1.8e308)")
-    return _Val("lit", span, value)
-
-
-class _Rules(Transformer):
-    """Callbacks of the grammar's rules, run by lark as it reduces them."""
-
-    def bare(self, c):
-        _b().statement(c[0])
-
-    def assign(self, c):
-        _b().assign(str(c[0]), _tspan(c[0]), c[2])
-
-    def add(self, c):
-        return _b().binary("add", c[0], c[2])
-
-    def sub(self, c):
-        return _b().binary("sub", c[0], c[2])
-
-    def mul(self, c):
-        return _b().binary("mul", c[0], c[2])
-
-    def div(self, c):
-        return _b().binary("div", c[0], c[2])
-
-    def matmul(self, c):
-        return _b().binary("matmul", c[0], c[2])
-
-    def pow(self, c):
-        return _b().binary("pow", c[0], c[2])
-
-    def neg(self, c):
-        v = c[1]
-        span = _span(c[0], v)
+    def unary(self, sign: str, start: int, v: _Val) -> _Val:
+        span = (start, v.span[1])
+        if sign == "+":
+            return self.widen(v, span)
         if _is_lit(v):
-            return _Val("int" if v.kind == "int" else "lit", span, -v.data)
-        return _b().gate("neg", [v], span)
+            return _Val(v.kind, span, -v.data)
+        return self.gate("neg", [v], span)
 
-    def pos(self, c):
-        return _widen(c[1], _span(c[0], c[1]))
+    def widen(self, v: _Val, span: tuple[int, int]) -> _Val:
+        """The same value, written with parentheses or a unary plus around it."""
+        if v.kind == "gate":
+            v.data.span = span  # a gate's span includes its parentheses
+        elif v.kind == "ref":  # an input's span stays its name
+            v = _Val("node", v.span, self.node(v))
+        return _Val(v.kind, span, v.data)
 
-    def paren(self, c):
-        return _widen(c[1], _span(c[0], c[2]))
+    def number(self, text: str, span: tuple[int, int]) -> _Val:
+        if len(text) <= 18 and text.isdigit():  # short integers stay exact (for indexing)
+            return _Val("int", span, int(text))
+        value = float(text)  # linear in the length: no int() of a long digit string
+        if not math.isfinite(value):
+            raise _err("number too large", span,
+                       "numbers must fit in float64 (below about 1.8e308)")
+        return _Val("lit", span, value)
 
-    def number(self, c):
-        return _number(c[0])
-
-    def name(self, c):
-        tok = c[0]
-        return _Val("ref", _tspan(tok), str(tok))
-
-    def string(self, c):
-        tok = c[0]
-        return _Val("str", _tspan(tok), str(tok))
-
-    def kwarg(self, c):
-        return _Val("kwarg", _span(c[0], c[2]), str(c[0]))
-
-    def items(self, c):
-        return [v for v in c if not isinstance(v, Token)]
-
-    args = items
-
-    def list(self, c):
-        span = _span(c[0], c[-1])
-        if len(c) == 2:
+    def items_list(self, items: list[_Val], span: tuple[int, int]) -> _Val:
+        if not items:
             raise _err("empty list", span, "a list needs at least one number")
-        items = c[1]
         for v in items:
             if not _is_lit(v):
-                if v.kind in ("ref", "node", "gate"):
-                    raise _err(
-                        "list elements must be numbers",
-                        v.span,
-                        "write a list of numbers, like [2, -3, -3]",
-                    )
-                _b().node(v)
+                if v.kind in ("ref", "node", "gate", "leaf"):
+                    raise _err("list elements must be numbers", v.span,
+                               "write a list of numbers, like [2, -3, -3]")
+                self.node(v)
         shapes = {np.shape(v.data) for v in items}
         if len(shapes) > 1:
             raise _err("every row of a list must have the same length", span)
@@ -502,9 +580,7 @@ class _Rules(Transformer):
             raise _err("list nested too deeply", span)
         return _Val("lit", span, np.array([v.data for v in items], dtype=float))
 
-    def index(self, c):
-        target, items = c[0], c[2]
-        span = _span(target, c[-1])
+    def index(self, target: _Val, items: list[_Val], span: tuple[int, int]) -> _Val:
         for v in items:
             if v.kind != "int":
                 hint = "write w[0], w[-1] or W[1, 2]"
@@ -512,335 +588,510 @@ class _Rules(Transformer):
                     hint = f"write {int(v.data)}"  # w[1+1], w[2.0]
                 raise _err("an index must be a whole-number literal, like 0 or -1", v.span, hint)
         idx = items[0].data if len(items) == 1 else tuple(v.data for v in items)
-        return _b().gate("index", [target], span, index=idx)
+        return self.gate("index", [target], span, index=idx)
 
-    def attr(self, c):
-        target, name = c[0], str(c[2])
-        span = _span(target, c[2])
-        b = _b()
-        if target.kind == "ref" and target.data in MODULES and target.data not in b.names:
-            if name in MODULE_CONSTANTS:
+    def attribute(self, target: _Val, name: str, span: tuple[int, int],
+                  dot: tuple[int, int]) -> _Val:
+        if target.kind == "ref" and target.data in self.modules and target.data not in self.names:
+            target = _Val("mod", target.span, (self.modules[target.data], target.data))
+        if target.kind == "mod":
+            module, alias = target.data
+            path = f"{module}.{name}"
+            shown = f"{alias}.{name}"
+            if name in SUBMODULES.get(module, ()):
+                return _Val("mod", span, (path, shown))
+            if name in MODULE_CONSTANTS and module in ("math", "numpy", "torch"):
                 return _Val("lit", span, MODULE_CONSTANTS[name])
-            if name in FUNCTIONS:
-                return _Val("func", span, name)
-            raise _unknown_function(f"{target.data}.{name}", span)
+            if name in self.functions:
+                return _Val("func", span, (shown, self.functions[name]))
+            if path in CONSTRUCTORS:
+                return _Val("ctor", span, path)
+            if module == "torch" and name in FLOAT64:
+                return _Val("dtype", span, name)
+            raise self.unknown_function(shown, span)
         if name == "T":
-            return b.gate("transpose", [target], span)
-        if name in METHODS:
+            return self.gate("transpose", [target], span)
+        if name in self.methods or name in ("backward", "double"):
             return _Val("method", span, (target, name))
+        if name in ("data", "grad", "item"):
+            raise _err(f"'.{name}' can be read only in a print line", span,
+                       "chainrule shows every wire's value and gradient in the circuit")
+        methods = ", ".join(f".{m}()" for m in sorted(self.methods))
         if target.kind == "ref":
-            raise _err(
-                f"'{target.data}.{name}' is not available",
-                span,
-                "only math. and np. functions can be reached with a dot",
-            )
-        raise _err(
-            f"attribute '.{name}' is not supported",
-            _span(c[1], c[2]),
-            "only .T, .dot(), .sum() and .mean() work on values",
-        )
+            hint = (f"only math. and np. (or torch.) functions and the methods {methods} "
+                    "can be reached with a dot")
+            if name.startswith("__"):
+                hint = "names with double underscores are never reachable; " + hint
+            raise _err(f"'{target.data}.{name}' is not available", span, hint)
+        raise _err(f"attribute '.{name}' is not supported", (dot[0], span[1]),
+                   f"only .T and the methods {methods} work on values")
 
-    def call(self, c):
-        args = c[2] if len(c) == 4 else []
-        return _b().call(c[0], args, _span(c[0], c[-1]))
+    def unknown_function(self, name: str, span: tuple[int, int]) -> ExpressionError:
+        if name in ("exec", "eval", "compile", "open", "__import__", "getattr"):
+            return _err(f"unknown function '{name}'", span,
+                        "chainrule never runs code: write the computation itself")
+        short = name.rsplit(".", 1)[-1]
+        close = difflib.get_close_matches(short, list(self.functions), n=1)
+        hint = (f"did you mean {close[0]}?" if close
+                else "available: " + ", ".join(sorted(self.functions)))
+        return _err(f"unknown function '{name}'", span, hint)
 
+    def call(self, callee: _Val, args: list[_Val], span: tuple[int, int]) -> _Val:
+        kind = callee.kind
+        if kind == "ref":
+            fname = callee.data
+            if fname in self.names:
+                raise _err(f"'{fname}' is a variable, not a function", callee.span)
+            if fname in self.functions:
+                callee = _Val("func", callee.span, (fname, self.functions[fname]))
+            elif fname in CONSTRUCTORS:
+                callee = _Val("ctor", callee.span, fname)
+            elif fname == "draw_dot":
+                return self.mark(args, span)
+            else:
+                raise self.unknown_function(fname, callee.span)
+            kind = callee.kind
+        if kind == "ctor":
+            return self.construct(callee.data, args, span)
+        if kind == "method":
+            receiver, mname = callee.data
+            if mname == "backward" or mname == "double":
+                if args:
+                    raise _err(f".{mname}() takes no arguments here", span)
+                if mname == "double":  # values are float64 already
+                    return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
+                return _Val("output", span, self.node(receiver))
+            return self.apply(f".{mname}", self.methods[mname], [receiver, *args], span, 1)
+        if kind == "func":
+            shown, op = callee.data
+            return self.apply(shown, op, args, span, 0)
+        raise _err("only functions can be called", callee.span)
 
-_parser_lock = threading.Lock()
-_parser: Lark | None = None
+    def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
+              receiver: int) -> _Val:
+        """A gate called by name: its inputs first, then its constants (by position or by
+        keyword, in `attrs` order; missing ones from `defaults`)."""
+        row = GATES[op]
+        if len(args) == row.arity and not row.attrs and (not args or args[-1].kind != "kwarg"):
+            return self.gate(op, args, span)  # the usual call: inputs only
+        positional = [a for a in args if a.kind != "kwarg"]
+        keywords = [a for a in args if a.kind == "kwarg"]
+        n = row.arity - receiver
+        most = n + len(row.attrs)
+        given = len(args) - receiver
+        attrs: dict[str, _Val] = {}
+        for kw in keywords:
+            name, value = kw.data
+            if name not in row.attrs:
+                if not row.attrs:
+                    raise _err(f"keyword arguments are not supported ('{name}=')", kw.span,
+                               "pass arguments by position")
+                raise _err(f"{shown}() has no constant '{name}'", kw.span,
+                           f"its constants: {', '.join(row.attrs)}")
+            attrs[name] = value
+        if len(positional) < row.arity or len(positional) > row.arity + len(row.attrs):
+            need = f"{n} argument" + ("s" if n != 1 else "")
+            if row.attrs:
+                need = f"{n} input{'s' if n != 1 else ''} and at most {most - n} constant" + (
+                    "s" if most - n != 1 else "") + f" ({', '.join(row.attrs)})"
+            raise _err(f"{shown}() takes {need}, got {given}", span)
+        for name, value in zip(row.attrs, positional[row.arity:], strict=False):
+            if name in attrs:
+                raise _err(f"'{name}' is given twice", value.span)
+            attrs[name] = value
+        constants = {}
+        for name in row.attrs:
+            if name in attrs:
+                v = attrs[name]
+                if not _is_scalar_lit(v):
+                    raise _err(f"{shown}()'s constant '{name}' must be a number", v.span,
+                               f"write a number, like {name}=0.01")
+                constants[name] = float(v.data)
+            elif name in row.defaults:
+                constants[name] = row.defaults[name]
+            else:
+                raise _err(f"{shown}() needs its constant '{name}'", span,
+                           f"write {shown}(..., {name}=...)")
+        return self.gate(op, positional[:row.arity], span, **constants)
 
+    def construct(self, ctor: str, args: list[_Val], span: tuple[int, int]) -> _Val:
+        """Value(2.0, label='x1'), torch.tensor(2.0, requires_grad=True), torch.Tensor([2.0]):
+        a number or a list that becomes an input when assigned to a name."""
+        positional = [a for a in args if a.kind != "kwarg"]
+        if len(positional) != 1 or not _is_lit(positional[0]):
+            raise _err(f"{ctor}() takes one number or list of numbers", span,
+                       f"write {ctor}(2.0)")
+        label = None
+        for kw in args:
+            if kw.kind != "kwarg":
+                continue
+            name, value = kw.data
+            if name not in CONSTRUCTOR_KEYWORDS:
+                raise _err(f"{ctor}() keyword '{name}' is not supported", kw.span,
+                           "accepted: " + ", ".join(CONSTRUCTOR_KEYWORDS))
+            if name == "label":
+                if value.kind != "str":
+                    raise _err("a label is a string, like label='x1'", value.span)
+                label = value.data[1:-1]
+            elif name == "requires_grad":
+                _check_bool(value)
+            elif value.kind != "dtype":
+                raise _err("the only dtype is torch.float64", value.span)
+        return _Val("leaf", span, (positional[0].data, label))
 
-def _lark() -> Lark:
-    global _parser
-    with _parser_lock:
-        if _parser is None:
-            _parser = Lark(_GRAMMAR, parser="lalr", lexer="contextual", transformer=_Rules())
-        return _parser
-
-
-# --- before and after lark: plain-words errors ------------------------------------------------
-
-
-def _prepare(text: str, limits: Limits | None) -> str:
-    """Check what lark cannot say well, and blank comments and the new lines inside brackets
-    (which continue a statement, as in Python). Positions are kept: every change is in place."""
-    max_depth = limits.max_depth if limits else None
-    stack: list[int] = []
-    out: list[str] = []
-    done = 0
-    for m in _SCAN.finditer(text):
-        s = m.group()
-        i = m.start()
-        if s[0] == "#":
-            out.append(text[done:i])
-            out.append(" " * len(s))
-            done = m.end()
-        elif s in "([":
-            stack.append(i)
-            if max_depth is not None and len(stack) > max_depth:
-                raise ExpressionError(
-                    f"brackets nested more than {max_depth} deep",
-                    i,
-                    i + 1,
-                    hint="name some parts (a = ...) to flatten the expression",
-                )
-        elif s in ")]":
-            if not stack:
-                raise ExpressionError(f"'{s}' has no matching opening bracket", i, i + 1)
-            j = stack.pop()
-            if _CLOSER[text[j]] != s:
-                raise ExpressionError(
-                    f"'{s}' does not match the '{text[j]}' at {j}",
-                    i,
-                    i + 1,
-                    hint=f"close it with '{_CLOSER[text[j]]}'",
-                )
-        elif s == "\n":
-            if stack:
-                out.append(text[done:i])
-                out.append(" ")
-                done = i + 1
-        elif s == ";":
-            if stack:
-                raise ExpressionError(
-                    "';' inside brackets", i, i + 1, hint=f"close the '{text[stack[-1]]}' first"
-                )
-        elif s == "^":
-            raise ExpressionError(
-                "'^' is not a power here", i, i + 1, hint="use ** for powers, like x**2"
-            )
-        elif s[0] in "'\"":
-            pass  # strings are reported where they are used
-        else:
-            raise _non_ascii(s, i)
-    if stack:
-        j = stack[-1]
-        raise ExpressionError(
-            f"the '{text[j]}' at {j} is never closed",
-            len(text),
-            len(text),
-            hint=f"add '{_CLOSER[text[j]]}'",
-        )
-    out.append(text[done:])
-    clean = "".join(out)
-    m = _NUMBER_NAME.search(clean)
-    if m and m.group(2)[0] == "_":
-        word = re.match(r"[\w.]+", clean[m.start():]).group()
-        if re.fullmatch(_NUM, word.replace("_", "")):
-            raise ExpressionError(
-                f"'{word}': numbers are written without underscores",
-                m.start(),
-                m.start() + len(word),
-                hint=f"write {word.replace('_', '')}",
-            )
-    if m:
-        raise ExpressionError(
-            f"a number is directly followed by a name in '{m.group()}'",
-            m.start(),
-            m.end(),
-            hint=f"write {m.group(1)}*{m.group(2)}",
-        )
-    for m in _WORD.finditer(clean):
-        if keyword.iskeyword(m.group()):
-            raise ExpressionError(
-                f"'{m.group()}' is not part of the language",
-                m.start(),
-                m.end(),
-                hint=KEYWORDS.get(m.group(), "Python's keywords are not part of the language"),
-            )
-    return clean
-
-
-def _non_ascii(ch: str, i: int) -> ExpressionError:
-    try:
-        what = unicodedata.name(ch)
-    except ValueError:
-        what = f"U+{ord(ch):04X}"
-    ascii_ = LOOKALIKES.get(ch)
-    if ascii_ is None:
-        if unicodedata.category(ch).startswith("L") and what.startswith("GREEK"):
-            ascii_ = what.split()[-1].lower()  # GREEK SMALL LETTER ALPHA -> alpha
-        else:
-            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-            ascii_ = plain or None
-    hint = f"type '{ascii_}' instead" if ascii_ else "use ASCII characters only"
-    return ExpressionError(
-        f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1, hint=hint
-    )
+    def mark(self, args: list[_Val], span: tuple[int, int]) -> _Val:
+        """draw_dot(o): like o.backward(), names the output."""
+        if len(args) != 1 or args[0].kind == "kwarg":
+            raise _err("draw_dot() takes the output, like draw_dot(o)", span)
+        return _Val("output", span, self.node(args[0]))
 
 
-_TOKEN_WORDS = {
-    "NAME": "a name",
-    "NUMBER": "a number",
-    "STRING": "a string",
-    "_SEP": "a new line or ';'",
-    "$END": "the end of the input",
-}
-_EXPR_START = {"NAME", "NUMBER", "STRING", "LPAR", "LSQB", "MINUS", "PLUS"}
-_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW", "DOT", "LPAR", "LSQB"}
-_CHAR_HINTS = {
-    ":": "slices are not supported; index with whole numbers, like w[0]",
-    "%": "the operators are + - * / ** @",
-    "!": "the operators are + - * / ** @",
-    "<": "comparisons are not part of the language",
-    ">": "comparisons are not part of the language",
-    "{": "use [ ] for lists",
-    "}": "use [ ] for lists",
-}
+def _check_bool(v: _Val) -> None:
+    if not (v.kind == "ref" and v.data in ("True", "False")):
+        raise _err("requires_grad is True or False", v.span)
 
 
-def _describe_expected(parser: Lark, expected: set[str]) -> str:
-    words = []
-    if {"NAME", "NUMBER"} <= expected:
-        words.append("an expression")
-        expected = expected - _EXPR_START
-    if {"STAR", "SLASH"} <= expected:
-        words.append("an operator")
-        expected = expected - _OPERATORS
-    for t in sorted(expected):
-        if t in _TOKEN_WORDS:
-            words.append(_TOKEN_WORDS[t])
-        else:
-            words.append(f"'{parser.get_terminal(t).pattern.value}'")
-    if len(words) > 1:
-        return ", ".join(words[:-1]) + " or " + words[-1]
-    return words[0] if words else "something else"
+def _check_name(name: str, span: tuple[int, int]) -> None:
+    """Refuse a name that the staged Python (engine/codegen.py) needs for itself."""
+    if name in RESERVED:
+        raise _err(f"'{name}' is a name the generated Python code needs", span,
+                   "choose another name")
+    if name.startswith("__"):
+        raise _err(f"'{name}': names with double underscores are not part of the language",
+                   span, "choose another name")
 
 
-def _syntax_error(
-    e: UnexpectedInput, text: str, off: int, stop: int, parser: Lark
-) -> ExpressionError:
-    """Lark's complaint about text[off:stop], in plain words and whole-text positions."""
-    if isinstance(e, UnexpectedCharacters):
-        i = off + e.pos_in_stream
-        ch = text[i]
-        if ch in "'\"":
-            return ExpressionError(
-                "unterminated string (strings are not part of the language)", i, i + 1
-            )
-        return ExpressionError(
-            f"unexpected character '{ch}'",
-            i,
-            i + 1,
-            hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"),
-        )
-    if isinstance(e, UnexpectedToken):
-        tok = e.token
-        expected = _describe_expected(parser, set(e.expected))
-        if tok.type == "$END":
-            where = "input" if stop == len(text) else "line"
-            return ExpressionError(f"the {where} ends too early; expected {expected}", stop, stop)
-        start = off + tok.start_pos
-        end = off + (tok.end_pos if tok.end_pos is not None else tok.start_pos + len(tok))
-        if tok.type == "EQUAL":
-            return ExpressionError(
-                "only a single name can be assigned to",
-                start,
-                end,
-                hint="write name = expression (there are no comparisons)",
-            )
-        if tok.type == "_SEP":
-            found = "the end of the line" if str(tok) == "\n" else "';'"
-        elif tok.type in ("NAME", "NUMBER"):
-            found = f"{tok.type.lower()} '{tok}'"
-        else:
-            found = f"'{tok}'"
-        hint = None
-        if tok.type in ("NAME", "NUMBER", "LPAR") and "STAR" in e.expected:
-            hint = "put an operator such as * between the two"
-        return ExpressionError(f"unexpected {found}; expected {expected}", start, end, hint=hint)
-    return ExpressionError(f"could not read the expression: {e}")
+# --- the parser -------------------------------------------------------------------------------
+
+_KIND_WORDS = {"num": "number", "name": "name", "str": "string"}
 
 
-# The commonest statements (`a1 = a0 + 1`, `x = -2`) skip lark: they are built by the same
-# builder calls lark's callbacks make, and long generated programs parse several times faster.
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_NUM = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_SIMPLE = re.compile(
-    rf"[ \t]*({_NAME})[ \t]*=[ \t]*(?:(-)[ \t]*({_NUM})"
-    rf"|({_NAME}|{_NUM})(?:[ \t]*([-+*/])[ \t]*({_NAME}|{_NUM}))?)[ \t]*"
-)
-_STATEMENT = re.compile(r"[^;\n]+")
-_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
-
-
-def _operand(m: re.Match, group: int) -> _Val:
-    text, span = m.group(group), m.span(group)
-    if text[0].isdigit() or text[0] == ".":
-        return _number_text(text, span)
-    return _Val("ref", span, text)
-
-
-def _simple(b: _Builder, m: re.Match) -> None:
-    if m.group(3):  # name = -number
-        v = _number_text(m.group(3), m.span(3))
-        v = _Val(v.kind, (m.start(2), v.span[1]), -v.data)
+def _unexpected(tok: Token, expected: str, hint: str | None = None) -> ExpressionError:
+    kind, text, start, end = tok
+    if kind == "=":
+        return ExpressionError("only a single name can be assigned to", start, end,
+                               hint="write name = expression (there are no comparisons)")
+    if kind == "end":
+        return ExpressionError(f"the input ends too early; expected {expected}", start, end)
+    if kind == "sep" and text == "\n":
+        found = "the end of the line"
+    elif kind in _KIND_WORDS:
+        found = f"{_KIND_WORDS[kind]} '{text}'"
     else:
-        v = _operand(m, 4)
-        if m.group(5):
-            v = b.binary(_OPS[m.group(5)], v, _operand(m, 6))
-    b.assign(m.group(1), m.span(1), v)
+        found = f"'{text}'"
+    return ExpressionError(f"unexpected {found}; expected {expected}", start, end, hint=hint)
 
 
-def _parse_chunk(b: _Builder, parser: Lark, text: str, start: int, end: int) -> None:
-    b.offset = start
-    try:
-        parser.parse(text[start:end])
-    except UnexpectedInput as e:
-        raise _syntax_error(e, text, start, end, parser) from None
+class _Frame:
+    """An open bracket: ( for grouping or a call, [ for a list or an index."""
+
+    __slots__ = ("kind", "start", "items", "callee", "keyword")
+
+    def __init__(self, kind: str, start: int, callee: _Val | None) -> None:
+        self.kind = kind  # "paren", "call", "list", "index"
+        self.start = start
+        self.items: list[_Val] = []
+        self.callee = callee
+        self.keyword: Token | None = None  # the name of a keyword argument being read
 
 
-def parse(text: str, limits: Limits | None = None, *, fast: bool = True) -> Graph:
-    """Build the circuit for an expression or a program; every mistake is an ExpressionError.
+_CLOSES = {"paren": ")", "call": ")", "list": "]", "index": "]"}
 
-    `fast=False` sends every statement through lark (the tests compare both ways)."""
+
+def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
+    """Precedence climbing with explicit stacks: the expression starting at token i, and the
+    index of the token after it (a separator or the end)."""
+    kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
+    values: list[_Val] = []
+    # pending operators: (right binding power, gate or sign, start); an open bracket is a wall
+    ops: list[tuple] = [(-2, None, 0)]
+    frames: list[_Frame] = []
+    operand = True
+    while True:
+        kind = kinds[i]
+        if operand:
+            if kind == "name":
+                if (kinds[i + 1] == "=" and frames and frames[-1].kind == "call"
+                        and ops[-1][0] == -2):
+                    frames[-1].keyword = toks[i]  # name=value in a call
+                    i += 2
+                    continue
+                values.append(_Val("ref", (starts[i], ends[i]), texts[i]))
+            elif kind == "(" or kind == "[":
+                frames.append(_Frame("paren" if kind == "(" else "list", starts[i], None))
+                ops.append((-2, None, 0))
+                i += 1
+                continue
+            elif kind == "num":
+                values.append(b.number(texts[i], (starts[i], ends[i])))
+            elif kind == "-" or kind == "+":
+                ops.append((PREFIX_POWER, kind, starts[i]))
+                i += 1
+                continue
+            elif kind == "str":
+                values.append(_Val("str", (starts[i], ends[i]), texts[i]))
+            elif (kind == ")" or kind == "]") and ops[-1][0] == -2 and frames and (
+                    frames[-1].items or frames[-1].kind in ("call", "list")) and (
+                    frames[-1].keyword is None):
+                # f(), [] and a trailing comma: the bracket closes with no value pending
+                _close(b, values, ops, frames, ends[i], pending=False)
+                i += 1
+                operand = False
+                continue
+            else:
+                raise _unexpected(toks[i], "an expression")
+            i += 1
+            operand = False
+            continue
+        # after an operand: a postfix, an operator, a comma, a closing bracket or the end
+        if kind == ")" or kind == "]":
+            _close(b, values, ops, frames, ends[i], pending=True)
+            i += 1
+        elif kind in INFIX:
+            lbp, rbp, op = INFIX[kind]
+            while lbp < ops[-1][0]:
+                _reduce(b, values, ops)
+            ops.append((rbp, op, starts[i]))
+            operand = True
+            i += 1
+        elif kind == "(" or kind == "[":
+            frames.append(_Frame("call" if kind == "(" else "index", starts[i], values.pop()))
+            ops.append((-2, None, 0))
+            operand = True
+            i += 1
+        elif kind == ".":
+            if kinds[i + 1] != "name":
+                raise _unexpected(toks[i + 1], "a name after '.'")
+            target = values.pop()
+            values.append(b.attribute(target, texts[i + 1], (target.span[0], ends[i + 1]),
+                                      (starts[i], ends[i])))
+            i += 2
+        elif kind == "," and frames and frames[-1].kind != "paren":
+            while ops[-1][0] != -2:
+                _reduce(b, values, ops)
+            _item(frames[-1], values.pop())
+            operand = True
+            i += 1
+        elif kind == "sep" or kind == "end":
+            while len(ops) > 1:
+                _reduce(b, values, ops)
+            return values[0], i
+        else:
+            frame = frames[-1] if frames else None
+            if frame is None:
+                expected = "an operator or the end of the line"
+            elif frame.kind == "paren":
+                expected = "an operator or ')'"
+            else:
+                expected = f"an operator, ',' or '{_CLOSES[frame.kind]}'"
+            hint = ("put an operator such as * between the two"
+                    if kind in ("name", "num", "str") else None)
+            raise _unexpected(toks[i], expected, hint)
+
+
+def _reduce(b: _Builder, values: list[_Val], ops: list[tuple]) -> None:
+    _, op, start = ops.pop()
+    if op == "-" or op == "+":
+        values.append(b.unary(op, start, values.pop()))
+    else:
+        right = values.pop()
+        values.append(b.binary(op, values.pop(), right))
+
+
+def _item(frame: _Frame, value: _Val) -> None:
+    if frame.keyword is not None:
+        name = frame.keyword
+        value = _Val("kwarg", (name[2], value.span[1]), (name[1], value))
+        frame.keyword = None
+    frame.items.append(value)
+
+
+def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Frame], end: int,
+           pending: bool) -> None:
+    """A closing bracket (ending at `end`) ends the innermost frame: its value replaces it."""
+    while ops[-1][0] != -2:
+        _reduce(b, values, ops)
+    ops.pop()
+    frame = frames.pop()
+    kind = frame.kind
+    if kind == "paren":
+        values.append(b.widen(values.pop(), (frame.start, end)))
+        return
+    if pending:
+        _item(frame, values.pop())
+    if kind == "list":
+        values.append(b.items_list(frame.items, (frame.start, end)))
+    elif kind == "index":
+        values.append(b.index(frame.callee, frame.items, (frame.callee.span[0], end)))
+    else:
+        values.append(b.call(frame.callee, frame.items, (frame.callee.span[0], end)))
+
+
+# --- statements -------------------------------------------------------------------------------
+
+
+def parse_program(text: str, limits: Limits | None = None) -> Program:
+    """Read a program: its graph, each statement (line, target, operator, span, node) and the
+    text of its print lines. Every mistake is an ExpressionError with a span."""
     if limits is not None and len(text) > limits.max_chars:
         raise ExpressionError(
             f"the expression has {len(text):,} characters, more than the limit of "
-            f"{limits.max_chars:,}",
-            limits.max_chars,
-            len(text),
-        )
-    clean = _prepare(text, limits)
-    parser = _lark()
-    b = _local.builder = _Builder(limits)
-    try:
-        pending = None  # start of statements not yet given to lark
-        if fast:
-            for st in _STATEMENT.finditer(clean):
-                m = _SIMPLE.fullmatch(st.group())
-                if m is None:
-                    if st.group().isspace():
-                        continue
-                    if pending is None:
-                        pending = st.start()
-                    continue
-                if pending is not None:
-                    _parse_chunk(b, parser, clean, pending, st.start())
-                    pending = None
-                _simple(b, _Shifted(m, st.start()))
+            f"{limits.max_chars:,}", limits.max_chars, len(text))
+    toks = tokenize(text, limits.max_depth if limits is not None else None)
+    b = _Builder(limits)
+    program = Program(b.g)
+    statements = program.statements
+    line, counted = 1, 0  # the line at text position `counted`
+    i = 0
+    while True:
+        tok = toks[i]
+        kind = tok[0]
+        if kind == "sep":
+            i += 1
+            continue
+        if kind == "end":
+            break
+        start = tok[2]
+        line += text.count("\n", counted, start)
+        counted = start
+        nxt = toks[i + 1][0]
+        if kind == "kw":
+            i = _import(b, toks, i)
+            statements.append(Statement(line, "import", None, None, (start, toks[i - 1][3]),
+                                        None))
+        elif kind == "name" and (nxt == "=" or nxt in AUGMENTED):
+            if nxt != "=" and tok[1] not in b.names:
+                raise _err(f"'{tok[1]}' has no value yet", (tok[2], tok[3]),
+                           f"assign it before {tok[1]} {nxt} ...")
+            value, i = _expression(b, toks, i + 2)
+            if nxt != "=":
+                target = _Val("ref", (tok[2], tok[3]), tok[1])
+                value = b.binary(AUGMENTED[nxt], target, value)
+            node = b.assign(tok[1], (tok[2], tok[3]), value)
+            statements.append(Statement(line, "assign", tok[1], nxt, (start, toks[i - 1][3]),
+                                        node))
+        elif kind == "name" and nxt == "." and toks[i + 2][0] == "name" and toks[i + 3][0] == "=":
+            attr = toks[i + 2]
+            value, i = _expression(b, toks, i + 4)
+            node = _set_attribute(b, tok, attr, value)
+            statements.append(Statement(line, "attribute", tok[1], None,
+                                        (start, toks[i - 1][3]), node))
+        elif kind == "name" and tok[1] == "print" and nxt == "(":
+            i = _skip_print(text, toks, i, program.notes, line)
+            statements.append(Statement(line, "print", None, None, (start, toks[i - 1][3]),
+                                        None))
         else:
-            pending = 0
-        if pending is not None:
-            _parse_chunk(b, parser, clean, pending, len(clean))
-        return b.finish()
-    finally:
-        _local.builder = None
+            value, i = _expression(b, toks, i)
+            st = Statement(line, "expression", None, None, (start, toks[i - 1][3]), None)
+            b.expression(value, st)
+            statements.append(st)
+        if toks[i][0] != "sep" and toks[i][0] != "end":
+            raise _unexpected(toks[i], "the end of the line")
+    b.finish()
+    return program
 
 
-class _Shifted:
-    """A match on one statement, with spans in the whole text."""
+def parse(text: str, limits: Limits | None = None) -> Graph:
+    """Build the circuit for an expression or a program; every mistake is an ExpressionError."""
+    return parse_program(text, limits).graph
 
-    __slots__ = ("m", "off")
 
-    def __init__(self, m: re.Match, off: int) -> None:
-        self.m, self.off = m, off
+def _set_attribute(b: _Builder, name: Token, attr: Token, value: _Val) -> Node:
+    """x.label = 'x1', x.requires_grad = True; any other attribute is refused."""
+    span = (name[2], attr[3])
+    if attr[1] == "label":
+        return b.label(name[1], span, value)
+    if attr[1] == "requires_grad":
+        _check_bool(value)
+        return b.resolve(name[1], (name[2], name[3]))
+    if attr[1] in ("grad", "data"):
+        raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span,
+                   "chainrule computes every value and gradient itself: drop this line")
+    raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span,
+               "only .label and .requires_grad can be set")
 
-    def group(self, i: int) -> str | None:
-        return self.m.group(i)
 
-    def span(self, i: int) -> tuple[int, int]:
-        a, b = self.m.span(i)
-        return (a + self.off, b + self.off)
+def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) -> int:
+    """print(...): nothing is computed; its text is kept as a note."""
+    depth = 0
+    j = i + 1
+    while True:
+        kind = toks[j][0]
+        if kind == "(":
+            depth += 1
+        elif kind == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        j += 1
+    inner = text[toks[i + 1][3]:toks[j][2]].strip()
+    notes.append(f"line {line} prints {inner}")
+    return j + 1
 
-    def start(self, i: int) -> int:
-        return self.m.start(i) + self.off
+
+def _import(b: _Builder, toks: Tokens, i: int) -> int:
+    """import m [as a], ... | from m import n [as a], ...: the modules chainrule knows are
+    accepted (their aliases reach their functions); any other is an error that names it."""
+    first = toks[i][1]
+    if first == "as":
+        raise _unexpected(toks[i], "an expression")
+
+    def dotted(j: int) -> tuple[str, tuple[int, int], int]:
+        if toks[j][0] != "name":
+            raise _unexpected(toks[j], "a module name")
+        parts, start = [toks[j][1]], toks[j][2]
+        end = toks[j][3]
+        j += 1
+        while toks[j][0] == "." and toks[j + 1][0] == "name":
+            parts.append(toks[j + 1][1])
+            end = toks[j + 1][3]
+            j += 2
+        module = ".".join(parts)
+        if module not in IMPORTABLE:
+            raise _err(f"'{module}' cannot be imported here", (start, end),
+                       "chainrule reads programs that import " + ", ".join(IMPORTABLE[:5])
+                       + " or micrograd; it never runs code")
+        return module, (start, end), j
+
+    def alias(j: int) -> tuple[str | None, int]:
+        if toks[j][0] == "kw" and toks[j][1] == "as":
+            if toks[j + 1][0] != "name":
+                raise _unexpected(toks[j + 1], "a name")
+            return toks[j + 1][1], j + 2
+        return None, j
+
+    if first == "import":
+        j = i + 1
+        while True:
+            module, _, j = dotted(j)
+            name, j = alias(j)
+            if name is not None:
+                b.modules[name] = module
+            elif "." not in module:
+                b.modules[module] = module
+            if toks[j][0] != ",":
+                return j
+            j += 1
+    module, _, j = dotted(i + 1)
+    if not (toks[j][0] == "kw" and toks[j][1] == "import"):
+        raise _unexpected(toks[j], "'import'")
+    j += 1
+    paren = toks[j][0] == "("
+    j += paren
+    while True:
+        if toks[j][0] != "name":
+            raise _unexpected(toks[j], "a name to import")
+        name = toks[j][1]
+        local, j = alias(j + 1)
+        if f"{module}.{name}" in IMPORTABLE:  # from torch.nn import functional as F
+            b.modules[local or name] = f"{module}.{name}"
+        if toks[j][0] != ",":
+            break
+        j += 1
+        if paren and toks[j][0] == ")":
+            break
+    if paren:
+        if toks[j][0] != ")":
+            raise _unexpected(toks[j], "')'")
+        j += 1
+    return j

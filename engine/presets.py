@@ -46,6 +46,46 @@ SIGMOID_CHAIN = "\n".join(
     + [f"h{k} = sigmoid(h{k - 1})" for k in range(2, 11)]
 )
 
+# micrograd's README example, pasted as printed there
+MICROGRAD_README = """\
+from micrograd.engine import Value
+
+a = Value(-4.0)
+b = Value(2.0)
+c = a + b
+d = a * b + b**3
+c += c + 1
+c += 1 + c + (-a)
+d += d * 2 + (b + a).relu()
+d += 3 * d + (b - a).relu()
+e = c - d
+f = e**2
+g = f / 2.0
+g += 10.0 / f
+print(f'{g.data:.4f}') # prints 24.7041, the outcome of this forward pass
+g.backward()
+print(f'{a.grad:.4f}') # prints 138.8338, i.e. the numerical value of dg/da
+print(f'{b.grad:.4f}') # prints 645.5773, i.e. the numerical value of dg/db"""
+
+# the neuron of micrograd's lecture, with its labels
+LECTURE_NEURON = """\
+# inputs x1,x2
+x1 = Value(2.0, label='x1')
+x2 = Value(0.0, label='x2')
+# weights w1,w2
+w1 = Value(-3.0, label='w1')
+w2 = Value(1.0, label='w2')
+# bias of the neuron
+b = Value(6.8813735870195432, label='b')
+# x1*w1 + x2*w2 + b
+x1w1 = x1*w1; x1w1.label = 'x1*w1'
+x2w2 = x2*w2; x2w2.label = 'x2*w2'
+x1w1x2w2 = x1w1 + x2w2; x1w1x2w2.label = 'x1*w1 + x2*w2'
+n = x1w1x2w2 + b; n.label = 'n'
+o = n.tanh(); o.label = 'o'
+o.backward()
+draw_dot(o)"""
+
 
 def _preset(id: str, title: str, expression: str, values: dict | None = None,
             expand: bool = False, notes: str = "") -> dict:
@@ -105,4 +145,12 @@ PRESETS: list[dict] = [
     _preset("sigmoid-chain", "Vanishing gradient: ten sigmoids deep", SIGMOID_CHAIN,
             notes="Every sigmoid scales the gradient by at most 1/4, so after ten of them the "
                   "gradient on x is below one millionth."),
+    _preset("micrograd-readme", "micrograd README", MICROGRAD_README,
+            notes="micrograd's example as printed in its README: c and d are assigned again "
+                  "with +=, so they show as the wires c, c′, c″ and d, d′, d″; g is 24.7041, "
+                  "dg/da 138.8338 and dg/db 645.5773, micrograd's own numbers."),
+    _preset("micrograd-neuron", "micrograd lecture neuron", LECTURE_NEURON,
+            notes="The neuron of micrograd's lecture with its labels: o = tanh(n) = 0.7071, "
+                  "the tanh gate's local gradient is 1 - o² = 0.5, so x1 gets w1·0.5 = -1.5 and "
+                  "w2 gets x2·0.5 = 0."),
 ]

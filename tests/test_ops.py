@@ -3,7 +3,9 @@ and its numerical stability. A new gate is covered by adding its sample inputs t
 
 from __future__ import annotations
 
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +47,16 @@ CASES: dict[str, list[tuple[tuple, dict]]] = {
                ((R.standard_normal(4), R.standard_normal((4, 2))), {}),
                ((R.standard_normal((3, 4)), R.standard_normal(4)), {}),
                ((R.standard_normal(4), R.standard_normal(4)), {})],
+    "square": [((1.5,), {}), ((MIX,), {})],
+    "expm1": [((0.5,), {}), ((MIX,), {})],
+    "log1p": [((0.5,), {}), ((POS,), {})],
+    "leaky_relu": [((1.5,), {"a": 0.01}), ((MIX,), {"a": 0.2})],
+    "elu": [((-0.5,), {"alpha": 1.0}), ((MIX,), {"alpha": 0.7})],
+    "gelu": [((0.5,), {}), ((MIX,), {})],
+    "softsign": [((-1.5,), {}), ((MIX,), {})],
+    "clip": [((0.5,), {"lo": -1.0, "hi": 1.0}), ((MIX,), {"lo": -1.0, "hi": 1.0})],
+    "mse": [((1.5, -2.0), {}), ((MIX, POS), {}), ((MIX, 0.5), {})],
+    "bce": [((0.3, 1.0), {}), ((POS / 4, np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.2]])), {})],
     "sum": [((MIX,), {}), ((np.array([1.0, -2.0]),), {})],
     "mean": [((MIX,), {}), ((np.array([1.0, -2.0]),), {})],
     "transpose": [((MIX,), {})],
@@ -182,30 +194,26 @@ def test_softmax_ce_stays_finite_on_huge_logits():
     assert c.gradients["y"] is None
 
 
-# --- the scalar forms (Python floats and math) against the numpy rows ------------------------
+# --- one statement, two kinds of value: Python floats (math) against arrays (numpy) -----------
 
 EDGES = [-1000.0, -2.5, -1.0, -0.0, 0.0, 1e-300, 0.5, 1.0, 3.0, 710.0, 1e200,
          np.inf, -np.inf, np.nan]
 PAIRS = [(a, b) for a in (-2.0, -0.0, 0.0, 1.5, 1e200, np.inf, -np.inf, np.nan)
          for b in (-2.0, 0.0, 0.5, 1.5, 1e200, -np.inf, np.nan)]
 ATTRS = {"addc": [{"c": 1.0}], "scale": [{"a": -2.0}],
-         "powc": [{"p": 2.0}, {"p": -1.5}, {"p": 0.5}, {"p": 3.0}, {"p": -1.0}]}
+         "powc": [{"p": 2.0}, {"p": -1.5}, {"p": 0.5}, {"p": 3.0}, {"p": -1.0}],
+         "leaky_relu": [{"a": 0.01}], "elu": [{"alpha": 1.0}], "clip": [{"lo": -1.0, "hi": 2.0}]}
 
 
 def _scalar_vs_array_cases() -> list:
     cases = []
     for op, gate in GATES.items():
-        if gate.scalar is None:
-            continue
+        if gate.linear is not None or op == "softmax_ce":
+            continue  # tensor gates: a float input is no vector or matrix
         points = [(x,) for x in EDGES] if gate.arity == 1 else PAIRS
         cases += [pytest.param(op, xs, attrs, id=f"{op}-{xs}-{attrs}")
                   for attrs in ATTRS.get(op, [{}]) for xs in points]
     return cases
-
-
-def test_every_elementwise_gate_has_a_scalar_form():
-    tensor_only = {"matmul", "sum", "mean", "transpose", "index", "softmax_ce"}
-    assert {op for op, g in GATES.items() if g.scalar is None} == tensor_only
 
 
 @pytest.mark.parametrize("op, xs, attrs", _scalar_vs_array_cases())
@@ -221,9 +229,30 @@ def test_scalar_form_agrees_with_numpy_row(op, xs, attrs):
             warnings.simplefilter("error")
             circuits.append(Circuit("", g, {}))
     scalar, array = circuits
-    assert type(scalar.value) is np.float64 and type(scalar.gradients["a0"]) is np.float64
+    assert type(scalar.value) is float and type(scalar.gradients["a0"]) is float
     # math and numpy's vectorized exp, log and tanh may differ in the last bits
-    np.testing.assert_allclose(scalar.value, array.value[0], rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(scalar.value, np.ravel(array.value)[0], rtol=1e-15, atol=1e-300)
     for name, grad in scalar.gradients.items():
         np.testing.assert_allclose(grad, array.gradients[name][0], rtol=1e-12, atol=1e-300)
     assert scalar.warnings == [w for w in array.warnings if "the output has shape" not in w]
+
+
+# --- the table is the one list of gates ----------------------------------------------------------
+
+
+def test_readme_lists_every_callable_gate():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    gates = readme[readme.index("- Gates:"):readme.index("`math.`, `np.` and `torch.` prefixes")]
+    listed = set(re.findall(r"[a-z_0-9]+", " ".join(re.findall(r"`([^`]*)`", gates))))
+    callable_names = {name for gate in GATES.values() for name in gate.calls}
+    assert callable_names - listed == set(), "callable gates the README does not list"
+    words = {w for w in listed if w.isidentifier() and w not in
+             {"x", "a", "alpha", "lo", "hi", "pred", "target", "prob", "logits", "labels", "np",
+              "w", "dot", "T"}}
+    assert words - callable_names == set(), "names the README lists that no gate answers to"
+
+
+@pytest.mark.parametrize("op", sorted(GATES))
+def test_every_gate_has_a_formula_derived_from_its_row(op):
+    formula = GATES[op].formula
+    assert formula and "=" in formula and "Sym(" not in formula

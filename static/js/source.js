@@ -5,14 +5,16 @@
 
 // Numbers are matched first so the "e5" of "1e5" is never taken for a name.
 const TOKEN = /(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_]\w*)/g;
-const MODULES = new Set(['np', 'math', 'numpy']);
+const MODULES = new Set(['np', 'math', 'numpy', 'torch', 'F', 'True', 'False']);
+// what names no value: strings, comments, import lines and print lines (kept as notes)
+const SKIPPED = /'[^'\n]*'|"[^"\n]*"|#[^\n]*|^[ \t]*(?:import|from)\b[^\n]*|^[ \t]*print\([^\n]*/gm;
 
 /**
  * Names the user must give a value: every identifier that is not called like a function, not an
  * attribute (np.exp, w.T), and not assigned by a statement of the program. First use first.
  */
 export function freeNames(text) {
-  const src = String(text).replace(/#[^\n]*/g, '');
+  const src = String(text).replace(SKIPPED, (m) => (m[0] === "'" || m[0] === '"' ? "''" : ''));
   const assigned = new Set();
   for (const stmt of src.split(/[\n;]/)) {
     const m = /^\s*([A-Za-z_]\w*)\s*=(?!=)/.exec(stmt);

@@ -1,0 +1,136 @@
+"""The engine on tensors against hand-written numpy (and PyTorch when it is importable).
+
+(a) one two-layer training step, batch 100, 784 -> 100 -> 10, float32, as the notes write it:
+    the loss softmax_ce(relu(X @ W1) @ W2, y) and the gradients of W1 and W2 (not of the data);
+(b) forward + backward of a 30-layer relu MLP, 512 wide, batch 64, float64.
+
+Interleaved rounds; each prints the median of the per-round ratios (engine / peer) and their
+range. Run: `.venv/bin/python bench/tensors.py` (add OPENBLAS_NUM_THREADS=1 on a busy machine:
+threads that wait for a core make matrix products erratic).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from engine.nn import mlp  # noqa: E402
+from engine.parse import parse  # noqa: E402
+
+ROUNDS = 21
+
+
+def ratios(ours, *peers, number: int = 5) -> list[list[float]]:
+    """Per round, our time over each peer's, alternating which runs first."""
+    out: list[list[float]] = [[] for _ in peers]
+    for r in range(ROUNDS):
+        fns = [ours, *peers] if r % 2 else [*peers, ours][::-1]
+        times = {}
+        for fn in fns:
+            t = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times[fn] = time.perf_counter() - t
+        for k, peer in enumerate(peers):
+            out[k].append(times[ours] / times[peer])
+    return out
+
+
+def report(name: str, peer: str, rs: list[float]) -> None:
+    q = statistics.quantiles(rs, n=4)
+    print(f"    {name} / {peer}: median {statistics.median(rs):.2f}x "
+          f"(quartiles {q[0]:.2f}-{q[2]:.2f}, range {min(rs):.2f}-{max(rs):.2f})")
+
+
+def two_layer() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 100)
+    W1 = (rng.standard_normal((784, 100)) / 28).astype(np.float32)
+    W2 = (rng.standard_normal((100, 10)) / 10).astype(np.float32)
+    graph = parse("softmax_ce(relu(X @ W1) @ W2, y)", None)
+    ins = graph.inputs()
+    values = {"X": X, "y": y.astype(np.float32), "W1": W1, "W2": W2}
+
+    def engine():
+        grads = graph.backward(graph.forward(values), wrt=("W1", "W2"))
+        return grads[ins["W1"].index], grads[ins["W2"].index]
+
+    def notes():
+        Z1 = np.maximum(X @ W1, 0)
+        Z = Z1 @ W2
+        e = np.exp(Z - Z.max(axis=1, keepdims=True))
+        G2 = e / e.sum(axis=1, keepdims=True)
+        G2[np.arange(len(y)), y] -= 1
+        G1 = (Z1 > 0) * (G2 @ W2.T)
+        return X.T @ G1 / len(y), Z1.T @ G2 / len(y)
+
+    for a, b in zip(engine(), notes(), strict=True):  # the same numbers, or no timing
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    peers = [notes]
+    torch_step = _torch_two_layer(X, y, W1, W2)
+    if torch_step:
+        peers.append(torch_step)
+    print("(a) two-layer step, batch 100, 784 -> 100 -> 10, float32")
+    for rs, name in zip(ratios(engine, *peers), ("numpy (the notes)", "PyTorch"), strict=False):
+        report("engine", name, rs)
+
+
+def _torch_two_layer(X, y, W1, W2):
+    try:
+        import torch
+    except ImportError:
+        print("    (PyTorch not importable: no PyTorch column)")
+        return None
+    torch.set_num_threads(1)
+    tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+    tW1 = torch.from_numpy(W1.copy()).requires_grad_()
+    tW2 = torch.from_numpy(W2.copy()).requires_grad_()
+
+    def step():
+        tW1.grad = tW2.grad = None
+        loss = torch.nn.functional.cross_entropy(torch.relu(tX @ tW1) @ tW2, ty)
+        loss.backward()
+
+    return step
+
+
+def deep_mlp() -> None:
+    depth, width, batch = 30, 512, 64
+    net = mlp(depth, "relu")
+    values = net.values(np.random.default_rng(0), width, batch, "he", 1.0, 10)
+    graph = net.graph
+
+    def engine():
+        graph.backward(graph.forward(values))
+
+    def numpy_peer():
+        hs, ss = [values["x"]], []
+        for i in range(1, depth + 1):
+            ss.append(hs[-1] @ values[f"W{i}"])
+            hs.append(np.maximum(ss[-1], 0.0))
+        z = hs[-1] @ values["W_out"]
+        labels = values["labels"].astype(int)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(batch), labels] -= 1
+        dh = p / batch @ values["W_out"].T
+        for i in reversed(range(depth)):
+            ds = dh * (ss[i] > 0)
+            _ = hs[i].T @ ds
+            dh = ds @ values[f"W{i + 1}"].T
+
+    print(f"(b) MLP {depth} x {width}, batch {batch}, forward + backward, float64")
+    report("engine", "numpy", ratios(engine, numpy_peer, number=1)[0])
+
+
+if __name__ == "__main__":
+    two_layer()
+    deep_mlp()

@@ -1,0 +1,410 @@
+"""The functions the gate table is written with. Each works on three kinds of value:
+
+- Python floats, with `math` (a call costs ~50 ns, where numpy on a scalar costs ~1 µs);
+- numpy arrays (and the float64 scalars numpy hands back), with numpy;
+- `Sym`, a symbol: the same call then writes itself down, as Python for the staged code and as
+  LaTeX for the formula shown beside a gate.
+
+So a gate states its forward pass and its local derivative once, and the engine runs that
+statement on numbers while the code generator and the formula read the very same statement.
+
+Where `math` raises (1/0, exp(1000), log(-1)) the engine runs the gate again on numpy float64
+scalars, so such a value is numpy's inf or nan whichever path it took.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.errors import ExpressionError
+
+# Binding strength of a written expression, weakest first (Python's own order).
+CMP, ADD, MUL, NEG, POW, ATOM = range(6)
+
+
+class Sym:
+    """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
+    `shape` is known for the symbols that stand for a circuit's wires (the code generator's)."""
+
+    __slots__ = ("py", "tex", "prec", "shape")
+    __hash__ = object.__hash__
+
+    def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None):
+        self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
+
+    def __repr__(self) -> str:
+        return f"Sym({self.py!r})"
+
+    def __add__(self, o):
+        return _binary(self, o, " + ", "+", ADD)
+
+    def __radd__(self, o):
+        return _binary(o, self, " + ", "+", ADD)
+
+    def __sub__(self, o):
+        return _binary(self, o, " - ", "-", ADD)
+
+    def __rsub__(self, o):
+        return _binary(o, self, " - ", "-", ADD)
+
+    def __mul__(self, o):
+        return _binary(self, o, " * ", r"\,", MUL)
+
+    def __rmul__(self, o):
+        return _binary(o, self, " * ", r"\,", MUL)
+
+    def __truediv__(self, o):
+        return _fraction(self, o)
+
+    def __rtruediv__(self, o):
+        return _fraction(o, self)
+
+    def __pow__(self, o):
+        return _power(self, o)
+
+    def __rpow__(self, o):
+        return _power(o, self)
+
+    def __neg__(self):
+        return Sym("-" + _wrap(self, NEG), "-" + _wrap(self, NEG, tex=True), NEG)
+
+    def __gt__(self, o):
+        return _compare(self, o, ">")
+
+    def __lt__(self, o):
+        return _compare(self, o, "<")
+
+    def __ge__(self, o):
+        return _compare(self, o, ">=")
+
+    def __le__(self, o):
+        return _compare(self, o, "<=")
+
+    def __eq__(self, o):  # type: ignore[override]
+        return _compare(self, o, "==")
+
+
+def sym(x) -> Sym:
+    """A number or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds as a negation."""
+    if isinstance(x, Sym):
+        return x
+    text = repr(x) if isinstance(x, float) else str(x)
+    tex = text[:-2] if text.endswith(".0") else text
+    return Sym(text, tex, NEG if text.startswith("-") else ATOM)
+
+
+def _wrap(s: Sym, prec: int, tex: bool = False) -> str:
+    text = s.tex if tex else s.py
+    if s.prec >= prec:
+        return text
+    return rf"\left({text}\right)" if tex else f"({text})"
+
+
+def _binary(a, b, py_op: str, tex_op: str, prec: int) -> Sym:
+    a, b = sym(a), sym(b)
+    # left-associative: the right operand must bind strictly tighter (a - (b - c))
+    py = _wrap(a, prec) + py_op + _wrap(b, prec + 1)
+    tex = _wrap(a, prec, True) + tex_op + _wrap(b, prec + 1, True)
+    return Sym(py, tex, prec)
+
+
+def _fraction(a, b) -> Sym:
+    a, b = sym(a), sym(b)
+    return Sym(_wrap(a, MUL) + " / " + _wrap(b, MUL + 1), rf"\frac{{{a.tex}}}{{{b.tex}}}", MUL)
+
+
+def _power(a, b) -> Sym:
+    a, b = sym(a), sym(b)
+    # right-associative, and tighter than a unary minus on its left: (-x)**2, x**-1
+    return Sym(_wrap(a, POW + 1) + "**" + _wrap(b, NEG), _wrap(a, ATOM, True) + f"^{{{b.tex}}}",
+               POW)
+
+
+def _compare(a, b, op: str) -> Sym:
+    a, b = sym(a), sym(b)
+    tex_op = {">=": r"\ge", "<=": r"\le", "==": "="}.get(op, op)
+    return Sym(f"({a.py} {op} {b.py})", rf"\mathbb{{1}}({a.tex} {tex_op} {b.tex})", ATOM)
+
+
+def _call(py: str, tex: str, *args) -> Sym:
+    """A written call: `py` and `tex` are templates with {0}, {1}... for the arguments."""
+    xs = [sym(a) for a in args]
+    return Sym(py.format(*(x.py for x in xs)), tex.format(*(x.tex for x in xs)), ATOM)
+
+
+# --- elementwise functions: floats, arrays, symbols ------------------------------------------
+
+
+def elementwise(py: str, tex: str, on_float: Callable, on_array: Callable) -> Callable:
+    """A function of one number that runs `on_float` for a Python float, `on_array` otherwise,
+    and writes itself down (with the `py` and `tex` templates) for a symbol."""
+
+    def fn(x):
+        if type(x) is float:
+            return on_float(x)
+        if isinstance(x, Sym):
+            return _call(py, tex, x)
+        return on_array(x)
+
+    fn.__name__ = py.split("(")[0].split(".")[-1]
+    return fn
+
+
+def _sigmoid_float(x: float) -> float:
+    e = math.exp(-abs(x))  # exp of a non-positive number only: neither branch overflows
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+
+def _sigmoid_array(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _sign_float(x: float) -> float:
+    return float((x > 0) - (x < 0)) if x == x else x
+
+
+exp = elementwise("np.exp({0})", "e^{{{0}}}", math.exp, np.exp)
+log = elementwise("np.log({0})", r"\ln({0})", math.log, np.log)
+log1p = elementwise("np.log1p({0})", r"\ln(1 + {0})", math.log1p, np.log1p)
+expm1 = elementwise("np.expm1({0})", "(e^{{{0}}} - 1)", math.expm1, np.expm1)
+sqrt = elementwise("np.sqrt({0})", r"\sqrt{{{0}}}", math.sqrt, np.sqrt)
+tanh = elementwise("np.tanh({0})", r"\tanh({0})", math.tanh, np.tanh)
+sin = elementwise("np.sin({0})", r"\sin({0})", math.sin, np.sin)
+cos = elementwise("np.cos({0})", r"\cos({0})", math.cos, np.cos)
+absolute = elementwise("np.abs({0})", r"|{0}|", abs, np.abs)
+sign = elementwise("np.sign({0})", r"\operatorname{{sign}}({0})", _sign_float, np.sign)
+sigmoid = elementwise("1.0 / (1 + np.exp(-{0}))", r"\sigma({0})", _sigmoid_float, _sigmoid_array)
+softplus = elementwise(
+    "np.logaddexp(0, {0})", r"\ln(1 + e^{{{0}}})",
+    lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))) if x == x else x,
+    lambda x: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))))
+
+
+def power(a, b):
+    """a ** b as numpy computes it: no complex results (math.pow raises where numpy gives nan)."""
+    if type(a) is float and type(b) is float:
+        return math.pow(a, b)
+    if isinstance(a, Sym) or isinstance(b, Sym):
+        return _power(a, b)
+    return np.power(a, b)
+
+
+def log_or_0(a):
+    """ln a where a > 0, else 0: the exponent's gradient where a**b has no real logarithm."""
+    if type(a) is float:
+        return math.log(a) if a > 0 else 0.0
+    if isinstance(a, Sym):
+        return _call("_log_or_0({0})", r"\ln({0})", a)
+    return _log_or_0(a)
+
+
+def maximum(a, b):
+    """max(a, b); a tie gives b and a NaN wins, as np.maximum."""
+    if type(a) is float and type(b) is float:
+        return a if a > b else b if b >= a else a + b
+    if isinstance(a, Sym) or isinstance(b, Sym):
+        return _call("np.maximum({0}, {1})", r"\max({0}, {1})", a, b)
+    return np.maximum(a, b)
+
+
+def minimum(a, b):
+    if type(a) is float and type(b) is float:
+        return a if a < b else b if b <= a else a + b
+    if isinstance(a, Sym) or isinstance(b, Sym):
+        return _call("np.minimum({0}, {1})", r"\min({0}, {1})", a, b)
+    return np.minimum(a, b)
+
+
+def where(cond, a, b):
+    """a where cond holds, else b (both are computed)."""
+    if type(cond) is bool:
+        return a if cond else b
+    if isinstance(cond, Sym):
+        cond = Sym(cond.py, cond.tex.removeprefix(r"\mathbb{1}"), cond.prec)
+        return _call("np.where({0}, {1}, {2})", r"\begin{{cases}} {1} & {0} \\ {2} & \text{{else}}"
+                     r"\end{{cases}}", cond, a, b)
+    return np.where(cond, a, b)
+
+
+def clip(x, lo, hi):
+    if type(x) is float:
+        return x if lo <= x <= hi else (lo if x < lo else hi if x > hi else x)
+    if isinstance(x, Sym):
+        return _call("np.clip({0}, {1}, {2})", r"\operatorname{{clip}}({0}, {1}, {2})", x, lo, hi)
+    return np.clip(x, lo, hi)
+
+
+# --- reductions and tensor functions ------------------------------------------------------------
+
+
+def _scalar(v):
+    """A 0-d result as a Python float (the engine's scalar), an array as it is."""
+    return float(v) if type(v) is np.float64 or (type(v) is np.ndarray and v.ndim == 0
+                                                  and v.dtype == np.float64) else v
+
+
+def total(x):
+    if type(x) is float:
+        return x
+    if isinstance(x, Sym):
+        return _call("np.sum({0})", r"\sum {0}", x)
+    return _scalar(np.sum(x))
+
+
+def mean(x):
+    if type(x) is float:
+        return x
+    if isinstance(x, Sym):
+        return _call("np.mean({0})", r"\operatorname{{mean}}({0})", x)
+    return _scalar(np.mean(x))
+
+
+def size(x):
+    """How many numbers x holds."""
+    if type(x) is float:
+        return 1
+    if isinstance(x, Sym):
+        return _call("np.size({0})", "n", x)
+    return max(1, np.size(x))
+
+
+def ones_like(x):
+    if type(x) is float:
+        return 1.0
+    if isinstance(x, Sym):
+        return _call("np.ones_like({0})", "1", x)
+    return np.ones_like(x)
+
+
+def T(x):
+    """The transpose of a matrix (of the last two axes of a stack); a vector stays itself."""
+    if isinstance(x, Sym):
+        shape = None if x.shape is None else x.shape[:-2] + x.shape[-2:][::-1]
+        return Sym(_wrap(x, ATOM) + ".T", _wrap(x, ATOM, True) + r"^\top", ATOM, shape)
+    if type(x) is float or x.ndim < 2:
+        return x
+    return x.T if x.ndim == 2 else np.swapaxes(x, -1, -2)
+
+
+def matmul(a, b):
+    """a @ b, with an error in the notes' words where the shapes don't line up."""
+    if isinstance(a, Sym) or isinstance(b, Sym):
+        return _call("{0}.dot({1})", r"{0}\,{1}", a, b)
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        raise ExpressionError("@ needs vectors or matrices; use * for scalars")
+    inner = b.shape[0 if b.ndim == 1 else -2]
+    if a.shape[-1] != inner:
+        raise ExpressionError(
+            f"shapes {shape_text(a)} and {shape_text(b)} don't line up for @: the last size of "
+            f"the left ({a.shape[-1]}) must equal the {'size' if b.ndim == 1 else 'first size'} "
+            f"of the right ({inner})")
+    return _scalar(np.matmul(a, b))
+
+
+def gdot(p, q):
+    """The product in a matrix gradient (dW = dD·Xᵀ, dX = Wᵀ·dD): np.dot for vectors and
+    matrices, where two vectors make their outer product; a stack of matrices uses matmul."""
+    if isinstance(p, Sym):
+        if p.shape == () or q.shape == ():
+            return p * q
+        if p.shape is not None and q.shape is not None and len(p.shape) == len(q.shape) == 1:
+            return _call("np.outer({0}, {1})", r"{0}\,{1}^\top", p, q)
+        if p.shape is not None and q.shape is not None and max(len(p.shape), len(q.shape)) > 2:
+            return _call("np.matmul({0}, {1})", r"{0}\,{1}", p, q)
+        return _call("{0}.dot({1})", r"{0}\,{1}", p, q)
+    if np.ndim(p) == 1 and np.ndim(q) == 1:
+        return np.outer(p, q)
+    if np.ndim(p) <= 2 and np.ndim(q) <= 2:
+        return _scalar(np.dot(p, q))
+    return np.matmul(p, q)
+
+
+def shape_text(a) -> str:
+    return "×".join(map(str, np.shape(a))) or "scalar"
+
+
+def pick(x, index):
+    """x[index], with an error that names the shape where the index does not fit."""
+    if isinstance(x, Sym):
+        return Sym(f"{_wrap(x, ATOM)}[{index_text(index)}]", f"{x.tex}_{{{index_text(index)}}}")
+    try:
+        return _scalar(np.asarray(x[index]))
+    except (IndexError, TypeError):
+        raise ExpressionError(
+            f"index [{index_text(index)}] is out of range for shape {shape_text(x)}") from None
+
+
+def index_text(index) -> str:
+    return ", ".join(map(str, index)) if isinstance(index, tuple) else str(index)
+
+
+def labels(z, y):
+    """Integer class labels for the rows of logits z, checked."""
+    if isinstance(z, Sym):
+        return sym(y)
+    if np.ndim(z) == 0:
+        raise ExpressionError("softmax_ce needs a vector or a matrix of logits, not a scalar")
+    y = np.asarray(y)
+    if y.shape != np.shape(z)[:-1]:
+        raise ExpressionError(
+            f"softmax_ce needs one label per row of logits: logits are {shape_text(z)}, "
+            f"labels are {shape_text(y)}")
+    k = np.shape(z)[-1]
+    if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
+        raise ExpressionError(f"softmax_ce labels must be whole numbers from 0 to {k - 1}")
+    return y.astype(int)
+
+
+# Helpers the staged code calls: plain numpy functions, emitted into the code as they are here.
+
+
+def softmax_ce(z, labels):
+    """Mean cross-entropy of softmax(z) against integer labels (log-sum-exp, max subtracted)."""
+    m = z.max(axis=-1, keepdims=True)
+    lse = (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))[..., 0]
+    y = np.asarray(labels, dtype=int)[..., None]
+    return float(np.mean(lse - np.take_along_axis(z, y, axis=-1)[..., 0]))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _onehot(labels, z):
+    y = np.zeros_like(z)
+    np.put_along_axis(y, np.asarray(labels, dtype=int)[..., None], 1.0, axis=-1)
+    return y
+
+
+def _rows(z):
+    return max(1, int(np.prod(np.shape(z)[:-1])))
+
+
+def _log_or_0(a):
+    """ln a where a > 0, else 0 (the exponent's gradient where a**b has no real log)."""
+    return np.log(np.where(a > 0, a, 1.0)) * (a > 0)
+
+
+def _symbolic(py: str, tex: str, fn: Callable) -> Callable:
+    """`fn` on numbers; a written call of it on symbols."""
+
+    def call(*args):
+        if isinstance(args[0], Sym):  # the code generator passes symbols only
+            return _call(py, tex, *args)
+        return fn(*args)
+
+    return call
+
+
+softmax = _symbolic("_softmax({0})", r"\operatorname{{softmax}}({0})", _softmax)
+onehot = _symbolic("_onehot({0}, {1})", "I_{{{0}}}", _onehot)
+rows = _symbolic("_rows({0})", "m", _rows)
+cross_entropy = _symbolic("softmax_ce({0}, {1})", r"\operatorname{{CE}}({0}, {1})", softmax_ce)
+
+# the helper functions above, by the name the staged code calls them
+HELPERS = {f.__name__: f for f in (softmax_ce, _softmax, _onehot, _rows, _log_or_0)}

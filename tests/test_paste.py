@@ -1,0 +1,368 @@
+"""Code people already have - micrograd's and PyTorch's - pasted as printed becomes its circuit,
+with the numbers those libraries print. micrograd itself (the bench extra) is the oracle."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import trace
+from engine.errors import ExpressionError
+from engine.graph import Limits
+from engine.parse import parse, parse_program
+from engine.presets import LECTURE_NEURON, MICROGRAD_README
+
+micrograd = pytest.importorskip("micrograd.engine")
+
+# micrograd's test/test_engine.py: the micrograd half and the PyTorch half of each test's body,
+# as printed there (the `xmg, ymg = x, y` bookkeeping and the asserts left out)
+SANITY_MICROGRAD = """\
+x = Value(-4.0)
+z = 2 * x + 2 + x
+q = z.relu() + z * x
+h = (z * z).relu()
+y = h + q + q * x
+y.backward()
+"""
+SANITY_TORCH = """\
+x = torch.Tensor([-4.0]).double()
+x.requires_grad = True
+z = 2 * x + 2 + x
+q = z.relu() + z * x
+h = (z * z).relu()
+y = h + q + q * x
+y.backward()
+"""
+MORE_OPS_MICROGRAD = """\
+a = Value(-4.0)
+b = Value(2.0)
+c = a + b
+d = a * b + b**3
+c += c + 1
+c += 1 + c + (-a)
+d += d * 2 + (b + a).relu()
+d += 3 * d + (b - a).relu()
+e = c - d
+f = e**2
+g = f / 2.0
+g += 10.0 / f
+g.backward()
+"""
+MORE_OPS_TORCH = """\
+a = torch.Tensor([-4.0]).double()
+b = torch.Tensor([2.0]).double()
+a.requires_grad = True
+b.requires_grad = True
+c = a + b
+d = a * b + b**3
+c = c + c + 1
+c = c + 1 + c + (-a)
+d = d + d * 2 + (b + a).relu()
+d = d + 3 * d + (b - a).relu()
+e = c - d
+f = e**2
+g = f / 2.0
+g = g + 10.0 / f
+g.backward()
+"""
+
+LECTURE_NEURON_EXP = LECTURE_NEURON.replace(
+    "o = n.tanh(); o.label = 'o'",
+    "# ----\ne = (2*n).exp()\no = (e - 1) / (e + 1)\n# ----\no.label = 'o'")
+
+LECTURE_TORCH = """\
+import torch
+x1 = torch.Tensor([2.0]).double()                ; x1.requires_grad = True
+x2 = torch.Tensor([0.0]).double()                ; x2.requires_grad = True
+w1 = torch.Tensor([-3.0]).double()               ; w1.requires_grad = True
+w2 = torch.Tensor([1.0]).double()                ; w2.requires_grad = True
+b = torch.Tensor([6.8813735870195432]).double()  ; b.requires_grad = True
+n = x1*w1 + x2*w2 + b
+o = torch.tanh(n)
+
+print(o.data.item())
+o.backward()
+
+print('---')
+print('x2', x2.grad.item())
+print('w2', w2.grad.item())
+print('x1', x1.grad.item())
+print('w1', w1.grad.item())
+"""
+
+
+def run_micrograd(code: str, output: str) -> dict[str, float]:
+    """Run a test's own snippet with the real micrograd: {name: grad} and the output's data."""
+    ns: dict = {"Value": micrograd.Value, "draw_dot": lambda o: None}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(code, ns)  # the test's fixed snippet, run by micrograd as the oracle
+    values = {k: v for k, v in ns.items() if isinstance(v, micrograd.Value)}
+    return {"value": values[output].data, **{k: v.grad for k, v in values.items()}}
+
+
+def numbers(c) -> dict[str, float]:
+    return {"value": float(np.ravel(c.value)[0]),
+            **{k: float(np.ravel(g)[0]) for k, g in c.gradients.items()}}
+
+
+@pytest.mark.parametrize(("code", "output"), [
+    (MICROGRAD_README, "g"), (SANITY_MICROGRAD, "y"), (MORE_OPS_MICROGRAD, "g")])
+def test_micrograd_programs_give_micrograds_numbers(code, output):
+    theirs = run_micrograd(code, output)
+    ours = numbers(trace(code))
+    assert set(ours) <= set(theirs)
+    for name, value in ours.items():
+        assert value == pytest.approx(theirs[name], rel=1e-12, abs=1e-12), name
+
+
+def test_readme_prints_its_numbers_and_keeps_the_prints_as_notes():
+    c = trace(MICROGRAD_README)
+    assert (round(float(c.value), 4), round(float(c.gradients["a"]), 4),
+            round(float(c.gradients["b"]), 4)) == (24.7041, 138.8338, 645.5773)
+    assert c.to_dict()["notes"] == [
+        "line 15 prints f'{g.data:.4f}'", "line 17 prints f'{a.grad:.4f}'",
+        "line 18 prints f'{b.grad:.4f}'"]
+
+
+@pytest.mark.parametrize(("torch_code", "micrograd_code", "output"), [
+    (SANITY_TORCH, SANITY_MICROGRAD, "y"), (MORE_OPS_TORCH, MORE_OPS_MICROGRAD, "g")])
+def test_pytorch_halves_give_the_same_numbers(torch_code, micrograd_code, output):
+    theirs = run_micrograd(micrograd_code, output)
+    c = trace(torch_code)
+    assert c.value.shape == (1,) and not c.warnings  # PyTorch's one-element tensors
+    for name, value in numbers(c).items():
+        assert value == pytest.approx(theirs[name], rel=1e-12, abs=1e-12), name
+
+
+NEURON_NUMBERS = {"x1": -1.5, "x2": 0.5, "w1": 1.0, "w2": 0.0, "b": 0.5}
+
+
+@pytest.mark.parametrize("code", [LECTURE_NEURON, LECTURE_NEURON_EXP, LECTURE_TORCH])
+def test_lecture_neuron_in_each_form(code):
+    c = trace(code)
+    n = 2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432
+    assert float(np.ravel(c.value)[0]) == pytest.approx(math.tanh(n), rel=1e-12)
+    assert round(float(np.ravel(c.value)[0]), 4) == 0.7071
+    grads = {k: float(np.ravel(g)[0]) for k, g in c.gradients.items()}
+    assert grads == pytest.approx(NEURON_NUMBERS, abs=1e-12)
+
+
+def test_lecture_labels_name_the_wires():
+    g = parse(LECTURE_NEURON)
+    named = [n.name for n in g.nodes if n.kind == "gate"]
+    assert named == ["x1*w1", "x2*w2", "x1*w1 + x2*w2", "n", "o"]
+    assert g.output.name == "o"
+    assert list(g.inputs()) == ["x1", "x2", "w1", "w2", "b"]
+
+
+def test_a_value_label_names_its_input():
+    c = trace("a = Value(2.0, label='x'); b = a * a")
+    assert {k: float(v) for k, v in c.gradients.items()} == {"x": 4.0}
+
+
+def test_a_name_assigned_again_shows_as_successive_wires():
+    g = parse("x = 2\nc = x * 3\nc += c + 1\nc -= 1\nc *= 2\nc /= 4" + "\nc = c + 1" * 8)
+    assert [n.name for n in g.nodes if n.kind == "gate" and n.name] == [
+        "c", "c′", "c″", "c‴", "c⁽⁴⁾", *(f"c⁽{k}⁾" for k in "⁵⁶⁷⁸⁹"), "c⁽¹⁰⁾", "c⁽¹¹⁾",
+        "c⁽¹²⁾"]
+    c = trace("x = 2\nc = x * 3\nc += c + 1")  # c′ = c + (c + 1) = 2c + 1 = 6x + 1
+    assert float(c.gradients["x"]) == 6.0
+
+
+def test_augmented_assignment_works_in_plain_programs_and_its_code_runs():
+    c = trace("x = 1.5\ny = x * x\ny += x\ny *= y")
+    ns: dict = {}
+    exec(c.code()["source"], ns)  # the generated code names c′ as c_1: it runs
+    x = 1.5
+    assert float(c.value) == pytest.approx((x * x + x) ** 2)
+    assert ns["dx"] == pytest.approx(2 * (x * x + x) * (2 * x + 1)) == float(c.gradients["x"])
+
+
+def test_backward_marks_the_output_even_with_lines_after_it():
+    g = parse("a = Value(1.0)\nb = a * 2\nb.backward()\nc = b + 1")
+    assert g.output.name == "b"
+    g = parse("a = 3\nb = a * 2\nc = b + 1\ndraw_dot(b)")
+    assert g.output.name == "b"
+
+
+@pytest.mark.parametrize("code", [
+    "import math\nimport numpy as np\nimport torch\nx = 2\nf = np.exp(x) + math.exp(x)",
+    "import torch.nn.functional as F\nx = torch.tensor(2.0, requires_grad=True)\nf = F.relu(x)",
+    "from torch.nn import functional as F\nx = 2\nf = F.sigmoid(x)",
+    "from micrograd.engine import Value\nfrom micrograd.nn import Neuron, Layer, MLP\n"
+    "x = Value(2.0)\nf = x.tanh()",
+    "import numpy\nx = 2\nf = numpy.tanh(x)",
+    "x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)\n"
+    "f = (x * x).sum() + torch.nn.functional.relu(x).mean()",
+])
+def test_imports_of_the_known_libraries_are_accepted(code):
+    assert trace(code).value is not None
+
+
+def test_torch_matrix_product_and_reductions():
+    c = trace("W = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)\n"
+              "x = torch.tensor([1.0, -1.0])\ny = (W @ x).sum()\ny.backward()")
+    assert float(c.value) == -2.0
+    assert c.gradients["W"].tolist() == [[1.0, -1.0], [1.0, -1.0]]
+
+
+def error(code: str) -> ExpressionError:
+    with pytest.raises(ExpressionError) as info:
+        parse(code, Limits())
+    return info.value
+
+
+@pytest.mark.parametrize(("code", "message", "span", "hint"), [
+    ("import os", "'os' cannot be imported", (7, 9), "never runs code"),
+    ("from os.path import join", "'os.path' cannot be imported", (5, 12), None),
+    ("import numpy as np, sklearn", "'sklearn'", (20, 27), None),
+    ("for i in range(3):\n    x = i", "'for' is not part of the language", (0, 3),
+     "write the steps out, or use a tensor"),
+    ("while x:\n    x = x - 1", "'while'", (0, 5), "loops are not supported"),
+    ("w = [x * 2 for x in v]", "'for'", (11, 14), "comprehensions"),
+    ("def f(x):\n    return x * 2", "'def'", (0, 3), "functions are not supported"),
+    ("class Neuron:\n    pass", "'class'", (0, 5), "classes are not supported"),
+    ("y = x if x > 0 else 0", "'if'", (6, 8), None),
+    ("exec('x = 1')", "unknown function 'exec'", (0, 4), "never runs code"),
+    ("x = Value(2.0)\ny = x.__class__", "'x.__class__' is not available", (19, 30),
+     "double underscores"),
+    ("__x = 2", "double underscores", (0, 3), None),
+    ("a = Value(2.0)\nb = a.data * 2", "'.data' can be read only in a print", (19, 25),
+     None),
+    ("a = Value(2.0)\nb = a * 2\nb.grad = 1.0", "'b.grad' cannot be set", (25, 31),
+     "computes every value and gradient"),
+    ("a = Value(2.0)\na._backward()", "'a._backward' is not available", (15, 26), None),
+    ("a = Value(2.0)\na.foo = 3", "'a.foo' cannot be set", (15, 20), ".label"),
+    ("a = Value(x)", "Value() takes one number", (4, 12), "Value(2.0)"),
+    ("a = Value(2.0, grad=1)", "keyword 'grad' is not supported", (15, 21), "label"),
+    ("a = torch.tensor(2.0, requires_grad=1)", "requires_grad is True or False", (36, 37),
+     None),
+    ("a = Value(2.0)\nb = a.backward() + 1", "marks the output", (19, 31), None),
+    ("x = True", "'True' is not part of the language", (4, 8), "booleans"),
+])
+def test_unsupported_code_says_what_and_where(code, message, span, hint):
+    e = error(code)
+    assert message in e.message
+    assert (e.start, e.end) == span
+    if hint is not None:
+        assert hint in e.hint
+
+
+def test_each_statement_is_recorded_with_its_line_target_operator_span_and_node():
+    code = "import math\nx = 2\nc = x * 3  # stage\nc += 1\nprint(c.data)\nc.label = 'out'\nc"
+    program = parse_program(code)
+    rows = [(s.line, s.kind, s.target, s.op, code[s.span[0]:s.span[1]]) for s in
+            program.statements]
+    assert rows == [
+        (1, "import", None, None, "import math"),
+        (2, "assign", "x", "=", "x = 2"),
+        (3, "assign", "c", "=", "c = x * 3"),
+        (4, "assign", "c", "+=", "c += 1"),
+        (5, "print", None, None, "print(c.data)"),
+        (6, "attribute", "c", None, "c.label = 'out'"),
+        (7, "expression", None, None, "c"),
+    ]
+    nodes = [s.node for s in program.statements]
+    assert nodes[0] is None and nodes[4] is None
+    assert nodes[1].kind == "input" and nodes[2].op == "scale" and nodes[3].op == "addc"
+    assert nodes[3].inputs == (nodes[2],) and nodes[5] is nodes[3] is nodes[6]
+    assert program.graph.output is nodes[3] and nodes[3].name == "out"
+    assert program.notes == ["line 5 prints c.data"]
+
+
+# --- the same computation written in micrograd's style and in plain style --------------------
+
+UNARY = ["relu", "tanh", "exp", "sigmoid"]
+
+
+@st.composite
+def programs(draw):
+    """(micrograd style, plain style) of one random program."""
+    n_inputs = draw(st.integers(1, 3))
+    values = [draw(st.sampled_from([-1.5, -0.5, 0.25, 0.75, 1.25])) for _ in range(n_inputs)]
+    mg = [f"x{i} = Value({v})" for i, v in enumerate(values)]
+    plain = [f"x{i} = {v}" for i, v in enumerate(values)]
+    names = [f"x{i}" for i in range(n_inputs)]
+    for k in range(draw(st.integers(1, 6))):
+        a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        op = draw(st.sampled_from(["+", "-", "*"]))
+        fn = draw(st.sampled_from([None, *UNARY]))
+        number = draw(st.sampled_from([None, 2.0, -3.0, 0.5]))
+        mg_rhs, plain_rhs = f"{a} {op} {b}", f"{a} {op} {b}"
+        if fn:
+            mg_rhs, plain_rhs = f"({mg_rhs}).{fn}()", f"{fn}({plain_rhs})"
+        if number is not None:
+            mg_rhs, plain_rhs = f"{number} * {mg_rhs}", f"{number} * {plain_rhs}"
+        target = draw(st.sampled_from([f"v{k}", *(n for n in names if n.startswith("v"))]))
+        if target in names and draw(st.booleans()):
+            aug = draw(st.sampled_from(["+", "-", "*"]))
+            mg.append(f"{target} {aug}= {mg_rhs}")
+            plain.append(f"{target} = {target} {aug} ({plain_rhs})")
+        else:
+            mg.append(f"{target} = {mg_rhs}")
+            plain.append(f"{target} = {plain_rhs}")
+        if target not in names:
+            names.append(target)
+    out = mg[-1].split()[0]
+    mg.append(f"{out}.backward()")
+    return "\n".join(mg), "\n".join(plain)
+
+
+def structure(g):
+    return [(n.kind, n.op, n.attrs, [i.index for i in n.inputs]) for n in g.nodes], \
+        g.output.index
+
+
+@settings(max_examples=150, deadline=None)
+@given(pair=programs())
+def test_micrograd_style_and_plain_style_give_the_same_circuit(pair):
+    mg, plain = pair
+    assert structure(parse(mg)) == structure(parse(plain))
+    a, b = trace(mg), trace(plain)
+    assert float(a.value) == float(b.value) or (np.isnan(a.value) and np.isnan(b.value))
+    assert {k: float(v) for k, v in a.gradients.items()} == pytest.approx(
+        {k: float(v) for k, v in b.gradients.items()}, nan_ok=True)
+
+
+# --- over HTTP and on the command line -------------------------------------------------------
+
+
+def test_circuit_of_the_micrograd_readme_over_http(client):
+    r = client.post("/api/circuit", json={"expression": MICROGRAD_README})
+    assert r.status_code == 200
+    body = r.json()
+    assert round(body["value"], 4) == 24.7041
+    assert {k: round(v, 4) for k, v in body["gradients"].items()} == {
+        "a": 138.8338, "b": 645.5773}
+    assert body["notes"][0] == "line 15 prints f'{g.data:.4f}'"
+    names = [n["name"] for n in body["nodes"] if n["kind"] == "gate" and n["name"]]
+    assert names[:3] == ["c", "c′", "c″"] and names[-2:] == ["g", "g′"]
+
+
+@pytest.mark.parametrize(("code", "span"), [
+    ("import os\nx = 2", (7, 9)),
+    ("for i in range(3):\n    x = i", (0, 3)),
+    ("a = Value(2.0)\nb = a.grad * 2", (19, 25)),
+])
+def test_circuit_refuses_other_code_with_a_400_that_points_at_it(client, code, span):
+    r = client.post("/api/circuit", json={"expression": code})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert (body["position"]["start"], body["position"]["end"]) == span and body["hint"]
+
+
+def test_command_line_traces_the_lecture_neuron(capsys):
+    from app.cli import main
+
+    assert main(["trace", LECTURE_NEURON]) == 0
+    out = capsys.readouterr().out
+    assert "value: 0.70710678" in out and "dx1 = -1.49999999" in out and "dw2 = 0\n" in out
+    assert main(["trace", MICROGRAD_README]) == 0
+    out = capsys.readouterr().out
+    assert "value: 24.7040816" in out and "note: line 17 prints f'{a.grad:.4f}'" in out
