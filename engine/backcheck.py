@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.circuit import json_value
+from engine.codegen import _consts
 from engine.errors import ExpressionError
+from engine.fns import Sym, sym
 from engine.graph import Graph, Limits, as_value
-from engine.ops import GATES, fmt_const, unbroadcast
+from engine.ops import GATES, unbroadcast
 
 RTOL, ATOL = 1e-6, 1e-9  # a hand-written local gradient agrees with the engine's to ~1e-15
 
@@ -49,93 +51,89 @@ class Statement:
     randn: tuple[int, ...] | str | None = None
 
 
-# TO REPLACE, with the hand-written parser, by its statement API (line, target, assignment
-# operator, span and node of each statement): `_statements` must return the same Statements,
-# each right side a circuit of its own whose inputs are the names it reads (the statement's
-# node with the gates under it, cut where the wires of other names come in). Until then it
-# splits the code after engine.parse's own scan, reads `name =` / `name +=`, recognises
-# np.random.randn(...) and a list of expressions `[e1, e2]`, and parses each right side (each
-# element) with today's engine.parse as an expression of its own.
-_ASSIGN = re.compile(r"[ \t]*([A-Za-z_]\w*)[ \t]*(\+=|-=|\*=|/=|=)(?!=)[ \t]*")
+# The statements come from the parser's tokens (engine.parse.tokenize: comments, brackets across
+# lines and lexical mistakes handled there); each right side, and each element of a list of
+# expressions `[e1, e2]`, is parsed by engine.parse as an expression of its own, so that a line
+# reads the d values the code holds at that point (parse_program reads a whole program as one
+# circuit, where `dnum = invden` makes dnum the very wire invden).
 _RANDN = re.compile(r"np\.random\.randn\(\s*(?:(\d+(?:\s*,\s*\d+)*)\s*,?|\*\s*([A-Za-z_]\w*)"
                     r"\s*\.\s*shape)\s*\)")
 _WORDS = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
 def _statements(code: str, limits: Limits | None) -> list[Statement]:
-    from engine.parse import _prepare  # today's parser: comments blanked, brackets checked
+    from engine.parse import tokenize
 
     if limits is not None and len(code) > limits.max_chars:
         raise ExpressionError(f"the code has {len(code):,} characters, more than the limit of "
                               f"{limits.max_chars:,}", limits.max_chars, len(code))
-    clean = _prepare(code, limits)
+    toks = tokenize(code, limits.max_depth if limits is not None else None)
+    kind, text, starts, ends = toks.kind, toks.text, toks.start, toks.end
     out = []
-    for m in re.finditer(r"[^;\n]+", clean):
-        text = m.group()
-        if text.isspace():
+    i = 0
+    while kind[i] != "end":
+        if kind[i] == "sep":
+            i += 1
             continue
-        start = m.start() + len(text) - len(text.lstrip())
-        end = m.start() + len(text.rstrip())
-        a = _ASSIGN.match(text)
-        if a is None:
+        j = i
+        while kind[j] != "sep" and kind[j] != "end":
+            j += 1
+        first, last = i, j - 1  # the statement's tokens
+        i = j
+        start, end = starts[first], ends[last]
+        if kind[first] == "kw" or (text[first] == "print" and kind[first + 1] == "("):
+            continue  # imports and prints do nothing here
+        op = kind[first + 1]
+        if kind[first] != "name" or op not in ("=", "+=", "-=", "*=", "/=", "**=", "@="):
             raise ExpressionError("each line assigns a name: name = expression", start, end,
                                   hint="in the backward pass: dname = ... or dname += ...")
-        target, op = a.group(1), a.group(2)
         if op not in ("=", "+="):
-            raise ExpressionError(f"'{op}' is not supported here", m.start() + a.start(2),
-                                  m.start() + a.end(2), hint="use = or +=")
-        rhs_start = m.start() + a.end()
-        if rhs_start >= end:
+            raise ExpressionError(f"'{op}' is not supported here", starts[first + 1],
+                                  ends[first + 1], hint="use = or +=")
+        if first + 2 > last:
             raise ExpressionError("the line ends too early; expected an expression", end, end)
-        rhs_text = clean[rhs_start:end]
-        r = _RANDN.fullmatch(rhs_text)
+        rhs_span = (starts[first + 2], end)
+        r = _RANDN.fullmatch(code, *rhs_span)
         rhs: tuple[Graph, ...] = ()
         randn = None
-        is_list = False
+        items = _list_items(toks, first + 2, last)
         if r:
             randn = tuple(int(n) for n in r.group(1).split(",")) if r.group(1) else r.group(2)
-        elif (items := _list_items(rhs_text, rhs_start)) is not None:
-            is_list = True
-            rhs = tuple(_parse_piece(clean, s, e, limits) for s, e in items)
+        elif items:
+            rhs = tuple(_parse_piece(code, s, e, limits) for s, e in items)
         else:
-            rhs = (_parse_piece(clean, rhs_start, end, limits),)
+            rhs = (_parse_piece(code, *rhs_span, limits),)
         out.append(Statement(
-            line=code.count("\n", 0, start) + 1, target=target, op=op, span=(start, end),
-            target_span=(m.start() + a.start(1), m.start() + a.end(1)),
-            rhs_span=(rhs_start, end), rhs=rhs, is_list=is_list, randn=randn))
+            line=code.count("\n", 0, start) + 1, target=text[first], op=op, span=(start, end),
+            target_span=(starts[first], ends[first]), rhs_span=rhs_span, rhs=rhs,
+            is_list=bool(items), randn=randn))
     return out
 
 
-def _list_items(text: str, offset: int) -> list[tuple[int, int]] | None:
-    """[start, end) in the code of each element when `text` (at `offset` in the code) is one
-    bracketed list `[a, b, ...]`."""
-    if not text.startswith("["):
-        return None
-    depth, items, begin = 0, [], 1
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-            if depth == 0 and i != len(text) - 1:
-                return None  # `[a, b][0]`, `[a] + b`: not a list as a whole
-        if (ch == "," and depth == 1) or (depth == 0 and ch == "]"):
-            if text[begin:i].strip():
-                items.append((offset + begin, offset + i))
-            elif ch == ",":
-                raise ExpressionError("empty element in a list", offset + begin, offset + i + 1)
-            begin = i + 1
-    if not items:
-        raise ExpressionError("empty list", offset, offset + len(text),
-                              hint="a list needs at least one element")
+def _list_items(toks, first: int, last: int) -> list[tuple[int, int]]:
+    """The span of each element when tokens first..last are one list `[a, b, ...]`, else []."""
+    if toks.kind[first] != "[":
+        return []
+    depth, items, begin = 0, [], first + 1
+    for k in range(first, last + 1):
+        kind = toks.kind[k]
+        depth += (kind in "([") - (kind in ")]")
+        if depth == 0 and k != last:
+            return []  # `[a, b][0]`, `[a] + b`: not a list as a whole
+        if (kind == "," and depth == 1) or k == last:
+            if begin == k:
+                raise ExpressionError("empty element in a list", toks.start[k], toks.end[k])
+            items.append((toks.start[begin], toks.end[k - 1]))
+            begin = k + 1
     return items
 
 
-def _parse_piece(clean: str, start: int, end: int, limits: Limits | None) -> Graph:
-    """clean[start:end] as an expression's circuit, its spans in the whole code."""
-    from engine.parse import FUNCTIONS, parse
+def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Graph:
+    """code[start:end] as an expression's circuit, its spans in the whole code."""
+    from engine.parse import callables, parse
 
-    text = clean[start:end]
+    text = code[start:end]
+    functions = callables()[0]
     # Alone, an expression is read without the statements before it, so today's parser takes a
     # variable named like a function (dot) for the function, and refuses one that reads both
     # x and dx. Such a name is read under a stand-in of the same length and renamed back.
@@ -143,7 +141,7 @@ def _parse_piece(clean: str, start: int, end: int, limits: Limits | None) -> Gra
     renamed = {}
     for w in sorted(words):
         value = rf"(?<![\w.]){w}(?!\w)(?!\s*\()"
-        if (w[0] == "d" and w[1:] in words) or (w in FUNCTIONS and re.search(value, text)):
+        if (w[0] == "d" and w[1:] in words) or (w in functions and re.search(value, text)):
             stand_in = next((c + w[1:] for c in "_QZJ" if c + w[1:] not in words), None)
             if stand_in is not None:
                 text = re.sub(value, stand_in, text)
@@ -725,20 +723,27 @@ class _Check:
         return None
 
     def _formula(self, v: str, u: str) -> str | None:
-        """The local gradient as code, from the gate table, when stage v is one gate."""
+        """The local gradient as code, written by the gate's own derivative run on symbols,
+        when stage v is one gate (for a matrix gate: the whole contribution, dD.dot(X.T))."""
         slots = self._slots(v, u)
         out = self.stages[v].rhs[0].output if slots else None
         if len(slots) != 1 or any(i.kind == "gate" for i in out.inputs):
             return None
         gate = GATES[out.op]
-        names = [i.name if i.kind == "input" else fmt_const(i.default) for i in out.inputs]
-        attrs = {k: fmt_const(a) for k, a in out.attrs.items()}
-        scalar = np.ndim(self.env[v]) == 0
-        template = (gate.local_py if scalar and gate.local_py else gate.vjp_py or ("",))[slots[0]]
+        xs = [Sym(i.name, shape=np.shape(self.env[i.name])) if i.kind == "input"
+              else sym(i.default if np.ndim(i.default) else float(i.default)) for i in out.inputs]
+        attrs = _consts(out)  # as the staged code writes them: 2, not 2.0
+        y = Sym(v, shape=np.shape(self.env[v]))
+        k = slots[0]
         try:
-            return template.format(*names, out=v, g="d" + v, **attrs) or None
-        except (KeyError, IndexError):
+            if gate.d is not None and np.ndim(self.env[v]) == 0 and gate.d[k] is not None:
+                return sym(gate.d[k](*xs, y, **attrs)).py
+            if gate.linear is not None:
+                g = Sym("d" + v, shape=np.shape(self.env[v]))
+                return sym(gate.linear[k](g, y, *xs, **attrs)).py
+        except (TypeError, ValueError, AttributeError):  # a gate whose math needs numbers
             return None
+        return None
 
     def _final(self, name: str) -> dict:
         """An input's gradient as the code leaves it, against the engine's."""
