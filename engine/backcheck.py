@@ -121,6 +121,8 @@ def _list_items(toks, first: int, last: int) -> list[tuple[int, int]]:
         if depth == 0 and k != last:
             return []  # `[a, b][0]`, `[a] + b`: not a list as a whole
         if (kind == "," and depth == 1) or k == last:
+            if begin == k and k == last and items:
+                break  # a trailing comma, as Python allows
             if begin == k:
                 raise ExpressionError("empty element in a list", toks.start[k], toks.end[k])
             items.append((toks.start[begin], toks.end[k - 1]))
@@ -134,9 +136,9 @@ def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Grap
 
     text = code[start:end]
     functions = callables()[0]
-    # Alone, an expression is read without the statements before it, so today's parser takes a
-    # variable named like a function (dot) for the function, and refuses one that reads both
-    # x and dx. Such a name is read under a stand-in of the same length and renamed back.
+    # Read alone, an expression does not know the statements before it, so the parser would
+    # take a variable named like a function (dot) for the function, and refuse one that reads
+    # both x and dx. Such a name is read under a stand-in of the same length and renamed back.
     words = set(_WORDS.findall(text))
     renamed = {}
     for w in sorted(words):

@@ -350,6 +350,11 @@ def test_missing_value_is_named():
     assert info.value.missing == ["x", "y"]
 
 
+def test_list_with_a_trailing_comma_and_an_empty_element():
+    assert backward_check("w = [1.0, 2.0]\nf = sum(w * w)\ndw = [2 * w[0], 2 * w[1],]")["passed"]
+    raises_at("w = [1.0, 2.0]\nf = sum(w * w)\ndw = [2 * w[0], , 2]", ",")
+
+
 def test_a_line_may_read_a_variable_and_its_gradient():
     code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = q + 0 * dx\ndx += 2 * dq"
     assert backward_check(code)["passed"]
