@@ -102,6 +102,25 @@ class GradcheckRequest(CircuitRequest):
         examples=[1e-5])
 
 
+_STAGED_CHECK = ("x = -2; y = 5; z = -4\nq = x + y\nf = q * z\n"
+                 "dq = z; dz = q\ndx = -dq; dy = dq")
+
+
+class BackwardCheckRequest(BaseModel):
+    """A forward pass followed by a hand-written backward pass, to be judged line by line."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"code": _STAGED_CHECK, "values": {}}]})
+    code: str = Field(description="Forward statements `name = expression`, then backward lines "
+                      "`dname = ...` / `dname += ...` for variables of the forward pass.",
+                      examples=[_STAGED_CHECK])
+    values: dict[str, Value] = Field(
+        default_factory=dict, description="Input values by name; they override literals "
+        "assigned in the code.", examples=[{}])
+
+    engine_values = CircuitRequest.engine_values
+
+
 # --- responses -------------------------------------------------------------------------------
 
 
@@ -187,6 +206,63 @@ class CodeResponse(BaseModel):
     forward: str
     backward: str
     source: str = Field(description="Runnable: leaves d<name> for every input.")
+
+
+class LineCheck(BaseModel):
+    """One backward line: what the code's d variable holds after it, against the right value."""
+
+    line: int = Field(description="Line number in the code, from 1.", examples=[4])
+    name: str = Field(description="The gradient it assigns.", examples=["dx"])
+    of: list[str] = Field(description="The forward stages whose contributions to the gradient "
+                          "this line adds.", examples=[["q"]])
+    ok: bool
+    status: Literal["ok", "wrong", "inherits"] = Field(
+        description="wrong: this line's own step is wrong; inherits: its step is right but it "
+        "builds on an earlier wrong line.")
+    got: OutValue = Field(description="The gradient's value after this line, as the code has it.")
+    expected: OutValue = Field(description="Its value after this line in a right backward pass.")
+    message: str | None = Field(description="What is wrong, in words; null when ok.")
+    span: list[int] = Field(description="[start, end) of the statement in the code.")
+
+
+class GradientCheck(BaseModel):
+    """An input's final gradient as the code leaves it, against the engine's."""
+
+    got: OutValue | None = Field(description="null when no line computes it.")
+    expected: OutValue
+    ok: bool
+    message: str | None
+
+
+class BackwardCheckResponse(BaseModel):
+    """Each backward line judged, and every input's final gradient compared."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "output": "f", "value": -12.0, "passed": False, "first_wrong": 5,
+        "lines": [
+            {"line": 4, "name": "dq", "of": ["f"], "ok": True, "status": "ok", "got": -4.0,
+             "expected": -4.0, "message": None, "span": [42, 48]},
+            {"line": 4, "name": "dz", "of": ["f"], "ok": True, "status": "ok", "got": 3.0,
+             "expected": 3.0, "message": None, "span": [50, 56]},
+            {"line": 5, "name": "dx", "of": ["q"], "ok": False, "status": "wrong", "got": 4.0,
+             "expected": -4.0, "span": [57, 65],
+             "message": "the local gradient of q = x + y with respect to x is 1, but this line "
+                        "uses -1: its sign is wrong."},
+            {"line": 5, "name": "dy", "of": ["q"], "ok": True, "status": "ok", "got": -4.0,
+             "expected": -4.0, "message": None, "span": [67, 74]}],
+        "gradients": {
+            "x": {"got": 4.0, "expected": -4.0, "ok": False, "message": "dx is wrong since line 5"},
+            "y": {"got": -4.0, "expected": -4.0, "ok": True, "message": None},
+            "z": {"got": 3.0, "expected": 3.0, "ok": True, "message": None}},
+        "forward_end": 42, "warnings": []}]})
+    output: str = Field(description="The forward variable the backward pass starts from.")
+    value: OutValue = Field(description="The output's value.")
+    passed: bool = Field(description="Every line and every input's gradient is right.")
+    first_wrong: int | None = Field(description="The first line whose own step is wrong.")
+    lines: list[LineCheck]
+    gradients: dict[str, GradientCheck] = Field(description="One entry per input.")
+    forward_end: int = Field(description="Where the backward pass starts in the code.")
+    warnings: list[str]
 
 
 class Preset(BaseModel):

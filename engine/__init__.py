@@ -6,8 +6,9 @@
     (-12.0, {'x': -4.0, 'y': -4.0, 'z': 3.0})
 """
 
+from engine.backcheck import backward_check
 from engine.circuit import Circuit, trace
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits
 
-__all__ = ["Circuit", "ExpressionError", "Graph", "Limits", "trace"]
+__all__ = ["Circuit", "ExpressionError", "Graph", "Limits", "backward_check", "trace"]

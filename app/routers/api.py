@@ -1,4 +1,5 @@
-"""The engine behind the HTTP contract: circuit, gradcheck, code, presets, ops, healthz."""
+"""The engine behind the HTTP contract: circuit, gradcheck, code, backward-check, presets, ops,
+healthz."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import engine
 from app.compute import run_limited
 from app.responses import SpelledJSONResponse, StrictJSONResponse
 from app.schemas import (
+    BackwardCheckRequest,
+    BackwardCheckResponse,
     CircuitRequest,
     CircuitResponse,
     CodeResponse,
@@ -48,7 +51,8 @@ def _quick(body: CircuitRequest) -> bool:
 
 
 M = TypeVar("M", bound=BaseModel)
-BODIES = (CircuitRequest, GradcheckRequest)  # documented as request bodies (see app.main)
+# documented as request bodies (see app.main)
+BODIES = (CircuitRequest, GradcheckRequest, BackwardCheckRequest)
 
 
 async def _read(request: Request, model: type[M]) -> M:
@@ -96,6 +100,15 @@ async def code(request: Request) -> StrictJSONResponse:
     """Staged forward and backward Python for the circuit, in the course's style."""
     body = await _read(request, CircuitRequest)
     return StrictJSONResponse(await run_limited(request, lambda: _trace(body).code()))
+
+
+@router.post("/api/backward-check", response_model=BackwardCheckResponse, responses=ERRORS,
+             tags=["circuit"], openapi_extra=_body(BackwardCheckRequest))
+async def backward_check(request: Request) -> StrictJSONResponse:
+    """Judge a hand-written backward pass line by line against the engine's gradients."""
+    body = await _read(request, BackwardCheckRequest)
+    return StrictJSONResponse(await run_limited(request, lambda: engine.backward_check(
+        body.code, body.engine_values(LIMITS.max_elements), limits=LIMITS)))
 
 
 @cache

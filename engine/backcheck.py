@@ -1,0 +1,792 @@
+"""Check a hand-written backward pass, line by line, against the engine's own backward pass.
+
+The code is a forward pass followed by a backward pass in the course's staged style. Each forward
+statement `v = expr(u1, u2, ...)` is a stage; its contribution to du is the local gradient
+∂expr/∂u times dv, computed by the engine's backward pass over that statement's circuit seeded
+with dv. A backward line `du = ...` or `du += ...` that reads dv (or no gradient at all, right
+below the output) is expected to add the contributions of those stages, and it is judged in two
+steps: is its own step right, given the d values the code holds at that point (the cause of an
+error), and is its result right (a line whose step is right can still inherit an earlier error)?
+Backward lines are evaluated by the engine too: each right side is a circuit run forward with
+the forward values and the current d values bound. User text is never run as Python.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.circuit import json_value
+from engine.codegen import _consts
+from engine.errors import ExpressionError
+from engine.fns import Sym, sym
+from engine.graph import Graph, Limits, as_value
+from engine.ops import GATES, unbroadcast
+
+RTOL, ATOL = 1e-6, 1e-9  # a hand-written local gradient agrees with the engine's to ~1e-15
+
+
+# --- statements: the one place that knows how the parser splits a program ----------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One `target op rhs` statement of the pasted code, as the checker needs it."""
+
+    line: int  # 1-based line number in the code
+    target: str
+    op: str  # "=" or "+="
+    span: tuple[int, int]  # the whole statement, [start, end) in the code
+    target_span: tuple[int, int]
+    rhs_span: tuple[int, int]
+    # the right side as circuits whose inputs are the names it reads: one, or one per element
+    # of a list `[a * g, b * g]` (is_list)
+    rhs: tuple[Graph, ...]
+    is_list: bool = False
+    # np.random.randn(5, 10) -> (5, 10); np.random.randn(*D.shape) -> "D"; rhs is then ()
+    randn: tuple[int, ...] | str | None = None
+
+
+# The statements come from the parser's tokens (engine.parse.tokenize: comments, brackets across
+# lines and lexical mistakes handled there); each right side, and each element of a list of
+# expressions `[e1, e2]`, is parsed by engine.parse as an expression of its own, so that a line
+# reads the d values the code holds at that point (parse_program reads a whole program as one
+# circuit, where `dnum = invden` makes dnum the very wire invden).
+_RANDN = re.compile(r"np\.random\.randn\(\s*(?:(\d+(?:\s*,\s*\d+)*)\s*,?|\*\s*([A-Za-z_]\w*)"
+                    r"\s*\.\s*shape)\s*\)")
+_WORDS = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+
+
+def _statements(code: str, limits: Limits | None) -> list[Statement]:
+    from engine.parse import tokenize
+
+    if limits is not None and len(code) > limits.max_chars:
+        raise ExpressionError(f"the code has {len(code):,} characters, more than the limit of "
+                              f"{limits.max_chars:,}", limits.max_chars, len(code))
+    toks = tokenize(code, limits.max_depth if limits is not None else None)
+    kind, text, starts, ends = toks.kind, toks.text, toks.start, toks.end
+    out = []
+    i = 0
+    while kind[i] != "end":
+        if kind[i] == "sep":
+            i += 1
+            continue
+        j = i
+        while kind[j] != "sep" and kind[j] != "end":
+            j += 1
+        first, last = i, j - 1  # the statement's tokens
+        i = j
+        start, end = starts[first], ends[last]
+        if kind[first] == "kw" or (text[first] == "print" and kind[first + 1] == "("):
+            continue  # imports and prints do nothing here
+        op = kind[first + 1]
+        if kind[first] != "name" or op not in ("=", "+=", "-=", "*=", "/=", "**=", "@="):
+            raise ExpressionError("each line assigns a name: name = expression", start, end,
+                                  hint="in the backward pass: dname = ... or dname += ...")
+        if op not in ("=", "+="):
+            raise ExpressionError(f"'{op}' is not supported here", starts[first + 1],
+                                  ends[first + 1], hint="use = or +=")
+        if first + 2 > last:
+            raise ExpressionError("the line ends too early; expected an expression", end, end)
+        rhs_span = (starts[first + 2], end)
+        r = _RANDN.fullmatch(code, *rhs_span)
+        rhs: tuple[Graph, ...] = ()
+        randn = None
+        items = _list_items(toks, first + 2, last)
+        if r:
+            randn = tuple(int(n) for n in r.group(1).split(",")) if r.group(1) else r.group(2)
+        elif items:
+            rhs = tuple(_parse_piece(code, s, e, limits) for s, e in items)
+        else:
+            rhs = (_parse_piece(code, *rhs_span, limits),)
+        out.append(Statement(
+            line=code.count("\n", 0, start) + 1, target=text[first], op=op, span=(start, end),
+            target_span=(starts[first], ends[first]), rhs_span=rhs_span, rhs=rhs,
+            is_list=bool(items), randn=randn))
+    return out
+
+
+def _list_items(toks, first: int, last: int) -> list[tuple[int, int]]:
+    """The span of each element when tokens first..last are one list `[a, b, ...]`, else []."""
+    if toks.kind[first] != "[":
+        return []
+    depth, items, begin = 0, [], first + 1
+    for k in range(first, last + 1):
+        kind = toks.kind[k]
+        depth += (kind in "([") - (kind in ")]")
+        if depth == 0 and k != last:
+            return []  # `[a, b][0]`, `[a] + b`: not a list as a whole
+        if (kind == "," and depth == 1) or k == last:
+            if begin == k and k == last and items:
+                break  # a trailing comma, as Python allows
+            if begin == k:
+                raise ExpressionError("empty element in a list", toks.start[k], toks.end[k])
+            items.append((toks.start[begin], toks.end[k - 1]))
+            begin = k + 1
+    return items
+
+
+def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Graph:
+    """code[start:end] as an expression's circuit, its spans in the whole code."""
+    from engine.parse import callables, parse
+
+    text = code[start:end]
+    functions = callables()[0]
+    # Read alone, an expression does not know the statements before it, so the parser would
+    # take a variable named like a function (dot) for the function, and refuse one that reads
+    # both x and dx. Such a name is read under a stand-in of the same length and renamed back.
+    words = set(_WORDS.findall(text))
+    renamed = {}
+    for w in sorted(words):
+        value = rf"(?<![\w.]){w}(?!\w)(?!\s*\()"
+        if (w[0] == "d" and w[1:] in words) or (w in functions and re.search(value, text)):
+            stand_in = next((c + w[1:] for c in "_QZJ" if c + w[1:] not in words), None)
+            if stand_in is not None:
+                text = re.sub(value, stand_in, text)
+                renamed[stand_in] = w
+    try:
+        graph = parse(text, limits)
+    except ExpressionError as e:
+        moved = ExpressionError(e.message, None if e.start is None else e.start + start,
+                                None if e.end is None else e.end + start, hint=e.hint)
+        moved.missing = e.missing
+        raise moved from None
+    for node in graph.nodes:
+        if node.span is not None:
+            node.span = (node.span[0] + start, node.span[1] + start)
+        if node.kind == "input" and node.name in renamed:
+            node.name = renamed[node.name]
+    return graph
+
+
+# --- right sides: values and local gradients, by the engine's two passes ---------------------
+
+
+def _reads(st: Statement) -> dict[str, tuple[int, int]]:
+    """Names the right side reads, each with the span of its first use."""
+    names: dict[str, tuple[int, int]] = {}
+    for g in st.rhs:
+        for name, node in g.inputs().items():
+            names.setdefault(name, node.span or st.rhs_span)
+    if isinstance(st.randn, str):
+        names.setdefault(st.randn, st.rhs_span)
+    return names
+
+
+def _value(st: Statement, scope: Mapping, limits: Limits | None) -> np.ndarray:
+    parts = []
+    for g in st.rhs:
+        vals = g.forward({name: scope[name] for name in g.inputs()}, limits)
+        parts.append(vals[g.output.index])
+    if not st.is_list:
+        return parts[0]
+    if len({np.shape(p) for p in parts}) > 1:
+        raise ExpressionError("the elements of this list have different shapes", *st.rhs_span)
+    return np.array(parts, dtype=float)
+
+
+def _vjp(st: Statement, scope: Mapping, seed) -> dict[str, np.ndarray]:
+    """The contribution of this stage to the gradient of each name it reads, seeded with its
+    own gradient `seed`: the engine's backward pass over the statement's circuit."""
+    out: dict[str, np.ndarray] = {}
+    seed = np.asarray(seed, dtype=float)
+    for k, g in enumerate(st.rhs):
+        vals = g.forward({name: scope[name] for name in g.inputs()})
+        s = seed[k] if st.is_list else seed
+        grads = g.backward(vals, s[()] if s.ndim == 0 else s)
+        for name, node in g.inputs().items():
+            c = grads[node.index]
+            if c is None:  # an integer label: it takes no gradient
+                c = np.zeros_like(vals[node.index])
+            out[name] = c if name not in out else out[name] + c
+    return out
+
+
+def _is_literal(st: Statement) -> bool:
+    """A number, a list of numbers or random numbers: an input, whose gradient is asked for."""
+    return st.randn is not None or all(g.output.kind == "const" for g in st.rhs)
+
+
+def _close(a, b) -> bool:
+    return np.shape(a) == np.shape(b) and bool(
+        np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
+
+
+def _num(x) -> str:
+    x = np.asarray(x, dtype=float)
+    if x.ndim:
+        return "×".join(map(str, x.shape)) + " values"
+    return f"{float(x):.4g}"
+
+
+def _shape(x) -> str:
+    return "×".join(map(str, np.shape(x))) or "scalar"
+
+
+def _names(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --- the check ----------------------------------------------------------------------------------
+
+
+class _Check:
+    def __init__(self, code: str, statements: list[Statement], values: Mapping,
+                 limits: Limits | None):
+        self.code = code
+        self.limits = limits
+        self.warnings: list[str] = []
+        self._split(statements)
+        self._forward(values)
+        self._seed()
+        self._reference()
+
+    # the forward pass and the backward pass
+
+    def _split(self, statements: list[Statement]) -> None:
+        self.forward: list[Statement] = []
+        self.backward: list[Statement] = []
+        assigned: dict[str, Statement] = {}
+        self.free: dict[str, tuple[int, int]] = {}  # inputs read but never assigned: first use
+        for st in statements:
+            base = st.target[1:]
+            if not self.backward and st.op == "=" and not (
+                    st.target[0] == "d" and (base in assigned or base in self.free)):
+                if st.target in assigned:
+                    raise ExpressionError(
+                        f"'{st.target}' is assigned twice in the forward pass", *st.target_span,
+                        hint="give each stage its own name, so that d<name> names one gradient")
+                if st.target in self.free:
+                    raise ExpressionError(f"'{st.target}' is used before it is assigned",
+                                          *self.free[st.target], hint="assign names before "
+                                          "using them")
+                for name, span in _reads(st).items():
+                    if name not in assigned:
+                        self.free.setdefault(name, span)
+                assigned[st.target] = st
+                self.forward.append(st)
+            else:
+                self.backward.append(st)
+        self.stmt = assigned
+        self.names = list(self.free) + list(assigned)  # every forward variable
+        known = set(self.names)
+        for name in self.names:
+            if name[0] == "d" and name[1:] in known:
+                st = assigned.get(name)
+                raise ExpressionError(
+                    f"'{name}' is a forward variable, but d{name[1:]} names the gradient of "
+                    f"'{name[1:]}' in the backward pass",
+                    *(st.target_span if st else self.free[name]), hint=f"rename {name}")
+        if not self.backward:
+            raise ExpressionError(
+                "there is no backward pass: after the forward pass, add lines that compute "
+                "the gradients, like dx = ... and dx += ...", len(self.code), len(self.code))
+        for st in self.backward:
+            u = st.target[1:]
+            if st.target[0] != "d" or u not in known:
+                if st.target in known and st.op == "+=":
+                    what = (f"'{st.target} +=' changes a forward variable: give each stage "
+                            "its own name")
+                elif st.target in known:
+                    what = (f"'{st.target}' is a forward variable: the backward pass assigns "
+                            "only gradients d<name>")
+                elif st.target[0] == "d":
+                    what = (f"'{st.target}' names the gradient of '{u}', but the forward pass "
+                            f"has no variable '{u}'")
+                else:
+                    what = (f"'{st.target}' is not a gradient: in the backward pass each line "
+                            "assigns d<name> for a variable of the forward pass")
+                raise ExpressionError(what, *st.target_span, hint=None if st.target in known
+                                      else self._suggest(st.target))
+            for name, span in _reads(st).items():
+                if name not in known and not (name[0] == "d" and name[1:] in known):
+                    if name[0] == "d":
+                        what = (f"unknown name '{name}': the forward pass has no variable "
+                                f"'{name[1:]}'")
+                    else:
+                        what = f"unknown name '{name}'"
+                    raise ExpressionError(what, *span, hint=self._suggest(name))
+        stages = [st for st in self.forward if not _is_literal(st)]
+        if not any(_reads(st) for st in stages):
+            raise ExpressionError("the forward pass computes nothing: it has no statement that "
+                                  "uses a variable", 0, len(self.code))
+        self.stages = {st.target: st for st in stages}
+        self.reads = {v: list(_reads(st)) for v, st in self.stages.items()}
+        self.readers: dict[str, list[str]] = {name: [] for name in self.names}
+        for v, names in self.reads.items():
+            for name in names:
+                self.readers[name].append(v)
+        self.inputs = [name for name in self.names if name not in self.stages]
+
+    def _suggest(self, name: str) -> str | None:
+        pool = self.names + ["d" + n for n in self.names]
+        close = difflib.get_close_matches(name, pool, n=1)
+        return f"did you mean {close[0]}?" if close else None
+
+    def _forward(self, values: Mapping) -> None:
+        """Every forward variable's value: inputs from the code or the request, stages by the
+        engine's forward pass over each statement."""
+        max_elements = self.limits.max_elements if self.limits else None
+        self.env: dict[str, np.ndarray] = {}
+        missing = [n for n in self.free if n not in values]
+        if missing:
+            err = ExpressionError(f"missing value for {', '.join(missing)}",
+                                  *self.free[missing[0]], hint="give every input a value")
+            err.missing = missing
+            raise err
+        for name in values:
+            if name not in self.names:
+                self.warnings.append(f"value for {name} ignored: the code does not use it")
+            elif name in self.stages:
+                self.warnings.append(f"value for {name} ignored: the forward pass computes it")
+        for name in self.free:
+            self.env[name] = as_value(values[name], name, max_elements)
+        self.randn_seed = 0
+        for st in self.forward:
+            v = st.target
+            if v in self.stages:
+                self.env[v] = _value(st, self.env, self.limits)
+                continue
+            if v in values:
+                self.warnings.append(f"value for {v} overrides the code's {v} = "
+                                     f"{self.code[st.rhs_span[0]:st.rhs_span[1]]}")
+                self.env[v] = as_value(values[v], v, max_elements)
+            elif st.randn is not None:
+                self.env[v] = self._randn(st)
+            else:
+                self.env[v] = _value(st, {}, self.limits)
+            if st.randn is not None:
+                self.randn_seed += 1
+
+    def _randn(self, st: Statement) -> np.ndarray:
+        """np.random.randn(...) as a seeded random value: the n-th such call gets seed n."""
+        max_elements = self.limits.max_elements if self.limits else None
+        shape = st.randn
+        if isinstance(shape, str):
+            shape = np.shape(self.env[shape])
+            if not shape:
+                return np.float64(np.random.default_rng(self.randn_seed).standard_normal())
+        return as_value({"randn": list(shape), "seed": self.randn_seed}, st.target, max_elements)
+
+    # the gradient the backward pass starts from
+
+    def _seed(self) -> None:
+        """The output and its gradient: a line giving d<v> as data (np.random.randn, or numbers
+        for the last forward variable when it is a tensor) makes v the output; otherwise the
+        last forward variable is, with gradient 1 (ones for a tensor)."""
+        self.data_line: Statement | None = None
+        seed = None
+        last = self.forward[-1].target
+        for st in self.backward:
+            u = st.target[1:]
+            if not (st.randn is not None or (
+                    u == last and not _reads(st) and np.ndim(self.env[u]))):
+                continue
+            if self.data_line is not None:
+                raise ExpressionError(
+                    f"a second upstream gradient given as data: line "
+                    f"{self.data_line.line} already gives d{self.data_line.target[1:]}",
+                    *st.span, hint="give data only for the output's gradient")
+            if self.readers.get(u):
+                raise ExpressionError(
+                    f"{st.target} is given as data, so {u} must be the output, but "
+                    f"{self.readers[u][0]} uses {u}", *st.span,
+                    hint="compute this gradient from the lines below it instead")
+            self.data_line = st
+            if st.randn is not None:
+                self.randn_seed += sum(1 for b in self.backward[:self.backward.index(st)]
+                                       if b.randn is not None)
+                seed = self._randn(st)
+            else:
+                seed = _value(st, {}, self.limits)
+            self._check_shape(st, u, seed)
+        self.output = self.data_line.target[1:] if self.data_line else last
+        if self.output not in self.stages:
+            where = self.stmt[self.output] if self.output in self.stmt else self.data_line
+            raise ExpressionError(f"the output {self.output} is not computed from anything",
+                                  *where.span,
+                                  hint="end the forward pass with the statement that computes "
+                                       "the output")
+        out = self.env[self.output]
+        if seed is None:
+            seed = np.ones_like(out)[()]
+            if np.ndim(out):
+                self.warnings.append(
+                    f"the output {self.output} has shape {_shape(out)}: the backward pass "
+                    "starts from ones (the gradient of the sum of its elements)")
+        self.seed = seed
+
+    def _check_shape(self, st: Statement, u: str, value) -> None:
+        if np.shape(value) != np.shape(self.env[u]):
+            raise ExpressionError(
+                f"d{u} must have {u}'s shape {_shape(self.env[u])}, but this line gives "
+                f"{_shape(value)}", *st.rhs_span,
+                hint="a gradient always has the shape of its variable")
+
+    # the right answer, stage by stage
+
+    def _contrib(self, v: str, seed) -> dict[str, np.ndarray]:
+        return _vjp(self.stages[v], self.env, seed)
+
+    def _slots(self, v: str, u: str) -> list[int]:
+        """The input slots of stage v's one gate that take u, when it is one gate."""
+        st = self.stages[v]
+        if st.is_list or len(st.rhs) != 1 or st.rhs[0].output.kind != "gate":
+            return []
+        out = st.rhs[0].output
+        return [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
+
+    def _shares(self, v: str, u: str, seed) -> list[np.ndarray]:
+        """Stage v's contribution to du, seeded with `seed`: one share, or one per input slot
+        when v is one gate that takes u in several slots (x * x: the engine's staged code, and
+        many people, write a line per slot)."""
+        whole = self._contrib(v, seed)[u]
+        if self.parts[(v, u)] == 1:
+            return [whole]
+        g = self.stages[v].rhs[0]
+        vals = g.forward({name: self.env[name] for name in g.inputs()})
+        out = g.output
+        seed = np.asarray(seed, dtype=float)
+        parts = GATES[out.op].vjp(seed[()] if seed.ndim == 0 else seed, vals[out.index],
+                                  *[vals[i.index] for i in out.inputs], **out.attrs)
+        shape = np.shape(self.env[u])
+        return [unbroadcast(np.asarray(parts[k], dtype=float), shape)[()]
+                for k in self._slots(v, u)]
+
+    def _reference(self) -> None:
+        """Each stage's contribution to each variable it reads, seeded with the true gradient
+        of the stage: the engine's backward pass, one statement at a time."""
+        self.parts = {(v, u): max(1, len(self._slots(v, u)))
+                      for v, names in self.reads.items() for u in names}
+        self.ref: dict[str, np.ndarray] = {self.output: self.seed}
+        self.ref_share: dict[tuple[str, int, str], np.ndarray] = {}
+        for v in reversed(list(self.stages)):
+            g = self.ref.get(v)
+            if g is None:
+                g = np.zeros_like(self.env[v])[()]
+            for u in self.reads[v]:
+                shares = self._shares(v, u, g)
+                for i, c in enumerate(shares):
+                    self.ref_share[(v, i, u)] = c
+                c = sum(shares)
+                self.ref[u] = c if u not in self.ref else self.ref[u] + c
+        for name in self.names:
+            if name not in self.ref:
+                self.ref[name] = np.zeros_like(self.env[name])[()]
+
+    # judging the backward lines
+
+    def _intent(self, st: Statement) -> tuple[str, list[str]]:
+        """What a line sets out to do: ("data" | "seed" | "reads" | "implicit" | "none", the
+        stages whose contributions it adds)."""
+        u = st.target[1:]
+        if st is self.data_line:
+            return "data", []
+        if u == self.output:
+            return "seed", []
+        dreads = [n[1:] for n in _reads(st) if n not in self.env and n[1:] != u]
+        if dreads:
+            return "reads", dreads
+        if self.output in self.readers[u] and self.data_line is None:
+            return "implicit", [self.output]  # the output's gradient 1, left out
+        return "none", []
+
+    def judge(self) -> dict:
+        intents = {id(st): self._intent(st) for st in self.backward}
+        self.adders: dict[tuple[str, str], list[int]] = {}
+        for st in self.backward:
+            for v in intents[id(st)][1]:
+                self.adders.setdefault((st.target[1:], v), []).append(st.line)
+        self.got: dict[str, np.ndarray] = {}
+        # a contribution is a share (stage, slot) of a stage's contribution (see _shares)
+        self.covered = {n: set() for n in self.names}  # shares the code's d<n> holds
+        self.should = {n: set() for n in self.names}  # those a right backward pass holds here
+        self.lost = {n: {} for n in self.names}  # shares overwritten, and by which line
+        self.taint: dict[str, int] = {}  # d<n> is wrong since this line
+        lines = [self._line(st, *intents[id(st)]) for st in self.backward]
+        gradients = {n: self._final(n) for n in self.inputs}
+        first_wrong = next((e["line"] for e in lines if e["status"] == "wrong"), None)
+        return {
+            "output": self.output,
+            "value": json_value(self.env[self.output]),
+            "passed": all(e["ok"] for e in lines) and all(g["ok"] for g in gradients.values()),
+            "first_wrong": first_wrong,
+            "lines": lines,
+            "gradients": gradients,
+            "forward_end": self.backward[0].span[0],
+            "warnings": self.warnings,
+        }
+
+    def _current(self, v: str):
+        """d<v> as the code holds it now: zeros before any line assigns it (reading it then
+        is a fault of the reading line), the seed for the output."""
+        if v in self.got:
+            return self.got[v]
+        if v == self.output:
+            return self.seed
+        return np.zeros_like(self.env[v])[()]
+
+    def _scope(self, st: Statement) -> dict:
+        scope = {}
+        for name in _reads(st):
+            scope[name] = self.env[name] if name in self.env else self._current(name[1:])
+        return scope
+
+    def _all(self, u: str) -> list[tuple[str, int]]:
+        """Every share of every stage's contribution to du."""
+        return [(s, i) for s in self.readers[u] for i in range(self.parts[(s, u)])]
+
+    def _line(self, st: Statement, kind: str, of: list[str]) -> dict:
+        u = st.target[1:]
+        before = self.got.get(u)
+        self_read = ("d" + u) in _reads(st)
+        accumulates = st.op == "+=" or self_read
+        faults: list[str] = []
+        scope = self._scope(st)
+        if kind == "data":
+            value = self.seed
+        else:
+            try:
+                value = _value(st, scope, self.limits)
+            except ExpressionError as e:
+                raise ExpressionError(e.message, e.start, e.end, hint=e.hint or (
+                    f"d{u} must have {u}'s shape {_shape(self.env[u])}")) from None
+        after = before + value if st.op == "+=" and before is not None else value
+        self._check_shape(st, u, after)
+
+        valid = [v for v in of if v in self.stages and u in self.reads[v]]
+        for v in of:
+            if v not in valid:
+                faults.append(f"d{v} does not flow back into d{u}: {v} is computed without {u}.")
+        if kind == "none" and not self.readers[u]:
+            if not _close(value, np.zeros_like(value)):
+                faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
+        elif kind == "none":
+            left = [s for s in reversed(self.readers[u])
+                    if (s, self.parts[(s, u)] - 1) not in self.should[u]]
+            guess = left[0] if left else self.readers[u][-1]
+            valid = [guess]
+            faults.append(f"this line uses no gradient: d{u}'s contribution through {guess} "
+                          f"is the local gradient times d{guess}, the gradient arriving at "
+                          f"{guess}.")
+        if st.op == "+=" and before is None:
+            faults.append(f"d{u} has no value before this line: the first line for d{u} "
+                          "uses =, the later ones +=.")
+        # the shares this line adds: those of its stages still missing from du (or, where a
+        # stage takes u in several slots, the next one of them)
+        adds: list[tuple[str, int]] = []
+        shares: dict[tuple[str, int], np.ndarray] = {}
+        for v in valid:
+            left = [(v, i) for i in range(self.parts[(v, u)]) if (v, i) not in self.should[u]]
+            if not left:
+                earlier = [n for n in self.adders.get((u, v), []) if n < st.line]
+                where = f" (line {earlier[0]})" if earlier else ""
+                faults.append(f"d{u} already holds its contribution through {v}{where}: this "
+                              "line adds it a second time.")
+            for i, c in enumerate(self._shares(v, u, self._current(v))):
+                shares[(v, i)] = c
+            adds += left or [(v, i) for i in range(self.parts[(v, u)])]
+        for v in valid:
+            missing = [s for s in self.readers[v]
+                       if any(k not in self.should[v] for k in self._all(v) if k[0] == s)]
+            if missing:
+                faults.append(self._incomplete(v, missing, st.line))
+
+        if kind in ("data", "seed"):
+            expected = self.seed
+            if kind == "seed" and not _close(after, expected):
+                faults.append(f"the gradient of the output {u} with respect to itself is "
+                              f"{'1' if np.ndim(expected) == 0 else 'ones'}.")
+        else:
+            base = before if self_read and before is not None else 0.0
+            own = base + sum((shares[k] for k in adds), np.zeros_like(self.env[u])[()])
+            if len(adds) > 1 and len({k[0] for k in adds}) == 1 and _close(
+                    value, base + shares[adds[0]]):
+                adds, own = adds[:1], base + shares[adds[0]]  # one slot of several
+            if kind != "none" and not _close(value, own):
+                faults.append(self._wrong_value(st, u, valid, scope, value, own))
+            if st.op == "=" and not self_read and self.should[u]:
+                held = _names(s for s in self.readers[u]
+                              if any(k[0] == s for k in self.covered[u])) or "before"
+                faults.insert(0, f"d{u} was overwritten: it already held the gradient from "
+                                 f"{held} — use +=.")
+            should_after = self.should[u] | set(adds)
+            expected = sum((self.ref_share[(s, i, u)] for s, i in should_after),
+                           np.zeros_like(self.env[u])[()])
+
+        if faults:
+            status, message = "wrong", " ".join(faults)
+            self.taint[u] = self.taint[u] if accumulates and u in self.taint else st.line
+        elif _close(after, expected):
+            status, message = "ok", None
+            self.taint.pop(u, None)
+        else:
+            status, message = "inherits", self._inherits(st, u, accumulates)
+        self.got[u] = after
+        if accumulates:
+            self.covered[u] |= set(adds)
+        else:
+            for k in self.covered[u]:
+                self.lost[u][k] = st.line
+            self.covered[u] = set(adds)
+        for k in adds:
+            self.lost[u].pop(k, None)
+        self.should[u] |= set(adds)
+        return {"line": st.line, "name": st.target, "of": valid, "ok": status == "ok",
+                "status": status, "got": json_value(np.asarray(after, dtype=float)),
+                "expected": json_value(np.asarray(expected, dtype=float)), "message": message,
+                "span": list(st.span)}
+
+    def _incomplete(self, v: str, missing: list[str], line: int) -> str:
+        parts = []
+        for s in missing:
+            later = [n for n in self.adders.get((v, s), []) if n > line]
+            if later:
+                parts.append(f"d{v} was read before its contribution from {s} was added "
+                             f"(line {later[0]} adds it, after this line)")
+            else:
+                parts.append(f"no line computes d{v}'s contribution through {s} before this "
+                             f"line reads d{v}")
+        return "; ".join(parts) + "."
+
+    def _inherits(self, st: Statement, u: str, accumulates: bool) -> str:
+        causes = [(self.taint[n[1:]], n) for n in _reads(st)
+                  if n not in self.env and n[1:] in self.taint]
+        if accumulates and u in self.taint:
+            causes.append((self.taint[u], "d" + u))
+        if not causes:
+            self.taint.pop(u, None)
+            return "this line's own step is right, but a value it uses is off."
+        line, name = min(causes)
+        self.taint[u] = line
+        return (f"this line's own step is right, but it builds on {name}, which is wrong since "
+                f"line {line}.")
+
+    def _wrong_value(self, st: Statement, u: str, valid: list[str], scope: dict, value,
+                     own) -> str:
+        """Why a line's own step gives the wrong number: for scalars, the first stage whose
+        local gradient the line gets wrong, compared with the engine's."""
+        scalar = np.ndim(self.env[u]) == 0 and all(np.ndim(self.env[v]) == 0 for v in valid)
+        if scalar and len(st.rhs) == 1:
+            dnames = [n for n in scope if n not in self.env]
+            for v in valid:
+                exp = float(self._contrib(v, 1.0)[u])
+                if ("d" + v) in scope:
+                    probe = {**scope, **{n: 0.0 for n in dnames}, "d" + v: 1.0}
+                    mine = float(_value(st, probe, self.limits))
+                else:  # below the output, whose gradient is 1: the line is the local gradient
+                    mine = float(value)
+                if not _close(mine, exp):
+                    return self._local_message(st, v, u, exp, mine)
+        formula = self._formula(valid[0], u) if len(valid) == 1 else None
+        said = f" ({formula})" if formula else ""
+        if np.ndim(own) == 0:
+            return f"d{u} should get {_num(own)}{said} from this line, but it gives {_num(value)}."
+        value, own = np.broadcast_arrays(np.asarray(value, dtype=float), own)
+        wrong = ~np.isclose(value, own, rtol=RTOL, atol=ATOL, equal_nan=True)
+        where = tuple(int(i) for i in np.argwhere(wrong)[0]) if wrong.any() else ()
+        at = ", ".join(map(str, where))
+        return (f"d{u}[{at}] should get {_num(own[where])}{said} from this line, but it gives "
+                f"{_num(value[where])} ({int(wrong.sum())} of {wrong.size} elements differ).")
+
+    def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float) -> str:
+        stage = self.stages[v]
+        text = self.code[stage.rhs_span[0]:stage.rhs_span[1]]
+        formula = self._formula(v, u)
+        named = f"{formula} = {_num(exp)}" if formula and formula != _num(exp) else _num(exp)
+        factor = self._factor_text(st, v)
+        uses = f"{factor} = {_num(mine)}" if factor else _num(mine)
+        msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
+               f"but this line uses {uses}")
+        if exp != 0 and mine != 0:
+            r = mine / exp
+            if abs(abs(r) - 1) <= RTOL:
+                return msg + ": its sign is wrong."
+            size = (f"{_num(abs(r))} times too large" if abs(r) > 1
+                    else f"{_num(1 / abs(r))} times too small (a missing factor?)")
+            return msg + (": its sign is wrong and it is " if r < 0 else ": it is ") + size + "."
+        return msg + "."
+
+    def _factor_text(self, st: Statement, v: str) -> str | None:
+        """The user's own text for the local gradient, in `factor * dv` or `dv * factor`."""
+        g = st.rhs[0]
+        out = g.output
+        if out.kind != "gate" or out.op != "mul":
+            return None
+        for k, i in enumerate(out.inputs):
+            if i.kind == "input" and i.name == "d" + v and out.inputs[1 - k].span:
+                s, e = out.inputs[1 - k].span
+                return self.code[s:e]
+        return None
+
+    def _formula(self, v: str, u: str) -> str | None:
+        """The local gradient as code, written by the gate's own derivative run on symbols,
+        when stage v is one gate (for a matrix gate: the whole contribution, dD.dot(X.T))."""
+        slots = self._slots(v, u)
+        out = self.stages[v].rhs[0].output if slots else None
+        if len(slots) != 1 or any(i.kind == "gate" for i in out.inputs):
+            return None
+        gate = GATES[out.op]
+        xs = [Sym(i.name, shape=np.shape(self.env[i.name])) if i.kind == "input"
+              else sym(i.default if np.ndim(i.default) else float(i.default)) for i in out.inputs]
+        attrs = _consts(out)  # as the staged code writes them: 2, not 2.0
+        y = Sym(v, shape=np.shape(self.env[v]))
+        k = slots[0]
+        try:
+            if gate.d is not None and np.ndim(self.env[v]) == 0 and gate.d[k] is not None:
+                return sym(gate.d[k](*xs, y, **attrs)).py
+            if gate.linear is not None:
+                g = Sym("d" + v, shape=np.shape(self.env[v]))
+                return sym(gate.linear[k](g, y, *xs, **attrs)).py
+        except (TypeError, ValueError, AttributeError):  # a gate whose math needs numbers
+            return None
+        return None
+
+    def _final(self, name: str) -> dict:
+        """An input's gradient as the code leaves it, against the engine's."""
+        expected = self.ref[name]
+        got = self.got.get(name)
+        readers = self.readers[name]
+        ok = _close(got, expected) if got is not None else not readers
+        message = None
+        if not ok:
+            if got is None:
+                message = (f"no line computes d{name} (its contributions come through "
+                           f"{_names(readers)})")
+            else:
+                parts = []
+                for s in readers:
+                    shares = [k for k in self._all(name) if k[0] == s]
+                    lost = [self.lost[name][k] for k in shares if k in self.lost[name]]
+                    held = [k for k in shares if k in self.covered[name]]
+                    if len(held) == len(shares):
+                        continue
+                    if lost:
+                        parts.append(f"d{name} lost its contribution through {s} when line "
+                                     f"{lost[0]} overwrote it")
+                    elif held:
+                        parts.append(f"d{name} holds only part of its contribution through "
+                                     f"{s} ({len(held)} of {len(shares)} uses of {name})")
+                    else:
+                        parts.append(f"no line computes d{name}'s contribution through {s}")
+                if not parts and name in self.taint:
+                    parts.append(f"d{name} is wrong since line {self.taint[name]}")
+                message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
+        return {"got": None if got is None else json_value(np.asarray(got, dtype=float)),
+                "expected": json_value(np.asarray(expected, dtype=float)), "ok": ok,
+                "message": message}
+
+
+def backward_check(code: str, values: Mapping | None = None, *,
+                   limits: Limits | None = None) -> dict:
+    """Judge a forward pass followed by a hand-written backward pass, line by line.
+
+    Returns {output, value, passed, first_wrong, lines, gradients, forward_end, warnings} (the
+    /api/backward-check response); every mistake in the code itself is an ExpressionError."""
+    with np.errstate(all="ignore"):
+        return _Check(code, _statements(code, limits), values or {}, limits).judge()

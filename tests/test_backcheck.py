@@ -1,0 +1,480 @@
+"""The backward-pass checker: the notes' hand-written backward passes pass as printed, and each
+classic mistake is caught at the line that makes it, with a message that names it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_properties import programs, values
+
+from engine import ExpressionError, backward_check, trace
+from engine.presets import NEURON, STAGED
+
+# The notes' staged backward pass, as printed below the forward pass in engine.presets.STAGED.
+STAGED_BACKWARD = """\
+# backprop f = num * invden
+dnum = invden # gradient on numerator                             #(8)
+dinvden = num                                                     #(8)
+# backprop invden = 1.0 / den
+dden = (-1.0 / (den**2)) * dinvden                                #(7)
+# backprop den = sigx + xpysqr
+dsigx = (1) * dden                                                #(6)
+dxpysqr = (1) * dden                                              #(6)
+# backprop xpysqr = xpy**2
+dxpy = (2 * xpy) * dxpysqr                                        #(5)
+# backprop xpy = x + y
+dx = (1) * dxpy                                                   #(4)
+dy = (1) * dxpy                                                   #(4)
+# backprop sigx = 1.0 / (1 + math.exp(-x))
+dx += ((1 - sigx) * sigx) * dsigx # Notice += !! See notes below  #(3)
+# backprop num = x + sigy
+dx += (1) * dnum                                                  #(2)
+dsigy = (1) * dnum                                                #(2)
+# backprop sigy = 1.0 / (1 + math.exp(-y))
+dy += ((1 - sigy) * sigy) * dsigy                                 #(1)
+# done! phew"""
+STAGED_CODE = STAGED + "\n\n" + STAGED_BACKWARD
+
+NEURON_CODE = NEURON + """
+
+# backward pass through the neuron (backpropagation)
+ddot = (1 - f) * f # gradient on dot variable, using the sigmoid gradient derivation
+dx = [w[0] * ddot, w[1] * ddot] # backprop into x
+dw = [x[0] * ddot, x[1] * ddot, 1.0 * ddot] # backprop into w
+# we're done! we have the gradients on the inputs to the circuit"""
+
+MATRIX_CODE = """\
+# forward pass
+W = np.random.randn(5, 10)
+X = np.random.randn(10, 3)
+D = W.dot(X)
+
+# now suppose we had the gradient on D from above in the circuit
+dD = np.random.randn(*D.shape) # same shape as D
+dW = dD.dot(X.T) #.T gives the transpose of the matrix
+dX = W.T.dot(dD)"""
+
+
+def line_of(code: str, text: str) -> int:
+    """The 1-based line on which `text` first appears in `code`."""
+    return code[:code.index(text)].count("\n") + 1
+
+
+def changed(code: str, old: str, new: str) -> str:
+    assert code.count(old) == 1, old
+    return code.replace(old, new)
+
+
+def by_line(report: dict) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for entry in report["lines"]:
+        out.setdefault(entry["line"], []).append(entry)
+    return out
+
+
+def the_line(report: dict, number: int) -> dict:
+    (entry,) = by_line(report)[number]
+    return entry
+
+
+def raises_at(code: str, fragment: str, **kw) -> ExpressionError:
+    """The ExpressionError that `code` raises, checked to point at `fragment`."""
+    with pytest.raises(ExpressionError) as info:
+        backward_check(code, **kw)
+    e = info.value
+    assert code[e.start:e.end] == fragment, (e, code[e.start:e.end])
+    return e
+
+
+# --- the notes' backward passes, as printed ---------------------------------------------------
+
+def test_staged_example_as_printed_passes_every_line():
+    r = backward_check(STAGED_CODE)
+    assert r["passed"] and r["first_wrong"] is None
+    assert len(r["lines"]) == 12
+    assert all(e["ok"] and e["status"] == "ok" and e["message"] is None for e in r["lines"])
+    # the gradients agree with the engine's backward pass over the whole program, and that one
+    # with central differences
+    c = trace(STAGED)
+    assert c.check()["passed"]
+    assert r["output"] == "f" and r["value"] == pytest.approx(float(c.value))
+    for name in ("x", "y"):
+        g = r["gradients"][name]
+        assert g["ok"] and g["got"] == pytest.approx(float(c.gradients[name]), rel=1e-12)
+        assert g["expected"] == pytest.approx(float(c.gradients[name]), rel=1e-12)
+
+
+def test_staged_example_lines_say_which_stage_they_undo():
+    r = backward_check(STAGED_CODE)
+    of = {(e["name"], tuple(e["of"])) for e in r["lines"]}
+    assert ("dnum", ("f",)) in of  # below the output: its gradient 1 is left implicit
+    assert ("dx", ("xpy",)) in of and ("dx", ("sigx",)) in of and ("dx", ("num",)) in of
+    assert r["forward_end"] == STAGED_CODE.index("dnum")
+
+
+def test_neuron_as_printed_passes_with_lists_of_expressions():
+    r = backward_check(NEURON_CODE)
+    assert r["passed"] and all(e["ok"] for e in r["lines"])
+    c = trace(NEURON)
+    assert c.check()["passed"]
+    for name in ("w", "x"):
+        assert np.allclose(r["gradients"][name]["got"], c.gradients[name], rtol=1e-12)
+        assert len(r["gradients"][name]["got"]) == len(c.gradients[name])
+
+
+def test_matrix_example_as_printed_passes_with_seeded_random_data():
+    r = backward_check(MATRIX_CODE)
+    assert r["passed"] and all(e["ok"] for e in r["lines"])
+    assert r["output"] == "D"
+    # W, X and dD are the 0th, 1st and 2nd np.random.randn of the code: seeds 0, 1 and 2, as
+    # the matmul preset's W, X and G, whose gradients the engine traces through sum(D * G)
+    c = trace("D = W.dot(X)\nf = sum(D * G)", {
+        "W": {"randn": [5, 10], "seed": 0}, "X": {"randn": [10, 3], "seed": 1},
+        "G": {"randn": [5, 3], "seed": 2}})
+    assert c.check()["passed"]
+    assert np.allclose(r["gradients"]["W"]["got"], c.gradients["W"], rtol=1e-12)
+    assert np.allclose(r["gradients"]["X"]["got"], c.gradients["X"], rtol=1e-12)
+    assert np.shape(r["gradients"]["W"]["got"]) == (5, 10)
+
+
+# --- the classic mistakes -----------------------------------------------------------------------
+
+def test_equals_instead_of_plus_equals_at_a_fork_is_caught_where_it_overwrites():
+    code = changed(STAGED_CODE, "dx += ((1 - sigx)", "dx = ((1 - sigx)")
+    r = backward_check(code)
+    n = line_of(code, "dx = ((1 - sigx)")
+    assert r["first_wrong"] == n and not r["passed"]
+    wrong = the_line(r, n)
+    assert wrong["status"] == "wrong"
+    assert wrong["message"].startswith(
+        "dx was overwritten: it already held the gradient from xpy — use +=")
+    later = the_line(r, line_of(code, "dx += (1) * dnum"))
+    assert later["status"] == "inherits" and f"line {n}" in later["message"]
+    assert not r["gradients"]["x"]["ok"] and "xpy" in r["gradients"]["x"]["message"]
+    assert r["gradients"]["y"]["ok"]
+    assert all(e["ok"] for e in r["lines"] if e["line"] < n)
+
+
+def test_wrong_sign_in_a_local_gradient_names_the_right_one():
+    code = changed(STAGED_CODE, "(-1.0 / (den**2))", "(1.0 / (den**2))")
+    r = backward_check(code)
+    n = line_of(code, "dden =")
+    assert r["first_wrong"] == n
+    message = the_line(r, n)["message"]
+    assert "local gradient of invden = 1.0 / den with respect to den is -1.0 / den**2" in message
+    assert "(1.0 / (den**2))" in message and "sign is wrong" in message
+    after = {e["name"]: e["status"] for e in r["lines"] if e["line"] > n}
+    assert after.pop("dsigy") == "ok"  # dnum does not depend on dden
+    assert after and set(after.values()) == {"inherits"}
+    assert not r["gradients"]["x"]["ok"] and not r["gradients"]["y"]["ok"]
+
+
+def test_missing_factor_in_a_local_gradient_says_how_far_off():
+    code = changed(STAGED_CODE, "(2 * xpy) * dxpysqr", "xpy * dxpysqr")
+    r = backward_check(code)
+    n = line_of(code, "dxpy =")
+    assert r["first_wrong"] == n
+    message = the_line(r, n)["message"]
+    assert "local gradient of xpysqr = xpy**2 with respect to xpy is 2 * xpy" in message
+    assert "2 times too small" in message
+
+
+def test_dropped_line_marks_the_input_and_names_the_missing_contribution():
+    code = changed(STAGED_CODE, "dx += (1) * dnum", "")
+    r = backward_check(code)
+    assert not r["passed"] and r["first_wrong"] is None
+    assert all(e["ok"] for e in r["lines"])
+    true_dx = float(trace(STAGED).gradients["x"])
+    g = r["gradients"]["x"]
+    assert g["message"] == "no line computes dx's contribution through num"
+    assert not g["ok"] and g["expected"] == pytest.approx(true_dx)
+    assert g["got"] == pytest.approx(true_dx - _num_share())
+
+
+def _num_share() -> float:
+    """dx's share through num = x + sigy: 1 * dnum, and dnum = invden."""
+    c = trace(STAGED)
+    return float(c.vals[next(n.index for n in c.nodes if n.name == "invden")])
+
+
+def test_dropped_line_for_an_intermediate_is_caught_where_it_is_read():
+    code = changed(STAGED_CODE, "dsigy = (1) * dnum", "")
+    r = backward_check(code)
+    n = line_of(code, "dy += ((1 - sigy)")
+    assert r["first_wrong"] == n
+    assert "no line computes dsigy's contribution through num" in the_line(r, n)["message"]
+
+
+def test_gradient_read_before_it_is_complete():
+    code = changed(STAGED_CODE, "dxpy = (2 * xpy) * dxpysqr", "")
+    code = changed(code, "dy = (1) * dxpy", "dy = (1) * dxpy\ndxpy = (2 * xpy) * dxpysqr")
+    r = backward_check(code)
+    n = line_of(code, "dx = (1) * dxpy")
+    assert r["first_wrong"] == n
+    message = the_line(r, n)["message"]
+    assert message.startswith("dxpy was read before its contribution from xpysqr was added")
+    assert f"line {line_of(code, 'dxpy =')}" in message
+
+
+def test_transposed_matrix_gradient_is_a_shape_error_naming_both_shapes():
+    code = changed(MATRIX_CODE, "dD.dot(X.T)", "X.T.dot(dD)")
+    e = raises_at(code, "X.T.dot(dD)")
+    assert "3×10" in e.message and "5×3" in e.message
+    assert "dW must have W's shape 5×10" in e.hint
+
+
+def test_gradient_of_the_wrong_shape_is_an_error():
+    code = changed(MATRIX_CODE, "dD.dot(X.T)", "dD.dot(X.T).T")
+    e = raises_at(code, "dD.dot(X.T).T")
+    assert e.message == "dW must have W's shape 5×10, but this line gives 10×5"
+
+
+def test_wrong_element_of_a_list_gradient_is_named():
+    code = changed(NEURON_CODE, "x[1] * ddot,", "x[0] * ddot,")
+    r = backward_check(code)
+    n = line_of(code, "dw = [")
+    assert r["first_wrong"] == n
+    assert the_line(r, n)["message"].startswith("dw[1] should get")
+    assert not r["gradients"]["w"]["ok"] and r["gradients"]["x"]["ok"]
+
+
+def test_wrong_local_gradient_of_a_composite_stage_gives_its_value():
+    code = changed(NEURON_CODE, "ddot = (1 - f) * f", "ddot = f * f")
+    r = backward_check(code)
+    message = the_line(r, line_of(code, "ddot ="))["message"]
+    c = trace(NEURON)
+    assert f"with respect to dot is {float(c.gradients['w'][2]):.4g}" in message
+
+
+def test_plus_equals_before_any_value_and_a_contribution_added_twice():
+    code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx += q\ndx += q"
+    r = backward_check(code)
+    assert the_line(r, 5)["message"].startswith("dx has no value before this line")
+    assert "adds it a second time" in the_line(r, 6)["message"]
+    assert r["first_wrong"] == 5
+
+
+def test_gradient_that_does_not_flow_back_is_wrong():
+    code = "x = 3\nz = 2\nq = x * 2\nf = q * z\ndq = z\ndz = q\ndx = 2 * dz"
+    r = backward_check(code)
+    assert the_line(r, 7)["message"].startswith("dz does not flow back into dx")
+
+
+def test_line_without_upstream_gradient_is_wrong():
+    code = "x = 3\nq = x * 2\nf = q * q\ndq = 2 * q\ndx = 2"
+    r = backward_check(code)
+    assert the_line(r, 5)["status"] == "wrong"
+    assert "uses no gradient" in the_line(r, 5)["message"]
+
+
+def test_upstream_gradient_given_as_data_must_be_used():
+    code = "W = np.random.randn(2, 3)\nx = [1.0, 2.0, 3.0]\nD = W.dot(x)\n" \
+           "dD = np.random.randn(*D.shape)\ndx = W.T.dot(dD)\ndW = W * 0 + 1"
+    r = backward_check(code)
+    assert the_line(r, 5)["ok"]
+    assert "uses no gradient" in the_line(r, 6)["message"] and "dD" in the_line(r, 6)["message"]
+
+
+def test_output_gradient_written_out_and_wrong():
+    ok = backward_check("x = 3\nf = x * 2\ndf = 1.0\ndx = 2 * df")
+    assert ok["passed"]
+    r = backward_check("x = 3\nf = x * 2\ndf = 3.0\ndx = 2 * df")
+    assert r["first_wrong"] == 3 and "with respect to itself is 1" in the_line(r, 3)["message"]
+    assert the_line(r, 4)["status"] == "inherits"
+
+
+def test_a_stage_that_uses_a_variable_twice_may_take_a_line_per_use():
+    assert backward_check("x = 3\nf = x * x\ndx = x * df\ndx += x * df")["passed"]
+    assert backward_check("x = 3\nf = x * x\ndx = 2 * x * df")["passed"]
+    r = backward_check("x = 3\nf = x * x\ndx = x * df")
+    assert all(e["ok"] for e in r["lines"]) and not r["passed"]
+    assert r["gradients"]["x"]["message"] == (
+        "dx holds only part of its contribution through f (1 of 2 uses of x)")
+
+
+def test_accumulating_by_reading_the_gradient_itself_is_like_plus_equals():
+    code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = q\ndx = dx + 2 * dq"
+    r = backward_check(code)
+    assert r["passed"], r
+    assert r["gradients"]["x"]["got"] == pytest.approx(4 * 3)  # f = 2x², df/dx = 4x
+
+
+# --- values -----------------------------------------------------------------------------------
+
+def test_request_values_feed_free_inputs_and_override_literals_with_a_warning():
+    r = backward_check("q = x * y\ndx = y\ndy = x", {"x": 2, "y": 5, "k": 1})
+    assert r["passed"] and r["value"] == 10.0
+    assert r["warnings"] == ["value for k ignored: the code does not use it"]
+    r = backward_check("x = 3\nq = x * x\ndx = 2 * x", {"x": 4})
+    assert r["value"] == 16.0 and r["gradients"]["x"]["got"] == 8.0
+    assert r["warnings"] == ["value for x overrides the code's x = 3"]
+
+
+def test_random_inputs_are_the_seeded_random_values():
+    r = backward_check("W = np.random.randn(2, 3)\nf = sum(W * W)\ndW = 2 * W")
+    w = np.random.default_rng(0).standard_normal((2, 3))
+    assert r["value"] == pytest.approx(float(np.sum(w * w)))
+    assert np.allclose(r["gradients"]["W"]["got"], 2 * w)
+
+
+# --- mistakes in the code itself: errors with their place ----------------------------------------
+
+@pytest.mark.parametrize(("code", "fragment", "words"), [
+    ("x = 3\nf = x * 2\ndx = 2 * dz", "dz", "forward pass has no variable 'z'"),
+    ("x = 3\nf = x * 2\ndx = 2 * fo", "fo", "unknown name 'fo'"),
+    ("x = 3\nf = x * 2\ndf = 1\ndq = 2 * df", "dq", "forward pass has no variable 'q'"),
+    ("x = 3\nf = x * 2\ndf = 1\nq = 2 * df", "q", "is not a gradient"),
+    ("x = 3\nf = x * 2\ndx = [2, 2]", "[2, 2]", "dx must have x's shape scalar"),
+    ("x = 3\nf = x * 2\ndx = 2 *", "", "ends too early"),
+    ("x = 3\nf = x * 2\nf = f + 1\ndx = 2", "f", "assigned twice"),
+    ("x = 3\nf = x * 2\ndx -= 2", "-=", "'-=' is not supported"),
+])
+def test_errors_point_at_the_mistake(code, fragment, words):
+    e = raises_at(code, fragment)
+    assert words in e.message
+
+
+def test_no_backward_lines_is_an_error():
+    e = raises_at(STAGED, "")
+    assert e.start == len(STAGED) and "no backward pass" in e.message
+
+
+def test_missing_value_is_named():
+    with pytest.raises(ExpressionError) as info:
+        backward_check("f = x * y\ndx = y\ndy = x")
+    assert info.value.missing == ["x", "y"]
+
+
+def test_list_with_a_trailing_comma_and_an_empty_element():
+    assert backward_check("w = [1.0, 2.0]\nf = sum(w * w)\ndw = [2 * w[0], 2 * w[1],]")["passed"]
+    raises_at("w = [1.0, 2.0]\nf = sum(w * w)\ndw = [2 * w[0], , 2]", ",")
+
+
+def test_a_line_may_read_a_variable_and_its_gradient():
+    code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = q + 0 * dx\ndx += 2 * dq"
+    assert backward_check(code)["passed"]
+
+
+# --- POST /api/backward-check -------------------------------------------------------------------
+
+def strict(text: str):
+    """json.loads that refuses NaN/Infinity literals, like a browser's JSON.parse."""
+    def refuse(constant: str):
+        raise ValueError(f"non-standard JSON constant {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def problem(r, status: int) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = strict(r.text)
+    assert body["status"] == status and body["detail"] and "Traceback" not in r.text
+    return body
+
+
+def test_backward_check_notes_examples_pass(client):
+    for code in (STAGED_CODE, NEURON_CODE, MATRIX_CODE):
+        r = client.post("/api/backward-check", json={"code": code})
+        assert r.status_code == 200, r.text
+        body = strict(r.text)
+        assert body["passed"] and body["first_wrong"] is None
+        assert set(body) == {"output", "value", "passed", "first_wrong", "lines", "gradients",
+                             "forward_end", "warnings"}
+        for line in body["lines"]:
+            assert set(line) == {"line", "name", "of", "ok", "status", "got", "expected",
+                                 "message", "span"}
+            assert line["ok"] and line["status"] == "ok"
+            start, end = line["span"]
+            assert code[start:end].startswith(line["name"])
+            assert line_of(code, code[start:end]) == line["line"]
+
+
+def test_backward_check_marks_the_first_wrong_line(client):
+    code = changed(STAGED_CODE, "dx += ((1 - sigx)", "dx = ((1 - sigx)")
+    r = client.post("/api/backward-check", json={"code": code})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["first_wrong"] == line_of(code, "dx = ((1 - sigx)")
+    assert not body["passed"] and not body["gradients"]["x"]["ok"]
+    statuses = [line["status"] for line in body["lines"]]
+    assert statuses.count("wrong") == 1 and statuses.count("inherits") == 1
+
+
+def test_backward_check_values_and_random_values(client):
+    r = client.post("/api/backward-check", json={
+        "code": "f = sum(W * W)\ndW = 2 * W", "values": {"W": {"randn": [2, 2], "seed": 3}}})
+    assert r.status_code == 200
+    w = np.random.default_rng(3).standard_normal((2, 2))
+    assert np.allclose(r.json()["gradients"]["W"]["expected"], 2 * w)
+
+
+def test_backward_check_non_finite_numbers_are_strict_json(client):
+    r = client.post("/api/backward-check", json={"code": "x = 0\nf = log(x)\ndx = 1 / x"})
+    assert r.status_code == 200
+    body = strict(r.text)
+    assert body["value"] == "-Infinity" and body["lines"][0]["got"] == "Infinity"
+
+
+@pytest.mark.parametrize(("code", "fragment"), [
+    ("x = 3\nf = x * 2\ndx = 2 * dz", "dz"),                    # unknown name
+    ("x = 3\nf = x * 2\ndf = 1\ndq = 2 * df", "dq"),            # no forward variable q
+    (changed(MATRIX_CODE, "dD.dot(X.T)", "X.T.dot(dD)"), "X.T.dot(dD)"),  # shapes
+    ("x = 3\nf = x * 2", ""),                                   # no backward lines
+])
+def test_backward_check_errors_are_400_with_position(client, code, fragment):
+    body = problem(client.post("/api/backward-check", json={"code": code}), 400)
+    start, end = body["position"]["start"], body["position"]["end"]
+    assert code[start:end] == fragment
+    if not fragment:
+        assert start == len(code)
+
+
+def test_backward_check_missing_value_names_it(client):
+    body = problem(client.post("/api/backward-check", json={"code": "f = x * k\ndx = k"}), 400)
+    assert body["missing"] == ["x", "k"]
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"code": 3}, {"code": "x = 1", "values": {"x": "a"}}, {"code": "x", "expand": True}])
+def test_backward_check_schema_mismatch_is_422(client, payload):
+    problem(client.post("/api/backward-check", json=payload), 422)
+
+
+# --- the engine's own staged code, for random programs -----------------------------------------
+
+# what the language does not have: comparisons (kinks' locals), helpers, np.sign, logaddexp
+_NOT_IN_LANGUAGE = re.compile(r"[<>]|==|\bdef\b|np\.sign|logaddexp|_log_or_0")
+
+
+def staged_source(text: str, vals: dict) -> str:
+    """engine/codegen.py's staged forward and backward code for the program, imports left out."""
+    source = trace(text, vals).code()["source"]
+    assume(not _NOT_IN_LANGUAGE.search(source))
+    return "\n".join(line for line in source.splitlines() if not line.startswith("import"))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
+                                                                  HealthCheck.too_slow])
+@given(programs(), values, st.data())
+def test_generated_staged_code_passes_and_an_overwritten_fork_is_caught(text, vals, data):
+    source = staged_source(text, vals)
+    r = backward_check(source)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (source, r)
+    c = trace(text, vals)
+    for name, g in c.gradients.items():
+        assert r["gradients"][name]["got"] == pytest.approx(float(g), rel=1e-9, abs=1e-12)
+
+    forks = [i for i, line in enumerate(source.splitlines()) if " += " in line]
+    assume(forks)
+    k = data.draw(st.sampled_from(forks))
+    lines = source.splitlines()
+    name = lines[k].split()[0]
+    lines[k] = lines[k].replace(" += ", " = ", 1)
+    r = backward_check("\n".join(lines))
+    assert r["first_wrong"] == k + 1
+    assert the_line(r, k + 1)["message"].startswith(f"{name} was overwritten")
