@@ -447,8 +447,10 @@ def test_backward_check_schema_mismatch_is_422(client, payload):
 
 # --- the engine's own staged code, for random programs -----------------------------------------
 
-# what the language does not have: comparisons (kinks' locals), helpers, np.sign, logaddexp
-_NOT_IN_LANGUAGE = re.compile(r"[<>]|==|\bdef\b|np\.sign|logaddexp|_log_or_0")
+# what the language does not have: comparisons (kinks' locals), helpers, np.sign, logaddexp,
+# np.where (leaky_relu's and elu's locals), np.size and np.ones_like (the reductions' locals)
+_NOT_IN_LANGUAGE = re.compile(
+    r"[<>]|==|\bdef\b|np\.sign|logaddexp|_log_or_0|np\.where|np\.size|np\.ones_like")
 
 
 def staged_source(text: str, vals: dict) -> str:
