@@ -249,3 +249,55 @@ class Problem(BaseModel):
         None, description="For a missing value: every input that still needs one, in order.")
     errors: list[dict[str, Any]] | None = Field(
         None, description="For 422: each schema violation's loc, msg and type.")
+
+
+# --- the learning lab: gradient descent on a circuit, training a network ----------------------
+
+
+class DescentRequest(CircuitRequest):
+    """A circuit whose output is a scalar loss, and the inputs to descend on."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "expression": "dosage = [0, 0.5, 1]\nobserved = [0, 1, 0]\n"
+                      "w1 = 3.34; b1 = -1.43; w2 = -3.53; b2 = 0.57\n"
+                      "w3 = -1.22; w4 = -2.30; b3 = 0\n"
+                      "blue = softplus(dosage * w1 + b1) * w3\n"
+                      "orange = softplus(dosage * w2 + b2) * w4\n"
+                      "predicted = blue + orange + b3\n"
+                      "SSR = sum((observed - predicted)**2)",
+        "values": {}, "params": ["b3"], "lr": 0.1, "steps": 100, "tol": 0.001}]})
+    params: list[str] = Field(min_length=1, max_length=100,
+                              description="Inputs of the circuit to descend on.")
+    lr: Annotated[Number, Field(gt=0, le=1e6)] = Field(
+        0.1, description="Learning rate: step size = lr × slope.")
+    steps: StrictInt = Field(100, ge=0, le=10_000, description="Updates at most.")
+    tol: Annotated[Number, Field(ge=0)] = Field(
+        0.001, description="Stop when every |step size| is below this.")
+
+
+class DescentStep(BaseModel):
+    """The values before this step's update, the loss and slopes there, and the step size."""
+
+    step: int = Field(description="0 is the start.")
+    values: dict[str, OutValue]
+    loss: OutNumber
+    gradients: dict[str, OutValue] = Field(description="Slope of the loss in each parameter.")
+    step_sizes: dict[str, OutValue] = Field(description="lr × slope; new = old - step size.")
+
+
+class DescentResponse(BaseModel):
+    """Every step of plain gradient descent, and where it stopped."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "params": ["b3"], "lr": 0.1, "stopped": "tol",
+        "steps": [{"step": 0, "values": {"b3": 0.0}, "loss": 20.42,
+                   "gradients": {"b3": -15.66}, "step_sizes": {"b3": -1.566}}],
+        "final": {"b3": 2.61}, "loss": 6.4e-05}]})
+    params: list[str]
+    lr: float
+    stopped: Literal["tol", "steps", "diverged"] = Field(
+        description="tol: every step size fell below tol; steps: the step budget ran out; "
+                    "diverged: the loss or a parameter stopped being finite.")
+    steps: list[DescentStep]
+    final: dict[str, OutValue] = Field(description="The parameters at the last step.")
+    loss: OutNumber = Field(description="The loss at the last step.")

@@ -7,7 +7,8 @@
 """
 
 from engine.circuit import Circuit, trace
+from engine.descent import descent
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits
 
-__all__ = ["Circuit", "ExpressionError", "Graph", "Limits", "trace"]
+__all__ = ["Circuit", "ExpressionError", "Graph", "Limits", "descent", "trace"]

@@ -1,4 +1,5 @@
-"""The gradients lab's API: gradient flow through deep MLPs; the cliff and gradient clipping."""
+"""The labs' API: gradient flow through deep MLPs; the cliff and gradient clipping; gradient
+descent on a circuit; training a network, streamed."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+import engine
 from app.compute import run_limited
 from app.responses import StrictJSONResponse
-from app.schemas import Number, OutNumber, Problem
+from app.schemas import DescentRequest, DescentResponse, Number, OutNumber, Problem
 from engine.labs.cliff import cliff
 from engine.labs.gradient_flow import SATURATION, gradient_flow
 
@@ -170,3 +172,23 @@ async def post_cliff(body: CliffRequest, request: Request) -> StrictJSONResponse
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
     params = body.model_dump()
     return StrictJSONResponse(await run_limited(request, lambda: cliff(**params)))
+
+
+# --- gradient descent on a circuit ---------------------------------------------------------------
+
+DESCENT_ERRORS = {400: {"model": Problem, "description": "The expression or its values are wrong, "
+                        "a parameter is not an input, or the output is not a scalar."}, **ERRORS}
+
+
+@router.post("/api/descent", response_model=DescentResponse, responses=DESCENT_ERRORS,
+             tags=["circuit"])
+async def post_descent(body: DescentRequest, request: Request) -> StrictJSONResponse:
+    """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
+    limits = engine.Limits()  # the same limits as /api/circuit
+
+    def run() -> dict:
+        return engine.descent(body.expression, body.engine_values(limits.max_elements),
+                              body.params, lr=float(body.lr), steps=body.steps,
+                              tol=float(body.tol), expand=body.expand, limits=limits)
+
+    return StrictJSONResponse(await run_limited(request, run))
