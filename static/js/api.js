@@ -67,3 +67,5 @@ export const postCode = (body) => call('POST', '/api/code', body);
 export const postGradientFlow = (body, signal) => call('POST', '/api/labs/gradient-flow', body, signal);
 /** Body {w_range, b_range, grid, start, lr, iterations, threshold} -> {surface, unclipped, clipped, wall}. */
 export const postCliff = (body, signal) => call('POST', '/api/labs/cliff', body, signal);
+/** Body {expression, values, params, lr, steps, tol, expand} -> {stopped, steps, final, loss}. */
+export const postDescent = (body, signal) => call('POST', '/api/descent', body, signal);
