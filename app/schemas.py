@@ -14,6 +14,7 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    model_validator,
 )
 from typing_extensions import TypeAliasType
 
@@ -301,3 +302,54 @@ class DescentResponse(BaseModel):
     steps: list[DescentStep]
     final: dict[str, OutValue] = Field(description="The parameters at the last step.")
     loss: OutNumber = Field(description="The loss at the last step.")
+
+
+TRAIN_WORK = 20_000_000_000  # multiply-adds of one training run, about: a minute's work at most
+TRAIN_ITERATIONS = 100_000
+TRAIN_SIZES = {"spiral": (300, 2, 3), "circles": (300, 2, 2), "xor": (300, 2, 2),
+               "digits": (1437, 64, 10)}  # training rows, features, classes
+
+
+class TrainRequest(BaseModel):
+    """A classifier trained by minibatch SGD on one of the lab's data sets."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"dataset": "spiral", "hidden": 100, "activation": "relu", "bias": True,
+         "init": "small", "lr": 1.0, "reg": 0.001, "batch": 0, "epochs": 10000, "seed": 0},
+        {"dataset": "digits", "hidden": 100, "activation": "relu", "bias": True,
+         "init": "he", "lr": 0.5, "reg": 0.0001, "batch": 50, "epochs": 20, "seed": 0},
+    ]})
+    dataset: Literal["spiral", "digits", "circles", "xor"] = Field(
+        "spiral", description="spiral: 3 arms of 100 points; circles and xor: 300 points, "
+        "2 classes; digits: scikit-learn's 8×8 digits, 1,437 to train on and 360 to test.")
+    hidden: StrictInt = Field(100, ge=0, le=1000,
+                              description="Hidden units; 0 is a linear softmax classifier.")
+    activation: Literal["relu", "tanh", "sigmoid"] = "relu"
+    bias: StrictBool = Field(True, description="false is the notes' bias-free network.")
+    init: Literal["small", "standard", "xavier", "he", "normal"] = Field(
+        "small", description="small: 0.01·N(0, 1); standard: U[±1/√n]; xavier: "
+        "U[±√6/√(n_in+n_out)]; he: N(0, 2/n_in); normal: N(0, 1). Biases start at 0.")
+    lr: Annotated[Number, Field(gt=0, le=100)] = Field(1.0, description="Learning rate.")
+    reg: Annotated[Number, Field(ge=0, le=10)] = Field(
+        0.001, description="L2 strength: the loss adds reg/2 · ΣW².")
+    batch: StrictInt = Field(0, ge=0, le=100_000, description="Minibatch rows; 0 is all.")
+    epochs: StrictInt = Field(10_000, ge=1, le=TRAIN_ITERATIONS,
+                              description="Passes over the training set.")
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of data and weights.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> TrainRequest:
+        rows, features, classes = TRAIN_SIZES[self.dataset]
+        batch = rows if self.batch == 0 else min(self.batch, rows)
+        iterations = self.epochs * -(-rows // batch)
+        if iterations > TRAIN_ITERATIONS:
+            raise ValueError(f"{iterations:,} iterations ({self.epochs:,} epochs of "
+                             f"{-(-rows // batch):,} minibatches) is more than the limit of "
+                             f"{TRAIN_ITERATIONS:,}; use fewer epochs or a bigger batch")
+        width = features * self.hidden + self.hidden * classes if self.hidden else (
+            features * classes)
+        work = self.epochs * rows * width
+        if work > TRAIN_WORK:
+            raise ValueError(f"epochs × rows × weights = {work:,} is more than the limit of "
+                             f"{TRAIN_WORK:,}; use fewer epochs or hidden units")
+        return self

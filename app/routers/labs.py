@@ -3,17 +3,32 @@ descent on a circuit; training a network, streamed."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 import engine
 from app.compute import run_limited
-from app.responses import StrictJSONResponse
-from app.schemas import DescentRequest, DescentResponse, Number, OutNumber, Problem
+from app.problems import TimeLimitExceeded
+from app.responses import StrictJSONResponse, dumps
+from app.schemas import (
+    DescentRequest,
+    DescentResponse,
+    Number,
+    OutNumber,
+    Problem,
+    TrainRequest,
+)
+from app.worker import WorkerFailed, stream_in_worker
 from engine.labs.cliff import cliff
 from engine.labs.gradient_flow import SATURATION, gradient_flow
+from engine.labs.training import train
+
+log = logging.getLogger("chainrule")
 
 router = APIRouter(tags=["labs"])
 
@@ -192,3 +207,49 @@ async def post_descent(body: DescentRequest, request: Request) -> StrictJSONResp
                               tol=float(body.tol), expand=body.expand, limits=limits)
 
     return StrictJSONResponse(await run_limited(request, run))
+
+
+# --- training, streamed ------------------------------------------------------------------------
+
+TRAIN_LINES = """Newline-delimited JSON, one object a line, the first at once:
+`{start: true, dataset, train_size, test_size, features, classes, batch, iterations, epochs,
+params: {name: shape}, points: [[x, y, class]] (2-D data) or null}`; then every few iterations
+`{epoch, iteration, loss, accuracy, test_accuracy (digits, else null), grad_norms: {param: ‖∇‖},
+check: {W1, W2: largest |engine − notes' formula| for this minibatch}, seconds}`, with a
+`boundary: {x: [lo, hi], y: [lo, hi], size, classes: rows by y}` on every tenth line of 2-D data
+and on the last; last `{done: true, stopped: "epochs" | "diverged" | "time limit" | "error",
+epochs, loss, accuracy, test_accuracy, seconds}` (and `error` when stopped by one)."""
+
+
+@router.post("/api/labs/train", responses={
+    200: {"description": TRAIN_LINES, "content": {"application/x-ndjson": {}}},
+    413: ERRORS[413], 422: ERRORS[422]})
+async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
+    """Train a classifier live: progress streamed as newline-delimited JSON."""
+    limit = request.app.state.settings.train_limit
+    return StreamingResponse(_train_lines(body.model_dump(), limit),
+                             media_type="application/x-ndjson")
+
+
+async def _train_lines(params: dict[str, Any], limit: float) -> AsyncIterator[bytes]:
+    """The worker's lines as they come; a time limit or a failure still ends with `done`."""
+    last: dict[str, Any] = {}
+    try:
+        async for item in stream_in_worker(train, params, limit):
+            if "epoch" in item:
+                last = item
+            yield dumps(item) + b"\n"
+    except TimeLimitExceeded:
+        yield dumps({"done": True, "stopped": "time limit", **_so_far(last),
+                     "error": f"training stopped at the time limit of {limit:g} s"}) + b"\n"
+    except WorkerFailed as e:
+        log.error("training failed: %s", e)
+        yield dumps({"done": True, "stopped": "error", **_so_far(last),
+                     "error": "training failed on the server; the error has been logged"}
+                    ) + b"\n"
+
+
+def _so_far(line: dict[str, Any]) -> dict[str, Any]:
+    return {"epochs": line.get("epoch", 0), "loss": line.get("loss"),
+            "accuracy": line.get("accuracy"), "test_accuracy": line.get("test_accuracy"),
+            "seconds": line.get("seconds")}
