@@ -6,6 +6,7 @@
  */
 
 import { ApiError, getPresets, postCircuit, postDescent } from './api.js';
+import { putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -54,15 +55,6 @@ const sig = (v) => {
   return x === 0 ? '0' : x.toPrecision(3);
 };
 
-function showError(err) {
-  const box = $('lab-error');
-  box.hidden = !err;
-  if (err) {
-    const title = err instanceof ApiError ? `${err.title}: ` : '';
-    box.querySelector('.message').textContent = title + (err.message || String(err));
-  }
-}
-
 let pending = 0;
 function busy(text) {
   pending += 1;
@@ -74,11 +66,6 @@ function busy(text) {
     $('busy').hidden = true;
     $('status-text').textContent = '';
   };
-}
-
-function put(id, node) {
-  $(id).replaceChildren(node);
-  $(id).dataset.state = 'ready';
 }
 
 // --- the curves, from the engine's forward pass over 101 dosages --------------------------------
@@ -102,7 +89,7 @@ async function draw() {
   ]);
   const at = DATA.map((p) => ({ ...p, predicted: c.predicted[Math.round(p.dosage * 100)] }));
   const domain = ['softplus unit × w3', 'softplus unit × w4', 'squiggle (sum)', 'squiggle + b3'];
-  put('chart-curves', Plot.plot({
+  putChart('chart-curves', Plot.plot({
     width: 500, height: 320, marginLeft: 45,
     x: { label: 'dosage', domain: [0, 1] },
     y: { label: 'efficacy', grid: true },
@@ -139,7 +126,7 @@ async function draw() {
     marks.push(Plot.text([here], { x: 'b', y: 'ssr', dy: -14, dx: 8, textAnchor: 'start',
       text: () => `slope ${sig(slope)}` }));
   }
-  put('chart-ssr', Plot.plot({
+  putChart('chart-ssr', Plot.plot({
     width: 500, height: 320, marginLeft: 50,
     x: { label: 'b3' }, y: { label: 'SSR', grid: true, domain: [0, Math.max(...curve.map((d) => d.ssr))] },
     marks,
@@ -291,7 +278,7 @@ async function fitSeven() {
       done();
       return;
     }
-    put('chart-fit', Plot.plot({
+    putChart('chart-fit', Plot.plot({
       width: 640, height: 260, marginLeft: 55,
       x: { label: 'step', domain: [0, losses.length - 1] },
       y: { type: 'log', label: 'SSR', grid: true },

@@ -6,6 +6,7 @@
  */
 
 import { ApiError, streamTrain } from './api.js';
+import { putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -69,15 +70,6 @@ function readControls() {
   return c;
 }
 
-function showError(err) {
-  const box = $('lab-error');
-  box.hidden = !err;
-  if (err) {
-    const title = err instanceof ApiError ? `${err.title}: ` : '';
-    box.querySelector('.message').textContent = title + (err.message || String(err));
-  }
-}
-
 // --- a run's state and its charts ----------------------------------------------------------------
 
 let run = null; // {start, lines, boundary, controller}
@@ -85,18 +77,13 @@ let frame = 0;
 
 const fmt = (x, digits = 3) => (Number.isFinite(Number(x)) ? Number(x).toPrecision(digits) : String(x));
 
-function put(id, node) {
-  $(id).replaceChildren(node);
-  $(id).dataset.state = 'ready';
-}
-
 function drawCurves() {
   frame = 0;
   const lines = run.lines;
   if (!lines.length) return;
   const loss = lines.map((l) => ({ iteration: l.iteration, loss: Number(l.loss) }))
     .filter((d) => Number.isFinite(d.loss) && d.loss > 0);
-  put('chart-loss', Plot.plot({
+  putChart('chart-loss', Plot.plot({
     width: 460, height: 240, marginLeft: 50,
     x: { label: 'iteration' }, y: { type: 'log', label: 'loss', grid: true },
     marks: [Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
@@ -104,7 +91,7 @@ function drawCurves() {
   const acc = lines.flatMap((l) => [{ iteration: l.iteration, accuracy: l.accuracy, set: 'training' },
     ...(l.test_accuracy === null ? [] : [{ iteration: l.iteration, accuracy: l.test_accuracy,
       set: 'test' }])]);
-  put('chart-accuracy', Plot.plot({
+  putChart('chart-accuracy', Plot.plot({
     width: 460, height: 240, marginLeft: 50,
     x: { label: 'iteration' }, y: { label: 'accuracy', domain: [0, 1], grid: true },
     color: { domain: ['training', 'test'], range: ['#2457c5', '#d9730d'], legend: true },
@@ -113,7 +100,7 @@ function drawCurves() {
   const norms = lines.flatMap((l) => Object.entries(l.grad_norms)
     .map(([param, norm]) => ({ iteration: l.iteration, param, norm: Number(norm) })))
     .filter((d) => Number.isFinite(d.norm) && d.norm > 0);
-  put('chart-grads', Plot.plot({
+  putChart('chart-grads', Plot.plot({
     width: 460, height: 240, marginLeft: 55,
     x: { label: 'iteration' }, y: { type: 'log', label: '‖∇‖', grid: true },
     color: { legend: true },
@@ -131,7 +118,7 @@ function drawBoundary() {
     x: b.x[0] + j * dx, y: b.y[0] + i * dy, k })));
   const classes = Array.from({ length: run.start.classes }, (_, k) => k);
   const colors = CLASS_COLORS.slice(0, classes.length);
-  put('chart-boundary', Plot.plot({
+  putChart('chart-boundary', Plot.plot({
     width: 460, height: 420, marginLeft: 40,
     x: { label: 'x₁', domain: [b.x[0] - dx / 2, b.x[1] + dx / 2] },
     y: { label: 'x₂', domain: [b.y[0] - dy / 2, b.y[1] + dy / 2] },
