@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -54,38 +53,37 @@ def wait_until_gone(pid: int) -> bool:
     return False
 
 
-def test_train_streams_its_first_line_while_the_worker_still_trains(server):
-    body = {"dataset": "spiral", "hidden": 20, "epochs": 2000, "seed": 0}
+def test_train_streams_lines_as_they_come_and_a_client_that_goes_away_stops_the_worker(
+        server):
+    body = {"dataset": "spiral", "hidden": 100, "epochs": 100_000}
     with httpx.stream("POST", f"{server}/api/labs/train", json=body, timeout=60) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("application/x-ndjson")
         lines = r.iter_lines()
         first = strict(next(lines))
-        # the first line is here and the work that makes the others is still going on
-        pids = list(worker.RUNNING)
-        assert len(pids) == 1 and alive(pids[0])
-        rest = [strict(line) for line in lines if line]
+        # the first line is here while the work that makes the others still goes on
+        (pid,) = worker.RUNNING
+        assert alive(pid)
+        assert first["start"] and first["iterations"] == 100_000
+        assert "epoch" in strict(next(lines)) and alive(pid)
+    # the response is closed: the connection is gone mid-training, and so is the worker
+    assert wait_until_gone(pid)
+
+
+def test_a_whole_training_stream(client):
+    r = client.post("/api/labs/train", json={"dataset": "spiral", "hidden": 20, "epochs": 300})
+    assert r.status_code == 200
+    first, *rest = [strict(line) for line in r.text.splitlines()]
     assert first["start"] and first["dataset"] == "spiral" and len(first["points"]) == 300
     assert first["params"] == {"W1": [2, 20], "b1": [20], "W2": [20, 3], "b2": [3]}
     progress = [line for line in rest if "epoch" in line]
     assert len(progress) >= 100
     assert [p["iteration"] for p in progress] == sorted(p["iteration"] for p in progress)
+    assert max(max(p["check"].values()) for p in progress) < 1e-12
     done = rest[-1]
-    assert done["done"] and done["stopped"] == "epochs" and done["epochs"] == 2000
-    assert done["accuracy"] == progress[-1]["accuracy"] > 0.6
-    assert wait_until_gone(pids[0])
-
-
-def test_a_client_that_goes_away_stops_the_worker(server):
-    body = {"dataset": "spiral", "hidden": 100, "epochs": 100_000}
-    with httpx.stream("POST", f"{server}/api/labs/train", json=body, timeout=60) as r:
-        lines = r.iter_lines()
-        next(lines)
-        assert "epoch" in json.loads(next(lines))
-        (pid,) = worker.RUNNING
-        assert alive(pid)
-    # the response is closed: the connection is gone mid-training
-    assert wait_until_gone(pid)
+    assert done["done"] and done["stopped"] == "epochs" and done["epochs"] == 300
+    assert done["accuracy"] == progress[-1]["accuracy"] > 0.4
+    assert not worker.RUNNING
 
 
 def test_training_stops_at_its_time_limit_with_a_last_line(client_for):
@@ -93,10 +91,17 @@ def test_training_stops_at_its_time_limit_with_a_last_line(client_for):
     r = client.post("/api/labs/train", json={"hidden": 100, "epochs": 100_000})
     assert r.status_code == 200
     lines = [strict(line) for line in r.text.splitlines()]
-    assert lines[0]["start"]
     assert lines[-1]["done"] and lines[-1]["stopped"] == "time limit"
     assert "3 s" in lines[-1]["error"]
     assert not worker.RUNNING
+
+
+def test_a_training_beyond_the_running_ones_is_refused_with_503(client, monkeypatch):
+    from app.routers import labs
+
+    monkeypatch.setattr(worker, "RUNNING", set(range(-labs.TRAININGS, 0)))
+    problem = assert_problem(client.post("/api/labs/train", json={"epochs": 10}), 503)
+    assert "trainings are running" in problem["detail"]
 
 
 def test_the_train_limit_comes_from_the_environment(monkeypatch):

@@ -10,8 +10,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from starlette.exceptions import HTTPException
 
 import engine
+from app import worker
 from app.compute import run_limited
 from app.problems import TimeLimitExceeded
 from app.responses import StrictJSONResponse, dumps
@@ -221,11 +223,18 @@ and on the last; last `{done: true, stopped: "epochs" | "diverged" | "time limit
 epochs, loss, accuracy, test_accuracy, seconds}` (and `error` when stopped by one)."""
 
 
+TRAININGS = 4  # worker processes training at once in one server process; more wait their turn
+
+
 @router.post("/api/labs/train", responses={
     200: {"description": TRAIN_LINES, "content": {"application/x-ndjson": {}}},
-    413: ERRORS[413], 422: ERRORS[422]})
+    413: ERRORS[413], 422: ERRORS[422],
+    503: {"model": Problem, "description": "Too many trainings are running; retry shortly."}})
 async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
     """Train a classifier live: progress streamed as newline-delimited JSON."""
+    if len(worker.RUNNING) >= TRAININGS:
+        raise HTTPException(503, f"{TRAININGS} trainings are running already; try again when "
+                            "one has finished.", headers={"Retry-After": "10"})
     limit = request.app.state.settings.train_limit
     return StreamingResponse(_train_lines(body.model_dump(), limit),
                              media_type="application/x-ndjson")
