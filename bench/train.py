@@ -76,8 +76,9 @@ def bench_epoch(rounds: int) -> None:
           f"({rounds} interleaved rounds; numpy threads as configured)")
     for name, ts in times.items():
         ratio = statistics.median(t / n for t, n in zip(ts, notes, strict=True))
+        rounds_text = " ".join(f"{t:.2f}" for t in ts)
         print(f"    {name:<20} median {statistics.median(ts):6.3f} s   "
-              f"ratio to the notes' numpy: {ratio:.2f}×")
+              f"ratio to the notes' numpy: {ratio:.2f}×   (rounds: {rounds_text} s)")
     if torch is None:
         print("    (PyTorch is not importable here: no torch column)")
 

@@ -142,3 +142,16 @@ def test_train_body_that_is_not_json_is_a_problem(client):
     assert_problem(r, 422)
 
 
+
+
+def test_a_worker_whose_function_raises_reports_it_and_is_gone():
+    import anyio
+
+    from engine.labs.training import train
+
+    async def drain() -> list[dict]:
+        return [item async for item in worker.stream_in_worker(train, {"dataset": "nope"}, 30)]
+
+    with pytest.raises(worker.WorkerFailed, match="unknown data set 'nope'"):
+        anyio.run(drain)
+    assert not worker.RUNNING
