@@ -7,18 +7,25 @@
     points, 100 hidden units, 10,000 full-batch iterations, progress lines included) in
     seconds, against a plain numpy loop of the same training.
 
+Every peer runs on one BLAS thread (set before numpy loads; PyTorch likewise): on a machine
+whose cores are shared, threaded BLAS makes the same epoch swing by 10× from round to round.
+
 Options: --rounds N (default 5 for (a), 3 for (b)), --only epoch|spiral.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
 
 # run as a script, this file's folder comes first on the path and its name hides the package
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -40,6 +47,7 @@ def torch_epoch():
         import torch
     except ImportError:
         return None
+    torch.set_num_threads(1)
 
     def epoch(X, y, W1, W2, lr=0.1, batch=100):
         X, y = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
@@ -73,7 +81,7 @@ def bench_epoch(rounds: int) -> None:
                                                                    batch=100)))
     notes = times["notes' numpy epoch"]
     print("(a) one epoch, 60,000 × 784 float32, 100 hidden, batch 100 "
-          f"({rounds} interleaved rounds; numpy threads as configured)")
+          f"({rounds} interleaved rounds; one BLAS thread each)")
     for name, ts in times.items():
         ratio = statistics.median(t / n for t, n in zip(ts, notes, strict=True))
         rounds_text = " ".join(f"{t:.2f}" for t in ts)
