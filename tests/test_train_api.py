@@ -145,13 +145,15 @@ def test_train_body_that_is_not_json_is_a_problem(client):
 
 
 def test_a_worker_whose_function_raises_reports_it_and_is_gone():
-    import anyio
+    from anyio.from_thread import start_blocking_portal
 
     from engine.labs.training import train
 
     async def drain() -> list[dict]:
         return [item async for item in worker.stream_in_worker(train, {"dataset": "nope"}, 30)]
 
-    with pytest.raises(worker.WorkerFailed, match="unknown data set 'nope'"):
-        anyio.run(drain)
+    # a portal's own loop: the browser tests keep an event loop running in this thread
+    with start_blocking_portal() as portal, pytest.raises(worker.WorkerFailed,
+                                                          match="unknown data set 'nope'"):
+        portal.call(drain)
     assert not worker.RUNNING
