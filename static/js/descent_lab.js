@@ -190,7 +190,7 @@ async function descendB3(steps) {
   const show = async (i) => {
     addRow({ ...fresh[i], step: next + i }, i === stopRow);
     const after = data.steps[i + 1]; // the engine's values and slope where this step lands
-    if (after) {
+    if (after && Number.isFinite(num(after.values.b3)) && Number.isFinite(num(after.gradients.b3))) {
       params.b3 = num(after.values.b3);
       slope = num(after.gradients.b3);
     }
@@ -266,7 +266,8 @@ async function fitSeven() {
   const losses = data.steps.map((s) => ({ step: s.step, ssr: num(s.loss) }));
   // about 30 frames of the squiggle on its way to the data
   const every = Math.max(1, Math.ceil(data.steps.length / 30));
-  const frames = data.steps.filter((s, i) => i % every === 0 || i === data.steps.length - 1);
+  const frames = data.steps.filter((s, i) => i % every === 0 || i === data.steps.length - 1)
+    .filter((s) => SEVEN.every((k) => Number.isFinite(num(s.values[k])))); // none past overflow
   const play = async (i) => {
     const s = frames[i];
     params = Object.fromEntries(SEVEN.map((k) => [k, num(s.values[k])]));
@@ -293,7 +294,9 @@ async function fitSeven() {
         + SEVEN.map((k) => `${k} = ${fmt(data.final[k], 2)}`).join(', ');
       $('seven-status').dataset.stopped = data.stopped;
       $('seven-status').dataset.ssr = String(num(data.loss));
-      if (num(data.loss) > 0.01) {
+      if (data.stopped === 'diverged') {
+        $('seven-status').textContent += ' The steps overflowed: try a smaller learning rate.';
+      } else if (num(data.loss) > 0.01) {
         $('seven-status').textContent += ' Stuck in a dip that is not the lowest: try another seed.';
       }
       done();
