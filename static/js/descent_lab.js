@@ -211,7 +211,9 @@ function finish(data, end) {
   $('b3-status').textContent = data.stopped === 'tol'
     ? `The step size is below the tolerance: ${at}. This b3 is where the SSR is lowest.`
     : data.stopped === 'diverged' ? `The steps grew until the numbers overflowed (${at}).`
-      : `Now at ${at}.`;
+      : Math.abs(num(end.gradients.b3)) > Math.abs(num(data.steps[0].gradients.b3))
+        ? `Each step overshoots further than the last: the learning rate is too large (${at}).`
+        : `Now at ${at}.`;
   $('b3-status').dataset.stopped = data.stopped;
 }
 

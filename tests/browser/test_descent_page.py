@@ -46,6 +46,7 @@ def test_a_learning_rate_of_half_overshoots(page: Page, base_url: str):
     page.click("#step-b3")
     expect(page.locator("#steps tbody tr")).to_have_count(1, timeout=10_000)
     assert row(page, 0)[5] == "7.83"  # far past the minimum near 2.61
+    expect(page.locator("#b3-status")).to_contain_text("overshoots further")
 
 
 def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str):
