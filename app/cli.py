@@ -1,4 +1,5 @@
-"""The `chainrule` command: `chainrule serve` and `chainrule trace "(x+y)*z" x=-2 y=5 z=-4`."""
+"""The `chainrule` command: `chainrule serve`, `chainrule trace "(x+y)*z" x=-2 y=5 z=-4` and
+`chainrule train spiral --hidden 100`."""
 
 from __future__ import annotations
 
@@ -65,6 +66,41 @@ def trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def train(args: argparse.Namespace) -> int:
+    """Train a classifier on one of the lab's data sets, printing progress as it goes."""
+    from engine.labs.training import train as run
+
+    bar = sys.stdout.isatty()  # a progress bar on a terminal, plain lines when piped
+    total = None
+    for line in run(dataset=args.dataset, hidden=args.hidden, activation=args.activation,
+                    bias=not args.no_bias, init=args.init, lr=args.lr, reg=args.reg,
+                    batch=args.batch, epochs=args.epochs, seed=args.seed):
+        if line.get("start"):
+            total = line["iterations"]
+            held = f", {line['test_size']} held out" if line["test_size"] else ""
+            print(f"{line['dataset']}: {line['train_size']} training rows{held}, "
+                  f"{total} iterations", flush=True)
+        elif line.get("done"):
+            if bar:
+                print()
+            test = "" if line["test_accuracy"] is None else (
+                f", test accuracy {line['test_accuracy']:.3f}")
+            print(f"{line['stopped']}: {line['epochs']} epochs in {line['seconds']:.1f} s, "
+                  f"loss {float(line['loss']):.4f}, accuracy {line['accuracy']:.3f}{test}")
+            return 0 if line["stopped"] == "epochs" else 1
+        else:
+            test = "" if line["test_accuracy"] is None else (
+                f"  test {line['test_accuracy']:.3f}")
+            text = (f"epoch {line['epoch']}/{args.epochs}  loss {float(line['loss']):.4f}  "
+                    f"accuracy {line['accuracy']:.3f}{test}  {line['seconds']:.1f} s")
+            if bar:
+                done = line["iteration"] / total
+                print(f"\r[{'#' * round(30 * done):<30}] {text}", end="", flush=True)
+            else:
+                print(text, flush=True)
+    return 1
+
+
 def serve(args: argparse.Namespace) -> int:
     """Serve the web app and the API with uvicorn."""
     import uvicorn
@@ -85,8 +121,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _whole(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
-    """The command line: two subcommands."""
+    """The command line: three subcommands."""
     top = argparse.ArgumentParser(prog="chainrule", description="See backpropagation.")
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -103,6 +153,22 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--code", action="store_true", help="also print the staged Python code")
     t.add_argument("--expand", action="store_true", help="expand composite gates")
     t.set_defaults(run=trace)
+
+    from engine.labs.datasets import NAMES
+    from engine.labs.training import ACTIVATIONS, INITS
+
+    n = sub.add_parser("train", help="train a classifier, printing its progress")
+    n.add_argument("dataset", choices=NAMES)
+    n.add_argument("--hidden", type=_whole, default=100, help="hidden units (0: linear)")
+    n.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    n.add_argument("--no-bias", action="store_true", help="the notes' bias-free network")
+    n.add_argument("--init", choices=INITS, default="small")
+    n.add_argument("--lr", type=_positive_float, default=1.0, help="learning rate")
+    n.add_argument("--reg", type=float, default=1e-3, help="L2 strength")
+    n.add_argument("--batch", type=_whole, default=0, help="minibatch rows (0: all)")
+    n.add_argument("--epochs", type=_positive_int, default=10_000)
+    n.add_argument("--seed", type=_whole, default=0)
+    n.set_defaults(run=train)
     return top
 
 

@@ -14,6 +14,7 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    model_validator,
 )
 from typing_extensions import TypeAliasType
 
@@ -328,3 +329,106 @@ class Problem(BaseModel):
         None, description="For a missing value: every input that still needs one, in order.")
     errors: list[dict[str, Any]] | None = Field(
         None, description="For 422: each schema violation's loc, msg and type.")
+
+
+# --- the learning lab: gradient descent on a circuit, training a network ----------------------
+
+
+class DescentRequest(CircuitRequest):
+    """A circuit whose output is a scalar loss, and the inputs to descend on."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "expression": "dosage = [0, 0.5, 1]\nobserved = [0, 1, 0]\n"
+                      "w1 = 3.34; b1 = -1.43; w2 = -3.53; b2 = 0.57\n"
+                      "w3 = -1.22; w4 = -2.30; b3 = 0\n"
+                      "blue = softplus(dosage * w1 + b1) * w3\n"
+                      "orange = softplus(dosage * w2 + b2) * w4\n"
+                      "predicted = blue + orange + b3\n"
+                      "SSR = sum((observed - predicted)**2)",
+        "values": {}, "params": ["b3"], "lr": 0.1, "steps": 100, "tol": 0.001}]})
+    params: list[str] = Field(min_length=1, max_length=100,
+                              description="Inputs of the circuit to descend on.")
+    lr: Annotated[Number, Field(gt=0, le=1e6)] = Field(
+        0.1, description="Learning rate: step size = lr × slope.")
+    steps: StrictInt = Field(100, ge=0, le=10_000, description="Updates at most.")
+    tol: Annotated[Number, Field(ge=0)] = Field(
+        0.001, description="Stop when every |step size| is below this.")
+
+
+class DescentStep(BaseModel):
+    """The values before this step's update, the loss and slopes there, and the step size."""
+
+    step: int = Field(description="0 is the start.")
+    values: dict[str, OutValue]
+    loss: OutNumber
+    gradients: dict[str, OutValue] = Field(description="Slope of the loss in each parameter.")
+    step_sizes: dict[str, OutValue] = Field(description="lr × slope; new = old - step size.")
+
+
+class DescentResponse(BaseModel):
+    """Every step of plain gradient descent, and where it stopped."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "params": ["b3"], "lr": 0.1, "stopped": "tol",
+        "steps": [{"step": 0, "values": {"b3": 0.0}, "loss": 20.42,
+                   "gradients": {"b3": -15.66}, "step_sizes": {"b3": -1.566}}],
+        "final": {"b3": 2.61}, "loss": 6.4e-05}]})
+    params: list[str]
+    lr: float
+    stopped: Literal["tol", "steps", "diverged"] = Field(
+        description="tol: every step size fell below tol; steps: the step budget ran out; "
+                    "diverged: the loss or a parameter stopped being finite.")
+    steps: list[DescentStep]
+    final: dict[str, OutValue] = Field(description="The parameters at the last step.")
+    loss: OutNumber = Field(description="The loss at the last step.")
+
+
+TRAIN_WORK = 20_000_000_000  # multiply-adds of one training run, about: a minute's work at most
+TRAIN_ITERATIONS = 100_000
+TRAIN_SIZES = {"spiral": (300, 2, 3), "circles": (300, 2, 2), "xor": (300, 2, 2),
+               "digits": (1437, 64, 10)}  # training rows, features, classes
+
+
+class TrainRequest(BaseModel):
+    """A classifier trained by minibatch SGD on one of the lab's data sets."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"dataset": "spiral", "hidden": 100, "activation": "relu", "bias": True,
+         "init": "small", "lr": 1.0, "reg": 0.001, "batch": 0, "epochs": 10000, "seed": 0},
+        {"dataset": "digits", "hidden": 100, "activation": "relu", "bias": True,
+         "init": "he", "lr": 0.5, "reg": 0.0001, "batch": 50, "epochs": 20, "seed": 0},
+    ]})
+    dataset: Literal["spiral", "digits", "circles", "xor"] = Field(
+        "spiral", description="spiral: 3 arms of 100 points; circles and xor: 300 points, "
+        "2 classes; digits: scikit-learn's 8×8 digits, 1,437 to train on and 360 to test.")
+    hidden: StrictInt = Field(100, ge=0, le=1000,
+                              description="Hidden units; 0 is a linear softmax classifier.")
+    activation: Literal["relu", "tanh", "sigmoid"] = "relu"
+    bias: StrictBool = Field(True, description="false is the notes' bias-free network.")
+    init: Literal["small", "standard", "xavier", "he", "normal"] = Field(
+        "small", description="small: 0.01·N(0, 1); standard: U[±1/√n]; xavier: "
+        "U[±√6/√(n_in+n_out)]; he: N(0, 2/n_in); normal: N(0, 1). Biases start at 0.")
+    lr: Annotated[Number, Field(gt=0, le=100)] = Field(1.0, description="Learning rate.")
+    reg: Annotated[Number, Field(ge=0, le=10)] = Field(
+        0.001, description="L2 strength: the loss adds reg/2 · ΣW².")
+    batch: StrictInt = Field(0, ge=0, le=100_000, description="Minibatch rows; 0 is all.")
+    epochs: StrictInt = Field(10_000, ge=1, le=TRAIN_ITERATIONS,
+                              description="Passes over the training set.")
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of data and weights.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> TrainRequest:
+        rows, features, classes = TRAIN_SIZES[self.dataset]
+        batch = rows if self.batch == 0 else min(self.batch, rows)
+        iterations = self.epochs * -(-rows // batch)
+        if iterations > TRAIN_ITERATIONS:
+            raise ValueError(f"{iterations:,} iterations ({self.epochs:,} epochs of "
+                             f"{-(-rows // batch):,} minibatches) is more than the limit of "
+                             f"{TRAIN_ITERATIONS:,}; use fewer epochs or a bigger batch")
+        width = features * self.hidden + self.hidden * classes if self.hidden else (
+            features * classes)
+        work = self.epochs * rows * width
+        if work > TRAIN_WORK:
+            raise ValueError(f"epochs × rows × weights = {work:,} is more than the limit of "
+                             f"{TRAIN_WORK:,}; use fewer epochs or hidden units")
+        return self

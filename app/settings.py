@@ -15,13 +15,16 @@ class Settings:
 
     time_limit: float = 5.0  # seconds of computation per request, then 503
     max_body: int = 1_000_000  # bytes of request body, then 413
+    train_limit: float = 60.0  # seconds of one training run (/api/labs/train), then it stops
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Settings from CHAINRULE_TIME_LIMIT and CHAINRULE_MAX_BODY (defaults otherwise)."""
+        """Settings from CHAINRULE_TIME_LIMIT, CHAINRULE_MAX_BODY and CHAINRULE_TRAIN_LIMIT
+        (defaults otherwise)."""
         return cls(
             time_limit=_positive("CHAINRULE_TIME_LIMIT", float, cls.time_limit),
             max_body=_positive("CHAINRULE_MAX_BODY", int, cls.max_body),
+            train_limit=_positive("CHAINRULE_TRAIN_LIMIT", float, cls.train_limit),
         )
 
 

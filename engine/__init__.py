@@ -8,7 +8,9 @@
 
 from engine.backcheck import backward_check
 from engine.circuit import Circuit, trace
+from engine.descent import descent
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits
 
-__all__ = ["Circuit", "ExpressionError", "Graph", "Limits", "backward_check", "trace"]
+__all__ = ["Circuit", "ExpressionError", "Graph", "Limits", "backward_check", "descent",
+           "trace"]

@@ -362,13 +362,14 @@ class Graph:
                     c = _fit(c, x)
                 prev = grads[j]
                 grads[j] = c if prev is None else prev + c
-        if wrt is None:
-            # differentiable nodes with no path to the output get zeros; label-only ones None
-            label_only = self._label_only()
-            for i, g in enumerate(grads):
-                if g is None and i not in label_only:
-                    v = vals[i]
-                    grads[i] = 0.0 if type(v) is float else np.zeros_like(v)
+        # differentiable nodes (with `wrt`, those inputs) with no path to the output get zeros;
+        # label-only ones keep None
+        label_only = self._label_only()
+        for i in range(len(grads)) if wrt is None else [
+                n.index for n in self.nodes if n.kind == "input" and n.name in wrt]:
+            if grads[i] is None and i not in label_only:
+                v = vals[i]
+                grads[i] = 0.0 if type(v) is float else np.zeros_like(v)
         return grads
 
     def _label_only(self) -> set[int]:

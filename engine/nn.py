@@ -108,3 +108,30 @@ def sigmoid_recurrence(steps: int, x0: float = 0.5, target: float = 0.7) -> Grap
     err = g.gate("addc", (g.gate("sigmoid", (x,)),), c=-target)
     g.gate("powc", (err,), p=2.0, name="loss")
     return g
+
+
+# --- the notes' two-layer network, trained by minibatch SGD -------------------------------------
+
+TWO_LAYER = "softmax_ce(relu(X @ W1) @ W2, y)"
+
+
+def nn_epoch(X: np.ndarray, y: np.ndarray, W1: np.ndarray, W2: np.ndarray, lr: float = 0.1,
+             batch: int = 100) -> None:
+    """One epoch of minibatch SGD on logits = relu(X @ W1) @ W2 with the softmax loss: the
+    minibatches in order (no shuffling), W1 and W2 updated in place and kept in their dtype.
+
+    The gradients are the engine's backward pass over the circuit of TWO_LAYER on each
+    minibatch (parsed once). The loss averages over the minibatch's rows, so a shorter last
+    minibatch is averaged over its own rows.
+    """
+    from engine.circuit import compile_text
+
+    graph = compile_text(TWO_LAYER)
+    inputs = graph.inputs()
+    w1, w2 = inputs["W1"].index, inputs["W2"].index
+    for start in range(0, X.shape[0], batch):
+        end = start + batch
+        vals = graph.forward({"X": X[start:end], "y": y[start:end], "W1": W1, "W2": W2})
+        grads = graph.backward(vals, wrt=("W1", "W2"))  # not the data's
+        W1 -= lr * grads[w1]
+        W2 -= lr * grads[w2]

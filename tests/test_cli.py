@@ -50,3 +50,27 @@ def test_serve_options() -> None:
     assert (args.host, args.port, args.workers) == ("127.0.0.1", 9000, 3)
     with pytest.raises(SystemExit):
         parser().parse_args(["serve", "--workers", "0"])
+
+
+def test_train_prints_plain_progress_lines_when_piped(capsys) -> None:
+    assert main(["train", "spiral", "--hidden", "0", "--epochs", "200"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "spiral: 300 training rows, 200 iterations"
+    assert out[1].startswith("epoch 1/200  loss ") and "\r" not in "".join(out)
+    assert out[-2].startswith("epoch 200/200")
+    accuracy = float(out[-1].split("accuracy ")[1])
+    assert out[-1].startswith("epochs: 200 epochs in ") and 0.4 < accuracy < 0.6
+
+
+def test_train_draws_a_progress_bar_on_a_terminal(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["train", "xor", "--hidden", "8", "--epochs", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "\r[" + "#" * 30 + "] epoch 50/50" in out
+    assert out.rstrip().splitlines()[-1].startswith("epochs: 50 epochs")
+
+
+def test_train_refuses_a_bad_option(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "mnist"])
+    assert "invalid choice: 'mnist'" in capsys.readouterr().err

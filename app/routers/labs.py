@@ -1,17 +1,36 @@
-"""The gradients lab's API: gradient flow through deep MLPs; the cliff and gradient clipping."""
+"""The labs' API: gradient flow through deep MLPs; the cliff and gradient clipping; gradient
+descent on a circuit; training a network, streamed."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from starlette.exceptions import HTTPException
 
+import engine
+from app import worker
 from app.compute import run_limited
-from app.responses import StrictJSONResponse
-from app.schemas import Number, OutNumber, Problem
+from app.problems import TimeLimitExceeded
+from app.responses import StrictJSONResponse, dumps
+from app.schemas import (
+    DescentRequest,
+    DescentResponse,
+    Number,
+    OutNumber,
+    Problem,
+    TrainRequest,
+)
+from app.worker import WorkerFailed, stream_in_worker
 from engine.labs.cliff import cliff
 from engine.labs.gradient_flow import SATURATION, gradient_flow
+from engine.labs.training import train
+
+log = logging.getLogger("chainrule")
 
 router = APIRouter(tags=["labs"])
 
@@ -170,3 +189,76 @@ async def post_cliff(body: CliffRequest, request: Request) -> StrictJSONResponse
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
     params = body.model_dump()
     return StrictJSONResponse(await run_limited(request, lambda: cliff(**params)))
+
+
+# --- gradient descent on a circuit ---------------------------------------------------------------
+
+DESCENT_ERRORS = {400: {"model": Problem, "description": "The expression or its values are wrong, "
+                        "a parameter is not an input, or the output is not a scalar."}, **ERRORS}
+
+
+@router.post("/api/descent", response_model=DescentResponse, responses=DESCENT_ERRORS,
+             tags=["circuit"])
+async def post_descent(body: DescentRequest, request: Request) -> StrictJSONResponse:
+    """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
+    limits = engine.Limits()  # the same limits as /api/circuit
+
+    def run() -> dict:
+        return engine.descent(body.expression, body.engine_values(limits.max_elements),
+                              body.params, lr=float(body.lr), steps=body.steps,
+                              tol=float(body.tol), expand=body.expand, limits=limits)
+
+    return StrictJSONResponse(await run_limited(request, run))
+
+
+# --- training, streamed ------------------------------------------------------------------------
+
+TRAIN_LINES = """Newline-delimited JSON, one object a line, the first at once:
+`{start: true, dataset, train_size, test_size, features, classes, batch, iterations, epochs,
+params: {name: shape}, points: [[x, y, class]] (2-D data) or null}`; then every few iterations
+`{epoch, iteration, loss, accuracy, test_accuracy (digits, else null), grad_norms: {param: ‖∇‖},
+check: {W1, W2: largest |engine − notes' formula| for this minibatch}, seconds}`, with a
+`boundary: {x: [lo, hi], y: [lo, hi], size, classes: rows by y}` on every tenth line of 2-D data
+and on the last; last `{done: true, stopped: "epochs" | "diverged" | "time limit" | "error",
+epochs, loss, accuracy, test_accuracy, seconds}` (and `error` when stopped by one)."""
+
+
+TRAININGS = 4  # worker processes training at once in one server process; more wait their turn
+
+
+@router.post("/api/labs/train", responses={
+    200: {"description": TRAIN_LINES, "content": {"application/x-ndjson": {}}},
+    413: ERRORS[413], 422: ERRORS[422],
+    503: {"model": Problem, "description": "Too many trainings are running; retry shortly."}})
+async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
+    """Train a classifier live: progress streamed as newline-delimited JSON."""
+    if len(worker.RUNNING) >= TRAININGS:
+        raise HTTPException(503, f"{TRAININGS} trainings are running already; try again when "
+                            "one has finished.", headers={"Retry-After": "10"})
+    limit = request.app.state.settings.train_limit
+    return StreamingResponse(_train_lines(body.model_dump(), limit),
+                             media_type="application/x-ndjson")
+
+
+async def _train_lines(params: dict[str, Any], limit: float) -> AsyncIterator[bytes]:
+    """The worker's lines as they come; a time limit or a failure still ends with `done`."""
+    last: dict[str, Any] = {}
+    try:
+        async for item in stream_in_worker(train, params, limit):
+            if "epoch" in item:
+                last = item
+            yield dumps(item) + b"\n"
+    except TimeLimitExceeded:
+        yield dumps({"done": True, "stopped": "time limit", **_so_far(last),
+                     "error": f"training stopped at the time limit of {limit:g} s"}) + b"\n"
+    except WorkerFailed as e:
+        log.error("training failed: %s", e)
+        yield dumps({"done": True, "stopped": "error", **_so_far(last),
+                     "error": "training failed on the server; the error has been logged"}
+                    ) + b"\n"
+
+
+def _so_far(line: dict[str, Any]) -> dict[str, Any]:
+    return {"epochs": line.get("epoch", 0), "loss": line.get("loss"),
+            "accuracy": line.get("accuracy"), "test_accuracy": line.get("test_accuracy"),
+            "seconds": line.get("seconds")}

@@ -51,6 +51,18 @@ async def lab_gradients(request: Request) -> HTMLResponse:
     return _page(request, "lab_gradients.html")
 
 
+@router.get("/labs/descent")
+async def lab_descent(request: Request) -> HTMLResponse:
+    """Gradient descent on the dosage network, step by step."""
+    return _page(request, "lab_descent.html")
+
+
+@router.get("/labs/training")
+async def lab_training(request: Request) -> HTMLResponse:
+    """Training the two-layer network live."""
+    return _page(request, "lab_training.html")
+
+
 @router.get(VENDOR + "/{path:path}")
 async def vendor(path: str) -> FileResponse:
     """A file of one of package.json's front-end libraries."""

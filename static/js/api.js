@@ -67,3 +67,45 @@ export const postCode = (body) => call('POST', '/api/code', body);
 export const postGradientFlow = (body, signal) => call('POST', '/api/labs/gradient-flow', body, signal);
 /** Body {w_range, b_range, grid, start, lr, iterations, threshold} -> {surface, unclipped, clipped, wall}. */
 export const postCliff = (body, signal) => call('POST', '/api/labs/cliff', body, signal);
+/** Body {expression, values, params, lr, steps, tol, expand} -> {stopped, steps, final, loss}. */
+export const postDescent = (body, signal) => call('POST', '/api/descent', body, signal);
+
+/**
+ * Body {dataset, hidden, activation, bias, init, lr, reg, batch, epochs, seed}: the training
+ * stream. Calls onLine(object) for every NDJSON line as it arrives; resolves when it ends.
+ */
+export async function streamTrain(body, signal, onLine) {
+  let res;
+  try {
+    res = await fetch('/api/labs/train', {
+      method: 'POST', signal, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError({ title: 'Network error', detail: 'Could not reach the server (/api/labs/train).' });
+  }
+  if (!res.ok) {
+    let problem = {};
+    try {
+      problem = await res.json();
+    } catch {
+      problem = {};
+    }
+    throw new ApiError({ status: res.status, title: problem.title || `HTTP ${res.status}`,
+      detail: problem.detail || `The server answered ${res.status}.` });
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+    let cut;
+    while ((cut = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, cut).trim();
+      buffer = buffer.slice(cut + 1);
+      if (line) onLine(JSON.parse(line));
+    }
+    if (done) return;
+  }
+}

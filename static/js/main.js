@@ -7,6 +7,7 @@ import { ApiError, getOps, getPresets, postCircuit, postCode, postGradcheck } fr
 import {
   applyMagnitude, applyStep, drawCircuit, exportPng, exportSvg, fitCircuit, heatMap, magColor,
 } from './circuit.js';
+import { mountDescend } from './descend.js';
 import { fmt, fmtShape, toNumber } from './format.js';
 import { contribution, layoutCircuit, monoMeasure, stepPlan } from './layout.js';
 import { caretFor, freeNames } from './source.js';
@@ -42,6 +43,12 @@ hooks.redraw = async () => {
   await redrawLocal();
   return performance.now() - t0;
 };
+const descend = mountDescend($('descend-panel'), { request: () => last?.body ?? null, apply: (values) => {
+  Object.assign(state.values, values);
+  for (const k of Object.keys(values)) touched.add(k);
+  $('inputs').querySelector('.input-rows').replaceChildren();
+  refresh();
+} });
 
 // Measure text with the SVG's font so label boxes fit the glyphs that will be drawn.
 const ctx = document.createElement('canvas').getContext('2d');
@@ -102,6 +109,7 @@ async function render(circuit, body) {
   refit();
   hooks.phases = { layoutMs: t1 - t0, drawMs: performance.now() - t1 };
   last = { circuit, lay, plan, body };
+  descend.update(circuit);
   for (const n of asked) if (!circuit.nodes.some((x) => x.kind === 'input' && x.name === n)) asked.delete(n);
   if (step !== null) step = Math.min(step, plan.total);
   applyStep(svg, plan, step);

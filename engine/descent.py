@@ -1,0 +1,94 @@
+"""Plain gradient descent on the inputs of any circuit whose output is a scalar loss.
+
+Each step runs the circuit's forward and backward passes (the program is parsed once) and moves
+every parameter against its slope: step size = lr × slope, new value = old value - step size,
+as StatQuest writes it. Step k records the values *before* its update, so step 0 is the start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.circuit import compile_text, jsonable
+from engine.errors import ExpressionError
+from engine.graph import Limits
+
+MAX_STEPS = 10_000
+MAX_RECORDED = 1_000_000  # numbers of parameter values kept over all steps
+
+
+def descent(text: str, values: Mapping | None = None, params: Sequence[str] = (), *,
+            lr: float = 0.1, steps: int = 100, tol: float = 0.001, expand: bool = False,
+            limits: Limits | None = None) -> dict[str, Any]:
+    """Gradient descent on the inputs named in `params`, from `values`.
+
+    Stops when every |step size| is below `tol` ("tol"), after `steps` updates ("steps"), or
+    when the loss or a parameter stops being finite ("diverged"). Returns strict-JSON data:
+    {params, lr, stopped, steps: [{step, values, loss, gradients, step_sizes}], final, loss}.
+    """
+    params = list(params)
+    _check_settings(params, lr, steps, tol)
+    graph = compile_text(text, expand, limits)
+    inputs = graph.inputs()
+    for name in params:
+        if name not in inputs:
+            known = ", ".join(sorted(inputs)) or "none"
+            raise ExpressionError(f"parameter {name!r} is not an input of the circuit "
+                                  f"(its inputs: {known})")
+    current = dict(values or {})
+    vals = graph.forward(current, limits)
+    loss = vals[graph.output.index]
+    if np.ndim(loss):
+        shape = "×".join(map(str, np.shape(loss)))
+        raise ExpressionError(f"the output has shape {shape}: descent needs a scalar loss "
+                              "(wrap it in sum() or mean())", *(graph.output.span or (None, None)))
+    grads = graph.backward(vals, wrt=params)
+    for name in params:
+        if grads[inputs[name].index] is None:
+            raise ExpressionError(f"parameter {name!r} takes no gradient: it only feeds labels")
+    size = sum(np.size(vals[inputs[name].index]) for name in params)
+    if size * (steps + 1) > MAX_RECORDED:
+        raise ExpressionError(f"{size:,} parameter numbers over {steps + 1:,} steps is more "
+                              f"than {MAX_RECORDED:,} to record; take fewer steps")
+    point = {name: vals[inputs[name].index] for name in params}
+
+    record: list[dict[str, Any]] = []
+    stopped = "steps"
+    for k in range(steps + 1):
+        if k:
+            current.update({n: float(v) if np.ndim(v) == 0 else v for n, v in point.items()})
+            vals = graph.forward(current, limits)
+            grads = graph.backward(vals, wrt=params)
+        loss = float(vals[graph.output.index])
+        slopes = {name: grads[inputs[name].index] for name in params}
+        sizes = {name: lr * g for name, g in slopes.items()}
+        record.append({"step": k, "values": point, "loss": loss, "gradients": slopes,
+                       "step_sizes": sizes})
+        if not (math.isfinite(loss) and all(np.isfinite(v).all() for v in point.values())):
+            stopped = "diverged"
+            break
+        if all(np.all(np.abs(s) < tol) for s in sizes.values()):
+            stopped = "tol"
+            break
+        if k == steps:
+            break
+        point = {name: point[name] - sizes[name] for name in params}
+    return jsonable({"params": params, "lr": lr, "stopped": stopped, "steps": record,
+                     "final": record[-1]["values"], "loss": record[-1]["loss"]})
+
+
+def _check_settings(params: list[str], lr: float, steps: int, tol: float) -> None:
+    if not params:
+        raise ExpressionError("name at least one input as a parameter to descend on")
+    if len(set(params)) != len(params):
+        raise ExpressionError("a parameter is named twice")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ExpressionError(f"the learning rate must be a positive number, not {lr!r}")
+    if not (isinstance(steps, int) and 0 <= steps <= MAX_STEPS):
+        raise ExpressionError(f"steps must be a whole number from 0 to {MAX_STEPS:,}")
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
+        raise ExpressionError(f"tol must be a number >= 0, not {tol!r}")

@@ -1,0 +1,286 @@
+/**
+ * The training lab: streams /api/labs/train and draws loss, accuracy, the decision boundary
+ * and the gradient norms as the lines arrive. The controls live in the URL hash.
+ * Charts are Observable Plot (window.Plot).
+ * @module training_lab
+ */
+
+import { ApiError, streamTrain } from './api.js';
+import { putChart, showError } from './labui.js';
+import { encodeState } from './state.js';
+
+const $ = (id) => document.getElementById(id);
+const Plot = window.Plot;
+const form = $('train-form');
+const CLASS_COLORS = ['#2457c5', '#d9730d', '#2a9d4b', '#c2185b', '#7b1fa2', '#00838f', '#6d4c41',
+  '#558b2f', '#37474f', '#f9a825'];
+
+export const DEFAULTS = Object.freeze({ dataset: 'spiral', hidden: 100, activation: 'relu',
+  init: 'small', lr: 1, reg: 0.001, batch: 0, epochs: 10000, seed: 0, bias: true });
+const PRESETS = {
+  linear: { dataset: 'spiral', hidden: 0, epochs: 200 },
+  'two-layer': { dataset: 'spiral', hidden: 100, epochs: 10000 },
+  notes: { dataset: 'spiral', hidden: 100, epochs: 10000, bias: false },
+  digits: { dataset: 'digits', hidden: 64, init: 'he', lr: 0.5, reg: 0.0001, batch: 100,
+    epochs: 10 },
+};
+const NUMBERS = ['hidden', 'lr', 'reg', 'batch', 'epochs', 'seed'];
+
+/** Controls <-> URL hash ("#dataset=spiral&hidden=100..."): only values off the defaults. */
+export function encodeControls(c) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(c)) if (v !== DEFAULTS[k]) p.set(k, String(v));
+  return '#' + p.toString();
+}
+
+export function decodeControls(hash) {
+  const p = new URLSearchParams((hash || '').replace(/^#/, ''));
+  const c = { ...DEFAULTS };
+  for (const k of Object.keys(DEFAULTS)) {
+    if (!p.has(k)) continue;
+    const v = p.get(k);
+    if (k === 'bias') c.bias = v === 'true';
+    else if (NUMBERS.includes(k)) c[k] = Number.isFinite(Number(v)) ? Number(v) : DEFAULTS[k];
+    else c[k] = v;
+  }
+  return c;
+}
+
+function setControls(c) {
+  for (const [k, v] of Object.entries(c)) {
+    const el = form.elements[k];
+    if (el.type === 'checkbox') el.checked = Boolean(v);
+    else el.value = String(v);
+  }
+}
+
+function readControls() {
+  const c = {};
+  for (const k of Object.keys(DEFAULTS)) {
+    const el = form.elements[k];
+    if (el.type === 'checkbox') c[k] = el.checked;
+    else if (NUMBERS.includes(k)) {
+      const text = el.value.trim();
+      if (text === '' || !Number.isFinite(Number(text))) {
+        throw new ApiError({ title: 'Training', detail: `${k} must be a number` });
+      }
+      c[k] = Number(text);
+    } else c[k] = el.value;
+  }
+  return c;
+}
+
+// --- a run's state and its charts ----------------------------------------------------------------
+
+let run = null; // {start, lines, boundary, controller}
+let frame = 0;
+
+const fmt = (x, digits = 3) => (Number.isFinite(Number(x)) ? Number(x).toPrecision(digits) : String(x));
+
+function drawCurves() {
+  frame = 0;
+  const lines = run.lines;
+  if (!lines.length) return;
+  const loss = lines.map((l) => ({ iteration: l.iteration, loss: Number(l.loss) }))
+    .filter((d) => Number.isFinite(d.loss) && d.loss > 0);
+  putChart('chart-loss', Plot.plot({
+    width: 460, height: 240, marginLeft: 50,
+    x: { label: 'iteration' }, y: { type: 'log', label: 'loss', grid: true },
+    marks: [Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
+  }));
+  const acc = lines.flatMap((l) => [{ iteration: l.iteration, accuracy: l.accuracy, set: 'training' },
+    ...(l.test_accuracy === null ? [] : [{ iteration: l.iteration, accuracy: l.test_accuracy,
+      set: 'test' }])]);
+  putChart('chart-accuracy', Plot.plot({
+    width: 460, height: 240, marginLeft: 50,
+    x: { label: 'iteration' }, y: { label: 'accuracy', domain: [0, 1], grid: true },
+    color: { domain: ['training', 'test'], range: ['#2457c5', '#d9730d'], legend: true },
+    marks: [Plot.line(acc, { x: 'iteration', y: 'accuracy', stroke: 'set' })],
+  }));
+  const norms = lines.flatMap((l) => Object.entries(l.grad_norms)
+    .map(([param, norm]) => ({ iteration: l.iteration, param, norm: Number(norm) })))
+    .filter((d) => Number.isFinite(d.norm) && d.norm > 0);
+  putChart('chart-grads', Plot.plot({
+    width: 460, height: 240, marginLeft: 55,
+    x: { label: 'iteration' }, y: { type: 'log', label: '‖∇‖', grid: true },
+    color: { legend: true },
+    marks: [Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
+  }));
+}
+
+function drawBoundary() {
+  const b = run.boundary;
+  const points = run.start.points;
+  if (!b || !points) return;
+  const dx = (b.x[1] - b.x[0]) / (b.size - 1);
+  const dy = (b.y[1] - b.y[0]) / (b.size - 1);
+  const cells = b.classes.flatMap((row, i) => row.map((k, j) => ({
+    x: b.x[0] + j * dx, y: b.y[0] + i * dy, k })));
+  const classes = Array.from({ length: run.start.classes }, (_, k) => k);
+  const colors = CLASS_COLORS.slice(0, classes.length);
+  putChart('chart-boundary', Plot.plot({
+    width: 460, height: 420, marginLeft: 40,
+    x: { label: 'x₁', domain: [b.x[0] - dx / 2, b.x[1] + dx / 2] },
+    y: { label: 'x₂', domain: [b.y[0] - dy / 2, b.y[1] + dy / 2] },
+    color: { type: 'ordinal', domain: classes, range: colors, legend: true, label: 'class' },
+    marks: [
+      Plot.rect(cells, { x1: (d) => d.x - dx / 2, x2: (d) => d.x + dx / 2, y1: (d) => d.y - dy / 2,
+        y2: (d) => d.y + dy / 2, fill: 'k', fillOpacity: 0.3, shapeRendering: 'crispEdges' }),
+      Plot.dot(points, { x: (p) => p[0], y: (p) => p[1], fill: (p) => p[2], r: 2.5,
+        stroke: 'white', strokeWidth: 0.5 }),
+    ],
+  }));
+  $('chart-boundary').dataset.iteration = String(run.lines.at(-1)?.iteration ?? 0);
+}
+
+function progressText(l) {
+  const test = l.test_accuracy === null ? '' : `, test accuracy ${fmt(l.test_accuracy)}`;
+  return `epoch ${l.epoch} of ${run.start.epochs} (iteration ${l.iteration} of `
+    + `${run.start.iterations}), ${fmt(l.seconds, 2)} s: loss ${fmt(l.loss)}, accuracy `
+    + `${fmt(l.accuracy)}${test}`;
+}
+
+function onLine(line) {
+  if (line.start) {
+    run.start = line;
+    $('progress').textContent = `${line.dataset}: ${line.train_size} training rows`
+      + `${line.test_size ? `, ${line.test_size} held out` : ''}, ${line.iterations} iterations…`;
+    if (!line.points) {
+      $('chart-boundary').replaceChildren(Object.assign(document.createElement('p'), {
+        className: 'hint', textContent: 'Not 2-D data: no boundary to draw.' }));
+    }
+    return;
+  }
+  if (line.done) {
+    finish(line);
+    return;
+  }
+  run.lines.push(line);
+  if (line.boundary) {
+    run.boundary = line.boundary;
+    drawBoundary();
+  }
+  $('progress').textContent = progressText(line);
+  $('check').textContent = Object.entries(line.check)
+    .map(([k, v]) => `∇${k}: ${Number(v).toExponential(1)}`).join(', ')
+    + ` (iteration ${line.iteration})`;
+  if (!frame) frame = requestAnimationFrame(drawCurves);
+}
+
+function finish(done) {
+  const test = done.test_accuracy === null || done.test_accuracy === undefined ? ''
+    : `, test accuracy ${fmt(done.test_accuracy)}`;
+  const why = { epochs: 'done', diverged: 'diverged (the numbers overflowed)',
+    'time limit': 'stopped at the time limit', error: 'failed' }[done.stopped] || done.stopped;
+  $('progress').textContent = `${why}: ${done.epochs} epochs in ${fmt(done.seconds, 2)} s, `
+    + `loss ${fmt(done.loss)}, accuracy ${fmt(done.accuracy)}${test}`;
+  $('progress').dataset.stopped = done.stopped;
+  if (done.error) showError(new Error(done.error));
+  cancelAnimationFrame(frame);
+  drawCurves();
+}
+
+function circuitLink(c, features, classes) {
+  const hidden = c.hidden;
+  const b = c.bias;
+  let expression;
+  const values = { X: { randn: [8, features], seed: 0 }, y: Array.from({ length: 8 }, (_, i) => i % classes) };
+  if (hidden) {
+    expression = `h = ${c.activation}(X @ W1${b ? ' + b1' : ''})\nloss = softmax_ce(h @ W2${b ? ' + b2' : ''}, y)`;
+    Object.assign(values, { W1: { randn: [features, hidden], seed: 1 }, W2: { randn: [hidden, classes], seed: 2 } });
+    if (b) Object.assign(values, { b1: { randn: [hidden], seed: 3 }, b2: { randn: [classes], seed: 4 } });
+  } else {
+    expression = `loss = softmax_ce(X @ W1${b ? ' + b1' : ''}, y)`;
+    values.W1 = { randn: [features, classes], seed: 1 };
+    if (b) values.b1 = { randn: [classes], seed: 3 };
+  }
+  return '/' + encodeState({ expression, values });
+}
+
+const SHAPES = { spiral: [2, 3], circles: [2, 2], xor: [2, 2], digits: [64, 10] };
+
+function syncUrl() {
+  try {
+    const c = readControls();
+    history.replaceState(null, '', encodeControls(c));
+    const [features, classes] = SHAPES[c.dataset];
+    $('circuit-link').href = circuitLink(c, features, classes);
+  } catch {
+    // a field that is not a number yet: the URL keeps the last good controls
+  }
+}
+
+async function train() {
+  showError(null);
+  let body;
+  try {
+    body = readControls();
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  stop();
+  reset(false);
+  const controller = new AbortController();
+  run = { start: null, lines: [], boundary: null, controller };
+  $('stop').disabled = false;
+  $('train').disabled = true;
+  delete $('progress').dataset.stopped;
+  $('progress').textContent = 'starting…';
+  try {
+    await streamTrain(body, controller.signal, onLine);
+  } catch (err) {
+    if (err.name !== 'AbortError') showError(err);
+    else $('progress').textContent += ' — stopped';
+  } finally {
+    if (run?.controller === controller) {
+      $('stop').disabled = true;
+      $('train').disabled = false;
+    }
+  }
+}
+
+function stop() {
+  run?.controller.abort(); // closing the stream stops the training on the server
+}
+
+function reset(clearProgress = true) {
+  stop();
+  run = null;
+  for (const id of ['chart-loss', 'chart-accuracy', 'chart-boundary', 'chart-grads']) {
+    $(id).replaceChildren();
+    $(id).dataset.state = 'empty';
+  }
+  $('check').textContent = '—';
+  if (clearProgress) {
+    $('progress').textContent = '';
+    delete $('progress').dataset.stopped;
+  }
+}
+
+function start() {
+  if (!Plot) {
+    showError(new Error('The chart library did not load; reload the page.'));
+    return;
+  }
+  setControls(decodeControls(location.hash));
+  syncUrl();
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    train();
+  });
+  form.addEventListener('input', syncUrl);
+  form.addEventListener('change', syncUrl);
+  $('stop').addEventListener('click', stop);
+  $('reset').addEventListener('click', () => reset());
+  for (const button of document.querySelectorAll('[data-preset]')) {
+    button.addEventListener('click', () => {
+      setControls({ ...DEFAULTS, ...PRESETS[button.dataset.preset] });
+      syncUrl();
+    });
+  }
+  window.addEventListener('hashchange', () => setControls(decodeControls(location.hash)));
+  document.body.dataset.ready = '1';
+}
+
+start();

@@ -1,0 +1,63 @@
+"""The circuit page's descend panel: steps redraw the circuit, the loss chart grows."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.sync_api import Page, expect
+
+
+def open_preset(page: Page, base_url: str, preset: str) -> None:
+    page.goto(f"{base_url}/")
+    page.wait_for_selector("body[data-ready]")
+    page.select_option("#preset", preset)
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression",
+                                                           page.input_value("#expr"))
+    page.click("#descend-panel summary")
+
+
+def gradient(page: Page, name: str) -> str:
+    return page.inner_text(f".grad-item[data-name='{name}'] .grad")
+
+
+def test_descend_on_b3_steps_the_dosage_circuit_and_resets(page: Page, base_url: str):
+    open_preset(page, base_url, "dosage")
+    expect(gradient_locator := page.locator(".grad-item[data-name='b3'] .grad")).to_have_text(
+        "-15.66")
+    page.check("#descend-panel input[value='b3']")
+    page.click("#descend-panel .descend-step")
+    # the wires now carry b3 = 1.57 and its slope there, -6.26
+    expect(gradient_locator).to_have_text("-6.26", timeout=10_000)
+    expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1: loss 3.268")
+    assert page.get_attribute("#descend-panel .descend-chart", "data-points") == "1"
+    page.fill("#descend-panel .descend-steps", "20")
+    page.click("#descend-panel .descend-run")
+    expect(page.locator("#descend-panel .descend-chart")).to_have_attribute(
+        "data-points", "21", timeout=20_000)
+    expect(gradient_locator).to_have_text(re.compile(r"e-\d$"), timeout=10_000)  # tiny
+    page.click("#descend-panel .descend-reset")
+    expect(gradient_locator).to_have_text("-15.66", timeout=10_000)
+    assert page.get_attribute("#descend-panel .descend-chart", "data-points") == "0"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_descend_takes_a_step_on_every_scalar_loss_preset(page: Page, base_url: str):
+    page.goto(f"{base_url}/")
+    page.wait_for_selector("body[data-ready]")
+    presets = json.loads(page.evaluate("fetch('/api/presets').then(r => r.text())"))
+    page.click("#descend-panel summary")
+    status = page.locator("#descend-panel .descend-status")
+    for p in presets:
+        page.select_option("#preset", p["id"])
+        expect(page.locator("#circuit-svg")).to_have_attribute("data-expression",
+                                                               p["expression"])
+        boxes = page.locator("#descend-panel .descend-params input")
+        expect(boxes.first).to_be_visible()
+        for k in range(boxes.count()):
+            boxes.nth(k).check()
+        page.click("#descend-panel .descend-step")
+        expect(status).to_contain_text("step 1: loss", timeout=10_000)
+        page.click("#descend-panel .descend-reset")
+        expect(status).to_have_text("")
+    assert page.errors == []  # type: ignore[attr-defined]

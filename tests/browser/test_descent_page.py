@@ -1,0 +1,66 @@
+"""The descent lab in Debian's chromium: StatQuest's b3 steps in the table, all seven fitted."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.sync_api import Page, expect
+
+
+def open_page(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/labs/descent")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=30_000)
+    expect(page.locator("#chart-ssr")).to_have_attribute("data-state", "ready")
+
+
+def row(page: Page, k: int) -> list[str]:
+    return page.locator(f"#steps tbody tr[data-step='{k}'] td").all_inner_texts()
+
+
+def test_stepping_b3_shows_the_notes_table(page: Page, base_url: str):
+    open_page(page, base_url)
+    expect(page.locator("#chart-ssr svg")).to_contain_text("slope -15.7")
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(1, timeout=10_000)
+    # step, b3, SSR, slope, step size, new b3
+    assert row(page, 0) == ["0", "0", "20.4", "-15.7", "-1.57", "1.57"]
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(2, timeout=10_000)
+    assert row(page, 1)[1] == "1.57" and row(page, 1)[3] == "-6.26" and row(page, 1)[5] == "2.19"
+    expect(page.locator("#chart-ssr svg")).to_contain_text("slope -2.50")
+    page.click("#run-b3")
+    expect(page.locator("#b3-status")).to_have_attribute("data-stopped", "tol", timeout=30_000)
+    expect(page.locator("#b3-status")).to_contain_text("b3 = 2.61")
+    assert page.locator("#steps tbody tr").count() == 10
+    # the circuit link carries the current b3 to the circuit page
+    values = parse_qs(urlsplit(page.get_attribute("#circuit-link", "href")).fragment)["v"][0]
+    assert '"b3":2.608' in values
+    page.click("#reset-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_learning_rate_of_half_overshoots(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.fill("#lr", "0.5")
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(1, timeout=10_000)
+    assert row(page, 0)[5] == "7.83"  # far past the minimum near 2.61
+    expect(page.locator("#b3-status")).to_contain_text("overshoots further")
+
+
+def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.click("#fit-seven")
+    status = page.locator("#seven-status")
+    expect(status).to_have_attribute("data-stopped", "tol", timeout=60_000)
+    assert float(status.get_attribute("data-ssr")) < 0.01
+    assert page.locator("#chart-fit svg [aria-label='line'] path").count() == 1
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.click("#circuit-link")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=30_000)
+    expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")

@@ -1,0 +1,44 @@
+"""The training lab in Debian's chromium: curves, boundary and the notes' check while training."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.sync_api import Page, expect
+
+
+def test_training_draws_curves_and_boundary_while_it_trains(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training#hidden=20&epochs=3000")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=30_000)
+    assert page.input_value("input[name='hidden']") == "20"
+    page.click("#train")
+    # while it trains: the curves and the boundary are drawn before the run is over
+    expect(page.locator("#chart-boundary svg g[aria-label='rect']")).to_have_count(
+        1, timeout=30_000)
+    expect(page.locator("#chart-loss svg [aria-label='line'] path")).to_have_count(1)
+    expect(page.locator("#progress")).to_contain_text("epoch")
+    first = page.get_attribute("#chart-boundary", "data-iteration")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs",
+                                                        timeout=60_000)
+    assert int(page.get_attribute("#chart-boundary", "data-iteration")) > int(first)
+    expect(page.locator("#progress")).to_contain_text("done: 3000 epochs")
+    assert page.locator("#chart-grads svg [aria-label='line'] path").count() == 4  # W1 b1 W2 b2
+    assert page.locator("#chart-boundary svg [aria-label='dot'] circle").count() == 300
+    expect(page.locator("#check")).to_contain_text("∇W1: 0.0e+0")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_controls_are_kept_in_the_url_and_stop_ends_the_run(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=30_000)
+    page.click("[data-preset='digits']")
+    params = parse_qs(urlsplit(page.url).fragment)
+    assert params["dataset"] == ["digits"] and params["hidden"] == ["64"]
+    link = parse_qs(urlsplit(page.get_attribute("#circuit-link", "href")).fragment)
+    assert "softmax_ce" in link["e"][0] and '"randn":[64,64]' in link["v"][0]
+    page.fill("input[name='epochs']", "50")
+    page.click("#train")
+    expect(page.locator("#progress")).to_contain_text("test accuracy", timeout=30_000)
+    page.click("#stop")
+    expect(page.locator("#progress")).to_contain_text("stopped")
+    expect(page.locator("#train")).to_be_enabled()

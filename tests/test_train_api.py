@@ -1,0 +1,159 @@
+"""POST /api/labs/train: lines streamed from a worker process, which stops with its reader."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from test_labs_api import assert_problem, strict
+
+from app import worker
+from app.main import create_app
+from app.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The app on a free loopback port, served by uvicorn in a thread of this process (so the
+    test can see the worker processes it starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(Settings(train_limit=30))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead already
+    except FileNotFoundError:
+        return False
+
+
+def wait_until_gone(pid: int) -> bool:
+    for _ in range(200):  # polled, not timed: up to ~10 s
+        if not alive(pid) and pid not in worker.RUNNING:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_train_streams_lines_as_they_come_and_a_client_that_goes_away_stops_the_worker(
+        server):
+    body = {"dataset": "spiral", "hidden": 100, "epochs": 100_000}
+    with httpx.stream("POST", f"{server}/api/labs/train", json=body, timeout=60) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/x-ndjson")
+        lines = r.iter_lines()
+        first = strict(next(lines))
+        # the first line is here while the work that makes the others still goes on
+        (pid,) = worker.RUNNING
+        assert alive(pid)
+        assert first["start"] and first["iterations"] == 100_000
+        assert "epoch" in strict(next(lines)) and alive(pid)
+    # the response is closed: the connection is gone mid-training, and so is the worker
+    assert wait_until_gone(pid)
+
+
+def test_a_whole_training_stream(client):
+    r = client.post("/api/labs/train", json={"dataset": "spiral", "hidden": 20, "epochs": 300})
+    assert r.status_code == 200
+    first, *rest = [strict(line) for line in r.text.splitlines()]
+    assert first["start"] and first["dataset"] == "spiral" and len(first["points"]) == 300
+    assert first["params"] == {"W1": [2, 20], "b1": [20], "W2": [20, 3], "b2": [3]}
+    progress = [line for line in rest if "epoch" in line]
+    assert len(progress) >= 100
+    assert [p["iteration"] for p in progress] == sorted(p["iteration"] for p in progress)
+    assert max(max(p["check"].values()) for p in progress) < 1e-12
+    done = rest[-1]
+    assert done["done"] and done["stopped"] == "epochs" and done["epochs"] == 300
+    assert done["accuracy"] == progress[-1]["accuracy"] > 0.4
+    assert not worker.RUNNING
+
+
+def test_training_stops_at_its_time_limit_with_a_last_line(client_for):
+    client = client_for(create_app(Settings(train_limit=3)))
+    r = client.post("/api/labs/train", json={"hidden": 100, "epochs": 100_000})
+    assert r.status_code == 200
+    lines = [strict(line) for line in r.text.splitlines()]
+    assert lines[-1]["done"] and lines[-1]["stopped"] == "time limit"
+    assert "3 s" in lines[-1]["error"]
+    assert not worker.RUNNING
+
+
+def test_a_training_beyond_the_running_ones_is_refused_with_503(client, monkeypatch):
+    from app.routers import labs
+
+    monkeypatch.setattr(worker, "RUNNING", set(range(-labs.TRAININGS, 0)))
+    problem = assert_problem(client.post("/api/labs/train", json={"epochs": 10}), 503)
+    assert "trainings are running" in problem["detail"]
+
+
+def test_the_train_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CHAINRULE_TRAIN_LIMIT", "12.5")
+    assert Settings.from_env().train_limit == 12.5
+    monkeypatch.setenv("CHAINRULE_TRAIN_LIMIT", "-1")
+    with pytest.raises(ValueError, match="CHAINRULE_TRAIN_LIMIT"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"dataset": "mnist"}, "dataset"),
+    ({"hidden": -1}, "hidden"),
+    ({"hidden": 5000}, "hidden"),
+    ({"activation": "gelu"}, "activation"),
+    ({"init": "zeros"}, "init"),
+    ({"lr": 0}, "lr"),
+    ({"lr": "NaN"}, "lr"),
+    ({"reg": -0.1}, "reg"),
+    ({"batch": -5}, "batch"),
+    ({"epochs": 0}, "epochs"),
+    ({"epochs": 1.5}, "epochs"),
+    ({"seed": -1}, "seed"),
+    ({"bias": "yes"}, "bias"),
+    ({"dataset": "digits", "batch": 1, "epochs": 100}, "iterations"),
+    ({"dataset": "digits", "hidden": 1000, "epochs": 5000}, "hidden units"),
+    ({"momentum": 0.9}, "momentum"),
+])
+def test_train_bad_bodies_are_problems_that_say_what(client, body, words):
+    problem = assert_problem(client.post("/api/labs/train", json=body), 422)
+    assert words in problem["detail"], problem
+    assert not worker.RUNNING
+
+
+def test_train_body_that_is_not_json_is_a_problem(client):
+    r = client.post("/api/labs/train", content=b"{epochs: 5",
+                    headers={"content-type": "application/json"})
+    assert_problem(r, 422)
+
+
+
+
+def test_a_worker_whose_function_raises_reports_it_and_is_gone():
+    from anyio.from_thread import start_blocking_portal
+
+    from engine.labs.training import train
+
+    async def drain() -> list[dict]:
+        return [item async for item in worker.stream_in_worker(train, {"dataset": "nope"}, 30)]
+
+    # a portal's own loop: the browser tests keep an event loop running in this thread
+    with start_blocking_portal() as portal, pytest.raises(worker.WorkerFailed,
+                                                          match="unknown data set 'nope'"):
+        portal.call(drain)
+    assert not worker.RUNNING
