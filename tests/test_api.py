@@ -131,6 +131,17 @@ def test_circuit_randn_value(client):
     assert body["gradients"]["W"][0] == [1.0, 2.0, 3.0, 4.0]  # d sum(Wx) / dW = ones * x^T
 
 
+def test_circuit_value_overriding_a_literal_is_used_and_named_in_a_warning(client):
+    program = "x = 3\ny = -4\nf = x * y"
+    r = client.post("/api/circuit", json={"expression": program, "values": {"x": 1}})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["value"] == -4.0  # the request's x = 1, not the program's 3
+    assert body["warnings"] == ["value for x overrides the program's x = 3"]
+    plain = client.post("/api/circuit", json={"expression": program, "values": {}}).json()
+    assert plain["value"] == -12.0 and plain["warnings"] == []
+
+
 # --- /api/gradcheck, /api/code ---------------------------------------------------------------
 
 def test_gradcheck_passes_on_notes_example(client):
