@@ -193,6 +193,9 @@ export function exportSvg(svg) {
   clone.setAttribute('xmlns', NS);
   const bg = getComputedStyle(svg.parentElement).backgroundColor;
   const [, , w, h] = clone.getAttribute('viewBox').split(' ');
+  // The drawing's own size, not the zoom on screen: a PNG drawn from it is never cropped or padded.
+  clone.setAttribute('width', w);
+  clone.setAttribute('height', h);
   clone.insertBefore(svgEl('rect', { x: 0, y: 0, width: w, height: h, fill: bg }), clone.firstChild);
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(clone);
 }

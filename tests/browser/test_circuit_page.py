@@ -454,3 +454,48 @@ def test_readable_on_a_narrow_screen_in_both_themes(browser, base_url: str, them
     page.click("#theme-toggle")
     assert page.evaluate("document.documentElement.dataset.theme") != theme
     ctx.close()
+
+
+PNG_CONTENT_JS = """async (b64) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const img = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+  const c = new OffscreenCanvas(img.width, img.height);
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, img.width, img.height).data;
+  const bg = [d[0], d[1], d[2]];
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
+  for (let y = 0; y < img.height; y++) for (let x = 0; x < img.width; x++) {
+    const i = 4 * (y * img.width + x);
+    if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 60) {
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+    }
+  }
+  return {width: img.width, height: img.height, ink: [x0, y0, x1, y1]};
+}"""
+
+
+@pytest.mark.parametrize("expression", [
+    "(x + y) * z",  # drawn larger than its own size on screen
+    " + ".join(f"sigmoid(x * {k}) * y" for k in range(1, 11)),  # a 39-gate circuit
+])
+def test_png_export_is_the_drawing_at_twice_its_size(page: Page, base_url: str, expression) -> None:
+    import base64
+    import struct
+
+    open_page(page, base_url, link(expression, {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#error")).to_be_hidden()
+    w, h, drawn = page.evaluate("""() => {
+      const svg = document.getElementById('circuit-svg');
+      const b = svg.querySelector('g.circuit').getBBox();
+      return [svg.viewBox.baseVal.width, svg.viewBox.baseVal.height, [b.x, b.y, b.x + b.width, b.y + b.height]];
+    }""")
+    with page.expect_download() as d:
+        page.click("#download-png")
+    data = Path(d.value.path()).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (2 * w, 2 * h)
+    png = page.evaluate(PNG_CONTENT_JS, base64.b64encode(data).decode())
+    # What is inked is the drawing, at twice its size: nothing cut off, nothing added around it.
+    for inked, edge in zip(png["ink"], drawn, strict=True):
+        assert abs(inked - 2 * edge) <= 10, f"PNG ink {png['ink']} vs drawing ×2 {drawn}"
