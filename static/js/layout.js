@@ -53,10 +53,11 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
 
   const boxes = [];
   const wires = [];
-  const numberRoom = measure(`-000.${'0'.repeat(precision)}`);
+  const numberRoom = measure(`-0.${'0'.repeat(Math.max(precision, 1))}e-00`);
   const labelSize = (w) => {
     const nameW = w.name ? measure(w.name) + NAME_GAP : 0;
-    // Room for a number up to -999 at this precision, so a value that moves keeps the layout.
+    // Room for any number fmt writes in exponent form (and up to ±9999 in fixed), so a value that
+    // moves keeps the layout.
     const textW = Math.max(measure(w.value || ''), measure(w.grad || ''), w.value || w.grad ? numberRoom : 0);
     w.nameW = nameW;
     return textW + nameW > 0 ? { w: Math.ceil(textW + nameW) + 4, h: 2 * LINE + GAP } : null;

@@ -499,3 +499,21 @@ def test_png_export_is_the_drawing_at_twice_its_size(page: Page, base_url: str, 
     # What is inked is the drawing, at twice its size: nothing cut off, nothing added around it.
     for inked, edge in zip(png["ink"], drawn, strict=True):
         assert abs(inked - 2 * edge) <= 10, f"PNG ink {png['ink']} vs drawing ×2 {drawn}"
+
+
+GATE_CENTRES_JS = """() => Object.fromEntries([...document.querySelectorAll('#circuit-svg g.gate circle')]
+  .map((c) => [c.parentNode.dataset.node, [c.getAttribute('cx'), c.getAttribute('cy')]]))"""
+
+
+def test_a_40_gate_circuit_keeps_its_layout_when_a_value_moves(page: Page, base_url: str) -> None:
+    expression = " + ".join(f"sigmoid(x * {k}) * y" for k in range(1, 11)) + " + x"
+    open_page(page, base_url, link(expression, {"x": 0.5, "y": 2}))
+    before = page.evaluate(GATE_CENTRES_JS)
+    assert len(before) == 40
+    zoom = page.get_attribute("#circuit-svg", "data-zoom")
+    for value in ("-0.75", "3.25"):
+        n = renders(page)
+        page.fill("#in-x", value)
+        wait_render(page, n)
+        assert page.evaluate(GATE_CENTRES_JS) == before, f"gates moved when x became {value}"
+        assert page.get_attribute("#circuit-svg", "data-zoom") == zoom
