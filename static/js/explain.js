@@ -78,12 +78,13 @@ export function explainFork(circuit, id, p) {
     el('p', {}, 'total: ', el('span', { className: 'grad' }, total))];
 }
 
-/** Heat maps of a tensor wire's value and gradient. */
-export function tensorMaps(circuit, id) {
+/** Heat maps of a tensor wire's value and gradient (numbers at `precision` decimals). */
+export function tensorMaps(circuit, id, precision = 2) {
   const n = circuit.nodes.find((x) => x.id === id);
-  if (!n || !n.shape.length) return null;
+  if (!n || !n.shape.length || n.shape.length > 2) return null;
   const name = n.name ?? n.label ?? n.id;
-  const maps = [heatMap(n.value, `${name} value ${fmtShape(n.shape)}`)];
-  if (Array.isArray(n.grad)) maps.push(heatMap(n.grad, `∂f/∂${name} ${fmtShape(n.shape)}`));
+  const f = (x) => fmt(x, precision);
+  const maps = [heatMap(n.value, `${name} value ${fmtShape(n.shape)}`, f)];
+  if (Array.isArray(n.grad)) maps.push(heatMap(n.grad, `∂f/∂${name} ${fmtShape(n.shape)}`, f));
   return maps;
 }

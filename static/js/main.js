@@ -5,7 +5,9 @@
  * @module main
  */
 import { ApiError, getOps, getPresets, postCircuit } from './api.js';
-import { applyMagnitude, applyStep, drawCircuit, exportPng, exportSvg, magColor } from './circuit.js';
+import {
+  applyMagnitude, applyStep, drawCircuit, exportPng, exportSvg, magColor, magnitudeColours,
+} from './circuit.js';
 import { createEditor } from './editor.js';
 import { explainFork, explainGate, tensorMaps } from './explain.js';
 import { fmt, fmtShape } from './format.js';
@@ -146,7 +148,9 @@ async function render(circuit, body) {
   for (const n of Object.keys(state.values)) if (!(n in body.values)) delete state.values[n];
   if (page.step !== null) page.step = Math.min(page.step, plan.total);
   applyStep(svg, plan, page.step);
-  showLegend(applyMagnitude(svg, lay, state.magnitude));
+  page.drawn.colours = magnitudeColours(lay);
+  applyMagnitude(svg, page.drawn.colours, state.magnitude);
+  showLegend(page.drawn.colours.range);
   syncNudge();
   showResult();
   showStepStatus();
@@ -241,14 +245,31 @@ function showResult() {
   $('result').replaceChildren(...kids);
 }
 
+/** The nudge tool offers every input with a gradient: numbers, and elements of tensors. */
 function syncNudge() {
   const sel = $('nudge-input');
-  const scalars = page.drawn.circuit.nodes.filter((n) => n.kind === 'input' && !n.shape.length);
+  const inputs = page.drawn.circuit.nodes.filter((n) => n.kind === 'input' && n.name
+    && page.drawn.circuit.gradients[n.name] !== null && n.shape.length <= 2);
   const keep = sel.value;
-  sel.replaceChildren(...scalars.map((n) => el('option', { value: n.name }, n.name)));
-  if (!scalars.length) sel.append(el('option', { value: '' }, 'no number input'));
-  sel.disabled = $('nudge').disabled = !scalars.length;
-  if (scalars.some((n) => n.name === keep)) sel.value = keep;
+  sel.replaceChildren(...inputs.map((n) => el('option', { value: n.name },
+    n.shape.length ? `${n.name} (${fmtShape(n.shape)})` : n.name)));
+  if (!inputs.length) sel.append(el('option', { value: '' }, 'no input'));
+  sel.disabled = $('nudge').disabled = !inputs.length;
+  if (inputs.some((n) => n.name === keep)) sel.value = keep;
+  showNudgeIndex();
+}
+
+function showNudgeIndex() {
+  const n = page.drawn?.circuit.nodes.find((x) => x.kind === 'input' && x.name === $('nudge-input').value);
+  $('nudge-index-label').hidden = !n?.shape.length;
+}
+
+async function runNudge() {
+  if (!page.drawn) return;
+  const index = $('nudge-index-label').hidden ? []
+    : $('nudge-index').value.split(/[\s,]+/).filter(Boolean).map(Number);
+  const out = await nudge(page.drawn, $('nudge-input').value, Number($('nudge-h').value), state.precision, index);
+  $('nudge-result').replaceChildren(out);
 }
 
 function showLegend(range) {
@@ -284,12 +305,26 @@ function explain(id) {
 }
 
 function openHeatMap(id) {
-  const maps = page.drawn && tensorMaps(page.drawn.circuit, id);
+  const maps = page.drawn && tensorMaps(page.drawn.circuit, id, state.precision);
   if (!maps) return;
+  const n = page.drawn.circuit.nodes.find((x) => x.id === id);
   const box = $('heatmap');
   const close = el('button', { type: 'button', className: 'close' }, '× close');
   close.addEventListener('click', () => (box.hidden = true));
-  box.replaceChildren(close, ...maps);
+  const kids = [close, ...maps];
+  if (n.kind === 'input' && page.drawn.circuit.gradients[n.name] !== null) {
+    kids.push(el('p', { className: 'hint' }, `Click an element of ${n.name} to nudge it.`));
+    maps[0].addEventListener('click', (e) => {
+      const cell = e.target.closest('.heat-cell');
+      if (!cell) return;
+      showTab('nudge');
+      $('nudge-input').value = n.name;
+      showNudgeIndex();
+      $('nudge-index').value = cell.dataset.index.replace(',', ', ');
+      runNudge();
+    });
+  }
+  box.replaceChildren(...kids);
   box.dataset.node = id;
   box.hidden = false;
 }
@@ -411,7 +446,10 @@ $('expand').addEventListener('change', (e) => {
 });
 $('magnitude').addEventListener('change', (e) => {
   state.magnitude = e.target.checked;
-  if (page.drawn) showLegend(applyMagnitude(svg, page.drawn.lay, state.magnitude));
+  if (page.drawn) {
+    applyMagnitude(svg, page.drawn.colours, state.magnitude);
+    showLegend(page.drawn.colours.range);
+  }
   saveHash();
 });
 $('precision').addEventListener('input', (e) => {
@@ -441,11 +479,21 @@ $('zoom-in').addEventListener('click', () => zoom.by(1.25));
 $('zoom-out').addEventListener('click', () => zoom.by(0.8));
 $('fit').addEventListener('click', () => zoom.fit());
 $('zoom-reset').addEventListener('click', () => zoom.reset());
-$('nudge').addEventListener('click', async () => {
-  if (!page.drawn) return;
-  const out = await nudge(page.drawn, $('nudge-input').value, Number($('nudge-h').value), state.precision);
-  $('nudge-result').replaceChildren(out);
+
+/** Presentation mode: the circuit alone, full screen, drawn as large as the screen allows. */
+function present(on) {
+  document.body.classList.toggle('presenting', on);
+  $('present').setAttribute('aria-pressed', String(on));
+  if (on && !document.fullscreenElement) document.documentElement.requestFullscreen?.().catch(() => {});
+  if (!on && document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
+  requestAnimationFrame(() => (on ? zoom.fit(3) : zoom.reset()));
+}
+$('present').addEventListener('click', () => present(!document.body.classList.contains('presenting')));
+document.addEventListener('fullscreenchange', () => {
+  if (!document.fullscreenElement && document.body.classList.contains('presenting')) present(false);
 });
+$('nudge').addEventListener('click', runNudge);
+$('nudge-input').addEventListener('change', showNudgeIndex);
 $('check').addEventListener('click', async () => {
   if (!page.drawn) return;
   $('check-result').textContent = 'checking…';
@@ -535,7 +583,9 @@ function moveFocus(from, key) {
 }
 
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape') $('heatmap').hidden = true;
+  if (e.key !== 'Escape') return;
+  $('heatmap').hidden = true;
+  if (document.body.classList.contains('presenting')) present(false);
 });
 window.addEventListener('hashchange', () => {
   if (location.hash === encodeState({ ...state, values: requestBody().values })) return;

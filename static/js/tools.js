@@ -15,19 +15,38 @@ const el = (tag, props = {}, ...kids) => {
   return e;
 };
 
-/** Move input `name` by h: the predicted change h·∂f/∂name next to the actual change of f. */
-export async function nudge({ circuit, body }, name, h, precision) {
-  if (!name || !Number.isFinite(h) || h === 0) return 'Choose a scalar input and a non-zero h.';
+/** The number at `index` (a list of whole numbers) of a nested list. */
+const at = (v, index) => index.reduce((x, i) => x[i], v);
+
+/**
+ * Move input `name` (or its element `index`, for a tensor) by h: the predicted change
+ * h·∂f/∂name next to the actual change of f, from one more forward pass.
+ */
+export async function nudge({ circuit, body }, name, h, precision, index = []) {
+  if (!name || !Number.isFinite(h) || h === 0) return 'Choose an input and a non-zero h.';
   const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
-  const x = toNumber(node.value);
-  const g = toNumber(circuit.gradients[name]);
+  if (!node) return `${name} is not an input of this circuit.`;
+  if (index.length !== node.shape.length || index.some((i, k) => !(i >= 0 && i < node.shape[k]))) {
+    return node.shape.length
+      ? `Choose an element of ${name} (shape ${node.shape.join('×')}), e.g. ${node.shape.map(() => 0).join(', ')}.`
+      : `${name} is a number: no index.`;
+  }
+  const x = toNumber(index.length ? at(node.value, index) : node.value);
+  const g = toNumber(index.length ? at(circuit.gradients[name], index) : circuit.gradients[name]);
+  let moved = x + h;
+  if (index.length) {
+    moved = structuredClone(node.value);
+    const row = index.length > 1 ? at(moved, index.slice(0, -1)) : moved;
+    row[index.at(-1)] = x + h;
+  }
+  const label = index.length ? `${name}[${index.join(', ')}]` : name;
   try {
-    const moved = await postCircuit({ ...body, values: { ...body.values, [name]: x + h } });
-    const actual = toNumber(moved.value) - toNumber(circuit.value);
+    const res = await postCircuit({ ...body, values: { ...body.values, [name]: moved } });
+    const actual = toNumber(res.value) - toNumber(circuit.value);
     const p = Math.max(precision, 4);
     return el('table', { className: 'check-table' },
-      el('tr', {}, el('th', {}, `${name}: ${fmt(x, p)} → ${fmt(x + h, p)}`)),
-      el('tr', {}, el('td', {}, 'predicted h·∂f/∂' + name), el('td', { id: 'nudge-predicted' }, fmt(h * g, p))),
+      el('tr', {}, el('th', {}, `${label}: ${fmt(x, p)} → ${fmt(x + h, p)}`)),
+      el('tr', {}, el('td', {}, `predicted h·∂f/∂${label}`), el('td', { id: 'nudge-predicted' }, fmt(h * g, p))),
       el('tr', {}, el('td', {}, 'actual change of f'), el('td', { id: 'nudge-actual' }, fmt(actual, p))));
   } catch (err) {
     return err.message;

@@ -6,7 +6,7 @@
  *
  *   const z = zoomView(box, svg, {onChange});
  *   z.update({keep})   after a redraw: keep = same program, so the zoom stays where it was
- *   z.by(factor), z.fit(), z.reset()
+ *   z.by(factor), z.fit(most), z.reset()
  * @module zoom
  */
 
@@ -81,11 +81,12 @@ export function zoomView(box, svg, { onChange = () => {} } = {}) {
       else apply(manual ?? current);
     },
     by,
-    fit() {
+    /** The whole drawing in the box, up to `most` times its size. */
+    fit(most = MAX_AUTO) {
       const [w, h] = size();
       const [rw, rh] = room();
       if (!w) return;
-      manual = Math.min(rw / w, rh / h, MAX_AUTO);
+      manual = Math.min(rw / w, rh / h, most);
       apply(manual);
     },
     reset() {

@@ -396,7 +396,7 @@ def test_tensor_wire_shows_shape_and_opens_a_heat_map(page: Page, base_url: str)
     page.keyboard.press("Enter")
     heat = page.locator("#heatmap svg.heat")
     expect(heat).to_have_count(2)
-    expect(heat.first.locator("rect")).to_have_count(50)
+    expect(heat.first.locator("rect.heat-cell")).to_have_count(50)
     page.keyboard.press("Escape")
     expect(page.locator("#heatmap")).to_be_hidden()
     wire.locator(".wire-hit").dispatch_event("click")
@@ -517,3 +517,38 @@ def test_a_40_gate_circuit_keeps_its_layout_when_a_value_moves(page: Page, base_
         wait_render(page, n)
         assert page.evaluate(GATE_CENTRES_JS) == before, f"gates moved when x became {value}"
         assert page.get_attribute("#circuit-svg", "data-zoom") == zoom
+
+
+def test_a_small_tensor_heat_map_reads_and_nudges_an_element(page: Page, base_url: str) -> None:
+    values = {"W": [[1, -2, 3], [0.5, 4, -1]], "x": [2, -1, 0.25]}
+    open_page(page, base_url, link("sum(W @ x)", values))
+    w = input_node(page, "W")
+    page.locator(f"g.wire.tensor[data-node={w}] .wire-hit").dispatch_event("click")
+    value_map = page.locator("#heatmap svg.heat").first
+    expect(value_map.locator("text.heat-number")).to_have_text(
+        ["1.00", "-2.00", "3.00", "0.50", "4.00", "-1.00"])
+    expect(value_map.locator("text.heat-index")).to_have_text(["0", "1", "2", "0", "1"])
+    expect(value_map.locator("text.heat-legend")).to_have_text(["-4.00", "4.00", "0"])
+    value_map.locator("rect.heat-cell[data-index='1,2']").click()
+    # f = Σ W·x is linear in W: nudging W[1, 2] by h moves f by exactly h·x[2].
+    expect(page.locator("#nudge-predicted")).to_have_text("0.0025")
+    expect(page.locator("#nudge-actual")).to_have_text("0.0025")
+    expect(page.locator("#nudge-result")).to_contain_text("W[1, 2]")
+
+
+def test_step_back_and_a_pulse_on_the_wires_being_computed(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    add = page.locator("g.gate[data-op=add]").get_attribute("data-node")
+    x = input_node(page, "x")
+    for _ in range(5):
+        page.click("#step")  # inputs, +, *, the seed, back through *
+    expect(page.locator("#step-status")).to_contain_text("backward pass: gate 1 of 2")
+    expect(page.locator(f"g.wire.pulse-back[data-node={add}]")).to_have_count(1)  # q's gradient
+    expect(page.locator("#explain h3")).to_contain_text("(mul)")  # follows the active gate
+    page.click("#step")
+    expect(page.locator(f"g.wire.pulse-back[data-node={x}]")).to_have_count(1)
+    expect(page.locator("#explain h3")).to_contain_text("(add)")
+    page.click("#step-back")
+    expect(page.locator("#step-status")).to_contain_text("backward pass: gate 1 of 2")
+    expect(page.locator(f"g.wire.pulse-back[data-node={x}]")).to_have_count(0)
