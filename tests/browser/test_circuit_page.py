@@ -488,7 +488,8 @@ def test_png_export_is_the_drawing_at_twice_its_size(page: Page, base_url: str, 
     w, h, drawn = page.evaluate("""() => {
       const svg = document.getElementById('circuit-svg');
       const b = svg.querySelector('g.circuit').getBBox();
-      return [svg.viewBox.baseVal.width, svg.viewBox.baseVal.height, [b.x, b.y, b.x + b.width, b.y + b.height]];
+      const v = svg.viewBox.baseVal;
+      return [v.width, v.height, [b.x, b.y, b.x + b.width, b.y + b.height]];
     }""")
     with page.expect_download() as d:
         page.click("#download-png")
@@ -501,8 +502,9 @@ def test_png_export_is_the_drawing_at_twice_its_size(page: Page, base_url: str, 
         assert abs(inked - 2 * edge) <= 10, f"PNG ink {png['ink']} vs drawing ×2 {drawn}"
 
 
-GATE_CENTRES_JS = """() => Object.fromEntries([...document.querySelectorAll('#circuit-svg g.gate circle')]
-  .map((c) => [c.parentNode.dataset.node, [c.getAttribute('cx'), c.getAttribute('cy')]]))"""
+GATE_CENTRES_JS = """() => Object.fromEntries(
+  [...document.querySelectorAll('#circuit-svg g.gate circle')]
+    .map((c) => [c.parentNode.dataset.node, [c.getAttribute('cx'), c.getAttribute('cy')]]))"""
 
 
 def test_a_40_gate_circuit_keeps_its_layout_when_a_value_moves(page: Page, base_url: str) -> None:
