@@ -533,6 +533,8 @@ for (const type of ['mouseover', 'focusin']) {
   });
 }
 svg.addEventListener('click', (e) => {
+  const t = e.target.closest?.('text.value');
+  if (t && editOnWire(t)) return;
   const w = e.target.closest?.('g.wire.tensor');
   if (w) openHeatMap(w.dataset.node);
   const g = targetOf(e.target);
@@ -552,6 +554,48 @@ svg.addEventListener('keydown', (e) => {
     moveFocus(g, e.key);
   }
 });
+
+/**
+ * Click an input's value on its wire to type a new one there: a program's literal is rewritten
+ * in the code, any other input's value is set as its row would. Returns false for other texts.
+ */
+function editOnWire(text) {
+  const n = page.drawn?.circuit.nodes.find((x) => x.id === text.dataset.node);
+  if (!n || n.kind !== 'input' || n.shape.length) return false;
+  const box = $('circuit');
+  const r = text.getBoundingClientRect();
+  const b = box.getBoundingClientRect();
+  const input = el('input', { type: 'number', step: 'any', className: 'wire-edit', value: String(n.value) });
+  input.setAttribute('aria-label', `new value of ${n.name}`);
+  Object.assign(input.style, {
+    left: `${r.left - b.left + box.scrollLeft - 4}px`, top: `${r.top - b.top + box.scrollTop - 4}px`,
+  });
+  let done = false;
+  const finish = (keep) => {
+    if (done) return;
+    done = true;
+    const v = Number(input.value);
+    input.remove();
+    if (!keep || input.value.trim() === '' || !Number.isFinite(v)) return;
+    const row = rows().find((x) => x.name === n.name);
+    if (row?.program) {
+      state.expression = replaceLiteral(state.expression, n.name, input.value.trim());
+      editor.setText(state.expression);
+    } else state.values[n.name] = v;
+    $('inputs').querySelector('.input-rows').replaceChildren(); // rows show the new value
+    syncInputs();
+    refresh();
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') finish(true);
+    if (e.key === 'Escape') finish(false);
+  });
+  input.addEventListener('blur', () => finish(true));
+  box.append(input);
+  input.focus();
+  input.select();
+  return true;
+}
 
 /** Pin a gate's explanation (it stays while the pointer moves on); pinning it again unpins. */
 function pin(id) {

@@ -166,3 +166,24 @@ def test_rows_follow_a_program_that_does_not_draw_yet(page: Page, base_url: str)
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#output-value")).to_have_text(re.compile(r"^\d+\.\d\d$"))
     assert warnings(page) == []
+
+
+def test_a_value_on_a_wire_is_edited_in_place(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "x = 3\nf = x * y")
+    n = renders(page)
+    x = page.locator("g.input", has=page.locator("text:text-is('x')")).get_attribute("data-node")
+    page.locator(f"text.value[data-node={x}]").click()
+    page.fill("#circuit input.wire-edit", "-2")
+    page.keyboard.press("Enter")
+    wait_render(page, n)
+    assert editor_text(page) == "x = -2\nf = x * y"  # the program's literal, rewritten
+    expect(page.locator("#output-value")).to_have_text("-10.00")  # y kept the example's 5
+    n = renders(page)
+    y = page.locator("g.input", has=page.locator("text:text-is('y')")).get_attribute("data-node")
+    page.locator(f"text.value[data-node={y}]").click()
+    page.fill("#circuit input.wire-edit", "4")
+    page.keyboard.press("Enter")
+    wait_render(page, n)
+    expect(page.locator("#output-value")).to_have_text("-8.00")
+    assert rows(page) == [("x", True, "-2"), ("y", False, "4")]
