@@ -17,13 +17,27 @@ export function svgEl(tag, attrs = {}, text) {
   return el;
 }
 
+/**
+ * A tensor gate's shapes as the notes write them, "3×4 @ 4 → 3" (inputs joined by the gate's
+ * label, then the output's shape); '' when every wire is a number.
+ */
+export function shapeSignature(n, byId) {
+  const shapes = n.inputs.map((i) => byId.get(i)?.shape ?? []);
+  if (!n.shape.length && shapes.every((sh) => !sh.length)) return '';
+  const show = (sh) => (sh.length ? sh.join('×') : 'scalar');
+  const ins = shapes.length === 2 ? `${show(shapes[0])} ${n.label} ${show(shapes[1])}`
+    : `${n.label}(${shapes.map(show).join(', ')})`;
+  return `${ins} → ${show(n.shape)}`;
+}
+
 const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');
 
 /**
  * Replace the SVG's content with the circuit in one swap (no flicker: the old drawing stays
- * until the new one is complete). `plan` gives each text the animation step that reveals it.
+ * until the new one is complete). `plan` gives each text the animation step that reveals it;
+ * `groups` ([{ids, label}]) are expanded composite gates, each drawn inside a labelled box.
  */
-export function drawCircuit(svg, lay, circuit, plan) {
+export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const root = svgEl('g', { class: 'circuit' });
   const wireLayer = svgEl('g', { class: 'wires' });
@@ -75,9 +89,12 @@ export function drawCircuit(svg, lay, circuit, plan) {
       const r = b.w / 2;
       const g = svgEl('g', {
         class: 'gate', 'data-node': b.id, 'data-op': b.op, tabindex: '0', role: 'button',
-        'aria-label': `${b.op} gate${n.name ? ' ' + n.name : ''}: explain`,
+        'aria-label': `${b.op} gate${n.name ? ' ' + n.name : ''}${
+          shapeSignature(n, byId) ? ` (${shapeSignature(n, byId)})` : ''}: explain`,
         'data-fwd': plan.forward.get(b.id), 'data-bwd': plan.backward.get(b.id),
       });
+      const shapes = shapeSignature(n, byId);
+      if (shapes) g.append(svgEl('title', {}, `${n.op}: ${shapes}`));
       g.append(svgEl('circle', { cx: b.x + r, cy: b.y + r, r }));
       g.append(svgEl('text', { class: 'gate-label', x: b.x + r, y: b.y + r }, b.text));
       boxLayer.append(g);
@@ -93,7 +110,25 @@ export function drawCircuit(svg, lay, circuit, plan) {
     }
   }
 
-  root.append(wireLayer, boxLayer, labelLayer);
+  // Expanded composite gates sit in a labelled box; clicking its label collapses them again.
+  const groupLayer = svgEl('g', { class: 'groups' });
+  const boxOf = new Map(lay.boxes.map((b) => [b.id, b]));
+  for (const grp of groups) {
+    const members = grp.ids.map((id) => boxOf.get(id)).filter(Boolean);
+    if (!members.length) continue;
+    const x0 = Math.min(...members.map((b) => b.x)) - 6;
+    const y0 = Math.min(...members.map((b) => b.y)) - 6;
+    const x1 = Math.max(...members.map((b) => b.x + b.w)) + 6;
+    const y1 = Math.max(...members.map((b) => b.y + b.h)) + 6;
+    const g = svgEl('g', { class: 'group', 'data-nodes': grp.ids.join(' ') });
+    g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
+    const label = svgEl('text', { class: 'group-label', x: x0 + 4, y: y1 + 13, tabindex: '0', role: 'button',
+      'aria-label': `${grp.label}: collapse into one gate` }, grp.label);
+    g.append(label);
+    groupLayer.append(g);
+  }
+
+  root.append(groupLayer, wireLayer, boxLayer, labelLayer);
   svg.setAttribute('viewBox', `0 0 ${Math.ceil(lay.width)} ${Math.ceil(lay.height)}`);
   svg.replaceChildren(root);
 }

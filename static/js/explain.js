@@ -3,7 +3,7 @@
  * how a fork adds its branches, and a tensor's heat maps. Each function returns DOM nodes.
  * @module explain
  */
-import { heatMap } from './circuit.js';
+import { heatMap, shapeSignature } from './circuit.js';
 import { fmt, fmtShape, toNumber } from './format.js';
 import { contribution } from './layout.js';
 
@@ -28,7 +28,9 @@ export function explainGate(circuit, id, ops, p) {
   const n = byId.get(id);
   if (!n) return null;
   const op = ops.get(n.op) || {};
-  const head = el('h3', {}, `${n.label} gate (${n.op})${n.name ? ` → ${n.name}` : ''}`);
+  const shapes = shapeSignature(n, byId);
+  const head = el('h3', {}, `${n.label} gate (${n.op})${n.name ? ` → ${n.name}` : ''}`,
+    ...(shapes ? [el('span', { className: 'shapes' }, ` ${shapes}`)] : []));
   const formula = el('div', { className: 'formula' });
   if (op.formula && window.katex) {
     window.katex.render(op.formula, formula, { throwOnError: false, displayMode: false });

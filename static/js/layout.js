@@ -248,3 +248,28 @@ export function stepPlan(circuit) {
   }
   return { total: seed + gates.length, seed, forward, backward, valueAt, gradAt, gates };
 }
+
+/**
+ * Composite gates drawn expanded: the primitive gates that came from one composite share its
+ * source span, so gates with the same span form a group. Returns [{ids, label}] with the
+ * source text of the span as the label (shortened).
+ */
+export function composites(circuit) {
+  const bySpan = new Map();
+  for (const n of circuit.nodes) {
+    if (n.kind !== 'gate' || !n.span) continue;
+    const key = n.span.join(':');
+    if (!bySpan.has(key)) bySpan.set(key, []);
+    bySpan.get(key).push(n);
+  }
+  const groups = [];
+  for (const members of bySpan.values()) {
+    if (members.length < 2) continue;
+    const [s, e] = members[0].span;
+    const text = circuit.expression.slice(s, e).replace(/\s+/g, ' ');
+    const call = /^(?:np\.|math\.)?([A-Za-z_]\w*)\(/.exec(text);
+    const label = text.length <= 24 ? text : call ? `${call[1]}(…)` : `${text.slice(0, 22)}…`;
+    groups.push({ ids: members.map((n) => n.id), label });
+  }
+  return groups;
+}

@@ -12,7 +12,7 @@ import { createEditor } from './editor.js';
 import { explainFork, explainGate, tensorMaps } from './explain.js';
 import { fmt, fmtShape } from './format.js';
 import { inputRows, renderInputs, requestValues } from './inputs.js';
-import { contribution, layoutCircuit, monoMeasure, stepPlan } from './layout.js';
+import { composites, contribution, layoutCircuit, monoMeasure, stepPlan } from './layout.js';
 import { caretFor, replaceLiteral } from './source.js';
 import { clampPrecision, decodeState, encodeState } from './state.js';
 import { check, nudge, stagedCode } from './tools.js';
@@ -135,7 +135,7 @@ async function render(circuit, body) {
   const lay = await layoutCircuit(circuit, page.elk, { precision: state.precision, measure });
   const t1 = performance.now();
   const plan = stepPlan(circuit);
-  drawCircuit(svg, lay, circuit, plan);
+  drawCircuit(svg, lay, circuit, plan, body.expand ? composites(circuit) : []);
   // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them.
   const structure = circuit.nodes.map((n) => `${n.op}(${n.inputs})`).join(' ');
   zoom.update({ keep: structure === page.structure });
@@ -532,7 +532,17 @@ for (const type of ['mouseover', 'focusin']) {
     if (g && (!page.pinned || type === 'focusin')) explain(g.dataset.node);
   });
 }
+function collapse() {
+  state.expand = false;
+  $('expand').checked = false;
+  refresh();
+}
+
 svg.addEventListener('click', (e) => {
+  if (e.target.closest?.('text.group-label')) {
+    collapse();
+    return;
+  }
   const t = e.target.closest?.('text.value');
   if (t && editOnWire(t)) return;
   const w = e.target.closest?.('g.wire.tensor');
@@ -546,6 +556,8 @@ svg.addEventListener('keydown', (e) => {
   if (w && (e.key === 'Enter' || e.key === ' ')) {
     e.preventDefault();
     openHeatMap(w.dataset.node);
+  } else if (e.target.closest?.('text.group-label') && e.key === 'Enter') {
+    collapse();
   } else if (g && e.key === 'Enter') {
     e.preventDefault();
     pin(g.dataset.node);

@@ -554,3 +554,30 @@ def test_step_back_and_a_pulse_on_the_wires_being_computed(page: Page, base_url:
     page.click("#step-back")
     expect(page.locator("#step-status")).to_contain_text("backward pass: gate 1 of 2")
     expect(page.locator(f"g.wire.pulse-back[data-node={x}]")).to_have_count(0)
+
+
+def test_an_expanded_sigmoid_sits_in_a_box_that_collapses_on_click(page: Page, base_url: str):
+    open_page(page, base_url, link("f = sigmoid(w * x) * 2", {"w": 2, "x": -1}, x="1"))
+    group = page.locator("g.group")
+    expect(group).to_have_count(1)
+    ops = [page.get_attribute(f"g.gate[data-node={i}]", "data-op")
+           for i in group.get_attribute("data-nodes").split()]
+    assert sorted(ops) == ["addc", "exp", "neg", "recip"], ops  # σ as the notes split it
+    expect(group.locator("text.group-label")).to_have_text("sigmoid(w * x)")
+    mul = page.locator("g.gate[data-op=mul]").first
+    expect(mul).to_have_attribute("aria-label", re.compile("mul gate"))
+    n = renders(page)
+    group.locator("text.group-label").click()
+    wait_render(page, n)
+    expect(page.locator("#expand")).not_to_be_checked()
+    expect(page.locator("g.group")).to_have_count(0)
+    expect(page.locator("g.gate[data-op=sigmoid]")).to_have_count(1)
+
+
+def test_a_matmul_gate_names_its_shapes(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("sum(W @ x)", {"W": {"randn": [3, 4], "seed": 0},
+                                                  "x": [1, 2, 3, 4]}))
+    gate = page.locator("g.gate[data-op=matmul]")
+    expect(gate).to_have_attribute("aria-label", re.compile("3×4 @ 4 → 3"))
+    gate.hover()
+    expect(page.locator("#explain h3 .shapes")).to_have_text(" 3×4 @ 4 → 3")
