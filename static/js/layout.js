@@ -127,7 +127,11 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
       }
     }
   }
-  return { boxes, wires, byId, output: circuit.output };
+  // In a big circuit an input used once (a weight, a bias) is drawn beside the gate it feeds
+  // instead of in the first column: an MLP's dozens of weights would otherwise cross every wire.
+  const single = new Set(boxes.length > BIG ? circuit.nodes.filter((n) => n.kind === 'input'
+    && uses.get(n.id).length === 1 && n.id !== circuit.output).map((n) => n.id) : []);
+  return { boxes, wires, byId, output: circuit.output, single };
 }
 
 /** Where a gate's input ports sit on the west side of its circle, top to bottom in input order. */
