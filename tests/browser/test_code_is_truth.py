@@ -11,25 +11,10 @@ import re
 from playwright.sync_api import Page, expect
 from test_circuit_page import open_page, renders, result_gradients, wait_render
 
+from engine.presets import NEURON, STAGED
+
 NOTES_COMPOUND = "x = -2; y = 5; z = -4\nq = x + y # q becomes 3\nf = q * z # f becomes -12"
-NOTES_NEURON = """w = [2,-3,-3] # assume some random weights and data
-x = [-1, -2]
-
-# forward pass
-dot = w[0]*x[0] + w[1]*x[1] + w[2]
-f = 1.0 / (1 + math.exp(-dot)) # sigmoid function"""
-NOTES_STAGED = """x = 3 # example values
-y = -4
-
-# forward pass
-sigy = 1.0 / (1 + math.exp(-y)) # sigmoid in numerator   #(1)
-num = x + sigy # numerator                               #(2)
-sigx = 1.0 / (1 + math.exp(-x)) # sigmoid in denominator #(3)
-xpy = x + y                                              #(4)
-xpysqr = xpy**2                                          #(5)
-den = sigx + xpysqr # denominator                        #(6)
-invden = 1.0 / den                                       #(7)
-f = num * invden # done!                                 #(8)"""
+NOTES_NEURON, NOTES_STAGED = NEURON, STAGED  # the notes' code blocks, as the notes print them
 NOTES_PATTERNS = "x = 3; y = -4; z = 2; w = -1\nf = 2 * (x * y + max(z, w))"
 
 
@@ -168,22 +153,23 @@ def test_rows_follow_a_program_that_does_not_draw_yet(page: Page, base_url: str)
     assert warnings(page) == []
 
 
+def edit_on_wire(page: Page, name: str, value: str) -> None:
+    """Click input `name`'s value on its wire, type `value`, press Enter; wait for the drawing."""
+    n = renders(page)
+    node = page.locator("g.input", has=page.locator(f"text:text-is('{name}')")).get_attribute(
+        "data-node")
+    page.locator(f"text.value[data-node={node}]").click()
+    page.fill("#circuit input.wire-edit", value)
+    page.keyboard.press("Enter")
+    wait_render(page, n)
+
+
 def test_a_value_on_a_wire_is_edited_in_place(page: Page, base_url: str) -> None:
     open_page(page, base_url)
     paste(page, "x = 3\nf = x * y")
-    n = renders(page)
-    x = page.locator("g.input", has=page.locator("text:text-is('x')")).get_attribute("data-node")
-    page.locator(f"text.value[data-node={x}]").click()
-    page.fill("#circuit input.wire-edit", "-2")
-    page.keyboard.press("Enter")
-    wait_render(page, n)
+    edit_on_wire(page, "x", "-2")
     assert editor_text(page) == "x = -2\nf = x * y"  # the program's literal, rewritten
     expect(page.locator("#output-value")).to_have_text("-10.00")  # y kept the example's 5
-    n = renders(page)
-    y = page.locator("g.input", has=page.locator("text:text-is('y')")).get_attribute("data-node")
-    page.locator(f"text.value[data-node={y}]").click()
-    page.fill("#circuit input.wire-edit", "4")
-    page.keyboard.press("Enter")
-    wait_render(page, n)
+    edit_on_wire(page, "y", "4")
     expect(page.locator("#output-value")).to_have_text("-8.00")
     assert rows(page) == [("x", True, "-2"), ("y", False, "4")]
