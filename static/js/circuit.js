@@ -156,6 +156,29 @@ export function fitCircuit(svg, whole = false) {
 }
 
 /**
+ * The gate an arrow key moves to from gate `from`: the nearest one in that direction (distance
+ * across the direction counts double), or null.
+ */
+export function nearestGate(svg, from, key) {
+  const c = (g) => {
+    const k = g.querySelector('circle');
+    return [Number(k.getAttribute('cx')), Number(k.getAttribute('cy'))];
+  };
+  const [x0, y0] = c(from);
+  const dir = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] }[key];
+  let best = null;
+  let bestD = Infinity;
+  for (const g of svg.querySelectorAll('g.gate')) {
+    const [x, y] = c(g);
+    const along = (x - x0) * dir[0] + (y - y0) * dir[1];
+    if (g === from || along <= 0) continue;
+    const d = along + 2 * Math.abs((x - x0) * dir[1] + (y - y0) * dir[0]);
+    if (d < bestD) [best, bestD] = [g, d];
+  }
+  return best;
+}
+
+/**
  * Show the circuit as it stands after `step` animation steps (null: everything). Values and
  * gradients not yet computed are hidden, wires whose gradient is not known yet are left out of
  * the magnitude colouring, and the gate working at this step is highlighted.

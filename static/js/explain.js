@@ -6,12 +6,7 @@
 import { heatMap, shapeSignature } from './circuit.js';
 import { fmt, fmtShape, toNumber } from './format.js';
 import { contribution } from './layout.js';
-
-const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...kids);
-  return e;
-};
+import { el } from './dom.js';
 
 /** A wire's name in words: its variable, its constant, or the gate that computes it. */
 export function wireName(n, byId, precision) {

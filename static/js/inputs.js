@@ -6,6 +6,7 @@
  * @module inputs
  */
 import { freeNames, literals } from './source.js';
+import { el } from './dom.js';
 
 const DEFAULT_VALUE = 1.0;
 
@@ -45,12 +46,6 @@ export function sliderSpan(v) {
   const a = Math.abs(Number(v)) || 0;
   return a < 0.5 ? 1 : 10 ** Math.ceil(Math.log10(a * 2));
 }
-
-const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...kids);
-  return e;
-};
 
 const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn' : Array.isArray(v) ? 'list' : 'scalar');
 

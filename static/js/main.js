@@ -6,25 +6,20 @@
  */
 import { ApiError, getOps, getPresets, postCircuit } from './api.js';
 import {
-  applyMagnitude, applyStep, drawCircuit, exportPng, exportSvg, magColor, magnitudeColours,
+  applyMagnitude, drawCircuit, exportPng, exportSvg, magnitudeColours, nearestGate,
 } from './circuit.js';
 import { createEditor } from './editor.js';
 import { explainFork, explainGate, tensorMaps } from './explain.js';
-import { fmt, fmtShape } from './format.js';
+import { fmtShape } from './format.js';
 import { inputRows, renderInputs, requestValues } from './inputs.js';
-import { composites, contribution, layoutCircuit, monoMeasure, stepPlan } from './layout.js';
+import { composites, layoutCircuit, monoMeasure, stepPlan } from './layout.js';
 import { caretFor, replaceLiteral } from './source.js';
+import { legendView, resultView } from './result.js';
+import { createStepper } from './stepper.js';
 import { clampPrecision, decodeState, encodeState } from './state.js';
 import { check, nudge, stagedCode } from './tools.js';
 import { zoomView } from './zoom.js';
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...kids);
-  return e;
-};
-const SUM_TERMS = 6; // a fork's gradient is written out as the sum of its branches up to this many
+import { $, el } from './dom.js';
 
 /** What a link holds: the program, the user's values and the view options. */
 const state = decodeState(location.hash);
@@ -35,9 +30,6 @@ const page = {
   ops: new Map(),
   presets: [],
   seq: 0, // answers to older requests are dropped
-  step: null, // step-through position (null: everything shown)
-  timer: null,
-  speed: 700,
   pinned: null, // the gate whose explanation stays while the pointer moves
   elk: null,
   debounce: null,
@@ -50,6 +42,8 @@ const zoom = zoomView($('circuit'), svg, {
     $('zoom-level').textContent = `${Math.round(z * 100)} %`;
   },
 });
+// The explanation follows the gate at work.
+const stepper = createStepper(svg, $('step-status'), { onStep: (id) => explain(id) });
 const editor = createEditor($('editor'), {
   doc: state.expression,
   id: 'expr',
@@ -146,14 +140,12 @@ async function render(circuit, body) {
   const inputs = new Set(circuit.nodes.filter((n) => n.kind === 'input').map((n) => n.name));
   for (const n of page.asked) if (!inputs.has(n)) page.asked.delete(n);
   for (const n of Object.keys(state.values)) if (!(n in body.values)) delete state.values[n];
-  if (page.step !== null) page.step = Math.min(page.step, plan.total);
-  applyStep(svg, plan, page.step);
   page.drawn.colours = magnitudeColours(lay);
   applyMagnitude(svg, page.drawn.colours, state.magnitude);
   showLegend(page.drawn.colours.range);
   syncNudge();
   showResult();
-  showStepStatus();
+  stepper.plan = plan;
   $('circuit').classList.remove('stale');
   svg.dataset.expression = circuit.expression;
   svg.dataset.renders = String(++hooks.renders);
@@ -210,39 +202,8 @@ function showError(err) {
   }
 }
 
-const shapeOf = (v) => (Array.isArray(v) ? [v.length, ...shapeOf(v[0])] : []);
-
 function showResult() {
-  const { circuit } = page.drawn;
-  const p = state.precision;
-  const show = (v) => {
-    if (!Array.isArray(v)) return fmt(v, p);
-    const shape = shapeOf(v);
-    return shape.length === 1 && shape[0] <= 4 ? `[${v.map((x) => fmt(x, p)).join(', ')}]` : `[${fmtShape(shape)}]`;
-  };
-  const kids = [el('span', {}, 'f = ', el('span', { className: 'value', id: 'output-value' }, show(circuit.value)))];
-  for (const [name, g] of Object.entries(circuit.gradients)) {
-    const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
-    const uses = circuit.nodes.flatMap((n) => n.inputs.map((src, port) => ({ n, src, port })))
-      .filter((u) => u.src === node?.id);
-    let sum = '';
-    if (uses.length > SUM_TERMS) sum = ` (the sum of ${uses.length} branches)`;
-    else if (uses.length > 1 && !Array.isArray(g)) {
-      const parts = uses.map((u) => contribution(u.n, u.port));
-      if (parts.every((x) => x !== null)) {
-        sum = ' = ' + parts.map((x, i) => {
-          const t = fmt(x, p);
-          return i === 0 ? t : t.startsWith('-') ? ` − ${t.slice(1)}` : ` + ${t}`;
-        }).join('');
-      }
-    }
-    const item = el('span', { className: 'grad-item' },
-      `∂f/∂${name} = `, el('span', { className: 'grad' }, g === null ? '—' : show(g)), sum);
-    item.dataset.name = name;
-    kids.push(item);
-  }
-  for (const w of circuit.warnings) kids.push(el('span', { className: 'warn' }, '⚠ ' + w));
-  $('result').replaceChildren(...kids);
+  $('result').replaceChildren(...resultView(page.drawn.circuit, state.precision));
 }
 
 /** The nudge tool offers every input with a gradient: numbers, and elements of tensors. */
@@ -275,12 +236,7 @@ async function runNudge() {
 function showLegend(range) {
   const box = $('legend');
   box.hidden = !state.magnitude || !range;
-  if (box.hidden) return;
-  const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `${magColor(t)} ${t * 100}%`).join(', ');
-  const bar = el('span', { className: 'bar' });
-  bar.style.background = `linear-gradient(to right, ${stops})`;
-  box.replaceChildren(el('span', {}, `|gradient| ${fmt(range[0], 2)}`), bar, el('span', {}, fmt(range[1], 2)),
-    el('span', { className: 'hint' }, '(log scale; dashed: zero)'));
+  if (!box.hidden) box.replaceChildren(...legendView(range));
 }
 
 function saveHash() {
@@ -329,58 +285,6 @@ function openHeatMap(id) {
   box.hidden = false;
 }
 
-// ---- step-through ---------------------------------------------------------------------------------
-
-function showStepStatus() {
-  const s = $('step-status');
-  const { step } = page;
-  if (!page.drawn || step === null) {
-    s.textContent = '';
-    return;
-  }
-  const { plan } = page.drawn;
-  const g = plan.gates.length;
-  if (step === 0) s.textContent = 'inputs set';
-  else if (step <= g) s.textContent = `forward pass: gate ${step} of ${g}`;
-  else if (step === plan.seed) s.textContent = 'backward pass: gradient 1 on the output';
-  else s.textContent = `backward pass: gate ${step - plan.seed} of ${g}`;
-  svg.dataset.step = String(step);
-}
-
-function setStep(k) {
-  page.step = k;
-  if (!page.drawn) return;
-  applyStep(svg, page.drawn.plan, k);
-  showStepStatus();
-  if (k === null) delete svg.dataset.step;
-  // The explanation follows the gate at work.
-  const active = svg.querySelector('g.gate.active');
-  if (active) explain(active.dataset.node);
-}
-
-function stepBy(d) {
-  if (!page.drawn) return;
-  const { total } = page.drawn.plan;
-  const { step } = page;
-  if (d > 0) setStep(step === null || step >= total ? 0 : step + 1);
-  else setStep(step === null ? total : Math.max(0, step - 1));
-}
-
-function play() {
-  pause();
-  if (!page.drawn) return;
-  if (page.step === null || page.step >= page.drawn.plan.total) setStep(0);
-  page.timer = setInterval(() => {
-    if (page.step >= page.drawn.plan.total) pause();
-    else setStep(page.step + 1);
-  }, page.speed);
-}
-
-function pause() {
-  clearInterval(page.timer);
-  page.timer = null;
-}
-
 // ---- tools ----------------------------------------------------------------------------------------
 
 async function loadCode() {
@@ -427,8 +331,8 @@ function load(next) {
   $('inputs').querySelector('.input-rows').replaceChildren();
   syncControls();
   syncInputs();
-  setStep(null);
-  pause();
+  stepper.set(null);
+  stepper.pause();
   refresh();
 }
 
@@ -457,23 +361,23 @@ $('precision').addEventListener('input', (e) => {
   state.precision = clampPrecision(e.target.value);
   redrawLocal().then(saveHash);
 });
-$('play').addEventListener('click', play);
-$('pause').addEventListener('click', pause);
+$('play').addEventListener('click', stepper.play);
+$('pause').addEventListener('click', stepper.pause);
 $('step').addEventListener('click', () => {
-  pause();
-  stepBy(1);
+  stepper.pause();
+  stepper.by(1);
 });
 $('step-back').addEventListener('click', () => {
-  pause();
-  stepBy(-1);
+  stepper.pause();
+  stepper.by(-1);
 });
 $('speed').addEventListener('change', (e) => {
-  page.speed = Number(e.target.value) || 700;
-  if (page.timer) play();
+  stepper.speed = Number(e.target.value) || 700;
+  if (stepper.playing) stepper.play();
 });
 $('show-all').addEventListener('click', () => {
-  pause();
-  setStep(null);
+  stepper.pause();
+  stepper.set(null);
 });
 $('zoom-in').addEventListener('click', () => zoom.by(1.25));
 $('zoom-out').addEventListener('click', () => zoom.by(0.8));
@@ -563,7 +467,7 @@ svg.addEventListener('keydown', (e) => {
     pin(g.dataset.node);
   } else if (g && e.key.startsWith('Arrow')) {
     e.preventDefault();
-    moveFocus(g, e.key);
+    nearestGate(svg, g, e.key)?.focus();
   }
 });
 
@@ -616,26 +520,6 @@ function pin(id) {
   if (page.pinned) svg.querySelector(`g.gate[data-node="${id}"]`)?.classList.add('pinned');
   showTab('explain');
   explain(id);
-}
-
-/** Arrow keys move between gates: the nearest gate in that direction. */
-function moveFocus(from, key) {
-  const c = (g) => {
-    const k = g.querySelector('circle');
-    return [Number(k.getAttribute('cx')), Number(k.getAttribute('cy'))];
-  };
-  const [x0, y0] = c(from);
-  const dir = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] }[key];
-  let best = null;
-  let bestD = Infinity;
-  for (const g of svg.querySelectorAll('g.gate')) {
-    const [x, y] = c(g);
-    const along = (x - x0) * dir[0] + (y - y0) * dir[1];
-    if (g === from || along <= 0) continue;
-    const d = along + 2 * Math.abs((x - x0) * dir[1] + (y - y0) * dir[0]);
-    if (d < bestD) [best, bestD] = [g, d];
-  }
-  best?.focus();
 }
 
 document.addEventListener('keydown', (e) => {

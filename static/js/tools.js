@@ -6,14 +6,9 @@
  */
 import { postCircuit, postCode, postGradcheck } from './api.js';
 import { fmt, toNumber } from './format.js';
+import { el } from './dom.js';
 
 const PASS_RTOL = 1e-4;
-
-const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...kids);
-  return e;
-};
 
 /** The number at `index` (a list of whole numbers) of a nested list. */
 const at = (v, index) => index.reduce((x, i) => x[i], v);
