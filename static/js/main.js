@@ -527,8 +527,14 @@ document.addEventListener('keydown', (e) => {
   $('heatmap').hidden = true;
   if (document.body.classList.contains('presenting')) present(false);
 });
+// The skip link moves the focus, not the URL: the hash holds the circuit.
+document.querySelector('.skip-link')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  $('circuit').focus();
+});
 window.addEventListener('hashchange', () => {
   if (location.hash === encodeState({ ...state, values: requestBody().values })) return;
+  if (!new URLSearchParams(location.hash.slice(1)).has('e')) return; // an anchor, not a circuit
   load(decodeState(location.hash));
 });
 

@@ -581,3 +581,36 @@ def test_a_matmul_gate_names_its_shapes(page: Page, base_url: str) -> None:
     expect(gate).to_have_attribute("aria-label", re.compile("3×4 @ 4 → 3"))
     gate.hover()
     expect(page.locator("#explain h3 .shapes")).to_have_text(" 3×4 @ 4 → 3")
+
+
+def test_keyboard_skip_link_arrows_between_gates_and_enter_pins(page: Page, base_url: str):
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    hash_ = page.evaluate("location.hash")
+    page.keyboard.press("Enter")
+    expect(page.locator("#circuit")).to_be_focused()
+    assert page.evaluate("location.hash") == hash_, "the link still holds the circuit"
+    add = page.locator("g.gate[data-op=add]")
+    add.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("g.gate[data-op=mul]")).to_be_focused()
+    page.keyboard.press("Enter")  # pin the * gate's explanation
+    expect(page.locator("g.gate[data-op=mul]")).to_have_class(re.compile(r"\bpinned\b"))
+    page.locator("g.gate[data-op=add]").hover()  # the pointer passing by does not replace it
+    expect(page.locator("#explain h3")).to_contain_text("(mul)")
+    page.keyboard.press("ArrowLeft")
+    expect(add).to_be_focused()
+
+
+def test_presentation_mode_shows_the_circuit_alone_and_larger(page: Page, base_url: str):
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    before = float(page.get_attribute("#circuit-svg", "data-zoom"))
+    page.click("#present")
+    expect(page.locator(".editor-pane")).to_be_hidden()
+    expect(page.locator("header.site")).to_be_hidden()
+    page.wait_for_function("n => Number(document.getElementById('circuit-svg').dataset.zoom) > n",
+                           arg=before)
+    page.keyboard.press("Escape")
+    expect(page.locator(".editor-pane")).to_be_visible()
+    expect(page.locator("#present")).to_have_attribute("aria-pressed", "false")
