@@ -137,8 +137,14 @@ def test_add_mul_circuit_shows_the_notes_numbers(page: Page, base_url: str) -> N
 
 
 def test_circuit_screenshot_for_the_readme(page: Page, base_url: str) -> None:
+    """docs/circuit.png: the notes' first circuit, every number of the notes on its wire."""
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
+    values = sorted(page.locator("#circuit-svg text.value").all_text_contents())
+    grads = sorted(page.locator("#circuit-svg text.grad").all_text_contents())
+    assert values == sorted(["-2.00", "5.00", "-4.00", "3.00", "-12.00"])
+    assert grads == sorted(["-4.00", "-4.00", "3.00", "-4.00", "1.00"])
+    assert page.evaluate(TEXT_SIZES_JS) and all(t["px"] >= 12 for t in page.evaluate(TEXT_SIZES_JS))
     DOCS.mkdir(exist_ok=True)
     page.locator("#circuit").screenshot(path=str(DOCS / "circuit.png"))
     assert (DOCS / "circuit.png").stat().st_size > 1000
