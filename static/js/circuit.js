@@ -35,7 +35,8 @@ const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}
 /**
  * Replace the SVG's content with the circuit in one swap (no flicker: the old drawing stays
  * until the new one is complete). `plan` gives each text the animation step that reveals it;
- * `groups` ([{ids, label}]) are expanded composite gates, each drawn inside a labelled box.
+ * `groups` ([{ids, label, kind}]) are drawn inside labelled boxes: expanded composite gates
+ * (kind 'composite', whose label collapses them) or a program's statements ('statement').
  */
 export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
@@ -120,10 +121,12 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
     const y0 = Math.min(...members.map((b) => b.y)) - 6;
     const x1 = Math.max(...members.map((b) => b.x + b.w)) + 6;
     const y1 = Math.max(...members.map((b) => b.y + b.h)) + 6;
-    const g = svgEl('g', { class: 'group', 'data-nodes': grp.ids.join(' ') });
+    const g = svgEl('g', { class: `group ${grp.kind}`, 'data-nodes': grp.ids.join(' ') });
     g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
-    const label = svgEl('text', { class: 'group-label', x: x0 + 4, y: y1 + 13, tabindex: '0', role: 'button',
-      'aria-label': `${grp.label}: collapse into one gate` }, grp.label);
+    const collapsible = grp.kind === 'composite';
+    const label = svgEl('text', { class: `group-label${collapsible ? ' collapse' : ''}`, x: x0 + 4, y: y1 + 13,
+      tabindex: collapsible ? '0' : null, role: collapsible ? 'button' : null,
+      'aria-label': collapsible ? `${grp.label}: collapse into one gate` : null }, grp.label);
     g.append(label);
     groupLayer.append(g);
   }

@@ -5,6 +5,7 @@
  */
 import { fastLayout } from './fastlayout.js';
 import { fmt, fmtShape, norm, toNumber } from './format.js';
+import { statements } from './source.js';
 
 export const LINE = 15; // height of one text row of a wire label
 export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
@@ -273,7 +274,17 @@ export function composites(circuit) {
     const text = circuit.expression.slice(s, e).replace(/\s+/g, ' ');
     const call = /^(?:np\.|math\.)?([A-Za-z_]\w*)\(/.exec(text);
     const label = text.length <= 24 ? text : call ? `${call[1]}(…)` : `${text.slice(0, 22)}…`;
-    groups.push({ ids: members.map((n) => n.id), label });
+    groups.push({ ids: members.map((n) => n.id), label, kind: 'composite' });
   }
   return groups;
+}
+
+/** One box per statement of a program that makes two gates or more, labelled by its name. */
+export function statementGroups(circuit) {
+  return statements(circuit.expression).map((st) => ({
+    label: st.name,
+    kind: 'statement',
+    ids: circuit.nodes.filter((n) => n.kind === 'gate' && n.span && n.span[0] >= st.start
+      && n.span[1] <= st.end).map((n) => n.id),
+  })).filter((g) => g.ids.length >= 2);
 }

@@ -12,7 +12,7 @@ import { createEditor } from './editor.js';
 import { explainFork, explainGate, tensorMaps } from './explain.js';
 import { fmtShape } from './format.js';
 import { inputRows, renderInputs, requestValues } from './inputs.js';
-import { composites, layoutCircuit, monoMeasure, stepPlan } from './layout.js';
+import { composites, layoutCircuit, monoMeasure, statementGroups, stepPlan } from './layout.js';
 import { caretFor, replaceLiteral } from './source.js';
 import { legendView, resultView } from './result.js';
 import { createStepper } from './stepper.js';
@@ -129,7 +129,8 @@ async function render(circuit, body) {
   const lay = await layoutCircuit(circuit, page.elk, { precision: state.precision, measure });
   const t1 = performance.now();
   const plan = stepPlan(circuit);
-  drawCircuit(svg, lay, circuit, plan, body.expand ? composites(circuit) : []);
+  const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
+  drawCircuit(svg, lay, circuit, plan, groups);
   // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them.
   const structure = circuit.nodes.map((n) => `${n.op}(${n.inputs})`).join(' ');
   zoom.update({ keep: structure === page.structure });
@@ -356,6 +357,10 @@ $('magnitude').addEventListener('change', (e) => {
   }
   saveHash();
 });
+$('boxes').addEventListener('change', (e) => {
+  state.boxes = e.target.checked;
+  redrawLocal().then(saveHash);
+});
 $('precision').addEventListener('input', (e) => {
   if (e.target.value === '') return;
   state.precision = clampPrecision(e.target.value);
@@ -443,7 +448,7 @@ function collapse() {
 }
 
 svg.addEventListener('click', (e) => {
-  if (e.target.closest?.('text.group-label')) {
+  if (e.target.closest?.('text.group-label.collapse')) {
     collapse();
     return;
   }
@@ -460,7 +465,7 @@ svg.addEventListener('keydown', (e) => {
   if (w && (e.key === 'Enter' || e.key === ' ')) {
     e.preventDefault();
     openHeatMap(w.dataset.node);
-  } else if (e.target.closest?.('text.group-label') && e.key === 'Enter') {
+  } else if (e.target.closest?.('text.group-label.collapse') && e.key === 'Enter') {
     collapse();
   } else if (g && e.key === 'Enter') {
     e.preventDefault();
@@ -541,6 +546,7 @@ window.addEventListener('hashchange', () => {
 function syncControls() {
   $('expand').checked = state.expand;
   $('magnitude').checked = state.magnitude;
+  $('boxes').checked = state.boxes;
   $('precision').value = String(state.precision);
 }
 

@@ -98,3 +98,14 @@ export function replaceLiteral(text, name, literal) {
   const hit = literals(text).find((l) => l.name === name);
   return hit ? text.slice(0, hit.start) + literal + text.slice(hit.end) : text;
 }
+
+/** The program's assignments `name = …`: [{name, start, end}] over each whole statement. */
+export function statements(text) {
+  const src = String(text).replace(/#[^\n]*/g, (c) => ' '.repeat(c.length));
+  const out = [];
+  for (const m of src.matchAll(/[^\n;]+/g)) {
+    const a = /^(\s*)([A-Za-z_]\w*)\s*=(?!=)/.exec(m[0]);
+    if (a) out.push({ name: a[2], start: m.index + a[1].length, end: m.index + m[0].trimEnd().length });
+  }
+  return out;
+}

@@ -620,3 +620,18 @@ def test_presentation_mode_shows_the_circuit_alone_and_larger(page: Page, base_u
     page.keyboard.press("Escape")
     expect(page.locator(".editor-pane")).to_be_visible()
     expect(page.locator("#present")).to_have_attribute("aria-pressed", "false")
+
+
+def test_box_each_statement_of_a_staged_program(page: Page, base_url: str) -> None:
+    from engine.presets import STAGED
+
+    open_page(page, base_url, link(STAGED, {}))
+    n = renders(page)
+    page.check("#boxes")
+    wait_render(page, n)
+    # sigy and sigx take four gates each (*-1, exp, +1, 1/x); every other statement one gate.
+    expect(page.locator("g.group.statement text.group-label")).to_have_text(["sigy", "sigx"])
+    for label in ("sigy", "sigx"):
+        ids = page.locator("g.group.statement", has_text=label).get_attribute("data-nodes").split()
+        assert len(ids) == 4
+    assert "b=1" in page.url
