@@ -183,14 +183,15 @@ function syncInputs() {
 
 function showError(err) {
   const box = $('error');
-  editor.showError(err && err.position ? { ...err.position, message: `${err.title}: ${err.message}` } : null);
+  const message = err && `${err.title}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+  editor.showError(err && err.position ? { ...err.position, message } : null);
   if (!err) {
     box.hidden = true;
     return;
   }
   box.hidden = false;
   $('circuit').classList.toggle('stale', !!page.drawn);
-  box.querySelector('.message').textContent = `${err.title}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+  box.querySelector('.message').textContent = message;
   const pre = box.querySelector('.caret-box');
   if (err.position) {
     const c = caretFor(state.expression, err.position.start, err.position.end);

@@ -173,3 +173,20 @@ def test_a_value_on_a_wire_is_edited_in_place(page: Page, base_url: str) -> None
     edit_on_wire(page, "y", "4")
     expect(page.locator("#output-value")).to_have_text("-8.00")
     assert rows(page) == [("x", True, "-2"), ("y", False, "4")]
+
+
+def test_the_editor_underlines_the_error_and_takes_gutter_marks(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.click("#expr")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("q = x + y\nf = q ^ z")
+    underline = page.locator(".cm-lintRange-error")
+    expect(underline).to_have_text("^")  # the error's own characters, in the text
+    underline.hover()
+    expect(page.locator(".cm-tooltip-lint")).to_contain_text("**")  # the hint: write ** for powers
+    page.evaluate("""window.chainrule.editor.setGutterMarks(
+      [{line: 1, mark: 'ok', title: 'dq matches'}, {line: 2, mark: 'wrong', title: 'df is off'}])""")
+    expect(page.locator(".cm-marks .cm-mark-ok")).to_have_attribute("title", "dq matches")
+    expect(page.locator(".cm-marks .cm-mark-wrong")).to_have_count(1)
+    page.evaluate("window.chainrule.editor.setGutterMarks([])")
+    expect(page.locator(".cm-marks .cm-mark")).to_have_count(0)
