@@ -184,8 +184,8 @@ def test_the_editor_underlines_the_error_and_takes_gutter_marks(page: Page, base
     expect(underline).to_have_text("^")  # the error's own characters, in the text
     underline.hover()
     expect(page.locator(".cm-tooltip-lint")).to_contain_text("**")  # the hint: write ** for powers
-    page.evaluate("""window.chainrule.editor.setGutterMarks(
-      [{line: 1, mark: 'ok', title: 'dq matches'}, {line: 2, mark: 'wrong', title: 'df is off'}])""")
+    page.evaluate("""window.chainrule.editor.setGutterMarks([
+      {line: 1, mark: 'ok', title: 'dq matches'}, {line: 2, mark: 'wrong', title: 'df is off'}])""")
     expect(page.locator(".cm-marks .cm-mark-ok")).to_have_attribute("title", "dq matches")
     expect(page.locator(".cm-marks .cm-mark-wrong")).to_have_count(1)
     page.evaluate("window.chainrule.editor.setGutterMarks([])")
