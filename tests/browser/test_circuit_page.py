@@ -160,6 +160,8 @@ def test_hover_a_gate_shows_local_times_upstream(page: Page, base_url: str) -> N
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "3.00"])
     expect(explain.locator(".katex")).to_have_count(1)
     expect(explain.locator(".pattern")).to_contain_text("swap")
+    # Wires are named in words: the unnamed sum is "+(x, y)", never a node id like "n3".
+    expect(explain.locator("tr.send td:first-child")).to_have_text(["+(x, y)", "z"])
     page.locator("g.gate[data-op=add]").focus()  # keyboard: focus explains too
     expect(explain.locator(".upstream")).to_have_text("-4.00")
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "-4.00"])
