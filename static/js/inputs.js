@@ -50,17 +50,17 @@ export function sliderSpan(v) {
 const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn' : Array.isArray(v) ? 'list' : 'scalar');
 
 /**
- * Make the DOM rows in `box` match `rows`. `values` are the user's values; `on.value(name, v)`
- * reports a new value for a free row, `on.literal(name, text)` new literal text for a program
- * row. A row being edited (focus inside) keeps what the user is typing.
+ * Make the DOM rows in `box` match `rows`. `values` are the user's values; a row's change calls
+ * `set(name, value, text, ms)` with the value, the text that spells it, and how long to wait
+ * before redrawing. A row being edited (focus inside) keeps what the user is typing.
  */
-export function renderInputs(box, rows, values, on) {
+export function renderInputs(box, rows, values, set) {
   const key = (r) => `${r.program ? 'p' : 'f'}:${r.name}`;
   const keep = new Map([...box.children].map((row) => [row.dataset.key, row]));
   const wanted = rows.map((r) => {
     let row = keep.get(key(r));
     if (!row) {
-      row = inputRow(r, values[r.name], on);
+      row = inputRow(r, values[r.name], set);
       row.dataset.key = key(r);
     }
     if (r.program && !row.contains(document.activeElement)) row.show(r.value);
@@ -73,7 +73,7 @@ export function renderInputs(box, rows, values, on) {
   });
 }
 
-function inputRow(r, v, on) {
+function inputRow(r, v, set) {
   const { name } = r;
   const id = `in-${name}`;
   const row = el('div', { className: `input-row${r.program ? ' program' : ''}` });
@@ -128,11 +128,10 @@ function inputRow(r, v, on) {
   };
   row.show(r.program ? r.value : v ?? DEFAULT_VALUE);
 
-  // A value and the text that spells it: program rows put the text in the code.
+  // A value and the text that spells it (program rows put the text in the code).
   const commit = (value, text, ms) => {
     bad.textContent = '';
-    if (r.program) on.literal(name, text, ms);
-    else on.value(name, value, ms);
+    set(name, value, text, ms);
   };
   const readTensor = () => {
     if (kind.value === 'randn') {

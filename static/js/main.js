@@ -19,7 +19,7 @@ import { createStepper } from './stepper.js';
 import { clampPrecision, decodeState, encodeState } from './state.js';
 import { check, nudge, stagedCode } from './tools.js';
 import { zoomView } from './zoom.js';
-import { $, el } from './dom.js';
+import { $, editInPlace, el } from './dom.js';
 
 /** What a link holds: the program, the user's values and the view options. */
 const state = decodeState(location.hash);
@@ -167,18 +167,19 @@ function schedule(ms = 300) {
 }
 
 function syncInputs() {
-  renderInputs($('inputs').querySelector('.input-rows'), rows(), state.values, {
-    value(name, v, ms) {
-      state.values[name] = v;
-      schedule(ms);
-    },
-    literal(name, text, ms) {
-      // The code is the truth: the row rewrites the program's literal, and the program is drawn.
-      state.expression = replaceLiteral(state.expression, name, text);
-      editor.setText(state.expression);
-      schedule(ms);
-    },
-  });
+  renderInputs($('inputs').querySelector('.input-rows'), rows(), state.values, setInput);
+}
+
+/**
+ * Set input `name` to `value` (spelled `text`): the code is the truth, so a literal the program
+ * assigns is rewritten in the code; any other input's value is the user's and is sent.
+ */
+function setInput(name, value, text, ms) {
+  if (rows().find((r) => r.name === name)?.program) {
+    state.expression = replaceLiteral(state.expression, name, text);
+    editor.setText(state.expression);
+  } else state.values[name] = value;
+  schedule(ms);
 }
 
 function showError(err) {
@@ -477,45 +478,16 @@ svg.addEventListener('keydown', (e) => {
   }
 });
 
-/**
- * Click an input's value on its wire to type a new one there: a program's literal is rewritten
- * in the code, any other input's value is set as its row would. Returns false for other texts.
- */
+/** Click an input's value on its wire to type a new one there; false for other texts. */
 function editOnWire(text) {
   const n = page.drawn?.circuit.nodes.find((x) => x.id === text.dataset.node);
   if (!n || n.kind !== 'input' || n.shape.length) return false;
-  const box = $('circuit');
-  const r = text.getBoundingClientRect();
-  const b = box.getBoundingClientRect();
-  const input = el('input', { type: 'number', step: 'any', className: 'wire-edit', value: String(n.value) });
-  input.setAttribute('aria-label', `new value of ${n.name}`);
-  Object.assign(input.style, {
-    left: `${r.left - b.left + box.scrollLeft - 4}px`, top: `${r.top - b.top + box.scrollTop - 4}px`,
-  });
-  let done = false;
-  const finish = (keep) => {
-    if (done) return;
-    done = true;
-    const v = Number(input.value);
-    input.remove();
-    if (!keep || input.value.trim() === '' || !Number.isFinite(v)) return;
-    const row = rows().find((x) => x.name === n.name);
-    if (row?.program) {
-      state.expression = replaceLiteral(state.expression, n.name, input.value.trim());
-      editor.setText(state.expression);
-    } else state.values[n.name] = v;
-    $('inputs').querySelector('.input-rows').replaceChildren(); // rows show the new value
+  editInPlace($('circuit'), text, String(n.value), `new value of ${n.name}`).then((typed) => {
+    if (typed === null || !Number.isFinite(Number(typed))) return;
+    $('inputs').querySelector('.input-rows').replaceChildren(); // the rows show the new value
+    setInput(n.name, Number(typed), typed, 0);
     syncInputs();
-    refresh();
-  };
-  input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter') finish(true);
-    if (e.key === 'Escape') finish(false);
   });
-  input.addEventListener('blur', () => finish(true));
-  box.append(input);
-  input.focus();
-  input.select();
   return true;
 }
 
