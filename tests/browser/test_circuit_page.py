@@ -637,3 +637,23 @@ def test_box_each_statement_of_a_staged_program(page: Page, base_url: str) -> No
         ids = page.locator("g.group.statement", has_text=label).get_attribute("data-nodes").split()
         assert len(ids) == 4
     assert "b=1" in page.url
+
+
+def test_copy_image_puts_the_png_on_the_clipboard(browser, base_url: str) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    page = ctx.new_page()
+    try:
+        open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+        page.click("#copy-image")
+        expect(page.locator("#step-status")).to_have_text("image copied")
+        size = page.evaluate("""async () => {
+          const [item] = await navigator.clipboard.read();
+          const bitmap = await createImageBitmap(await item.getType('image/png'));
+          return [bitmap.width, bitmap.height];
+        }""")
+        w, h = page.evaluate("(() => { const b = document.getElementById('circuit-svg')"
+                             ".viewBox.baseVal; return [b.width, b.height]; })()")
+        assert size == [2 * w, 2 * h]
+    finally:
+        ctx.close()
