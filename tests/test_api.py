@@ -343,6 +343,20 @@ def test_vendor_serves_package_files(client):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
 
 
+def test_pages_have_one_inline_script_the_import_map_and_it_resolves(client):
+    from app.security import IMPORT_MAP
+
+    for page in ("/", "/labs/gradients"):
+        html = client.get(page).text
+        inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>(.*?)</script>", html, re.S)
+        assert [attrs.strip() for attrs, _ in inline] == ['type="importmap"'], page
+        assert json.loads(inline[0][1]) == IMPORT_MAP
+        assert not re.search(r"\son[a-z]+=", html), f"{page} has an inline event handler"
+    for name, url in IMPORT_MAP["imports"].items():
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript"), name
+
+
 def test_docs_is_local_swagger_ui(client):
     r = client.get("/docs")
     assert r.status_code == 200
