@@ -467,19 +467,24 @@ def test_readable_on_a_narrow_screen_in_both_themes(browser, base_url: str, them
 PNG_CONTENT_JS = """async (b64) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const img = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
-  const c = new OffscreenCanvas(img.width, img.height);
+  const [W, H] = [img.width, img.height];
+  const c = new OffscreenCanvas(W, H);
   const g = c.getContext('2d');
   g.drawImage(img, 0, 0);
-  const d = g.getImageData(0, 0, img.width, img.height).data;
-  const bg = [d[0], d[1], d[2]];
-  let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
-  for (let y = 0; y < img.height; y++) for (let x = 0; x < img.width; x++) {
-    const i = 4 * (y * img.width + x);
-    if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 60) {
-      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
-    }
-  }
-  return {width: img.width, height: img.height, ink: [x0, y0, x1, y1]};
+  const d = g.getImageData(0, 0, W, H).data;
+  const ink = (x, y) => {
+    const i = 4 * (y * W + x);
+    return Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 60;
+  };
+  // From each edge inwards to the first inked column or row (the corner pixel is background).
+  const col = (x) => { for (let y = 0; y < H; y++) if (ink(x, y)) return true; return false; };
+  const row = (y) => { for (let x = 0; x < W; x++) if (ink(x, y)) return true; return false; };
+  let [x0, y0, x1, y1] = [0, 0, W - 1, H - 1];
+  while (x0 < W && !col(x0)) x0++;
+  while (x1 > 0 && !col(x1)) x1--;
+  while (y0 < H && !row(y0)) y0++;
+  while (y1 > 0 && !row(y1)) y1--;
+  return {width: W, height: H, ink: [x0, y0, x1, y1]};
 }"""
 
 
