@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from engine.graph import Graph, Limits, Node
-from engine.ops import GATES
+from engine.ops import GATES, fmt_const
 
 PARSED_SIZE = 256  # parsed programs kept, the least recently used dropped first
 QUICK_NODES = 64  # see quick()
@@ -112,6 +112,11 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
     return jsonable(v)
 
 
+def _literal(v) -> str:
+    """A program's literal as a warning shows it: the number, or the list's shape."""
+    return fmt_const(v) if np.ndim(v) == 0 else f"[…] ({'×'.join(map(str, np.shape(v)))})"
+
+
 def _fixed(graph: Graph) -> list[dict]:
     """Each node's fields that no value changes (id, kind, name, label, op, inputs), once per
     graph: a cached graph serves every request with the same text."""
@@ -137,6 +142,10 @@ class Circuit:
         self.warnings: list[str] = [
             f"value for {name} ignored: the expression does not use it"
             for name in values if name not in names
+        ]
+        self.warnings += [
+            f"value for {name} overrides the program's {name} = {_literal(names[name].default)}"
+            for name in values if name in names and names[name].default is not None
         ]
         self.values = {k: v for k, v in values.items() if k in names}
         self.notes: list[str] = getattr(graph, "notes", [])

@@ -131,6 +131,17 @@ def test_circuit_randn_value(client):
     assert body["gradients"]["W"][0] == [1.0, 2.0, 3.0, 4.0]  # d sum(Wx) / dW = ones * x^T
 
 
+def test_circuit_value_overriding_a_literal_is_used_and_named_in_a_warning(client):
+    program = "x = 3\ny = -4\nf = x * y"
+    r = client.post("/api/circuit", json={"expression": program, "values": {"x": 1}})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["value"] == -4.0  # the request's x = 1, not the program's 3
+    assert body["warnings"] == ["value for x overrides the program's x = 3"]
+    plain = client.post("/api/circuit", json={"expression": program, "values": {}}).json()
+    assert plain["value"] == -12.0 and plain["warnings"] == []
+
+
 # --- /api/gradcheck, /api/code ---------------------------------------------------------------
 
 def test_gradcheck_passes_on_notes_example(client):
@@ -330,6 +341,21 @@ def test_vendor_serves_package_files(client):
     assert r.status_code == 200 and r.json()["name"] == "@observablehq/plot"
     r = client.get("/vendor/katex/dist/katex.min.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+
+
+def test_pages_have_one_inline_script_the_import_map_and_it_resolves(client):
+    from app.security import IMPORT_MAP
+
+    for page in ("/", "/labs/gradients"):
+        html = client.get(page).text
+        inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>(.*?)</script>", html, re.S)
+        assert [attrs.strip() for attrs, _ in inline] == ['type="importmap"'], page
+        assert json.loads(inline[0][1]) == IMPORT_MAP
+        assert not re.search(r"\son[a-z]+=", html), f"{page} has an inline event handler"
+    for name, url in IMPORT_MAP["imports"].items():
+        r = client.get(url)
+        assert r.status_code == 200, name
+        assert r.headers["content-type"].startswith("text/javascript"), name
 
 
 def test_docs_is_local_swagger_ui(client):

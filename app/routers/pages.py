@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import TemplateNotFound
 from starlette.exceptions import HTTPException
 
+from app.security import IMPORT_MAP
 from app.settings import ROOT
 
 router = APIRouter(include_in_schema=False)
@@ -34,7 +35,8 @@ def vendored() -> tuple[str, ...]:
 
 def _page(request: Request, name: str) -> HTMLResponse:
     try:
-        return templates.TemplateResponse(request, name, {"vendor": VENDOR, "static": STATIC})
+        return templates.TemplateResponse(request, name, {
+            "vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP})
     except TemplateNotFound:
         raise HTTPException(404, f"The page template {name} is missing.") from None
 

@@ -17,13 +17,28 @@ export function svgEl(tag, attrs = {}, text) {
   return el;
 }
 
+/**
+ * A tensor gate's shapes as the notes write them, "3×4 @ 4 → 3" (inputs joined by the gate's
+ * label, then the output's shape); '' when every wire is a number.
+ */
+export function shapeSignature(n, byId) {
+  const shapes = n.inputs.map((i) => byId.get(i)?.shape ?? []);
+  if (!n.shape.length && shapes.every((sh) => !sh.length)) return '';
+  const show = (sh) => (sh.length ? sh.join('×') : 'scalar');
+  const ins = shapes.length === 2 ? `${show(shapes[0])} ${n.label} ${show(shapes[1])}`
+    : `${n.label}(${shapes.map(show).join(', ')})`;
+  return `${ins} → ${show(n.shape)}`;
+}
+
 const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');
 
 /**
  * Replace the SVG's content with the circuit in one swap (no flicker: the old drawing stays
- * until the new one is complete). `plan` gives each text the animation step that reveals it.
+ * until the new one is complete). `plan` gives each text the animation step that reveals it;
+ * `groups` ([{ids, label, kind}]) are drawn inside labelled boxes: expanded composite gates
+ * (kind 'composite', whose label collapses them) or a program's statements ('statement').
  */
-export function drawCircuit(svg, lay, circuit, plan) {
+export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const root = svgEl('g', { class: 'circuit' });
   const wireLayer = svgEl('g', { class: 'wires' });
@@ -36,6 +51,7 @@ export function drawCircuit(svg, lay, circuit, plan) {
     const g = svgEl('g', {
       class: `wire ${w.role}${w.tensor ? ' tensor' : ''}`, 'data-wire': w.id, 'data-node': w.node,
       'data-to': w.consumer ?? null, 'data-grad-at': gradAt,
+      'data-value-at': w.consumer ? null : plan.valueAt.get(w.node),
     });
     g.append(svgEl('polyline', { class: 'wire-line', points: pts(w.points) }));
     if (w.role === 'out') {
@@ -74,9 +90,12 @@ export function drawCircuit(svg, lay, circuit, plan) {
       const r = b.w / 2;
       const g = svgEl('g', {
         class: 'gate', 'data-node': b.id, 'data-op': b.op, tabindex: '0', role: 'button',
-        'aria-label': `${b.op} gate${n.name ? ' ' + n.name : ''}: explain`,
+        'aria-label': `${b.op} gate${n.name ? ' ' + n.name : ''}${
+          shapeSignature(n, byId) ? ` (${shapeSignature(n, byId)})` : ''}: explain`,
         'data-fwd': plan.forward.get(b.id), 'data-bwd': plan.backward.get(b.id),
       });
+      const shapes = shapeSignature(n, byId);
+      if (shapes) g.append(svgEl('title', {}, `${n.op}: ${shapes}`));
       g.append(svgEl('circle', { cx: b.x + r, cy: b.y + r, r }));
       g.append(svgEl('text', { class: 'gate-label', x: b.x + r, y: b.y + r }, b.text));
       boxLayer.append(g);
@@ -92,7 +111,27 @@ export function drawCircuit(svg, lay, circuit, plan) {
     }
   }
 
-  root.append(wireLayer, boxLayer, labelLayer);
+  // Expanded composite gates sit in a labelled box; clicking its label collapses them again.
+  const groupLayer = svgEl('g', { class: 'groups' });
+  const boxOf = new Map(lay.boxes.map((b) => [b.id, b]));
+  for (const grp of groups) {
+    const members = grp.ids.map((id) => boxOf.get(id)).filter(Boolean);
+    if (!members.length) continue;
+    const x0 = Math.min(...members.map((b) => b.x)) - 6;
+    const y0 = Math.min(...members.map((b) => b.y)) - 6;
+    const x1 = Math.max(...members.map((b) => b.x + b.w)) + 6;
+    const y1 = Math.max(...members.map((b) => b.y + b.h)) + 6;
+    const g = svgEl('g', { class: `group ${grp.kind}`, 'data-nodes': grp.ids.join(' ') });
+    g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
+    const collapsible = grp.kind === 'composite';
+    const label = svgEl('text', { class: `group-label${collapsible ? ' collapse' : ''}`, x: x0 + 4, y: y1 + 13,
+      tabindex: collapsible ? '0' : null, role: collapsible ? 'button' : null,
+      'aria-label': collapsible ? `${grp.label}: collapse into one gate` : null }, grp.label);
+    g.append(label);
+    groupLayer.append(g);
+  }
+
+  root.append(groupLayer, wireLayer, boxLayer, labelLayer);
   svg.setAttribute('viewBox', `0 0 ${Math.ceil(lay.width)} ${Math.ceil(lay.height)}`);
   svg.replaceChildren(root);
 }
@@ -120,6 +159,29 @@ export function fitCircuit(svg, whole = false) {
 }
 
 /**
+ * The gate an arrow key moves to from gate `from`: the nearest one in that direction (distance
+ * across the direction counts double), or null.
+ */
+export function nearestGate(svg, from, key) {
+  const c = (g) => {
+    const k = g.querySelector('circle');
+    return [Number(k.getAttribute('cx')), Number(k.getAttribute('cy'))];
+  };
+  const [x0, y0] = c(from);
+  const dir = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] }[key];
+  let best = null;
+  let bestD = Infinity;
+  for (const g of svg.querySelectorAll('g.gate')) {
+    const [x, y] = c(g);
+    const along = (x - x0) * dir[0] + (y - y0) * dir[1];
+    if (g === from || along <= 0) continue;
+    const d = along + 2 * Math.abs((x - x0) * dir[1] + (y - y0) * dir[0]);
+    if (d < bestD) [best, bestD] = [g, d];
+  }
+  return best;
+}
+
+/**
  * Show the circuit as it stands after `step` animation steps (null: everything). Values and
  * gradients not yet computed are hidden, wires whose gradient is not known yet are left out of
  * the magnitude colouring, and the gate working at this step is highlighted.
@@ -131,6 +193,10 @@ export function applyStep(svg, plan, step) {
   }
   for (const g of svg.querySelectorAll('g.wire')) {
     g.classList.toggle('grad-pending', !all && Number(g.dataset.gradAt) > step);
+    // The wires this step computes: a value travels forward, a gradient travels back.
+    g.classList.toggle('pulse-forward', !all && g.dataset.valueAt !== undefined
+      && Number(g.dataset.valueAt) === step && step > 0);
+    g.classList.toggle('pulse-back', !all && Number(g.dataset.gradAt) === step);
   }
   for (const g of svg.querySelectorAll('g.gate')) {
     const active = !all && (Number(g.dataset.fwd) === step || Number(g.dataset.bwd) === step);
@@ -139,35 +205,47 @@ export function applyStep(svg, plan, step) {
 }
 
 /**
- * Colour wires by |gradient| on a log scale (or clear it). Each wire gets its colour and width
- * as CSS variables; the stylesheet applies them while the svg has the `magnitude` class, to
- * wires whose gradient the step-through has revealed. Returns the [min, max] magnitudes used
- * for the legend (the scale stays fixed while stepping), or null when nothing has a finite
- * non-zero gradient.
+ * Colours of the wires by |gradient| on a log scale (pure: the layout is not touched).
+ * Returns {range: [min, max] magnitudes or null, wires: Map(wire id -> {colour, width, zero,
+ * unknown})}: the scale stays fixed while stepping; `zero` wires are drawn dashed, `unknown` ones
+ * (a tensor branch, a non-finite gradient) keep their plain look.
  */
-export function applyMagnitude(svg, lay, on) {
-  const wires = new Map(lay.wires.map((w) => [w.id, w]));
-  const logs = [];
+export function magnitudeColours(lay) {
+  const logs = new Map();
+  const zero = new Set();
   for (const w of lay.wires) {
     const m = magnitude(w.gradRaw);
-    w.zero = m === 0;
-    w.logMag = m && Number.isFinite(m) && m > 0 ? Math.log10(m) : null;
-    if (w.logMag !== null) logs.push(w.logMag);
+    if (m === 0) zero.add(w.id);
+    else if (m && Number.isFinite(m) && m > 0) logs.set(w.id, Math.log10(m));
   }
-  const lo = Math.min(...logs);
-  const hi = Math.max(...logs);
+  const lo = Math.min(...logs.values());
+  const hi = Math.max(...logs.values());
+  const wires = new Map();
+  for (const w of lay.wires) {
+    const l = logs.get(w.id);
+    const t = l === undefined ? 0 : hi > lo ? (l - lo) / (hi - lo) : 1;
+    wires.set(w.id, { colour: magColor(t), width: 1.2 + 3.3 * t, zero: zero.has(w.id),
+      unknown: l === undefined && !zero.has(w.id) });
+  }
+  return { range: logs.size ? [10 ** lo, 10 ** hi] : null, wires };
+}
+
+/**
+ * Show (or clear) the |gradient| colouring: each wire gets its colour and width as CSS
+ * variables; the stylesheet applies them while the svg has the `magnitude` class, to wires whose
+ * gradient the step-through has revealed.
+ */
+export function applyMagnitude(svg, colours, on) {
   svg.classList.toggle('magnitude', on);
+  if (!on) return;
   for (const g of svg.querySelectorAll('g.wire')) {
-    const w = wires.get(g.dataset.wire);
-    if (!on || !w) continue;
-    const t = w.logMag === null ? 0 : hi > lo ? (w.logMag - lo) / (hi - lo) : 1;
-    g.style.setProperty('--mag', magColor(t));
-    g.style.setProperty('--mag-width', (1.2 + 3.3 * t).toFixed(2));
-    g.classList.toggle('faint', w.zero);
-    // No number to colour by (a tensor branch, a non-finite gradient): the wire stays as it is.
-    g.classList.toggle('unknown', w.logMag === null && !w.zero);
+    const c = colours.wires.get(g.dataset.wire);
+    if (!c) continue;
+    g.style.setProperty('--mag', c.colour);
+    g.style.setProperty('--mag-width', c.width.toFixed(2));
+    g.classList.toggle('faint', c.zero);
+    g.classList.toggle('unknown', c.unknown);
   }
-  return logs.length ? [10 ** lo, 10 ** hi] : null;
 }
 
 /** Colour for a position t in [0, 1] of the log-magnitude range: pale blue (small) to deep red. */
@@ -193,6 +271,9 @@ export function exportSvg(svg) {
   clone.setAttribute('xmlns', NS);
   const bg = getComputedStyle(svg.parentElement).backgroundColor;
   const [, , w, h] = clone.getAttribute('viewBox').split(' ');
+  // The drawing's own size, not the zoom on screen: a PNG drawn from it is never cropped or padded.
+  clone.setAttribute('width', w);
+  clone.setAttribute('height', h);
   clone.insertBefore(svgEl('rect', { x: 0, y: 0, width: w, height: h, fill: bg }), clone.firstChild);
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(clone);
 }
@@ -217,28 +298,69 @@ export function exportPng(svg, scale = 2) {
   });
 }
 
-/** An SVG heat map of a 1-D or 2-D array: diverging colours around zero, a title per cell. */
-export function heatMap(values, title, maxWidth = 320) {
+const NUMBERS_UP_TO = 8; // cells carry their numbers when the array is at most 8×8
+
+/** Diverging colour around zero: t in [-1, 1], blue for negative, red for positive. */
+export function heatColour(t) {
+  if (!Number.isFinite(t)) return '#888';
+  return t >= 0 ? `hsl(8 75% ${(97 - 47 * t).toFixed(0)}%)` : `hsl(215 75% ${(97 + 47 * t).toFixed(0)}%)`;
+}
+
+/**
+ * An SVG heat map of a 1-D or 2-D array: diverging colours around zero with a colour legend,
+ * row and column indices, and the numbers in the cells up to 8×8. Each cell has data-index
+ * ("i,j" or "j") and a title; `fmt` formats the numbers.
+ */
+export function heatMap(values, title, fmt = String, maxWidth = 420) {
   const rows = Array.isArray(values[0]) ? values : [values];
+  const matrix = Array.isArray(values[0]);
   const nr = rows.length;
   const nc = rows[0].length;
-  const cell = Math.max(3, Math.min(28, Math.floor(maxWidth / nc)));
+  const numbers = nr <= NUMBERS_UP_TO && nc <= NUMBERS_UP_TO;
+  const cell = numbers ? Math.max(44, Math.min(56, Math.floor(maxWidth / nc)))
+    : Math.max(4, Math.min(28, Math.floor(maxWidth / nc)));
+  const left = matrix ? 26 : 4;
+  const top = 34;
   let amax = 0;
   for (const r of rows) for (const v of r) amax = Math.max(amax, Math.abs(Number(v)) || 0);
-  const svg = svgEl('svg', {
-    class: 'heat', width: nc * cell, height: nr * cell + 18, viewBox: `0 0 ${nc * cell} ${nr * cell + 18}`,
-    role: 'img', 'aria-label': title,
-  });
-  svg.append(svgEl('text', { class: 'heat-title', x: 0, y: 12 }, title));
+  const width = left + nc * cell + 8;
+  const height = top + nr * cell + 40;
+  const svg = svgEl('svg', { class: 'heat', width, height, viewBox: `0 0 ${width} ${height}`,
+    role: 'img', 'aria-label': title });
+  svg.append(svgEl('text', { class: 'heat-title', x: 0, y: 13 }, title));
+  // Indices: every column and row when they fit, else every fifth.
+  const every = (n) => (n * 14 <= n * cell ? 1 : 5);
+  for (let j = 0; j < nc; j += every(nc)) {
+    svg.append(svgEl('text', { class: 'heat-index', x: left + (j + 0.5) * cell, y: top - 5 }, String(j)));
+  }
+  if (matrix) {
+    for (let i = 0; i < nr; i += every(nr)) {
+      svg.append(svgEl('text', { class: 'heat-index row', x: left - 5, y: top + (i + 0.5) * cell }, String(i)));
+    }
+  }
   rows.forEach((r, i) => r.forEach((v, j) => {
     const x = Number(v);
     const t = amax ? x / amax : 0;
-    const fill = Number.isFinite(t)
-      ? t >= 0 ? `hsl(8 75% ${(97 - 47 * t).toFixed(0)}%)` : `hsl(215 75% ${(97 + 47 * t).toFixed(0)}%)`
-      : '#888';
-    const rect = svgEl('rect', { x: j * cell, y: 18 + i * cell, width: cell, height: cell, fill });
-    rect.append(svgEl('title', {}, `[${nr > 1 ? i + ', ' : ''}${j}] ${x}`));
+    const index = matrix ? `${i},${j}` : `${j}`;
+    const rect = svgEl('rect', { x: left + j * cell, y: top + i * cell, width: cell, height: cell,
+      fill: heatColour(t), 'data-index': index, class: 'heat-cell' });
+    rect.append(svgEl('title', {}, `[${index.replace(',', ', ')}] ${x}`));
     svg.append(rect);
+    if (numbers) {
+      svg.append(svgEl('text', { class: `heat-number${Math.abs(t) > 0.6 ? ' dark' : ''}`,
+        x: left + (j + 0.5) * cell, y: top + (i + 0.5) * cell }, fmt(x)));
+    }
   }));
+  // The legend: the colour scale from -max to +max.
+  const ly = top + nr * cell + 10;
+  const lw = Math.min(160, nc * cell);
+  const steps = 20;
+  for (let k = 0; k < steps; k++) {
+    svg.append(svgEl('rect', { x: left + (k * lw) / steps, y: ly, width: lw / steps + 0.5, height: 8,
+      fill: heatColour(-1 + (2 * (k + 0.5)) / steps) }));
+  }
+  svg.append(svgEl('text', { class: 'heat-legend', x: left, y: ly + 22 }, fmt(-amax)));
+  svg.append(svgEl('text', { class: 'heat-legend end', x: left + lw, y: ly + 22 }, fmt(amax)));
+  svg.append(svgEl('text', { class: 'heat-legend mid', x: left + lw / 2, y: ly + 22 }, '0'));
   return svg;
 }

@@ -1,7 +1,7 @@
 /**
  * A layered layout in linear time, for circuits too big for ELK (whose layered algorithm takes
  * about 0.4 s at 300 gates and several seconds at 900). It follows the same picture rules:
- * inputs in the first column, the output in the last, each wire's label on the stretch right
+ * inputs in the first column (an input used once sits beside its gate), the output in the last, each wire's label on the stretch right
  * after its source, and orthogonal wires that turn only in the gaps between columns, so no wire
  * runs through a label or a box. Pure: model (from layout.js buildModel) in, coordinates out.
  * @module fastlayout
@@ -33,7 +33,7 @@ const outOffset = (n) => n.h / 2;
 function buildLayers(model) {
   const nodes = new Map();
   for (const b of model.boxes) {
-    const free = b.kind === 'const' || b.kind === 'ref';
+    const free = b.kind === 'const' || b.kind === 'ref' || model.single?.has(b.id);
     nodes.set(b.id, { box: b, free, w: b.w, h: b.h, ins: [], outs: [] });
   }
   const span = (w) => (w.label ? 2 : 1);
@@ -54,9 +54,10 @@ function buildLayers(model) {
       if (indeg.get(w.to) === 0) order.push(w.to);
     }
   }
-  // Constants and reference stubs sit right before the gate they feed; the output goes last.
+  // Constants, reference stubs and inputs used once (a weight, a bias) sit right before the
+  // gate they feed, so their wires cross no others; the output goes last.
   for (const b of model.boxes) {
-    if (b.kind !== 'const' && b.kind !== 'ref') continue;
+    if (b.kind !== 'const' && b.kind !== 'ref' && !model.single?.has(b.id)) continue;
     const ws = outWires.get(b.id);
     if (ws.length) layer.set(b.id, Math.max(0, Math.min(...ws.map((w) => layer.get(w.to) - span(w)))));
   }

@@ -68,19 +68,18 @@ function busy(text) {
   $('busy').hidden = false;
   $('status-text').textContent = text;
   document.querySelector('.lab').setAttribute('aria-busy', 'true');
-  for (const b of document.querySelectorAll('#run-flow, #run-cliff')) b.disabled = true;
   return () => {
     pending -= 1;
     if (pending > 0) return;
     $('busy').hidden = true;
     $('status-text').textContent = '';
     document.querySelector('.lab').removeAttribute('aria-busy');
-    for (const b of document.querySelectorAll('#run-flow, #run-cliff')) b.disabled = false;
   };
 }
 
-function showError(err) {
-  const box = $('lab-error');
+/** Show an error in the box next to the charts it concerns ('flow' or 'cliff'); null clears. */
+function showError(err, where = 'flow') {
+  const box = $(`${where}-error`);
   if (!err) {
     box.hidden = true;
     return;
@@ -88,6 +87,19 @@ function showError(err) {
   const title = err instanceof ApiError ? `${err.title}: ` : '';
   box.querySelector('.message').textContent = title + (err.message || String(err));
   box.hidden = false;
+}
+
+/** Mark charts as showing an earlier run (or clear the mark when `on` is false). */
+function markStale(ids, on) {
+  for (const id of ids) $(id).classList.toggle('stale', on);
+}
+
+// One run at a time: the server has few cores, and two networks at once both hit its time limit.
+let queue = Promise.resolve();
+function enqueue(job) {
+  const run = queue.then(job, job);
+  queue = run.catch(() => {});
+  return run;
 }
 
 // --- configurations A and B --------------------------------------------------------------------
@@ -114,6 +126,7 @@ function readConfig(side) {
     init: fs.elements.init.value,
     residual: fs.elements.residual.checked,
   };
+  checkLimits(fs, `Configuration ${side.toUpperCase()}`);
   for (const name of ['depth', 'width', 'batch', 'scale', 'seed']) {
     const text = fs.elements[name].value.trim();
     const value = Number(text);
@@ -144,31 +157,52 @@ function rows(results) {
   return results.flatMap(({ side, data }) => data.layers.map((layer) => ({ ...layer, side })));
 }
 
-function logChart(id, data, y, yLabel) {
+/** A log axis tick in plain or scientific notation: 0.01, 100, 1e-7, 2e+5 (never "100n"). */
+export function tick(v) {
+  if (v === 0 || !Number.isFinite(v)) return String(v);
+  const e = Math.floor(Math.log10(Math.abs(v)) + 1e-9);
+  if (e >= -3 && e <= 4) return String(Number(v.toPrecision(6)));
+  const [m, x] = v.toExponential().split('e');
+  return `${Number(Number(m).toPrecision(6))}e${x.replace('+', '')}`;
+}
+
+/** The legend's colours: each side named by its configuration. */
+function colour(results) {
+  const names = results.map((r) => `${r.side}: ${label(r.config)}`);
+  return { domain: names, range: results.map((r) => COLORS[r.side]), legend: true };
+}
+const keyOf = (results) => {
+  const names = new Map(results.map((r) => [r.side, `${r.side}: ${label(r.config)}`]));
+  return (d) => names.get(d.side);
+};
+
+function logChart(id, data, y, yLabel, results) {
   const finite = data.filter((d) => Number.isFinite(num(d[y])) && num(d[y]) > 0);
+  const key = keyOf(results);
   const chart = Plot.plot({
-    width: 460, height: 260, marginLeft: 60,
+    width: 460, height: 280, marginLeft: 60,
     x: { label: 'layer (1 = nearest the input)', tickFormat: 'd' },
-    y: { type: 'log', label: yLabel, grid: true },
-    color: { domain: ['A', 'B'], range: [COLORS.A, COLORS.B], legend: true },
+    y: { type: 'log', label: yLabel, grid: true, tickFormat: tick },
+    color: colour(results),
     marks: [
-      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: 'side' }),
-      Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: 'side', r: 2.5,
-        title: (d) => `${d.side} layer ${d.layer}: ${fmt(d[y])}` }),
+      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: key }),
+      Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
+        title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),
     ],
   });
   put(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
 }
 
-function saturationChart(data) {
+function saturationChart(data, results) {
+  const key = keyOf(results);
   const chart = Plot.plot({
-    width: 460, height: 260, marginLeft: 50,
+    width: 460, height: 280, marginLeft: 50,
     x: { label: 'layer', tickFormat: 'd' },
     y: { label: 'saturated fraction', domain: [0, 1], grid: true },
-    color: { domain: ['A', 'B'], range: [COLORS.A, COLORS.B], legend: true },
+    color: colour(results),
     marks: [
-      Plot.line(data, { x: 'layer', y: 'saturated', stroke: 'side' }),
-      Plot.dot(data, { x: 'layer', y: 'saturated', fill: 'side', r: 2.5 }),
+      Plot.line(data, { x: 'layer', y: 'saturated', stroke: key }),
+      Plot.dot(data, { x: 'layer', y: 'saturated', fill: key, r: 2.5 }),
     ],
   });
   put('chart-saturated', chart);
@@ -210,6 +244,7 @@ function put(id, node, note = '') {
     box.append(p);
   }
   box.dataset.state = 'ready';
+  box.classList.remove('stale');
 }
 
 function summary(results) {
@@ -222,37 +257,51 @@ function summary(results) {
   }).join(' ');
 }
 
+const FLOW_CHARTS = ['chart-grad-var', 'chart-grad-norm', 'chart-weight-grad', 'chart-saturated',
+  'hist-a', 'hist-b'];
+let flowRun = 0; // a newer run makes an older one stop before its next request
 let flowController = null;
-async function runFlow() {
+
+/** Run A, then B (never both at once), and draw both; the charts are marked stale meanwhile. */
+function runFlow() {
   showError(null);
   let configs;
   try {
     configs = ['a', 'b'].map((side) => ({ side: side.toUpperCase(), config: readConfig(side) }));
   } catch (err) {
     showError(err);
-    return;
+    markStale(FLOW_CHARTS, true);
+    return Promise.resolve();
   }
+  const mine = ++flowRun;
   flowController?.abort();
-  flowController = new AbortController();
-  const { signal } = flowController;
-  const done = busy('Running both networks forward and backward…');
-  try {
-    const results = await Promise.all(configs.map(async (c) => (
-      { ...c, data: await postGradientFlow(c.config, signal) })));
-    const data = rows(results);
-    logChart('chart-grad-var', data, 'grad_var', 'Var(∂L/∂s)');
-    logChart('chart-grad-norm', data, 'grad_norm', '‖∂L/∂s‖');
-    logChart('chart-weight-grad', data, 'weight_grad_norm', '‖∂L/∂W‖');
-    saturationChart(data);
-    $('saturation-note').textContent = results.map((r) => `${r.side}: ${r.data.saturation}`)
-      .join(' · ');
-    for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
-    $('flow-summary').textContent = summary(results);
-  } catch (err) {
-    if (err.name !== 'AbortError') showError(err);
-  } finally {
-    done();
-  }
+  markStale(FLOW_CHARTS, true);
+  return enqueue(async () => {
+    if (mine !== flowRun) return;
+    flowController = new AbortController();
+    const { signal } = flowController;
+    const done = busy('Running network A, then B, forward and backward…');
+    try {
+      const results = [];
+      for (const c of configs) {
+        if (mine !== flowRun) return;
+        results.push({ ...c, data: await postGradientFlow(c.config, signal) });
+      }
+      const data = rows(results);
+      logChart('chart-grad-var', data, 'grad_var', 'Var(∂L/∂s)', results);
+      logChart('chart-grad-norm', data, 'grad_norm', '‖∂L/∂s‖', results);
+      logChart('chart-weight-grad', data, 'weight_grad_norm', '‖∂L/∂W‖', results);
+      saturationChart(data, results);
+      $('saturation-note').textContent = results.map((r) => `${r.side}: ${r.data.saturation}`)
+        .join(' · ');
+      for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
+      $('flow-summary').textContent = summary(results);
+    } catch (err) {
+      if (err.name !== 'AbortError' && mine === flowRun) showError(err);
+    } finally {
+      done();
+    }
+  });
 }
 
 // --- the papers' table ---------------------------------------------------------------------------
@@ -263,7 +312,11 @@ const spread = (data) => {
   return Math.max(...v) / Math.min(...v);
 };
 
-async function fillPapers() {
+function fillPapers() {
+  return enqueue(papers);
+}
+
+async function papers() {
   const done = busy('Reproducing the papers’ figures…');
   const cell = (row) => document.querySelector(`#papers tr[data-row="${row}"] .ours`);
   try {
@@ -279,7 +332,7 @@ async function fillPapers() {
     cell('he-xavier').textContent = `ratio ${fmt(ratio(hx))} = ${fmt(ratio(hx) / 2 ** -29)} × 2⁻²⁹`;
     cell('he-he').textContent = `ratio ${fmt(ratio(hh))}`;
   } catch (err) {
-    showError(err);
+    showError(err, 'papers');
   } finally {
     done();
   }
@@ -288,6 +341,7 @@ async function fillPapers() {
 // --- the cliff ---------------------------------------------------------------------------------------
 
 function readCliff() {
+  checkLimits($('cliff-form'), 'Cliff');
   const f = $('cliff-form').elements;
   const value = (name) => {
     const text = f[name].value.trim();
@@ -389,34 +443,85 @@ function cliffSummary(data) {
     + `shorter). ${ends}`;
 }
 
-async function runCliff() {
-  showError(null);
+function runCliff() {
+  showError(null, 'cliff');
   let body;
   try {
     body = readCliff();
   } catch (err) {
-    showError(err);
-    return;
+    showError(err, 'cliff');
+    markStale(['chart-cliff'], true);
+    return Promise.resolve();
   }
-  const done = busy('Computing the loss surface and both descent paths…');
+  markStale(['chart-cliff'], true);
+  return enqueue(async () => {
+    const done = busy('Computing the loss surface and both descent paths…');
+    try {
+      const data = await postCliff(body);
+      cliffChart(data);
+      $('cliff-summary').textContent = cliffSummary(data);
+      const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
+      cell.textContent = data.wall
+        ? `step at the wall ${fmt(data.wall.unclipped_step)} plain vs ${fmt(data.wall.clipped_step)} clipped`
+        : 'the threshold was never reached';
+    } catch (err) {
+      showError(err, 'cliff');
+    } finally {
+      done();
+    }
+  });
+}
+
+/** The forms' limits are the server's: minimum and maximum of each field from /openapi.json. */
+async function limitsFromSchema() {
+  let schemas;
   try {
-    const data = await postCliff(body);
-    cliffChart(data);
-    $('cliff-summary').textContent = cliffSummary(data);
-    const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
-    cell.textContent = data.wall
-      ? `step at the wall ${fmt(data.wall.unclipped_step)} plain vs ${fmt(data.wall.clipped_step)} clipped`
-      : 'the threshold was never reached';
-  } catch (err) {
-    showError(err);
-  } finally {
-    done();
+    schemas = (await (await fetch('/openapi.json')).json()).components.schemas;
+  } catch {
+    return; // the HTML's own limits stay
+  }
+  const apply = (input, prop) => {
+    if (!input || !prop) return;
+    const lo = prop.minimum ?? prop.exclusiveMinimum ?? prop.gt;
+    const hi = prop.maximum ?? prop.exclusiveMaximum ?? prop.le;
+    if (lo !== undefined) input.min = String(lo);
+    if (hi !== undefined) input.max = String(hi);
+  };
+  const flow = schemas.GradientFlowRequest?.properties ?? {};
+  for (const fs of document.querySelectorAll('#flow-form fieldset')) {
+    for (const [name, prop] of Object.entries(flow)) apply(fs.elements[name], prop);
+  }
+  const cliff = schemas.CliffRequest?.properties ?? {};
+  const f = $('cliff-form').elements;
+  for (const name of ['lr', 'iterations', 'threshold', 'grid']) apply(f[name], cliff[name]);
+}
+
+/** A number outside its field's limits is named before anything is sent. */
+function checkLimits(form, title) {
+  for (const input of form.querySelectorAll('input[type=number]')) {
+    const v = Number(input.value);
+    if (input.value.trim() === '' || !Number.isFinite(v)) continue; // the caller names it
+    const name = input.name.replace('_', ' ');
+    if (input.min !== '' && v < Number(input.min)) {
+      throw new ApiError({ title, detail: `${name} must be at least ${input.min}` });
+    }
+    if (input.max !== '' && v > Number(input.max)) {
+      throw new ApiError({ title, detail: `${name} must be at most ${input.max}` });
+    }
   }
 }
 
+const debounced = (fn, ms) => {
+  let t = null;
+  return () => {
+    clearTimeout(t);
+    t = setTimeout(fn, ms);
+  };
+};
+
 // --- wiring ------------------------------------------------------------------------------------------
 
-function start() {
+async function start() {
   if (!Plot) {
     showError(new Error('The chart library did not load; reload the page.'));
     return;
@@ -431,6 +536,15 @@ function start() {
   for (const select of document.querySelectorAll('#flow-form select, #flow-form input[type=checkbox]')) {
     select.addEventListener('change', runFlow);
   }
+  // Number fields rerun too, once the typing pauses.
+  const flowSoon = debounced(runFlow, 700);
+  for (const input of document.querySelectorAll('#flow-form input[type=number]')) {
+    input.addEventListener('input', flowSoon);
+  }
+  const cliffSoon = debounced(runCliff, 700);
+  for (const input of document.querySelectorAll('#cliff-form input[type=number]')) {
+    input.addEventListener('input', cliffSoon);
+  }
   for (const button of document.querySelectorAll('[data-preset]')) {
     button.addEventListener('click', () => {
       loadPreset(button.dataset.preset);
@@ -441,8 +555,10 @@ function start() {
     e.preventDefault();
     runCliff();
   });
-  // one at a time: the server has few cores, and the table's runs are the heaviest
-  runFlow().then(runCliff).then(fillPapers);
+  $('run-papers').addEventListener('click', fillPapers);
+  await limitsFromSchema();
+  runFlow();
+  runCliff();
 }
 
 start();

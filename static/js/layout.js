@@ -5,6 +5,7 @@
  */
 import { fastLayout } from './fastlayout.js';
 import { fmt, fmtShape, norm, toNumber } from './format.js';
+import { statements } from './source.js';
 
 export const LINE = 15; // height of one text row of a wire label
 export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
@@ -53,9 +54,12 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
 
   const boxes = [];
   const wires = [];
+  const numberRoom = measure(`-0.${'0'.repeat(Math.max(precision, 1))}e-00`);
   const labelSize = (w) => {
     const nameW = w.name ? measure(w.name) + NAME_GAP : 0;
-    const textW = Math.max(measure(w.value || ''), measure(w.grad || ''));
+    // Room for any number fmt writes in exponent form (and up to ±9999 in fixed), so a value that
+    // moves keeps the layout.
+    const textW = Math.max(measure(w.value || ''), measure(w.grad || ''), w.value || w.grad ? numberRoom : 0);
     w.nameW = nameW;
     return textW + nameW > 0 ? { w: Math.ceil(textW + nameW) + 4, h: 2 * LINE + GAP } : null;
   };
@@ -124,7 +128,11 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
       }
     }
   }
-  return { boxes, wires, byId, output: circuit.output };
+  // In a big circuit an input used once (a weight, a bias) is drawn beside the gate it feeds
+  // instead of in the first column: an MLP's dozens of weights would otherwise cross every wire.
+  const single = new Set(boxes.length > BIG ? circuit.nodes.filter((n) => n.kind === 'input'
+    && uses.get(n.id).length === 1 && n.id !== circuit.output).map((n) => n.id) : []);
+  return { boxes, wires, byId, output: circuit.output, single };
 }
 
 /** Where a gate's input ports sit on the west side of its circle, top to bottom in input order. */
@@ -244,4 +252,39 @@ export function stepPlan(circuit) {
     gradAt.set(n.id, n.id === circuit.output ? seed : u.length ? Math.max(...u) : seed);
   }
   return { total: seed + gates.length, seed, forward, backward, valueAt, gradAt, gates };
+}
+
+/**
+ * Composite gates drawn expanded: the primitive gates that came from one composite share its
+ * source span, so gates with the same span form a group. Returns [{ids, label}] with the
+ * source text of the span as the label (shortened).
+ */
+export function composites(circuit) {
+  const bySpan = new Map();
+  for (const n of circuit.nodes) {
+    if (n.kind !== 'gate' || !n.span) continue;
+    const key = n.span.join(':');
+    if (!bySpan.has(key)) bySpan.set(key, []);
+    bySpan.get(key).push(n);
+  }
+  const groups = [];
+  for (const members of bySpan.values()) {
+    if (members.length < 2) continue;
+    const [s, e] = members[0].span;
+    const text = circuit.expression.slice(s, e).replace(/\s+/g, ' ');
+    const call = /^(?:np\.|math\.)?([A-Za-z_]\w*)\(/.exec(text);
+    const label = text.length <= 24 ? text : call ? `${call[1]}(…)` : `${text.slice(0, 22)}…`;
+    groups.push({ ids: members.map((n) => n.id), label, kind: 'composite' });
+  }
+  return groups;
+}
+
+/** One box per statement of a program that makes two gates or more, labelled by its name. */
+export function statementGroups(circuit) {
+  return statements(circuit.expression).map((st) => ({
+    label: st.name,
+    kind: 'statement',
+    ids: circuit.nodes.filter((n) => n.kind === 'gate' && n.span && n.span[0] >= st.start
+      && n.span[1] <= st.end).map((n) => n.id),
+  })).filter((g) => g.ids.length >= 2);
 }

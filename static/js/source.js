@@ -56,3 +56,58 @@ export function caretFor(text, start, end) {
     caret: ' '.repeat(column) + '^'.repeat(e - s),
   };
 }
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A literal's value (a signed number or a nested list of them), or undefined when it is not one. */
+function literalValue(text) {
+  const t = text.trim();
+  if (NUMBER.test(t)) return Number(t);
+  if (!t.startsWith('[')) return undefined;
+  // Numbers, brackets and commas only: spell each number the JSON way and let JSON read the nesting.
+  const parts = t.split(/([[\],])/).map((s) => s.trim()).filter(Boolean);
+  if (!parts.every((s) => '[],'.includes(s) || NUMBER.test(s))) return undefined;
+  try {
+    const v = JSON.parse(parts.map((s) => ('[],'.includes(s) ? s : String(Number(s)))).join(''));
+    const ok = (x) => (Array.isArray(x) ? x.length > 0 && x.every(ok) : typeof x === 'number');
+    return ok(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The program's statements that assign a literal (`x = -2`, `w = [2, -3, -3]`): these names are
+ * inputs whose value the code gives. Returns [{name, value, text, start, end}] in code order,
+ * [start, end) being the literal's characters, so a row can rewrite exactly that literal.
+ */
+export function literals(text) {
+  // Comments become spaces, so offsets stay those of the text and a '#…;' never splits a statement.
+  const src = String(text).replace(/#[^\n]*/g, (c) => ' '.repeat(c.length));
+  const out = [];
+  for (const m of src.matchAll(/[^\n;]+/g)) {
+    const a = /^(\s*)([A-Za-z_]\w*)(\s*=\s*)(?!=)(.*?)\s*$/.exec(m[0]);
+    const value = a ? literalValue(a[4]) : undefined;
+    if (value === undefined) continue;
+    const start = m.index + a[1].length + a[2].length + a[3].length;
+    out.push({ name: a[2], value, text: a[4], start, end: start + a[4].length });
+  }
+  return out;
+}
+
+/** The text with `name`'s literal replaced by `literal` (unchanged if the program has none). */
+export function replaceLiteral(text, name, literal) {
+  const hit = literals(text).find((l) => l.name === name);
+  return hit ? text.slice(0, hit.start) + literal + text.slice(hit.end) : text;
+}
+
+/** The program's assignments `name = …`: [{name, start, end}] over each whole statement. */
+export function statements(text) {
+  const src = String(text).replace(/#[^\n]*/g, (c) => ' '.repeat(c.length));
+  const out = [];
+  for (const m of src.matchAll(/[^\n;]+/g)) {
+    const a = /^(\s*)([A-Za-z_]\w*)\s*=(?!=)/.exec(m[0]);
+    if (a) out.push({ name: a[2], start: m.index + a[1].length, end: m.index + m[0].trimEnd().length });
+  }
+  return out;
+}

@@ -9,6 +9,7 @@ export const DEFAULTS = Object.freeze({
   expand: false,
   precision: 2,
   magnitude: false,
+  boxes: false, // a box around each statement of a program
 });
 
 /** Encode a state as a hash string ("#e=...&v=..."). Only fields that differ from nothing are kept. */
@@ -21,6 +22,7 @@ export function encodeState(state) {
     p.set('p', String(state.precision));
   }
   if (state.magnitude) p.set('m', '1');
+  if (state.boxes) p.set('b', '1');
   return '#' + p.toString();
 }
 
@@ -49,5 +51,6 @@ export function decodeState(hash) {
     expand: p.get('x') === '1',
     precision: p.has('p') ? clampPrecision(p.get('p')) : DEFAULTS.precision,
     magnitude: p.get('m') === '1',
+    boxes: p.get('b') === '1',
   };
 }

@@ -27,8 +27,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
-    """The app served by uvicorn in a background thread for the whole session."""
-    from app.main import app
+    """The app served by uvicorn in a background thread for the whole session.
+
+    Its time limit is generous: a browser test checks what the page does with an answer, and on
+    a shared machine the lab's networks can take several times the production limit."""
+    from app.main import create_app
+    from app.settings import Settings
+
+    app = create_app(Settings(time_limit=120.0))
 
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
@@ -40,6 +41,11 @@ def link(expression: str, values: dict, **extra: str) -> str:
     parts = [f"e={quote(expression)}", f"v={quote(json.dumps(values))}"]
     parts += [f"{k}={v}" for k, v in extra.items()]
     return "#" + "&".join(parts)
+
+
+def editor_text(page: Page) -> str:
+    """The program in the editor."""
+    return page.evaluate("window.chainrule.editor.text")
 
 
 def renders(page: Page) -> int:
@@ -131,8 +137,14 @@ def test_add_mul_circuit_shows_the_notes_numbers(page: Page, base_url: str) -> N
 
 
 def test_circuit_screenshot_for_the_readme(page: Page, base_url: str) -> None:
+    """docs/circuit.png: the notes' first circuit, every number of the notes on its wire."""
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
+    values = sorted(page.locator("#circuit-svg text.value").all_text_contents())
+    grads = sorted(page.locator("#circuit-svg text.grad").all_text_contents())
+    assert values == sorted(["-2.00", "5.00", "-4.00", "3.00", "-12.00"])
+    assert grads == sorted(["-4.00", "-4.00", "3.00", "-4.00", "1.00"])
+    assert page.evaluate(TEXT_SIZES_JS) and all(t["px"] >= 12 for t in page.evaluate(TEXT_SIZES_JS))
     DOCS.mkdir(exist_ok=True)
     page.locator("#circuit").screenshot(path=str(DOCS / "circuit.png"))
     assert (DOCS / "circuit.png").stat().st_size > 1000
@@ -148,6 +160,8 @@ def test_hover_a_gate_shows_local_times_upstream(page: Page, base_url: str) -> N
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "3.00"])
     expect(explain.locator(".katex")).to_have_count(1)
     expect(explain.locator(".pattern")).to_contain_text("swap")
+    # Wires are named in words: the unnamed sum is "+(x, y)", never a node id like "n3".
+    expect(explain.locator("tr.send td:first-child")).to_have_text(["+(x, y)", "z"])
     page.locator("g.gate[data-op=add]").focus()  # keyboard: focus explains too
     expect(explain.locator(".upstream")).to_have_text("-4.00")
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "-4.00"])
@@ -181,11 +195,11 @@ def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
     page.click("#step")  # seed
     assert visible(f"text.grad[data-node={mul}]")
     page.click("#step")  # backward through *: q and z get theirs, x not yet
-    expect(page.locator(f"g.gate[data-node={mul}]")).to_have_class("gate active")
+    expect(page.locator(f"g.gate[data-node={mul}]")).to_have_class(re.compile(r"\bactive\b"))
     assert visible(f"text.grad[data-node={add}]")
     assert not visible(f"text.grad[data-node={x}]")
     page.click("#step")  # backward through +
-    expect(page.locator(f"g.gate[data-node={add}]")).to_have_class("gate active")
+    expect(page.locator(f"g.gate[data-node={add}]")).to_have_class(re.compile(r"\bactive\b"))
     assert visible(f"text.grad[data-node={x}]")
     expect(page.locator("#step-status")).to_contain_text("backward pass: gate 2 of 2")
 
@@ -204,7 +218,7 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, browser)
     other.goto(url)
     other.wait_for_selector("body[data-ready]")
     expect(other.locator("#output-value")).to_have_text("-26.000")
-    assert other.input_value("#expr") == "q = x + y\nf = q * z"
+    assert editor_text(other) == "q = x + y\nf = q * z"
     assert other.input_value("#in-x") == "1.5"
     assert other.input_value("#precision") == "3"
     assert other.is_checked("#magnitude")
@@ -237,7 +251,7 @@ def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: 
     expect(page.locator("#error .message")).not_to_be_empty()
     expect(page.locator("text.value").first).to_be_visible()  # the last good circuit stays
     expect(page.locator("#output-value")).to_have_text("-12.00")
-    assert page.input_value("#expr") == "(x+y)*"
+    assert editor_text(page) == "(x+y)*"
     assert not page.errors or all("400" in e for e in page.errors)
 
 
@@ -261,7 +275,7 @@ def test_a_new_name_gets_an_input_and_draws_without_an_error(page: Page, base_ur
     assert page.evaluate("window.errorShown") == 0
     page.fill("#in-w", "2.5")
     expect(page.locator("#output-value")).to_have_text("-9.50")
-    assert page.input_value("#expr") == "(x+y)*z + w"
+    assert editor_text(page) == "(x+y)*z + w"
 
 
 def test_a_missing_value_reported_by_the_server_is_filled_in(page: Page, base_url: str) -> None:
@@ -297,11 +311,13 @@ def test_a_missing_value_reported_by_the_server_is_filled_in(page: Page, base_ur
 def test_nudge_and_gradient_check(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.click("[role=tab][data-tab=nudge]")
     page.select_option("#nudge-input", "x")
     page.fill("#nudge-h", "0.01")
     page.click("#nudge")
     expect(page.locator("#nudge-predicted")).to_have_text("-0.0400")
     expect(page.locator("#nudge-actual")).to_have_text("-0.0400")
+    page.click("[role=tab][data-tab=check]")
     page.click("#check")
     rows = page.locator("#check-result tr.check-row")
     expect(rows).to_have_count(3)
@@ -310,7 +326,7 @@ def test_nudge_and_gradient_check(page: Page, base_url: str) -> None:
 
 def test_staged_code_panel(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
-    page.click("#code-panel summary")
+    page.click("[role=tab][data-tab=code]")
     expect(page.locator("#code")).to_contain_text("dx")
 
 
@@ -344,38 +360,38 @@ def test_every_preset_loads_cleanly_without_overlapping_labels(page: Page, base_
     assert not page.errors, page.errors
 
 
+TEXT_SIZES_JS = """() => {
+  const svg = document.getElementById('circuit-svg');
+  const zoom = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return [...svg.querySelectorAll('text')].filter((t) => t.textContent && t.getBBox().width)
+    .map((t) => ({text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * zoom,
+                  height: t.getBoundingClientRect().height}));
+}"""
+
 FIT_JS = """() => {
   const svg = document.getElementById('circuit-svg');
   const box = document.getElementById('circuit');
-  const room = box.clientWidth - 2 * parseFloat(getComputedStyle(box).paddingLeft);
-  const width = svg.getBoundingClientRect().width;
-  return {fits: width <= room + 0.5, zoom: width / svg.viewBox.baseVal.width};
+  const pad = 2 * parseFloat(getComputedStyle(box).paddingLeft);
+  const r = svg.getBoundingClientRect();
+  return r.width <= box.clientWidth - pad + 0.5 && r.height <= box.clientHeight - pad + 0.5;
 }"""
 
 
-def test_every_preset_fits_the_panel_or_offers_to_fit(page: Page, base_url: str) -> None:
+def test_every_preset_draws_its_text_at_12px_or_more(page: Page, base_url: str) -> None:
+    """At 1280×800 no text is shrunk below 12 px: big circuits scroll, and "fit" is a choice."""
     open_page(page, base_url)
     for p in presets(page):
-        for expand in (False, True) if p["id"].startswith("neuron") else (p["expand"],):
-            n = renders(page)
-            if expand:
-                open_page(page, base_url, link(p["expression"], p["values"], x="1"))
-            else:
-                page.select_option("#preset", p["id"])
-                wait_render(page, n)
-            fit = page.evaluate(FIT_JS)
-            if p["id"].startswith("neuron"):
-                assert fit["fits"], f"{p['id']} (expand={expand}) is wider than the panel"
-            if fit["fits"]:
-                assert fit["zoom"] >= 0.75, f"{p['id']}: 12 px labels shrunk below 9 px"
-                expect(page.locator("#fit")).to_be_hidden()
-                continue
-            assert fit["zoom"] >= 0.75
-            page.click("#fit")
-            expect(page.locator("#fit")).to_have_attribute("aria-pressed", "true")
-            assert page.evaluate(FIT_JS)["fits"], f"{p['id']}: the fit button does not fit it"
-            page.click("#fit")  # and back to the readable size
-            assert not page.evaluate(FIT_JS)["fits"]
+        n = renders(page)
+        page.select_option("#preset", p["id"])
+        wait_render(page, n)
+        sizes = page.evaluate(TEXT_SIZES_JS)
+        assert sizes, p["id"]
+        small = [t for t in sizes if t["px"] < 12 - 1e-6 or t["height"] < 12]
+        assert not small, f"{p['id']}: text below 12 px: {small[:3]}"
+    page.click("#fit")  # the last preset, whole in the panel on request
+    assert page.evaluate(FIT_JS)
+    page.click("#zoom-reset")
+    assert all(t["px"] >= 12 - 1e-6 for t in page.evaluate(TEXT_SIZES_JS))
 
 
 def test_tensor_wire_shows_shape_and_opens_a_heat_map(page: Page, base_url: str) -> None:
@@ -388,7 +404,7 @@ def test_tensor_wire_shows_shape_and_opens_a_heat_map(page: Page, base_url: str)
     page.keyboard.press("Enter")
     heat = page.locator("#heatmap svg.heat")
     expect(heat).to_have_count(2)
-    expect(heat.first.locator("rect")).to_have_count(50)
+    expect(heat.first.locator("rect.heat-cell")).to_have_count(50)
     page.keyboard.press("Escape")
     expect(page.locator("#heatmap")).to_be_hidden()
     wire.locator(".wire-hit").dispatch_event("click")
@@ -446,3 +462,203 @@ def test_readable_on_a_narrow_screen_in_both_themes(browser, base_url: str, them
     page.click("#theme-toggle")
     assert page.evaluate("document.documentElement.dataset.theme") != theme
     ctx.close()
+
+
+PNG_CONTENT_JS = """async (b64) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const img = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+  const [W, H] = [img.width, img.height];
+  const c = new OffscreenCanvas(W, H);
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, W, H).data;
+  const ink = (x, y) => {
+    const i = 4 * (y * W + x);
+    return Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 60;
+  };
+  // From each edge inwards to the first inked column or row (the corner pixel is background).
+  const col = (x) => { for (let y = 0; y < H; y++) if (ink(x, y)) return true; return false; };
+  const row = (y) => { for (let x = 0; x < W; x++) if (ink(x, y)) return true; return false; };
+  let [x0, y0, x1, y1] = [0, 0, W - 1, H - 1];
+  while (x0 < W && !col(x0)) x0++;
+  while (x1 > 0 && !col(x1)) x1--;
+  while (y0 < H && !row(y0)) y0++;
+  while (y1 > 0 && !row(y1)) y1--;
+  return {width: W, height: H, ink: [x0, y0, x1, y1]};
+}"""
+
+
+@pytest.mark.parametrize("expression", [
+    "(x + y) * z",  # drawn larger than its own size on screen
+    " + ".join(f"sigmoid(x * {k}) * y" for k in range(1, 11)),  # a 39-gate circuit
+])
+def test_png_export_is_the_drawing_at_twice_its_size(page: Page, base_url: str, expression) -> None:
+    import base64
+    import struct
+
+    open_page(page, base_url, link(expression, {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#error")).to_be_hidden()
+    w, h, drawn = page.evaluate("""() => {
+      const svg = document.getElementById('circuit-svg');
+      const b = svg.querySelector('g.circuit').getBBox();
+      const v = svg.viewBox.baseVal;
+      return [v.width, v.height, [b.x, b.y, b.x + b.width, b.y + b.height]];
+    }""")
+    with page.expect_download() as d:
+        page.click("#download-png")
+    data = Path(d.value.path()).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (2 * w, 2 * h)
+    png = page.evaluate(PNG_CONTENT_JS, base64.b64encode(data).decode())
+    # What is inked is the drawing, at twice its size: nothing cut off, nothing added around it.
+    for inked, edge in zip(png["ink"], drawn, strict=True):
+        assert abs(inked - 2 * edge) <= 10, f"PNG ink {png['ink']} vs drawing ×2 {drawn}"
+
+
+GATE_CENTRES_JS = """() => Object.fromEntries(
+  [...document.querySelectorAll('#circuit-svg g.gate circle')]
+    .map((c) => [c.parentNode.dataset.node, [c.getAttribute('cx'), c.getAttribute('cy')]]))"""
+
+
+def test_a_40_gate_circuit_keeps_its_layout_when_a_value_moves(page: Page, base_url: str) -> None:
+    expression = " + ".join(f"sigmoid(x * {k}) * y" for k in range(1, 11)) + " + x"
+    open_page(page, base_url, link(expression, {"x": 0.5, "y": 2}))
+    before = page.evaluate(GATE_CENTRES_JS)
+    assert len(before) == 40
+    zoom = page.get_attribute("#circuit-svg", "data-zoom")
+    for value in ("-0.75", "3.25"):
+        n = renders(page)
+        page.fill("#in-x", value)
+        wait_render(page, n)
+        assert page.evaluate(GATE_CENTRES_JS) == before, f"gates moved when x became {value}"
+        assert page.get_attribute("#circuit-svg", "data-zoom") == zoom
+
+
+def test_a_small_tensor_heat_map_reads_and_nudges_an_element(page: Page, base_url: str) -> None:
+    values = {"W": [[1, -2, 3], [0.5, 4, -1]], "x": [2, -1, 0.25]}
+    open_page(page, base_url, link("sum(W @ x)", values))
+    w = input_node(page, "W")
+    page.locator(f"g.wire.tensor[data-node={w}] .wire-hit").dispatch_event("click")
+    value_map = page.locator("#heatmap svg.heat").first
+    expect(value_map.locator("text.heat-number")).to_have_text(
+        ["1.00", "-2.00", "3.00", "0.50", "4.00", "-1.00"])
+    expect(value_map.locator("text.heat-index")).to_have_text(["0", "1", "2", "0", "1"])
+    expect(value_map.locator("text.heat-legend")).to_have_text(["-4.00", "4.00", "0"])
+    value_map.locator("rect.heat-cell[data-index='1,2']").click()
+    # f = Σ W·x is linear in W: nudging W[1, 2] by h moves f by exactly h·x[2].
+    expect(page.locator("#nudge-predicted")).to_have_text("0.0025")
+    expect(page.locator("#nudge-actual")).to_have_text("0.0025")
+    expect(page.locator("#nudge-result")).to_contain_text("W[1, 2]")
+
+
+def test_step_back_and_a_pulse_on_the_wires_being_computed(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    add = page.locator("g.gate[data-op=add]").get_attribute("data-node")
+    x = input_node(page, "x")
+    for _ in range(5):
+        page.click("#step")  # inputs, +, *, the seed, back through *
+    expect(page.locator("#step-status")).to_contain_text("backward pass: gate 1 of 2")
+    expect(page.locator(f"g.wire.pulse-back[data-node={add}]")).to_have_count(1)  # q's gradient
+    expect(page.locator("#explain h3")).to_contain_text("(mul)")  # follows the active gate
+    page.click("#step")
+    expect(page.locator(f"g.wire.pulse-back[data-node={x}]")).to_have_count(1)
+    expect(page.locator("#explain h3")).to_contain_text("(add)")
+    page.click("#step-back")
+    expect(page.locator("#step-status")).to_contain_text("backward pass: gate 1 of 2")
+    expect(page.locator(f"g.wire.pulse-back[data-node={x}]")).to_have_count(0)
+
+
+def test_an_expanded_sigmoid_sits_in_a_box_that_collapses_on_click(page: Page, base_url: str):
+    open_page(page, base_url, link("f = sigmoid(w * x) * 2", {"w": 2, "x": -1}, x="1"))
+    group = page.locator("g.group")
+    expect(group).to_have_count(1)
+    ops = [page.get_attribute(f"g.gate[data-node={i}]", "data-op")
+           for i in group.get_attribute("data-nodes").split()]
+    assert sorted(ops) == ["addc", "exp", "neg", "recip"], ops  # σ as the notes split it
+    expect(group.locator("text.group-label")).to_have_text("sigmoid(w * x)")
+    mul = page.locator("g.gate[data-op=mul]").first
+    expect(mul).to_have_attribute("aria-label", re.compile("mul gate"))
+    n = renders(page)
+    group.locator("text.group-label").click()
+    wait_render(page, n)
+    expect(page.locator("#expand")).not_to_be_checked()
+    expect(page.locator("g.group")).to_have_count(0)
+    expect(page.locator("g.gate[data-op=sigmoid]")).to_have_count(1)
+
+
+def test_a_matmul_gate_names_its_shapes(page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("sum(W @ x)", {"W": {"randn": [3, 4], "seed": 0},
+                                                  "x": [1, 2, 3, 4]}))
+    gate = page.locator("g.gate[data-op=matmul]")
+    expect(gate).to_have_attribute("aria-label", re.compile("3×4 @ 4 → 3"))
+    gate.hover()
+    expect(page.locator("#explain h3 .shapes")).to_have_text(" 3×4 @ 4 → 3")
+
+
+def test_keyboard_skip_link_arrows_between_gates_and_enter_pins(page: Page, base_url: str):
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    hash_ = page.evaluate("location.hash")
+    page.keyboard.press("Enter")
+    expect(page.locator("#circuit")).to_be_focused()
+    assert page.evaluate("location.hash") == hash_, "the link still holds the circuit"
+    add = page.locator("g.gate[data-op=add]")
+    add.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("g.gate[data-op=mul]")).to_be_focused()
+    page.keyboard.press("Enter")  # pin the * gate's explanation
+    expect(page.locator("g.gate[data-op=mul]")).to_have_class(re.compile(r"\bpinned\b"))
+    page.locator("g.gate[data-op=add]").hover()  # the pointer passing by does not replace it
+    expect(page.locator("#explain h3")).to_contain_text("(mul)")
+    page.keyboard.press("ArrowLeft")
+    expect(add).to_be_focused()
+
+
+def test_presentation_mode_shows_the_circuit_alone_and_larger(page: Page, base_url: str):
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    before = float(page.get_attribute("#circuit-svg", "data-zoom"))
+    page.click("#present")
+    expect(page.locator(".editor-pane")).to_be_hidden()
+    expect(page.locator("header.site")).to_be_hidden()
+    page.wait_for_function("n => Number(document.getElementById('circuit-svg').dataset.zoom) > n",
+                           arg=before)
+    page.keyboard.press("Escape")
+    expect(page.locator(".editor-pane")).to_be_visible()
+    expect(page.locator("#present")).to_have_attribute("aria-pressed", "false")
+
+
+def test_box_each_statement_of_a_staged_program(page: Page, base_url: str) -> None:
+    from engine.presets import STAGED
+
+    open_page(page, base_url, link(STAGED, {}))
+    n = renders(page)
+    page.check("#boxes")
+    wait_render(page, n)
+    # sigy and sigx take four gates each (*-1, exp, +1, 1/x); every other statement one gate.
+    expect(page.locator("g.group.statement text.group-label")).to_have_text(["sigy", "sigx"])
+    for label in ("sigy", "sigx"):
+        ids = page.locator("g.group.statement", has_text=label).get_attribute("data-nodes").split()
+        assert len(ids) == 4
+    assert "b=1" in page.url
+
+
+def test_copy_image_puts_the_png_on_the_clipboard(browser, base_url: str) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    page = ctx.new_page()
+    try:
+        open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+        page.click("#copy-image")
+        expect(page.locator("#step-status")).to_have_text("image copied")
+        size = page.evaluate("""async () => {
+          const [item] = await navigator.clipboard.read();
+          const bitmap = await createImageBitmap(await item.getType('image/png'));
+          return [bitmap.width, bitmap.height];
+        }""")
+        w, h = page.evaluate("(() => { const b = document.getElementById('circuit-svg')"
+                             ".viewBox.baseVal; return [b.width, b.height]; })()")
+        assert size == [2 * w, 2 * h]
+    finally:
+        ctx.close()

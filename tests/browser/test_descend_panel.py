@@ -12,9 +12,9 @@ def open_preset(page: Page, base_url: str, preset: str) -> None:
     page.goto(f"{base_url}/")
     page.wait_for_selector("body[data-ready]")
     page.select_option("#preset", preset)
-    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression",
-                                                           page.input_value("#expr"))
-    page.click("#descend-panel summary")
+    expect(page.locator("#circuit-svg")).to_have_attribute(
+        "data-expression", page.evaluate("window.chainrule.editor.text"))
+    page.click("[data-tab=descend]")
 
 
 def gradient(page: Page, name: str) -> str:
@@ -46,7 +46,7 @@ def test_descend_takes_a_step_on_every_scalar_loss_preset(page: Page, base_url: 
     page.goto(f"{base_url}/")
     page.wait_for_selector("body[data-ready]")
     presets = json.loads(page.evaluate("fetch('/api/presets').then(r => r.text())"))
-    page.click("#descend-panel summary")
+    page.click("[data-tab=descend]")
     status = page.locator("#descend-panel .descend-status")
     for p in presets:
         page.select_option("#preset", p["id"])

@@ -32,7 +32,6 @@ def test_lab_draws_gradient_charts_histograms_and_the_cliff(page: Page, base_url
     expect(page.locator("#chart-cliff svg").last).to_be_visible()
     assert page.locator("#chart-cliff g[aria-label='line'] path").count() == 2  # both paths
     expect(page.locator("#cliff-summary")).to_contain_text("clipped one")
-    expect(page.locator("#papers tr[data-row='he-he'] .ours")).to_contain_text("ratio")
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -53,7 +52,7 @@ def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
     open_lab(page, base_url)
     page.fill("fieldset[data-side='b'] input[name='depth']", "500")
     page.click("#run-flow")
-    error = page.locator("#lab-error")
+    error = page.locator("#flow-error")
     expect(error).to_be_visible(timeout=30_000)
     expect(error).to_contain_text("depth")
     page.fill("fieldset[data-side='b'] input[name='depth']", "")
@@ -70,7 +69,7 @@ def test_sigmoid_chain_link_opens_the_playground_with_magnitude_colouring(page: 
     assert params["m"] == ["1"]
     page.click("#sigmoid-chain")
     expect(page.locator("#magnitude")).to_be_checked(timeout=30_000)
-    expect(page.locator("#expr")).to_have_value("sigmoid(" * 10 + "x" + ")" * 10)
+    expect(page.locator("#expr")).to_have_text("sigmoid(" * 10 + "x" + ")" * 10)
 
 
 def test_a_step_that_leaves_the_cliff_chart_ends_in_an_arrow_at_its_edge(page: Page,
@@ -93,3 +92,41 @@ def test_a_step_that_leaves_the_cliff_chart_ends_in_an_arrow_at_its_edge(page: P
     box = note.bounding_box()
     assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
     assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
+
+
+def test_the_he_preset_runs_a_then_b_and_completes(page: Page, base_url: str):
+    open_lab(page, base_url)
+    in_flight, most = set(), []
+    flow = "/api/labs/gradient-flow"
+    page.on("request", lambda r: flow in r.url and (in_flight.add(r), most.append(len(in_flight))))
+    page.on("requestfinished", lambda r: in_flight.discard(r))
+    page.on("requestfailed", lambda r: in_flight.discard(r))
+    page.click("[data-preset=he]")
+    summary = page.locator("#flow-summary")
+    expect(summary).to_contain_text("A (relu, xavier, 30×512)", timeout=60_000)
+    expect(summary).to_contain_text("B (relu, he, 30×512)")
+    expect(page.locator("#busy")).to_be_hidden(timeout=60_000)
+    expect(page.locator("#flow-error")).to_be_hidden()
+    assert most and max(most) == 1, "A and B ran one after the other"
+    chart = page.locator("#chart-grad-var")
+    expect(chart).not_to_have_class(re.compile("stale"))
+    # The legend names each configuration; the log axis reads 1e-7, never "100n".
+    expect(chart.locator("figure")).to_contain_text("A: relu, xavier, 30×512")
+    expect(chart.locator("figure")).to_contain_text("B: relu, he, 30×512")
+    ticks = chart.locator("svg g[aria-label='y-axis tick label'] text").all_text_contents()
+    assert ticks and all(re.fullmatch(r"[\d.]+(e-?\d+)?", t) for t in ticks), ticks
+    assert any("e-" in t for t in ticks), ticks
+
+
+def test_a_refused_run_is_shown_by_its_charts_which_are_marked_stale(page: Page, base_url: str):
+    open_lab(page, base_url)
+    assert page.get_attribute("fieldset[data-side='a'] input[name='depth']", "max") == "100"
+    assert page.get_attribute("fieldset[data-side='a'] input[name='width']", "max") == "1024"
+    page.fill("fieldset[data-side='a'] input[name='depth']", "100")  # each field in its limits,
+    page.fill("fieldset[data-side='a'] input[name='width']", "1024")  # too many weights together
+    error = page.locator("#flow-error")  # rerun by typing alone, no button
+    expect(error).to_be_visible(timeout=30_000)
+    expect(error).to_contain_text("weights")
+    expect(page.locator("#chart-grad-var")).to_have_class(re.compile("stale"))
+    box, charts = error.bounding_box(), page.locator(".charts").bounding_box()
+    assert 0 <= charts["y"] - (box["y"] + box["height"]) < 40, "the error sits above its charts"

@@ -86,3 +86,58 @@ test('a binary gate fed by two inputs sits between them, input 0 above input 1',
   const mid = add.y + add.h / 2;
   assert.ok(x.y + x.h / 2 <= mid && mid <= y.y + y.h / 2);
 });
+
+/** A hand-written two-layer tanh MLP with named weights: 3 inputs, 4 hidden units, 1 output. */
+function namedMlp() {
+  const nodes = [];
+  const add = (kind, name, op, inputs, label) => {
+    const id = `n${nodes.length}`;
+    nodes.push({ id, kind, name, label: label ?? name ?? op, op, inputs, value: 0.5, grad: 0.1, shape: [],
+      ...(kind === 'gate' ? { local: inputs.map(() => 1), span: [0, 1] } : {}) });
+    return id;
+  };
+  const input = (name) => add('input', name, null, []);
+  const neuron = (ins, prefix, bias) => {
+    let sum = null;
+    ins.forEach((x, j) => {
+      const term = add('gate', null, 'mul', [input(`${prefix}${j + 1}`), x], '*');
+      sum = sum === null ? term : add('gate', null, 'add', [sum, term], '+');
+    });
+    return add('gate', null, 'tanh', [add('gate', null, 'add', [sum, input(bias)], '+')], 'tanh');
+  };
+  const xs = ['x1', 'x2', 'x3'].map(input);
+  const hs = [1, 2, 3, 4].map((k) => neuron(xs, `a${k}`, `b${k}`));
+  const y = neuron(hs, 'v', 'c');
+  return { expression: 'mlp', output: y, value: 0.5, gradients: {}, nodes, warnings: [] };
+}
+
+/** Points where a horizontal segment of one wire crosses a vertical segment of another. */
+function crossings(lay) {
+  const segs = lay.wires.flatMap((w) => w.points.slice(1).map((q, i) => [w.node, w.points[i], q]));
+  const h = segs.filter(([, p, q]) => p[1] === q[1] && p[0] !== q[0]);
+  const v = segs.filter(([, p, q]) => p[0] === q[0] && p[1] !== q[1]);
+  let n = 0;
+  for (const [a, p, q] of h) {
+    for (const [b, r, s] of v) {
+      if (a === b) continue;
+      const [x0, x1] = [Math.min(p[0], q[0]), Math.max(p[0], q[0])];
+      const [y0, y1] = [Math.min(r[1], s[1]), Math.max(r[1], s[1])];
+      if (x0 < r[0] && r[0] < x1 && y0 < p[1] && p[1] < y1) n++;
+    }
+  }
+  return n;
+}
+
+test("a big MLP's weights sit beside the units they feed, and fewer wires cross", () => {
+  const model = buildModel(namedMlp());
+  assert.ok(model.single.size === 21, `weights and biases used once: ${model.single.size}`);
+  const beside = fastLayout(model);
+  const allLeft = fastLayout({ ...model, single: new Set() });
+  assert.ok(crossings(beside) < crossings(allLeft) / 2, `${crossings(beside)} vs ${crossings(allLeft)}`);
+  const byId = new Map(beside.boxes.map((b) => [b.id, b]));
+  for (const w of beside.wires) {
+    if (!model.single.has(w.from)) continue;
+    const gap = byId.get(w.to).x - (byId.get(w.from).x + byId.get(w.from).w);
+    assert.ok(gap < 2 * (w.label ? w.label.w : 0) + 80, `${w.from} is ${gap} px from its gate`);
+  }
+});

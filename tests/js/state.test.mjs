@@ -8,7 +8,7 @@ test('a state survives the URL hash round trip', () => {
   const s = {
     expression: 'q = x + y\nf = q * z  # a comment & more',
     values: { x: -2, y: 5, W: { randn: [5, 10], seed: 3 } },
-    expand: true, precision: 4, magnitude: true,
+    expand: true, precision: 4, magnitude: true, boxes: true,
   };
   assert.deepEqual(decodeState(encodeState(s)), s);
 });

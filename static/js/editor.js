@@ -1,0 +1,129 @@
+/**
+ * The program editor: CodeMirror 6 with Python highlighting, line numbers, the server's error
+ * underlined in the text (message on hover), and a gutter other features mark line by line.
+ *
+ *   const ed = createEditor(parent, {doc, id, label, onChange, onRun});   id: the text area's id
+ *   ed.text / ed.setText(text)            the program
+ *   ed.showError({start, end, message})   underline [start, end); null clears it
+ *   ed.setGutterMarks([{line, mark: 'ok' | 'wrong', title}])   1-based lines; [] clears them
+ * @module editor
+ */
+import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
+import { python } from '@codemirror/lang-python';
+import { defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { setDiagnostics } from '@codemirror/lint';
+import { RangeSet, StateEffect, StateField } from '@codemirror/state';
+import { EditorView, GutterMarker, gutter, keymap, lineNumbers } from '@codemirror/view';
+
+class Mark extends GutterMarker {
+  constructor(mark, title) {
+    super();
+    this.mark = mark;
+    this.title = title;
+  }
+
+  eq(other) {
+    return other.mark === this.mark && other.title === this.title;
+  }
+
+  toDOM() {
+    const span = document.createElement('span');
+    span.className = `cm-mark cm-mark-${this.mark}`;
+    span.textContent = this.mark === 'ok' ? '✓' : '✗';
+    span.title = this.title || '';
+    span.setAttribute('aria-label', `${this.mark === 'ok' ? 'correct' : 'wrong'}: ${this.title || ''}`);
+    return span;
+  }
+}
+
+const setMarks = StateEffect.define();
+const marksField = StateField.define({
+  create: () => RangeSet.empty,
+  update(marks, tr) {
+    let next = marks.map(tr.changes);
+    for (const e of tr.effects) if (e.is(setMarks)) next = e.value;
+    return next;
+  },
+});
+
+const theme = EditorView.theme({
+  '&': { fontSize: '14px', border: '1px solid var(--border)', borderRadius: '4px', background: 'var(--bg)' },
+  '&.cm-focused': { outline: '2px solid var(--accent)', outlineOffset: '1px' },
+  '.cm-content': { fontFamily: 'var(--mono)', caretColor: 'var(--fg)', minHeight: '6.5em' },
+  '.cm-scroller': { fontFamily: 'var(--mono)', maxHeight: '22rem' },
+  '.cm-gutters': { background: 'var(--panel)', color: 'var(--muted)', borderRight: '1px solid var(--border)' },
+  '.cm-cursor': { borderLeftColor: 'var(--fg)' },
+  '.cm-mark': { padding: '0 3px', fontWeight: '700' },
+  '.cm-mark-ok': { color: 'var(--ok)' },
+  '.cm-mark-wrong': { color: 'var(--bad)' },
+});
+
+/**
+ * Build the editor inside `parent`. `onChange(text)` runs after each edit by the user (not after
+ * setText); `onRun()` on Ctrl/Cmd+Enter.
+ */
+export function createEditor(parent, { doc = '', id = null, label = 'program', onChange = () => {}, onRun = () => {} } = {}) {
+  let quiet = false; // set while the page itself replaces the text
+  const view = new EditorView({
+    parent,
+    doc,
+    extensions: [
+      lineNumbers(),
+      gutter({ class: 'cm-marks', markers: (v) => v.state.field(marksField) }),
+      marksField,
+      history(),
+      keymap.of([
+        { key: 'Mod-Enter', run: () => (onRun(), true) },
+        ...defaultKeymap, ...historyKeymap,
+      ]),
+      python(),
+      syntaxHighlighting(defaultHighlightStyle),
+      EditorView.lineWrapping,
+      EditorView.contentAttributes.of({
+        'aria-label': label, spellcheck: 'false', autocapitalize: 'off', ...(id ? { id } : {}),
+      }),
+      theme,
+      EditorView.updateListener.of((u) => {
+        if (u.docChanged && !quiet) onChange(u.state.doc.toString());
+      }),
+    ],
+  });
+
+  return {
+    view,
+    get text() {
+      return view.state.doc.toString();
+    },
+    /** Replace the whole text (keeping the cursor where it can stay), without calling onChange. */
+    setText(text) {
+      if (text === view.state.doc.toString()) return;
+      const head = Math.min(view.state.selection.main.head, text.length);
+      quiet = true;
+      try {
+        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text }, selection: { anchor: head } });
+      } finally {
+        quiet = false;
+      }
+    },
+    /** Underline the error's characters; the message shows on hover. null clears it. */
+    showError(err) {
+      const len = view.state.doc.length;
+      const diagnostics = [];
+      if (err) {
+        const from = Math.max(0, Math.min(err.start ?? len, len));
+        let to = Math.max(from, Math.min(err.end ?? from + 1, len));
+        if (to === from && from < len) to = from + 1;
+        diagnostics.push({ from, to, severity: 'error', message: err.message });
+      }
+      view.dispatch(setDiagnostics(view.state, diagnostics));
+    },
+    /** Mark lines in the gutter: [{line (1-based), mark: 'ok' | 'wrong', title}]; [] clears. */
+    setGutterMarks(marks) {
+      const doc = view.state.doc;
+      const ranges = marks.filter((m) => m.line >= 1 && m.line <= doc.lines)
+        .sort((a, b) => a.line - b.line)
+        .map((m) => new Mark(m.mark, m.title).range(doc.line(m.line).from));
+      view.dispatch({ effects: setMarks.of(RangeSet.of(ranges, true)) });
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * What the explanation panel shows: how one gate sends the gradient back (local × upstream),
+ * how a fork adds its branches, and a tensor's heat maps. Each function returns DOM nodes.
+ * @module explain
+ */
+import { heatMap, shapeSignature } from './circuit.js';
+import { fmt, fmtShape, toNumber } from './format.js';
+import { contribution } from './layout.js';
+import { el } from './dom.js';
+
+/** A wire's name in words: its variable, its constant, or the gate that computes it. */
+export function wireName(n, byId, precision) {
+  if (n.name) return n.name;
+  if (n.kind === 'const') return fmt(n.value, precision);
+  const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
+  const args = n.inputs.map((i) => byId.get(i)?.name).filter(Boolean);
+  return `${n.label}(${args.join(', ') || '…'})${shape}`;
+}
+
+/** The explanation of gate `id`: its formula, and what it sends back to each input. */
+export function explainGate(circuit, id, ops, p) {
+  const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
+  const n = byId.get(id);
+  if (!n) return null;
+  const op = ops.get(n.op) || {};
+  const shapes = shapeSignature(n, byId);
+  const head = el('h3', {}, `${n.label} gate (${n.op})${n.name ? ` → ${n.name}` : ''}`,
+    ...(shapes ? [el('span', { className: 'shapes' }, ` ${shapes}`)] : []));
+  const formula = el('div', { className: 'formula' });
+  if (op.formula && window.katex) {
+    window.katex.render(op.formula, formula, { throwOnError: false, displayMode: false });
+  } else formula.textContent = op.formula || '';
+  const tensor = n.shape.length > 0 || !n.local;
+  const up = tensor ? fmtShape(n.shape) || fmt(n.grad, p) : fmt(n.grad, p);
+  const rows = [el('tr', {}, el('th', {}, 'input'), el('th', {}, 'value'), el('th', {}, 'local'),
+    el('th', {}, '× upstream'), el('th', {}, '= sends back'))];
+  n.inputs.forEach((src, i) => {
+    const s = byId.get(src);
+    const nm = wireName(s, byId, p);
+    const sval = s.shape.length ? fmtShape(s.shape) : fmt(s.value, p);
+    if (!tensor) {
+      const loc = toNumber(n.local[i]);
+      rows.push(el('tr', { className: 'send' }, el('td', {}, nm), el('td', { className: 'value' }, sval),
+        el('td', { className: 'local' }, fmt(loc, p)), el('td', { className: 'grad' }, fmt(n.grad, p)),
+        el('td', { className: 'grad sends' }, fmt(loc * toNumber(n.grad), p))));
+    } else {
+      rows.push(el('tr', { className: 'send' }, el('td', {}, nm), el('td', { className: 'value' }, sval),
+        el('td', {}, 'Jacobian'), el('td', { className: 'grad' }, up),
+        el('td', { className: 'grad sends' }, 'vector–Jacobian product')));
+    }
+  });
+  return [head,
+    el('p', {}, 'local derivative: ', formula),
+    el('p', {}, 'upstream gradient: ', el('span', { className: 'grad upstream' }, up)),
+    el('table', {}, ...rows),
+    el('p', { className: 'pattern' }, op.pattern ? `Pattern: ${op.pattern}` : '')];
+}
+
+/** The explanation of the fork on node `id`'s wire: the branches' gradients and their sum. */
+export function explainFork(circuit, id, p) {
+  const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
+  const n = byId.get(id);
+  if (!n) return null;
+  const parts = circuit.nodes.flatMap((g) => g.inputs.map((src, port) => ({ g, src, port })))
+    .filter((u) => u.src === id);
+  const items = parts.map((u) => {
+    const c = contribution(u.g, u.port);
+    return el('li', {}, `from the ${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''} (input ${u.port + 1}): `,
+      el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)));
+  });
+  const total = n.shape.length ? fmtShape(n.shape) : fmt(n.grad, p);
+  return [el('h3', {}, `fork of ${wireName(n, byId, p)}`),
+    el('p', {}, 'The wire feeds several gates, so the gradients they send back add up:'),
+    el('ul', {}, ...items),
+    el('p', {}, 'total: ', el('span', { className: 'grad' }, total))];
+}
+
+/** Heat maps of a tensor wire's value and gradient (numbers at `precision` decimals). */
+export function tensorMaps(circuit, id, precision = 2) {
+  const n = circuit.nodes.find((x) => x.id === id);
+  if (!n || !n.shape.length || n.shape.length > 2) return null;
+  const name = n.name ?? n.label ?? n.id;
+  const f = (x) => fmt(x, precision);
+  const maps = [heatMap(n.value, `${name} value ${fmtShape(n.shape)}`, f)];
+  if (Array.isArray(n.grad)) maps.push(heatMap(n.grad, `∂f/∂${name} ${fmtShape(n.shape)}`, f));
+  return maps;
+}

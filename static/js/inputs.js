@@ -1,0 +1,178 @@
+/**
+ * The input rows: one per input of the program. Which rows exist and what the page sends are
+ * pure functions of the text (`inputRows`, `requestValues`); `renderInputs` keeps the DOM rows in
+ * step with them. A row for a name the program assigns a literal edits that literal in the code;
+ * any other row holds a value the page sends.
+ * @module inputs
+ */
+import { freeNames, literals } from './source.js';
+import { el } from './dom.js';
+
+const DEFAULT_VALUE = 1.0;
+
+/** Where `name` first appears in the text, comments aside (for ordering the rows). */
+function firstUse(text, name) {
+  const src = String(text).replace(/#[^\n]*/g, (c) => ' '.repeat(c.length));
+  const m = new RegExp(`(?<![\\w.])${name}(?!\\w)`).exec(src);
+  return m ? m.index : Infinity;
+}
+
+/**
+ * The rows for `text`: [{name, program, value?, literal?}] in order of first use. `program` rows
+ * carry the literal's value and text. `inputs`, when given, are the input names of the circuit
+ * the server drew from this very text: they decide which names are inputs. `extra` are names the
+ * server asked a value for that the page did not see.
+ */
+export function inputRows(text, inputs = null, extra = []) {
+  const lits = new Map(literals(text).map((l) => [l.name, l]));
+  let names = [...new Set([...freeNames(text), ...lits.keys(), ...extra])];
+  if (inputs) names = [...new Set([...names.filter((n) => inputs.includes(n)), ...inputs])];
+  names.sort((a, b) => firstUse(text, a) - firstUse(text, b));
+  return names.map((name) => {
+    const lit = lits.get(name);
+    return lit ? { name, program: true, value: lit.value, literal: lit.text } : { name, program: false };
+  });
+}
+
+/** The values a request sends: the user's value (or 1) for each row the program does not set. */
+export function requestValues(rows, values) {
+  const out = {};
+  for (const r of rows) if (!r.program) out[r.name] = r.name in values ? values[r.name] : DEFAULT_VALUE;
+  return out;
+}
+
+/** A slider range that follows the value's magnitude: ±1, ±10, ±100… around it. */
+export function sliderSpan(v) {
+  const a = Math.abs(Number(v)) || 0;
+  return a < 0.5 ? 1 : 10 ** Math.ceil(Math.log10(a * 2));
+}
+
+const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn' : Array.isArray(v) ? 'list' : 'scalar');
+
+/**
+ * Make the DOM rows in `box` match `rows`. `values` are the user's values; a row's change calls
+ * `set(name, value, text, ms)` with the value, the text that spells it, and how long to wait
+ * before redrawing. A row being edited (focus inside) keeps what the user is typing.
+ */
+export function renderInputs(box, rows, values, set) {
+  const key = (r) => `${r.program ? 'p' : 'f'}:${r.name}`;
+  const keep = new Map([...box.children].map((row) => [row.dataset.key, row]));
+  const wanted = rows.map((r) => {
+    let row = keep.get(key(r));
+    if (!row) {
+      row = inputRow(r, values[r.name], set);
+      row.dataset.key = key(r);
+    }
+    if (r.program && !row.contains(document.activeElement)) row.show(r.value);
+    return row;
+  });
+  // Moving a node takes its focus away: remove and insert only what changed.
+  for (const row of [...box.children]) if (!wanted.includes(row)) row.remove();
+  wanted.forEach((row, i) => {
+    if (box.children[i] !== row) box.insertBefore(row, box.children[i] ?? null);
+  });
+}
+
+function inputRow(r, v, set) {
+  const { name } = r;
+  const id = `in-${name}`;
+  const row = el('div', { className: `input-row${r.program ? ' program' : ''}` });
+  row.dataset.name = name;
+  const num = el('input', { type: 'number', step: 'any', className: 'num', id });
+  const range = el('input', { type: 'range', className: 'range' });
+  range.setAttribute('aria-label', `${name} slider`);
+  const kind = el('select', { className: 'mode' },
+    el('option', { value: 'scalar' }, 'number'), el('option', { value: 'randn' }, 'random tensor'),
+    el('option', { value: 'list' }, 'values'));
+  kind.setAttribute('aria-label', `${name}: number or tensor`);
+  const shape = el('input', { className: 'shape', placeholder: 'shape, e.g. 5, 10' });
+  shape.setAttribute('aria-label', `${name} shape`);
+  const seed = el('input', { type: 'number', className: 'seed', value: '0', step: '1' });
+  seed.setAttribute('aria-label', `${name} seed`);
+  const list = el('input', { className: 'list', placeholder: '[[1, 2], [3, 4]]' });
+  list.setAttribute('aria-label', `${name} values (JSON list)`);
+  const bad = el('span', { className: 'bad' });
+  const label = el('label', { className: 'name', htmlFor: id, title: name }, name);
+  const controls = el('div', { className: 'controls' }, num, range, shape, seed, list);
+  if (r.program) {
+    controls.append(el('span', { className: 'from-program', title: 'changing it edits the code' }, 'set in the program'));
+  } else controls.append(kind);
+  row.append(label, controls, bad);
+
+  const showMode = () => {
+    const m = kind.value;
+    num.hidden = range.hidden = m !== 'scalar';
+    shape.hidden = seed.hidden = m !== 'randn';
+    list.hidden = m !== 'list';
+  };
+  const setNumber = (x) => {
+    num.value = String(x);
+    const span = sliderSpan(x);
+    range.min = String(-span);
+    range.max = String(span);
+    range.step = String(span / 500);
+    range.value = String(x);
+  };
+  /** Show a value: a number in the number field and slider, a list in the values field. */
+  row.show = (value) => {
+    const m = modeOf(value);
+    kind.value = m;
+    if (m === 'scalar') setNumber(typeof value === 'number' ? value : DEFAULT_VALUE);
+    else setNumber(DEFAULT_VALUE);
+    if (m === 'randn') {
+      shape.value = (value.randn || []).join(', ');
+      seed.value = String(value.seed ?? 0);
+    }
+    if (m === 'list') list.value = JSON.stringify(value).replaceAll(',', ', ');
+    showMode();
+  };
+  row.show(r.program ? r.value : v ?? DEFAULT_VALUE);
+
+  // A value and the text that spells it (program rows put the text in the code).
+  const commit = (value, text, ms) => {
+    bad.textContent = '';
+    set(name, value, text, ms);
+  };
+  const readTensor = () => {
+    if (kind.value === 'randn') {
+      const dims = shape.value.split(/[\s,×x]+/).filter(Boolean).map(Number);
+      if (!dims.length || dims.some((d) => !Number.isInteger(d) || d < 1)) {
+        bad.textContent = `${name}: the shape must be positive whole numbers, e.g. 5, 10`;
+        return;
+      }
+      commit({ randn: dims, seed: Number.parseInt(seed.value, 10) || 0 }, null, 300);
+    } else if (kind.value === 'list') {
+      let parsed;
+      try {
+        parsed = JSON.parse(list.value);
+      } catch {
+        parsed = undefined;
+      }
+      const ok = (x) => (Array.isArray(x) ? x.length > 0 && x.every(ok) : typeof x === 'number');
+      if (!ok(parsed)) {
+        bad.textContent = `${name}: write a list of numbers, e.g. [[1, 2], [3, 4]]`;
+        return;
+      }
+      commit(parsed, list.value.trim(), 300);
+    }
+  };
+  kind.addEventListener('change', () => {
+    showMode();
+    if (kind.value === 'scalar') commit(Number(num.value) || 0, num.value, 0);
+    else readTensor();
+  });
+  num.addEventListener('input', () => {
+    if (num.value === '' || !Number.isFinite(Number(num.value))) return;
+    range.value = num.value;
+    commit(Number(num.value), num.value, 250);
+  });
+  num.addEventListener('change', () => setNumber(Number(num.value) || 0));
+  // While dragging, the range stays put (it would jump under the pointer); on release it re-centres.
+  range.addEventListener('input', () => {
+    num.value = range.value;
+    commit(Number(range.value), range.value, 40);
+  });
+  range.addEventListener('change', () => setNumber(Number(range.value)));
+  for (const f of [shape, seed, list]) f.addEventListener('input', readTensor);
+  return row;
+}

@@ -1,0 +1,54 @@
+/**
+ * The result line under the circuit (f, each input's gradient written as the sum of its
+ * branches where it forks, the warnings) and the |gradient| colour legend, as DOM nodes.
+ * @module result
+ */
+import { magColor } from './circuit.js';
+import { fmt, fmtShape } from './format.js';
+import { contribution } from './layout.js';
+import { el } from './dom.js';
+
+const SUM_TERMS = 6; // a fork's gradient is written out as the sum of its branches up to this many
+
+const shapeOf = (v) => (Array.isArray(v) ? [v.length, ...shapeOf(v[0])] : []);
+
+/** f and the gradients of a circuit, at `p` decimals. */
+export function resultView(circuit, p) {
+  const show = (v) => {
+    if (!Array.isArray(v)) return fmt(v, p);
+    const shape = shapeOf(v);
+    return shape.length === 1 && shape[0] <= 4 ? `[${v.map((x) => fmt(x, p)).join(', ')}]` : `[${fmtShape(shape)}]`;
+  };
+  const kids = [el('span', {}, 'f = ', el('span', { className: 'value', id: 'output-value' }, show(circuit.value)))];
+  for (const [name, g] of Object.entries(circuit.gradients)) {
+    const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
+    const uses = circuit.nodes.flatMap((n) => n.inputs.map((src, port) => ({ n, src, port })))
+      .filter((u) => u.src === node?.id);
+    let sum = '';
+    if (uses.length > SUM_TERMS) sum = ` (the sum of ${uses.length} branches)`;
+    else if (uses.length > 1 && !Array.isArray(g)) {
+      const parts = uses.map((u) => contribution(u.n, u.port));
+      if (parts.every((x) => x !== null)) {
+        sum = ' = ' + parts.map((x, i) => {
+          const t = fmt(x, p);
+          return i === 0 ? t : t.startsWith('-') ? ` − ${t.slice(1)}` : ` + ${t}`;
+        }).join('');
+      }
+    }
+    const item = el('span', { className: 'grad-item' },
+      `∂f/∂${name} = `, el('span', { className: 'grad' }, g === null ? '—' : show(g)), sum);
+    item.dataset.name = name;
+    kids.push(item);
+  }
+  for (const w of circuit.warnings) kids.push(el('span', { className: 'warn' }, '⚠ ' + w));
+  return kids;
+}
+
+/** The legend of the |gradient| colouring over magnitudes [lo, hi]. */
+export function legendView(range) {
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `${magColor(t)} ${t * 100}%`).join(', ');
+  const bar = el('span', { className: 'bar' });
+  bar.style.background = `linear-gradient(to right, ${stops})`;
+  return [el('span', {}, `|gradient| ${fmt(range[0], 2)}`), bar, el('span', {}, fmt(range[1], 2)),
+    el('span', { className: 'hint' }, '(log scale; dashed: zero)')];
+}

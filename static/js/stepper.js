@@ -1,0 +1,70 @@
+/**
+ * Step-through of the forward and backward passes: one step per gate forward, the seed, one step
+ * per gate backward (layout.js stepPlan numbers them). Forward, back, play at a speed, pause.
+ *
+ *   const s = createStepper(svg, statusEl, {onStep(activeGateId)});
+ *   s.plan = plan (after each redraw); s.step; s.set(k | null); s.by(±1); s.play(); s.pause();
+ *   s.speed = ms per step
+ * @module stepper
+ */
+import { applyStep } from './circuit.js';
+
+/** What a step shows, in words. */
+export function stepStatus(plan, step) {
+  if (!plan || step === null) return '';
+  const g = plan.gates.length;
+  if (step === 0) return 'inputs set';
+  if (step <= g) return `forward pass: gate ${step} of ${g}`;
+  if (step === plan.seed) return 'backward pass: gradient 1 on the output';
+  return `backward pass: gate ${step - plan.seed} of ${g}`;
+}
+
+export function createStepper(svg, status, { onStep = () => {} } = {}) {
+  let plan = null;
+  let step = null;
+  let timer = null;
+  const s = {
+    speed: 700,
+    get step() {
+      return step;
+    },
+    get plan() {
+      return plan;
+    },
+    /** A new drawing: the step stays where it was, within the new plan. */
+    set plan(p) {
+      plan = p;
+      if (step !== null) step = Math.min(step, p.total);
+      s.set(step);
+    },
+    set(k) {
+      step = k;
+      if (!plan) return;
+      applyStep(svg, plan, k);
+      status.textContent = stepStatus(plan, k);
+      if (k === null) delete svg.dataset.step;
+      else svg.dataset.step = String(k);
+      const active = svg.querySelector('g.gate.active');
+      if (active) onStep(active.dataset.node);
+    },
+    by(d) {
+      if (!plan) return;
+      if (d > 0) s.set(step === null || step >= plan.total ? 0 : step + 1);
+      else s.set(step === null ? plan.total : Math.max(0, step - 1));
+    },
+    play() {
+      s.pause();
+      if (!plan) return;
+      if (step === null || step >= plan.total) s.set(0);
+      timer = setInterval(() => (step >= plan.total ? s.pause() : s.set(step + 1)), s.speed);
+    },
+    pause() {
+      clearInterval(timer);
+      timer = null;
+    },
+    get playing() {
+      return timer !== null;
+    },
+  };
+  return s;
+}

@@ -1,0 +1,101 @@
+/**
+ * Zoom and pan of the circuit inside its scrolling box. The automatic zoom never goes below
+ * 100 % (the drawing's 12 px text stays 12 px): a big circuit scrolls and pans instead of
+ * shrinking. Buttons, Ctrl+wheel and pinch zoom; dragging the background pans; "fit" shows the
+ * whole drawing, however small that makes it (the user asked for it).
+ *
+ *   const z = zoomView(box, svg, {onChange});
+ *   z.update({keep})   after a redraw: keep = same program, so the zoom stays where it was
+ *   z.by(factor), z.fit(most), z.reset()
+ * @module zoom
+ */
+
+const MAX_AUTO = 1.6; // small circuits are drawn larger, up to this
+const MIN = 0.1;
+const MAX = 6;
+
+export function zoomView(box, svg, { onChange = () => {} } = {}) {
+  let manual = null; // a zoom the user chose; null: automatic
+  let current = 1;
+
+  const size = () => (svg.getAttribute('viewBox') || '0 0 0 0').split(' ').map(Number).slice(2);
+  const room = () => {
+    const cs = getComputedStyle(box);
+    return [box.clientWidth - parseFloat(cs.paddingLeft) * 2, box.clientHeight - parseFloat(cs.paddingTop) * 2];
+  };
+
+  function apply(z) {
+    const [w, h] = size();
+    if (!w) return;
+    current = Math.min(MAX, Math.max(MIN, z));
+    svg.setAttribute('width', String(Math.round(w * current)));
+    svg.setAttribute('height', String(Math.round(h * current)));
+    svg.dataset.zoom = current.toFixed(3);
+    onChange(current);
+  }
+
+  /** The automatic zoom: fill the width up to MAX_AUTO, never below 1. */
+  function auto() {
+    const [w] = size();
+    return w ? Math.min(MAX_AUTO, Math.max(1, room()[0] / w)) : 1;
+  }
+
+  /** Zoom by `f` keeping the point (cx, cy) of the box (default its centre) where it is. */
+  function by(f, cx = box.clientWidth / 2, cy = box.clientHeight / 2) {
+    const old = current;
+    const sx = (box.scrollLeft + cx) / old;
+    const sy = (box.scrollTop + cy) / old;
+    manual = Math.min(MAX, Math.max(MIN, old * f));
+    apply(manual);
+    box.scrollLeft = sx * current - cx;
+    box.scrollTop = sy * current - cy;
+  }
+
+  box.addEventListener('wheel', (e) => {
+    if (!e.ctrlKey && !e.metaKey) return; // a plain wheel scrolls (pans) the box
+    e.preventDefault();
+    by(e.deltaY < 0 ? 1.1 : 1 / 1.1, e.offsetX - box.scrollLeft, e.offsetY - box.scrollTop);
+  }, { passive: false });
+
+  let drag = null;
+  box.addEventListener('pointerdown', (e) => {
+    if (e.button !== 0 || e.target.closest('g.gate, .wire-hit, .fork')) return;
+    drag = { x: e.clientX, y: e.clientY, left: box.scrollLeft, top: box.scrollTop };
+  });
+  window.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    box.scrollLeft = drag.left - (e.clientX - drag.x);
+    box.scrollTop = drag.top - (e.clientY - drag.y);
+  });
+  window.addEventListener('pointerup', () => {
+    drag = null;
+  });
+
+  return {
+    get zoom() {
+      return current;
+    },
+    /** After a redraw. `keep`: only values changed, so neither the zoom nor the scroll moves. */
+    update({ keep = false } = {}) {
+      if (!keep && manual === null) apply(auto());
+      else apply(manual ?? current);
+    },
+    by,
+    /** The whole drawing in the box, up to `most` times its size. */
+    fit(most = MAX_AUTO) {
+      const [w, h] = size();
+      const [rw, rh] = room();
+      if (!w) return;
+      manual = Math.min(rw / w, rh / h, most);
+      apply(manual);
+    },
+    reset() {
+      manual = null;
+      apply(auto());
+    },
+    /** Forget the user's zoom (a new program). */
+    forget() {
+      manual = null;
+    },
+  };
+}

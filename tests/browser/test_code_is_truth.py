@@ -1,0 +1,192 @@
+"""The newcomer's path: a fresh page, the notes' programs pasted in, and the code as the truth.
+
+Each test starts at `/` with no hash (the starting example's x = -2, y = 5, z = -4 in its rows),
+selects all of the editor's text and pastes a program, as a reader of the notes would."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from playwright.sync_api import Page, expect
+from test_circuit_page import open_page, renders, result_gradients, wait_render
+
+from engine.presets import NEURON, STAGED
+
+NOTES_COMPOUND = "x = -2; y = 5; z = -4\nq = x + y # q becomes 3\nf = q * z # f becomes -12"
+NOTES_NEURON, NOTES_STAGED = NEURON, STAGED  # the notes' code blocks, as the notes print them
+NOTES_PATTERNS = "x = 3; y = -4; z = 2; w = -1\nf = 2 * (x * y + max(z, w))"
+
+
+def paste(page: Page, program: str) -> None:
+    """Select all of the editor's text and paste `program` over it; wait for its drawing."""
+    n = renders(page)
+    page.click("#expr")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(program)
+    wait_render(page, n)
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", program)
+
+
+def editor_text(page: Page) -> str:
+    return page.evaluate("window.chainrule.editor.text")
+
+
+ROWS_JS = """() => [...document.querySelectorAll('#inputs .input-row')].map((r) => {
+  const fields = r.querySelectorAll('input.num, input.list, input.shape');
+  const shown = [...fields].find((i) => !i.hidden);
+  return [r.dataset.name, r.classList.contains('program'), shown ? shown.value : ''];
+})"""
+
+
+def rows(page: Page) -> list[tuple[str, bool, str]]:
+    """Each input row: name, whether the program sets it, and the value it shows."""
+    return [tuple(r) for r in page.evaluate(ROWS_JS)]
+
+
+def warnings(page: Page) -> list[str]:
+    return page.locator("#result .warn").all_text_contents()
+
+
+def staged(x: float, y: float) -> float:
+    sig = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731
+    return (x + sig(y)) / (sig(x) + (x + y) ** 2)
+
+
+def test_pasting_the_notes_compound_example(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "a * b + c")  # names the page never had a value for: no warning about x, y, z
+    assert warnings(page) == []
+    assert [r[0] for r in rows(page)] == ["a", "b", "c"]
+    paste(page, NOTES_COMPOUND)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    assert result_gradients(page) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
+    assert rows(page) == [("x", True, "-2"), ("y", True, "5"), ("z", True, "-4")]
+    assert warnings(page) == []
+
+
+def test_pasting_the_notes_neuron(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, NOTES_NEURON)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#output-value")).to_have_text("0.73")
+    # The notes: dw = [x0, x1, 1]·ddot and dx = [w0, w1]·ddot with ddot = (1 - 0.73)·0.73 ≈ 0.2.
+    assert result_gradients(page) == {"w": "[-0.20, -0.39, 0.20]", "x": "[0.39, -0.59]"}
+    assert rows(page) == [("w", True, "[2, -3, -3]"), ("x", True, "[-1, -2]")]
+    assert warnings(page) == []
+
+
+def test_pasting_the_notes_staged_example(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, NOTES_STAGED)
+    expect(page.locator("#output-value")).to_have_text(f"{staged(3, -4):.2f}")
+    h = 1e-6
+    for name, (dx, dy) in (("x", (h, 0)), ("y", (0, h))):
+        numeric = (staged(3 + dx, -4 + dy) - staged(3 - dx, -4 - dy)) / (2 * h)
+        assert result_gradients(page)[name] == f"{numeric:.2f}"
+    assert rows(page) == [("x", True, "3"), ("y", True, "-4")]
+    assert warnings(page) == []
+    assert not page.errors
+
+
+def test_pasting_the_notes_patterns_example(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, NOTES_PATTERNS)
+    expect(page.locator("#output-value")).to_have_text("-20.00")
+    # add distributes 2, max routes it to z, multiply swaps x and y.
+    assert result_gradients(page) == {"x": "-8.00", "y": "6.00", "z": "2.00", "w": "0.00"}
+    assert warnings(page) == []
+
+
+def test_a_code_assigned_row_edits_the_literal_in_the_code(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, NOTES_STAGED)
+    n = renders(page)
+    page.fill("#in-x", "1")
+    wait_render(page, n)
+    assert editor_text(page).startswith("x = 1 # example values\ny = -4\n")
+    assert editor_text(page).endswith(NOTES_STAGED.split("\n", 2)[2])  # the rest as it was
+    expect(page.locator("#output-value")).to_have_text(f"{staged(1, -4):.2f}")
+    assert warnings(page) == []
+    # The link holds the code, and the code holds the value: no value is sent for x.
+    assert "%22x%22" not in page.url and "x+%3D+1" in page.url
+
+
+def test_a_link_opens_with_the_authors_rows(page: Page, base_url: str, browser) -> None:
+    open_page(page, base_url)
+    paste(page, "x = 3  # set in the code\nf = x * y + u")
+    n = renders(page)
+    page.fill("#in-y", "2.5")
+    wait_render(page, n)
+    n = renders(page)
+    page.fill("#in-x", "-1")
+    wait_render(page, n)
+    expect(page.locator("#output-value")).to_have_text("-1.50")
+    author = rows(page)
+    assert author == [("x", True, "-1"), ("y", False, "2.5"), ("u", False, "1")]
+    other = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        open_page(other, base_url, "#" + page.url.split("#", 1)[1])
+        expect(other.locator("#output-value")).to_have_text("-1.50")
+        assert rows(other) == author
+        assert editor_text(other) == editor_text(page)
+        assert warnings(other) == []
+    finally:
+        other.close()
+
+
+def test_rows_follow_a_program_that_does_not_draw_yet(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    n = renders(page)
+    page.click("#expr")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("sum(relu(W @ x))")
+    expect(page.locator("#error")).to_be_visible()  # W and x are numbers so far: @ refuses them
+    assert [r[0] for r in rows(page)] == ["W", "x"]
+    page.select_option("#inputs .input-row[data-name=W] select.mode", "randn")
+    page.fill("#inputs .input-row[data-name=W] input.shape", "3, 4")
+    page.select_option("#inputs .input-row[data-name=x] select.mode", "list")
+    page.fill("#inputs .input-row[data-name=x] input.list", "[1, 2, 3, 4]")
+    wait_render(page, n)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#output-value")).to_have_text(re.compile(r"^\d+\.\d\d$"))
+    assert warnings(page) == []
+
+
+def edit_on_wire(page: Page, name: str, value: str) -> None:
+    """Click input `name`'s value on its wire, type `value`, press Enter; wait for the drawing."""
+    n = renders(page)
+    node = page.locator("g.input", has=page.locator(f"text:text-is('{name}')")).get_attribute(
+        "data-node")
+    page.locator(f"text.value[data-node={node}]").click()
+    page.fill("#circuit input.wire-edit", value)
+    page.keyboard.press("Enter")
+    wait_render(page, n)
+
+
+def test_a_value_on_a_wire_is_edited_in_place(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "x = 3\nf = x * y")
+    edit_on_wire(page, "x", "-2")
+    assert editor_text(page) == "x = -2\nf = x * y"  # the program's literal, rewritten
+    expect(page.locator("#output-value")).to_have_text("-10.00")  # y kept the example's 5
+    edit_on_wire(page, "y", "4")
+    expect(page.locator("#output-value")).to_have_text("-8.00")
+    assert rows(page) == [("x", True, "-2"), ("y", False, "4")]
+
+
+def test_the_editor_underlines_the_error_and_takes_gutter_marks(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.click("#expr")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("q = x + y\nf = q ^ z")
+    underline = page.locator(".cm-lintRange-error")
+    expect(underline).to_have_text("^")  # the error's own characters, in the text
+    underline.hover()
+    expect(page.locator(".cm-tooltip-lint")).to_contain_text("**")  # the hint: write ** for powers
+    page.evaluate("""window.chainrule.editor.setGutterMarks([
+      {line: 1, mark: 'ok', title: 'dq matches'}, {line: 2, mark: 'wrong', title: 'df is off'}])""")
+    expect(page.locator(".cm-marks .cm-mark-ok")).to_have_attribute("title", "dq matches")
+    expect(page.locator(".cm-marks .cm-mark-wrong")).to_have_count(1)
+    page.evaluate("window.chainrule.editor.setGutterMarks([])")
+    expect(page.locator(".cm-marks .cm-mark")).to_have_count(0)

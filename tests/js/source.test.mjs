@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { literals, replaceLiteral } from '../../static/js/source.js';
+
+test("literal assignments are found with their characters, as the notes write them", () => {
+  const text = 'x = -2; y = 5; z = -4 # set some inputs; b = 3\nq = x + y\nw = [2,-3,-3] # weights\nf = q * z';
+  const found = literals(text);
+  assert.deepEqual(found.map((l) => [l.name, l.value]), [['x', -2], ['y', 5], ['z', -4], ['w', [2, -3, -3]]]);
+  for (const l of found) assert.equal(text.slice(l.start, l.end), l.text);
+});
+
+test('only numbers and lists of numbers are literals', () => {
+  const text = 'a = 1e-3\nb = [[1, 2], [3, .5]]\nc = x + 1\nd = [1, x]\ne = []\nf = a == 2';
+  assert.deepEqual(literals(text).map((l) => [l.name, l.value]), [['a', 0.001], ['b', [[1, 2], [3, 0.5]]]]);
+});
+
+test("replacing a literal changes that literal and nothing else", () => {
+  const text = 'x = 3 # example values\ny = -4\nf = x * y';
+  assert.equal(replaceLiteral(text, 'x', '1.5'), 'x = 1.5 # example values\ny = -4\nf = x * y');
+  assert.equal(replaceLiteral(text, 'y', '[1, 2]'), 'x = 3 # example values\ny = [1, 2]\nf = x * y');
+  assert.equal(replaceLiteral(text, 'f', '2'), text, 'f is not a literal: nothing to replace');
+});
