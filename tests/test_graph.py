@@ -179,8 +179,8 @@ def test_a_bad_index_is_an_error_at_the_index(expr, values, message):
 
 
 def test_backward_for_some_inputs_skips_the_others():
-    c = trace("t = 2 * u; sum(relu(X @ W) * v)", {"X": [[1.0, -2.0], [0.5, 3.0]], "W": [[1.0], [2.0]],
-                                       "v": [1.0, -1.0], "u": 2.0})
+    c = trace("t = 2 * u; sum(relu(X @ W) * v)",
+              {"X": [[1.0, -2.0], [0.5, 3.0]], "W": [[1.0], [2.0]], "v": [1.0, -1.0], "u": 2.0})
     names = c.graph.inputs()
     grads = c.graph.backward(c.vals, wrt={"W"})
     np.testing.assert_allclose(grads[names["W"].index], c.gradients["W"])
