@@ -12,11 +12,12 @@ import numpy as np
 from engine.graph import Graph, Limits, Node, as_value
 from engine.ops import GATES
 
-PARSED_SIZE = 256  # parsed programs kept, the least recently used dropped first
+PARSED_NODES = 200_000  # nodes of the parsed programs kept, the least recently used dropped first
 QUICK_NODES = 64  # see quick()
 QUICK_NUMBERS = 64
 
 _parsed: OrderedDict[tuple, Graph] = OrderedDict()
+_parsed_nodes = 0  # in all the graphs of _parsed
 _parsed_lock = threading.Lock()  # the server's threads share the cache
 
 
@@ -28,18 +29,30 @@ def _parsed_graph(key: tuple) -> Graph | None:
         return graph
 
 
+def parsed(text: str, expand: bool = False, limits: Limits | None = None) -> Graph | None:
+    """The graph compile_text made of this text before, if it is still kept."""
+    return _parsed_graph((text, expand, limits))
+
+
 def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
-    """Parse once per (text, expand, limits): changing only values re-runs just the two passes."""
+    """Parse once per (text, expand, limits): changing only values re-runs just the two passes.
+
+    The cache is bounded by what it holds, PARSED_NODES nodes in all (a node with its text and
+    plans is a few hundred bytes), not by a count of programs: a few big programs push out
+    many small ones."""
     from engine.parse import parse
 
+    global _parsed_nodes
     key = (text, expand, limits)
     graph = _parsed_graph(key)
     if graph is None:
         graph = parse(text, limits).rebuilt(expand=expand)
         with _parsed_lock:
-            _parsed[key] = graph
-            while len(_parsed) > PARSED_SIZE:
-                _parsed.popitem(last=False)
+            if key not in _parsed:
+                _parsed[key] = graph
+                _parsed_nodes += len(graph.nodes)
+            while _parsed_nodes > PARSED_NODES and len(_parsed) > 1:
+                _parsed_nodes -= len(_parsed.popitem(last=False)[1].nodes)
     return graph
 
 

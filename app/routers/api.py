@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 
 import engine
-from app.compute import run_limited
-from app.responses import SpelledJSONResponse, StrictJSONResponse
+from app.lanes import run_here, run_in_worker
+from app.responses import StrictJSONResponse
 from app.schemas import (
+    ERRORS,
     CircuitRequest,
     CircuitResponse,
     CodeResponse,
@@ -21,81 +21,84 @@ from app.schemas import (
     Health,
     Op,
     Preset,
-    Problem,
 )
-from engine.circuit import quick
+from engine.circuit import compile_text, parsed
+from engine.cost import Budget, check_response, estimate, parse_seconds
 
 router = APIRouter()
 
 LIMITS = engine.Limits()  # text from the network gets the engine's default limits
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "The expression or its values are wrong "
-          "(syntax, unknown name, missing value, shape mismatch, limit exceeded)."},
-    413: {"model": Problem, "description": "The request body is larger than 1 MB."},
-    422: {"model": Problem, "description": "The request does not match the schema."},
-    503: {"model": Problem, "description": "The computation took longer than the time limit."},
-}
+BUDGET = Budget()
+INLINE_SECONDS = 0.001  # work the cost model puts under this runs on the event loop
 
 
-def _trace(body: CircuitRequest) -> engine.Circuit:
-    return engine.trace(body.expression, body.engine_values(LIMITS.max_elements),
-                        expand=body.expand, limits=LIMITS)
+# The jobs: module-level functions, so that a worker process can be handed them by name.
 
 
-def _quick(body: CircuitRequest) -> bool:
-    return quick(body.expression, body.values, expand=body.expand, limits=LIMITS)
+def _traced(text: str, values: dict, expand: bool, response: bool) -> engine.Circuit:
+    graph = compile_text(text, expand, LIMITS)
+    cost = estimate(graph, values, LIMITS, BUDGET)
+    if response:
+        check_response(cost, BUDGET)
+    return engine.Circuit(text, graph, values, LIMITS)
 
 
-M = TypeVar("M", bound=BaseModel)
-BODIES = (CircuitRequest, GradcheckRequest)  # documented as request bodies (see app.main)
+def circuit_job(text: str, values: dict, expand: bool) -> dict:
+    """The /api/circuit response body."""
+    return _traced(text, values, expand, True).to_dict()
 
 
-async def _read(request: Request, model: type[M]) -> M:
-    """The JSON body as `model`, parsed and validated by pydantic in one step: FastAPI's own
-    body parameter costs more per request than tracing a small circuit. A mismatch is the
-    same 422 problem."""
-    try:
-        return model.model_validate_json(await request.body())
-    except ValidationError as e:
-        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])}
-                                      for err in e.errors(include_url=False)]) from None
+def gradcheck_job(text: str, values: dict, expand: bool, h: float | None) -> dict:
+    """The /api/gradcheck response body."""
+    return _traced(text, values, expand, False).check(*(() if h is None else (h,)))
 
 
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    """openapi_extra documenting `model` as the JSON request body."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+def code_job(text: str, values: dict, expand: bool) -> dict:
+    """The /api/code response body."""
+    return _traced(text, values, expand, False).code()
+
+
+async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
+               *more: Any) -> StrictJSONResponse:
+    """`job` in a worker process, unless the cost model, checked first wherever the text is
+    parsed already (or short enough to parse at once), refuses it or finds it tiny: a tiny
+    circuit is traced here, on the event loop."""
+    values = body.engine_values(LIMITS.max_elements)
+    args = (body.expression, values, body.expand, *more)
+    graph = parsed(body.expression, body.expand, LIMITS)
+    if graph is None and parse_seconds(body.expression) <= INLINE_SECONDS / 2:
+        graph = compile_text(body.expression, body.expand, LIMITS)
+    if graph is not None:
+        cost = estimate(graph, values, LIMITS, BUDGET)
+        if job is circuit_job:
+            check_response(cost, BUDGET)
+            if cost.seconds <= INLINE_SECONDS:
+                return StrictJSONResponse(run_here(job, *args))
+    limit = request.app.state.settings.time_limit
+    return StrictJSONResponse(await run_in_worker(job, *args, limit=limit))
 
 
 # Handlers return their response directly: the engine's to_dict() already is the body, so
 # response_model only documents it (no second validation pass per request).
 
 
-@router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"],
-             openapi_extra=_body(CircuitRequest))
-async def circuit(request: Request) -> SpelledJSONResponse:
+@router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"])
+async def circuit(body: CircuitRequest, request: Request) -> StrictJSONResponse:
     """Trace an expression: every wire's forward value and gradient."""
-    body = await _read(request, CircuitRequest)
-    return SpelledJSONResponse(await run_limited(request, lambda: _trace(body).to_dict(),
-                                                 quick=_quick(body)))
+    return await _run(request, circuit_job, body)
 
 
 @router.post("/api/gradcheck", response_model=GradcheckResponse, responses=ERRORS,
-             tags=["circuit"], openapi_extra=_body(GradcheckRequest))
-async def gradcheck(request: Request) -> StrictJSONResponse:
+             tags=["circuit"])
+async def gradcheck(body: GradcheckRequest, request: Request) -> StrictJSONResponse:
     """Check backprop's gradients against central differences."""
-    body = await _read(request, GradcheckRequest)
-    kwargs = {} if body.h is None else {"h": float(body.h)}
-    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).check(**kwargs)))
+    return await _run(request, gradcheck_job, body, None if body.h is None else float(body.h))
 
 
-@router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"],
-             openapi_extra=_body(CircuitRequest))
-async def code(request: Request) -> StrictJSONResponse:
+@router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"])
+async def code(body: CircuitRequest, request: Request) -> StrictJSONResponse:
     """Staged forward and backward Python for the circuit, in the course's style."""
-    body = await _read(request, CircuitRequest)
-    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).code()))
+    return await _run(request, code_job, body)
 
 
 @cache

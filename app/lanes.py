@@ -1,0 +1,239 @@
+"""The two lanes work runs in: here, on the event loop, when the cost model says it is tiny; else
+in a small pool of worker processes that can really be stopped.
+
+    result = await run_in_worker(fn, *args, limit=5.0)
+    async for item in stream_in_worker(gen, *args, limit=None): ...
+
+`fn` and `gen` are module-level functions (they travel to the worker by name), their arguments
+and results anything pickle carries. An exception `fn` raises comes back as it is (an
+ExpressionError is a 400); MemoryError, the worker's memory cap, comes back as an
+ExpressionError too. When `limit` seconds pass (waiting for a free worker included), the worker
+is killed and replaced, and TimeLimitExceeded (503) is raised. `stream_in_worker` sends each item
+`gen(*args)` yields as soon as it is made; when its consumer stops early (a StreamingResponse
+whose client went away is cancelled), the worker is killed and replaced as well.
+
+Workers are forked from a server process that has the engine imported (multiprocessing's
+forkserver), so a replacement is ready in milliseconds; each has an address-space cap (RLIMIT_AS)
+so that a wrong estimate cannot take the machine down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+import traceback
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from app.problems import TimeLimitExceeded, WorkerLost
+from engine import ExpressionError
+
+T = TypeVar("T")
+
+log = logging.getLogger("chainrule")
+
+# Imported once by the fork server, so that every worker starts with them.
+PRELOAD = ["numpy", "engine", "engine.check", "engine.codegen", "engine.cost", "engine.parse",
+           "app.routers.api", "app.routers.labs"]
+_CONTEXT = multiprocessing.get_context("forkserver")
+
+
+def run_here(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` as a worker runs it: numpy's overflow warnings off (responses report them),
+    running out of memory or of stack an ExpressionError."""
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    except MemoryError:
+        raise ExpressionError("this request needs more memory than the server allows") from None
+    except RecursionError:
+        raise ExpressionError("this expression is nested too deeply") from None
+
+
+def _serve(conn: Any, memory: int) -> None:
+    """A worker: run (fn, args, stream) jobs from the pipe until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
+    if memory:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            fn, args, stream = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if stream:
+                for item in run_here(fn, *args):
+                    conn.send(("item", item))
+                conn.send(("done", None))
+            else:
+                conn.send(("ok", run_here(fn, *args)))
+        except ExpressionError as e:
+            conn.send(("error", e))
+        except Exception:
+            traceback.print_exc()
+            conn.send(("error", RuntimeError("the computation failed in a worker process")))
+
+
+class _Worker:
+    def __init__(self, memory: int):
+        parent, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(target=_serve, args=(child, memory), daemon=True,
+                                        name="chainrule-worker")
+        self.process.start()
+        child.close()
+        self.conn = parent
+        kind, self.pid = parent.recv()  # the memory cap is in place
+
+    async def receive(self, deadline: float | None) -> tuple[str, Any]:
+        """The next message, waiting on the event loop; TimeoutError after `deadline`."""
+        if not self.conn.poll():
+            loop = asyncio.get_running_loop()
+            ready = loop.create_future()
+            fd = self.conn.fileno()
+            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await ready
+            finally:
+                loop.remove_reader(fd)
+        return self.conn.recv()  # the whole message: the worker sends it in one go
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.conn.close()
+
+
+class Pool:
+    """Up to `size` worker processes, started when first needed, shared by every event loop of
+    the process (tests run several)."""
+
+    def __init__(self, size: int = 2, memory: int = 2**30):
+        self.size, self.memory = size, memory
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._waiters: deque[asyncio.Future] = deque()
+        self._count = 0  # workers alive or starting
+
+    def configure(self, size: int, memory: int) -> None:
+        """Set size and memory cap; workers started before keep theirs."""
+        self.size, self.memory = size, memory
+
+    async def take(self, deadline: float | None) -> _Worker:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            if self._count < self.size:
+                self._count += 1
+                threading.Thread(target=self._start, daemon=True).start()
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await waiter
+        except BaseException:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            if waiter.done() and not waiter.cancelled():
+                self.give(waiter.result())  # handed over as the wait ended
+            raise
+
+    def give(self, worker: _Worker) -> None:
+        """A worker is free: to the first request waiting for one, else to the idle list."""
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.get_loop().call_soon_threadsafe(self._hand, waiter, worker)
+                    return
+            self._idle.append(worker)
+
+    def _hand(self, waiter: asyncio.Future, worker: _Worker) -> None:
+        if waiter.done():  # it gave up in the meantime
+            self.give(worker)
+        else:
+            waiter.set_result(worker)
+
+    def discard(self, worker: _Worker) -> None:
+        """Kill a worker (its request timed out or went away) and start its replacement."""
+        worker.kill()
+        threading.Thread(target=self._start, daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            worker = _Worker(self.memory)
+        except Exception:
+            log.exception("a worker process did not start")
+            with self._lock:
+                self._count -= 1
+            return
+        self.give(worker)
+
+    def pids(self) -> list[int]:
+        """The idle workers' process ids (for tests and the abuse bench)."""
+        with self._lock:
+            return [w.pid for w in self._idle]
+
+
+POOL = Pool()
+_CONTEXT.set_forkserver_preload(PRELOAD)
+
+
+def _deadline(limit: float | None) -> float | None:
+    return None if limit is None else asyncio.get_running_loop().time() + limit
+
+
+async def run_in_worker(fn: Callable[..., T], *args: Any, limit: float | None) -> T:
+    """`fn(*args)` in a worker process; TimeLimitExceeded after `limit` seconds."""
+    deadline = _deadline(limit)
+    async for kind, payload in _exchange(fn, args, False, deadline, limit):
+        if kind == "ok":
+            return payload
+    raise AssertionError("unreachable: a job ends with a result or an error")
+
+
+async def stream_in_worker(fn: Callable[..., Any], *args: Any,
+                           limit: float | None = None) -> AsyncIterator[Any]:
+    """The items the generator `fn(*args)` yields in a worker process, as they come."""
+    async for kind, payload in _exchange(fn, args, True, _deadline(limit), limit):
+        if kind == "item":
+            yield payload
+
+
+async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | None,
+                    limit: float | None) -> AsyncIterator[tuple[str, Any]]:
+    try:
+        worker = await POOL.take(deadline)
+    except TimeoutError:
+        raise TimeLimitExceeded(limit or 0) from None
+    done = False
+    try:
+        worker.conn.send((fn, args, stream))
+        while not done:
+            kind, payload = await worker.receive(deadline)
+            done = kind != "item"
+            if done:  # the worker is free before its last message is handed on
+                POOL.give(worker)
+            if kind == "error":
+                raise payload
+            yield kind, payload
+    except TimeoutError:
+        raise TimeLimitExceeded(limit or 0) from None
+    except (EOFError, OSError):
+        log.warning("a worker process ended during a request (out of memory?)")
+        raise WorkerLost() from None
+    finally:
+        if not done:
+            POOL.discard(worker)
