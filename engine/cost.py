@@ -24,6 +24,10 @@ def _same(node: Node, a: Shape, *rest: Shape) -> Shape:
 
 
 def _broadcast(node: Node, a: Shape, b: Shape) -> Shape:
+    if a == b or not b:
+        return a
+    if not a:
+        return b
     try:
         return np.broadcast_shapes(a, b)
     except ValueError:
@@ -56,29 +60,21 @@ def _index(node: Node, a: Shape) -> Shape:
     return a[len(index) if isinstance(index, tuple) else 1:]
 
 
-def _matmul_flops(a: Shape, b: Shape, out: Shape) -> int:
-    # each output number is a dot product of length k; the backward pass does two such products
-    return 6 * math.prod(out) * (a[-1] if a else 1)
-
-
-def _elementwise(per_element: int) -> Callable[[Shape, Shape, Shape], int]:
-    return lambda *shapes: per_element * max(math.prod(s) for s in shapes)
-
-
-# op: (shape of the output from the input shapes, flops of forward + backward, scratch arrays of
-# the largest operand's size that the passes allocate besides the values and the gradients)
-RULES: dict[str, tuple[Callable, Callable, int]] = {
-    **{op: (_broadcast, _elementwise(4), 2) for op in ("add", "sub", "mul", "div", "max", "min")},
-    "pow": (_broadcast, _elementwise(60), 4),
-    **{op: (_same, _elementwise(3), 1) for op in ("neg", "recip", "addc", "scale", "abs", "relu")},
-    **{op: (_same, _elementwise(30), 2)
+# op: (shape of the output from the input shapes, floating-point operations of forward and
+# backward per number of the largest operand, scratch arrays of that size the passes allocate
+# besides values and gradients). A matmul's work is its dot products: 6·m·k·n for both passes.
+RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
+    **{op: (_broadcast, 4, 2) for op in ("add", "sub", "mul", "div", "max", "min")},
+    "pow": (_broadcast, 60, 4),
+    **{op: (_same, 3, 1) for op in ("neg", "recip", "addc", "scale", "abs", "relu")},
+    **{op: (_same, 30, 2)
        for op in ("powc", "exp", "log", "sqrt", "sigmoid", "tanh", "softplus", "sin", "cos")},
-    "matmul": (_matmul, _matmul_flops, 2),
-    "sum": (_scalar, _elementwise(2), 1),
-    "mean": (_scalar, _elementwise(2), 1),
-    "transpose": (_transpose, _elementwise(1), 1),
-    "index": (_index, _elementwise(1), 1),
-    "softmax_ce": (_scalar, _elementwise(40), 4),
+    "matmul": (_matmul, 0, 2),
+    "sum": (_scalar, 2, 1),
+    "mean": (_scalar, 2, 1),
+    "transpose": (_transpose, 1, 1),
+    "index": (_index, 1, 1),
+    "softmax_ce": (_scalar, 40, 4),
 }
 
 # Seconds, roughly, on one core: what the server uses to pick a lane, not a promise.
@@ -109,7 +105,12 @@ class Cost:
     memory: int  # bytes of values, gradients and scratch
     flops: int
     response: int  # bytes of the /api/circuit response
-    scalar: bool  # every value is a scalar
+    shapes: list[Shape]  # every node's, in node order
+
+    @property
+    def scalar(self) -> bool:
+        """Every value is a scalar."""
+        return self.elements == len(self.shapes)
 
     @property
     def seconds(self) -> float:
@@ -143,47 +144,52 @@ def shape_of(value, where: str = "value") -> Shape:
 def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
              budget: Budget | None = None) -> Cost:
     """Every node's shape and the cost of tracing `graph` with `values`; with `limits` or `budget`,
-    an ExpressionError names the first gate whose work goes over them (its span, its shape)."""
+    an ExpressionError names the first node whose work goes over them (its span, its shape)."""
     shapes: list[Shape] = [()] * len(graph.nodes)
-    elements = memory = flops = 0
-    response = 0
-    gates = 0
-    max_elements = limits.max_elements if limits else None
+    sizes = [1] * len(graph.nodes)
+    elements = memory = flops = gates = inputs = 0
+    max_gates = limits.max_gates if limits else math.inf
+    max_elements = limits.max_elements if limits else math.inf
+    max_memory = budget.memory if budget else math.inf
+    max_flops = budget.flops if budget else math.inf
     for node in graph.nodes:
         if node.kind == "gate":
             gates += 1
-            shape_rule, flop_rule, scratch = RULES[node.op]
-            ins = [shapes[i.index] for i in node.inputs]
-            shape = shape_rule(node, *ins)
-            flops += flop_rule(*ins, shape)
-            widest = max(math.prod(s) for s in (*ins, shape))
+            shape_rule, per_number, scratch = RULES[node.op]
+            ins = [i.index for i in node.inputs]
+            shape = shape_rule(node, *[shapes[i] for i in ins])
+            size = math.prod(shape) if shape else 1
+            widest = max(size, *[sizes[i] for i in ins])
+            flops += per_number * widest if per_number else 6 * size * (
+                shapes[ins[0]][-1] if shapes[ins[0]] else 1)
             memory += 8 * scratch * widest
         else:
             v = values.get(node.name) if node.kind == "input" else None
-            shape = node.default.shape if v is None and node.default is not None else (
-                shape_of(v, node.name))
-        shapes[node.index] = shape
-        size = math.prod(shape)
+            if v is None:
+                shape = node.default.shape if node.default is not None else ()
+            else:
+                shape = () if type(v) is int or type(v) is float else shape_of(v)
+            size = math.prod(shape) if shape else 1
+            if node.kind == "input":
+                inputs += size
+        shapes[node.index], sizes[node.index] = shape, size
         elements += size
         memory += 16 * size  # the value and its gradient
-        response += BYTES_PER_NODE + 2 * BYTES_PER_NUMBER * size
-        if limits is not None and node.kind == "gate" and gates > limits.max_gates:
-            raise _over(node, shape, f"the circuit has more than {limits.max_gates:,} gates "
+        if gates > max_gates:
+            raise _over(node, shape, f"the circuit has more than {max_gates:,} gates "
                         "(an expanded composite gate counts as the gates it becomes)")
-        if max_elements is not None and elements > max_elements:
+        if elements > max_elements:
             raise _over(node, shape, f"the circuit would hold {elements:,} numbers, more than "
                         f"the limit of {max_elements:,}")
-        if budget is not None:
-            if memory > budget.memory:
-                raise _over(node, shape, f"the circuit would need {memory / 2**20:,.0f} MB, "
-                            f"more than the limit of {budget.memory / 2**20:,.0f} MB")
-            if flops > budget.flops:
-                raise _over(node, shape, f"the circuit would take {flops:.2g} floating-point "
-                            f"operations, more than the limit of {budget.flops:.2g}")
-    inputs = sum(math.prod(shapes[n.index]) for n in graph.nodes if n.kind == "input")
-    response += BYTES_PER_NUMBER * inputs  # the gradients again, by input name
-    return Cost(gates, elements, memory, flops, response,
-                scalar=all(not s for s in shapes))
+        if memory > max_memory:
+            raise _over(node, shape, f"the circuit would need {memory / 2**20:,.0f} MB, more "
+                        f"than the limit of {max_memory / 2**20:,.0f} MB")
+        if flops > max_flops:
+            raise _over(node, shape, f"the circuit would take {flops:.2g} floating-point "
+                        f"operations, more than the limit of {max_flops:.2g}")
+    # every node's value and gradient, and the inputs' gradients again by name
+    response = BYTES_PER_NODE * len(graph.nodes) + BYTES_PER_NUMBER * (2 * elements + inputs)
+    return Cost(gates, elements, memory, flops, response, shapes)
 
 
 def check_response(cost: Cost, budget: Budget) -> None:

@@ -73,7 +73,8 @@ async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
         if job is circuit_job:
             check_response(cost, BUDGET)
             if cost.seconds <= INLINE_SECONDS:
-                return StrictJSONResponse(run_here(job, *args))
+                circuit = run_here(engine.Circuit, body.expression, graph, values, LIMITS)
+                return StrictJSONResponse(circuit.to_dict())
     limit = request.app.state.settings.time_limit
     return StrictJSONResponse(await run_in_worker(job, *args, limit=limit))
 

@@ -1,0 +1,112 @@
+"""The worker lane: jobs run in processes that are killed and replaced on the time limit, capped
+in memory, and streams that stop when their consumer does. The jobs are functions of the
+standard library and numpy: a worker process finds them by name."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+
+import anyio
+import numpy as np
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from app.lanes import POOL, run_in_worker, stream_in_worker
+from app.problems import TimeLimitExceeded, WorkerLost
+from engine import ExpressionError
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie has ended too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def wait_until(condition, seconds: float = 30) -> bool:
+    end = time.monotonic() + seconds  # a bound against hanging, not a timing assertion
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(scope="module")
+def portal():
+    with start_blocking_portal() as portal:
+        yield portal
+
+
+def call(portal, fn, *args, limit=30.0):
+    return portal.call(lambda: run_in_worker(fn, *args, limit=limit))
+
+
+def test_a_job_runs_in_another_process(portal):
+    pid = call(portal, os.getpid)
+    assert pid != os.getpid()
+    assert call(portal, sum, [1, 2, 3]) == 6
+
+
+def test_a_job_over_the_time_limit_is_killed_and_replaced(portal):
+    async def both_busy():  # so that both workers are started and idle afterwards
+        async with anyio.create_task_group() as tg:
+            for _ in range(POOL.size):
+                tg.start_soon(lambda: run_in_worker(time.sleep, 0.3, limit=30))
+
+    portal.call(both_busy)
+    before = set(POOL.pids())
+    assert len(before) == POOL.size
+    with pytest.raises(TimeLimitExceeded):
+        call(portal, time.sleep, 60, limit=0.2)
+    assert wait_until(lambda: sum(map(gone, before)) == 1), "the stopped worker still runs"
+    assert call(portal, sum, [2, 3]) == 5  # a new worker answers
+    assert wait_until(lambda: len(POOL.pids()) == POOL.size)
+
+
+def test_expression_errors_come_back_as_they_are(portal):
+    with pytest.raises(ExpressionError, match="unknown"):
+        call(portal, _raise_expression_error)
+
+
+def _raise_expression_error():
+    raise ExpressionError("unknown name")
+
+
+def test_a_worker_cannot_take_more_memory_than_its_cap(portal):
+    # 2 GiB of ones: over the 1 GiB cap, which turns it into a MemoryError in the worker
+    with pytest.raises(ExpressionError, match="more memory"):
+        call(portal, np.ones, 2**28)
+    assert call(portal, sum, [1]) == 1
+
+
+def test_a_worker_that_dies_is_replaced(portal):
+    with pytest.raises(WorkerLost):
+        call(portal, os._exit, 3)
+    assert call(portal, sum, [4]) == 4
+
+
+def test_a_stream_sends_items_as_they_come_and_its_worker_stops_with_its_consumer(portal):
+    async def first(n: int, limit=None):
+        got = []
+        stream = stream_in_worker(itertools.count, 0, limit=limit)
+        async for item in stream:
+            got.append(item)
+            if len(got) == n:
+                break
+        await stream.aclose()
+        return got
+
+    before = set(POOL.pids())
+    assert portal.call(first, 5) == [0, 1, 2, 3, 4]
+    # the endless generator's worker was killed: the idle workers are others
+    assert wait_until(lambda: len(set(POOL.pids()) - before) >= 1)
+
+    async def everything():
+        return [item async for item in stream_in_worker(range, 3, limit=30)]
+
+    assert portal.call(everything) == [0, 1, 2]
