@@ -87,7 +87,7 @@ def test_a_response_over_the_cap_is_refused_before_any_work():
 
 
 def test_expanded_gates_count_against_the_gate_limit():
-    text = " + ".join(["tanh(x)"] * 1249)  # 2,497 gates as written, 9,992 expanded
+    text = "+".join(["tanh(x)"] * 1249)  # 2,497 gates as written, 9,992 expanded
     compile_text(text, False, Limits())  # within the limit as written
     message = refused(text, {"x": 1.0}, expand=True)
     assert "more than 5,000 gates" in message and "expanded" in message
