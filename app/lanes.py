@@ -9,12 +9,14 @@ and results anything pickle carries. An exception `fn` raises comes back as it i
 ExpressionError is a 400); MemoryError, the worker's memory cap, comes back as an
 ExpressionError too. When `limit` seconds pass (waiting for a free worker included), the worker
 is killed and replaced, and TimeLimitExceeded (503) is raised. `stream_in_worker` sends each item
-`gen(*args)` yields as soon as it is made; when its consumer stops early (a StreamingResponse
+`gen(*args)` yields as soon as it is made; when too many requests wait for a worker already, Busy
+(503) is raised at once; when its consumer stops early (a StreamingResponse
 whose client went away is cancelled), the worker is killed and replaced as well.
 
 Workers are forked from a server process that has the engine imported (multiprocessing's
-forkserver), so a replacement is ready in milliseconds; each has an address-space cap (RLIMIT_AS)
-so that a wrong estimate cannot take the machine down.
+forkserver, app.preload), so a replacement is ready in milliseconds; each has an address-space
+cap (RLIMIT_AS) so that a wrong estimate cannot take the machine down, and a lower priority
+than the event loop (nice 10, set in app.preload).
 """
 
 from __future__ import annotations
@@ -33,16 +35,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from app.problems import TimeLimitExceeded, WorkerLost
+from app.problems import Busy, TimeLimitExceeded, WorkerLost
 from engine import ExpressionError
 
 T = TypeVar("T")
 
 log = logging.getLogger("chainrule")
 
-# Imported once by the fork server, so that every worker starts with them.
-PRELOAD = ["numpy", "engine", "engine.check", "engine.codegen", "engine.cost", "engine.parse",
-           "app.routers.api", "app.routers.labs"]
 _CONTEXT = multiprocessing.get_context("forkserver")
 
 
@@ -116,7 +115,10 @@ class _Worker:
 
 class Pool:
     """Up to `size` worker processes, started when first needed, shared by every event loop of
-    the process (tests run several)."""
+    the process (tests run several). At most WAITING requests per worker wait for one: past
+    that a request is answered 503 at once, rather than all of them at their time limit."""
+
+    WAITING = 8
 
     def __init__(self, size: int = 2, memory: int = 2**30):
         self.size, self.memory = size, memory
@@ -129,6 +131,21 @@ class Pool:
         """Set size and memory cap; workers started before keep theirs."""
         self.size, self.memory = size, memory
 
+    def start(self) -> None:
+        """Start the workers now, in the background, rather than for the first requests."""
+        with self._lock:
+            missing, self._count = self.size - self._count, max(self._count, self.size)
+        for _ in range(missing):
+            threading.Thread(target=self._start, daemon=True).start()
+
+    def stop(self) -> None:
+        """Kill the idle workers (the server is stopping)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+        for worker in idle:
+            worker.kill()
+
     async def take(self, deadline: float | None) -> _Worker:
         loop = asyncio.get_running_loop()
         with self._lock:
@@ -137,6 +154,8 @@ class Pool:
             if self._count < self.size:
                 self._count += 1
                 threading.Thread(target=self._start, daemon=True).start()
+            if len(self._waiters) >= self.WAITING * self.size:
+                raise Busy(len(self._waiters))
             waiter = loop.create_future()
             self._waiters.append(waiter)
         try:
@@ -188,7 +207,7 @@ class Pool:
 
 
 POOL = Pool()
-_CONTEXT.set_forkserver_preload(PRELOAD)
+_CONTEXT.set_forkserver_preload(["app.preload"])
 
 
 def _deadline(limit: float | None) -> float | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +16,7 @@ from app.middleware import Doors
 from app.responses import StrictJSONResponse
 from app.routers import api, labs, pages
 from app.settings import Settings
+from engine.circuit import compile_text
 
 DESCRIPTION = """Expressions become circuits: every wire's forward value and gradient.
 
@@ -52,6 +55,14 @@ def _log_to_stderr() -> None:
         log.propagate = False
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """A server starts its worker processes with itself, and stops them with itself."""
+    POOL.start()
+    yield
+    POOL.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app; settings default to the environment's (CHAINRULE_TIME_LIMIT, ...)."""
     settings = settings or Settings.from_env()
@@ -59,9 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="chainrule", version="0.1.0", description=DESCRIPTION,
         docs_url=None, redoc_url=None, default_response_class=StrictJSONResponse,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     POOL.configure(settings.processes, settings.worker_memory)
+    compile_text("0")  # the parser's tables are built now, not during a request's turn
     problems.install(app)
     app.include_router(api.router)
     app.include_router(labs.router)

@@ -21,6 +21,7 @@ VALIDATION = "urn:chainrule:problem:validation"
 BODY_TOO_LARGE = "urn:chainrule:problem:body-too-large"
 TIME_LIMIT = "urn:chainrule:problem:time-limit"
 WORKER_LOST = "urn:chainrule:problem:worker-lost"
+BUSY = "urn:chainrule:problem:busy"
 MEDIA_TYPE = "application/problem+json"
 INTERNAL = "urn:chainrule:problem:internal"
 
@@ -31,6 +32,14 @@ class TimeLimitExceeded(Exception):
     def __init__(self, seconds: float):
         super().__init__(f"time limit of {seconds:g} s exceeded")
         self.seconds = seconds
+
+
+class Busy(Exception):
+    """Every worker process is busy and enough requests wait for one already."""
+
+    def __init__(self, waiting: int):
+        super().__init__(f"{waiting} requests wait for a worker process")
+        self.waiting = waiting
 
 
 class WorkerLost(Exception):
@@ -122,6 +131,12 @@ async def worker_lost(request: Request, exc: WorkerLost) -> StrictJSONResponse:
     return problem(503, detail, type=WORKER_LOST, title="Computation stopped")
 
 
+async def busy(request: Request, exc: Busy) -> StrictJSONResponse:
+    detail = (f"The server is busy: {exc.waiting} requests wait for a worker process already; "
+              "try again in a moment.")
+    return problem(503, detail, type=BUSY, title="Busy", headers={"retry-after": "1"})
+
+
 async def internal_error(request: Request, exc: Exception) -> StrictJSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Something went wrong on the server; the error has been logged.",
@@ -135,4 +150,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(TimeLimitExceeded, time_limit)
     app.add_exception_handler(WorkerLost, worker_lost)
+    app.add_exception_handler(Busy, busy)
     app.add_exception_handler(Exception, internal_error)

@@ -12,7 +12,7 @@ import numpy as np
 from engine.graph import Graph, Limits, Node, as_value
 from engine.ops import GATES
 
-PARSED_NODES = 200_000  # nodes of the parsed programs kept, the least recently used dropped first
+PARSED_NODES = 100_000  # nodes of the parsed programs kept, the least recently used dropped first
 QUICK_NODES = 64  # see quick()
 QUICK_NUMBERS = 64
 
