@@ -15,8 +15,7 @@ whose client went away is cancelled), the worker is killed and replaced as well.
 
 Workers are forked from a server process that has the engine imported (multiprocessing's
 forkserver, app.preload), so a replacement is ready in milliseconds; each has an address-space
-cap (RLIMIT_AS) so that a wrong estimate cannot take the machine down, and a lower priority
-than the event loop (nice 10, set in app.preload).
+cap (RLIMIT_AS) so that a wrong estimate cannot take the machine down.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 import numpy as np
@@ -216,19 +216,19 @@ def _deadline(limit: float | None) -> float | None:
 
 async def run_in_worker(fn: Callable[..., T], *args: Any, limit: float | None) -> T:
     """`fn(*args)` in a worker process; TimeLimitExceeded after `limit` seconds."""
-    deadline = _deadline(limit)
-    async for kind, payload in _exchange(fn, args, False, deadline, limit):
-        if kind == "ok":
-            return payload
+    async with aclosing(_exchange(fn, args, False, _deadline(limit), limit)) as messages:
+        async for _, result in messages:
+            return result
     raise AssertionError("unreachable: a job ends with a result or an error")
 
 
 async def stream_in_worker(fn: Callable[..., Any], *args: Any,
                            limit: float | None = None) -> AsyncIterator[Any]:
     """The items the generator `fn(*args)` yields in a worker process, as they come."""
-    async for kind, payload in _exchange(fn, args, True, _deadline(limit), limit):
-        if kind == "item":
-            yield payload
+    async with aclosing(_exchange(fn, args, True, _deadline(limit), limit)) as messages:
+        async for kind, item in messages:
+            if kind == "item":
+                yield item
 
 
 async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | None,

@@ -1,11 +1,7 @@
 """Imported once by the fork server the worker processes are forked from (see app.lanes), so
-that every worker starts with the engine imported and the parser's tables built, at a lower
-priority than the server's event loop."""
-
-import os
+that every worker starts with the engine imported and the parser's tables built."""
 
 from app.routers import api, labs  # noqa: F401  (the jobs workers run)
 from engine.circuit import compile_text
 
 compile_text("0")
-os.nice(10)
