@@ -110,3 +110,56 @@ def test_a_stream_sends_items_as_they_come_and_its_worker_stops_with_its_consume
         return [item async for item in stream_in_worker(range, 3, limit=30)]
 
     assert portal.call(everything) == [0, 1, 2]
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def ten_kilobytes(i: int) -> str:
+    """A distinct program of about 10 KB: statements with long names."""
+    names = [f"w{i}_{k}_" + "x" * 120 for k in range(100)]
+    lines = [f"{names[0]} = x * 2"]
+    for k in range(1, 100):
+        line = f"{names[k]} = tanh({names[k - 1]}) * 1.5"
+        if sum(map(len, lines)) + len(lines) + len(line) > 10_000:
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def parse_many(first: int, count: int) -> dict:
+    """In a worker: parse and expand `count` distinct programs as the API does."""
+    from app.routers.api import LIMITS
+    from engine import circuit
+
+    before = rss()
+    for i in range(first, first + count):
+        circuit.compile_text(ten_kilobytes(i), True, LIMITS)
+    return {"before": before, "after": rss(), "nodes": circuit._parsed_nodes,
+            "programs": len(circuit._parsed)}
+
+
+MB = 2**20
+
+
+def test_the_parse_cache_of_a_worker_stays_bounded_after_1000_distinct_10_kb_programs(portal):
+    from engine.circuit import PARSED_NODES
+
+    assert len(ten_kilobytes(0)) > 9_500
+    results = []
+
+    async def run(first: int) -> None:
+        results.append(await run_in_worker(parse_many, first, 500, limit=600))
+
+    async def all_of_them() -> None:  # two workers, 500 programs each
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, 0)
+            tg.start_soon(run, 500)
+
+    portal.call(all_of_them)
+    for r in results:
+        assert r["nodes"] <= PARSED_NODES and r["programs"] < 500  # the oldest were dropped
+        # the cache holds at most PARSED_NODES nodes: about 100 MB; the worker stays small
+        assert r["after"] - r["before"] < 150 * MB and r["after"] < 400 * MB, r
