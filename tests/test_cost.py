@@ -46,6 +46,13 @@ def test_the_response_estimate_is_not_below_the_response():
         assert size <= estimate(circuit.graph, values).response <= 4 * size + 2000, text
 
 
+def test_every_gate_has_a_cost_rule():
+    from engine.cost import RULES
+    from engine.ops import GATES
+
+    assert set(RULES) == set(GATES)
+
+
 def test_shape_of_a_request_value():
     assert shape_of(3.5) == () and shape_of([[1, 2, 3], [4, 5, 6]]) == (2, 3)
     assert shape_of({"randn": [5, 10], "seed": 0}) == (5, 10) and shape_of([]) == (0,)
