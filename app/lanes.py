@@ -193,8 +193,8 @@ class Pool:
     def _start(self) -> None:
         try:
             worker = _Worker(self.memory)
-        except Exception:
-            log.exception("a worker process did not start")
+        except Exception as e:  # the server is stopping, or the machine is out of processes
+            log.warning("a worker process did not start: %r", e)
             with self._lock:
                 self._count -= 1
             return

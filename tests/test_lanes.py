@@ -163,3 +163,44 @@ def test_the_parse_cache_of_a_worker_stays_bounded_after_1000_distinct_10_kb_pro
         assert r["nodes"] <= PARSED_NODES and r["programs"] < 500  # the oldest were dropped
         # the cache holds at most PARSED_NODES nodes: about 100 MB; the worker stays small
         assert r["after"] - r["before"] < 150 * MB and r["after"] < 400 * MB, r
+
+
+def test_a_streamed_response_whose_client_leaves_stops_its_worker(portal):
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+
+    app = FastAPI()
+
+    @app.get("/count")
+    async def count() -> StreamingResponse:
+        async def lines():
+            async for n in stream_in_worker(_pid_then_count):
+                yield f"{n}\n".encode()
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    sent: list[bytes] = []
+    gone_now = anyio.Event()
+
+    async def receive():
+        await gone_now.wait()  # the client goes away after three lines
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            sent.append(message.get("body", b""))
+            if len(sent) == 3:
+                gone_now.set()
+
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+             "http_version": "1.1", "method": "GET", "path": "/count", "raw_path": b"/count",
+             "query_string": b"", "root_path": "", "scheme": "http", "headers": [],
+             "server": ("testserver", 80), "client": ("127.0.0.1", 1)}
+    portal.call(app, scope, receive, send)
+    pid = int(sent[0])
+    assert [int(line) for line in sent[1:3]] == [0, 1]
+    assert wait_until(lambda: gone(pid)), "the worker of a stream nobody reads still runs"
+
+
+def _pid_then_count():
+    yield os.getpid()
+    yield from itertools.count()
