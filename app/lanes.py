@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from app.problems import Busy, TimeLimitExceeded, WorkerLost
+from app.settings import Settings
 from engine import ExpressionError
 
 T = TypeVar("T")
@@ -120,7 +121,7 @@ class Pool:
 
     WAITING = 8
 
-    def __init__(self, size: int = 2, memory: int = 2**30):
+    def __init__(self, size: int, memory: int):
         self.size, self.memory = size, memory
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
@@ -206,7 +207,7 @@ class Pool:
             return [w.pid for w in self._idle]
 
 
-POOL = Pool()
+POOL = Pool(Settings.processes, Settings.worker_memory)  # create_app configures it
 _CONTEXT.set_forkserver_preload(["app.preload"])
 
 

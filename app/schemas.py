@@ -260,18 +260,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {
     415: "The request body is not application/json.",
     422: "The request does not match the schema or its bounds (detail says which field and "
          "why).",
-    503: "The computation took longer than the time limit, or its worker process ended.",
+    503: "The computation took longer than the time limit, its worker process ended, or too "
+         "many requests wait for a worker.",
 }.items()}
 
 
-# --- labs ------------------------------------------------------------------------------------
+# --- labs: gradient flow, the cliff -------------------------------------------------------------
 
 # A request must fit in memory and in the time limit: the weights (depth × width²) and the
 # activations (depth × width × batch) are what grows; both limits allow the papers' setups.
 MAX_WEIGHTS = 2**23  # 30 × 512² (He et al.) and 5 × 1000² (Glorot & Bengio) fit
 MAX_UNITS = 2**22
-
-# --- gradient flow ------------------------------------------------------------------------------
 
 
 class GradientFlowRequest(BaseModel):

@@ -19,7 +19,7 @@ class Settings:
     header_timeout: float = 10.0  # seconds for a connection to send a request's headers, 408
     max_connections: int = 512  # open connections at once; one more is answered 503 and closed
     processes: int = 4  # worker processes for work that is not tiny (pages send a few at once)
-    worker_memory: int = 1 << 30  # bytes of address space a worker may add to what it starts with
+    worker_memory: int = 768 << 20  # bytes of address space a worker may add to its start's
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -78,7 +78,7 @@ def _raise_expression_error():
 
 
 def test_a_worker_cannot_take_more_memory_than_its_cap(portal):
-    # 2 GiB of ones: over the 1 GiB cap, which turns it into a MemoryError in the worker
+    # 2 GiB of ones: over the 768 MiB cap, which turns it into a MemoryError in the worker
     with pytest.raises(ExpressionError, match="more memory"):
         call(portal, np.ones, 2**28)
     assert call(portal, sum, [1]) == 1

@@ -31,7 +31,7 @@ CONTEXT = {"vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP}
 def page_csp() -> str:
     """The Content-Security-Policy of every response: it allows the inline scripts of the page
     templates (the import map among them), hashed as the pages render them."""
-    env = templates.env
+    env = Jinja2Templates(directory=ROOT / "templates").env
     return csp([h for name in env.list_templates(extensions=["html"])
                 for h in inline_hashes(env.get_template(name).render(CONTEXT))])
 
