@@ -252,7 +252,8 @@ async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | N
     except TimeoutError:
         raise TimeLimitExceeded(limit or 0) from None
     except (EOFError, OSError):
-        log.warning("a worker process ended during a request (out of memory?)")
+        log.warning("worker process %d ended during a request (exit code %s)", worker.pid,
+                    worker.process.exitcode)  # None: not known yet
         raise WorkerLost() from None
     finally:
         if not done:

@@ -73,12 +73,16 @@ class Doors:
         if scope["method"] not in _BODIES:
             return None
         length = kind = None
+        chunked = False
         for key, value in scope["headers"]:
             if key == b"content-length":
                 length = value
             elif key == b"content-type":
                 kind = value
-        if kind is None or kind.split(b";", 1)[0].strip().lower() != _JSON:
+            elif key == b"transfer-encoding":
+                chunked = True
+        has_body = chunked or (length is not None and length.strip(b"0") != b"")
+        if has_body and (kind is None or kind.split(b";", 1)[0].strip().lower() != _JSON):
             return problem(415, "The request body must be JSON, sent with Content-Type: "
                            "application/json.")
         if length is not None:
