@@ -57,8 +57,7 @@ def _log_to_stderr() -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """A server starts its worker processes with itself, and stops them with itself."""
-    POOL.start()
+    """A server stops its worker processes with itself."""
     yield
     POOL.stop()
 
@@ -74,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     POOL.configure(settings.processes, settings.worker_memory)
+    POOL.start()  # in the background: the first requests do not wait for them
     compile_text("0")  # the parser's tables are built now, not during a request's turn
     problems.install(app)
     app.include_router(api.router)

@@ -125,11 +125,11 @@ def server() -> Iterator[Server]:
 
 def under_attack(server: Server, attack: Callable[[], object]) -> tuple[object, float, int]:
     """Run `attack` while /healthz is probed every 50 ms: its result, the worst probe latency
-    as a ratio to the worst of 20 probes at rest, and the peak RSS of any one server process.
+    as a ratio to the worst of 40 probes at rest, and the peak RSS of any one server process.
     (At rest the worst is the machine's own noise: other processes share its cores.)"""
     conn = [socket.create_connection(("127.0.0.1", server.port), timeout=30)]
     try:
-        idle = max(server.healthz(conn) for _ in range(20))
+        idle = max(server.healthz(conn) for _ in range(40))
         worst, peak, done = 0.0, 0, threading.Event()
 
         def probe() -> None:
@@ -152,8 +152,9 @@ def under_attack(server: Server, attack: Callable[[], object]) -> tuple[object, 
 
 
 # Worst /healthz under attack, to the worst at rest: an event loop blocked for the seconds a
-# computation takes shows as a ratio in the hundreds.
-RATIO = 20
+# computation takes shows as a ratio in the hundreds or thousands; a machine whose two cores
+# are shared with the workers (and with other programs) as a few tens at most.
+RATIO = 50
 
 
 # (the gate limit of an expanded program is found after parsing 10 KB: in a worker, which may
