@@ -29,8 +29,8 @@ import signal
 import threading
 import traceback
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from typing import Any, TypeVar
 
 import numpy as np
@@ -46,16 +46,23 @@ log = logging.getLogger("chainrule")
 _CONTEXT = multiprocessing.get_context("forkserver")
 
 
-def run_here(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` as a worker runs it: numpy's overflow warnings off (responses report them),
-    running out of memory or of stack an ExpressionError."""
+@contextmanager
+def computing() -> Iterator[None]:
+    """Around engine work: numpy's overflow warnings off (responses report them), running out
+    of memory or of stack an ExpressionError (a 400)."""
     try:
         with np.errstate(all="ignore"):
-            return fn(*args)
+            yield
     except MemoryError:
         raise ExpressionError("this request needs more memory than the server allows") from None
     except RecursionError:
         raise ExpressionError("this expression is nested too deeply") from None
+
+
+def run_here(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on the event loop, as a worker runs it."""
+    with computing():
+        return fn(*args)
 
 
 def _serve(conn: Any, memory: int) -> None:
@@ -72,12 +79,13 @@ def _serve(conn: Any, memory: int) -> None:
         except (EOFError, OSError):
             return
         try:
-            if stream:
-                for item in run_here(fn, *args):
-                    conn.send(("item", item))
-                conn.send(("done", None))
-            else:
-                conn.send(("ok", run_here(fn, *args)))
+            with computing():
+                if stream:
+                    for item in fn(*args):
+                        conn.send(("item", item))
+                    conn.send(("done", None))
+                else:
+                    conn.send(("ok", fn(*args)))
         except ExpressionError as e:
             conn.send(("error", e))
         except Exception:
@@ -207,6 +215,12 @@ class Pool:
             return [w.pid for w in self._idle]
 
 
+def _report_end(worker: _Worker) -> None:
+    worker.process.join(10)
+    log.warning("worker process %d ended during a request (exit code %s)", worker.pid,
+                worker.process.exitcode)
+
+
 POOL = Pool(Settings.processes, Settings.worker_memory)  # create_app configures it
 _CONTEXT.set_forkserver_preload(["app.preload"])
 
@@ -252,8 +266,7 @@ async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | N
     except TimeoutError:
         raise TimeLimitExceeded(limit or 0) from None
     except (EOFError, OSError):
-        log.warning("worker process %d ended during a request (exit code %s)", worker.pid,
-                    worker.process.exitcode)  # None: not known yet
+        threading.Thread(target=_report_end, args=(worker,), daemon=True).start()
         raise WorkerLost() from None
     finally:
         if not done:
