@@ -141,7 +141,10 @@ class Pool:
         self.size, self.memory = size, memory
 
     def start(self) -> None:
-        """Start the workers now, in the background, rather than for the first requests."""
+        """Start the workers now, in the background, rather than for the first requests (not
+        in a worker: a worker re-imports the server's main module, which may create an app)."""
+        if os.environ.get("CHAINRULE_IN_WORKER"):
+            return
         with self._lock:
             missing, self._count = self.size - self._count, max(self._count, self.size)
         for _ in range(missing):
@@ -160,7 +163,7 @@ class Pool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            if self._count < self.size:
+            if self._count < self.size and not os.environ.get("CHAINRULE_IN_WORKER"):
                 self._count += 1
                 threading.Thread(target=self._start, daemon=True).start()
             if len(self._waiters) >= self.WAITING * self.size:

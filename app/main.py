@@ -57,7 +57,8 @@ def _log_to_stderr() -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """A server stops its worker processes with itself."""
+    """A server starts its worker processes with itself, and stops them with itself."""
+    POOL.start()
     yield
     POOL.stop()
 
