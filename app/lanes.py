@@ -117,9 +117,16 @@ class _Worker:
                 loop.remove_reader(fd)
         return self.conn.recv()  # the whole message: the worker sends it in one go
 
+    dead = False
+
+    def alive(self) -> bool:
+        return not self.dead and self.process.exitcode is None
+
     def kill(self) -> None:
-        self.process.kill()
-        self.conn.close()
+        if not self.dead:
+            self.dead = True
+            self.process.kill()
+            self.conn.close()
 
 
 class Pool:
@@ -161,8 +168,11 @@ class Pool:
     async def take(self, deadline: float | None) -> _Worker:
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._replace(worker)  # it ended while idle
             if self._count < self.size and not os.environ.get("CHAINRULE_IN_WORKER"):
                 self._count += 1
                 threading.Thread(target=self._start, daemon=True).start()
@@ -183,6 +193,8 @@ class Pool:
 
     def give(self, worker: _Worker) -> None:
         """A worker is free: to the first request waiting for one, else to the idle list."""
+        if worker.dead:
+            return
         with self._lock:
             while self._waiters:
                 waiter = self._waiters.popleft()
@@ -199,6 +211,10 @@ class Pool:
 
     def discard(self, worker: _Worker) -> None:
         """Kill a worker (its request timed out or went away) and start its replacement."""
+        if not worker.dead:
+            self._replace(worker)
+
+    def _replace(self, worker: _Worker) -> None:
         worker.kill()
         threading.Thread(target=self._start, daemon=True).start()
 
