@@ -42,18 +42,23 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
     many small ones."""
     from engine.parse import parse
 
+    graph = parsed(text, expand, limits)
+    if graph is None:
+        graph = remember(text, expand, limits, parse(text, limits).rebuilt(expand=expand))
+    return graph
+
+
+def remember(text: str, expand: bool, limits: Limits | None, graph: Graph) -> Graph:
+    """Keep `graph` as compile_text's result for this text (it may come from another process)."""
     global _parsed_nodes
     key = (text, expand, limits)
-    graph = _parsed_graph(key)
-    if graph is None:
-        graph = parse(text, limits).rebuilt(expand=expand)
-        with _parsed_lock:
-            if key not in _parsed:
-                _parsed[key] = graph
-                _parsed_nodes += len(graph.nodes)
-            while _parsed_nodes > PARSED_NODES and len(_parsed) > 1:
-                _parsed_nodes -= len(_parsed.popitem(last=False)[1].nodes)
-    return graph
+    with _parsed_lock:
+        if key not in _parsed:
+            _parsed[key] = graph
+            _parsed_nodes += len(graph.nodes)
+        while _parsed_nodes > PARSED_NODES and len(_parsed) > 1:
+            _parsed_nodes -= len(_parsed.popitem(last=False)[1].nodes)
+        return _parsed[key]
 
 
 def quick(text: str, values: Mapping, *, expand: bool = False,

@@ -32,15 +32,15 @@ def free_port() -> int:
 def exchange(port: int, raw: bytes, timeout: float = 60) -> str:
     """Send raw bytes on a new connection: the status of the answer, or "closed"."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(raw)
         data = b""
         try:
+            s.sendall(raw)
             while b"\r\n\r\n" not in data:
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 data += chunk
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             pass
     return data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/") else "closed"
 

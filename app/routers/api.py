@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request
 
 import engine
 from app.lanes import run_here, run_in_worker
+from app.problems import TimeLimitExceeded
 from app.responses import StrictJSONResponse
 from app.schemas import (
     ERRORS,
@@ -22,8 +24,9 @@ from app.schemas import (
     Op,
     Preset,
 )
-from engine.circuit import compile_text, parsed
+from engine.circuit import compile_text, parsed, remember
 from engine.cost import Budget, check_response, estimate, parse_seconds
+from engine.graph import Graph
 
 router = APIRouter()
 
@@ -43,6 +46,11 @@ def _traced(text: str, values: dict, expand: bool, response: bool) -> engine.Cir
     return engine.Circuit(text, graph, values, LIMITS)
 
 
+def parse_job(text: str, expand: bool) -> Graph:
+    """The graph of a text too long to parse on the event loop (fresh: it pickles)."""
+    return compile_text(text, expand, LIMITS)
+
+
 def circuit_job(text: str, values: dict, expand: bool) -> dict:
     """The /api/circuit response body."""
     return _traced(text, values, expand, True).to_dict()
@@ -60,23 +68,34 @@ def code_job(text: str, values: dict, expand: bool) -> dict:
 
 async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
                *more: Any) -> StrictJSONResponse:
-    """`job` in a worker process, unless the cost model, checked first wherever the text is
-    parsed already (or short enough to parse at once), refuses it or finds it tiny: a tiny
-    circuit is traced here, on the event loop."""
-    values = body.engine_values(LIMITS.max_elements)
-    args = (body.expression, values, body.expand, *more)
-    graph = parsed(body.expression, body.expand, LIMITS)
-    if graph is None and parse_seconds(body.expression) <= INLINE_SECONDS / 2:
-        graph = compile_text(body.expression, body.expand, LIMITS)
-    if graph is not None:
-        cost = estimate(graph, values, LIMITS, BUDGET)
-        if job is circuit_job:
-            check_response(cost, BUDGET)
-            if cost.seconds <= INLINE_SECONDS:
-                circuit = run_here(engine.Circuit, body.expression, graph, values, LIMITS)
-                return StrictJSONResponse(circuit.to_dict())
+    """`job` where the cost model says: refused before any work when over a budget; traced here,
+    on the event loop, when tiny; in a worker process otherwise. Text is parsed here when it is
+    short, else in a worker, and kept in this process's cache either way."""
     limit = request.app.state.settings.time_limit
-    return StrictJSONResponse(await run_in_worker(job, *args, limit=limit))
+    start = time.monotonic()
+    values = body.engine_values(LIMITS.max_elements)
+    text, expand = body.expression, body.expand
+    graph = parsed(text, expand, LIMITS)
+    if graph is None:
+        if parse_seconds(text) <= INLINE_SECONDS / 2:
+            graph = compile_text(text, expand, LIMITS)
+        else:
+            graph = remember(text, expand, LIMITS,
+                             await run_in_worker(parse_job, text, expand, limit=limit))
+    cost = estimate(graph, values, LIMITS, BUDGET)
+    if job is circuit_job:
+        check_response(cost, BUDGET)
+        if cost.seconds <= INLINE_SECONDS:
+            circuit = run_here(engine.Circuit, text, graph, values, LIMITS)
+            return StrictJSONResponse(circuit.to_dict())
+    remaining = limit - (time.monotonic() - start)  # the parse took some of the time
+    try:
+        if remaining <= 0:
+            raise TimeLimitExceeded(remaining)
+        result = await run_in_worker(job, text, values, expand, *more, limit=remaining)
+    except TimeLimitExceeded:
+        raise TimeLimitExceeded(limit) from None
+    return StrictJSONResponse(result)
 
 
 # Handlers return their response directly: the engine's to_dict() already is the body, so
