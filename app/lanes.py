@@ -115,7 +115,10 @@ class _Worker:
                     await ready
             finally:
                 loop.remove_reader(fd)
-        return self.conn.recv()  # the whole message: the worker sends it in one go
+                os.set_blocking(fd, True)  # add_reader made it non-blocking (uvloop does)
+        # The rest of a message longer than the pipe holds is on its way: the worker writes it
+        # all at once, so this waits for a copy, never for work.
+        return self.conn.recv()
 
     dead = False
 

@@ -204,3 +204,11 @@ def test_a_streamed_response_whose_client_leaves_stops_its_worker(portal):
 def _pid_then_count():
     yield os.getpid()
     yield from itertools.count()
+
+
+def test_a_result_longer_than_a_pipe_holds_arrives_whole_under_uvloop():
+    # uvloop's add_reader leaves the pipe non-blocking: the rest of a long message must still
+    # be read (a 64 KB pipe holds the first part only)
+    with start_blocking_portal(backend_options={"use_uvloop": True}) as portal:
+        for size in (10, 200_000, 3_000_000):
+            assert len(call(portal, bytes, size)) == size
