@@ -107,10 +107,11 @@ def serve(args: argparse.Namespace) -> int:
 
     print(f"chainrule: serving on http://{args.host}:{args.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''}; Ctrl-C stops)", flush=True)
-    # access_log off: app.middleware.RequestLog already writes one line per request. The loop
-    # and the HTTP parser are uvloop and httptools (uvicorn[standard]) wherever they install.
+    # access_log off: app.middleware.Doors already writes one line per request. The loop is
+    # uvloop and the HTTP parser httptools (uvicorn[standard]), with app.server's time limit on
+    # headers and cap on connections.
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                access_log=False, log_level="warning")
+                http="app.server:Protocol", access_log=False, log_level="warning")
     return 0
 
 

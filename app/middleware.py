@@ -1,89 +1,121 @@
-"""Pure ASGI middleware: the request body limit and the request log."""
+"""The doors every request passes, as one pure ASGI middleware: odd paths and bodies that are not
+JSON are turned away, the body is bounded in size and in time, every response gets the security
+headers, and every request is logged as one line."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import BODY_TOO_LARGE, BodyTooLarge, problem
+from app.problems import BODY_TOO_LARGE, BodyTimeout, BodyTooLarge, problem
+from app.security import headers
+from app.settings import Settings
 
 log = logging.getLogger("chainrule.request")
 
+# C0 and C1 control characters and DEL, as \xNN in the log: a path cannot forge a log line.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0))}
+# In a path they are refused, and so is U+FFFD: a percent-escape that is not UTF-8 decodes to it.
+_ODD = frozenset(map(chr, (*range(0x20), *range(0x7f, 0xa0), 0xfffd)))
+_BODIES = frozenset(("POST", "PUT", "PATCH"))
+_JSON = b"application/json"
 
-class BodyLimit:
-    """Refuse bodies over `limit` bytes with 413, from Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, limit: int):
+class Doors:
+    def __init__(self, app: ASGIApp, settings: Settings):
+        from app.routers.pages import page_csp
+
         self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                if not value.isdigit():
-                    await problem(400, "Content-Length must be a whole number of bytes.")(
-                        scope, receive, send)
-                    return
-                if int(value) > self.limit:
-                    await self._refuse(scope, receive, send)
-                    return
-        limit, seen = self.limit, 0
-        started = False
-
-        async def counted() -> Message:
-            # Chunked bodies have no Content-Length: count while they stream in.
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge:
-            # Raised where nothing turned it into a response (e.g. outside a route).
-            if started:
-                raise
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await problem(413, BodyTooLarge(self.limit).detail,
-                      type=BODY_TOO_LARGE)(scope, receive, send)
-
-
-class RequestLog:
-    """One line on stderr per request: method, path, status, milliseconds."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
+        self.max_body = settings.max_body
+        self.body_timeout = settings.body_timeout
+        self.headers = headers(page_csp())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500  # what the client gets if the app raises before responding
+        state = [500, False, False]  # status (500 if the app raises first), started, gone
+        extra = self.headers
 
-        async def watched(message: Message) -> None:
-            nonlocal status
+        async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status = message["status"]
+                state[0], state[1] = message["status"], True
+                sent = message.get("headers", [])
+                own = [h for h in extra if h[0] != b"content-security-policy"] if any(
+                    k == b"content-security-policy" for k, _ in sent) else extra
+                message["headers"] = [*sent, *own]
             await send(message)
 
         try:
-            await self.app(scope, receive, watched)
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, sending)
+            elif scope["method"] in _BODIES:
+                await self.app(scope, self._bounded(receive, start, state), sending)
+            else:
+                await self.app(scope, receive, sending)
         finally:
             ms = (time.perf_counter() - start) * 1000
-            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, ms)
+            path = scope["path"].translate(_ESCAPES)
+            if state[2]:
+                log.info("%s %s 499 %.1fms client disconnected", scope["method"], path, ms)
+            else:
+                log.info("%s %s %d %.1fms", scope["method"], path, state[0], ms)
+
+    def _refusal(self, scope: Scope):
+        """A problem response for a request turned away at the door, else None."""
+        if not _ODD.isdisjoint(scope["path"]):
+            return problem(400, "The path holds a control character or an invalid escape.")
+        if scope["method"] not in _BODIES:
+            return None
+        length = kind = None
+        chunked = False
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                length = value
+            elif key == b"content-type":
+                kind = value
+            elif key == b"transfer-encoding":
+                chunked = True
+        has_body = chunked or (length is not None and length.strip(b"0") != b"")
+        if has_body and (kind is None or kind.split(b";", 1)[0].strip().lower() != _JSON):
+            return problem(415, "The request body must be JSON, sent with Content-Type: "
+                           "application/json.")
+        if length is not None:
+            if not length.isdigit():
+                return problem(400, "Content-Length must be a whole number of bytes.")
+            if int(length) > self.max_body:
+                return problem(413, BodyTooLarge(self.max_body).detail, type=BODY_TOO_LARGE)
+        return None
+
+    def _bounded(self, receive: Receive, start: float, state: list) -> Receive:
+        """`receive` that raises BodyTooLarge past max_body bytes (chunked bodies have no
+        Content-Length) and BodyTimeout when the body is not in after body_timeout seconds."""
+        limit, seen, done = self.max_body, 0, False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout - (time.perf_counter() - start)
+
+        async def bounded() -> Message:
+            nonlocal seen, done
+            if done:  # the body is in: what comes now is a disconnect, whenever it comes
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyTimeout(self.body_timeout) from None
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+                done = not message.get("more_body", False)
+            elif message["type"] == "http.disconnect" and not state[1]:
+                state[2] = True
+            return message
+
+        return bounded

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from app.responses import ProblemResponse
+from app.responses import StrictJSONResponse
 from engine import ExpressionError
 
 log = logging.getLogger("chainrule")
@@ -20,6 +20,9 @@ EXPRESSION = "urn:chainrule:problem:expression"
 VALIDATION = "urn:chainrule:problem:validation"
 BODY_TOO_LARGE = "urn:chainrule:problem:body-too-large"
 TIME_LIMIT = "urn:chainrule:problem:time-limit"
+WORKER_LOST = "urn:chainrule:problem:worker-lost"
+BUSY = "urn:chainrule:problem:busy"
+MEDIA_TYPE = "application/problem+json"
 INTERNAL = "urn:chainrule:problem:internal"
 
 
@@ -31,6 +34,18 @@ class TimeLimitExceeded(Exception):
         self.seconds = seconds
 
 
+class Busy(Exception):
+    """Every worker process is busy and enough requests wait for one already."""
+
+    def __init__(self, waiting: int):
+        super().__init__(f"{waiting} requests wait for a worker process")
+        self.waiting = waiting
+
+
+class WorkerLost(Exception):
+    """The worker process running the request ended before it answered."""
+
+
 class BodyTooLarge(HTTPException):
     """The request body is larger than the configured limit."""
 
@@ -38,16 +53,24 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than the limit of {limit:,} bytes.")
 
 
+class BodyTimeout(HTTPException):
+    """The request body did not arrive in time; the connection is closed after the answer."""
+
+    def __init__(self, seconds: float):
+        super().__init__(408, f"The request body did not arrive within {seconds:g} s.",
+                         headers={"connection": "close"})
+
+
 def problem(status: int, detail: str, *, type: str = "about:blank", title: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> ProblemResponse:
+            headers: dict[str, str] | None = None, **extra: Any) -> StrictJSONResponse:
     """A problem+json response; `extra` members with value None are left out."""
     body = {"type": type, "title": title or HTTPStatus(status).phrase, "status": status,
             "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    return ProblemResponse(body, status_code=status, headers=headers)
+    return StrictJSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 
-async def expression_error(request: Request, exc: ExpressionError) -> ProblemResponse:
+async def expression_error(request: Request, exc: ExpressionError) -> StrictJSONResponse:
     position = None
     if exc.start is not None:
         end = exc.end if exc.end is not None else exc.start + 1
@@ -66,7 +89,7 @@ def _place(loc: tuple | list) -> list:
     return [part for part in loc if not (isinstance(part, str) and "[" in part)]
 
 
-async def validation_error(request: Request, exc: RequestValidationError) -> ProblemResponse:
+async def validation_error(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
     # Keep loc/msg/type only: "input" may echo a whole (large) body, "ctx" may hold exceptions.
     errors = [{"loc": _place(e.get("loc", ())), "msg": str(e.get("msg", "")),
                "type": str(e.get("type", ""))} for e in exc.errors()]
@@ -80,7 +103,7 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Pro
                    errors=errors)
 
 
-async def http_error(request: Request, exc: HTTPException) -> ProblemResponse:
+async def http_error(request: Request, exc: HTTPException) -> StrictJSONResponse:
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
         # FastAPI's answer to a body that is not UTF-8 JSON: a schema matter, like bad JSON.
         return problem(422, "body: the request body is not valid UTF-8 JSON", type=VALIDATION,
@@ -96,13 +119,25 @@ async def http_error(request: Request, exc: HTTPException) -> ProblemResponse:
     return problem(exc.status_code, detail, type=kind, headers=getattr(exc, "headers", None))
 
 
-async def time_limit(request: Request, exc: TimeLimitExceeded) -> ProblemResponse:
+async def time_limit(request: Request, exc: TimeLimitExceeded) -> StrictJSONResponse:
     detail = (f"Computing this request took longer than {exc.seconds:g} s; "
               "try a smaller expression or smaller values.")
     return problem(503, detail, type=TIME_LIMIT, title="Time limit exceeded")
 
 
-async def internal_error(request: Request, exc: Exception) -> ProblemResponse:
+async def worker_lost(request: Request, exc: WorkerLost) -> StrictJSONResponse:
+    detail = ("The computation stopped before it finished: its worker process ended (it may "
+              "have needed more memory than a worker may use); try a smaller request.")
+    return problem(503, detail, type=WORKER_LOST, title="Computation stopped")
+
+
+async def busy(request: Request, exc: Busy) -> StrictJSONResponse:
+    detail = (f"The server is busy: {exc.waiting} requests wait for a worker process already; "
+              "try again in a moment.")
+    return problem(503, detail, type=BUSY, title="Busy", headers={"retry-after": "1"})
+
+
+async def internal_error(request: Request, exc: Exception) -> StrictJSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Something went wrong on the server; the error has been logged.",
                    type=INTERNAL, title="Internal error")
@@ -114,4 +149,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(TimeLimitExceeded, time_limit)
+    app.add_exception_handler(WorkerLost, worker_lost)
+    app.add_exception_handler(Busy, busy)
     app.add_exception_handler(Exception, internal_error)

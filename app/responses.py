@@ -1,4 +1,8 @@
-"""Strict JSON: no NaN or Infinity literal ever leaves the service (JSON.parse rejects them)."""
+"""The one response class: strict JSON, written by orjson.
+
+Numbers that are not finite are spelled "NaN", "Infinity", "-Infinity" by the engine
+(`engine.circuit.jsonable`) before they get here; orjson itself never writes a NaN or Infinity
+literal (it writes null), so no response can break a browser's JSON.parse."""
 
 from __future__ import annotations
 
@@ -21,15 +25,9 @@ def _numpy(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Strict JSON bytes, non-finite numbers spelled as strings.
-
-    orjson writes a non-finite float as null, so output that holds a null is made again from a
-    copy with those numbers spelled (a None is a null too: it only costs that second pass)."""
+    """Strict JSON bytes."""
     try:
-        data = orjson.dumps(obj, default=_numpy, option=_OPTIONS)
-        if b"null" not in data:
-            return data
-        return orjson.dumps(jsonable(obj), default=_numpy, option=_OPTIONS)
+        return orjson.dumps(obj, default=_numpy, option=_OPTIONS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits, say: the standard library's way
         return json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False,
                           separators=(",", ":"), default=_numpy).encode("utf-8")
@@ -40,17 +38,3 @@ class StrictJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
-
-
-class SpelledJSONResponse(JSONResponse):
-    """For a body that spells its non-finite numbers already (Circuit.to_dict does): encoded
-    as it is, in one pass."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=_OPTIONS)
-
-
-class ProblemResponse(StrictJSONResponse):
-    """An RFC 9457 problem document."""
-
-    media_type = "application/problem+json"

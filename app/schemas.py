@@ -1,4 +1,5 @@
-"""Request and response models of the HTTP contract (DESIGN.md), with examples for /docs."""
+"""Request and response models of the HTTP contract, with examples for /docs, and the error
+responses every POST route documents."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 from engine import ExpressionError
+from engine.labs.gradient_flow import SATURATION
 
 # --- values ----------------------------------------------------------------------------------
 
@@ -306,13 +308,6 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
 
-class Position(BaseModel):
-    """Where the error points into the expression: 0-based, end exclusive."""
-
-    start: int
-    end: int
-
-
 class Problem(BaseModel):
     """An RFC 9457 problem document (media type application/problem+json)."""
 
@@ -323,12 +318,164 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    position: Position | None = Field(None, description="Set when the error points into the text.")
+    position: dict[Literal["start", "end"], int] | None = Field(
+        None, description="Where the error points into the expression: 0-based start and end "
+        "(exclusive) character offsets.")
     hint: str | None = Field(None, description="A suggestion, e.g. use ** instead of ^.")
     missing: list[str] | None = Field(
         None, description="For a missing value: every input that still needs one, in order.")
     errors: list[dict[str, Any]] | None = Field(
         None, description="For 422: each schema violation's loc, msg and type.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {status: {
+    "description": description,
+    "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
+} for status, description in {
+    400: "The expression or its values are wrong (syntax, unknown name, missing value, shape "
+         "mismatch, a limit of size, work or response exceeded).",
+    408: "The request body did not arrive within the time limit.",
+    413: "The request body is larger than 1 MB.",
+    415: "The request body is not application/json.",
+    422: "The request does not match the schema or its bounds (detail says which field and "
+         "why).",
+    503: "The computation took longer than the time limit, its worker process ended, or too "
+         "many requests wait for a worker.",
+}.items()}
+
+
+# --- labs: gradient flow, the cliff -------------------------------------------------------------
+
+# A request must fit in memory and in the time limit: the weights (depth × width²) and the
+# activations (depth × width × batch) are what grows; both limits allow the papers' setups.
+MAX_WEIGHTS = 2**23  # 30 × 512² (He et al.) and 5 × 1000² (Glorot & Bengio) fit
+MAX_UNITS = 2**22
+
+
+class GradientFlowRequest(BaseModel):
+    """A deep MLP at initialisation: depth hidden layers of `width` units, 10 classes."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"depth": 5, "width": 1000, "activation": "tanh", "init": "standard", "scale": 1.0,
+         "batch": 64, "residual": False, "seed": 0},
+        {"depth": 30, "width": 512, "activation": "relu", "init": "he", "scale": 1.0,
+         "batch": 64, "residual": False, "seed": 0},
+    ]})
+    depth: StrictInt = Field(5, ge=1, le=100,
+                             description="Number of hidden layers.")
+    width: StrictInt = Field(1000, ge=2, le=1024,
+                             description="Units per hidden layer (and inputs).")
+    activation: Literal["sigmoid", "tanh", "relu", "linear"] = "tanh"
+    init: Literal["standard", "xavier", "he", "normal"] = Field(
+        "standard", description="standard: U[-1/√n, 1/√n]; xavier: U[±√6/√(n_in+n_out)]; "
+        "he: N(0, 2/n_in); normal: N(0, 1).")
+    scale: Number = Field(1.0, gt=0, le=100,
+                         description="Multiplies every weight; above 1 makes gradients explode.")
+    batch: StrictInt = Field(64, ge=1, le=512,
+                             description="Rows of the standard-normal input batch.")
+    residual: StrictBool = Field(False, description="Add a skip connection around every layer.")
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of data, labels and weights.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> GradientFlowRequest:
+        weights = self.depth * self.width**2
+        if weights > MAX_WEIGHTS:
+            raise ValueError(f"depth × width² = {weights:,} weights is more than the limit of "
+                             f"{MAX_WEIGHTS:,}; use fewer or narrower layers")
+        units = self.depth * self.width * self.batch
+        if units > MAX_UNITS:
+            raise ValueError(f"depth × width × batch = {units:,} activations is more than the "
+                             f"limit of {MAX_UNITS:,}; use a smaller batch or fewer layers")
+        return self
+
+
+class Histogram(BaseModel):
+    edges: list[OutNumber] = Field(description="Bin edges, one more than counts.")
+    counts: list[int]
+
+
+class LayerStats(BaseModel):
+    """One hidden layer; s is its pre-activation, f(s) its activation."""
+
+    layer: int = Field(description="1 is the layer nearest the input.")
+    activation_mean: OutNumber = Field(description="Mean of f(s) over batch and units.")
+    activation_std: OutNumber = Field(description="Standard deviation of f(s).")
+    saturated: float = Field(description="Fraction of units in the activation's flat tails: "
+                             + "; ".join(f"{k}: {v}" for k, v in SATURATION.items()) + ".")
+    grad_var: OutNumber = Field(description="Variance of the back-propagated gradient dL/ds.")
+    grad_norm: OutNumber = Field(description="Frobenius norm of dL/ds.")
+    weight_grad_var: OutNumber = Field(description="Variance of dL/dW of the layer's weights.")
+    weight_grad_norm: OutNumber = Field(description="Frobenius norm of dL/dW.")
+    histogram: Histogram = Field(description="Counts of the finite activations f(s).")
+
+
+class GradientFlowResponse(BaseModel):
+    loss: OutNumber = Field(description="Softmax cross-entropy, averaged over the batch.")
+    layers: list[LayerStats]
+    saturation: str = Field(description="What `saturated` counts for this activation.")
+    warnings: list[str] = Field(description="Layers whose numbers overflowed.")
+
+
+class CliffRequest(BaseModel):
+    """The loss surface of x_t = w·σ(x_{t-1}) + b over 50 steps, and two descent paths."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"w_range": [0, 10], "b_range": [-6, 2], "grid": 61, "start": [4, -4], "lr": 3,
+         "iterations": 40, "threshold": 0.3}]})
+    w_range: tuple[Number, Number] = Field((0.0, 10.0), description="[low, high] of w.")
+    b_range: tuple[Number, Number] = Field((-6.0, 2.0), description="[low, high] of b.")
+    grid: StrictInt = Field(61, ge=5, le=121,
+                            description="Points along each axis of the surface.")
+    start: tuple[Number, Number] = Field((4.0, -4.0), description="[w, b] where descent starts.")
+    lr: Number = Field(3.0, gt=0, le=100, description="Learning rate.")
+    iterations: StrictInt = Field(40, ge=1, le=200,
+                                  description="Gradient-descent steps per path.")
+    threshold: Number = Field(0.3, gt=0, le=1000,
+                             description="Clip the gradient's norm to this on the clipped path.")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CliffRequest:
+        for name in ("w_range", "b_range", "start"):
+            if not all(-50 <= v <= 50 for v in getattr(self, name)):
+                raise ValueError(f"{name}: every number must be between -50 and 50")
+        for name in ("w_range", "b_range"):
+            low, high = getattr(self, name)
+            if not low < high:
+                raise ValueError(f"{name}: the low end ({low:g}) must be below the high end "
+                                 f"({high:g})")
+        return self
+
+
+class Surface(BaseModel):
+    w: list[float]
+    b: list[float]
+    loss: list[list[OutNumber]] = Field(description="Rows by b, columns by w.")
+
+
+class PathPoint(BaseModel):
+    w: OutNumber
+    b: OutNumber
+    loss: OutNumber
+    grad_norm: OutNumber
+
+
+class Wall(BaseModel):
+    """The first step where clipping acts: both paths stand at the same point."""
+
+    iteration: int
+    w: float
+    b: float
+    grad_norm: OutNumber
+    unclipped_step: OutNumber = Field(description="Length of the step without clipping.")
+    clipped_step: OutNumber = Field(description="Length of the clipped step (lr × threshold).")
+
+
+class CliffResponse(BaseModel):
+    steps: int = Field(description="Time steps of the recurrence (50).")
+    surface: Surface
+    unclipped: list[PathPoint]
+    clipped: list[PathPoint]
+    wall: Wall | None = Field(description="Null when the gradient never exceeds the threshold.")
 
 
 # --- the learning lab: gradient descent on a circuit, training a network ----------------------

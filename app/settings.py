@@ -15,17 +15,19 @@ class Settings:
 
     time_limit: float = 5.0  # seconds of computation per request, then 503
     max_body: int = 1_000_000  # bytes of request body, then 413
+    body_timeout: float = 10.0  # seconds from the start of a request to the end of its body, 408
+    header_timeout: float = 10.0  # seconds for a connection to send a request's headers, 408
+    max_connections: int = 512  # open connections at once; one more is answered 503 and closed
     train_limit: float = 60.0  # seconds of one training run (/api/labs/train), then it stops
+    processes: int = 4  # worker processes for work that is not tiny (pages send a few at once)
+    worker_memory: int = 768 << 20  # bytes of address space a worker may add to its start's
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Settings from CHAINRULE_TIME_LIMIT, CHAINRULE_MAX_BODY and CHAINRULE_TRAIN_LIMIT
-        (defaults otherwise)."""
-        return cls(
-            time_limit=_positive("CHAINRULE_TIME_LIMIT", float, cls.time_limit),
-            max_body=_positive("CHAINRULE_MAX_BODY", int, cls.max_body),
-            train_limit=_positive("CHAINRULE_TRAIN_LIMIT", float, cls.train_limit),
-        )
+        """Settings from CHAINRULE_TIME_LIMIT, CHAINRULE_MAX_BODY, ... (defaults otherwise):
+        CHAINRULE_ and the field's name in capitals."""
+        return cls(**{name: _positive("CHAINRULE_" + name.upper(), type(default), default)
+                      for name, default in cls().__dict__.items()})
 
 
 def _positive(name: str, kind: type, default: float) -> float:

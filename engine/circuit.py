@@ -12,11 +12,10 @@ import numpy as np
 from engine.graph import Graph, Limits, Node
 from engine.ops import GATES, fmt_const
 
-PARSED_SIZE = 256  # parsed programs kept, the least recently used dropped first
-QUICK_NODES = 64  # see quick()
-QUICK_NUMBERS = 64
+PARSED_NODES = 100_000  # nodes of the parsed programs kept, the least recently used dropped first
 
 _parsed: OrderedDict[tuple, Graph] = OrderedDict()
+_parsed_nodes = 0  # in all the graphs of _parsed
 _parsed_lock = threading.Lock()  # the server's threads share the cache
 
 
@@ -28,44 +27,39 @@ def _parsed_graph(key: tuple) -> Graph | None:
         return graph
 
 
+def parsed(text: str, expand: bool = False, limits: Limits | None = None) -> Graph | None:
+    """The graph compile_text made of this text before, if it is still kept."""
+    return _parsed_graph((text, expand, limits))
+
+
 def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
-    """Parse once per (text, expand, limits): changing only values re-runs just the two passes."""
+    """Parse once per (text, expand, limits): changing only values re-runs just the two passes.
+
+    The cache is bounded by what it holds, PARSED_NODES nodes in all (a node with its text and
+    plans is a few hundred bytes), not by a count of programs: a few big programs push out
+    many small ones."""
     from engine.parse import parse_program
 
-    key = (text, expand, limits)
-    graph = _parsed_graph(key)
+    graph = parsed(text, expand, limits)
     if graph is None:
         program = parse_program(text, limits)
         graph = program.graph.rebuilt(expand=expand)
         graph.notes = program.notes  # what the program's print lines show
-        with _parsed_lock:
-            _parsed[key] = graph
-            while len(_parsed) > PARSED_SIZE:
-                _parsed.popitem(last=False)
+        graph = remember(text, expand, limits, graph)
     return graph
 
 
-def quick(text: str, values: Mapping, *, expand: bool = False,
-          limits: Limits | None = None) -> bool:
-    """True when tracing is known to be quick before it starts (a few hundred microseconds at
-    most): the text is parsed already into at most QUICK_NODES nodes, and every value is a
-    number or a short list of numbers. The server runs such a request without a thread hop."""
-    graph = _parsed_graph((text, expand, limits))
-    if graph is None or len(graph.nodes) > QUICK_NODES:
-        return False
-    numbers = 0
-    for node in graph.nodes:
-        v = values.get(node.name) if node.kind == "input" else None
-        if v is None:
-            v = node.default
-            numbers += 0 if v is None else 1 if type(v) is float else v.size
-        elif type(v) is int or type(v) is float:
-            numbers += 1
-        elif isinstance(v, list) and all(type(x) is int or type(x) is float for x in v):
-            numbers += len(v)
-        else:  # a matrix, a random tensor: not for the fast lane
-            return False
-    return numbers <= QUICK_NUMBERS
+def remember(text: str, expand: bool, limits: Limits | None, graph: Graph) -> Graph:
+    """Keep `graph` as compile_text's result for this text (it may come from another process)."""
+    global _parsed_nodes
+    key = (text, expand, limits)
+    with _parsed_lock:
+        if key not in _parsed:
+            _parsed[key] = graph
+            _parsed_nodes += len(graph.nodes)
+        while _parsed_nodes > PARSED_NODES and len(_parsed) > 1:
+            _parsed_nodes -= len(_parsed.popitem(last=False)[1].nodes)
+        return _parsed[key]
 
 
 def trace(text: str, values: Mapping | None = None, *, expand: bool = False,

@@ -3,17 +3,19 @@ healthz."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 
 import engine
-from app.compute import run_limited
-from app.responses import SpelledJSONResponse, StrictJSONResponse
+from app.lanes import run_here, run_in_worker
+from app.problems import TimeLimitExceeded
+from app.responses import StrictJSONResponse
 from app.schemas import (
+    ERRORS,
     BackwardCheckRequest,
     BackwardCheckResponse,
     CircuitRequest,
@@ -24,91 +26,116 @@ from app.schemas import (
     Health,
     Op,
     Preset,
-    Problem,
 )
-from engine.circuit import quick
+from engine.circuit import compile_text, parsed, remember
+from engine.cost import Budget, check_response, estimate, parse_seconds
+from engine.graph import Graph
 
 router = APIRouter()
 
 LIMITS = engine.Limits()  # text from the network gets the engine's default limits
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "The expression or its values are wrong "
-          "(syntax, unknown name, missing value, shape mismatch, limit exceeded)."},
-    413: {"model": Problem, "description": "The request body is larger than 1 MB."},
-    422: {"model": Problem, "description": "The request does not match the schema."},
-    503: {"model": Problem, "description": "The computation took longer than the time limit."},
-}
+BUDGET = Budget()
+INLINE_SECONDS = 0.001  # work the cost model puts under this runs on the event loop
 
 
-def _trace(body: CircuitRequest) -> engine.Circuit:
-    return engine.trace(body.expression, body.engine_values(LIMITS.max_elements),
-                        expand=body.expand, limits=LIMITS)
+# The jobs: module-level functions, so that a worker process can be handed them by name.
 
 
-def _quick(body: CircuitRequest) -> bool:
-    return quick(body.expression, body.values, expand=body.expand, limits=LIMITS)
+def _traced(text: str, values: dict, expand: bool, response: bool) -> engine.Circuit:
+    graph = compile_text(text, expand, LIMITS)
+    cost = estimate(graph, values, LIMITS, BUDGET)
+    if response:
+        check_response(cost, BUDGET)
+    return engine.Circuit(text, graph, values, LIMITS)
 
 
-M = TypeVar("M", bound=BaseModel)
-# documented as request bodies (see app.main)
-BODIES = (CircuitRequest, GradcheckRequest, BackwardCheckRequest)
+def parse_job(text: str, expand: bool) -> Graph:
+    """The graph of a text too long to parse on the event loop (fresh: it pickles)."""
+    return compile_text(text, expand, LIMITS)
 
 
-async def _read(request: Request, model: type[M]) -> M:
-    """The JSON body as `model`, parsed and validated by pydantic in one step: FastAPI's own
-    body parameter costs more per request than tracing a small circuit. A mismatch is the
-    same 422 problem."""
+def circuit_job(text: str, values: dict, expand: bool) -> dict:
+    """The /api/circuit response body."""
+    return _traced(text, values, expand, True).to_dict()
+
+
+def gradcheck_job(text: str, values: dict, expand: bool, h: float | None) -> dict:
+    """The /api/gradcheck response body."""
+    return _traced(text, values, expand, False).check(*(() if h is None else (h,)))
+
+
+def code_job(text: str, values: dict, expand: bool) -> dict:
+    """The /api/code response body."""
+    return _traced(text, values, expand, False).code()
+
+
+async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
+               *more: Any) -> StrictJSONResponse:
+    """`job` where the cost model says: refused before any work when over a budget; traced here,
+    on the event loop, when tiny; in a worker process otherwise. Text is parsed here when it is
+    short, else in a worker, and kept in this process's cache either way."""
+    limit = request.app.state.settings.time_limit
+    start = time.monotonic()
+    values = body.engine_values(LIMITS.max_elements)
+    text, expand = body.expression, body.expand
+    graph = parsed(text, expand, LIMITS)
+    if graph is None:
+        if parse_seconds(text) <= INLINE_SECONDS / 2:
+            graph = compile_text(text, expand, LIMITS)
+        else:
+            graph = remember(text, expand, LIMITS,
+                             await run_in_worker(parse_job, text, expand, limit=limit))
+    cost = estimate(graph, values, LIMITS, BUDGET)
+    if job is circuit_job:
+        check_response(cost, BUDGET)
+        if cost.seconds <= INLINE_SECONDS:
+            circuit = run_here(engine.Circuit, text, graph, values, LIMITS)
+            return StrictJSONResponse(circuit.to_dict())
+    remaining = limit - (time.monotonic() - start)  # the parse took some of the time
     try:
-        return model.model_validate_json(await request.body())
-    except ValidationError as e:
-        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])}
-                                      for err in e.errors(include_url=False)]) from None
-
-
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    """openapi_extra documenting `model` as the JSON request body."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+        if remaining <= 0:
+            raise TimeLimitExceeded(remaining)
+        result = await run_in_worker(job, text, values, expand, *more, limit=remaining)
+    except TimeLimitExceeded:
+        raise TimeLimitExceeded(limit) from None
+    return StrictJSONResponse(result)
 
 
 # Handlers return their response directly: the engine's to_dict() already is the body, so
 # response_model only documents it (no second validation pass per request).
 
 
-@router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"],
-             openapi_extra=_body(CircuitRequest))
-async def circuit(request: Request) -> SpelledJSONResponse:
+@router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"])
+async def circuit(body: CircuitRequest, request: Request) -> StrictJSONResponse:
     """Trace an expression: every wire's forward value and gradient."""
-    body = await _read(request, CircuitRequest)
-    return SpelledJSONResponse(await run_limited(request, lambda: _trace(body).to_dict(),
-                                                 quick=_quick(body)))
+    return await _run(request, circuit_job, body)
 
 
 @router.post("/api/gradcheck", response_model=GradcheckResponse, responses=ERRORS,
-             tags=["circuit"], openapi_extra=_body(GradcheckRequest))
-async def gradcheck(request: Request) -> StrictJSONResponse:
+             tags=["circuit"])
+async def gradcheck(body: GradcheckRequest, request: Request) -> StrictJSONResponse:
     """Check backprop's gradients against central differences."""
-    body = await _read(request, GradcheckRequest)
-    kwargs = {} if body.h is None else {"h": float(body.h)}
-    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).check(**kwargs)))
+    return await _run(request, gradcheck_job, body, None if body.h is None else float(body.h))
 
 
-@router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"],
-             openapi_extra=_body(CircuitRequest))
-async def code(request: Request) -> StrictJSONResponse:
+@router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"])
+async def code(body: CircuitRequest, request: Request) -> StrictJSONResponse:
     """Staged forward and backward Python for the circuit, in the course's style."""
-    body = await _read(request, CircuitRequest)
-    return StrictJSONResponse(await run_limited(request, lambda: _trace(body).code()))
+    return await _run(request, code_job, body)
+
+
+def backward_check_job(code: str, values: dict) -> dict:
+    """The /api/backward-check response body."""
+    return engine.backward_check(code, values, limits=LIMITS)
 
 
 @router.post("/api/backward-check", response_model=BackwardCheckResponse, responses=ERRORS,
-             tags=["circuit"], openapi_extra=_body(BackwardCheckRequest))
-async def backward_check(request: Request) -> StrictJSONResponse:
+             tags=["circuit"])
+async def backward_check(body: BackwardCheckRequest, request: Request) -> StrictJSONResponse:
     """Judge a hand-written backward pass line by line against the engine's gradients."""
-    body = await _read(request, BackwardCheckRequest)
-    return StrictJSONResponse(await run_limited(request, lambda: engine.backward_check(
-        body.code, body.engine_values(LIMITS.max_elements), limits=LIMITS)))
+    return StrictJSONResponse(await run_in_worker(
+        backward_check_job, body.code, body.engine_values(LIMITS.max_elements),
+        limit=request.app.state.settings.time_limit))
 
 
 @cache

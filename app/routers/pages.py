@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import TemplateNotFound
 from starlette.exceptions import HTTPException
 
-from app.security import IMPORT_MAP
+from app.security import IMPORT_MAP, csp, inline_hashes, vendor_file
 from app.settings import ROOT
 
 router = APIRouter(include_in_schema=False)
@@ -24,19 +23,22 @@ VENDOR = "/vendor"
 STATIC = "/static"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
           ".map": "application/json", ".json": "application/json"}
+_TYPES[".woff2"], _TYPES[".woff"], _TYPES[".ttf"] = "font/woff2", "font/woff", "font/ttf"
+CONTEXT = {"vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP}
 
 
 @cache
-def vendored() -> tuple[str, ...]:
-    """The packages /vendor may serve: exactly the dependencies in package.json."""
-    deps = json.loads((ROOT / "package.json").read_text())["dependencies"]
-    return tuple(sorted(deps, key=len, reverse=True))  # "@scope/pkg" before any prefix of it
+def page_csp() -> str:
+    """The Content-Security-Policy of every response: it allows the inline scripts of the page
+    templates (the import map among them), hashed as the pages render them."""
+    env = Jinja2Templates(directory=ROOT / "templates").env
+    return csp([h for name in env.list_templates(extensions=["html"])
+                for h in inline_hashes(env.get_template(name).render(CONTEXT))])
 
 
 def _page(request: Request, name: str) -> HTMLResponse:
     try:
-        return templates.TemplateResponse(request, name, {
-            "vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP})
+        return templates.TemplateResponse(request, name, CONTEXT)
     except TemplateNotFound:
         raise HTTPException(404, f"The page template {name} is missing.") from None
 
@@ -67,16 +69,18 @@ async def lab_training(request: Request) -> HTMLResponse:
 
 @router.get(VENDOR + "/{path:path}")
 async def vendor(path: str) -> FileResponse:
-    """A file of one of package.json's front-end libraries."""
-    for package in vendored():
-        if path.startswith(package + "/"):
-            base = (NODE_MODULES / package).resolve()
-            file = (base / path[len(package) + 1:]).resolve()
+    """A file the pages load from a front-end library (app.security.VENDOR_FILES)."""
+    found = vendor_file(path)
+    if found is not None:
+        base = (NODE_MODULES / found[0]).resolve()
+        file = (base / found[1]).resolve()
+        try:
             # resolve() folds "..": anything that leaves the package directory is not served.
             if file.is_relative_to(base) and file.is_file():
                 return FileResponse(file, media_type=_TYPES.get(file.suffix),
                                     headers={"Cache-Control": "public, max-age=3600"})
-            break
+        except OSError:  # a name too long for the file system, say
+            pass
     raise HTTPException(404, f"No vendored file {path!r}.")
 
 
@@ -84,7 +88,7 @@ async def vendor(path: str) -> FileResponse:
 async def docs() -> HTMLResponse:
     """Swagger UI from local files: works with no internet."""
     swagger = f"{VENDOR}/swagger-ui-dist"
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url="/openapi.json", title="chainrule API",
         swagger_js_url=f"{swagger}/swagger-ui-bundle.js",
         swagger_css_url=f"{swagger}/swagger-ui.css",
@@ -92,6 +96,8 @@ async def docs() -> HTMLResponse:
         # validatorUrl None: Swagger UI would otherwise call an online validator.
         swagger_ui_parameters={"validatorUrl": None},
     )
+    page.headers["content-security-policy"] = csp(inline_hashes(page.body.decode()))
+    return page
 
 
 def static_dir() -> Path:

@@ -1,0 +1,295 @@
+"""The two lanes work runs in: here, on the event loop, when the cost model says it is tiny; else
+in a small pool of worker processes that can really be stopped.
+
+    result = await run_in_worker(fn, *args, limit=5.0)
+    async for item in stream_in_worker(gen, *args, limit=None): ...
+
+`fn` and `gen` are module-level functions (they travel to the worker by name), their arguments
+and results anything pickle carries. An exception `fn` raises comes back as it is (an
+ExpressionError is a 400); MemoryError, the worker's memory cap, comes back as an
+ExpressionError too. When `limit` seconds pass (waiting for a free worker included), the worker
+is killed and replaced, and TimeLimitExceeded (503) is raised. `stream_in_worker` sends each item
+`gen(*args)` yields as soon as it is made; when too many requests wait for a worker already, Busy
+(503) is raised at once; when its consumer stops early (a StreamingResponse
+whose client went away is cancelled), the worker is killed and replaced as well.
+
+Workers are forked from a server process that has the engine imported (multiprocessing's
+forkserver, app.preload), so a replacement is ready in milliseconds; each has an address-space
+cap (RLIMIT_AS) so that a wrong estimate cannot take the machine down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+import traceback
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing, contextmanager
+from typing import Any, TypeVar
+
+import numpy as np
+
+from app.problems import Busy, TimeLimitExceeded, WorkerLost
+from app.settings import Settings
+from engine import ExpressionError
+
+T = TypeVar("T")
+
+log = logging.getLogger("chainrule")
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+
+
+@contextmanager
+def computing() -> Iterator[None]:
+    """Around engine work: numpy's overflow warnings off (responses report them), running out
+    of memory or of stack an ExpressionError (a 400)."""
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    except MemoryError:
+        raise ExpressionError("this request needs more memory than the server allows") from None
+    except RecursionError:
+        raise ExpressionError("this expression is nested too deeply") from None
+
+
+def run_here(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on the event loop, as a worker runs it."""
+    with computing():
+        return fn(*args)
+
+
+def _serve(conn: Any, memory: int) -> None:
+    """A worker: run (fn, args, stream) jobs from the pipe until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
+    if memory:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            fn, args, stream = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            with computing():
+                if stream:
+                    for item in fn(*args):
+                        conn.send(("item", item))
+                    conn.send(("done", None))
+                else:
+                    conn.send(("ok", fn(*args)))
+        except ExpressionError as e:
+            conn.send(("error", e))
+        except Exception:
+            traceback.print_exc()
+            conn.send(("error", RuntimeError("the computation failed in a worker process")))
+
+
+class _Worker:
+    def __init__(self, memory: int):
+        parent, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(target=_serve, args=(child, memory), daemon=True,
+                                        name="chainrule-worker")
+        self.process.start()
+        child.close()
+        self.conn = parent
+        kind, self.pid = parent.recv()  # the memory cap is in place
+
+    async def receive(self, deadline: float | None) -> tuple[str, Any]:
+        """The next message, waiting on the event loop; TimeoutError after `deadline`."""
+        if not self.conn.poll():
+            loop = asyncio.get_running_loop()
+            ready = loop.create_future()
+            fd = self.conn.fileno()
+            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await ready
+            finally:
+                loop.remove_reader(fd)
+                os.set_blocking(fd, True)  # add_reader made it non-blocking (uvloop does)
+        # The rest of a message longer than the pipe holds is on its way: the worker writes it
+        # all at once, so this waits for a copy, never for work.
+        return self.conn.recv()
+
+    dead = False
+
+    def alive(self) -> bool:
+        return not self.dead and self.process.exitcode is None
+
+    def kill(self) -> None:
+        if not self.dead:
+            self.dead = True
+            self.process.kill()
+            self.conn.close()
+
+
+class Pool:
+    """Up to `size` worker processes, started when first needed, shared by every event loop of
+    the process (tests run several). At most WAITING requests per worker wait for one: past
+    that a request is answered 503 at once, rather than all of them at their time limit."""
+
+    WAITING = 8
+
+    def __init__(self, size: int, memory: int):
+        self.size, self.memory = size, memory
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._waiters: deque[asyncio.Future] = deque()
+        self._count = 0  # workers alive or starting
+
+    def configure(self, size: int, memory: int) -> None:
+        """Set size and memory cap; workers started before keep theirs."""
+        self.size, self.memory = size, memory
+
+    def start(self) -> None:
+        """Start the workers now, in the background, rather than for the first requests (not
+        in a worker: a worker re-imports the server's main module, which may create an app)."""
+        if os.environ.get("CHAINRULE_IN_WORKER"):
+            return
+        with self._lock:
+            missing, self._count = self.size - self._count, max(self._count, self.size)
+        for _ in range(missing):
+            threading.Thread(target=self._start, daemon=True).start()
+
+    def stop(self) -> None:
+        """Kill the idle workers (the server is stopping)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+        for worker in idle:
+            worker.kill()
+
+    async def take(self, deadline: float | None) -> _Worker:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._replace(worker)  # it ended while idle
+            if self._count < self.size and not os.environ.get("CHAINRULE_IN_WORKER"):
+                self._count += 1
+                threading.Thread(target=self._start, daemon=True).start()
+            if len(self._waiters) >= self.WAITING * self.size:
+                raise Busy(len(self._waiters))
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await waiter
+        except BaseException:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            if waiter.done() and not waiter.cancelled():
+                self.give(waiter.result())  # handed over as the wait ended
+            raise
+
+    def give(self, worker: _Worker) -> None:
+        """A worker is free: to the first request waiting for one, else to the idle list."""
+        if worker.dead:
+            return
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.get_loop().call_soon_threadsafe(self._hand, waiter, worker)
+                    return
+            self._idle.append(worker)
+
+    def _hand(self, waiter: asyncio.Future, worker: _Worker) -> None:
+        if waiter.done():  # it gave up in the meantime
+            self.give(worker)
+        else:
+            waiter.set_result(worker)
+
+    def discard(self, worker: _Worker) -> None:
+        """Kill a worker (its request timed out or went away) and start its replacement."""
+        if not worker.dead:
+            self._replace(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        threading.Thread(target=self._start, daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            worker = _Worker(self.memory)
+        except Exception as e:  # the server is stopping, or the machine is out of processes
+            log.warning("a worker process did not start: %r", e)
+            with self._lock:
+                self._count -= 1
+            return
+        self.give(worker)
+
+    def pids(self) -> list[int]:
+        """The idle workers' process ids (for tests and the abuse bench)."""
+        with self._lock:
+            return [w.pid for w in self._idle]
+
+
+def _report_end(worker: _Worker) -> None:
+    worker.process.join(10)
+    log.warning("worker process %d ended during a request (exit code %s)", worker.pid,
+                worker.process.exitcode)
+
+
+POOL = Pool(Settings.processes, Settings.worker_memory)  # create_app configures it
+_CONTEXT.set_forkserver_preload(["app.preload"])
+
+
+def _deadline(limit: float | None) -> float | None:
+    return None if limit is None else asyncio.get_running_loop().time() + limit
+
+
+async def run_in_worker(fn: Callable[..., T], *args: Any, limit: float | None) -> T:
+    """`fn(*args)` in a worker process; TimeLimitExceeded after `limit` seconds."""
+    async with aclosing(_exchange(fn, args, False, _deadline(limit), limit)) as messages:
+        async for _, result in messages:
+            return result
+    raise AssertionError("unreachable: a job ends with a result or an error")
+
+
+async def stream_in_worker(fn: Callable[..., Any], *args: Any,
+                           limit: float | None = None) -> AsyncIterator[Any]:
+    """The items the generator `fn(*args)` yields in a worker process, as they come."""
+    async with aclosing(_exchange(fn, args, True, _deadline(limit), limit)) as messages:
+        async for kind, item in messages:
+            if kind == "item":
+                yield item
+
+
+async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | None,
+                    limit: float | None) -> AsyncIterator[tuple[str, Any]]:
+    try:
+        worker = await POOL.take(deadline)
+    except TimeoutError:
+        raise TimeLimitExceeded(limit or 0) from None
+    done = False
+    try:
+        worker.conn.send((fn, args, stream))
+        while not done:
+            kind, payload = await worker.receive(deadline)
+            done = kind != "item"
+            if done:  # the worker is free before its last message is handed on
+                POOL.give(worker)
+            if kind == "error":
+                raise payload
+            yield kind, payload
+    except TimeoutError:
+        raise TimeLimitExceeded(limit or 0) from None
+    except (EOFError, OSError):
+        threading.Thread(target=_report_end, args=(worker,), daemon=True).start()
+        raise WorkerLost() from None
+    finally:
+        if not done:
+            POOL.discard(worker)

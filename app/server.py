@@ -1,0 +1,82 @@
+"""The HTTP server's side of the doors: uvicorn's HTTP protocol with a time limit on headers and a
+cap on open connections (uvicorn has neither: a client that sends a header a byte at a time, or
+nothing at all, keeps its connection for good).
+
+Used by `chainrule serve`; behind a reverse proxy (deploy/) the proxy does the same at the edge.
+"""
+
+from __future__ import annotations
+
+import json
+from asyncio import TimerHandle, Transport
+from functools import cache
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.problems import MEDIA_TYPE
+from app.settings import Settings
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def _problem(status: int, title: str, detail: str) -> bytes:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status,
+                       "detail": detail}).encode()
+    return (f"HTTP/1.1 {status} {title}\r\ncontent-type: {MEDIA_TYPE}\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+
+
+class Protocol(HttpToolsProtocol):
+    """One connection. From the moment it opens, and again after each response, the client has
+    `header_timeout` seconds to send the next request's headers, however it trickles them in;
+    then it gets a 408 and the connection is closed. Past `max_connections` open connections a
+    new one gets a 503 and is closed at once."""
+
+    _deadline: TimerHandle | None = None
+
+    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > settings().max_connections:
+            transport.write(_problem(503, "Service Unavailable",
+                                     "The server has too many open connections; try again."))
+            transport.close()
+            return
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(_problem(400, "Bad Request", msg))
+        self.transport.close()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(settings().header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing() and (self.cycle is None
+                                                or self.cycle.response_complete):
+            seconds = settings().header_timeout
+            self.transport.write(_problem(408, "Request Timeout",
+                                          f"No request headers within {seconds:g} s."))
+            self.transport.close()
