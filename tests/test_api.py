@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN.md, endpoint by endpoint, against the app in process."""
+"""The HTTP contract (README, "The REST API"), endpoint by endpoint, against the app in process."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 /**
- * The HTTP contract of DESIGN.md, and nothing else: one function per route.
+ * The HTTP contract (README, "The REST API"), and nothing else: one function per route.
  * Every failure becomes an ApiError carrying the problem+json fields (position included).
  * @module api
  */

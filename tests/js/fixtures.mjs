@@ -1,4 +1,4 @@
-// Bodies of POST /api/circuit as the HTTP contract in DESIGN.md shapes them.
+// Bodies of POST /api/circuit as the HTTP contract (README, "The REST API") shapes them.
 
 /** (x + y) * z with x = -2, y = 5, z = -4: the notes' first circuit. */
 export const ADD_MUL = {
