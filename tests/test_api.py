@@ -9,6 +9,7 @@ import re
 
 import httpx
 import pytest
+from conftest import assert_problem, strict
 
 from app.main import create_app
 from app.routers import pages
@@ -19,21 +20,8 @@ NEURON = {"expression": "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
           "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}}
 
 
-def strict(text: str):
-    """json.loads that refuses NaN/Infinity literals, like a browser's JSON.parse."""
-    def refuse(constant: str):
-        raise ValueError(f"non-standard JSON constant {constant}")
-    return json.loads(text, parse_constant=refuse)
 
 
-def assert_problem(r: httpx.Response, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = strict(r.text)
-    assert body["status"] == status
-    assert body["type"] and body["title"] and body["detail"]
-    assert "Traceback" not in r.text
-    return body
 
 
 # --- /healthz, /api/ops, /api/presets --------------------------------------------------------

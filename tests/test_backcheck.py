@@ -3,11 +3,12 @@ classic mistake is caught at the line that makes it, with a message that names i
 
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
 import pytest
+from conftest import assert_problem as problem
+from conftest import strict
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_properties import programs, values
@@ -362,19 +363,8 @@ def test_a_line_may_read_a_variable_and_its_gradient():
 
 # --- POST /api/backward-check -------------------------------------------------------------------
 
-def strict(text: str):
-    """json.loads that refuses NaN/Infinity literals, like a browser's JSON.parse."""
-    def refuse(constant: str):
-        raise ValueError(f"non-standard JSON constant {constant}")
-    return json.loads(text, parse_constant=refuse)
 
 
-def problem(r, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = strict(r.text)
-    assert body["status"] == status and body["detail"] and "Traceback" not in r.text
-    return body
 
 
 def test_backward_check_notes_examples_pass(client):

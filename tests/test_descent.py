@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_labs_api import assert_problem, strict
+from conftest import assert_problem, strict
 
 import engine
 from engine import ExpressionError

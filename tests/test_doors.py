@@ -9,7 +9,8 @@ import re
 
 import pytest
 from anyio.from_thread import start_blocking_portal
-from test_api import XYZ, assert_problem
+from conftest import assert_problem
+from test_api import XYZ
 
 from app.main import create_app
 from app.routers import pages

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import pytest
+from conftest import assert_problem, strict
 
 from app.main import create_app
 from app.settings import Settings
-
-
-def strict(text: str):
-    """json.loads that refuses NaN/Infinity literals, like a browser's JSON.parse."""
-    def refuse(constant: str):
-        raise ValueError(f"non-standard JSON constant {constant}")
-    return json.loads(text, parse_constant=refuse)
-
-
-def assert_problem(r: httpx.Response, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = strict(r.text)
-    assert body["status"] == status and body["title"] and body["detail"]
-    assert "Traceback" not in r.text
-    return body
-
 
 LAYER_FIELDS = {"layer", "activation_mean", "activation_std", "saturated", "grad_var",
                 "grad_norm", "weight_grad_var", "weight_grad_norm", "histogram"}
