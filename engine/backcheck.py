@@ -606,8 +606,11 @@ class _Check:
             base = before if self_read and before is not None else 0.0
             own = base + sum((shares[k] for k in adds), np.zeros_like(self.env[u])[()])
             if len(adds) > 1 and len({k[0] for k in adds}) == 1 and _close(
-                    value, base + shares[adds[0]]):
-                adds, own = adds[:1], base + shares[adds[0]]  # one slot of several
+                    value, base + shares[adds[0]]) and (not _close(value, own) or any(
+                    n > st.line for n in self.adders[(u, adds[0][0])])):
+                # one slot of several (where the numbers cannot tell, as at 0, a later line
+                # for the same stage says so)
+                adds, own = adds[:1], base + shares[adds[0]]
             if kind != "none" and not _close(value, own):
                 faults.append(self._wrong_value(st, u, valid, scope, value, own))
             if st.op == "=" and not self_read and self.should[u]:
