@@ -1,6 +1,6 @@
 /**
  * The result line under the circuit (f, each input's gradient written as the sum of its
- * branches where it forks, the warnings) and the |gradient| colour legend, as DOM nodes.
+ * branches where it forks, the warnings, the notes of print lines) and the |gradient| colour legend, as DOM nodes.
  * @module result
  */
 import { magColor } from './circuit.js';
@@ -41,6 +41,8 @@ export function resultView(circuit, p) {
     kids.push(item);
   }
   for (const w of circuit.warnings) kids.push(el('span', { className: 'warn' }, '⚠ ' + w));
+  // what the program's print lines would show: kept as notes, since the text is never run
+  for (const n of circuit.notes || []) kids.push(el('span', { className: 'note' }, '▸ ' + n));
   return kids;
 }
 

@@ -190,3 +190,17 @@ def test_the_editor_underlines_the_error_and_takes_gutter_marks(page: Page, base
     expect(page.locator(".cm-marks .cm-mark-wrong")).to_have_count(1)
     page.evaluate("window.chainrule.editor.setGutterMarks([])")
     expect(page.locator(".cm-marks .cm-mark")).to_have_count(0)
+
+
+def test_pasted_micrograd_code_is_drawn_with_its_numbers_and_its_prints_as_notes(
+        page: Page, base_url: str) -> None:
+    from engine.presets import MICROGRAD_README
+
+    open_page(page, base_url)
+    paste(page, MICROGRAD_README)
+    # micrograd's README: g.data prints 24.7041, a.grad 138.8338, b.grad 645.5773
+    expect(page.locator("#output-value")).to_have_text("24.70")
+    assert result_gradients(page) == {"a": "138.83", "b": "645.58"}
+    notes = page.locator("#result .note").all_text_contents()
+    assert notes and any("prints" in n and "g.data" in n for n in notes), notes
+    assert rows(page) == [("a", True, "-4"), ("b", True, "2")]

@@ -43,6 +43,9 @@ def test_descend_on_b3_steps_the_dosage_circuit_and_resets(page: Page, base_url:
 
 
 def test_descend_takes_a_step_on_every_scalar_loss_preset(page: Page, base_url: str):
+    refused = []
+    page.on("response", lambda r: refused.append((r.url, r.request.post_data, r.text()))
+            if r.status >= 400 else None)
     page.goto(f"{base_url}/")
     page.wait_for_selector("body[data-ready]")
     presets = json.loads(page.evaluate("fetch('/api/presets').then(r => r.text())"))
@@ -60,4 +63,5 @@ def test_descend_takes_a_step_on_every_scalar_loss_preset(page: Page, base_url: 
         expect(status).to_contain_text("step 1: loss", timeout=10_000)
         page.click("#descend-panel .descend-reset")
         expect(status).to_have_text("")
+        assert refused == [], (p["id"], refused)
     assert page.errors == []  # type: ignore[attr-defined]
