@@ -28,7 +28,7 @@ from app.schemas import (
     Preset,
 )
 from engine.circuit import compile_text, parsed, remember
-from engine.cost import Budget, check_response, estimate, parse_seconds
+from engine.cost import US_PER_SCALAR_GATE, Budget, check_response, estimate, parse_seconds
 from engine.graph import Graph
 
 router = APIRouter()
@@ -49,9 +49,12 @@ def _traced(text: str, values: dict, expand: bool, response: bool) -> engine.Cir
     return engine.Circuit(text, graph, values, LIMITS)
 
 
-def parse_job(text: str, expand: bool) -> Graph:
-    """The graph of a text too long to parse on the event loop (fresh: it pickles)."""
-    return compile_text(text, expand, LIMITS)
+def parse_job(text: str, expand: bool) -> Graph | None:
+    """The graph of a text too long to parse on the event loop (fresh: it pickles), if it is
+    small enough to be traced on the loop some day; a bigger one would cost the loop more to
+    unpickle than it saves, and stays in the worker's cache only."""
+    graph = compile_text(text, expand, LIMITS)
+    return graph if len(graph.nodes) * US_PER_SCALAR_GATE * 1e-6 <= INLINE_SECONDS else None
 
 
 def circuit_job(text: str, values: dict, expand: bool) -> dict:
@@ -83,14 +86,16 @@ async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
         if parse_seconds(text) <= INLINE_SECONDS / 2:
             graph = compile_text(text, expand, LIMITS)
         else:
-            graph = remember(text, expand, LIMITS,
-                             await run_in_worker(parse_job, text, expand, limit=limit))
-    cost = estimate(graph, values, LIMITS, BUDGET)
-    if job is circuit_job:
-        check_response(cost, BUDGET)
-        if cost.seconds <= INLINE_SECONDS:
-            circuit = run_here(engine.Circuit, text, graph, values, LIMITS)
-            return StrictJSONResponse(circuit.to_dict())
+            graph = await run_in_worker(parse_job, text, expand, limit=limit)
+            if graph is not None:
+                graph = remember(text, expand, LIMITS, graph)
+    if graph is not None:  # else the worker checks the cost before the work
+        cost = estimate(graph, values, LIMITS, BUDGET)
+        if job is circuit_job:
+            check_response(cost, BUDGET)
+            if cost.seconds <= INLINE_SECONDS:
+                circuit = run_here(engine.Circuit, text, graph, values, LIMITS)
+                return StrictJSONResponse(circuit.to_dict())
     remaining = limit - (time.monotonic() - start)  # the parse took some of the time
     try:
         if remaining <= 0:
