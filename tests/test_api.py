@@ -9,7 +9,7 @@ import re
 
 import httpx
 import pytest
-from conftest import assert_problem, strict
+from helpers import assert_problem, strict
 
 from app.main import create_app
 from app.routers import pages

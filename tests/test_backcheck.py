@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_problem as problem
-from conftest import strict
+from helpers import assert_problem as problem
+from helpers import strict
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_properties import programs, values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_problem, strict
+from helpers import assert_problem, strict
 
 import engine
 from engine import ExpressionError

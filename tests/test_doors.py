@@ -9,7 +9,7 @@ import re
 
 import pytest
 from anyio.from_thread import start_blocking_portal
-from conftest import assert_problem
+from helpers import assert_problem
 from test_api import XYZ
 
 from app.main import create_app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_problem, strict
+from helpers import assert_problem, strict
 
 from app.main import create_app
 from app.settings import Settings

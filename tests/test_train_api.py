@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from conftest import assert_problem, strict
+from helpers import assert_problem, strict
 
 from app import worker
 from app.main import create_app
