@@ -76,6 +76,8 @@ function literalValue(text) {
   }
 }
 
+const CONSTRUCTOR = /^((?:Value|torch\.tensor|torch\.Tensor)\(\s*)(\[[^()]*?\]|[^,()[\]]+?)(?=\s*[,)])/;
+
 /**
  * The program's statements that assign a literal (`x = -2`, `w = [2, -3, -3]`): these names are
  * inputs whose value the code gives. Returns [{name, value, text, start, end}] in code order,
@@ -87,10 +89,14 @@ export function literals(text) {
   const out = [];
   for (const m of src.matchAll(/[^\n;]+/g)) {
     const a = /^(\s*)([A-Za-z_]\w*)(\s*=\s*)(?!=)(.*?)\s*$/.exec(m[0]);
-    const value = a ? literalValue(a[4]) : undefined;
+    if (!a) continue;
+    // micrograd's Value(2.0, label='x1') and torch.tensor(2.0, ...): the literal is the first argument
+    const ctor = CONSTRUCTOR.exec(a[4]);
+    const literal = ctor ? ctor[2] : a[4];
+    const value = literalValue(literal);
     if (value === undefined) continue;
-    const start = m.index + a[1].length + a[2].length + a[3].length;
-    out.push({ name: a[2], value, text: a[4], start, end: start + a[4].length });
+    const start = m.index + a[1].length + a[2].length + a[3].length + (ctor ? ctor[1].length : 0);
+    out.push({ name: a[2], value, text: literal, start, end: start + literal.length });
   }
   return out;
 }

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 
 def test_training_draws_curves_and_boundary_while_it_trains(page: Page, base_url: str):
-    page.goto(f"{base_url}/labs/training#hidden=20&epochs=3000")
+    page.goto(f"{base_url}/labs/training#hidden=20&epochs=10000")
     expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=30_000)
     assert page.input_value("input[name='hidden']") == "20"
     page.click("#train")
@@ -21,7 +21,7 @@ def test_training_draws_curves_and_boundary_while_it_trains(page: Page, base_url
     expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs",
                                                         timeout=60_000)
     assert int(page.get_attribute("#chart-boundary", "data-iteration")) > int(first)
-    expect(page.locator("#progress")).to_contain_text("done: 3000 epochs")
+    expect(page.locator("#progress")).to_contain_text("done: 10000 epochs")
     assert page.locator("#chart-grads svg [aria-label='line'] path").count() == 4  # W1 b1 W2 b2
     assert page.locator("#chart-boundary svg [aria-label='dot'] circle").count() == 300
     expect(page.locator("#check")).to_contain_text("∇W1: 0.0e+0")

@@ -21,3 +21,11 @@ test("replacing a literal changes that literal and nothing else", () => {
   assert.equal(replaceLiteral(text, 'y', '[1, 2]'), 'x = 3 # example values\ny = [1, 2]\nf = x * y');
   assert.equal(replaceLiteral(text, 'f', '2'), text, 'f is not a literal: nothing to replace');
 });
+
+test("micrograd's Value and PyTorch's tensor hold their literal in the first argument", () => {
+  const text = "a = Value(-4.0)\nb = Value(2.0, label='b')\nx = torch.tensor([1.0, 2.0], requires_grad=True)\nc = Value(a.data)";
+  const found = literals(text);
+  assert.deepEqual(found.map((l) => [l.name, l.value]), [['a', -4], ['b', 2], ['x', [1, 2]]]);
+  for (const l of found) assert.equal(text.slice(l.start, l.end), l.text);
+  assert.equal(replaceLiteral(text, 'b', '2.5').split('\n')[1], "b = Value(2.5, label='b')");
+});
