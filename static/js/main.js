@@ -5,6 +5,7 @@
  * @module main
  */
 import { ApiError, getOps, getPresets, postCircuit } from './api.js';
+import { createChecker } from './backcheck.js';
 import {
   applyMagnitude, drawCircuit, exportPng, exportSvg, magnitudeColours, nearestGate,
 } from './circuit.js';
@@ -60,6 +61,11 @@ const editor = createEditor($('editor'), {
   },
 });
 
+// Check mode: a program ending with a hand-written backward pass is judged line by line.
+const checker = createChecker({
+  editor, svg, banner: $('backcheck'), result: $('result'), precision: () => state.precision,
+});
+
 /** Page hooks for tests and the benchmark (bench/render.py times `redraw`). */
 const hooks = (window.chainrule = { renders: 0, lastRender: null, editor });
 hooks.redraw = async () => {
@@ -105,13 +111,14 @@ async function refresh() {
   try {
     let circuit;
     try {
+      body = await checker.prepare(body);
       circuit = await postCircuit(body);
     } catch (err) {
       // A name the page did not see is missing: give it a row and ask again, no error shown.
       const unseen = err instanceof ApiError ? err.missing.filter((n) => !page.asked.has(n)) : [];
       if (!unseen.length || mine !== page.seq) throw err;
       for (const n of unseen) page.asked.add(n);
-      body = requestBody();
+      body = await checker.prepare(requestBody());
       circuit = await postCircuit(body);
     }
     if (mine !== page.seq) return;
@@ -156,6 +163,7 @@ async function render(circuit, body) {
   showLegend(page.drawn.colours.range);
   syncNudge();
   showResult();
+  checker.show(circuit);
   stepper.plan = plan;
   $('circuit').classList.remove('stale');
   svg.dataset.expression = circuit.expression;
