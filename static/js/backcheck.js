@@ -164,8 +164,7 @@ export function createChecker({ editor, svg, banner, result, precision }) {
       : `Line ${focus.line} is the first wrong line`;
     const kids = [el('p', { className: 'check-head' }, `✗ ${head}`)];
     if (focus.span) kids.push(el('pre', { className: 'check-code' }, code.slice(...focus.span)));
-    const message = focus.message || '';
-    kids.push(el('p', { className: 'check-message' }, message.charAt(0).toUpperCase() + message.slice(1)));
+    kids.push(el('p', { className: 'check-message' }, focus.message || ''));
     const after = focus.line === null ? 'At the end of the backward pass' : 'After this line';
     kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient} = `,
       el('span', { className: 'check-got' }, got), '; the engine\'s backward pass gives ',
