@@ -9,7 +9,8 @@
  *   const checker = createChecker({editor, svg, banner, result, precision: () => p});
  *   body = await checker.prepare(body)   before drawing: in check mode, the body with the forward part
  *   checker.show(circuit)                after each drawing: gutter, banner, wire and summary
- * The reading of a report (`gutterMarks`, `focusOf`, `summary`) is pure.
+ *   forwardPart(text)                    the text's forward pass, whose names are the inputs
+ * Reading the text and a report (`backwardStart`, `gutterMarks`, `focusOf`, `summary`) is pure.
  * @module backcheck
  */
 import { ApiError, postBackwardCheck } from './api.js';
@@ -21,24 +22,31 @@ const STATEMENT = /^\s*([A-Za-z_]\w*)\s*\+?=(?!=)/;
 const WORD = /(?<![\w.])[A-Za-z_]\w*/g;
 
 /**
- * Whether the text ends with a backward pass: a statement assigns d<name> (with = or +=) for a
- * name the text used before it, and every assignment from there on assigns a d<name>. The server
- * decides the rest; this only says when to ask it.
+ * Where the backward pass starts in the text, or -1: at a statement assigning d<name> (with = or
+ * +=) for a name the text used before it, when every assignment from there on assigns a d<name>.
+ * The server decides the rest; this only says when to ask it.
  */
-export function hasBackwardPass(text) {
-  const src = String(text).replace(/#[^\n]*/g, '');
+export function backwardStart(text) {
+  // Comments become spaces, so offsets stay those of the text.
+  const src = String(text).replace(/#[^\n]*/g, (c) => ' '.repeat(c.length));
   const seen = new Set();
-  let backward = false;
-  for (const stmt of src.split(/[\n;]/)) {
-    const target = STATEMENT.exec(stmt)?.[1];
+  let start = -1;
+  for (const m of src.matchAll(/[^\n;]+/g)) {
+    const target = STATEMENT.exec(m[0])?.[1];
     if (target) {
       const gradient = /^d\w/.test(target);
-      if (backward && !gradient) return false; // a forward statement follows: not a backward pass
-      if (gradient && seen.has(target.slice(1))) backward = true;
+      if (start >= 0 && !gradient) return -1; // a forward statement follows: not a backward pass
+      if (start < 0 && gradient && seen.has(target.slice(1))) start = m.index + m[0].search(/\S/);
     }
-    for (const m of stmt.matchAll(WORD)) seen.add(m[0]);
+    for (const w of m[0].matchAll(WORD)) seen.add(w[0]);
   }
-  return backward;
+  return start;
+}
+
+/** The forward pass of the text: all of it when it has no backward pass. */
+export function forwardPart(text) {
+  const start = backwardStart(text);
+  return start < 0 ? text : text.slice(0, start).trimEnd();
 }
 
 /** A number or list of the report at `p` decimals: short lists in full, bigger ones by shape. */
@@ -134,7 +142,7 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     const mine = ++latest;
     const text = body.expression;
     let answer = null;
-    if (hasBackwardPass(text)) {
+    if (backwardStart(text) >= 0) {
       try {
         answer = await postBackwardCheck({ code: text, values: body.values });
       } catch (err) {
@@ -163,7 +171,12 @@ export function createChecker({ editor, svg, banner, result, precision }) {
       ? `${focus.gradient} is not the engine's gradient`
       : `Line ${focus.line} is the first wrong line`;
     const kids = [el('p', { className: 'check-head' }, `✗ ${head}`)];
-    if (focus.span) kids.push(el('pre', { className: 'check-code' }, code.slice(...focus.span)));
+    if (focus.span) {
+      const go = el('button', { type: 'button', className: 'check-code', title: `go to line ${focus.line}` },
+        code.slice(...focus.span));
+      go.addEventListener('click', () => editor.reveal(focus.span[0]));
+      kids.push(go);
+    }
     kids.push(el('p', { className: 'check-message' }, focus.message || ''));
     const after = focus.line === null ? 'At the end of the backward pass' : 'After this line';
     kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient} = `,
@@ -178,27 +191,29 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     const node = circuit.nodes.find((n) => n.name === focus.name && n.kind !== 'const');
     if (!node) return;
     for (const g of svg.querySelectorAll(`g.wire[data-node="${node.id}"]`)) g.classList.add('check-focus');
-    const anchor = svg.querySelector(`text.grad[data-node="${node.id}"]`)
-      || svg.querySelector(`text.value[data-node="${node.id}"]`)
-      || svg.querySelector(`g.gate[data-node="${node.id}"]`);
-    if (!anchor) return;
+    const anchors = ['text.grad', 'text.value', 'g.gate']
+      .map((sel) => svg.querySelector(`${sel}[data-node="${node.id}"]`)).filter(Boolean).map((e) => e.getBBox());
+    if (!anchors.length) return;
     const [got, expected] = pair(focus.got, focus.expected, p);
-    const at = anchor.getBBox();
     const label = svgEl('g', { class: 'check-label', 'data-node': node.id });
-    const text = svgEl('text', { x: at.x + 4, y: at.y + at.height + 16 },
-      `${focus.gradient}: you ${got} / true ${expected}`);
-    label.append(svgEl('rect'), text);
+    const rect = svgEl('rect', { rx: 3 });
+    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}: you ${got} / true ${expected}`);
+    label.append(rect, text);
     svg.querySelector('g.circuit')?.append(label);
-    const b = text.getBBox();
-    const rect = label.querySelector('rect');
-    for (const [k, v] of Object.entries({ x: b.x - 4, y: b.y - 2, width: b.width + 8, height: b.height + 4, rx: 3 })) {
-      rect.setAttribute(k, v);
-    }
-    // The label stays inside the drawing: above the wire's labels when there is no room below.
-    const [x0, y0, w, h] = svg.getAttribute('viewBox').split(' ').map(Number);
-    const dx = Math.min(0, x0 + w - 2 - (b.x + b.width + 4)) + Math.max(0, x0 + 6 - b.x);
-    const dy = b.y + b.height + 2 > y0 + h ? at.y - 4 - (b.y + b.height + 2) : 0;
-    if (dx || dy) label.setAttribute('transform', `translate(${dx} ${dy})`);
+    const t = text.getBBox();
+    const [w, h] = [t.width + 8, t.height + 4];
+    // The first free spot beside the wire's labels: below them, above them, or after them.
+    const taken = [...svg.querySelectorAll('text, g.gate circle')].filter((e) => !label.contains(e))
+      .map((e) => e.getBBox());
+    const [vx, vy, vw, vh] = svg.getAttribute('viewBox').split(' ').map(Number);
+    const inside = ([x, y]) => x >= vx && y >= vy && x + w <= vx + vw && y + h <= vy + vh;
+    const free = ([x, y]) => inside([x, y]) && !taken.some((b) =>
+      x < b.x + b.width && b.x < x + w && y < b.y + b.height && b.y < y + h);
+    const spots = anchors.flatMap((a) => [[a.x, a.y + a.height + 3], [a.x, a.y - h - 3], [a.x + a.width + 8, a.y]]);
+    const [x, y] = spots.find(free) || spots.find(inside) || spots[0];
+    for (const [k, v] of Object.entries({ x, y, width: w, height: h })) rect.setAttribute(k, v);
+    text.setAttribute('x', x + 4 - t.x);
+    text.setAttribute('y', y + 2 - t.y);
     const key = `${focus.line}:${focus.name}`;
     if (key !== shown) label.scrollIntoView({ block: 'nearest', inline: 'center' });
     shown = key;

@@ -7,6 +7,7 @@
  *   ed.showError({start, end, message})   underline [start, end); null clears it
  *   ed.setGutterMarks([{line, mark: 'ok' | 'wrong' | 'inherits', title}])   1-based lines; [] clears them
  *   ed.highlight({start, end, title})    mark [start, end) (a line found wrong); null clears it
+ *   ed.reveal(pos)                       put the cursor at pos, scrolled into view, and focus
  * @module editor
  */
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
@@ -145,6 +146,12 @@ export function createEditor(parent, { doc = '', id = null, label = 'program', o
         .sort((a, b) => a.line - b.line)
         .map((m) => new Mark(m.mark, m.title).range(doc.line(m.line).from));
       view.dispatch({ effects: setMarks.of(RangeSet.of(ranges, true)) });
+    },
+    /** Put the cursor at `pos`, scrolled into view, and focus the editor. */
+    reveal(pos) {
+      const at = Math.max(0, Math.min(pos, view.state.doc.length));
+      view.dispatch({ selection: { anchor: at }, effects: EditorView.scrollIntoView(at, { y: 'center' }) });
+      view.focus();
     },
     /** Mark the characters [start, end) (a line found wrong), `title` on hover; null clears it. */
     highlight(range) {

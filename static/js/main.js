@@ -5,7 +5,7 @@
  * @module main
  */
 import { ApiError, getOps, getPresets, postCircuit } from './api.js';
-import { createChecker } from './backcheck.js';
+import { createChecker, forwardPart } from './backcheck.js';
 import {
   applyMagnitude, drawCircuit, exportPng, exportSvg, magnitudeColours, nearestGate,
 } from './circuit.js';
@@ -93,10 +93,11 @@ function measure(text) {
 
 /** The input rows of the current text (the drawn circuit decides, when it was drawn from it). */
 function rows() {
+  const text = forwardPart(state.expression); // a backward pass names no input
   const d = page.drawn;
-  const inputs = d && d.body.expression === state.expression
+  const inputs = d && d.body.expression === text
     ? d.circuit.nodes.filter((n) => n.kind === 'input' && n.name).map((n) => n.name) : null;
-  return inputRows(state.expression, inputs, [...page.asked]);
+  return inputRows(text, inputs, [...page.asked]);
 }
 
 function requestBody() {

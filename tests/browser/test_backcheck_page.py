@@ -103,6 +103,13 @@ def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
     expect(label).to_have_text(f"dx: you {you} / true {true}")
     expect(label).to_be_in_viewport()
 
+    # The line in the banner takes the editor back to it.
+    page.click("#expr")
+    page.keyboard.press("Control+Home")
+    expect(page.locator(".cm-highlight")).not_to_be_in_viewport()
+    banner.locator(".check-code").click()
+    expect(page.locator(".cm-highlight")).to_be_in_viewport()
+
     # Fix the line where it is wrong: = becomes +=, and the page checks again.
     n = renders(page)
     page.locator(".cm-highlight").click(position={"x": 2, "y": 5})

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { focusOf, gutterMarks, hasBackwardPass, pair, summary } from '../../static/js/backcheck.js';
+import {
+  backwardStart, focusOf, forwardPart, gutterMarks, pair, summary,
+} from '../../static/js/backcheck.js';
+
+const hasBackwardPass = (text) => backwardStart(text) >= 0;
 
 const STAGED = `x = 3 # example values
 y = -4
@@ -14,6 +18,15 @@ test('a program ending with d<name> lines for its own names has a backward pass'
   assert.equal(hasBackwardPass('x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z; dz = q\ndx = dq; dy = dq'), true);
   // a free input counts: its gradient is asked for
   assert.equal(hasBackwardPass('f = x * k\ndx = k'), true);
+});
+
+test('the backward pass starts at its first statement; the forward part is what comes before', () => {
+  const code = `${STAGED}\n\n# backprop f = num * x\n  dnum = x; dx = num\ndx += (1) * dnum`;
+  assert.equal(backwardStart(code), code.indexOf('dnum = x'));
+  assert.equal(forwardPart(code), `${STAGED}\n\n# backprop f = num * x`, "as the server's forward_end: comments before it stay");
+  const inline = 'x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z * df; dz = q * df\ndx = dq; dy = dq';
+  assert.equal(forwardPart(inline), 'x = -2; y = 5; z = -4\nq = x + y\nf = q * z');
+  assert.equal(forwardPart(`${STAGED}  `), `${STAGED}  `, 'no backward pass: the text as it is');
 });
 
 test('forward passes alone have none, whatever their names', () => {
