@@ -72,7 +72,8 @@ def test_a_newcomer_pastes_the_notes_staged_backward_pass(page: Page, base_url: 
     assert not page.errors, page.errors
 
 
-def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page, base_url: str) -> None:
+def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
+                                                                     base_url: str) -> None:
     open_page(page, base_url)
     report = paste_checked(page, OVERWRITE)
     expect(page.locator("body")).to_have_attribute("data-check", "failed")
@@ -88,7 +89,8 @@ def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
     you, true = f"{line['got']:.2f}", f"{line['expected']:.2f}"
     banner = page.locator("#backcheck")
     expect(banner).to_be_visible()
-    expect(banner.locator(".check-head")).to_have_text(f"✗ Line {WRONG_LINE} is the first wrong line")
+    expect(banner.locator(".check-head")).to_have_text(
+        f"✗ Line {WRONG_LINE} is the first wrong line")
     expect(banner.locator(".check-message")).to_have_text(
         "dx was overwritten: it already held the gradient from xpy — use +=.")
     expect(banner.locator(".check-got")).to_have_text(you)
@@ -98,7 +100,8 @@ def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
     # the wire of x is marked on the circuit, with the code's number against the engine's
     x = input_node(page, "x")
     assert page.locator(f"g.wire.check-focus[data-node='{x}']").count() >= 1
-    assert page.locator("g.wire.check-focus").count() == page.locator(f"g.wire[data-node='{x}']").count()
+    marked = page.locator("g.wire.check-focus")
+    assert marked.count() == page.locator(f"g.wire[data-node='{x}']").count()
     label = page.locator(f".check-label[data-node='{x}']")
     expect(label).to_have_text(f"dx: you {you} / true {true}")
     expect(label).to_be_in_viewport()
@@ -128,11 +131,11 @@ def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
 def test_an_unknown_gradient_name_is_an_error_at_its_characters(page: Page, base_url: str) -> None:
     open_page(page, base_url)
     paste_checked(page, STAGED_CODE)
-    n = renders(page)
     page.click("#expr")
     page.keyboard.press("Control+End")
     page.keyboard.insert_text("\ndz = dsigz")
-    page.wait_for_function("n => !document.body.dataset.busy && !document.getElementById('error').hidden", arg=n)
+    page.wait_for_function(
+        "() => !document.body.dataset.busy && !document.getElementById('error').hidden")
     expect(page.locator("#error .message")).to_contain_text("'dz' names the gradient of 'z'")
     expect(page.locator(".cm-lintRange-error")).to_have_text("dz")
     assert marks(page) == {}
