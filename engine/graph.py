@@ -136,6 +136,23 @@ def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
         lambda g, y, a, b: g * f(a, b, y))
 
 
+def _bind(f: Callable, attrs: dict) -> Callable:
+    return partial(f, **attrs) if attrs else f
+
+
+def _shared(memo: dict, key, attrs: dict, make: Callable, *args) -> Callable:
+    """make(*args, attrs), once per graph for each key and constants: a plan holds one
+    function per kind of gate, not one per node."""
+    if attrs:
+        if not all(type(v) is float or type(v) is int for v in attrs.values()):
+            return make(*args, attrs)  # an array or a tuple: bound for this node alone
+        key = (key, *attrs, *map(repr, attrs.values()))  # repr tells -0.0 from 0.0
+    f = memo.get(key)
+    if f is None:
+        f = memo[key] = make(*args, attrs)
+    return f
+
+
 def _fit(c, x):
     """A gradient contribution in the shape of the value x it belongs to: summed back over
     broadcast axes, and a Python float for a scalar."""
@@ -259,15 +276,15 @@ class Graph:
                 vals[node.index] = node.default
         total = sum(1 if type(v) is float else v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
-            for i, f, a, b, node in self._plan():
+            for i, f, a, b in zip(*self._plan(), strict=True):
                 try:
                     v = f(vals[a]) if b < 0 else f(vals[a], vals[b])
                 except ExpressionError as e:
-                    raise self._forward_error(node, vals, e) from None
+                    raise self._forward_error(self.nodes[i], vals, e) from None
                 except (ArithmeticError, ValueError, TypeError) as e:
                     args = [vals[a]] if b < 0 else [vals[a], vals[b]]
                     if not all(type(x) is float for x in args):
-                        raise self._forward_error(node, vals, e) from None
+                        raise self._forward_error(self.nodes[i], vals, e) from None
                     v = _on_numpy(f, args)
                 vals[i] = v
                 if max_elements is not None:
@@ -275,46 +292,55 @@ class Graph:
                     if total > max_elements:
                         raise ExpressionError(
                             f"the circuit holds more than {max_elements:,} numbers in all",
-                            *(node.span or (None, None)),
+                            *(self.nodes[i].span or (None, None)),
                         )
         return vals
 
-    def _plan(self) -> list[tuple]:
-        """The gates in order: (position, forward with its constants bound, input positions)."""
+    def _plan(self) -> tuple[list, ...]:
+        """The gates in order, as columns: positions, forwards with their constants bound, and
+        input positions (-1 for a unary gate's second)."""
         def build():
-            plan = []
+            at, fs, xa, xb = [], [], [], []
+            shared: dict = {}
             for n in self.nodes:
-                if n.kind != "gate":
-                    continue
-                f = GATES[n.op].forward
-                if n.attrs:
-                    f = partial(f, **n.attrs)
-                ins = [i.index for i in n.inputs] + [-1]
-                plan.append((n.index, f, ins[0], ins[1], n))
-            return plan
+                if n.kind == "gate":
+                    at.append(n.index)
+                    fs.append(_shared(shared, n.op, n.attrs, _bind, GATES[n.op].forward))
+                    xa.append(n.inputs[0].index)
+                    xb.append(n.inputs[1].index if len(n.inputs) > 1 else -1)
+            return at, fs, xa, xb
 
         return self._cached("_plan_cache", build)
 
-    def _back_plan(self, wrt: frozenset[str] | None) -> list[tuple]:
-        """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs): the
-        gate's position, its input positions, the input's, and the function giving its share."""
+    def _back_plan(self, wrt: frozenset[str] | None) -> tuple[list, ...]:
+        """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs), last
+        gate first, as columns: the gate's position, its input positions, the input's, the
+        function giving the input's share, and whether it is the gate's last input (with
+        `wrt`, the gate's own gradient is then dropped)."""
         def build():
             needed = [wrt is None] * len(self.nodes)
             if wrt is not None:
                 for n in self.nodes:
                     needed[n.index] = (n.name in wrt if n.kind == "input"
                                        else any(needed[i.index] for i in n.inputs))
-            plan = []
-            for n in self.nodes:
+            at, xa, xb, to, fs = [], [], [], [], []
+            shared: dict = {}
+            for n in reversed(self.nodes):
                 if n.kind != "gate" or not needed[n.index]:
                     continue
                 gate = GATES[n.op]
                 a = n.inputs[0].index
                 b = n.inputs[-1].index  # a unary gate's functions take its input twice
-                plan += [(n.index, a, b, x.index, _slot(gate, k, n.attrs))
-                         for k, x in enumerate(n.inputs)
-                         if k not in gate.nondiff and needed[x.index]]
-            return plan
+                for k, x in enumerate(n.inputs):
+                    if k not in gate.nondiff and needed[x.index]:
+                        at.append(n.index)
+                        xa.append(a)
+                        xb.append(b)
+                        to.append(x.index)
+                        fs.append(_shared(shared, (n.op, k), n.attrs, _slot, gate, k))
+            drop = [wrt is not None and (e + 1 == len(at) or at[e + 1] != i)
+                    for e, i in enumerate(at)]
+            return at, xa, xb, to, fs, drop
 
         return self._cached(f"_back_cache_{sorted(wrt) if wrt else ''}", build)
 
@@ -348,8 +374,10 @@ class Graph:
             seed = 1.0 if type(out) is float else np.ones_like(out)
         grads[self.output.index] = seed
         with np.errstate(all="ignore"):
-            for i, a, b, j, f in reversed(self._back_plan(wrt)):
+            for i, a, b, j, f, drop in zip(*self._back_plan(wrt), strict=True):
                 g = grads[i]
+                if drop:
+                    grads[i] = None  # with `wrt`, a gate's gradient is not kept past its use
                 if g is None:
                     continue
                 y, xa, xb = vals[i], vals[a], vals[b]
@@ -390,7 +418,7 @@ class Graph:
         None for inputs, constants and gates that touch a tensor."""
         out: list = [None] * len(self.nodes)
         with np.errstate(all="ignore"):
-            for i, a, b, fa, fb in self._local_plan():
+            for i, a, b, fa, fb in zip(*self._local_plan(), strict=True):
                 y, x = vals[i], vals[a]
                 if type(y) is not float or type(x) is not float:
                     continue
@@ -401,18 +429,23 @@ class Graph:
                     out[i] = [_local(fa, args), _local(fb, args)]
         return out
 
-    def _local_plan(self) -> list[tuple]:
-        """Per gate, each input's local derivative as a function of (*xs, out)."""
+    def _local_plan(self) -> tuple[list, ...]:
+        """Per gate, as columns: its position, input positions (-1 for a unary gate's second),
+        and each input's local derivative as a function of (*xs, out)."""
         def build():
-            plan = []
+            at, xa, xb, fa, fb = [], [], [], [], []
+            shared: dict = {}
             for n in self.nodes:
-                if n.kind != "gate":
-                    continue
-                gate = GATES[n.op]
-                fs = [_local_fn(gate, k, n.attrs) for k in range(gate.arity)] + [None]
-                ins = [i.index for i in n.inputs] + [-1]
-                plan.append((n.index, ins[0], ins[1], fs[0], fs[1]))
-            return plan
+                if n.kind == "gate":
+                    gate = GATES[n.op]
+                    at.append(n.index)
+                    xa.append(n.inputs[0].index)
+                    fa.append(_shared(shared, (n.op, 0), n.attrs, _local_fn, gate, 0))
+                    two = gate.arity == 2
+                    xb.append(n.inputs[1].index if two else -1)
+                    fb.append(_shared(shared, (n.op, 1), n.attrs, _local_fn, gate, 1)
+                              if two else None)
+            return at, xa, xb, fa, fb
 
         return self._cached("_local_cache", build)
 
