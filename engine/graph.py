@@ -6,8 +6,11 @@ parsed graph can be cached and shared by many evaluations at once.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -106,6 +109,31 @@ def as_value(value, where: str = "value", max_elements: int | None = None):
     if arr.ndim == 0:
         return float(arr) if arr.dtype == np.float64 else arr[()]
     return arr
+
+
+_pause_lock = threading.Lock()
+_pauses = [0, False]  # builds under way, and whether the collector ran before the first
+
+
+@contextlib.contextmanager
+def acyclic_build() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a graph is built. A graph, its nodes and the
+    parser's pieces hold no reference cycles (reference counting frees them), so the collector
+    has nothing to find in them; run during a build, it would scan every object of the process
+    (tens of thousands of modules' objects) again and again as the graph grows. The previous
+    state comes back when the last build under way ends, by return or by exception."""
+    with _pause_lock:
+        if _pauses[0] == 0:
+            _pauses[1] = gc.isenabled()
+            gc.disable()
+        _pauses[0] += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses[0] -= 1
+            if _pauses[0] == 0 and _pauses[1]:
+                gc.enable()
 
 
 def shape_of(v) -> tuple[int, ...]:
