@@ -203,8 +203,9 @@ class Graph:
 
     # --- building -----------------------------------------------------------------------------
 
-    def _add(self, **kw) -> Node:
-        node = Node(len(self.nodes), **kw)
+    def _add(self, kind, op=None, inputs=(), name=None, attrs=None, span=None,
+             default=None) -> Node:
+        node = Node(len(self.nodes), kind, op, inputs, name, attrs, span, default)
         self.nodes.append(node)
         self.output = node
         return node
@@ -223,7 +224,7 @@ class Graph:
             raise ExpressionError(
                 f"{op} takes {gate.arity} input(s), got {len(inputs)}", *(span or ())
             )
-        return self._add(kind="gate", op=op, inputs=inputs, name=name, attrs=attrs, span=span)
+        return self._add("gate", op, inputs, name, attrs, span)
 
     def inputs(self) -> dict[str, Node]:
         return {n.name: n for n in self.nodes if n.kind == "input"}
