@@ -117,11 +117,10 @@ _pauses = [0, False]  # builds under way, and whether the collector ran before t
 
 @contextlib.contextmanager
 def acyclic_build() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a graph is built. A graph, its nodes and the
-    parser's pieces hold no reference cycles (reference counting frees them), so the collector
-    has nothing to find in them; run during a build, it would scan every object of the process
-    (tens of thousands of modules' objects) again and again as the graph grows. The previous
-    state comes back when the last build under way ends, by return or by exception."""
+    """The cyclic garbage collector paused while a graph is built: a graph and the parser's
+    pieces hold no reference cycles, and collections falling due as it grows would scan them
+    (and, at times, every object of the process) for nothing. The previous state comes back
+    when the last build under way ends, by return or by exception."""
     with _pause_lock:
         if _pauses[0] == 0:
             _pauses[1] = gc.isenabled()
@@ -134,11 +133,6 @@ def acyclic_build() -> Iterator[None]:
             _pauses[0] -= 1
             if _pauses[0] == 0 and _pauses[1]:
                 gc.enable()
-
-
-def shape_of(v) -> tuple[int, ...]:
-    """A value's shape: () for a Python float."""
-    return () if type(v) is float else np.shape(v)
 
 
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
@@ -447,7 +441,8 @@ class Graph:
         None for inputs, constants and gates that touch a tensor."""
         out: list = [None] * len(self.nodes)
         with np.errstate(all="ignore"):
-            for i, a, b, fa, fb in zip(*self._local_plan(), strict=True):
+            at, _, xa, xb = self._plan()
+            for i, a, b, fa, fb in zip(at, xa, xb, *self._local_plan(), strict=True):
                 y, x = vals[i], vals[a]
                 if type(y) is not float or type(x) is not float:
                     continue
@@ -458,23 +453,14 @@ class Graph:
                     out[i] = [_local(fa, args), _local(fb, args)]
         return out
 
-    def _local_plan(self) -> tuple[list, ...]:
-        """Per gate, as columns: its position, input positions (-1 for a unary gate's second),
-        and each input's local derivative as a function of (*xs, out)."""
+    def _local_plan(self) -> list[list]:
+        """For the gates of _plan, each input's local derivative as a function of (*xs, out):
+        a column per input (None for a unary gate's second)."""
         def build():
-            at, xa, xb, fa, fb = [], [], [], [], []
             shared: dict = {}
-            for n in self.nodes:
-                if n.kind == "gate":
-                    gate = GATES[n.op]
-                    at.append(n.index)
-                    xa.append(n.inputs[0].index)
-                    fa.append(_shared(shared, (n.op, 0), n.attrs, _local_fn, gate, 0))
-                    two = gate.arity == 2
-                    xb.append(n.inputs[1].index if two else -1)
-                    fb.append(_shared(shared, (n.op, 1), n.attrs, _local_fn, gate, 1)
-                              if two else None)
-            return at, xa, xb, fa, fb
+            gates = [self.nodes[i] for i in self._plan()[0]]
+            return [[_shared(shared, (n.op, k), n.attrs, _local_fn, GATES[n.op], k)
+                     if k < len(n.inputs) else None for n in gates] for k in (0, 1)]
 
         return self._cached("_local_cache", build)
 
