@@ -144,9 +144,14 @@ def _passes(g, y, a, b):
     return g  # a local derivative of 1: the upstream gradient passes unchanged
 
 
+def _slots(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
+    """Each input's share of the upstream gradient as a function of (g, out, a, b): upstream ×
+    local, or the linear gate's vjp (None for a slot that takes no gradient). A unary gate is
+    called with its input as a and b."""
+    return tuple(None if k in gate.nondiff else _slot(gate, k, attrs) for k in range(gate.arity))
+
+
 def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
-    """Input k's share of the upstream gradient as a function of (g, out, a, b): upstream ×
-    local, or the linear gate's vjp. A unary gate is called with its input as a and b."""
     if gate.passes[k:k + 1] == (True,):
         return _passes
     f = gate.d[k] if gate.linear is None else gate.linear[k]
@@ -162,9 +167,9 @@ def _bind(f: Callable, attrs: dict) -> Callable:
     return partial(f, **attrs) if attrs else f
 
 
-def _shared(memo: dict, key, attrs: dict, make: Callable, *args) -> Callable:
-    """make(*args, attrs), once per graph for each key and constants: a plan holds one
-    function per kind of gate, not one per node."""
+def _shared(memo: dict, key, attrs: dict, make: Callable, *args):
+    """make(*args, attrs), once per graph for each key and constants: a plan holds functions
+    per kind of gate, not per node."""
     if attrs:
         if not all(type(v) is float or type(v) is int for v in attrs.values()):
             return make(*args, attrs)  # an array or a tuple: bound for this node alone
@@ -351,16 +356,16 @@ class Graph:
             for n in reversed(self.nodes):
                 if n.kind != "gate" or not needed[n.index]:
                     continue
-                gate = GATES[n.op]
+                slots = _shared(shared, n.op, n.attrs, _slots, GATES[n.op])
                 a = n.inputs[0].index
                 b = n.inputs[-1].index  # a unary gate's functions take its input twice
-                for k, x in enumerate(n.inputs):
-                    if k not in gate.nondiff and needed[x.index]:
+                for f, x in zip(slots, n.inputs, strict=False):
+                    if f is not None and needed[x.index]:
                         at.append(n.index)
                         xa.append(a)
                         xb.append(b)
                         to.append(x.index)
-                        fs.append(_shared(shared, (n.op, k), n.attrs, _slot, gate, k))
+                        fs.append(f)
             drop = [wrt is not None and (e + 1 == len(at) or at[e + 1] != i)
                     for e, i in enumerate(at)]
             return at, xa, xb, to, fs, drop
@@ -415,10 +420,12 @@ class Graph:
                 grads[j] = c if prev is None else prev + c
         # differentiable nodes (with `wrt`, those inputs) with no path to the output get zeros;
         # label-only ones keep None
-        label_only = self._label_only()
-        for i in range(len(grads)) if wrt is None else [
-                n.index for n in self.nodes if n.kind == "input" and n.name in wrt]:
-            if grads[i] is None and i not in label_only:
+        missing = [i for i, g in enumerate(grads) if g is None] if wrt is None else [
+            n.index for n in self.nodes if n.kind == "input" and n.name in wrt
+            and grads[n.index] is None]
+        label_only = self._label_only() if missing else ()
+        for i in missing:
+            if i not in label_only:
                 v = vals[i]
                 grads[i] = 0.0 if type(v) is float else np.zeros_like(v)
         return grads
@@ -458,11 +465,15 @@ class Graph:
         a column per input (None for a unary gate's second)."""
         def build():
             shared: dict = {}
-            gates = [self.nodes[i] for i in self._plan()[0]]
-            return [[_shared(shared, (n.op, k), n.attrs, _local_fn, GATES[n.op], k)
-                     if k < len(n.inputs) else None for n in gates] for k in (0, 1)]
+            fns = [_shared(shared, self.nodes[i].op, self.nodes[i].attrs, _local_fns,
+                           GATES[self.nodes[i].op]) for i in self._plan()[0]]
+            return [[f[0] for f in fns], [f[-1] if len(f) > 1 else None for f in fns]]
 
         return self._cached("_local_cache", build)
+
+
+def _local_fns(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
+    return tuple(_local_fn(gate, k, attrs) for k in range(gate.arity))
 
 
 def _local_fn(gate: Gate, k: int, attrs: dict) -> Callable | None:
