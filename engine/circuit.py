@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.graph import Graph, Limits, Node
+from engine.graph import Graph, Limits, Node, acyclic_build
 from engine.ops import GATES, fmt_const
 
 PARSED_NODES = 100_000  # nodes of the parsed programs kept, the least recently used dropped first
@@ -42,8 +42,9 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
 
     graph = parsed(text, expand, limits)
     if graph is None:
-        program = parse_program(text, limits)
-        graph = program.graph.rebuilt(expand=expand)
+        with acyclic_build():
+            program = parse_program(text, limits)
+            graph = program.graph.rebuilt(expand=expand)
         graph.notes = program.notes  # what the program's print lines show
         graph = remember(text, expand, limits, graph)
     return graph

@@ -17,7 +17,7 @@ import numpy as np
 
 from engine import fns
 from engine.fns import ATOM, HELPERS, NEG, Sym, sym
-from engine.graph import Node, shape_of
+from engine.graph import Node
 from engine.ops import GATES, unbroadcast
 
 # Names for gates the program did not name: the stem plus the forward line number (mul1, sig2).
@@ -99,7 +99,7 @@ def generate(circuit) -> dict[str, str]:
             name[n.index] = _const(v) if finite else f"np.float64({literal(v)})"
 
     def wire(n: Node) -> Sym:
-        return Sym(name[n.index], shape=shape_of(vals[n.index]),
+        return Sym(name[n.index], shape=np.shape(vals[n.index]),
                    prec=NEG if name[n.index].startswith("-") else ATOM)
 
     line: dict[int, int] = {}
@@ -125,7 +125,7 @@ def generate(circuit) -> dict[str, str]:
             continue  # its output only feeds slots that take no gradient
         gate = GATES[n.op]
         mark = f"#({line[n.index]})"
-        up = Sym("d" + name[n.index], shape=shape_of(vals[n.index]))
+        up = Sym("d" + name[n.index], shape=np.shape(vals[n.index]))
         backward.append((f"# backprop {forward[line[n.index] - 1][0]}", ""))
         xs = [wire(i) for i in n.inputs]
         for slot, inp in enumerate(n.inputs):
@@ -144,7 +144,7 @@ def generate(circuit) -> dict[str, str]:
             else:
                 local = sym(gate.d[slot](*xs, wire(n), **_consts(n))).py
                 text = f"({local}) * {up.py}"
-            if _contribution_shape(circuit, n, slot) != shape_of(vals[inp.index]):
+            if _contribution_shape(circuit, n, slot) != np.shape(vals[inp.index]):
                 text = f"unbroadcast({text}, np.shape({name[inp.index]}))"
             op = "+=" if inp.index in defined else "="
             defined.add(inp.index)

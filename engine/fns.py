@@ -365,9 +365,10 @@ def labels(z, y):
 def softmax_ce(z, labels):
     """Mean cross-entropy of softmax(z) against integer labels (log-sum-exp, max subtracted)."""
     m = z.max(axis=-1, keepdims=True)
-    lse = (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))[..., 0]
-    y = np.asarray(labels, dtype=int)[..., None]
-    return float(np.mean(lse - np.take_along_axis(z, y, axis=-1)[..., 0]))
+    lse = (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))).ravel()
+    rows = z.reshape(-1, z.shape[-1])
+    losses = lse - rows[np.arange(len(rows)), np.asarray(labels, dtype=int).ravel()]
+    return float(losses.sum() / losses.size)
 
 
 def _softmax(z):
@@ -377,12 +378,13 @@ def _softmax(z):
 
 def _onehot(labels, z):
     y = np.zeros_like(z)
-    np.put_along_axis(y, np.asarray(labels, dtype=int)[..., None], 1.0, axis=-1)
+    rows = y.reshape(-1, y.shape[-1])  # a view: the ones land in y
+    rows[np.arange(len(rows)), np.asarray(labels, dtype=int).ravel()] = 1.0
     return y
 
 
 def _rows(z):
-    return max(1, int(np.prod(np.shape(z)[:-1])))
+    return max(1, math.prod(np.shape(z)[:-1]))
 
 
 def _log_or_0(a):

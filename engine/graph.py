@@ -6,8 +6,11 @@ parsed graph can be cached and shared by many evaluations at once.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -108,9 +111,28 @@ def as_value(value, where: str = "value", max_elements: int | None = None):
     return arr
 
 
-def shape_of(v) -> tuple[int, ...]:
-    """A value's shape: () for a Python float."""
-    return () if type(v) is float else np.shape(v)
+_pause_lock = threading.Lock()
+_pauses = [0, False]  # builds under way, and whether the collector ran before the first
+
+
+@contextlib.contextmanager
+def acyclic_build() -> Iterator[None]:
+    """The cyclic garbage collector paused while a graph is built: a graph and the parser's
+    pieces hold no reference cycles, and collections falling due as it grows would scan them
+    (and, at times, every object of the process) for nothing. The previous state comes back
+    when the last build under way ends, by return or by exception."""
+    with _pause_lock:
+        if _pauses[0] == 0:
+            _pauses[1] = gc.isenabled()
+            gc.disable()
+        _pauses[0] += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses[0] -= 1
+            if _pauses[0] == 0 and _pauses[1]:
+                gc.enable()
 
 
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
@@ -122,9 +144,14 @@ def _passes(g, y, a, b):
     return g  # a local derivative of 1: the upstream gradient passes unchanged
 
 
+def _slots(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
+    """Each input's share of the upstream gradient as a function of (g, out, a, b): upstream ×
+    local, or the linear gate's vjp (None for a slot that takes no gradient). A unary gate is
+    called with its input as a and b."""
+    return tuple(None if k in gate.nondiff else _slot(gate, k, attrs) for k in range(gate.arity))
+
+
 def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
-    """Input k's share of the upstream gradient as a function of (g, out, a, b): upstream ×
-    local, or the linear gate's vjp. A unary gate is called with its input as a and b."""
     if gate.passes[k:k + 1] == (True,):
         return _passes
     f = gate.d[k] if gate.linear is None else gate.linear[k]
@@ -134,6 +161,23 @@ def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
         return f if gate.arity == 2 else lambda g, y, x, _: f(g, y, x)
     return (lambda g, y, x, _: g * f(x, y)) if gate.arity == 1 else (
         lambda g, y, a, b: g * f(a, b, y))
+
+
+def _bind(f: Callable, attrs: dict) -> Callable:
+    return partial(f, **attrs) if attrs else f
+
+
+def _shared(memo: dict, key, attrs: dict, make: Callable, *args):
+    """make(*args, attrs), once per graph for each key and constants: a plan holds functions
+    per kind of gate, not per node."""
+    if attrs:
+        if not all(type(v) is float or type(v) is int for v in attrs.values()):
+            return make(*args, attrs)  # an array or a tuple: bound for this node alone
+        key = (key, *attrs, *map(repr, attrs.values()))  # repr tells -0.0 from 0.0
+    f = memo.get(key)
+    if f is None:
+        f = memo[key] = make(*args, attrs)
+    return f
 
 
 def _fit(c, x):
@@ -158,8 +202,9 @@ class Graph:
 
     # --- building -----------------------------------------------------------------------------
 
-    def _add(self, **kw) -> Node:
-        node = Node(len(self.nodes), **kw)
+    def _add(self, kind, op=None, inputs=(), name=None, attrs=None, span=None,
+             default=None) -> Node:
+        node = Node(len(self.nodes), kind, op, inputs, name, attrs, span, default)
         self.nodes.append(node)
         self.output = node
         return node
@@ -178,7 +223,7 @@ class Graph:
             raise ExpressionError(
                 f"{op} takes {gate.arity} input(s), got {len(inputs)}", *(span or ())
             )
-        return self._add(kind="gate", op=op, inputs=inputs, name=name, attrs=attrs, span=span)
+        return self._add("gate", op, inputs, name, attrs, span)
 
     def inputs(self) -> dict[str, Node]:
         return {n.name: n for n in self.nodes if n.kind == "input"}
@@ -259,15 +304,15 @@ class Graph:
                 vals[node.index] = node.default
         total = sum(1 if type(v) is float else v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
-            for i, f, a, b, node in self._plan():
+            for i, f, a, b in zip(*self._plan(), strict=True):
                 try:
                     v = f(vals[a]) if b < 0 else f(vals[a], vals[b])
                 except ExpressionError as e:
-                    raise self._forward_error(node, vals, e) from None
+                    raise self._forward_error(self.nodes[i], vals, e) from None
                 except (ArithmeticError, ValueError, TypeError) as e:
                     args = [vals[a]] if b < 0 else [vals[a], vals[b]]
                     if not all(type(x) is float for x in args):
-                        raise self._forward_error(node, vals, e) from None
+                        raise self._forward_error(self.nodes[i], vals, e) from None
                     v = _on_numpy(f, args)
                 vals[i] = v
                 if max_elements is not None:
@@ -275,46 +320,55 @@ class Graph:
                     if total > max_elements:
                         raise ExpressionError(
                             f"the circuit holds more than {max_elements:,} numbers in all",
-                            *(node.span or (None, None)),
+                            *(self.nodes[i].span or (None, None)),
                         )
         return vals
 
-    def _plan(self) -> list[tuple]:
-        """The gates in order: (position, forward with its constants bound, input positions)."""
+    def _plan(self) -> tuple[list, ...]:
+        """The gates in order, as columns: positions, forwards with their constants bound, and
+        input positions (-1 for a unary gate's second)."""
         def build():
-            plan = []
+            at, fs, xa, xb = [], [], [], []
+            shared: dict = {}
             for n in self.nodes:
-                if n.kind != "gate":
-                    continue
-                f = GATES[n.op].forward
-                if n.attrs:
-                    f = partial(f, **n.attrs)
-                ins = [i.index for i in n.inputs] + [-1]
-                plan.append((n.index, f, ins[0], ins[1], n))
-            return plan
+                if n.kind == "gate":
+                    at.append(n.index)
+                    fs.append(_shared(shared, n.op, n.attrs, _bind, GATES[n.op].forward))
+                    xa.append(n.inputs[0].index)
+                    xb.append(n.inputs[1].index if len(n.inputs) > 1 else -1)
+            return at, fs, xa, xb
 
         return self._cached("_plan_cache", build)
 
-    def _back_plan(self, wrt: frozenset[str] | None) -> list[tuple]:
-        """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs): the
-        gate's position, its input positions, the input's, and the function giving its share."""
+    def _back_plan(self, wrt: frozenset[str] | None) -> tuple[list, ...]:
+        """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs), last
+        gate first, as columns: the gate's position, its input positions, the input's, the
+        function giving the input's share, and whether it is the gate's last input (with
+        `wrt`, the gate's own gradient is then dropped)."""
         def build():
             needed = [wrt is None] * len(self.nodes)
             if wrt is not None:
                 for n in self.nodes:
                     needed[n.index] = (n.name in wrt if n.kind == "input"
                                        else any(needed[i.index] for i in n.inputs))
-            plan = []
-            for n in self.nodes:
+            at, xa, xb, to, fs = [], [], [], [], []
+            shared: dict = {}
+            for n in reversed(self.nodes):
                 if n.kind != "gate" or not needed[n.index]:
                     continue
-                gate = GATES[n.op]
+                slots = _shared(shared, n.op, n.attrs, _slots, GATES[n.op])
                 a = n.inputs[0].index
                 b = n.inputs[-1].index  # a unary gate's functions take its input twice
-                plan += [(n.index, a, b, x.index, _slot(gate, k, n.attrs))
-                         for k, x in enumerate(n.inputs)
-                         if k not in gate.nondiff and needed[x.index]]
-            return plan
+                for f, x in zip(slots, n.inputs, strict=False):
+                    if f is not None and needed[x.index]:
+                        at.append(n.index)
+                        xa.append(a)
+                        xb.append(b)
+                        to.append(x.index)
+                        fs.append(f)
+            drop = [wrt is not None and (e + 1 == len(at) or at[e + 1] != i)
+                    for e, i in enumerate(at)]
+            return at, xa, xb, to, fs, drop
 
         return self._cached(f"_back_cache_{sorted(wrt) if wrt else ''}", build)
 
@@ -348,8 +402,10 @@ class Graph:
             seed = 1.0 if type(out) is float else np.ones_like(out)
         grads[self.output.index] = seed
         with np.errstate(all="ignore"):
-            for i, a, b, j, f in reversed(self._back_plan(wrt)):
+            for i, a, b, j, f, drop in zip(*self._back_plan(wrt), strict=True):
                 g = grads[i]
+                if drop:
+                    grads[i] = None  # with `wrt`, a gate's gradient is not kept past its use
                 if g is None:
                     continue
                 y, xa, xb = vals[i], vals[a], vals[b]
@@ -364,10 +420,12 @@ class Graph:
                 grads[j] = c if prev is None else prev + c
         # differentiable nodes (with `wrt`, those inputs) with no path to the output get zeros;
         # label-only ones keep None
-        label_only = self._label_only()
-        for i in range(len(grads)) if wrt is None else [
-                n.index for n in self.nodes if n.kind == "input" and n.name in wrt]:
-            if grads[i] is None and i not in label_only:
+        missing = [i for i, g in enumerate(grads) if g is None] if wrt is None else [
+            n.index for n in self.nodes if n.kind == "input" and n.name in wrt
+            and grads[n.index] is None]
+        label_only = self._label_only() if missing else ()
+        for i in missing:
+            if i not in label_only:
                 v = vals[i]
                 grads[i] = 0.0 if type(v) is float else np.zeros_like(v)
         return grads
@@ -390,7 +448,8 @@ class Graph:
         None for inputs, constants and gates that touch a tensor."""
         out: list = [None] * len(self.nodes)
         with np.errstate(all="ignore"):
-            for i, a, b, fa, fb in self._local_plan():
+            at, _, xa, xb = self._plan()
+            for i, a, b, fa, fb in zip(at, xa, xb, *self._local_plan(), strict=True):
                 y, x = vals[i], vals[a]
                 if type(y) is not float or type(x) is not float:
                     continue
@@ -401,20 +460,20 @@ class Graph:
                     out[i] = [_local(fa, args), _local(fb, args)]
         return out
 
-    def _local_plan(self) -> list[tuple]:
-        """Per gate, each input's local derivative as a function of (*xs, out)."""
+    def _local_plan(self) -> list[list]:
+        """For the gates of _plan, each input's local derivative as a function of (*xs, out):
+        a column per input (None for a unary gate's second)."""
         def build():
-            plan = []
-            for n in self.nodes:
-                if n.kind != "gate":
-                    continue
-                gate = GATES[n.op]
-                fs = [_local_fn(gate, k, n.attrs) for k in range(gate.arity)] + [None]
-                ins = [i.index for i in n.inputs] + [-1]
-                plan.append((n.index, ins[0], ins[1], fs[0], fs[1]))
-            return plan
+            shared: dict = {}
+            fns = [_shared(shared, self.nodes[i].op, self.nodes[i].attrs, _local_fns,
+                           GATES[self.nodes[i].op]) for i in self._plan()[0]]
+            return [[f[0] for f in fns], [f[-1] if len(f) > 1 else None for f in fns]]
 
         return self._cached("_local_cache", build)
+
+
+def _local_fns(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
+    return tuple(_local_fn(gate, k, attrs) for k in range(gate.arity))
 
 
 def _local_fn(gate: Gate, k: int, attrs: dict) -> Callable | None:

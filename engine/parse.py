@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.codegen import RESERVED
 from engine.errors import ExpressionError
-from engine.graph import Graph, Limits, Node
+from engine.graph import Graph, Limits, Node, acyclic_build
 from engine.ops import GATES
 
 
@@ -936,6 +936,11 @@ def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Fram
 def parse_program(text: str, limits: Limits | None = None) -> Program:
     """Read a program: its graph, each statement (line, target, operator, span, node) and the
     text of its print lines. Every mistake is an ExpressionError with a span."""
+    with acyclic_build():
+        return _program(text, limits)
+
+
+def _program(text: str, limits: Limits | None) -> Program:
     if limits is not None and len(text) > limits.max_chars:
         raise ExpressionError(
             f"the expression has {len(text):,} characters, more than the limit of "

@@ -566,3 +566,37 @@ def test_adversarial_text_parses_about_as_fast_as_benign_text_of_its_length():
         assert len(text) <= n + 1
         ratio = _parse_time(text) / base
         assert ratio < 5, (what, ratio)
+
+
+def test_parsing_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+    import threading
+
+    assert gc.isenabled()
+    parse("x * y + 1")
+    with pytest.raises(ExpressionError):
+        parse("x * (y + ")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse("x * y")
+        assert not gc.isenabled()  # a caller's choice stays
+    finally:
+        gc.enable()
+    errors = []
+
+    def many():
+        for k in range(200):
+            try:
+                parse(f"x{k} * y + {k}" if k % 3 else "x * (")
+            except ExpressionError:
+                pass
+            except Exception as e:  # noqa: BLE001 -- any other failure fails the test below
+                errors.append(e)
+
+    threads = [threading.Thread(target=many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and gc.isenabled()

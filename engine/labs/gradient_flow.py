@@ -93,7 +93,7 @@ def gradient_flow(depth: int = 5, width: int = 1000, activation: str = "tanh",
     rng = np.random.default_rng(seed)
     values = net.values(rng, width, batch, init, scale, CLASSES)
     vals = net.graph.forward(values)
-    grads = net.graph.backward(vals, wrt={w.name for w in net.weights})  # not the data's
+    grads = net.graph.backward(vals)  # every wire: the layers' pre-activations are read too
     layers, warnings = [], []
     pairs = zip(net.pre, net.act, net.weights[:-1], strict=True)
     for i, (s, f, w) in enumerate(pairs, start=1):
