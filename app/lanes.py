@@ -24,8 +24,11 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
+import socket
+import struct
 import threading
 import traceback
 from collections import deque
@@ -65,60 +68,115 @@ def run_here(fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
 
-def _serve(conn: Any, memory: int) -> None:
-    """A worker: run (fn, args, stream) jobs from the pipe until it closes."""
+_HEADER = struct.Struct("!Q")  # a message is its length, then its pickle
+
+
+def _frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return bytes(data)
+
+
+def _read(sock: socket.socket) -> Any:
+    """The next message, blocking (the worker's side, and a worker's first message)."""
+    (size,) = _HEADER.unpack(_read_exactly(sock, _HEADER.size))
+    return pickle.loads(_read_exactly(sock, size))
+
+
+def _serve(sock: socket.socket, memory: int) -> None:
+    """A worker: run (fn, args, stream) jobs from the socket until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
     if memory:
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
-    conn.send(("ready", os.getpid()))
+    sock.sendall(_frame(os.getpid()))
     while True:
         try:
-            fn, args, stream = conn.recv()
+            fn, args, stream = _read(sock)
         except (EOFError, OSError):
             return
         try:
             with computing():
                 if stream:
                     for item in fn(*args):
-                        conn.send(("item", item))
-                    conn.send(("done", None))
+                        sock.sendall(_frame(("item", item)))
+                    sock.sendall(_frame(("done", None)))
                 else:
-                    conn.send(("ok", fn(*args)))
+                    sock.sendall(_frame(("ok", fn(*args))))
         except ExpressionError as e:
-            conn.send(("error", e))
+            sock.sendall(_frame(("error", e)))
         except Exception:
             traceback.print_exc()
-            conn.send(("error", RuntimeError("the computation failed in a worker process")))
+            sock.sendall(_frame(("error", RuntimeError("the computation failed in a worker "
+                                                       "process"))))
+
+
+async def _ready(fd: int, writing: bool, deadline: float | None) -> None:
+    """Until `fd` can be written (or read); TimeoutError after `deadline`."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    add, remove = ((loop.add_writer, loop.remove_writer) if writing
+                   else (loop.add_reader, loop.remove_reader))
+    add(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        async with asyncio.timeout_at(deadline):
+            await ready
+    finally:
+        remove(fd)
 
 
 class _Worker:
+    """A worker process and the server's end of its socket. The server never blocks on it:
+    a message goes out and comes in as the socket takes and gives it, between other requests'
+    turns, however slowly the worker (at a lower priority) writes or reads its end."""
+
     def __init__(self, memory: int):
-        parent, child = _CONTEXT.Pipe()
+        parent, child = socket.socketpair()
         self.process = _CONTEXT.Process(target=_serve, args=(child, memory), daemon=True,
                                         name="chainrule-worker")
         self.process.start()
         child.close()
-        self.conn = parent
-        kind, self.pid = parent.recv()  # the memory cap is in place
+        self.sock = parent
+        self.pid = _read(parent)  # the memory cap is in place
+        parent.setblocking(False)
+        self._buffer = bytearray()
+
+    async def send(self, obj: Any, deadline: float | None) -> None:
+        data = memoryview(_frame(obj))
+        while data:
+            try:
+                data = data[self.sock.send(data):]
+            except BlockingIOError:
+                await _ready(self.sock.fileno(), True, deadline)
 
     async def receive(self, deadline: float | None) -> tuple[str, Any]:
-        """The next message, waiting on the event loop; TimeoutError after `deadline`."""
-        if not self.conn.poll():
-            loop = asyncio.get_running_loop()
-            ready = loop.create_future()
-            fd = self.conn.fileno()
-            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        """The next message; TimeoutError after `deadline`."""
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
+                if len(buffer) >= end:
+                    message = pickle.loads(buffer[_HEADER.size:end])
+                    del buffer[:end]
+                    return message
             try:
-                async with asyncio.timeout_at(deadline):
-                    await ready
-            finally:
-                loop.remove_reader(fd)
-                os.set_blocking(fd, True)  # add_reader made it non-blocking (uvloop does)
-        # The rest of a message longer than the pipe holds is on its way: the worker writes it
-        # all at once, so this waits for a copy, never for work.
-        return self.conn.recv()
+                chunk = self.sock.recv(1 << 18)
+            except BlockingIOError:
+                await _ready(self.sock.fileno(), False, deadline)
+                continue
+            if not chunk:
+                raise EOFError
+            buffer += chunk
 
     dead = False
 
@@ -129,7 +187,7 @@ class _Worker:
         if not self.dead:
             self.dead = True
             self.process.kill()
-            self.conn.close()
+            self.sock.close()
 
 
 class Pool:
@@ -276,7 +334,7 @@ async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | N
         raise TimeLimitExceeded(limit or 0) from None
     done = False
     try:
-        worker.conn.send((fn, args, stream))
+        await worker.send((fn, args, stream), deadline)
         while not done:
             kind, payload = await worker.receive(deadline)
             done = kind != "item"

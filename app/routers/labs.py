@@ -15,7 +15,7 @@ import engine
 from app import worker
 from app.lanes import run_in_worker
 from app.problems import TimeLimitExceeded
-from app.responses import StrictJSONResponse, dumps
+from app.responses import EncodedJSON, dumps
 from app.schemas import (
     ERRORS,
     CliffRequest,
@@ -37,25 +37,25 @@ log = logging.getLogger("chainrule")
 router = APIRouter(tags=["labs"])
 
 
-def gradient_flow_job(params: dict) -> dict:
-    return jsonable(gradient_flow(**params))
+def gradient_flow_job(params: dict) -> bytes:
+    return dumps(jsonable(gradient_flow(**params)))
 
 
-def cliff_job(params: dict) -> dict:
-    return jsonable(cliff(**params))
+def cliff_job(params: dict) -> bytes:
+    return dumps(jsonable(cliff(**params)))
 
 
 @router.post("/api/labs/gradient-flow", response_model=GradientFlowResponse, responses=ERRORS)
-async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> StrictJSONResponse:
+async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> EncodedJSON:
     """Per-layer activations and back-propagated gradient sizes of a freshly initialised MLP."""
-    return StrictJSONResponse(await run_in_worker(
+    return EncodedJSON(await run_in_worker(
         gradient_flow_job, body.model_dump(), limit=request.app.state.settings.time_limit))
 
 
 @router.post("/api/labs/cliff", response_model=CliffResponse, responses=ERRORS)
-async def post_cliff(body: CliffRequest, request: Request) -> StrictJSONResponse:
+async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
-    return StrictJSONResponse(await run_in_worker(
+    return EncodedJSON(await run_in_worker(
         cliff_job, body.model_dump(), limit=request.app.state.settings.time_limit))
 
 
@@ -69,16 +69,16 @@ LIMITS = engine.Limits()  # the same limits as /api/circuit
 
 
 def descent_job(text: str, values: dict, params: list[str], lr: float, steps: int, tol: float,
-                expand: bool) -> dict:
-    return engine.descent(text, values, params, lr=lr, steps=steps, tol=tol, expand=expand,
-                          limits=LIMITS)
+                expand: bool) -> bytes:
+    return dumps(engine.descent(text, values, params, lr=lr, steps=steps, tol=tol,
+                                expand=expand, limits=LIMITS))
 
 
 @router.post("/api/descent", response_model=DescentResponse, responses=DESCENT_ERRORS,
              tags=["circuit"])
-async def post_descent(body: DescentRequest, request: Request) -> StrictJSONResponse:
+async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
     """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
-    return StrictJSONResponse(await run_in_worker(
+    return EncodedJSON(await run_in_worker(
         descent_job, body.expression, body.engine_values(LIMITS.max_elements), body.params,
         float(body.lr), body.steps, float(body.tol), body.expand,
         limit=request.app.state.settings.time_limit))
