@@ -9,8 +9,7 @@ and results anything pickle carries. An exception `fn` raises comes back as it i
 ExpressionError is a 400); MemoryError, the worker's memory cap, comes back as an
 ExpressionError too. When `limit` seconds pass (waiting for a free worker included), the worker
 is killed and replaced, and TimeLimitExceeded (503) is raised. `stream_in_worker` sends each item
-`gen(*args)` yields as soon as it is made; when too many requests wait for a worker already, Busy
-(503) is raised at once; when its consumer stops early (a StreamingResponse
+`gen(*args)` yields as soon as it is made; when its consumer stops early (a StreamingResponse
 whose client went away is cancelled), the worker is killed and replaced as well.
 
 Workers are forked from a server process that has the engine imported (multiprocessing's
@@ -38,7 +37,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from app.problems import Busy, TimeLimitExceeded, WorkerLost
+from app.problems import TimeLimitExceeded, WorkerLost
 from app.settings import Settings
 from engine import ExpressionError
 
@@ -192,10 +191,8 @@ class _Worker:
 
 class Pool:
     """Up to `size` worker processes, started when first needed, shared by every event loop of
-    the process (tests run several). At most WAITING requests per worker wait for one: past
-    that a request is answered 503 at once, rather than all of them at their time limit."""
-
-    WAITING = 8
+    the process (tests run several). How many requests may wait for one is bounded at the
+    door (app.middleware)."""
 
     def __init__(self, size: int, memory: int):
         self.size, self.memory = size, memory
@@ -237,8 +234,6 @@ class Pool:
             if self._count < self.size and not os.environ.get("CHAINRULE_IN_WORKER"):
                 self._count += 1
                 threading.Thread(target=self._start, daemon=True).start()
-            if len(self._waiters) >= self.WAITING * self.size:
-                raise Busy(len(self._waiters))
             waiter = loop.create_future()
             self._waiters.append(waiter)
         try:
