@@ -9,8 +9,9 @@ and results anything pickle carries. An exception `fn` raises comes back as it i
 ExpressionError is a 400); MemoryError, the worker's memory cap, comes back as an
 ExpressionError too. When `limit` seconds pass (waiting for a free worker included), the worker
 is killed and replaced, and TimeLimitExceeded (503) is raised. `stream_in_worker` sends each item
-`gen(*args)` yields as soon as it is made; when its consumer stops early (a StreamingResponse
-whose client went away is cancelled), the worker is killed and replaced as well.
+`gen(*args)` yields as soon as it is made, from a process of its own (a training run may take a
+minute: it does not hold one of the pool's), which is killed when the stream ends, at its time
+limit, or when its consumer stops early (a StreamingResponse whose client went away).
 
 Workers are forked from a server process that has the engine imported (multiprocessing's
 forkserver, app.preload), so a replacement is ready in milliseconds; each has an address-space
@@ -32,9 +33,10 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing, contextmanager
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import anyio
 import numpy as np
 
 from app.problems import TimeLimitExceeded, WorkerLost
@@ -114,10 +116,10 @@ def _serve(sock: socket.socket, memory: int) -> None:
                     sock.sendall(_frame(("ok", fn(*args))))
         except ExpressionError as e:
             sock.sendall(_frame(("error", e)))
-        except Exception:
+        except Exception as e:  # the server logs it; a response never shows it
             traceback.print_exc()
-            sock.sendall(_frame(("error", RuntimeError("the computation failed in a worker "
-                                                       "process"))))
+            sock.sendall(_frame(("error", RuntimeError(
+                f"the computation failed in a worker process: {type(e).__name__}: {e}"))))
 
 
 async def _ready(fd: int, writing: bool, deadline: float | None) -> None:
@@ -305,44 +307,56 @@ def _deadline(limit: float | None) -> float | None:
 
 
 async def run_in_worker(fn: Callable[..., T], *args: Any, limit: float | None) -> T:
-    """`fn(*args)` in a worker process; TimeLimitExceeded after `limit` seconds."""
-    async with aclosing(_exchange(fn, args, False, _deadline(limit), limit)) as messages:
-        async for _, result in messages:
-            return result
-    raise AssertionError("unreachable: a job ends with a result or an error")
-
-
-async def stream_in_worker(fn: Callable[..., Any], *args: Any,
-                           limit: float | None = None) -> AsyncIterator[Any]:
-    """The items the generator `fn(*args)` yields in a worker process, as they come."""
-    async with aclosing(_exchange(fn, args, True, _deadline(limit), limit)) as messages:
-        async for kind, item in messages:
-            if kind == "item":
-                yield item
-
-
-async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | None,
-                    limit: float | None) -> AsyncIterator[tuple[str, Any]]:
+    """`fn(*args)` in a worker process of the pool; TimeLimitExceeded after `limit` seconds."""
+    deadline = _deadline(limit)
     try:
         worker = await POOL.take(deadline)
     except TimeoutError:
         raise TimeLimitExceeded(limit or 0) from None
-    done = False
     try:
-        await worker.send((fn, args, stream), deadline)
-        while not done:
-            kind, payload = await worker.receive(deadline)
-            done = kind != "item"
-            if done:  # the worker is free before its last message is handed on
-                POOL.give(worker)
-            if kind == "error":
-                raise payload
-            yield kind, payload
+        kind, result = await _message(worker, deadline, limit, (fn, args, False))
+    except BaseException:  # over the time limit, cancelled, or the worker ended
+        POOL.discard(worker)
+        raise
+    POOL.give(worker)
+    if kind == "error":
+        raise result
+    return result
+
+
+STREAMS: set[int] = set()  # process ids of the streams' worker processes, running now
+
+
+async def stream_in_worker(fn: Callable[..., Any], *args: Any,
+                           limit: float | None = None) -> AsyncIterator[Any]:
+    """The items the generator `fn(*args)` yields, as they come, from a worker process of its
+    own (a stream may run long: it holds none of the pool's), which ends with the stream."""
+    deadline = _deadline(limit)
+    # not abandoned when the request is cancelled meanwhile: the process is ended below
+    worker = await anyio.to_thread.run_sync(_Worker, POOL.memory)
+    STREAMS.add(worker.pid)
+    try:
+        kind, item = await _message(worker, deadline, limit, (fn, args, True))
+        while kind == "item":
+            yield item
+            kind, item = await _message(worker, deadline, limit)
+        if kind == "error":
+            raise item
+    finally:
+        worker.kill()
+        STREAMS.discard(worker.pid)
+
+
+async def _message(worker: _Worker, deadline: float | None, limit: float | None,
+                   job: tuple | None = None) -> tuple[str, Any]:
+    """Send `job`, if any; then the worker's next message. The time limit passing and the
+    worker ending come out as what a request answers: TimeLimitExceeded, WorkerLost."""
+    try:
+        if job is not None:
+            await worker.send(job, deadline)
+        return await worker.receive(deadline)
     except TimeoutError:
         raise TimeLimitExceeded(limit or 0) from None
     except (EOFError, OSError):
         threading.Thread(target=_report_end, args=(worker,), daemon=True).start()
         raise WorkerLost() from None
-    finally:
-        if not done:
-            POOL.discard(worker)

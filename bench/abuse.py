@@ -1,6 +1,6 @@
 """The hostile requests of issue 11 against a live server, with a /healthz probe at 10 Hz.
 
-Starts `chainrule serve` (one uvicorn worker, the default two worker processes) on a free
+Starts `chainrule serve` (one uvicorn worker, the default four worker processes) on a free
 loopback port, measures /healthz at rest, then sends each bomb in turn while the probe runs and
 the resident memory of every server process is sampled. Per bomb it prints: what the client got,
 the seconds until it got it, the peak RSS of the largest single server process (and of all of
@@ -302,6 +302,8 @@ BOMBS: list[tuple[str, Callable[[int], tuple[str, float]]]] = [
     ("20 slow gradchecks", _many(20, lambda i: raw_post("/api/gradcheck", {
         "expression": "sum(tanh(W @ V))",
         "values": {"W": {"randn": [300, 300], "seed": i}, "V": {"randn": [300, 300]}}}))),
+    ("20 x 2 MB responses", _many(20, lambda i: raw_post("/api/circuit", {
+        "expression": "sum(tanh(W))", "values": {"W": {"randn": [150, 150], "seed": i}}}))),
     ("GET /vendor/d3/%00", lambda port: exchange(port, raw_get("/vendor/d3/%00"))),
     ("GET /vendor/d3/package.json", lambda port: exchange(port, raw_get(
         "/vendor/d3/package.json"))),
