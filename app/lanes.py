@@ -161,7 +161,7 @@ class _Worker:
                 await _ready(self.sock.fileno(), True, deadline)
 
     async def receive(self, deadline: float | None) -> tuple[str, Any]:
-        """The next message; TimeoutError after `deadline`."""
+        """The next message, a piece a turn of the event loop; TimeoutError after `deadline`."""
         buffer = self._buffer
         while True:
             if len(buffer) >= _HEADER.size:
@@ -170,10 +170,10 @@ class _Worker:
                     message = pickle.loads(buffer[_HEADER.size:end])
                     del buffer[:end]
                     return message
+            await _ready(self.sock.fileno(), False, deadline)
             try:
                 chunk = self.sock.recv(1 << 18)
             except BlockingIOError:
-                await _ready(self.sock.fileno(), False, deadline)
                 continue
             if not chunk:
                 raise EOFError

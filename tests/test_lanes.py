@@ -4,6 +4,7 @@ standard library and numpy: a worker process finds them by name."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import time
@@ -212,3 +213,29 @@ def test_a_result_longer_than_a_pipe_holds_arrives_whole_under_uvloop():
     with start_blocking_portal(backend_options={"use_uvloop": True}) as portal:
         for size in (10, 200_000, 3_000_000):
             assert len(call(portal, bytes, size)) == size
+
+
+def test_the_server_reads_half_a_message_and_goes_on_with_other_work_until_the_rest_comes(portal):
+    import socket
+
+    from app import lanes
+
+    async def scenario():
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        worker = lanes._Worker.__new__(lanes._Worker)  # the server's end only
+        worker.sock, worker._buffer = ours, bytearray()
+        payload = os.urandom(100_000)
+        frame = lanes._frame(("ok", payload))
+        theirs.sendall(frame[:50_000])  # a worker that has written half of its answer
+        receiving = asyncio.create_task(worker.receive(None))
+        for _ in range(20):  # the event loop goes round: nothing waits for the other half
+            await asyncio.sleep(0)
+        half = receiving.done()
+        theirs.sendall(frame[50_000:])
+        message = await receiving
+        ours.close()
+        theirs.close()
+        return half, message == ("ok", payload)
+
+    assert portal.call(scenario) == (False, True)
