@@ -167,7 +167,8 @@ class _Worker:
             if len(buffer) >= _HEADER.size:
                 end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
                 if len(buffer) >= end:
-                    message = pickle.loads(buffer[_HEADER.size:end])
+                    with memoryview(buffer) as view, view[_HEADER.size:end] as body:
+                        message = pickle.loads(body)  # no copy of a long answer but its own
                     del buffer[:end]
                     return message
             await _ready(self.sock.fileno(), False, deadline)
