@@ -9,9 +9,9 @@ and results anything pickle carries. An exception `fn` raises comes back as it i
 ExpressionError is a 400); MemoryError, the worker's memory cap, comes back as an
 ExpressionError too. When `limit` seconds pass (waiting for a free worker included), the worker
 is killed and replaced, and TimeLimitExceeded (503) is raised. `stream_in_worker` sends each item
-`gen(*args)` yields as soon as it is made; when too many requests wait for a worker already, Busy
-(503) is raised at once; when its consumer stops early (a StreamingResponse
-whose client went away is cancelled), the worker is killed and replaced as well.
+`gen(*args)` yields as soon as it is made, from a process of its own (a training run may take a
+minute: it does not hold one of the pool's), which is killed when the stream ends, at its time
+limit, or when its consumer stops early (a StreamingResponse whose client went away).
 
 Workers are forked from a server process that has the engine imported (multiprocessing's
 forkserver, app.preload), so a replacement is ready in milliseconds; each has an address-space
@@ -24,18 +24,22 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
+import socket
+import struct
 import threading
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing, contextmanager
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import anyio
 import numpy as np
 
-from app.problems import Busy, TimeLimitExceeded, WorkerLost
+from app.problems import TimeLimitExceeded, WorkerLost
 from app.settings import Settings
 from engine import ExpressionError
 
@@ -65,60 +69,116 @@ def run_here(fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
 
-def _serve(conn: Any, memory: int) -> None:
-    """A worker: run (fn, args, stream) jobs from the pipe until it closes."""
+_HEADER = struct.Struct("!Q")  # a message is its length, then its pickle
+
+
+def _frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return bytes(data)
+
+
+def _read(sock: socket.socket) -> Any:
+    """The next message, blocking (the worker's side, and a worker's first message)."""
+    (size,) = _HEADER.unpack(_read_exactly(sock, _HEADER.size))
+    return pickle.loads(_read_exactly(sock, size))
+
+
+def _serve(sock: socket.socket, memory: int) -> None:
+    """A worker: run (fn, args, stream) jobs from the socket until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
     if memory:
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
-    conn.send(("ready", os.getpid()))
+    sock.sendall(_frame(os.getpid()))
     while True:
         try:
-            fn, args, stream = conn.recv()
+            fn, args, stream = _read(sock)
         except (EOFError, OSError):
             return
         try:
             with computing():
                 if stream:
                     for item in fn(*args):
-                        conn.send(("item", item))
-                    conn.send(("done", None))
+                        sock.sendall(_frame(("item", item)))
+                    sock.sendall(_frame(("done", None)))
                 else:
-                    conn.send(("ok", fn(*args)))
+                    sock.sendall(_frame(("ok", fn(*args))))
         except ExpressionError as e:
-            conn.send(("error", e))
-        except Exception:
+            sock.sendall(_frame(("error", e)))
+        except Exception as e:  # the server logs it; a response never shows it
             traceback.print_exc()
-            conn.send(("error", RuntimeError("the computation failed in a worker process")))
+            sock.sendall(_frame(("error", RuntimeError(
+                f"the computation failed in a worker process: {type(e).__name__}: {e}"))))
+
+
+async def _ready(fd: int, writing: bool, deadline: float | None) -> None:
+    """Until `fd` can be written (or read); TimeoutError after `deadline`."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    add, remove = ((loop.add_writer, loop.remove_writer) if writing
+                   else (loop.add_reader, loop.remove_reader))
+    add(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        async with asyncio.timeout_at(deadline):
+            await ready
+    finally:
+        remove(fd)
 
 
 class _Worker:
+    """A worker process and the server's end of its socket. The server never blocks on it:
+    a message goes out and comes in as the socket takes and gives it, between other requests'
+    turns, however slowly the worker (at a lower priority) writes or reads its end."""
+
     def __init__(self, memory: int):
-        parent, child = _CONTEXT.Pipe()
+        parent, child = socket.socketpair()
         self.process = _CONTEXT.Process(target=_serve, args=(child, memory), daemon=True,
                                         name="chainrule-worker")
         self.process.start()
         child.close()
-        self.conn = parent
-        kind, self.pid = parent.recv()  # the memory cap is in place
+        self.sock = parent
+        self.pid = _read(parent)  # the memory cap is in place
+        parent.setblocking(False)
+        self._buffer = bytearray()
+
+    async def send(self, obj: Any, deadline: float | None) -> None:
+        data = memoryview(_frame(obj))
+        while data:
+            try:
+                data = data[self.sock.send(data):]
+            except BlockingIOError:
+                await _ready(self.sock.fileno(), True, deadline)
 
     async def receive(self, deadline: float | None) -> tuple[str, Any]:
-        """The next message, waiting on the event loop; TimeoutError after `deadline`."""
-        if not self.conn.poll():
-            loop = asyncio.get_running_loop()
-            ready = loop.create_future()
-            fd = self.conn.fileno()
-            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        """The next message, a piece a turn of the event loop; TimeoutError after `deadline`."""
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
+                if len(buffer) >= end:
+                    with memoryview(buffer) as view, view[_HEADER.size:end] as body:
+                        message = pickle.loads(body)  # no copy of a long answer but its own
+                    del buffer[:end]
+                    return message
+            await _ready(self.sock.fileno(), False, deadline)
             try:
-                async with asyncio.timeout_at(deadline):
-                    await ready
-            finally:
-                loop.remove_reader(fd)
-                os.set_blocking(fd, True)  # add_reader made it non-blocking (uvloop does)
-        # The rest of a message longer than the pipe holds is on its way: the worker writes it
-        # all at once, so this waits for a copy, never for work.
-        return self.conn.recv()
+                chunk = self.sock.recv(1 << 18)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise EOFError
+            buffer += chunk
 
     dead = False
 
@@ -129,15 +189,13 @@ class _Worker:
         if not self.dead:
             self.dead = True
             self.process.kill()
-            self.conn.close()
+            self.sock.close()
 
 
 class Pool:
     """Up to `size` worker processes, started when first needed, shared by every event loop of
-    the process (tests run several). At most WAITING requests per worker wait for one: past
-    that a request is answered 503 at once, rather than all of them at their time limit."""
-
-    WAITING = 8
+    the process (tests run several). How many requests may wait for one is bounded at the
+    door (app.middleware)."""
 
     def __init__(self, size: int, memory: int):
         self.size, self.memory = size, memory
@@ -179,8 +237,6 @@ class Pool:
             if self._count < self.size and not os.environ.get("CHAINRULE_IN_WORKER"):
                 self._count += 1
                 threading.Thread(target=self._start, daemon=True).start()
-            if len(self._waiters) >= self.WAITING * self.size:
-                raise Busy(len(self._waiters))
             waiter = loop.create_future()
             self._waiters.append(waiter)
         try:
@@ -252,44 +308,56 @@ def _deadline(limit: float | None) -> float | None:
 
 
 async def run_in_worker(fn: Callable[..., T], *args: Any, limit: float | None) -> T:
-    """`fn(*args)` in a worker process; TimeLimitExceeded after `limit` seconds."""
-    async with aclosing(_exchange(fn, args, False, _deadline(limit), limit)) as messages:
-        async for _, result in messages:
-            return result
-    raise AssertionError("unreachable: a job ends with a result or an error")
-
-
-async def stream_in_worker(fn: Callable[..., Any], *args: Any,
-                           limit: float | None = None) -> AsyncIterator[Any]:
-    """The items the generator `fn(*args)` yields in a worker process, as they come."""
-    async with aclosing(_exchange(fn, args, True, _deadline(limit), limit)) as messages:
-        async for kind, item in messages:
-            if kind == "item":
-                yield item
-
-
-async def _exchange(fn: Callable, args: tuple, stream: bool, deadline: float | None,
-                    limit: float | None) -> AsyncIterator[tuple[str, Any]]:
+    """`fn(*args)` in a worker process of the pool; TimeLimitExceeded after `limit` seconds."""
+    deadline = _deadline(limit)
     try:
         worker = await POOL.take(deadline)
     except TimeoutError:
         raise TimeLimitExceeded(limit or 0) from None
-    done = False
     try:
-        worker.conn.send((fn, args, stream))
-        while not done:
-            kind, payload = await worker.receive(deadline)
-            done = kind != "item"
-            if done:  # the worker is free before its last message is handed on
-                POOL.give(worker)
-            if kind == "error":
-                raise payload
-            yield kind, payload
+        kind, result = await _message(worker, deadline, limit, (fn, args, False))
+    except BaseException:  # over the time limit, cancelled, or the worker ended
+        POOL.discard(worker)
+        raise
+    POOL.give(worker)
+    if kind == "error":
+        raise result
+    return result
+
+
+STREAMS: set[int] = set()  # process ids of the streams' worker processes, running now
+
+
+async def stream_in_worker(fn: Callable[..., Any], *args: Any,
+                           limit: float | None = None) -> AsyncIterator[Any]:
+    """The items the generator `fn(*args)` yields, as they come, from a worker process of its
+    own (a stream may run long: it holds none of the pool's), which ends with the stream."""
+    deadline = _deadline(limit)
+    # not abandoned when the request is cancelled meanwhile: the process is ended below
+    worker = await anyio.to_thread.run_sync(_Worker, POOL.memory)
+    STREAMS.add(worker.pid)
+    try:
+        kind, item = await _message(worker, deadline, limit, (fn, args, True))
+        while kind == "item":
+            yield item
+            kind, item = await _message(worker, deadline, limit)
+        if kind == "error":
+            raise item
+    finally:
+        worker.kill()
+        STREAMS.discard(worker.pid)
+
+
+async def _message(worker: _Worker, deadline: float | None, limit: float | None,
+                   job: tuple | None = None) -> tuple[str, Any]:
+    """Send `job`, if any; then the worker's next message. The time limit passing and the
+    worker ending come out as what a request answers: TimeLimitExceeded, WorkerLost."""
+    try:
+        if job is not None:
+            await worker.send(job, deadline)
+        return await worker.receive(deadline)
     except TimeoutError:
         raise TimeLimitExceeded(limit or 0) from None
     except (EOFError, OSError):
         threading.Thread(target=_report_end, args=(worker,), daemon=True).start()
         raise WorkerLost() from None
-    finally:
-        if not done:
-            POOL.discard(worker)

@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="chainrule", version="0.1.0", description=DESCRIPTION,
         docs_url=None, redoc_url=None, default_response_class=StrictJSONResponse,
         lifespan=_lifespan,
+        # no OpenTelemetry: its check for a configured provider costs every request's turn
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     POOL.configure(settings.processes, settings.worker_memory)

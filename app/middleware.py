@@ -1,6 +1,6 @@
 """The doors every request passes, as one pure ASGI middleware: odd paths and bodies that are not
-JSON are turned away, the body is bounded in size and in time, every response gets the security
-headers, and every request is logged as one line."""
+JSON are turned away, the body is bounded in size and in time, requests to compute are bounded in
+number, every response gets the security headers, and every request is logged as one line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import BODY_TOO_LARGE, BodyTimeout, BodyTooLarge, problem
+from app.problems import BODY_TOO_LARGE, BodyTimeout, BodyTooLarge, busy, problem
 from app.security import headers
 from app.settings import Settings
 
@@ -25,6 +25,11 @@ _JSON = b"application/json"
 
 
 class Doors:
+    """Requests to compute (a POST under /api/) in progress at once: as many as there are worker
+    processes, and `queue` more waiting for one; past that a request is answered 503 as it
+    arrives, before its body is read, so that a flood costs the event loop little and no request
+    waits in a queue that cannot be served within its time limit."""
+
     def __init__(self, app: ASGIApp, settings: Settings):
         from app.routers.pages import page_csp
 
@@ -32,6 +37,8 @@ class Doors:
         self.max_body = settings.max_body
         self.body_timeout = settings.body_timeout
         self.headers = headers(page_csp())
+        self.most = settings.processes + settings.queue
+        self.computing = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,8 +57,14 @@ class Doors:
                 message["headers"] = [*sent, *own]
             await send(message)
 
+        computes = False
         try:
             refusal = self._refusal(scope)
+            if refusal is None and scope["method"] in _BODIES and scope["path"].startswith("/api/"):
+                if self.computing >= self.most:
+                    refusal = busy(self.computing)
+                else:
+                    self.computing, computes = self.computing + 1, True
             if refusal is not None:
                 await refusal(scope, receive, sending)
             elif scope["method"] in _BODIES:
@@ -59,6 +72,8 @@ class Doors:
             else:
                 await self.app(scope, receive, sending)
         finally:
+            if computes:
+                self.computing -= 1
             ms = (time.perf_counter() - start) * 1000
             path = scope["path"].translate(_ESCAPES)
             if state[2]:

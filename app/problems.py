@@ -34,14 +34,6 @@ class TimeLimitExceeded(Exception):
         self.seconds = seconds
 
 
-class Busy(Exception):
-    """Every worker process is busy and enough requests wait for one already."""
-
-    def __init__(self, waiting: int):
-        super().__init__(f"{waiting} requests wait for a worker process")
-        self.waiting = waiting
-
-
 class WorkerLost(Exception):
     """The worker process running the request ended before it answered."""
 
@@ -131,8 +123,9 @@ async def worker_lost(request: Request, exc: WorkerLost) -> StrictJSONResponse:
     return problem(503, detail, type=WORKER_LOST, title="Computation stopped")
 
 
-async def busy(request: Request, exc: Busy) -> StrictJSONResponse:
-    detail = (f"The server is busy: {exc.waiting} requests wait for a worker process already; "
+def busy(computing: int) -> StrictJSONResponse:
+    """The answer to a request to compute past the number that may be in progress at once."""
+    detail = (f"The server is busy: {computing} requests are being computed already; "
               "try again in a moment.")
     return problem(503, detail, type=BUSY, title="Busy", headers={"retry-after": "1"})
 
@@ -150,5 +143,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(TimeLimitExceeded, time_limit)
     app.add_exception_handler(WorkerLost, worker_lost)
-    app.add_exception_handler(Busy, busy)
     app.add_exception_handler(Exception, internal_error)

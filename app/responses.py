@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from engine.circuit import jsonable
 
@@ -38,3 +38,11 @@ class StrictJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
+
+
+class EncodedJSON(Response):
+    """A body dumps() has made already: in a worker process, so that the event loop only hands
+    the bytes on (decoding a result and encoding it again would take the loop as long as a
+    large result is large)."""
+
+    media_type = "application/json"

@@ -344,7 +344,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {
     422: "The request does not match the schema or its bounds (detail says which field and "
          "why).",
     503: "The computation took longer than the time limit, its worker process ended, or too "
-         "many requests wait for a worker.",
+         "many requests are being computed already (answered at once, with Retry-After).",
 }.items()}
 
 

@@ -20,6 +20,7 @@ class Settings:
     max_connections: int = 512  # open connections at once; one more is answered 503 and closed
     train_limit: float = 60.0  # seconds of one training run (/api/labs/train), then it stops
     processes: int = 4  # worker processes for work that is not tiny (pages send a few at once)
+    queue: int = 32  # requests that may wait for a worker process; one more is answered 503
     worker_memory: int = 768 << 20  # bytes of address space a worker may add to its start's
 
     @classmethod

@@ -1,10 +1,11 @@
 """The hostile requests of issue 11 against a live server, with a /healthz probe at 10 Hz.
 
-Starts `chainrule serve` (one uvicorn worker, the default two worker processes) on a free
+Starts `chainrule serve` (one uvicorn worker, the default four worker processes) on a free
 loopback port, measures /healthz at rest, then sends each bomb in turn while the probe runs and
 the resident memory of every server process is sampled. Per bomb it prints: what the client got,
 the seconds until it got it, the peak RSS of the largest single server process (and of all of
-them), and the worst probe latency with its ratio to the idle median.
+them), the worst probe latency with its ratio to the idle median, and the CPU seconds the event
+loop's thread spent (unlike the probe's latency, this does not grow with the machine's load).
 
     .venv/bin/python bench/abuse.py [--only NAME] [--time-limit 5] [--timeouts 3]
 
@@ -110,6 +111,12 @@ class Server:
             except OSError:
                 pass
         return sizes
+
+    def loop_cpu(self) -> float:
+        """CPU seconds of the server's main thread, the event loop's."""
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def log_text(self) -> str:
         self.log.flush()
@@ -302,6 +309,8 @@ BOMBS: list[tuple[str, Callable[[int], tuple[str, float]]]] = [
     ("20 slow gradchecks", _many(20, lambda i: raw_post("/api/gradcheck", {
         "expression": "sum(tanh(W @ V))",
         "values": {"W": {"randn": [300, 300], "seed": i}, "V": {"randn": [300, 300]}}}))),
+    ("20 x 2 MB responses", _many(20, lambda i: raw_post("/api/circuit", {
+        "expression": "sum(tanh(W))", "values": {"W": {"randn": [150, 150], "seed": i}}}))),
     ("GET /vendor/d3/%00", lambda port: exchange(port, raw_get("/vendor/d3/%00"))),
     ("GET /vendor/d3/package.json", lambda port: exchange(port, raw_get(
         "/vendor/d3/package.json"))),
@@ -339,16 +348,17 @@ def main() -> int:
               f"idle /healthz {idle * 1e3:.2f} ms, RSS {max(server.rss()) / 2**20:.0f} MB "
               "largest process")
         print(f"{'bomb':34} {'answer':38} {'s':>6} {'RSS MB':>7} {'(all)':>6} "
-              f"{'probe ms':>9} {'x idle':>7}")
+              f"{'probe ms':>9} {'x idle':>7} {'loop s':>7}")
         for name, bomb in BOMBS:
             if args.only and args.only not in name:
                 continue
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), server.loop_cpu()
             status, seconds = bomb(server.port)
             time.sleep(0.3)
             worst, largest, total = probe.window(start, time.perf_counter())
             print(f"{name:34} {status:38} {seconds:6.2f} {largest / 2**20:7.0f} "
-                  f"{total / 2**20:6.0f} {worst * 1e3:9.1f} {worst / idle:7.1f}", flush=True)
+                  f"{total / 2**20:6.0f} {worst * 1e3:9.1f} {worst / idle:7.1f} "
+                  f"{server.loop_cpu() - cpu:7.2f}", flush=True)
         log = server.log_text()
         escaped = "/x\\x0a2026-01-01" in log
         print(f"server log: {log.count(' 499 ')} disconnects logged, "

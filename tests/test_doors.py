@@ -9,7 +9,7 @@ import re
 
 import pytest
 from anyio.from_thread import start_blocking_portal
-from helpers import assert_problem
+from helpers import assert_problem, strict
 from test_api import XYZ
 
 from app.main import create_app
@@ -139,3 +139,59 @@ def test_a_client_that_leaves_mid_body_is_one_info_line(records):
     assert [(r.levelno, r.getMessage().split()[:3]) for r in records] == [
         (logging.INFO, ["POST", "/api/circuit", "499"])]
     assert "client disconnected" in records[0].getMessage()
+
+
+def _scope(method: str, path: str) -> dict:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 1234),
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]}
+
+
+def test_past_the_requests_that_may_compute_at_once_one_more_is_503_before_its_body_is_read():
+    from app.middleware import Doors
+
+    async def scenario():
+        release = asyncio.Event()
+
+        async def app(scope, receive, send):  # a computation, until released; else at once
+            await receive()
+            if scope["method"] == "POST":
+                await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        doors = Doors(app, Settings(processes=1, queue=1))
+
+        async def call(method: str, path: str) -> tuple[int, dict, bytes, bool]:
+            sent, read = [], []
+
+            async def receive():
+                read.append(True)
+                return {"type": "http.request", "body": b"{}", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            await doors(_scope(method, path), receive, send)
+            return (sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"], bool(read))
+
+        held = [asyncio.create_task(call("POST", "/api/circuit")) for _ in range(2)]
+        while doors.computing < 2:  # one computing, one waiting for a worker: as many as may
+            await asyncio.sleep(0)
+        refused = await call("POST", "/api/gradcheck")
+        page = await call("GET", "/healthz")  # not a computation: never refused as busy
+        release.set()
+        done = await asyncio.gather(*held)
+        return refused, page, done, await call("POST", "/api/code"), doors.computing
+
+    with start_blocking_portal() as portal:
+        refused, page, done, after, computing = portal.call(scenario)
+    status, headers, body, read = refused
+    assert status == 503 and not read
+    assert headers[b"content-type"] == b"application/problem+json"
+    assert headers[b"retry-after"] == b"1"
+    problem = strict(body.decode())
+    assert problem["type"] == "urn:chainrule:problem:busy" and "2 requests" in problem["detail"]
+    assert page[0] == 200
+    assert [d[0] for d in done] == [200, 200] and after[0] == 200 and computing == 0

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from helpers import assert_problem, strict
 
-from app import worker
+from app import lanes
 from app.main import create_app
 from app.settings import Settings
 
@@ -47,7 +47,7 @@ def alive(pid: int) -> bool:
 
 def wait_until_gone(pid: int) -> bool:
     for _ in range(200):  # polled, not timed: up to ~10 s
-        if not alive(pid) and pid not in worker.RUNNING:
+        if not alive(pid) and pid not in lanes.STREAMS:
             return True
         time.sleep(0.05)
     return False
@@ -62,7 +62,7 @@ def test_train_streams_lines_as_they_come_and_a_client_that_goes_away_stops_the_
         lines = r.iter_lines()
         first = strict(next(lines))
         # the first line is here while the work that makes the others still goes on
-        (pid,) = worker.RUNNING
+        (pid,) = lanes.STREAMS
         assert alive(pid)
         assert first["start"] and first["iterations"] == 100_000
         assert "epoch" in strict(next(lines)) and alive(pid)
@@ -83,7 +83,7 @@ def test_a_whole_training_stream(client):
     done = rest[-1]
     assert done["done"] and done["stopped"] == "epochs" and done["epochs"] == 300
     assert done["accuracy"] == progress[-1]["accuracy"] > 0.4
-    assert not worker.RUNNING
+    assert not lanes.STREAMS
 
 
 def test_training_stops_at_its_time_limit_with_a_last_line(client_for):
@@ -93,13 +93,13 @@ def test_training_stops_at_its_time_limit_with_a_last_line(client_for):
     lines = [strict(line) for line in r.text.splitlines()]
     assert lines[-1]["done"] and lines[-1]["stopped"] == "time limit"
     assert "3 s" in lines[-1]["error"]
-    assert not worker.RUNNING
+    assert not lanes.STREAMS
 
 
 def test_a_training_beyond_the_running_ones_is_refused_with_503(client, monkeypatch):
     from app.routers import labs
 
-    monkeypatch.setattr(worker, "RUNNING", set(range(-labs.TRAININGS, 0)))
+    monkeypatch.setattr(labs, "STREAMS", set(range(-labs.TRAININGS, 0)))
     problem = assert_problem(client.post("/api/labs/train", json={"epochs": 10}), 503)
     assert "trainings are running" in problem["detail"]
 
@@ -133,7 +133,7 @@ def test_the_train_limit_comes_from_the_environment(monkeypatch):
 def test_train_bad_bodies_are_problems_that_say_what(client, body, words):
     problem = assert_problem(client.post("/api/labs/train", json=body), 422)
     assert words in problem["detail"], problem
-    assert not worker.RUNNING
+    assert not lanes.STREAMS
 
 
 def test_train_body_that_is_not_json_is_a_problem(client):
@@ -147,13 +147,14 @@ def test_train_body_that_is_not_json_is_a_problem(client):
 def test_a_worker_whose_function_raises_reports_it_and_is_gone():
     from anyio.from_thread import start_blocking_portal
 
-    from engine.labs.training import train
+    from app.routers.labs import train_job
 
     async def drain() -> list[dict]:
-        return [item async for item in worker.stream_in_worker(train, {"dataset": "nope"}, 30)]
+        return [item async for item in lanes.stream_in_worker(train_job, {"dataset": "nope"},
+                                                              limit=30)]
 
     # a portal's own loop: the browser tests keep an event loop running in this thread
-    with start_blocking_portal() as portal, pytest.raises(worker.WorkerFailed,
+    with start_blocking_portal() as portal, pytest.raises(RuntimeError,
                                                           match="unknown data set 'nope'"):
         portal.call(drain)
-    assert not worker.RUNNING
+    assert not lanes.STREAMS

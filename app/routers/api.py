@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 import engine
 from app.lanes import run_here, run_in_worker
 from app.problems import TimeLimitExceeded
-from app.responses import StrictJSONResponse
+from app.responses import EncodedJSON, StrictJSONResponse, dumps
 from app.schemas import (
     ERRORS,
     BackwardCheckRequest,
@@ -57,23 +57,23 @@ def parse_job(text: str, expand: bool) -> Graph | None:
     return graph if len(graph.nodes) * US_PER_SCALAR_GATE * 1e-6 <= INLINE_SECONDS else None
 
 
-def circuit_job(text: str, values: dict, expand: bool) -> dict:
+def circuit_job(text: str, values: dict, expand: bool) -> bytes:
     """The /api/circuit response body."""
-    return _traced(text, values, expand, True).to_dict()
+    return dumps(_traced(text, values, expand, True).to_dict())
 
 
-def gradcheck_job(text: str, values: dict, expand: bool, h: float | None) -> dict:
+def gradcheck_job(text: str, values: dict, expand: bool, h: float | None) -> bytes:
     """The /api/gradcheck response body."""
-    return _traced(text, values, expand, False).check(*(() if h is None else (h,)))
+    return dumps(_traced(text, values, expand, False).check(*(() if h is None else (h,))))
 
 
-def code_job(text: str, values: dict, expand: bool) -> dict:
+def code_job(text: str, values: dict, expand: bool) -> bytes:
     """The /api/code response body."""
-    return _traced(text, values, expand, False).code()
+    return dumps(_traced(text, values, expand, False).code())
 
 
-async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
-               *more: Any) -> StrictJSONResponse:
+async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest,
+               *more: Any) -> EncodedJSON:
     """`job` where the cost model says: refused before any work when over a budget; traced here,
     on the event loop, when tiny; in a worker process otherwise. Text is parsed here when it is
     short, else in a worker, and kept in this process's cache either way."""
@@ -95,7 +95,7 @@ async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
             check_response(cost, BUDGET)
             if cost.seconds <= INLINE_SECONDS:
                 circuit = run_here(engine.Circuit, text, graph, values, LIMITS)
-                return StrictJSONResponse(circuit.to_dict())
+                return EncodedJSON(dumps(circuit.to_dict()))
     remaining = limit - (time.monotonic() - start)  # the parse took some of the time
     try:
         if remaining <= 0:
@@ -103,7 +103,7 @@ async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
         result = await run_in_worker(job, text, values, expand, *more, limit=remaining)
     except TimeLimitExceeded:
         raise TimeLimitExceeded(limit) from None
-    return StrictJSONResponse(result)
+    return EncodedJSON(result)
 
 
 # Handlers return their response directly: the engine's to_dict() already is the body, so
@@ -111,34 +111,34 @@ async def _run(request: Request, job: Callable[..., dict], body: CircuitRequest,
 
 
 @router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"])
-async def circuit(body: CircuitRequest, request: Request) -> StrictJSONResponse:
+async def circuit(body: CircuitRequest, request: Request) -> EncodedJSON:
     """Trace an expression: every wire's forward value and gradient."""
     return await _run(request, circuit_job, body)
 
 
 @router.post("/api/gradcheck", response_model=GradcheckResponse, responses=ERRORS,
              tags=["circuit"])
-async def gradcheck(body: GradcheckRequest, request: Request) -> StrictJSONResponse:
+async def gradcheck(body: GradcheckRequest, request: Request) -> EncodedJSON:
     """Check backprop's gradients against central differences."""
     return await _run(request, gradcheck_job, body, None if body.h is None else float(body.h))
 
 
 @router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"])
-async def code(body: CircuitRequest, request: Request) -> StrictJSONResponse:
+async def code(body: CircuitRequest, request: Request) -> EncodedJSON:
     """Staged forward and backward Python for the circuit, in the course's style."""
     return await _run(request, code_job, body)
 
 
-def backward_check_job(code: str, values: dict) -> dict:
+def backward_check_job(code: str, values: dict) -> bytes:
     """The /api/backward-check response body."""
-    return engine.backward_check(code, values, limits=LIMITS)
+    return dumps(engine.backward_check(code, values, limits=LIMITS))
 
 
 @router.post("/api/backward-check", response_model=BackwardCheckResponse, responses=ERRORS,
              tags=["circuit"])
-async def backward_check(body: BackwardCheckRequest, request: Request) -> StrictJSONResponse:
+async def backward_check(body: BackwardCheckRequest, request: Request) -> EncodedJSON:
     """Judge a hand-written backward pass line by line against the engine's gradients."""
-    return StrictJSONResponse(await run_in_worker(
+    return EncodedJSON(await run_in_worker(
         backward_check_job, body.code, body.engine_values(LIMITS.max_elements),
         limit=request.app.state.settings.time_limit))
 

@@ -4,7 +4,7 @@ descent on a circuit; training a network, streamed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,10 +12,9 @@ from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
 import engine
-from app import worker
-from app.lanes import run_in_worker
-from app.problems import TimeLimitExceeded
-from app.responses import StrictJSONResponse, dumps
+from app.lanes import STREAMS, run_in_worker, stream_in_worker
+from app.problems import TimeLimitExceeded, WorkerLost
+from app.responses import EncodedJSON, dumps
 from app.schemas import (
     ERRORS,
     CliffRequest,
@@ -27,7 +26,6 @@ from app.schemas import (
     Problem,
     TrainRequest,
 )
-from app.worker import WorkerFailed, stream_in_worker
 from engine.circuit import jsonable
 from engine.labs.cliff import cliff
 from engine.labs.gradient_flow import gradient_flow
@@ -37,25 +35,25 @@ log = logging.getLogger("chainrule")
 router = APIRouter(tags=["labs"])
 
 
-def gradient_flow_job(params: dict) -> dict:
-    return jsonable(gradient_flow(**params))
+def gradient_flow_job(params: dict) -> bytes:
+    return dumps(jsonable(gradient_flow(**params)))
 
 
-def cliff_job(params: dict) -> dict:
-    return jsonable(cliff(**params))
+def cliff_job(params: dict) -> bytes:
+    return dumps(jsonable(cliff(**params)))
 
 
 @router.post("/api/labs/gradient-flow", response_model=GradientFlowResponse, responses=ERRORS)
-async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> StrictJSONResponse:
+async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> EncodedJSON:
     """Per-layer activations and back-propagated gradient sizes of a freshly initialised MLP."""
-    return StrictJSONResponse(await run_in_worker(
+    return EncodedJSON(await run_in_worker(
         gradient_flow_job, body.model_dump(), limit=request.app.state.settings.time_limit))
 
 
 @router.post("/api/labs/cliff", response_model=CliffResponse, responses=ERRORS)
-async def post_cliff(body: CliffRequest, request: Request) -> StrictJSONResponse:
+async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
-    return StrictJSONResponse(await run_in_worker(
+    return EncodedJSON(await run_in_worker(
         cliff_job, body.model_dump(), limit=request.app.state.settings.time_limit))
 
 
@@ -69,16 +67,16 @@ LIMITS = engine.Limits()  # the same limits as /api/circuit
 
 
 def descent_job(text: str, values: dict, params: list[str], lr: float, steps: int, tol: float,
-                expand: bool) -> dict:
-    return engine.descent(text, values, params, lr=lr, steps=steps, tol=tol, expand=expand,
-                          limits=LIMITS)
+                expand: bool) -> bytes:
+    return dumps(engine.descent(text, values, params, lr=lr, steps=steps, tol=tol,
+                                expand=expand, limits=LIMITS))
 
 
 @router.post("/api/descent", response_model=DescentResponse, responses=DESCENT_ERRORS,
              tags=["circuit"])
-async def post_descent(body: DescentRequest, request: Request) -> StrictJSONResponse:
+async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
     """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
-    return StrictJSONResponse(await run_in_worker(
+    return EncodedJSON(await run_in_worker(
         descent_job, body.expression, body.engine_values(LIMITS.max_elements), body.params,
         float(body.lr), body.steps, float(body.tol), body.expand,
         limit=request.app.state.settings.time_limit))
@@ -105,7 +103,7 @@ TRAININGS = 4  # worker processes training at once in one server process; more w
     503: {"model": Problem, "description": "Too many trainings are running; retry shortly."}})
 async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
     """Train a classifier live: progress streamed as newline-delimited JSON."""
-    if len(worker.RUNNING) >= TRAININGS:
+    if len(STREAMS) >= TRAININGS:
         raise HTTPException(503, f"{TRAININGS} trainings are running already; try again when "
                             "one has finished.", headers={"Retry-After": "10"})
     limit = request.app.state.settings.train_limit
@@ -113,18 +111,23 @@ async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
                              media_type="application/x-ndjson")
 
 
+def train_job(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The lines of one training run, as dicts (in a worker process of its own)."""
+    return train(**params)
+
+
 async def _train_lines(params: dict[str, Any], limit: float) -> AsyncIterator[bytes]:
     """The worker's lines as they come; a time limit or a failure still ends with `done`."""
     last: dict[str, Any] = {}
     try:
-        async for item in stream_in_worker(train, params, limit):
+        async for item in stream_in_worker(train_job, params, limit=limit):
             if "epoch" in item:
                 last = item
             yield dumps(item) + b"\n"
     except TimeLimitExceeded:
         yield dumps({"done": True, "stopped": "time limit", **_so_far(last),
                      "error": f"training stopped at the time limit of {limit:g} s"}) + b"\n"
-    except WorkerFailed as e:
+    except (engine.ExpressionError, RuntimeError, WorkerLost) as e:
         log.error("training failed: %s", e)
         yield dumps({"done": True, "stopped": "error", **_so_far(last),
                      "error": "training failed on the server; the error has been logged"}
