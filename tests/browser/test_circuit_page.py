@@ -204,7 +204,7 @@ def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
     expect(page.locator("#step-status")).to_contain_text("backward pass: gate 2 of 2")
 
 
-def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, browser) -> None:
+def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context) -> None:
     open_page(page, base_url, link("q = x + y\nf = q * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
     page.fill("#in-x", "1.5")
@@ -214,7 +214,7 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, browser)
     wait_render(page, n)
     page.check("#magnitude")
     url = page.url
-    other = browser.new_page()
+    other = context.new_page()
     other.goto(url)
     other.wait_for_selector("body[data-ready]")
     expect(other.locator("#output-value")).to_have_text("-26.000")
