@@ -27,10 +27,12 @@ const state = decodeState(location.hash);
 /** Everything else the page knows, in one place. */
 const page = {
   drawn: null, // the last circuit drawn: {circuit, lay, plan, body}
+  answer: null, // the latest answer to the latest request: {circuit, body}
   asked: new Set(), // names the server wanted a value for that the page's reading of the text missed
   ops: new Map(),
   presets: [],
   seq: 0, // answers to older requests are dropped
+  drawing: 0, // a layout that finishes after a newer request or drawing began is dropped
   pinned: null, // the gate whose explanation stays while the pointer moves
   elk: null,
   debounce: null,
@@ -100,6 +102,7 @@ function requestBody() {
 /** Ask for the circuit of the current state and draw it; stale answers are dropped. */
 async function refresh() {
   const mine = ++page.seq;
+  page.drawing++; // a drawing of an earlier answer still being laid out is out of date now
   let body = requestBody();
   document.body.dataset.busy = '1';
   try {
@@ -115,6 +118,7 @@ async function refresh() {
       circuit = await postCircuit(body);
     }
     if (mine !== page.seq) return;
+    page.answer = { circuit, body };
     const t0 = performance.now();
     await render(circuit, body);
     hooks.lastRender = { ms: performance.now() - t0, gates: circuit.nodes.filter((n) => n.kind === 'gate').length };
@@ -132,10 +136,13 @@ async function refresh() {
   }
 }
 
+/** Lay out and draw an answer; false when a newer request or drawing began meanwhile. */
 async function render(circuit, body) {
   if (!page.elk) page.elk = new window.ELK();
+  const mine = ++page.drawing;
   const t0 = performance.now();
   const lay = await layoutCircuit(circuit, page.elk, { precision: state.precision, measure });
+  if (mine !== page.drawing) return false;
   const t1 = performance.now();
   const plan = stepPlan(circuit);
   const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
@@ -164,11 +171,12 @@ async function render(circuit, body) {
   $('check-result').replaceChildren();
   $('nudge-result').replaceChildren();
   if (page.pinned && circuit.nodes.some((n) => n.id === page.pinned)) explain(page.pinned);
+  return true;
 }
 
-/** Redraw from the last answer (precision or toggles changed): no request needed. */
+/** Redraw from the latest answer (precision or toggles changed): no request needed. */
 async function redrawLocal() {
-  if (page.drawn) await render(page.drawn.circuit, page.drawn.body);
+  if (page.answer) await render(page.answer.circuit, page.answer.body);
 }
 
 function schedule(ms = 300) {
@@ -336,8 +344,10 @@ function download(blob, name) {
 /** Start over on a new state (a preset, a link): rows and step-through are rebuilt from it. */
 function load(next) {
   Object.assign(state, next);
+  clearTimeout(page.debounce);
   page.asked.clear();
   page.drawn = null;
+  page.answer = null;
   page.pinned = null;
   zoom.forget();
   editor.setText(state.expression);
@@ -346,6 +356,7 @@ function load(next) {
   syncInputs();
   stepper.set(null);
   stepper.pause();
+  descend.reset();
   refresh();
 }
 
