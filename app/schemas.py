@@ -274,7 +274,8 @@ class Preset(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "add-mul", "title": "(x + y) * z", "expression": "q = x + y\nf = q * z",
         "values": {"x": -2, "y": 5, "z": -4}, "expand": False,
-        "notes": "The add gate distributes the gradient; the mul gate swaps its inputs."}]})
+        "notes": "The add gate distributes the gradient; the mul gate swaps its inputs.",
+        "backward": False}]})
 
     id: str = Field(examples=["neuron"])
     title: str
@@ -282,6 +283,9 @@ class Preset(BaseModel):
     values: dict[str, Any]
     expand: bool
     notes: str
+    backward: bool = Field(False, description="The expression is a forward pass followed by a "
+                           "hand-written backward pass: /api/backward-check judges it, and "
+                           "/api/circuit draws its forward part, code[:forward_end].")
 
 
 class Op(BaseModel):

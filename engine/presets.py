@@ -25,6 +25,40 @@ x = [-1, -2]
 dot = w[0]*x[0] + w[1]*x[1] + w[2]
 f = 1.0 / (1 + math.exp(-dot)) # sigmoid function"""
 
+# The notes' hand-written backward passes, printed below the forward passes above; the page
+# and /api/backward-check judge them line by line.
+STAGED_BACKWARD = """\
+# backprop f = num * invden
+dnum = invden # gradient on numerator                             #(8)
+dinvden = num                                                     #(8)
+# backprop invden = 1.0 / den
+dden = (-1.0 / (den**2)) * dinvden                                #(7)
+# backprop den = sigx + xpysqr
+dsigx = (1) * dden                                                #(6)
+dxpysqr = (1) * dden                                              #(6)
+# backprop xpysqr = xpy**2
+dxpy = (2 * xpy) * dxpysqr                                        #(5)
+# backprop xpy = x + y
+dx = (1) * dxpy                                                   #(4)
+dy = (1) * dxpy                                                   #(4)
+# backprop sigx = 1.0 / (1 + math.exp(-x))
+dx += ((1 - sigx) * sigx) * dsigx # Notice += !! See notes below  #(3)
+# backprop num = x + sigy
+dx += (1) * dnum                                                  #(2)
+dsigy = (1) * dnum                                                #(2)
+# backprop sigy = 1.0 / (1 + math.exp(-y))
+dy += ((1 - sigy) * sigy) * dsigy                                 #(1)
+# done! phew"""
+STAGED_CODE = STAGED + "\n\n" + STAGED_BACKWARD
+
+NEURON_CODE = NEURON + """
+
+# backward pass through the neuron (backpropagation)
+ddot = (1 - f) * f # gradient on dot variable, using the sigmoid gradient derivation
+dx = [w[0] * ddot, w[1] * ddot] # backprop into x
+dw = [x[0] * ddot, x[1] * ddot, 1.0 * ddot] # backprop into w
+# we're done! we have the gradients on the inputs to the circuit"""
+
 NEURON_GROUPED = """\
 w = [2, -3, -3]
 x = [-1, -2]
@@ -88,9 +122,9 @@ draw_dot(o)"""
 
 
 def _preset(id: str, title: str, expression: str, values: dict | None = None,
-            expand: bool = False, notes: str = "") -> dict:
+            expand: bool = False, notes: str = "", backward: bool = False) -> dict:
     return {"id": id, "title": title, "expression": expression, "values": values or {},
-            "expand": expand, "notes": notes}
+            "expand": expand, "notes": notes, "backward": backward}
 
 
 PRESETS: list[dict] = [
@@ -116,6 +150,15 @@ PRESETS: list[dict] = [
     _preset("staged", "Staged computation", STAGED,
             notes="A deliberately awkward function broken into named stages; x and y each "
                   "feed several stages, so their gradients add up where the wires fork."),
+    _preset("staged-backward", "Staged computation with its backward pass", STAGED_CODE,
+            backward=True,
+            notes="The notes' backward pass, one line per local gradient, each marked ✓ or ✗ "
+                  "against the engine's. x and y fork, so their gradients accumulate with +=; "
+                  "change one += to = and see which line the mistake is on."),
+    _preset("neuron-backward", "Sigmoid neuron with its backward pass", NEURON_CODE,
+            backward=True,
+            notes="The notes' backward pass through the neuron: ddot = (1 - f)·f is the "
+                  "sigmoid's local gradient, and dx, dw are lists, one element per input."),
     _preset("patterns", "Patterns in backward flow: 2·(x·y + max(z, w))",
             "2 * (x * y + max(z, w))", {"x": 3, "y": -4, "z": 2, "w": -1},
             notes="Add distributes the gradient, max routes it to the larger input (z), and "

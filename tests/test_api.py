@@ -48,9 +48,14 @@ def test_presets_all_trace(client):
     presets = r.json()
     assert presets, "no presets"
     for p in presets:
-        assert {"id", "title", "expression", "values", "expand", "notes"} <= set(p)
+        assert {"id", "title", "expression", "values", "expand", "notes", "backward"} <= set(p)
+        expression = p["expression"]
+        if p["backward"]:  # the page judges the backward pass and draws the forward part
+            b = client.post("/api/backward-check", json={"code": expression, "values": p["values"]})
+            assert b.status_code == 200 and b.json()["passed"], (p["id"], b.text)
+            expression = expression[:b.json()["forward_end"]]
         c = client.post("/api/circuit", json={
-            "expression": p["expression"], "values": p["values"], "expand": p["expand"]})
+            "expression": expression, "values": p["values"], "expand": p["expand"]})
         assert c.status_code == 200, (p["id"], c.text)
 
 

@@ -13,40 +13,7 @@ from test_properties import programs, values
 
 from engine import ExpressionError, backward_check, trace
 from engine.parse import parse
-from engine.presets import NEURON, STAGED
-
-# The notes' staged backward pass, as printed below the forward pass in engine.presets.STAGED.
-STAGED_BACKWARD = """\
-# backprop f = num * invden
-dnum = invden # gradient on numerator                             #(8)
-dinvden = num                                                     #(8)
-# backprop invden = 1.0 / den
-dden = (-1.0 / (den**2)) * dinvden                                #(7)
-# backprop den = sigx + xpysqr
-dsigx = (1) * dden                                                #(6)
-dxpysqr = (1) * dden                                              #(6)
-# backprop xpysqr = xpy**2
-dxpy = (2 * xpy) * dxpysqr                                        #(5)
-# backprop xpy = x + y
-dx = (1) * dxpy                                                   #(4)
-dy = (1) * dxpy                                                   #(4)
-# backprop sigx = 1.0 / (1 + math.exp(-x))
-dx += ((1 - sigx) * sigx) * dsigx # Notice += !! See notes below  #(3)
-# backprop num = x + sigy
-dx += (1) * dnum                                                  #(2)
-dsigy = (1) * dnum                                                #(2)
-# backprop sigy = 1.0 / (1 + math.exp(-y))
-dy += ((1 - sigy) * sigy) * dsigy                                 #(1)
-# done! phew"""
-STAGED_CODE = STAGED + "\n\n" + STAGED_BACKWARD
-
-NEURON_CODE = NEURON + """
-
-# backward pass through the neuron (backpropagation)
-ddot = (1 - f) * f # gradient on dot variable, using the sigmoid gradient derivation
-dx = [w[0] * ddot, w[1] * ddot] # backprop into x
-dw = [x[0] * ddot, x[1] * ddot, 1.0 * ddot] # backprop into w
-# we're done! we have the gradients on the inputs to the circuit"""
+from engine.presets import NEURON, NEURON_CODE, STAGED, STAGED_CODE
 
 MATRIX_CODE = """\
 # forward pass

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 from test_ops import CASES
+from test_presets import drawn
 
 from engine import trace
 from engine.circuit import Circuit
@@ -43,7 +44,7 @@ def assert_round_trip(circuit) -> None:
 @pytest.mark.parametrize("preset", PRESETS, ids=[p["id"] for p in PRESETS])
 @pytest.mark.parametrize("expand", [False, True])
 def test_code_round_trip_on_every_preset(preset, expand):
-    assert_round_trip(trace(preset["expression"], preset["values"], expand=expand))
+    assert_round_trip(trace(drawn(preset), preset["values"], expand=expand))
 
 
 @pytest.mark.parametrize("op, xs, attrs", [

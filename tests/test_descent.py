@@ -7,6 +7,8 @@ import pytest
 from helpers import assert_problem, strict
 
 import engine
+from app.main import create_app
+from app.settings import Settings
 from engine import ExpressionError
 from engine.presets import DOSAGE
 
@@ -57,14 +59,19 @@ def test_descent_slopes_match_central_differences():
             assert step["gradients"][name] == pytest.approx(numeric, rel=1e-5, abs=1e-7)
 
 
-def test_all_seven_parameters_fit_the_data_from_a_seeded_random_start(client):
-    body = {"expression": DOSAGE, "values": seeded_start(1), "params": SEVEN, "lr": 0.1,
+def test_all_seven_parameters_fit_the_data_from_a_seeded_random_start(client_for):
+    # From this start the loss falls at every step (a larger step size oscillates, and where it
+    # ends then depends on rounding), and stops on tol after ~740 steps.
+    body = {"expression": DOSAGE, "values": seeded_start(3), "params": SEVEN, "lr": 0.05,
             "steps": 5000, "tol": 1e-4}
+    client = client_for(create_app(Settings(time_limit=60)))  # the fit, not the time limit
     r = client.post("/api/descent", json=body)
     assert r.status_code == 200, r.text
     data = strict(r.text)
     assert data["steps"][0]["loss"] > 1
-    assert data["loss"] < 0.01
+    assert data["loss"] < 0.01 and data["stopped"] == "tol"
+    losses = [s["loss"] for s in data["steps"]]
+    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))
     assert set(data["final"]) == set(SEVEN)
     c = engine.trace(DOSAGE, data["final"])
     predicted = next(n for n in c.nodes if n.name == "predicted")

@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import trace
+from engine import backward_check, trace
 from engine.presets import PRESETS
 
 BY_ID = {p["id"]: p for p in PRESETS}
 
 
+def drawn(p: dict) -> str:
+    """The program the page draws for preset p: a backward-check preset's forward part."""
+    text = p["expression"]
+    return text[:backward_check(text, p["values"])["forward_end"]] if p["backward"] else text
+
+
 def run(preset_id: str):
     p = BY_ID[preset_id]
-    return trace(p["expression"], p["values"], expand=p["expand"])
+    return trace(drawn(p), p["values"], expand=p["expand"])
 
 
 def grads(c, digits: int) -> dict:
@@ -24,8 +30,20 @@ def test_presets_have_the_contract_fields():
     ids = [p["id"] for p in PRESETS]
     assert len(ids) == len(set(ids))
     for p in PRESETS:
-        assert set(p) == {"id", "title", "expression", "values", "expand", "notes"}
+        assert set(p) == {"id", "title", "expression", "values", "expand", "notes", "backward"}
         assert p["title"] and p["notes"]
+    assert {p["id"] for p in PRESETS if p["backward"]} == {"staged-backward", "neuron-backward"}
+
+
+@pytest.mark.parametrize("preset_id", [p["id"] for p in PRESETS if p["backward"]])
+def test_every_backward_pass_preset_is_right_line_by_line(preset_id):
+    p = BY_ID[preset_id]
+    r = backward_check(p["expression"], p["values"])
+    assert r["passed"] and r["first_wrong"] is None and r["warnings"] == []
+    assert r["lines"] and all(e["ok"] and e["status"] == "ok" for e in r["lines"])
+    c = run(preset_id)
+    for name, g in r["gradients"].items():
+        np.testing.assert_allclose(g["got"], c.gradients[name], rtol=1e-12)
 
 
 @pytest.mark.parametrize("preset_id", list(BY_ID))
@@ -59,7 +77,7 @@ def test_compound_expression():
     assert float(c.vals[q.index]) == 3.0 and float(c.grads[q.index]) == -4.0
 
 
-@pytest.mark.parametrize("preset_id", ["neuron-expanded", "neuron-grouped"])
+@pytest.mark.parametrize("preset_id", ["neuron-expanded", "neuron-grouped", "neuron-backward"])
 def test_sigmoid_neuron(preset_id):
     c = run(preset_id)
     assert round(float(c.value), 2) == 0.73
@@ -77,8 +95,9 @@ def test_sigmoid_neuron_grouped_and_expanded_agree():
         np.testing.assert_allclose(expanded.gradients[name], g, rtol=1e-14)
 
 
-def test_staged_computation():
-    c = run("staged")
+@pytest.mark.parametrize("preset_id", ["staged", "staged-backward"])
+def test_staged_computation(preset_id):
+    c = run(preset_id)
     x, y = 3.0, -4.0
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     assert float(c.value) == pytest.approx((x + sig(y)) / (sig(x) + (x + y) ** 2), rel=1e-15)

@@ -59,6 +59,12 @@ export const getPresets = () => call('GET', '/api/presets');
 export const getOps = () => call('GET', '/api/ops');
 /** Body {expression, values, expand} -> the circuit with values and gradients on every wire. */
 export const postCircuit = (body, signal) => call('POST', '/api/circuit', body, signal);
+/**
+ * Body {code, values}: a forward pass and a hand-written backward pass -> {output, value, passed,
+ * first_wrong, lines: [{line, name, of, ok, status, got, expected, message, span}], gradients,
+ * forward_end, warnings}.
+ */
+export const postBackwardCheck = (body, signal) => call('POST', '/api/backward-check', body, signal);
 /** Same body plus optional h -> {h, passed, inputs: {name: {analytic, numeric, rel_error}}}. */
 export const postGradcheck = (body) => call('POST', '/api/gradcheck', body);
 /** Same body -> {forward, backward, source}: the staged Python code. */

@@ -5,7 +5,9 @@
  *   const ed = createEditor(parent, {doc, id, label, onChange, onRun});   id: the text area's id
  *   ed.text / ed.setText(text)            the program
  *   ed.showError({start, end, message})   underline [start, end); null clears it
- *   ed.setGutterMarks([{line, mark: 'ok' | 'wrong', title}])   1-based lines; [] clears them
+ *   ed.setGutterMarks([{line, mark: 'ok' | 'wrong' | 'inherits', title}])   1-based lines; [] clears them
+ *   ed.highlight({start, end, title})    mark [start, end) (a line found wrong); null clears it
+ *   ed.reveal(pos)                       put the cursor at pos, scrolled into view, and focus
  * @module editor
  */
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
@@ -13,7 +15,12 @@ import { python } from '@codemirror/lang-python';
 import { defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
 import { setDiagnostics } from '@codemirror/lint';
 import { RangeSet, StateEffect, StateField } from '@codemirror/state';
-import { EditorView, GutterMarker, gutter, keymap, lineNumbers } from '@codemirror/view';
+import { Decoration, EditorView, GutterMarker, gutter, keymap, lineNumbers } from '@codemirror/view';
+
+// what each gutter mark shows and says: 'inherits' is a line right in itself that builds on a wrong one
+const MARKS = {
+  ok: ['✓', 'correct'], wrong: ['✗', 'wrong'], inherits: ['↑', 'inherits an earlier error'],
+};
 
 class Mark extends GutterMarker {
   constructor(mark, title) {
@@ -29,9 +36,10 @@ class Mark extends GutterMarker {
   toDOM() {
     const span = document.createElement('span');
     span.className = `cm-mark cm-mark-${this.mark}`;
-    span.textContent = this.mark === 'ok' ? '✓' : '✗';
+    const [glyph, said] = MARKS[this.mark] || MARKS.wrong;
+    span.textContent = glyph;
     span.title = this.title || '';
-    span.setAttribute('aria-label', `${this.mark === 'ok' ? 'correct' : 'wrong'}: ${this.title || ''}`);
+    span.setAttribute('aria-label', `${said}: ${this.title || ''}`);
     return span;
   }
 }
@@ -46,6 +54,17 @@ const marksField = StateField.define({
   },
 });
 
+const setHighlight = StateEffect.define();
+const highlightField = StateField.define({
+  create: () => Decoration.none,
+  update(marks, tr) {
+    let next = marks.map(tr.changes);
+    for (const e of tr.effects) if (e.is(setHighlight)) next = e.value;
+    return next;
+  },
+  provide: (f) => EditorView.decorations.from(f),
+});
+
 const theme = EditorView.theme({
   '&': { fontSize: '14px', border: '1px solid var(--border)', borderRadius: '4px', background: 'var(--bg)' },
   '&.cm-focused': { outline: '2px solid var(--accent)', outlineOffset: '1px' },
@@ -56,6 +75,8 @@ const theme = EditorView.theme({
   '.cm-mark': { padding: '0 3px', fontWeight: '700' },
   '.cm-mark-ok': { color: 'var(--ok)' },
   '.cm-mark-wrong': { color: 'var(--bad)' },
+  '.cm-mark-inherits': { color: 'var(--muted)' },
+  '.cm-highlight': { background: 'var(--error-bg)', boxShadow: '0 -2px 0 var(--bad) inset' },
 });
 
 /**
@@ -71,6 +92,7 @@ export function createEditor(parent, { doc = '', id = null, label = 'program', o
       lineNumbers(),
       gutter({ class: 'cm-marks', markers: (v) => v.state.field(marksField) }),
       marksField,
+      highlightField,
       history(),
       keymap.of([
         { key: 'Mod-Enter', run: () => (onRun(), true) },
@@ -117,13 +139,34 @@ export function createEditor(parent, { doc = '', id = null, label = 'program', o
       }
       view.dispatch(setDiagnostics(view.state, diagnostics));
     },
-    /** Mark lines in the gutter: [{line (1-based), mark: 'ok' | 'wrong', title}]; [] clears. */
+    /** Mark lines in the gutter: [{line (1-based), mark: 'ok' | 'wrong' | 'inherits', title}]; [] clears. */
     setGutterMarks(marks) {
       const doc = view.state.doc;
       const ranges = marks.filter((m) => m.line >= 1 && m.line <= doc.lines)
         .sort((a, b) => a.line - b.line)
         .map((m) => new Mark(m.mark, m.title).range(doc.line(m.line).from));
       view.dispatch({ effects: setMarks.of(RangeSet.of(ranges, true)) });
+    },
+    /** Put the cursor at `pos`, scrolled into view, and focus the editor. */
+    reveal(pos) {
+      const at = Math.max(0, Math.min(pos, view.state.doc.length));
+      view.dispatch({ selection: { anchor: at }, effects: EditorView.scrollIntoView(at, { y: 'center' }) });
+      view.focus();
+    },
+    /** Mark the characters [start, end) (a line found wrong), `title` on hover; null clears it. */
+    highlight(range) {
+      const len = view.state.doc.length;
+      let set = Decoration.none;
+      if (range) {
+        const from = Math.max(0, Math.min(range.start, len));
+        const to = Math.max(from, Math.min(range.end, len));
+        if (to > from) {
+          set = Decoration.set([Decoration.mark({
+            class: 'cm-highlight', attributes: { title: range.title || '' },
+          }).range(from, to)]);
+        }
+      }
+      view.dispatch({ effects: setHighlight.of(set) });
     },
   };
 }

@@ -5,6 +5,7 @@
  * @module main
  */
 import { ApiError, getOps, getPresets, postCircuit } from './api.js';
+import { createChecker, forwardPart } from './backcheck.js';
 import {
   applyMagnitude, drawCircuit, exportPng, exportSvg, magnitudeColours, nearestGate,
 } from './circuit.js';
@@ -62,6 +63,11 @@ const editor = createEditor($('editor'), {
   },
 });
 
+// Check mode: a program ending with a hand-written backward pass is judged line by line.
+const checker = createChecker({
+  editor, svg, banner: $('backcheck'), result: $('result'), precision: () => state.precision,
+});
+
 /** Page hooks for tests and the benchmark (bench/render.py times `redraw`). */
 const hooks = (window.chainrule = { renders: 0, lastRender: null, editor });
 hooks.redraw = async () => {
@@ -89,10 +95,11 @@ function measure(text) {
 
 /** The input rows of the current text (the drawn circuit decides, when it was drawn from it). */
 function rows() {
+  const text = forwardPart(state.expression); // a backward pass names no input
   const d = page.drawn;
-  const inputs = d && d.body.expression === state.expression
+  const inputs = d && d.body.expression === text
     ? d.circuit.nodes.filter((n) => n.kind === 'input' && n.name).map((n) => n.name) : null;
-  return inputRows(state.expression, inputs, [...page.asked]);
+  return inputRows(text, inputs, [...page.asked]);
 }
 
 function requestBody() {
@@ -108,13 +115,14 @@ async function refresh() {
   try {
     let circuit;
     try {
+      body = await checker.prepare(body);
       circuit = await postCircuit(body);
     } catch (err) {
       // A name the page did not see is missing: give it a row and ask again, no error shown.
       const unseen = err instanceof ApiError ? err.missing.filter((n) => !page.asked.has(n)) : [];
       if (!unseen.length || mine !== page.seq) throw err;
       for (const n of unseen) page.asked.add(n);
-      body = requestBody();
+      body = await checker.prepare(requestBody());
       circuit = await postCircuit(body);
     }
     if (mine !== page.seq) return;
@@ -163,6 +171,7 @@ async function render(circuit, body) {
   showLegend(page.drawn.colours.range);
   syncNudge();
   showResult();
+  checker.show(circuit);
   stepper.plan = plan;
   $('circuit').classList.remove('stale');
   svg.dataset.expression = circuit.expression;

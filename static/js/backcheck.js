@@ -1,0 +1,246 @@
+/**
+ * Check mode of the circuit page. When the program ends with a hand-written backward pass (lines
+ * `dx = ...` / `dx += ...` for variables of the forward pass), /api/backward-check judges it line
+ * by line: the page draws the forward part as its circuit, marks each backward line ✓, ✗ or ↑
+ * (right in itself, but built on a wrong line) in the editor's gutter, highlights the first wrong
+ * line with its message in words, and marks the wire of the variable that line computes the
+ * gradient of with the code's number against the engine's.
+ *
+ *   const checker = createChecker({editor, svg, banner, result, precision: () => p});
+ *   body = await checker.prepare(body)   before drawing: in check mode, the body with the forward part
+ *   checker.show(circuit)                after each drawing: gutter, banner, wire and summary
+ *   forwardPart(text)                    the text's forward pass, whose names are the inputs
+ * Reading the text and a report (`backwardStart`, `gutterMarks`, `focusOf`, `summary`) is pure.
+ * @module backcheck
+ */
+import { ApiError, postBackwardCheck } from './api.js';
+import { svgEl } from './circuit.js';
+import { fmt } from './format.js';
+import { el } from './dom.js';
+
+const STATEMENT = /^\s*([A-Za-z_]\w*)\s*\+?=(?!=)/;
+const WORD = /(?<![\w.])[A-Za-z_]\w*/g;
+
+/**
+ * Where the backward pass starts in the text, or -1: at a statement assigning d<name> (with = or
+ * +=) for a name the text used before it, when every assignment from there on assigns a d<name>.
+ * The server decides the rest; this only says when to ask it.
+ */
+export function backwardStart(text) {
+  // Comments become spaces, so offsets stay those of the text.
+  const src = String(text).replace(/#[^\n]*/g, (c) => ' '.repeat(c.length));
+  const seen = new Set();
+  let start = -1;
+  for (const m of src.matchAll(/[^\n;]+/g)) {
+    const target = STATEMENT.exec(m[0])?.[1];
+    if (target) {
+      const gradient = /^d\w/.test(target);
+      if (start >= 0 && !gradient) return -1; // a forward statement follows: not a backward pass
+      if (start < 0 && gradient && seen.has(target.slice(1))) start = m.index + m[0].search(/\S/);
+    }
+    for (const w of m[0].matchAll(WORD)) seen.add(w[0]);
+  }
+  return start;
+}
+
+/** The forward pass of the text: all of it when it has no backward pass. */
+export function forwardPart(text) {
+  const start = backwardStart(text);
+  return start < 0 ? text : text.slice(0, start).trimEnd();
+}
+
+/** A number or list of the report at `p` decimals: short lists in full, bigger ones by shape. */
+function show(v, p) {
+  if (!Array.isArray(v)) return fmt(v, p);
+  const flat = v.flat(Infinity);
+  if (!Array.isArray(v[0]) && v.length <= 4) return `[${v.map((x) => fmt(x, p)).join(', ')}]`;
+  return `${flat.length} values`;
+}
+
+/** The code's number and the engine's, with enough decimals (up to 8) to tell them apart. */
+export function pair(got, expected, p = 2) {
+  let k = p;
+  while (k < 8 && show(got, k) === show(expected, k)) k++;
+  return [show(got, k), show(expected, k)];
+}
+
+const WORST = { ok: 0, inherits: 1, wrong: 2 };
+
+/** One gutter mark per backward line (several statements on a line: the worst one marks it). */
+export function gutterMarks(report, p = 2) {
+  const byLine = new Map();
+  for (const e of report.lines) {
+    const said = e.status === 'ok' ? `${e.name} = ${show(e.got, p)}: right` : `${e.name}: ${e.message}`;
+    const m = byLine.get(e.line);
+    if (!m) byLine.set(e.line, { line: e.line, mark: e.status, title: said });
+    else {
+      if (WORST[e.status] > WORST[m.mark]) m.mark = e.status;
+      m.title += `\n${said}`;
+    }
+  }
+  return [...byLine.values()];
+}
+
+/**
+ * What the page points at: the first wrong line, or else the first input whose final gradient
+ * is off. {line, span, name (the forward variable), gradient, got, expected, message}, or null.
+ */
+export function focusOf(report) {
+  const e = report.lines.find((x) => x.status === 'wrong');
+  if (e) {
+    return { line: e.line, span: e.span, name: e.name.slice(1), gradient: e.name, got: e.got,
+      expected: e.expected, message: e.message };
+  }
+  const [name, g] = Object.entries(report.gradients).find(([, x]) => !x.ok) || [];
+  if (!name) return null;
+  return { line: null, span: null, name, gradient: `d${name}`, got: g.got, expected: g.expected,
+    message: g.message };
+}
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+const names = (xs) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}` : xs[0] || '');
+
+/** The verdict in one sentence. */
+export function summary(report) {
+  const n = report.lines.length;
+  const grads = Object.keys(report.gradients).map((k) => `d${k}`);
+  if (report.passed) {
+    return `✓ all ${plural(n, 'backward line', 'backward lines')} right: ${names(grads)} ${
+      grads.length === 1 ? 'equals' : 'equal'} the engine's gradient${grads.length === 1 ? '' : 's'}`;
+  }
+  if (report.first_wrong !== null) {
+    const wrong = report.lines.filter((e) => e.status === 'wrong').length;
+    const inherits = report.lines.filter((e) => e.status === 'inherits').length;
+    const more = [wrong > 1 ? `${wrong} wrong in all` : '', inherits ? `${inherits} more ${
+      inherits === 1 ? 'builds' : 'build'} on a wrong line` : ''].filter(Boolean);
+    return `✗ line ${report.first_wrong} is the first wrong line${more.length ? ` (${more.join('; ')})` : ''}`;
+  }
+  const off = Object.entries(report.gradients).filter(([, g]) => !g.ok).map(([k]) => `d${k}`);
+  return `✗ every line's own step is right, but ${names(off)} ${off.length === 1 ? 'is' : 'are'} not the engine's gradient`;
+}
+
+/** The check mode's state and drawing; see the module's comment. */
+export function createChecker({ editor, svg, banner, result, precision }) {
+  let report = null; // the latest answer, for the latest text
+  let code = '';
+  let latest = 0;
+  let shown = ''; // the line and wire last pointed at: the circuit scrolls to a new one
+
+  function clear() {
+    editor.setGutterMarks([]);
+    editor.highlight(null);
+    banner.hidden = true;
+    banner.replaceChildren();
+    for (const x of [...svg.querySelectorAll('.check-label'), result.querySelector('#check-summary')]) x?.remove();
+    for (const g of svg.querySelectorAll('.check-focus')) g.classList.remove('check-focus');
+    shown = '';
+    delete document.body.dataset.check;
+  }
+
+  /** The body to draw: in check mode, the forward part; judges the text first. */
+  async function prepare(body) {
+    const mine = ++latest;
+    const text = body.expression;
+    let answer = null;
+    if (backwardStart(text) >= 0) {
+      try {
+        answer = await postBackwardCheck({ code: text, values: body.values });
+      } catch (err) {
+        const plain = err instanceof ApiError && err.status === 400 && /no backward pass/.test(err.message);
+        if (!plain) {
+          if (mine === latest) {
+            report = null;
+            clear();
+          }
+          throw err;
+        }
+      }
+    }
+    if (mine === latest) {
+      report = answer;
+      code = text;
+      if (!answer) clear();
+    }
+    return answer ? { ...body, expression: text.slice(0, answer.forward_end).trimEnd() } : body;
+  }
+
+  /** The banner over the first wrong line (or the wrong gradient), in words. */
+  function showBanner(focus, p) {
+    const [got, expected] = pair(focus.got, focus.expected, p);
+    const head = focus.line === null
+      ? `${focus.gradient} is not the engine's gradient`
+      : `Line ${focus.line} is the first wrong line`;
+    const kids = [el('p', { className: 'check-head' }, `✗ ${head}`)];
+    if (focus.span) {
+      const go = el('button', { type: 'button', className: 'check-code', title: `go to line ${focus.line}` },
+        code.slice(...focus.span));
+      go.addEventListener('click', () => editor.reveal(focus.span[0]));
+      kids.push(go);
+    }
+    kids.push(el('p', { className: 'check-message' }, focus.message || ''));
+    const after = focus.line === null ? 'At the end of the backward pass' : 'After this line';
+    kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient} = `,
+      el('span', { className: 'check-got' }, got), '; the engine\'s backward pass gives ',
+      el('span', { className: 'check-expected' }, expected)));
+    banner.replaceChildren(...kids);
+    banner.hidden = false;
+  }
+
+  /** Mark the wire of `focus.name` and label it with the code's number against the engine's. */
+  function markWire(circuit, focus, p) {
+    const node = circuit.nodes.find((n) => n.name === focus.name && n.kind !== 'const');
+    if (!node) return;
+    for (const g of svg.querySelectorAll(`g.wire[data-node="${node.id}"]`)) g.classList.add('check-focus');
+    const anchors = ['text.grad', 'text.value', 'g.gate']
+      .map((sel) => svg.querySelector(`${sel}[data-node="${node.id}"]`)).filter(Boolean).map((e) => e.getBBox());
+    if (!anchors.length) return;
+    const [got, expected] = pair(focus.got, focus.expected, p);
+    const label = svgEl('g', { class: 'check-label', 'data-node': node.id });
+    const rect = svgEl('rect', { rx: 3 });
+    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}: you ${got} / true ${expected}`);
+    label.append(rect, text);
+    svg.querySelector('g.circuit')?.append(label);
+    const t = text.getBBox();
+    const [w, h] = [t.width + 8, t.height + 4];
+    // The first free spot beside the wire's labels: below them, above them, or after them.
+    const taken = [...svg.querySelectorAll('text, g.gate circle')].filter((e) => !label.contains(e))
+      .map((e) => e.getBBox());
+    const [vx, vy, vw, vh] = svg.getAttribute('viewBox').split(' ').map(Number);
+    const inside = ([x, y]) => x >= vx && y >= vy && x + w <= vx + vw && y + h <= vy + vh;
+    const free = ([x, y]) => inside([x, y]) && !taken.some((b) =>
+      x < b.x + b.width && b.x < x + w && y < b.y + b.height && b.y < y + h);
+    const spots = anchors.flatMap((a) => [[a.x, a.y + a.height + 3], [a.x, a.y - h - 3], [a.x + a.width + 8, a.y]]);
+    const [x, y] = spots.find(free) || spots.find(inside) || spots[0];
+    for (const [k, v] of Object.entries({ x, y, width: w, height: h })) rect.setAttribute(k, v);
+    text.setAttribute('x', x + 4 - t.x);
+    text.setAttribute('y', y + 2 - t.y);
+    const key = `${focus.line}:${focus.name}`;
+    if (key !== shown) label.scrollIntoView({ block: 'nearest', inline: 'center' });
+    shown = key;
+  }
+
+  /** After each drawing: the marks, the banner, the wire and the summary of the latest report. */
+  function show(circuit) {
+    for (const g of svg.querySelectorAll('.check-label')) g.remove();
+    if (!report) return;
+    const p = precision();
+    editor.setGutterMarks(gutterMarks(report, p));
+    const focus = focusOf(report);
+    editor.highlight(focus?.span ? { start: focus.span[0], end: focus.span[1], title: focus.message } : null);
+    if (focus) {
+      showBanner(focus, p);
+      markWire(circuit, focus, p);
+    } else {
+      banner.hidden = true;
+      banner.replaceChildren();
+      shown = '';
+    }
+    const verdict = el('span', { id: 'check-summary', className: report.passed ? 'pass' : 'fail' }, summary(report));
+    const warnings = report.warnings.map((w) => el('span', { className: 'warn' }, '⚠ ' + w));
+    result.prepend(verdict);
+    result.append(...warnings);
+    document.body.dataset.check = report.passed ? 'passed' : 'failed';
+  }
+
+  return { prepare, show };
+}

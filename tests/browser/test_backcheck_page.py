@@ -1,0 +1,158 @@
+"""Check mode: the notes' forward pass with its hand-written backward pass pasted into a fresh
+page, each backward line marked in the gutter, and a classic mistake found on its line, in words
+and on its wire."""
+
+from __future__ import annotations
+
+import math
+
+from playwright.sync_api import Page, expect
+from test_circuit_page import input_node, open_page, renders, result_gradients, wait_render
+
+from engine import backward_check
+from engine.presets import NEURON_CODE, STAGED_CODE
+
+# The classic mistake at a fork: dx = where the notes write dx +=.
+OVERWRITE = STAGED_CODE.replace("dx += ((1 - sigx)", "dx = ((1 - sigx)")
+WRONG_LINE = OVERWRITE[:OVERWRITE.index("dx = ((1 - sigx)")].count("\n") + 1
+
+# Each gutter mark with the line number beside it, read off the screen.
+MARKS_JS = """() => {
+  const numbers = [...document.querySelectorAll('.cm-lineNumbers .cm-gutterElement')]
+    .map((e) => [e.getBoundingClientRect().top, Number(e.textContent)]);
+  return [...document.querySelectorAll('.cm-marks .cm-mark')].map((m) => {
+    const top = m.closest('.cm-gutterElement').getBoundingClientRect().top;
+    const line = numbers.find(([t]) => Math.abs(t - top) < 1);
+    return [line ? line[1] : null, m.classList[1].replace('cm-mark-', ''), m.textContent, m.title];
+  });
+}"""
+
+
+def marks(page: Page) -> dict[int, tuple[str, str, str]]:
+    """Line number -> (mark, glyph, title) of every gutter mark."""
+    return {n: (mark, glyph, title) for n, mark, glyph, title in page.evaluate(MARKS_JS)}
+
+
+def paste_checked(page: Page, code: str) -> dict:
+    """Select all of the editor's text, paste `code`, wait for its forward part to be drawn;
+    the engine's own report on the code, for the numbers the page should show."""
+    report = backward_check(code)
+    n = renders(page)
+    page.click("#expr")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(code)
+    wait_render(page, n)
+    forward = code[:report["forward_end"]].rstrip()
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", forward)
+    return report
+
+
+def backward_lines(code: str) -> set[int]:
+    return {e["line"] for e in backward_check(code)["lines"]}
+
+
+def test_a_newcomer_pastes_the_notes_staged_backward_pass(page: Page, base_url: str) -> None:
+    open_page(page, base_url)  # no hash: the page's starting example
+    paste_checked(page, STAGED_CODE)
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    got = marks(page)
+    assert set(got) == backward_lines(STAGED_CODE) and len(got) == 12
+    assert {m[:2] for m in got.values()} == {("ok", "✓")}
+    # the forward part is drawn: the notes' f, and the gradients the backward pass computes
+    sig = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731
+    f = (3 + sig(-4)) / (sig(3) + (3 - 4) ** 2)
+    expect(page.locator("#output-value")).to_have_text(f"{f:.2f}")
+    final = backward_check(STAGED_CODE)["gradients"]
+    assert result_gradients(page) == {k: f"{g['expected']:.2f}" for k, g in final.items()}
+    expect(page.locator("#check-summary")).to_have_text(
+        "✓ all 12 backward lines right: dx and dy equal the engine's gradients")
+    expect(page.locator("#backcheck")).to_be_hidden()
+    expect(page.locator("#error")).to_be_hidden()
+    assert page.locator(".check-label").count() == 0
+    assert not page.errors, page.errors
+
+
+def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
+                                                                     base_url: str) -> None:
+    open_page(page, base_url)
+    report = paste_checked(page, OVERWRITE)
+    expect(page.locator("body")).to_have_attribute("data-check", "failed")
+    got = marks(page)
+    assert [n for n, m in got.items() if m[0] == "wrong"] == [WRONG_LINE]
+    assert got[WRONG_LINE][1] == "✗" and "use +=" in got[WRONG_LINE][2]
+    later = WRONG_LINE + 2  # dx += (1) * dnum: right in itself, built on the wrong dx
+    assert got[later][:2] == ("inherits", "↑") and f"wrong since line {WRONG_LINE}" in got[later][2]
+    assert all(m[0] == "ok" for n, m in got.items() if n < WRONG_LINE)
+    # the line is highlighted in the editor, and said in words with both numbers
+    expect(page.locator(".cm-highlight")).to_have_text("dx = ((1 - sigx) * sigx) * dsigx")
+    (line,) = [e for e in report["lines"] if e["line"] == WRONG_LINE]
+    you, true = f"{line['got']:.2f}", f"{line['expected']:.2f}"
+    banner = page.locator("#backcheck")
+    expect(banner).to_be_visible()
+    expect(banner.locator(".check-head")).to_have_text(
+        f"✗ Line {WRONG_LINE} is the first wrong line")
+    expect(banner.locator(".check-message")).to_have_text(
+        "dx was overwritten: it already held the gradient from xpy — use +=.")
+    expect(banner.locator(".check-got")).to_have_text(you)
+    expect(banner.locator(".check-expected")).to_have_text(true)
+    expect(page.locator("#check-summary")).to_have_text(
+        f"✗ line {WRONG_LINE} is the first wrong line (1 more builds on a wrong line)")
+    # the wire of x is marked on the circuit, with the code's number against the engine's
+    x = input_node(page, "x")
+    assert page.locator(f"g.wire.check-focus[data-node='{x}']").count() >= 1
+    marked = page.locator("g.wire.check-focus")
+    assert marked.count() == page.locator(f"g.wire[data-node='{x}']").count()
+    label = page.locator(f".check-label[data-node='{x}']")
+    expect(label).to_have_text(f"dx: you {you} / true {true}")
+    expect(label).to_be_in_viewport()
+
+    # The line in the banner takes the editor back to it.
+    page.click("#expr")
+    page.keyboard.press("Control+Home")
+    expect(page.locator(".cm-highlight")).not_to_be_in_viewport()
+    banner.locator(".check-code").click()
+    expect(page.locator(".cm-highlight")).to_be_in_viewport()
+
+    # Fix the line where it is wrong: = becomes +=, and the page checks again.
+    n = renders(page)
+    page.locator(".cm-highlight").click(position={"x": 2, "y": 5})
+    page.keyboard.press("Home")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.type("+")
+    wait_render(page, n)
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    assert {m[0] for m in marks(page).values()} == {"ok"}
+    expect(page.locator("#backcheck")).to_be_hidden()
+    assert page.locator(".cm-highlight, .check-label, g.wire.check-focus").count() == 0
+    assert not page.errors, page.errors
+
+
+def test_an_unknown_gradient_name_is_an_error_at_its_characters(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste_checked(page, STAGED_CODE)
+    page.click("#expr")
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text("\ndz = dsigz")
+    page.wait_for_function(
+        "() => !document.body.dataset.busy && !document.getElementById('error').hidden")
+    expect(page.locator("#error .message")).to_contain_text("'dz' names the gradient of 'z'")
+    expect(page.locator(".cm-lintRange-error")).to_have_text("dz")
+    assert marks(page) == {}
+    expect(page.locator("#backcheck")).to_be_hidden()
+
+
+def test_the_neuron_with_backward_pass_preset_is_all_right(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    n = renders(page)
+    page.select_option("#preset", "neuron-backward")
+    wait_render(page, n)
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    got = marks(page)
+    assert set(got) == backward_lines(NEURON_CODE) and len(got) == 3
+    assert {m[:2] for m in got.values()} == {("ok", "✓")}
+    expect(page.locator("#output-value")).to_have_text("0.73")
+    assert result_gradients(page) == {"w": "[-0.20, -0.39, 0.20]", "x": "[0.39, -0.59]"}
+    expect(page.locator("#check-summary")).to_have_text(
+        "✓ all 3 backward lines right: dw and dx equal the engine's gradients")
+    assert not page.errors, page.errors

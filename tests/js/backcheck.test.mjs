@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  backwardStart, focusOf, forwardPart, gutterMarks, pair, summary,
+} from '../../static/js/backcheck.js';
+
+const hasBackwardPass = (text) => backwardStart(text) >= 0;
+
+const STAGED = `x = 3 # example values
+y = -4
+sigy = 1.0 / (1 + math.exp(-y))
+num = x + sigy
+f = num * x`;
+
+test('a program ending with d<name> lines for its own names has a backward pass', () => {
+  assert.equal(hasBackwardPass(`${STAGED}\ndnum = x\ndx = num\ndx += (1) * dnum`), true);
+  assert.equal(hasBackwardPass('x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z; dz = q\ndx = dq; dy = dq'), true);
+  // a free input counts: its gradient is asked for
+  assert.equal(hasBackwardPass('f = x * k\ndx = k'), true);
+});
+
+test('the backward pass starts at its first statement; the forward part is what comes before', () => {
+  const code = `${STAGED}\n\n# backprop f = num * x\n  dnum = x; dx = num\ndx += (1) * dnum`;
+  assert.equal(backwardStart(code), code.indexOf('dnum = x'));
+  assert.equal(forwardPart(code), `${STAGED}\n\n# backprop f = num * x`, "as the server's forward_end: comments before it stay");
+  const inline = 'x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z * df; dz = q * df\ndx = dq; dy = dq';
+  assert.equal(forwardPart(inline), 'x = -2; y = 5; z = -4\nq = x + y\nf = q * z');
+  assert.equal(forwardPart(`${STAGED}  `), `${STAGED}  `, 'no backward pass: the text as it is');
+});
+
+test('forward passes alone have none, whatever their names', () => {
+  assert.equal(hasBackwardPass(STAGED), false);
+  assert.equal(hasBackwardPass('(x + y) * z'), false);
+  // dot is not the gradient of a variable "ot"; d is one letter, not d<name>
+  assert.equal(hasBackwardPass('w = [2, -3]\nx = [1, 2]\ndot = w[0]*x[0] + w[1]*x[1]\nf = sigmoid(dot)'), false);
+  assert.equal(hasBackwardPass('a = Value(2.0)\nd = a * 2\nd += d * 2\ne = d'), false);
+  // a forward statement after a d<name> line: dx is a variable of the forward pass here
+  assert.equal(hasBackwardPass('x = 1\ndx = 0.1\nf = x + dx'), false);
+  // names in comments do not count
+  assert.equal(hasBackwardPass('# x is the input\nf = 2 * y\ndx = 2'), false);
+});
+
+test('numbers are shown with the decimals it takes to tell them apart', () => {
+  assert.deepEqual(pair(-0.0357, 1.547, 2), ['-0.04', '1.55']);
+  assert.deepEqual(pair(1.5001, 1.5002, 2), ['1.5001', '1.5002']);
+  assert.deepEqual(pair([0.39, -0.59], [0.39, -0.58], 2), ['[0.39, -0.59]', '[0.39, -0.58]']);
+  assert.deepEqual(pair('Infinity', 1, 2), ['∞', '1.00']);
+});
+
+const line = (n, name, status, message = null, of = ['f']) => ({
+  line: n, name, of, ok: status === 'ok', status, got: 1, expected: status === 'ok' ? 1 : 2, message,
+  span: [10 * n, 10 * n + 5],
+});
+
+const WRONG = {
+  output: 'f', value: 1.5, passed: false, first_wrong: 28,
+  lines: [line(25, 'dx', 'ok'), line(26, 'dy', 'ok'),
+    line(28, 'dx', 'wrong', 'dx was overwritten: it already held the gradient from xpy — use +=.'),
+    line(30, 'dx', 'inherits', "this line's own step is right, but it builds on dx, which is wrong since line 28."),
+    line(31, 'dsigy', 'ok'), line(31, 'dy', 'inherits', 'builds on dy')],
+  gradients: { x: { got: 0.48, expected: 2.06, ok: false, message: 'dx lost its contribution through xpy' },
+    y: { got: 1.59, expected: 1.59, ok: true, message: null } },
+  forward_end: 200, warnings: [],
+};
+
+test('each backward line gets one gutter mark, the worst of its statements', () => {
+  const marks = gutterMarks(WRONG);
+  assert.deepEqual(marks.map((m) => [m.line, m.mark]), [[25, 'ok'], [26, 'ok'], [28, 'wrong'], [30, 'inherits'], [31, 'inherits']]);
+  assert.equal(marks[2].title, 'dx: dx was overwritten: it already held the gradient from xpy — use +=.');
+  assert.match(marks[3].title, /wrong since line 28/);
+  assert.equal(marks[4].title, 'dsigy = 1.00: right\ndy: builds on dy');
+});
+
+test('the page points at the first wrong line, else at the first wrong gradient', () => {
+  assert.deepEqual(focusOf(WRONG), {
+    line: 28, span: [280, 285], name: 'x', gradient: 'dx', got: 1, expected: 2,
+    message: 'dx was overwritten: it already held the gradient from xpy — use +=.',
+  });
+  const dropped = { ...WRONG, first_wrong: null, lines: WRONG.lines.filter((e) => e.status === 'ok') };
+  assert.deepEqual(focusOf(dropped), {
+    line: null, span: null, name: 'x', gradient: 'dx', got: 0.48, expected: 2.06,
+    message: 'dx lost its contribution through xpy',
+  });
+  const right = { ...dropped, passed: true, gradients: { y: WRONG.gradients.y } };
+  assert.equal(focusOf(right), null);
+});
+
+test('the verdict in one sentence', () => {
+  assert.equal(summary(WRONG), '✗ line 28 is the first wrong line (2 more build on a wrong line)');
+  const passed = { ...WRONG, passed: true, first_wrong: null, lines: Array.from({ length: 12 }, (_, k) => line(k + 1, 'dx', 'ok')),
+    gradients: { x: WRONG.gradients.y, y: WRONG.gradients.y } };
+  assert.equal(summary(passed), "✓ all 12 backward lines right: dx and dy equal the engine's gradients");
+  const dropped = { ...WRONG, first_wrong: null, lines: WRONG.lines.filter((e) => e.status === 'ok') };
+  assert.equal(summary(dropped), "✗ every line's own step is right, but dx is not the engine's gradient");
+});
