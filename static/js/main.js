@@ -72,7 +72,7 @@ const checker = createChecker({
 const hooks = (window.chainrule = { renders: 0, lastRender: null, editor });
 hooks.redraw = async () => {
   const t0 = performance.now();
-  await redrawLocal();
+  await render();
   return performance.now() - t0;
 };
 
@@ -128,7 +128,7 @@ async function refresh() {
     if (mine !== page.seq) return;
     page.answer = { circuit, body };
     const t0 = performance.now();
-    await render(circuit, body);
+    await render();
     hooks.lastRender = { ms: performance.now() - t0, gates: circuit.nodes.filter((n) => n.kind === 'gate').length };
     showError(null);
   } catch (err) {
@@ -144,8 +144,14 @@ async function refresh() {
   }
 }
 
-/** Lay out and draw an answer; false when a newer request or drawing began meanwhile. */
-async function render(circuit, body) {
+/**
+ * Draw the latest answer with the view options of `state`: the one place the circuit is drawn
+ * (a new answer, or precision and toggles changed). False when a newer request or drawing began
+ * while it was laid out.
+ */
+async function render() {
+  if (!page.answer) return false;
+  const { circuit, body } = page.answer;
   if (!page.elk) page.elk = new window.ELK();
   const mine = ++page.drawing;
   const t0 = performance.now();
@@ -181,11 +187,6 @@ async function render(circuit, body) {
   $('nudge-result').replaceChildren();
   if (page.pinned && circuit.nodes.some((n) => n.id === page.pinned)) explain(page.pinned);
   return true;
-}
-
-/** Redraw from the latest answer (precision or toggles changed): no request needed. */
-async function redrawLocal() {
-  if (page.answer) await render(page.answer.circuit, page.answer.body);
 }
 
 function schedule(ms = 300) {
@@ -391,12 +392,12 @@ $('magnitude').addEventListener('change', (e) => {
 });
 $('boxes').addEventListener('change', (e) => {
   state.boxes = e.target.checked;
-  redrawLocal().then(saveHash);
+  render().then(saveHash);
 });
 $('precision').addEventListener('input', (e) => {
   if (e.target.value === '') return;
   state.precision = clampPrecision(e.target.value);
-  redrawLocal().then(saveHash);
+  render().then(saveHash);
 });
 $('play').addEventListener('click', stepper.play);
 $('pause').addEventListener('click', stepper.pause);
