@@ -354,6 +354,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {
 # activations (depth × width × batch) are what grows; both limits allow the papers' setups.
 MAX_WEIGHTS = 2**23  # 30 × 512² (He et al.) and 5 × 1000² (Glorot & Bengio) fit
 MAX_UNITS = 2**22
+# The limits on fields taken together: the product of each field to its power is at most `max`.
+# The JSON schema of GradientFlowRequest publishes them as "x-combined-limits", so a form can
+# name the limit an input combination exceeds before it sends anything.
+FLOW_LIMITS = (
+    {"name": "weights", "powers": {"depth": 1, "width": 2}, "max": MAX_WEIGHTS,
+     "formula": "depth × width²", "hint": "use fewer or narrower layers"},
+    {"name": "activations", "powers": {"depth": 1, "width": 1, "batch": 1}, "max": MAX_UNITS,
+     "formula": "depth × width × batch", "hint": "use a smaller batch or fewer layers"},
+)
 
 
 class GradientFlowRequest(BaseModel):
@@ -364,7 +373,7 @@ class GradientFlowRequest(BaseModel):
          "batch": 64, "residual": False, "seed": 0},
         {"depth": 30, "width": 512, "activation": "relu", "init": "he", "scale": 1.0,
          "batch": 64, "residual": False, "seed": 0},
-    ]})
+    ], "x-combined-limits": [dict(limit) for limit in FLOW_LIMITS]})
     depth: StrictInt = Field(5, ge=1, le=100,
                              description="Number of hidden layers.")
     width: StrictInt = Field(1000, ge=2, le=1024,
@@ -382,14 +391,11 @@ class GradientFlowRequest(BaseModel):
 
     @model_validator(mode="after")
     def _fits(self) -> GradientFlowRequest:
-        weights = self.depth * self.width**2
-        if weights > MAX_WEIGHTS:
-            raise ValueError(f"depth × width² = {weights:,} weights is more than the limit of "
-                             f"{MAX_WEIGHTS:,}; use fewer or narrower layers")
-        units = self.depth * self.width * self.batch
-        if units > MAX_UNITS:
-            raise ValueError(f"depth × width × batch = {units:,} activations is more than the "
-                             f"limit of {MAX_UNITS:,}; use a smaller batch or fewer layers")
+        for limit in FLOW_LIMITS:
+            value = math.prod(getattr(self, k) ** p for k, p in limit["powers"].items())
+            if value > limit["max"]:
+                raise ValueError(f"{limit['formula']} = {value:,} {limit['name']} is more than "
+                                 f"the limit of {limit['max']:,}; {limit['hint']}")
         return self
 
 

@@ -17,14 +17,25 @@ if [ -n "$js_tests" ]; then
   node --test $js_tests || status=1
 fi
 
+run_pytest() {
+  .venv/bin/pytest -q "$@"
+  local rc=$?
+  if [ "$rc" = 5 ]; then
+    echo "test.sh: pytest collected no tests" >&2
+    status=1
+  elif [ "$rc" != 0 ]; then
+    status=1
+  fi
+}
+
 echo "== pytest"
-.venv/bin/pytest -q "$@"
-rc=$?
-if [ "$rc" = 5 ]; then
-  echo "test.sh: pytest collected no tests" >&2
-  status=1
-elif [ "$rc" != 0 ]; then
-  status=1
+if [ "$#" -gt 0 ]; then
+  run_pytest "$@"
+else
+  run_pytest --ignore=tests/browser
+  # A browser test waits on the browser and the server in turn: two workers keep both cores busy.
+  echo "== pytest tests/browser (two workers)"
+  run_pytest -n 2 tests/browser
 fi
 
 if [ "$status" = 0 ]; then echo "test.sh: all checks passed"; else echo "test.sh: FAILED" >&2; fi

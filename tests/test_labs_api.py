@@ -161,3 +161,19 @@ def test_labs_routes_are_in_the_openapi_schema(client):
     assert "/api/labs/gradient-flow" in paths and "/api/labs/cliff" in paths
     post = paths["/api/labs/gradient-flow"]["post"]
     assert post["summary"] and "422" in post["responses"]
+
+
+def test_gradient_flow_combined_limits_are_published_and_are_the_servers(client):
+    """The schema's x-combined-limits are what the server enforces: one past a limit is refused
+    with its name, and a request at the limit is not refused for it."""
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["GradientFlowRequest"]
+    limits = {lim["name"]: lim for lim in schema["x-combined-limits"]}
+    assert limits["weights"]["powers"] == {"depth": 1, "width": 2}
+    assert limits["activations"]["powers"] == {"depth": 1, "width": 1, "batch": 1}
+    # 8 × 1024² is the weights' limit exactly; one more layer is over it.
+    assert 8 * 1024**2 == limits["weights"]["max"]
+    over = assert_problem(client.post("/api/labs/gradient-flow",
+                                      json={"depth": 9, "width": 1024, "batch": 1}), 422)
+    assert limits["weights"]["formula"] in str(over) and "weights" in str(over)
+    at = client.post("/api/labs/gradient-flow", json={"depth": 8, "width": 1024, "batch": 1})
+    assert at.status_code != 422, at.text

@@ -4,7 +4,7 @@
  * Also: animation steps, the gradient-magnitude colouring, and SVG/PNG export.
  * @module circuit
  */
-import { magnitude } from './format.js';
+import { magnitude, shapeSignature } from './format.js';
 import { LINE } from './layout.js';
 
 const NS = 'http://www.w3.org/2000/svg';
@@ -15,19 +15,6 @@ export function svgEl(tag, attrs = {}, text) {
   for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) el.setAttribute(k, v);
   if (text !== undefined) el.textContent = text;
   return el;
-}
-
-/**
- * A tensor gate's shapes as the notes write them, "3×4 @ 4 → 3" (inputs joined by the gate's
- * label, then the output's shape); '' when every wire is a number.
- */
-export function shapeSignature(n, byId) {
-  const shapes = n.inputs.map((i) => byId.get(i)?.shape ?? []);
-  if (!n.shape.length && shapes.every((sh) => !sh.length)) return '';
-  const show = (sh) => (sh.length ? sh.join('×') : 'scalar');
-  const ins = shapes.length === 2 ? `${show(shapes[0])} ${n.label} ${show(shapes[1])}`
-    : `${n.label}(${shapes.map(show).join(', ')})`;
-  return `${ins} → ${show(n.shape)}`;
 }
 
 const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');
@@ -87,17 +74,18 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   for (const b of lay.boxes) {
     if (b.kind === 'gate') {
       const n = byId.get(b.id);
-      const r = b.w / 2;
+      const { r, sig } = b;
+      const cx = b.x + b.w / 2;
       const g = svgEl('g', {
         class: 'gate', 'data-node': b.id, 'data-op': b.op, tabindex: '0', role: 'button',
-        'aria-label': `${b.op} gate${n.name ? ' ' + n.name : ''}${
-          shapeSignature(n, byId) ? ` (${shapeSignature(n, byId)})` : ''}: explain`,
+        'aria-label': `${b.op} gate${n.name ? ' ' + n.name : ''}${sig ? ` (${sig})` : ''}: explain`,
         'data-fwd': plan.forward.get(b.id), 'data-bwd': plan.backward.get(b.id),
       });
-      const shapes = shapeSignature(n, byId);
-      if (shapes) g.append(svgEl('title', {}, `${n.op}: ${shapes}`));
-      g.append(svgEl('circle', { cx: b.x + r, cy: b.y + r, r }));
-      g.append(svgEl('text', { class: 'gate-label', x: b.x + r, y: b.y + r }, b.text));
+      if (sig) g.append(svgEl('title', {}, `${n.op}: ${sig}`));
+      g.append(svgEl('circle', { cx, cy: b.y + r, r }));
+      g.append(svgEl('text', { class: 'gate-label', x: cx, y: b.y + r }, b.text));
+      // A tensor gate's shapes sit under its circle, inside its box: nothing is laid over them.
+      if (sig) g.append(svgEl('text', { class: 'gate-shape', x: cx, y: b.y + 2 * r + LINE - 3 }, sig));
       boxLayer.append(g);
     } else if (b.kind === 'input' || b.kind === 'const' || b.kind === 'ref') {
       const g = svgEl('g', { class: b.kind, 'data-node': b.kind === 'ref' ? b.node : b.id });

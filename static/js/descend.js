@@ -12,6 +12,7 @@
  *       apply: (values) => redraw(values), // new values of the parameters, {name: value}
  *     });
  *     descend.update(circuit);            // after every drawing: the /api/circuit response
+ *     descend.reset();                    // a new program: steps of the old one are dropped
  *
  * @module descend
  */
@@ -39,7 +40,7 @@ const fmt = (v) => {
  * @param {HTMLElement} root  an empty element (a <details> gets a <summary> too)
  * @param {{request: () => ({expression: string, values: object, expand: boolean} | null),
  *          apply: (values: Object<string, number|Array>) => void}} page
- * @returns {{update: (circuit: object) => void}}
+ * @returns {{update: (circuit: object) => void, reset: () => void}}
  */
 export function mountDescend(root, page) {
   const params = el('div', { className: 'descend-params' });
@@ -71,6 +72,7 @@ export function mountDescend(root, page) {
   let start = null; // the parameters' values before the first step
   let timer = null;
   let busy = false;
+  let run = 0; // bumped by clear(): an answer or a frame of an earlier run is dropped
 
   const ticked = () => [...params.querySelectorAll('input:checked')].map((c) => c.value);
   const say = (text) => {
@@ -94,7 +96,9 @@ export function mountDescend(root, page) {
   }
 
   function clear() {
+    run++;
     clearTimeout(timer);
+    busy = false;
     losses = [];
     start = null;
     drawChart();
@@ -138,19 +142,23 @@ export function mountDescend(root, page) {
     }
     busy = true;
     clearTimeout(timer);
+    const mine = run;
     let data;
     try {
       data = await postDescent({ ...body, params: names, lr: rate, steps: n, tol: 0 });
     } catch (err) {
+      if (mine !== run) return;
       busy = false;
       say(err instanceof ApiError ? `${err.title}: ${err.message}` : String(err));
       return;
     }
+    if (mine !== run) return; // the circuit changed while the steps were computed
     if (start === null) start = data.steps[0].values;
     const taken = data.steps.slice(0, -1); // the last entry is where the run lands
     const every = Math.max(1, Math.ceil(taken.length / FRAMES));
     let i = 0;
     const frame = () => {
+      if (mine !== run) return;
       const upto = Math.min(taken.length, i + every);
       for (; i < upto; i++) losses.push(Number(taken[i].loss));
       drawChart();
@@ -178,10 +186,8 @@ export function mountDescend(root, page) {
   });
   resetButton.addEventListener('click', () => {
     const values = start;
-    clearTimeout(timer);
-    busy = false;
     clear();
     if (values) page.apply(values);
   });
-  return { update };
+  return { update, reset: clear };
 }

@@ -3,8 +3,8 @@
  * how a fork adds its branches, and a tensor's heat maps. Each function returns DOM nodes.
  * @module explain
  */
-import { heatMap, shapeSignature } from './circuit.js';
-import { fmt, fmtShape, toNumber } from './format.js';
+import { heatMap } from './circuit.js';
+import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
 import { contribution } from './layout.js';
 import { el } from './dom.js';
 

@@ -26,7 +26,7 @@ export function fastLayout(model) {
 
 /** Input port offsets from a box's top: gates have one per input, in order. */
 const inOffset = (n, port) => (n.box?.ports ? n.box.ports[port ?? 0] : n.h / 2);
-const outOffset = (n) => n.h / 2;
+const outOffset = (n) => n.box?.out ?? n.h / 2;
 
 // ---- 1. layers: longest path from the inputs; every wire label gets a column of its own ------
 

@@ -27,6 +27,19 @@ export function fmtShape(shape) {
   return shape && shape.length ? shape.join('×') : '';
 }
 
+/**
+ * A tensor gate's shapes as the notes write them, "3×4 @ 4 → 3" (inputs joined by the gate's
+ * label, then the output's shape); '' when every wire is a number. `byId` maps node ids to nodes.
+ */
+export function shapeSignature(n, byId) {
+  const shapes = n.inputs.map((i) => byId.get(i)?.shape ?? []);
+  if (!n.shape.length && shapes.every((sh) => !sh.length)) return '';
+  const show = (sh) => (sh.length ? sh.join('×') : 'scalar');
+  const ins = shapes.length === 2 ? `${show(shapes[0])} ${n.label} ${show(shapes[1])}`
+    : `${n.label}(${shapes.map(show).join(', ')})`;
+  return `${ins} → ${show(n.shape)}`;
+}
+
 /** All numbers of a nested list, flattened in row-major order. */
 export function flatten(v) {
   if (!Array.isArray(v)) return [toNumber(v)];

@@ -118,23 +118,38 @@ function setConfig(side, config) {
   }
 }
 
-/** A configuration's request body; a field that is not a number is reported by name. */
+/**
+ * Limits on a configuration's fields taken together, from the server's schema
+ * ("x-combined-limits" of GradientFlowRequest): [{name, powers: {field: power}, max, formula, hint}].
+ */
+let combined = [];
+
+/**
+ * A configuration's request body; a field that is not a number, outside its limits, or a
+ * combination of fields over a combined limit is reported by name, before anything is sent.
+ */
 function readConfig(side) {
   const fs = fieldset(side);
+  const title = `Configuration ${side.toUpperCase()}`;
   const body = {
     activation: fs.elements.activation.value,
     init: fs.elements.init.value,
     residual: fs.elements.residual.checked,
   };
-  checkLimits(fs, `Configuration ${side.toUpperCase()}`);
+  checkLimits(fs, title);
   for (const name of ['depth', 'width', 'batch', 'scale', 'seed']) {
     const text = fs.elements[name].value.trim();
     const value = Number(text);
-    if (text === '' || !Number.isFinite(value)) {
-      throw new ApiError({ title: `Configuration ${side.toUpperCase()}`,
-        detail: `${name} must be a number` });
-    }
+    if (text === '' || !Number.isFinite(value)) throw new ApiError({ title, detail: `${name} must be a number` });
     body[name] = value;
+  }
+  const n = (v) => v.toLocaleString('en-US');
+  for (const limit of combined) {
+    const value = Object.entries(limit.powers).reduce((p, [k, e]) => p * body[k] ** e, 1);
+    if (value > limit.max) {
+      throw new ApiError({ title, detail: `${limit.formula} = ${n(value)} ${limit.name} is more `
+        + `than the limit of ${n(limit.max)}; ${limit.hint}` });
+    }
   }
   return body;
 }
@@ -263,16 +278,27 @@ let flowRun = 0; // a newer run makes an older one stop before its next request
 let flowController = null;
 
 /** Run A, then B (never both at once), and draw both; the charts are marked stale meanwhile. */
-function runFlow() {
+/**
+ * Both configurations' request bodies, or null when the form asks for what the server refuses:
+ * then the error says which field or limit, the charts are marked stale and "run" is disabled.
+ */
+function flowConfigs() {
   showError(null);
-  let configs;
   try {
-    configs = ['a', 'b'].map((side) => ({ side: side.toUpperCase(), config: readConfig(side) }));
+    const configs = ['a', 'b'].map((side) => ({ side: side.toUpperCase(), config: readConfig(side) }));
+    $('run-flow').disabled = false;
+    return configs;
   } catch (err) {
     showError(err);
     markStale(FLOW_CHARTS, true);
-    return Promise.resolve();
+    $('run-flow').disabled = true;
+    return null;
   }
+}
+
+function runFlow() {
+  const configs = flowConfigs();
+  if (!configs) return Promise.resolve();
   const mine = ++flowRun;
   flowController?.abort();
   markStale(FLOW_CHARTS, true);
@@ -487,6 +513,7 @@ async function limitsFromSchema() {
     if (lo !== undefined) input.min = String(lo);
     if (hi !== undefined) input.max = String(hi);
   };
+  combined = schemas.GradientFlowRequest?.['x-combined-limits'] ?? [];
   const flow = schemas.GradientFlowRequest?.properties ?? {};
   for (const fs of document.querySelectorAll('#flow-form fieldset')) {
     for (const [name, prop] of Object.entries(flow)) apply(fs.elements[name], prop);
@@ -537,9 +564,12 @@ async function start() {
     select.addEventListener('change', runFlow);
   }
   // Number fields rerun too, once the typing pauses.
+  // A field is checked as it is typed in; the run waits for a pause.
   const flowSoon = debounced(runFlow, 700);
   for (const input of document.querySelectorAll('#flow-form input[type=number]')) {
-    input.addEventListener('input', flowSoon);
+    input.addEventListener('input', () => {
+      if (flowConfigs()) flowSoon();
+    });
   }
   const cliffSoon = debounced(runCliff, 700);
   for (const input of document.querySelectorAll('#cliff-form input[type=number]')) {

@@ -4,7 +4,7 @@
  * @module layout
  */
 import { fastLayout } from './fastlayout.js';
-import { fmt, fmtShape, norm, toNumber } from './format.js';
+import { fmt, fmtShape, norm, shapeSignature, toNumber } from './format.js';
 import { statements } from './source.js';
 
 export const LINE = 15; // height of one text row of a wire label
@@ -79,9 +79,15 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
 
   for (const n of circuit.nodes) {
     if (n.kind === 'gate') {
+      // The circle sits at the top of its box, centred; a tensor gate's shapes ("3×4 @ 4 → 3")
+      // take a line under it. Ports are offsets from the box's top; `out` is the output's.
       const r = Math.max(15, measure(n.label) / 2 + 7);
+      const sig = shapeSignature(n, byId);
       const ports = n.inputs.map((_, i) => portY(r, n.inputs.length, i));
-      boxes.push({ id: n.id, kind: 'gate', text: n.label, op: n.op, w: 2 * r, h: 2 * r, ports });
+      boxes.push({
+        id: n.id, kind: 'gate', text: n.label, op: n.op, r, sig, ports, out: r,
+        w: Math.max(2 * r, sig ? Math.ceil(measure(sig)) + 4 : 0), h: 2 * r + (sig ? LINE : 0),
+      });
     } else {
       const text = n.kind === 'input' ? n.name ?? n.id : isTensor(n) ? fmtShape(n.shape) : fmt(n.value, precision);
       boxes.push({ id: n.id, kind: n.kind, text, w: Math.ceil(measure(text)) + 10, h: 22 });
@@ -173,7 +179,7 @@ export function toElk(model) {
         layoutOptions: { 'elk.port.side': 'WEST' } });
     }
     if (b.kind !== 'out' && b.kind !== 'sink') {
-      ports.push({ id: `${b.id}.o`, x: b.w, y: b.h / 2, width: 0, height: 0,
+      ports.push({ id: `${b.id}.o`, x: b.w, y: b.out ?? b.h / 2, width: 0, height: 0,
         layoutOptions: { 'elk.port.side': 'EAST' } });
     }
     return { id: b.id, width: b.w, height: b.h, ports, layoutOptions: opts };
@@ -206,16 +212,17 @@ export function fromElk(laid, model) {
   return { width: laid.width, height: laid.height, boxes, wires, output: model.output };
 }
 
-/** Ports sit on the square around a gate's circle: run each wire on to the circle itself. */
+/** Ports sit on the sides of a gate's box: run each wire on to (and from) the circle itself. */
 function ontoCircles(lay) {
   const boxById = new Map(lay.boxes.map((b) => [b.id, b]));
   for (const w of lay.wires) {
-    const target = boxById.get(w.to);
+    const [source, target] = [boxById.get(w.from), boxById.get(w.to)];
+    if (source.kind === 'gate') w.points[0][0] = source.x + source.w / 2 + source.r;
     if (target.kind !== 'gate') continue;
-    const r = target.w / 2;
+    const r = target.r;
     const last = w.points[w.points.length - 1];
     const dy = Math.min(Math.abs(last[1] - (target.y + r)), r);
-    last[0] = target.x + r - Math.sqrt(r * r - dy * dy);
+    last[0] = target.x + target.w / 2 - Math.sqrt(r * r - dy * dy);
   }
   return lay;
 }

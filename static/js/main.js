@@ -7,19 +7,18 @@
 import { ApiError, getOps, getPresets, postCircuit } from './api.js';
 import { createChecker, forwardPart } from './backcheck.js';
 import {
-  applyMagnitude, drawCircuit, exportPng, exportSvg, magnitudeColours, nearestGate,
+  applyMagnitude, drawCircuit, magnitudeColours, nearestGate,
 } from './circuit.js';
 import { mountDescend } from './descend.js';
 import { createEditor } from './editor.js';
 import { explainFork, explainGate, tensorMaps } from './explain.js';
-import { fmtShape } from './format.js';
 import { inputRows, renderInputs, requestValues } from './inputs.js';
+import { mountPanels } from './panels.js';
 import { composites, layoutCircuit, monoMeasure, statementGroups, stepPlan } from './layout.js';
 import { caretFor, replaceLiteral } from './source.js';
 import { legendView, resultView } from './result.js';
 import { createStepper } from './stepper.js';
 import { clampPrecision, decodeState, encodeState } from './state.js';
-import { check, nudge, stagedCode } from './tools.js';
 import { zoomView } from './zoom.js';
 import { $, editInPlace, el } from './dom.js';
 
@@ -28,10 +27,12 @@ const state = decodeState(location.hash);
 /** Everything else the page knows, in one place. */
 const page = {
   drawn: null, // the last circuit drawn: {circuit, lay, plan, body}
+  answer: null, // the latest answer to the latest request: {circuit, body}
   asked: new Set(), // names the server wanted a value for that the page's reading of the text missed
   ops: new Map(),
   presets: [],
   seq: 0, // answers to older requests are dropped
+  drawing: 0, // a layout that finishes after a newer request or drawing began is dropped
   pinned: null, // the gate whose explanation stays while the pointer moves
   elk: null,
   debounce: null,
@@ -70,7 +71,7 @@ const checker = createChecker({
 const hooks = (window.chainrule = { renders: 0, lastRender: null, editor });
 hooks.redraw = async () => {
   const t0 = performance.now();
-  await redrawLocal();
+  await render();
   return performance.now() - t0;
 };
 
@@ -81,6 +82,9 @@ const descend = mountDescend($('descend-panel'), {
     for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(v), 0);
   },
 });
+
+/** The tabs under the circuit (nudge, check, staged code) and the export buttons. */
+const panels = mountPanels({ svg, shown: () => page.drawn, precision: () => state.precision });
 
 // Measure text with the SVG's font so label boxes fit the glyphs that will be drawn.
 const ctx = document.createElement('canvas').getContext('2d');
@@ -107,6 +111,7 @@ function requestBody() {
 /** Ask for the circuit of the current state and draw it; stale answers are dropped. */
 async function refresh() {
   const mine = ++page.seq;
+  page.drawing++; // a drawing of an earlier answer still being laid out is out of date now
   let body = requestBody();
   document.body.dataset.busy = '1';
   try {
@@ -123,8 +128,9 @@ async function refresh() {
       circuit = await postCircuit(body);
     }
     if (mine !== page.seq) return;
+    page.answer = { circuit, body };
     const t0 = performance.now();
-    await render(circuit, body);
+    await render();
     hooks.lastRender = { ms: performance.now() - t0, gates: circuit.nodes.filter((n) => n.kind === 'gate').length };
     showError(null);
   } catch (err) {
@@ -140,10 +146,19 @@ async function refresh() {
   }
 }
 
-async function render(circuit, body) {
+/**
+ * Draw the latest answer with the view options of `state`: the one place the circuit is drawn
+ * (a new answer, or precision and toggles changed). False when a newer request or drawing began
+ * while it was laid out.
+ */
+async function render() {
+  if (!page.answer) return false;
+  const { circuit, body } = page.answer;
   if (!page.elk) page.elk = new window.ELK();
+  const mine = ++page.drawing;
   const t0 = performance.now();
   const lay = await layoutCircuit(circuit, page.elk, { precision: state.precision, measure });
+  if (mine !== page.drawing) return false;
   const t1 = performance.now();
   const plan = stepPlan(circuit);
   const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
@@ -162,22 +177,15 @@ async function render(circuit, body) {
   page.drawn.colours = magnitudeColours(lay);
   applyMagnitude(svg, page.drawn.colours, state.magnitude);
   showLegend(page.drawn.colours.range);
-  syncNudge();
+  panels.update();
   showResult();
   checker.show(circuit);
   stepper.plan = plan;
   $('circuit').classList.remove('stale');
   svg.dataset.expression = circuit.expression;
   svg.dataset.renders = String(++hooks.renders);
-  if (!$('tab-code').hidden) loadCode();
-  $('check-result').replaceChildren();
-  $('nudge-result').replaceChildren();
   if (page.pinned && circuit.nodes.some((n) => n.id === page.pinned)) explain(page.pinned);
-}
-
-/** Redraw from the last answer (precision or toggles changed): no request needed. */
-async function redrawLocal() {
-  if (page.drawn) await render(page.drawn.circuit, page.drawn.body);
+  return true;
 }
 
 function schedule(ms = 300) {
@@ -228,33 +236,6 @@ function showResult() {
   $('result').replaceChildren(...resultView(page.drawn.circuit, state.precision));
 }
 
-/** The nudge tool offers every input with a gradient: numbers, and elements of tensors. */
-function syncNudge() {
-  const sel = $('nudge-input');
-  const inputs = page.drawn.circuit.nodes.filter((n) => n.kind === 'input' && n.name
-    && page.drawn.circuit.gradients[n.name] !== null && n.shape.length <= 2);
-  const keep = sel.value;
-  sel.replaceChildren(...inputs.map((n) => el('option', { value: n.name },
-    n.shape.length ? `${n.name} (${fmtShape(n.shape)})` : n.name)));
-  if (!inputs.length) sel.append(el('option', { value: '' }, 'no input'));
-  sel.disabled = $('nudge').disabled = !inputs.length;
-  if (inputs.some((n) => n.name === keep)) sel.value = keep;
-  showNudgeIndex();
-}
-
-function showNudgeIndex() {
-  const n = page.drawn?.circuit.nodes.find((x) => x.kind === 'input' && x.name === $('nudge-input').value);
-  $('nudge-index-label').hidden = !n?.shape.length;
-}
-
-async function runNudge() {
-  if (!page.drawn) return;
-  const index = $('nudge-index-label').hidden ? []
-    : $('nudge-index').value.split(/[\s,]+/).filter(Boolean).map(Number);
-  const out = await nudge(page.drawn, $('nudge-input').value, Number($('nudge-h').value), state.precision, index);
-  $('nudge-result').replaceChildren(out);
-}
-
 function showLegend(range) {
   const box = $('legend');
   box.hidden = !state.magnitude || !range;
@@ -295,11 +276,7 @@ function openHeatMap(id) {
     maps[0].addEventListener('click', (e) => {
       const cell = e.target.closest('.heat-cell');
       if (!cell) return;
-      showTab('nudge');
-      $('nudge-input').value = n.name;
-      showNudgeIndex();
-      $('nudge-index').value = cell.dataset.index.replace(',', ', ');
-      runNudge();
+      panels.nudgeAt(n.name, cell.dataset.index.split(',').map(Number));
     });
   }
   box.replaceChildren(...kids);
@@ -307,46 +284,15 @@ function openHeatMap(id) {
   box.hidden = false;
 }
 
-// ---- tools ----------------------------------------------------------------------------------------
-
-async function loadCode() {
-  if (page.drawn) $('code').textContent = await stagedCode(page.drawn);
-}
-
-function showTab(name) {
-  for (const t of document.querySelectorAll('.tabs [role=tab]')) {
-    const on = t.dataset.tab === name;
-    t.setAttribute('aria-selected', String(on));
-    t.tabIndex = on ? 0 : -1;
-    $(`tab-${t.dataset.tab}`).hidden = !on;
-  }
-  if (name === 'code') loadCode();
-}
-
-async function copyText(text, status) {
-  try {
-    await navigator.clipboard.writeText(text);
-    status.textContent = 'copied';
-  } catch {
-    status.textContent = 'select the text and copy it (clipboard not available)';
-  }
-}
-
-function download(blob, name) {
-  const a = el('a', { href: URL.createObjectURL(blob), download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
-
 // ---- events ---------------------------------------------------------------------------------------
 
 /** Start over on a new state (a preset, a link): rows and step-through are rebuilt from it. */
 function load(next) {
   Object.assign(state, next);
+  clearTimeout(page.debounce);
   page.asked.clear();
   page.drawn = null;
+  page.answer = null;
   page.pinned = null;
   zoom.forget();
   editor.setText(state.expression);
@@ -355,6 +301,7 @@ function load(next) {
   syncInputs();
   stepper.set(null);
   stepper.pause();
+  descend.reset();
   refresh();
 }
 
@@ -380,12 +327,12 @@ $('magnitude').addEventListener('change', (e) => {
 });
 $('boxes').addEventListener('change', (e) => {
   state.boxes = e.target.checked;
-  redrawLocal().then(saveHash);
+  render().then(saveHash);
 });
 $('precision').addEventListener('input', (e) => {
   if (e.target.value === '') return;
   state.precision = clampPrecision(e.target.value);
-  redrawLocal().then(saveHash);
+  render().then(saveHash);
 });
 $('play').addEventListener('click', stepper.play);
 $('pause').addEventListener('click', stepper.pause);
@@ -422,39 +369,6 @@ $('present').addEventListener('click', () => present(!document.body.classList.co
 document.addEventListener('fullscreenchange', () => {
   if (!document.fullscreenElement && document.body.classList.contains('presenting')) present(false);
 });
-$('nudge').addEventListener('click', runNudge);
-$('nudge-input').addEventListener('change', showNudgeIndex);
-$('check').addEventListener('click', async () => {
-  if (!page.drawn) return;
-  $('check-result').textContent = 'checking…';
-  const out = await check(page.drawn, state.precision);
-  $('check-result').replaceChildren(...[out].flat());
-});
-for (const t of document.querySelectorAll('.tabs [role=tab]')) {
-  t.addEventListener('click', () => showTab(t.dataset.tab));
-}
-$('copy-code').addEventListener('click', () => copyText($('code').textContent, $('copy-status')));
-$('copy-link').addEventListener('click', () => copyText(location.href, $('step-status')));
-$('download-svg').addEventListener('click', () => {
-  download(new Blob([exportSvg(svg)], { type: 'image/svg+xml' }), 'circuit.svg');
-});
-$('download-png').addEventListener('click', async () => {
-  try {
-    download(await exportPng(svg), 'circuit.png');
-  } catch (err) {
-    $('step-status').textContent = err.message;
-  }
-});
-$('copy-image').addEventListener('click', async () => {
-  try {
-    const blob = await exportPng(svg);
-    await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
-    $('step-status').textContent = 'image copied';
-  } catch {
-    $('step-status').textContent = 'the clipboard refused the image: use PNG ↓ instead';
-  }
-});
-
 const targetOf = (t) => t.closest?.('g.gate') || (t.classList?.contains('fork') ? t : null);
 for (const type of ['mouseover', 'focusin']) {
   svg.addEventListener(type, (e) => {
@@ -515,7 +429,7 @@ function pin(id) {
   page.pinned = page.pinned === id ? null : id;
   for (const g of svg.querySelectorAll('g.gate.pinned')) g.classList.remove('pinned');
   if (page.pinned) svg.querySelector(`g.gate[data-node="${id}"]`)?.classList.add('pinned');
-  showTab('explain');
+  panels.showTab('explain');
   explain(id);
 }
 
@@ -547,7 +461,7 @@ function syncControls() {
 async function start() {
   syncControls();
   syncInputs();
-  showTab('explain');
+  panels.showTab('explain');
   const [opsList, presetList] = await Promise.allSettled([getOps(), getPresets()]);
   if (opsList.status === 'fulfilled') page.ops = new Map(opsList.value.map((o) => [o.op, o]));
   if (presetList.status === 'fulfilled') {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,18 +62,26 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+@pytest.fixture(scope="session")
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """One 1280×800 context for the session: its pages share the HTTP cache and compiled scripts,
+    so a page after the first loads the editor and the layout library from memory."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    yield ctx
+    ctx.close()
+
+
 class ConsoleLog(list):
     """Console errors and uncaught page errors seen by one page."""
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(context: BrowserContext) -> Iterator[Page]:
     """A fresh 1280×800 page whose console errors are collected in `page.errors`."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     pg = context.new_page()
     errors = ConsoleLog()
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.errors = errors  # type: ignore[attr-defined]
     yield pg
-    context.close()
+    pg.close()

@@ -19,7 +19,8 @@ GEOMETRY_JS = """() => {
   const svg = document.getElementById('circuit-svg');
   const box = (el) => { const b = el.getBBox(); return {x: b.x, y: b.y, w: b.width, h: b.height}; };
   const texts = [...svg.querySelectorAll(
-    'text.value, text.grad, text.contrib, text.name, text.input-label, text.const-label')]
+    'text.value, text.grad, text.contrib, text.name, text.input-label, text.const-label,'
+    + ' text.gate-shape')]
     .map((t) => ({cls: t.getAttribute('class'), text: t.textContent, ...box(t)}));
   const gates = [...svg.querySelectorAll('g.gate')].map((g) => {
     const c = g.querySelector('circle');
@@ -204,7 +205,7 @@ def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
     expect(page.locator("#step-status")).to_contain_text("backward pass: gate 2 of 2")
 
 
-def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, browser) -> None:
+def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context) -> None:
     open_page(page, base_url, link("q = x + y\nf = q * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
     page.fill("#in-x", "1.5")
@@ -214,7 +215,7 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, browser)
     wait_render(page, n)
     page.check("#magnitude")
     url = page.url
-    other = browser.new_page()
+    other = context.new_page()
     other.goto(url)
     other.wait_for_selector("body[data-ready]")
     expect(other.locator("#output-value")).to_have_text("-26.000")
@@ -410,6 +411,32 @@ def test_tensor_wire_shows_shape_and_opens_a_heat_map(page: Page, base_url: str)
     wire.locator(".wire-hit").dispatch_event("click")
     expect(heat).to_have_count(2)
     assert_no_overlaps(page, "tensor")
+
+
+def test_a_tensor_gate_shows_its_shapes_beside_its_circle(page: Page, base_url: str) -> None:
+    """W 3×4 times x 4 is a 3-vector: the @ gate says so beside its circle, at 12 px or more."""
+    values = {"W": {"randn": [3, 4], "seed": 0}, "x": [1, 2, 3, 4]}
+    open_page(page, base_url, link("sum(relu(W @ x))", values))
+    gate = page.locator("g.gate[data-op=matmul]")
+    shapes = gate.locator("text.gate-shape")
+    expect(shapes).to_have_text("3×4 @ 4 → 3")
+    expect(page.locator("g.gate[data-op=relu] text.gate-shape")).to_have_text("relu(3) → 3")
+    expect(page.locator("g.gate[data-op=sum] text.gate-shape")).to_have_text("Σ(3) → scalar")
+    circle, text = gate.locator("circle").bounding_box(), shapes.bounding_box()
+    assert text["height"] >= 12
+    assert 0 <= text["y"] - (circle["y"] + circle["height"]) < 6, "just under its circle"
+    centre = circle["x"] + circle["width"] / 2
+    assert abs(text["x"] + text["width"] / 2 - centre) < 1, "centred on it"
+    # Wires still end on the circle, not at the edge of the wider box.
+    cx = float(gate.locator("circle").get_attribute("cx"))
+    r = float(gate.locator("circle").get_attribute("r"))
+    ends = [float(page.eval_on_selector(
+        f"g.wire[data-node='{input_node(page, name)}'] polyline.wire-line",
+        "p => p.getAttribute('points').trim().split(' ').pop().split(',')[0]"))
+        for name in ("W", "x")]
+    assert all(cx - r - 0.5 <= x <= cx for x in ends), (ends, cx, r)
+    assert_no_overlaps(page, "shapes")
+    assert not page.errors
 
 
 def test_magnitude_view_shows_a_fading_sigmoid_chain(page: Page, base_url: str) -> None:

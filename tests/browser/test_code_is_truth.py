@@ -112,7 +112,7 @@ def test_a_code_assigned_row_edits_the_literal_in_the_code(page: Page, base_url:
     assert "%22x%22" not in page.url and "x+%3D+1" in page.url
 
 
-def test_a_link_opens_with_the_authors_rows(page: Page, base_url: str, browser) -> None:
+def test_a_link_opens_with_the_authors_rows(page: Page, base_url: str, context) -> None:
     open_page(page, base_url)
     paste(page, "x = 3  # set in the code\nf = x * y + u")
     n = renders(page)
@@ -124,7 +124,7 @@ def test_a_link_opens_with_the_authors_rows(page: Page, base_url: str, browser) 
     expect(page.locator("#output-value")).to_have_text("-1.50")
     author = rows(page)
     assert author == [("x", True, "-1"), ("y", False, "2.5"), ("u", False, "1")]
-    other = browser.new_page(viewport={"width": 1280, "height": 800})
+    other = context.new_page()
     try:
         open_page(other, base_url, "#" + page.url.split("#", 1)[1])
         expect(other.locator("#output-value")).to_have_text("-1.50")

@@ -69,3 +69,49 @@ def test_descend_takes_a_step_on_every_scalar_loss_preset(page: Page, base_url: 
         expect(status).to_have_text("")
         assert refused == [], (p["id"], refused)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+# Layouts wait while `window.holdLayouts` is a promise: a test decides when they finish.
+HOLD_LAYOUTS = """
+let elk;
+Object.defineProperty(window, 'ELK', {
+  configurable: true,
+  get: () => elk,
+  set: (ELK) => {
+    elk = class extends ELK {
+      async layout(graph, options) {
+        await window.holdLayouts;
+        return super.layout(graph, options);
+      }
+    };
+  },
+});
+"""
+
+
+def test_an_answer_laid_out_after_a_new_preset_is_not_drawn(page: Page, base_url: str):
+    """A redraw of the old program whose layout ends after another preset was chosen is dropped:
+    the new program's values stay, so its next request is answered."""
+    refused = []
+    page.on("response", lambda r: refused.append((r.url, r.request.post_data, r.text()))
+            if r.status >= 400 else None)
+    page.add_init_script(HOLD_LAYOUTS)
+    open_preset(page, base_url, "multiply")
+    page.evaluate("() => { window.holdLayouts = new Promise((r) => (window.releaseLayouts = r)); }")
+    with page.expect_response("**/api/circuit"):
+        page.fill("#in-x", "7")  # the old program's answer arrives; its layout waits
+    with page.expect_response("**/api/circuit"):
+        page.select_option("#preset", "matmul")
+    page.evaluate("window.releaseLayouts()")
+    svg = page.locator("#circuit-svg")
+    expect(svg).to_have_attribute("data-expression", "D = W.dot(X)\nf = sum(D * G)")
+    page.wait_for_function("() => !document.body.dataset.busy")
+    expected = page.inner_text("#output-value")
+    n = int(svg.get_attribute("data-renders"))
+    page.check("#expand")  # one more request from the page's state: the preset's own values
+    page.wait_for_function("() => !document.body.dataset.busy")  # answered, drawn or refused
+    assert refused == []
+    assert int(svg.get_attribute("data-renders")) > n
+    expect(page.locator("#output-value")).to_have_text(expected)
+    expect(svg).to_have_attribute("data-expression", "D = W.dot(X)\nf = sum(D * G)")
+    assert page.errors == []  # type: ignore[attr-defined]

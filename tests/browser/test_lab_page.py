@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -51,13 +52,44 @@ def test_changing_the_activation_changes_the_chart(page: Page, base_url: str):
 def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
     open_lab(page, base_url)
     page.fill("fieldset[data-side='b'] input[name='depth']", "500")
-    page.click("#run-flow")
     error = page.locator("#flow-error")
     expect(error).to_be_visible(timeout=30_000)
-    expect(error).to_contain_text("depth")
+    expect(error).to_contain_text("depth must be at most 100")
+    expect(page.locator("#run-flow")).to_be_disabled()
     page.fill("fieldset[data-side='b'] input[name='depth']", "")
-    page.click("#run-flow")
     expect(error).to_contain_text("depth must be a number")
+    page.fill("fieldset[data-side='b'] input[name='depth']", "5")
+    expect(error).to_be_hidden()
+    expect(page.locator("#run-flow")).to_be_enabled()
+
+
+def test_the_form_names_a_combined_limit_before_it_sends(page: Page, base_url: str):
+    """Each field in its bounds, together over one: the schema's combined limits are the form's."""
+    open_lab(page, base_url)
+    sent = []  # the bodies of every gradient-flow request from here on
+    page.on("request", lambda r: "/api/labs/gradient-flow" in r.url
+            and sent.append(json.loads(r.post_data)))
+    page.fill("fieldset[data-side='a'] input[name='depth']", "20")
+    page.fill("fieldset[data-side='a'] input[name='width']", "1000")
+    error = page.locator("#flow-error")
+    expect(error).to_contain_text(
+        "depth × width² = 20,000,000 weights is more than the limit of 8,388,608")
+    expect(page.locator("#run-flow")).to_be_disabled()
+    page.fill("fieldset[data-side='a'] input[name='width']", "400")  # 3.2 M weights
+    page.fill("fieldset[data-side='a'] input[name='batch']", "512")  # 4,096,000 activations
+    expect(error).to_be_hidden()
+    expect(page.locator("#run-flow")).to_be_enabled()
+    page.fill("fieldset[data-side='a'] input[name='depth']", "21")  # 4,300,800: one layer too many
+    expect(error).to_contain_text("depth × width × batch = 4,300,800 activations is more than")
+    page.press("fieldset[data-side='a'] input[name='depth']", "Enter")  # no submit either
+    page.fill("fieldset[data-side='a'] input[name='batch']", "64")
+    expect(page.locator("#run-flow")).to_be_enabled()
+    expect(page.locator("#flow-summary")).to_contain_text("21×400", timeout=60_000)
+    expect(page.locator("#busy")).to_be_hidden(timeout=60_000)
+    # Whatever was sent since the first keystroke (typing reruns, Enter submits) was in bounds.
+    assert sent and all(b["depth"] * b["width"] ** 2 <= 2**23
+                        and b["depth"] * b["width"] * b["batch"] <= 2**22 for b in sent), sent
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_sigmoid_chain_link_opens_the_playground_with_magnitude_colouring(page: Page,

@@ -32,9 +32,11 @@ function problems(lay) {
     const source = byId.get(w.from);
     const target = byId.get(w.to);
     const [first, last] = [w.points[0], w.points[w.points.length - 1]];
-    if (Math.abs(first[0] - (source.x + source.w)) > 0.5) out.push(`${w.id} does not leave ${w.from}`);
-    const r = target.w / 2;
-    const onCircle = Math.abs(Math.hypot(last[0] - target.x - r, last[1] - target.y - r) - r) < 0.5;
+    const leaves = source.kind === 'gate' ? source.x + source.w / 2 + source.r : source.x + source.w;
+    if (Math.abs(first[0] - leaves) > 0.5) out.push(`${w.id} does not leave ${w.from}`);
+    const r = target.r;
+    const onCircle = target.kind === 'gate'
+      && Math.abs(Math.hypot(last[0] - target.x - target.w / 2, last[1] - target.y - r) - r) < 0.5;
     if (!(target.kind === 'gate' && onCircle) && Math.abs(last[0] - target.x) > 0.5) {
       out.push(`${w.id} does not reach ${w.to}`);
     }

@@ -1,0 +1,134 @@
+/**
+ * The panels under the circuit and the export buttons: the tabs, the nudge tool, the gradient
+ * check, the staged code, SVG/PNG export and the copy buttons. They read the circuit on show
+ * through `shown()` ({circuit, body} or null) and send only the tools' own requests.
+ *
+ *     const panels = mountPanels({ svg, shown: () => drawn, precision: () => 2 });
+ *     panels.update();             // after every drawing
+ *     panels.showTab('explain');
+ *     panels.nudgeAt('W', [1, 2]); // the nudge tab, on one element of a tensor input
+ *
+ * @module panels
+ */
+import { exportPng, exportSvg } from './circuit.js';
+import { fmtShape } from './format.js';
+import { check, nudge, stagedCode } from './tools.js';
+import { $, el } from './dom.js';
+
+async function copyText(text, status) {
+  try {
+    await navigator.clipboard.writeText(text);
+    status.textContent = 'copied';
+  } catch {
+    status.textContent = 'select the text and copy it (clipboard not available)';
+  }
+}
+
+function download(blob, name) {
+  const a = el('a', { href: URL.createObjectURL(blob), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+/**
+ * Wire the panels and buttons of the page.
+ * @param {{svg: SVGSVGElement, shown: () => ({circuit: object, body: object} | null),
+ *          precision: () => number}} page
+ */
+export function mountPanels({ svg, shown, precision }) {
+  async function loadCode() {
+    if (shown()) $('code').textContent = await stagedCode(shown());
+  }
+
+  function showTab(name) {
+    for (const t of document.querySelectorAll('.tabs [role=tab]')) {
+      const on = t.dataset.tab === name;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(`tab-${t.dataset.tab}`).hidden = !on;
+    }
+    if (name === 'code') loadCode();
+  }
+
+  function showNudgeIndex() {
+    const n = shown()?.circuit.nodes.find((x) => x.kind === 'input' && x.name === $('nudge-input').value);
+    $('nudge-index-label').hidden = !n?.shape.length;
+  }
+
+  /** The nudge tool offers every input with a gradient: numbers, and elements of tensors. */
+  function syncNudge() {
+    const { circuit } = shown();
+    const sel = $('nudge-input');
+    const inputs = circuit.nodes.filter((n) => n.kind === 'input' && n.name
+      && circuit.gradients[n.name] !== null && n.shape.length <= 2);
+    const keep = sel.value;
+    sel.replaceChildren(...inputs.map((n) => el('option', { value: n.name },
+      n.shape.length ? `${n.name} (${fmtShape(n.shape)})` : n.name)));
+    if (!inputs.length) sel.append(el('option', { value: '' }, 'no input'));
+    sel.disabled = $('nudge').disabled = !inputs.length;
+    if (inputs.some((n) => n.name === keep)) sel.value = keep;
+    showNudgeIndex();
+  }
+
+  async function runNudge() {
+    if (!shown()) return;
+    const index = $('nudge-index-label').hidden ? []
+      : $('nudge-index').value.split(/[\s,]+/).filter(Boolean).map(Number);
+    const out = await nudge(shown(), $('nudge-input').value, Number($('nudge-h').value), precision(), index);
+    $('nudge-result').replaceChildren(out);
+  }
+
+  $('nudge').addEventListener('click', runNudge);
+  $('nudge-input').addEventListener('change', showNudgeIndex);
+  $('check').addEventListener('click', async () => {
+    if (!shown()) return;
+    $('check-result').textContent = 'checking…';
+    const out = await check(shown(), precision());
+    $('check-result').replaceChildren(...[out].flat());
+  });
+  for (const t of document.querySelectorAll('.tabs [role=tab]')) {
+    t.addEventListener('click', () => showTab(t.dataset.tab));
+  }
+  $('copy-code').addEventListener('click', () => copyText($('code').textContent, $('copy-status')));
+  $('copy-link').addEventListener('click', () => copyText(location.href, $('step-status')));
+  $('download-svg').addEventListener('click', () => {
+    download(new Blob([exportSvg(svg)], { type: 'image/svg+xml' }), 'circuit.svg');
+  });
+  $('download-png').addEventListener('click', async () => {
+    try {
+      download(await exportPng(svg), 'circuit.png');
+    } catch (err) {
+      $('step-status').textContent = err.message;
+    }
+  });
+  $('copy-image').addEventListener('click', async () => {
+    try {
+      const blob = await exportPng(svg);
+      await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
+      $('step-status').textContent = 'image copied';
+    } catch {
+      $('step-status').textContent = 'the clipboard refused the image: use PNG ↓ instead';
+    }
+  });
+
+  return {
+    showTab,
+    /** After a drawing: the nudge choices follow the circuit, earlier results go. */
+    update() {
+      syncNudge();
+      if (!$('tab-code').hidden) loadCode();
+      $('check-result').replaceChildren();
+      $('nudge-result').replaceChildren();
+    },
+    /** Nudge element `index` of input `name` (from the heat map). */
+    nudgeAt(name, index) {
+      showTab('nudge');
+      $('nudge-input').value = name;
+      showNudgeIndex();
+      $('nudge-index').value = index.join(', ');
+      runNudge();
+    },
+  };
+}
