@@ -355,7 +355,7 @@ def labels(z, y):
             f"labels are {shape_text(y)}")
     k = np.shape(z)[-1]
     whole = y.astype(int)  # NaN, inf and fractions change here and fail the equality
-    if whole.size and not ((whole == y).all() and whole.min() >= 0 and whole.max() < k):
+    if not ((whole == y) & (whole >= 0) & (whole < k)).all():
         raise ExpressionError(f"softmax_ce labels must be whole numbers from 0 to {k - 1}")
     return whole
 
