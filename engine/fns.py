@@ -354,9 +354,10 @@ def labels(z, y):
             f"softmax_ce needs one label per row of logits: logits are {shape_text(z)}, "
             f"labels are {shape_text(y)}")
     k = np.shape(z)[-1]
-    if not np.all((y == np.round(y)) & (y >= 0) & (y < k)):
+    whole = y.astype(int)  # NaN, inf and fractions change here and fail the equality
+    if not ((whole == y) & (whole >= 0) & (whole < k)).all():
         raise ExpressionError(f"softmax_ce labels must be whole numbers from 0 to {k - 1}")
-    return y.astype(int)
+    return whole
 
 
 # Helpers the staged code calls: plain numpy functions, emitted into the code as they are here.
@@ -371,16 +372,13 @@ def softmax_ce(z, labels):
     return float(losses.sum() / losses.size)
 
 
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _onehot(labels, z):
-    y = np.zeros_like(z)
-    rows = y.reshape(-1, y.shape[-1])  # a view: the ones land in y
-    rows[np.arange(len(rows)), np.asarray(labels, dtype=int).ravel()] = 1.0
-    return y
+def _softmax_minus_onehot(z, labels):
+    """softmax(z), less 1 at each row's label."""
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    rows = p.reshape(-1, p.shape[-1])  # a view: the change lands in p
+    rows[np.arange(len(rows)), np.asarray(labels, dtype=int).ravel()] -= 1.0
+    return p
 
 
 def _rows(z):
@@ -403,10 +401,10 @@ def _symbolic(py: str, tex: str, fn: Callable) -> Callable:
     return call
 
 
-softmax = _symbolic("_softmax({0})", r"\operatorname{{softmax}}({0})", _softmax)
-onehot = _symbolic("_onehot({0}, {1})", "I_{{{0}}}", _onehot)
+softmax_minus_onehot = _symbolic("_softmax_minus_onehot({0}, {1})",
+                                 r"\operatorname{{softmax}}({0})-I_{{{1}}}", _softmax_minus_onehot)
 rows = _symbolic("_rows({0})", "m", _rows)
 cross_entropy = _symbolic("softmax_ce({0}, {1})", r"\operatorname{{CE}}({0}, {1})", softmax_ce)
 
 # the helper functions above, by the name the staged code calls them
-HELPERS = {f.__name__: f for f in (softmax_ce, _softmax, _onehot, _rows, _log_or_0)}
+HELPERS = {f.__name__: f for f in (softmax_ce, _softmax_minus_onehot, _rows, _log_or_0)}

@@ -10,7 +10,7 @@ import contextlib
 import gc
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -302,7 +302,8 @@ class Graph:
                 )
             elif node.kind == "const":
                 vals[node.index] = node.default
-        total = sum(1 if type(v) is float else v.size for v in vals if v is not None)
+        total = 0 if max_elements is None else sum(
+            1 if type(v) is float else v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
             for i, f, a, b in zip(*self._plan(), strict=True):
                 try:
@@ -370,17 +371,17 @@ class Graph:
                     for e, i in enumerate(at)]
             return at, xa, xb, to, fs, drop
 
-        return self._cached(f"_back_cache_{sorted(wrt) if wrt else ''}", build)
+        return self._cached(("_back_cache", wrt), build)
 
-    def _cached(self, name: str, build):
+    def _cached(self, key: Hashable, build):
         """build() once per graph size (a graph only grows, by appending nodes)."""
         cached = getattr(self, "_cache", None)
         if cached is None or cached[0] != len(self.nodes):
             cached = (len(self.nodes), {})
             self._cache = cached
-        if name not in cached[1]:
-            cached[1][name] = build()
-        return cached[1][name]
+        if key not in cached[1]:
+            cached[1][key] = build()
+        return cached[1][key]
 
     @staticmethod
     def _forward_error(node: Node, vals: list, e: Exception) -> ExpressionError:

@@ -290,7 +290,7 @@ _row("bce", "BCE", 2,
         lambda p, t, y: (m.log(1.0 - p) - m.log(p)) / m.size(p - t)), calls=("bce",))
 _row("softmax_ce", "softmax CE", 2, lambda z, y: m.cross_entropy(z, m.labels(z, y)),
      "pushes each row's logits toward its label: softmax minus one-hot, over the batch size",
-     d=(lambda z, labels, y: (m.softmax(z) - m.onehot(labels, z)) / m.rows(z), None),
+     d=(lambda z, labels, y: m.softmax_minus_onehot(z, labels) / m.rows(z), None),
      calls=("softmax_ce",))
 _row("matmul", "@", 2, lambda W, X: m.matmul(W, X),
      "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",
