@@ -334,8 +334,9 @@ def test_staged_code_panel(page: Page, base_url: str) -> None:
 def test_expand_toggle_keeps_the_neuron_gradients(page: Page, base_url: str) -> None:
     open_page(page, base_url)
     neuron = next(p for p in presets(page) if "sigmoid(" in p["expression"] and not p["expand"])
+    n = renders(page)
     page.select_option("#preset", neuron["id"])
-    page.wait_for_function("document.getElementById('circuit-svg').dataset.renders >= 1")
+    wait_render(page, n)  # the preset's drawing, not the starting example's
     expect(page.locator("#preset-notes")).not_to_be_empty()
     page.wait_for_selector("#result .grad-item")
     before = result_gradients(page)
