@@ -44,26 +44,24 @@ class Mark extends GutterMarker {
   }
 }
 
-const setMarks = StateEffect.define();
-const marksField = StateField.define({
-  create: () => RangeSet.empty,
-  update(marks, tr) {
-    let next = marks.map(tr.changes);
-    for (const e of tr.effects) if (e.is(setMarks)) next = e.value;
-    return next;
-  },
-});
+/** A set of ranges that follows edits of the text and is replaced whole by its effect. */
+function replaceable(empty, provide) {
+  const set = StateEffect.define();
+  const field = StateField.define({
+    create: () => empty,
+    update(ranges, tr) {
+      let next = ranges.map(tr.changes);
+      for (const e of tr.effects) if (e.is(set)) next = e.value;
+      return next;
+    },
+    provide,
+  });
+  return [set, field];
+}
 
-const setHighlight = StateEffect.define();
-const highlightField = StateField.define({
-  create: () => Decoration.none,
-  update(marks, tr) {
-    let next = marks.map(tr.changes);
-    for (const e of tr.effects) if (e.is(setHighlight)) next = e.value;
-    return next;
-  },
-  provide: (f) => EditorView.decorations.from(f),
-});
+const [setMarks, marksField] = replaceable(RangeSet.empty);
+const [setHighlight, highlightField] = replaceable(Decoration.none,
+  (f) => EditorView.decorations.from(f));
 
 const theme = EditorView.theme({
   '&': { fontSize: '14px', border: '1px solid var(--border)', borderRadius: '4px', background: 'var(--bg)' },
