@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.conftest import launch  # noqa: E402
 
 
 def program(gates: int) -> tuple[str, dict]:
@@ -58,7 +58,7 @@ def main() -> None:
     cases = [("(x+y)*z", "(x + y) * z", {"x": -2, "y": 5, "z": -4}, 100.0),
              ("300 gates", *program(300), 500.0)]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         head = ("circuit", "gates", "first ms", "median ms", "target ms", "ratio")
         print("{:<12}{:>7}{:>10}{:>11}{:>11}{:>8}".format(*head))
