@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,28 +50,35 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
-    """The app served by uvicorn in a background thread for the whole session.
+    """`chainrule serve` on a free loopback port for the whole session, in a process of its own
+    (in a thread of this one it would share one interpreter lock with the Playwright client).
 
     Its time limit is generous: a browser test checks what the page does with an answer, and on
     a shared machine the lab's networks can take several times the production limit."""
-    from app.main import create_app
-    from app.settings import Settings
-
-    app = create_app(Settings(time_limit=120.0))
-
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):  # startup is polled, not timed: give up after ~10 s of no answer
-        if server.started:
+    env = {**os.environ, "CHAINRULE_TIME_LIMIT": "120"}
+    log = tempfile.TemporaryFile("w+")  # the server's log (a pipe nobody reads would fill up)
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(400):  # startup is polled, not timed: give up after ~20 s of no answer
+        if server.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"the app did not start: {log.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
-        time.sleep(0.05)
+        except OSError:
+            time.sleep(0.05)
     else:
+        server.kill()
         raise RuntimeError("the app did not start")
     yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
 
 
 @pytest.fixture(scope="session")
