@@ -349,19 +349,6 @@ def test_expand_toggle_keeps_the_neuron_gradients(page: Page, base_url: str) -> 
     assert page.locator("g.gate text", has_text="exp").count() >= 1
 
 
-def test_every_preset_loads_cleanly_without_overlapping_labels(page: Page, base_url: str) -> None:
-    open_page(page, base_url)
-    all_presets = presets(page)
-    assert all_presets, "the engine has presets"
-    for p in all_presets:
-        n = renders(page)
-        page.select_option("#preset", p["id"])
-        wait_render(page, n)
-        expect(page.locator("#error")).to_be_hidden()
-        assert_no_overlaps(page, p["id"])
-    assert not page.errors, page.errors
-
-
 TEXT_SIZES_JS = """() => {
   const svg = document.getElementById('circuit-svg');
   const zoom = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
@@ -379,13 +366,19 @@ FIT_JS = """() => {
 }"""
 
 
-def test_every_preset_draws_its_text_at_12px_or_more(page: Page, base_url: str) -> None:
-    """At 1280×800 no text is shrunk below 12 px: big circuits scroll, and "fit" is a choice."""
+def test_every_preset_draws_cleanly_with_its_text_at_12px_or_more(page: Page,
+                                                                   base_url: str) -> None:
+    """Each preset loads without an error, no label overlaps another label, a gate or a wire,
+    and at 1280×800 no text is shrunk below 12 px: big circuits scroll, and "fit" is a choice."""
     open_page(page, base_url)
-    for p in presets(page):
+    all_presets = presets(page)
+    assert all_presets, "the engine has presets"
+    for p in all_presets:
         n = renders(page)
         page.select_option("#preset", p["id"])
         wait_render(page, n)
+        expect(page.locator("#error")).to_be_hidden()
+        assert_no_overlaps(page, p["id"])
         sizes = page.evaluate(TEXT_SIZES_JS)
         assert sizes, p["id"]
         small = [t for t in sizes if t["px"] < 12 - 1e-6 or t["height"] < 12]
@@ -394,6 +387,7 @@ def test_every_preset_draws_its_text_at_12px_or_more(page: Page, base_url: str) 
     assert page.evaluate(FIT_JS)
     page.click("#zoom-reset")
     assert all(t["px"] >= 12 - 1e-6 for t in page.evaluate(TEXT_SIZES_JS))
+    assert not page.errors, page.errors
 
 
 def test_tensor_wire_shows_shape_and_opens_a_heat_map(page: Page, base_url: str) -> None:
