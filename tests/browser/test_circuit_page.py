@@ -33,9 +33,14 @@ GEOMETRY_JS = """() => {
 }"""
 
 
+# Checked every animation frame: Playwright's own waits (wait_for_selector, expect) back off to
+# half a second between checks, and a page is ready a few hundred milliseconds after its load.
+READY = "() => document.body.dataset.ready !== undefined"
+
+
 def open_page(page: Page, base_url: str, hash_: str = "") -> None:
     page.goto(f"{base_url}/{hash_}")
-    page.wait_for_selector("body[data-ready]")
+    page.wait_for_function(READY)
 
 
 def link(expression: str, values: dict, **extra: str) -> str:
@@ -217,7 +222,7 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context)
     url = page.url
     other = context.new_page()
     other.goto(url)
-    other.wait_for_selector("body[data-ready]")
+    other.wait_for_function(READY)
     expect(other.locator("#output-value")).to_have_text("-26.000")
     assert editor_text(other) == "q = x + y\nf = q * z"
     assert other.input_value("#in-x") == "1.5"

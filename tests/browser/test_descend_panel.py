@@ -6,13 +6,13 @@ import json
 import re
 
 from playwright.sync_api import Page, expect
+from test_circuit_page import open_page
 
 from engine import backward_check
 
 
 def open_preset(page: Page, base_url: str, preset: str) -> None:
-    page.goto(f"{base_url}/")
-    page.wait_for_selector("body[data-ready]")
+    open_page(page, base_url)
     page.select_option("#preset", preset)
     expect(page.locator("#circuit-svg")).to_have_attribute(
         "data-expression", page.evaluate("window.chainrule.editor.text"))
@@ -48,8 +48,7 @@ def test_descend_takes_a_step_on_every_scalar_loss_preset(page: Page, base_url: 
     refused = []
     page.on("response", lambda r: refused.append((r.url, r.request.post_data, r.text()))
             if r.status >= 400 else None)
-    page.goto(f"{base_url}/")
-    page.wait_for_selector("body[data-ready]")
+    open_page(page, base_url)
     presets = json.loads(page.evaluate("fetch('/api/presets').then(r => r.text())"))
     page.click("[data-tab=descend]")
     status = page.locator("#descend-panel .descend-status")

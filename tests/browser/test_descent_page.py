@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 def open_page(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/labs/descent")
-    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.ready === '1'", timeout=30_000)
     expect(page.locator("#chart-ssr")).to_have_attribute("data-state", "ready")
 
 
@@ -62,5 +62,5 @@ def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str
 def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base_url: str):
     open_page(page, base_url)
     page.click("#circuit-link")
-    expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.ready === '1'", timeout=30_000)
     expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")

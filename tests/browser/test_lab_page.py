@@ -12,10 +12,11 @@ GRAD_LINES = "#chart-grad-var svg [aria-label='line'] path"
 
 
 def open_lab(page: Page, base_url: str) -> None:
+    """The lab with its first runs drawn (checked every animation frame, not with backoff)."""
     page.goto(f"{base_url}/labs/gradients")
-    expect(page.locator("#chart-grad-var")).to_have_attribute("data-state", "ready",
-                                                              timeout=30_000)
-    expect(page.locator("#busy")).to_be_hidden(timeout=60_000)
+    page.wait_for_function("() => document.getElementById('chart-grad-var').dataset.state"
+                           " === 'ready' && document.getElementById('busy').hidden",
+                           timeout=60_000)
 
 
 def test_lab_is_linked_from_the_circuit_page(page: Page, base_url: str):
