@@ -1,10 +1,13 @@
 /**
  * The input rows: one per input of the program. Which rows exist and what the page sends are
- * pure functions of the text (`inputRows`, `requestValues`); `renderInputs` keeps the DOM rows in
- * step with them. A row for a name the program assigns a literal edits that literal in the code;
- * any other row holds a value the page sends.
+ * pure functions of the text and the page's state (`inputRows`, `requestValues`, `rowsOf`,
+ * `requestOf`); `askCircuit` sends the request; `renderInputs` keeps the DOM rows in step with
+ * them. A row for a name the program assigns a literal edits that literal in the code; any other
+ * row holds a value the page sends.
  * @module inputs
  */
+import { ApiError, postCircuit } from './api.js';
+import { forwardPart } from './backcheck.js';
 import { freeNames, literals } from './source.js';
 import { el } from './dom.js';
 
@@ -39,6 +42,52 @@ export function requestValues(rows, values) {
   const out = {};
   for (const r of rows) if (!r.program) out[r.name] = r.name in values ? values[r.name] : DEFAULT_VALUE;
   return out;
+}
+
+/**
+ * The rows of the page state's text (state.js): the drawn circuit's inputs decide when it was
+ * drawn from that text; a backward pass names no input.
+ */
+export function rowsOf(state) {
+  const text = forwardPart(state.expression);
+  const d = state.drawn;
+  const inputs = d && d.body.expression === text
+    ? d.circuit.nodes.filter((n) => n.kind === 'input' && n.name).map((n) => n.name) : null;
+  return inputRows(text, inputs, [...state.asked]);
+}
+
+/** The /api/circuit body of the page state. */
+export function requestOf(state) {
+  return { expression: state.expression, values: requestValues(rowsOf(state), state.values), expand: state.expand };
+}
+
+/**
+ * Ask for the circuit of the page state, its body passed through `prepare` (check mode's forward
+ * part) first. A name the server says has no value, and the page did not see, is added to
+ * `state.asked` (it gets a row) and the question is asked once more, unless a newer request
+ * began meanwhile. Resolves to the answer, {circuit, body}.
+ */
+export async function askCircuit(state, prepare) {
+  const mine = state.seq;
+  const ask = async () => {
+    const body = await prepare(requestOf(state));
+    return { circuit: await postCircuit(body), body };
+  };
+  try {
+    return await ask();
+  } catch (err) {
+    const unseen = err instanceof ApiError ? err.missing.filter((n) => !state.asked.has(n)) : [];
+    if (!unseen.length || mine !== state.seq) throw err;
+    for (const n of unseen) state.asked.add(n);
+    return ask();
+  }
+}
+
+/** After an answer: the values and asked names of inputs its program no longer has go, silently. */
+export function dropGone(state, { circuit, body }) {
+  const inputs = new Set(circuit.nodes.filter((n) => n.kind === 'input').map((n) => n.name));
+  for (const n of state.asked) if (!inputs.has(n)) state.asked.delete(n);
+  for (const n of Object.keys(state.values)) if (!(n in body.values)) delete state.values[n];
 }
 
 /** A slider range that follows the value's magnitude: ±1, ±10, ±100… around it. */
