@@ -6,7 +6,7 @@
  * @module circuit
  */
 import { magnitude, shapeSignature } from './format.js';
-import { LINE } from './layout.js';
+import { LINE, monoMeasure } from './layout.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -16,6 +16,13 @@ export function svgEl(tag, attrs = {}, text) {
   for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) el.setAttribute(k, v);
   if (text !== undefined) el.textContent = text;
   return el;
+}
+
+/** The width of a label in the drawing's font, so the layout's boxes fit the glyphs drawn. */
+export function labelMeasure() {
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = '12px "DejaVu Sans Mono", ui-monospace, monospace';
+  return (text) => ctx.measureText(String(text)).width || monoMeasure(text);
 }
 
 const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');

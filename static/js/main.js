@@ -7,15 +7,17 @@
  */
 import { ApiError, getOps, getPresets } from './api.js';
 import { createChecker } from './backcheck.js';
-import { applyMagnitude, drawCircuit, magnitudeColours, markGate, onCircuit } from './circuit.js';
+import {
+  applyMagnitude, drawCircuit, labelMeasure, magnitudeColours, markGate, onCircuit,
+} from './circuit.js';
 import { mountDescend } from './descend.js';
 import { createEditor } from './editor.js';
 import { mountExplain } from './explain.js';
 import { askCircuit, dropGone, renderInputs, requestOf, rowsOf } from './inputs.js';
 import { mountPanels } from './panels.js';
-import { composites, layoutCircuit, monoMeasure, statementGroups, stepPlan } from './layout.js';
-import { caretFor, replaceLiteral } from './source.js';
-import { legendView, resultView } from './result.js';
+import { composites, layoutCircuit, statementGroups, stepPlan } from './layout.js';
+import { replaceLiteral } from './source.js';
+import { legendView, problemText, resultView, showProblem } from './result.js';
 import { createStepper } from './stepper.js';
 import { clampPrecision, decodeState, encodeState, pageState } from './state.js';
 import { zoomView } from './zoom.js';
@@ -70,12 +72,7 @@ hooks.redraw = async () => {
   return performance.now() - t0;
 };
 
-// Measure text with the SVG's font so label boxes fit the glyphs that will be drawn.
-const ctx = document.createElement('canvas').getContext('2d');
-function measure(text) {
-  ctx.font = '12px "DejaVu Sans Mono", ui-monospace, monospace';
-  return ctx.measureText(String(text)).width || monoMeasure(text);
-}
+const measure = labelMeasure();
 
 // ---- actions: they change the state, then ask the server or draw ----------------------------------
 
@@ -231,20 +228,9 @@ function syncControls() {
 }
 
 function showError(err) {
-  const box = $('error');
-  const message = err && `${err.title}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
-  editor.showError(err && err.position ? { ...err.position, message } : null);
-  box.hidden = !err;
-  if (!err) return;
-  $('circuit').classList.toggle('stale', !!state.drawn);
-  box.querySelector('.message').textContent = message;
-  const pre = box.querySelector('.caret-box');
-  pre.hidden = !err.position;
-  if (!err.position) return;
-  const c = caretFor(state.expression, err.position.start, err.position.end);
-  box.querySelector('.caret-line').textContent = c.line;
-  box.querySelector('.caret').textContent = c.caret;
-  pre.title = `line ${c.lineNo}, column ${c.column + 1}`;
+  editor.showError(err?.position ? { ...err.position, message: problemText(err) } : null);
+  if (err) $('circuit').classList.toggle('stale', !!state.drawn);
+  showProblem($('error'), err, state.expression);
 }
 
 const linkOf = () => encodeState({ ...state, values: requestOf(state).values });
