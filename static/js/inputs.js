@@ -101,7 +101,9 @@ const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn'
 /**
  * Make the DOM rows in `box` match `rows`. `values` are the user's values; a row's change calls
  * `set(name, value, text, ms)` with the value, the text that spells it, and how long to wait
- * before redrawing. A row being edited (focus inside) keeps what the user is typing.
+ * before redrawing. A row being edited (focus inside) keeps what the user is typing; any other
+ * row shows its value, the code's or the user's, unless it is the one the row last showed or
+ * sent (so a mode chosen but not yet filled in stays).
  */
 export function renderInputs(box, rows, values, set) {
   const key = (r) => `${r.program ? 'p' : 'f'}:${r.name}`;
@@ -109,10 +111,12 @@ export function renderInputs(box, rows, values, set) {
   const wanted = rows.map((r) => {
     let row = keep.get(key(r));
     if (!row) {
-      row = inputRow(r, values[r.name], set);
+      row = inputRow(r, set);
       row.dataset.key = key(r);
     }
-    if (r.program && !row.contains(document.activeElement)) row.show(r.value);
+    const value = r.program ? r.value : values[r.name] ?? DEFAULT_VALUE;
+    const moved = r.program || JSON.stringify(value) !== JSON.stringify(row.shown);
+    if (moved && !row.contains(document.activeElement)) row.show(value);
     return row;
   });
   // Moving a node takes its focus away: remove and insert only what changed.
@@ -122,7 +126,7 @@ export function renderInputs(box, rows, values, set) {
   });
 }
 
-function inputRow(r, v, set) {
+function inputRow(r, set) {
   const { name } = r;
   const id = `in-${name}`;
   const row = el('div', { className: `input-row${r.program ? ' program' : ''}` });
@@ -164,6 +168,7 @@ function inputRow(r, v, set) {
   };
   /** Show a value: a number in the number field and slider, a list in the values field. */
   row.show = (value) => {
+    row.shown = value;
     const m = modeOf(value);
     kind.value = m;
     if (m === 'scalar') setNumber(typeof value === 'number' ? value : DEFAULT_VALUE);
@@ -175,10 +180,10 @@ function inputRow(r, v, set) {
     if (m === 'list') list.value = JSON.stringify(value).replaceAll(',', ', ');
     showMode();
   };
-  row.show(r.program ? r.value : v ?? DEFAULT_VALUE);
 
   // A value and the text that spells it (program rows put the text in the code).
   const commit = (value, text, ms) => {
+    row.shown = value;
     bad.textContent = '';
     set(name, value, text, ms);
   };

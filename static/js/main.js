@@ -164,7 +164,6 @@ function editValue(id, text) {
   if (!n || n.kind !== 'input' || n.shape.length) return false;
   editInPlace($('circuit'), text, String(n.value), `new value of ${n.name}`).then((typed) => {
     if (typed === null || !Number.isFinite(Number(typed))) return;
-    rowsBox.replaceChildren(); // the rows show the new value
     setInput(n.name, Number(typed), typed, 0);
     syncInputs();
   });
