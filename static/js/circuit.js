@@ -1,11 +1,12 @@
 /**
  * Draws a laid-out circuit (from layout.js) as SVG, the way the notes draw theirs:
  * value in green above each wire, gradient in red below, gates as labelled circles.
- * Also: animation steps, the gradient-magnitude colouring, and SVG/PNG export.
+ * Also: what the user does on the drawing, animation steps, the gradient-magnitude colouring,
+ * and SVG/PNG export.
  * @module circuit
  */
 import { magnitude, shapeSignature } from './format.js';
-import { LINE } from './layout.js';
+import { LINE, monoMeasure } from './layout.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -15,6 +16,13 @@ export function svgEl(tag, attrs = {}, text) {
   for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) el.setAttribute(k, v);
   if (text !== undefined) el.textContent = text;
   return el;
+}
+
+/** The width of a label in the drawing's font, so the layout's boxes fit the glyphs drawn. */
+export function labelMeasure() {
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = '12px "DejaVu Sans Mono", ui-monospace, monospace';
+  return (text) => ctx.measureText(String(text)).width || monoMeasure(text);
 }
 
 const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');
@@ -124,33 +132,11 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   svg.replaceChildren(root);
 }
 
-export const MIN_ZOOM = 0.75; // 12 px labels stay at least 9 px tall
-const MAX_ZOOM = 1.6;
-
-/**
- * Size the drawing to its box: small circuits are drawn larger, wide ones smaller down to
- * MIN_ZOOM, beyond which the box scrolls; `whole` shrinks it to fit however small the labels
- * get. Returns whether the circuit fits at a readable size.
- */
-export function fitCircuit(svg, whole = false) {
-  const [, , w, h] = (svg.getAttribute('viewBox') || '0 0 0 0').split(' ').map(Number);
-  if (!w) return true;
-  const box = svg.parentElement;
-  const pad = box ? parseFloat(getComputedStyle(box).paddingLeft) * 2 : 0;
-  const room = (box?.clientWidth || w) - pad;
-  const zoom = Math.min(MAX_ZOOM, room / w);
-  const shown = whole ? zoom : Math.max(MIN_ZOOM, zoom);
-  const round = shown > zoom ? Math.ceil : Math.floor; // never below MIN_ZOOM, never past the room
-  svg.setAttribute('width', round(w * shown));
-  svg.setAttribute('height', round(h * shown));
-  return zoom >= MIN_ZOOM;
-}
-
 /**
  * The gate an arrow key moves to from gate `from`: the nearest one in that direction (distance
  * across the direction counts double), or null.
  */
-export function nearestGate(svg, from, key) {
+function nearestGate(svg, from, key) {
   const c = (g) => {
     const k = g.querySelector('circle');
     return [Number(k.getAttribute('cx')), Number(k.getAttribute('cy'))];
@@ -167,6 +153,57 @@ export function nearestGate(svg, from, key) {
     if (d < bestD) [best, bestD] = [g, d];
   }
   return best;
+}
+
+/** Mark gate `id` (none: null) with class `cls`, taking it from the gate that had it. */
+export function markGate(svg, cls, id) {
+  for (const g of svg.querySelectorAll(`g.gate.${cls}`)) g.classList.remove(cls);
+  if (id) svg.querySelector(`g.gate[data-node="${id}"]`)?.classList.add(cls);
+}
+
+/**
+ * What the user does on the drawing, as calls with node ids: `look(id, focused)` when the
+ * pointer or the focus reaches a gate or fork, `pin(id)` on a click or Enter there, `heatMap(id)`
+ * on a tensor wire (click, Enter or space), `collapse()` on an expanded group's label, and
+ * `editValue(id, text)` on a click on a value's text (true when it took the click). The arrow
+ * keys move the focus from gate to gate.
+ */
+export function onCircuit(svg, { look, pin, heatMap, collapse, editValue }) {
+  const targetOf = (t) => t.closest?.('g.gate') || (t.classList?.contains('fork') ? t : null);
+  for (const type of ['mouseover', 'focusin']) {
+    svg.addEventListener(type, (e) => {
+      const g = targetOf(e.target);
+      if (g) look(g.dataset.node, type === 'focusin');
+    });
+  }
+  svg.addEventListener('click', (e) => {
+    if (e.target.closest?.('text.group-label.collapse')) {
+      collapse();
+      return;
+    }
+    const t = e.target.closest?.('text.value');
+    if (t && editValue(t.dataset.node, t)) return;
+    const w = e.target.closest?.('g.wire.tensor');
+    if (w) heatMap(w.dataset.node);
+    const g = targetOf(e.target);
+    if (g) pin(g.dataset.node);
+  });
+  svg.addEventListener('keydown', (e) => {
+    const w = e.target.closest?.('g.wire.tensor');
+    const g = targetOf(e.target);
+    if (w && (e.key === 'Enter' || e.key === ' ')) {
+      e.preventDefault();
+      heatMap(w.dataset.node);
+    } else if (e.target.closest?.('text.group-label.collapse') && e.key === 'Enter') {
+      collapse();
+    } else if (g && e.key === 'Enter') {
+      e.preventDefault();
+      pin(g.dataset.node);
+    } else if (g && e.key.startsWith('Arrow')) {
+      e.preventDefault();
+      nearestGate(svg, g, e.key)?.focus();
+    }
+  });
 }
 
 /**

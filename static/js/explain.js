@@ -1,9 +1,10 @@
 /**
  * What the explanation panel shows: how one gate sends the gradient back (local × upstream),
- * how a fork adds its branches, and a tensor's heat maps. Each function returns DOM nodes.
+ * how a fork adds its branches, and a tensor's heat maps. Each function returns DOM nodes;
+ * `mountExplain` shows them in the page.
  * @module explain
  */
-import { heatMap } from './circuit.js';
+import { heatMap, markGate } from './circuit.js';
 import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
 import { contribution } from './layout.js';
 import { el } from './dom.js';
@@ -84,4 +85,51 @@ export function tensorMaps(circuit, id, precision = 2) {
   const maps = [heatMap(n.value, `${name} value ${fmtShape(n.shape)}`, f)];
   if (Array.isArray(n.grad)) maps.push(heatMap(n.grad, `∂f/∂${name} ${fmtShape(n.shape)}`, f));
   return maps;
+}
+
+/**
+ * The explanation panel and the heat map box of the circuit page. They read the circuit on show
+ * through `shown()` ({circuit} or null), the gate table through `ops()`.
+ *
+ *     const explain = mountExplain({ svg, box, heat, shown, ops, precision: () => 2, nudge });
+ *     explain.show(id);    // gate or fork `id`: how it sends its gradient back; the gate is marked
+ *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
+ *                          // nudge(name, index)
+ */
+export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') heat.hidden = true;
+  });
+  return {
+    show(id) {
+      const circuit = shown()?.circuit;
+      if (!circuit) return;
+      const n = circuit.nodes.find((x) => x.id === id);
+      const fork = !!svg.querySelector(`.fork[data-node="${id}"]`) && n?.kind !== 'gate';
+      const kids = fork ? explainFork(circuit, id, precision()) : explainGate(circuit, id, ops(), precision());
+      if (!kids) return;
+      box.replaceChildren(...kids);
+      box.dataset.node = id;
+      markGate(svg, 'selected', id);
+    },
+    heatMap(id) {
+      const circuit = shown()?.circuit;
+      const maps = circuit && tensorMaps(circuit, id, precision());
+      if (!maps) return;
+      const n = circuit.nodes.find((x) => x.id === id);
+      const close = el('button', { type: 'button', className: 'close' }, '× close');
+      close.addEventListener('click', () => (heat.hidden = true));
+      const kids = [close, ...maps];
+      if (n.kind === 'input' && circuit.gradients[n.name] !== null) {
+        kids.push(el('p', { className: 'hint' }, `Click an element of ${n.name} to nudge it.`));
+        maps[0].addEventListener('click', (e) => {
+          const cell = e.target.closest('.heat-cell');
+          if (cell) nudge(n.name, cell.dataset.index.split(',').map(Number));
+        });
+      }
+      heat.replaceChildren(...kids);
+      heat.dataset.node = id;
+      heat.hidden = false;
+    },
+  };
 }

@@ -1,10 +1,13 @@
 /**
  * The input rows: one per input of the program. Which rows exist and what the page sends are
- * pure functions of the text (`inputRows`, `requestValues`); `renderInputs` keeps the DOM rows in
- * step with them. A row for a name the program assigns a literal edits that literal in the code;
- * any other row holds a value the page sends.
+ * pure functions of the text and the page's state (`inputRows`, `requestValues`, `rowsOf`,
+ * `requestOf`); `askCircuit` sends the request; `renderInputs` keeps the DOM rows in step with
+ * them. A row for a name the program assigns a literal edits that literal in the code; any other
+ * row holds a value the page sends.
  * @module inputs
  */
+import { ApiError, postCircuit } from './api.js';
+import { forwardPart } from './backcheck.js';
 import { freeNames, literals } from './source.js';
 import { el } from './dom.js';
 
@@ -41,6 +44,52 @@ export function requestValues(rows, values) {
   return out;
 }
 
+/**
+ * The rows of the page state's text (state.js): the drawn circuit's inputs decide when it was
+ * drawn from that text; a backward pass names no input.
+ */
+export function rowsOf(state) {
+  const text = forwardPart(state.expression);
+  const d = state.drawn;
+  const inputs = d && d.body.expression === text
+    ? d.circuit.nodes.filter((n) => n.kind === 'input' && n.name).map((n) => n.name) : null;
+  return inputRows(text, inputs, [...state.asked]);
+}
+
+/** The /api/circuit body of the page state. */
+export function requestOf(state) {
+  return { expression: state.expression, values: requestValues(rowsOf(state), state.values), expand: state.expand };
+}
+
+/**
+ * Ask for the circuit of the page state, its body passed through `prepare` (check mode's forward
+ * part) first. A name the server says has no value, and the page did not see, is added to
+ * `state.asked` (it gets a row) and the question is asked once more, unless a newer request
+ * began meanwhile. Resolves to the answer, {circuit, body}.
+ */
+export async function askCircuit(state, prepare) {
+  const mine = state.seq;
+  const ask = async () => {
+    const body = await prepare(requestOf(state));
+    return { circuit: await postCircuit(body), body };
+  };
+  try {
+    return await ask();
+  } catch (err) {
+    const unseen = err instanceof ApiError ? err.missing.filter((n) => !state.asked.has(n)) : [];
+    if (!unseen.length || mine !== state.seq) throw err;
+    for (const n of unseen) state.asked.add(n);
+    return ask();
+  }
+}
+
+/** After an answer: the values and asked names of inputs its program no longer has go, silently. */
+export function dropGone(state, { circuit, body }) {
+  const inputs = new Set(circuit.nodes.filter((n) => n.kind === 'input').map((n) => n.name));
+  for (const n of state.asked) if (!inputs.has(n)) state.asked.delete(n);
+  for (const n of Object.keys(state.values)) if (!(n in body.values)) delete state.values[n];
+}
+
 /** A slider range that follows the value's magnitude: ±1, ±10, ±100… around it. */
 export function sliderSpan(v) {
   const a = Math.abs(Number(v)) || 0;
@@ -52,7 +101,9 @@ const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn'
 /**
  * Make the DOM rows in `box` match `rows`. `values` are the user's values; a row's change calls
  * `set(name, value, text, ms)` with the value, the text that spells it, and how long to wait
- * before redrawing. A row being edited (focus inside) keeps what the user is typing.
+ * before redrawing. A row being edited (focus inside) keeps what the user is typing; any other
+ * row shows its value, the code's or the user's, unless it is the one the row last showed or
+ * sent (so a mode chosen but not yet filled in stays).
  */
 export function renderInputs(box, rows, values, set) {
   const key = (r) => `${r.program ? 'p' : 'f'}:${r.name}`;
@@ -60,10 +111,12 @@ export function renderInputs(box, rows, values, set) {
   const wanted = rows.map((r) => {
     let row = keep.get(key(r));
     if (!row) {
-      row = inputRow(r, values[r.name], set);
+      row = inputRow(r, set);
       row.dataset.key = key(r);
     }
-    if (r.program && !row.contains(document.activeElement)) row.show(r.value);
+    const value = r.program ? r.value : values[r.name] ?? DEFAULT_VALUE;
+    const moved = r.program || JSON.stringify(value) !== JSON.stringify(row.shown);
+    if (moved && !row.contains(document.activeElement)) row.show(value);
     return row;
   });
   // Moving a node takes its focus away: remove and insert only what changed.
@@ -73,7 +126,7 @@ export function renderInputs(box, rows, values, set) {
   });
 }
 
-function inputRow(r, v, set) {
+function inputRow(r, set) {
   const { name } = r;
   const id = `in-${name}`;
   const row = el('div', { className: `input-row${r.program ? ' program' : ''}` });
@@ -115,6 +168,7 @@ function inputRow(r, v, set) {
   };
   /** Show a value: a number in the number field and slider, a list in the values field. */
   row.show = (value) => {
+    row.shown = value;
     const m = modeOf(value);
     kind.value = m;
     if (m === 'scalar') setNumber(typeof value === 'number' ? value : DEFAULT_VALUE);
@@ -126,10 +180,10 @@ function inputRow(r, v, set) {
     if (m === 'list') list.value = JSON.stringify(value).replaceAll(',', ', ');
     showMode();
   };
-  row.show(r.program ? r.value : v ?? DEFAULT_VALUE);
 
   // A value and the text that spells it (program rows put the text in the code).
   const commit = (value, text, ms) => {
+    row.shown = value;
     bad.textContent = '';
     set(name, value, text, ms);
   };

@@ -1,11 +1,13 @@
 /**
  * The result line under the circuit (f, each input's gradient written as the sum of its
- * branches where it forks, the warnings, the notes of print lines) and the |gradient| colour legend, as DOM nodes.
+ * branches where it forks, the warnings, the notes of print lines) and the |gradient| colour legend, as DOM nodes;
+ * the error box under the editor.
  * @module result
  */
 import { magColor } from './circuit.js';
 import { fmt, fmtShape } from './format.js';
 import { contribution } from './layout.js';
+import { caretFor } from './source.js';
 import { el } from './dom.js';
 
 const SUM_TERMS = 6; // a fork's gradient is written out as the sum of its branches up to this many
@@ -53,4 +55,21 @@ export function legendView(range) {
   bar.style.background = `linear-gradient(to right, ${stops})`;
   return [el('span', {}, `|gradient| ${fmt(range[0], 2)}`), bar, el('span', {}, fmt(range[1], 2)),
     el('span', { className: 'hint' }, '(log scale; dashed: zero)')];
+}
+
+/** A request's problem in words. */
+export const problemText = (err) => `${err.title}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+
+/** Show problem `err` in the error box: in words, and under its place in `text` when it has one; null hides it. */
+export function showProblem(box, err, text) {
+  box.hidden = !err;
+  if (!err) return;
+  box.querySelector('.message').textContent = problemText(err);
+  const pre = box.querySelector('.caret-box');
+  pre.hidden = !err.position;
+  if (!err.position) return;
+  const c = caretFor(text, err.position.start, err.position.end);
+  box.querySelector('.caret-line').textContent = c.line;
+  box.querySelector('.caret').textContent = c.caret;
+  pre.title = `line ${c.lineNo}, column ${c.column + 1}`;
 }

@@ -1,5 +1,6 @@
 /**
- * Page state <-> URL hash, so a copied link reopens the same circuit (pure, no DOM).
+ * The circuit page's one state object, and its link part <-> the URL hash, so a copied link
+ * reopens the same circuit (pure, no DOM).
  * @module state
  */
 
@@ -52,5 +53,24 @@ export function decodeState(hash) {
     precision: p.has('p') ? clampPrecision(p.get('p')) : DEFAULTS.precision,
     magnitude: p.get('m') === '1',
     boxes: p.get('b') === '1',
+  };
+}
+
+/**
+ * The page's state: what a link holds (from `hash`), then what the page learnt since. main.js
+ * changes it in its actions; render() draws from it.
+ */
+export function pageState(hash) {
+  return {
+    ...decodeState(hash),
+    answer: null, // the latest answer to the latest request: {circuit, body}
+    drawn: null, // the answer on show: {circuit, body, lay, plan, colours}
+    asked: new Set(), // names the server wanted a value for that the page's reading of the text missed
+    pinned: null, // the gate whose explanation stays while the pointer moves
+    ops: new Map(), // the gate table, for the explanations
+    presets: [],
+    seq: 0, // answers to older requests are dropped
+    drawing: 0, // a layout that finishes after a newer request or drawing began is dropped
+    timer: null, // the pending request while the user types
   };
 }

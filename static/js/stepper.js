@@ -1,13 +1,15 @@
 /**
  * Step-through of the forward and backward passes: one step per gate forward, the seed, one step
- * per gate backward (layout.js stepPlan numbers them). Forward, back, play at a speed, pause.
+ * per gate backward (layout.js stepPlan numbers them). Forward, back, play at a speed, pause,
+ * from the page's toolbar (#play, #pause, #step, #step-back, #speed, #show-all; #step-status).
  *
- *   const s = createStepper(svg, statusEl, {onStep(activeGateId)});
+ *   const s = createStepper(svg, {onStep(activeGateId)});
  *   s.plan = plan (after each redraw); s.step; s.set(k | null); s.by(±1); s.play(); s.pause();
  *   s.speed = ms per step
  * @module stepper
  */
 import { applyStep } from './circuit.js';
+import { $ } from './dom.js';
 
 /** What a step shows, in words. */
 export function stepStatus(plan, step) {
@@ -19,7 +21,8 @@ export function stepStatus(plan, step) {
   return `backward pass: gate ${step - plan.seed} of ${g}`;
 }
 
-export function createStepper(svg, status, { onStep = () => {} } = {}) {
+export function createStepper(svg, { onStep = () => {} } = {}) {
+  const status = $('step-status');
   let plan = null;
   let step = null;
   let timer = null;
@@ -66,5 +69,23 @@ export function createStepper(svg, status, { onStep = () => {} } = {}) {
       return timer !== null;
     },
   };
+  $('play').addEventListener('click', s.play);
+  $('pause').addEventListener('click', s.pause);
+  $('step').addEventListener('click', () => {
+    s.pause();
+    s.by(1);
+  });
+  $('step-back').addEventListener('click', () => {
+    s.pause();
+    s.by(-1);
+  });
+  $('speed').addEventListener('change', (e) => {
+    s.speed = Number(e.target.value) || 700;
+    if (s.playing) s.play();
+  });
+  $('show-all').addEventListener('click', () => {
+    s.pause();
+    s.set(null);
+  });
   return s;
 }

@@ -2,19 +2,22 @@
  * Zoom and pan of the circuit inside its scrolling box. The automatic zoom never goes below
  * 100 % (the drawing's 12 px text stays 12 px): a big circuit scrolls and pans instead of
  * shrinking. Buttons, Ctrl+wheel and pinch zoom; dragging the background pans; "fit" shows the
- * whole drawing, however small that makes it (the user asked for it).
+ * whole drawing, however small that makes it (the user asked for it). Presentation mode shows
+ * the circuit alone, full screen, as large as the screen allows. The page's toolbar (#zoom-in,
+ * #zoom-out, #fit, #zoom-reset, #zoom-level, #present) is wired here.
  *
- *   const z = zoomView(box, svg, {onChange});
+ *   const z = zoomView(box, svg);
  *   z.update({keep})   after a redraw: keep = same program, so the zoom stays where it was
- *   z.by(factor), z.fit(most), z.reset()
+ *   z.forget()         a new program: the user's zoom goes
  * @module zoom
  */
+import { $ } from './dom.js';
 
 const MAX_AUTO = 1.6; // small circuits are drawn larger, up to this
 const MIN = 0.1;
 const MAX = 6;
 
-export function zoomView(box, svg, { onChange = () => {} } = {}) {
+export function zoomView(box, svg) {
   let manual = null; // a zoom the user chose; null: automatic
   let current = 1;
 
@@ -31,7 +34,7 @@ export function zoomView(box, svg, { onChange = () => {} } = {}) {
     svg.setAttribute('width', String(Math.round(w * current)));
     svg.setAttribute('height', String(Math.round(h * current)));
     svg.dataset.zoom = current.toFixed(3);
-    onChange(current);
+    $('zoom-level').textContent = `${Math.round(current * 100)} %`;
   }
 
   /** The automatic zoom: fill the width up to MAX_AUTO, never below 1. */
@@ -71,27 +74,46 @@ export function zoomView(box, svg, { onChange = () => {} } = {}) {
     drag = null;
   });
 
+  /** The whole drawing in the box, up to `most` times its size. */
+  function fit(most = MAX_AUTO) {
+    const [w, h] = size();
+    const [rw, rh] = room();
+    if (!w) return;
+    manual = Math.min(rw / w, rh / h, most);
+    apply(manual);
+  }
+
+  function reset() {
+    manual = null;
+    apply(auto());
+  }
+
+  function present(on) {
+    document.body.classList.toggle('presenting', on);
+    $('present').setAttribute('aria-pressed', String(on));
+    if (on && !document.fullscreenElement) document.documentElement.requestFullscreen?.().catch(() => {});
+    if (!on && document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
+    requestAnimationFrame(() => (on ? fit(3) : reset()));
+  }
+  const presenting = () => document.body.classList.contains('presenting');
+
+  $('zoom-in').addEventListener('click', () => by(1.25));
+  $('zoom-out').addEventListener('click', () => by(0.8));
+  $('fit').addEventListener('click', () => fit());
+  $('zoom-reset').addEventListener('click', reset);
+  $('present').addEventListener('click', () => present(!presenting()));
+  document.addEventListener('fullscreenchange', () => {
+    if (!document.fullscreenElement && presenting()) present(false);
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && presenting()) present(false);
+  });
+
   return {
-    get zoom() {
-      return current;
-    },
     /** After a redraw. `keep`: only values changed, so neither the zoom nor the scroll moves. */
     update({ keep = false } = {}) {
       if (!keep && manual === null) apply(auto());
       else apply(manual ?? current);
-    },
-    by,
-    /** The whole drawing in the box, up to `most` times its size. */
-    fit(most = MAX_AUTO) {
-      const [w, h] = size();
-      const [rw, rh] = room();
-      if (!w) return;
-      manual = Math.min(rw / w, rh / h, most);
-      apply(manual);
-    },
-    reset() {
-      manual = null;
-      apply(auto());
     },
     /** Forget the user's zoom (a new program). */
     forget() {

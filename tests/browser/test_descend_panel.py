@@ -114,3 +114,18 @@ def test_an_answer_laid_out_after_a_new_preset_is_not_drawn(page: Page, base_url
     expect(page.locator("#output-value")).to_have_text(expected)
     expect(svg).to_have_attribute("data-expression", "D = W.dot(X)\nf = sum(D * G)")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_step_shows_the_new_value_in_the_input_row(page: Page, base_url: str):
+    """x = -2 in (x + y) * z: one step of lr 0.1 against ∂f/∂x = z = -4 gives -1.6, in the row too
+    (and ∂f/∂z = x + y = 3.4)."""
+    page.goto(f"{base_url}/")
+    page.wait_for_selector("body[data-ready]")
+    page.click("[data-tab=descend]")
+    expect(page.locator("#in-x")).to_have_value("-2")
+    page.check("#descend-panel input[value='x']")
+    page.click("#descend-panel .descend-step")
+    expect(page.locator(".grad-item[data-name='z'] .grad")).to_have_text("3.40", timeout=10_000)
+    expect(page.locator("#in-x")).to_have_value("-1.6")
+    expect(page.locator("#in-y")).to_have_value("5")
+    assert page.errors == []  # type: ignore[attr-defined]

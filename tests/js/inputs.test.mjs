@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { inputRows, requestValues, sliderSpan } from '../../static/js/inputs.js';
+import {
+  askCircuit, dropGone, inputRows, requestOf, requestValues, rowsOf, sliderSpan,
+} from '../../static/js/inputs.js';
+import { pageState, encodeState } from '../../static/js/state.js';
+import { ADD_MUL } from './fixtures.mjs';
+
+/** A page state for `expression` and `values`, as a link would open it. */
+const opened = (expression, values = {}) => pageState(encodeState({ expression, values }));
 
 const STAGED = 'x = 3 # example values\ny = -4\nsigy = 1.0 / (1 + math.exp(-y))\nf = (x + sigy) * z';
 
@@ -29,4 +36,64 @@ test('slider ranges follow the magnitude of the value', () => {
   assert.equal(sliderSpan(3), 10);
   assert.equal(sliderSpan(-40), 100);
   assert.equal(sliderSpan(2000), 10000);
+});
+
+test("the page state's rows: the text, the drawn circuit's inputs when drawn from it, asked names", () => {
+  const state = opened('(x + y) * z\ndz = x + y', { x: -2, y: 5, z: -4, gone: 1 });
+  assert.deepEqual(rowsOf(state).map((r) => r.name), ['x', 'y', 'z'], 'a backward pass names no input');
+  assert.deepEqual(requestOf(state), { expression: state.expression, values: { x: -2, y: 5, z: -4 }, expand: false });
+  state.asked.add('k');
+  assert.deepEqual(rowsOf(state).map((r) => r.name), ['x', 'y', 'z', 'k']);
+  // Drawn from this very text, the circuit decides: it has no y (and no k).
+  const circuit = { ...ADD_MUL, nodes: ADD_MUL.nodes.filter((n) => n.name !== 'y') };
+  state.drawn = { circuit, body: { expression: '(x + y) * z' } };
+  assert.deepEqual(rowsOf(state).map((r) => r.name), ['x', 'z']);
+  state.drawn.body.expression = 'an older text';
+  assert.deepEqual(rowsOf(state).map((r) => r.name), ['x', 'y', 'z', 'k']);
+});
+
+test("after an answer, the values and asked names of inputs its program lacks go", () => {
+  const state = opened('(x + y) * z', { x: -2, y: 5, z: -4, w: 7 });
+  state.asked.add('z').add('k');
+  dropGone(state, { circuit: ADD_MUL, body: { values: { x: -2, y: 5, z: -4 } } });
+  assert.deepEqual(state.values, { x: -2, y: 5, z: -4 });
+  assert.deepEqual([...state.asked], ['z']);
+});
+
+/** fetch answering /api/circuit with `answers` in turn, recording the bodies sent. */
+function serve(answers) {
+  const sent = [];
+  globalThis.fetch = async (path, init) => {
+    sent.push(JSON.parse(init.body));
+    const [status, data] = answers[sent.length - 1];
+    return { ok: status === 200, status, json: async () => data };
+  };
+  return sent;
+}
+
+test('a name the server says has no value gets a row, and the question is asked once more', async (t) => {
+  t.after(() => delete globalThis.fetch);
+  const state = opened('f(x) * k', { x: 2 });
+  const missing = { title: 'Missing value', detail: 'k has no value', missing: ['q'] };
+  const sent = serve([[422, missing], [200, ADD_MUL]]);
+  const prepare = async (body) => ({ ...body, expression: body.expression.toUpperCase() });
+  const answer = await askCircuit(state, prepare);
+  assert.deepEqual([...state.asked], ['q']);
+  assert.deepEqual(sent[1], { expression: 'F(X) * K', values: { x: 2, k: 1, q: 1 }, expand: false });
+  assert.deepEqual(answer, { circuit: ADD_MUL, body: sent[1] });
+});
+
+test('no retry for a name already asked for, nor once a newer request began', async (t) => {
+  t.after(() => delete globalThis.fetch);
+  const state = opened('x * q');
+  state.asked.add('q');
+  const missing = { title: 'Missing value', detail: 'q has no value', missing: ['q'] };
+  serve([[422, missing]]);
+  await assert.rejects(askCircuit(state, async (b) => b), { title: 'Missing value' });
+  const newer = opened('x * k');
+  const sent = serve([[422, { ...missing, missing: ['k'] }]]);
+  const asking = askCircuit(newer, async (b) => b);
+  newer.seq++;
+  await assert.rejects(asking, { title: 'Missing value' });
+  assert.equal(sent.length, 1);
 });

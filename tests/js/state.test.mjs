@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DEFAULTS, clampPrecision, decodeState, encodeState } from '../../static/js/state.js';
+import { DEFAULTS, clampPrecision, decodeState, encodeState, pageState } from '../../static/js/state.js';
 import { caretFor, freeNames } from '../../static/js/source.js';
 
 test('a state survives the URL hash round trip', () => {
@@ -20,6 +20,17 @@ test('an empty or broken hash gives the defaults, never a throw', () => {
   assert.equal(s.expression, 'x*2');
   assert.deepEqual(s.values, {});
   assert.equal(s.precision, 8);
+});
+
+test("the page state holds the link's fields, and the link is made of those fields only", () => {
+  const hash = encodeState({ expression: 'x * y', values: { x: 2 }, expand: true, precision: 3, boxes: true });
+  const s = pageState(hash);
+  assert.deepEqual({ ...decodeState(hash) }, Object.fromEntries(Object.keys(DEFAULTS).map((k) => [k, s[k]])));
+  assert.deepEqual([s.answer, s.drawn, s.pinned, s.seq, s.asked.size], [null, null, null, 0, 0]);
+  s.answer = { circuit: {}, body: {} };
+  s.asked.add('k');
+  assert.equal(encodeState(s), hash);
+  assert.equal(pageState(hash).asked.size, 0, 'each page state has its own sets');
 });
 
 test('precision is clamped to 0..8', () => {
