@@ -44,7 +44,8 @@ def test_descend_on_b3_steps_the_dosage_circuit_and_resets(page: Page, base_url:
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_descend_takes_a_step_on_every_scalar_loss_preset(page: Page, base_url: str):
+def test_descend_takes_a_step_on_every_scalar_loss_preset(fresh_page: Page, base_url: str):
+    page = fresh_page  # it adds listeners
     refused = []
     page.on("response", lambda r: refused.append((r.url, r.request.post_data, r.text()))
             if r.status >= 400 else None)
@@ -88,9 +89,10 @@ Object.defineProperty(window, 'ELK', {
 """
 
 
-def test_an_answer_laid_out_after_a_new_preset_is_not_drawn(page: Page, base_url: str):
+def test_an_answer_laid_out_after_a_new_preset_is_not_drawn(fresh_page: Page, base_url: str):
     """A redraw of the old program whose layout ends after another preset was chosen is dropped:
     the new program's values stay, so its next request is answered."""
+    page = fresh_page  # it adds listeners
     refused = []
     page.on("response", lambda r: refused.append((r.url, r.request.post_data, r.text()))
             if r.status >= 400 else None)

@@ -64,8 +64,9 @@ def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
     expect(page.locator("#run-flow")).to_be_enabled()
 
 
-def test_the_form_names_a_combined_limit_before_it_sends(page: Page, base_url: str):
+def test_the_form_names_a_combined_limit_before_it_sends(fresh_page: Page, base_url: str):
     """Each field in its bounds, together over one: the schema's combined limits are the form's."""
+    page = fresh_page  # it adds listeners
     open_lab(page, base_url)
     sent = []  # the bodies of every gradient-flow request from here on
     page.on("request", lambda r: "/api/labs/gradient-flow" in r.url
@@ -127,7 +128,8 @@ def test_a_step_that_leaves_the_cliff_chart_ends_in_an_arrow_at_its_edge(page: P
     assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
 
 
-def test_the_he_preset_runs_a_then_b_and_completes(page: Page, base_url: str):
+def test_the_he_preset_runs_a_then_b_and_completes(fresh_page: Page, base_url: str):
+    page = fresh_page  # it adds listeners
     open_lab(page, base_url)
     in_flight, most = set(), []
     flow = "/api/labs/gradient-flow"
