@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
@@ -49,9 +50,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def base_url() -> Iterator[str]:
-    """`chainrule serve` on a free loopback port for the whole session, in a process of its own
-    (in a thread of this one it would share one interpreter lock with the Playwright client).
+def _server() -> Iterator[tuple[subprocess.Popen, int, IO[str]]]:
+    """`chainrule serve` on a free loopback port for the whole session, started here and waited
+    for in `base_url`. It runs in a process of its own: in a thread of this one it would share
+    one interpreter lock with the Playwright client.
 
     Its time limit is generous: a browser test checks what the page does with an answer, and on
     a shared machine the lab's networks can take several times the production limit."""
@@ -60,19 +62,7 @@ def base_url() -> Iterator[str]:
     log = tempfile.TemporaryFile("w+")  # the server's log (a pipe nobody reads would fill up)
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(400):  # startup is polled, not timed: give up after ~20 s of no answer
-        if server.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"the app did not start: {log.read()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        server.kill()
-        raise RuntimeError("the app did not start")
-    yield f"http://127.0.0.1:{port}"
+    yield server, port, log
     server.terminate()
     try:
         server.wait(timeout=10)
@@ -82,8 +72,25 @@ def base_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Debian chromium; a missing browser is a failure, not a skip."""
+def base_url(_server: tuple[subprocess.Popen, int, IO[str]]) -> str:
+    """The app's address, once it answers."""
+    server, port, log = _server
+    for _ in range(400):  # startup is polled, not timed: give up after ~20 s of no answer
+        if server.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"the app did not start: {log.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the app did not start")
+
+
+@pytest.fixture(scope="session")
+def browser(_server: tuple) -> Iterator[Browser]:
+    """Headless Debian chromium (launched while the app starts); a missing browser is a
+    failure, not a skip."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
     with sync_playwright() as p:
