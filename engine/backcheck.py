@@ -742,7 +742,7 @@ class _Check:
         k = slots[0]
         try:
             if gate.d is not None and np.ndim(self.env[v]) == 0 and gate.d[k] is not None:
-                return sym(gate.d[k](*xs, y, **attrs)).py
+                return sym(gate.d[k](*xs, gate.read(y, *xs, **attrs), **attrs)).py
             if gate.linear is not None:
                 g = Sym("d" + v, shape=np.shape(self.env[v]))
                 return sym(gate.linear[k](g, y, *xs, **attrs)).py

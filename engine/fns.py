@@ -390,21 +390,33 @@ def _log_or_0(a):
     return np.log(np.where(a > 0, a, 1.0)) * (a > 0)
 
 
-def _symbolic(py: str, tex: str, fn: Callable) -> Callable:
-    """`fn` on numbers; a written call of it on symbols."""
-
-    def call(*args):
-        if isinstance(args[0], Sym):  # the code generator passes symbols only
-            return _call(py, tex, *args)
-        return fn(*args)
-
-    return call
+def rows(z):
+    """How many rows of logits z holds (m, the batch size the loss averages over)."""
+    if isinstance(z, Sym):
+        return _call("_rows({0})", "m", z)
+    return _rows(z)
 
 
-softmax_minus_onehot = _symbolic("_softmax_minus_onehot({0}, {1})",
-                                 r"\operatorname{{softmax}}({0})-I_{{{1}}}", _softmax_minus_onehot)
-rows = _symbolic("_rows({0})", "m", _rows)
-cross_entropy = _symbolic("softmax_ce({0}, {1})", r"\operatorname{{CE}}({0}, {1})", softmax_ce)
+def cross_entropy(z, labels):
+    """Mean softmax cross-entropy of logits z against integer labels, and what its gradient
+    needs, softmax(z) less the one-hot labels: both from one softmax. On symbols, the two as
+    the staged code writes them (with the helpers softmax_ce and _softmax_minus_onehot)."""
+    if isinstance(z, Sym):
+        return (_call("softmax_ce({0}, {1})", r"\operatorname{{CE}}({0}, {1})", z, labels),
+                _call("_softmax_minus_onehot({0}, {1})",
+                      r"\operatorname{{softmax}}({0})-I_{{{1}}}", z, labels))
+    # the helpers' statements, in their order: the same numbers as the staged code
+    m = z.max(axis=-1, keepdims=True)
+    p = np.exp(z - m)
+    total = p.sum(axis=-1, keepdims=True)
+    lse = (m + np.log(total)).ravel()
+    flat = p.reshape(-1, p.shape[-1])  # a view: the change below lands in p
+    picked = (np.arange(len(flat)), labels.ravel())
+    losses = lse - z.reshape(flat.shape)[picked]
+    p /= total
+    flat[picked] -= 1.0
+    return float(losses.sum() / losses.size), p
+
 
 # the helper functions above, by the name the staged code calls them
 HELPERS = {f.__name__: f for f in (softmax_ce, _softmax_minus_onehot, _rows, _log_or_0)}

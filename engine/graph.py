@@ -279,7 +279,9 @@ class Graph:
     # --- the two passes -----------------------------------------------------------------------
 
     def forward(self, values: Mapping | None = None, limits: Limits | None = None) -> list:
-        """Every node's value, in node order. Missing input values are reported all at once."""
+        """Every node's value, in node order, followed by the by-products that gates which keep
+        one (`Gate.keeps`) leave for the backward pass. Missing input values are reported all
+        at once."""
         values = values or {}
         max_elements = limits.max_elements if limits else None
         names = self.inputs()
@@ -293,7 +295,8 @@ class Graph:
             )
             err.missing = [n.name for n in missing]
             raise err
-        vals: list = [None] * len(self.nodes)
+        kept = self._kept()
+        vals: list = [None] * (len(self.nodes) + len(kept))
         for node in self.nodes:
             if node.kind == "input":
                 v = values.get(node.name)
@@ -315,6 +318,8 @@ class Graph:
                     if not all(type(x) is float for x in args):
                         raise self._forward_error(self.nodes[i], vals, e) from None
                     v = _on_numpy(f, args)
+                if type(v) is tuple:  # a gate that keeps a by-product
+                    v, vals[kept[i]] = v
                 vals[i] = v
                 if max_elements is not None:
                     total += 1 if type(v) is float else v.size
@@ -341,18 +346,28 @@ class Graph:
 
         return self._cached("_plan_cache", build)
 
+    def _kept(self) -> dict[int, int]:
+        """The position, after the nodes' values, of each keeping gate's by-product."""
+        def build():
+            gates = [n.index for n in self.nodes if n.kind == "gate" and GATES[n.op].keeps]
+            return {i: len(self.nodes) + k for k, i in enumerate(gates)}
+
+        return self._cached("_kept_cache", build)
+
     def _back_plan(self, wrt: frozenset[str] | None) -> tuple[list, ...]:
         """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs), last
-        gate first, as columns: the gate's position, its input positions, the input's, the
-        function giving the input's share, and whether it is the gate's last input (with
-        `wrt`, the gate's own gradient is then dropped)."""
+        gate first, as columns: the gate's position, the position of what its backward reads
+        as its output (its by-product, for a gate that keeps one), its input positions, the
+        input's, the function giving the input's share, and whether it is the gate's last input
+        (with `wrt`, the gate's own gradient is then dropped)."""
         def build():
             needed = [wrt is None] * len(self.nodes)
             if wrt is not None:
                 for n in self.nodes:
                     needed[n.index] = (n.name in wrt if n.kind == "input"
                                        else any(needed[i.index] for i in n.inputs))
-            at, xa, xb, to, fs = [], [], [], [], []
+            at, ys, xa, xb, to, fs = [], [], [], [], [], []
+            kept = self._kept()
             shared: dict = {}
             for n in reversed(self.nodes):
                 if n.kind != "gate" or not needed[n.index]:
@@ -363,13 +378,14 @@ class Graph:
                 for f, x in zip(slots, n.inputs, strict=False):
                     if f is not None and needed[x.index]:
                         at.append(n.index)
+                        ys.append(kept.get(n.index, n.index))
                         xa.append(a)
                         xb.append(b)
                         to.append(x.index)
                         fs.append(f)
             drop = [wrt is not None and (e + 1 == len(at) or at[e + 1] != i)
                     for e, i in enumerate(at)]
-            return at, xa, xb, to, fs, drop
+            return at, ys, xa, xb, to, fs, drop
 
         return self._cached(("_back_cache", wrt), build)
 
@@ -403,13 +419,13 @@ class Graph:
             seed = 1.0 if type(out) is float else np.ones_like(out)
         grads[self.output.index] = seed
         with np.errstate(all="ignore"):
-            for i, a, b, j, f, drop in zip(*self._back_plan(wrt), strict=True):
+            for i, iy, a, b, j, f, drop in zip(*self._back_plan(wrt), strict=True):
                 g = grads[i]
                 if drop:
                     grads[i] = None  # with `wrt`, a gate's gradient is not kept past its use
                 if g is None:
                     continue
-                y, xa, xb = vals[i], vals[a], vals[b]
+                y, xa, xb = vals[iy], vals[a], vals[b]
                 try:
                     c = f(g, y, xa, xb)
                 except (ArithmeticError, ValueError):  # math raised: numpy gives inf or nan
@@ -482,6 +498,8 @@ def _local_fn(gate: Gate, k: int, attrs: dict) -> Callable | None:
         f = gate.linear[k]
         return lambda *xs: f(1.0, xs[-1], *xs[:-1], **attrs)
     dk = gate.d[k]
+    if gate.keeps:  # its local derivative reads the by-product, not the output
+        return lambda *xs: dk(*xs[:-1], gate.read(xs[-1], *xs[:-1], **attrs), **attrs)
     if dk is None or not attrs:
         return dk
     return lambda *xs: dk(*xs, **attrs)

@@ -10,6 +10,8 @@ floats, on numpy arrays, and on symbols:
   with the forward, the LaTeX formula shown beside the gate.
 - `vjp` instead of `d`, for the linear gates whose Jacobian is no elementwise factor (matmul,
   transpose, index): per input, `(g, out, *xs, **consts) -> gradient`.
+- `keeps`: the forward returns `(out, kept)`, a by-product its backward reads (softmax_ce's
+  softmax), and `d` receives `kept` where it would receive `out`.
 """
 
 from __future__ import annotations
@@ -50,12 +52,19 @@ class Gate:
     scatter: bool = False  # the gradient lands in one element of the input (the notes' dw[k] +=)
     passes: tuple[bool, ...] = ()  # per input: the local derivative is 1 (the gradient passes)
     nondiff: tuple[int, ...] = ()  # input slots that take no gradient (such as integer labels)
+    keeps: bool = False  # forward gives (out, kept); d reads kept in the place of out
 
     def label_for(self, attrs: dict) -> str:
         return self.label.format(**{k: fmt_const(v) for k, v in attrs.items()})
 
+    def read(self, out, *xs, **attrs):
+        """What `d` reads as the gate's output: `out`, or the by-product a gate that keeps one
+        gives with it (its forward run again, on numbers or symbols)."""
+        return self.forward(*xs, **attrs)[1] if self.keeps else out
+
     def vjp(self, g, out, *xs, **attrs) -> tuple:
         """Each input's share of the upstream gradient g (in the broadcast shape)."""
+        out = self.read(out, *xs, **attrs)
         if self.linear is not None:
             return tuple(f(g, out, *xs, **attrs) for f in self.linear)
         return tuple(None if f is None else g * f(*xs, out, **attrs) for f in self.d)
@@ -96,11 +105,13 @@ def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
     xs = [Sym(n) for n in names[:arity]]
     consts = {n: Sym(n, TEX_NAMES.get(n, n)) for n in names[arity:]}
     y = forward(*xs, **consts)
+    if kw.get("keeps"):
+        y, kept = y
     wrt = r"\frac{{d}}{{d{}}}" if arity == 1 else r"\frac{{\partial}}{{\partial {}}}"
     if "formula" in kw:  # stated in words where the gradient is no expression (index)
         parts = [kw.pop("formula")]
     elif "d" in kw:
-        outs = Sym(out, y.tex, y.prec)
+        outs = kept if kw.get("keeps") else Sym(out, y.tex, y.prec)
         local = [f and sym(f(*xs, outs, **consts)) for f in kw["d"]]
         kw["passes"] = tuple(s is not None and s.py == "1" for s in local)
         parts = [f"{wrt.format(x.tex)}{m._wrap(y, m.ATOM, True)} = {s.tex}"
@@ -290,7 +301,7 @@ _row("bce", "BCE", 2,
         lambda p, t, y: (m.log(1.0 - p) - m.log(p)) / m.size(p - t)), calls=("bce",))
 _row("softmax_ce", "softmax CE", 2, lambda z, y: m.cross_entropy(z, m.labels(z, y)),
      "pushes each row's logits toward its label: softmax minus one-hot, over the batch size",
-     d=(lambda z, labels, y: m.softmax_minus_onehot(z, labels) / m.rows(z), None),
+     d=(lambda z, labels, p_less_onehot: p_less_onehot / m.rows(z), None), keeps=True,
      calls=("softmax_ce",))
 _row("matmul", "@", 2, lambda W, X: m.matmul(W, X),
      "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",
