@@ -354,8 +354,9 @@ def labels(z, y):
             f"softmax_ce needs one label per row of logits: logits are {shape_text(z)}, "
             f"labels are {shape_text(y)}")
     k = np.shape(z)[-1]
-    whole = y.astype(int)  # NaN, inf and fractions change here and fail the equality
-    if not ((whole == y) & (whole >= 0) & (whole < k)).all():
+    whole = y.astype(np.intp)  # NaN, inf and fractions change here and fail the equality
+    # read as unsigned, a negative label is huge: one comparison tests both ends of the range
+    if not ((whole == y) & (whole.view(np.uintp) < k)).all():
         raise ExpressionError(f"softmax_ce labels must be whole numbers from 0 to {k - 1}")
     return whole
 

@@ -284,8 +284,8 @@ class Graph:
         at once."""
         values = values or {}
         max_elements = limits.max_elements if limits else None
-        names = self.inputs()
-        missing = [n for n in names.values() if n.name not in values and n.default is None]
+        inputs, consts = self._sources()
+        missing = [n for n in inputs if n.name not in values and n.default is None]
         if missing:
             first = missing[0]
             span = first.span or (None, None)
@@ -297,14 +297,11 @@ class Graph:
             raise err
         kept = self._kept()
         vals: list = [None] * (len(self.nodes) + len(kept))
-        for node in self.nodes:
-            if node.kind == "input":
-                v = values.get(node.name)
-                vals[node.index] = (
-                    node.default if v is None else as_value(v, node.name, max_elements)
-                )
-            elif node.kind == "const":
-                vals[node.index] = node.default
+        for node in inputs:
+            v = values.get(node.name)
+            vals[node.index] = node.default if v is None else as_value(v, node.name, max_elements)
+        for node in consts:
+            vals[node.index] = node.default
         total = 0 if max_elements is None else sum(
             1 if type(v) is float else v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
@@ -345,6 +342,12 @@ class Graph:
             return at, fs, xa, xb
 
         return self._cached("_plan_cache", build)
+
+    def _sources(self) -> tuple[list[Node], list[Node]]:
+        """The input nodes and the constant nodes."""
+        return self._cached("_sources_cache", lambda: (
+            [n for n in self.nodes if n.kind == "input"],
+            [n for n in self.nodes if n.kind == "const"]))
 
     def _kept(self) -> dict[int, int]:
         """The position, after the nodes' values, of each keeping gate's by-product."""
@@ -438,8 +441,7 @@ class Graph:
         # differentiable nodes (with `wrt`, those inputs) with no path to the output get zeros;
         # label-only ones keep None
         missing = [i for i, g in enumerate(grads) if g is None] if wrt is None else [
-            n.index for n in self.nodes if n.kind == "input" and n.name in wrt
-            and grads[n.index] is None]
+            n.index for n in self._sources()[0] if n.name in wrt and grads[n.index] is None]
         label_only = self._label_only() if missing else ()
         for i in missing:
             if i not in label_only:
