@@ -139,7 +139,7 @@ def _call(py: str, tex: str, *args) -> Sym:
 
 
 def elementwise(py: str, tex: str, on_float: Callable, on_array: Callable) -> Callable:
-    """A function of one number that runs `on_float` for a Python float, `on_array` otherwise,
+    """A function of one value that runs `on_float` for a Python float, `on_array` otherwise,
     and writes itself down (with the `py` and `tex` templates) for a symbol."""
 
     def fn(x):
@@ -193,15 +193,6 @@ def power(a, b):
     return np.power(a, b)
 
 
-def log_or_0(a):
-    """ln a where a > 0, else 0: the exponent's gradient where a**b has no real logarithm."""
-    if type(a) is float:
-        return math.log(a) if a > 0 else 0.0
-    if isinstance(a, Sym):
-        return _call("_log_or_0({0})", r"\ln({0})", a)
-    return _log_or_0(a)
-
-
 def maximum(a, b):
     """max(a, b); a tie gives b and a NaN wins, as np.maximum."""
     if type(a) is float and type(b) is float:
@@ -247,37 +238,15 @@ def _scalar(v):
                                                   and v.dtype == np.float64) else v
 
 
-def total(x):
-    if type(x) is float:
-        return x
-    if isinstance(x, Sym):
-        return _call("np.sum({0})", r"\sum {0}", x)
-    return _scalar(np.sum(x))
+def _same(x):
+    return x
 
 
-def mean(x):
-    if type(x) is float:
-        return x
-    if isinstance(x, Sym):
-        return _call("np.mean({0})", r"\operatorname{{mean}}({0})", x)
-    return _scalar(np.mean(x))
-
-
-def size(x):
-    """How many numbers x holds."""
-    if type(x) is float:
-        return 1
-    if isinstance(x, Sym):
-        return _call("np.size({0})", "n", x)
-    return max(1, np.size(x))
-
-
-def ones_like(x):
-    if type(x) is float:
-        return 1.0
-    if isinstance(x, Sym):
-        return _call("np.ones_like({0})", "1", x)
-    return np.ones_like(x)
+total = elementwise("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
+mean = elementwise("np.mean({0})", r"\operatorname{{mean}}({0})", _same,
+                   lambda x: _scalar(np.mean(x)))
+size = elementwise("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
+ones_like = elementwise("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
 
 
 def T(x):
@@ -391,11 +360,11 @@ def _log_or_0(a):
     return np.log(np.where(a > 0, a, 1.0)) * (a > 0)
 
 
-def rows(z):
-    """How many rows of logits z holds (m, the batch size the loss averages over)."""
-    if isinstance(z, Sym):
-        return _call("_rows({0})", "m", z)
-    return _rows(z)
+log_or_0 = elementwise("_log_or_0({0})", r"\ln({0})",
+                       lambda a: math.log(a) if a > 0 else 0.0, _log_or_0)
+
+
+rows = elementwise("_rows({0})", "m", _rows, _rows)  # m, the batch size a loss averages over
 
 
 def cross_entropy(z, labels):

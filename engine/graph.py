@@ -463,48 +463,29 @@ class Graph:
         return self._cached("_label_cache", build)
 
     def locals(self, vals: list) -> list[list[float | None] | None]:
-        """Every scalar gate's local derivative with respect to each input, in node order:
-        None for inputs, constants and gates that touch a tensor."""
+        """Every scalar gate's local derivative with respect to each input, in node order: its
+        share of an upstream gradient of 1. None for inputs, constants and gates that touch a
+        tensor."""
         out: list = [None] * len(self.nodes)
         with np.errstate(all="ignore"):
             at, _, xa, xb = self._plan()
-            for i, a, b, fa, fb in zip(at, xa, xb, *self._local_plan(), strict=True):
+            for i, a, b, slots in zip(at, xa, xb, self._local_plan(), strict=True):
                 y, x = vals[i], vals[a]
-                if type(y) is not float or type(x) is not float:
-                    continue
-                if b < 0:
-                    out[i] = [_local(fa, (x, y))]
-                elif type(vals[b]) is float:
-                    args = (x, vals[b], y)
-                    out[i] = [_local(fa, args), _local(fb, args)]
+                x2 = x if b < 0 else vals[b]
+                if slots and type(y) is float and type(x) is float and type(x2) is float:
+                    out[i] = [_local(f, (1.0, y, x, x2)) for f in slots]
         return out
 
-    def _local_plan(self) -> list[list]:
-        """For the gates of _plan, each input's local derivative as a function of (*xs, out):
-        a column per input (None for a unary gate's second)."""
+    def _local_plan(self) -> list:
+        """For the gates of _plan, the functions giving each input's share (see _slots); None
+        for a gate that keeps a by-product (its shares read that, not the output)."""
         def build():
             shared: dict = {}
-            fns = [_shared(shared, self.nodes[i].op, self.nodes[i].attrs, _local_fns,
-                           GATES[self.nodes[i].op]) for i in self._plan()[0]]
-            return [[f[0] for f in fns], [f[-1] if len(f) > 1 else None for f in fns]]
+            gates = [self.nodes[i] for i in self._plan()[0]]
+            return [None if GATES[n.op].keeps else _shared(shared, n.op, n.attrs, _slots,
+                                                           GATES[n.op]) for n in gates]
 
         return self._cached("_local_cache", build)
-
-
-def _local_fns(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
-    return tuple(_local_fn(gate, k, attrs) for k in range(gate.arity))
-
-
-def _local_fn(gate: Gate, k: int, attrs: dict) -> Callable | None:
-    if gate.linear is not None:  # a linear gate on scalars: its gradient for an upstream 1
-        f = gate.linear[k]
-        return lambda *xs: f(1.0, xs[-1], *xs[:-1], **attrs)
-    dk = gate.d[k]
-    if gate.keeps:  # its local derivative reads the by-product, not the output
-        return lambda *xs: dk(*xs[:-1], gate.read(xs[-1], *xs[:-1], **attrs), **attrs)
-    if dk is None or not attrs:
-        return dk
-    return lambda *xs: dk(*xs, **attrs)
 
 
 def _local(f: Callable | None, args: tuple) -> float | None:
