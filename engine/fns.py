@@ -25,77 +25,6 @@ from engine.errors import ExpressionError
 CMP, ADD, MUL, NEG, POW, ATOM = range(6)
 
 
-class Sym:
-    """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
-    `shape` is known for the symbols that stand for a circuit's wires (the code generator's)."""
-
-    __slots__ = ("py", "tex", "prec", "shape")
-    __hash__ = object.__hash__
-
-    def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None):
-        self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
-
-    def __repr__(self) -> str:
-        return f"Sym({self.py!r})"
-
-    def __add__(self, o):
-        return _binary(self, o, " + ", "+", ADD)
-
-    def __radd__(self, o):
-        return _binary(o, self, " + ", "+", ADD)
-
-    def __sub__(self, o):
-        return _binary(self, o, " - ", "-", ADD)
-
-    def __rsub__(self, o):
-        return _binary(o, self, " - ", "-", ADD)
-
-    def __mul__(self, o):
-        return _binary(self, o, " * ", r"\,", MUL)
-
-    def __rmul__(self, o):
-        return _binary(o, self, " * ", r"\,", MUL)
-
-    def __truediv__(self, o):
-        return _fraction(self, o)
-
-    def __rtruediv__(self, o):
-        return _fraction(o, self)
-
-    def __pow__(self, o):
-        return _power(self, o)
-
-    def __rpow__(self, o):
-        return _power(o, self)
-
-    def __neg__(self):
-        return Sym("-" + _wrap(self, NEG), "-" + _wrap(self, NEG, tex=True), NEG)
-
-    def __gt__(self, o):
-        return _compare(self, o, ">")
-
-    def __lt__(self, o):
-        return _compare(self, o, "<")
-
-    def __ge__(self, o):
-        return _compare(self, o, ">=")
-
-    def __le__(self, o):
-        return _compare(self, o, "<=")
-
-    def __eq__(self, o):  # type: ignore[override]
-        return _compare(self, o, "==")
-
-
-def sym(x) -> Sym:
-    """A number or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds as a negation."""
-    if isinstance(x, Sym):
-        return x
-    text = repr(x) if isinstance(x, float) else str(x)
-    tex = text[:-2] if text.endswith(".0") else text
-    return Sym(text, tex, NEG if text.startswith("-") else ATOM)
-
-
 def _wrap(s: Sym, prec: int, tex: bool = False) -> str:
     text = s.tex if tex else s.py
     if s.prec >= prec:
@@ -127,6 +56,55 @@ def _compare(a, b, op: str) -> Sym:
     a, b = sym(a), sym(b)
     tex_op = {">=": r"\ge", "<=": r"\le", "==": "="}.get(op, op)
     return Sym(f"({a.py} {op} {b.py})", rf"\mathbb{{1}}({a.tex} {tex_op} {b.tex})", ATOM)
+
+
+def _operator(f: Callable, *args, reflected: bool = False) -> Callable:
+    """A Sym operator: f(self, other, *args), or f(other, self, *args) when reflected."""
+    if reflected:
+        return lambda self, o: f(o, self, *args)
+    return lambda self, o: f(self, o, *args)
+
+
+class Sym:
+    """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
+    `shape` is known for the symbols that stand for a circuit's wires (the code generator's)."""
+
+    __slots__ = ("py", "tex", "prec", "shape")
+    __hash__ = object.__hash__
+
+    def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None):
+        self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
+
+    def __repr__(self) -> str:
+        return f"Sym({self.py!r})"
+
+    def __neg__(self):
+        return Sym("-" + _wrap(self, NEG), "-" + _wrap(self, NEG, tex=True), NEG)
+
+    __add__ = _operator(_binary, " + ", "+", ADD)
+    __radd__ = _operator(_binary, " + ", "+", ADD, reflected=True)
+    __sub__ = _operator(_binary, " - ", "-", ADD)
+    __rsub__ = _operator(_binary, " - ", "-", ADD, reflected=True)
+    __mul__ = _operator(_binary, " * ", r"\,", MUL)
+    __rmul__ = _operator(_binary, " * ", r"\,", MUL, reflected=True)
+    __truediv__ = _operator(_fraction)
+    __rtruediv__ = _operator(_fraction, reflected=True)
+    __pow__ = _operator(_power)
+    __rpow__ = _operator(_power, reflected=True)
+    __gt__ = _operator(_compare, ">")
+    __lt__ = _operator(_compare, "<")
+    __ge__ = _operator(_compare, ">=")
+    __le__ = _operator(_compare, "<=")
+    __eq__ = _operator(_compare, "==")  # type: ignore[assignment]
+
+
+def sym(x) -> Sym:
+    """A number or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds as a negation."""
+    if isinstance(x, Sym):
+        return x
+    text = repr(x) if isinstance(x, float) else str(x)
+    tex = text[:-2] if text.endswith(".0") else text
+    return Sym(text, tex, NEG if text.startswith("-") else ATOM)
 
 
 def _call(py: str, tex: str, *args) -> Sym:
