@@ -253,8 +253,9 @@ def matmul(a, b):
 
 
 def gdot(p, q):
-    """The product in a matrix gradient (dW = dD·Xᵀ, dX = Wᵀ·dD): np.dot for vectors and
-    matrices, where two vectors make their outer product; a stack of matrices uses matmul."""
+    """The product in a matrix gradient (dW = dD·Xᵀ, dX = Wᵀ·dD): a number (the gradient of a
+    vector·vector product) scales, two vectors make their outer product, anything else is
+    np.matmul (faster than np.dot on a transposed float32 matrix)."""
     if isinstance(p, Sym):
         if p.shape == () or q.shape == ():
             return p * q
@@ -263,10 +264,10 @@ def gdot(p, q):
         if p.shape is not None and q.shape is not None and max(len(p.shape), len(q.shape)) > 2:
             return _call("np.matmul({0}, {1})", r"{0}\,{1}", p, q)
         return _call("{0}.dot({1})", r"{0}\,{1}", p, q)
+    if np.ndim(p) == 0 or np.ndim(q) == 0:
+        return p * q
     if np.ndim(p) == 1 and np.ndim(q) == 1:
         return np.outer(p, q)
-    if np.ndim(p) <= 2 and np.ndim(q) <= 2:
-        return _scalar(np.dot(p, q))
     return np.matmul(p, q)
 
 
