@@ -56,22 +56,15 @@ KEYWORDS = {
     "lambda": "lambdas are not part of the language; write the expression itself",
     "for": "loops and comprehensions are not supported: write the steps out, or use a tensor",
     "while": "loops are not supported: write the steps out, or use a tensor",
-    "if": "conditionals are not part of the language; max(x, y) and relu(x) choose",
-    "else": "conditionals are not part of the language; max(x, y) and relu(x) choose",
+    **dict.fromkeys(("if", "else"), "conditionals are not part of the language; max(x, y) and "
+                                    "relu(x) choose"),
     "def": "functions are not supported: write their steps out, naming each result",
     "class": "classes are not supported: write the computation out, one statement a line",
     "return": "write the output as the last line instead of returning it",
     "assert": "checks are not needed: chainrule computes the values and gradients itself",
-    "and": "boolean logic is not part of the language",
-    "or": "boolean logic is not part of the language",
-    "not": "boolean logic is not part of the language",
-    "in": "'in' is not part of the language",
-    "is": "'is' is not part of the language",
-    "with": "'with' is not part of the language",
-    "yield": "'yield' is not part of the language",
-    "del": "'del' is not part of the language",
-    "global": "'global' is not part of the language",
-    "await": "'await' is not part of the language",
+    **dict.fromkeys(("and", "or", "not"), "boolean logic is not part of the language"),
+    **{k: f"'{k}' is not part of the language"
+       for k in ("in", "is", "with", "yield", "del", "global", "await")},
     "None": "'None' is not part of the language; every input needs a number",
 }
 # keywords with a place in the language: imports, and True/False where PyTorch wants them
