@@ -200,13 +200,14 @@ def test_softmax_ce_stays_finite_on_huge_logits():
     assert c.gradients["y"] is None
 
 
+@pytest.mark.parametrize("shape", [(4,), (7, 4), (2, 3, 4)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_softmax_ce_backward_reads_the_forwards_softmax_to_the_bit(dtype):
+def test_softmax_ce_backward_reads_the_forwards_softmax_to_the_bit(dtype, shape):
     # the passes keep the forward's softmax for the backward: the numbers are the staged
     # code's helpers' (which compute it again), bit for bit, in the inputs' own dtype
     from engine.fns import _rows, _softmax_minus_onehot, softmax_ce
-    z = R.standard_normal((7, 4)).astype(dtype) * 3
-    labels = np.array([0, 3, 1, 1, 2, 0, 3])
+    z = R.standard_normal(shape).astype(dtype) * 3
+    labels = R.integers(0, 4, shape[:-1])
     g = Graph()
     loss = g.gate("softmax_ce", (g.input("z", z), g.input("y", labels.astype(float))))
     g.gate("scale", (loss,), a=2.5)  # an upstream gradient other than 1
