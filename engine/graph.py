@@ -302,6 +302,7 @@ class Graph:
             vals[node.index] = node.default if v is None else as_value(v, node.name, max_elements)
         for node in consts:
             vals[node.index] = node.default
+        watch = bool(kept) or max_elements is not None  # by-products, or elements to count
         total = 0 if max_elements is None else sum(
             1 if type(v) is float else v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
@@ -315,16 +316,17 @@ class Graph:
                     if not all(type(x) is float for x in args):
                         raise self._forward_error(self.nodes[i], vals, e) from None
                     v = _on_numpy(f, args)
-                if type(v) is tuple:  # a gate that keeps a by-product
-                    v, vals[kept[i]] = v
+                if watch:  # else a gate costs one test here, not two
+                    if type(v) is tuple:  # a gate that keeps a by-product
+                        v, vals[kept[i]] = v
+                    if max_elements is not None:
+                        total += 1 if type(v) is float else v.size
+                        if total > max_elements:
+                            raise ExpressionError(
+                                f"the circuit holds more than {max_elements:,} numbers in all",
+                                *(self.nodes[i].span or (None, None)),
+                            )
                 vals[i] = v
-                if max_elements is not None:
-                    total += 1 if type(v) is float else v.size
-                    if total > max_elements:
-                        raise ExpressionError(
-                            f"the circuit holds more than {max_elements:,} numbers in all",
-                            *(self.nodes[i].span or (None, None)),
-                        )
         return vals
 
     def _plan(self) -> tuple[list, ...]:
