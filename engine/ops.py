@@ -129,7 +129,7 @@ def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
 
 # --- expansions of composite gates into the primitive gates the notes draw -----------------
 
-def _chain(*steps):
+def _chain(steps):
     """The expansion of a one-input gate into a chain of one-input gates: (op, constants) each."""
     def expand(g, xs, attrs, span):
         (n,) = xs
@@ -241,10 +241,10 @@ _row("abs", "|x|", 1, m.absolute,
      d=(lambda x, y: m.sign(x),), kink=_at(0.0), calls=("abs",), methods=("abs",))
 _row("sigmoid", "σ", 1, m.sigmoid,
      "squashes: scales the upstream gradient by σ(1-σ), at most 1/4",
-     d=(lambda x, y: (1 - y) * y,), expand=_chain(*_SIGMOID), calls=("sigmoid",),
+     d=(lambda x, y: (1 - y) * y,), expand=_chain(_SIGMOID), calls=("sigmoid",),
      methods=("sigmoid",))
 _row("tanh", "tanh", 1, m.tanh, "squashes: scales the upstream gradient by 1-tanh², at most 1",
-     d=(lambda x, y: 1 - y**2,), expand=_chain(*_TANH), calls=("tanh",), methods=("tanh",))
+     d=(lambda x, y: 1 - y**2,), expand=_chain(_TANH), calls=("tanh",), methods=("tanh",))
 # relu is not expanded: as max(x, 0) it would send half the gradient at x = 0, where it sends none
 _row("relu", "relu", 1, lambda x: m.maximum(x, 0.0),
      "gates: passes the upstream gradient where x > 0, blocks it elsewhere (0 at x = 0)",
@@ -269,7 +269,7 @@ _row("clip", "clip", 1, m.clip,
      "passes the upstream gradient where lo ≤ x ≤ hi, blocks it outside",
      d=(lambda x, y, lo, hi: (x >= lo) * (x <= hi),), kink=_at(), calls=("clip",))
 _row("softplus", "softplus", 1, m.softplus, "scales the upstream gradient by σ(x)",
-     d=(lambda x, y: m.sigmoid(x),), expand=_chain(*_SOFTPLUS), calls=("softplus",))
+     d=(lambda x, y: m.sigmoid(x),), expand=_chain(_SOFTPLUS), calls=("softplus",))
 _row("sin", "sin", 1, m.sin, "scales the upstream gradient by cos x",
      d=(lambda x, y: m.cos(x),), calls=("sin",))
 _row("cos", "cos", 1, m.cos, "scales the upstream gradient by -sin x",
