@@ -374,8 +374,7 @@ class GradientFlowRequest(BaseModel):
         {"depth": 30, "width": 512, "activation": "relu", "init": "he", "scale": 1.0,
          "batch": 64, "residual": False, "seed": 0},
     ], "x-combined-limits": [dict(limit) for limit in FLOW_LIMITS]})
-    depth: StrictInt = Field(5, ge=1, le=100,
-                             description="Number of hidden layers.")
+    depth: StrictInt = Field(5, ge=1, le=100, description="Number of hidden layers.")
     width: StrictInt = Field(1000, ge=2, le=1024,
                              description="Units per hidden layer (and inputs).")
     activation: Literal["sigmoid", "tanh", "relu", "linear"] = "tanh"
@@ -434,12 +433,10 @@ class CliffRequest(BaseModel):
          "iterations": 40, "threshold": 0.3}]})
     w_range: tuple[Number, Number] = Field((0.0, 10.0), description="[low, high] of w.")
     b_range: tuple[Number, Number] = Field((-6.0, 2.0), description="[low, high] of b.")
-    grid: StrictInt = Field(61, ge=5, le=121,
-                            description="Points along each axis of the surface.")
+    grid: StrictInt = Field(61, ge=5, le=121, description="Points along each axis of the surface.")
     start: tuple[Number, Number] = Field((4.0, -4.0), description="[w, b] where descent starts.")
     lr: Number = Field(3.0, gt=0, le=100, description="Learning rate.")
-    iterations: StrictInt = Field(40, ge=1, le=200,
-                                  description="Gradient-descent steps per path.")
+    iterations: StrictInt = Field(40, ge=1, le=200, description="Gradient-descent steps per path.")
     threshold: Number = Field(0.3, gt=0, le=1000,
                              description="Clip the gradient's norm to this on the clipped path.")
 

@@ -18,18 +18,10 @@ from jinja2 import Environment
 
 # Bare module names the pages import, and where /vendor/ serves them.
 _ESM = {  # package -> its ES module entry inside the package
-    "@codemirror/autocomplete": "dist/index.js",
-    "@codemirror/commands": "dist/index.js",
-    "@codemirror/lang-python": "dist/index.js",
-    "@codemirror/language": "dist/index.js",
-    "@codemirror/lint": "dist/index.js",
-    "@codemirror/state": "dist/index.js",
-    "@codemirror/streamparser": "dist/index.js",
-    "@codemirror/view": "dist/index.js",
-    "@lezer/common": "dist/index.js",
-    "@lezer/highlight": "dist/index.js",
-    "@lezer/lr": "dist/index.js",
-    "@lezer/python": "dist/index.js",
+    **{f"@codemirror/{name}": "dist/index.js" for name in (
+        "autocomplete", "commands", "lang-python", "language", "lint", "state", "streamparser",
+        "view")},
+    **{f"@lezer/{name}": "dist/index.js" for name in ("common", "highlight", "lr", "python")},
     "@marijn/find-cluster-break": "src/index.js",
     "crelt": "index.js",
     "style-mod": "src/style-mod.js",

@@ -23,7 +23,7 @@ import numpy as np
 from engine.circuit import json_value
 from engine.codegen import _consts
 from engine.errors import ExpressionError
-from engine.fns import Sym, sym
+from engine.fns import Sym, shape_text, sym
 from engine.graph import Graph, Limits, as_value
 from engine.ops import GATES, unbroadcast
 
@@ -223,10 +223,6 @@ def _num(x) -> str:
     return f"{float(x):.4g}"
 
 
-def _shape(x) -> str:
-    return "×".join(map(str, np.shape(x))) or "scalar"
-
-
 def _names(items) -> str:
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -417,15 +413,15 @@ class _Check:
             seed = np.ones_like(out)[()]
             if np.ndim(out):
                 self.warnings.append(
-                    f"the output {self.output} has shape {_shape(out)}: the backward pass "
+                    f"the output {self.output} has shape {shape_text(out)}: the backward pass "
                     "starts from ones (the gradient of the sum of its elements)")
         self.seed = seed
 
     def _check_shape(self, st: Statement, u: str, value) -> None:
         if np.shape(value) != np.shape(self.env[u]):
             raise ExpressionError(
-                f"d{u} must have {u}'s shape {_shape(self.env[u])}, but this line gives "
-                f"{_shape(value)}", *st.rhs_span,
+                f"d{u} must have {u}'s shape {shape_text(self.env[u])}, but this line gives "
+                f"{shape_text(value)}", *st.rhs_span,
                 hint="a gradient always has the shape of its variable")
 
     # the right answer, stage by stage
@@ -555,7 +551,7 @@ class _Check:
                 value = _value(st, scope, self.limits)
             except ExpressionError as e:
                 raise ExpressionError(e.message, e.start, e.end, hint=e.hint or (
-                    f"d{u} must have {u}'s shape {_shape(self.env[u])}")) from None
+                    f"d{u} must have {u}'s shape {shape_text(self.env[u])}")) from None
         after = before + value if st.op == "+=" and before is not None else value
         self._check_shape(st, u, after)
 
@@ -742,7 +738,7 @@ class _Check:
         k = slots[0]
         try:
             if gate.d is not None and np.ndim(self.env[v]) == 0 and gate.d[k] is not None:
-                return sym(gate.d[k](*xs, y, **attrs)).py
+                return sym(gate.d[k](*xs, gate.read(y, *xs, **attrs), **attrs)).py
             if gate.linear is not None:
                 g = Sym("d" + v, shape=np.shape(self.env[v]))
                 return sym(gate.linear[k](g, y, *xs, **attrs)).py

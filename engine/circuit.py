@@ -152,6 +152,7 @@ class Circuit:
                 "from ones, so the gradients are those of the sum of its elements"
             )
         self.grads = graph.backward(self.vals)
+        del self.vals[len(graph.nodes):]  # gates' by-products: the backward pass has read them
         self.warnings += self._nonfinite()
 
     @property

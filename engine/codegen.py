@@ -109,7 +109,8 @@ def generate(circuit) -> dict[str, str]:
         named = (n.name or "").rstrip("′″‴⁽⁾⁰¹²³⁴⁵⁶⁷⁸⁹")  # c′ (c assigned again) is c_1; a
         base = named if named.isidentifier() else (  # label like 'x1*w1' is no Python name
             "f" if n is graph.output else f"{_STEMS.get(n.op, n.op)}{k}")
-        expr = GATES[n.op].forward(*map(wire, n.inputs), **_consts(n)).py
+        expr = GATES[n.op].forward(*map(wire, n.inputs), **_consts(n))
+        expr = (expr[0] if GATES[n.op].keeps else expr).py
         name[n.index] = namer.fresh(base)
         forward.append((f"{name[n.index]} = {expr}", f"#({k})"))
 
@@ -142,7 +143,8 @@ def generate(circuit) -> dict[str, str]:
             if gate.linear is not None:
                 text = gate.linear[slot](up, wire(n), *xs, **_consts(n)).py
             else:
-                local = sym(gate.d[slot](*xs, wire(n), **_consts(n))).py
+                y = gate.read(wire(n), *xs, **_consts(n))
+                local = sym(gate.d[slot](*xs, y, **_consts(n))).py
                 text = f"({local}) * {up.py}"
             if _contribution_shape(circuit, n, slot) != np.shape(vals[inp.index]):
                 text = f"unbroadcast({text}, np.shape({name[inp.index]}))"

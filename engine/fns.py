@@ -25,77 +25,6 @@ from engine.errors import ExpressionError
 CMP, ADD, MUL, NEG, POW, ATOM = range(6)
 
 
-class Sym:
-    """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
-    `shape` is known for the symbols that stand for a circuit's wires (the code generator's)."""
-
-    __slots__ = ("py", "tex", "prec", "shape")
-    __hash__ = object.__hash__
-
-    def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None):
-        self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
-
-    def __repr__(self) -> str:
-        return f"Sym({self.py!r})"
-
-    def __add__(self, o):
-        return _binary(self, o, " + ", "+", ADD)
-
-    def __radd__(self, o):
-        return _binary(o, self, " + ", "+", ADD)
-
-    def __sub__(self, o):
-        return _binary(self, o, " - ", "-", ADD)
-
-    def __rsub__(self, o):
-        return _binary(o, self, " - ", "-", ADD)
-
-    def __mul__(self, o):
-        return _binary(self, o, " * ", r"\,", MUL)
-
-    def __rmul__(self, o):
-        return _binary(o, self, " * ", r"\,", MUL)
-
-    def __truediv__(self, o):
-        return _fraction(self, o)
-
-    def __rtruediv__(self, o):
-        return _fraction(o, self)
-
-    def __pow__(self, o):
-        return _power(self, o)
-
-    def __rpow__(self, o):
-        return _power(o, self)
-
-    def __neg__(self):
-        return Sym("-" + _wrap(self, NEG), "-" + _wrap(self, NEG, tex=True), NEG)
-
-    def __gt__(self, o):
-        return _compare(self, o, ">")
-
-    def __lt__(self, o):
-        return _compare(self, o, "<")
-
-    def __ge__(self, o):
-        return _compare(self, o, ">=")
-
-    def __le__(self, o):
-        return _compare(self, o, "<=")
-
-    def __eq__(self, o):  # type: ignore[override]
-        return _compare(self, o, "==")
-
-
-def sym(x) -> Sym:
-    """A number or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds as a negation."""
-    if isinstance(x, Sym):
-        return x
-    text = repr(x) if isinstance(x, float) else str(x)
-    tex = text[:-2] if text.endswith(".0") else text
-    return Sym(text, tex, NEG if text.startswith("-") else ATOM)
-
-
 def _wrap(s: Sym, prec: int, tex: bool = False) -> str:
     text = s.tex if tex else s.py
     if s.prec >= prec:
@@ -129,6 +58,55 @@ def _compare(a, b, op: str) -> Sym:
     return Sym(f"({a.py} {op} {b.py})", rf"\mathbb{{1}}({a.tex} {tex_op} {b.tex})", ATOM)
 
 
+def _operator(f: Callable, *args, reflected: bool = False) -> Callable:
+    """A Sym operator: f(self, other, *args), or f(other, self, *args) when reflected."""
+    if reflected:
+        return lambda self, o: f(o, self, *args)
+    return lambda self, o: f(self, o, *args)
+
+
+class Sym:
+    """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
+    `shape` is known for the symbols that stand for a circuit's wires (the code generator's)."""
+
+    __slots__ = ("py", "tex", "prec", "shape")
+    __hash__ = object.__hash__
+
+    def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None):
+        self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
+
+    def __repr__(self) -> str:
+        return f"Sym({self.py!r})"
+
+    def __neg__(self):
+        return Sym("-" + _wrap(self, NEG), "-" + _wrap(self, NEG, tex=True), NEG)
+
+    __add__ = _operator(_binary, " + ", "+", ADD)
+    __radd__ = _operator(_binary, " + ", "+", ADD, reflected=True)
+    __sub__ = _operator(_binary, " - ", "-", ADD)
+    __rsub__ = _operator(_binary, " - ", "-", ADD, reflected=True)
+    __mul__ = _operator(_binary, " * ", r"\,", MUL)
+    __rmul__ = _operator(_binary, " * ", r"\,", MUL, reflected=True)
+    __truediv__ = _operator(_fraction)
+    __rtruediv__ = _operator(_fraction, reflected=True)
+    __pow__ = _operator(_power)
+    __rpow__ = _operator(_power, reflected=True)
+    __gt__ = _operator(_compare, ">")
+    __lt__ = _operator(_compare, "<")
+    __ge__ = _operator(_compare, ">=")
+    __le__ = _operator(_compare, "<=")
+    __eq__ = _operator(_compare, "==")  # type: ignore[assignment]
+
+
+def sym(x) -> Sym:
+    """A number or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds as a negation."""
+    if isinstance(x, Sym):
+        return x
+    text = repr(x) if isinstance(x, float) else str(x)
+    tex = text[:-2] if text.endswith(".0") else text
+    return Sym(text, tex, NEG if text.startswith("-") else ATOM)
+
+
 def _call(py: str, tex: str, *args) -> Sym:
     """A written call: `py` and `tex` are templates with {0}, {1}... for the arguments."""
     xs = [sym(a) for a in args]
@@ -139,7 +117,7 @@ def _call(py: str, tex: str, *args) -> Sym:
 
 
 def elementwise(py: str, tex: str, on_float: Callable, on_array: Callable) -> Callable:
-    """A function of one number that runs `on_float` for a Python float, `on_array` otherwise,
+    """A function of one value that runs `on_float` for a Python float, `on_array` otherwise,
     and writes itself down (with the `py` and `tex` templates) for a symbol."""
 
     def fn(x):
@@ -193,15 +171,6 @@ def power(a, b):
     return np.power(a, b)
 
 
-def log_or_0(a):
-    """ln a where a > 0, else 0: the exponent's gradient where a**b has no real logarithm."""
-    if type(a) is float:
-        return math.log(a) if a > 0 else 0.0
-    if isinstance(a, Sym):
-        return _call("_log_or_0({0})", r"\ln({0})", a)
-    return _log_or_0(a)
-
-
 def maximum(a, b):
     """max(a, b); a tie gives b and a NaN wins, as np.maximum."""
     if type(a) is float and type(b) is float:
@@ -247,37 +216,15 @@ def _scalar(v):
                                                   and v.dtype == np.float64) else v
 
 
-def total(x):
-    if type(x) is float:
-        return x
-    if isinstance(x, Sym):
-        return _call("np.sum({0})", r"\sum {0}", x)
-    return _scalar(np.sum(x))
+def _same(x):
+    return x
 
 
-def mean(x):
-    if type(x) is float:
-        return x
-    if isinstance(x, Sym):
-        return _call("np.mean({0})", r"\operatorname{{mean}}({0})", x)
-    return _scalar(np.mean(x))
-
-
-def size(x):
-    """How many numbers x holds."""
-    if type(x) is float:
-        return 1
-    if isinstance(x, Sym):
-        return _call("np.size({0})", "n", x)
-    return max(1, np.size(x))
-
-
-def ones_like(x):
-    if type(x) is float:
-        return 1.0
-    if isinstance(x, Sym):
-        return _call("np.ones_like({0})", "1", x)
-    return np.ones_like(x)
+total = elementwise("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
+mean = elementwise("np.mean({0})", r"\operatorname{{mean}}({0})", _same,
+                   lambda x: _scalar(np.mean(x)))
+size = elementwise("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
+ones_like = elementwise("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
 
 
 def T(x):
@@ -306,8 +253,9 @@ def matmul(a, b):
 
 
 def gdot(p, q):
-    """The product in a matrix gradient (dW = dD·Xᵀ, dX = Wᵀ·dD): np.dot for vectors and
-    matrices, where two vectors make their outer product; a stack of matrices uses matmul."""
+    """The product in a matrix gradient (dW = dD·Xᵀ, dX = Wᵀ·dD): a number (the gradient of a
+    vector·vector product) scales, two vectors make their outer product, anything else is
+    np.matmul (faster than np.dot on a transposed float32 matrix)."""
     if isinstance(p, Sym):
         if p.shape == () or q.shape == ():
             return p * q
@@ -316,10 +264,10 @@ def gdot(p, q):
         if p.shape is not None and q.shape is not None and max(len(p.shape), len(q.shape)) > 2:
             return _call("np.matmul({0}, {1})", r"{0}\,{1}", p, q)
         return _call("{0}.dot({1})", r"{0}\,{1}", p, q)
+    if np.ndim(p) == 0 or np.ndim(q) == 0:
+        return p * q
     if np.ndim(p) == 1 and np.ndim(q) == 1:
         return np.outer(p, q)
-    if np.ndim(p) <= 2 and np.ndim(q) <= 2:
-        return _scalar(np.dot(p, q))
     return np.matmul(p, q)
 
 
@@ -354,8 +302,9 @@ def labels(z, y):
             f"softmax_ce needs one label per row of logits: logits are {shape_text(z)}, "
             f"labels are {shape_text(y)}")
     k = np.shape(z)[-1]
-    whole = y.astype(int)  # NaN, inf and fractions change here and fail the equality
-    if not ((whole == y) & (whole >= 0) & (whole < k)).all():
+    whole = y.astype(np.intp)  # NaN, inf and fractions change here and fail the equality
+    # read as unsigned, a negative label is huge: one comparison tests both ends of the range
+    if not ((whole == y) & (whole.view(np.uintp) < k)).all():
         raise ExpressionError(f"softmax_ce labels must be whole numbers from 0 to {k - 1}")
     return whole
 
@@ -390,21 +339,35 @@ def _log_or_0(a):
     return np.log(np.where(a > 0, a, 1.0)) * (a > 0)
 
 
-def _symbolic(py: str, tex: str, fn: Callable) -> Callable:
-    """`fn` on numbers; a written call of it on symbols."""
-
-    def call(*args):
-        if isinstance(args[0], Sym):  # the code generator passes symbols only
-            return _call(py, tex, *args)
-        return fn(*args)
-
-    return call
+log_or_0 = elementwise("_log_or_0({0})", r"\ln({0})",
+                       lambda a: math.log(a) if a > 0 else 0.0, _log_or_0)
 
 
-softmax_minus_onehot = _symbolic("_softmax_minus_onehot({0}, {1})",
-                                 r"\operatorname{{softmax}}({0})-I_{{{1}}}", _softmax_minus_onehot)
-rows = _symbolic("_rows({0})", "m", _rows)
-cross_entropy = _symbolic("softmax_ce({0}, {1})", r"\operatorname{{CE}}({0}, {1})", softmax_ce)
+rows = elementwise("_rows({0})", "m", _rows, _rows)  # m, the batch size a loss averages over
+
+
+def cross_entropy(z, labels):
+    """Mean softmax cross-entropy of logits z against integer labels, and what its gradient
+    needs, softmax(z) less the one-hot labels: both from one softmax. On symbols, the two as
+    the staged code writes them (with the helpers softmax_ce and _softmax_minus_onehot)."""
+    if isinstance(z, Sym):
+        return (_call("softmax_ce({0}, {1})", r"\operatorname{{CE}}({0}, {1})", z, labels),
+                _call("_softmax_minus_onehot({0}, {1})",
+                      r"\operatorname{{softmax}}({0})-I_{{{1}}}", z, labels))
+    # the helpers' statements, in their order: the same numbers as the staged code. The row
+    # maxima are taken down the columns of a contiguous transpose: numpy reduces a short last
+    # axis a row at a time, several times slower (a maximum is exact either way)
+    m = np.ascontiguousarray(np.moveaxis(z, -1, 0)).max(axis=0)[..., None]
+    p = np.exp(z - m)
+    total = p.sum(axis=-1, keepdims=True)
+    lse = (m + np.log(total)).ravel()
+    flat = p.reshape(-1, p.shape[-1])  # a view: the change below lands in p
+    picked = (np.arange(len(flat)), labels.ravel())
+    losses = lse - z.reshape(flat.shape)[picked]
+    p /= total
+    flat[picked] -= 1.0
+    return float(losses.sum() / losses.size), p
+
 
 # the helper functions above, by the name the staged code calls them
 HELPERS = {f.__name__: f for f in (softmax_ce, _softmax_minus_onehot, _rows, _log_or_0)}

@@ -279,11 +279,13 @@ class Graph:
     # --- the two passes -----------------------------------------------------------------------
 
     def forward(self, values: Mapping | None = None, limits: Limits | None = None) -> list:
-        """Every node's value, in node order. Missing input values are reported all at once."""
+        """Every node's value, in node order, followed by the by-products that gates which keep
+        one (`Gate.keeps`) leave for the backward pass. Missing input values are reported all
+        at once."""
         values = values or {}
         max_elements = limits.max_elements if limits else None
-        names = self.inputs()
-        missing = [n for n in names.values() if n.name not in values and n.default is None]
+        inputs, consts = self._sources()
+        missing = [n for n in inputs if n.name not in values and n.default is None]
         if missing:
             first = missing[0]
             span = first.span or (None, None)
@@ -293,15 +295,14 @@ class Graph:
             )
             err.missing = [n.name for n in missing]
             raise err
-        vals: list = [None] * len(self.nodes)
-        for node in self.nodes:
-            if node.kind == "input":
-                v = values.get(node.name)
-                vals[node.index] = (
-                    node.default if v is None else as_value(v, node.name, max_elements)
-                )
-            elif node.kind == "const":
-                vals[node.index] = node.default
+        kept = self._kept()
+        vals: list = [None] * (len(self.nodes) + len(kept))
+        for node in inputs:
+            v = values.get(node.name)
+            vals[node.index] = node.default if v is None else as_value(v, node.name, max_elements)
+        for node in consts:
+            vals[node.index] = node.default
+        watch = bool(kept) or max_elements is not None  # by-products, or elements to count
         total = 0 if max_elements is None else sum(
             1 if type(v) is float else v.size for v in vals if v is not None)
         with np.errstate(all="ignore"):
@@ -315,14 +316,17 @@ class Graph:
                     if not all(type(x) is float for x in args):
                         raise self._forward_error(self.nodes[i], vals, e) from None
                     v = _on_numpy(f, args)
+                if watch:  # else a gate costs one test here, not two
+                    if type(v) is tuple:  # a gate that keeps a by-product
+                        v, vals[kept[i]] = v
+                    if max_elements is not None:
+                        total += 1 if type(v) is float else v.size
+                        if total > max_elements:
+                            raise ExpressionError(
+                                f"the circuit holds more than {max_elements:,} numbers in all",
+                                *(self.nodes[i].span or (None, None)),
+                            )
                 vals[i] = v
-                if max_elements is not None:
-                    total += 1 if type(v) is float else v.size
-                    if total > max_elements:
-                        raise ExpressionError(
-                            f"the circuit holds more than {max_elements:,} numbers in all",
-                            *(self.nodes[i].span or (None, None)),
-                        )
         return vals
 
     def _plan(self) -> tuple[list, ...]:
@@ -341,18 +345,34 @@ class Graph:
 
         return self._cached("_plan_cache", build)
 
+    def _sources(self) -> tuple[list[Node], list[Node]]:
+        """The input nodes and the constant nodes."""
+        return self._cached("_sources_cache", lambda: (
+            [n for n in self.nodes if n.kind == "input"],
+            [n for n in self.nodes if n.kind == "const"]))
+
+    def _kept(self) -> dict[int, int]:
+        """The position, after the nodes' values, of each keeping gate's by-product."""
+        def build():
+            gates = [n.index for n in self.nodes if n.kind == "gate" and GATES[n.op].keeps]
+            return {i: len(self.nodes) + k for k, i in enumerate(gates)}
+
+        return self._cached("_kept_cache", build)
+
     def _back_plan(self, wrt: frozenset[str] | None) -> tuple[list, ...]:
         """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs), last
-        gate first, as columns: the gate's position, its input positions, the input's, the
-        function giving the input's share, and whether it is the gate's last input (with
-        `wrt`, the gate's own gradient is then dropped)."""
+        gate first, as columns: the gate's position, the position of what its backward reads
+        as its output (its by-product, for a gate that keeps one), its input positions, the
+        input's, the function giving the input's share, and whether it is the gate's last input
+        (with `wrt`, the gate's own gradient is then dropped)."""
         def build():
             needed = [wrt is None] * len(self.nodes)
             if wrt is not None:
                 for n in self.nodes:
                     needed[n.index] = (n.name in wrt if n.kind == "input"
                                        else any(needed[i.index] for i in n.inputs))
-            at, xa, xb, to, fs = [], [], [], [], []
+            at, ys, xa, xb, to, fs = [], [], [], [], [], []
+            kept = self._kept()
             shared: dict = {}
             for n in reversed(self.nodes):
                 if n.kind != "gate" or not needed[n.index]:
@@ -363,13 +383,14 @@ class Graph:
                 for f, x in zip(slots, n.inputs, strict=False):
                     if f is not None and needed[x.index]:
                         at.append(n.index)
+                        ys.append(kept.get(n.index, n.index))
                         xa.append(a)
                         xb.append(b)
                         to.append(x.index)
                         fs.append(f)
             drop = [wrt is not None and (e + 1 == len(at) or at[e + 1] != i)
                     for e, i in enumerate(at)]
-            return at, xa, xb, to, fs, drop
+            return at, ys, xa, xb, to, fs, drop
 
         return self._cached(("_back_cache", wrt), build)
 
@@ -403,13 +424,13 @@ class Graph:
             seed = 1.0 if type(out) is float else np.ones_like(out)
         grads[self.output.index] = seed
         with np.errstate(all="ignore"):
-            for i, a, b, j, f, drop in zip(*self._back_plan(wrt), strict=True):
+            for i, iy, a, b, j, f, drop in zip(*self._back_plan(wrt), strict=True):
                 g = grads[i]
                 if drop:
                     grads[i] = None  # with `wrt`, a gate's gradient is not kept past its use
                 if g is None:
                     continue
-                y, xa, xb = vals[i], vals[a], vals[b]
+                y, xa, xb = vals[iy], vals[a], vals[b]
                 try:
                     c = f(g, y, xa, xb)
                 except (ArithmeticError, ValueError):  # math raised: numpy gives inf or nan
@@ -422,8 +443,7 @@ class Graph:
         # differentiable nodes (with `wrt`, those inputs) with no path to the output get zeros;
         # label-only ones keep None
         missing = [i for i, g in enumerate(grads) if g is None] if wrt is None else [
-            n.index for n in self.nodes if n.kind == "input" and n.name in wrt
-            and grads[n.index] is None]
+            n.index for n in self._sources()[0] if n.name in wrt and grads[n.index] is None]
         label_only = self._label_only() if missing else ()
         for i in missing:
             if i not in label_only:
@@ -445,46 +465,29 @@ class Graph:
         return self._cached("_label_cache", build)
 
     def locals(self, vals: list) -> list[list[float | None] | None]:
-        """Every scalar gate's local derivative with respect to each input, in node order:
-        None for inputs, constants and gates that touch a tensor."""
+        """Every scalar gate's local derivative with respect to each input, in node order: its
+        share of an upstream gradient of 1. None for inputs, constants and gates that touch a
+        tensor."""
         out: list = [None] * len(self.nodes)
         with np.errstate(all="ignore"):
             at, _, xa, xb = self._plan()
-            for i, a, b, fa, fb in zip(at, xa, xb, *self._local_plan(), strict=True):
+            for i, a, b, slots in zip(at, xa, xb, self._local_plan(), strict=True):
                 y, x = vals[i], vals[a]
-                if type(y) is not float or type(x) is not float:
-                    continue
-                if b < 0:
-                    out[i] = [_local(fa, (x, y))]
-                elif type(vals[b]) is float:
-                    args = (x, vals[b], y)
-                    out[i] = [_local(fa, args), _local(fb, args)]
+                x2 = x if b < 0 else vals[b]
+                if slots and type(y) is float and type(x) is float and type(x2) is float:
+                    out[i] = [_local(f, (1.0, y, x, x2)) for f in slots]
         return out
 
-    def _local_plan(self) -> list[list]:
-        """For the gates of _plan, each input's local derivative as a function of (*xs, out):
-        a column per input (None for a unary gate's second)."""
+    def _local_plan(self) -> list:
+        """For the gates of _plan, the functions giving each input's share (see _slots); None
+        for a gate that keeps a by-product (its shares read that, not the output)."""
         def build():
             shared: dict = {}
-            fns = [_shared(shared, self.nodes[i].op, self.nodes[i].attrs, _local_fns,
-                           GATES[self.nodes[i].op]) for i in self._plan()[0]]
-            return [[f[0] for f in fns], [f[-1] if len(f) > 1 else None for f in fns]]
+            gates = [self.nodes[i] for i in self._plan()[0]]
+            return [None if GATES[n.op].keeps else _shared(shared, n.op, n.attrs, _slots,
+                                                           GATES[n.op]) for n in gates]
 
         return self._cached("_local_cache", build)
-
-
-def _local_fns(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
-    return tuple(_local_fn(gate, k, attrs) for k in range(gate.arity))
-
-
-def _local_fn(gate: Gate, k: int, attrs: dict) -> Callable | None:
-    if gate.linear is not None:  # a linear gate on scalars: its gradient for an upstream 1
-        f = gate.linear[k]
-        return lambda *xs: f(1.0, xs[-1], *xs[:-1], **attrs)
-    dk = gate.d[k]
-    if dk is None or not attrs:
-        return dk
-    return lambda *xs: dk(*xs, **attrs)
 
 
 def _local(f: Callable | None, args: tuple) -> float | None:

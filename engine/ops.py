@@ -10,6 +10,8 @@ floats, on numpy arrays, and on symbols:
   with the forward, the LaTeX formula shown beside the gate.
 - `vjp` instead of `d`, for the linear gates whose Jacobian is no elementwise factor (matmul,
   transpose, index): per input, `(g, out, *xs, **consts) -> gradient`.
+- `keeps`: the forward returns `(out, kept)`, a by-product its backward reads (softmax_ce's
+  softmax), and `d` receives `kept` where it would receive `out`.
 """
 
 from __future__ import annotations
@@ -50,12 +52,19 @@ class Gate:
     scatter: bool = False  # the gradient lands in one element of the input (the notes' dw[k] +=)
     passes: tuple[bool, ...] = ()  # per input: the local derivative is 1 (the gradient passes)
     nondiff: tuple[int, ...] = ()  # input slots that take no gradient (such as integer labels)
+    keeps: bool = False  # forward gives (out, kept); d reads kept in the place of out
 
     def label_for(self, attrs: dict) -> str:
         return self.label.format(**{k: fmt_const(v) for k, v in attrs.items()})
 
+    def read(self, out, *xs, **attrs):
+        """What `d` reads as the gate's output: `out`, or the by-product a gate that keeps one
+        gives with it (its forward run again, on numbers or symbols)."""
+        return self.forward(*xs, **attrs)[1] if self.keeps else out
+
     def vjp(self, g, out, *xs, **attrs) -> tuple:
         """Each input's share of the upstream gradient g (in the broadcast shape)."""
+        out = self.read(out, *xs, **attrs)
         if self.linear is not None:
             return tuple(f(g, out, *xs, **attrs) for f in self.linear)
         return tuple(None if f is None else g * f(*xs, out, **attrs) for f in self.d)
@@ -96,11 +105,13 @@ def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
     xs = [Sym(n) for n in names[:arity]]
     consts = {n: Sym(n, TEX_NAMES.get(n, n)) for n in names[arity:]}
     y = forward(*xs, **consts)
+    if kw.get("keeps"):
+        y, kept = y
     wrt = r"\frac{{d}}{{d{}}}" if arity == 1 else r"\frac{{\partial}}{{\partial {}}}"
     if "formula" in kw:  # stated in words where the gradient is no expression (index)
         parts = [kw.pop("formula")]
     elif "d" in kw:
-        outs = Sym(out, y.tex, y.prec)
+        outs = kept if kw.get("keeps") else Sym(out, y.tex, y.prec)
         local = [f and sym(f(*xs, outs, **consts)) for f in kw["d"]]
         kw["passes"] = tuple(s is not None and s.py == "1" for s in local)
         parts = [f"{wrt.format(x.tex)}{m._wrap(y, m.ATOM, True)} = {s.tex}"
@@ -118,29 +129,22 @@ def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
 
 # --- expansions of composite gates into the primitive gates the notes draw -----------------
 
-def _expand_sigmoid(g, xs, attrs, span):
-    # sigma(x) = 1 / (1 + exp(-x)): the chain *-1, exp, +1, 1/x of the notes' neuron figure
-    (x,) = xs
-    n = g.gate("neg", (x,), span=span)
-    n = g.gate("exp", (n,), span=span)
-    n = g.gate("addc", (n,), span=span, c=1.0)
-    return g.gate("recip", (n,), span=span)
+def _chain(steps):
+    """The expansion of a one-input gate into a chain of one-input gates: (op, constants) each."""
+    def expand(g, xs, attrs, span):
+        (n,) = xs
+        for op, consts in steps:
+            n = g.gate(op, (n,), span=span, **consts)
+        return n
+
+    return expand
 
 
-def _expand_tanh(g, xs, attrs, span):
-    # tanh(x) = 2 sigma(2x) - 1
-    (x,) = xs
-    n = g.gate("scale", (x,), span=span, a=2.0)
-    n = _expand_sigmoid(g, (n,), {}, span)
-    n = g.gate("scale", (n,), span=span, a=2.0)
-    return g.gate("addc", (n,), span=span, c=-1.0)
-
-
-def _expand_softplus(g, xs, attrs, span):
-    (x,) = xs
-    n = g.gate("exp", (x,), span=span)
-    n = g.gate("addc", (n,), span=span, c=1.0)
-    return g.gate("log", (n,), span=span)
+# sigma(x) = 1 / (1 + exp(-x)): the chain *-1, exp, +1, 1/x of the notes' neuron figure
+_SIGMOID = (("neg", {}), ("exp", {}), ("addc", {"c": 1.0}), ("recip", {}))
+# tanh(x) = 2 sigma(2x) - 1
+_TANH = (("scale", {"a": 2.0}), *_SIGMOID, ("scale", {"a": 2.0}), ("addc", {"c": -1.0}))
+_SOFTPLUS = (("exp", {}), ("addc", {"c": 1.0}), ("log", {}))
 
 
 def _expand_sub(g, xs, attrs, span):
@@ -149,8 +153,6 @@ def _expand_sub(g, xs, attrs, span):
 
 def _expand_div(g, xs, attrs, span):
     return g.gate("mul", (xs[0], g.gate("recip", (xs[1],), span=span)), span=span)
-
-
 
 
 def _tie(a, b):
@@ -239,10 +241,10 @@ _row("abs", "|x|", 1, m.absolute,
      d=(lambda x, y: m.sign(x),), kink=_at(0.0), calls=("abs",), methods=("abs",))
 _row("sigmoid", "σ", 1, m.sigmoid,
      "squashes: scales the upstream gradient by σ(1-σ), at most 1/4",
-     d=(lambda x, y: (1 - y) * y,), expand=_expand_sigmoid, calls=("sigmoid",),
+     d=(lambda x, y: (1 - y) * y,), expand=_chain(_SIGMOID), calls=("sigmoid",),
      methods=("sigmoid",))
 _row("tanh", "tanh", 1, m.tanh, "squashes: scales the upstream gradient by 1-tanh², at most 1",
-     d=(lambda x, y: 1 - y**2,), expand=_expand_tanh, calls=("tanh",), methods=("tanh",))
+     d=(lambda x, y: 1 - y**2,), expand=_chain(_TANH), calls=("tanh",), methods=("tanh",))
 # relu is not expanded: as max(x, 0) it would send half the gradient at x = 0, where it sends none
 _row("relu", "relu", 1, lambda x: m.maximum(x, 0.0),
      "gates: passes the upstream gradient where x > 0, blocks it elsewhere (0 at x = 0)",
@@ -267,7 +269,7 @@ _row("clip", "clip", 1, m.clip,
      "passes the upstream gradient where lo ≤ x ≤ hi, blocks it outside",
      d=(lambda x, y, lo, hi: (x >= lo) * (x <= hi),), kink=_at(), calls=("clip",))
 _row("softplus", "softplus", 1, m.softplus, "scales the upstream gradient by σ(x)",
-     d=(lambda x, y: m.sigmoid(x),), expand=_expand_softplus, calls=("softplus",))
+     d=(lambda x, y: m.sigmoid(x),), expand=_chain(_SOFTPLUS), calls=("softplus",))
 _row("sin", "sin", 1, m.sin, "scales the upstream gradient by cos x",
      d=(lambda x, y: m.cos(x),), calls=("sin",))
 _row("cos", "cos", 1, m.cos, "scales the upstream gradient by -sin x",
@@ -290,7 +292,7 @@ _row("bce", "BCE", 2,
         lambda p, t, y: (m.log(1.0 - p) - m.log(p)) / m.size(p - t)), calls=("bce",))
 _row("softmax_ce", "softmax CE", 2, lambda z, y: m.cross_entropy(z, m.labels(z, y)),
      "pushes each row's logits toward its label: softmax minus one-hot, over the batch size",
-     d=(lambda z, labels, y: m.softmax_minus_onehot(z, labels) / m.rows(z), None),
+     d=(lambda z, labels, p_less_onehot: p_less_onehot / m.rows(z), None), keeps=True,
      calls=("softmax_ce",))
 _row("matmul", "@", 2, lambda W, X: m.matmul(W, X),
      "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",

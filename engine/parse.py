@@ -56,22 +56,15 @@ KEYWORDS = {
     "lambda": "lambdas are not part of the language; write the expression itself",
     "for": "loops and comprehensions are not supported: write the steps out, or use a tensor",
     "while": "loops are not supported: write the steps out, or use a tensor",
-    "if": "conditionals are not part of the language; max(x, y) and relu(x) choose",
-    "else": "conditionals are not part of the language; max(x, y) and relu(x) choose",
+    **dict.fromkeys(("if", "else"), "conditionals are not part of the language; max(x, y) and "
+                                    "relu(x) choose"),
     "def": "functions are not supported: write their steps out, naming each result",
     "class": "classes are not supported: write the computation out, one statement a line",
     "return": "write the output as the last line instead of returning it",
     "assert": "checks are not needed: chainrule computes the values and gradients itself",
-    "and": "boolean logic is not part of the language",
-    "or": "boolean logic is not part of the language",
-    "not": "boolean logic is not part of the language",
-    "in": "'in' is not part of the language",
-    "is": "'is' is not part of the language",
-    "with": "'with' is not part of the language",
-    "yield": "'yield' is not part of the language",
-    "del": "'del' is not part of the language",
-    "global": "'global' is not part of the language",
-    "await": "'await' is not part of the language",
+    **dict.fromkeys(("and", "or", "not"), "boolean logic is not part of the language"),
+    **{k: f"'{k}' is not part of the language"
+       for k in ("in", "is", "with", "yield", "del", "global", "await")},
     "None": "'None' is not part of the language; every input needs a number",
 }
 # keywords with a place in the language: imports, and True/False where PyTorch wants them
@@ -297,6 +290,19 @@ _FOLDS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divid
           "pow": np.power}  # the operators folded when both sides are numbers (not @)
 
 
+# pieces that are no value, used as one: kind -> (message, hint), filled with the piece's data
+_NOT_VALUES = {
+    "func": ("'{0[0]}' is a function, not a value", "call it, like {0[0]}(x)"),
+    "ctor": ("'{0}' makes a value: call it, like {0}(2.0)", None),
+    "method": ("'.{0[1]}' is a method: call it, like a.{0[1]}(...)", None),
+    "mod": ("'{0[1]}' is a module, not a value", "call its functions, like {0[1]}.exp(x)"),
+    "str": ("strings are not part of the language", "use numbers and names only"),
+    "output": ("'.backward()' marks the output: write it on a line of its own", None),
+    "dtype": ("a dtype is not a value", "write dtype=torch.float64 in a call"),
+    "kwarg": ("keyword arguments are not supported", "pass arguments by position, like max(x, 0)"),
+}
+
+
 def _fold(op: str, a: float, b: float) -> float | None:
     """Two numbers combined at parse time; None where the answer is not a finite number, so the
     graph computes it instead and warns about it."""
@@ -475,24 +481,8 @@ class _Builder:
             return self.g.const(v.data, span=v.span)
         if kind == "leaf":
             return self.g.const(v.data[0], span=v.span)
-        if kind == "func":
-            raise _err(f"'{v.data[0]}' is a function, not a value", v.span,
-                       f"call it, like {v.data[0]}(x)")
-        if kind == "ctor":
-            raise _err(f"'{v.data}' makes a value: call it, like {v.data}(2.0)", v.span)
-        if kind == "method":
-            raise _err(f"'.{v.data[1]}' is a method: call it, like a.{v.data[1]}(...)", v.span)
-        if kind == "mod":
-            raise _err(f"'{v.data[1]}' is a module, not a value", v.span,
-                       f"call its functions, like {v.data[1]}.exp(x)")
-        if kind == "str":
-            raise _err("strings are not part of the language", v.span, "use numbers and names only")
-        if kind == "output":
-            raise _err("'.backward()' marks the output: write it on a line of its own", v.span)
-        if kind == "dtype":
-            raise _err("a dtype is not a value", v.span, "write dtype=torch.float64 in a call")
-        raise _err("keyword arguments are not supported", v.span,
-                   "pass arguments by position, like max(x, 0)")
+        message, hint = _NOT_VALUES[kind]
+        raise _err(message.format(v.data), v.span, hint and hint.format(v.data))
 
     def resolve(self, name: str, span: tuple[int, int]) -> Node:
         node = self.names.get(name)

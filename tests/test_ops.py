@@ -76,6 +76,12 @@ def test_every_gate_has_sample_inputs():
     assert set(CASES) == set(GATES), "add sample inputs for each new gate to CASES"
 
 
+def _out(gate, *xs, **attrs):
+    """The gate's output (without the by-product a gate that keeps one gives with it)."""
+    out = gate.forward(*xs, **attrs)
+    return out[0] if gate.keeps else out
+
+
 def _numeric(gate, xs, attrs, slot, g, h=1e-6):
     """d sum(g * gate(xs)) / d xs[slot], by central differences."""
     x = np.array(xs[slot], dtype=float)
@@ -86,7 +92,7 @@ def _numeric(gate, xs, attrs, slot, g, h=1e-6):
             xp[i] += step
             args = list(xs)
             args[slot] = xp
-            grad[i] += sign * np.sum(g * gate.forward(*args, **attrs))
+            grad[i] += sign * np.sum(g * _out(gate, *args, **attrs))
     return grad / (2 * h)
 
 
@@ -94,7 +100,7 @@ def _numeric(gate, xs, attrs, slot, g, h=1e-6):
 def test_gate_vjp_matches_central_differences(op, xs, attrs):
     gate = GATES[op]
     xs = tuple(np.asarray(x, dtype=float) for x in xs)
-    out = np.asarray(gate.forward(*xs, **attrs), dtype=float)
+    out = np.asarray(_out(gate, *xs, **attrs), dtype=float)
     g = R.uniform(0.5, 1.5, out.shape)  # a non-trivial upstream gradient
     grads = gate.vjp(g, out, *xs, **attrs)
     assert len(grads) == gate.arity
@@ -192,6 +198,26 @@ def test_softmax_ce_stays_finite_on_huge_logits():
     assert float(c.value) == pytest.approx(2000.0)
     np.testing.assert_allclose(c.gradients["z"], [[1.0, -1.0, 0.0]], atol=1e-12)
     assert c.gradients["y"] is None
+
+
+@pytest.mark.parametrize("shape", [(4,), (7, 4), (2, 3, 4)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_ce_backward_reads_the_forwards_softmax_to_the_bit(dtype, shape):
+    # the passes keep the forward's softmax for the backward: the numbers are the staged
+    # code's helpers' (which compute it again), bit for bit, in the inputs' own dtype
+    from engine.fns import _rows, _softmax_minus_onehot, softmax_ce
+    z = R.standard_normal(shape).astype(dtype) * 3
+    labels = R.integers(0, 4, shape[:-1])
+    g = Graph()
+    loss = g.gate("softmax_ce", (g.input("z", z), g.input("y", labels.astype(float))))
+    g.gate("scale", (loss,), a=2.5)  # an upstream gradient other than 1
+    vals = g.forward()
+    grads = g.backward(vals)
+    assert vals[loss.index] == softmax_ce(z, labels)
+    assert grads[0].dtype == dtype
+    np.testing.assert_array_equal(grads[0], 2.5 * (_softmax_minus_onehot(z, labels) / _rows(z)))
+    assert len(vals) == len(g.nodes) + 1  # the kept softmax follows the nodes' values
+    assert len(trace("softmax_ce(z, y)", {"z": z, "y": labels}).vals) == 3
 
 
 # --- one statement, two kinds of value: Python floats (math) against arrays (numpy) -----------
