@@ -8,18 +8,22 @@
     peer that drops each one as soon as it is made is printed too.
 
 Interleaved rounds; each prints the median of the per-round ratios (engine / peer) and their
-range. Run: `.venv/bin/python bench/tensors.py` (add OPENBLAS_NUM_THREADS=1 on a busy machine:
-threads that wait for a core make matrix products erratic).
+range. Every side runs on one thread (OPENBLAS_NUM_THREADS=1 unless set, PyTorch likewise) and
+is timed in CPU seconds of this process, so other work on the machine does not inflate one side
+while it waits for a core. Run: `.venv/bin/python bench/tensors.py`.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS
+
+import numpy as np  # noqa: E402
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -36,10 +40,10 @@ def ratios(ours, *peers, number: int = 5) -> list[list[float]]:
         fns = [ours, *peers] if r % 2 else [*peers, ours][::-1]
         times = {}
         for fn in fns:
-            t = time.perf_counter()
+            t = time.process_time()
             for _ in range(number):
                 fn()
-            times[fn] = time.perf_counter() - t
+            times[fn] = time.process_time() - t
         for k, peer in enumerate(peers):
             out[k].append(times[ours] / times[peer])
     return out
