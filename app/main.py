@@ -15,7 +15,7 @@ from app.lanes import POOL
 from app.middleware import Doors
 from app.responses import StrictJSONResponse
 from app.routers import api, labs, pages
-from app.settings import Settings
+from app.settings import ROOT, Settings
 from engine.circuit import compile_text
 
 DESCRIPTION = """Expressions become circuits: every wire's forward value and gradient.
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(labs.router)
     app.include_router(pages.router)
-    app.mount(pages.STATIC, StaticFiles(directory=pages.static_dir(), check_dir=False),
+    app.mount(pages.STATIC, StaticFiles(directory=ROOT / "static", check_dir=False),
               name="static")
     app.add_middleware(Doors, settings=settings)
     return app

@@ -71,10 +71,6 @@ async def expression_error(request: Request, exc: ExpressionError) -> StrictJSON
                    position=position, hint=exc.hint, missing=exc.missing or None)
 
 
-def _where(loc: list) -> str:
-    return ".".join(str(part) for part in loc) or "request"
-
-
 def _place(loc: tuple | list) -> list:
     """A pydantic error's loc as a place in the body: without the names pydantic gives the
     members of a union it tried (function-after[...], list[...])."""
@@ -90,7 +86,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Str
     first = max(errors, default={"loc": [], "msg": "invalid request"}, key=lambda e: (
         sum(isinstance(part, int) for part in e["loc"]), e.get("type") == "value_error"))
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    detail = f"{_where(first['loc'])}: {first['msg']}{more}"
+    where = ".".join(str(part) for part in first["loc"]) or "request"
+    detail = f"{where}: {first['msg']}{more}"
     return problem(422, detail, type=VALIDATION, title="Request does not match the schema",
                    errors=errors)
 

@@ -91,7 +91,7 @@ def inline_hashes(html: str) -> list[str]:
     return [sha256(body) for body in _INLINE_SCRIPT.findall(html)]
 
 
-def csp(script_hashes: list[str] | tuple[str, ...] = ()) -> str:
+def csp(script_hashes: list[str]) -> str:
     """The Content-Security-Policy, allowing the inline scripts with these hashes."""
     scripts = " ".join(["'self'", *sorted(set(script_hashes))])
     return ("default-src 'self'; "

@@ -106,6 +106,12 @@ async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest
     return EncodedJSON(result)
 
 
+async def in_worker(request: Request, job: Callable[..., bytes], *args: Any) -> EncodedJSON:
+    """The response body `job(*args)` makes in a worker process, within the time limit."""
+    limit = request.app.state.settings.time_limit
+    return EncodedJSON(await run_in_worker(job, *args, limit=limit))
+
+
 # Handlers return their response directly: the engine's to_dict() already is the body, so
 # response_model only documents it (no second validation pass per request).
 
@@ -138,9 +144,8 @@ def backward_check_job(code: str, values: dict) -> bytes:
              tags=["circuit"])
 async def backward_check(body: BackwardCheckRequest, request: Request) -> EncodedJSON:
     """Judge a hand-written backward pass line by line against the engine's gradients."""
-    return EncodedJSON(await run_in_worker(
-        backward_check_job, body.code, body.engine_values(LIMITS.max_elements),
-        limit=request.app.state.settings.time_limit))
+    return await in_worker(request, backward_check_job, body.code,
+                           body.engine_values(LIMITS.max_elements))
 
 
 @cache

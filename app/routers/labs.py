@@ -4,7 +4,7 @@ descent on a circuit; training a network, streamed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,9 +12,10 @@ from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
 import engine
-from app.lanes import STREAMS, run_in_worker, stream_in_worker
+from app.lanes import STREAMS, stream_in_worker
 from app.problems import TimeLimitExceeded, WorkerLost
 from app.responses import EncodedJSON, dumps
+from app.routers.api import LIMITS, in_worker
 from app.schemas import (
     ERRORS,
     CliffRequest,
@@ -35,35 +36,27 @@ log = logging.getLogger("chainrule")
 router = APIRouter(tags=["labs"])
 
 
-def gradient_flow_job(params: dict) -> bytes:
-    return dumps(jsonable(gradient_flow(**params)))
-
-
-def cliff_job(params: dict) -> bytes:
-    return dumps(jsonable(cliff(**params)))
+def lab_job(lab: Callable[..., Any], params: dict) -> bytes:
+    """The response body of `lab(**params)`."""
+    return dumps(jsonable(lab(**params)))
 
 
 @router.post("/api/labs/gradient-flow", response_model=GradientFlowResponse, responses=ERRORS)
 async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> EncodedJSON:
     """Per-layer activations and back-propagated gradient sizes of a freshly initialised MLP."""
-    return EncodedJSON(await run_in_worker(
-        gradient_flow_job, body.model_dump(), limit=request.app.state.settings.time_limit))
+    return await in_worker(request, lab_job, gradient_flow, body.model_dump())
 
 
 @router.post("/api/labs/cliff", response_model=CliffResponse, responses=ERRORS)
 async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
-    return EncodedJSON(await run_in_worker(
-        cliff_job, body.model_dump(), limit=request.app.state.settings.time_limit))
+    return await in_worker(request, lab_job, cliff, body.model_dump())
 
 
 # --- gradient descent on a circuit ---------------------------------------------------------------
 
 DESCENT_ERRORS = {400: {"model": Problem, "description": "The expression or its values are wrong, "
                         "a parameter is not an input, or the output is not a scalar."}, **ERRORS}
-
-
-LIMITS = engine.Limits()  # the same limits as /api/circuit
 
 
 def descent_job(text: str, values: dict, params: list[str], lr: float, steps: int, tol: float,
@@ -76,10 +69,9 @@ def descent_job(text: str, values: dict, params: list[str], lr: float, steps: in
              tags=["circuit"])
 async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
     """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
-    return EncodedJSON(await run_in_worker(
-        descent_job, body.expression, body.engine_values(LIMITS.max_elements), body.params,
-        float(body.lr), body.steps, float(body.tol), body.expand,
-        limit=request.app.state.settings.time_limit))
+    return await in_worker(
+        request, descent_job, body.expression, body.engine_values(LIMITS.max_elements),
+        body.params, float(body.lr), body.steps, float(body.tol), body.expand)
 
 
 # --- training, streamed ------------------------------------------------------------------------

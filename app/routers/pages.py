@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import cache
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -22,8 +22,8 @@ NODE_MODULES = ROOT / "node_modules"
 VENDOR = "/vendor"
 STATIC = "/static"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
-          ".map": "application/json", ".json": "application/json"}
-_TYPES[".woff2"], _TYPES[".woff"], _TYPES[".ttf"] = "font/woff2", "font/woff", "font/ttf"
+          ".map": "application/json", ".json": "application/json",
+          ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf"}
 CONTEXT = {"vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP}
 
 
@@ -36,35 +36,29 @@ def page_csp() -> str:
                 for h in inline_hashes(env.get_template(name).render(CONTEXT))])
 
 
-def _page(request: Request, name: str) -> HTMLResponse:
-    try:
-        return templates.TemplateResponse(request, name, CONTEXT)
-    except TemplateNotFound:
-        raise HTTPException(404, f"The page template {name} is missing.") from None
+# The pages: path -> template.
+PAGES = {
+    "/": "index.html",  # the circuit playground
+    "/labs/gradients": "lab_gradients.html",  # the vanishing/exploding gradients lab
+    "/labs/descent": "lab_descent.html",  # gradient descent on the dosage network, step by step
+    "/labs/training": "lab_training.html",  # training the two-layer network live
+}
 
 
-@router.get("/")
-async def index(request: Request) -> HTMLResponse:
-    """The circuit playground."""
-    return _page(request, "index.html")
+def _page(name: str) -> Callable[[Request], Awaitable[HTMLResponse]]:
+    """The route that renders the template `name`."""
+
+    async def page(request: Request) -> HTMLResponse:
+        try:
+            return templates.TemplateResponse(request, name, CONTEXT)
+        except TemplateNotFound:
+            raise HTTPException(404, f"The page template {name} is missing.") from None
+
+    return page
 
 
-@router.get("/labs/gradients")
-async def lab_gradients(request: Request) -> HTMLResponse:
-    """The vanishing/exploding gradients lab."""
-    return _page(request, "lab_gradients.html")
-
-
-@router.get("/labs/descent")
-async def lab_descent(request: Request) -> HTMLResponse:
-    """Gradient descent on the dosage network, step by step."""
-    return _page(request, "lab_descent.html")
-
-
-@router.get("/labs/training")
-async def lab_training(request: Request) -> HTMLResponse:
-    """Training the two-layer network live."""
-    return _page(request, "lab_training.html")
+for _path, _name in PAGES.items():
+    router.add_api_route(_path, _page(_name), methods=["GET"])
 
 
 @router.get(VENDOR + "/{path:path}")
@@ -98,8 +92,3 @@ async def docs() -> HTMLResponse:
     )
     page.headers["content-security-policy"] = csp(inline_hashes(page.body.decode()))
     return page
-
-
-def static_dir() -> Path:
-    """The directory served under /static."""
-    return ROOT / "static"
