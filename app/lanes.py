@@ -63,12 +63,6 @@ def computing() -> Iterator[None]:
         raise ExpressionError("this expression is nested too deeply") from None
 
 
-def run_here(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` on the event loop, as a worker runs it."""
-    with computing():
-        return fn(*args)
-
-
 _HEADER = struct.Struct("!Q")  # a message is its length, then its pickle
 
 
@@ -122,18 +116,16 @@ def _serve(sock: socket.socket, memory: int) -> None:
                 f"the computation failed in a worker process: {type(e).__name__}: {e}"))))
 
 
-async def _ready(fd: int, writing: bool, deadline: float | None) -> None:
-    """Until `fd` can be written (or read); TimeoutError after `deadline`."""
+async def _readable(fd: int, deadline: float | None) -> None:
+    """Until `fd` can be read; TimeoutError after `deadline`."""
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
-    add, remove = ((loop.add_writer, loop.remove_writer) if writing
-                   else (loop.add_reader, loop.remove_reader))
-    add(fd, lambda: ready.done() or ready.set_result(None))
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
     try:
         async with asyncio.timeout_at(deadline):
             await ready
     finally:
-        remove(fd)
+        loop.remove_reader(fd)
 
 
 class _Worker:
@@ -153,12 +145,8 @@ class _Worker:
         self._buffer = bytearray()
 
     async def send(self, obj: Any, deadline: float | None) -> None:
-        data = memoryview(_frame(obj))
-        while data:
-            try:
-                data = data[self.sock.send(data):]
-            except BlockingIOError:
-                await _ready(self.sock.fileno(), True, deadline)
+        async with asyncio.timeout_at(deadline):
+            await asyncio.get_running_loop().sock_sendall(self.sock, _frame(obj))
 
     async def receive(self, deadline: float | None) -> tuple[str, Any]:
         """The next message, a piece a turn of the event loop; TimeoutError after `deadline`."""
@@ -171,7 +159,7 @@ class _Worker:
                         message = pickle.loads(body)  # no copy of a long answer but its own
                     del buffer[:end]
                     return message
-            await _ready(self.sock.fileno(), False, deadline)
+            await _readable(self.sock.fileno(), deadline)
             try:
                 chunk = self.sock.recv(1 << 18)
             except BlockingIOError:
@@ -233,7 +221,7 @@ class Pool:
                 worker = self._idle.pop()
                 if worker.alive():
                     return worker
-                self._replace(worker)  # it ended while idle
+                self.discard(worker)  # it ended while idle
             if self._count < self.size and not os.environ.get("CHAINRULE_IN_WORKER"):
                 self._count += 1
                 threading.Thread(target=self._start, daemon=True).start()
@@ -269,13 +257,11 @@ class Pool:
             waiter.set_result(worker)
 
     def discard(self, worker: _Worker) -> None:
-        """Kill a worker (its request timed out or went away) and start its replacement."""
+        """Kill a worker (it ended, or its request timed out or went away) and start its
+        replacement."""
         if not worker.dead:
-            self._replace(worker)
-
-    def _replace(self, worker: _Worker) -> None:
-        worker.kill()
-        threading.Thread(target=self._start, daemon=True).start()
+            worker.kill()
+            threading.Thread(target=self._start, daemon=True).start()
 
     def _start(self) -> None:
         try:

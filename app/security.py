@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from functools import cache
 
 from jinja2 import Environment
 
@@ -56,20 +55,18 @@ def _glob(pattern: str) -> str:
     return "(?:[^/]+/)*".join(parts)
 
 
-@cache
-def _vendor_rules() -> tuple[re.Pattern, ...]:
-    """One regex per package, matching "package/path" with the package as its group 1."""
-    return tuple(re.compile(
-        "(" + re.escape(package).replace(r"\*", "[^/.][^/]*") + ")/(?:"
-        + "|".join(_glob(p) for p in patterns) + ")")
-        for package, patterns in VENDOR_FILES.items())
+# One regex per package, matching "package/path" with the package as its group 1.
+_VENDOR_RULES = tuple(re.compile(
+    "(" + re.escape(package).replace(r"\*", "[^/.][^/]*") + ")/(?:"
+    + "|".join(_glob(p) for p in patterns) + ")")
+    for package, patterns in VENDOR_FILES.items())
 
 
 def vendor_file(path: str) -> tuple[str, str] | None:
     """(package, file inside it) when /vendor/<path> may be served, else None."""
     if any(part.startswith(".") or not part for part in path.split("/")):
         return None
-    for rule in _vendor_rules():
+    for rule in _VENDOR_RULES:
         m = rule.fullmatch(path)
         if m:
             return m.group(1), path[m.end(1) + 1:]

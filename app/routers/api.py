@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 import engine
-from app.lanes import run_here, run_in_worker
+from app.lanes import computing, run_in_worker
 from app.problems import TimeLimitExceeded
 from app.responses import EncodedJSON, StrictJSONResponse, dumps
 from app.schemas import (
@@ -94,7 +94,8 @@ async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest
         if job is circuit_job:
             check_response(cost, BUDGET)
             if cost.seconds <= INLINE_SECONDS:
-                circuit = run_here(engine.Circuit, text, graph, values, LIMITS)
+                with computing():  # as a worker would
+                    circuit = engine.Circuit(text, graph, values, LIMITS)
                 return EncodedJSON(dumps(circuit.to_dict()))
     remaining = limit - (time.monotonic() - start)  # the parse took some of the time
     try:
