@@ -105,7 +105,7 @@ async def http_error(request: Request, exc: HTTPException) -> StrictJSONResponse
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
     kind = BODY_TOO_LARGE if exc.status_code == 413 else "about:blank"
-    return problem(exc.status_code, detail, type=kind, headers=getattr(exc, "headers", None))
+    return problem(exc.status_code, detail, type=kind, headers=exc.headers)
 
 
 async def time_limit(request: Request, exc: TimeLimitExceeded) -> StrictJSONResponse:
