@@ -303,6 +303,11 @@ _NOT_VALUES = {
 }
 
 
+def _not_a_value(v: _Val) -> ExpressionError:
+    message, hint = _NOT_VALUES[v.kind]
+    return _err(message.format(v.data), v.span, hint and hint.format(v.data))
+
+
 def _fold(op: str, a: float, b: float) -> float | None:
     """Two numbers combined at parse time; None where the answer is not a finite number, so the
     graph computes it instead and warns about it."""
@@ -328,7 +333,7 @@ INFIX = {
 PREFIX_POWER = 30  # unary - and +
 AUGMENTED = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div", "**=": "pow", "@=": "matmul"}
 
-# A number on one side of an operator makes the notes' one-input gate: op -> (gate, its
+# A number on one side of an operator (not @) makes the notes' one-input gate: op -> (gate, its
 # constants from the number, or None where the two-input gate is kept).
 _NUMBER_RIGHT = {
     "add": ("addc", lambda c: {"c": c}),
@@ -371,7 +376,6 @@ class Program:
 class _Builder:
     def __init__(self, limits: Limits | None) -> None:
         self.g = Graph()
-        self.limits = limits
         self.max_gates = limits.max_gates if limits is not None else None
         self.names: dict[str, Node] = {}
         self.free: dict[str, tuple[int, int]] = {}  # names used without a value: first use
@@ -424,7 +428,7 @@ class _Builder:
             raise _err(f"'{name}' is assigned here but was already used as an input at "
                        f"{first[0]}..{first[1]}", span, "assign names before using them")
         kind = value.kind
-        if kind == "lit" or kind == "int" or kind == "leaf":
+        if _is_lit(value) or kind == "leaf":
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
             label = value.data[1] if kind == "leaf" else None
@@ -477,22 +481,20 @@ class _Builder:
             return v.data
         if kind == "ref":
             return self.resolve(v.data, v.span)
-        if kind == "lit" or kind == "int":
+        if _is_lit(v):
             return self.g.const(v.data, span=v.span)
         if kind == "leaf":
             return self.g.const(v.data[0], span=v.span)
-        message, hint = _NOT_VALUES[kind]
-        raise _err(message.format(v.data), v.span, hint and hint.format(v.data))
+        raise _not_a_value(v)
 
     def resolve(self, name: str, span: tuple[int, int]) -> Node:
         node = self.names.get(name)
         if node is not None:
             return node
         if name in self.modules:
-            raise _err(f"'{name}' is a module, not a value", span,
-                       f"call its functions, like {name}.exp(x)")
+            raise _not_a_value(_Val("mod", span, (self.modules[name], name)))
         if name in self.functions:
-            raise _err(f"'{name}' is a function, not a value", span, f"call it, like {name}(x)")
+            raise _not_a_value(_Val("func", span, (name, self.functions[name])))
         if name in ("True", "False"):
             raise _err(f"'{name}' is not part of the language", span,
                        "booleans are not part of the language; use 1 and 0")
@@ -523,13 +525,12 @@ class _Builder:
             if r is not None:
                 return _Val("lit", span, r)
             a = _Val("node", a.span, self.node(a))  # not finite: the graph computes and warns
-        if op != "matmul":
-            for number, other, table in ((b, a, _NUMBER_RIGHT), (a, b, _NUMBER_LEFT)):
-                if op in table and _is_scalar_lit(number):
-                    gate, constants = table[op]
-                    attrs = constants(float(number.data))
-                    if attrs is not None:
-                        return self.gate(gate, [other], span, **attrs)
+        for number, other, table in ((b, a, _NUMBER_RIGHT), (a, b, _NUMBER_LEFT)):
+            if op in table and _is_scalar_lit(number):
+                gate, constants = table[op]
+                attrs = constants(float(number.data))
+                if attrs is not None:
+                    return self.gate(gate, [other], span, **attrs)
         return self.gate(op, [a, b], span)
 
     def unary(self, sign: str, start: int, v: _Val) -> _Val:
@@ -669,9 +670,6 @@ class _Builder:
             return self.gate(op, args, span)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
         keywords = [a for a in args if a.kind == "kwarg"]
-        n = row.arity - receiver
-        most = n + len(row.attrs)
-        given = len(args) - receiver
         attrs: dict[str, _Val] = {}
         for kw in keywords:
             name, value = kw.data
@@ -682,12 +680,13 @@ class _Builder:
                 raise _err(f"{shown}() has no constant '{name}'", kw.span,
                            f"its constants: {', '.join(row.attrs)}")
             attrs[name] = value
-        if len(positional) < row.arity or len(positional) > row.arity + len(row.attrs):
-            need = f"{n} argument" + ("s" if n != 1 else "")
+        if not row.arity <= len(positional) <= row.arity + len(row.attrs):
+            n = row.arity - receiver  # a method's receiver is not counted
+            need = _count(n, "argument")
             if row.attrs:
-                need = f"{n} input{'s' if n != 1 else ''} and at most {most - n} constant" + (
-                    "s" if most - n != 1 else "") + f" ({', '.join(row.attrs)})"
-            raise _err(f"{shown}() takes {need}, got {given}", span)
+                need = (f"{_count(n, 'input')} and at most {_count(len(row.attrs), 'constant')}"
+                        f" ({', '.join(row.attrs)})")
+            raise _err(f"{shown}() takes {need}, got {len(args) - receiver}", span)
         for name, value in zip(row.attrs, positional[row.arity:], strict=False):
             if name in attrs:
                 raise _err(f"'{name}' is given twice", value.span)
@@ -739,6 +738,11 @@ class _Builder:
         return _Val("output", span, self.node(args[0]))
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 input', '2 inputs'."""
+    return f"{n} {noun}" + ("s" if n != 1 else "")
+
+
 def _check_bool(v: _Val) -> None:
     if not (v.kind == "ref" and v.data in ("True", "False")):
         raise _err("requires_grad is True or False", v.span)
@@ -788,7 +792,13 @@ class _Frame:
         self.keyword: Token | None = None  # the name of a keyword argument being read
 
 
+# an open bracket, by its character and whether it comes where an operand is expected (a group
+# or a list) or after one (a call or an index of it); and the bracket that closes each
+_OPENS = {("(", True): "paren", ("[", True): "list", ("(", False): "call", ("[", False): "index"}
 _CLOSES = {"paren": ")", "call": ")", "list": "]", "index": "]"}
+# on the operator stack, an open bracket (or the start): it binds looser than every operator,
+# so reductions stop there
+_WALL = (-2, None, 0)
 
 
 def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
@@ -796,25 +806,26 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
     index of the token after it (a separator or the end)."""
     kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
     values: list[_Val] = []
-    # pending operators: (right binding power, gate or sign, start); an open bracket is a wall
-    ops: list[tuple] = [(-2, None, 0)]
+    ops: list[tuple] = [_WALL]  # pending operators: (right binding power, gate or sign, start)
     frames: list[_Frame] = []
-    operand = True
+    operand = True  # whether an operand comes next
     while True:
         kind = kinds[i]
+        if kind == "(" or kind == "[":
+            callee = None if operand else values.pop()
+            frames.append(_Frame(_OPENS[kind, operand], starts[i], callee))
+            ops.append(_WALL)
+            operand = True
+            i += 1
+            continue
         if operand:
             if kind == "name":
                 if (kinds[i + 1] == "=" and frames and frames[-1].kind == "call"
-                        and ops[-1][0] == -2):
+                        and ops[-1] is _WALL):
                     frames[-1].keyword = toks[i]  # name=value in a call
                     i += 2
                     continue
                 values.append(_Val("ref", (starts[i], ends[i]), texts[i]))
-            elif kind == "(" or kind == "[":
-                frames.append(_Frame("paren" if kind == "(" else "list", starts[i], None))
-                ops.append((-2, None, 0))
-                i += 1
-                continue
             elif kind == "num":
                 values.append(b.number(texts[i], (starts[i], ends[i])))
             elif kind == "-" or kind == "+":
@@ -823,14 +834,11 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
                 continue
             elif kind == "str":
                 values.append(_Val("str", (starts[i], ends[i]), texts[i]))
-            elif (kind == ")" or kind == "]") and ops[-1][0] == -2 and frames and (
+            elif (kind == ")" or kind == "]") and ops[-1] is _WALL and frames and (
                     frames[-1].items or frames[-1].kind in ("call", "list")) and (
                     frames[-1].keyword is None):
                 # f(), [] and a trailing comma: the bracket closes with no value pending
                 _close(b, values, ops, frames, ends[i], pending=False)
-                i += 1
-                operand = False
-                continue
             else:
                 raise _unexpected(toks[i], "an expression")
             i += 1
@@ -842,14 +850,8 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
             i += 1
         elif kind in INFIX:
             lbp, rbp, op = INFIX[kind]
-            while lbp < ops[-1][0]:
-                _reduce(b, values, ops)
+            _reduce(b, values, ops, lbp)
             ops.append((rbp, op, starts[i]))
-            operand = True
-            i += 1
-        elif kind == "(" or kind == "[":
-            frames.append(_Frame("call" if kind == "(" else "index", starts[i], values.pop()))
-            ops.append((-2, None, 0))
             operand = True
             i += 1
         elif kind == ".":
@@ -860,14 +862,12 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
                                       (starts[i], ends[i])))
             i += 2
         elif kind == "," and frames and frames[-1].kind != "paren":
-            while ops[-1][0] != -2:
-                _reduce(b, values, ops)
+            _reduce(b, values, ops, _WALL[0])
             _item(frames[-1], values.pop())
             operand = True
             i += 1
-        elif kind == "sep" or kind == "end":
-            while len(ops) > 1:
-                _reduce(b, values, ops)
+        elif kind == "sep" or kind == "end":  # no bracket is open here: the tokenizer checked
+            _reduce(b, values, ops, _WALL[0])
             return values[0], i
         else:
             frame = frames[-1] if frames else None
@@ -882,13 +882,16 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
             raise _unexpected(toks[i], expected, hint)
 
 
-def _reduce(b: _Builder, values: list[_Val], ops: list[tuple]) -> None:
-    _, op, start = ops.pop()
-    if op == "-" or op == "+":
-        values.append(b.unary(op, start, values.pop()))
-    else:
-        right = values.pop()
-        values.append(b.binary(op, values.pop(), right))
+def _reduce(b: _Builder, values: list[_Val], ops: list[tuple], power: int) -> None:
+    """Apply the pending operators that bind tighter than `power` (all of them, down to the
+    innermost open bracket, for the wall's power)."""
+    while ops[-1][0] > power:
+        _, op, start = ops.pop()
+        if op == "-" or op == "+":
+            values.append(b.unary(op, start, values.pop()))
+        else:
+            right = values.pop()
+            values.append(b.binary(op, values.pop(), right))
 
 
 def _item(frame: _Frame, value: _Val) -> None:
@@ -902,8 +905,7 @@ def _item(frame: _Frame, value: _Val) -> None:
 def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Frame], end: int,
            pending: bool) -> None:
     """A closing bracket (ending at `end`) ends the innermost frame: its value replaces it."""
-    while ops[-1][0] != -2:
-        _reduce(b, values, ops)
+    _reduce(b, values, ops, _WALL[0])
     ops.pop()
     frame = frames.pop()
     kind = frame.kind
@@ -923,14 +925,10 @@ def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Fram
 # --- statements -------------------------------------------------------------------------------
 
 
+@acyclic_build()
 def parse_program(text: str, limits: Limits | None = None) -> Program:
     """Read a program: its graph, each statement (line, target, operator, span, node) and the
     text of its print lines. Every mistake is an ExpressionError with a span."""
-    with acyclic_build():
-        return _program(text, limits)
-
-
-def _program(text: str, limits: Limits | None) -> Program:
     if limits is not None and len(text) > limits.max_chars:
         raise ExpressionError(
             f"the expression has {len(text):,} characters, more than the limit of "
@@ -997,11 +995,9 @@ def _set_attribute(b: _Builder, name: Token, attr: Token, value: _Val) -> Node:
     if attr[1] == "requires_grad":
         _check_bool(value)
         return b.resolve(name[1], (name[2], name[3]))
-    if attr[1] in ("grad", "data"):
-        raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span,
-                   "chainrule computes every value and gradient itself: drop this line")
-    raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span,
-               "only .label and .requires_grad can be set")
+    hint = ("chainrule computes every value and gradient itself: drop this line"
+            if attr[1] in ("grad", "data") else "only .label and .requires_grad can be set")
+    raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span, hint)
 
 
 def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) -> int:
@@ -1029,7 +1025,7 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
     if first == "as":
         raise _unexpected(toks[i], "an expression")
 
-    def dotted(j: int) -> tuple[str, tuple[int, int], int]:
+    def dotted(j: int) -> tuple[str, int]:
         if toks[j][0] != "name":
             raise _unexpected(toks[j], "a module name")
         parts, start = [toks[j][1]], toks[j][2]
@@ -1044,7 +1040,7 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
             raise _err(f"'{module}' cannot be imported here", (start, end),
                        "chainrule reads programs that import " + ", ".join(IMPORTABLE[:5])
                        + " or micrograd; it never runs code")
-        return module, (start, end), j
+        return module, j
 
     def alias(j: int) -> tuple[str | None, int]:
         if toks[j][0] == "kw" and toks[j][1] == "as":
@@ -1056,7 +1052,7 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
     if first == "import":
         j = i + 1
         while True:
-            module, _, j = dotted(j)
+            module, j = dotted(j)
             name, j = alias(j)
             if name is not None:
                 b.modules[name] = module
@@ -1065,7 +1061,7 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
             if toks[j][0] != ",":
                 return j
             j += 1
-    module, _, j = dotted(i + 1)
+    module, j = dotted(i + 1)
     if not (toks[j][0] == "kw" and toks[j][1] == "import"):
         raise _unexpected(toks[j], "'import'")
     j += 1
