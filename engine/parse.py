@@ -143,9 +143,6 @@ class Tokens:
     def __getitem__(self, i: int) -> Token:
         return (self.kind[i], self.text[i], self.start[i], self.end[i])
 
-    def __len__(self) -> int:
-        return len(self.kind)
-
 
 def tokenize(text: str, max_depth: int | None = None) -> Tokens:
     """The tokens of `text`, in one pass; lexical mistakes (and bracket nesting) are reported
@@ -238,17 +235,13 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
     if ord(ch) < 128:
         return ExpressionError(f"unexpected character '{ch}'", i, i + 1,
                                hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"))
-    try:
-        what = unicodedata.name(ch)
-    except ValueError:
-        what = f"U+{ord(ch):04X}"
+    what = unicodedata.name(ch, f"U+{ord(ch):04X}")
     ascii_ = LOOKALIKES.get(ch)
     if ascii_ is None:
         if unicodedata.category(ch).startswith("L") and what.startswith("GREEK"):
             ascii_ = what.split()[-1].lower()  # GREEK SMALL LETTER ALPHA -> alpha
         else:
-            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-            ascii_ = plain or None
+            ascii_ = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
     hint = f"type '{ascii_}' instead" if ascii_ else "use ASCII characters only"
     return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
                            hint=hint)
@@ -374,9 +367,9 @@ class Program:
 
 
 class _Builder:
-    def __init__(self, limits: Limits | None) -> None:
+    def __init__(self, max_gates: int | None) -> None:
         self.g = Graph()
-        self.max_gates = limits.max_gates if limits is not None else None
+        self.max_gates = max_gates
         self.names: dict[str, Node] = {}
         self.free: dict[str, tuple[int, int]] = {}  # names used without a value: first use
         self.modules = dict(MODULES)
@@ -387,7 +380,7 @@ class _Builder:
         self.marked: Node | None = None  # the output named by o.backward() or draw_dot(o)
         self.last: Statement | None = None  # the statement of the bare expression
 
-    def finish(self) -> Graph:
+    def finish(self) -> None:
         if self.bare is not None:
             self.g.output = self.last.node = self.node(self.bare)
         if self.marked is not None:
@@ -399,7 +392,6 @@ class _Builder:
             if name[0] == "d" and name[1:] in inputs:  # the staged code's name for a gradient
                 raise _err(f"'{name}' is the name the generated code gives the gradient of "
                            f"'{name[1:]}'", node.span, f"rename one of {name[1:]} and {name}")
-        return self.g
 
     def expression(self, value: _Val, statement: Statement) -> None:
         """A statement that is an expression: o.backward() marks the output; any other is the
@@ -562,11 +554,11 @@ class _Builder:
         if not items:
             raise _err("empty list", span, "a list needs at least one number")
         for v in items:
-            if not _is_lit(v):
-                if v.kind in ("ref", "node", "gate", "leaf"):
-                    raise _err("list elements must be numbers", v.span,
-                               "write a list of numbers, like [2, -3, -3]")
-                self.node(v)
+            if v.kind in _NOT_VALUES:
+                raise _not_a_value(v)
+            if not _is_lit(v):  # a wire, a Value or a tensor
+                raise _err("list elements must be numbers", v.span,
+                           "write a list of numbers, like [2, -3, -3]")
         shapes = {np.shape(v.data) for v in items}
         if len(shapes) > 1:
             raise _err("every row of a list must have the same length", span)
@@ -935,7 +927,7 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             f"{limits.max_chars:,}", limits.max_chars, len(text))
     toks = tokenize(text, limits.max_depth if limits is not None else None)
     kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
-    b = _Builder(limits)
+    b = _Builder(limits.max_gates if limits is not None else None)
     program = Program(b.g)
     add = program.statements.append
     line, counted = 1, 0  # the line at text position `counted`
