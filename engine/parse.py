@@ -624,19 +624,20 @@ class _Builder:
 
     def call(self, callee: _Val, args: list[_Val], span: tuple[int, int]) -> _Val:
         kind = callee.kind
-        if kind == "ref":
+        if kind == "ref":  # a function, a constructor or draw_dot, by its plain name
             fname = callee.data
             if fname in self.names:
                 raise _err(f"'{fname}' is a variable, not a function", callee.span)
             if fname in self.functions:
-                callee = _Val("func", callee.span, (fname, self.functions[fname]))
-            elif fname in CONSTRUCTORS:
-                callee = _Val("ctor", callee.span, fname)
-            elif fname == "draw_dot":
+                return self.apply(fname, self.functions[fname], args, span, 0)
+            if fname in CONSTRUCTORS:
+                return self.construct(fname, args, span)
+            if fname == "draw_dot":
                 return self.mark(args, span)
-            else:
-                raise self.unknown_function(fname, callee.span)
-            kind = callee.kind
+            raise self.unknown_function(fname, callee.span)
+        if kind == "func":
+            shown, op = callee.data
+            return self.apply(shown, op, args, span, 0)
         if kind == "ctor":
             return self.construct(callee.data, args, span)
         if kind == "method":
@@ -648,9 +649,6 @@ class _Builder:
                     return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
                 return _Val("output", span, self.node(receiver))
             return self.apply(f".{mname}", self.methods[mname], [receiver, *args], span, 1)
-        if kind == "func":
-            shown, op = callee.data
-            return self.apply(shown, op, args, span, 0)
         raise _err("only functions can be called", callee.span)
 
     def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
