@@ -113,10 +113,10 @@ _FIRST = {
 }
 _KEYWORDS = frozenset(keyword.kwlist)
 _CLOSER = {"(": ")", "[": "]"}
+# what an ASCII character that starts no token was probably meant for (others, like % and !,
+# are told the operators)
 _CHAR_HINTS = {
     ":": "slices are not supported; index with whole numbers, like w[0]",
-    "%": "the operators are + - * / ** @",
-    "!": "the operators are + - * / ** @",
     "<": "comparisons are not part of the language",
     ">": "comparisons are not part of the language",
     "{": "use [ ] for lists",
@@ -304,11 +304,8 @@ def _not_a_value(v: _Val) -> ExpressionError:
 def _fold(op: str, a: float, b: float) -> float | None:
     """Two numbers combined at parse time; None where the answer is not a finite number, so the
     graph computes it instead and warns about it."""
-    with np.errstate(all="ignore"):
-        try:
-            r = float(_FOLDS[op](np.float64(a), np.float64(b)))
-        except (OverflowError, ValueError, ZeroDivisionError):
-            return None
+    with np.errstate(all="ignore"):  # float64 arithmetic: inf or nan, never an exception
+        r = float(_FOLDS[op](np.float64(a), np.float64(b)))
     return r if math.isfinite(r) else None
 
 
@@ -995,7 +992,7 @@ def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) ->
     depth = 0
     j = i + 1
     while True:
-        kind = toks[j][0]
+        kind = toks.kind[j]
         if kind == "(":
             depth += 1
         elif kind == ")":
@@ -1003,7 +1000,7 @@ def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) ->
             if depth == 0:
                 break
         j += 1
-    inner = text[toks[i + 1][3]:toks[j][2]].strip()
+    inner = text[toks.end[i + 1]:toks.start[j]].strip()
     notes.append(f"line {line} prints {inner}")
     return j + 1
 
@@ -1011,19 +1008,19 @@ def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) ->
 def _import(b: _Builder, toks: Tokens, i: int) -> int:
     """import m [as a], ... | from m import n [as a], ...: the modules chainrule knows are
     accepted (their aliases reach their functions); any other is an error that names it."""
-    first = toks[i][1]
+    first = toks.text[i]
     if first == "as":
         raise _unexpected(toks[i], "an expression")
 
     def dotted(j: int) -> tuple[str, int]:
-        if toks[j][0] != "name":
+        if toks.kind[j] != "name":
             raise _unexpected(toks[j], "a module name")
-        parts, start = [toks[j][1]], toks[j][2]
-        end = toks[j][3]
+        parts, start = [toks.text[j]], toks.start[j]
+        end = toks.end[j]
         j += 1
-        while toks[j][0] == "." and toks[j + 1][0] == "name":
-            parts.append(toks[j + 1][1])
-            end = toks[j + 1][3]
+        while toks.kind[j] == "." and toks.kind[j + 1] == "name":
+            parts.append(toks.text[j + 1])
+            end = toks.end[j + 1]
             j += 2
         module = ".".join(parts)
         if module not in IMPORTABLE:
@@ -1033,10 +1030,10 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
         return module, j
 
     def alias(j: int) -> tuple[str | None, int]:
-        if toks[j][0] == "kw" and toks[j][1] == "as":
-            if toks[j + 1][0] != "name":
+        if toks.kind[j] == "kw" and toks.text[j] == "as":
+            if toks.kind[j + 1] != "name":
                 raise _unexpected(toks[j + 1], "a name")
-            return toks[j + 1][1], j + 2
+            return toks.text[j + 1], j + 2
         return None, j
 
     if first == "import":
@@ -1048,29 +1045,29 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
                 b.modules[name] = module
             elif "." not in module:
                 b.modules[module] = module
-            if toks[j][0] != ",":
+            if toks.kind[j] != ",":
                 return j
             j += 1
     module, j = dotted(i + 1)
-    if not (toks[j][0] == "kw" and toks[j][1] == "import"):
+    if not (toks.kind[j] == "kw" and toks.text[j] == "import"):
         raise _unexpected(toks[j], "'import'")
     j += 1
-    paren = toks[j][0] == "("
+    paren = toks.kind[j] == "("
     j += paren
     while True:
-        if toks[j][0] != "name":
+        if toks.kind[j] != "name":
             raise _unexpected(toks[j], "a name to import")
-        name = toks[j][1]
+        name = toks.text[j]
         local, j = alias(j + 1)
         if f"{module}.{name}" in IMPORTABLE:  # from torch.nn import functional as F
             b.modules[local or name] = f"{module}.{name}"
-        if toks[j][0] != ",":
+        if toks.kind[j] != ",":
             break
         j += 1
-        if paren and toks[j][0] == ")":
+        if paren and toks.kind[j] == ")":
             break
     if paren:
-        if toks[j][0] != ")":
+        if toks.kind[j] != ")":
             raise _unexpected(toks[j], "')'")
         j += 1
     return j
