@@ -779,9 +779,6 @@ class _Frame:
         self.keyword: Token | None = None  # the name of a keyword argument being read
 
 
-# an open bracket, by its character and whether it comes where an operand is expected (a group
-# or a list) or after one (a call or an index of it); and the bracket that closes each
-_OPENS = {("(", True): "paren", ("[", True): "list", ("(", False): "call", ("[", False): "index"}
 _CLOSES = {"paren": ")", "call": ")", "list": "]", "index": "]"}
 # on the operator stack, an open bracket (or the start): it binds looser than every operator,
 # so reductions stop there
@@ -798,13 +795,6 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
     operand = True  # whether an operand comes next
     while True:
         kind = kinds[i]
-        if kind == "(" or kind == "[":
-            callee = None if operand else values.pop()
-            frames.append(_Frame(_OPENS[kind, operand], starts[i], callee))
-            ops.append(_WALL)
-            operand = True
-            i += 1
-            continue
         if operand:
             if kind == "name":
                 if (kinds[i + 1] == "=" and frames and frames[-1].kind == "call"
@@ -813,6 +803,11 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
                     i += 2
                     continue
                 values.append(_Val("ref", (starts[i], ends[i]), texts[i]))
+            elif kind == "(" or kind == "[":
+                frames.append(_Frame("paren" if kind == "(" else "list", starts[i], None))
+                ops.append(_WALL)
+                i += 1
+                continue
             elif kind == "num":
                 values.append(b.number(texts[i], (starts[i], ends[i])))
             elif kind == "-" or kind == "+":
@@ -839,6 +834,11 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
             lbp, rbp, op = INFIX[kind]
             _reduce(b, values, ops, lbp)
             ops.append((rbp, op, starts[i]))
+            operand = True
+            i += 1
+        elif kind == "(" or kind == "[":
+            frames.append(_Frame("call" if kind == "(" else "index", starts[i], values.pop()))
+            ops.append(_WALL)
             operand = True
             i += 1
         elif kind == ".":
