@@ -781,7 +781,7 @@ class _Frame:
 
 _CLOSES = {"paren": ")", "call": ")", "list": "]", "index": "]"}
 # on the operator stack, an open bracket (or the start): it binds looser than every operator,
-# so reductions stop there
+# so no reduction goes past it
 _WALL = (-2, None, 0)
 
 
@@ -832,7 +832,8 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
             i += 1
         elif kind in INFIX:
             lbp, rbp, op = INFIX[kind]
-            _reduce(b, values, ops, lbp)
+            while lbp < ops[-1][0]:
+                _reduce(b, values, ops)
             ops.append((rbp, op, starts[i]))
             operand = True
             i += 1
@@ -849,12 +850,14 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
                                       (starts[i], ends[i])))
             i += 2
         elif kind == "," and frames and frames[-1].kind != "paren":
-            _reduce(b, values, ops, _WALL[0])
+            while ops[-1] is not _WALL:
+                _reduce(b, values, ops)
             _item(frames[-1], values.pop())
             operand = True
             i += 1
         elif kind == "sep" or kind == "end":  # no bracket is open here: the tokenizer checked
-            _reduce(b, values, ops, _WALL[0])
+            while ops[-1] is not _WALL:
+                _reduce(b, values, ops)
             return values[0], i
         else:
             frame = frames[-1] if frames else None
@@ -869,16 +872,14 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
             raise _unexpected(toks[i], expected, hint)
 
 
-def _reduce(b: _Builder, values: list[_Val], ops: list[tuple], power: int) -> None:
-    """Apply the pending operators that bind tighter than `power` (all of them, down to the
-    innermost open bracket, for the wall's power)."""
-    while ops[-1][0] > power:
-        _, op, start = ops.pop()
-        if op == "-" or op == "+":
-            values.append(b.unary(op, start, values.pop()))
-        else:
-            right = values.pop()
-            values.append(b.binary(op, values.pop(), right))
+def _reduce(b: _Builder, values: list[_Val], ops: list[tuple]) -> None:
+    """Apply the last pending operator to the values it takes."""
+    _, op, start = ops.pop()
+    if op == "-" or op == "+":
+        values.append(b.unary(op, start, values.pop()))
+    else:
+        right = values.pop()
+        values.append(b.binary(op, values.pop(), right))
 
 
 def _item(frame: _Frame, value: _Val) -> None:
@@ -892,7 +893,8 @@ def _item(frame: _Frame, value: _Val) -> None:
 def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Frame], end: int,
            pending: bool) -> None:
     """A closing bracket (ending at `end`) ends the innermost frame: its value replaces it."""
-    _reduce(b, values, ops, _WALL[0])
+    while ops[-1] is not _WALL:
+        _reduce(b, values, ops)
     ops.pop()
     frame = frames.pop()
     kind = frame.kind
