@@ -629,8 +629,10 @@ class _Builder:
                 return self.apply(fname, self.functions[fname], args, span, 0)
             if fname in CONSTRUCTORS:
                 return self.construct(fname, args, span)
-            if fname == "draw_dot":
-                return self.mark(args, span)
+            if fname == "draw_dot":  # like o.backward(), names the output
+                if len(args) != 1 or args[0].kind == "kwarg":
+                    raise _err("draw_dot() takes the output, like draw_dot(o)", span)
+                return _Val("output", span, self.node(args[0]))
             raise self.unknown_function(fname, callee.span)
         if kind == "func":
             shown, op = callee.data
@@ -717,12 +719,6 @@ class _Builder:
             elif value.kind != "dtype":
                 raise _err("the only dtype is torch.float64", value.span)
         return _Val("leaf", span, (positional[0].data, label))
-
-    def mark(self, args: list[_Val], span: tuple[int, int]) -> _Val:
-        """draw_dot(o): like o.backward(), names the output."""
-        if len(args) != 1 or args[0].kind == "kwarg":
-            raise _err("draw_dot() takes the output, like draw_dot(o)", span)
-        return _Val("output", span, self.node(args[0]))
 
 
 def _count(n: int, noun: str) -> str:
