@@ -113,10 +113,10 @@ _FIRST = {
 }
 _KEYWORDS = frozenset(keyword.kwlist)
 _CLOSER = {"(": ")", "[": "]"}
+# what an ASCII character that starts no token was probably meant for (others, like % and !,
+# are told the operators)
 _CHAR_HINTS = {
     ":": "slices are not supported; index with whole numbers, like w[0]",
-    "%": "the operators are + - * / ** @",
-    "!": "the operators are + - * / ** @",
     "<": "comparisons are not part of the language",
     ">": "comparisons are not part of the language",
     "{": "use [ ] for lists",
@@ -142,9 +142,6 @@ class Tokens:
 
     def __getitem__(self, i: int) -> Token:
         return (self.kind[i], self.text[i], self.start[i], self.end[i])
-
-    def __len__(self) -> int:
-        return len(self.kind)
 
 
 def tokenize(text: str, max_depth: int | None = None) -> Tokens:
@@ -238,17 +235,13 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
     if ord(ch) < 128:
         return ExpressionError(f"unexpected character '{ch}'", i, i + 1,
                                hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"))
-    try:
-        what = unicodedata.name(ch)
-    except ValueError:
-        what = f"U+{ord(ch):04X}"
+    what = unicodedata.name(ch, f"U+{ord(ch):04X}")
     ascii_ = LOOKALIKES.get(ch)
     if ascii_ is None:
         if unicodedata.category(ch).startswith("L") and what.startswith("GREEK"):
             ascii_ = what.split()[-1].lower()  # GREEK SMALL LETTER ALPHA -> alpha
         else:
-            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-            ascii_ = plain or None
+            ascii_ = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
     hint = f"type '{ascii_}' instead" if ascii_ else "use ASCII characters only"
     return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
                            hint=hint)
@@ -303,14 +296,16 @@ _NOT_VALUES = {
 }
 
 
+def _not_a_value(v: _Val) -> ExpressionError:
+    message, hint = _NOT_VALUES[v.kind]
+    return _err(message.format(v.data), v.span, hint and hint.format(v.data))
+
+
 def _fold(op: str, a: float, b: float) -> float | None:
     """Two numbers combined at parse time; None where the answer is not a finite number, so the
     graph computes it instead and warns about it."""
-    with np.errstate(all="ignore"):
-        try:
-            r = float(_FOLDS[op](np.float64(a), np.float64(b)))
-        except (OverflowError, ValueError, ZeroDivisionError):
-            return None
+    with np.errstate(all="ignore"):  # float64 arithmetic: inf or nan, never an exception
+        r = float(_FOLDS[op](np.float64(a), np.float64(b)))
     return r if math.isfinite(r) else None
 
 
@@ -328,7 +323,7 @@ INFIX = {
 PREFIX_POWER = 30  # unary - and +
 AUGMENTED = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div", "**=": "pow", "@=": "matmul"}
 
-# A number on one side of an operator makes the notes' one-input gate: op -> (gate, its
+# A number on one side of an operator (not @) makes the notes' one-input gate: op -> (gate, its
 # constants from the number, or None where the two-input gate is kept).
 _NUMBER_RIGHT = {
     "add": ("addc", lambda c: {"c": c}),
@@ -369,10 +364,9 @@ class Program:
 
 
 class _Builder:
-    def __init__(self, limits: Limits | None) -> None:
+    def __init__(self, max_gates: int | None) -> None:
         self.g = Graph()
-        self.limits = limits
-        self.max_gates = limits.max_gates if limits is not None else None
+        self.max_gates = max_gates
         self.names: dict[str, Node] = {}
         self.free: dict[str, tuple[int, int]] = {}  # names used without a value: first use
         self.modules = dict(MODULES)
@@ -383,7 +377,7 @@ class _Builder:
         self.marked: Node | None = None  # the output named by o.backward() or draw_dot(o)
         self.last: Statement | None = None  # the statement of the bare expression
 
-    def finish(self) -> Graph:
+    def finish(self) -> None:
         if self.bare is not None:
             self.g.output = self.last.node = self.node(self.bare)
         if self.marked is not None:
@@ -395,7 +389,6 @@ class _Builder:
             if name[0] == "d" and name[1:] in inputs:  # the staged code's name for a gradient
                 raise _err(f"'{name}' is the name the generated code gives the gradient of "
                            f"'{name[1:]}'", node.span, f"rename one of {name[1:]} and {name}")
-        return self.g
 
     def expression(self, value: _Val, statement: Statement) -> None:
         """A statement that is an expression: o.backward() marks the output; any other is the
@@ -424,7 +417,7 @@ class _Builder:
             raise _err(f"'{name}' is assigned here but was already used as an input at "
                        f"{first[0]}..{first[1]}", span, "assign names before using them")
         kind = value.kind
-        if kind == "lit" or kind == "int" or kind == "leaf":
+        if _is_lit(value) or kind == "leaf":
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
             label = value.data[1] if kind == "leaf" else None
@@ -477,22 +470,20 @@ class _Builder:
             return v.data
         if kind == "ref":
             return self.resolve(v.data, v.span)
-        if kind == "lit" or kind == "int":
+        if _is_lit(v):
             return self.g.const(v.data, span=v.span)
         if kind == "leaf":
             return self.g.const(v.data[0], span=v.span)
-        message, hint = _NOT_VALUES[kind]
-        raise _err(message.format(v.data), v.span, hint and hint.format(v.data))
+        raise _not_a_value(v)
 
     def resolve(self, name: str, span: tuple[int, int]) -> Node:
         node = self.names.get(name)
         if node is not None:
             return node
         if name in self.modules:
-            raise _err(f"'{name}' is a module, not a value", span,
-                       f"call its functions, like {name}.exp(x)")
+            raise _not_a_value(_Val("mod", span, (self.modules[name], name)))
         if name in self.functions:
-            raise _err(f"'{name}' is a function, not a value", span, f"call it, like {name}(x)")
+            raise _not_a_value(_Val("func", span, (name, self.functions[name])))
         if name in ("True", "False"):
             raise _err(f"'{name}' is not part of the language", span,
                        "booleans are not part of the language; use 1 and 0")
@@ -523,13 +514,12 @@ class _Builder:
             if r is not None:
                 return _Val("lit", span, r)
             a = _Val("node", a.span, self.node(a))  # not finite: the graph computes and warns
-        if op != "matmul":
-            for number, other, table in ((b, a, _NUMBER_RIGHT), (a, b, _NUMBER_LEFT)):
-                if op in table and _is_scalar_lit(number):
-                    gate, constants = table[op]
-                    attrs = constants(float(number.data))
-                    if attrs is not None:
-                        return self.gate(gate, [other], span, **attrs)
+        for number, other, table in ((b, a, _NUMBER_RIGHT), (a, b, _NUMBER_LEFT)):
+            if op in table and _is_scalar_lit(number):
+                gate, constants = table[op]
+                attrs = constants(float(number.data))
+                if attrs is not None:
+                    return self.gate(gate, [other], span, **attrs)
         return self.gate(op, [a, b], span)
 
     def unary(self, sign: str, start: int, v: _Val) -> _Val:
@@ -561,11 +551,11 @@ class _Builder:
         if not items:
             raise _err("empty list", span, "a list needs at least one number")
         for v in items:
-            if not _is_lit(v):
-                if v.kind in ("ref", "node", "gate", "leaf"):
-                    raise _err("list elements must be numbers", v.span,
-                               "write a list of numbers, like [2, -3, -3]")
-                self.node(v)
+            if v.kind in _NOT_VALUES:
+                raise _not_a_value(v)
+            if not _is_lit(v):  # a wire, a Value or a tensor
+                raise _err("list elements must be numbers", v.span,
+                           "write a list of numbers, like [2, -3, -3]")
         shapes = {np.shape(v.data) for v in items}
         if len(shapes) > 1:
             raise _err("every row of a list must have the same length", span)
@@ -631,19 +621,22 @@ class _Builder:
 
     def call(self, callee: _Val, args: list[_Val], span: tuple[int, int]) -> _Val:
         kind = callee.kind
-        if kind == "ref":
+        if kind == "ref":  # a function, a constructor or draw_dot, by its plain name
             fname = callee.data
             if fname in self.names:
                 raise _err(f"'{fname}' is a variable, not a function", callee.span)
             if fname in self.functions:
-                callee = _Val("func", callee.span, (fname, self.functions[fname]))
-            elif fname in CONSTRUCTORS:
-                callee = _Val("ctor", callee.span, fname)
-            elif fname == "draw_dot":
-                return self.mark(args, span)
-            else:
-                raise self.unknown_function(fname, callee.span)
-            kind = callee.kind
+                return self.apply(fname, self.functions[fname], args, span, 0)
+            if fname in CONSTRUCTORS:
+                return self.construct(fname, args, span)
+            if fname == "draw_dot":  # like o.backward(), names the output
+                if len(args) != 1 or args[0].kind == "kwarg":
+                    raise _err("draw_dot() takes the output, like draw_dot(o)", span)
+                return _Val("output", span, self.node(args[0]))
+            raise self.unknown_function(fname, callee.span)
+        if kind == "func":
+            shown, op = callee.data
+            return self.apply(shown, op, args, span, 0)
         if kind == "ctor":
             return self.construct(callee.data, args, span)
         if kind == "method":
@@ -655,9 +648,6 @@ class _Builder:
                     return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
                 return _Val("output", span, self.node(receiver))
             return self.apply(f".{mname}", self.methods[mname], [receiver, *args], span, 1)
-        if kind == "func":
-            shown, op = callee.data
-            return self.apply(shown, op, args, span, 0)
         raise _err("only functions can be called", callee.span)
 
     def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
@@ -669,9 +659,6 @@ class _Builder:
             return self.gate(op, args, span)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
         keywords = [a for a in args if a.kind == "kwarg"]
-        n = row.arity - receiver
-        most = n + len(row.attrs)
-        given = len(args) - receiver
         attrs: dict[str, _Val] = {}
         for kw in keywords:
             name, value = kw.data
@@ -682,12 +669,13 @@ class _Builder:
                 raise _err(f"{shown}() has no constant '{name}'", kw.span,
                            f"its constants: {', '.join(row.attrs)}")
             attrs[name] = value
-        if len(positional) < row.arity or len(positional) > row.arity + len(row.attrs):
-            need = f"{n} argument" + ("s" if n != 1 else "")
+        if not row.arity <= len(positional) <= row.arity + len(row.attrs):
+            n = row.arity - receiver  # a method's receiver is not counted
+            need = _count(n, "argument")
             if row.attrs:
-                need = f"{n} input{'s' if n != 1 else ''} and at most {most - n} constant" + (
-                    "s" if most - n != 1 else "") + f" ({', '.join(row.attrs)})"
-            raise _err(f"{shown}() takes {need}, got {given}", span)
+                need = (f"{_count(n, 'input')} and at most {_count(len(row.attrs), 'constant')}"
+                        f" ({', '.join(row.attrs)})")
+            raise _err(f"{shown}() takes {need}, got {len(args) - receiver}", span)
         for name, value in zip(row.attrs, positional[row.arity:], strict=False):
             if name in attrs:
                 raise _err(f"'{name}' is given twice", value.span)
@@ -732,11 +720,10 @@ class _Builder:
                 raise _err("the only dtype is torch.float64", value.span)
         return _Val("leaf", span, (positional[0].data, label))
 
-    def mark(self, args: list[_Val], span: tuple[int, int]) -> _Val:
-        """draw_dot(o): like o.backward(), names the output."""
-        if len(args) != 1 or args[0].kind == "kwarg":
-            raise _err("draw_dot() takes the output, like draw_dot(o)", span)
-        return _Val("output", span, self.node(args[0]))
+
+def _count(n: int, noun: str) -> str:
+    """'1 input', '2 inputs'."""
+    return f"{n} {noun}" + ("s" if n != 1 else "")
 
 
 def _check_bool(v: _Val) -> None:
@@ -789,6 +776,9 @@ class _Frame:
 
 
 _CLOSES = {"paren": ")", "call": ")", "list": "]", "index": "]"}
+# on the operator stack, an open bracket (or the start): it binds looser than every operator,
+# so no reduction goes past it
+_WALL = (-2, None, 0)
 
 
 def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
@@ -796,23 +786,22 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
     index of the token after it (a separator or the end)."""
     kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
     values: list[_Val] = []
-    # pending operators: (right binding power, gate or sign, start); an open bracket is a wall
-    ops: list[tuple] = [(-2, None, 0)]
+    ops: list[tuple] = [_WALL]  # pending operators: (right binding power, gate or sign, start)
     frames: list[_Frame] = []
-    operand = True
+    operand = True  # whether an operand comes next
     while True:
         kind = kinds[i]
         if operand:
             if kind == "name":
                 if (kinds[i + 1] == "=" and frames and frames[-1].kind == "call"
-                        and ops[-1][0] == -2):
+                        and ops[-1] is _WALL):
                     frames[-1].keyword = toks[i]  # name=value in a call
                     i += 2
                     continue
                 values.append(_Val("ref", (starts[i], ends[i]), texts[i]))
             elif kind == "(" or kind == "[":
                 frames.append(_Frame("paren" if kind == "(" else "list", starts[i], None))
-                ops.append((-2, None, 0))
+                ops.append(_WALL)
                 i += 1
                 continue
             elif kind == "num":
@@ -823,14 +812,11 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
                 continue
             elif kind == "str":
                 values.append(_Val("str", (starts[i], ends[i]), texts[i]))
-            elif (kind == ")" or kind == "]") and ops[-1][0] == -2 and frames and (
+            elif (kind == ")" or kind == "]") and ops[-1] is _WALL and frames and (
                     frames[-1].items or frames[-1].kind in ("call", "list")) and (
                     frames[-1].keyword is None):
                 # f(), [] and a trailing comma: the bracket closes with no value pending
                 _close(b, values, ops, frames, ends[i], pending=False)
-                i += 1
-                operand = False
-                continue
             else:
                 raise _unexpected(toks[i], "an expression")
             i += 1
@@ -849,7 +835,7 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
             i += 1
         elif kind == "(" or kind == "[":
             frames.append(_Frame("call" if kind == "(" else "index", starts[i], values.pop()))
-            ops.append((-2, None, 0))
+            ops.append(_WALL)
             operand = True
             i += 1
         elif kind == ".":
@@ -860,13 +846,13 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
                                       (starts[i], ends[i])))
             i += 2
         elif kind == "," and frames and frames[-1].kind != "paren":
-            while ops[-1][0] != -2:
+            while ops[-1] is not _WALL:
                 _reduce(b, values, ops)
             _item(frames[-1], values.pop())
             operand = True
             i += 1
-        elif kind == "sep" or kind == "end":
-            while len(ops) > 1:
+        elif kind == "sep" or kind == "end":  # no bracket is open here: the tokenizer checked
+            while ops[-1] is not _WALL:
                 _reduce(b, values, ops)
             return values[0], i
         else:
@@ -883,6 +869,7 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
 
 
 def _reduce(b: _Builder, values: list[_Val], ops: list[tuple]) -> None:
+    """Apply the last pending operator to the values it takes."""
     _, op, start = ops.pop()
     if op == "-" or op == "+":
         values.append(b.unary(op, start, values.pop()))
@@ -902,7 +889,7 @@ def _item(frame: _Frame, value: _Val) -> None:
 def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Frame], end: int,
            pending: bool) -> None:
     """A closing bracket (ending at `end`) ends the innermost frame: its value replaces it."""
-    while ops[-1][0] != -2:
+    while ops[-1] is not _WALL:
         _reduce(b, values, ops)
     ops.pop()
     frame = frames.pop()
@@ -923,21 +910,17 @@ def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Fram
 # --- statements -------------------------------------------------------------------------------
 
 
+@acyclic_build()
 def parse_program(text: str, limits: Limits | None = None) -> Program:
     """Read a program: its graph, each statement (line, target, operator, span, node) and the
     text of its print lines. Every mistake is an ExpressionError with a span."""
-    with acyclic_build():
-        return _program(text, limits)
-
-
-def _program(text: str, limits: Limits | None) -> Program:
     if limits is not None and len(text) > limits.max_chars:
         raise ExpressionError(
             f"the expression has {len(text):,} characters, more than the limit of "
             f"{limits.max_chars:,}", limits.max_chars, len(text))
     toks = tokenize(text, limits.max_depth if limits is not None else None)
     kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
-    b = _Builder(limits)
+    b = _Builder(limits.max_gates if limits is not None else None)
     program = Program(b.g)
     add = program.statements.append
     line, counted = 1, 0  # the line at text position `counted`
@@ -997,11 +980,9 @@ def _set_attribute(b: _Builder, name: Token, attr: Token, value: _Val) -> Node:
     if attr[1] == "requires_grad":
         _check_bool(value)
         return b.resolve(name[1], (name[2], name[3]))
-    if attr[1] in ("grad", "data"):
-        raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span,
-                   "chainrule computes every value and gradient itself: drop this line")
-    raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span,
-               "only .label and .requires_grad can be set")
+    hint = ("chainrule computes every value and gradient itself: drop this line"
+            if attr[1] in ("grad", "data") else "only .label and .requires_grad can be set")
+    raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span, hint)
 
 
 def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) -> int:
@@ -1009,7 +990,7 @@ def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) ->
     depth = 0
     j = i + 1
     while True:
-        kind = toks[j][0]
+        kind = toks.kind[j]
         if kind == "(":
             depth += 1
         elif kind == ")":
@@ -1017,7 +998,7 @@ def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) ->
             if depth == 0:
                 break
         j += 1
-    inner = text[toks[i + 1][3]:toks[j][2]].strip()
+    inner = text[toks.end[i + 1]:toks.start[j]].strip()
     notes.append(f"line {line} prints {inner}")
     return j + 1
 
@@ -1025,66 +1006,66 @@ def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) ->
 def _import(b: _Builder, toks: Tokens, i: int) -> int:
     """import m [as a], ... | from m import n [as a], ...: the modules chainrule knows are
     accepted (their aliases reach their functions); any other is an error that names it."""
-    first = toks[i][1]
+    first = toks.text[i]
     if first == "as":
         raise _unexpected(toks[i], "an expression")
 
-    def dotted(j: int) -> tuple[str, tuple[int, int], int]:
-        if toks[j][0] != "name":
+    def dotted(j: int) -> tuple[str, int]:
+        if toks.kind[j] != "name":
             raise _unexpected(toks[j], "a module name")
-        parts, start = [toks[j][1]], toks[j][2]
-        end = toks[j][3]
+        parts, start = [toks.text[j]], toks.start[j]
+        end = toks.end[j]
         j += 1
-        while toks[j][0] == "." and toks[j + 1][0] == "name":
-            parts.append(toks[j + 1][1])
-            end = toks[j + 1][3]
+        while toks.kind[j] == "." and toks.kind[j + 1] == "name":
+            parts.append(toks.text[j + 1])
+            end = toks.end[j + 1]
             j += 2
         module = ".".join(parts)
         if module not in IMPORTABLE:
             raise _err(f"'{module}' cannot be imported here", (start, end),
                        "chainrule reads programs that import " + ", ".join(IMPORTABLE[:5])
                        + " or micrograd; it never runs code")
-        return module, (start, end), j
+        return module, j
 
     def alias(j: int) -> tuple[str | None, int]:
-        if toks[j][0] == "kw" and toks[j][1] == "as":
-            if toks[j + 1][0] != "name":
+        if toks.kind[j] == "kw" and toks.text[j] == "as":
+            if toks.kind[j + 1] != "name":
                 raise _unexpected(toks[j + 1], "a name")
-            return toks[j + 1][1], j + 2
+            return toks.text[j + 1], j + 2
         return None, j
 
     if first == "import":
         j = i + 1
         while True:
-            module, _, j = dotted(j)
+            module, j = dotted(j)
             name, j = alias(j)
             if name is not None:
                 b.modules[name] = module
             elif "." not in module:
                 b.modules[module] = module
-            if toks[j][0] != ",":
+            if toks.kind[j] != ",":
                 return j
             j += 1
-    module, _, j = dotted(i + 1)
-    if not (toks[j][0] == "kw" and toks[j][1] == "import"):
+    module, j = dotted(i + 1)
+    if not (toks.kind[j] == "kw" and toks.text[j] == "import"):
         raise _unexpected(toks[j], "'import'")
     j += 1
-    paren = toks[j][0] == "("
+    paren = toks.kind[j] == "("
     j += paren
     while True:
-        if toks[j][0] != "name":
+        if toks.kind[j] != "name":
             raise _unexpected(toks[j], "a name to import")
-        name = toks[j][1]
+        name = toks.text[j]
         local, j = alias(j + 1)
         if f"{module}.{name}" in IMPORTABLE:  # from torch.nn import functional as F
             b.modules[local or name] = f"{module}.{name}"
-        if toks[j][0] != ",":
+        if toks.kind[j] != ",":
             break
         j += 1
-        if paren and toks[j][0] == ")":
+        if paren and toks.kind[j] == ")":
             break
     if paren:
-        if toks[j][0] != ")":
+        if toks.kind[j] != ")":
             raise _unexpected(toks[j], "')'")
         j += 1
     return j
