@@ -92,16 +92,14 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
         if first + 2 > last:
             raise ExpressionError("the line ends too early; expected an expression", end, end)
         rhs_span = (starts[first + 2], end)
-        r = _RANDN.fullmatch(code, *rhs_span)
-        rhs: tuple[Graph, ...] = ()
-        randn = None
         items = _list_items(toks, first + 2, last)
+        r = _RANDN.fullmatch(code, *rhs_span)
         if r:
             randn = tuple(int(n) for n in r.group(1).split(",")) if r.group(1) else r.group(2)
-        elif items:
-            rhs = tuple(_parse_piece(code, s, e, limits) for s, e in items)
+            rhs = ()
         else:
-            rhs = (_parse_piece(code, *rhs_span, limits),)
+            randn = None
+            rhs = tuple(_parse_piece(code, s, e, limits) for s, e in items or [rhs_span])
         out.append(Statement(
             line=code.count("\n", 0, start) + 1, target=text[first], op=op, span=(start, end),
             target_span=(starts[first], ends[first]), rhs_span=rhs_span, rhs=rhs,
@@ -192,6 +190,11 @@ def _value(st: Statement, scope: Mapping, limits: Limits | None) -> np.ndarray:
 def _close(a, b) -> bool:
     return np.shape(a) == np.shape(b) and bool(
         np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
+
+
+def _json(x):
+    """A gradient as JSON data, always as floats."""
+    return json_value(np.asarray(x, dtype=float))
 
 
 def _num(x) -> str:
@@ -289,10 +292,8 @@ class _Check:
                                   "uses a variable", 0, len(self.code))
         self.stages = {st.target: st for st in stages}
         self.reads = {v: list(_reads(st)) for v, st in self.stages.items()}
-        self.readers: dict[str, list[str]] = {name: [] for name in self.names}
-        for v, names in self.reads.items():
-            for name in names:
-                self.readers[name].append(v)
+        self.readers = {name: [v for v in self.stages if name in self.reads[v]]
+                        for name in self.names}
         self.inputs = [name for name in self.names if name not in self.stages]
 
     def _suggest(self, name: str) -> str | None:
@@ -467,10 +468,10 @@ class _Check:
         return "none", []
 
     def judge(self) -> dict:
-        intents = {id(st): self._intent(st) for st in self.backward}
-        self.adders: dict[tuple[str, str], list[int]] = {}
-        for st in self.backward:
-            for v in intents[id(st)][1]:
+        intents = [self._intent(st) for st in self.backward]
+        self.adders: dict[tuple[str, str], list[int]] = {}  # (u, v): lines adding dv's to du
+        for st, (_, of) in zip(self.backward, intents, strict=True):
+            for v in of:
                 self.adders.setdefault((st.target[1:], v), []).append(st.line)
         self.got: dict[str, np.ndarray] = {}
         # a contribution is a share (stage, slot) of a stage's contribution (see _shares)
@@ -478,14 +479,14 @@ class _Check:
         self.should = {n: set() for n in self.names}  # those a right backward pass holds here
         self.lost = {n: {} for n in self.names}  # shares overwritten, and by which line
         self.taint: dict[str, int] = {}  # d<n> is wrong since this line
-        lines = [self._line(st, *intents[id(st)]) for st in self.backward]
+        lines = [self._line(st, *intent)
+                 for st, intent in zip(self.backward, intents, strict=True)]
         gradients = {n: self._final(n) for n in self.inputs}
-        first_wrong = next((e["line"] for e in lines if e["status"] == "wrong"), None)
         return {
             "output": self.output,
             "value": json_value(self.env[self.output]),
             "passed": all(e["ok"] for e in lines) and all(g["ok"] for g in gradients.values()),
-            "first_wrong": first_wrong,
+            "first_wrong": next((e["line"] for e in lines if e["status"] == "wrong"), None),
             "lines": lines,
             "gradients": gradients,
             "forward_end": self.backward[0].span[0],
@@ -535,9 +536,9 @@ class _Check:
             if not _close(value, np.zeros_like(value)):
                 faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
         elif kind == "none":
-            left = [s for s in reversed(self.readers[u])
-                    if (s, self.parts[(s, u)] - 1) not in self.should[u]]
-            guess = left[0] if left else self.readers[u][-1]
+            guess = next((s for s in reversed(self.readers[u])
+                          if (s, self.parts[(s, u)] - 1) not in self.should[u]),
+                         self.readers[u][-1])
             valid = [guess]
             faults.append(f"this line uses no gradient: d{u}'s contribution through {guess} "
                           f"is the local gradient times d{guess}, the gradient arriving at "
@@ -556,14 +557,21 @@ class _Check:
                 where = f" (line {earlier[0]})" if earlier else ""
                 faults.append(f"d{u} already holds its contribution through {v}{where}: this "
                               "line adds it a second time.")
-            for i, c in enumerate(self._shares(v, u, self._current(v))):
-                shares[(v, i)] = c
+            shares.update(zip(self._share_keys(v, u), self._shares(v, u, self._current(v)),
+                              strict=True))
             adds += left or self._share_keys(v, u)
-        for v in valid:
-            missing = [s for s in self.readers[v]
-                       if not self.should[v].issuperset(self._share_keys(s, v))]
-            if missing:
-                faults.append(self._incomplete(v, missing, st.line))
+        for v in valid:  # dv read before every contribution to it was added
+            gaps = []
+            for s in self.readers[v]:
+                if self.should[v].issuperset(self._share_keys(s, v)):
+                    continue
+                later = [n for n in self.adders.get((v, s), []) if n > st.line]
+                gaps.append(f"d{v} was read before its contribution from {s} was added "
+                            f"(line {later[0]} adds it, after this line)" if later else
+                            f"no line computes d{v}'s contribution through {s} before this "
+                            f"line reads d{v}")
+            if gaps:
+                faults.append("; ".join(gaps) + ".")
 
         if kind in ("data", "seed"):
             expected = self.seed
@@ -608,21 +616,8 @@ class _Check:
             self.lost[u].pop(k, None)
         self.should[u] |= set(adds)
         return {"line": st.line, "name": st.target, "of": valid, "ok": status == "ok",
-                "status": status, "got": json_value(np.asarray(after, dtype=float)),
-                "expected": json_value(np.asarray(expected, dtype=float)), "message": message,
-                "span": list(st.span)}
-
-    def _incomplete(self, v: str, missing: list[str], line: int) -> str:
-        parts = []
-        for s in missing:
-            later = [n for n in self.adders.get((v, s), []) if n > line]
-            if later:
-                parts.append(f"d{v} was read before its contribution from {s} was added "
-                             f"(line {later[0]} adds it, after this line)")
-            else:
-                parts.append(f"no line computes d{v}'s contribution through {s} before this "
-                             f"line reads d{v}")
-        return "; ".join(parts) + "."
+                "status": status, "got": _json(after), "expected": _json(expected),
+                "message": message, "span": list(st.span)}
 
     def _inherits(self, st: Statement, u: str, accumulates: bool) -> str:
         causes = [(self.taint[n[1:]], n) for n in _reads(st)
@@ -747,9 +742,8 @@ class _Check:
                 if not parts and name in self.taint:
                     parts.append(f"d{name} is wrong since line {self.taint[name]}")
                 message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
-        return {"got": None if got is None else json_value(np.asarray(got, dtype=float)),
-                "expected": json_value(np.asarray(expected, dtype=float)), "ok": ok,
-                "message": message}
+        return {"got": None if got is None else _json(got), "expected": _json(expected),
+                "ok": ok, "message": message}
 
 
 def backward_check(code: str, values: Mapping | None = None, *,
