@@ -278,13 +278,12 @@ class _Check:
                 raise ExpressionError(what, *st.target_span, hint=None if st.target in known
                                       else self._suggest(st.target))
             for name, span in _reads(st).items():
-                if name not in known and not (name[0] == "d" and name[1:] in known):
-                    if name[0] == "d":
-                        what = (f"unknown name '{name}': the forward pass has no variable "
-                                f"'{name[1:]}'")
-                    else:
-                        what = f"unknown name '{name}'"
-                    raise ExpressionError(what, *span, hint=self._suggest(name))
+                if name in known or (name[0] == "d" and name[1:] in known):
+                    continue
+                what = f"unknown name '{name}'"
+                if name[0] == "d":
+                    what += f": the forward pass has no variable '{name[1:]}'"
+                raise ExpressionError(what, *span, hint=self._suggest(name))
         # a number, a list of numbers or random numbers is an input, whose gradient is asked for
         stages = [st for st in self.forward if any(g.output.kind != "const" for g in st.rhs)]
         if not any(_reads(st) for st in stages):
@@ -294,7 +293,6 @@ class _Check:
         self.reads = {v: list(_reads(st)) for v, st in self.stages.items()}
         self.readers = {name: [v for v in self.stages if name in self.reads[v]]
                         for name in self.names}
-        self.inputs = [name for name in self.names if name not in self.stages]
 
     def _suggest(self, name: str) -> str | None:
         pool = self.names + ["d" + n for n in self.names]
@@ -322,7 +320,7 @@ class _Check:
             v = st.target
             if v in values and v not in self.stages:
                 self.warnings.append(f"value for {v} overrides the code's {v} = "
-                                     f"{self.code[st.rhs_span[0]:st.rhs_span[1]]}")
+                                     f"{self.code[slice(*st.rhs_span)]}")
                 self.env[v] = as_value(values[v], v, self.max_elements)
             elif st.randn is not None:
                 self.env[v] = self._randn(st)
@@ -383,11 +381,13 @@ class _Check:
                     "starts from ones (the gradient of the sum of its elements)")
         self.seed = seed
 
+    def _shape_rule(self, u: str) -> str:
+        return f"d{u} must have {u}'s shape {shape_text(self.env[u])}"
+
     def _check_shape(self, st: Statement, u: str, value) -> None:
         if np.shape(value) != np.shape(self.env[u]):
             raise ExpressionError(
-                f"d{u} must have {u}'s shape {shape_text(self.env[u])}, but this line gives "
-                f"{shape_text(value)}", *st.rhs_span,
+                f"{self._shape_rule(u)}, but this line gives {shape_text(value)}", *st.rhs_span,
                 hint="a gradient always has the shape of its variable")
 
     # the right answer, stage by stage
@@ -481,7 +481,7 @@ class _Check:
         self.taint: dict[str, int] = {}  # d<n> is wrong since this line
         lines = [self._line(st, *intent)
                  for st, intent in zip(self.backward, intents, strict=True)]
-        gradients = {n: self._final(n) for n in self.inputs}
+        gradients = {n: self._final(n) for n in self.names if n not in self.stages}
         return {
             "output": self.output,
             "value": json_value(self.env[self.output]),
@@ -523,7 +523,7 @@ class _Check:
             try:
                 value = _value(st, scope, self.limits)
             except ExpressionError as e:
-                e.hint = e.hint or f"d{u} must have {u}'s shape {shape_text(self.env[u])}"
+                e.hint = e.hint or self._shape_rule(u)
                 raise
         after = before + value if st.op == "+=" and before is not None else value
         self._check_shape(st, u, after)
@@ -660,8 +660,7 @@ class _Check:
                 f"{_num(value[where])} ({int(wrong.sum())} of {wrong.size} elements differ).")
 
     def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float) -> str:
-        stage = self.stages[v]
-        text = self.code[stage.rhs_span[0]:stage.rhs_span[1]]
+        text = self.code[slice(*self.stages[v].rhs_span)]
         formula = self._formula(v, u)
         named = f"{formula} = {_num(exp)}" if formula and formula != _num(exp) else _num(exp)
         factor = self._factor_text(st, v)
@@ -679,14 +678,12 @@ class _Check:
 
     def _factor_text(self, st: Statement, v: str) -> str | None:
         """The user's own text for the local gradient, in `factor * dv` or `dv * factor`."""
-        g = st.rhs[0]
-        out = g.output
+        out = st.rhs[0].output
         if out.kind != "gate" or out.op != "mul":
             return None
         for k, i in enumerate(out.inputs):
             if i.kind == "input" and i.name == "d" + v and out.inputs[1 - k].span:
-                s, e = out.inputs[1 - k].span
-                return self.code[s:e]
+                return self.code[slice(*out.inputs[1 - k].span)]
         return None
 
     def _formula(self, v: str, u: str) -> str | None:
@@ -719,29 +716,28 @@ class _Check:
         readers = self.readers[name]
         ok = _close(got, expected) if got is not None else not readers
         message = None
-        if not ok:
-            if got is None:
-                message = (f"no line computes d{name} (its contributions come through "
-                           f"{_names(readers)})")
-            else:
-                parts = []
-                for s in readers:
-                    shares = self._share_keys(s, name)
-                    lost = [self.lost[name][k] for k in shares if k in self.lost[name]]
-                    held = [k for k in shares if k in self.covered[name]]
-                    if len(held) == len(shares):
-                        continue
-                    if lost:
-                        parts.append(f"d{name} lost its contribution through {s} when line "
-                                     f"{lost[0]} overwrote it")
-                    elif held:
-                        parts.append(f"d{name} holds only part of its contribution through "
-                                     f"{s} ({len(held)} of {len(shares)} uses of {name})")
-                    else:
-                        parts.append(f"no line computes d{name}'s contribution through {s}")
-                if not parts and name in self.taint:
-                    parts.append(f"d{name} is wrong since line {self.taint[name]}")
-                message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
+        if not ok and got is None:
+            message = (f"no line computes d{name} (its contributions come through "
+                       f"{_names(readers)})")
+        elif not ok:
+            parts = []
+            for s in readers:
+                shares = self._share_keys(s, name)
+                lost = [self.lost[name][k] for k in shares if k in self.lost[name]]
+                held = [k for k in shares if k in self.covered[name]]
+                if len(held) == len(shares):
+                    continue
+                if lost:
+                    parts.append(f"d{name} lost its contribution through {s} when line "
+                                 f"{lost[0]} overwrote it")
+                elif held:
+                    parts.append(f"d{name} holds only part of its contribution through {s} "
+                                 f"({len(held)} of {len(shares)} uses of {name})")
+                else:
+                    parts.append(f"no line computes d{name}'s contribution through {s}")
+            if not parts and name in self.taint:
+                parts.append(f"d{name} is wrong since line {self.taint[name]}")
+            message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
         return {"got": None if got is None else _json(got), "expected": _json(expected),
                 "ok": ok, "message": message}
 
