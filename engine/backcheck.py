@@ -69,16 +69,11 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
     toks = tokenize(code, limits.max_depth if limits is not None else None)
     kind, text, starts, ends = toks.kind, toks.text, toks.start, toks.end
     out = []
-    i = 0
-    while kind[i] != "end":
-        if kind[i] == "sep":
-            i += 1
-            continue
-        j = i
-        while kind[j] != "sep" and kind[j] != "end":
-            j += 1
-        first, last = i, j - 1  # the statement's tokens
-        i = j
+    stops = [k for k, kd in enumerate(kind) if kd == "sep" or kd == "end"]
+    for first, stop in zip([0, *(k + 1 for k in stops[:-1])], stops, strict=True):
+        if first == stop:
+            continue  # an empty line
+        last = stop - 1  # the statement's tokens: first..last
         start, end = starts[first], ends[last]
         if kind[first] == "kw" or (text[first] == "print" and kind[first + 1] == "("):
             continue  # imports and prints do nothing here
@@ -251,11 +246,10 @@ class _Check:
         known = set(self.names)
         for name in self.names:
             if name[0] == "d" and name[1:] in known:
-                st = assigned.get(name)
+                span = assigned[name].target_span if name in assigned else self.free[name]
                 raise ExpressionError(
                     f"'{name}' is a forward variable, but d{name[1:]} names the gradient of "
-                    f"'{name[1:]}' in the backward pass",
-                    *(st.target_span if st else self.free[name]), hint=f"rename {name}")
+                    f"'{name[1:]}' in the backward pass", *span, hint=f"rename {name}")
         if not self.backward:
             raise ExpressionError(
                 "there is no backward pass: after the forward pass, add lines that compute "
