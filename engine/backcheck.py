@@ -405,9 +405,9 @@ class _Check:
     def _slots(self, v: str, u: str) -> list[int]:
         """The input slots of stage v's one gate that take u, when it is one gate."""
         st = self.stages[v]
-        if st.is_list or len(st.rhs) != 1 or st.rhs[0].output.kind != "gate":
-            return []
         out = st.rhs[0].output
+        if st.is_list or len(st.rhs) != 1 or out.kind != "gate":
+            return []
         return [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
 
     def _shares(self, v: str, u: str, seed) -> list[np.ndarray]:
@@ -441,8 +441,7 @@ class _Check:
                 c = sum(shares)
                 self.ref[u] = c if u not in self.ref else self.ref[u] + c
         for name in self.names:
-            if name not in self.ref:
-                self.ref[name] = self._zero(name)
+            self.ref.setdefault(name, self._zero(name))
 
     # judging the backward lines
 
