@@ -26,6 +26,7 @@ from engine.errors import ExpressionError
 from engine.fns import Sym, shape_text, sym
 from engine.graph import Graph, Limits, as_value
 from engine.ops import GATES, unbroadcast
+from engine.parse import AUGMENTED, callables, parse, tokenize
 
 RTOL, ATOL = 1e-6, 1e-9  # a hand-written local gradient agrees with the engine's to ~1e-15
 
@@ -62,29 +63,22 @@ _WORDS = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
 def _statements(code: str, limits: Limits | None) -> list[Statement]:
-    from engine.parse import tokenize
-
     if limits is not None and len(code) > limits.max_chars:
         raise ExpressionError(f"the code has {len(code):,} characters, more than the limit of "
                               f"{limits.max_chars:,}", limits.max_chars, len(code))
     toks = tokenize(code, limits.max_depth if limits is not None else None)
     kind, text, starts, ends = toks.kind, toks.text, toks.start, toks.end
     out = []
-    i = 0
-    while kind[i] != "end":
-        if kind[i] == "sep":
-            i += 1
-            continue
-        j = i
-        while kind[j] != "sep" and kind[j] != "end":
-            j += 1
-        first, last = i, j - 1  # the statement's tokens
-        i = j
+    stops = [k for k, kd in enumerate(kind) if kd == "sep" or kd == "end"]
+    for first, stop in zip([0, *(k + 1 for k in stops[:-1])], stops, strict=True):
+        if first == stop:
+            continue  # an empty line
+        last = stop - 1  # the statement's tokens: first..last
         start, end = starts[first], ends[last]
         if kind[first] == "kw" or (text[first] == "print" and kind[first + 1] == "("):
             continue  # imports and prints do nothing here
         op = kind[first + 1]
-        if kind[first] != "name" or op not in ("=", "+=", "-=", "*=", "/=", "**=", "@="):
+        if kind[first] != "name" or (op != "=" and op not in AUGMENTED):
             raise ExpressionError("each line assigns a name: name = expression", start, end,
                                   hint="in the backward pass: dname = ... or dname += ...")
         if op not in ("=", "+="):
@@ -93,16 +87,14 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
         if first + 2 > last:
             raise ExpressionError("the line ends too early; expected an expression", end, end)
         rhs_span = (starts[first + 2], end)
-        r = _RANDN.fullmatch(code, *rhs_span)
-        rhs: tuple[Graph, ...] = ()
-        randn = None
         items = _list_items(toks, first + 2, last)
+        r = _RANDN.fullmatch(code, *rhs_span)
         if r:
             randn = tuple(int(n) for n in r.group(1).split(",")) if r.group(1) else r.group(2)
-        elif items:
-            rhs = tuple(_parse_piece(code, s, e, limits) for s, e in items)
+            rhs = ()
         else:
-            rhs = (_parse_piece(code, *rhs_span, limits),)
+            randn = None
+            rhs = tuple(_parse_piece(code, s, e, limits) for s, e in items or [rhs_span])
         out.append(Statement(
             line=code.count("\n", 0, start) + 1, target=text[first], op=op, span=(start, end),
             target_span=(starts[first], ends[first]), rhs_span=rhs_span, rhs=rhs,
@@ -132,8 +124,6 @@ def _list_items(toks, first: int, last: int) -> list[tuple[int, int]]:
 
 def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Graph:
     """code[start:end] as an expression's circuit, its spans in the whole code."""
-    from engine.parse import callables, parse
-
     text = code[start:end]
     functions = callables()[0]
     # Read alone, an expression does not know the statements before it, so the parser would
@@ -151,10 +141,11 @@ def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Grap
     try:
         graph = parse(text, limits)
     except ExpressionError as e:
-        moved = ExpressionError(e.message, None if e.start is None else e.start + start,
-                                None if e.end is None else e.end + start, hint=e.hint)
-        moved.missing = e.missing
-        raise moved from None
+        if e.start is not None:
+            e.start += start
+        if e.end is not None:
+            e.end += start
+        raise
     for node in graph.nodes:
         if node.span is not None:
             node.span = (node.span[0] + start, node.span[1] + start)
@@ -177,11 +168,13 @@ def _reads(st: Statement) -> dict[str, tuple[int, int]]:
     return names
 
 
+def _run(g: Graph, scope: Mapping, limits: Limits | None = None) -> list:
+    """Every node's value in circuit g, its inputs read from scope."""
+    return g.forward({name: scope[name] for name in g.inputs()}, limits)
+
+
 def _value(st: Statement, scope: Mapping, limits: Limits | None) -> np.ndarray:
-    parts = []
-    for g in st.rhs:
-        vals = g.forward({name: scope[name] for name in g.inputs()}, limits)
-        parts.append(vals[g.output.index])
+    parts = [_run(g, scope, limits)[g.output.index] for g in st.rhs]
     if not st.is_list:
         return parts[0]
     if len({np.shape(p) for p in parts}) > 1:
@@ -189,37 +182,17 @@ def _value(st: Statement, scope: Mapping, limits: Limits | None) -> np.ndarray:
     return np.array(parts, dtype=float)
 
 
-def _vjp(st: Statement, scope: Mapping, seed) -> dict[str, np.ndarray]:
-    """The contribution of this stage to the gradient of each name it reads, seeded with its
-    own gradient `seed`: the engine's backward pass over the statement's circuit."""
-    out: dict[str, np.ndarray] = {}
-    seed = np.asarray(seed, dtype=float)
-    for k, g in enumerate(st.rhs):
-        vals = g.forward({name: scope[name] for name in g.inputs()})
-        s = seed[k] if st.is_list else seed
-        grads = g.backward(vals, s[()] if s.ndim == 0 else s)
-        for name, node in g.inputs().items():
-            c = grads[node.index]
-            if c is None:  # an integer label: it takes no gradient
-                c = np.zeros_like(vals[node.index])
-            out[name] = c if name not in out else out[name] + c
-    return out
-
-
-def _is_literal(st: Statement) -> bool:
-    """A number, a list of numbers or random numbers: an input, whose gradient is asked for."""
-    return st.randn is not None or all(g.output.kind == "const" for g in st.rhs)
-
-
 def _close(a, b) -> bool:
     return np.shape(a) == np.shape(b) and bool(
         np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
 
 
+def _json(x):
+    """A gradient as JSON data, always as floats."""
+    return json_value(np.asarray(x, dtype=float))
+
+
 def _num(x) -> str:
-    x = np.asarray(x, dtype=float)
-    if x.ndim:
-        return "×".join(map(str, x.shape)) + " values"
     return f"{float(x):.4g}"
 
 
@@ -236,6 +209,7 @@ class _Check:
                  limits: Limits | None):
         self.code = code
         self.limits = limits
+        self.max_elements = limits.max_elements if limits else None
         self.warnings: list[str] = []
         self._split(statements)
         self._forward(values)
@@ -268,16 +242,14 @@ class _Check:
                 self.forward.append(st)
             else:
                 self.backward.append(st)
-        self.stmt = assigned
         self.names = list(self.free) + list(assigned)  # every forward variable
         known = set(self.names)
         for name in self.names:
             if name[0] == "d" and name[1:] in known:
-                st = assigned.get(name)
+                span = assigned[name].target_span if name in assigned else self.free[name]
                 raise ExpressionError(
                     f"'{name}' is a forward variable, but d{name[1:]} names the gradient of "
-                    f"'{name[1:]}' in the backward pass",
-                    *(st.target_span if st else self.free[name]), hint=f"rename {name}")
+                    f"'{name[1:]}' in the backward pass", *span, hint=f"rename {name}")
         if not self.backward:
             raise ExpressionError(
                 "there is no backward pass: after the forward pass, add lines that compute "
@@ -300,24 +272,21 @@ class _Check:
                 raise ExpressionError(what, *st.target_span, hint=None if st.target in known
                                       else self._suggest(st.target))
             for name, span in _reads(st).items():
-                if name not in known and not (name[0] == "d" and name[1:] in known):
-                    if name[0] == "d":
-                        what = (f"unknown name '{name}': the forward pass has no variable "
-                                f"'{name[1:]}'")
-                    else:
-                        what = f"unknown name '{name}'"
-                    raise ExpressionError(what, *span, hint=self._suggest(name))
-        stages = [st for st in self.forward if not _is_literal(st)]
+                if name in known or (name[0] == "d" and name[1:] in known):
+                    continue
+                what = f"unknown name '{name}'"
+                if name[0] == "d":
+                    what += f": the forward pass has no variable '{name[1:]}'"
+                raise ExpressionError(what, *span, hint=self._suggest(name))
+        # a number, a list of numbers or random numbers is an input, whose gradient is asked for
+        stages = [st for st in self.forward if any(g.output.kind != "const" for g in st.rhs)]
         if not any(_reads(st) for st in stages):
             raise ExpressionError("the forward pass computes nothing: it has no statement that "
                                   "uses a variable", 0, len(self.code))
         self.stages = {st.target: st for st in stages}
         self.reads = {v: list(_reads(st)) for v, st in self.stages.items()}
-        self.readers: dict[str, list[str]] = {name: [] for name in self.names}
-        for v, names in self.reads.items():
-            for name in names:
-                self.readers[name].append(v)
-        self.inputs = [name for name in self.names if name not in self.stages]
+        self.readers = {name: [v for v in self.stages if name in self.reads[v]]
+                        for name in self.names}
 
     def _suggest(self, name: str) -> str | None:
         pool = self.names + ["d" + n for n in self.names]
@@ -327,7 +296,6 @@ class _Check:
     def _forward(self, values: Mapping) -> None:
         """Every forward variable's value: inputs from the code or the request, stages by the
         engine's forward pass over each statement."""
-        max_elements = self.limits.max_elements if self.limits else None
         self.env: dict[str, np.ndarray] = {}
         missing = [n for n in self.free if n not in values]
         if missing:
@@ -341,33 +309,28 @@ class _Check:
             elif name in self.stages:
                 self.warnings.append(f"value for {name} ignored: the forward pass computes it")
         for name in self.free:
-            self.env[name] = as_value(values[name], name, max_elements)
-        self.randn_seed = 0
+            self.env[name] = as_value(values[name], name, self.max_elements)
         for st in self.forward:
             v = st.target
-            if v in self.stages:
-                self.env[v] = _value(st, self.env, self.limits)
-                continue
-            if v in values:
+            if v in values and v not in self.stages:
                 self.warnings.append(f"value for {v} overrides the code's {v} = "
-                                     f"{self.code[st.rhs_span[0]:st.rhs_span[1]]}")
-                self.env[v] = as_value(values[v], v, max_elements)
+                                     f"{self.code[slice(*st.rhs_span)]}")
+                self.env[v] = as_value(values[v], v, self.max_elements)
             elif st.randn is not None:
                 self.env[v] = self._randn(st)
             else:
-                self.env[v] = _value(st, {}, self.limits)
-            if st.randn is not None:
-                self.randn_seed += 1
+                self.env[v] = _value(st, self.env, self.limits)
 
     def _randn(self, st: Statement) -> np.ndarray:
-        """np.random.randn(...) as a seeded random value: the n-th such call gets seed n."""
-        max_elements = self.limits.max_elements if self.limits else None
+        """np.random.randn(...) as a seeded random value: the n-th such call in the code gets
+        seed n."""
+        seed = [s for s in self.forward + self.backward if s.randn is not None].index(st)
         shape = st.randn
         if isinstance(shape, str):
             shape = np.shape(self.env[shape])
             if not shape:
-                return np.float64(np.random.default_rng(self.randn_seed).standard_normal())
-        return as_value({"randn": list(shape), "seed": self.randn_seed}, st.target, max_elements)
+                return np.float64(np.random.default_rng(seed).standard_normal())
+        return as_value({"randn": list(shape), "seed": seed}, st.target, self.max_elements)
 
     # the gradient the backward pass starts from
 
@@ -394,16 +357,11 @@ class _Check:
                     f"{self.readers[u][0]} uses {u}", *st.span,
                     hint="compute this gradient from the lines below it instead")
             self.data_line = st
-            if st.randn is not None:
-                self.randn_seed += sum(1 for b in self.backward[:self.backward.index(st)]
-                                       if b.randn is not None)
-                seed = self._randn(st)
-            else:
-                seed = _value(st, {}, self.limits)
+            seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
             self._check_shape(st, u, seed)
         self.output = self.data_line.target[1:] if self.data_line else last
         if self.output not in self.stages:
-            where = self.stmt[self.output] if self.output in self.stmt else self.data_line
+            where = next((st for st in self.forward if st.target == self.output), self.data_line)
             raise ExpressionError(f"the output {self.output} is not computed from anything",
                                   *where.span,
                                   hint="end the forward pass with the statement that computes "
@@ -417,38 +375,51 @@ class _Check:
                     "starts from ones (the gradient of the sum of its elements)")
         self.seed = seed
 
+    def _shape_rule(self, u: str) -> str:
+        return f"d{u} must have {u}'s shape {shape_text(self.env[u])}"
+
     def _check_shape(self, st: Statement, u: str, value) -> None:
         if np.shape(value) != np.shape(self.env[u]):
             raise ExpressionError(
-                f"d{u} must have {u}'s shape {shape_text(self.env[u])}, but this line gives "
-                f"{shape_text(value)}", *st.rhs_span,
+                f"{self._shape_rule(u)}, but this line gives {shape_text(value)}", *st.rhs_span,
                 hint="a gradient always has the shape of its variable")
 
     # the right answer, stage by stage
 
     def _contrib(self, v: str, seed) -> dict[str, np.ndarray]:
-        return _vjp(self.stages[v], self.env, seed)
+        """Stage v's contribution to the gradient of each name it reads, seeded with its own
+        gradient `seed`: the engine's backward pass over the statement's circuit."""
+        st = self.stages[v]
+        out: dict[str, np.ndarray] = {}
+        seed = np.asarray(seed, dtype=float)
+        for k, g in enumerate(st.rhs):
+            vals = _run(g, self.env)
+            grads = g.backward(vals, (seed[k] if st.is_list else seed)[()])
+            for name, node in g.inputs().items():
+                c = grads[node.index]
+                if c is None:  # an integer label: it takes no gradient
+                    c = np.zeros_like(vals[node.index])
+                out[name] = c if name not in out else out[name] + c
+        return out
 
     def _slots(self, v: str, u: str) -> list[int]:
         """The input slots of stage v's one gate that take u, when it is one gate."""
         st = self.stages[v]
-        if st.is_list or len(st.rhs) != 1 or st.rhs[0].output.kind != "gate":
-            return []
         out = st.rhs[0].output
+        if st.is_list or len(st.rhs) != 1 or out.kind != "gate":
+            return []
         return [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
 
     def _shares(self, v: str, u: str, seed) -> list[np.ndarray]:
         """Stage v's contribution to du, seeded with `seed`: one share, or one per input slot
         when v is one gate that takes u in several slots (x * x: the engine's staged code, and
         many people, write a line per slot)."""
-        whole = self._contrib(v, seed)[u]
         if self.parts[(v, u)] == 1:
-            return [whole]
+            return [self._contrib(v, seed)[u]]
         g = self.stages[v].rhs[0]
-        vals = g.forward({name: self.env[name] for name in g.inputs()})
+        vals = _run(g, self.env)
         out = g.output
-        seed = np.asarray(seed, dtype=float)
-        parts = GATES[out.op].vjp(seed[()] if seed.ndim == 0 else seed, vals[out.index],
+        parts = GATES[out.op].vjp(np.asarray(seed, dtype=float)[()], vals[out.index],
                                   *[vals[i.index] for i in out.inputs], **out.attrs)
         shape = np.shape(self.env[u])
         return [unbroadcast(np.asarray(parts[k], dtype=float), shape)[()]
@@ -462,9 +433,7 @@ class _Check:
         self.ref: dict[str, np.ndarray] = {self.output: self.seed}
         self.ref_share: dict[tuple[str, int, str], np.ndarray] = {}
         for v in reversed(list(self.stages)):
-            g = self.ref.get(v)
-            if g is None:
-                g = np.zeros_like(self.env[v])[()]
+            g = self.ref[v] if v in self.ref else self._zero(v)
             for u in self.reads[v]:
                 shares = self._shares(v, u, g)
                 for i, c in enumerate(shares):
@@ -472,8 +441,7 @@ class _Check:
                 c = sum(shares)
                 self.ref[u] = c if u not in self.ref else self.ref[u] + c
         for name in self.names:
-            if name not in self.ref:
-                self.ref[name] = np.zeros_like(self.env[name])[()]
+            self.ref.setdefault(name, self._zero(name))
 
     # judging the backward lines
 
@@ -493,10 +461,10 @@ class _Check:
         return "none", []
 
     def judge(self) -> dict:
-        intents = {id(st): self._intent(st) for st in self.backward}
-        self.adders: dict[tuple[str, str], list[int]] = {}
-        for st in self.backward:
-            for v in intents[id(st)][1]:
+        intents = [self._intent(st) for st in self.backward]
+        self.adders: dict[tuple[str, str], list[int]] = {}  # (u, v): lines adding dv's to du
+        for st, (_, of) in zip(self.backward, intents, strict=True):
+            for v in of:
                 self.adders.setdefault((st.target[1:], v), []).append(st.line)
         self.got: dict[str, np.ndarray] = {}
         # a contribution is a share (stage, slot) of a stage's contribution (see _shares)
@@ -504,14 +472,14 @@ class _Check:
         self.should = {n: set() for n in self.names}  # those a right backward pass holds here
         self.lost = {n: {} for n in self.names}  # shares overwritten, and by which line
         self.taint: dict[str, int] = {}  # d<n> is wrong since this line
-        lines = [self._line(st, *intents[id(st)]) for st in self.backward]
-        gradients = {n: self._final(n) for n in self.inputs}
-        first_wrong = next((e["line"] for e in lines if e["status"] == "wrong"), None)
+        lines = [self._line(st, *intent)
+                 for st, intent in zip(self.backward, intents, strict=True)]
+        gradients = {n: self._final(n) for n in self.names if n not in self.stages}
         return {
             "output": self.output,
             "value": json_value(self.env[self.output]),
             "passed": all(e["ok"] for e in lines) and all(g["ok"] for g in gradients.values()),
-            "first_wrong": first_wrong,
+            "first_wrong": next((e["line"] for e in lines if e["status"] == "wrong"), None),
             "lines": lines,
             "gradients": gradients,
             "forward_end": self.backward[0].span[0],
@@ -525,17 +493,15 @@ class _Check:
             return self.got[v]
         if v == self.output:
             return self.seed
-        return np.zeros_like(self.env[v])[()]
+        return self._zero(v)
 
-    def _scope(self, st: Statement) -> dict:
-        scope = {}
-        for name in _reads(st):
-            scope[name] = self.env[name] if name in self.env else self._current(name[1:])
-        return scope
+    def _zero(self, name: str):
+        """A zero of the shape of `name`: a number for a scalar."""
+        return np.zeros_like(self.env[name])[()]
 
-    def _all(self, u: str) -> list[tuple[str, int]]:
-        """Every share of every stage's contribution to du."""
-        return [(s, i) for s in self.readers[u] for i in range(self.parts[(s, u)])]
+    def _share_keys(self, v: str, u: str) -> list[tuple[str, int]]:
+        """The shares (v, slot) of stage v's contribution to du."""
+        return [(v, i) for i in range(self.parts[(v, u)])]
 
     def _line(self, st: Statement, kind: str, of: list[str]) -> dict:
         u = st.target[1:]
@@ -543,15 +509,15 @@ class _Check:
         self_read = ("d" + u) in _reads(st)
         accumulates = st.op == "+=" or self_read
         faults: list[str] = []
-        scope = self._scope(st)
+        scope = {n: self.env[n] if n in self.env else self._current(n[1:]) for n in _reads(st)}
         if kind == "data":
             value = self.seed
         else:
             try:
                 value = _value(st, scope, self.limits)
             except ExpressionError as e:
-                raise ExpressionError(e.message, e.start, e.end, hint=e.hint or (
-                    f"d{u} must have {u}'s shape {shape_text(self.env[u])}")) from None
+                e.hint = e.hint or self._shape_rule(u)
+                raise
         after = before + value if st.op == "+=" and before is not None else value
         self._check_shape(st, u, after)
 
@@ -563,9 +529,9 @@ class _Check:
             if not _close(value, np.zeros_like(value)):
                 faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
         elif kind == "none":
-            left = [s for s in reversed(self.readers[u])
-                    if (s, self.parts[(s, u)] - 1) not in self.should[u]]
-            guess = left[0] if left else self.readers[u][-1]
+            guess = next((s for s in reversed(self.readers[u])
+                          if (s, self.parts[(s, u)] - 1) not in self.should[u]),
+                         self.readers[u][-1])
             valid = [guess]
             faults.append(f"this line uses no gradient: d{u}'s contribution through {guess} "
                           f"is the local gradient times d{guess}, the gradient arriving at "
@@ -578,20 +544,27 @@ class _Check:
         adds: list[tuple[str, int]] = []
         shares: dict[tuple[str, int], np.ndarray] = {}
         for v in valid:
-            left = [(v, i) for i in range(self.parts[(v, u)]) if (v, i) not in self.should[u]]
+            left = [k for k in self._share_keys(v, u) if k not in self.should[u]]
             if not left:
                 earlier = [n for n in self.adders.get((u, v), []) if n < st.line]
                 where = f" (line {earlier[0]})" if earlier else ""
                 faults.append(f"d{u} already holds its contribution through {v}{where}: this "
                               "line adds it a second time.")
-            for i, c in enumerate(self._shares(v, u, self._current(v))):
-                shares[(v, i)] = c
-            adds += left or [(v, i) for i in range(self.parts[(v, u)])]
-        for v in valid:
-            missing = [s for s in self.readers[v]
-                       if any(k not in self.should[v] for k in self._all(v) if k[0] == s)]
-            if missing:
-                faults.append(self._incomplete(v, missing, st.line))
+            shares.update(zip(self._share_keys(v, u), self._shares(v, u, self._current(v)),
+                              strict=True))
+            adds += left or self._share_keys(v, u)
+        for v in valid:  # dv read before every contribution to it was added
+            gaps = []
+            for s in self.readers[v]:
+                if self.should[v].issuperset(self._share_keys(s, v)):
+                    continue
+                later = [n for n in self.adders.get((v, s), []) if n > st.line]
+                gaps.append(f"d{v} was read before its contribution from {s} was added "
+                            f"(line {later[0]} adds it, after this line)" if later else
+                            f"no line computes d{v}'s contribution through {s} before this "
+                            f"line reads d{v}")
+            if gaps:
+                faults.append("; ".join(gaps) + ".")
 
         if kind in ("data", "seed"):
             expected = self.seed
@@ -600,7 +573,7 @@ class _Check:
                               f"{'1' if np.ndim(expected) == 0 else 'ones'}.")
         else:
             base = before if self_read and before is not None else 0.0
-            own = base + sum((shares[k] for k in adds), np.zeros_like(self.env[u])[()])
+            own = base + sum((shares[k] for k in adds), self._zero(u))
             if len(adds) > 1 and len({k[0] for k in adds}) == 1 and _close(
                     value, base + shares[adds[0]]) and (not _close(value, own) or any(
                     n > st.line for n in self.adders[(u, adds[0][0])])):
@@ -615,8 +588,7 @@ class _Check:
                 faults.insert(0, f"d{u} was overwritten: it already held the gradient from "
                                  f"{held} — use +=.")
             should_after = self.should[u] | set(adds)
-            expected = sum((self.ref_share[(s, i, u)] for s, i in should_after),
-                           np.zeros_like(self.env[u])[()])
+            expected = sum((self.ref_share[(s, i, u)] for s, i in should_after), self._zero(u))
 
         if faults:
             status, message = "wrong", " ".join(faults)
@@ -637,21 +609,8 @@ class _Check:
             self.lost[u].pop(k, None)
         self.should[u] |= set(adds)
         return {"line": st.line, "name": st.target, "of": valid, "ok": status == "ok",
-                "status": status, "got": json_value(np.asarray(after, dtype=float)),
-                "expected": json_value(np.asarray(expected, dtype=float)), "message": message,
-                "span": list(st.span)}
-
-    def _incomplete(self, v: str, missing: list[str], line: int) -> str:
-        parts = []
-        for s in missing:
-            later = [n for n in self.adders.get((v, s), []) if n > line]
-            if later:
-                parts.append(f"d{v} was read before its contribution from {s} was added "
-                             f"(line {later[0]} adds it, after this line)")
-            else:
-                parts.append(f"no line computes d{v}'s contribution through {s} before this "
-                             f"line reads d{v}")
-        return "; ".join(parts) + "."
+                "status": status, "got": _json(after), "expected": _json(expected),
+                "message": message, "span": list(st.span)}
 
     def _inherits(self, st: Statement, u: str, accumulates: bool) -> str:
         causes = [(self.taint[n[1:]], n) for n in _reads(st)
@@ -694,8 +653,7 @@ class _Check:
                 f"{_num(value[where])} ({int(wrong.sum())} of {wrong.size} elements differ).")
 
     def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float) -> str:
-        stage = self.stages[v]
-        text = self.code[stage.rhs_span[0]:stage.rhs_span[1]]
+        text = self.code[slice(*self.stages[v].rhs_span)]
         formula = self._formula(v, u)
         named = f"{formula} = {_num(exp)}" if formula and formula != _num(exp) else _num(exp)
         factor = self._factor_text(st, v)
@@ -713,14 +671,12 @@ class _Check:
 
     def _factor_text(self, st: Statement, v: str) -> str | None:
         """The user's own text for the local gradient, in `factor * dv` or `dv * factor`."""
-        g = st.rhs[0]
-        out = g.output
+        out = st.rhs[0].output
         if out.kind != "gate" or out.op != "mul":
             return None
         for k, i in enumerate(out.inputs):
             if i.kind == "input" and i.name == "d" + v and out.inputs[1 - k].span:
-                s, e = out.inputs[1 - k].span
-                return self.code[s:e]
+                return self.code[slice(*out.inputs[1 - k].span)]
         return None
 
     def _formula(self, v: str, u: str) -> str | None:
@@ -753,32 +709,30 @@ class _Check:
         readers = self.readers[name]
         ok = _close(got, expected) if got is not None else not readers
         message = None
-        if not ok:
-            if got is None:
-                message = (f"no line computes d{name} (its contributions come through "
-                           f"{_names(readers)})")
-            else:
-                parts = []
-                for s in readers:
-                    shares = [k for k in self._all(name) if k[0] == s]
-                    lost = [self.lost[name][k] for k in shares if k in self.lost[name]]
-                    held = [k for k in shares if k in self.covered[name]]
-                    if len(held) == len(shares):
-                        continue
-                    if lost:
-                        parts.append(f"d{name} lost its contribution through {s} when line "
-                                     f"{lost[0]} overwrote it")
-                    elif held:
-                        parts.append(f"d{name} holds only part of its contribution through "
-                                     f"{s} ({len(held)} of {len(shares)} uses of {name})")
-                    else:
-                        parts.append(f"no line computes d{name}'s contribution through {s}")
-                if not parts and name in self.taint:
-                    parts.append(f"d{name} is wrong since line {self.taint[name]}")
-                message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
-        return {"got": None if got is None else json_value(np.asarray(got, dtype=float)),
-                "expected": json_value(np.asarray(expected, dtype=float)), "ok": ok,
-                "message": message}
+        if not ok and got is None:
+            message = (f"no line computes d{name} (its contributions come through "
+                       f"{_names(readers)})")
+        elif not ok:
+            parts = []
+            for s in readers:
+                shares = self._share_keys(s, name)
+                lost = [self.lost[name][k] for k in shares if k in self.lost[name]]
+                held = [k for k in shares if k in self.covered[name]]
+                if len(held) == len(shares):
+                    continue
+                if lost:
+                    parts.append(f"d{name} lost its contribution through {s} when line "
+                                 f"{lost[0]} overwrote it")
+                elif held:
+                    parts.append(f"d{name} holds only part of its contribution through {s} "
+                                 f"({len(held)} of {len(shares)} uses of {name})")
+                else:
+                    parts.append(f"no line computes d{name}'s contribution through {s}")
+            if not parts and name in self.taint:
+                parts.append(f"d{name} is wrong since line {self.taint[name]}")
+            message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
+        return {"got": None if got is None else _json(got), "expected": _json(expected),
+                "ok": ok, "message": message}
 
 
 def backward_check(code: str, values: Mapping | None = None, *,
