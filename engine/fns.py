@@ -243,6 +243,11 @@ def matmul(a, b):
         return _call("{0}.dot({1})", r"{0}\,{1}", a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         raise ExpressionError("@ needs vectors or matrices; use * for scalars")
+    if min(a.ndim, b.ndim) == 1 and max(a.ndim, b.ndim) > 2:
+        raise ExpressionError(
+            f"@ takes a vector with a matrix, not with a stack of matrices "
+            f"({shape_text(a)} @ {shape_text(b)}): write the vector as a one-column or one-row "
+            f"matrix")
     inner = b.shape[0 if b.ndim == 1 else -2]
     if a.shape[-1] != inner:
         raise ExpressionError(

@@ -474,6 +474,36 @@ def test_matmul_of_two_numbers_is_an_error_at_the_operator_not_a_crash(text):
     assert (err.value.start, err.value.end) == (0, len(text))
 
 
+
+@pytest.mark.parametrize(("a", "b"), [((2, 1, 3), (3,)), ((3,), (2, 3, 4))])
+def test_a_vector_with_a_stack_of_matrices_is_an_error_not_a_crash(a, b):
+    values = {"W": np.ones(a), "x": np.ones(b)}
+    with pytest.raises(ExpressionError) as err:
+        trace("sum(W @ x)", values)
+    assert "not with a stack of matrices" in err.value.message
+    assert "×".join(map(str, a)) in err.value.message
+
+
+@pytest.mark.parametrize(("a", "b"), [((2, 1, 3), (3, 4)), ((3, 4), (2, 4, 5)),
+                                      ((2, 3, 4), (2, 4, 5)), ((1, 3, 4), (2, 4, 5))])
+def test_stacks_of_matrices_get_the_central_difference_gradients(a, b):
+    rng = np.random.default_rng(1)
+    W, X = rng.standard_normal(a), rng.standard_normal(b)
+    G = rng.standard_normal(np.matmul(W, X).shape)
+    grads = trace("sum((W @ X) * G)", {"W": W, "X": X, "G": G}).to_dict()["gradients"]
+
+    def central(arr, f, h=1e-6):
+        out = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            up, down = arr.copy(), arr.copy()
+            up[i] += h
+            down[i] -= h
+            out[i] = (f(up) - f(down)) / (2 * h)
+        return out
+
+    np.testing.assert_allclose(grads["W"], central(W, lambda w: np.sum((w @ X) * G)), atol=1e-6)
+    np.testing.assert_allclose(grads["X"], central(X, lambda x: np.sum((W @ x) * G)), atol=1e-6)
+
 # --- the gate table says what can be called ---------------------------------------------------
 
 
