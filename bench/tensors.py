@@ -37,7 +37,7 @@ def ratios(ours, *peers, number: int = 5) -> list[list[float]]:
     """Per round, our time over each peer's, alternating which runs first."""
     out: list[list[float]] = [[] for _ in peers]
     for r in range(ROUNDS):
-        fns = [ours, *peers] if r % 2 else [*peers, ours][::-1]
+        fns = [ours, *peers] if r % 2 else [*peers, ours]
         times = {}
         for fn in fns:
             t = time.process_time()
