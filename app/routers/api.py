@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,6 +29,8 @@ from app.schemas import (
 from engine.circuit import compile_text, parsed, remember
 from engine.cost import US_PER_SCALAR_GATE, Budget, check_response, estimate, parse_seconds
 from engine.graph import Graph
+from engine.ops import GATES
+from engine.presets import PRESETS
 
 router = APIRouter()
 
@@ -149,31 +150,20 @@ async def backward_check(body: BackwardCheckRequest, request: Request) -> Encode
                            body.engine_values(LIMITS.max_elements))
 
 
-@cache
-def _presets() -> list[dict[str, Any]]:
-    from engine.presets import PRESETS
-
-    return [dict(p) for p in PRESETS]
-
-
-@cache
-def _ops() -> list[dict[str, Any]]:
-    from engine.ops import GATES
-
-    return [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,
-             "pattern": g.pattern} for g in GATES.values()]
+_OPS = [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,
+         "pattern": g.pattern} for g in GATES.values()]
 
 
 @router.get("/api/presets", response_model=list[Preset], tags=["reference"])
 async def presets() -> StrictJSONResponse:
     """The worked examples of the course notes, ready to load."""
-    return StrictJSONResponse(_presets())
+    return StrictJSONResponse(PRESETS)
 
 
 @router.get("/api/ops", response_model=list[Op], tags=["reference"])
 async def ops() -> StrictJSONResponse:
     """The gate table: op, label, arity, local-derivative formula, gradient pattern."""
-    return StrictJSONResponse(_ops())
+    return StrictJSONResponse(_OPS)
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])
