@@ -21,6 +21,7 @@ from typing_extensions import TypeAliasType
 
 from engine import ExpressionError
 from engine.labs.gradient_flow import SATURATION
+from engine.presets import DOSAGE
 
 # --- values ----------------------------------------------------------------------------------
 
@@ -492,14 +493,8 @@ class DescentRequest(CircuitRequest):
     """A circuit whose output is a scalar loss, and the inputs to descend on."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "expression": "dosage = [0, 0.5, 1]\nobserved = [0, 1, 0]\n"
-                      "w1 = 3.34; b1 = -1.43; w2 = -3.53; b2 = 0.57\n"
-                      "w3 = -1.22; w4 = -2.30; b3 = 0\n"
-                      "blue = softplus(dosage * w1 + b1) * w3\n"
-                      "orange = softplus(dosage * w2 + b2) * w4\n"
-                      "predicted = blue + orange + b3\n"
-                      "SSR = sum((observed - predicted)**2)",
-        "values": {}, "params": ["b3"], "lr": 0.1, "steps": 100, "tol": 0.001}]})
+        "expression": DOSAGE, "values": {}, "params": ["b3"], "lr": 0.1, "steps": 100,
+        "tol": 0.001}]})
     params: list[str] = Field(min_length=1, max_length=100,
                               description="Inputs of the circuit to descend on.")
     lr: Annotated[Number, Field(gt=0, le=1e6)] = Field(
