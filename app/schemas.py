@@ -19,7 +19,6 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from engine import ExpressionError
 from engine.labs.gradient_flow import SATURATION
 from engine.presets import DOSAGE
 
@@ -86,13 +85,9 @@ class CircuitRequest(BaseModel):
     expand: StrictBool = Field(
         False, description="Draw composite gates (sigmoid, tanh, ...) as primitive gates.")
 
-    def engine_values(self, max_elements: int) -> dict[str, Any]:
-        """Values as the engine takes them (random tensors as their {"randn", "seed"} dicts)."""
-        for name, v in self.values.items():
-            # Exact integer product: numpy's int64 product can wrap around to a small number.
-            if isinstance(v, Randn) and math.prod(v.randn) > max_elements:
-                raise ExpressionError(f"{name}: {math.prod(v.randn):,} elements is more than "
-                                      f"the limit of {max_elements:,}")
+    def engine_values(self) -> dict[str, Any]:
+        """Values as the engine takes them (random tensors as their {"randn", "seed"} dicts; the
+        engine holds their sizes to its limits before it makes them)."""
         return {k: v.model_dump() if isinstance(v, Randn) else v for k, v in self.values.items()}
 
 

@@ -80,7 +80,7 @@ async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest
     short, else in a worker, and kept in this process's cache either way."""
     limit = request.app.state.settings.time_limit
     start = time.monotonic()
-    values = body.engine_values(LIMITS.max_elements)
+    values = body.engine_values()
     text, expand = body.expression, body.expand
     graph = parsed(text, expand, LIMITS)
     if graph is None:
@@ -146,8 +146,7 @@ def backward_check_job(code: str, values: dict) -> bytes:
              tags=["circuit"])
 async def backward_check(body: BackwardCheckRequest, request: Request) -> EncodedJSON:
     """Judge a hand-written backward pass line by line against the engine's gradients."""
-    return await in_worker(request, backward_check_job, body.code,
-                           body.engine_values(LIMITS.max_elements))
+    return await in_worker(request, backward_check_job, body.code, body.engine_values())
 
 
 _OPS = [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,

@@ -66,7 +66,7 @@ def descent_job(text: str, values: dict, params: list[str], lr: float, steps: in
 async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
     """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
     return await in_worker(
-        request, descent_job, body.expression, body.engine_values(LIMITS.max_elements),
+        request, descent_job, body.expression, body.engine_values(),
         body.params, float(body.lr), body.steps, float(body.tol), body.expand)
 
 
