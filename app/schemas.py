@@ -19,6 +19,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from engine import nn
+from engine.labs import datasets, training
 from engine.labs.gradient_flow import SATURATION
 from engine.presets import DOSAGE
 
@@ -373,8 +375,8 @@ class GradientFlowRequest(BaseModel):
     depth: StrictInt = Field(5, ge=1, le=100, description="Number of hidden layers.")
     width: StrictInt = Field(1000, ge=2, le=1024,
                              description="Units per hidden layer (and inputs).")
-    activation: Literal["sigmoid", "tanh", "relu", "linear"] = "tanh"
-    init: Literal["standard", "xavier", "he", "normal"] = Field(
+    activation: Literal[nn.ACTIVATIONS] = "tanh"
+    init: Literal[nn.INITS] = Field(
         "standard", description="standard: U[-1/√n, 1/√n]; xavier: U[±√6/√(n_in+n_out)]; "
         "he: N(0, 2/n_in); normal: N(0, 1).")
     scale: Number = Field(1.0, gt=0, le=100,
@@ -542,14 +544,14 @@ class TrainRequest(BaseModel):
         {"dataset": "digits", "hidden": 100, "activation": "relu", "bias": True,
          "init": "he", "lr": 0.5, "reg": 0.0001, "batch": 50, "epochs": 20, "seed": 0},
     ]})
-    dataset: Literal["spiral", "digits", "circles", "xor"] = Field(
+    dataset: Literal[datasets.NAMES] = Field(
         "spiral", description="spiral: 3 arms of 100 points; circles and xor: 300 points, "
         "2 classes; digits: scikit-learn's 8×8 digits, 1,437 to train on and 360 to test.")
     hidden: StrictInt = Field(100, ge=0, le=1000,
                               description="Hidden units; 0 is a linear softmax classifier.")
-    activation: Literal["relu", "tanh", "sigmoid"] = "relu"
+    activation: Literal[training.ACTIVATIONS] = "relu"
     bias: StrictBool = Field(True, description="false is the notes' bias-free network.")
-    init: Literal["small", "standard", "xavier", "he", "normal"] = Field(
+    init: Literal[training.INITS] = Field(
         "small", description="small: 0.01·N(0, 1); standard: U[±1/√n]; xavier: "
         "U[±√6/√(n_in+n_out)]; he: N(0, 2/n_in); normal: N(0, 1). Biases start at 0.")
     lr: Annotated[Number, Field(gt=0, le=100)] = Field(1.0, description="Learning rate.")
