@@ -96,7 +96,7 @@ class CircuitRequest(BaseModel):
 class GradcheckRequest(CircuitRequest):
     """A circuit request plus the step of the central differences."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [  # extra="forbid" inherited
         {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}, "h": 1e-5}]})
     h: Annotated[Number, Field(ge=1e-10, le=1)] | None = Field(
         None, description="Step of the central differences (default 1e-5), from 1e-10 to 1.",
@@ -489,7 +489,7 @@ class CliffResponse(BaseModel):
 class DescentRequest(CircuitRequest):
     """A circuit whose output is a scalar loss, and the inputs to descend on."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(json_schema_extra={"examples": [{  # extra="forbid" inherited
         "expression": DOSAGE, "values": {}, "params": ["b3"], "lr": 0.1, "steps": 100,
         "tol": 0.001}]})
     params: list[str] = Field(min_length=1, max_length=100,
