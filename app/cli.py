@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -115,18 +115,16 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, `low` or more."""
 
+    def whole(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}")
+        return value
 
-def _whole(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+    return whole
 
 
 def _positive_float(text: str) -> float:
@@ -144,7 +142,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the web app and the API")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=_positive_int, default=1,
+    s.add_argument("--workers", type=_at_least(1), default=1,
                    help="worker processes (the app is stateless)")
     s.set_defaults(run=serve)
 
@@ -160,15 +158,15 @@ def parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("train", help="train a classifier, printing its progress")
     n.add_argument("dataset", choices=NAMES)
-    n.add_argument("--hidden", type=_whole, default=100, help="hidden units (0: linear)")
+    n.add_argument("--hidden", type=_at_least(0), default=100, help="hidden units (0: linear)")
     n.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     n.add_argument("--no-bias", action="store_true", help="the notes' bias-free network")
     n.add_argument("--init", choices=INITS, default="small")
     n.add_argument("--lr", type=_positive_float, default=1.0, help="learning rate")
     n.add_argument("--reg", type=float, default=1e-3, help="L2 strength")
-    n.add_argument("--batch", type=_whole, default=0, help="minibatch rows (0: all)")
-    n.add_argument("--epochs", type=_positive_int, default=10_000)
-    n.add_argument("--seed", type=_whole, default=0)
+    n.add_argument("--batch", type=_at_least(0), default=0, help="minibatch rows (0: all)")
+    n.add_argument("--epochs", type=_at_least(1), default=10_000)
+    n.add_argument("--seed", type=_at_least(0), default=0)
     n.set_defaults(run=train)
     return top
 

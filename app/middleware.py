@@ -19,7 +19,7 @@ log = logging.getLogger("chainrule.request")
 # C0 and C1 control characters and DEL, as \xNN in the log: a path cannot forge a log line.
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0))}
 # In a path they are refused, and so is U+FFFD: a percent-escape that is not UTF-8 decodes to it.
-_ODD = frozenset(map(chr, (*range(0x20), *range(0x7f, 0xa0), 0xfffd)))
+_ODD = frozenset(map(chr, (*_ESCAPES, 0xfffd)))
 _BODIES = frozenset(("POST", "PUT", "PATCH"))
 _JSON = b"application/json"
 

@@ -19,8 +19,10 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from engine import ExpressionError
+from engine import nn
+from engine.labs import datasets, training
 from engine.labs.gradient_flow import SATURATION
+from engine.presets import DOSAGE
 
 # --- values ----------------------------------------------------------------------------------
 
@@ -85,20 +87,16 @@ class CircuitRequest(BaseModel):
     expand: StrictBool = Field(
         False, description="Draw composite gates (sigmoid, tanh, ...) as primitive gates.")
 
-    def engine_values(self, max_elements: int) -> dict[str, Any]:
-        """Values as the engine takes them (random tensors as their {"randn", "seed"} dicts)."""
-        for name, v in self.values.items():
-            # Exact integer product: numpy's int64 product can wrap around to a small number.
-            if isinstance(v, Randn) and math.prod(v.randn) > max_elements:
-                raise ExpressionError(f"{name}: {math.prod(v.randn):,} elements is more than "
-                                      f"the limit of {max_elements:,}")
+    def engine_values(self) -> dict[str, Any]:
+        """Values as the engine takes them (random tensors as their {"randn", "seed"} dicts; the
+        engine holds their sizes to its limits before it makes them)."""
         return {k: v.model_dump() if isinstance(v, Randn) else v for k, v in self.values.items()}
 
 
 class GradcheckRequest(CircuitRequest):
     """A circuit request plus the step of the central differences."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [  # extra="forbid" inherited
         {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}, "h": 1e-5}]})
     h: Annotated[Number, Field(ge=1e-10, le=1)] | None = Field(
         None, description="Step of the central differences (default 1e-5), from 1e-10 to 1.",
@@ -377,8 +375,8 @@ class GradientFlowRequest(BaseModel):
     depth: StrictInt = Field(5, ge=1, le=100, description="Number of hidden layers.")
     width: StrictInt = Field(1000, ge=2, le=1024,
                              description="Units per hidden layer (and inputs).")
-    activation: Literal["sigmoid", "tanh", "relu", "linear"] = "tanh"
-    init: Literal["standard", "xavier", "he", "normal"] = Field(
+    activation: Literal[nn.ACTIVATIONS] = "tanh"
+    init: Literal[nn.INITS] = Field(
         "standard", description="standard: U[-1/√n, 1/√n]; xavier: U[±√6/√(n_in+n_out)]; "
         "he: N(0, 2/n_in); normal: N(0, 1).")
     scale: Number = Field(1.0, gt=0, le=100,
@@ -491,15 +489,9 @@ class CliffResponse(BaseModel):
 class DescentRequest(CircuitRequest):
     """A circuit whose output is a scalar loss, and the inputs to descend on."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "expression": "dosage = [0, 0.5, 1]\nobserved = [0, 1, 0]\n"
-                      "w1 = 3.34; b1 = -1.43; w2 = -3.53; b2 = 0.57\n"
-                      "w3 = -1.22; w4 = -2.30; b3 = 0\n"
-                      "blue = softplus(dosage * w1 + b1) * w3\n"
-                      "orange = softplus(dosage * w2 + b2) * w4\n"
-                      "predicted = blue + orange + b3\n"
-                      "SSR = sum((observed - predicted)**2)",
-        "values": {}, "params": ["b3"], "lr": 0.1, "steps": 100, "tol": 0.001}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{  # extra="forbid" inherited
+        "expression": DOSAGE, "values": {}, "params": ["b3"], "lr": 0.1, "steps": 100,
+        "tol": 0.001}]})
     params: list[str] = Field(min_length=1, max_length=100,
                               description="Inputs of the circuit to descend on.")
     lr: Annotated[Number, Field(gt=0, le=1e6)] = Field(
@@ -552,14 +544,14 @@ class TrainRequest(BaseModel):
         {"dataset": "digits", "hidden": 100, "activation": "relu", "bias": True,
          "init": "he", "lr": 0.5, "reg": 0.0001, "batch": 50, "epochs": 20, "seed": 0},
     ]})
-    dataset: Literal["spiral", "digits", "circles", "xor"] = Field(
+    dataset: Literal[datasets.NAMES] = Field(
         "spiral", description="spiral: 3 arms of 100 points; circles and xor: 300 points, "
         "2 classes; digits: scikit-learn's 8×8 digits, 1,437 to train on and 360 to test.")
     hidden: StrictInt = Field(100, ge=0, le=1000,
                               description="Hidden units; 0 is a linear softmax classifier.")
-    activation: Literal["relu", "tanh", "sigmoid"] = "relu"
+    activation: Literal[training.ACTIVATIONS] = "relu"
     bias: StrictBool = Field(True, description="false is the notes' bias-free network.")
-    init: Literal["small", "standard", "xavier", "he", "normal"] = Field(
+    init: Literal[training.INITS] = Field(
         "small", description="small: 0.01·N(0, 1); standard: U[±1/√n]; xavier: "
         "U[±√6/√(n_in+n_out)]; he: N(0, 2/n_in); normal: N(0, 1). Biases start at 0.")
     lr: Annotated[Number, Field(gt=0, le=100)] = Field(1.0, description="Learning rate.")

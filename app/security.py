@@ -27,7 +27,8 @@ _ESM = {  # package -> its ES module entry inside the package
     "w3c-keyname": "index.js",
 }
 
-IMPORT_MAP: dict = {"imports": {name: f"/vendor/{name}/{entry}" for name, entry in _ESM.items()}}
+VENDOR = "/vendor"  # the URL prefix of the front-end files (app.routers.pages serves them)
+IMPORT_MAP: dict = {"imports": {name: f"{VENDOR}/{name}/{entry}" for name, entry in _ESM.items()}}
 
 # Files /vendor/<package>/ serves: package (a trailing * matches any package of a scope) ->
 # patterns of paths inside it, where ** is any number of directories and * any name part.

@@ -7,13 +7,13 @@ Used by `chainrule serve`; behind a reverse proxy (deploy/) the proxy does the s
 
 from __future__ import annotations
 
-import json
 from asyncio import TimerHandle, Transport
 from functools import cache
+from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.problems import MEDIA_TYPE
+from app.problems import MEDIA_TYPE, problem
 from app.settings import Settings
 
 
@@ -22,10 +22,10 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def _problem(status: int, title: str, detail: str) -> bytes:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status,
-                       "detail": detail}).encode()
-    return (f"HTTP/1.1 {status} {title}\r\ncontent-type: {MEDIA_TYPE}\r\n"
+def _problem(status: int, detail: str) -> bytes:
+    """The whole response: the problem document the app would send, then the connection closes."""
+    body = problem(status, detail).body
+    return (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: {MEDIA_TYPE}\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
 
 
@@ -40,8 +40,7 @@ class Protocol(HttpToolsProtocol):
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > settings().max_connections:
-            transport.write(_problem(503, "Service Unavailable",
-                                     "The server has too many open connections; try again."))
+            transport.write(_problem(503, "The server has too many open connections; try again."))
             transport.close()
             return
         self._arm()
@@ -60,7 +59,7 @@ class Protocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        self.transport.write(_problem(400, "Bad Request", msg))
+        self.transport.write(_problem(400, msg))
         self.transport.close()
 
     def _arm(self) -> None:
@@ -77,6 +76,5 @@ class Protocol(HttpToolsProtocol):
         if not self.transport.is_closing() and (self.cycle is None
                                                 or self.cycle.response_complete):
             seconds = settings().header_timeout
-            self.transport.write(_problem(408, "Request Timeout",
-                                          f"No request headers within {seconds:g} s."))
+            self.transport.write(_problem(408, f"No request headers within {seconds:g} s."))
             self.transport.close()

@@ -1,1 +1,1 @@
-"""One router per concern: the engine's API and the pages."""
+"""One router per concern: the engine's API, the labs and the pages."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,6 +29,8 @@ from app.schemas import (
 from engine.circuit import compile_text, parsed, remember
 from engine.cost import US_PER_SCALAR_GATE, Budget, check_response, estimate, parse_seconds
 from engine.graph import Graph
+from engine.ops import GATES
+from engine.presets import PRESETS
 
 router = APIRouter()
 
@@ -79,7 +80,7 @@ async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest
     short, else in a worker, and kept in this process's cache either way."""
     limit = request.app.state.settings.time_limit
     start = time.monotonic()
-    values = body.engine_values(LIMITS.max_elements)
+    values = body.engine_values()
     text, expand = body.expression, body.expand
     graph = parsed(text, expand, LIMITS)
     if graph is None:
@@ -145,35 +146,23 @@ def backward_check_job(code: str, values: dict) -> bytes:
              tags=["circuit"])
 async def backward_check(body: BackwardCheckRequest, request: Request) -> EncodedJSON:
     """Judge a hand-written backward pass line by line against the engine's gradients."""
-    return await in_worker(request, backward_check_job, body.code,
-                           body.engine_values(LIMITS.max_elements))
+    return await in_worker(request, backward_check_job, body.code, body.engine_values())
 
 
-@cache
-def _presets() -> list[dict[str, Any]]:
-    from engine.presets import PRESETS
-
-    return [dict(p) for p in PRESETS]
-
-
-@cache
-def _ops() -> list[dict[str, Any]]:
-    from engine.ops import GATES
-
-    return [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,
-             "pattern": g.pattern} for g in GATES.values()]
+_OPS = [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,
+         "pattern": g.pattern} for g in GATES.values()]
 
 
 @router.get("/api/presets", response_model=list[Preset], tags=["reference"])
 async def presets() -> StrictJSONResponse:
     """The worked examples of the course notes, ready to load."""
-    return StrictJSONResponse(_presets())
+    return StrictJSONResponse(PRESETS)
 
 
 @router.get("/api/ops", response_model=list[Op], tags=["reference"])
 async def ops() -> StrictJSONResponse:
     """The gate table: op, label, arity, local-derivative formula, gradient pattern."""
-    return StrictJSONResponse(_ops())
+    return StrictJSONResponse(_OPS)
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])

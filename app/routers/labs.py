@@ -55,9 +55,6 @@ async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
 
 # --- gradient descent on a circuit ---------------------------------------------------------------
 
-DESCENT_ERRORS = {400: {"model": Problem, "description": "The expression or its values are wrong, "
-                        "a parameter is not an input, or the output is not a scalar."}, **ERRORS}
-
 
 def descent_job(text: str, values: dict, params: list[str], lr: float, steps: int, tol: float,
                 expand: bool) -> bytes:
@@ -65,12 +62,11 @@ def descent_job(text: str, values: dict, params: list[str], lr: float, steps: in
                                 expand=expand, limits=LIMITS))
 
 
-@router.post("/api/descent", response_model=DescentResponse, responses=DESCENT_ERRORS,
-             tags=["circuit"])
+@router.post("/api/descent", response_model=DescentResponse, responses=ERRORS, tags=["circuit"])
 async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
     """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
     return await in_worker(
-        request, descent_job, body.expression, body.engine_values(LIMITS.max_elements),
+        request, descent_job, body.expression, body.engine_values(),
         body.params, float(body.lr), body.steps, float(body.tol), body.expand)
 
 

@@ -12,14 +12,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import TemplateNotFound
 from starlette.exceptions import HTTPException
 
-from app.security import IMPORT_MAP, csp, inline_hashes, vendor_file
+from app.security import IMPORT_MAP, VENDOR, csp, inline_hashes, vendor_file
 from app.settings import ROOT
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=ROOT / "templates")
 
 NODE_MODULES = ROOT / "node_modules"
-VENDOR = "/vendor"
 STATIC = "/static"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
           ".map": "application/json", ".json": "application/json",
