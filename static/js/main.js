@@ -25,8 +25,16 @@ import { $, editInPlace, el } from './dom.js';
 
 const state = pageState(location.hash);
 
-// elk.bundled.js and katex load with `defer`, which runs before this module.
-const elk = new window.ELK();
+// elk.bundled.js loads with `defer`, before this module; it is started on the first layout, so
+// a page whose copy did not load still starts, and says so where the drawing would be.
+let elkInstance = null;
+const elk = {
+  layout(graph) {
+    if (!window.ELK) throw new Error('the layout library (elkjs) did not load; reload the page');
+    elkInstance ??= new window.ELK();
+    return elkInstance.layout(graph);
+  },
+};
 const svg = $('circuit-svg');
 const rowsBox = $('inputs').querySelector('.input-rows');
 const zoom = zoomView($('circuit'), svg);

@@ -689,3 +689,15 @@ def test_copy_image_puts_the_png_on_the_clipboard(browser, base_url: str) -> Non
         assert size == [2 * w, 2 * h]
     finally:
         ctx.close()
+
+
+def test_the_page_starts_and_says_why_when_the_layout_library_does_not_load(
+        fresh_page: Page, base_url: str) -> None:
+    page = fresh_page  # it adds a route
+    page.route("**/vendor/elkjs/**", lambda route: route.fulfill(status=404, body="not found"))
+    open_page(page, base_url)
+    message = page.locator("#error .message")
+    expect(message).to_contain_text("Drawing failed")
+    expect(message).to_contain_text("elkjs")
+    expect(page.locator("#in-x")).to_have_value("-2")  # the rest of the page works
+    expect(page.locator("#preset option")).not_to_have_count(1)
