@@ -95,8 +95,11 @@ export function tensorMaps(circuit, id, precision = 2) {
  *     explain.show(id);    // gate or fork `id`: how it sends its gradient back; the gate is marked
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
+ *     explain.refresh();   // after a redraw with new values: what is on show, with the new numbers
+ *     explain.clear();     // a new program: the hint again, the heat maps hidden
  */
 export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
+  const hint = [...box.childNodes];
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') heat.hidden = true;
   });
@@ -130,6 +133,15 @@ export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
       heat.replaceChildren(...kids);
       heat.dataset.node = id;
       heat.hidden = false;
+    },
+    refresh() {
+      if (box.dataset.node) this.show(box.dataset.node);
+      if (!heat.hidden) this.heatMap(heat.dataset.node);
+    },
+    clear() {
+      box.replaceChildren(...hint);
+      delete box.dataset.node;
+      heat.hidden = true;
     },
   };
 }

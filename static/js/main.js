@@ -150,6 +150,7 @@ function load(next) {
   Object.assign(state, next, { asked: new Set(), drawn: null, answer: null, pinned: null });
   clearTimeout(state.timer);
   zoom.forget();
+  explain.clear();
   editor.setText(state.expression);
   rowsBox.replaceChildren();
   syncControls();
@@ -196,8 +197,10 @@ async function render() {
   const plan = stepPlan(circuit);
   const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
   drawCircuit(svg, lay, circuit, plan, groups);
-  // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them.
-  zoom.update({ keep: wiring(circuit) === wiring(state.drawn?.circuit) });
+  // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them,
+  // and the explanation on show stays, with the new numbers; a new program clears it.
+  const same = wiring(circuit) === wiring(state.drawn?.circuit);
+  zoom.update({ keep: same });
   hooks.phases = { layoutMs: t1 - t0, drawMs: performance.now() - t1 };
   state.drawn = { circuit, body, lay, plan, colours: magnitudeColours(lay) };
   descend.update(circuit);
@@ -205,11 +208,16 @@ async function render() {
   panels.update();
   $('result').replaceChildren(...resultView(circuit, state.precision));
   checker.show(circuit);
+  if (same) explain.refresh();
+  else {
+    state.pinned = null;
+    explain.clear();
+  }
+  markGate(svg, 'pinned', state.pinned);
   stepper.plan = plan;
   $('circuit').classList.remove('stale');
   svg.dataset.expression = circuit.expression;
   svg.dataset.renders = String(++hooks.renders);
-  if (state.pinned && circuit.nodes.some((n) => n.id === state.pinned)) explain.show(state.pinned);
   return true;
 }
 

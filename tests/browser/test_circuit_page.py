@@ -54,6 +54,21 @@ def editor_text(page: Page) -> str:
     return page.evaluate("window.chainrule.editor.text")
 
 
+PASTE_JS = """(text) => {
+  const data = new DataTransfer();
+  data.setData('text/plain', text);
+  document.activeElement.dispatchEvent(
+    new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+}"""
+
+
+def paste_program(page: Page, text: str) -> None:
+    """What a newcomer does: select all in the editor and paste a program over it."""
+    page.click("#expr")
+    page.keyboard.press("Control+A")
+    page.evaluate(PASTE_JS, text)
+
+
 def renders(page: Page) -> int:
     return int(page.get_attribute("#circuit-svg", "data-renders") or 0)
 
@@ -701,3 +716,43 @@ def test_the_page_starts_and_says_why_when_the_layout_library_does_not_load(
     expect(message).to_contain_text("elkjs")
     expect(page.locator("#in-x")).to_have_value("-2")  # the rest of the page works
     expect(page.locator("#preset option")).not_to_have_count(1)
+
+
+
+def pin_the_mul_gate(page: Page, base_url: str) -> None:
+    """A fresh page (no link): the starting example, its * gate's explanation pinned."""
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.click("g.gate[data-op=mul]")
+    expect(page.locator("#explain h3")).to_contain_text("(mul)")
+    expect(page.locator("#explain tr.send")).to_have_count(2)
+
+
+def test_another_example_clears_a_pinned_explanation(page: Page, base_url: str) -> None:
+    pin_the_mul_gate(page, base_url)
+    n = renders(page)
+    page.select_option("#preset", "neuron-grouped")
+    wait_render(page, n)
+    expect(page.locator("#explain tr.send")).to_have_count(0)
+    expect(page.locator("#explain .hint")).to_contain_text("Hover or focus a gate")
+    expect(page.locator("g.gate.pinned")).to_have_count(0)
+
+
+def test_pasted_code_clears_a_pinned_explanation(page: Page, base_url: str) -> None:
+    pin_the_mul_gate(page, base_url)
+    n = renders(page)
+    paste_program(page, "q = a * b\nf = q + c")
+    wait_render(page, n)
+    assert editor_text(page) == "q = a * b\nf = q + c"
+    expect(page.locator("#explain tr.send")).to_have_count(0)
+    expect(page.locator("#explain .hint")).to_contain_text("Hover or focus a gate")
+    page.locator("g.gate[data-op=add]").hover()  # nothing is pinned any more
+    expect(page.locator("#explain h3")).to_contain_text("(add)")
+
+
+def test_a_new_value_refreshes_a_pinned_explanation(page: Page, base_url: str) -> None:
+    pin_the_mul_gate(page, base_url)
+    page.fill("#in-z", "-5")
+    expect(page.locator("#output-value")).to_have_text("-15.00")
+    expect(page.locator("#explain tr.send td.local")).to_have_text(["-5.00", "3.00"])
+    expect(page.locator("g.gate[data-op=mul]")).to_have_class(re.compile(r"\bpinned\b"))
