@@ -198,11 +198,12 @@ async function render() {
   const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
   drawCircuit(svg, lay, circuit, plan, groups);
   // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them,
-  // and the explanation on show stays, with the new numbers; a new program clears it.
+  // and the explanation on show stays, with the new numbers; a new program clears it. Other
+  // decimals change the drawing's width: an automatic zoom fits it again.
   const same = wiring(circuit) === wiring(state.drawn?.circuit);
-  zoom.update({ keep: same });
+  zoom.update({ keep: same && state.precision === state.drawn?.precision });
   hooks.phases = { layoutMs: t1 - t0, drawMs: performance.now() - t1 };
-  state.drawn = { circuit, body, lay, plan, colours: magnitudeColours(lay) };
+  state.drawn = { circuit, body, lay, plan, colours: magnitudeColours(lay), precision: state.precision };
   descend.update(circuit);
   showMagnitude();
   panels.update();

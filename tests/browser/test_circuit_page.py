@@ -756,3 +756,31 @@ def test_a_new_value_refreshes_a_pinned_explanation(page: Page, base_url: str) -
     expect(page.locator("#output-value")).to_have_text("-15.00")
     expect(page.locator("#explain tr.send td.local")).to_have_text(["-5.00", "3.00"])
     expect(page.locator("g.gate[data-op=mul]")).to_have_class(re.compile(r"\bpinned\b"))
+
+
+WIDE_JS = """() => {
+  const svg = document.getElementById('circuit-svg');
+  const box = document.getElementById('circuit');
+  const room = box.clientWidth - 2 * parseFloat(getComputedStyle(box).paddingLeft);
+  return [svg.getBoundingClientRect().width, room, Number(svg.dataset.zoom)];
+}"""
+
+
+def test_more_decimals_refit_the_automatic_zoom(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    width, room, zoom = page.evaluate(WIDE_JS)
+    assert width <= room + 0.5 and zoom > 1, "a small circuit is drawn larger, within its box"
+    n = renders(page)
+    page.fill("#precision", "8")
+    wait_render(page, n)
+    expect(page.locator("#output-value")).to_have_text("-12.00000000")
+    width, room, wider = page.evaluate(WIDE_JS)
+    assert width <= room + 0.5, f"the drawing ({width} px) overflows its box ({room} px)"
+    assert wider < zoom
+    page.click("#zoom-in")  # a zoom the user chose stays
+    chosen = page.get_attribute("#circuit-svg", "data-zoom")
+    n = renders(page)
+    page.fill("#precision", "3")
+    wait_render(page, n)
+    assert page.get_attribute("#circuit-svg", "data-zoom") == chosen
