@@ -784,3 +784,26 @@ def test_more_decimals_refit_the_automatic_zoom(page: Page, base_url: str) -> No
     page.fill("#precision", "3")
     wait_render(page, n)
     assert page.get_attribute("#circuit-svg", "data-zoom") == chosen
+
+
+def test_the_auto_button_says_what_it_does_and_the_read_out_agrees(page: Page,
+                                                                  base_url: str) -> None:
+    """The automatic zoom (fill the width, text never below 12 px) has a button named for it,
+    pressed while the zoom is automatic; the read-out always shows the zoom on screen."""
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    auto = page.locator("#zoom-reset")
+    level = page.locator("#zoom-level")
+    zoom = lambda: float(page.get_attribute("#circuit-svg", "data-zoom"))  # noqa: E731
+    expect(auto).to_have_text("auto")
+    expect(auto).to_have_attribute("aria-pressed", "true")
+    start = zoom()
+    expect(level).to_have_text(f"{round(start * 100)} %")
+    page.click("#zoom-in")
+    expect(auto).to_have_attribute("aria-pressed", "false")
+    assert zoom() == pytest.approx(start * 1.25, abs=1e-3)
+    expect(level).to_have_text(f"{round(zoom() * 100)} %")
+    page.click("#zoom-reset")
+    expect(auto).to_have_attribute("aria-pressed", "true")
+    assert zoom() == start
+    expect(level).to_have_text(f"{round(start * 100)} %")
