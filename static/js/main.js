@@ -277,6 +277,10 @@ for (const name of ['expand', 'magnitude', 'boxes']) {
 $('precision').addEventListener('input', (e) => {
   if (e.target.value !== '') setOption('precision', clampPrecision(e.target.value));
 });
+// Typed out of range (or left empty), the field shows the decimals in use once the user leaves it.
+$('precision').addEventListener('change', (e) => {
+  e.target.value = String(state.precision);
+});
 // The skip link moves the focus, not the URL: the hash holds the circuit.
 document.querySelector('.skip-link')?.addEventListener('click', (e) => {
   e.preventDefault();

@@ -807,3 +807,20 @@ def test_the_auto_button_says_what_it_does_and_the_read_out_agrees(page: Page,
     expect(auto).to_have_attribute("aria-pressed", "true")
     assert zoom() == start
     expect(level).to_have_text(f"{round(start * 100)} %")
+
+
+def test_the_decimals_field_shows_the_number_of_decimals_in_use(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#precision", "99")
+    page.keyboard.press("Tab")
+    expect(page.locator("#output-value")).to_have_text("-12.00000000")
+    expect(page.locator("#precision")).to_have_value("8")
+    page.fill("#precision", "-3")
+    page.keyboard.press("Tab")
+    expect(page.locator("#output-value")).to_have_text("-12")
+    expect(page.locator("#precision")).to_have_value("0")
+    page.fill("#precision", "")
+    page.keyboard.press("Tab")
+    expect(page.locator("#precision")).to_have_value("0")
+    assert "p=0" in page.url
