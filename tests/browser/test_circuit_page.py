@@ -824,3 +824,14 @@ def test_the_decimals_field_shows_the_number_of_decimals_in_use(page: Page, base
     page.keyboard.press("Tab")
     expect(page.locator("#precision")).to_have_value("0")
     assert "p=0" in page.url
+
+
+def test_a_link_with_a_bad_value_says_which_input_and_what_a_value_looks_like(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": "abc", "y": 5, "z": -4}))
+    message = page.locator("#error .message")
+    expect(message).to_have_text('Invalid input value: x: expected a number or a list of numbers,'
+                                 ' e.g. 1.5 or [1, 2]; got "abc"')
+    page.fill("#in-x", "-2")  # the row puts it right
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    expect(page.locator("#error")).to_be_hidden()
