@@ -8,6 +8,7 @@
  */
 import { ApiError, postCircuit } from './api.js';
 import { forwardPart } from './backcheck.js';
+import { shortest } from './format.js';
 import { freeNames, literals } from './source.js';
 import { el } from './dom.js';
 
@@ -128,7 +129,8 @@ const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn'
  * `set(name, value, text, ms)` with the value, the text that spells it, and how long to wait
  * before redrawing. A row being edited (focus inside) keeps what the user is typing; any other
  * row shows its value, the code's or the user's, unless it is the one the row last showed or
- * sent (so a mode chosen but not yet filled in stays).
+ * sent (so a mode chosen but not yet filled in stays). Numbers show at 12 significant digits
+ * (format.js `shortest`); the values sent, and the link, keep every digit.
  */
 export function renderInputs(box, rows, values, set) {
   const key = (r) => `${r.program ? 'p' : 'f'}:${r.name}`;
@@ -184,7 +186,7 @@ function inputRow(r, set) {
     list.hidden = m !== 'list';
   };
   const setNumber = (x) => {
-    num.value = String(x);
+    num.value = String(shortest(x));
     const span = sliderSpan(x);
     range.min = String(-span);
     range.max = String(span);
@@ -202,7 +204,7 @@ function inputRow(r, set) {
       shape.value = (value.randn || []).join(', ');
       seed.value = String(value.seed ?? 0);
     }
-    if (m === 'list') list.value = JSON.stringify(value).replaceAll(',', ', ');
+    if (m === 'list') list.value = JSON.stringify(shortest(value)).replaceAll(',', ', ');
     showMode();
   };
 

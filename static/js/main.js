@@ -16,6 +16,7 @@ import { mountExplain } from './explain.js';
 import { askCircuit, dropGone, renderInputs, requestOf, rowsOf } from './inputs.js';
 import { mountPanels } from './panels.js';
 import { composites, layoutCircuit, statementGroups, stepPlan } from './layout.js';
+import { shortest } from './format.js';
 import { replaceLiteral } from './source.js';
 import { legendView, problemText, resultView, showProblem } from './result.js';
 import { createStepper } from './stepper.js';
@@ -64,11 +65,14 @@ const explain = mountExplain({
 });
 // The explanation follows the gate at work.
 const stepper = createStepper(svg, { onStep: explain.show });
-/** Gradient descent on the circuit on show: each step's values go in as the user's own edits. */
+/**
+ * Gradient descent on the circuit on show: each step's values go in as the user's own edits (a
+ * literal in the code is written at 12 significant digits, as a person would write it).
+ */
 const descend = mountDescend($('descend-panel'), {
   request: () => state.drawn?.body ?? null,
   apply: (values) => {
-    for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(v), 0);
+    for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(shortest(v)), 0);
   },
 });
 
