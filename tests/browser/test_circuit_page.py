@@ -835,3 +835,47 @@ def test_a_link_with_a_bad_value_says_which_input_and_what_a_value_looks_like(
     page.fill("#in-x", "-2")  # the row puts it right
     expect(page.locator("#output-value")).to_have_text("-12.00")
     expect(page.locator("#error")).to_be_hidden()
+
+
+MICROGRAD_README = """a = Value(-4.0)
+b = Value(2.0)
+c = a + b
+d = a * b + b**3
+c += c + 1
+c += 1 + c + (-a)
+d += d * 2 + (b + a).relu()
+d += 3 * d + (b - a).relu()
+e = c - d
+f = e**2
+g = f / 2.0
+g += 10.0 / f
+print(f'{g.data:.4f}')
+g.backward()
+print(f'{a.grad:.4f}')
+print(f'{b.grad:.4f}')"""
+
+
+def test_the_micrograd_readme_pasted_draws_its_constant_by_its_gate(page: Page,
+                                                                    base_url: str) -> None:
+    """micrograd's numbers (g 24.7041, dg/da 138.8338, dg/db 645.5773); the 10.0 of
+    `10.0 / f` is a constant beside the / gate, not a reference stub at the end of a long wire."""
+    open_page(page, base_url)
+    page.fill("#precision", "4")
+    n = renders(page)
+    paste_program(page, MICROGRAD_README)
+    wait_render(page, n)
+    expect(page.locator("#output-value")).to_have_text("24.7041")
+    assert result_gradients(page) == {"a": "138.8338", "b": "645.5773"}
+    expect(page.locator("#circuit-svg g.ref")).to_have_count(0)
+    const = page.locator("#circuit-svg g.const")
+    expect(const).to_have_text("10.0000")
+    node = const.get_attribute("data-node")
+    div = page.locator("g.gate[data-op=div]")
+    expect(page.locator(f"g.wire[data-node={node}]")).to_have_class("wire stem")  # one wire
+    assert page.locator(f"#circuit-svg .fork[data-node={node}]").count() == 0
+    # the constant's text ends just before the gate's circle, on the wire into its first port
+    label, circle = const.locator("text").bounding_box(), div.locator("circle").bounding_box()
+    gap = circle["x"] - (label["x"] + label["width"])
+    assert 0 < gap < 150, gap
+    assert label["y"] < circle["y"] + circle["height"] / 2
+    assert_no_overlaps(page, "micrograd README")
