@@ -10,7 +10,7 @@ import { contribution } from './layout.js';
 import { el } from './dom.js';
 
 /** A wire's name in words: its variable, its constant, or the gate that computes it. */
-export function wireName(n, byId, precision) {
+function wireName(n, byId, precision) {
   if (n.name) return n.name;
   if (n.kind === 'const') return fmt(n.value, precision);
   const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
@@ -19,7 +19,7 @@ export function wireName(n, byId, precision) {
 }
 
 /** The explanation of gate `id`: its formula, and what it sends back to each input. */
-export function explainGate(circuit, id, ops, p) {
+function explainGate(circuit, id, ops, p) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -58,7 +58,7 @@ export function explainGate(circuit, id, ops, p) {
 }
 
 /** The explanation of the fork on node `id`'s wire: the branches' gradients and their sum. */
-export function explainFork(circuit, id, p) {
+function explainFork(circuit, id, p) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -77,7 +77,7 @@ export function explainFork(circuit, id, p) {
 }
 
 /** Heat maps of a tensor wire's value and gradient (numbers at `precision` decimals). */
-export function tensorMaps(circuit, id, precision = 2) {
+function tensorMaps(circuit, id, precision = 2) {
   const n = circuit.nodes.find((x) => x.id === id);
   if (!n || !n.shape.length || n.shape.length > 2) return null;
   const name = n.name ?? n.label ?? n.id;

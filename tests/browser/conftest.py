@@ -25,6 +25,17 @@ CHROMIUM_ARGS = [
 FEATURES_OFF = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
 
 
+# A page is ready once its body has data-ready. Checked every animation frame: Playwright's own
+# waits (wait_for_selector, expect) back off to half a second between checks, and a page is
+# ready a few hundred milliseconds after its load.
+READY = "() => document.body.dataset.ready !== undefined"
+
+
+def wait_ready(pg: Page, timeout: float = 30_000) -> None:
+    """Wait until `pg` has started (set body[data-ready]), checked every animation frame."""
+    pg.wait_for_function(READY, timeout=timeout)
+
+
 def launch(p: Playwright) -> Browser:
     """Debian's chromium, headless, with FEATURES_OFF added to Playwright's own
     --disable-features list (Chromium keeps only the last of several such switches, so a second

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from conftest import wait_ready
 from playwright.sync_api import Page, expect
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -33,14 +34,9 @@ GEOMETRY_JS = """() => {
 }"""
 
 
-# Checked every animation frame: Playwright's own waits (wait_for_selector, expect) back off to
-# half a second between checks, and a page is ready a few hundred milliseconds after its load.
-READY = "() => document.body.dataset.ready !== undefined"
-
-
 def open_page(page: Page, base_url: str, hash_: str = "") -> None:
     page.goto(f"{base_url}/{hash_}")
-    page.wait_for_function(READY)
+    wait_ready(page)
 
 
 def link(expression: str, values: dict, **extra: str) -> str:
@@ -237,7 +233,7 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context)
     url = page.url
     other = context.new_page()
     other.goto(url)
-    other.wait_for_function(READY)
+    wait_ready(other)
     expect(other.locator("#output-value")).to_have_text("-26.000")
     assert editor_text(other) == "q = x + y\nf = q * z"
     assert other.input_value("#in-x") == "1.5"

@@ -122,8 +122,7 @@ def test_an_answer_laid_out_after_a_new_preset_is_not_drawn(fresh_page: Page, ba
 def test_a_step_shows_the_new_value_in_the_input_row(page: Page, base_url: str):
     """x = -2 in (x + y) * z: one step of lr 0.1 against ∂f/∂x = z = -4 gives -1.6, in the row too
     (and ∂f/∂z = x + y = 3.4)."""
-    page.goto(f"{base_url}/")
-    page.wait_for_selector("body[data-ready]")
+    open_page(page, base_url)
     page.click("[data-tab=descend]")
     expect(page.locator("#in-x")).to_have_value("-2")
     page.check("#descend-panel input[value='x']")
