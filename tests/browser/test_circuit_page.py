@@ -232,15 +232,17 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context)
     page.check("#magnitude")
     url = page.url
     other = context.new_page()
-    other.goto(url)
-    wait_ready(other)
-    expect(other.locator("#output-value")).to_have_text("-26.000")
-    assert editor_text(other) == "q = x + y\nf = q * z"
-    assert other.input_value("#in-x") == "1.5"
-    assert other.input_value("#precision") == "3"
-    assert other.is_checked("#magnitude")
-    expect(other.locator("text.name")).to_have_text(["q", "f"])
-    other.close()
+    try:
+        other.goto(url)
+        wait_ready(other)
+        expect(other.locator("#output-value")).to_have_text("-26.000")
+        assert editor_text(other) == "q = x + y\nf = q * z"
+        assert other.input_value("#in-x") == "1.5"
+        assert other.input_value("#precision") == "3"
+        assert other.is_checked("#magnitude")
+        expect(other.locator("text.name")).to_have_text(["q", "f"])
+    finally:
+        other.close()
 
 
 def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
@@ -491,15 +493,17 @@ def test_magnitude_view_colours_only_the_gradients_the_steps_have_reached(
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_readable_on_a_narrow_screen_in_both_themes(browser, base_url: str, theme: str) -> None:
     ctx = browser.new_context(viewport={"width": 400, "height": 800})
-    page = ctx.new_page()
-    page.add_init_script(f"localStorage.setItem('chainrule-theme', '{theme}')")
-    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
-    expect(page.locator("#output-value")).to_have_text("-12.00")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 401
-    assert page.evaluate("document.documentElement.dataset.theme") == theme
-    page.click("#theme-toggle")
-    assert page.evaluate("document.documentElement.dataset.theme") != theme
-    ctx.close()
+    try:
+        page = ctx.new_page()
+        page.add_init_script(f"localStorage.setItem('chainrule-theme', '{theme}')")
+        open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+        expect(page.locator("#output-value")).to_have_text("-12.00")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 401
+        assert page.evaluate("document.documentElement.dataset.theme") == theme
+        page.click("#theme-toggle")
+        assert page.evaluate("document.documentElement.dataset.theme") != theme
+    finally:
+        ctx.close()
 
 
 PNG_CONTENT_JS = """async (b64) => {
