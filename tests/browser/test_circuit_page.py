@@ -58,11 +58,15 @@ PASTE_JS = """(text) => {
 }"""
 
 
-def paste_program(page: Page, text: str) -> None:
-    """What a newcomer does: select all in the editor and paste a program over it."""
+def paste(page: Page, program: str) -> None:
+    """What a newcomer does: select all of the editor's text and paste `program` over it; wait
+    for its drawing."""
+    n = renders(page)
     page.click("#expr")
     page.keyboard.press("Control+A")
-    page.evaluate(PASTE_JS, text)
+    page.evaluate(PASTE_JS, program)
+    wait_render(page, n)
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", program)
 
 
 def renders(page: Page) -> int:
@@ -740,10 +744,7 @@ def test_another_example_clears_a_pinned_explanation(page: Page, base_url: str) 
 
 def test_pasted_code_clears_a_pinned_explanation(page: Page, base_url: str) -> None:
     pin_the_mul_gate(page, base_url)
-    n = renders(page)
-    paste_program(page, "q = a * b\nf = q + c")
-    wait_render(page, n)
-    assert editor_text(page) == "q = a * b\nf = q + c"
+    paste(page, "q = a * b\nf = q + c")
     expect(page.locator("#explain tr.send")).to_have_count(0)
     expect(page.locator("#explain .hint")).to_contain_text("Hover or focus a gate")
     page.locator("g.gate[data-op=add]").hover()  # nothing is pinned any more
@@ -861,9 +862,7 @@ def test_the_micrograd_readme_pasted_draws_its_constant_by_its_gate(page: Page,
     `10.0 / f` is a constant beside the / gate, not a reference stub at the end of a long wire."""
     open_page(page, base_url)
     page.fill("#precision", "4")
-    n = renders(page)
-    paste_program(page, MICROGRAD_README)
-    wait_render(page, n)
+    paste(page, MICROGRAD_README)
     expect(page.locator("#output-value")).to_have_text("24.7041")
     assert result_gradients(page) == {"a": "138.8338", "b": "645.5773"}
     expect(page.locator("#circuit-svg g.ref")).to_have_count(0)
