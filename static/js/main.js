@@ -175,8 +175,9 @@ function applyPreset(id) {
 function editValue(id, text) {
   const n = state.drawn?.circuit.nodes.find((x) => x.id === id);
   if (!n || n.kind !== 'input' || n.shape.length) return false;
-  editInPlace($('circuit'), text, String(n.value), `new value of ${n.name}`).then((typed) => {
-    if (typed === null || !Number.isFinite(Number(typed))) return;
+  const shown = String(shortest(n.value));
+  editInPlace($('circuit'), text, shown, `new value of ${n.name}`).then((typed) => {
+    if (typed === null || typed === shown || !Number.isFinite(Number(typed))) return;
     setInput(n.name, Number(typed), typed, 0);
     syncInputs();
   });

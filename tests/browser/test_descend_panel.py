@@ -7,7 +7,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
-from test_circuit_page import editor_text, open_page, paste
+from test_circuit_page import editor_text, input_node, open_page, paste
 
 from engine import backward_check
 
@@ -145,6 +145,9 @@ def test_a_step_shows_rounded_values_and_the_link_keeps_them_exact(page: Page, b
         expect(status).to_contain_text(f"step {k}: loss")
         expect(page.locator("#output-value")).to_have_text(f)
     expect(page.locator("#in-y")).to_have_value("5.8")
+    page.locator(f"text.value[data-node={input_node(page, 'y')}]").click()  # edit it in place
+    expect(page.locator("#circuit input.wire-edit")).to_have_value("5.8")
+    page.keyboard.press("Escape")
     page.wait_for_function("() => location.hash.includes('5.800000000000001')")
     values = json.loads(parse_qs(urlsplit(page.url).fragment)["v"][0])
     assert values["y"] == 5 + 0.4 + 0.4
