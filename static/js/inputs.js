@@ -62,7 +62,7 @@ export function requestOf(state) {
   return { expression: state.expression, values: requestValues(rowsOf(state), state.values), expand: state.expand };
 }
 
-const isNumbers = (v) => (Array.isArray(v) ? v.every(isNumbers) : Number.isFinite(v) && typeof v === 'number');
+const isNumbers = (v) => (Array.isArray(v) ? v.every(isNumbers) : Number.isFinite(v));
 const isCount = (k, least) => Number.isInteger(k) && k >= least;
 
 /**

@@ -27,7 +27,7 @@ import { $, editInPlace, el } from './dom.js';
 const state = pageState(location.hash);
 
 // elk.bundled.js loads with `defer`, before this module; it is started on the first layout, so
-// a page whose copy did not load still starts, and says so where the drawing would be.
+// a page whose copy did not load still starts, and its error box says why nothing is drawn.
 let elkInstance = null;
 const elk = {
   layout(graph) {
