@@ -10,7 +10,7 @@ import { contribution } from './layout.js';
 import { el } from './dom.js';
 
 /** A wire's name in words: its variable, its constant, or the gate that computes it. */
-export function wireName(n, byId, precision) {
+function wireName(n, byId, precision) {
   if (n.name) return n.name;
   if (n.kind === 'const') return fmt(n.value, precision);
   const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
@@ -19,7 +19,7 @@ export function wireName(n, byId, precision) {
 }
 
 /** The explanation of gate `id`: its formula, and what it sends back to each input. */
-export function explainGate(circuit, id, ops, p) {
+function explainGate(circuit, id, ops, p) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -58,7 +58,7 @@ export function explainGate(circuit, id, ops, p) {
 }
 
 /** The explanation of the fork on node `id`'s wire: the branches' gradients and their sum. */
-export function explainFork(circuit, id, p) {
+function explainFork(circuit, id, p) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -77,7 +77,7 @@ export function explainFork(circuit, id, p) {
 }
 
 /** Heat maps of a tensor wire's value and gradient (numbers at `precision` decimals). */
-export function tensorMaps(circuit, id, precision = 2) {
+function tensorMaps(circuit, id, precision = 2) {
   const n = circuit.nodes.find((x) => x.id === id);
   if (!n || !n.shape.length || n.shape.length > 2) return null;
   const name = n.name ?? n.label ?? n.id;
@@ -95,8 +95,11 @@ export function tensorMaps(circuit, id, precision = 2) {
  *     explain.show(id);    // gate or fork `id`: how it sends its gradient back; the gate is marked
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
+ *     explain.refresh();   // after a redraw with new values: what is on show, with the new numbers
+ *     explain.clear();     // a new program: the hint again, the heat maps hidden
  */
 export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
+  const hint = [...box.childNodes];
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') heat.hidden = true;
   });
@@ -130,6 +133,15 @@ export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
       heat.replaceChildren(...kids);
       heat.dataset.node = id;
       heat.hidden = false;
+    },
+    refresh() {
+      if (box.dataset.node) this.show(box.dataset.node);
+      if (!heat.hidden) this.heatMap(heat.dataset.node);
+    },
+    clear() {
+      box.replaceChildren(...hint);
+      delete box.dataset.node;
+      heat.hidden = true;
     },
   };
 }

@@ -22,6 +22,16 @@ export function fmt(v, precision = 2) {
   return s === '-' + (0).toFixed(precision) ? (0).toFixed(precision) : s;
 }
 
+/**
+ * A value as a person reads it in a field or the code: each number at 12 significant digits,
+ * spelled as briefly as JavaScript can (6.400000000000001 -> 6.4); lists element by element,
+ * anything else as it is.
+ */
+export function shortest(v) {
+  if (Array.isArray(v)) return v.map(shortest);
+  return typeof v === 'number' && Number.isFinite(v) ? Number(v.toPrecision(12)) : v;
+}
+
 /** Shape as the notes write it: [5, 10] -> "5×10"; a scalar has no shape text. */
 export function fmtShape(shape) {
   return shape && shape.length ? shape.join('×') : '';

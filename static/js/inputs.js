@@ -8,6 +8,7 @@
  */
 import { ApiError, postCircuit } from './api.js';
 import { forwardPart } from './backcheck.js';
+import { shortest } from './format.js';
 import { freeNames, literals } from './source.js';
 import { el } from './dom.js';
 
@@ -61,16 +62,41 @@ export function requestOf(state) {
   return { expression: state.expression, values: requestValues(rowsOf(state), state.values), expand: state.expand };
 }
 
+const isNumbers = (v) => (Array.isArray(v) ? v.every(isNumbers) : Number.isFinite(v));
+const isCount = (k, least) => Number.isInteger(k) && k >= least;
+
+/**
+ * What is wrong with input `name`'s value `v` (a hand-edited link can hold anything), in words
+ * saying what a value looks like; null when the API takes it: a number, a nested list of
+ * numbers, or {"randn": shape of 1 to 4 positive whole numbers, "seed": a whole number ≥ 0}.
+ */
+export function valueProblem(name, v) {
+  const got = JSON.stringify(v) ?? String(v);
+  const seen = got.length > 40 ? `${got.slice(0, 39)}…` : got;
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const { randn, seed = 0, ...rest } = v;
+    const ok = Array.isArray(randn) && randn.length >= 1 && randn.length <= 4
+      && randn.every((k) => isCount(k, 1)) && isCount(seed, 0) && !Object.keys(rest).length;
+    return ok ? null : `${name}: a random tensor is written {"randn": [5, 10], "seed": 0}: a shape of 1 to 4`
+      + ` positive whole numbers and a whole-number seed from 0; got ${seen}`;
+  }
+  return isNumbers(v) ? null : `${name}: expected a number or a list of numbers, e.g. 1.5 or [1, 2]; got ${seen}`;
+}
+
 /**
  * Ask for the circuit of the page state, its body passed through `prepare` (check mode's forward
- * part) first. A name the server says has no value, and the page did not see, is added to
- * `state.asked` (it gets a row) and the question is asked once more, unless a newer request
- * began meanwhile. Resolves to the answer, {circuit, body}.
+ * part) first; a value the API would refuse is a problem naming its input, and is not sent. A
+ * name the server says has no value, and the page did not see, is added to `state.asked` (it
+ * gets a row) and the question is asked once more, unless a newer request began meanwhile.
+ * Resolves to the answer, {circuit, body}.
  */
 export async function askCircuit(state, prepare) {
   const mine = state.seq;
   const ask = async () => {
-    const body = await prepare(requestOf(state));
+    const request = requestOf(state);
+    const bad = Object.entries(request.values).map(([name, v]) => valueProblem(name, v)).find(Boolean);
+    if (bad) throw new ApiError({ title: 'Invalid input value', detail: bad });
+    const body = await prepare(request);
     return { circuit: await postCircuit(body), body };
   };
   try {
@@ -103,7 +129,8 @@ const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn'
  * `set(name, value, text, ms)` with the value, the text that spells it, and how long to wait
  * before redrawing. A row being edited (focus inside) keeps what the user is typing; any other
  * row shows its value, the code's or the user's, unless it is the one the row last showed or
- * sent (so a mode chosen but not yet filled in stays).
+ * sent (so a mode chosen but not yet filled in stays). Numbers show at 12 significant digits
+ * (format.js `shortest`); the values sent, and the link, keep every digit.
  */
 export function renderInputs(box, rows, values, set) {
   const key = (r) => `${r.program ? 'p' : 'f'}:${r.name}`;
@@ -159,7 +186,7 @@ function inputRow(r, set) {
     list.hidden = m !== 'list';
   };
   const setNumber = (x) => {
-    num.value = String(x);
+    num.value = String(shortest(x));
     const span = sliderSpan(x);
     range.min = String(-span);
     range.max = String(span);
@@ -177,7 +204,7 @@ function inputRow(r, set) {
       shape.value = (value.randn || []).join(', ');
       seed.value = String(value.seed ?? 0);
     }
-    if (m === 'list') list.value = JSON.stringify(value).replaceAll(',', ', ');
+    if (m === 'list') list.value = JSON.stringify(shortest(value)).replaceAll(',', ', ');
     showMode();
   };
 

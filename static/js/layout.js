@@ -97,7 +97,8 @@ export function buildModel(circuit, { precision = 2, measure = monoMeasure } = {
     const base = { node: n.id, tensor, grad: texts.grad, value: texts.value, gradRaw: n.grad };
     const name = n.kind === 'gate' ? n.name : null;
     const consumers = uses.get(n.id);
-    const far = (c) => depth.get(c.gate.id) - depth.get(n.id) > SPAN;
+    // A constant has no place of its own in the program: it sits by the gate it feeds.
+    const far = (c) => n.kind !== 'const' && depth.get(c.gate.id) - depth.get(n.id) > SPAN;
     const isOut = n.id === circuit.output;
     if (isOut) boxes.push({ id: 'out', kind: 'out', w: 12, h: 12 });
     const fanout = consumers.length + (isOut ? 1 : 0);

@@ -16,6 +16,7 @@ import { mountExplain } from './explain.js';
 import { askCircuit, dropGone, renderInputs, requestOf, rowsOf } from './inputs.js';
 import { mountPanels } from './panels.js';
 import { composites, layoutCircuit, statementGroups, stepPlan } from './layout.js';
+import { shortest } from './format.js';
 import { replaceLiteral } from './source.js';
 import { legendView, problemText, resultView, showProblem } from './result.js';
 import { createStepper } from './stepper.js';
@@ -25,8 +26,16 @@ import { $, editInPlace, el } from './dom.js';
 
 const state = pageState(location.hash);
 
-// elk.bundled.js and katex load with `defer`, which runs before this module.
-const elk = new window.ELK();
+// elk.bundled.js loads with `defer`, before this module; it is started on the first layout, so
+// a page whose copy did not load still starts, and its error box says why nothing is drawn.
+let elkInstance = null;
+const elk = {
+  layout(graph) {
+    if (!window.ELK) throw new Error('the layout library (elkjs) did not load; reload the page');
+    elkInstance ??= new window.ELK();
+    return elkInstance.layout(graph);
+  },
+};
 const svg = $('circuit-svg');
 const rowsBox = $('inputs').querySelector('.input-rows');
 const zoom = zoomView($('circuit'), svg);
@@ -56,11 +65,14 @@ const explain = mountExplain({
 });
 // The explanation follows the gate at work.
 const stepper = createStepper(svg, { onStep: explain.show });
-/** Gradient descent on the circuit on show: each step's values go in as the user's own edits. */
+/**
+ * Gradient descent on the circuit on show: each step's values go in as the user's own edits (a
+ * literal in the code is written at 12 significant digits, as a person would write it).
+ */
 const descend = mountDescend($('descend-panel'), {
   request: () => state.drawn?.body ?? null,
   apply: (values) => {
-    for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(v), 0);
+    for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(shortest(v)), 0);
   },
 });
 
@@ -142,6 +154,7 @@ function load(next) {
   Object.assign(state, next, { asked: new Set(), drawn: null, answer: null, pinned: null });
   clearTimeout(state.timer);
   zoom.forget();
+  explain.clear();
   editor.setText(state.expression);
   rowsBox.replaceChildren();
   syncControls();
@@ -162,8 +175,9 @@ function applyPreset(id) {
 function editValue(id, text) {
   const n = state.drawn?.circuit.nodes.find((x) => x.id === id);
   if (!n || n.kind !== 'input' || n.shape.length) return false;
-  editInPlace($('circuit'), text, String(n.value), `new value of ${n.name}`).then((typed) => {
-    if (typed === null || !Number.isFinite(Number(typed))) return;
+  const shown = String(shortest(n.value));
+  editInPlace($('circuit'), text, shown, `new value of ${n.name}`).then((typed) => {
+    if (typed === null || typed === shown || !Number.isFinite(Number(typed))) return;
     setInput(n.name, Number(typed), typed, 0);
     syncInputs();
   });
@@ -188,20 +202,28 @@ async function render() {
   const plan = stepPlan(circuit);
   const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
   drawCircuit(svg, lay, circuit, plan, groups);
-  // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them.
-  zoom.update({ keep: wiring(circuit) === wiring(state.drawn?.circuit) });
+  // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them,
+  // and the explanation on show stays, with the new numbers; a new program clears it. Other
+  // decimals change the drawing's width: an automatic zoom fits it again.
+  const same = wiring(circuit) === wiring(state.drawn?.circuit);
+  zoom.update({ keep: same && state.precision === state.drawn?.precision });
   hooks.phases = { layoutMs: t1 - t0, drawMs: performance.now() - t1 };
-  state.drawn = { circuit, body, lay, plan, colours: magnitudeColours(lay) };
+  state.drawn = { circuit, body, lay, plan, colours: magnitudeColours(lay), precision: state.precision };
   descend.update(circuit);
   showMagnitude();
   panels.update();
   $('result').replaceChildren(...resultView(circuit, state.precision));
   checker.show(circuit);
+  if (same) explain.refresh();
+  else {
+    state.pinned = null;
+    explain.clear();
+  }
+  markGate(svg, 'pinned', state.pinned);
   stepper.plan = plan;
   $('circuit').classList.remove('stale');
   svg.dataset.expression = circuit.expression;
   svg.dataset.renders = String(++hooks.renders);
-  if (state.pinned && circuit.nodes.some((n) => n.id === state.pinned)) explain.show(state.pinned);
   return true;
 }
 
@@ -259,6 +281,10 @@ for (const name of ['expand', 'magnitude', 'boxes']) {
 }
 $('precision').addEventListener('input', (e) => {
   if (e.target.value !== '') setOption('precision', clampPrecision(e.target.value));
+});
+// Typed out of range (or left empty), the field shows the decimals in use once the user leaves it.
+$('precision').addEventListener('change', (e) => {
+  e.target.value = String(state.precision);
 });
 // The skip link moves the focus, not the URL: the hash holds the circuit.
 document.querySelector('.skip-link')?.addEventListener('click', (e) => {

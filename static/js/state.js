@@ -64,7 +64,7 @@ export function pageState(hash) {
   return {
     ...decodeState(hash),
     answer: null, // the latest answer to the latest request: {circuit, body}
-    drawn: null, // the answer on show: {circuit, body, lay, plan, colours}
+    drawn: null, // the answer on show: {circuit, body, lay, plan, colours, precision}
     asked: new Set(), // names the server wanted a value for that the page's reading of the text missed
     pinned: null, // the gate whose explanation stays while the pointer moves
     ops: new Map(), // the gate table, for the explanations

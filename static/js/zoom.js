@@ -2,7 +2,8 @@
  * Zoom and pan of the circuit inside its scrolling box. The automatic zoom never goes below
  * 100 % (the drawing's 12 px text stays 12 px): a big circuit scrolls and pans instead of
  * shrinking. Buttons, Ctrl+wheel and pinch zoom; dragging the background pans; "fit" shows the
- * whole drawing, however small that makes it (the user asked for it). Presentation mode shows
+ * whole drawing, however small that makes it (the user asked for it); "auto" (#zoom-reset,
+ * pressed while the zoom is automatic) goes back to the automatic zoom. Presentation mode shows
  * the circuit alone, full screen, as large as the screen allows. The page's toolbar (#zoom-in,
  * #zoom-out, #fit, #zoom-reset, #zoom-level, #present) is wired here.
  *
@@ -35,6 +36,7 @@ export function zoomView(box, svg) {
     svg.setAttribute('height', String(Math.round(h * current)));
     svg.dataset.zoom = current.toFixed(3);
     $('zoom-level').textContent = `${Math.round(current * 100)} %`;
+    $('zoom-reset').setAttribute('aria-pressed', String(manual === null));
   }
 
   /** The automatic zoom: fill the width up to MAX_AUTO, never below 1. */

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from typing import IO
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,6 +25,17 @@ CHROMIUM_ARGS = [
 # Headless Chromium loads the address bar's popup, a WebUI page in a renderer of its own, for
 # every tab it opens: about 1.5 s of CPU per page, more than the page itself costs.
 FEATURES_OFF = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+
+
+# A page is ready once its body has data-ready. Checked every animation frame: Playwright's own
+# waits (wait_for_selector, expect) back off to half a second between checks, and a page is
+# ready a few hundred milliseconds after its load.
+READY = "() => document.body.dataset.ready !== undefined"
+
+
+def wait_ready(pg: Page, timeout: float = 30_000) -> None:
+    """Wait until `pg` has started (set body[data-ready]), checked every animation frame."""
+    pg.wait_for_function(READY, timeout=timeout)
 
 
 def launch(p: Playwright) -> Browser:
@@ -121,23 +134,53 @@ def _watched(pg: Page) -> Page:
     return pg
 
 
-@pytest.fixture(scope="session")
-def _tab(context: BrowserContext) -> Iterator[Page]:
+class Tab:
     """The session's tab. Opening a page in a new tab costs about half a second more (a new
-    renderer process, every script compiled afresh) than a new document in a tab already open."""
-    pg = _watched(context.new_page())
-    yield pg
-    pg.close()
+    renderer process, every script compiled afresh) than a new document in a tab already open.
+    A test that crashed or closed it leaves a new one to the next test."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self._context = context
+        self._page: Page | None = None
+
+    def open(self) -> Page:
+        """The tab, its console errors cleared (a new tab when there is none)."""
+        if self._page is None:
+            self._page = _watched(self._context.new_page())
+        self._page.errors.clear()  # type: ignore[attr-defined]
+        return self._page
+
+    def reset(self) -> None:
+        """Leave the tab blank: that stops the page's timers, and the next goto loads a new
+        document. A tab that cannot go there (crashed, closed) is closed and forgotten."""
+        if self._page is None:
+            return
+        try:
+            self._page.unroute_all()
+            self._page.goto("about:blank")
+        except PlaywrightError:
+            with contextlib.suppress(PlaywrightError):
+                self._page.close()
+            self._page = None
+
+    def close(self) -> None:
+        if self._page is not None:
+            self._page.close()
+
+
+@pytest.fixture(scope="session")
+def _tab(context: BrowserContext) -> Iterator[Tab]:
+    tab = Tab(context)
+    yield tab
+    tab.close()
 
 
 @pytest.fixture
-def page(_tab: Page) -> Iterator[Page]:
+def page(_tab: Tab) -> Iterator[Page]:
     """A 1280×800 page for one test: the session's tab, with its console errors cleared, left
     blank afterwards. A test that adds listeners or init scripts takes `fresh_page` instead."""
-    _tab.errors.clear()  # type: ignore[attr-defined]
-    yield _tab
-    _tab.unroute_all()
-    _tab.goto("about:blank")  # stops the page's timers; the next goto loads a new document
+    yield _tab.open()
+    _tab.reset()
 
 
 @pytest.fixture

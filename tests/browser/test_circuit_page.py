@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from conftest import wait_ready
 from playwright.sync_api import Page, expect
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -33,14 +34,9 @@ GEOMETRY_JS = """() => {
 }"""
 
 
-# Checked every animation frame: Playwright's own waits (wait_for_selector, expect) back off to
-# half a second between checks, and a page is ready a few hundred milliseconds after its load.
-READY = "() => document.body.dataset.ready !== undefined"
-
-
 def open_page(page: Page, base_url: str, hash_: str = "") -> None:
     page.goto(f"{base_url}/{hash_}")
-    page.wait_for_function(READY)
+    wait_ready(page)
 
 
 def link(expression: str, values: dict, **extra: str) -> str:
@@ -52,6 +48,25 @@ def link(expression: str, values: dict, **extra: str) -> str:
 def editor_text(page: Page) -> str:
     """The program in the editor."""
     return page.evaluate("window.chainrule.editor.text")
+
+
+PASTE_JS = """(text) => {
+  const data = new DataTransfer();
+  data.setData('text/plain', text);
+  document.activeElement.dispatchEvent(
+    new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+}"""
+
+
+def paste(page: Page, program: str) -> None:
+    """What a newcomer does: select all of the editor's text and paste `program` over it; wait
+    for its drawing."""
+    n = renders(page)
+    page.click("#expr")
+    page.keyboard.press("Control+A")
+    page.evaluate(PASTE_JS, program)
+    wait_render(page, n)
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", program)
 
 
 def renders(page: Page) -> int:
@@ -221,15 +236,17 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context)
     page.check("#magnitude")
     url = page.url
     other = context.new_page()
-    other.goto(url)
-    other.wait_for_function(READY)
-    expect(other.locator("#output-value")).to_have_text("-26.000")
-    assert editor_text(other) == "q = x + y\nf = q * z"
-    assert other.input_value("#in-x") == "1.5"
-    assert other.input_value("#precision") == "3"
-    assert other.is_checked("#magnitude")
-    expect(other.locator("text.name")).to_have_text(["q", "f"])
-    other.close()
+    try:
+        other.goto(url)
+        wait_ready(other)
+        expect(other.locator("#output-value")).to_have_text("-26.000")
+        assert editor_text(other) == "q = x + y\nf = q * z"
+        assert other.input_value("#in-x") == "1.5"
+        assert other.input_value("#precision") == "3"
+        assert other.is_checked("#magnitude")
+        expect(other.locator("text.name")).to_have_text(["q", "f"])
+    finally:
+        other.close()
 
 
 def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
@@ -480,15 +497,17 @@ def test_magnitude_view_colours_only_the_gradients_the_steps_have_reached(
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_readable_on_a_narrow_screen_in_both_themes(browser, base_url: str, theme: str) -> None:
     ctx = browser.new_context(viewport={"width": 400, "height": 800})
-    page = ctx.new_page()
-    page.add_init_script(f"localStorage.setItem('chainrule-theme', '{theme}')")
-    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
-    expect(page.locator("#output-value")).to_have_text("-12.00")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 401
-    assert page.evaluate("document.documentElement.dataset.theme") == theme
-    page.click("#theme-toggle")
-    assert page.evaluate("document.documentElement.dataset.theme") != theme
-    ctx.close()
+    try:
+        page = ctx.new_page()
+        page.add_init_script(f"localStorage.setItem('chainrule-theme', '{theme}')")
+        open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+        expect(page.locator("#output-value")).to_have_text("-12.00")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 401
+        assert page.evaluate("document.documentElement.dataset.theme") == theme
+        page.click("#theme-toggle")
+        assert page.evaluate("document.documentElement.dataset.theme") != theme
+    finally:
+        ctx.close()
 
 
 PNG_CONTENT_JS = """async (b64) => {
@@ -689,3 +708,173 @@ def test_copy_image_puts_the_png_on_the_clipboard(browser, base_url: str) -> Non
         assert size == [2 * w, 2 * h]
     finally:
         ctx.close()
+
+
+def test_the_page_starts_and_says_why_when_the_layout_library_does_not_load(
+        fresh_page: Page, base_url: str) -> None:
+    page = fresh_page  # it adds a route
+    page.route("**/vendor/elkjs/**", lambda route: route.fulfill(status=404, body="not found"))
+    open_page(page, base_url)
+    message = page.locator("#error .message")
+    expect(message).to_contain_text("Drawing failed")
+    expect(message).to_contain_text("elkjs")
+    expect(page.locator("#in-x")).to_have_value("-2")  # the rest of the page works
+    expect(page.locator("#preset option")).not_to_have_count(1)
+
+
+
+def pin_the_mul_gate(page: Page, base_url: str) -> None:
+    """A fresh page (no link): the starting example, its * gate's explanation pinned."""
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.click("g.gate[data-op=mul]")
+    expect(page.locator("#explain h3")).to_contain_text("(mul)")
+    expect(page.locator("#explain tr.send")).to_have_count(2)
+
+
+def test_another_example_clears_a_pinned_explanation(page: Page, base_url: str) -> None:
+    pin_the_mul_gate(page, base_url)
+    n = renders(page)
+    page.select_option("#preset", "neuron-grouped")
+    wait_render(page, n)
+    expect(page.locator("#explain tr.send")).to_have_count(0)
+    expect(page.locator("#explain .hint")).to_contain_text("Hover or focus a gate")
+    expect(page.locator("g.gate.pinned")).to_have_count(0)
+
+
+def test_pasted_code_clears_a_pinned_explanation(page: Page, base_url: str) -> None:
+    pin_the_mul_gate(page, base_url)
+    paste(page, "q = a * b\nf = q + c")
+    expect(page.locator("#explain tr.send")).to_have_count(0)
+    expect(page.locator("#explain .hint")).to_contain_text("Hover or focus a gate")
+    page.locator("g.gate[data-op=add]").hover()  # nothing is pinned any more
+    expect(page.locator("#explain h3")).to_contain_text("(add)")
+
+
+def test_a_new_value_refreshes_a_pinned_explanation(page: Page, base_url: str) -> None:
+    pin_the_mul_gate(page, base_url)
+    page.fill("#in-z", "-5")
+    expect(page.locator("#output-value")).to_have_text("-15.00")
+    expect(page.locator("#explain tr.send td.local")).to_have_text(["-5.00", "3.00"])
+    expect(page.locator("g.gate[data-op=mul]")).to_have_class(re.compile(r"\bpinned\b"))
+
+
+WIDE_JS = """() => {
+  const svg = document.getElementById('circuit-svg');
+  const box = document.getElementById('circuit');
+  const room = box.clientWidth - 2 * parseFloat(getComputedStyle(box).paddingLeft);
+  return [svg.getBoundingClientRect().width, room, Number(svg.dataset.zoom)];
+}"""
+
+
+def test_more_decimals_refit_the_automatic_zoom(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    width, room, zoom = page.evaluate(WIDE_JS)
+    assert width <= room + 0.5 and zoom > 1, "a small circuit is drawn larger, within its box"
+    n = renders(page)
+    page.fill("#precision", "8")
+    wait_render(page, n)
+    expect(page.locator("#output-value")).to_have_text("-12.00000000")
+    width, room, wider = page.evaluate(WIDE_JS)
+    assert width <= room + 0.5, f"the drawing ({width} px) overflows its box ({room} px)"
+    assert wider < zoom
+    page.click("#zoom-in")  # a zoom the user chose stays
+    chosen = page.get_attribute("#circuit-svg", "data-zoom")
+    n = renders(page)
+    page.fill("#precision", "3")
+    wait_render(page, n)
+    assert page.get_attribute("#circuit-svg", "data-zoom") == chosen
+
+
+def test_the_auto_button_says_what_it_does_and_the_read_out_agrees(page: Page,
+                                                                  base_url: str) -> None:
+    """The automatic zoom (fill the width, text never below 12 px) has a button named for it,
+    pressed while the zoom is automatic; the read-out always shows the zoom on screen."""
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    auto = page.locator("#zoom-reset")
+    level = page.locator("#zoom-level")
+    zoom = lambda: float(page.get_attribute("#circuit-svg", "data-zoom"))  # noqa: E731
+    expect(auto).to_have_text("auto")
+    expect(auto).to_have_attribute("aria-pressed", "true")
+    start = zoom()
+    expect(level).to_have_text(f"{round(start * 100)} %")
+    page.click("#zoom-in")
+    expect(auto).to_have_attribute("aria-pressed", "false")
+    assert zoom() == pytest.approx(start * 1.25, abs=1e-3)
+    expect(level).to_have_text(f"{round(zoom() * 100)} %")
+    page.click("#zoom-reset")
+    expect(auto).to_have_attribute("aria-pressed", "true")
+    assert zoom() == start
+    expect(level).to_have_text(f"{round(start * 100)} %")
+
+
+def test_the_decimals_field_shows_the_number_of_decimals_in_use(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#precision", "99")
+    page.keyboard.press("Tab")
+    expect(page.locator("#output-value")).to_have_text("-12.00000000")
+    expect(page.locator("#precision")).to_have_value("8")
+    page.fill("#precision", "-3")
+    page.keyboard.press("Tab")
+    expect(page.locator("#output-value")).to_have_text("-12")
+    expect(page.locator("#precision")).to_have_value("0")
+    page.fill("#precision", "")
+    page.keyboard.press("Tab")
+    expect(page.locator("#precision")).to_have_value("0")
+    assert "p=0" in page.url
+
+
+def test_a_link_with_a_bad_value_says_which_input_and_what_a_value_looks_like(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": "abc", "y": 5, "z": -4}))
+    message = page.locator("#error .message")
+    expect(message).to_have_text('Invalid input value: x: expected a number or a list of numbers,'
+                                 ' e.g. 1.5 or [1, 2]; got "abc"')
+    page.fill("#in-x", "-2")  # the row puts it right
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    expect(page.locator("#error")).to_be_hidden()
+
+
+MICROGRAD_README = """a = Value(-4.0)
+b = Value(2.0)
+c = a + b
+d = a * b + b**3
+c += c + 1
+c += 1 + c + (-a)
+d += d * 2 + (b + a).relu()
+d += 3 * d + (b - a).relu()
+e = c - d
+f = e**2
+g = f / 2.0
+g += 10.0 / f
+print(f'{g.data:.4f}')
+g.backward()
+print(f'{a.grad:.4f}')
+print(f'{b.grad:.4f}')"""
+
+
+def test_the_micrograd_readme_pasted_draws_its_constant_by_its_gate(page: Page,
+                                                                    base_url: str) -> None:
+    """micrograd's numbers (g 24.7041, dg/da 138.8338, dg/db 645.5773); the 10.0 of
+    `10.0 / f` is a constant beside the / gate, not a reference stub at the end of a long wire."""
+    open_page(page, base_url)
+    page.fill("#precision", "4")
+    paste(page, MICROGRAD_README)
+    expect(page.locator("#output-value")).to_have_text("24.7041")
+    assert result_gradients(page) == {"a": "138.8338", "b": "645.5773"}
+    expect(page.locator("#circuit-svg g.ref")).to_have_count(0)
+    const = page.locator("#circuit-svg g.const")
+    expect(const).to_have_text("10.0000")
+    node = const.get_attribute("data-node")
+    div = page.locator("g.gate[data-op=div]")
+    expect(page.locator(f"g.wire[data-node={node}]")).to_have_class("wire stem")  # one wire
+    assert page.locator(f"#circuit-svg .fork[data-node={node}]").count() == 0
+    # the constant's text ends just before the gate's circle, on the wire into its first port
+    label, circle = const.locator("text").bounding_box(), div.locator("circle").bounding_box()
+    gap = circle["x"] - (label["x"] + label["width"])
+    assert 0 < gap < 150, gap
+    assert label["y"] < circle["y"] + circle["height"] / 2
+    assert_no_overlaps(page, "micrograd README")

@@ -9,27 +9,13 @@ import math
 import re
 
 from playwright.sync_api import Page, expect
-from test_circuit_page import open_page, renders, result_gradients, wait_render
+from test_circuit_page import editor_text, open_page, paste, renders, result_gradients, wait_render
 
 from engine.presets import NEURON, STAGED
 
 NOTES_COMPOUND = "x = -2; y = 5; z = -4\nq = x + y # q becomes 3\nf = q * z # f becomes -12"
 NOTES_NEURON, NOTES_STAGED = NEURON, STAGED  # the notes' code blocks, as the notes print them
 NOTES_PATTERNS = "x = 3; y = -4; z = 2; w = -1\nf = 2 * (x * y + max(z, w))"
-
-
-def paste(page: Page, program: str) -> None:
-    """Select all of the editor's text and paste `program` over it; wait for its drawing."""
-    n = renders(page)
-    page.click("#expr")
-    page.keyboard.press("Control+A")
-    page.keyboard.insert_text(program)
-    wait_render(page, n)
-    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", program)
-
-
-def editor_text(page: Page) -> str:
-    return page.evaluate("window.chainrule.editor.text")
 
 
 ROWS_JS = """() => [...document.querySelectorAll('#inputs .input-row')].map((r) => {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
-from test_circuit_page import open_page
+from test_circuit_page import editor_text, input_node, open_page, paste
 
 from engine import backward_check
 
@@ -121,8 +122,7 @@ def test_an_answer_laid_out_after_a_new_preset_is_not_drawn(fresh_page: Page, ba
 def test_a_step_shows_the_new_value_in_the_input_row(page: Page, base_url: str):
     """x = -2 in (x + y) * z: one step of lr 0.1 against ∂f/∂x = z = -4 gives -1.6, in the row too
     (and ∂f/∂z = x + y = 3.4)."""
-    page.goto(f"{base_url}/")
-    page.wait_for_selector("body[data-ready]")
+    open_page(page, base_url)
     page.click("[data-tab=descend]")
     expect(page.locator("#in-x")).to_have_value("-2")
     page.check("#descend-panel input[value='x']")
@@ -130,4 +130,42 @@ def test_a_step_shows_the_new_value_in_the_input_row(page: Page, base_url: str):
     expect(page.locator(".grad-item[data-name='z'] .grad")).to_have_text("3.40", timeout=10_000)
     expect(page.locator("#in-x")).to_have_value("-1.6")
     expect(page.locator("#in-y")).to_have_value("5")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_step_shows_rounded_values_and_the_link_keeps_them_exact(page: Page, base_url: str):
+    """Two steps of lr 0.1 on y in (x + y) * z, slope z = -4: y = 5.4, then 5.800000000000001,
+    shown as 5.8; the link holds the exact value, which reproduces the circuit."""
+    open_page(page, base_url)
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='y']")
+    status = page.locator("#descend-panel .descend-status")
+    for k, f in ((1, "-13.60"), (2, "-15.20")):  # each step from the values drawn
+        page.click("#descend-panel .descend-step")
+        expect(status).to_contain_text(f"step {k}: loss")
+        expect(page.locator("#output-value")).to_have_text(f)
+    expect(page.locator("#in-y")).to_have_value("5.8")
+    page.locator(f"text.value[data-node={input_node(page, 'y')}]").click()  # edit it in place
+    expect(page.locator("#circuit input.wire-edit")).to_have_value("5.8")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => location.hash.includes('5.800000000000001')")
+    values = json.loads(parse_qs(urlsplit(page.url).fragment)["v"][0])
+    assert values["y"] == 5 + 0.4 + 0.4
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_step_on_a_literal_writes_it_rounded_in_the_code(page: Page, base_url: str):
+    """y = 5 set in the program (x and z keep the starting example's -2 and -4), slope z = -4:
+    5.4, then 5.800000000000001, written 5.8."""
+    open_page(page, base_url)
+    paste(page, "y = 5\nf = (x + y) * z")
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='y']")
+    status = page.locator("#descend-panel .descend-status")
+    for k, f in ((1, "-13.60"), (2, "-15.20")):  # each step from the values drawn
+        page.click("#descend-panel .descend-step")
+        expect(status).to_contain_text(f"step {k}: loss")
+        expect(page.locator("#output-value")).to_have_text(f)
+    expect(page.locator("#in-y")).to_have_value("5.8")
+    assert editor_text(page) == "y = 5.8\nf = (x + y) * z"
     assert page.errors == []  # type: ignore[attr-defined]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from conftest import wait_ready
 from playwright.sync_api import Page, expect
 
 
 def open_page(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/labs/descent")
-    page.wait_for_function("() => document.body.dataset.ready === '1'", timeout=30_000)
+    wait_ready(page)
     expect(page.locator("#chart-ssr")).to_have_attribute("data-state", "ready")
 
 
@@ -62,5 +63,5 @@ def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str
 def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base_url: str):
     open_page(page, base_url)
     page.click("#circuit-link")
-    page.wait_for_function("() => document.body.dataset.ready === '1'", timeout=30_000)
+    wait_ready(page)
     expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")

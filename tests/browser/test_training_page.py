@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from conftest import wait_ready
 from playwright.sync_api import Page, expect
 
 
 def test_training_draws_curves_and_boundary_while_it_trains(page: Page, base_url: str):
     page.goto(f"{base_url}/labs/training#hidden=20&epochs=1000")
-    page.wait_for_function("() => document.body.dataset.ready === '1'", timeout=30_000)
+    wait_ready(page)
     assert page.input_value("input[name='hidden']") == "20"
     # Every boundary the page paints, by the iteration it shows, recorded as it happens: a short
     # run is judged by what was drawn during it, not by what was on show when the test looked.
@@ -40,7 +41,7 @@ def test_training_draws_curves_and_boundary_while_it_trains(page: Page, base_url
 
 def test_controls_are_kept_in_the_url_and_stop_ends_the_run(page: Page, base_url: str):
     page.goto(f"{base_url}/labs/training")
-    page.wait_for_function("() => document.body.dataset.ready === '1'", timeout=30_000)
+    wait_ready(page)
     page.click("[data-preset='digits']")
     params = parse_qs(urlsplit(page.url).fragment)
     assert params["dataset"] == ["digits"] and params["hidden"] == ["64"]

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { flatten, fmt, fmtShape, magnitude, norm, toNumber } from '../../static/js/format.js';
+import { flatten, fmt, fmtShape, magnitude, norm, shortest, toNumber } from '../../static/js/format.js';
 
 test('two decimals by default, as the notes print them', () => {
   assert.equal(fmt(-12), '-12.00');
@@ -38,4 +38,15 @@ test('flatten and norm walk nested lists', () => {
   assert.equal(magnitude(-3), 3);
   assert.equal(magnitude([3, 4]), 5);
   assert.equal(magnitude(null), null);
+});
+
+test('shortest: a number at 12 significant digits, spelled as briefly as JavaScript can', () => {
+  assert.equal(shortest(6.400000000000001), 6.4);
+  assert.equal(String(shortest(-1.2000000000000002)), '-1.2');
+  assert.equal(shortest(0.1 + 0.2), 0.3);
+  assert.equal(shortest(1 / 3), 0.333333333333);
+  assert.equal(shortest(123456789.123456789), 123456789.123);
+  assert.equal(shortest(-2), -2);
+  assert.deepEqual(shortest([[5.800000000000001, 1], [0.30000000000000004, -0]]), [[5.8, 1], [0.3, 0]]); // -0 reads 0
+  assert.deepEqual(shortest({ randn: [2], seed: 0 }), { randn: [2], seed: 0 });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  askCircuit, dropGone, inputRows, requestOf, requestValues, rowsOf, sliderSpan,
+  askCircuit, dropGone, inputRows, requestOf, requestValues, rowsOf, sliderSpan, valueProblem,
 } from '../../static/js/inputs.js';
 import { pageState, encodeState } from '../../static/js/state.js';
 import { ADD_MUL } from './fixtures.mjs';
@@ -96,4 +96,29 @@ test('no retry for a name already asked for, nor once a newer request began', as
   newer.seq++;
   await assert.rejects(asking, { title: 'Missing value' });
   assert.equal(sent.length, 1);
+});
+
+test('a value the API takes has no problem; any other is named, with what a value looks like', () => {
+  for (const v of [1.5, -2, 0, [1, 2], [[1, 2], [3, 4]], { randn: [5, 10], seed: 0 }, { randn: [3] }]) {
+    assert.equal(valueProblem('x', v), null, JSON.stringify(v));
+  }
+  const number = /^x: expected a number or a list of numbers, e\.g\. 1\.5 or \[1, 2\]; got /;
+  assert.match(valueProblem('x', 'abc'), number);
+  assert.match(valueProblem('x', 'abc'), /got "abc"$/);
+  for (const v of [null, true, [1, 'a'], [[1], ['2']], Infinity]) assert.match(valueProblem('x', v), number);
+  const tensor = /^W: a random tensor is written \{"randn": \[5, 10\], "seed": 0\}/;
+  for (const v of [{ randn: [0] }, { randn: [1.5] }, { randn: [] }, { randn: [1, 1, 1, 1, 1] },
+    { randn: [2], seed: -1 }, { randn: [2], seed: 0.5 }, { shape: [2] }, { randn: [2], mean: 1 }]) {
+    assert.match(valueProblem('W', v), tensor, JSON.stringify(v));
+  }
+});
+
+test('a value the API would refuse is not sent: the problem says which input and why', async (t) => {
+  t.after(() => delete globalThis.fetch);
+  const sent = serve([[200, ADD_MUL]]);
+  const state = opened('(x + y) * z', { x: 'abc', y: 5, z: -4 });
+  await assert.rejects(askCircuit(state, async (b) => b), {
+    title: 'Invalid input value', message: /^x: expected a number or a list of numbers/,
+  });
+  assert.equal(sent.length, 0);
 });

@@ -109,3 +109,29 @@ test('a wire crossing many layers becomes a reference stub at its gate', async (
   const x = lay.boxes.find((b) => b.id === 'n0');
   for (const b of lay.boxes.filter((b) => b.kind === 'gate')) assert.ok(x.x + x.w <= b.x);
 });
+
+test('a constant feeding a gate deep in the circuit is drawn by that gate, never as a stub', async () => {
+  // g = f + 10 / f, f twelve gates deep: the constant 10 has no place of its own in the program.
+  const nodes = [{ id: 'n0', kind: 'input', name: 'x', label: 'x', op: null, inputs: [], value: 1, grad: 1, shape: [] }];
+  for (let i = 1; i <= 12; i++) {
+    nodes.push({ id: `n${i}`, kind: 'gate', name: null, label: '-', op: 'neg', inputs: [`n${i - 1}`],
+      value: 1, grad: 1, shape: [], local: [-1] });
+  }
+  nodes.push({ id: 'c', kind: 'const', name: null, label: '10', op: null, inputs: [], value: 10, grad: 0.1, shape: [] });
+  nodes.push({ id: 'div', kind: 'gate', name: null, label: '/', op: 'div', inputs: ['c', 'n12'], value: 10,
+    grad: 1, shape: [], local: [1, -10] });
+  nodes.push({ id: 'g', kind: 'gate', name: 'g', label: '+', op: 'add', inputs: ['n12', 'div'], value: 11,
+    grad: 1, shape: [], local: [1, 1] });
+  const circuit = { expression: 'chain', output: 'g', value: 11, gradients: { x: 1 }, nodes, warnings: [] };
+  const m = buildModel(circuit);
+  assert.equal(m.boxes.filter((b) => b.kind === 'ref').length, 0);
+  assert.equal(m.boxes.filter((b) => b.kind === 'fork' && b.node === 'c').length, 0);
+  const wire = m.wires.find((w) => w.node === 'c');
+  assert.deepEqual([wire.from, wire.to, wire.port, wire.value, wire.grad], ['c', 'div', 0, '10.00', '0.10']);
+  const lay = await layoutCircuit(circuit, elk);
+  const at = (id) => lay.boxes.find((b) => b.id === id);
+  const gates = lay.boxes.filter((b) => b.kind === 'gate' && b.id !== 'div');
+  // Right of every gate before the division: in the column next to it, not in the first.
+  assert.ok(gates.filter((b) => b.id !== 'g').every((b) => b.x + b.w <= at('c').x), 'by its gate');
+  assert.ok(at('c').x + at('c').w <= at('div').x);
+});
