@@ -231,7 +231,9 @@ def T(x):
     """The transpose of a matrix (of the last two axes of a stack); a vector stays itself."""
     if isinstance(x, Sym):
         shape = None if x.shape is None else x.shape[:-2] + x.shape[-2:][::-1]
-        return Sym(_wrap(x, ATOM) + ".T", _wrap(x, ATOM, True) + r"^\top", ATOM, shape)
+        # numpy's .T reverses every axis of a stack
+        py = f"np.swapaxes({x.py}, -1, -2)" if _stacked(x) else _wrap(x, ATOM) + ".T"
+        return Sym(py, _wrap(x, ATOM, True) + r"^\top", ATOM, shape)
     if type(x) is float or x.ndim < 2:
         return x
     return x.T if x.ndim == 2 else np.swapaxes(x, -1, -2)
@@ -240,7 +242,7 @@ def T(x):
 def matmul(a, b):
     """a @ b, with an error in the notes' words where the shapes don't line up."""
     if isinstance(a, Sym) or isinstance(b, Sym):
-        return _call("{0}.dot({1})", r"{0}\,{1}", a, b)
+        return _product(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         raise ExpressionError("@ needs vectors or matrices; use * for scalars")
     if min(a.ndim, b.ndim) == 1 and max(a.ndim, b.ndim) > 2:
@@ -266,14 +268,25 @@ def gdot(p, q):
             return p * q
         if p.shape is not None and q.shape is not None and len(p.shape) == len(q.shape) == 1:
             return _call("np.outer({0}, {1})", r"{0}\,{1}^\top", p, q)
-        if p.shape is not None and q.shape is not None and max(len(p.shape), len(q.shape)) > 2:
-            return _call("np.matmul({0}, {1})", r"{0}\,{1}", p, q)
-        return _call("{0}.dot({1})", r"{0}\,{1}", p, q)
+        return _product(p, q)
     if np.ndim(p) == 0 or np.ndim(q) == 0:
         return p * q
     if np.ndim(p) == 1 and np.ndim(q) == 1:
         return np.outer(p, q)
     return np.matmul(p, q)
+
+
+def _stacked(*xs) -> bool:
+    """Whether a symbol stands for a stack of matrices (more than two axes)."""
+    return any(len(sym(x).shape or ()) > 2 for x in xs)
+
+
+def _product(a, b) -> Sym:
+    """a @ b written down: a.dot(b), as the notes write it, or np.matmul(a, b) where an operand
+    is a stack (numpy's dot of a stack is another product)."""
+    if _stacked(a, b):
+        return _call("np.matmul({0}, {1})", r"{0}\,{1}", a, b)
+    return _call("{0}.dot({1})", r"{0}\,{1}", a, b)
 
 
 def shape_text(a) -> str:
