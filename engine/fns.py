@@ -259,6 +259,15 @@ def matmul(a, b):
     return _scalar(np.matmul(a, b))
 
 
+def dot(a, b):
+    """np.dot(a, b) and a.dot(b): a @ b for vectors and matrices; numpy's dot of a stack of
+    matrices is another product, refused."""
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise ExpressionError("np.dot of stacks is not matmul; use @",
+                              hint="np.matmul(a, b) and a @ b multiply each matrix of a stack")
+    return matmul(a, b)
+
+
 def gdot(p, q):
     """The product in a matrix gradient (dW = dD·Xᵀ, dX = Wᵀ·dD): a number (the gradient of a
     vector·vector product) scales, two vectors make their outer product, anything else is

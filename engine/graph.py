@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.errors import ExpressionError
 from engine.fns import shape_text
-from engine.ops import GATES, Gate, fmt_const, unbroadcast
+from engine.ops import GATES, NARROWER, Gate, fmt_const, unbroadcast
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,10 @@ class Limits:
 
 
 class Node:
-    __slots__ = ("index", "kind", "op", "inputs", "name", "attrs", "span", "default")
+    __slots__ = ("index", "kind", "op", "inputs", "name", "attrs", "span", "default", "called")
 
     def __init__(self, index, kind, op=None, inputs=(), name=None, attrs=None, span=None,
-                 default=None):
+                 default=None, called=None):
         self.index = index
         self.kind = kind  # "input" | "const" | "gate"
         self.op = op
@@ -44,6 +44,7 @@ class Node:
         self.attrs = attrs or {}
         self.span = span
         self.default = default
+        self.called = called  # the name the program called a gate by (np.dot: dot), if any
 
     @property
     def id(self) -> str:
@@ -203,8 +204,8 @@ class Graph:
     # --- building -----------------------------------------------------------------------------
 
     def _add(self, kind, op=None, inputs=(), name=None, attrs=None, span=None,
-             default=None) -> Node:
-        node = Node(len(self.nodes), kind, op, inputs, name, attrs, span, default)
+             default=None, called=None) -> Node:
+        node = Node(len(self.nodes), kind, op, inputs, name, attrs, span, default, called)
         self.nodes.append(node)
         self.output = node
         return node
@@ -217,13 +218,14 @@ class Graph:
     def const(self, value, span=None) -> Node:
         return self._add(kind="const", span=span, default=as_value(value, "constant"))
 
-    def gate(self, op: str, inputs: Sequence[Node], *, name=None, span=None, **attrs) -> Node:
+    def gate(self, op: str, inputs: Sequence[Node], *, name=None, span=None, called=None,
+             **attrs) -> Node:
         gate = GATES[op]
         if len(inputs) != gate.arity:
             raise ExpressionError(
                 f"{op} takes {gate.arity} input(s), got {len(inputs)}", *(span or ())
             )
-        return self._add("gate", op, inputs, name, attrs, span)
+        return self._add("gate", op, inputs, name, attrs, span, called=called)
 
     def inputs(self) -> dict[str, Node]:
         return {n.name: n for n in self.nodes if n.kind == "input"}
@@ -271,7 +273,7 @@ class Graph:
                 out.name = node.name
             else:
                 out = new._add(kind="gate", op=node.op, inputs=xs, name=node.name,
-                               attrs=dict(node.attrs), span=node.span)
+                               attrs=dict(node.attrs), span=node.span, called=node.called)
             mapped[node.index] = out
         new.output = mapped[self.output.index]
         return new
@@ -338,7 +340,8 @@ class Graph:
             for n in self.nodes:
                 if n.kind == "gate":
                     at.append(n.index)
-                    fs.append(_shared(shared, n.op, n.attrs, _bind, GATES[n.op].forward))
+                    fs.append(NARROWER.get(n.called) or _shared(shared, n.op, n.attrs, _bind,
+                                                                GATES[n.op].forward))
                     xa.append(n.inputs[0].index)
                     xb.append(n.inputs[1].index if len(n.inputs) > 1 else -1)
             return at, fs, xa, xb

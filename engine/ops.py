@@ -298,6 +298,8 @@ _row("matmul", "@", 2, lambda W, X: m.matmul(W, X),
      "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",
      linear=(lambda g, D, W, X: m.gdot(g, m.T(X)), lambda g, D, W, X: m.gdot(m.T(W), g)),
      out="D", calls=("dot", "matmul"), methods=("dot",))
+# calls whose forward is narrower than their gate's: numpy's dot is matmul up to matrices only
+NARROWER = {"dot": m.dot}
 _row("transpose", "ᵀ", 1, m.T, "transposes the upstream gradient back",
      linear=(lambda g, y, x: m.T(g),), calls=("transpose",))
 _row("index", "[{index}]", 1, lambda x, index: m.pick(x, index),
