@@ -113,12 +113,9 @@ def _call(py: str, tex: str, *args) -> Sym:
     return Sym(py.format(*(x.py for x in xs)), tex.format(*(x.tex for x in xs)), ATOM)
 
 
-# --- elementwise functions: floats, arrays, symbols ------------------------------------------
-
-
-def elementwise(py: str, tex: str, on_float: Callable, on_array: Callable) -> Callable:
-    """A function of one value that runs `on_float` for a Python float, `on_array` otherwise,
-    and writes itself down (with the `py` and `tex` templates) for a symbol."""
+def unary(py: str, tex: str, on_float: Callable, on_array: Callable) -> Callable:
+    """A function of one value, elementwise or a reduction: `on_float` for a Python float,
+    `on_array` otherwise, and for a symbol the call written with the `py` and `tex` templates."""
 
     def fn(x):
         if type(x) is float:
@@ -129,6 +126,9 @@ def elementwise(py: str, tex: str, on_float: Callable, on_array: Callable) -> Ca
 
     fn.__name__ = py.split("(")[0].split(".")[-1]
     return fn
+
+
+# --- elementwise functions: floats, arrays, symbols ------------------------------------------
 
 
 def _sigmoid_float(x: float) -> float:
@@ -145,18 +145,18 @@ def _sign_float(x: float) -> float:
     return float((x > 0) - (x < 0)) if x == x else x
 
 
-exp = elementwise("np.exp({0})", "e^{{{0}}}", math.exp, np.exp)
-log = elementwise("np.log({0})", r"\ln({0})", math.log, np.log)
-log1p = elementwise("np.log1p({0})", r"\ln(1 + {0})", math.log1p, np.log1p)
-expm1 = elementwise("np.expm1({0})", "(e^{{{0}}} - 1)", math.expm1, np.expm1)
-sqrt = elementwise("np.sqrt({0})", r"\sqrt{{{0}}}", math.sqrt, np.sqrt)
-tanh = elementwise("np.tanh({0})", r"\tanh({0})", math.tanh, np.tanh)
-sin = elementwise("np.sin({0})", r"\sin({0})", math.sin, np.sin)
-cos = elementwise("np.cos({0})", r"\cos({0})", math.cos, np.cos)
-absolute = elementwise("np.abs({0})", r"|{0}|", abs, np.abs)
-sign = elementwise("np.sign({0})", r"\operatorname{{sign}}({0})", _sign_float, np.sign)
-sigmoid = elementwise("1.0 / (1 + np.exp(-{0}))", r"\sigma({0})", _sigmoid_float, _sigmoid_array)
-softplus = elementwise(
+exp = unary("np.exp({0})", "e^{{{0}}}", math.exp, np.exp)
+log = unary("np.log({0})", r"\ln({0})", math.log, np.log)
+log1p = unary("np.log1p({0})", r"\ln(1 + {0})", math.log1p, np.log1p)
+expm1 = unary("np.expm1({0})", "(e^{{{0}}} - 1)", math.expm1, np.expm1)
+sqrt = unary("np.sqrt({0})", r"\sqrt{{{0}}}", math.sqrt, np.sqrt)
+tanh = unary("np.tanh({0})", r"\tanh({0})", math.tanh, np.tanh)
+sin = unary("np.sin({0})", r"\sin({0})", math.sin, np.sin)
+cos = unary("np.cos({0})", r"\cos({0})", math.cos, np.cos)
+absolute = unary("np.abs({0})", r"|{0}|", abs, np.abs)
+sign = unary("np.sign({0})", r"\operatorname{{sign}}({0})", _sign_float, np.sign)
+sigmoid = unary("1.0 / (1 + np.exp(-{0}))", r"\sigma({0})", _sigmoid_float, _sigmoid_array)
+softplus = unary(
     "np.logaddexp(0, {0})", r"\ln(1 + e^{{{0}}})",
     lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))) if x == x else x,
     lambda x: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))))
@@ -220,11 +220,10 @@ def _same(x):
     return x
 
 
-total = elementwise("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
-mean = elementwise("np.mean({0})", r"\operatorname{{mean}}({0})", _same,
-                   lambda x: _scalar(np.mean(x)))
-size = elementwise("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
-ones_like = elementwise("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
+total = unary("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
+mean = unary("np.mean({0})", r"\operatorname{{mean}}({0})", _same, lambda x: _scalar(np.mean(x)))
+size = unary("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
+ones_like = unary("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
 
 
 def T(x):
@@ -366,11 +365,11 @@ def _log_or_0(a):
     return np.log(np.where(a > 0, a, 1.0)) * (a > 0)
 
 
-log_or_0 = elementwise("_log_or_0({0})", r"\ln({0})",
-                       lambda a: math.log(a) if a > 0 else 0.0, _log_or_0)
+log_or_0 = unary("_log_or_0({0})", r"\ln({0})", lambda a: math.log(a) if a > 0 else 0.0,
+                 _log_or_0)
 
 
-rows = elementwise("_rows({0})", "m", _rows, _rows)  # m, the batch size a loss averages over
+rows = unary("_rows({0})", "m", _rows, _rows)  # m, the batch size a loss averages over
 
 
 def cross_entropy(z, labels):
