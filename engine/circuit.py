@@ -9,8 +9,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.fns import shape_text
 from engine.graph import Graph, Limits, Node, acyclic_build
-from engine.ops import GATES, fmt_const
+from engine.ops import fmt_const
 
 PARSED_NODES = 100_000  # nodes of the parsed programs kept, the least recently used dropped first
 
@@ -109,7 +110,7 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
 
 def _literal(v) -> str:
     """A program's literal as a warning shows it: the number, or the list's shape."""
-    return fmt_const(v) if np.ndim(v) == 0 else f"[…] ({'×'.join(map(str, np.shape(v)))})"
+    return fmt_const(v) if np.ndim(v) == 0 else f"[…] ({shape_text(v)})"
 
 
 def _fixed(graph: Graph) -> list[dict]:
@@ -148,7 +149,7 @@ class Circuit:
         out = self.vals[graph.output.index]
         if type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
             self.warnings.append(
-                f"the output has shape {'×'.join(map(str, out.shape))}: the backward pass starts "
+                f"the output has shape {shape_text(out)}: the backward pass starts "
                 "from ones, so the gradients are those of the sum of its elements"
             )
         self.grads = graph.backward(self.vals)
@@ -187,8 +188,7 @@ class Circuit:
             if all(finite[i.index] for i in node.inputs):
                 what = "NaN" if np.any(np.isnan(v)) else "an infinite value"
                 where = f" ({node.name})" if node.name else ""
-                label = GATES[node.op].label_for(node.attrs)
-                notes.append(f"{node.id}{where}: the {label} gate produced {what}")
+                notes.append(f"{node.id}{where}: the {node.label} gate produced {what}")
         return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
 
     def to_dict(self) -> dict:

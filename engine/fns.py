@@ -298,7 +298,8 @@ def _product(a, b) -> Sym:
 
 
 def shape_text(a) -> str:
-    return "×".join(map(str, np.shape(a))) or "scalar"
+    """A value's shape, or a shape (a tuple), as the messages write it: 2×3, or scalar."""
+    return "×".join(map(str, a if type(a) is tuple else np.shape(a))) or "scalar"
 
 
 def pick(x, index):

@@ -58,6 +58,16 @@ class Node:
             return self.name
         return fmt_const(self.default) if np.ndim(self.default) == 0 else "const"
 
+    @property
+    def where(self) -> tuple:
+        """Its [start, end) in the text, or (None, None): where an error about it points."""
+        return self.span or (None, None)
+
+    def misfit(self, shapes) -> ExpressionError:
+        """The error of a gate whose inputs' shapes (or values) don't fit together."""
+        return ExpressionError(f"shapes {' and '.join(map(shape_text, shapes))} don't fit "
+                               f"together in {self.label}", *self.where)
+
     def __repr__(self) -> str:
         return f"Node({self.id} {self.kind} {self.op or self.name or ''})"
 
@@ -326,7 +336,7 @@ class Graph:
                         if total > max_elements:
                             raise ExpressionError(
                                 f"the circuit holds more than {max_elements:,} numbers in all",
-                                *(self.nodes[i].span or (None, None)),
+                                *self.nodes[i].where,
                             )
                 vals[i] = v
         return vals
@@ -409,12 +419,9 @@ class Graph:
 
     @staticmethod
     def _forward_error(node: Node, vals: list, e: Exception) -> ExpressionError:
-        span = node.span or (None, None)
         if isinstance(e, ExpressionError):
-            return ExpressionError(e.message, *span, hint=e.hint)
-        shapes = " and ".join(shape_text(vals[x.index]) for x in node.inputs)
-        label = GATES[node.op].label_for(node.attrs)
-        return ExpressionError(f"shapes {shapes} don't fit together in {label}", *span)
+            return ExpressionError(e.message, *node.where, hint=e.hint)
+        return node.misfit([vals[x.index] for x in node.inputs])
 
     def backward(self, vals: list, seed=None, wrt=None) -> list:
         """Every node's gradient, accumulated at forks. None marks an input that takes no
