@@ -81,9 +81,6 @@ RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
     "softmax_ce": (_scalar, 40, 4),
 }
 
-# A gate without a row is taken for an elementwise one (tests/test_cost.py asks for a row).
-ELEMENTWISE = (_broadcast, 30, 2)
-
 # Seconds, roughly, on one core: what the server uses to pick a lane, not a promise.
 US_PER_SCALAR_GATE = 4.0  # both passes and the response, on Python floats
 US_PER_TENSOR_GATE = 25.0  # the same through numpy calls
@@ -162,7 +159,7 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
     for node in graph.nodes:
         if node.kind == "gate":
             gates += 1
-            shape_rule, per_number, scratch = RULES.get(node.op) or ELEMENTWISE
+            shape_rule, per_number, scratch = RULES[node.op]
             ins = [i.index for i in node.inputs]
             shape = shape_rule(node, *[shapes[i] for i in ins])
             size = math.prod(shape) if shape else 1
