@@ -52,7 +52,7 @@ def _scalar(node: Node, *shapes: Shape) -> Shape:
 
 
 def _transpose(node: Node, a: Shape) -> Shape:
-    return a[::-1]
+    return a[:-2] + a[-2:][::-1]  # a stack's matrices, each transposed
 
 
 def _index(node: Node, a: Shape) -> Shape:
