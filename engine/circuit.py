@@ -20,17 +20,14 @@ _parsed_nodes = 0  # in all the graphs of _parsed
 _parsed_lock = threading.Lock()  # the server's threads share the cache
 
 
-def _parsed_graph(key: tuple) -> Graph | None:
+def parsed(text: str, expand: bool = False, limits: Limits | None = None) -> Graph | None:
+    """The graph compile_text made of this text before, if it is still kept."""
+    key = (text, expand, limits)
     with _parsed_lock:
         graph = _parsed.get(key)
         if graph is not None:
             _parsed.move_to_end(key)
         return graph
-
-
-def parsed(text: str, expand: bool = False, limits: Limits | None = None) -> Graph | None:
-    """The graph compile_text made of this text before, if it is still kept."""
-    return _parsed_graph((text, expand, limits))
 
 
 def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
@@ -203,8 +200,7 @@ class Circuit:
             d["grad"] = json_value(g)
             d["shape"] = [] if type(v) is float else list(v.shape)
             if node.kind == "gate":
-                d["local"] = None if local is None else [
-                    p if p is None or p - p == 0 else spelled(p) for p in local]
+                d["local"] = None if local is None else [json_value(p) for p in local]
                 d["span"] = list(node.span) if node.span else None
             nodes.append(d)
         return {
