@@ -146,6 +146,14 @@ def acyclic_build() -> Iterator[None]:
                 gc.enable()
 
 
+def missing_values(names: list[str], where: tuple) -> ExpressionError:
+    """The error for inputs without a value: it names them all, and lists them in `missing`."""
+    err = ExpressionError(f"missing value for {', '.join(names)}", *where,
+                          hint="give every input a value")
+    err.missing = names
+    return err
+
+
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
     if max_elements is not None and n > max_elements:
         raise ExpressionError(f"{where}: {n:,} elements is more than the limit of {max_elements:,}")
@@ -165,9 +173,7 @@ def _slots(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
 def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
     if gate.passes[k:k + 1] == (True,):
         return _passes
-    f = gate.d[k] if gate.linear is None else gate.linear[k]
-    if attrs:
-        f = partial(f, **attrs)
+    f = _bind(gate.d[k] if gate.linear is None else gate.linear[k], attrs)
     if gate.linear is not None:
         return f if gate.arity == 2 else lambda g, y, x, _: f(g, y, x)
     return (lambda g, y, x, _: g * f(x, y)) if gate.arity == 1 else (
@@ -299,14 +305,7 @@ class Graph:
         inputs, consts = self._sources()
         missing = [n for n in inputs if n.name not in values and n.default is None]
         if missing:
-            first = missing[0]
-            span = first.span or (None, None)
-            err = ExpressionError(
-                f"missing value for {', '.join(n.name for n in missing)}", *span,
-                hint="give every input a value",
-            )
-            err.missing = [n.name for n in missing]
-            raise err
+            raise missing_values([n.name for n in missing], missing[0].where)
         kept = self._kept()
         vals: list = [None] * (len(self.nodes) + len(kept))
         for node in inputs:
