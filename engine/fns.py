@@ -99,7 +99,8 @@ class Sym:
 
 
 def sym(x) -> Sym:
-    """A number or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds as a negation."""
+    """A number (or its text) or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds
+    as a negation."""
     if isinstance(x, Sym):
         return x
     text = repr(x) if isinstance(x, float) else str(x)
