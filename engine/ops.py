@@ -8,7 +8,7 @@ floats, on numpy arrays, and on symbols:
 - `d`: per input, its local derivative `(*xs, out, **consts) -> local`; the vjp is upstream × local
   (summed back over broadcast axes). Run on symbols it is the staged code's backward line and,
   with the forward, the LaTeX formula shown beside the gate.
-- `vjp` instead of `d`, for the linear gates whose Jacobian is no elementwise factor (matmul,
+- `linear` instead of `d`, for the gates whose Jacobian is no elementwise factor (matmul,
   transpose, index): per input, `(g, out, *xs, **consts) -> gradient`.
 - `keeps`: the forward returns `(out, kept)`, a by-product its backward reads (softmax_ce's
   softmax), and `d` receives `kept` where it would receive `out`.
