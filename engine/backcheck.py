@@ -24,7 +24,7 @@ from engine.circuit import json_value
 from engine.codegen import _consts
 from engine.errors import ExpressionError
 from engine.fns import Sym, shape_text, sym
-from engine.graph import Graph, Limits, as_value
+from engine.graph import Graph, Limits, as_value, missing_values
 from engine.ops import GATES, unbroadcast
 from engine.parse import AUGMENTED, callables, parse, tokenize
 
@@ -299,10 +299,7 @@ class _Check:
         self.env: dict[str, np.ndarray] = {}
         missing = [n for n in self.free if n not in values]
         if missing:
-            err = ExpressionError(f"missing value for {', '.join(missing)}",
-                                  *self.free[missing[0]], hint="give every input a value")
-            err.missing = missing
-            raise err
+            raise missing_values(missing, self.free[missing[0]])
         for name in values:
             if name not in self.names:
                 self.warnings.append(f"value for {name} ignored: the code does not use it")

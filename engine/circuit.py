@@ -9,8 +9,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.fns import shape_text
 from engine.graph import Graph, Limits, Node, acyclic_build
-from engine.ops import GATES, fmt_const
+from engine.ops import fmt_const
 
 PARSED_NODES = 100_000  # nodes of the parsed programs kept, the least recently used dropped first
 
@@ -19,17 +20,14 @@ _parsed_nodes = 0  # in all the graphs of _parsed
 _parsed_lock = threading.Lock()  # the server's threads share the cache
 
 
-def _parsed_graph(key: tuple) -> Graph | None:
+def parsed(text: str, expand: bool = False, limits: Limits | None = None) -> Graph | None:
+    """The graph compile_text made of this text before, if it is still kept."""
+    key = (text, expand, limits)
     with _parsed_lock:
         graph = _parsed.get(key)
         if graph is not None:
             _parsed.move_to_end(key)
         return graph
-
-
-def parsed(text: str, expand: bool = False, limits: Limits | None = None) -> Graph | None:
-    """The graph compile_text made of this text before, if it is still kept."""
-    return _parsed_graph((text, expand, limits))
 
 
 def compile_text(text: str, expand: bool = False, limits: Limits | None = None) -> Graph:
@@ -109,7 +107,7 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
 
 def _literal(v) -> str:
     """A program's literal as a warning shows it: the number, or the list's shape."""
-    return fmt_const(v) if np.ndim(v) == 0 else f"[…] ({'×'.join(map(str, np.shape(v)))})"
+    return fmt_const(v) if np.ndim(v) == 0 else f"[…] ({shape_text(v)})"
 
 
 def _fixed(graph: Graph) -> list[dict]:
@@ -148,7 +146,7 @@ class Circuit:
         out = self.vals[graph.output.index]
         if type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
             self.warnings.append(
-                f"the output has shape {'×'.join(map(str, out.shape))}: the backward pass starts "
+                f"the output has shape {shape_text(out)}: the backward pass starts "
                 "from ones, so the gradients are those of the sum of its elements"
             )
         self.grads = graph.backward(self.vals)
@@ -187,8 +185,7 @@ class Circuit:
             if all(finite[i.index] for i in node.inputs):
                 what = "NaN" if np.any(np.isnan(v)) else "an infinite value"
                 where = f" ({node.name})" if node.name else ""
-                label = GATES[node.op].label_for(node.attrs)
-                notes.append(f"{node.id}{where}: the {label} gate produced {what}")
+                notes.append(f"{node.id}{where}: the {node.label} gate produced {what}")
         return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
 
     def to_dict(self) -> dict:
@@ -203,8 +200,7 @@ class Circuit:
             d["grad"] = json_value(g)
             d["shape"] = [] if type(v) is float else list(v.shape)
             if node.kind == "gate":
-                d["local"] = None if local is None else [
-                    p if p is None or p - p == 0 else spelled(p) for p in local]
+                d["local"] = None if local is None else [json_value(p) for p in local]
                 d["span"] = list(node.span) if node.span else None
             nodes.append(d)
         return {

@@ -173,12 +173,7 @@ def generate(circuit) -> dict[str, str]:
 def _consts(node: Node) -> dict:
     """A gate's constants for its written forms: numbers as the notes write them (2, not 2.0);
     an index as it is."""
-    return {k: v if k == "index" else _written(v) for k, v in node.attrs.items()}
-
-
-def _written(v) -> Sym:
-    text = _const(v)
-    return Sym(text, prec=NEG if text.startswith("-") else ATOM)
+    return {k: v if k == "index" else sym(_const(v)) for k, v in node.attrs.items()}
 
 
 def _contribution_shape(circuit, node: Node, slot: int) -> tuple[int, ...]:

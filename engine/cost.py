@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import ExpressionError
+from engine.fns import shape_text
 from engine.graph import Graph, Limits, Node
-from engine.ops import GATES
 
 Shape = tuple[int, ...]
 
@@ -31,19 +31,19 @@ def _broadcast(node: Node, a: Shape, b: Shape = ()) -> Shape:
     try:
         return np.broadcast_shapes(a, b)
     except ValueError:
-        raise _mismatch(node, a, b) from None
+        raise node.misfit((a, b)) from None
 
 
 def _matmul(node: Node, a: Shape, b: Shape) -> Shape:
     if not a or not b:
-        raise ExpressionError("@ needs vectors or matrices; use * for scalars", *_span(node))
+        raise ExpressionError("@ needs vectors or matrices; use * for scalars", *node.where)
     a2, b2 = (a if len(a) > 1 else (1, *a)), (b if len(b) > 1 else (*b, 1))
     if a2[-1] != b2[-2]:
-        raise _mismatch(node, a, b)
+        raise node.misfit((a, b))
     try:
         batch = np.broadcast_shapes(a2[:-2], b2[:-2])
     except ValueError:
-        raise _mismatch(node, a, b) from None
+        raise node.misfit((a, b)) from None
     return batch + a2[-2:-1] * (len(a) > 1) + b2[-1:] * (len(b) > 1)
 
 
@@ -52,7 +52,7 @@ def _scalar(node: Node, *shapes: Shape) -> Shape:
 
 
 def _transpose(node: Node, a: Shape) -> Shape:
-    return a[::-1]
+    return a[:-2] + a[-2:][::-1]  # a stack's matrices, each transposed
 
 
 def _index(node: Node, a: Shape) -> Shape:
@@ -80,9 +80,6 @@ RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
     "index": (_index, 1, 1),
     "softmax_ce": (_scalar, 40, 4),
 }
-
-# A gate without a row is taken for an elementwise one (tests/test_cost.py asks for a row).
-ELEMENTWISE = (_broadcast, 30, 2)
 
 # Seconds, roughly, on one core: what the server uses to pick a lane, not a promise.
 US_PER_SCALAR_GATE = 4.0  # both passes and the response, on Python floats
@@ -162,7 +159,7 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
     for node in graph.nodes:
         if node.kind == "gate":
             gates += 1
-            shape_rule, per_number, scratch = RULES.get(node.op) or ELEMENTWISE
+            shape_rule, per_number, scratch = RULES[node.op]
             ins = [i.index for i in node.inputs]
             shape = shape_rule(node, *[shapes[i] for i in ins])
             size = math.prod(shape) if shape else 1
@@ -208,25 +205,10 @@ def check_response(cost: Cost, budget: Budget) -> None:
             hint="use smaller tensors (the gradient check and the code need less)")
 
 
-def _span(node: Node) -> tuple:
-    return node.span or (None, None)
-
-
-def _shape_text(shape: Shape) -> str:
-    return "×".join(map(str, shape)) if shape else "scalar"
-
-
-def _mismatch(node: Node, a: Shape, b: Shape) -> ExpressionError:
-    label = GATES[node.op].label_for(node.attrs)
-    return ExpressionError(
-        f"shapes {_shape_text(a)} and {_shape_text(b)} don't fit together in {label}",
-        *_span(node))
-
-
 def _over(node: Node, shape: Shape, what: str) -> ExpressionError:
     if node.kind == "gate":
         name = f" ({node.name})" if node.name else ""
-        where = f"the {GATES[node.op].label_for(node.attrs)} gate{name}"
+        where = f"the {node.label} gate{name}"
     else:
         where = f"input {node.name}" if node.kind == "input" else "a constant"
-    return ExpressionError(f"{what}: at {where}, of shape {_shape_text(shape)}", *_span(node))
+    return ExpressionError(f"{what}: at {where}, of shape {shape_text(shape)}", *node.where)

@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.circuit import compile_text, jsonable
 from engine.errors import ExpressionError
+from engine.fns import shape_text
 from engine.graph import Limits
 
 MAX_STEPS = 10_000
@@ -43,9 +44,8 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
     vals = graph.forward(current, limits)
     loss = vals[graph.output.index]
     if np.ndim(loss):
-        shape = "×".join(map(str, np.shape(loss)))
-        raise ExpressionError(f"the output has shape {shape}: descent needs a scalar loss "
-                              "(wrap it in sum() or mean())", *(graph.output.span or (None, None)))
+        raise ExpressionError(f"the output has shape {shape_text(loss)}: descent needs a scalar "
+                              "loss (wrap it in sum() or mean())", *graph.output.where)
     grads = graph.backward(vals, wrt=params)
     for name in params:
         if grads[inputs[name].index] is None:

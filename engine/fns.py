@@ -99,7 +99,8 @@ class Sym:
 
 
 def sym(x) -> Sym:
-    """A number or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds as a negation."""
+    """A number (or its text) or a symbol as a symbol: 1 stays 1, 2.0 is written 2.0, -1.0 binds
+    as a negation."""
     if isinstance(x, Sym):
         return x
     text = repr(x) if isinstance(x, float) else str(x)
@@ -113,12 +114,9 @@ def _call(py: str, tex: str, *args) -> Sym:
     return Sym(py.format(*(x.py for x in xs)), tex.format(*(x.tex for x in xs)), ATOM)
 
 
-# --- elementwise functions: floats, arrays, symbols ------------------------------------------
-
-
-def elementwise(py: str, tex: str, on_float: Callable, on_array: Callable) -> Callable:
-    """A function of one value that runs `on_float` for a Python float, `on_array` otherwise,
-    and writes itself down (with the `py` and `tex` templates) for a symbol."""
+def unary(py: str, tex: str, on_float: Callable, on_array: Callable) -> Callable:
+    """A function of one value, elementwise or a reduction: `on_float` for a Python float,
+    `on_array` otherwise, and for a symbol the call written with the `py` and `tex` templates."""
 
     def fn(x):
         if type(x) is float:
@@ -129,6 +127,9 @@ def elementwise(py: str, tex: str, on_float: Callable, on_array: Callable) -> Ca
 
     fn.__name__ = py.split("(")[0].split(".")[-1]
     return fn
+
+
+# --- elementwise functions: floats, arrays, symbols ------------------------------------------
 
 
 def _sigmoid_float(x: float) -> float:
@@ -145,18 +146,18 @@ def _sign_float(x: float) -> float:
     return float((x > 0) - (x < 0)) if x == x else x
 
 
-exp = elementwise("np.exp({0})", "e^{{{0}}}", math.exp, np.exp)
-log = elementwise("np.log({0})", r"\ln({0})", math.log, np.log)
-log1p = elementwise("np.log1p({0})", r"\ln(1 + {0})", math.log1p, np.log1p)
-expm1 = elementwise("np.expm1({0})", "(e^{{{0}}} - 1)", math.expm1, np.expm1)
-sqrt = elementwise("np.sqrt({0})", r"\sqrt{{{0}}}", math.sqrt, np.sqrt)
-tanh = elementwise("np.tanh({0})", r"\tanh({0})", math.tanh, np.tanh)
-sin = elementwise("np.sin({0})", r"\sin({0})", math.sin, np.sin)
-cos = elementwise("np.cos({0})", r"\cos({0})", math.cos, np.cos)
-absolute = elementwise("np.abs({0})", r"|{0}|", abs, np.abs)
-sign = elementwise("np.sign({0})", r"\operatorname{{sign}}({0})", _sign_float, np.sign)
-sigmoid = elementwise("1.0 / (1 + np.exp(-{0}))", r"\sigma({0})", _sigmoid_float, _sigmoid_array)
-softplus = elementwise(
+exp = unary("np.exp({0})", "e^{{{0}}}", math.exp, np.exp)
+log = unary("np.log({0})", r"\ln({0})", math.log, np.log)
+log1p = unary("np.log1p({0})", r"\ln(1 + {0})", math.log1p, np.log1p)
+expm1 = unary("np.expm1({0})", "(e^{{{0}}} - 1)", math.expm1, np.expm1)
+sqrt = unary("np.sqrt({0})", r"\sqrt{{{0}}}", math.sqrt, np.sqrt)
+tanh = unary("np.tanh({0})", r"\tanh({0})", math.tanh, np.tanh)
+sin = unary("np.sin({0})", r"\sin({0})", math.sin, np.sin)
+cos = unary("np.cos({0})", r"\cos({0})", math.cos, np.cos)
+absolute = unary("np.abs({0})", r"|{0}|", abs, np.abs)
+sign = unary("np.sign({0})", r"\operatorname{{sign}}({0})", _sign_float, np.sign)
+sigmoid = unary("1.0 / (1 + np.exp(-{0}))", r"\sigma({0})", _sigmoid_float, _sigmoid_array)
+softplus = unary(
     "np.logaddexp(0, {0})", r"\ln(1 + e^{{{0}}})",
     lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))) if x == x else x,
     lambda x: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))))
@@ -220,18 +221,19 @@ def _same(x):
     return x
 
 
-total = elementwise("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
-mean = elementwise("np.mean({0})", r"\operatorname{{mean}}({0})", _same,
-                   lambda x: _scalar(np.mean(x)))
-size = elementwise("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
-ones_like = elementwise("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
+total = unary("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
+mean = unary("np.mean({0})", r"\operatorname{{mean}}({0})", _same, lambda x: _scalar(np.mean(x)))
+size = unary("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
+ones_like = unary("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
 
 
 def T(x):
     """The transpose of a matrix (of the last two axes of a stack); a vector stays itself."""
     if isinstance(x, Sym):
         shape = None if x.shape is None else x.shape[:-2] + x.shape[-2:][::-1]
-        return Sym(_wrap(x, ATOM) + ".T", _wrap(x, ATOM, True) + r"^\top", ATOM, shape)
+        # numpy's .T reverses every axis of a stack
+        py = f"np.swapaxes({x.py}, -1, -2)" if _stacked(x) else _wrap(x, ATOM) + ".T"
+        return Sym(py, _wrap(x, ATOM, True) + r"^\top", ATOM, shape)
     if type(x) is float or x.ndim < 2:
         return x
     return x.T if x.ndim == 2 else np.swapaxes(x, -1, -2)
@@ -240,7 +242,7 @@ def T(x):
 def matmul(a, b):
     """a @ b, with an error in the notes' words where the shapes don't line up."""
     if isinstance(a, Sym) or isinstance(b, Sym):
-        return _call("{0}.dot({1})", r"{0}\,{1}", a, b)
+        return _product(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         raise ExpressionError("@ needs vectors or matrices; use * for scalars")
     if min(a.ndim, b.ndim) == 1 and max(a.ndim, b.ndim) > 2:
@@ -257,6 +259,15 @@ def matmul(a, b):
     return _scalar(np.matmul(a, b))
 
 
+def dot(a, b):
+    """np.dot(a, b) and a.dot(b): a @ b for vectors and matrices; numpy's dot of a stack of
+    matrices is another product, refused."""
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise ExpressionError("np.dot of stacks is not matmul; use @",
+                              hint="np.matmul(a, b) and a @ b multiply each matrix of a stack")
+    return matmul(a, b)
+
+
 def gdot(p, q):
     """The product in a matrix gradient (dW = dD·Xᵀ, dX = Wᵀ·dD): a number (the gradient of a
     vector·vector product) scales, two vectors make their outer product, anything else is
@@ -266,9 +277,7 @@ def gdot(p, q):
             return p * q
         if p.shape is not None and q.shape is not None and len(p.shape) == len(q.shape) == 1:
             return _call("np.outer({0}, {1})", r"{0}\,{1}^\top", p, q)
-        if p.shape is not None and q.shape is not None and max(len(p.shape), len(q.shape)) > 2:
-            return _call("np.matmul({0}, {1})", r"{0}\,{1}", p, q)
-        return _call("{0}.dot({1})", r"{0}\,{1}", p, q)
+        return _product(p, q)
     if np.ndim(p) == 0 or np.ndim(q) == 0:
         return p * q
     if np.ndim(p) == 1 and np.ndim(q) == 1:
@@ -276,8 +285,22 @@ def gdot(p, q):
     return np.matmul(p, q)
 
 
+def _stacked(*xs) -> bool:
+    """Whether a symbol stands for a stack of matrices (more than two axes)."""
+    return any(len(sym(x).shape or ()) > 2 for x in xs)
+
+
+def _product(a, b) -> Sym:
+    """a @ b written down: a.dot(b), as the notes write it, or np.matmul(a, b) where an operand
+    is a stack (numpy's dot of a stack is another product)."""
+    if _stacked(a, b):
+        return _call("np.matmul({0}, {1})", r"{0}\,{1}", a, b)
+    return _call("{0}.dot({1})", r"{0}\,{1}", a, b)
+
+
 def shape_text(a) -> str:
-    return "×".join(map(str, np.shape(a))) or "scalar"
+    """A value's shape, or a shape (a tuple), as the messages write it: 2×3, or scalar."""
+    return "×".join(map(str, a if type(a) is tuple else np.shape(a))) or "scalar"
 
 
 def pick(x, index):
@@ -344,11 +367,11 @@ def _log_or_0(a):
     return np.log(np.where(a > 0, a, 1.0)) * (a > 0)
 
 
-log_or_0 = elementwise("_log_or_0({0})", r"\ln({0})",
-                       lambda a: math.log(a) if a > 0 else 0.0, _log_or_0)
+log_or_0 = unary("_log_or_0({0})", r"\ln({0})", lambda a: math.log(a) if a > 0 else 0.0,
+                 _log_or_0)
 
 
-rows = elementwise("_rows({0})", "m", _rows, _rows)  # m, the batch size a loss averages over
+rows = unary("_rows({0})", "m", _rows, _rows)  # m, the batch size a loss averages over
 
 
 def cross_entropy(z, labels):

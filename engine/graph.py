@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.errors import ExpressionError
 from engine.fns import shape_text
-from engine.ops import GATES, Gate, fmt_const, unbroadcast
+from engine.ops import GATES, NARROWER, Gate, fmt_const, unbroadcast
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,10 @@ class Limits:
 
 
 class Node:
-    __slots__ = ("index", "kind", "op", "inputs", "name", "attrs", "span", "default")
+    __slots__ = ("index", "kind", "op", "inputs", "name", "attrs", "span", "default", "called")
 
     def __init__(self, index, kind, op=None, inputs=(), name=None, attrs=None, span=None,
-                 default=None):
+                 default=None, called=None):
         self.index = index
         self.kind = kind  # "input" | "const" | "gate"
         self.op = op
@@ -44,6 +44,7 @@ class Node:
         self.attrs = attrs or {}
         self.span = span
         self.default = default
+        self.called = called  # the name the program called a gate by (np.dot: dot), if any
 
     @property
     def id(self) -> str:
@@ -56,6 +57,16 @@ class Node:
         if self.kind == "input":
             return self.name
         return fmt_const(self.default) if np.ndim(self.default) == 0 else "const"
+
+    @property
+    def where(self) -> tuple:
+        """Its [start, end) in the text, or (None, None): where an error about it points."""
+        return self.span or (None, None)
+
+    def misfit(self, shapes) -> ExpressionError:
+        """The error of a gate whose inputs' shapes (or values) don't fit together."""
+        return ExpressionError(f"shapes {' and '.join(map(shape_text, shapes))} don't fit "
+                               f"together in {self.label}", *self.where)
 
     def __repr__(self) -> str:
         return f"Node({self.id} {self.kind} {self.op or self.name or ''})"
@@ -135,6 +146,14 @@ def acyclic_build() -> Iterator[None]:
                 gc.enable()
 
 
+def missing_values(names: list[str], where: tuple) -> ExpressionError:
+    """The error for inputs without a value: it names them all, and lists them in `missing`."""
+    err = ExpressionError(f"missing value for {', '.join(names)}", *where,
+                          hint="give every input a value")
+    err.missing = names
+    return err
+
+
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
     if max_elements is not None and n > max_elements:
         raise ExpressionError(f"{where}: {n:,} elements is more than the limit of {max_elements:,}")
@@ -154,9 +173,7 @@ def _slots(gate: Gate, attrs: dict) -> tuple[Callable | None, ...]:
 def _slot(gate: Gate, k: int, attrs: dict) -> Callable:
     if gate.passes[k:k + 1] == (True,):
         return _passes
-    f = gate.d[k] if gate.linear is None else gate.linear[k]
-    if attrs:
-        f = partial(f, **attrs)
+    f = _bind(gate.d[k] if gate.linear is None else gate.linear[k], attrs)
     if gate.linear is not None:
         return f if gate.arity == 2 else lambda g, y, x, _: f(g, y, x)
     return (lambda g, y, x, _: g * f(x, y)) if gate.arity == 1 else (
@@ -203,8 +220,8 @@ class Graph:
     # --- building -----------------------------------------------------------------------------
 
     def _add(self, kind, op=None, inputs=(), name=None, attrs=None, span=None,
-             default=None) -> Node:
-        node = Node(len(self.nodes), kind, op, inputs, name, attrs, span, default)
+             default=None, called=None) -> Node:
+        node = Node(len(self.nodes), kind, op, inputs, name, attrs, span, default, called)
         self.nodes.append(node)
         self.output = node
         return node
@@ -217,13 +234,14 @@ class Graph:
     def const(self, value, span=None) -> Node:
         return self._add(kind="const", span=span, default=as_value(value, "constant"))
 
-    def gate(self, op: str, inputs: Sequence[Node], *, name=None, span=None, **attrs) -> Node:
+    def gate(self, op: str, inputs: Sequence[Node], *, name=None, span=None, called=None,
+             **attrs) -> Node:
         gate = GATES[op]
         if len(inputs) != gate.arity:
             raise ExpressionError(
                 f"{op} takes {gate.arity} input(s), got {len(inputs)}", *(span or ())
             )
-        return self._add("gate", op, inputs, name, attrs, span)
+        return self._add("gate", op, inputs, name, attrs, span, called=called)
 
     def inputs(self) -> dict[str, Node]:
         return {n.name: n for n in self.nodes if n.kind == "input"}
@@ -271,7 +289,7 @@ class Graph:
                 out.name = node.name
             else:
                 out = new._add(kind="gate", op=node.op, inputs=xs, name=node.name,
-                               attrs=dict(node.attrs), span=node.span)
+                               attrs=dict(node.attrs), span=node.span, called=node.called)
             mapped[node.index] = out
         new.output = mapped[self.output.index]
         return new
@@ -287,14 +305,7 @@ class Graph:
         inputs, consts = self._sources()
         missing = [n for n in inputs if n.name not in values and n.default is None]
         if missing:
-            first = missing[0]
-            span = first.span or (None, None)
-            err = ExpressionError(
-                f"missing value for {', '.join(n.name for n in missing)}", *span,
-                hint="give every input a value",
-            )
-            err.missing = [n.name for n in missing]
-            raise err
+            raise missing_values([n.name for n in missing], missing[0].where)
         kept = self._kept()
         vals: list = [None] * (len(self.nodes) + len(kept))
         for node in inputs:
@@ -324,7 +335,7 @@ class Graph:
                         if total > max_elements:
                             raise ExpressionError(
                                 f"the circuit holds more than {max_elements:,} numbers in all",
-                                *(self.nodes[i].span or (None, None)),
+                                *self.nodes[i].where,
                             )
                 vals[i] = v
         return vals
@@ -338,7 +349,8 @@ class Graph:
             for n in self.nodes:
                 if n.kind == "gate":
                     at.append(n.index)
-                    fs.append(_shared(shared, n.op, n.attrs, _bind, GATES[n.op].forward))
+                    fs.append(NARROWER.get(n.called) or _shared(shared, n.op, n.attrs, _bind,
+                                                                GATES[n.op].forward))
                     xa.append(n.inputs[0].index)
                     xb.append(n.inputs[1].index if len(n.inputs) > 1 else -1)
             return at, fs, xa, xb
@@ -406,12 +418,9 @@ class Graph:
 
     @staticmethod
     def _forward_error(node: Node, vals: list, e: Exception) -> ExpressionError:
-        span = node.span or (None, None)
         if isinstance(e, ExpressionError):
-            return ExpressionError(e.message, *span, hint=e.hint)
-        shapes = " and ".join(shape_text(vals[x.index]) for x in node.inputs)
-        label = GATES[node.op].label_for(node.attrs)
-        return ExpressionError(f"shapes {shapes} don't fit together in {label}", *span)
+            return ExpressionError(e.message, *node.where, hint=e.hint)
+        return node.misfit([vals[x.index] for x in node.inputs])
 
     def backward(self, vals: list, seed=None, wrt=None) -> list:
         """Every node's gradient, accumulated at forks. None marks an input that takes no

@@ -8,7 +8,7 @@ floats, on numpy arrays, and on symbols:
 - `d`: per input, its local derivative `(*xs, out, **consts) -> local`; the vjp is upstream × local
   (summed back over broadcast axes). Run on symbols it is the staged code's backward line and,
   with the forward, the LaTeX formula shown beside the gate.
-- `vjp` instead of `d`, for the linear gates whose Jacobian is no elementwise factor (matmul,
+- `linear` instead of `d`, for the gates whose Jacobian is no elementwise factor (matmul,
   transpose, index): per input, `(g, out, *xs, **consts) -> gradient`.
 - `keeps`: the forward returns `(out, kept)`, a by-product its backward reads (softmax_ce's
   softmax), and `d` receives `kept` where it would receive `out`.
@@ -298,6 +298,8 @@ _row("matmul", "@", 2, lambda W, X: m.matmul(W, X),
      "swaps, as a matrix: dW = dD·Xᵀ and dX = Wᵀ·dD (the shapes allow no other order)",
      linear=(lambda g, D, W, X: m.gdot(g, m.T(X)), lambda g, D, W, X: m.gdot(m.T(W), g)),
      out="D", calls=("dot", "matmul"), methods=("dot",))
+# calls whose forward is narrower than their gate's: numpy's dot is matmul up to matrices only
+NARROWER = {"dot": m.dot}
 _row("transpose", "ᵀ", 1, m.T, "transposes the upstream gradient back",
      linear=(lambda g, y, x: m.T(g),), calls=("transpose",))
 _row("index", "[{index}]", 1, lambda x, index: m.pick(x, index),

@@ -492,7 +492,8 @@ class _Builder:
         self.free[name] = span
         return node
 
-    def gate(self, op: str, args: list[_Val], span: tuple[int, int], **attrs) -> _Val:
+    def gate(self, op: str, args: list[_Val], span: tuple[int, int], called: str | None = None,
+             **attrs) -> _Val:
         """A new gate; until something uses it, parentheses may widen its span and an
         assignment may name it."""
         inputs = [a.data if a.kind == "gate" or a.kind == "node" else self.node(a)
@@ -501,7 +502,7 @@ class _Builder:
         if self.max_gates is not None and self.gates > self.max_gates:
             raise _err(f"the circuit has more than {self.max_gates:,} gates", span,
                        "split it into smaller circuits")
-        return _Val("gate", span, self.g.gate(op, inputs, span=span, **attrs))
+        return _Val("gate", span, self.g.gate(op, inputs, span=span, called=called, **attrs))
 
     # operators
 
@@ -655,8 +656,9 @@ class _Builder:
         """A gate called by name: its inputs first, then its constants (by position or by
         keyword, in `attrs` order; missing ones from `defaults`)."""
         row = GATES[op]
+        called = shown.rsplit(".", 1)[-1]  # np.dot, .dot: dot
         if len(args) == row.arity and not row.attrs and (not args or args[-1].kind != "kwarg"):
-            return self.gate(op, args, span)  # the usual call: inputs only
+            return self.gate(op, args, span, called)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
         keywords = [a for a in args if a.kind == "kwarg"]
         attrs: dict[str, _Val] = {}
@@ -693,7 +695,7 @@ class _Builder:
             else:
                 raise _err(f"{shown}() needs its constant '{name}'", span,
                            f"write {shown}(..., {name}=...)")
-        return self.gate(op, positional[:row.arity], span, **constants)
+        return self.gate(op, positional[:row.arity], span, called, **constants)
 
     def construct(self, ctor: str, args: list[_Val], span: tuple[int, int]) -> _Val:
         """Value(2.0, label='x1'), torch.tensor(2.0, requires_grad=True), torch.Tensor([2.0]):

@@ -126,6 +126,24 @@ def test_matrix_gradients_use_the_notes_formulas():
     assert re.search(r"^dX = W\.T\.dot\(dD\)", code["backward"], re.M)
 
 
+R = np.random.default_rng(7)
+
+
+@pytest.mark.parametrize("expr, values", [
+    ("sum(W @ S)", {"W": R.standard_normal((3, 4)), "S": R.standard_normal((2, 4, 5))}),
+    ("sum(S @ W)", {"S": R.standard_normal((2, 3, 4)), "W": R.standard_normal((4, 5))}),
+    ("sum(A.T @ B)", {"A": R.standard_normal((2, 4, 3)), "B": R.standard_normal((1, 4, 5))}),
+])
+def test_stacks_of_matrices_are_multiplied_by_matmul_in_the_code(expr, values):
+    # numpy's dot and .T are other operations on more than two axes
+    c = trace(expr, values)
+    assert c.check()["passed"]  # the engine's gradients, against central differences
+    code = c.code()
+    assert ".dot(" not in code["source"] and "np.matmul(" in code["forward"]
+    assert (".T" in expr) == ("np.swapaxes(" in code["forward"])
+    assert_round_trip(c)
+
+
 @pytest.mark.parametrize("expr, values", [
     ("1 / x", {"x": 0}),
     ("log(x) + x", {"x": -1}),

@@ -504,6 +504,25 @@ def test_stacks_of_matrices_get_the_central_difference_gradients(a, b):
     np.testing.assert_allclose(grads["W"], central(W, lambda w: np.sum((w @ X) * G)), atol=1e-6)
     np.testing.assert_allclose(grads["X"], central(X, lambda x: np.sum((W @ x) * G)), atol=1e-6)
 
+@pytest.mark.parametrize(("text", "matmul"), [("sum(np.dot(W, S))", "sum(np.matmul(W, S))"),
+                                              ("sum(W.dot(S))", "sum(W @ S)"),
+                                              ("sum(np.dot(S, V))", "sum(torch.matmul(S, V))")])
+def test_np_dot_of_a_stack_is_refused_not_read_as_matmul(text, matmul):
+    # numpy's dot of a stack is another product than matmul's: (3×4)·(2×4×5) is 3×2×5, not 2×3×5
+    R = np.random.default_rng(2)
+    values = {"W": R.standard_normal((3, 4)), "S": R.standard_normal((2, 4, 5)),
+              "V": R.standard_normal((5, 2))}
+    with pytest.raises(ExpressionError) as err:
+        trace(text, values)
+    assert err.value.message == "np.dot of stacks is not matmul; use @"
+    assert (err.value.start, err.value.end) == (4, len(text) - 1)
+    W, S, V = values.values()
+    expected = np.sum(np.matmul(S, V) if "V" in text else np.matmul(W, S))
+    assert trace(matmul, values).value == pytest.approx(expected)  # matmul by its own name
+    assert trace("np.dot(W, V.T)", {"W": np.ones((3, 2)), "V": np.ones((4, 2))}).value.shape == (
+        3, 4)  # and np.dot of matrices is their product
+
+
 # --- the gate table says what can be called ---------------------------------------------------
 
 

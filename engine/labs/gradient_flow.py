@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.nn import MLP, mlp
+from engine.nn import mlp
 
 CLASSES = 10
 
@@ -68,9 +68,7 @@ def _span(a: np.ndarray, bins: int) -> tuple[float, float]:
     return max(low - pad, -big), min(high + pad, big)
 
 
-@lru_cache(maxsize=32)
-def _network(depth: int, activation: str, residual: bool) -> MLP:
-    return mlp(depth, activation, residual)  # structure only: shared by every request alike
+_network = lru_cache(maxsize=32)(mlp)  # structure only: shared by every request alike
 
 
 def _stats(x: np.ndarray) -> tuple[float, float]:
