@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -43,7 +44,9 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
         with acyclic_build():
             program = parse_program(text, limits)
             graph = program.graph.rebuilt(expand=expand)
-        graph.notes = program.notes  # what the program's print lines show
+        # the print lines, their names as the wires' names (nodes do not survive `rebuilt`)
+        graph.prints = [(str(p), p.text, {k: n.name for k, n in p.wires.items()},
+                         p.after_backward) for p in program.prints]
         graph = remember(text, expand, limits, graph)
     return graph
 
@@ -118,6 +121,30 @@ def _fixed(graph: Graph) -> list[dict]:
          "inputs": [i.id for i in n.inputs]} for n in graph.nodes])
 
 
+# what a print line's numbers are written as: x.data, x.grad, x.item(), x.data.item(), ...
+_REF = re.compile(r"([A-Za-z_]\w*)(\.data|\.grad)?(\.item\(\))?")
+_STRING = re.compile(r"([rRuUfF]{0,2})(['\"])(.*)\2", re.S)
+_FIELD = re.compile(r"\{([^{}:!]*)(?::([^{}]*))?\}")
+
+
+def _arguments(text: str) -> list[str]:
+    """A call's arguments as written, split at the commas outside brackets and quotes."""
+    args, depth, quote, start = [], 0, "", 0
+    for k, c in enumerate(text):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            args.append(text[start:k].strip())
+            start = k + 1
+    return [*args, text[start:].strip()] if text.strip() else []
+
+
 def _finite(v) -> bool:
     if type(v) is float or v.ndim == 0:
         return math.isfinite(v)
@@ -141,7 +168,6 @@ class Circuit:
             for name in values if name in names and names[name].default is not None
         ]
         self.values = {k: v for k, v in values.items() if k in names}
-        self.notes: list[str] = getattr(graph, "notes", [])
         self.vals = graph.forward(self.values, limits)
         out = self.vals[graph.output.index]
         if type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
@@ -152,6 +178,7 @@ class Circuit:
         self.grads = graph.backward(self.vals)
         del self.vals[len(graph.nodes):]  # gates' by-products: the backward pass has read them
         self.warnings += self._nonfinite()
+        self.notes = [self._printed(*p) for p in getattr(graph, "prints", ())]
 
     @property
     def nodes(self) -> list[Node]:
@@ -187,6 +214,44 @@ class Circuit:
                 where = f" ({node.name})" if node.name else ""
                 notes.append(f"{node.id}{where}: the {node.label} gate produced {what}")
         return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
+
+    def _printed(self, note: str, text: str, wires: dict, after_backward: bool) -> str:
+        """What a print line shows, "line 15 prints 24.7041", where each of its arguments is a
+        string, a wire's number (x.data, x.item()), its gradient below o.backward() (x.grad),
+        or an f-string of those; else the line as written, "line 15 prints x"."""
+        at = {n.name: n.index for n in reversed(self.nodes) if n.name is not None}
+
+        def number(ref: str, spec: str = ""):
+            m = _REF.fullmatch(ref.strip())
+            if m is None or m[1] not in wires or wires[m[1]] not in at or not (m[2] or m[3]):
+                return None
+            k = at[wires[m[1]]]
+            if m[2] == ".grad" and not after_backward:
+                return None  # before the backward pass, micrograd and PyTorch print 0 or None
+            v = (self.grads if m[2] == ".grad" else self.vals)[k]
+            if v is None or np.size(v) != 1:
+                return None
+            try:
+                return format(float(np.asarray(v).ravel()[0]), spec)
+            except ValueError:  # a format spec a float does not take
+                return None
+
+        shown = []
+        for arg in _arguments(text):
+            m = _STRING.fullmatch(arg)
+            if m is None:
+                shown.append(number(arg))
+            elif "f" not in m[1].lower():
+                shown.append(m[3])
+            else:
+                parts = _FIELD.split(m[3])  # text, ref, spec, text, ref, spec, ..., text
+                for k in range(1, len(parts), 3):
+                    parts[k] = number(parts[k], parts[k + 1] or "")
+                    parts[k + 1] = ""
+                shown.append(None if None in parts else "".join(parts))
+        if not shown or None in shown:
+            return note
+        return f"{note.split(' prints ')[0]} prints {' '.join(shown)}"
 
     def to_dict(self) -> dict:
         """The /api/circuit response body, ready for strict JSON."""

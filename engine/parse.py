@@ -351,13 +351,26 @@ class Statement:
     node: Node | None  # the node it produced (or names, or marks); None for imports and prints
 
 
+@dataclass(slots=True)
+class Print:
+    """A print line: what it prints as written, and the wire each name stood for at that line."""
+
+    line: int
+    text: str  # between the brackets: "f'{g.data:.4f}'", "a.grad", ...
+    wires: dict[str, Node]  # the names it uses that had a value there
+    after_backward: bool  # below o.backward(): a gradient it prints is the output's
+
+    def __str__(self) -> str:
+        return f"line {self.line} prints {self.text}"
+
+
 @dataclass
 class Program:
-    """What parse_program returns: the graph, each statement, and the notes printed."""
+    """What parse_program returns: the graph, each statement, and the print lines."""
 
     graph: Graph
     statements: list[Statement] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # "line 12 prints a.grad"
+    prints: list[Print] = field(default_factory=list)
 
 
 # --- the builder: the graph and the names, one per parse --------------------------------------
@@ -956,7 +969,7 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             node = _set_attribute(b, target, attr, value)
             add(Statement(line, "attribute", name, None, (start, ends[i - 1]), node))
         elif kind == "name" and name == "print" and nxt == "(":
-            i = _skip_print(text, toks, i, program.notes, line)
+            i = _skip_print(b, text, toks, i, program.prints, line)
             add(Statement(line, "print", None, None, (start, ends[i - 1]), None))
         else:
             value, i = _expression(b, toks, i)
@@ -987,8 +1000,10 @@ def _set_attribute(b: _Builder, name: Token, attr: Token, value: _Val) -> Node:
     raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span, hint)
 
 
-def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) -> int:
-    """print(...): nothing is computed; its text is kept as a note."""
+def _skip_print(b: _Builder, text: str, toks: Tokens, i: int, prints: list[Print],
+                line: int) -> int:
+    """print(...): nothing is computed here; its text is kept with the wires its names stand for
+    (the circuit shows what it prints)."""
     depth = 0
     j = i + 1
     while True:
@@ -1001,7 +1016,9 @@ def _skip_print(text: str, toks: Tokens, i: int, notes: list[str], line: int) ->
                 break
         j += 1
     inner = text[toks.end[i + 1]:toks.start[j]].strip()
-    notes.append(f"line {line} prints {inner}")
+    wires = {name: b.names[name] for name in re.findall(r"[A-Za-z_]\w*", inner)
+             if name in b.names}
+    prints.append(Print(line, inner, wires, b.marked is not None))
     return j + 1
 
 

@@ -121,13 +121,34 @@ def test_micrograd_programs_give_micrograds_numbers(code, output):
         assert value == pytest.approx(theirs[name], rel=1e-12, abs=1e-12), name
 
 
-def test_readme_prints_its_numbers_and_keeps_the_prints_as_notes():
+def test_readme_prints_its_numbers_and_shows_what_its_print_lines_print():
     c = trace(MICROGRAD_README)
     assert (round(float(c.value), 4), round(float(c.gradients["a"]), 4),
             round(float(c.gradients["b"]), 4)) == (24.7041, 138.8338, 645.5773)
     assert c.to_dict()["notes"] == [
-        "line 15 prints f'{g.data:.4f}'", "line 17 prints f'{a.grad:.4f}'",
-        "line 18 prints f'{b.grad:.4f}'"]
+        "line 15 prints 24.7041", "line 17 prints 138.8338", "line 18 prints 645.5773"]
+
+
+@pytest.mark.parametrize(("prints", "shown"), [
+    # a number, its gradient below backward(), .item(), strings and f-strings with a format
+    ("b.data", "4.0"), ("a.grad", "4.0"), ("b.item(), a.data.item()", "4.0 2.0"),
+    ("'b =', b.data", "b = 4.0"), ("f'{a.grad:.3f} and {b.data:>5}'", "4.000 and   4.0"),
+    # as written: a bare Value (micrograd prints its repr), an expression, a name with no wire,
+    # a format a number does not take, nothing at all
+    ("b", "b"), ("b.data * 2", "b.data * 2"), ("z.data", "z.data"), ("f'{b.data:d}'",
+                                                                        "f'{b.data:d}'"),
+    ("", ""),
+])
+def test_a_print_line_shows_the_numbers_it_prints(prints, shown):
+    code = f"a = Value(2.0)\nb = a * a\nb.backward()\nprint({prints})"
+    assert trace(code).notes == [f"line 4 prints {shown}"]
+
+
+def test_a_print_line_reads_each_name_as_the_wire_it_was_at_that_line():
+    code = ("a = Value(3.0)\nc = a * 2\nprint(c.data, c.grad)\nc += 1\nc.backward()\n"
+            "print(c.data, a.grad)")
+    # the first print's c is the old wire (6.0); its gradient is not printed above backward()
+    assert trace(code).notes == ["line 3 prints c.data, c.grad", "line 6 prints 7.0 2.0"]
 
 
 @pytest.mark.parametrize(("torch_code", "micrograd_code", "output"), [
@@ -273,7 +294,8 @@ def test_each_statement_is_recorded_with_its_line_target_operator_span_and_node(
     assert nodes[1].kind == "input" and nodes[2].op == "scale" and nodes[3].op == "addc"
     assert nodes[3].inputs == (nodes[2],) and nodes[5] is nodes[3] is nodes[6]
     assert program.graph.output is nodes[3] and nodes[3].name == "out"
-    assert program.notes == ["line 5 prints c.data"]
+    assert [str(p) for p in program.prints] == ["line 5 prints c.data"]
+    assert program.prints[0].wires == {"c": nodes[3]}
 
 
 # --- the same computation written in micrograd's style and in plain style --------------------
@@ -340,7 +362,7 @@ def test_circuit_of_the_micrograd_readme_over_http(client):
     assert round(body["value"], 4) == 24.7041
     assert {k: round(v, 4) for k, v in body["gradients"].items()} == {
         "a": 138.8338, "b": 645.5773}
-    assert body["notes"][0] == "line 15 prints f'{g.data:.4f}'"
+    assert body["notes"][0] == "line 15 prints 24.7041"
     names = [n["name"] for n in body["nodes"] if n["kind"] == "gate" and n["name"]]
     assert names[:3] == ["c", "c′", "c″"] and names[-2:] == ["g", "g′"]
 
@@ -365,4 +387,4 @@ def test_command_line_traces_the_lecture_neuron(capsys):
     assert "value: 0.70710678" in out and "dx1 = -1.49999999" in out and "dw2 = 0\n" in out
     assert main(["trace", MICROGRAD_README]) == 0
     out = capsys.readouterr().out
-    assert "value: 24.7040816" in out and "note: line 17 prints f'{a.grad:.4f}'" in out
+    assert "value: 24.7040816" in out and "note: line 17 prints 138.8338" in out
