@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import ExpressionError
-from engine.fns import shape_text
+from engine.fns import lines_up, shape_text
 from engine.graph import Graph, Limits, Node
 
 Shape = tuple[int, ...]
@@ -35,11 +35,11 @@ def _broadcast(node: Node, a: Shape, b: Shape = ()) -> Shape:
 
 
 def _matmul(node: Node, a: Shape, b: Shape) -> Shape:
-    if not a or not b:
-        raise ExpressionError("@ needs vectors or matrices; use * for scalars", *node.where)
+    try:
+        lines_up(a, b)
+    except ExpressionError as e:
+        raise ExpressionError(e.message, *node.where) from None
     a2, b2 = (a if len(a) > 1 else (1, *a)), (b if len(b) > 1 else (*b, 1))
-    if a2[-1] != b2[-2]:
-        raise node.misfit((a, b))
     try:
         batch = np.broadcast_shapes(a2[:-2], b2[:-2])
     except ValueError:

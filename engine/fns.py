@@ -243,20 +243,26 @@ def matmul(a, b):
     """a @ b, with an error in the notes' words where the shapes don't line up."""
     if isinstance(a, Sym) or isinstance(b, Sym):
         return _product(a, b)
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    lines_up(np.shape(a), np.shape(b))
+    return _scalar(np.matmul(a, b))
+
+
+def lines_up(a: tuple, b: tuple) -> None:
+    """Refuse shapes a @ b cannot take, in the notes' words (the forward pass and the cost
+    model both ask)."""
+    if not a or not b:
         raise ExpressionError("@ needs vectors or matrices; use * for scalars")
-    if min(a.ndim, b.ndim) == 1 and max(a.ndim, b.ndim) > 2:
+    if min(len(a), len(b)) == 1 and max(len(a), len(b)) > 2:
         raise ExpressionError(
             f"@ takes a vector with a matrix, not with a stack of matrices "
             f"({shape_text(a)} @ {shape_text(b)}): write the vector as a one-column or one-row "
             f"matrix")
-    inner = b.shape[0 if b.ndim == 1 else -2]
-    if a.shape[-1] != inner:
+    inner = b[0 if len(b) == 1 else -2]
+    if a[-1] != inner:
         raise ExpressionError(
             f"shapes {shape_text(a)} and {shape_text(b)} don't line up for @: the last size of "
-            f"the left ({a.shape[-1]}) must equal the {'size' if b.ndim == 1 else 'first size'} "
+            f"the left ({a[-1]}) must equal the {'size' if len(b) == 1 else 'first size'} "
             f"of the right ({inner})")
-    return _scalar(np.matmul(a, b))
 
 
 def dot(a, b):

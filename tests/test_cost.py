@@ -101,9 +101,19 @@ def test_expanded_gates_count_against_the_gate_limit():
     assert "more than 5,000 gates" in message and "expanded" in message
 
 
-def test_a_shape_mismatch_is_found_before_any_work():
-    message = refused("x @ y", {"x": [1, 2], "y": [1, 2, 3]})
-    assert "2 and 3" in message and "@" in message
+@pytest.mark.parametrize(("text", "values"), [
+    ("x @ y", {"x": [1, 2], "y": [1, 2, 3]}),
+    ("W @ x", {"W": {"randn": [2, 3]}, "x": [1, 2]}),
+    ("x @ W", {"W": {"randn": [2, 3]}, "x": 2.0}),
+    ("sum(W @ x)", {"W": {"randn": [2, 1, 3]}, "x": [1, 2, 3]}),
+    ("sum(S @ W)", {"S": {"randn": [2, 3, 4]}, "W": {"randn": [3, 5]}}),
+])
+def test_a_shape_mismatch_is_found_before_any_work_in_the_forward_pass_words(text, values):
+    message = refused(text, values)
+    with pytest.raises(ExpressionError) as forward:
+        trace(text, values)
+    err = forward.value
+    assert message == f"{err.message} @{err.start}:{err.end}" and "@" in message
 
 
 def test_the_estimate_of_a_small_circuit_is_tiny_and_of_a_matmul_is_not():
