@@ -94,26 +94,33 @@ def _serve(sock: socket.socket, memory: int) -> None:
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
-    sock.sendall(_frame(os.getpid()))
-    while True:
-        try:
-            fn, args, stream = _read(sock)
-        except (EOFError, OSError):
-            return
-        try:
-            with computing():
-                if stream:
-                    for item in fn(*args):
-                        sock.sendall(_frame(("item", item)))
-                    sock.sendall(_frame(("done", None)))
-                else:
-                    sock.sendall(_frame(("ok", fn(*args))))
-        except ExpressionError as e:
-            sock.sendall(_frame(("error", e)))
-        except Exception as e:  # the server logs it; a response never shows it
-            traceback.print_exc()
-            sock.sendall(_frame(("error", RuntimeError(
-                f"the computation failed in a worker process: {type(e).__name__}: {e}"))))
+    try:
+        sock.sendall(_frame(os.getpid()))
+        while True:
+            _job(sock)
+    except (EOFError, OSError):  # the server closed its end: it needs this worker no more
+        return
+
+
+def _job(sock: socket.socket) -> None:
+    """Read one job from the socket, run it and send back what it gives."""
+    fn, args, stream = _read(sock)
+    try:
+        with computing():
+            if stream:
+                for item in fn(*args):
+                    sock.sendall(_frame(("item", item)))
+                sock.sendall(_frame(("done", None)))
+            else:
+                sock.sendall(_frame(("ok", fn(*args))))
+    except ExpressionError as e:
+        sock.sendall(_frame(("error", e)))
+    except ConnectionError:
+        raise  # the socket broke: the server is gone
+    except Exception as e:  # the server logs it; a response never shows it
+        traceback.print_exc()
+        sock.sendall(_frame(("error", RuntimeError(
+            f"the computation failed in a worker process: {type(e).__name__}: {e}"))))
 
 
 async def _readable(fd: int, deadline: float | None) -> None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import anyio
 import numpy as np
@@ -239,3 +242,26 @@ def test_the_server_reads_half_a_message_and_goes_on_with_other_work_until_the_r
         return half, message == ("ok", payload)
 
     assert portal.call(scenario) == (False, True)
+
+
+# A worker whose server closes its end: before the worker has said it is ready, and halfway
+# through a stream of items.
+_GONE = {
+    "before it starts": "a, b = socket.socketpair(); b.close()",
+    "during a stream": (
+        "a, b = socket.socketpair()\n"
+        "def server():\n"
+        "    lanes._read(b)\n"  # the worker's process id
+        "    b.sendall(lanes._frame((itertools.repeat, (1.0,), True)))\n"
+        "    lanes._read(b); b.close()\n"  # one item, then gone
+        "threading.Thread(target=server).start()"),
+}
+
+
+@pytest.mark.parametrize("when", list(_GONE))
+def test_a_worker_whose_server_is_gone_ends_quietly(when):
+    code = (f"import itertools, socket, threading\nfrom app import lanes\n{_GONE[when]}\n"
+            "lanes._serve(a, 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert (done.returncode, done.stderr) == (0, "")
