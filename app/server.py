@@ -16,6 +16,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from app.problems import MEDIA_TYPE, problem
 from app.settings import Settings
 
+LINGER = 2.0  # seconds a refused connection stays open to drain what its client still sends
+
 
 @cache
 def settings() -> Settings:
@@ -36,12 +38,12 @@ class Protocol(HttpToolsProtocol):
     new one gets a 503 and is closed at once."""
 
     _deadline: TimerHandle | None = None
+    _closing: TimerHandle | None = None  # set once a refusal is sent
 
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > settings().max_connections:
-            transport.write(_problem(503, "The server has too many open connections; try again."))
-            transport.close()
+            self._refuse(503, "The server has too many open connections; try again.")
             return
         self._arm()
 
@@ -54,13 +56,27 @@ class Protocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self._arm()
 
+    def data_received(self, data: bytes) -> None:
+        if self._closing is None:
+            super().data_received(data)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._closing is not None:
+            self._closing.cancel()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        self.transport.write(_problem(400, msg))
-        self.transport.close()
+        self._refuse(400, msg)
+
+    def _refuse(self, status: int, detail: str) -> None:
+        """Send the problem, then close gently: stop writing at once, drop whatever the client
+        still sends, and close when it does or after LINGER seconds. Closing with its bytes
+        unread would reset the connection, and a client can lose the answer before reading it."""
+        self._disarm()
+        self.transport.write(_problem(status, detail))
+        self.transport.write_eof()
+        self._closing = self.loop.call_later(LINGER, self.transport.close)
 
     def _arm(self) -> None:
         self._disarm()
@@ -75,6 +91,4 @@ class Protocol(HttpToolsProtocol):
         self._deadline = None
         if not self.transport.is_closing() and (self.cycle is None
                                                 or self.cycle.response_complete):
-            seconds = settings().header_timeout
-            self.transport.write(_problem(408, f"No request headers within {seconds:g} s."))
-            self.transport.close()
+            self._refuse(408, f"No request headers within {settings().header_timeout:g} s.")

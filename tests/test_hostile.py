@@ -239,6 +239,18 @@ def test_headers_sent_a_byte_at_a_time_get_408_and_a_close(server):
     assert data.startswith(b"HTTP/1.1 408 ") and b"application/problem+json" in data
 
 
+def test_a_refused_client_still_sending_reads_its_answer(server):
+    """The server answers a malformed request at once, but the client goes on sending a
+    megabyte: closing with those bytes unread would reset the connection, losing the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"NOT HTTP\r\n" + b"X" * 2**20)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 400 ") and b"application/problem+json" in data
+
+
 def test_an_idle_connection_is_closed(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
         data = s.recv(4096)
