@@ -306,5 +306,3 @@ _row("index", "[{index}]", 1, lambda x, index: m.pick(x, index),
      "routes: the picked element gets the upstream gradient, the others none",
      linear=(_scatter,), scatter=True,
      formula=r"\frac{\partial x_k}{\partial x_i} = \mathbb{1}(i = k)")
-
-PRIMITIVE = frozenset(op for op, gate in GATES.items() if gate.expand is None)
