@@ -4,8 +4,9 @@
  * Tick which inputs are parameters, set the learning rate and the number of steps, then step
  * once, run, or reset. Every step is /api/descent (the engine's forward and backward passes);
  * after each step the page is handed the new values to redraw the circuit with, and a small
- * loss-per-step chart grows. Self-contained: it builds its own DOM and SVG, needs no chart
- * library, and talks to the page only through the two functions given to `mountDescend`.
+ * loss-per-step chart grows. While steps are in flight, step and run are disabled and the panel
+ * says it is running; reset stops them. Self-contained: it builds its own DOM and SVG, needs no
+ * chart library, and talks to the page only through the two functions given to `mountDescend`.
  *
  *     const descend = mountDescend(element, {
  *       request: () => lastBody,          // {expression, values, expand} of the circuit shown
@@ -71,12 +72,14 @@ export function mountDescend(root, page) {
   let losses = []; // loss per step taken so far
   let start = null; // the parameters' values before the first step
   let timer = null;
-  let busy = false;
   let run = 0; // bumped by clear(): an answer or a frame of an earlier run is dropped
 
   const ticked = () => [...params.querySelectorAll('input:checked')].map((c) => c.value);
   const say = (text) => {
     status.textContent = text;
+  };
+  const setBusy = (on) => {
+    stepButton.disabled = runButton.disabled = on;
   };
 
   function update(circuit) {
@@ -98,7 +101,7 @@ export function mountDescend(root, page) {
   function clear() {
     run++;
     clearTimeout(timer);
-    busy = false;
+    setBusy(false);
     losses = [];
     start = null;
     drawChart();
@@ -130,7 +133,7 @@ export function mountDescend(root, page) {
   async function descend(n) {
     const body = page.request();
     const names = ticked();
-    if (!body || busy) return;
+    if (!body || runButton.disabled) return;
     if (!names.length) {
       say('Tick at least one input to descend on.');
       return;
@@ -140,7 +143,8 @@ export function mountDescend(root, page) {
       say('The learning rate must be a positive number.');
       return;
     }
-    busy = true;
+    setBusy(true);
+    say(n === 1 ? 'running 1 step…' : `running ${n} steps…`);
     clearTimeout(timer);
     const mine = run;
     let data;
@@ -148,7 +152,7 @@ export function mountDescend(root, page) {
       data = await postDescent({ ...body, params: names, lr: rate, steps: n, tol: 0 });
     } catch (err) {
       if (mine !== run) return;
-      busy = false;
+      setBusy(false);
       say(err instanceof ApiError ? `${err.title}: ${err.message}` : String(err));
       return;
     }
@@ -168,10 +172,10 @@ export function mountDescend(root, page) {
         + (data.stopped === 'diverged' && i === data.steps.length - 1
           ? ' — diverged: try a smaller learning rate' : ''));
       if (i < taken.length) timer = setTimeout(frame, FRAME_MS);
-      else busy = false;
+      else setBusy(false);
     };
     if (!taken.length) {
-      busy = false;
+      setBusy(false);
       say(`diverged at once: the loss is ${fmt(data.loss)}`);
       return;
     }

@@ -141,7 +141,7 @@ export function renderInputs(box, rows, values, set) {
       row = inputRow(r, set);
       row.dataset.key = key(r);
     }
-    const value = r.program ? r.value : values[r.name] ?? DEFAULT_VALUE;
+    const value = r.program ? r.value : r.name in values ? values[r.name] : DEFAULT_VALUE;
     const moved = r.program || JSON.stringify(value) !== JSON.stringify(row.shown);
     if (moved && !row.contains(document.activeElement)) row.show(value);
     return row;
@@ -171,7 +171,8 @@ function inputRow(r, set) {
   seed.setAttribute('aria-label', `${name} seed`);
   const list = el('input', { className: 'list', placeholder: '[[1, 2], [3, 4]]' });
   list.setAttribute('aria-label', `${name} values (JSON list)`);
-  const bad = el('span', { className: 'bad' });
+  const bad = el('span', { className: 'bad', id: `bad-${name}` });
+  for (const f of [shape, list]) f.setAttribute('aria-describedby', bad.id);
   const label = el('label', { className: 'name', htmlFor: id, title: name }, name);
   const controls = el('div', { className: 'controls' }, num, range, shape, seed, list);
   if (r.program) {
@@ -193,10 +194,23 @@ function inputRow(r, set) {
     range.step = String(span / 500);
     range.value = String(x);
   };
-  /** Show a value: a number in the number field and slider, a list in the values field. */
+  /** Mark `field` invalid, saying `problem` under the row; no field clears the mark. */
+  const flag = (field, problem = '') => {
+    for (const f of [shape, list]) {
+      if (f === field) f.setAttribute('aria-invalid', 'true');
+      else f.removeAttribute('aria-invalid');
+    }
+    bad.textContent = problem;
+  };
+  /**
+   * Show a value: a number in the number field and slider, a list in the values field. A value
+   * the page would not send (from a hand-edited link) shows as written, in the values field,
+   * marked invalid.
+   */
   row.show = (value) => {
     row.shown = value;
-    const m = modeOf(value);
+    const problem = r.program ? null : valueProblem(name, value);
+    const m = problem ? 'list' : modeOf(value);
     kind.value = m;
     if (m === 'scalar') setNumber(typeof value === 'number' ? value : DEFAULT_VALUE);
     else setNumber(DEFAULT_VALUE);
@@ -204,21 +218,23 @@ function inputRow(r, set) {
       shape.value = (value.randn || []).join(', ');
       seed.value = String(value.seed ?? 0);
     }
-    if (m === 'list') list.value = JSON.stringify(shortest(value)).replaceAll(',', ', ');
+    if (problem) list.value = JSON.stringify(value);
+    else if (m === 'list') list.value = JSON.stringify(shortest(value)).replaceAll(',', ', ');
+    flag(problem ? list : null, problem ?? '');
     showMode();
   };
 
   // A value and the text that spells it (program rows put the text in the code).
   const commit = (value, text, ms) => {
     row.shown = value;
-    bad.textContent = '';
+    flag(null);
     set(name, value, text, ms);
   };
   const readTensor = () => {
     if (kind.value === 'randn') {
       const dims = shape.value.split(/[\s,×x]+/).filter(Boolean).map(Number);
       if (!dims.length || dims.some((d) => !Number.isInteger(d) || d < 1)) {
-        bad.textContent = `${name}: the shape must be positive whole numbers, e.g. 5, 10`;
+        flag(shape, `${name}: the shape must be positive whole numbers, e.g. 5, 10`);
         return;
       }
       commit({ randn: dims, seed: Number.parseInt(seed.value, 10) || 0 }, null, 300);
@@ -231,7 +247,7 @@ function inputRow(r, set) {
       }
       const ok = (x) => (Array.isArray(x) ? x.length > 0 && x.every(ok) : typeof x === 'number');
       if (!ok(parsed)) {
-        bad.textContent = `${name}: write a list of numbers, e.g. [[1, 2], [3, 4]]`;
+        flag(list, `${name}: write a list of numbers, e.g. [[1, 2], [3, 4]]`);
         return;
       }
       commit(parsed, list.value.trim(), 300);

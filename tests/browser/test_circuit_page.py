@@ -6,7 +6,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from conftest import wait_ready
@@ -827,15 +827,32 @@ def test_the_decimals_field_shows_the_number_of_decimals_in_use(page: Page, base
     assert "p=0" in page.url
 
 
-def test_a_link_with_a_bad_value_says_which_input_and_what_a_value_looks_like(
+def test_a_link_with_a_bad_value_shows_it_in_its_row_until_it_is_put_right(
         page: Page, base_url: str) -> None:
-    open_page(page, base_url, link("(x + y) * z", {"x": "abc", "y": 5, "z": -4}))
-    message = page.locator("#error .message")
-    expect(message).to_have_text('Invalid input value: x: expected a number or a list of numbers,'
-                                 ' e.g. 1.5 or [1, 2]; got "abc"')
-    page.fill("#in-x", "-2")  # the row puts it right
+    """A value the API would refuse stays in its row as the link wrote it, marked invalid with
+    what a value looks like; nothing is drawn with it until the row holds a good one."""
+    open_page(page, base_url, link("(x + y) * z", {"x": "abc", "y": 5, "z": None}))
+    said = 'x: expected a number or a list of numbers, e.g. 1.5 or [1, 2]; got "abc"'
+    expect(page.locator("#error .message")).to_have_text(f"Invalid input value: {said}")
+    expect(page.locator("#circuit-svg g.gate")).to_have_count(0)
+    x = page.get_by_label("x values (JSON list)")
+    expect(x).to_have_value('"abc"')
+    expect(x).to_have_attribute("aria-invalid", "true")
+    expect(x).to_have_accessible_description(said)
+    expect(page.locator(".input-row[data-name=x] .bad")).to_have_text(said)
+    z = page.get_by_label("z values (JSON list)")
+    expect(z).to_have_value("null")
+    expect(z).to_have_attribute("aria-invalid", "true")
+    assert "abc" in unquote(page.url), "the link keeps what it held"
+    x.fill("-2")  # the row puts it right; z is still refused
+    expect(page.locator("#error .message")).to_contain_text('z: expected a number')
+    expect(x).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".input-row[data-name=x] .bad")).to_have_text("")
+    z.fill("-4")
     expect(page.locator("#output-value")).to_have_text("-12.00")
     expect(page.locator("#error")).to_be_hidden()
+    expect(z).not_to_have_attribute("aria-invalid", "true")
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 MICROGRAD_README = """a = Value(-4.0)

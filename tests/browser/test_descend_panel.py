@@ -169,3 +169,45 @@ def test_a_step_on_a_literal_writes_it_rounded_in_the_code(page: Page, base_url:
     expect(page.locator("#in-y")).to_have_value("5.8")
     assert editor_text(page) == "y = 5.8\nf = (x + y) * z"
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+# Requests to /api/descent wait while `window.holdDescent` is a promise: a test decides when
+# they go out.
+HOLD_DESCENT = """
+const send = window.fetch;
+window.fetch = async (url, ...rest) => {
+  if (String(url).includes('/api/descent')) await window.holdDescent;
+  return send(url, ...rest);
+};
+"""
+
+
+def test_a_double_click_on_run_starts_one_run(fresh_page: Page, base_url: str):
+    """While a run is in flight, step and run are disabled and the panel says it runs: a double
+    click sends one request, and the circuit ends where three steps of lr 0.1 on y take it
+    (y = 5 + 3 × 0.4 = 6.2, f = (-2 + 6.2) × -4 = -16.8)."""
+    page = fresh_page  # it adds listeners
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/descent" in r.url else None)
+    page.add_init_script(HOLD_DESCENT)
+    open_page(page, base_url)
+    page.evaluate("() => { window.holdDescent = new Promise((r) => (window.releaseDescent = r)); }")
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='y']")
+    page.fill("#descend-panel .descend-steps", "3")
+    run = page.locator("#descend-panel .descend-run")
+    step = page.locator("#descend-panel .descend-step")
+    status = page.locator("#descend-panel .descend-status")
+    run.dblclick()
+    expect(run).to_be_disabled()
+    expect(step).to_be_disabled()
+    expect(status).to_have_text("running 3 steps…")
+    page.evaluate("window.releaseDescent()")
+    expect(page.locator("#descend-panel .descend-chart")).to_have_attribute("data-points", "3")
+    expect(status).to_contain_text("step 3: loss")
+    expect(run).to_be_enabled()
+    expect(step).to_be_enabled()
+    expect(page.locator("#in-y")).to_have_value("6.2")
+    expect(page.locator("#output-value")).to_have_text("-16.80")
+    assert len(sent) == 1, sent
+    assert page.errors == []  # type: ignore[attr-defined]
