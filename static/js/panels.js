@@ -38,9 +38,17 @@ function download(blob, name) {
  *          precision: () => number}} page
  */
 export function mountPanels({ svg, shown, precision }) {
-  async function loadCode() {
-    if (shown()) $('code').textContent = await stagedCode(shown());
+  let drawing = 0; // bumped by update(): an answer about an earlier circuit is dropped
+
+  /** Show what `work` gives for the circuit on show in `out`, unless another is drawn first. */
+  async function answer(out, work) {
+    if (!shown()) return;
+    const mine = drawing;
+    const result = await work(shown());
+    if (mine === drawing) out.replaceChildren(...[result].flat());
   }
+
+  const loadCode = () => answer($('code'), stagedCode);
 
   function showTab(name) {
     for (const t of document.querySelectorAll('.tabs [role=tab]')) {
@@ -72,21 +80,25 @@ export function mountPanels({ svg, shown, precision }) {
     showNudgeIndex();
   }
 
-  async function runNudge() {
-    if (!shown()) return;
+  function runNudge() {
     const index = $('nudge-index-label').hidden ? []
       : $('nudge-index').value.split(/[\s,]+/).filter(Boolean).map(Number);
-    const out = await nudge(shown(), $('nudge-input').value, Number($('nudge-h').value), precision(), index);
-    $('nudge-result').replaceChildren(out);
+    return answer($('nudge-result'), (now) => nudge(now, $('nudge-input').value,
+      Number($('nudge-h').value), precision(), index));
   }
 
   $('nudge').addEventListener('click', runNudge);
   $('nudge-input').addEventListener('change', showNudgeIndex);
+  // One check at a time: the button is disabled while its answer is on the way.
   $('check').addEventListener('click', async () => {
-    if (!shown()) return;
+    if (!shown() || $('check').disabled) return;
+    $('check').disabled = true;
     $('check-result').textContent = 'checking…';
-    const out = await check(shown(), precision());
-    $('check-result').replaceChildren(...[out].flat());
+    try {
+      await answer($('check-result'), (now) => check(now, precision()));
+    } finally {
+      $('check').disabled = false;
+    }
   });
   for (const t of document.querySelectorAll('.tabs [role=tab]')) {
     t.addEventListener('click', () => showTab(t.dataset.tab));
@@ -117,6 +129,7 @@ export function mountPanels({ svg, shown, precision }) {
     showTab,
     /** After a drawing: the nudge choices follow the circuit, earlier results go. */
     update() {
+      drawing++;
       syncNudge();
       if (!$('tab-code').hidden) loadCode();
       $('check-result').replaceChildren();

@@ -38,6 +38,25 @@ def wait_ready(pg: Page, timeout: float = 30_000) -> None:
     pg.wait_for_function(READY, timeout=timeout)
 
 
+def holding(pg: Page, path: str) -> None:
+    """Before `pg` loads: its requests to `path` wait while `hold(pg)` holds them, until
+    `release(pg)`, so a test decides when an answer comes back."""
+    pg.add_init_script(f"""
+const send = window.fetch;
+window.fetch = async (url, ...rest) => {{
+  if (String(url).includes({path!r})) await window.held;
+  return send(url, ...rest);
+}};""")
+
+
+def hold(pg: Page) -> None:
+    pg.evaluate("() => { window.held = new Promise((r) => (window.release = r)); }")
+
+
+def release(pg: Page) -> None:
+    pg.evaluate("window.release()")
+
+
 def launch(p: Playwright) -> Browser:
     """Debian's chromium, headless, with FEATURES_OFF added to Playwright's own
     --disable-features list (Chromium keeps only the last of several such switches, so a second

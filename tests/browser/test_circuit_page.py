@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
-from conftest import wait_ready
+from conftest import hold, holding, release, wait_ready
 from playwright.sync_api import Page, expect
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -895,3 +895,29 @@ def test_the_micrograd_readme_pasted_draws_its_constant_by_its_gate(page: Page,
     assert 0 < gap < 150, gap
     assert label["y"] < circle["y"] + circle["height"] / 2
     assert_no_overlaps(page, "micrograd README")
+
+
+def test_a_gradient_check_answers_only_for_the_circuit_on_show(fresh_page: Page,
+                                                              base_url: str) -> None:
+    """The check button is disabled while its answer is on the way (a double click sends one
+    request); an answer about a circuit no longer on show is dropped, not put under the new one."""
+    page = fresh_page  # it adds listeners
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/gradcheck" in r.url else None)
+    holding(page, "/api/gradcheck")
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    hold(page)
+    page.click("[role=tab][data-tab=check]")
+    page.dblclick("#check")
+    expect(page.locator("#check")).to_be_disabled()
+    expect(page.locator("#check-result")).to_have_text("checking…")
+    page.fill("#in-x", "3")  # a new circuit is drawn while the answer is on the way
+    expect(page.locator("#output-value")).to_have_text("-32.00")
+    release(page)
+    expect(page.locator("#check")).to_be_enabled()  # the old answer has come back
+    expect(page.locator("#check-result")).to_be_empty()
+    assert len(sent) == 1, sent
+    page.click("#check")
+    expect(page.locator("#check-result tr.check-row")).to_have_count(3)
+    assert page.errors == []  # type: ignore[attr-defined]

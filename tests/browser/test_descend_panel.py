@@ -6,6 +6,7 @@ import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from conftest import hold, holding, release
 from playwright.sync_api import Page, expect
 from test_circuit_page import editor_text, input_node, open_page, paste
 
@@ -72,7 +73,7 @@ def test_descend_takes_a_step_on_every_scalar_loss_preset(fresh_page: Page, base
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-# Layouts wait while `window.holdLayouts` is a promise: a test decides when they finish.
+# Layouts wait while `hold(page)` holds them, until `release(page)`.
 HOLD_LAYOUTS = """
 let elk;
 Object.defineProperty(window, 'ELK', {
@@ -81,7 +82,7 @@ Object.defineProperty(window, 'ELK', {
   set: (ELK) => {
     elk = class extends ELK {
       async layout(graph, options) {
-        await window.holdLayouts;
+        await window.held;
         return super.layout(graph, options);
       }
     };
@@ -99,12 +100,12 @@ def test_an_answer_laid_out_after_a_new_preset_is_not_drawn(fresh_page: Page, ba
             if r.status >= 400 else None)
     page.add_init_script(HOLD_LAYOUTS)
     open_preset(page, base_url, "multiply")
-    page.evaluate("() => { window.holdLayouts = new Promise((r) => (window.releaseLayouts = r)); }")
+    hold(page)
     with page.expect_response("**/api/circuit"):
         page.fill("#in-x", "7")  # the old program's answer arrives; its layout waits
     with page.expect_response("**/api/circuit"):
         page.select_option("#preset", "matmul")
-    page.evaluate("window.releaseLayouts()")
+    release(page)
     svg = page.locator("#circuit-svg")
     expect(svg).to_have_attribute("data-expression", "D = W.dot(X)\nf = sum(D * G)")
     page.wait_for_function("() => !document.body.dataset.busy")
@@ -171,17 +172,6 @@ def test_a_step_on_a_literal_writes_it_rounded_in_the_code(page: Page, base_url:
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-# Requests to /api/descent wait while `window.holdDescent` is a promise: a test decides when
-# they go out.
-HOLD_DESCENT = """
-const send = window.fetch;
-window.fetch = async (url, ...rest) => {
-  if (String(url).includes('/api/descent')) await window.holdDescent;
-  return send(url, ...rest);
-};
-"""
-
-
 def test_a_double_click_on_run_starts_one_run(fresh_page: Page, base_url: str):
     """While a run is in flight, step and run are disabled and the panel says it runs: a double
     click sends one request, and the circuit ends where three steps of lr 0.1 on y take it
@@ -189,9 +179,9 @@ def test_a_double_click_on_run_starts_one_run(fresh_page: Page, base_url: str):
     page = fresh_page  # it adds listeners
     sent = []
     page.on("request", lambda r: sent.append(r.url) if "/api/descent" in r.url else None)
-    page.add_init_script(HOLD_DESCENT)
+    holding(page, "/api/descent")
     open_page(page, base_url)
-    page.evaluate("() => { window.holdDescent = new Promise((r) => (window.releaseDescent = r)); }")
+    hold(page)
     page.click("[data-tab=descend]")
     page.check("#descend-panel input[value='y']")
     page.fill("#descend-panel .descend-steps", "3")
@@ -202,7 +192,7 @@ def test_a_double_click_on_run_starts_one_run(fresh_page: Page, base_url: str):
     expect(run).to_be_disabled()
     expect(step).to_be_disabled()
     expect(status).to_have_text("running 3 steps…")
-    page.evaluate("window.releaseDescent()")
+    release(page)
     expect(page.locator("#descend-panel .descend-chart")).to_have_attribute("data-points", "3")
     expect(status).to_contain_text("step 3: loss")
     expect(run).to_be_enabled()
