@@ -4,13 +4,15 @@
  * Tick which inputs are parameters, set the learning rate and the number of steps, then step
  * once, run, or reset. Every step is /api/descent (the engine's forward and backward passes);
  * after each step the page is handed the new values to redraw the circuit with, and a small
- * loss-per-step chart grows. While steps are in flight, step and run are disabled and the panel
- * says it is running; reset stops them. Self-contained: it builds its own DOM and SVG, needs no
+ * loss-per-step chart grows. From a run's start until its last values are drawn, step and run
+ * are disabled and the panel says it is running, so the next step starts where the run landed;
+ * reset stops them. Self-contained: it builds its own DOM and SVG, needs no
  * chart library, and talks to the page only through the two functions given to `mountDescend`.
  *
  *     const descend = mountDescend(element, {
  *       request: () => lastBody,          // {expression, values, expand} of the circuit shown
- *       apply: (values) => redraw(values), // new values of the parameters, {name: value}
+ *       apply: (values) => redraw(values), // new values of the parameters, {name: value};
+ *                                          // a promise settled once they are drawn
  *     });
  *     descend.update(circuit);            // after every drawing: the /api/circuit response
  *     descend.reset();                    // a new program: steps of the old one are dropped
@@ -167,12 +169,12 @@ export function mountDescend(root, page) {
       for (; i < upto; i++) losses.push(Number(taken[i].loss));
       drawChart();
       const at = data.steps[i];
-      page.apply(at.values);
+      const drawn = page.apply(at.values);
       say(`step ${losses.length}: loss ${fmt(at.loss)} (was ${fmt(losses[losses.length - 1])})`
         + (data.stopped === 'diverged' && i === data.steps.length - 1
           ? ' — diverged: try a smaller learning rate' : ''));
       if (i < taken.length) timer = setTimeout(frame, FRAME_MS);
-      else setBusy(false);
+      else drawn.then(() => mine === run && setBusy(false));
     };
     if (!taken.length) {
       setBusy(false);

@@ -73,6 +73,8 @@ const descend = mountDescend($('descend-panel'), {
   request: () => state.drawn?.body ?? null,
   apply: (values) => {
     for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(shortest(v)), 0);
+    clearTimeout(state.timer); // drawn at once, and the promise says when
+    return refresh();
   },
 });
 

@@ -201,3 +201,24 @@ def test_a_double_click_on_run_starts_one_run(fresh_page: Page, base_url: str):
     expect(page.locator("#output-value")).to_have_text("-16.80")
     assert len(sent) == 1, sent
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_run_ends_when_its_last_values_are_drawn(fresh_page: Page, base_url: str):
+    """Step and run stay disabled until the circuit holding the run's last values is drawn, so
+    a step taken the moment they are enabled starts where the run landed."""
+    page = fresh_page  # it adds an init script
+    holding(page, "/api/circuit")
+    open_page(page, base_url)
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='y']")
+    page.fill("#descend-panel .descend-steps", "3")
+    run = page.locator("#descend-panel .descend-run")
+    hold(page)  # the redraws wait
+    run.click()
+    expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 3: loss")
+    expect(run).to_be_disabled()
+    release(page)
+    expect(run).to_be_enabled()
+    assert page.locator("#output-value").text_content() == "-16.80"  # read at once: drawn
+    assert page.locator("#in-y").input_value() == "6.2"
+    assert page.errors == []  # type: ignore[attr-defined]
