@@ -12,6 +12,8 @@ import pytest
 from conftest import hold, holding, release, wait_ready
 from playwright.sync_api import Page, expect
 
+from engine.presets import MICROGRAD_README
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -853,24 +855,6 @@ def test_a_link_with_a_bad_value_shows_it_in_its_row_until_it_is_put_right(
     expect(page.locator("#error")).to_be_hidden()
     expect(z).not_to_have_attribute("aria-invalid", "true")
     assert page.errors == []  # type: ignore[attr-defined]
-
-
-MICROGRAD_README = """a = Value(-4.0)
-b = Value(2.0)
-c = a + b
-d = a * b + b**3
-c += c + 1
-c += 1 + c + (-a)
-d += d * 2 + (b + a).relu()
-d += 3 * d + (b - a).relu()
-e = c - d
-f = e**2
-g = f / 2.0
-g += 10.0 / f
-print(f'{g.data:.4f}')
-g.backward()
-print(f'{a.grad:.4f}')
-print(f'{b.grad:.4f}')"""
 
 
 def test_the_micrograd_readme_pasted_draws_its_constant_by_its_gate(page: Page,

@@ -134,18 +134,23 @@ def test_a_step_shows_the_new_value_in_the_input_row(page: Page, base_url: str):
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_a_step_shows_rounded_values_and_the_link_keeps_them_exact(page: Page, base_url: str):
-    """Two steps of lr 0.1 on y in (x + y) * z, slope z = -4: y = 5.4, then 5.800000000000001,
-    shown as 5.8; the link holds the exact value, which reproduces the circuit."""
-    open_page(page, base_url)
+def two_steps_on_y(page: Page) -> None:
+    """Two steps of lr 0.1 on y in (x + y) * z, each from the values drawn: f -13.60, -15.20."""
     page.click("[data-tab=descend]")
     page.check("#descend-panel input[value='y']")
     status = page.locator("#descend-panel .descend-status")
-    for k, f in ((1, "-13.60"), (2, "-15.20")):  # each step from the values drawn
+    for k, f in ((1, "-13.60"), (2, "-15.20")):
         page.click("#descend-panel .descend-step")
         expect(status).to_contain_text(f"step {k}: loss")
         expect(page.locator("#output-value")).to_have_text(f)
     expect(page.locator("#in-y")).to_have_value("5.8")
+
+
+def test_a_step_shows_rounded_values_and_the_link_keeps_them_exact(page: Page, base_url: str):
+    """Two steps of lr 0.1 on y in (x + y) * z, slope z = -4: y = 5.4, then 5.800000000000001,
+    shown as 5.8; the link holds the exact value, which reproduces the circuit."""
+    open_page(page, base_url)
+    two_steps_on_y(page)
     page.locator(f"text.value[data-node={input_node(page, 'y')}]").click()  # edit it in place
     expect(page.locator("#circuit input.wire-edit")).to_have_value("5.8")
     page.keyboard.press("Escape")
@@ -160,14 +165,7 @@ def test_a_step_on_a_literal_writes_it_rounded_in_the_code(page: Page, base_url:
     5.4, then 5.800000000000001, written 5.8."""
     open_page(page, base_url)
     paste(page, "y = 5\nf = (x + y) * z")
-    page.click("[data-tab=descend]")
-    page.check("#descend-panel input[value='y']")
-    status = page.locator("#descend-panel .descend-status")
-    for k, f in ((1, "-13.60"), (2, "-15.20")):  # each step from the values drawn
-        page.click("#descend-panel .descend-step")
-        expect(status).to_contain_text(f"step {k}: loss")
-        expect(page.locator("#output-value")).to_have_text(f)
-    expect(page.locator("#in-y")).to_have_value("5.8")
+    two_steps_on_y(page)
     assert editor_text(page) == "y = 5.8\nf = (x + y) * z"
     assert page.errors == []  # type: ignore[attr-defined]
 
