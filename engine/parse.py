@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.codegen import RESERVED
 from engine.errors import ExpressionError
-from engine.graph import Graph, Limits, Node, acyclic_build
+from engine.graph import Graph, Limits, Node, acyclic_build, as_value
 from engine.ops import GATES
 
 
@@ -42,10 +42,12 @@ def callables() -> tuple[dict[str, str], dict[str, str]]:
 MODULES = {"math": "math", "np": "numpy", "torch": "torch"}
 IMPORTABLE = ("math", "numpy", "torch", "torch.nn", "torch.nn.functional",
               "micrograd", "micrograd.engine", "micrograd.nn")
-SUBMODULES = {"torch": ("nn",), "torch.nn": ("functional",)}
+SUBMODULES = {"torch": ("nn",), "torch.nn": ("functional",), "numpy": ("random",)}
 MODULE_CONSTANTS = {"pi": math.pi, "e": math.e}
-# functions that make an input from a number or a list: micrograd's Value, PyTorch's tensors
-CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor"})
+# functions that make an input from a number or a list: micrograd's Value, PyTorch's tensors;
+# and from a shape, numpy's random numbers
+RANDN = "numpy.random.randn"
+CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor", RANDN})
 CONSTRUCTOR_KEYWORDS = ("label", "requires_grad", "dtype")
 FLOAT64 = ("float64", "double")  # torch.float64: the only dtype, as in the micrograd lecture
 # a name assigned again names a new wire: c, then c′, c″, c‴, c⁽⁴⁾, c⁽⁵⁾...
@@ -377,9 +379,11 @@ class Program:
 
 
 class _Builder:
-    def __init__(self, max_gates: int | None) -> None:
+    def __init__(self, limits: Limits | None) -> None:
         self.g = Graph()
-        self.max_gates = max_gates
+        self.max_gates = limits.max_gates if limits else None
+        self.max_elements = limits.max_elements if limits else None
+        self.randns = 0  # np.random.randn calls so far: the n-th gets seed n
         self.names: dict[str, Node] = {}
         self.free: dict[str, tuple[int, int]] = {}  # names used without a value: first use
         self.modules = dict(MODULES)
@@ -712,7 +716,20 @@ class _Builder:
 
     def construct(self, ctor: str, args: list[_Val], span: tuple[int, int]) -> _Val:
         """Value(2.0, label='x1'), torch.tensor(2.0, requires_grad=True), torch.Tensor([2.0]):
-        a number or a list that becomes an input when assigned to a name."""
+        a number or a list that becomes an input when assigned to a name; np.random.randn(5, 10)
+        random numbers of that shape (the n-th such call gets seed n, as the checker gives)."""
+        if ctor == RANDN:
+            if not args or not all(a.kind == "int" and a.data > 0 for a in args):
+                raise _err("np.random.randn() takes positive whole sizes", span,
+                           "write np.random.randn(5, 10)")
+            shape = [a.data for a in args]
+            try:
+                value = as_value({"randn": shape, "seed": self.randns}, "np.random.randn",
+                                 self.max_elements)
+            except ExpressionError as e:
+                raise _err(e.message, span) from None
+            self.randns += 1
+            return _Val("leaf", span, (value, None))
         positional = [a for a in args if a.kind != "kwarg"]
         if len(positional) != 1 or not _is_lit(positional[0]):
             raise _err(f"{ctor}() takes one number or list of numbers", span,
@@ -935,7 +952,7 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             f"{limits.max_chars:,}", limits.max_chars, len(text))
     toks = tokenize(text, limits.max_depth if limits is not None else None)
     kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
-    b = _Builder(limits.max_gates if limits is not None else None)
+    b = _Builder(limits)
     program = Program(b.g)
     add = program.statements.append
     line, counted = 1, 0  # the line at text position `counted`

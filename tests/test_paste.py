@@ -388,3 +388,35 @@ def test_command_line_traces_the_lecture_neuron(capsys):
     assert main(["trace", MICROGRAD_README]) == 0
     out = capsys.readouterr().out
     assert "value: 24.7040816" in out and "note: line 17 prints 138.8338" in out
+
+
+def test_numpy_random_numbers_are_seeded_inputs_numbered_as_the_checker_numbers_them():
+    """np.random.randn(5, 10) is numpy's default_rng(n).standard_normal of that shape for the
+    n-th call, so the circuit of the notes' forward pass has the checker's D."""
+    from engine import backward_check
+    code = "W = np.random.randn(5, 10)\nX = np.random.randn(10, 3)\nD = W.dot(X)"
+    c = trace(code)
+    W = np.random.default_rng(0).standard_normal((5, 10))
+    X = np.random.default_rng(1).standard_normal((10, 3))
+    np.testing.assert_array_equal(c.value, W @ X)
+    np.testing.assert_array_equal(c.gradients["W"], np.ones((5, 3)) @ X.T)
+    backward = "\ndD = np.random.randn(*D.shape)\ndW = dD.dot(X.T)\ndX = W.T.dot(dD)"
+    report = backward_check(code + backward, {})
+    assert report["passed"] and np.array_equal(report["value"], c.value)
+    same = trace("import numpy\nW = numpy.random.randn(2, 3)\nf = sum(W)")
+    assert same.value == pytest.approx(np.random.default_rng(0).standard_normal((2, 3)).sum())
+
+
+@pytest.mark.parametrize("call", ["np.random.randn()", "np.random.randn(5.0, 2)",
+                                  "np.random.randn(0, 2)", "np.random.randn(x)",
+                                  "np.random.randn(2, size=3)"])
+def test_numpy_random_numbers_take_positive_whole_sizes(call):
+    with pytest.raises(ExpressionError, match=r"takes positive whole sizes") as e:
+        trace(f"W = {call}")
+    assert (e.value.start, e.value.end) == (4, 4 + len(call))
+
+
+def test_numpy_random_numbers_past_the_size_limit_are_refused_before_they_are_made():
+    with pytest.raises(ExpressionError, match="25,000,000 elements") as e:
+        trace("W = np.random.randn(5000, 5000)", limits=Limits())
+    assert e.value.start == 4

@@ -156,3 +156,30 @@ def test_the_neuron_with_backward_pass_preset_is_all_right(page: Page, base_url:
     expect(page.locator("#check-summary")).to_have_text(
         "✓ all 3 backward lines right: dw and dx equal the engine's gradients")
     assert not page.errors, page.errors
+
+
+NOTES_MATMUL = """# forward pass
+W = np.random.randn(5, 10)
+X = np.random.randn(10, 3)
+D = W.dot(X)
+
+# now suppose we had the gradient on D from above in the circuit
+dD = np.random.randn(*D.shape) # same shape as D
+dW = dD.dot(X.T) #.T gives the transpose of the matrix
+dX = W.T.dot(dD)"""
+
+
+def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url: str) -> None:
+    """The notes' random W and X are drawn as the checker reads them (the n-th randn call
+    seed n), so the drawn D is the checker's D, and both backward lines are right."""
+    page = fresh_page  # it adds a listener
+    open_page(page, base_url)
+    answers = []
+    page.on("response", lambda r: answers.append(r) if r.url.endswith("/api/circuit") else None)
+    report = paste_checked(page, NOTES_MATMUL)
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    assert answers[-1].status == 200 and answers[-1].json()["value"] == report["value"]
+    assert {m[:2] for m in marks(page).values()} == {("ok", "✓")} and len(marks(page)) == 3
+    expect(page.locator("#error")).to_be_hidden()
+    assert page.locator("#circuit-svg text.value").all_text_contents() == ["5×10", "10×3", "5×3"]
+    assert not page.errors, page.errors
