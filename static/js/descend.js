@@ -25,6 +25,7 @@ import { ApiError, postDescent } from './api.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const FRAMES = 40; // a run redraws the circuit at most this many times
 const FRAME_MS = 120;
+const OUT_OF_DATE = 'The circuit on show is not the code\'s: fix the error in the code first.';
 
 const el = (tag, props = {}, ...kids) => {
   const e = Object.assign(document.createElement(tag), props);
@@ -135,7 +136,11 @@ export function mountDescend(root, page) {
   async function descend(n) {
     const body = page.request();
     const names = ticked();
-    if (!body || runButton.disabled) return;
+    if (runButton.disabled) return;
+    if (!body) {
+      say(OUT_OF_DATE);
+      return;
+    }
     if (!names.length) {
       say('Tick at least one input to descend on.');
       return;

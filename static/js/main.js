@@ -58,7 +58,7 @@ const checker = createChecker({
   editor, svg, banner: $('backcheck'), result: $('result'), precision: () => state.precision,
 });
 /** The tabs under the circuit (nudge, check, staged code) and the export buttons. */
-const panels = mountPanels({ svg, shown: () => state.drawn, precision: () => state.precision });
+const panels = mountPanels({ svg, shown: () => current(), precision: () => state.precision });
 const explain = mountExplain({
   svg, box: $('explain'), heat: $('heatmap'), shown: () => state.drawn, ops: () => state.ops,
   precision: () => state.precision, nudge: panels.nudgeAt,
@@ -70,7 +70,7 @@ const stepper = createStepper(svg, { onStep: explain.show });
  * literal in the code is written at 12 significant digits, as a person would write it).
  */
 const descend = mountDescend($('descend-panel'), {
-  request: () => state.drawn?.body ?? null,
+  request: () => current()?.body ?? null,
   apply: (values) => {
     for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(shortest(v)), 0);
     clearTimeout(state.timer); // drawn at once, and the promise says when
@@ -204,6 +204,7 @@ async function render() {
   const plan = stepPlan(circuit);
   const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
   drawCircuit(svg, lay, circuit, plan, groups);
+  markStale(false);
   // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them,
   // and the explanation on show stays, with the new numbers; a new program clears it. Other
   // decimals change the drawing's width: an automatic zoom fits it again.
@@ -223,7 +224,6 @@ async function render() {
   }
   markGate(svg, 'pinned', state.pinned);
   stepper.plan = plan;
-  $('circuit').classList.remove('stale');
   svg.dataset.expression = circuit.expression;
   svg.dataset.renders = String(++hooks.renders);
   return true;
@@ -252,9 +252,22 @@ function syncControls() {
 
 function showError(err) {
   editor.showError(err?.position ? { ...err.position, message: problemText(err) } : null);
-  if (err) $('circuit').classList.toggle('stale', !!state.drawn);
+  if (err) markStale(!!state.drawn);
   showProblem($('error'), err, state.expression);
 }
+
+/**
+ * The circuit on show is not the code's (the code has an error): it is dimmed, and the tools
+ * that would act on it (nudge, check, staged code, descend) refuse until the code draws again.
+ */
+function markStale(on) {
+  state.stale = on;
+  $('circuit').classList.toggle('stale', on);
+  $('result').classList.toggle('stale', on);
+}
+
+/** The circuit the tools act on: the one on show, unless it is out of date. */
+const current = () => (state.stale ? null : state.drawn);
 
 const linkOf = () => encodeState({ ...state, values: requestOf(state).values });
 

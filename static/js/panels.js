@@ -40,9 +40,15 @@ function download(blob, name) {
 export function mountPanels({ svg, shown, precision }) {
   let drawing = 0; // bumped by update(): an answer about an earlier circuit is dropped
 
-  /** Show what `work` gives for the circuit on show in `out`, unless another is drawn first. */
+  /**
+   * Show what `work` gives for the circuit on show in `out`, unless another is drawn first; with
+   * none up to date (the code has an error), say so.
+   */
   async function answer(out, work) {
-    if (!shown()) return;
+    if (!shown()) {
+      out.replaceChildren('The circuit on show is not the code\'s: fix the error in the code first.');
+      return;
+    }
     const mine = drawing;
     const result = await work(shown());
     if (mine === drawing) out.replaceChildren(...[result].flat());
@@ -91,7 +97,7 @@ export function mountPanels({ svg, shown, precision }) {
   $('nudge-input').addEventListener('change', showNudgeIndex);
   // One check at a time: the button is disabled while its answer is on the way.
   $('check').addEventListener('click', async () => {
-    if (!shown() || $('check').disabled) return;
+    if ($('check').disabled) return;
     $('check').disabled = true;
     $('check-result').textContent = 'checking…';
     try {

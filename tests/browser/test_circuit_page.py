@@ -60,13 +60,15 @@ PASTE_JS = """(text) => {
 }"""
 
 
-def paste(page: Page, program: str) -> None:
+def paste(page: Page, program: str, drawn: bool = True) -> None:
     """What a newcomer does: select all of the editor's text and paste `program` over it; wait
-    for its drawing."""
+    for its drawing (unless it cannot be drawn)."""
     n = renders(page)
     page.click("#expr")
     page.keyboard.press("Control+A")
     page.evaluate(PASTE_JS, program)
+    if not drawn:
+        return
     wait_render(page, n)
     expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", program)
 

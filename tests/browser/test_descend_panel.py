@@ -220,3 +220,38 @@ def test_a_run_ends_when_its_last_values_are_drawn(fresh_page: Page, base_url: s
     assert page.locator("#output-value").text_content() == "-16.80"  # read at once: drawn
     assert page.locator("#in-y").input_value() == "6.2"
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_with_an_error_in_the_code_the_tools_leave_it_alone(fresh_page: Page, base_url: str):
+    """While the code has an error the circuit on show is the previous one: descend, the
+    gradient check, nudge and the staged code say so and send nothing; the code is not touched."""
+    page = fresh_page  # it adds a listener
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/circuit" not in r.url
+            and "/api/" in r.url and r.method == "POST" else None)
+    open_page(page, base_url)
+    broken = "x = 2\ny = 1\nf = (x + y) * z +"
+    paste(page, broken, drawn=False)
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#result")).to_have_class(re.compile(r"\bstale\b"))
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='x']")
+    page.click("#descend-panel .descend-step")
+    fix = "The circuit on show is not the code's: fix the error in the code first."
+    expect(page.locator("#descend-panel .descend-status")).to_have_text(fix)
+    page.click("[data-tab=check]")
+    page.click("#check")
+    expect(page.locator("#check-result")).to_have_text(fix)
+    page.click("[data-tab=nudge]")
+    page.click("#nudge")
+    expect(page.locator("#nudge-result")).to_have_text(fix)
+    page.click("[data-tab=code]")
+    expect(page.locator("#code")).to_have_text(fix)
+    assert editor_text(page) == broken
+    assert sent == []
+    paste(page, "x = 2\ny = 1\nf = (x + y) * z")  # put right: the tools work again
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='z']")
+    page.click("#descend-panel .descend-step")
+    expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1: loss")
+    assert all("400" in e for e in page.errors)  # type: ignore[attr-defined]  # the broken code
