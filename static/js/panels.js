@@ -106,8 +106,22 @@ export function mountPanels({ svg, shown, precision }) {
       $('check').disabled = false;
     }
   });
-  for (const t of document.querySelectorAll('.tabs [role=tab]')) {
+  // The tab strip, as the ARIA tabs pattern has it: one tab in the Tab order, the arrow keys,
+  // Home and End move between tabs (and show each).
+  const tabs = [...document.querySelectorAll('.tabs [role=tab]')];
+  const KEYS = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity };
+  for (const t of tabs) {
     t.addEventListener('click', () => showTab(t.dataset.tab));
+    t.addEventListener('keydown', (e) => {
+      const step = KEYS[e.key];
+      if (step === undefined) return;
+      e.preventDefault();
+      const i = tabs.indexOf(t);
+      const next = Number.isFinite(step) ? tabs[(i + step + tabs.length) % tabs.length]
+        : tabs[step > 0 ? tabs.length - 1 : 0];
+      showTab(next.dataset.tab);
+      next.focus();
+    });
   }
   $('copy-code').addEventListener('click', () => copyText($('code').textContent, $('copy-status')));
   $('copy-link').addEventListener('click', () => copyText(location.href, $('step-status')));

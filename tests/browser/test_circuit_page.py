@@ -907,3 +907,31 @@ def test_a_gradient_check_answers_only_for_the_circuit_on_show(fresh_page: Page,
     page.click("#check")
     expect(page.locator("#check-result tr.check-row")).to_have_count(3)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_tool_tabs_take_the_arrow_keys(page: Page, base_url: str) -> None:
+    """One tab in the Tab order; →, ←, Home and End move between the tabs and show each."""
+    open_page(page, base_url)
+    tabs = page.locator(".tabs [role=tab]")
+    names = [t.get_attribute("data-tab") for t in tabs.all()]
+    page.focus(".tabs [role=tab][aria-selected=true]")
+    first = names.index(page.evaluate("document.activeElement.dataset.tab"))
+
+    def on(k: int) -> None:
+        tab = page.locator(f"[role=tab][data-tab={names[k]}]")
+        expect(tab).to_be_focused()
+        expect(tab).to_have_attribute("aria-selected", "true")
+        expect(tab).to_have_attribute("tabindex", "0")
+        expect(page.locator(f"#tab-{names[k]}")).to_be_visible()
+
+    page.keyboard.press("ArrowRight")
+    on((first + 1) % len(names))
+    page.keyboard.press("End")
+    on(len(names) - 1)
+    page.keyboard.press("ArrowRight")  # round to the first
+    on(0)
+    page.keyboard.press("ArrowLeft")
+    on(len(names) - 1)
+    page.keyboard.press("Home")
+    on(0)
+    assert page.locator(".tabs [role=tab][tabindex='0']").count() == 1
