@@ -188,7 +188,7 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
                 raise ExpressionError(f"'{s}' has no matching opening bracket", i, i + 1)
             j = stack.pop()
             if _CLOSER[text[j]] != s:
-                raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {j}",
+                raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {_spot(text, j)}",
                                       i, i + 1, hint=f"close it with '{_CLOSER[text[j]]}'")
             kind = s
         elif kind == "num" or kind == ".":
@@ -208,12 +208,19 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
         ends.append(end)
     if stack:
         j = stack[-1]
-        raise ExpressionError(f"the '{text[j]}' at {j} is never closed", len(text), len(text),
-                              hint=f"add '{_CLOSER[text[j]]}'")
+        raise ExpressionError(f"the '{text[j]}' at {_spot(text, j)} is never closed", j, j + 1,
+                              hint=f"add '{_CLOSER[text[j]]}' where its expression ends")
     for column, value in zip((kinds, texts, starts, ends), ("end", "", len(text), len(text)),
                              strict=True):
         column.append(value)
     return tokens
+
+
+def _spot(text: str, i: int) -> str:
+    """Where character i is, in words: 'column 5', or 'line 2, column 5' in a longer text."""
+    line = text.count("\n", 0, i) + 1
+    column = i - text.rfind("\n", 0, i)
+    return f"line {line}, column {column}" if "\n" in text else f"column {column}"
 
 
 def _number_then_name(num: Token, name: str) -> ExpressionError:
