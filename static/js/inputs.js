@@ -66,6 +66,16 @@ const isNumbers = (v) => (Array.isArray(v) ? v.every(isNumbers) : Number.isFinit
 const isCount = (k, least) => Number.isInteger(k) && k >= least;
 
 /**
+ * The shape typed in a random tensor's row: positive whole sizes apart by commas, spaces, x or
+ * ×, as "5, 10", "5 10" or "5x10"; null for anything else ("3, x", "5,,10", "0", "2.5").
+ */
+export function shapeOf(text) {
+  if (!/^\s*\d+(?:(?:\s*[,×x]\s*|\s+)\d+)*\s*$/.test(text)) return null;
+  const dims = text.match(/\d+/g).map(Number);
+  return dims.every((d) => d >= 1) ? dims : null;
+}
+
+/**
  * What is wrong with input `name`'s value `v` (a hand-edited link can hold anything), in words
  * saying what a value looks like; null when the API takes it: a number, a nested list of
  * numbers, or {"randn": shape of 1 to 4 positive whole numbers, "seed": a whole number ≥ 0}.
@@ -232,8 +242,8 @@ function inputRow(r, set) {
   };
   const readTensor = () => {
     if (kind.value === 'randn') {
-      const dims = shape.value.split(/[\s,×x]+/).filter(Boolean).map(Number);
-      if (!dims.length || dims.some((d) => !Number.isInteger(d) || d < 1)) {
+      const dims = shapeOf(shape.value);
+      if (!dims) {
         flag(shape, `${name}: the shape must be positive whole numbers, e.g. 5, 10`);
         return;
       }

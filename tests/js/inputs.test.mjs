@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  askCircuit, dropGone, inputRows, requestOf, requestValues, rowsOf, sliderSpan, valueProblem,
+  askCircuit, dropGone, inputRows, requestOf, requestValues, rowsOf, shapeOf, sliderSpan, valueProblem,
 } from '../../static/js/inputs.js';
 import { pageState, encodeState } from '../../static/js/state.js';
 import { ADD_MUL } from './fixtures.mjs';
@@ -121,4 +121,14 @@ test('a value the API would refuse is not sent: the problem says which input and
     title: 'Invalid input value', message: /^x: expected a number or a list of numbers/,
   });
   assert.equal(sent.length, 0);
+});
+
+test('shapeOf reads sizes apart by commas, spaces, x or ×, and nothing else', () => {
+  assert.deepEqual(shapeOf('5, 10'), [5, 10]);
+  assert.deepEqual(shapeOf(' 5 10 '), [5, 10]);
+  assert.deepEqual(shapeOf('5x10×2'), [5, 10, 2]);
+  assert.deepEqual(shapeOf('7'), [7]);
+  for (const bad of ['3, x', 'x', '', '5,,10', '0', '2.5', '5, 0', '-3', '5 x', 'a, b']) {
+    assert.equal(shapeOf(bad), null, bad);
+  }
 });
