@@ -6,7 +6,7 @@
  */
 import { heatMap, markGate } from './circuit.js';
 import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
-import { contribution } from './layout.js';
+import { contribution, outputName } from './layout.js';
 import { el } from './dom.js';
 
 /** A wire's name in words: its variable, its constant, or the gate that computes it. */
@@ -83,7 +83,7 @@ function tensorMaps(circuit, id, precision = 2) {
   const name = n.name ?? n.label ?? n.id;
   const f = (x) => fmt(x, precision);
   const maps = [heatMap(n.value, `${name} value ${fmtShape(n.shape)}`, f)];
-  if (Array.isArray(n.grad)) maps.push(heatMap(n.grad, `∂f/∂${name} ${fmtShape(n.shape)}`, f));
+  if (Array.isArray(n.grad)) maps.push(heatMap(n.grad, `∂${outputName(circuit)}/∂${name} ${fmtShape(n.shape)}`, f));
   return maps;
 }
 

@@ -34,6 +34,9 @@ export function wireTexts(node, precision) {
   return { value: fmt(node.value, precision), grad: node.grad === null ? '' : fmt(node.grad, precision) };
 }
 
+/** The output's name, as gradients are written (∂loss/∂x); f when the output has none. */
+export const outputName = (circuit) => circuit.nodes.find((n) => n.id === circuit.output)?.name || 'f';
+
 /** What gate `g` sends back into its input `port`: local × upstream (scalars only, else null). */
 export function contribution(g, port) {
   if (!g.local || g.local[port] === null || g.local[port] === undefined) return null;

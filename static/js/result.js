@@ -6,7 +6,7 @@
  */
 import { magColor } from './circuit.js';
 import { fmt, fmtShape } from './format.js';
-import { contribution } from './layout.js';
+import { contribution, outputName } from './layout.js';
 import { caretFor } from './source.js';
 import { el } from './dom.js';
 
@@ -21,7 +21,8 @@ export function resultView(circuit, p) {
     const shape = shapeOf(v);
     return shape.length === 1 && shape[0] <= 4 ? `[${v.map((x) => fmt(x, p)).join(', ')}]` : `[${fmtShape(shape)}]`;
   };
-  const kids = [el('span', {}, 'f = ', el('span', { className: 'value', id: 'output-value' }, show(circuit.value)))];
+  const out = outputName(circuit);
+  const kids = [el('span', {}, `${out} = `, el('span', { className: 'value', id: 'output-value' }, show(circuit.value)))];
   for (const [name, g] of Object.entries(circuit.gradients)) {
     const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
     const uses = circuit.nodes.flatMap((n) => n.inputs.map((src, port) => ({ n, src, port })))
@@ -38,7 +39,7 @@ export function resultView(circuit, p) {
       }
     }
     const item = el('span', { className: 'grad-item' },
-      `∂f/∂${name} = `, el('span', { className: 'grad' }, g === null ? '—' : show(g)), sum);
+      `∂${out}/∂${name} = `, el('span', { className: 'grad' }, g === null ? '—' : show(g)), sum);
     item.dataset.name = name;
     kids.push(item);
   }

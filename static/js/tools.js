@@ -7,6 +7,7 @@
 import { postCircuit, postCode, postGradcheck } from './api.js';
 import { fmt, toNumber } from './format.js';
 import { el } from './dom.js';
+import { outputName } from './layout.js';
 
 const PASS_RTOL = 1e-4;
 
@@ -15,7 +16,7 @@ const at = (v, index) => index.reduce((x, i) => x[i], v);
 
 /**
  * Move input `name` (or its element `index`, for a tensor) by h: the predicted change
- * h·∂f/∂name next to the actual change of f, from one more forward pass.
+ * h·∂f/∂name next to the actual change of the output f, from one more forward pass.
  */
 export async function nudge({ circuit, body }, name, h, precision, index = []) {
   if (!name || !Number.isFinite(h) || h === 0) return 'Choose an input and a non-zero h.';
@@ -35,14 +36,15 @@ export async function nudge({ circuit, body }, name, h, precision, index = []) {
     row[index.at(-1)] = x + h;
   }
   const label = index.length ? `${name}[${index.join(', ')}]` : name;
+  const out = outputName(circuit);
   try {
     const res = await postCircuit({ ...body, values: { ...body.values, [name]: moved } });
     const actual = toNumber(res.value) - toNumber(circuit.value);
     const p = Math.max(precision, 4);
     return el('table', { className: 'check-table' },
       el('tr', {}, el('th', {}, `${label}: ${fmt(x, p)} → ${fmt(x + h, p)}`)),
-      el('tr', {}, el('td', {}, `predicted h·∂f/∂${label}`), el('td', { id: 'nudge-predicted' }, fmt(h * g, p))),
-      el('tr', {}, el('td', {}, 'actual change of f'), el('td', { id: 'nudge-actual' }, fmt(actual, p))));
+      el('tr', {}, el('td', {}, `predicted h·∂${out}/∂${label}`), el('td', { id: 'nudge-predicted' }, fmt(h * g, p))),
+      el('tr', {}, el('td', {}, `actual change of ${out}`), el('td', { id: 'nudge-actual' }, fmt(actual, p))));
   } catch (err) {
     return err.message;
   }

@@ -191,3 +191,17 @@ def test_pasted_micrograd_code_is_drawn_with_its_numbers_and_its_prints_as_notes
     assert notes == ["▸ line 15 prints 24.7041", "▸ line 17 prints 138.8338",
                      "▸ line 18 prints 645.5773"], notes
     assert rows(page) == [("a", True, "-4"), ("b", True, "2")]
+
+
+def test_the_result_line_and_nudge_name_the_output_as_the_code_does(page: Page,
+                                                                    base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "q = x + y\nloss = q * z")
+    expect(page.locator("#result")).to_contain_text("loss = -12.00")
+    expect(page.locator("#result .grad-item[data-name=x]")).to_have_text("∂loss/∂x = -4.00")
+    page.click("[role=tab][data-tab=nudge]")
+    page.click("#nudge")
+    expect(page.locator("#nudge-result")).to_contain_text("predicted h·∂loss/∂x")
+    expect(page.locator("#nudge-result")).to_contain_text("actual change of loss")
+    paste(page, "(x + y) * z")  # no name: f, as the notes write it
+    expect(page.locator("#result .grad-item[data-name=x]")).to_have_text("∂f/∂x = -4.00")

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import ELK from '../../node_modules/elkjs/lib/elk.bundled.js';
 import {
-  boxesOverlap, buildModel, contribution, layoutCircuit, portY, stepPlan, toElk, wireTexts,
+  boxesOverlap, buildModel, contribution, layoutCircuit, outputName, portY, stepPlan, toElk, wireTexts,
 } from '../../static/js/layout.js';
 import { ADD_MUL, FORK, TENSOR } from './fixtures.mjs';
 
@@ -134,4 +134,11 @@ test('a constant feeding a gate deep in the circuit is drawn by that gate, never
   // Right of every gate before the division: in the column next to it, not in the first.
   assert.ok(gates.filter((b) => b.id !== 'g').every((b) => b.x + b.w <= at('c').x), 'by its gate');
   assert.ok(at('c').x + at('c').w <= at('div').x);
+});
+
+test('the output is named as the program names it, f when it has no name', () => {
+  const named = { ...ADD_MUL, nodes: ADD_MUL.nodes.map((n) => (n.id === ADD_MUL.output ? { ...n, name: 'loss' } : n)) };
+  assert.equal(outputName(named), 'loss');
+  const bare = { ...ADD_MUL, nodes: ADD_MUL.nodes.map((n) => (n.id === ADD_MUL.output ? { ...n, name: null } : n)) };
+  assert.equal(outputName(bare), 'f');
 });
