@@ -1,5 +1,5 @@
-"""The engine behind the HTTP contract: circuit, gradcheck, code, backward-check, presets, ops,
-healthz."""
+"""The engine behind the HTTP contract: circuit, gradcheck, code, backward-check, descent,
+presets, ops, healthz."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from app.schemas import (
     CircuitRequest,
     CircuitResponse,
     CodeResponse,
+    DescentRequest,
+    DescentResponse,
     GradcheckRequest,
     GradcheckResponse,
     Health,
@@ -147,6 +149,20 @@ def backward_check_job(code: str, values: dict) -> bytes:
 async def backward_check(body: BackwardCheckRequest, request: Request) -> EncodedJSON:
     """Judge a hand-written backward pass line by line against the engine's gradients."""
     return await in_worker(request, backward_check_job, body.code, body.engine_values())
+
+
+def descent_job(text: str, values: dict, params: list[str], lr: float, steps: int, tol: float,
+                expand: bool) -> bytes:
+    return dumps(engine.descent(text, values, params, lr=lr, steps=steps, tol=tol,
+                                expand=expand, limits=LIMITS))
+
+
+@router.post("/api/descent", response_model=DescentResponse, responses=ERRORS, tags=["circuit"])
+async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
+    """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
+    return await in_worker(
+        request, descent_job, body.expression, body.engine_values(),
+        body.params, float(body.lr), body.steps, float(body.tol), body.expand)
 
 
 _OPS = [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,

@@ -1,5 +1,5 @@
-"""The labs' API: gradient flow through deep MLPs; the cliff and gradient clipping; gradient
-descent on a circuit; training a network, streamed."""
+"""The labs' API: gradient flow through deep MLPs; the cliff and gradient clipping; training a
+network, streamed."""
 
 from __future__ import annotations
 
@@ -15,13 +15,11 @@ import engine
 from app.lanes import STREAMS, stream_in_worker
 from app.problems import TimeLimitExceeded, WorkerLost
 from app.responses import EncodedJSON, dumps
-from app.routers.api import LIMITS, in_worker
+from app.routers.api import in_worker
 from app.schemas import (
     ERRORS,
     CliffRequest,
     CliffResponse,
-    DescentRequest,
-    DescentResponse,
     GradientFlowRequest,
     GradientFlowResponse,
     Problem,
@@ -51,23 +49,6 @@ async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> Enc
 async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
     return await in_worker(request, lab_job, cliff, body.model_dump())
-
-
-# --- gradient descent on a circuit ---------------------------------------------------------------
-
-
-def descent_job(text: str, values: dict, params: list[str], lr: float, steps: int, tol: float,
-                expand: bool) -> bytes:
-    return dumps(engine.descent(text, values, params, lr=lr, steps=steps, tol=tol,
-                                expand=expand, limits=LIMITS))
-
-
-@router.post("/api/descent", response_model=DescentResponse, responses=ERRORS, tags=["circuit"])
-async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
-    """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
-    return await in_worker(
-        request, descent_job, body.expression, body.engine_values(),
-        body.params, float(body.lr), body.steps, float(body.tol), body.expand)
 
 
 # --- training, streamed ------------------------------------------------------------------------
