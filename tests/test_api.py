@@ -380,6 +380,14 @@ def test_openapi_documents_errors_as_problem_json(client):
         assert path in spec["paths"]
 
 
+def test_the_api_docs_list_each_operation_once(client):
+    spec = (client.get("/openapi.json")).json()
+    tags = {f"{verb} {path}": op.get("tags", []) for path, ops in spec["paths"].items()
+            for verb, op in ops.items()}
+    assert {k: t for k, t in tags.items() if len(t) != 1} == {}
+    assert tags["post /api/descent"] == ["circuit"]
+
+
 def test_requests_are_logged(client):
     records: list[str] = []
     handler = logging.Handler()
