@@ -37,8 +37,9 @@ export function freeNames(text) {
 }
 
 /**
- * The line holding character `start` and a caret string under [start, end) of it.
- * Returns {lineNo (1-based), line, column, caret}.
+ * The line holding character `start` and a caret string under [start, end) of it; a line longer
+ * than WIDE characters is shown around the error, cut with …. Returns {lineNo (1-based), line
+ * as shown, column (in the whole line, from 0), caret}.
  */
 export function caretFor(text, start, end) {
   const src = String(text);
@@ -49,13 +50,20 @@ export function caretFor(text, start, end) {
   const column = s - lineStart;
   const e = Math.max(s + 1, Math.min(end ?? s + 1, lineEnd + 1));
   const lineNo = src.slice(0, lineStart).split('\n').length;
-  return {
-    lineNo,
-    line: src.slice(lineStart, lineEnd),
-    column,
-    caret: ' '.repeat(column) + '^'.repeat(e - s),
-  };
+  let line = src.slice(lineStart, lineEnd);
+  let at = column; // where the caret starts in the line as shown
+  let width = e - s;
+  if (line.length > WIDE) { // shown around the error, cut with … at either end
+    const from = Math.max(0, Math.min(column - WIDE / 4, line.length - WIDE));
+    const tail = from + WIDE < line.length;
+    line = `${from ? '…' : ''}${line.slice(from, from + WIDE)}${tail ? '…' : ''}`;
+    at = column - from + (from ? 1 : 0);
+    width = Math.max(1, Math.min(width, line.length - at - (tail ? 1 : 0)));
+  }
+  return { lineNo, line, column, caret: ' '.repeat(at) + '^'.repeat(width) };
 }
+
+const WIDE = 80; // characters of a longer line shown under an error
 
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 

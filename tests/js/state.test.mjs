@@ -63,3 +63,16 @@ test('the caret sits under the span on its own line', () => {
   assert.equal(d.caret, '        ^');
   assert.equal(caretFor('x', 0, 1).caret, '^');
 });
+
+test('a long line is shown around its error, cut with …, the caret still under it', () => {
+  const text = `f = ${'('.repeat(300)}x${')'.repeat(300)}`;
+  const c = caretFor(text, 204, 205); // the 201st bracket
+  assert.equal(c.column, 204);
+  assert.ok(c.line.startsWith('…(') && c.line.endsWith('(…'), c.line);
+  assert.equal(c.line.length, 82);
+  assert.equal(c.caret.indexOf('^'), 21);
+  assert.equal(c.line[c.caret.indexOf('^')], '(');
+  const end = caretFor(text, text.length - 1, text.length); // near the end: no … after
+  assert.ok(end.line.startsWith('…') && end.line.endsWith(')'));
+  assert.equal(end.caret.length, end.line.length);
+});
