@@ -110,6 +110,7 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   // Expanded composite gates sit in a labelled box; clicking its label collapses them again.
   const groupLayer = svgEl('g', { class: 'groups' });
   const boxOf = new Map(lay.boxes.map((b) => [b.id, b]));
+  let [width, height] = [lay.width, lay.height]; // grown to hold the boxes and their labels
   for (const grp of groups) {
     const members = grp.ids.map((id) => boxOf.get(id)).filter(Boolean);
     if (!members.length) continue;
@@ -125,10 +126,12 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
       'aria-label': collapsible ? `${grp.label}: collapse into one gate` : null }, grp.label);
     g.append(label);
     groupLayer.append(g);
+    width = Math.max(width, x1 + 1);
+    height = Math.max(height, y1 + 18);
   }
 
   root.append(groupLayer, wireLayer, boxLayer, labelLayer);
-  svg.setAttribute('viewBox', `0 0 ${Math.ceil(lay.width)} ${Math.ceil(lay.height)}`);
+  svg.setAttribute('viewBox', `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`);
   svg.replaceChildren(root);
 }
 

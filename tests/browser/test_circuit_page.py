@@ -694,6 +694,24 @@ def test_box_each_statement_of_a_staged_program(page: Page, base_url: str) -> No
     assert "b=1" in page.url
 
 
+def test_statement_boxes_and_their_labels_lie_inside_the_drawing(page: Page,
+                                                                  base_url: str) -> None:
+    """The neuron expanded, each statement boxed: the lowest box's label is not cut off."""
+    from engine.presets import NEURON
+
+    open_page(page, base_url, link(NEURON, {}, x="1", b="1"))
+    expect(page.locator("g.group.statement").first).to_be_visible()
+    inside = page.evaluate("""() => {
+      const b = document.getElementById('circuit-svg').viewBox.baseVal;
+      return [...document.querySelectorAll('g.group rect, g.group text')].map((e) => {
+        const r = e.getBBox();
+        return r.x >= b.x && r.y >= b.y && r.x + r.width <= b.x + b.width
+          && r.y + r.height <= b.y + b.height;
+      });
+    }""")
+    assert inside and all(inside), inside
+
+
 def test_copy_image_puts_the_png_on_the_clipboard(browser, base_url: str) -> None:
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
