@@ -60,15 +60,15 @@ PASTE_JS = """(text) => {
 }"""
 
 
-def paste(page: Page, program: str) -> None:
+def paste(page: Page, program: str, drawn: str | None = None) -> None:
     """What a newcomer does: select all of the editor's text and paste `program` over it; wait
-    for its drawing."""
+    for its drawing (of `drawn`: the forward part, for a program ending in a backward pass)."""
     n = renders(page)
     page.click("#expr")
     page.keyboard.press("Control+A")
     page.evaluate(PASTE_JS, program)
     wait_render(page, n)
-    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", program)
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", drawn or program)
 
 
 def renders(page: Page) -> int:
