@@ -113,7 +113,8 @@ class BackwardCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"code": _STAGED_CHECK, "values": {}}]})
     code: str = Field(description="Forward statements `name = expression`, then backward lines "
-                      "`dname = ...` / `dname += ...` for variables of the forward pass.",
+                      "`dname = ...` / `dname += ...` for variables of the forward pass (or "
+                      "`dfdx` for the output f, `dqdx` for a local gradient ∂q/∂x).",
                       examples=[_STAGED_CHECK])
     values: dict[str, Value] = Field(
         default_factory=dict, description="Input values by name; they override literals "
