@@ -113,7 +113,8 @@ class BackwardCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"code": _STAGED_CHECK, "values": {}}]})
     code: str = Field(description="Forward statements `name = expression`, then backward lines "
-                      "`dname = ...` / `dname += ...` for variables of the forward pass.",
+                      "`dname = ...` / `dname += ...` for variables of the forward pass (or "
+                      "`dfdx` for the output f, `dqdx` for a local gradient ∂q/∂x).",
                       examples=[_STAGED_CHECK])
     values: dict[str, Value] = Field(
         default_factory=dict, description="Input values by name; they override literals "
@@ -215,7 +216,11 @@ class LineCheck(BaseModel):
     """One backward line: what the code's d variable holds after it, against the right value."""
 
     line: int = Field(description="Line number in the code, from 1.", examples=[4])
-    name: str = Field(description="The gradient it assigns.", examples=["dx"])
+    name: str = Field(description="The name it assigns, as the code writes it: a gradient (dx, "
+                      "or dfdx as the notes write it) or a local gradient (dqdx).",
+                      examples=["dx"])
+    var: str = Field(description="The forward variable it is the gradient of (for a local "
+                     "gradient d<a>d<b>: b).", examples=["x"])
     of: list[str] = Field(description="The forward stages whose contributions to the gradient "
                           "this line adds.", examples=[["q"]])
     ok: bool
@@ -231,6 +236,7 @@ class LineCheck(BaseModel):
 class GradientCheck(BaseModel):
     """An input's final gradient as the code leaves it, against the engine's."""
 
+    name: str = Field(description="The code's name for it: dx, or dfdx as the notes write it.")
     got: OutValue | None = Field(description="null when no line computes it.")
     expected: OutValue
     ok: bool
@@ -243,20 +249,21 @@ class BackwardCheckResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "output": "f", "value": -12.0, "passed": False, "first_wrong": 5,
         "lines": [
-            {"line": 4, "name": "dq", "of": ["f"], "ok": True, "status": "ok", "got": -4.0,
-             "expected": -4.0, "message": None, "span": [42, 48]},
-            {"line": 4, "name": "dz", "of": ["f"], "ok": True, "status": "ok", "got": 3.0,
-             "expected": 3.0, "message": None, "span": [50, 56]},
-            {"line": 5, "name": "dx", "of": ["q"], "ok": False, "status": "wrong", "got": 4.0,
-             "expected": -4.0, "span": [57, 65],
+            {"line": 4, "name": "dq", "var": "q", "of": ["f"], "ok": True, "status": "ok",
+             "got": -4.0, "expected": -4.0, "message": None, "span": [42, 48]},
+            {"line": 4, "name": "dz", "var": "z", "of": ["f"], "ok": True, "status": "ok",
+             "got": 3.0, "expected": 3.0, "message": None, "span": [50, 56]},
+            {"line": 5, "name": "dx", "var": "x", "of": ["q"], "ok": False, "status": "wrong",
+             "got": 4.0, "expected": -4.0, "span": [57, 65],
              "message": "the local gradient of q = x + y with respect to x is 1, but this line "
                         "uses -1: its sign is wrong."},
-            {"line": 5, "name": "dy", "of": ["q"], "ok": True, "status": "ok", "got": -4.0,
-             "expected": -4.0, "message": None, "span": [67, 74]}],
+            {"line": 5, "name": "dy", "var": "y", "of": ["q"], "ok": True, "status": "ok",
+             "got": -4.0, "expected": -4.0, "message": None, "span": [67, 74]}],
         "gradients": {
-            "x": {"got": 4.0, "expected": -4.0, "ok": False, "message": "dx is wrong since line 5"},
-            "y": {"got": -4.0, "expected": -4.0, "ok": True, "message": None},
-            "z": {"got": 3.0, "expected": 3.0, "ok": True, "message": None}},
+            "x": {"name": "dx", "got": 4.0, "expected": -4.0, "ok": False,
+                  "message": "dx is wrong since line 5"},
+            "y": {"name": "dy", "got": -4.0, "expected": -4.0, "ok": True, "message": None},
+            "z": {"name": "dz", "got": 3.0, "expected": 3.0, "ok": True, "message": None}},
         "forward_end": 42, "warnings": []}]})
     output: str = Field(description="The forward variable the backward pass starts from.")
     value: OutValue = Field(description="The output's value.")

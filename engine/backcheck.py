@@ -13,6 +13,7 @@ the forward values and the current d values bound. User text is never run as Pyt
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Mapping
@@ -157,6 +158,12 @@ def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Grap
 # --- right sides: values and local gradients, by the engine's two passes ---------------------
 
 
+def _pairs(name: str, known) -> list[tuple[str, str]]:
+    """Each way to read name as d<a>d<b> (the notes' dfdx, dqdx) with a and b in known."""
+    return [(name[1:k], name[k + 1:]) for k in range(2, len(name) - 1)
+            if name[0] == "d" and name[k] == "d" and name[1:k] in known and name[k + 1:] in known]
+
+
 def _reads(st: Statement) -> dict[str, tuple[int, int]]:
     """Names the right side reads, each with the span of its first use."""
     names: dict[str, tuple[int, int]] = {}
@@ -214,6 +221,7 @@ class _Check:
         self._split(statements)
         self._forward(values)
         self._seed()
+        self._resolve()
         self._reference()
 
     # the forward pass and the backward pass
@@ -224,9 +232,7 @@ class _Check:
         assigned: dict[str, Statement] = {}
         self.free: dict[str, tuple[int, int]] = {}  # inputs read but never assigned: first use
         for st in statements:
-            base = st.target[1:]
-            if not self.backward and st.op == "=" and not (
-                    st.target[0] == "d" and (base in assigned or base in self.free)):
+            if not self.backward and st.op == "=" and not self._starts_backward(st, assigned):
                 if st.target in assigned:
                     raise ExpressionError(
                         f"'{st.target}' is assigned twice in the forward pass", *st.target_span,
@@ -244,6 +250,7 @@ class _Check:
                 self.backward.append(st)
         self.names = list(self.free) + list(assigned)  # every forward variable
         known = set(self.names)
+        self.last = self.forward[-1].target if self.forward else None
         for name in self.names:
             if name[0] == "d" and name[1:] in known:
                 span = assigned[name].target_span if name in assigned else self.free[name]
@@ -256,7 +263,7 @@ class _Check:
                 "the gradients, like dx = ... and dx += ...", len(self.code), len(self.code))
         for st in self.backward:
             u = st.target[1:]
-            if st.target[0] != "d" or u not in known:
+            if not self._dname(st.target, known):
                 if st.target in known and st.op == "+=":
                     what = (f"'{st.target} +=' changes a forward variable: give each stage "
                             "its own name")
@@ -272,7 +279,7 @@ class _Check:
                 raise ExpressionError(what, *st.target_span, hint=None if st.target in known
                                       else self._suggest(st.target))
             for name, span in _reads(st).items():
-                if name in known or (name[0] == "d" and name[1:] in known):
+                if name in known or self._dname(name, known):
                     continue
                 what = f"unknown name '{name}'"
                 if name[0] == "d":
@@ -288,8 +295,27 @@ class _Check:
         self.readers = {name: [v for v in self.stages if name in self.reads[v]]
                         for name in self.names}
 
+    def _starts_backward(self, st: Statement, assigned: Mapping[str, Statement]) -> bool:
+        """Whether st, read after the statements `assigned`, starts the backward pass: it assigns
+        d<name> for a name used before it, or d<a>d<b> where b was used before and a is the last
+        variable assigned (the output) or was computed from b. (static/js/backcheck.js
+        `backwardStart` decides the same way.)"""
+        known = assigned.keys() | self.free.keys()
+        if st.target[0] == "d" and st.target[1:] in known:
+            return True
+        last = self.forward[-1].target if self.forward else None
+        return any(a == last or b in _reads(assigned[a])
+                   for a, b in _pairs(st.target, known) if a in assigned)
+
+    @staticmethod
+    def _dname(name: str, known) -> bool:
+        """Whether name can be a gradient (d<name>) or a local gradient (d<a>d<b>) of the
+        forward names `known`; _resolve says which, once the output is known."""
+        return name[0] == "d" and (name[1:] in known or bool(_pairs(name, known)))
+
     def _suggest(self, name: str) -> str | None:
-        pool = self.names + ["d" + n for n in self.names]
+        pool = self.names + ["d" + n for n in self.names] + [
+            f"d{self.last}d{n}" for n in self.names if n != self.last]
         close = difflib.get_close_matches(name, pool, n=1)
         return f"did you mean {close[0]}?" if close else None
 
@@ -340,7 +366,7 @@ class _Check:
         last = self.forward[-1].target
         for st in self.backward:
             u = st.target[1:]
-            if not (st.randn is not None or (
+            if u not in self.env or not (st.randn is not None or (
                     u == last and not _reads(st) and np.ndim(self.env[u]))):
                 continue
             if self.data_line is not None:
@@ -371,6 +397,74 @@ class _Check:
                     f"the output {self.output} has shape {shape_text(out)}: the backward pass "
                     "starts from ones (the gradient of the sum of its elements)")
         self.seed = seed
+
+    # the backward pass's names
+
+    def _resolve(self) -> None:
+        """Each d name of the backward pass as what it names: the gradient of v, written d<v>
+        or, as the notes do, d<output>d<v>; or the local gradient ∂a/∂b, written d<a>d<b>, of a
+        stage a that reads b. The statements are renamed to d<v> for gradients; self.spell
+        keeps the code's name for each gradient, self.locals the local gradients."""
+        self.spell: dict[str, str] = {}  # v: the code's name for the gradient of v
+        self.locals: dict[str, tuple[str, str]] = {}  # d<a>d<b>: (a, b)
+        meaning: dict[str, str] = {}
+        for st in self.backward:
+            if st.randn is not None and st is not self.data_line:
+                raise ExpressionError(
+                    f"'{st.target}' is not the output's gradient: np.random.randn(...) gives "
+                    "only the output's gradient as data", *st.span,
+                    hint=f"write d{self.output} = np.random.randn(...)")
+            for name, span in [(st.target, st.target_span), *_reads(st).items()]:
+                if name in self.env or name in meaning:
+                    continue
+                meaning[name] = self._meaning(name, span)
+        for k, st in enumerate(self.backward):
+            for g in st.rhs:
+                for node in g.inputs().values():
+                    node.name = meaning.get(node.name, node.name)
+            if meaning[st.target] != st.target:
+                self.backward[k] = dataclasses.replace(st, target=meaning[st.target])
+
+    def _meaning(self, name: str, span: tuple[int, int]) -> str:
+        """The name a d name of the code stands for: d<v> for a gradient, itself for a local
+        gradient."""
+        readings = [(name[1:],)] if name[1:] in self.env else []
+        pairs = _pairs(name, self.env)
+        for a, b in pairs:
+            if a == self.output:
+                readings.append((b,))
+            elif b in self.reads.get(a, ()):
+                readings.append((a, b))
+        if not readings:
+            a, b = pairs[0]
+            why = (f"{a} is an input, which has no local gradient" if a not in self.stages else
+                   f"{a} = {self.code[slice(*self.stages[a].rhs_span)]} does not use {b}")
+            raise ExpressionError(
+                f"'{name}' reads as ∂{a}/∂{b}, but {why}", *span,
+                hint=f"the gradient of the output {self.output} with respect to {b} is "
+                     f"d{b} (or d{self.output}d{b})")
+        if len(readings) > 1:
+            said = [f"the gradient of {r[0]}" if len(r) == 1 else f"∂{r[0]}/∂{r[1]}"
+                    for r in readings]
+            raise ExpressionError(f"'{name}' could name {_names(said).replace(' and ', ' or ')}",
+                                  *span, hint="rename a forward variable so that each d name "
+                                  "reads one way")
+        if len(readings[0]) == 2:
+            self.locals[name] = readings[0]
+            return name
+        v = readings[0][0]
+        other = self.spell.setdefault(v, name)
+        if other != name:
+            raise ExpressionError(f"'{name}' and '{other}' both name the gradient of {v}",
+                                  *span, hint=f"use one name: {other}")
+        return "d" + v
+
+    def _respell(self, text: str | None) -> str | None:
+        """A message with each gradient d<v> under the code's own name for it."""
+        for v, name in self.spell.items():
+            if text is not None and name != "d" + v:
+                text = re.sub(rf"(?<![\w.])d{re.escape(v)}(?!\w)", name, text)
+        return text
 
     def _shape_rule(self, u: str) -> str:
         return f"d{u} must have {u}'s shape {shape_text(self.env[u])}"
@@ -444,13 +538,16 @@ class _Check:
 
     def _intent(self, st: Statement) -> tuple[str, list[str]]:
         """What a line sets out to do: ("data" | "seed" | "reads" | "implicit" | "none", the
-        stages whose contributions it adds)."""
+        stages whose contributions it adds), or ("local", [a]) for a local gradient of a."""
         u = st.target[1:]
+        if st.target in self.locals:
+            return "local", [self.locals[st.target][0]]
         if st is self.data_line:
             return "data", []
         if u == self.output:
             return "seed", []
-        dreads = [n[1:] for n in _reads(st) if n not in self.env and n[1:] != u]
+        dreads = [n[1:] for n in _reads(st)
+                  if n not in self.env and n not in self.locals and n[1:] != u]
         if dreads:
             return "reads", dreads
         if self.output in self.readers[u] and self.data_line is None:
@@ -458,10 +555,17 @@ class _Check:
         return "none", []
 
     def judge(self) -> dict:
+        try:
+            return self._judge()
+        except ExpressionError as e:
+            e.message, e.hint = self._respell(e.message), self._respell(e.hint)
+            raise
+
+    def _judge(self) -> dict:
         intents = [self._intent(st) for st in self.backward]
         self.adders: dict[tuple[str, str], list[int]] = {}  # (u, v): lines adding dv's to du
-        for st, (_, of) in zip(self.backward, intents, strict=True):
-            for v in of:
+        for st, (kind, of) in zip(self.backward, intents, strict=True):
+            for v in of if kind != "local" else []:
                 self.adders.setdefault((st.target[1:], v), []).append(st.line)
         self.got: dict[str, np.ndarray] = {}
         # a contribution is a share (stage, slot) of a stage's contribution (see _shares)
@@ -469,9 +573,14 @@ class _Check:
         self.should = {n: set() for n in self.names}  # those a right backward pass holds here
         self.lost = {n: {} for n in self.names}  # shares overwritten, and by which line
         self.taint: dict[str, int] = {}  # d<n> is wrong since this line
-        lines = [self._line(st, *intent)
-                 for st, intent in zip(self.backward, intents, strict=True)]
+        self.local_got: dict[str, np.ndarray] = {}  # local gradients as the code holds them
+        self.local_true: dict[str, np.ndarray] = {}  # and as they are, where judged
+        lines = [self._local_line(st) if kind == "local" else self._line(st, kind, of)
+                 for st, (kind, of) in zip(self.backward, intents, strict=True)]
+        lines = [e for e in lines if e is not None]
         gradients = {n: self._final(n) for n in self.names if n not in self.stages}
+        for e in [*lines, *gradients.values()]:
+            e["message"] = self._respell(e["message"])
         return {
             "output": self.output,
             "value": json_value(self.env[self.output]),
@@ -506,12 +615,15 @@ class _Check:
         self_read = ("d" + u) in _reads(st)
         accumulates = st.op == "+=" or self_read
         faults: list[str] = []
-        scope = {n: self.env[n] if n in self.env else self._current(n[1:]) for n in _reads(st)}
+        # the line's own step is judged with the local gradients it reads as they are (fair);
+        # a wrong one is the fault of its own line
+        scope, fair_scope = self._scope(st), self._scope(st, fair=True)
         if kind == "data":
-            value = self.seed
+            value = fair = self.seed
         else:
             try:
                 value = _value(st, scope, self.limits)
+                fair = _value(st, fair_scope, self.limits) if self._reads_local(st) else value
             except ExpressionError as e:
                 e.hint = e.hint or self._shape_rule(u)
                 raise
@@ -523,7 +635,7 @@ class _Check:
             if v not in valid:
                 faults.append(f"d{v} does not flow back into d{u}: {v} is computed without {u}.")
         if kind == "none" and not self.readers[u]:
-            if not _close(value, np.zeros_like(value)):
+            if not _close(fair, np.zeros_like(fair)):
                 faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
         elif kind == "none":
             guess = next((s for s in reversed(self.readers[u])
@@ -572,13 +684,13 @@ class _Check:
             base = before if self_read and before is not None else 0.0
             own = base + sum((shares[k] for k in adds), self._zero(u))
             if len(adds) > 1 and len({k[0] for k in adds}) == 1 and _close(
-                    value, base + shares[adds[0]]) and (not _close(value, own) or any(
+                    fair, base + shares[adds[0]]) and (not _close(fair, own) or any(
                     n > st.line for n in self.adders[(u, adds[0][0])])):
                 # one slot of several (where the numbers cannot tell, as at 0, a later line
                 # for the same stage says so)
                 adds, own = adds[:1], base + shares[adds[0]]
-            if kind != "none" and not _close(value, own):
-                faults.append(self._wrong_value(st, u, valid, scope, value, own))
+            if kind != "none" and not _close(fair, own):
+                faults.append(self._wrong_value(st, u, valid, fair_scope, fair, own))
             if st.op == "=" and not self_read and self.should[u]:
                 held = _names(s for s in self.readers[u]
                               if any(k[0] == s for k in self.covered[u])) or "before"
@@ -605,13 +717,85 @@ class _Check:
         for k in adds:
             self.lost[u].pop(k, None)
         self.should[u] |= set(adds)
-        return {"line": st.line, "name": st.target, "of": valid, "ok": status == "ok",
+        return {"line": st.line, "name": self._written(st), "var": u, "of": valid,
+                "ok": status == "ok",
+                "status": status, "got": _json(after), "expected": _json(expected),
+                "message": message, "span": list(st.span)}
+
+    def _scope(self, st: Statement, fair: bool = False) -> dict:
+        """What the names a backward line reads hold at that point: forward values, gradients
+        and local gradients as the code holds them (fair: local gradients as they are)."""
+        scope = {}
+        for n, span in _reads(st).items():
+            if n in self.env:
+                scope[n] = self.env[n]
+            elif n in self.locals:
+                if n not in self.local_got:
+                    raise ExpressionError(f"'{n}' is used before a line assigns it", *span,
+                                          hint=f"compute {n} above this line")
+                scope[n] = self.local_true.get(n, self.local_got[n]) if fair else \
+                    self.local_got[n]
+            else:
+                scope[n] = self._current(n[1:])
+        return scope
+
+    def _reads_local(self, st: Statement) -> bool:
+        return any(n in self.local_true for n in _reads(st))
+
+    def _written(self, st: Statement) -> str:
+        """The name a backward line assigns, as the code writes it."""
+        return self.code[slice(*st.target_span)]
+
+    def _local_line(self, st: Statement) -> dict | None:
+        """A line d<a>d<b> = ...: the local gradient ∂a/∂b, judged against the engine's when a
+        is a number (for a tensor a it is a Jacobian: the line's value is used unjudged)."""
+        name = st.target
+        a, b = self.locals[name]
+        before = self.local_got.get(name)
+        scope, fair_scope = self._scope(st), self._scope(st, fair=True)
+        value = _value(st, scope, self.limits)
+        after = before + value if st.op == "+=" and before is not None else value
+        self.local_got[name] = after
+        if np.ndim(self.env[a]):
+            self.warnings.append(f"{name} is not checked: {a} is not a number, so ∂{a}/∂{b} "
+                                 "is a Jacobian; the lines that use it are checked with it")
+            return None
+        expected = self._contrib(a, 1.0)[b]
+        self.local_true[name] = expected
+        fair = _value(st, fair_scope, self.limits) if self._reads_local(st) else value
+        fair = before + fair if st.op == "+=" and before is not None else fair
+        faults = []
+        if st.op == "+=" and before is None:
+            faults.append(f"{name} has no value before this line.")
+        if np.shape(fair) != np.shape(expected):
+            faults.append(f"∂{a}/∂{b} has {b}'s shape {shape_text(expected)}, but this line "
+                          f"gives {shape_text(fair)}.")
+        elif not _close(fair, expected):
+            if np.ndim(expected) == 0:
+                faults.append(self._local_message(st, a, b, float(expected), float(fair)))
+            else:
+                wrong = ~np.isclose(fair, expected, rtol=RTOL, atol=ATOL, equal_nan=True)
+                where = tuple(int(i) for i in np.argwhere(wrong)[0])
+                at = ", ".join(map(str, where))
+                faults.append(f"∂{a}/∂{b}[{at}] is {_num(expected[where])}, but this line "
+                              f"gives {_num(fair[where])}.")
+        if faults:
+            status, message = "wrong", " ".join(faults)
+            self.taint[name] = st.line
+        elif _close(after, expected):
+            status, message = "ok", None
+            self.taint.pop(name, None)
+        else:
+            status, message = "inherits", self._inherits(st, name, False)
+        return {"line": st.line, "name": name, "var": b, "of": [a], "ok": status == "ok",
                 "status": status, "got": _json(after), "expected": _json(expected),
                 "message": message, "span": list(st.span)}
 
     def _inherits(self, st: Statement, u: str, accumulates: bool) -> str:
-        causes = [(self.taint[n[1:]], n) for n in _reads(st)
-                  if n not in self.env and n[1:] in self.taint]
+        """Why a line whose own step is right holds a wrong value: the earliest wrong line it
+        builds on. The taint of d<v> is kept under v, that of a local gradient under its name."""
+        causes = [(self.taint[k], n) for n in _reads(st) if n not in self.env
+                  for k in [n if n in self.locals else n[1:]] if k in self.taint]
         if accumulates and u in self.taint:
             causes.append((self.taint[u], "d" + u))
         if not causes:
@@ -628,7 +812,7 @@ class _Check:
         local gradient the line gets wrong, compared with the engine's."""
         scalar = np.ndim(self.env[u]) == 0 and all(np.ndim(self.env[v]) == 0 for v in valid)
         if scalar and len(st.rhs) == 1:
-            dnames = [n for n in scope if n not in self.env]
+            dnames = [n for n in scope if n not in self.env and n not in self.locals]
             for v in valid:
                 exp = float(self._contrib(v, 1.0)[u])
                 if ("d" + v) in scope:
@@ -728,7 +912,8 @@ class _Check:
             if not parts and name in self.taint:
                 parts.append(f"d{name} is wrong since line {self.taint[name]}")
             message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
-        return {"got": None if got is None else _json(got), "expected": _json(expected),
+        return {"name": self.spell.get(name, "d" + name),
+                "got": None if got is None else _json(got), "expected": _json(expected),
                 "ok": ok, "message": message}
 
 

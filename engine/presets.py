@@ -51,6 +51,26 @@ dy += ((1 - sigy) * sigy) * dsigy                                 #(1)
 # done! phew"""
 STAGED_CODE = STAGED + "\n\n" + STAGED_BACKWARD
 
+# The notes' first code example: the chain rule on f = (x + y) * z, its gradients written
+# dfdx (the gradient of the output f) and its local gradients dqdx (∂q/∂x).
+CHAIN_RULE_CODE = """\
+# set some inputs
+x = -2; y = 5; z = -4
+
+# perform the forward pass
+q = x + y # q becomes 3
+f = q * z # f becomes -12
+
+# perform the backward pass (backpropagation) in reverse order:
+# first backprop through f = q * z
+dfdz = q # df/dz = q, so gradient on z becomes 3
+dfdq = z # df/dq = z, so gradient on q becomes -4
+dqdx = 1.0
+dqdy = 1.0
+# now backprop through q = x + y
+dfdx = dfdq * dqdx  # The multiplication here is the chain rule!
+dfdy = dfdq * dqdy  """
+
 NEURON_CODE = NEURON + """
 
 # backward pass through the neuron (backpropagation)

@@ -13,7 +13,7 @@ from test_properties import programs, values
 
 from engine import ExpressionError, backward_check, trace
 from engine.parse import parse
-from engine.presets import NEURON, NEURON_CODE, STAGED, STAGED_CODE
+from engine.presets import CHAIN_RULE_CODE, NEURON, NEURON_CODE, STAGED, STAGED_CODE
 
 MATRIX_CODE = """\
 # forward pass
@@ -289,6 +289,93 @@ def test_random_inputs_are_the_seeded_random_values():
     assert np.allclose(r["gradients"]["W"]["got"], 2 * w)
 
 
+# --- the notes' first naming: dfdx for a gradient, dqdx for a local gradient -------------------
+
+
+def test_chain_rule_example_as_printed_passes_every_line():
+    report = backward_check(CHAIN_RULE_CODE)
+    assert report["output"] == "f" and report["value"] == -12.0
+    assert report["passed"] and report["first_wrong"] is None
+    assert report["forward_end"] == CHAIN_RULE_CODE.index("dfdz = q")
+    lines = {e["name"]: e for e in report["lines"]}
+    assert list(lines) == ["dfdz", "dfdq", "dqdx", "dqdy", "dfdx", "dfdy"]
+    assert all(e["status"] == "ok" for e in lines.values())
+    # df/dz = q = 3, df/dq = z = -4; the local gradients of q = x + y are 1
+    assert [(lines[n]["var"], lines[n]["of"], lines[n]["got"]) for n in lines] == [
+        ("z", ["f"], 3.0), ("q", ["f"], -4.0), ("x", ["q"], 1.0), ("y", ["q"], 1.0),
+        ("x", ["q"], -4.0), ("y", ["q"], -4.0)]
+    assert report["gradients"] == {
+        "x": {"name": "dfdx", "got": -4.0, "expected": -4.0, "ok": True, "message": None},
+        "y": {"name": "dfdy", "got": -4.0, "expected": -4.0, "ok": True, "message": None},
+        "z": {"name": "dfdz", "got": 3.0, "expected": 3.0, "ok": True, "message": None}}
+
+
+def test_chain_rule_example_with_a_wrong_gradient_is_caught_in_its_own_names():
+    code = changed(CHAIN_RULE_CODE, "dfdz = q", "dfdz = z")
+    report = backward_check(code)
+    line = the_line(report, 10)
+    assert report["first_wrong"] == 10 and line["status"] == "wrong"
+    assert line["message"] == ("the local gradient of f = q * z with respect to z is q = 3, but "
+                               "this line uses -4: its sign is wrong and it is 1.333 times too "
+                               "large.")
+    assert report["gradients"]["z"]["message"] == "dfdz is wrong since line 10"
+    assert [e["status"] for e in report["lines"] if e["line"] != 10] == ["ok"] * 5
+
+
+def test_chain_rule_example_with_a_wrong_local_gradient_is_caught_where_it_is_computed():
+    code = changed(CHAIN_RULE_CODE, "dqdx = 1.0", "dqdx = -1.0")
+    report = backward_check(code)
+    assert report["first_wrong"] == 12
+    assert the_line(report, 12)["message"] == ("the local gradient of q = x + y with respect "
+                                               "to x is 1, but this line uses -1: its sign is "
+                                               "wrong.")
+    # dfdx = dfdq * dqdx is right in itself: it builds on the wrong dqdx
+    assert the_line(report, 15)["status"] == "inherits"
+    assert "builds on dqdx, which is wrong since line 12" in the_line(report, 15)["message"]
+    assert report["gradients"]["x"]["got"] == 4.0 and not report["gradients"]["x"]["ok"]
+
+
+def test_chain_rule_example_with_a_wrong_chain_step_names_its_local_gradient():
+    code = changed(CHAIN_RULE_CODE, "dfdy = dfdq * dqdy", "dfdy = dfdq * (dqdy + 1)")
+    line = the_line(backward_check(code), 16)
+    assert line["status"] == "wrong" and line["message"] == (
+        "the local gradient of q = x + y with respect to y is 1, but this line uses (dqdy + 1) "
+        "= 2: it is 2 times too large.")
+
+
+def test_notes_names_and_short_names_mean_the_same_gradients():
+    short = "x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z; dz = q\ndx = dq; dy = dq"
+    notes = "x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndfdq = z; dfdz = q\n" \
+            "dfdx = dfdq; dfdy = dfdq"
+    a, b = backward_check(short), backward_check(notes)
+    assert a["passed"] and b["passed"]
+    assert {k: g["got"] for k, g in a["gradients"].items()} == {
+        k: g["got"] for k, g in b["gradients"].items()}
+
+
+def test_a_forward_pass_with_a_variable_named_like_dfdy_has_no_backward_pass():
+    # no f and y before it; x is not computed from y
+    for code in ("x = 3\ndfdy = x * 2", "x = 1; y = 2\ndxdy = x * y"):
+        e = raises_at(code, "")
+        assert "no backward pass" in e.message
+
+
+@pytest.mark.parametrize(("code", "fragment", "words"), [
+    # x is not among q's inputs, nor q the output
+    ("x = 1; z = 2\nq = x * 2\nf = q * z\ndfdq = z\ndqdz = 1", "dqdz",
+     "'dqdz' reads as ∂q/∂z, but q = x * 2 does not use z"),
+    ("x = 1; z = 2\nq = x * 2\nf = q * z\ndfdq = z\ndfdx = dq * 2", "dq",
+     "'dq' and 'dfdq' both name the gradient of q"),
+    ("x = 1; z = 2\nq = x * 2\nf = q * z\ndfdq = z\ndfdx = dqdx * dfdq", "dqdx",
+     "'dqdx' is used before a line assigns it"),
+    ("x = 1; qdx = 2\nq = x * qdx\nf = q\ndqdx = 2", "dqdx",
+     "'dqdx' could name the gradient of qdx or ∂q/∂x"),
+])
+def test_errors_in_the_notes_naming_point_at_the_name(code, fragment, words):
+    e = raises_at(code, fragment)
+    assert words in e.message, e.message
+
+
 # --- mistakes in the code itself: errors with their place ----------------------------------------
 
 @pytest.mark.parametrize(("code", "fragment", "words"), [
@@ -342,7 +429,7 @@ def test_backward_check_notes_examples_pass(client):
         assert set(body) == {"output", "value", "passed", "first_wrong", "lines", "gradients",
                              "forward_end", "warnings"}
         for line in body["lines"]:
-            assert set(line) == {"line", "name", "of", "ok", "status", "got", "expected",
+            assert set(line) == {"line", "name", "var", "of", "ok", "status", "got", "expected",
                                  "message", "span"}
             assert line["ok"] and line["status"] == "ok"
             start, end = line["span"]

@@ -1,6 +1,7 @@
 /**
  * Check mode of the circuit page. When the program ends with a hand-written backward pass (lines
- * `dx = ...` / `dx += ...` for variables of the forward pass), /api/backward-check judges it line
+ * `dx = ...` / `dx += ...` for variables of the forward pass, or as the notes first write them,
+ * `dfdx = ...` for the output f and `dqdx = ...` for a local gradient), /api/backward-check judges it line
  * by line: the page draws the forward part as its circuit, marks each backward line ✓, ✗ or ↑
  * (right in itself, but built on a wrong line) in the editor's gutter, highlights the first wrong
  * line with its message in words, and marks the wire of the variable that line computes the
@@ -22,23 +23,36 @@ const STATEMENT = /^\s*([A-Za-z_]\w*)\s*\+?=(?!=)/;
 const WORD = /(?<![\w.])[A-Za-z_]\w*/g;
 
 /**
- * Where the backward pass starts in the text, or -1: at a statement assigning d<name> (with = or
- * +=) for a name the text used before it, when every assignment from there on assigns a d<name>.
- * The server decides the rest; this only says when to ask it.
+ * Where the backward pass starts in the text, or -1: at a statement assigning (with = or +=)
+ * d<name> for a name the text used before it, or d<a>d<b> (the notes' dfdx, dqdx) for a name b
+ * used before it and a the last name assigned (the output) or one assigned from b, when every
+ * assignment from there on assigns a d name. The server (engine/backcheck.py) decides the same
+ * way and judges the rest; this only says when to ask it.
  */
 export function backwardStart(text) {
   // Comments become spaces, so offsets stay those of the text.
   const src = String(text).replace(/#[^\n]*/g, (c) => ' '.repeat(c.length));
   const seen = new Set();
+  const reads = new Map(); // each name assigned so far: the names its right side reads
+  let last = null;
+  const starts = (target) => seen.has(target.slice(1)) || [...target].some((c, k) => {
+    const [a, b] = [target.slice(1, k), target.slice(k + 1)];
+    return k > 1 && c === 'd' && b && seen.has(b) && reads.has(a) && (a === last || reads.get(a).has(b));
+  });
   let start = -1;
   for (const m of src.matchAll(/[^\n;]+/g)) {
     const target = STATEMENT.exec(m[0])?.[1];
+    const words = [...m[0].matchAll(WORD)].map((w) => w[0]);
     if (target) {
       const gradient = /^d\w/.test(target);
       if (start >= 0 && !gradient) return -1; // a forward statement follows: not a backward pass
-      if (start < 0 && gradient && seen.has(target.slice(1))) start = m.index + m[0].search(/\S/);
+      if (start < 0 && gradient && starts(target)) start = m.index + m[0].search(/\S/);
+      if (start < 0) {
+        reads.set(target, new Set(words.slice(1)));
+        last = target;
+      }
     }
-    for (const w of m[0].matchAll(WORD)) seen.add(w[0]);
+    for (const w of words) seen.add(w);
   }
   return start;
 }
@@ -88,12 +102,12 @@ export function gutterMarks(report, p = 2) {
 export function focusOf(report) {
   const e = report.lines.find((x) => x.status === 'wrong');
   if (e) {
-    return { line: e.line, span: e.span, name: e.name.slice(1), gradient: e.name, got: e.got,
+    return { line: e.line, span: e.span, name: e.var, gradient: e.name, got: e.got,
       expected: e.expected, message: e.message };
   }
   const [name, g] = Object.entries(report.gradients).find(([, x]) => !x.ok) || [];
   if (!name) return null;
-  return { line: null, span: null, name, gradient: `d${name}`, got: g.got, expected: g.expected,
+  return { line: null, span: null, name, gradient: g.name, got: g.got, expected: g.expected,
     message: g.message };
 }
 
@@ -103,7 +117,7 @@ const names = (xs) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.a
 /** The verdict in one sentence. */
 export function summary(report) {
   const n = report.lines.length;
-  const grads = Object.keys(report.gradients).map((k) => `d${k}`);
+  const grads = Object.values(report.gradients).map((g) => g.name);
   if (report.passed) {
     return `✓ all ${plural(n, 'backward line', 'backward lines')} right: ${names(grads)} ${
       grads.length === 1 ? 'equals' : 'equal'} the engine's gradient${grads.length === 1 ? '' : 's'}`;
@@ -115,7 +129,7 @@ export function summary(report) {
       inherits === 1 ? 'builds' : 'build'} on a wrong line` : ''].filter(Boolean);
     return `✗ line ${report.first_wrong} is the first wrong line${more.length ? ` (${more.join('; ')})` : ''}`;
   }
-  const off = Object.entries(report.gradients).filter(([, g]) => !g.ok).map(([k]) => `d${k}`);
+  const off = Object.values(report.gradients).filter((g) => !g.ok).map((g) => g.name);
   return `✗ every line's own step is right, but ${names(off)} ${off.length === 1 ? 'is' : 'are'} not the engine's gradient`;
 }
 

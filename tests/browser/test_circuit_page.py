@@ -60,17 +60,19 @@ PASTE_JS = """(text) => {
 }"""
 
 
-def paste(page: Page, program: str, drawn: bool = True) -> None:
+def paste(page: Page, program: str, drawn: str | bool = True) -> None:
     """What a newcomer does: select all of the editor's text and paste `program` over it; wait
-    for its drawing (unless it cannot be drawn)."""
+    for its drawing: of `drawn` when it is text (the forward part, for a program ending in a
+    backward pass), none when False (the program cannot be drawn)."""
     n = renders(page)
     page.click("#expr")
     page.keyboard.press("Control+A")
     page.evaluate(PASTE_JS, program)
-    if not drawn:
+    if drawn is False:
         return
     wait_render(page, n)
-    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", program)
+    expect(page.locator("#circuit-svg")).to_have_attribute(
+        "data-expression", program if drawn is True else drawn)
 
 
 def renders(page: Page) -> int:

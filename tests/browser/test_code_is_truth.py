@@ -9,9 +9,10 @@ import math
 import re
 
 from playwright.sync_api import Page, expect
+from test_backcheck_page import marks
 from test_circuit_page import editor_text, open_page, paste, renders, result_gradients, wait_render
 
-from engine.presets import NEURON, STAGED
+from engine.presets import CHAIN_RULE_CODE, NEURON, STAGED
 
 NOTES_COMPOUND = "x = -2; y = 5; z = -4\nq = x + y # q becomes 3\nf = q * z # f becomes -12"
 NOTES_NEURON, NOTES_STAGED = NEURON, STAGED  # the notes' code blocks, as the notes print them
@@ -49,6 +50,53 @@ def test_pasting_the_notes_compound_example(page: Page, base_url: str) -> None:
     assert result_gradients(page) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
     assert rows(page) == [("x", True, "-2"), ("y", True, "5"), ("z", True, "-4")]
     assert warnings(page) == []
+
+
+def test_pasting_the_notes_chain_rule_example_with_its_backward_pass(page: Page,
+                                                                   base_url: str) -> None:
+    # The notes' first code example names gradients dfdx (of the output f) and local gradients
+    # dqdx (of q = x + y): the page draws its forward pass and checks every backward line.
+    open_page(page, base_url)
+    backward = CHAIN_RULE_CODE.index("dfdz = q")
+    forward = CHAIN_RULE_CODE[:backward].rstrip()
+    paste(page, CHAIN_RULE_CODE, forward)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    assert result_gradients(page) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
+    assert rows(page) == [("x", True, "-2"), ("y", True, "5"), ("z", True, "-4")]
+    expect(page.locator("#check-summary")).to_have_text(
+        "✓ all 6 backward lines right: dfdx, dfdy and dfdz equal the engine's gradients")
+    assert marks(page) == {
+        10: ("ok", "✓", "dfdz = 3.00: right"), 11: ("ok", "✓", "dfdq = -4.00: right"),
+        12: ("ok", "✓", "dqdx = 1.00: right"), 13: ("ok", "✓", "dqdy = 1.00: right"),
+        15: ("ok", "✓", "dfdx = -4.00: right"), 16: ("ok", "✓", "dfdy = -4.00: right")}
+    expect(page.locator("#backcheck")).to_be_hidden()
+
+    wrong = CHAIN_RULE_CODE.replace("dfdz = q", "dfdz = z")
+    paste(page, wrong, forward)
+    said = ("the local gradient of f = q * z with respect to z is q = 3, but this line uses -4: "
+            "its sign is wrong and it is 1.333 times too large.")
+    assert marks(page)[10] == ("wrong", "✗", f"dfdz: {said}")
+    assert all(m[0] == "ok" for n, m in marks(page).items() if n != 10)
+    banner = page.locator("#backcheck")
+    expect(banner.locator(".check-head")).to_have_text("✗ Line 10 is the first wrong line")
+    expect(banner.locator(".check-message")).to_have_text(said)
+    expect(banner.locator(".check-got")).to_have_text("-4.00")
+    expect(banner.locator(".check-expected")).to_have_text("3.00")
+    expect(page.locator("#check-summary")).to_have_text("✗ line 10 is the first wrong line")
+    z = page.locator("g.input", has=page.locator("text:text-is('z')")).get_attribute("data-node")
+    expect(page.locator(f".check-label[data-node='{z}']")).to_have_text(
+        "dfdz: you -4.00 / true 3.00")
+    assert not page.errors
+
+
+def test_a_forward_program_with_a_variable_named_like_dfdy_is_drawn_as_it_is(page: Page,
+                                                                             base_url: str):
+    open_page(page, base_url)
+    paste(page, "x = 3; y = 2\nf = x * y\ndfdy = f + 1\ng = dfdy * 2")
+    expect(page.locator("#output-value")).to_have_text("14.00")
+    assert result_gradients(page) == {"x": "4.00", "y": "6.00"}
+    expect(page.locator("#check-summary")).to_have_count(0)
+    expect(page.locator(".cm-marks .cm-mark")).to_have_count(0)
 
 
 def test_pasting_the_notes_neuron(page: Page, base_url: str) -> None:

@@ -41,6 +41,43 @@ test('forward passes alone have none, whatever their names', () => {
   assert.equal(hasBackwardPass('# x is the input\nf = 2 * y\ndx = 2'), false);
 });
 
+// the notes' first code example, as printed
+const NOTES = `# set some inputs
+x = -2; y = 5; z = -4
+
+# perform the forward pass
+q = x + y # q becomes 3
+f = q * z # f becomes -12
+
+# perform the backward pass (backpropagation) in reverse order:
+# first backprop through f = q * z
+dfdz = q # df/dz = q, so gradient on z becomes 3
+dfdq = z # df/dq = z, so gradient on q becomes -4
+dqdx = 1.0
+dqdy = 1.0
+# now backprop through q = x + y
+dfdx = dfdq * dqdx  # The multiplication here is the chain rule!
+dfdy = dfdq * dqdy  `;
+
+test('the notes\' names: d<output>d<name> and d<a>d<b> for an input b of a start a backward pass', () => {
+  assert.equal(backwardStart(NOTES), NOTES.indexOf('dfdz = q'));
+  assert.equal(forwardPart(NOTES), NOTES.slice(0, NOTES.indexOf('\n\n# perform the backward')) +
+    '\n\n# perform the backward pass (backpropagation) in reverse order:\n# first backprop through f = q * z');
+  // a local gradient may come first: q is computed from x
+  assert.equal(backwardStart('q = x + y\nf = q * z\ndqdx = 1.0\ndfdq = z'), 'q = x + y\nf = q * z\n'.length);
+  assert.equal(backwardStart('q = x + y\nf = q * z\ndq = z; dfdz = q'), 'q = x + y\nf = q * z\n'.length);
+});
+
+test('a forward pass with a variable named like dfdy has no backward pass', () => {
+  // nothing named f or y before it
+  assert.equal(hasBackwardPass('x = 3\ndfdy = x * 2'), false);
+  // x is neither the last name assigned nor computed from y
+  assert.equal(hasBackwardPass('x = 1; y = 2\ndxdy = x * y'), false);
+  assert.equal(hasBackwardPass('x = 1; y = 2\nq = x * 3\nf = q + y\ndqdy = f * 2'), false);
+  // a forward statement follows it
+  assert.equal(hasBackwardPass('x = 3; y = 2\nf = x * y\ndfdy = f + 1\ng = dfdy * 2'), false);
+});
+
 test('numbers are shown with the decimals it takes to tell them apart', () => {
   assert.deepEqual(pair(-0.0357, 1.547, 2), ['-0.04', '1.55']);
   assert.deepEqual(pair(1.5001, 1.5002, 2), ['1.5001', '1.5002']);
@@ -48,8 +85,8 @@ test('numbers are shown with the decimals it takes to tell them apart', () => {
   assert.deepEqual(pair('Infinity', 1, 2), ['∞', '1.00']);
 });
 
-const line = (n, name, status, message = null, of = ['f']) => ({
-  line: n, name, of, ok: status === 'ok', status, got: 1, expected: status === 'ok' ? 1 : 2, message,
+const line = (n, name, status, message = null, of = ['f'], v = name.slice(1)) => ({
+  line: n, name, var: v, of, ok: status === 'ok', status, got: 1, expected: status === 'ok' ? 1 : 2, message,
   span: [10 * n, 10 * n + 5],
 });
 
@@ -59,8 +96,8 @@ const WRONG = {
     line(28, 'dx', 'wrong', 'dx was overwritten: it already held the gradient from xpy — use +=.'),
     line(30, 'dx', 'inherits', "this line's own step is right, but it builds on dx, which is wrong since line 28."),
     line(31, 'dsigy', 'ok'), line(31, 'dy', 'inherits', 'builds on dy')],
-  gradients: { x: { got: 0.48, expected: 2.06, ok: false, message: 'dx lost its contribution through xpy' },
-    y: { got: 1.59, expected: 1.59, ok: true, message: null } },
+  gradients: { x: { name: 'dx', got: 0.48, expected: 2.06, ok: false, message: 'dx lost its contribution through xpy' },
+    y: { name: 'dy', got: 1.59, expected: 1.59, ok: true, message: null } },
   forward_end: 200, warnings: [],
 };
 
@@ -89,8 +126,10 @@ test('the page points at the first wrong line, else at the first wrong gradient'
 test('the verdict in one sentence', () => {
   assert.equal(summary(WRONG), '✗ line 28 is the first wrong line (2 more build on a wrong line)');
   const passed = { ...WRONG, passed: true, first_wrong: null, lines: Array.from({ length: 12 }, (_, k) => line(k + 1, 'dx', 'ok')),
-    gradients: { x: WRONG.gradients.y, y: WRONG.gradients.y } };
+    gradients: { x: WRONG.gradients.x, y: WRONG.gradients.y } };
   assert.equal(summary(passed), "✓ all 12 backward lines right: dx and dy equal the engine's gradients");
+  const notes = { ...passed, gradients: { x: { ...WRONG.gradients.y, name: 'dfdx' }, z: { ...WRONG.gradients.y, name: 'dfdz' } } };
+  assert.equal(summary(notes), "✓ all 12 backward lines right: dfdx and dfdz equal the engine's gradients");
   const dropped = { ...WRONG, first_wrong: null, lines: WRONG.lines.filter((e) => e.status === 'ok') };
   assert.equal(summary(dropped), "✗ every line's own step is right, but dx is not the engine's gradient");
 });
