@@ -184,7 +184,10 @@ function inputRow(r, set) {
   const bad = el('span', { className: 'bad', id: `bad-${name}` });
   for (const f of [shape, list]) f.setAttribute('aria-describedby', bad.id);
   const label = el('label', { className: 'name', htmlFor: id, title: name }, name);
-  const controls = el('div', { className: 'controls' }, num, range, shape, seed, list);
+  // a random tensor's two fields, each with its word beside it
+  const shapeField = el('label', { className: 'field shape-field' }, 'shape', shape);
+  const seedField = el('label', { className: 'field' }, 'seed', seed);
+  const controls = el('div', { className: 'controls' }, num, range, shapeField, seedField, list);
   if (r.program) {
     controls.append(el('span', { className: 'from-program', title: 'changing it edits the code' }, 'set in the program'));
   } else controls.append(kind);
@@ -193,7 +196,7 @@ function inputRow(r, set) {
   const showMode = () => {
     const m = kind.value;
     num.hidden = range.hidden = m !== 'scalar';
-    shape.hidden = seed.hidden = m !== 'randn';
+    shape.hidden = seed.hidden = shapeField.hidden = seedField.hidden = m !== 'randn';
     list.hidden = m !== 'list';
   };
   const setNumber = (x) => {

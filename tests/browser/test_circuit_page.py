@@ -955,3 +955,15 @@ def test_the_tool_tabs_take_the_arrow_keys(page: Page, base_url: str) -> None:
     page.keyboard.press("Home")
     on(0)
     assert page.locator(".tabs [role=tab][tabindex='0']").count() == 1
+
+
+def test_a_random_tensor_row_says_which_field_is_the_shape_and_which_the_seed(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url, link("f = sum(relu(W @ x))",
+                                   {"W": {"randn": [3, 4], "seed": 0}, "x": [1, 2, 3, 4]}))
+    fields = page.locator(".input-row[data-name=W] label.field")
+    expect(fields).to_have_text(["shape", "seed"])
+    expect(page.get_by_label("W shape")).to_have_value("3, 4")
+    expect(page.get_by_label("W seed")).to_have_value("0")
+    expect(page.locator(".input-row[data-name=x] label.field")).to_have_count(2)
+    expect(page.locator(".input-row[data-name=x] label.field").first).to_be_hidden()
