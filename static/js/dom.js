@@ -35,7 +35,9 @@ export function editInPlace(box, anchor, initial, label) {
         input.blur();
       }
     });
-    input.addEventListener('blur', () => finish(input.value.trim() || null), { once: true });
+    // what was typed; '' for text that is not a number (the field cannot hold it); null: left
+    input.addEventListener('blur', () => finish(input.validity.badInput ? '' : input.value.trim() || null),
+      { once: true });
     box.append(input);
     input.focus();
     input.select();

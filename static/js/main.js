@@ -179,7 +179,11 @@ function editValue(id, text) {
   if (!n || n.kind !== 'input' || n.shape.length) return false;
   const shown = String(shortest(n.value));
   editInPlace($('circuit'), text, shown, `new value of ${n.name}`).then((typed) => {
-    if (typed === null || typed === shown || !Number.isFinite(Number(typed))) return;
+    if (typed === null || typed === shown) return;
+    if (typed === '' || !Number.isFinite(Number(typed))) {
+      $('step-status').textContent = `${n.name}: that is not a number; it stays ${shown}`;
+      return;
+    }
     setInput(n.name, Number(typed), typed, 0);
     syncInputs();
   });

@@ -207,6 +207,16 @@ def test_a_value_on_a_wire_is_edited_in_place(page: Page, base_url: str) -> None
     edit_on_wire(page, "y", "4")
     expect(page.locator("#output-value")).to_have_text("-8.00")
     assert rows(page) == [("x", True, "-2"), ("y", False, "4")]
+    node = page.locator("g.input", has=page.locator("text:text-is('y')")).get_attribute("data-node")
+    for typed in ("1e", "--2"):  # not numbers: said, and nothing changes
+        page.locator(f"text.value[data-node={node}]").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(typed)
+        page.keyboard.press("Enter")
+        expect(page.locator("#step-status")).to_have_text("y: that is not a number; it stays 4")
+        page.evaluate("document.getElementById('step-status').textContent = ''")
+    expect(page.locator("#output-value")).to_have_text("-8.00")
+    assert rows(page) == [("x", True, "-2"), ("y", False, "4")]
 
 
 def test_the_editor_underlines_the_error_and_takes_gutter_marks(page: Page, base_url: str):
