@@ -5,8 +5,8 @@
  * @module descent_lab
  */
 
-import { ApiError, getPresets, postCircuit, postDescent } from './api.js';
-import { putChart, showError } from './labui.js';
+import { getPresets, postCircuit, postDescent } from './api.js';
+import { aboutField, fieldError, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -138,12 +138,10 @@ async function draw() {
 
 // --- b3 alone ---------------------------------------------------------------------------------------
 
-function readNumber(id, what) {
+function readNumber(id) {
   const text = $(id).value.trim();
   const x = Number(text);
-  if (text === '' || !Number.isFinite(x)) {
-    throw new ApiError({ title: 'Descent', detail: `${what} must be a number` });
-  }
+  if (text === '' || !Number.isFinite(x)) throw fieldError($(id), 'must be a number');
   return x;
 }
 
@@ -167,8 +165,8 @@ async function descendB3(steps) {
   stop();
   let body;
   try {
-    body = { expression, values: { ...params }, params: ['b3'], lr: readNumber('lr', 'the learning rate'),
-      tol: readNumber('tol', 'the tolerance'), steps };
+    body = { expression, values: { ...params }, params: ['b3'], lr: readNumber('lr'),
+      tol: readNumber('tol'), steps };
   } catch (err) {
     showError(err);
     return;
@@ -178,7 +176,7 @@ async function descendB3(steps) {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(err);
+    showError(aboutField(err, { lr: $('lr'), tol: $('tol') }));
     return;
   } finally {
     done();
@@ -247,11 +245,14 @@ async function fitSeven() {
   stop();
   let body;
   try {
-    const seed = readNumber('seed', 'the seed');
+    const seed = readNumber('seed');
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) {
+      throw fieldError($('seed'), 'must be a whole number from 0 to 4294967295');
+    }
     const w = seededNormals(seed, 4);
     const start = { w1: w[0], w2: w[1], w3: w[2], w4: w[3], b1: 0, b2: 0, b3: 0 };
-    body = { expression, values: start, params: SEVEN, lr: readNumber('lr7', 'the learning rate'),
-      steps: readNumber('steps7', 'steps'), tol: 1e-4 };
+    body = { expression, values: start, params: SEVEN, lr: readNumber('lr7'),
+      steps: readNumber('steps7'), tol: 1e-4 };
   } catch (err) {
     showError(err);
     return;
@@ -261,7 +262,7 @@ async function fitSeven() {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(err);
+    showError(aboutField(err, { lr: $('lr7'), steps: $('steps7') }));
     done();
     return;
   }

@@ -5,8 +5,8 @@
  * @module training_lab
  */
 
-import { ApiError, streamTrain } from './api.js';
-import { putChart, showError } from './labui.js';
+import { streamTrain } from './api.js';
+import { aboutField, fieldError, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -61,9 +61,7 @@ function readControls() {
     if (el.type === 'checkbox') c[k] = el.checked;
     else if (NUMBERS.includes(k)) {
       const text = el.value.trim();
-      if (text === '' || !Number.isFinite(Number(text))) {
-        throw new ApiError({ title: 'Training', detail: `${k} must be a number` });
-      }
+      if (text === '' || !Number.isFinite(Number(text))) throw fieldError(el, 'must be a number');
       c[k] = Number(text);
     } else c[k] = el.value;
   }
@@ -230,8 +228,11 @@ async function train() {
   try {
     await streamTrain(body, controller.signal, onLine);
   } catch (err) {
-    if (err.name !== 'AbortError') showError(err);
-    else $('progress').textContent += ' — stopped';
+    if (err.name === 'AbortError') $('progress').textContent += ' — stopped';
+    else {
+      showError(aboutField(err, form.elements));
+      if (!run?.start) $('progress').textContent = 'not started';
+    }
   } finally {
     if (run?.controller === controller) {
       $('stop').disabled = true;

@@ -65,3 +65,27 @@ def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base
     page.click("#circuit-link")
     wait_ready(page)
     expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")
+
+
+def test_a_refused_field_is_named_by_its_label_and_marked(page: Page, base_url: str):
+    open_page(page, base_url)
+    error = page.locator("#lab-error")
+    for lr in ("0", "-1"):
+        page.fill("#lr", lr)
+        page.click("#step-b3")
+        expect(error).to_have_text("learning rate: must be greater than 0")
+        expect(page.locator("#lr")).to_have_attribute("aria-invalid", "true")
+    page.fill("#lr", "0.1")
+    expect(page.locator("#lr")).not_to_have_attribute("aria-invalid", "true")
+    page.fill("#lr7", "0")
+    page.click("#fit-seven")
+    expect(error).to_have_text("learning rate: must be greater than 0")
+    expect(page.locator("#lr7")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#lr")).not_to_have_attribute("aria-invalid", "true")
+    page.fill("#lr7", "0.1")
+    page.fill("#seed", "-1")
+    page.click("#fit-seven")
+    expect(error).to_have_text("seed: must be a whole number from 0 to 4294967295")
+    expect(page.locator("#seed")).to_have_attribute("aria-invalid", "true")
+    assert page.locator("#seven-status").inner_text() == ""
+    assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]

@@ -53,3 +53,25 @@ def test_controls_are_kept_in_the_url_and_stop_ends_the_run(page: Page, base_url
     page.click("#stop")
     expect(page.locator("#progress")).to_contain_text("stopped")
     expect(page.locator("#train")).to_be_enabled()
+
+
+def test_a_refused_field_is_named_by_its_label_and_marked_until_changed(page: Page,
+                                                                        base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    error = page.locator("#lab-error")
+    for name, value, message in [("lr", "0", "learning rate: must be greater than 0"),
+                                 ("hidden", "-1", "hidden units: must be at least 0"),
+                                 ("epochs", "0", "epochs: must be at least 1"),
+                                 ("batch", "1.5", "batch: must be a whole number")]:
+        field = page.locator(f"input[name='{name}']")
+        kept = field.input_value()
+        field.fill(value)
+        page.click("#train")
+        expect(error).to_have_text(message)
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#progress")).to_have_text("not started")  # not "starting…"
+        assert field.input_value() == value
+        field.fill(kept)
+        expect(field).not_to_have_attribute("aria-invalid", "true")
+    assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
