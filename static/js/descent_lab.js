@@ -6,6 +6,7 @@
  */
 
 import { getPresets, postCircuit, postDescent } from './api.js';
+import { fmt, tick } from './format.js';
 import { aboutField, fieldError, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
@@ -43,11 +44,6 @@ export function seededNormals(seed, n) {
 }
 
 const num = (v) => Number(v);
-const fmt = (v, digits = 3) => {
-  const x = num(v);
-  if (!Number.isFinite(x)) return String(v);
-  return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(digits);
-};
 /** Three significant digits, as the notes print the steps (-15.7, -1.57, 2.19). */
 const sig = (v) => {
   const x = num(v);
@@ -90,9 +86,9 @@ async function draw() {
   const at = DATA.map((p) => ({ ...p, predicted: c.predicted[Math.round(p.dosage * 100)] }));
   const domain = ['softplus unit × w3', 'softplus unit × w4', 'squiggle (sum)', 'squiggle + b3'];
   putChart('chart-curves', Plot.plot({
-    width: 500, height: 320, marginLeft: 45,
+    width: 500, height: 320, marginLeft: 55,
     x: { label: 'dosage', domain: [0, 1] },
-    y: { label: 'efficacy', grid: true },
+    y: { label: 'efficacy', grid: true, tickFormat: tick },
     color: { domain, range: [COLORS.blue, COLORS.orange, COLORS.squiggle, COLORS.final],
       legend: true },
     marks: [
@@ -101,7 +97,7 @@ async function draw() {
       Plot.line(lines, { x: 'dosage', y: 'y', stroke: 'curve',
         strokeDasharray: (d) => (d.curve === 'squiggle (sum)' ? '4 3' : null) }),
       Plot.dot(at, { x: 'dosage', y: 'observed', r: 5, fill: 'currentColor',
-        title: (d) => `dosage ${d.dosage}: observed ${d.observed}, predicted ${fmt(d.predicted)}` }),
+        title: (d) => `dosage ${d.dosage}: observed ${d.observed}, predicted ${fmt(d.predicted, 3)}` }),
     ],
   }));
   // SSR(b) = Σ (observed − (squiggle + b))²: the squiggle at the data is the engine's.
@@ -127,12 +123,13 @@ async function draw() {
       text: () => `slope ${sig(slope)}` }));
   }
   putChart('chart-ssr', Plot.plot({
-    width: 500, height: 320, marginLeft: 50,
-    x: { label: 'b3' }, y: { label: 'SSR', grid: true, domain: [0, Math.max(...curve.map((d) => d.ssr))] },
+    width: 500, height: 320, marginLeft: 55,
+    x: { label: 'b3', tickFormat: tick },
+    y: { label: 'SSR', grid: true, tickFormat: tick, domain: [0, Math.max(...curve.map((d) => d.ssr))] },
     marks,
   }));
   $('params-line').textContent = SEVEN.map((k) => `${k} = ${fmt(params[k], 2)}`).join(', ')
-    + `; SSR = ${fmt(here.ssr)}`;
+    + `; SSR = ${fmt(here.ssr, 3)}`;
   $('circuit-link').href = '/' + encodeState({ expression, values: { ...params } });
 }
 
@@ -208,7 +205,8 @@ function finish(data, end) {
   const at = `b3 = ${sig(end.values.b3)}, SSR ${sig(end.loss)}, slope ${sig(end.gradients.b3)}`;
   $('b3-status').textContent = data.stopped === 'tol'
     ? `The step size is below the tolerance: ${at}. This b3 is where the SSR is lowest.`
-    : data.stopped === 'diverged' ? `The steps grew until the numbers overflowed (${at}).`
+    : data.stopped === 'diverged' ? `Diverged: each step overshoots further than the last and `
+      + `the SSR keeps growing (${at}). Try a smaller learning rate.`
       : Math.abs(num(end.gradients.b3)) > Math.abs(num(data.steps[0].gradients.b3))
         ? `Each step overshoots further than the last: the learning rate is too large (${at}).`
         : `Now at ${at}.`;
@@ -285,15 +283,15 @@ async function fitSeven() {
     putChart('chart-fit', Plot.plot({
       width: 640, height: 260, marginLeft: 55,
       x: { label: 'step', domain: [0, losses.length - 1] },
-      y: { type: 'log', label: 'SSR', grid: true },
+      y: { type: 'log', label: 'SSR', grid: true, tickFormat: tick },
       marks: [Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
         { x: 'step', y: 'ssr', stroke: '#c2185b' })],
     }));
-    $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss)}`;
+    $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss, 3)}`;
     if (i + 1 < frames.length) timer = setTimeout(() => play(i + 1), 60);
     else {
       $('seven-status').textContent = `Stopped (${data.stopped}) after ${data.steps.length - 1} `
-        + `steps: SSR ${fmt(data.loss)}. `
+        + `steps: SSR ${fmt(data.loss, 3)}. `
         + SEVEN.map((k) => `${k} = ${fmt(data.final[k], 2)}`).join(', ');
       $('seven-status').dataset.stopped = data.stopped;
       $('seven-status').dataset.ssr = String(num(data.loss));

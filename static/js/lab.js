@@ -6,6 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
+import { tick } from './format.js';
 import { aboutField, fieldError, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
@@ -162,15 +163,6 @@ function label(config) {
 
 function rows(results) {
   return results.flatMap(({ side, data }) => data.layers.map((layer) => ({ ...layer, side })));
-}
-
-/** A log axis tick in plain or scientific notation: 0.01, 100, 1e-7, 2e+5 (never "100n"). */
-export function tick(v) {
-  if (v === 0 || !Number.isFinite(v)) return String(v);
-  const e = Math.floor(Math.log10(Math.abs(v)) + 1e-9);
-  if (e >= -3 && e <= 4) return String(Number(v.toPrecision(6)));
-  const [m, x] = v.toExponential().split('e');
-  return `${Number(Number(m).toPrecision(6))}e${x.replace('+', '')}`;
 }
 
 /** The legend's colours: each side named by its configuration. */
