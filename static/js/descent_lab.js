@@ -295,11 +295,11 @@ async function fitSeven() {
         + SEVEN.map((k) => `${k} = ${fmt(data.final[k], 2)}`).join(', ');
       $('seven-status').dataset.stopped = data.stopped;
       $('seven-status').dataset.ssr = String(num(data.loss));
-      if (data.stopped === 'diverged') {
-        $('seven-status').textContent += ' The steps overflowed: try a smaller learning rate.';
-      } else if (num(data.loss) > 0.01) {
-        $('seven-status').textContent += ' Stuck in a dip that is not the lowest: try another seed.';
-      }
+      $('seven-status').textContent += {
+        diverged: ' The steps diverged: try a smaller learning rate.',
+        steps: ' It ran out of steps before the steps got small (not converged yet): give it more steps.',
+        tol: num(data.loss) > 0.01 ? ' Stuck in a dip that is not the lowest: try another seed.' : '',
+      }[data.stopped];
       done();
     }
   };
@@ -331,7 +331,13 @@ async function start() {
   $('run-b3').addEventListener('click', () => descendB3(100));
   $('reset-b3').addEventListener('click', resetB3);
   $('fit-seven').addEventListener('click', fitSeven);
-  $('reset-seven').addEventListener('click', resetB3);
+  $('reset-seven').addEventListener('click', () => {
+    $('seven-status').textContent = '';
+    delete $('seven-status').dataset.stopped;
+    $('chart-fit').replaceChildren();
+    $('chart-fit').dataset.state = 'empty';
+    return resetB3();
+  });
   for (const form of ['b3-form', 'seven-form']) {
     $(form).addEventListener('submit', (e) => e.preventDefault());
   }

@@ -110,6 +110,23 @@ def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_running_out_of_steps_is_not_called_a_local_minimum_and_reset_clears_it(
+        page: Page, base_url: str):
+    open_page(page, base_url)
+    status = page.locator("#seven-status")
+    for steps in ("0", "10"):
+        page.fill("#steps7", steps)
+        page.click("#fit-seven")
+        expect(status).to_contain_text(f"Stopped (steps) after {steps} steps", timeout=30_000)
+        expect(status).to_contain_text("ran out of steps")
+        expect(status).to_contain_text("not converged yet")
+        expect(status).not_to_contain_text("dip")
+    page.click("#reset-seven")
+    expect(status).to_have_text("")
+    expect(page.locator("#chart-fit")).to_have_attribute("data-state", "empty")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base_url: str):
     open_page(page, base_url)
     page.click("#circuit-link")
