@@ -7,7 +7,7 @@
 
 import { getPresets, postCircuit, postDescent } from './api.js';
 import { fmt, tick } from './format.js';
-import { aboutField, fieldError, putChart, showError } from './labui.js';
+import { aboutField, fieldError, logAxisY, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -283,8 +283,8 @@ async function fitSeven() {
     putChart('chart-fit', Plot.plot({
       width: 640, height: 260, marginLeft: 55,
       x: { label: 'step', domain: [0, losses.length - 1] },
-      y: { type: 'log', label: 'SSR', grid: true, tickFormat: tick },
-      marks: [Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
+      y: { type: 'log', label: 'SSR' },
+      marks: [...logAxisY(), Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
         { x: 'step', y: 'ssr', stroke: '#c2185b' })],
     }));
     $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss, 3)}`;

@@ -6,8 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
-import { tick } from './format.js';
-import { aboutField, fieldError, showError as show } from './labui.js';
+import { aboutField, fieldError, logAxisY, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -181,9 +180,10 @@ function logChart(id, data, y, yLabel, results) {
   const chart = Plot.plot({
     width: 460, height: 280, marginLeft: 60,
     x: { label: 'layer (1 = nearest the input)', tickFormat: 'd' },
-    y: { type: 'log', label: yLabel, grid: true, tickFormat: tick },
+    y: { type: 'log', label: yLabel, nice: true },
     color: colour(results),
     marks: [
+      ...logAxisY(),
       Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: key }),
       Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
         title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),

@@ -5,6 +5,7 @@
  */
 
 import { ApiError } from './api.js';
+import { tick } from './format.js';
 
 /** The schema's messages in plain words, first match wins. */
 const PLAIN = [
@@ -72,3 +73,9 @@ export function putChart(id, node) {
   box.replaceChildren(node);
   box.dataset.state = 'ready';
 }
+
+/**
+ * The y axis and grid of a log chart, every tick labelled by format.tick (Plot's own log labels
+ * leave some ticks blank and write 0.7 as 700m): marks to spread into the chart's.
+ */
+export const logAxisY = () => [window.Plot.gridY(), window.Plot.axisY({ text: tick })];

@@ -6,7 +6,7 @@
  */
 
 import { streamTrain } from './api.js';
-import { aboutField, fieldError, putChart, showError } from './labui.js';
+import { aboutField, fieldError, logAxisY, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -83,8 +83,8 @@ function drawCurves() {
     .filter((d) => Number.isFinite(d.loss) && d.loss > 0);
   putChart('chart-loss', Plot.plot({
     width: 460, height: 240, marginLeft: 50,
-    x: { label: 'iteration' }, y: { type: 'log', label: 'loss', grid: true },
-    marks: [Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
+    x: { label: 'iteration' }, y: { type: 'log', label: 'loss' },
+    marks: [...logAxisY(), Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
   }));
   const acc = lines.flatMap((l) => [{ iteration: l.iteration, accuracy: l.accuracy, set: 'training' },
     ...(l.test_accuracy === null ? [] : [{ iteration: l.iteration, accuracy: l.test_accuracy,
@@ -92,7 +92,8 @@ function drawCurves() {
   putChart('chart-accuracy', Plot.plot({
     width: 460, height: 240, marginLeft: 50,
     x: { label: 'iteration' }, y: { label: 'accuracy', domain: [0, 1], grid: true },
-    color: { domain: ['training', 'test'], range: ['#2457c5', '#d9730d'], legend: true },
+    color: { domain: run.start?.test_size ? ['training', 'test'] : ['training'],
+      range: ['#2457c5', '#d9730d'], legend: true },
     marks: [Plot.line(acc, { x: 'iteration', y: 'accuracy', stroke: 'set' })],
   }));
   const norms = lines.flatMap((l) => Object.entries(l.grad_norms)
@@ -100,9 +101,9 @@ function drawCurves() {
     .filter((d) => Number.isFinite(d.norm) && d.norm > 0);
   putChart('chart-grads', Plot.plot({
     width: 460, height: 240, marginLeft: 55,
-    x: { label: 'iteration' }, y: { type: 'log', label: '‖∇‖', grid: true },
+    x: { label: 'iteration' }, y: { type: 'log', label: '‖∇‖', nice: true },
     color: { legend: true },
-    marks: [Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
+    marks: [...logAxisY(), Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
   }));
 }
 

@@ -37,6 +37,17 @@ def test_lab_draws_gradient_charts_histograms_and_the_cliff(page: Page, base_url
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_every_value_on_a_log_chart_lies_between_labelled_ticks(page: Page, base_url: str):
+    open_lab(page, base_url)
+    for chart in ("chart-grad-var", "chart-grad-norm", "chart-weight-grad"):
+        ticks = [float(t) for t in page.locator(
+            f"#{chart} svg g[aria-label='y-axis tick label'] text").all_text_contents()]
+        titles = page.locator(f"#{chart} svg g[aria-label='dot'] title").all_text_contents()
+        values = [float(t.rsplit(": ", 1)[1]) for t in titles]
+        assert values and min(ticks) <= min(values) and max(values) <= max(ticks), (
+            chart, ticks, values)
+
+
 def test_changing_the_activation_changes_the_chart(page: Page, base_url: str):
     open_lab(page, base_url)
     line_a = page.locator(GRAD_LINES).first
