@@ -7,7 +7,7 @@
 
 import { getPresets, postCircuit, postDescent } from './api.js';
 import { fmt, tick } from './format.js';
-import { aboutField, fieldError, logAxisY, putChart, showError } from './labui.js';
+import { aboutField, fieldError, logY, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -119,8 +119,9 @@ async function draw() {
     marks.push(Plot.link([here], { x1: (d) => d.b - half, y1: (d) => d.ssr - slope * half,
       x2: (d) => d.b + half, y2: (d) => d.ssr + slope * half, stroke: 'currentColor',
       strokeWidth: 2 }));
-    marks.push(Plot.text([here], { x: 'b', y: 'ssr', dy: -14, dx: 8, textAnchor: 'start',
-      text: () => `slope ${sig(slope)}` }));
+    const right = b3 > (lo + hi) / 2; // the label goes toward the middle, inside the chart
+    marks.push(Plot.text([here], { x: 'b', y: 'ssr', dy: -14, dx: right ? -8 : 8,
+      textAnchor: right ? 'end' : 'start', text: () => `slope ${sig(slope)}` }));
   }
   putChart('chart-ssr', Plot.plot({
     width: 500, height: 320, marginLeft: 55,
@@ -265,6 +266,7 @@ async function fitSeven() {
     return;
   }
   const losses = data.steps.map((s) => ({ step: s.step, ssr: num(s.loss) }));
+  const ssrY = logY(losses.map((d) => d.ssr), 'SSR');
   // about 30 frames of the squiggle on its way to the data
   const every = Math.max(1, Math.ceil(data.steps.length / 30));
   const frames = data.steps.filter((s, i) => i % every === 0 || i === data.steps.length - 1)
@@ -283,8 +285,8 @@ async function fitSeven() {
     putChart('chart-fit', Plot.plot({
       width: 640, height: 260, marginLeft: 55,
       x: { label: 'step', domain: [0, losses.length - 1] },
-      y: { type: 'log', label: 'SSR' },
-      marks: [...logAxisY(), Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
+      y: ssrY.y,
+      marks: [...ssrY.marks, Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
         { x: 'step', y: 'ssr', stroke: '#c2185b' })],
     }));
     $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss, 3)}`;

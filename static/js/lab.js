@@ -6,7 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
-import { aboutField, fieldError, logAxisY, showError as show } from './labui.js';
+import { aboutField, fieldError, logY, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -177,13 +177,14 @@ const keyOf = (results) => {
 function logChart(id, data, y, yLabel, results) {
   const finite = data.filter((d) => Number.isFinite(num(d[y])) && num(d[y]) > 0);
   const key = keyOf(results);
+  const log = logY(finite.map((d) => num(d[y])), yLabel);
   const chart = Plot.plot({
     width: 460, height: 280, marginLeft: 60,
     x: { label: 'layer (1 = nearest the input)', tickFormat: 'd' },
-    y: { type: 'log', label: yLabel, nice: true },
+    y: log.y,
     color: colour(results),
     marks: [
-      ...logAxisY(),
+      ...log.marks,
       Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: key }),
       Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
         title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),

@@ -75,7 +75,25 @@ export function putChart(id, node) {
 }
 
 /**
- * The y axis and grid of a log chart, every tick labelled by format.tick (Plot's own log labels
- * leave some ticks blank and write 0.7 as 700m): marks to spread into the chart's.
+ * A log y scale for `values`, with its grid and axis, every tick labelled by format.tick: whole
+ * decades when the values span one or more, round steps (0.7, 0.8, 0.9, 1) when they span less,
+ * always with a labelled tick at or above the largest value and at or below the smallest.
+ * Plot's own log labels leave some ticks blank and write 0.7 as 700m.
  */
-export const logAxisY = () => [window.Plot.gridY(), window.Plot.axisY({ text: tick })];
+export function logY(values, label) {
+  const { d3, Plot } = window;
+  let [lo, hi] = d3.extent(values.filter((v) => v > 0 && Number.isFinite(v)));
+  if (lo === undefined) return { y: { type: 'log', label }, marks: [] };
+  if (lo === hi) [lo, hi] = [lo * 0.9, hi * 1.1];
+  let [domain, ticks] = [d3.nice(lo, hi, 4), null];
+  if (hi / lo < 10 && domain[0] > 0) ticks = d3.ticks(domain[0], domain[1], 4);
+  else {
+    const a = Math.floor(Math.log10(lo));
+    const every = Math.ceil((Math.ceil(Math.log10(hi)) - a) / 6);
+    const b = a + every * Math.ceil((Math.ceil(Math.log10(hi)) - a) / every);
+    ticks = d3.range(a, b + 1, every).map((e) => 10 ** e);
+    domain = [10 ** a, 10 ** b];
+  }
+  return { y: { type: 'log', label, domain },
+    marks: [Plot.gridY(ticks), Plot.axisY(ticks, { text: tick })] };
+}

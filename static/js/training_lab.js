@@ -6,7 +6,7 @@
  */
 
 import { streamTrain } from './api.js';
-import { aboutField, fieldError, logAxisY, putChart, showError } from './labui.js';
+import { aboutField, fieldError, logY, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -81,10 +81,11 @@ function drawCurves() {
   if (!lines.length) return;
   const loss = lines.map((l) => ({ iteration: l.iteration, loss: Number(l.loss) }))
     .filter((d) => Number.isFinite(d.loss) && d.loss > 0);
+  const lossY = logY(loss.map((d) => d.loss), 'loss');
   putChart('chart-loss', Plot.plot({
     width: 460, height: 240, marginLeft: 50,
-    x: { label: 'iteration' }, y: { type: 'log', label: 'loss' },
-    marks: [...logAxisY(), Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
+    x: { label: 'iteration' }, y: lossY.y,
+    marks: [...lossY.marks, Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
   }));
   const acc = lines.flatMap((l) => [{ iteration: l.iteration, accuracy: l.accuracy, set: 'training' },
     ...(l.test_accuracy === null ? [] : [{ iteration: l.iteration, accuracy: l.test_accuracy,
@@ -99,11 +100,12 @@ function drawCurves() {
   const norms = lines.flatMap((l) => Object.entries(l.grad_norms)
     .map(([param, norm]) => ({ iteration: l.iteration, param, norm: Number(norm) })))
     .filter((d) => Number.isFinite(d.norm) && d.norm > 0);
+  const normY = logY(norms.map((d) => d.norm), '‖∇‖');
   putChart('chart-grads', Plot.plot({
     width: 460, height: 240, marginLeft: 55,
-    x: { label: 'iteration' }, y: { type: 'log', label: '‖∇‖', nice: true },
+    x: { label: 'iteration' }, y: normY.y,
     color: { legend: true },
-    marks: [...logAxisY(), Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
+    marks: [...normY.marks, Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
   }));
 }
 

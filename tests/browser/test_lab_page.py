@@ -40,8 +40,12 @@ def test_lab_draws_gradient_charts_histograms_and_the_cliff(page: Page, base_url
 def test_every_value_on_a_log_chart_lies_between_labelled_ticks(page: Page, base_url: str):
     open_lab(page, base_url)
     for chart in ("chart-grad-var", "chart-grad-norm", "chart-weight-grad"):
-        ticks = [float(t) for t in page.locator(
-            f"#{chart} svg g[aria-label='y-axis tick label'] text").all_text_contents()]
+        labels = page.locator(f"#{chart} svg g[aria-label='y-axis tick label'] text")
+        ticks = [float(t) for t in labels.all_text_contents()]
+        boxes = sorted((labels.nth(i).bounding_box() for i in range(labels.count())),
+                       key=lambda b: b["y"])
+        pairs = zip(boxes, boxes[1:], strict=False)
+        assert all(a["y"] + a["height"] <= b["y"] for a, b in pairs), (chart, ticks)
         titles = page.locator(f"#{chart} svg g[aria-label='dot'] title").all_text_contents()
         values = [float(t.rsplit(": ", 1)[1]) for t in titles]
         assert values and min(ticks) <= min(values) and max(values) <= max(ticks), (
