@@ -532,7 +532,8 @@ class DescentResponse(BaseModel):
     lr: float
     stopped: Literal["tol", "steps", "diverged"] = Field(
         description="tol: every step size fell below tol; steps: the step budget ran out; "
-                    "diverged: the loss or a parameter stopped being finite.")
+                    "diverged: the loss or a parameter stopped being finite, or the loss "
+                    "grew at each of the last 5 steps to above where it started.")
     steps: list[DescentStep]
     final: dict[str, OutValue] = Field(description="The parameters at the last step.")
     loss: OutNumber = Field(description="The loss at the last step.")

@@ -20,6 +20,7 @@ from engine.graph import Limits
 
 MAX_STEPS = 10_000
 MAX_RECORDED = 1_000_000  # numbers of parameter values kept over all steps
+RISES = 5  # a loss that grows this many steps in a row, past where it started, has diverged
 
 
 def descent(text: str, values: Mapping | None = None, params: Sequence[str] = (), *,
@@ -28,7 +29,8 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
     """Gradient descent on the inputs named in `params`, from `values`.
 
     Stops when every |step size| is below `tol` ("tol"), after `steps` updates ("steps"), or
-    when the loss or a parameter stops being finite ("diverged"). Returns strict-JSON data:
+    when the loss or a parameter stops being finite or the loss has grown at each of the last
+    RISES steps to above where it started ("diverged"). Returns strict-JSON data:
     {params, lr, stopped, steps: [{step, values, loss, gradients, step_sizes}], final, loss}.
     """
     params = list(params)
@@ -58,6 +60,7 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
 
     record: list[dict[str, Any]] = []
     stopped = "steps"
+    rises = 0  # steps in a row that raised the loss
     for k in range(steps + 1):
         if k:
             current.update({n: float(v) if np.ndim(v) == 0 else v for n, v in point.items()})
@@ -68,7 +71,9 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
         sizes = {name: lr * g for name, g in slopes.items()}
         record.append({"step": k, "values": point, "loss": loss, "gradients": slopes,
                        "step_sizes": sizes})
-        if not (math.isfinite(loss) and all(np.isfinite(v).all() for v in point.values())):
+        rises = rises + 1 if k and loss > record[-2]["loss"] else 0
+        if not (math.isfinite(loss) and all(np.isfinite(v).all() for v in point.values())) or (
+                rises >= RISES and loss > record[0]["loss"]):
             stopped = "diverged"
             break
         if all(np.all(np.abs(s) < tol) for s in sizes.values()):

@@ -148,3 +148,20 @@ def test_descent_keeps_to_the_time_limit(client_for):
     body = {"expression": "x" + "*1.01" * 1500, "values": {"x": 1}, "params": ["x"],
             "lr": 1e-9, "steps": 10_000, "tol": 0}
     assert_problem(slow.post("/api/descent", json=body), 503)
+
+
+def test_a_loss_that_keeps_growing_stops_early_as_diverged():
+    """b3 at learning rate 0.5 lands twice as far from the minimum each step: five rises in a
+    row past the start are enough to call it, long before the numbers overflow."""
+    data = engine.descent(DOSAGE, {}, ["b3"], lr=0.5, steps=100, tol=0.001)
+    assert data["stopped"] == "diverged"
+    assert [s["step"] for s in data["steps"]] == [0, 1, 2, 3, 4, 5]
+    losses = [s["loss"] for s in data["steps"]]
+    assert losses == sorted(losses)
+
+
+def test_an_overshoot_that_settles_is_not_diverged():
+    data = engine.descent(DOSAGE, {}, ["b3"], lr=0.3, steps=100, tol=0.001)
+    assert data["stopped"] == "tol"
+    b3 = [s["values"]["b3"] for s in data["steps"]]
+    assert b3[1] > 2.61 > b3[2]  # past the minimum and back

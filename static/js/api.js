@@ -7,7 +7,7 @@
 export class ApiError extends Error {
   /**
    * @param {{title?: string, detail?: string, status?: number, position?: {start: number, end: number},
-   *   hint?: string, missing?: string[]}} problem
+   *   hint?: string, missing?: string[], errors?: {loc: Array<string|number>, msg: string}[]}} problem
    */
   constructor(problem) {
     super(problem.detail || problem.title || 'request failed');
@@ -16,6 +16,7 @@ export class ApiError extends Error {
     this.position = problem.position || null;
     this.hint = problem.hint || null;
     this.missing = Array.isArray(problem.missing) ? problem.missing : []; // inputs without a value
+    this.errors = Array.isArray(problem.errors) ? problem.errors : []; // a 422's places and messages
   }
 }
 
@@ -48,6 +49,7 @@ async function call(method, path, body, signal) {
       position: problem.position,
       hint: problem.hint,
       missing: problem.missing,
+      errors: problem.errors,
     });
   }
   return data;
@@ -98,7 +100,7 @@ export async function streamTrain(body, signal, onLine) {
       problem = {};
     }
     throw new ApiError({ status: res.status, title: problem.title || `HTTP ${res.status}`,
-      detail: problem.detail || `The server answered ${res.status}.` });
+      detail: problem.detail || `The server answered ${res.status}.`, errors: problem.errors });
   }
   const reader = res.body.getReader();
   const decoder = new TextDecoder();

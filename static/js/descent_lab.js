@@ -5,8 +5,9 @@
  * @module descent_lab
  */
 
-import { ApiError, getPresets, postCircuit, postDescent } from './api.js';
-import { putChart, showError } from './labui.js';
+import { getPresets, postCircuit, postDescent } from './api.js';
+import { fmt, tick } from './format.js';
+import { aboutField, fieldError, logY, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -43,11 +44,6 @@ export function seededNormals(seed, n) {
 }
 
 const num = (v) => Number(v);
-const fmt = (v, digits = 3) => {
-  const x = num(v);
-  if (!Number.isFinite(x)) return String(v);
-  return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(digits);
-};
 /** Three significant digits, as the notes print the steps (-15.7, -1.57, 2.19). */
 const sig = (v) => {
   const x = num(v);
@@ -90,9 +86,9 @@ async function draw() {
   const at = DATA.map((p) => ({ ...p, predicted: c.predicted[Math.round(p.dosage * 100)] }));
   const domain = ['softplus unit × w3', 'softplus unit × w4', 'squiggle (sum)', 'squiggle + b3'];
   putChart('chart-curves', Plot.plot({
-    width: 500, height: 320, marginLeft: 45,
+    width: 500, height: 320, marginLeft: 55,
     x: { label: 'dosage', domain: [0, 1] },
-    y: { label: 'efficacy', grid: true },
+    y: { label: 'efficacy', grid: true, tickFormat: tick },
     color: { domain, range: [COLORS.blue, COLORS.orange, COLORS.squiggle, COLORS.final],
       legend: true },
     marks: [
@@ -101,7 +97,7 @@ async function draw() {
       Plot.line(lines, { x: 'dosage', y: 'y', stroke: 'curve',
         strokeDasharray: (d) => (d.curve === 'squiggle (sum)' ? '4 3' : null) }),
       Plot.dot(at, { x: 'dosage', y: 'observed', r: 5, fill: 'currentColor',
-        title: (d) => `dosage ${d.dosage}: observed ${d.observed}, predicted ${fmt(d.predicted)}` }),
+        title: (d) => `dosage ${d.dosage}: observed ${d.observed}, predicted ${fmt(d.predicted, 3)}` }),
     ],
   }));
   // SSR(b) = Σ (observed − (squiggle + b))²: the squiggle at the data is the engine's.
@@ -123,27 +119,27 @@ async function draw() {
     marks.push(Plot.link([here], { x1: (d) => d.b - half, y1: (d) => d.ssr - slope * half,
       x2: (d) => d.b + half, y2: (d) => d.ssr + slope * half, stroke: 'currentColor',
       strokeWidth: 2 }));
-    marks.push(Plot.text([here], { x: 'b', y: 'ssr', dy: -14, dx: 8, textAnchor: 'start',
-      text: () => `slope ${sig(slope)}` }));
+    const right = b3 > (lo + hi) / 2; // the label goes toward the middle, inside the chart
+    marks.push(Plot.text([here], { x: 'b', y: 'ssr', dy: -14, dx: right ? -8 : 8,
+      textAnchor: right ? 'end' : 'start', text: () => `slope ${sig(slope)}` }));
   }
   putChart('chart-ssr', Plot.plot({
-    width: 500, height: 320, marginLeft: 50,
-    x: { label: 'b3' }, y: { label: 'SSR', grid: true, domain: [0, Math.max(...curve.map((d) => d.ssr))] },
+    width: 500, height: 320, marginLeft: 55,
+    x: { label: 'b3', tickFormat: tick },
+    y: { label: 'SSR', grid: true, tickFormat: tick, domain: [0, Math.max(...curve.map((d) => d.ssr))] },
     marks,
   }));
   $('params-line').textContent = SEVEN.map((k) => `${k} = ${fmt(params[k], 2)}`).join(', ')
-    + `; SSR = ${fmt(here.ssr)}`;
+    + `; SSR = ${fmt(here.ssr, 3)}`;
   $('circuit-link').href = '/' + encodeState({ expression, values: { ...params } });
 }
 
 // --- b3 alone ---------------------------------------------------------------------------------------
 
-function readNumber(id, what) {
+function readNumber(id) {
   const text = $(id).value.trim();
   const x = Number(text);
-  if (text === '' || !Number.isFinite(x)) {
-    throw new ApiError({ title: 'Descent', detail: `${what} must be a number` });
-  }
+  if (text === '' || !Number.isFinite(x)) throw fieldError($(id), 'must be a number');
   return x;
 }
 
@@ -167,8 +163,8 @@ async function descendB3(steps) {
   stop();
   let body;
   try {
-    body = { expression, values: { ...params }, params: ['b3'], lr: readNumber('lr', 'the learning rate'),
-      tol: readNumber('tol', 'the tolerance'), steps };
+    body = { expression, values: { ...params }, params: ['b3'], lr: readNumber('lr'),
+      tol: readNumber('tol'), steps };
   } catch (err) {
     showError(err);
     return;
@@ -178,7 +174,7 @@ async function descendB3(steps) {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(err);
+    showError(aboutField(err, { lr: $('lr'), tol: $('tol') }));
     return;
   } finally {
     done();
@@ -210,7 +206,8 @@ function finish(data, end) {
   const at = `b3 = ${sig(end.values.b3)}, SSR ${sig(end.loss)}, slope ${sig(end.gradients.b3)}`;
   $('b3-status').textContent = data.stopped === 'tol'
     ? `The step size is below the tolerance: ${at}. This b3 is where the SSR is lowest.`
-    : data.stopped === 'diverged' ? `The steps grew until the numbers overflowed (${at}).`
+    : data.stopped === 'diverged' ? `Diverged: each step overshoots further than the last and `
+      + `the SSR keeps growing (${at}). Try a smaller learning rate.`
       : Math.abs(num(end.gradients.b3)) > Math.abs(num(data.steps[0].gradients.b3))
         ? `Each step overshoots further than the last: the learning rate is too large (${at}).`
         : `Now at ${at}.`;
@@ -247,11 +244,14 @@ async function fitSeven() {
   stop();
   let body;
   try {
-    const seed = readNumber('seed', 'the seed');
+    const seed = readNumber('seed');
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) {
+      throw fieldError($('seed'), 'must be a whole number from 0 to 4294967295');
+    }
     const w = seededNormals(seed, 4);
     const start = { w1: w[0], w2: w[1], w3: w[2], w4: w[3], b1: 0, b2: 0, b3: 0 };
-    body = { expression, values: start, params: SEVEN, lr: readNumber('lr7', 'the learning rate'),
-      steps: readNumber('steps7', 'steps'), tol: 1e-4 };
+    body = { expression, values: start, params: SEVEN, lr: readNumber('lr7'),
+      steps: readNumber('steps7'), tol: 1e-4 };
   } catch (err) {
     showError(err);
     return;
@@ -261,11 +261,12 @@ async function fitSeven() {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(err);
+    showError(aboutField(err, { lr: $('lr7'), steps: $('steps7') }));
     done();
     return;
   }
   const losses = data.steps.map((s) => ({ step: s.step, ssr: num(s.loss) }));
+  const ssrY = logY(losses.map((d) => d.ssr), 'SSR');
   // about 30 frames of the squiggle on its way to the data
   const every = Math.max(1, Math.ceil(data.steps.length / 30));
   const frames = data.steps.filter((s, i) => i % every === 0 || i === data.steps.length - 1)
@@ -284,23 +285,23 @@ async function fitSeven() {
     putChart('chart-fit', Plot.plot({
       width: 640, height: 260, marginLeft: 55,
       x: { label: 'step', domain: [0, losses.length - 1] },
-      y: { type: 'log', label: 'SSR', grid: true },
-      marks: [Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
+      y: ssrY.y,
+      marks: [...ssrY.marks, Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
         { x: 'step', y: 'ssr', stroke: '#c2185b' })],
     }));
-    $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss)}`;
+    $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss, 3)}`;
     if (i + 1 < frames.length) timer = setTimeout(() => play(i + 1), 60);
     else {
       $('seven-status').textContent = `Stopped (${data.stopped}) after ${data.steps.length - 1} `
-        + `steps: SSR ${fmt(data.loss)}. `
+        + `steps: SSR ${fmt(data.loss, 3)}. `
         + SEVEN.map((k) => `${k} = ${fmt(data.final[k], 2)}`).join(', ');
       $('seven-status').dataset.stopped = data.stopped;
       $('seven-status').dataset.ssr = String(num(data.loss));
-      if (data.stopped === 'diverged') {
-        $('seven-status').textContent += ' The steps overflowed: try a smaller learning rate.';
-      } else if (num(data.loss) > 0.01) {
-        $('seven-status').textContent += ' Stuck in a dip that is not the lowest: try another seed.';
-      }
+      $('seven-status').textContent += {
+        diverged: ' The steps diverged: try a smaller learning rate.',
+        steps: ' It ran out of steps before the steps got small (not converged yet): give it more steps.',
+        tol: num(data.loss) > 0.01 ? ' Stuck in a dip that is not the lowest: try another seed.' : '',
+      }[data.stopped];
       done();
     }
   };
@@ -332,7 +333,13 @@ async function start() {
   $('run-b3').addEventListener('click', () => descendB3(100));
   $('reset-b3').addEventListener('click', resetB3);
   $('fit-seven').addEventListener('click', fitSeven);
-  $('reset-seven').addEventListener('click', resetB3);
+  $('reset-seven').addEventListener('click', () => {
+    $('seven-status').textContent = '';
+    delete $('seven-status').dataset.stopped;
+    $('chart-fit').replaceChildren();
+    $('chart-fit').dataset.state = 'empty';
+    return resetB3();
+  });
   for (const form of ['b3-form', 'seven-form']) {
     $(form).addEventListener('submit', (e) => e.preventDefault());
   }

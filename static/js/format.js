@@ -9,6 +9,15 @@ export function toNumber(v) {
   return typeof v === 'number' ? v : Number(v);
 }
 
+/** An axis tick in plain or scientific notation: 0.01, 0.7, 100, 1e-7, 2e5, -3.5e30 (never "100n"). */
+export function tick(v) {
+  if (v === 0 || !Number.isFinite(v)) return String(v);
+  const e = Math.floor(Math.log10(Math.abs(v)) + 1e-9);
+  if (e >= -3 && e <= 4) return String(Number(v.toPrecision(6)));
+  const [m, x] = v.toExponential().split('e');
+  return `${Number(Number(m).toPrecision(6))}e${x.replace('+', '')}`;
+}
+
 /** Format one number with `precision` decimals; switches to exponent form when fixed would lie. */
 export function fmt(v, precision = 2) {
   const x = toNumber(v);

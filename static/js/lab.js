@@ -6,6 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
+import { aboutField, fieldError, logY, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -77,17 +78,8 @@ function busy(text) {
   };
 }
 
-/** Show an error in the box next to the charts it concerns ('flow' or 'cliff'); null clears. */
-function showError(err, where = 'flow') {
-  const box = $(`${where}-error`);
-  if (!err) {
-    box.hidden = true;
-    return;
-  }
-  const title = err instanceof ApiError ? `${err.title}: ` : '';
-  box.querySelector('.message').textContent = title + (err.message || String(err));
-  box.hidden = false;
-}
+/** Show an error in the box next to the charts it concerns ('flow', 'papers' or 'cliff'); null clears. */
+const showError = (err, where = 'flow') => show(err, `${where}-error`);
 
 /** Mark charts as showing an earlier run (or clear the mark when `on` is false). */
 function markStale(ids, on) {
@@ -140,7 +132,7 @@ function readConfig(side) {
   for (const name of ['depth', 'width', 'batch', 'scale', 'seed']) {
     const text = fs.elements[name].value.trim();
     const value = Number(text);
-    if (text === '' || !Number.isFinite(value)) throw new ApiError({ title, detail: `${name} must be a number` });
+    if (text === '' || !Number.isFinite(value)) throw fieldError(fs.elements[name], 'must be a number', title);
     body[name] = value;
   }
   const n = (v) => v.toLocaleString('en-US');
@@ -172,15 +164,6 @@ function rows(results) {
   return results.flatMap(({ side, data }) => data.layers.map((layer) => ({ ...layer, side })));
 }
 
-/** A log axis tick in plain or scientific notation: 0.01, 100, 1e-7, 2e+5 (never "100n"). */
-export function tick(v) {
-  if (v === 0 || !Number.isFinite(v)) return String(v);
-  const e = Math.floor(Math.log10(Math.abs(v)) + 1e-9);
-  if (e >= -3 && e <= 4) return String(Number(v.toPrecision(6)));
-  const [m, x] = v.toExponential().split('e');
-  return `${Number(Number(m).toPrecision(6))}e${x.replace('+', '')}`;
-}
-
 /** The legend's colours: each side named by its configuration. */
 function colour(results) {
   const names = results.map((r) => `${r.side}: ${label(r.config)}`);
@@ -194,12 +177,14 @@ const keyOf = (results) => {
 function logChart(id, data, y, yLabel, results) {
   const finite = data.filter((d) => Number.isFinite(num(d[y])) && num(d[y]) > 0);
   const key = keyOf(results);
+  const log = logY(finite.map((d) => num(d[y])), yLabel);
   const chart = Plot.plot({
     width: 460, height: 280, marginLeft: 60,
     x: { label: 'layer (1 = nearest the input)', tickFormat: 'd' },
-    y: { type: 'log', label: yLabel, grid: true, tickFormat: tick },
+    y: log.y,
     color: colour(results),
     marks: [
+      ...log.marks,
       Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: key }),
       Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
         title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),
@@ -307,10 +292,12 @@ function runFlow() {
     flowController = new AbortController();
     const { signal } = flowController;
     const done = busy('Running network A, then B, forward and backward…');
+    let side = 'A'; // the configuration on its way
     try {
       const results = [];
       for (const c of configs) {
         if (mine !== flowRun) return;
+        side = c.side;
         results.push({ ...c, data: await postGradientFlow(c.config, signal) });
       }
       const data = rows(results);
@@ -323,7 +310,9 @@ function runFlow() {
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
     } catch (err) {
-      if (err.name !== 'AbortError' && mine === flowRun) showError(err);
+      if (err.name !== 'AbortError' && mine === flowRun) {
+        showError(aboutField(err, fieldset(side.toLowerCase()).elements, `Configuration ${side}`));
+      }
     } finally {
       done();
     }
@@ -367,14 +356,12 @@ async function papers() {
 // --- the cliff ---------------------------------------------------------------------------------------
 
 function readCliff() {
-  checkLimits($('cliff-form'), 'Cliff');
+  checkLimits($('cliff-form'));
   const f = $('cliff-form').elements;
   const value = (name) => {
     const text = f[name].value.trim();
     const x = Number(text);
-    if (text === '' || !Number.isFinite(x)) {
-      throw new ApiError({ title: 'Cliff', detail: `${name.replace('_', ' ')} must be a number` });
-    }
+    if (text === '' || !Number.isFinite(x)) throw fieldError(f[name], 'must be a number');
     return x;
   };
   return { start: [value('start_w'), value('start_b')], lr: value('lr'),
@@ -483,7 +470,11 @@ function runCliff() {
   return enqueue(async () => {
     const done = busy('Computing the loss surface and both descent paths…');
     try {
-      const data = await postCliff(body);
+      const data = await postCliff(body).catch((err) => {
+        const f = $('cliff-form').elements;
+        throw aboutField(err, { 'start.0': f.start_w, 'start.1': f.start_b, lr: f.lr,
+          iterations: f.iterations, threshold: f.threshold, grid: f.grid });
+      });
       cliffChart(data);
       $('cliff-summary').textContent = cliffSummary(data);
       const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
@@ -524,17 +515,14 @@ async function limitsFromSchema() {
 }
 
 /** A number outside its field's limits is named before anything is sent. */
-function checkLimits(form, title) {
+function checkLimits(form, where = '') {
   for (const input of form.querySelectorAll('input[type=number]')) {
     const v = Number(input.value);
     if (input.value.trim() === '' || !Number.isFinite(v)) continue; // the caller names it
-    const name = input.name.replace('_', ' ');
     if (input.min !== '' && v < Number(input.min)) {
-      throw new ApiError({ title, detail: `${name} must be at least ${input.min}` });
+      throw fieldError(input, `must be at least ${input.min}`, where);
     }
-    if (input.max !== '' && v > Number(input.max)) {
-      throw new ApiError({ title, detail: `${name} must be at most ${input.max}` });
-    }
+    if (input.max !== '' && v > Number(input.max)) throw fieldError(input, `must be at most ${input.max}`, where);
   }
 }
 

@@ -1,17 +1,69 @@
 /**
- * What the lab pages share: the error box (#lab-error) and putting a chart in its box.
+ * What the lab pages share: the error box, a refused field named by its label and marked
+ * invalid, and putting a chart in its box.
  * @module labui
  */
 
 import { ApiError } from './api.js';
+import { tick } from './format.js';
 
-/** Show `err` in the page's #lab-error box (an ApiError with its title); null hides it. */
-export function showError(err) {
-  const box = document.getElementById('lab-error');
+/** The schema's messages in plain words, first match wins. */
+const PLAIN = [
+  [/^Input should be greater than or equal to (.+)$/, 'must be at least $1'],
+  [/^Input should be less than or equal to (.+)$/, 'must be at most $1'],
+  [/^Input should be a valid integer.*$/, 'must be a whole number'],
+  [/^Input should be a (valid )?number.*$/, 'must be a number'],
+  [/^Input should be (.+)$/, 'must be $1'],
+];
+
+/** A schema message in plain words: "Input should be greater than 0" -> "must be greater than 0". */
+export function plainMessage(msg) {
+  const rule = PLAIN.find(([re]) => re.test(msg));
+  return rule ? msg.replace(rule[0], rule[1]) : msg;
+}
+
+/** A field's name as its label shows it: the label's own words, without a note in brackets. */
+function labelOf(input) {
+  const label = input.closest('label');
+  const words = label ? [...label.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE)
+    .map((n) => n.textContent).join(' ') : '';
+  return words.replace(/\(.*?\)/g, ' ').replace(/\s+/g, ' ').trim() || input.name;
+}
+
+/**
+ * An error about one field, shown as "label: problem" (after `where`, when the page has two
+ * fields of that label); showing it marks the field invalid until it is changed.
+ */
+export function fieldError(input, problem, where = '') {
+  const err = new ApiError({ title: (where ? `${where}, ` : '') + labelOf(input), detail: problem });
+  err.field = input;
+  return err;
+}
+
+/**
+ * A refused request as an error about the field it names: `fields` maps a place in the body
+ * ("lr", "start.0") to its input. Anything else comes back as it is.
+ */
+export function aboutField(err, fields, where = '') {
+  for (const e of err instanceof ApiError ? err.errors : []) {
+    const place = (e.loc || []).slice(e.loc?.[0] === 'body' ? 1 : 0).join('.');
+    const input = place && fields[place];
+    if (input) return fieldError(input, plainMessage(String(e.msg)), where);
+  }
+  return err;
+}
+
+/** Show `err` in the error box `id` (an ApiError with its title, its field marked); null hides it. */
+export function showError(err, id = 'lab-error') {
+  const box = document.getElementById(id);
   box.hidden = !err;
-  if (err) {
-    const title = err instanceof ApiError ? `${err.title}: ` : '';
-    box.querySelector('.message').textContent = title + (err.message || String(err));
+  if (!err) return;
+  const title = err instanceof ApiError ? `${err.title}: ` : '';
+  box.querySelector('.message').textContent = title + (err.message || String(err));
+  const input = err.field;
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    input.addEventListener('input', () => input.removeAttribute('aria-invalid'), { once: true });
   }
 }
 
@@ -20,4 +72,28 @@ export function putChart(id, node) {
   const box = document.getElementById(id);
   box.replaceChildren(node);
   box.dataset.state = 'ready';
+}
+
+/**
+ * A log y scale for `values`, with its grid and axis, every tick labelled by format.tick: whole
+ * decades when the values span one or more, round steps (0.7, 0.8, 0.9, 1) when they span less,
+ * always with a labelled tick at or above the largest value and at or below the smallest.
+ * Plot's own log labels leave some ticks blank and write 0.7 as 700m.
+ */
+export function logY(values, label) {
+  const { d3, Plot } = window;
+  let [lo, hi] = d3.extent(values.filter((v) => v > 0 && Number.isFinite(v)));
+  if (lo === undefined) return { y: { type: 'log', label }, marks: [] };
+  if (lo === hi) [lo, hi] = [lo * 0.9, hi * 1.1];
+  let [domain, ticks] = [d3.nice(lo, hi, 4), null];
+  if (hi / lo < 10 && domain[0] > 0) ticks = d3.ticks(domain[0], domain[1], 4);
+  else {
+    const a = Math.floor(Math.log10(lo));
+    const every = Math.ceil((Math.ceil(Math.log10(hi)) - a) / 6);
+    const b = a + every * Math.ceil((Math.ceil(Math.log10(hi)) - a) / every);
+    ticks = d3.range(a, b + 1, every).map((e) => 10 ** e);
+    domain = [10 ** a, 10 ** b];
+  }
+  return { y: { type: 'log', label, domain },
+    marks: [Plot.gridY(ticks), Plot.axisY(ticks, { text: tick })] };
 }

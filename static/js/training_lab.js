@@ -5,8 +5,8 @@
  * @module training_lab
  */
 
-import { ApiError, streamTrain } from './api.js';
-import { putChart, showError } from './labui.js';
+import { streamTrain } from './api.js';
+import { aboutField, fieldError, logY, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -61,9 +61,7 @@ function readControls() {
     if (el.type === 'checkbox') c[k] = el.checked;
     else if (NUMBERS.includes(k)) {
       const text = el.value.trim();
-      if (text === '' || !Number.isFinite(Number(text))) {
-        throw new ApiError({ title: 'Training', detail: `${k} must be a number` });
-      }
+      if (text === '' || !Number.isFinite(Number(text))) throw fieldError(el, 'must be a number');
       c[k] = Number(text);
     } else c[k] = el.value;
   }
@@ -83,10 +81,11 @@ function drawCurves() {
   if (!lines.length) return;
   const loss = lines.map((l) => ({ iteration: l.iteration, loss: Number(l.loss) }))
     .filter((d) => Number.isFinite(d.loss) && d.loss > 0);
+  const lossY = logY(loss.map((d) => d.loss), 'loss');
   putChart('chart-loss', Plot.plot({
     width: 460, height: 240, marginLeft: 50,
-    x: { label: 'iteration' }, y: { type: 'log', label: 'loss', grid: true },
-    marks: [Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
+    x: { label: 'iteration' }, y: lossY.y,
+    marks: [...lossY.marks, Plot.line(loss, { x: 'iteration', y: 'loss', stroke: '#c2185b' })],
   }));
   const acc = lines.flatMap((l) => [{ iteration: l.iteration, accuracy: l.accuracy, set: 'training' },
     ...(l.test_accuracy === null ? [] : [{ iteration: l.iteration, accuracy: l.test_accuracy,
@@ -94,17 +93,19 @@ function drawCurves() {
   putChart('chart-accuracy', Plot.plot({
     width: 460, height: 240, marginLeft: 50,
     x: { label: 'iteration' }, y: { label: 'accuracy', domain: [0, 1], grid: true },
-    color: { domain: ['training', 'test'], range: ['#2457c5', '#d9730d'], legend: true },
+    color: { domain: run.start?.test_size ? ['training', 'test'] : ['training'],
+      range: ['#2457c5', '#d9730d'], legend: true },
     marks: [Plot.line(acc, { x: 'iteration', y: 'accuracy', stroke: 'set' })],
   }));
   const norms = lines.flatMap((l) => Object.entries(l.grad_norms)
     .map(([param, norm]) => ({ iteration: l.iteration, param, norm: Number(norm) })))
     .filter((d) => Number.isFinite(d.norm) && d.norm > 0);
+  const normY = logY(norms.map((d) => d.norm), '‖∇‖');
   putChart('chart-grads', Plot.plot({
     width: 460, height: 240, marginLeft: 55,
-    x: { label: 'iteration' }, y: { type: 'log', label: '‖∇‖', grid: true },
+    x: { label: 'iteration' }, y: normY.y,
     color: { legend: true },
-    marks: [Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
+    marks: [...normY.marks, Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
   }));
 }
 
@@ -230,8 +231,11 @@ async function train() {
   try {
     await streamTrain(body, controller.signal, onLine);
   } catch (err) {
-    if (err.name !== 'AbortError') showError(err);
-    else $('progress').textContent += ' — stopped';
+    if (err.name === 'AbortError') $('progress').textContent += ' — stopped';
+    else {
+      showError(aboutField(err, form.elements));
+      if (!run?.start) $('progress').textContent = 'not started';
+    }
   } finally {
     if (run?.controller === controller) {
       $('stop').disabled = true;

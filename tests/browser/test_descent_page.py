@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from conftest import wait_ready
@@ -50,6 +51,55 @@ def test_a_learning_rate_of_half_overshoots(page: Page, base_url: str):
     expect(page.locator("#b3-status")).to_contain_text("overshoots further")
 
 
+def readable_ticks(page: Page, chart: str) -> None:
+    """The chart's tick labels are short numbers, inside the drawing, none over another."""
+    for axis in ("x", "y"):
+        labels = page.locator(f"#{chart} svg g[aria-label='{axis}-axis tick label'] text")
+        texts = labels.all_text_contents()
+        assert texts and all(re.fullmatch(r"−?-?[\d.]+(e-?\d+)?", t) for t in texts), texts
+        svg = page.locator(f"#{chart} svg").last.bounding_box()
+        boxes = [labels.nth(i).bounding_box() for i in range(labels.count())]
+        assert all(b["x"] >= svg["x"] and b["x"] + b["width"] <= svg["x"] + svg["width"]
+                   for b in boxes), (axis, texts, boxes, svg)
+        if axis == "x":
+            boxes.sort(key=lambda b: b["x"])
+            assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:],
+                                                                      strict=False)), texts
+
+
+def test_a_learning_rate_of_half_diverges_and_stops_early_the_charts_kept_readable(
+        page: Page, base_url: str):
+    open_page(page, base_url)
+    expect(page.locator(".descent-lab")).to_contain_text("Try a learning rate of 0.3")
+    page.fill("#lr", "0.5")
+    page.click("#run-b3")
+    status = page.locator("#b3-status")
+    expect(status).to_have_attribute("data-stopped", "diverged", timeout=30_000)
+    expect(status).to_contain_text("Diverged: each step overshoots further")
+    assert page.locator("#steps tbody tr").count() == 6
+    for chart in ("chart-curves", "chart-ssr"):
+        readable_ticks(page, chart)
+    # Far out: a huge rate takes b3 to hundreds of millions, and the numbers stay short.
+    page.fill("#lr", "1000000")
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(7, timeout=10_000)
+    expect(page.locator("#params-line")).to_contain_text("b3 = -5.01e+8")
+    line = page.inner_text("#params-line")
+    assert re.search(r"b3 = -?\d\.\d\de[+-]\d+;", line) and len(line) < 140, line
+    for chart in ("chart-curves", "chart-ssr"):
+        readable_ticks(page, chart)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_learning_rate_of_0_3_overshoots_and_settles(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.fill("#lr", "0.3")
+    page.click("#run-b3")
+    expect(page.locator("#b3-status")).to_have_attribute("data-stopped", "tol", timeout=60_000)
+    assert float(row(page, 1)[1]) > 2.61 > float(row(page, 2)[1])  # past the lowest point and back
+    expect(page.locator("#b3-status")).to_contain_text("b3 = 2.61")
+
+
 def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str):
     open_page(page, base_url)
     page.click("#fit-seven")
@@ -60,8 +110,49 @@ def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_running_out_of_steps_is_not_called_a_local_minimum_and_reset_clears_it(
+        page: Page, base_url: str):
+    open_page(page, base_url)
+    status = page.locator("#seven-status")
+    for steps in ("0", "10"):
+        page.fill("#steps7", steps)
+        page.click("#fit-seven")
+        expect(status).to_contain_text(f"Stopped (steps) after {steps} steps", timeout=30_000)
+        expect(status).to_contain_text("ran out of steps")
+        expect(status).to_contain_text("not converged yet")
+        expect(status).not_to_contain_text("dip")
+    page.click("#reset-seven")
+    expect(status).to_have_text("")
+    expect(page.locator("#chart-fit")).to_have_attribute("data-state", "empty")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base_url: str):
     open_page(page, base_url)
     page.click("#circuit-link")
     wait_ready(page)
     expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")
+
+
+def test_a_refused_field_is_named_by_its_label_and_marked(page: Page, base_url: str):
+    open_page(page, base_url)
+    error = page.locator("#lab-error")
+    for lr in ("0", "-1"):
+        page.fill("#lr", lr)
+        page.click("#step-b3")
+        expect(error).to_have_text("learning rate: must be greater than 0")
+        expect(page.locator("#lr")).to_have_attribute("aria-invalid", "true")
+    page.fill("#lr", "0.1")
+    expect(page.locator("#lr")).not_to_have_attribute("aria-invalid", "true")
+    page.fill("#lr7", "0")
+    page.click("#fit-seven")
+    expect(error).to_have_text("learning rate: must be greater than 0")
+    expect(page.locator("#lr7")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#lr")).not_to_have_attribute("aria-invalid", "true")
+    page.fill("#lr7", "0.1")
+    page.fill("#seed", "-1")
+    page.click("#fit-seven")
+    expect(error).to_have_text("seed: must be a whole number from 0 to 4294967295")
+    expect(page.locator("#seed")).to_have_attribute("aria-invalid", "true")
+    assert page.locator("#seven-status").inner_text() == ""
+    assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]

@@ -37,6 +37,21 @@ def test_lab_draws_gradient_charts_histograms_and_the_cliff(page: Page, base_url
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_every_value_on_a_log_chart_lies_between_labelled_ticks(page: Page, base_url: str):
+    open_lab(page, base_url)
+    for chart in ("chart-grad-var", "chart-grad-norm", "chart-weight-grad"):
+        labels = page.locator(f"#{chart} svg g[aria-label='y-axis tick label'] text")
+        ticks = [float(t) for t in labels.all_text_contents()]
+        boxes = sorted((labels.nth(i).bounding_box() for i in range(labels.count())),
+                       key=lambda b: b["y"])
+        pairs = zip(boxes, boxes[1:], strict=False)
+        assert all(a["y"] + a["height"] <= b["y"] for a, b in pairs), (chart, ticks)
+        titles = page.locator(f"#{chart} svg g[aria-label='dot'] title").all_text_contents()
+        values = [float(t.rsplit(": ", 1)[1]) for t in titles]
+        assert values and min(ticks) <= min(values) and max(values) <= max(ticks), (
+            chart, ticks, values)
+
+
 def test_changing_the_activation_changes_the_chart(page: Page, base_url: str):
     open_lab(page, base_url)
     line_a = page.locator(GRAD_LINES).first
@@ -55,13 +70,37 @@ def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
     page.fill("fieldset[data-side='b'] input[name='depth']", "500")
     error = page.locator("#flow-error")
     expect(error).to_be_visible(timeout=30_000)
-    expect(error).to_contain_text("depth must be at most 100")
+    expect(error).to_have_text("Configuration B, depth: must be at most 100")
+    expect(page.locator("fieldset[data-side='b'] input[name='depth']")).to_have_attribute(
+        "aria-invalid", "true")
     expect(page.locator("#run-flow")).to_be_disabled()
     page.fill("fieldset[data-side='b'] input[name='depth']", "")
-    expect(error).to_contain_text("depth must be a number")
+    expect(error).to_have_text("Configuration B, depth: must be a number")
     page.fill("fieldset[data-side='b'] input[name='depth']", "5")
     expect(error).to_be_hidden()
+    expect(page.locator("fieldset[data-side='b'] input[name='depth']")).not_to_have_attribute(
+        "aria-invalid", "true")
     expect(page.locator("#run-flow")).to_be_enabled()
+
+
+def test_a_field_the_server_refuses_is_named_by_its_label_and_marked(page: Page, base_url: str):
+    open_lab(page, base_url)
+    depth = page.locator("fieldset[data-side='a'] input[name='depth']")
+    depth.fill("2.5")
+    error = page.locator("#flow-error")
+    expect(error).to_have_text("Configuration A, depth: must be a whole number", timeout=30_000)
+    expect(depth).to_have_attribute("aria-invalid", "true")
+    cliff = page.locator("#cliff-error")
+    lr = page.locator("#cliff-form input[name='lr']")
+    lr.fill("0")
+    expect(cliff).to_have_text("learning rate: must be greater than 0", timeout=30_000)
+    expect(lr).to_have_attribute("aria-invalid", "true")
+    lr.fill("3")
+    expect(lr).not_to_have_attribute("aria-invalid", "true")
+    steps = page.locator("#cliff-form input[name='iterations']")
+    steps.fill("0")
+    expect(cliff).to_have_text("steps: must be at least 1", timeout=30_000)
+    expect(steps).to_have_attribute("aria-invalid", "true")
 
 
 def test_the_form_names_a_combined_limit_before_it_sends(fresh_page: Page, base_url: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from conftest import wait_ready
@@ -53,3 +54,42 @@ def test_controls_are_kept_in_the_url_and_stop_ends_the_run(page: Page, base_url
     page.click("#stop")
     expect(page.locator("#progress")).to_contain_text("stopped")
     expect(page.locator("#train")).to_be_enabled()
+
+
+def test_a_refused_field_is_named_by_its_label_and_marked_until_changed(page: Page,
+                                                                        base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    error = page.locator("#lab-error")
+    for name, value, message in [("lr", "0", "learning rate: must be greater than 0"),
+                                 ("hidden", "-1", "hidden units: must be at least 0"),
+                                 ("epochs", "0", "epochs: must be at least 1"),
+                                 ("batch", "1.5", "batch: must be a whole number")]:
+        field = page.locator(f"input[name='{name}']")
+        kept = field.input_value()
+        field.fill(value)
+        page.click("#train")
+        expect(error).to_have_text(message)
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#progress")).to_have_text("not started")  # not "starting…"
+        assert field.input_value() == value
+        field.fill(kept)
+        expect(field).not_to_have_attribute("aria-invalid", "true")
+    assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
+
+
+def test_the_notes_net_has_plain_loss_ticks_and_no_test_legend_without_a_test_set(
+        page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    page.click("[data-preset='notes']")
+    page.fill("input[name='epochs']", "300")
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    for chart in ("chart-loss", "chart-grads"):
+        ticks = page.locator(f"#{chart} svg g[aria-label='y-axis tick label'] text")
+        texts = ticks.all_text_contents()
+        assert texts and all(re.fullmatch(r"[\d.]+(e-?\d+)?", t) for t in texts), (chart, texts)
+    legend = page.locator("#chart-accuracy").inner_text()
+    assert "training" in legend and "test" not in legend, legend
+    assert page.errors == []  # type: ignore[attr-defined]
