@@ -214,9 +214,12 @@ function finish(data, end) {
   $('b3-status').dataset.stopped = data.stopped;
 }
 
+let ending = null; // ends the busy indicator of the animation playing, if stop() cuts it short
+
 function stop() {
   clearTimeout(timer);
   timer = null;
+  ending?.();
 }
 
 async function resetB3() {
@@ -265,6 +268,12 @@ async function fitSeven() {
     done();
     return;
   }
+  const end = () => {
+    if (ending !== end) return; // ended already
+    ending = null;
+    done();
+  };
+  ending = end;
   const losses = data.steps.map((s) => ({ step: s.step, ssr: num(s.loss) }));
   const ssrY = logY(losses.map((d) => d.ssr), 'SSR');
   // about 30 frames of the squiggle on its way to the data
@@ -279,7 +288,7 @@ async function fitSeven() {
       await draw();
     } catch (err) {
       showError(err);
-      done();
+      end();
       return;
     }
     putChart('chart-fit', Plot.plot({
@@ -302,7 +311,7 @@ async function fitSeven() {
         steps: ' It ran out of steps before the steps got small (not converged yet): give it more steps.',
         tol: num(data.loss) > 0.01 ? ' Stuck in a dip that is not the lowest: try another seed.' : '',
       }[data.stopped];
-      done();
+      end();
     }
   };
   await play(0);

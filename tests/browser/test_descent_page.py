@@ -156,3 +156,16 @@ def test_a_refused_field_is_named_by_its_label_and_marked(page: Page, base_url: 
     expect(page.locator("#seed")).to_have_attribute("aria-invalid", "true")
     assert page.locator("#seven-status").inner_text() == ""
     assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
+
+
+def test_back_to_the_fitted_values_mid_run_ends_the_busy_indicator(page: Page, base_url: str):
+    """Going back while the seven parameters' run is still playing stops it, and the page no
+    longer says it is descending."""
+    open_page(page, base_url)
+    page.fill("#steps7", "2000")
+    page.click("#fit-seven")
+    expect(page.locator("#seven-status")).to_contain_text("step ")  # playing
+    expect(page.locator("#busy")).to_be_visible()
+    page.click("#reset-seven")
+    expect(page.locator("#busy")).to_be_hidden()
+    expect(page.locator("#status-text")).to_have_text("")
