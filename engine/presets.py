@@ -51,6 +51,18 @@ dy += ((1 - sigy) * sigy) * dsigy                                 #(1)
 # done! phew"""
 STAGED_CODE = STAGED + "\n\n" + STAGED_BACKWARD
 
+# The notes' matrix multiply: random W and X, and the gradient on D given as data.
+MATRIX_CODE = """\
+# forward pass
+W = np.random.randn(5, 10)
+X = np.random.randn(10, 3)
+D = W.dot(X)
+
+# now suppose we had the gradient on D from above in the circuit
+dD = np.random.randn(*D.shape) # same shape as D
+dW = dD.dot(X.T) #.T gives the transpose of the matrix
+dX = W.T.dot(dD)"""
+
 # The notes' first code example: the chain rule on f = (x + y) * z, its gradients written
 # dfdx (the gradient of the output f) and its local gradients dqdx (∂q/∂x).
 CHAIN_RULE_CODE = """\

@@ -13,18 +13,7 @@ from test_properties import programs, values
 
 from engine import ExpressionError, backward_check, trace
 from engine.parse import parse
-from engine.presets import CHAIN_RULE_CODE, NEURON, NEURON_CODE, STAGED, STAGED_CODE
-
-MATRIX_CODE = """\
-# forward pass
-W = np.random.randn(5, 10)
-X = np.random.randn(10, 3)
-D = W.dot(X)
-
-# now suppose we had the gradient on D from above in the circuit
-dD = np.random.randn(*D.shape) # same shape as D
-dW = dD.dot(X.T) #.T gives the transpose of the matrix
-dX = W.T.dot(dD)"""
+from engine.presets import CHAIN_RULE_CODE, MATRIX_CODE, NEURON, NEURON_CODE, STAGED, STAGED_CODE
 
 
 def line_of(code: str, text: str) -> int:

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from test_circuit_page import input_node, open_page, renders, result_gradients, wait_render
 
 from engine import backward_check
-from engine.presets import NEURON_CODE, STAGED_CODE
+from engine.presets import MATRIX_CODE, NEURON_CODE, STAGED_CODE
 
 # The classic mistake at a fork: dx = where the notes write dx +=.
 OVERWRITE = STAGED_CODE.replace("dx += ((1 - sigx)", "dx = ((1 - sigx)")
@@ -158,17 +158,6 @@ def test_the_neuron_with_backward_pass_preset_is_all_right(page: Page, base_url:
     assert not page.errors, page.errors
 
 
-NOTES_MATMUL = """# forward pass
-W = np.random.randn(5, 10)
-X = np.random.randn(10, 3)
-D = W.dot(X)
-
-# now suppose we had the gradient on D from above in the circuit
-dD = np.random.randn(*D.shape) # same shape as D
-dW = dD.dot(X.T) #.T gives the transpose of the matrix
-dX = W.T.dot(dD)"""
-
-
 def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url: str) -> None:
     """The notes' random W and X are drawn as the checker reads them (the n-th randn call
     seed n), so the drawn D is the checker's D, and both backward lines are right."""
@@ -176,7 +165,7 @@ def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url:
     open_page(page, base_url)
     answers = []
     page.on("response", lambda r: answers.append(r) if r.url.endswith("/api/circuit") else None)
-    report = paste_checked(page, NOTES_MATMUL)
+    report = paste_checked(page, MATRIX_CODE)
     expect(page.locator("body")).to_have_attribute("data-check", "passed")
     assert answers[-1].status == 200 and answers[-1].json()["value"] == report["value"]
     assert {m[:2] for m in marks(page).values()} == {("ok", "✓")} and len(marks(page)) == 3
