@@ -6,8 +6,8 @@
  * after each step the page is handed the new values to redraw the circuit with, and a small
  * loss-per-step chart grows. From a run's start until its last values are drawn, step and run
  * are disabled and the panel says it is running, so the next step starts where the run landed;
- * reset stops them. Self-contained: it builds its own DOM and SVG, needs no
- * chart library, and talks to the page only through the two functions given to `mountDescend`.
+ * reset stops them. Self-contained: it builds its own DOM and SVG, needs no chart library, and
+ * talks to the page only through the two functions given to `mountDescend`.
  *
  *     const descend = mountDescend(element, {
  *       request: () => lastBody,          // {expression, values, expand} of the circuit shown
@@ -25,7 +25,8 @@ import { ApiError, postDescent } from './api.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const FRAMES = 40; // a run redraws the circuit at most this many times
 const FRAME_MS = 120;
-const OUT_OF_DATE = 'The circuit on show is not the code\'s: fix the error in the code first.';
+/** What a tool says when the circuit on show is not the code's (the code has an error). */
+export const OUT_OF_DATE = 'The circuit on show is not the code\'s: fix the error in the code first.';
 
 const el = (tag, props = {}, ...kids) => {
   const e = Object.assign(document.createElement(tag), props);

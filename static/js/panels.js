@@ -12,6 +12,7 @@
  */
 import { exportPng, exportSvg } from './circuit.js';
 import { fmtShape } from './format.js';
+import { OUT_OF_DATE } from './descend.js';
 import { check, nudge, stagedCode } from './tools.js';
 import { $, el } from './dom.js';
 
@@ -46,7 +47,7 @@ export function mountPanels({ svg, shown, precision }) {
    */
   async function answer(out, work) {
     if (!shown()) {
-      out.replaceChildren('The circuit on show is not the code\'s: fix the error in the code first.');
+      out.replaceChildren(OUT_OF_DATE);
       return;
     }
     const mine = drawing;
