@@ -263,7 +263,7 @@ class _Check:
                 "the gradients, like dx = ... and dx += ...", len(self.code), len(self.code))
         for st in self.backward:
             u = st.target[1:]
-            if not self._dname(st.target, known):
+            if st.target in known or not self._dname(st.target, known):
                 if st.target in known and st.op == "+=":
                     what = (f"'{st.target} +=' changes a forward variable: give each stage "
                             "its own name")
@@ -362,10 +362,12 @@ class _Check:
         for the last forward variable when it is a tensor) makes v the output; otherwise the
         last forward variable is, with gradient 1 (ones for a tensor)."""
         self.data_line: Statement | None = None
-        seed = None
+        seed = given = None
         last = self.forward[-1].target
         for st in self.backward:
             u = st.target[1:]
+            if u not in self.env:  # the notes' d<v>d<v>: the gradient of v itself
+                u = next((a for a, b in _pairs(st.target, self.env) if a == b), u)
             if u not in self.env or not (st.randn is not None or (
                     u == last and not _reads(st) and np.ndim(self.env[u]))):
                 continue
@@ -379,10 +381,10 @@ class _Check:
                     f"{st.target} is given as data, so {u} must be the output, but "
                     f"{self.readers[u][0]} uses {u}", *st.span,
                     hint="compute this gradient from the lines below it instead")
-            self.data_line = st
+            self.data_line, given = st, u
             seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
             self._check_shape(st, u, seed)
-        self.output = self.data_line.target[1:] if self.data_line else last
+        self.output = given if self.data_line else last
         if self.output not in self.stages:
             where = next((st for st in self.forward if st.target == self.output), self.data_line)
             raise ExpressionError(f"the output {self.output} is not computed from anything",
@@ -424,6 +426,8 @@ class _Check:
                     node.name = meaning.get(node.name, node.name)
             if meaning[st.target] != st.target:
                 self.backward[k] = dataclasses.replace(st, target=meaning[st.target])
+                if st is self.data_line:
+                    self.data_line = self.backward[k]
 
     def _meaning(self, name: str, span: tuple[int, int]) -> str:
         """The name a d name of the code stands for: d<v> for a gradient, itself for a local

@@ -511,3 +511,25 @@ def test_generated_staged_code_passes_and_an_overwritten_fork_is_caught(text, va
     r = backward_check("\n".join(lines))
     assert r["first_wrong"] == k + 1
     assert the_line(r, k + 1)["message"].startswith(f"{name} was overwritten")
+
+
+def test_a_forward_variable_named_like_a_local_gradient_is_not_assigned_by_the_backward_pass():
+    """dfdx is a forward stage here (f is not the output and does not read x): a backward line
+    assigning it is refused in words, at its name."""
+    code = "x = 1.0\nf = 2.0\ng = f * x\ndfdx = x + 1\nh = dfdx * g\ndh = 1.0\ndfdx = dh * g"
+    with pytest.raises(ExpressionError, match="'dfdx' is a forward variable") as e:
+        backward_check(code)
+    assert code[e.value.start:e.value.end] == "dfdx" and e.value.start == code.rindex("dfdx")
+
+
+@pytest.mark.parametrize("seed", ["np.random.randn(3)", "[1.0, 2.0, 5.0]"])
+def test_the_outputs_gradient_given_as_data_may_be_written_dfdf(seed):
+    """As df = ..., so dfdf = ...: the output's gradient as data, and dfdx judged against it."""
+    notes = f"x = [1.0, 2.0, 3.0]\nf = x * 2\ndfdf = {seed}\ndfdx = 2 * dfdf"
+    plain = notes.replace("dfdf", "df").replace("dfdx", "dx")
+    a, b = backward_check(notes), backward_check(plain)
+    assert a["passed"] and b["passed"]
+    assert [e["name"] for e in a["lines"]] == ["dfdf", "dfdx"]
+    np.testing.assert_array_equal(a["gradients"]["x"]["expected"], b["gradients"]["x"]["expected"])
+    wrong = backward_check(notes.replace("2 * dfdf", "3 * dfdf"))
+    assert [e["status"] for e in wrong["lines"]] == ["ok", "wrong"]
