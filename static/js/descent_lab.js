@@ -7,7 +7,7 @@
 
 import { getPresets, postCircuit, postDescent } from './api.js';
 import { fmt, tick } from './format.js';
-import { aboutField, fieldError, logY, putChart, showError } from './labui.js';
+import { aboutField, fieldError, logY, numberOf, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -136,12 +136,7 @@ async function draw() {
 
 // --- b3 alone ---------------------------------------------------------------------------------------
 
-function readNumber(id) {
-  const text = $(id).value.trim();
-  const x = Number(text);
-  if (text === '' || !Number.isFinite(x)) throw fieldError($(id), 'must be a number');
-  return x;
-}
+const readNumber = (id) => numberOf($(id));
 
 function addRow(s, last) {
   const tr = document.createElement('tr');

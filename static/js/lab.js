@@ -6,7 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
-import { aboutField, fieldError, logY, showError as show } from './labui.js';
+import { aboutField, fieldError, logY, numberOf, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -129,12 +129,7 @@ function readConfig(side) {
     residual: fs.elements.residual.checked,
   };
   checkLimits(fs, title);
-  for (const name of ['depth', 'width', 'batch', 'scale', 'seed']) {
-    const text = fs.elements[name].value.trim();
-    const value = Number(text);
-    if (text === '' || !Number.isFinite(value)) throw fieldError(fs.elements[name], 'must be a number', title);
-    body[name] = value;
-  }
+  for (const name of ['depth', 'width', 'batch', 'scale', 'seed']) body[name] = numberOf(fs.elements[name], title);
   const n = (v) => v.toLocaleString('en-US');
   for (const limit of combined) {
     const value = Object.entries(limit.powers).reduce((p, [k, e]) => p * body[k] ** e, 1);
@@ -358,12 +353,7 @@ async function papers() {
 function readCliff() {
   checkLimits($('cliff-form'));
   const f = $('cliff-form').elements;
-  const value = (name) => {
-    const text = f[name].value.trim();
-    const x = Number(text);
-    if (text === '' || !Number.isFinite(x)) throw fieldError(f[name], 'must be a number');
-    return x;
-  };
+  const value = (name) => numberOf(f[name]);
   return { start: [value('start_w'), value('start_b')], lr: value('lr'),
     iterations: value('iterations'), threshold: value('threshold'), grid: value('grid') };
 }

@@ -40,6 +40,14 @@ export function fieldError(input, problem, where = '') {
   return err;
 }
 
+/** The number in `input`; a fieldError when it holds none. */
+export function numberOf(input, where = '') {
+  const text = input.value.trim();
+  const x = Number(text);
+  if (text === '' || !Number.isFinite(x)) throw fieldError(input, 'must be a number', where);
+  return x;
+}
+
 /**
  * A refused request as an error about the field it names: `fields` maps a place in the body
  * ("lr", "start.0") to its input. Anything else comes back as it is.

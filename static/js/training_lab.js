@@ -6,7 +6,7 @@
  */
 
 import { streamTrain } from './api.js';
-import { aboutField, fieldError, logY, putChart, showError } from './labui.js';
+import { aboutField, logY, numberOf, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -59,11 +59,8 @@ function readControls() {
   for (const k of Object.keys(DEFAULTS)) {
     const el = form.elements[k];
     if (el.type === 'checkbox') c[k] = el.checked;
-    else if (NUMBERS.includes(k)) {
-      const text = el.value.trim();
-      if (text === '' || !Number.isFinite(Number(text))) throw fieldError(el, 'must be a number');
-      c[k] = Number(text);
-    } else c[k] = el.value;
+    else if (NUMBERS.includes(k)) c[k] = numberOf(el);
+    else c[k] = el.value;
   }
   return c;
 }
