@@ -39,20 +39,20 @@ async function call(method, path, body, signal) {
   } catch {
     data = null;
   }
-  if (!res.ok || data === null) {
-    const problem = data && typeof data === 'object' ? data : {};
-    throw new ApiError({
-      status: res.status,
-      title: problem.title || `HTTP ${res.status}`,
-      detail: typeof problem.detail === 'string' ? problem.detail
-        : problem.detail ? JSON.stringify(problem.detail) : `The server answered ${res.status} to ${path}.`,
-      position: problem.position,
-      hint: problem.hint,
-      missing: problem.missing,
-      errors: problem.errors,
-    });
-  }
+  if (!res.ok || data === null) throw refused(res, data, path);
   return data;
+}
+
+/** The error of a request the server refused: its problem document (whatever of it there is). */
+function refused(res, data, path) {
+  const problem = data && typeof data === 'object' ? data : {};
+  return new ApiError({
+    ...problem,
+    status: res.status,
+    title: problem.title || `HTTP ${res.status}`,
+    detail: typeof problem.detail === 'string' ? problem.detail
+      : problem.detail ? JSON.stringify(problem.detail) : `The server answered ${res.status} to ${path}.`,
+  });
 }
 
 /** @returns {Promise<Array<{id, title, expression, values, expand, notes}>>} */
@@ -92,16 +92,7 @@ export async function streamTrain(body, signal, onLine) {
     if (err.name === 'AbortError') throw err;
     throw new ApiError({ title: 'Network error', detail: 'Could not reach the server (/api/labs/train).' });
   }
-  if (!res.ok) {
-    let problem = {};
-    try {
-      problem = await res.json();
-    } catch {
-      problem = {};
-    }
-    throw new ApiError({ status: res.status, title: problem.title || `HTTP ${res.status}`,
-      detail: problem.detail || `The server answered ${res.status}.`, errors: problem.errors });
-  }
+  if (!res.ok) throw refused(res, await res.json().catch(() => null), '/api/labs/train');
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
