@@ -18,8 +18,14 @@ function wireName(n, byId, precision) {
   return `${n.label}(${args.join(', ') || '…'})${shape}`;
 }
 
-/** The explanation of gate `id`: its formula, and what it sends back to each input. */
-function explainGate(circuit, id, ops, p) {
+/** What a step has not computed yet, in a cell of class `cls`. */
+const later = (cls = '') => el('span', { className: `${cls} pending`, title: 'not computed yet at this step' }, '?');
+
+/**
+ * The explanation of gate `id`: its formula, and what it sends back to each input; only what
+ * `known` (layout.knownAt: the step on show) has computed, a `?` for the rest.
+ */
+function explainGate(circuit, id, ops, p, known) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -33,32 +39,37 @@ function explainGate(circuit, id, ops, p) {
   } else formula.textContent = op.formula || '';
   const tensor = n.shape.length > 0 || !n.local;
   const up = tensor ? fmtShape(n.shape) || fmt(n.grad, p) : fmt(n.grad, p);
+  // The local derivatives come with the gate's forward step; the upstream gradient once every
+  // gate after it has sent its share back; what it sends back, with its own backward step.
+  const [local, upstream, sent] = [known.value(id), known.grad(id), known.sent(id)];
+  const cell = (ok, cls, text) => el('td', cls ? { className: cls } : {}, ok ? text : later(cls));
   const rows = [el('tr', {}, el('th', {}, 'input'), el('th', {}, 'value'), el('th', {}, 'local'),
     el('th', {}, '× upstream'), el('th', {}, '= sends back'))];
   n.inputs.forEach((src, i) => {
     const s = byId.get(src);
     const nm = wireName(s, byId, p);
     const sval = s.shape.length ? fmtShape(s.shape) : fmt(s.value, p);
+    const value = cell(known.value(src), 'value', sval);
     if (!tensor) {
       const loc = toNumber(n.local[i]);
-      rows.push(el('tr', { className: 'send' }, el('td', {}, nm), el('td', { className: 'value' }, sval),
-        el('td', { className: 'local' }, fmt(loc, p)), el('td', { className: 'grad' }, fmt(n.grad, p)),
-        el('td', { className: 'grad sends' }, fmt(loc * toNumber(n.grad), p))));
+      rows.push(el('tr', { className: 'send' }, el('td', {}, nm), value,
+        cell(local, 'local', fmt(loc, p)), cell(upstream, 'grad', fmt(n.grad, p)),
+        cell(sent, 'grad sends', fmt(loc * toNumber(n.grad), p))));
     } else {
-      rows.push(el('tr', { className: 'send' }, el('td', {}, nm), el('td', { className: 'value' }, sval),
-        el('td', {}, 'Jacobian'), el('td', { className: 'grad' }, up),
-        el('td', { className: 'grad sends' }, 'vector–Jacobian product')));
+      rows.push(el('tr', { className: 'send' }, el('td', {}, nm), value,
+        el('td', {}, 'Jacobian'), cell(upstream, 'grad', up),
+        cell(sent, 'grad sends', 'vector–Jacobian product')));
     }
   });
   return [head,
     el('p', {}, 'local derivative: ', formula),
-    el('p', {}, 'upstream gradient: ', el('span', { className: 'grad upstream' }, up)),
+    el('p', {}, 'upstream gradient: ', upstream ? el('span', { className: 'grad upstream' }, up) : later('grad upstream')),
     el('table', {}, ...rows),
     el('p', { className: 'pattern' }, op.pattern ? `Pattern: ${op.pattern}` : '')];
 }
 
-/** The explanation of the fork on node `id`'s wire: the branches' gradients and their sum. */
-function explainFork(circuit, id, p) {
+/** The explanation of the fork on node `id`'s wire: the branches' gradients and their sum, as far as `known` goes. */
+function explainFork(circuit, id, p, known) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -67,38 +78,39 @@ function explainFork(circuit, id, p) {
   const items = parts.map((u) => {
     const c = contribution(u.g, u.port);
     return el('li', {}, `from the ${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''} (input ${u.port + 1}): `,
-      el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)));
+      known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : later('grad'));
   });
   const total = n.shape.length ? fmtShape(n.shape) : fmt(n.grad, p);
   return [el('h3', {}, `fork of ${wireName(n, byId, p)}`),
     el('p', {}, 'The wire feeds several gates, so the gradients they send back add up:'),
     el('ul', {}, ...items),
-    el('p', {}, 'total: ', el('span', { className: 'grad' }, total))];
+    el('p', {}, 'total: ', known.grad(id) ? el('span', { className: 'grad' }, total) : later('grad'))];
 }
 
-/** Heat maps of a tensor wire's value and gradient (numbers at `precision` decimals). */
-function tensorMaps(circuit, id, precision = 2) {
+/** Heat maps of a tensor wire's value and, once `known` has it, gradient (numbers at `precision` decimals). */
+function tensorMaps(circuit, id, precision, known) {
   const n = circuit.nodes.find((x) => x.id === id);
   if (!n || !n.shape.length || n.shape.length > 2) return null;
   const name = n.name ?? n.label ?? n.id;
   const f = (x) => fmt(x, precision);
   const maps = [heatMap(n.value, `${name} value ${fmtShape(n.shape)}`, f)];
-  if (Array.isArray(n.grad)) maps.push(heatMap(n.grad, `∂${outputName(circuit)}/∂${name} ${fmtShape(n.shape)}`, f));
+  if (Array.isArray(n.grad) && known.grad(id)) maps.push(heatMap(n.grad, `∂${outputName(circuit)}/∂${name} ${fmtShape(n.shape)}`, f));
   return maps;
 }
 
 /**
  * The explanation panel and the heat map box of the circuit page. They read the circuit on show
- * through `shown()` ({circuit} or null), the gate table through `ops()`.
+ * through `shown()` ({circuit} or null), the gate table through `ops()`, what the step on show
+ * has computed through `known()` (layout.knownAt).
  *
- *     const explain = mountExplain({ svg, box, heat, shown, ops, precision: () => 2, nudge });
+ *     const explain = mountExplain({ svg, box, heat, shown, ops, known, precision: () => 2, nudge });
  *     explain.show(id);    // gate or fork `id`: how it sends its gradient back; the gate is marked
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
- *     explain.refresh();   // after a redraw with new values: what is on show, with the new numbers
+ *     explain.refresh();   // after a redraw with new values or a step: what is on show, anew
  *     explain.clear();     // a new program: the hint again, the heat maps hidden
  */
-export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
+export function mountExplain({ svg, box, heat, shown, ops, known, precision, nudge }) {
   const hint = [...box.childNodes];
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') heat.hidden = true;
@@ -109,7 +121,8 @@ export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
       if (!circuit) return;
       const n = circuit.nodes.find((x) => x.id === id);
       const fork = !!svg.querySelector(`.fork[data-node="${id}"]`) && n?.kind !== 'gate';
-      const kids = fork ? explainFork(circuit, id, precision()) : explainGate(circuit, id, ops(), precision());
+      const kids = fork ? explainFork(circuit, id, precision(), known())
+        : explainGate(circuit, id, ops(), precision(), known());
       if (!kids) return;
       box.replaceChildren(...kids);
       box.dataset.node = id;
@@ -117,7 +130,7 @@ export function mountExplain({ svg, box, heat, shown, ops, precision, nudge }) {
     },
     heatMap(id) {
       const circuit = shown()?.circuit;
-      const maps = circuit && tensorMaps(circuit, id, precision());
+      const maps = circuit && tensorMaps(circuit, id, precision(), known());
       if (!maps) return;
       const n = circuit.nodes.find((x) => x.id === id);
       const close = el('button', { type: 'button', className: 'close' }, '× close');

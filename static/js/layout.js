@@ -266,6 +266,19 @@ export function stepPlan(circuit) {
 }
 
 /**
+ * What step `step` of `plan` has computed, as the drawing shows it: a node's value, its total
+ * gradient, and what a gate has sent back to its inputs. Step null (everything shown) knows all.
+ */
+export function knownAt(plan, step) {
+  const all = step === null || step === undefined || !plan;
+  return {
+    value: (id) => all || (plan.valueAt.get(id) ?? 0) <= step,
+    grad: (id) => all || (plan.gradAt.get(id) ?? Infinity) <= step,
+    sent: (id) => all || (plan.backward.get(id) ?? Infinity) <= step,
+  };
+}
+
+/**
  * Composite gates drawn expanded: the primitive gates that came from one composite share its
  * source span, so gates with the same span form a group. Returns [{ids, label}] with the
  * source text of the span as the label (shortened).

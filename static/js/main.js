@@ -15,7 +15,7 @@ import { createEditor } from './editor.js';
 import { mountExplain } from './explain.js';
 import { askCircuit, dropGone, renderInputs, requestOf, rowsOf } from './inputs.js';
 import { mountPanels } from './panels.js';
-import { composites, layoutCircuit, statementGroups, stepPlan } from './layout.js';
+import { composites, knownAt, layoutCircuit, statementGroups, stepPlan } from './layout.js';
 import { shortest } from './format.js';
 import { replaceLiteral } from './source.js';
 import { legendView, problemText, resultView, showProblem } from './result.js';
@@ -59,12 +59,20 @@ const checker = createChecker({
 });
 /** The tabs under the circuit (nudge, check, staged code) and the export buttons. */
 const panels = mountPanels({ svg, shown: () => current(), precision: () => state.precision });
+/** What the step on show has computed (all of it when no step is on show). */
+const known = () => knownAt(state.drawn?.plan, stepper.step);
 const explain = mountExplain({
   svg, box: $('explain'), heat: $('heatmap'), shown: () => state.drawn, ops: () => state.ops,
-  precision: () => state.precision, nudge: panels.nudgeAt,
+  known, precision: () => state.precision, nudge: panels.nudgeAt,
 });
-// The explanation follows the gate at work.
-const stepper = createStepper(svg, { onStep: explain.show });
+// The result line shows what the step has computed; the explanation follows the gate at work.
+const stepper = createStepper(svg, {
+  onStep: (active) => {
+    showResult();
+    if (active) explain.show(active);
+    else explain.refresh();
+  },
+});
 /**
  * Gradient descent on the circuit on show: each step's values go in as the user's own edits (a
  * literal in the code is written at 12 significant digits, as a person would write it).
@@ -219,15 +227,13 @@ async function render() {
   descend.update(circuit);
   showMagnitude();
   panels.update();
-  $('result').replaceChildren(...resultView(circuit, state.precision));
-  checker.show(circuit);
   if (same) explain.refresh();
   else {
     state.pinned = null;
     explain.clear();
   }
   markGate(svg, 'pinned', state.pinned);
-  stepper.plan = plan;
+  stepper.plan = plan; // the step stays, within the new plan: it shows the result line (onStep)
   svg.dataset.expression = circuit.expression;
   svg.dataset.renders = String(++hooks.renders);
   return true;
@@ -243,6 +249,13 @@ function showMagnitude() {
   const legend = $('legend');
   legend.hidden = !state.magnitude || !colours.range;
   if (!legend.hidden) legend.replaceChildren(...legendView(colours.range));
+}
+
+/** The result line, as far as the step on show has computed it, and in check mode the verdict. */
+function showResult() {
+  if (!state.drawn) return;
+  $('result').replaceChildren(...resultView(state.drawn.circuit, state.precision, known()));
+  checker.show(state.drawn.circuit);
 }
 
 function syncInputs() {

@@ -6,7 +6,7 @@
  */
 import { magColor } from './circuit.js';
 import { fmt, fmtShape } from './format.js';
-import { contribution, outputName } from './layout.js';
+import { contribution, knownAt, outputName } from './layout.js';
 import { caretFor } from './source.js';
 import { el } from './dom.js';
 
@@ -14,22 +14,30 @@ const SUM_TERMS = 6; // a fork's gradient is written out as the sum of its branc
 
 const shapeOf = (v) => (Array.isArray(v) ? [v.length, ...shapeOf(v[0])] : []);
 
-/** f and the gradients of a circuit, at `p` decimals. */
-export function resultView(circuit, p) {
+/**
+ * f and the gradients of a circuit, at `p` decimals: what `known` (layout.knownAt: the step on
+ * show) has computed; a `?` stands for what it has not.
+ */
+export function resultView(circuit, p, known = knownAt(null, null)) {
   const show = (v) => {
     if (!Array.isArray(v)) return fmt(v, p);
     const shape = shapeOf(v);
     return shape.length === 1 && shape[0] <= 4 ? `[${v.map((x) => fmt(x, p)).join(', ')}]` : `[${fmtShape(shape)}]`;
   };
+  const later = (attrs) => el('span', { ...attrs, className: `${attrs.className} pending`,
+    title: 'not computed yet at this step' }, '?');
   const out = outputName(circuit);
-  const kids = [el('span', {}, `${out} = `, el('span', { className: 'value', id: 'output-value' }, show(circuit.value)))];
+  const value = { className: 'value', id: 'output-value' };
+  const kids = [el('span', {}, `${out} = `,
+    known.value(circuit.output) ? el('span', value, show(circuit.value)) : later(value))];
   for (const [name, g] of Object.entries(circuit.gradients)) {
     const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
     const uses = circuit.nodes.flatMap((n) => n.inputs.map((src, port) => ({ n, src, port })))
       .filter((u) => u.src === node?.id);
+    const ready = !node || known.grad(node.id);
     let sum = '';
-    if (uses.length > SUM_TERMS) sum = ` (the sum of ${uses.length} branches)`;
-    else if (uses.length > 1 && !Array.isArray(g)) {
+    if (ready && uses.length > SUM_TERMS) sum = ` (the sum of ${uses.length} branches)`;
+    else if (ready && uses.length > 1 && !Array.isArray(g)) {
       const parts = uses.map((u) => contribution(u.n, u.port));
       if (parts.every((x) => x !== null)) {
         sum = ' = ' + parts.map((x, i) => {
@@ -38,8 +46,9 @@ export function resultView(circuit, p) {
         }).join('');
       }
     }
-    const item = el('span', { className: 'grad-item' },
-      `∂${out}/∂${name} = `, el('span', { className: 'grad' }, g === null ? '—' : show(g)), sum);
+    const grad = { className: 'grad' };
+    const item = el('span', { className: 'grad-item' }, `∂${out}/∂${name} = `,
+      ready ? el('span', grad, g === null ? '—' : show(g)) : later(grad), sum);
     item.dataset.name = name;
     kids.push(item);
   }

@@ -3,7 +3,7 @@
  * per gate backward (layout.js stepPlan numbers them). Forward, back, play at a speed, pause,
  * from the page's toolbar (#play, #pause, #step, #step-back, #speed, #show-all; #step-status).
  *
- *   const s = createStepper(svg, {onStep(activeGateId)});
+ *   const s = createStepper(svg, {onStep(activeGateId | undefined)}); // called on every step
  *   s.plan = plan (after each redraw); s.step; s.set(k | null); s.by(±1); s.play(); s.pause();
  *   s.speed = ms per step
  * @module stepper
@@ -47,8 +47,7 @@ export function createStepper(svg, { onStep = () => {} } = {}) {
       status.textContent = stepStatus(plan, k);
       if (k === null) delete svg.dataset.step;
       else svg.dataset.step = String(k);
-      const active = svg.querySelector('g.gate.active');
-      if (active) onStep(active.dataset.node);
+      onStep(svg.querySelector('g.gate.active')?.dataset.node);
     },
     by(d) {
       if (!plan) return;

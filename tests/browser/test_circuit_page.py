@@ -231,6 +231,36 @@ def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
     expect(page.locator("#step-status")).to_contain_text("backward pass: gate 2 of 2")
 
 
+def test_result_line_and_explanation_show_only_what_the_step_has_computed(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "q = x + y\nf = q * z")
+    explained = lambda: page.locator("#explain table").inner_text().split("\n")[1:]  # noqa: E731
+    page.click("#step")
+    page.click("#step")  # forward through +: no gradient is known yet
+    expect(page.locator("#step-status")).to_have_text("forward pass: gate 1 of 2")
+    assert result_gradients(page) == {"x": "?", "y": "?", "z": "?"}
+    expect(page.locator("#output-value")).to_have_text("?")
+    expect(page.locator("#explain .upstream")).to_have_text("?")
+    assert explained() == ["x\t-2.00\t1.00\t?\t?", "y\t5.00\t1.00\t?\t?"]
+    page.click("#step")  # forward through *: f is known, still no gradient
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    assert result_gradients(page) == {"x": "?", "y": "?", "z": "?"}
+    page.click("#step")
+    page.click("#step")  # backward through *: z has its gradient, x and y not yet
+    expect(page.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
+    assert result_gradients(page) == {"x": "?", "y": "?", "z": "3.00"}
+    assert explained() == ["q\t3.00\t-4.00\t1.00\t-4.00", "z\t-4.00\t3.00\t1.00\t3.00"]
+    page.click("#step")  # backward through +: all known
+    assert result_gradients(page) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
+    expect(page.locator("#explain .upstream")).to_have_text("-4.00")
+    page.click("#step")  # past the end: back to the inputs
+    assert result_gradients(page) == {"x": "?", "y": "?", "z": "?"}
+    page.click("#show-all")
+    assert result_gradients(page) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
+    expect(page.locator("#explain .upstream")).to_have_text("-4.00")
+
+
 def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context) -> None:
     open_page(page, base_url, link("q = x + y\nf = q * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")

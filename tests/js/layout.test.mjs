@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import ELK from '../../node_modules/elkjs/lib/elk.bundled.js';
 import {
-  boxesOverlap, buildModel, contribution, layoutCircuit, outputName, portY, stepPlan, toElk, wireTexts,
+  boxesOverlap, buildModel, contribution, knownAt, layoutCircuit, outputName, portY, stepPlan, toElk, wireTexts,
 } from '../../static/js/layout.js';
 import { ADD_MUL, FORK, TENSOR } from './fixtures.mjs';
 
@@ -82,6 +82,18 @@ test('the step plan runs values forward, then gradients backward from the seed',
   assert.equal(p.gradAt.get('n2'), 4); // after the * gate sends back
   assert.equal(p.gradAt.get('n3'), 4);
   assert.equal(p.gradAt.get('n0'), 5); // after the + gate
+});
+
+test('a forward step knows values and no gradient; a backward step the gradients sent so far', () => {
+  const p = stepPlan(ADD_MUL);
+  const forward = knownAt(p, 1); // through +
+  assert.deepEqual(['n0', 'n2', 'n4'].map(forward.value), [true, true, false]);
+  assert.deepEqual(['n0', 'n3', 'n4'].map(forward.grad), [false, false, false]);
+  const back = knownAt(p, 4); // back through *
+  assert.deepEqual(['n4', 'n3', 'n2', 'n0'].map(back.grad), [true, true, true, false]);
+  assert.deepEqual(['n4', 'n2'].map(back.sent), [true, false]);
+  const all = knownAt(p, null);
+  assert.ok(all.grad('n0') && all.sent('n2') && all.value('n4'));
 });
 
 test('boxes touching at an edge do not overlap', () => {
