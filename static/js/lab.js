@@ -6,7 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
-import { aboutField, fieldError, logY, numberOf, showError as show } from './labui.js';
+import { aboutField, fieldError, logY, numberOf, problemOf, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -504,15 +504,11 @@ async function limitsFromSchema() {
   for (const name of ['lr', 'iterations', 'threshold', 'grid']) apply(f[name], cliff[name]);
 }
 
-/** A number outside its field's limits is named before anything is sent. */
+/** A number field the page finds wrong (labui.problemOf) is named before anything is sent. */
 function checkLimits(form, where = '') {
   for (const input of form.querySelectorAll('input[type=number]')) {
-    const v = Number(input.value);
-    if (input.value.trim() === '' || !Number.isFinite(v)) continue; // the caller names it
-    if (input.min !== '' && v < Number(input.min)) {
-      throw fieldError(input, `must be at least ${input.min}`, where);
-    }
-    if (input.max !== '' && v > Number(input.max)) throw fieldError(input, `must be at most ${input.max}`, where);
+    const problem = problemOf(input);
+    if (problem) throw fieldError(input, problem, where);
   }
 }
 

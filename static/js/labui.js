@@ -32,12 +32,32 @@ function labelOf(input) {
 
 /**
  * An error about one field, shown as "label: problem" (after `where`, when the page has two
- * fields of that label); showing it marks the field invalid until it is changed.
+ * fields of that label); showing it marks the field invalid until its value is valid.
  */
 export function fieldError(input, problem, where = '') {
   const err = new ApiError({ title: (where ? `${where}, ` : '') + labelOf(input), detail: problem });
   err.field = input;
   return err;
+}
+
+/**
+ * What is wrong with number field `input`, as the page can judge it, or null: it must hold a
+ * number, within its min (above it, when the field has data-min-exclusive) and max, and a whole
+ * number when its step is 1. The page judges no other field.
+ */
+export function problemOf(input) {
+  if (input.type !== 'number') return null;
+  const text = input.value.trim();
+  const x = Number(text);
+  if (text === '' || !Number.isFinite(x)) return 'must be a number';
+  if (input.min !== '') {
+    const open = input.hasAttribute('data-min-exclusive');
+    if (open && x <= Number(input.min)) return `must be greater than ${input.min}`;
+    if (!open && x < Number(input.min)) return `must be at least ${input.min}`;
+  }
+  if (input.max !== '' && x > Number(input.max)) return `must be at most ${input.max}`;
+  if (input.step === '1' && !Number.isInteger(x)) return 'must be a whole number';
+  return null;
 }
 
 /** The number in `input`; a fieldError when it holds none. */
@@ -61,18 +81,28 @@ export function aboutField(err, fields, where = '') {
   return err;
 }
 
-/** Show `err` in the error box `id` (an ApiError with its title, its field marked); null hides it. */
+/**
+ * Show `err` in the error box `id` (an ApiError with its title, its field marked); null hides it.
+ * The field stays marked while it is edited, until problemOf finds its value valid: then the mark
+ * goes, and the message too if the box still shows it.
+ */
 export function showError(err, id = 'lab-error') {
   const box = document.getElementById(id);
   box.hidden = !err;
+  box.error = err;
   if (!err) return;
   const title = err instanceof ApiError ? `${err.title}: ` : '';
   box.querySelector('.message').textContent = title + (err.message || String(err));
   const input = err.field;
-  if (input) {
-    input.setAttribute('aria-invalid', 'true');
-    input.addEventListener('input', () => input.removeAttribute('aria-invalid'), { once: true });
-  }
+  if (!input) return;
+  input.setAttribute('aria-invalid', 'true');
+  const valid = () => {
+    if (problemOf(input)) return;
+    input.removeAttribute('aria-invalid');
+    input.removeEventListener('input', valid);
+    if (box.error === err) showError(null, id);
+  };
+  input.addEventListener('input', valid);
 }
 
 /** Replace the contents of the chart box `id` with `node` and mark it ready (tests wait on it). */

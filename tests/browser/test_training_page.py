@@ -56,15 +56,16 @@ def test_controls_are_kept_in_the_url_and_stop_ends_the_run(page: Page, base_url
     expect(page.locator("#train")).to_be_enabled()
 
 
-def test_a_refused_field_is_named_by_its_label_and_marked_until_changed(page: Page,
-                                                                        base_url: str):
+def test_a_refused_field_is_named_by_its_label_and_marked_until_valid(page: Page,
+                                                                      base_url: str):
     page.goto(f"{base_url}/labs/training")
     wait_ready(page)
     error = page.locator("#lab-error")
-    for name, value, message in [("lr", "0", "learning rate: must be greater than 0"),
-                                 ("hidden", "-1", "hidden units: must be at least 0"),
-                                 ("epochs", "0", "epochs: must be at least 1"),
-                                 ("batch", "1.5", "batch: must be a whole number")]:
+    for name, value, still_wrong, message in [
+            ("lr", "0", "-0.5", "learning rate: must be greater than 0"),
+            ("hidden", "-1", "-2", "hidden units: must be at least 0"),
+            ("epochs", "0", "0.5", "epochs: must be at least 1"),
+            ("batch", "1.5", "2.5", "batch: must be a whole number")]:
         field = page.locator(f"input[name='{name}']")
         kept = field.input_value()
         field.fill(value)
@@ -73,8 +74,12 @@ def test_a_refused_field_is_named_by_its_label_and_marked_until_changed(page: Pa
         expect(field).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#progress")).to_have_text("not started")  # not "starting…"
         assert field.input_value() == value
+        field.fill(still_wrong)  # edited, still wrong: the mark and the message stay
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(error).to_have_text(message)
         field.fill(kept)
         expect(field).not_to_have_attribute("aria-invalid", "true")
+        expect(error).to_be_hidden()
     assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
 
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { plainMessage } from '../../static/js/labui.js';
+import { plainMessage, problemOf } from '../../static/js/labui.js';
 
 test("the schema's messages read as plain words after a field's label", () => {
   assert.equal(plainMessage('Input should be greater than 0'), 'must be greater than 0');
@@ -12,4 +12,22 @@ test("the schema's messages read as plain words after a field's label", () => {
     'must be a whole number');
   assert.equal(plainMessage('Input should be a valid number'), 'must be a number');
   assert.equal(plainMessage('Value error, too many weights'), 'Value error, too many weights');
+});
+
+/** A number field as the page reads it: its value, min, max, step and data-min-exclusive. */
+const field = (value, { min = '', max = '', step = 'any', exclusive = false } = {}) => ({
+  type: 'number', value, min, max, step, hasAttribute: (name) => exclusive && name === 'data-min-exclusive',
+});
+
+test('a number field is judged as the server judges it: in bounds, above an exclusive minimum, whole', () => {
+  const lr = { min: '0', max: '100', exclusive: true };
+  assert.equal(problemOf(field('0', lr)), 'must be greater than 0');
+  assert.equal(problemOf(field('-1', lr)), 'must be greater than 0');
+  assert.equal(problemOf(field('0.001', lr)), null);
+  assert.equal(problemOf(field('101', lr)), 'must be at most 100');
+  assert.equal(problemOf(field('0', { min: '0' })), null);
+  assert.equal(problemOf(field('', lr)), 'must be a number');
+  assert.equal(problemOf(field('2.5', { min: '1', step: '1' })), 'must be a whole number');
+  assert.equal(problemOf(field('3', { min: '1', step: '1' })), null);
+  assert.equal(problemOf({ ...field('spiral'), type: 'select-one' }), null);
 });
