@@ -487,11 +487,15 @@ async function limitsFromSchema() {
   } catch {
     return; // the HTML's own limits stay
   }
+  // A bound the schema writes as gt (or exclusiveMinimum) excludes its value: lr > 0.
   const apply = (input, prop) => {
     if (!input || !prop) return;
-    const lo = prop.minimum ?? prop.exclusiveMinimum ?? prop.gt;
-    const hi = prop.maximum ?? prop.exclusiveMaximum ?? prop.le;
+    const atLeast = prop.minimum ?? prop.ge;
+    const above = prop.exclusiveMinimum ?? prop.gt;
+    const lo = atLeast ?? above;
+    const hi = prop.maximum ?? prop.le;
     if (lo !== undefined) input.min = String(lo);
+    input.toggleAttribute('data-min-exclusive', atLeast === undefined && above !== undefined);
     if (hi !== undefined) input.max = String(hi);
   };
   combined = schemas.GradientFlowRequest?.['x-combined-limits'] ?? [];

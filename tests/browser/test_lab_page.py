@@ -103,6 +103,35 @@ def test_a_field_the_server_refuses_is_named_by_its_label_and_marked(page: Page,
     expect(steps).to_have_attribute("aria-invalid", "true")
 
 
+def test_a_field_the_server_wants_above_zero_is_refused_at_zero_before_it_sends(
+        fresh_page: Page, base_url: str):
+    """lr, threshold and scale must be greater than 0 (the schema's gt): 0 is named by the page."""
+    page = fresh_page  # it adds listeners
+    open_lab(page, base_url)
+    sent = []  # the bodies of every cliff and gradient-flow request from here on
+    page.on("request", lambda r: "/api/labs/" in r.url and sent.append(json.loads(r.post_data)))
+    for name, message in [("lr", "learning rate: must be greater than 0"),
+                          ("threshold", "clip threshold: must be greater than 0")]:
+        field = page.locator(f"#cliff-form input[name='{name}']")
+        kept = field.input_value()
+        field.fill("0")
+        field.press("Enter")
+        expect(page.locator("#cliff-error")).to_have_text(message)
+        expect(field).to_have_attribute("aria-invalid", "true")
+        field.fill("-1")  # still wrong: still marked
+        expect(field).to_have_attribute("aria-invalid", "true")
+        field.fill(kept)
+        expect(field).not_to_have_attribute("aria-invalid", "true")
+    scale = page.locator("fieldset[data-side='a'] input[name='scale']")
+    scale.fill("0")
+    expect(page.locator("#flow-error")).to_have_text(
+        "Configuration A, scale: must be greater than 0")
+    expect(scale).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#run-flow")).to_be_disabled()
+    assert all(b.get(k, 1) > 0 for b in sent for k in ("lr", "threshold", "scale")), sent
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_form_names_a_combined_limit_before_it_sends(fresh_page: Page, base_url: str):
     """Each field in its bounds, together over one: the schema's combined limits are the form's."""
     page = fresh_page  # it adds listeners
