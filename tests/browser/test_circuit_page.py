@@ -821,6 +821,48 @@ WIDE_JS = """() => {
 }"""
 
 
+# How far the circuit box's left and right edges are from its plain background, in its top
+# padding (where nothing is drawn): a shadow on an edge says the drawing goes on past it.
+EDGES_JS = """async (b64) => {
+  const box = document.getElementById('circuit');
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const img = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+  const c = new OffscreenCanvas(img.width, img.height);
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const px = (x) => g.getImageData(x, 3, 1, 1).data;
+  const plain = px(Math.round(box.clientLeft + box.clientWidth / 2));
+  const off = (x) => {
+    const d = px(x);
+    return [0, 1, 2].reduce((s, i) => s + Math.abs(d[i] - plain[i]), 0);
+  };
+  return {left: off(box.clientLeft + 6), right: off(box.clientLeft + box.clientWidth - 7),
+          overflows: box.scrollWidth > box.clientWidth};
+}"""
+
+
+def test_a_drawing_wider_than_its_box_shows_a_shadow_where_it_goes_on(page: Page,
+                                                                        base_url: str) -> None:
+    import base64
+
+    edges = lambda: page.evaluate(  # noqa: E731
+        EDGES_JS, base64.b64encode(page.locator("#circuit").screenshot()).decode())
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    e = edges()
+    assert not e["overflows"] and e["left"] < 6 and e["right"] < 6, e
+    paste(page, " + ".join(f"sigmoid(x * {k}) * y" for k in range(1, 11)))
+    assert page.get_attribute("#circuit-svg", "data-zoom") == "1.000"  # text stays 12 px
+    e = edges()
+    assert e["overflows"] and e["right"] > 30 and e["left"] < 6, e
+    page.eval_on_selector("#circuit", "box => { box.scrollLeft = box.scrollWidth / 2; }")
+    e = edges()
+    assert e["right"] > 30 and e["left"] > 30, e
+    page.eval_on_selector("#circuit", "box => { box.scrollLeft = box.scrollWidth; }")
+    e = edges()  # the end in view: its shadow has scrolled away
+    assert e["right"] < 6 and e["left"] > 30, e
+
+
 def test_more_decimals_refit_the_automatic_zoom(page: Page, base_url: str) -> None:
     open_page(page, base_url)
     expect(page.locator("#output-value")).to_have_text("-12.00")
