@@ -217,7 +217,7 @@ async function render() {
   const groups = [...(body.expand ? composites(circuit) : []), ...(state.boxes ? statementGroups(circuit) : [])];
   drawCircuit(svg, lay, circuit, plan, groups);
   markStale(false);
-  // Only values moved (same gates, same wires): the zoom and scroll stay where the user left them,
+  // Only values moved (same gates, wires and names): the zoom and scroll stay where the user left them,
   // and the explanation on show stays, with the new numbers; a new program clears it. Other
   // decimals change the drawing's width: an automatic zoom fits it again.
   const same = wiring(circuit) === wiring(state.drawn?.circuit);
@@ -239,8 +239,9 @@ async function render() {
   return true;
 }
 
-/** A circuit's gates and wires, to tell a new program from new values. */
-const wiring = (circuit) => circuit?.nodes.map((n) => `${n.op}(${n.inputs})`).join(' ');
+/** A circuit's gates, wires and wire names (names widen the drawing), to tell a new program from
+ * new values. */
+const wiring = (circuit) => circuit?.nodes.map((n) => `${n.op}(${n.inputs})${n.name ?? ''}`).join(' ');
 
 function showMagnitude() {
   if (!state.drawn) return;

@@ -883,6 +883,18 @@ def test_more_decimals_refit_the_automatic_zoom(page: Page, base_url: str) -> No
     assert page.get_attribute("#circuit-svg", "data-zoom") == chosen
 
 
+def test_named_wires_pasted_over_the_same_gates_refit_the_automatic_zoom(
+        page: Page, base_url: str) -> None:
+    """The notes' staged form of the first example has the default's gates and wires, but its
+    wires carry names, which widen the drawing: the automatic zoom fits it again."""
+    open_page(page, base_url)
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    paste(page, "x = -2\ny = 5\nz = -4\nq = x + y\nf = q * z")
+    expect(page.locator("#circuit-svg text", has_text="q")).not_to_have_count(0)
+    width, room, _ = page.evaluate(WIDE_JS)
+    assert width <= room + 0.5, f"the drawing ({width} px) overflows its box ({room} px)"
+
+
 def test_the_auto_button_says_what_it_does_and_the_read_out_agrees(page: Page,
                                                                   base_url: str) -> None:
     """The automatic zoom (fill the width, text never below 12 px) has a button named for it,
