@@ -428,6 +428,11 @@ class _Check:
                 self.backward[k] = dataclasses.replace(st, target=meaning[st.target])
                 if st is self.data_line:
                     self.data_line = self.backward[k]
+        # a gradient no line assigns is named as the code names the others: d<output>d<v> in
+        # the notes' naming, else d<v>
+        notes = any(name != "d" + v for v, name in self.spell.items())
+        for v in self.names:
+            self.spell.setdefault(v, f"d{self.output}d{v}" if notes else "d" + v)
 
     def _meaning(self, name: str, span: tuple[int, int]) -> str:
         """The name a d name of the code stands for: d<v> for a gradient, itself for a local
@@ -916,7 +921,7 @@ class _Check:
             if not parts and name in self.taint:
                 parts.append(f"d{name} is wrong since line {self.taint[name]}")
             message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
-        return {"name": self.spell.get(name, "d" + name),
+        return {"name": self.spell[name],
                 "got": None if got is None else _json(got), "expected": _json(expected),
                 "ok": ok, "message": message}
 
