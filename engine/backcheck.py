@@ -373,7 +373,8 @@ class _Check:
         for the last forward variable when it is a tensor) makes v the output; otherwise the
         last forward variable is, with gradient 1 (ones for a tensor)."""
         self.data_line: Statement | None = None
-        seed = given = None
+        self.output = self._last
+        seed = None
         for st in self.backward:
             u = st.target[1:]
             if u not in self.env:  # the notes' d<v>d<v>: the gradient of v itself
@@ -391,10 +392,9 @@ class _Check:
                     f"{st.target} is given as data, so {u} must be the output, but "
                     f"{self.readers[u][0]} uses {u}", *st.span,
                     hint="compute this gradient from the lines below it instead")
-            self.data_line, given = st, u
+            self.data_line, self.output = st, u
             seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
             self._check_shape(st, u, seed)
-        self.output = given if self.data_line else self._last
         if self.output not in self.stages:
             where = next((st for st in self.forward if st.target == self.output), self.data_line)
             raise ExpressionError(f"the output {self.output} is not computed from anything",
@@ -480,10 +480,9 @@ class _Check:
 
     def _respell(self, text: str | None) -> str | None:
         """A message with each gradient d<v> under the code's own name for it."""
-        for v, name in self.spell.items():
-            if text is not None and name != "d" + v:
-                text = re.sub(rf"(?<![\w.])d{re.escape(v)}(?!\w)", name, text)
-        return text
+        if text is None:
+            return None
+        return re.sub(r"(?<![\w.])d(\w+)", lambda m: self.spell.get(m[1], m[0]), text)
 
     def _shape_rule(self, u: str) -> str:
         return f"d{u} must have {u}'s shape {shape_text(self.env[u])}"
@@ -649,10 +648,9 @@ class _Check:
         for v in of:
             if v not in valid:
                 faults.append(f"d{v} does not flow back into d{u}: {v} is computed without {u}.")
-        if kind == "none" and not self.readers[u]:
-            if not _close(fair, np.zeros_like(fair)):
-                faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
-        elif kind == "none":
+        if kind == "none" and not self.readers[u] and not _close(fair, np.zeros_like(fair)):
+            faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
+        elif kind == "none" and self.readers[u]:
             guess = next((s for s in reversed(self.readers[u])
                           if (s, self.parts[(s, u)] - 1) not in self.should[u]),
                          self.readers[u][-1])
