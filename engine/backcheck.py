@@ -200,14 +200,6 @@ def _close(a, b) -> bool:
         np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
 
 
-def _first_difference(a, b) -> tuple[str, tuple[int, ...], np.ndarray]:
-    """Where a and b (of one shape) differ: the first such index, as text ("1, 0") and as an
-    index, and which elements do."""
-    wrong = ~np.isclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True)
-    where = tuple(int(i) for i in np.argwhere(wrong)[0]) if wrong.any() else ()
-    return ", ".join(map(str, where)), where, wrong
-
-
 def _json(x):
     """A gradient as JSON data, always as floats."""
     return json_value(np.asarray(x, dtype=float))
@@ -794,7 +786,9 @@ class _Check:
             if np.ndim(expected) == 0:
                 faults.append(self._local_message(st, a, b, float(expected), float(fair)))
             else:
-                at, where, _ = _first_difference(fair, expected)
+                wrong = ~np.isclose(fair, expected, rtol=RTOL, atol=ATOL, equal_nan=True)
+                where = tuple(int(i) for i in np.argwhere(wrong)[0])
+                at = ", ".join(map(str, where))
                 faults.append(f"∂{a}/∂{b}[{at}] is {_num(expected[where])}, but this line "
                               f"gives {_num(fair[where])}.")
         return self._entry(st, b, [a], after, expected, faults)
@@ -836,7 +830,9 @@ class _Check:
         if np.ndim(own) == 0:
             return f"d{u} should get {_num(own)}{said} from this line, but it gives {_num(value)}."
         value, own = np.broadcast_arrays(np.asarray(value, dtype=float), own)
-        at, where, wrong = _first_difference(value, own)
+        wrong = ~np.isclose(value, own, rtol=RTOL, atol=ATOL, equal_nan=True)
+        where = tuple(int(i) for i in np.argwhere(wrong)[0]) if wrong.any() else ()
+        at = ", ".join(map(str, where))
         return (f"d{u}[{at}] should get {_num(own[where])}{said} from this line, but it gives "
                 f"{_num(value[where])} ({int(wrong.sum())} of {wrong.size} elements differ).")
 
