@@ -164,6 +164,12 @@ def _pairs(name: str, known) -> list[tuple[str, str]]:
             if name[0] == "d" and name[k] == "d" and name[1:k] in known and name[k + 1:] in known]
 
 
+def _dname(name: str, known) -> bool:
+    """Whether name can be a gradient (d<name>) or a local gradient (d<a>d<b>) of the forward
+    names `known`; _Check._resolve says which, once the output is known."""
+    return name[0] == "d" and (name[1:] in known or bool(_pairs(name, known)))
+
+
 def _reads(st: Statement) -> dict[str, tuple[int, int]]:
     """Names the right side reads, each with the span of its first use."""
     names: dict[str, tuple[int, int]] = {}
@@ -250,7 +256,6 @@ class _Check:
                 self.backward.append(st)
         self.names = list(self.free) + list(assigned)  # every forward variable
         known = set(self.names)
-        self.last = self.forward[-1].target if self.forward else None
         for name in self.names:
             if name[0] == "d" and name[1:] in known:
                 span = assigned[name].target_span if name in assigned else self.free[name]
@@ -263,7 +268,7 @@ class _Check:
                 "the gradients, like dx = ... and dx += ...", len(self.code), len(self.code))
         for st in self.backward:
             u = st.target[1:]
-            if st.target in known or not self._dname(st.target, known):
+            if st.target in known or not _dname(st.target, known):
                 if st.target in known and st.op == "+=":
                     what = (f"'{st.target} +=' changes a forward variable: give each stage "
                             "its own name")
@@ -279,7 +284,7 @@ class _Check:
                 raise ExpressionError(what, *st.target_span, hint=None if st.target in known
                                       else self._suggest(st.target))
             for name, span in _reads(st).items():
-                if name in known or self._dname(name, known):
+                if name in known or _dname(name, known):
                     continue
                 what = f"unknown name '{name}'"
                 if name[0] == "d":
@@ -303,19 +308,17 @@ class _Check:
         known = assigned.keys() | self.free.keys()
         if st.target[0] == "d" and st.target[1:] in known:
             return True
-        last = self.forward[-1].target if self.forward else None
-        return any(a == last or b in _reads(assigned[a])
+        return any(a == self._last or b in _reads(assigned[a])
                    for a, b in _pairs(st.target, known) if a in assigned)
 
-    @staticmethod
-    def _dname(name: str, known) -> bool:
-        """Whether name can be a gradient (d<name>) or a local gradient (d<a>d<b>) of the
-        forward names `known`; _resolve says which, once the output is known."""
-        return name[0] == "d" and (name[1:] in known or bool(_pairs(name, known)))
+    @property
+    def _last(self) -> str | None:
+        """The last forward variable assigned so far: the output, unless data says otherwise."""
+        return self.forward[-1].target if self.forward else None
 
     def _suggest(self, name: str) -> str | None:
         pool = self.names + ["d" + n for n in self.names] + [
-            f"d{self.last}d{n}" for n in self.names if n != self.last]
+            f"d{self._last}d{n}" for n in self.names if n != self._last]
         close = difflib.get_close_matches(name, pool, n=1)
         return f"did you mean {close[0]}?" if close else None
 
@@ -362,29 +365,28 @@ class _Check:
         for the last forward variable when it is a tensor) makes v the output; otherwise the
         last forward variable is, with gradient 1 (ones for a tensor)."""
         self.data_line: Statement | None = None
-        seed = given = None
-        last = self.forward[-1].target
+        self.output = self._last
+        seed = None
         for st in self.backward:
             u = st.target[1:]
             if u not in self.env:  # the notes' d<v>d<v>: the gradient of v itself
                 u = next((a for a, b in _pairs(st.target, self.env) if a == b), u)
             if u not in self.env or not (st.randn is not None or (
-                    u == last and not _reads(st) and np.ndim(self.env[u]))):
+                    u == self._last and not _reads(st) and np.ndim(self.env[u]))):
                 continue
             if self.data_line is not None:
                 raise ExpressionError(
                     f"a second upstream gradient given as data: line "
                     f"{self.data_line.line} already gives d{self.data_line.target[1:]}",
                     *st.span, hint="give data only for the output's gradient")
-            if self.readers.get(u):
+            if self.readers[u]:
                 raise ExpressionError(
                     f"{st.target} is given as data, so {u} must be the output, but "
                     f"{self.readers[u][0]} uses {u}", *st.span,
                     hint="compute this gradient from the lines below it instead")
-            self.data_line, given = st, u
+            self.data_line, self.output = st, u
             seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
             self._check_shape(st, u, seed)
-        self.output = given if self.data_line else last
         if self.output not in self.stages:
             where = next((st for st in self.forward if st.target == self.output), self.data_line)
             raise ExpressionError(f"the output {self.output} is not computed from anything",
@@ -428,6 +430,11 @@ class _Check:
                 self.backward[k] = dataclasses.replace(st, target=meaning[st.target])
                 if st is self.data_line:
                     self.data_line = self.backward[k]
+        # a gradient no line assigns is named as the code names the others: d<output>d<v> in
+        # the notes' naming, else d<v>
+        notes = any(name != "d" + v for v, name in self.spell.items())
+        for v in self.names:
+            self.spell.setdefault(v, f"d{self.output}d{v}" if notes else "d" + v)
 
     def _meaning(self, name: str, span: tuple[int, int]) -> str:
         """The name a d name of the code stands for: d<v> for a gradient, itself for a local
@@ -465,10 +472,9 @@ class _Check:
 
     def _respell(self, text: str | None) -> str | None:
         """A message with each gradient d<v> under the code's own name for it."""
-        for v, name in self.spell.items():
-            if text is not None and name != "d" + v:
-                text = re.sub(rf"(?<![\w.])d{re.escape(v)}(?!\w)", name, text)
-        return text
+        if text is None:
+            return None
+        return re.sub(r"(?<![\w.])d(\w+)", lambda m: self.spell.get(m[1], m[0]), text)
 
     def _shape_rule(self, u: str) -> str:
         return f"d{u} must have {u}'s shape {shape_text(self.env[u])}"
@@ -542,10 +548,10 @@ class _Check:
 
     def _intent(self, st: Statement) -> tuple[str, list[str]]:
         """What a line sets out to do: ("data" | "seed" | "reads" | "implicit" | "none", the
-        stages whose contributions it adds), or ("local", [a]) for a local gradient of a."""
+        stages whose contributions it adds), or ("local", []) for a local gradient."""
         u = st.target[1:]
         if st.target in self.locals:
-            return "local", [self.locals[st.target][0]]
+            return "local", []
         if st is self.data_line:
             return "data", []
         if u == self.output:
@@ -568,8 +574,8 @@ class _Check:
     def _judge(self) -> dict:
         intents = [self._intent(st) for st in self.backward]
         self.adders: dict[tuple[str, str], list[int]] = {}  # (u, v): lines adding dv's to du
-        for st, (kind, of) in zip(self.backward, intents, strict=True):
-            for v in of if kind != "local" else []:
+        for st, (_, of) in zip(self.backward, intents, strict=True):
+            for v in of:
                 self.adders.setdefault((st.target[1:], v), []).append(st.line)
         self.got: dict[str, np.ndarray] = {}
         # a contribution is a share (stage, slot) of a stage's contribution (see _shares)
@@ -619,15 +625,11 @@ class _Check:
         self_read = ("d" + u) in _reads(st)
         accumulates = st.op == "+=" or self_read
         faults: list[str] = []
-        # the line's own step is judged with the local gradients it reads as they are (fair);
-        # a wrong one is the fault of its own line
-        scope, fair_scope = self._scope(st), self._scope(st, fair=True)
         if kind == "data":
             value = fair = self.seed
         else:
             try:
-                value = _value(st, scope, self.limits)
-                fair = _value(st, fair_scope, self.limits) if self._reads_local(st) else value
+                value, fair = self._evaluate(st)
             except ExpressionError as e:
                 e.hint = e.hint or self._shape_rule(u)
                 raise
@@ -638,10 +640,9 @@ class _Check:
         for v in of:
             if v not in valid:
                 faults.append(f"d{v} does not flow back into d{u}: {v} is computed without {u}.")
-        if kind == "none" and not self.readers[u]:
-            if not _close(fair, np.zeros_like(fair)):
-                faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
-        elif kind == "none":
+        if kind == "none" and not self.readers[u] and not _close(fair, np.zeros_like(fair)):
+            faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
+        elif kind == "none" and self.readers[u]:
             guess = next((s for s in reversed(self.readers[u])
                           if (s, self.parts[(s, u)] - 1) not in self.should[u]),
                          self.readers[u][-1])
@@ -694,7 +695,7 @@ class _Check:
                 # for the same stage says so)
                 adds, own = adds[:1], base + shares[adds[0]]
             if kind != "none" and not _close(fair, own):
-                faults.append(self._wrong_value(st, u, valid, fair_scope, fair, own))
+                faults.append(self._wrong_value(st, u, valid, fair, own))
             if st.op == "=" and not self_read and self.should[u]:
                 held = _names(s for s in self.readers[u]
                               if any(k[0] == s for k in self.covered[u])) or "before"
@@ -703,14 +704,6 @@ class _Check:
             should_after = self.should[u] | set(adds)
             expected = sum((self.ref_share[(s, i, u)] for s, i in should_after), self._zero(u))
 
-        if faults:
-            status, message = "wrong", " ".join(faults)
-            self.taint[u] = self.taint[u] if accumulates and u in self.taint else st.line
-        elif _close(after, expected):
-            status, message = "ok", None
-            self.taint.pop(u, None)
-        else:
-            status, message = "inherits", self._inherits(st, u, accumulates)
         self.got[u] = after
         if accumulates:
             self.covered[u] |= set(adds)
@@ -721,10 +714,7 @@ class _Check:
         for k in adds:
             self.lost[u].pop(k, None)
         self.should[u] |= set(adds)
-        return {"line": st.line, "name": self._written(st), "var": u, "of": valid,
-                "ok": status == "ok",
-                "status": status, "got": _json(after), "expected": _json(expected),
-                "message": message, "span": list(st.span)}
+        return self._entry(st, u, valid, after, expected, faults, accumulates)
 
     def _scope(self, st: Statement, fair: bool = False) -> dict:
         """What the names a backward line reads hold at that point: forward values, gradients
@@ -737,18 +727,37 @@ class _Check:
                 if n not in self.local_got:
                     raise ExpressionError(f"'{n}' is used before a line assigns it", *span,
                                           hint=f"compute {n} above this line")
-                scope[n] = self.local_true.get(n, self.local_got[n]) if fair else \
-                    self.local_got[n]
+                held = self.local_got[n]
+                scope[n] = self.local_true.get(n, held) if fair else held
             else:
                 scope[n] = self._current(n[1:])
         return scope
 
-    def _reads_local(self, st: Statement) -> bool:
-        return any(n in self.local_true for n in _reads(st))
+    def _evaluate(self, st: Statement) -> tuple:
+        """A backward line's right side, with the local gradients it reads as the code holds
+        them, and as they are (fair): the line's own step is judged by the fair value, so that
+        a wrong local gradient is the fault of its own line, not of the lines that use it."""
+        value = _value(st, self._scope(st), self.limits)
+        if not any(n in self.local_true for n in _reads(st)):
+            return value, value
+        return value, _value(st, self._scope(st, fair=True), self.limits)
 
-    def _written(self, st: Statement) -> str:
-        """The name a backward line assigns, as the code writes it."""
-        return self.code[slice(*st.target_span)]
+    def _entry(self, st: Statement, var: str, of: list[str], after, expected,
+               faults: list[str], accumulates: bool = False) -> dict:
+        """A backward line's report: wrong when its own step is, else ok when its result is
+        right, else it inherits an earlier error."""
+        key = st.target if st.target in self.locals else var  # as _inherits keeps the taint
+        if faults:
+            status, message = "wrong", " ".join(faults)
+            self.taint[key] = self.taint[key] if accumulates and key in self.taint else st.line
+        elif _close(after, expected):
+            status, message = "ok", None
+            self.taint.pop(key, None)
+        else:
+            status, message = "inherits", self._inherits(st, key, accumulates)
+        return {"line": st.line, "name": self.code[slice(*st.target_span)], "var": var,
+                "of": of, "ok": status == "ok", "status": status, "got": _json(after),
+                "expected": _json(expected), "message": message, "span": list(st.span)}
 
     def _local_line(self, st: Statement) -> dict | None:
         """A line d<a>d<b> = ...: the local gradient ∂a/∂b, judged against the engine's when a
@@ -756,18 +765,17 @@ class _Check:
         name = st.target
         a, b = self.locals[name]
         before = self.local_got.get(name)
-        scope, fair_scope = self._scope(st), self._scope(st, fair=True)
-        value = _value(st, scope, self.limits)
-        after = before + value if st.op == "+=" and before is not None else value
-        self.local_got[name] = after
+        plus = st.op == "+=" and before is not None
         if np.ndim(self.env[a]):
+            value = _value(st, self._scope(st), self.limits)
+            self.local_got[name] = before + value if plus else value
             self.warnings.append(f"{name} is not checked: {a} is not a number, so ∂{a}/∂{b} "
                                  "is a Jacobian; the lines that use it are checked with it")
             return None
-        expected = self._contrib(a, 1.0)[b]
-        self.local_true[name] = expected
-        fair = _value(st, fair_scope, self.limits) if self._reads_local(st) else value
-        fair = before + fair if st.op == "+=" and before is not None else fair
+        value, fair = self._evaluate(st)
+        after, fair = (before + value, before + fair) if plus else (value, fair)
+        self.local_got[name] = after
+        expected = self.local_true[name] = self._contrib(a, 1.0)[b]
         faults = []
         if st.op == "+=" and before is None:
             faults.append(f"{name} has no value before this line.")
@@ -783,17 +791,7 @@ class _Check:
                 at = ", ".join(map(str, where))
                 faults.append(f"∂{a}/∂{b}[{at}] is {_num(expected[where])}, but this line "
                               f"gives {_num(fair[where])}.")
-        if faults:
-            status, message = "wrong", " ".join(faults)
-            self.taint[name] = st.line
-        elif _close(after, expected):
-            status, message = "ok", None
-            self.taint.pop(name, None)
-        else:
-            status, message = "inherits", self._inherits(st, name, False)
-        return {"line": st.line, "name": name, "var": b, "of": [a], "ok": status == "ok",
-                "status": status, "got": _json(after), "expected": _json(expected),
-                "message": message, "span": list(st.span)}
+        return self._entry(st, b, [a], after, expected, faults)
 
     def _inherits(self, st: Statement, u: str, accumulates: bool) -> str:
         """Why a line whose own step is right holds a wrong value: the earliest wrong line it
@@ -810,12 +808,13 @@ class _Check:
         return (f"this line's own step is right, but it builds on {name}, which is wrong since "
                 f"line {line}.")
 
-    def _wrong_value(self, st: Statement, u: str, valid: list[str], scope: dict, value,
-                     own) -> str:
-        """Why a line's own step gives the wrong number: for scalars, the first stage whose
-        local gradient the line gets wrong, compared with the engine's."""
+    def _wrong_value(self, st: Statement, u: str, valid: list[str], value, own) -> str:
+        """Why a line's own step gives the wrong number (value, where it should give own): for
+        scalars, the first stage whose local gradient the line gets wrong, compared with the
+        engine's."""
         scalar = np.ndim(self.env[u]) == 0 and all(np.ndim(self.env[v]) == 0 for v in valid)
         if scalar and len(st.rhs) == 1:
+            scope = self._scope(st, fair=True)
             dnames = [n for n in scope if n not in self.env and n not in self.locals]
             for v in valid:
                 exp = float(self._contrib(v, 1.0)[u])
@@ -868,7 +867,7 @@ class _Check:
         """The local gradient as code, written by the gate's own derivative run on symbols,
         when stage v is one gate (for a matrix gate: the whole contribution, dD.dot(X.T))."""
         slots = self._slots(v, u)
-        out = self.stages[v].rhs[0].output if slots else None
+        out = self.stages[v].rhs[0].output
         if len(slots) != 1 or any(i.kind == "gate" for i in out.inputs):
             return None
         gate = GATES[out.op]
@@ -916,7 +915,7 @@ class _Check:
             if not parts and name in self.taint:
                 parts.append(f"d{name} is wrong since line {self.taint[name]}")
             message = "; ".join(parts) or f"d{name} differs from the engine's gradient"
-        return {"name": self.spell.get(name, "d" + name),
+        return {"name": self.spell[name],
                 "got": None if got is None else _json(got), "expected": _json(expected),
                 "ok": ok, "message": message}
 

@@ -342,6 +342,15 @@ def test_notes_names_and_short_names_mean_the_same_gradients():
         k: g["got"] for k, g in b["gradients"].items()}
 
 
+def test_a_gradient_no_line_assigns_is_named_in_the_codes_own_naming():
+    code = changed(CHAIN_RULE_CODE, "dfdy = dfdq * dqdy", "")
+    y = backward_check(code)["gradients"]["y"]
+    assert y["name"] == "dfdy" and not y["ok"]
+    assert y["message"] == "no line computes dfdy (its contributions come through q)"
+    short = "x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z; dz = q\ndx = dq"
+    assert backward_check(short)["gradients"]["y"]["name"] == "dy"
+
+
 def test_a_forward_pass_with_a_variable_named_like_dfdy_has_no_backward_pass():
     # no f and y before it; x is not computed from y
     for code in ("x = 3\ndfdy = x * 2", "x = 1; y = 2\ndxdy = x * y"):
