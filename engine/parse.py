@@ -69,8 +69,10 @@ KEYWORDS = {
        for k in ("in", "is", "with", "yield", "del", "global", "await")},
     "None": "'None' is not part of the language; every input needs a number",
 }
-# keywords with a place in the language: imports, and True/False where PyTorch wants them
-_PYTHON_KEYWORDS = frozenset(keyword.kwlist) - {"import", "from", "as", "True", "False"}
+# Python's keywords as tokens: import, from and as are "kw", True and False names (where PyTorch
+# wants them), and every other one is refused in the words of KEYWORDS
+_KEYWORD_KINDS = {**dict.fromkeys(keyword.kwlist, "refused"),
+                  **dict.fromkeys(("import", "from", "as"), "kw"), "True": "name", "False": "name"}
 
 # look-alikes typed by keyboards or pasted from documents, and the ASCII character meant
 LOOKALIKES = {
@@ -113,7 +115,6 @@ _FIRST = {
     **dict.fromkeys("'\"", "str"),
     ".": ".",
 }
-_KEYWORDS = frozenset(keyword.kwlist)
 _CLOSER = {"(": ")", "[": "]"}
 # what an ASCII character that starts no token was probably meant for (others, like % and !,
 # are told the operators)
@@ -165,13 +166,11 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
         if kind == "name":
             if i == after_num:
                 raise _number_then_name(tokens[-1], s)
-            if s in _KEYWORDS:
-                if s in _PYTHON_KEYWORDS:
-                    raise ExpressionError(
-                        f"'{s}' is not part of the language", i, end,
-                        hint=KEYWORDS.get(s, "Python's keywords are not part of the language"))
-                if s[0].islower():
-                    kind = "kw"  # import, from, as
+            kind = _KEYWORD_KINDS.get(s, "name")
+            if kind == "refused":
+                raise ExpressionError(
+                    f"'{s}' is not part of the language", i, end,
+                    hint=KEYWORDS.get(s, "Python's keywords are not part of the language"))
         elif kind == "op" or (kind == "." and len(s) == 1):
             kind = s
         elif kind == "(":
@@ -404,7 +403,7 @@ class _Builder:
             self.g.output = self.last.node = self.node(self.bare)
         if self.marked is not None:
             self.g.output = self.marked
-        elif self.bare is None and self.g.output is None:
+        elif self.g.output is None:
             raise ExpressionError("the expression is empty", 0, 0, hint="type an expression")
         inputs = self.g.inputs()
         for name, node in inputs.items():
