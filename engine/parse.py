@@ -69,8 +69,10 @@ KEYWORDS = {
        for k in ("in", "is", "with", "yield", "del", "global", "await")},
     "None": "'None' is not part of the language; every input needs a number",
 }
-# keywords with a place in the language: imports, and True/False where PyTorch wants them
-_PYTHON_KEYWORDS = frozenset(keyword.kwlist) - {"import", "from", "as", "True", "False"}
+# Python's keywords as tokens: import, from and as are "kw", True and False names (where PyTorch
+# wants them), and every other one is refused in the words of KEYWORDS
+_KEYWORD_KINDS = {**dict.fromkeys(keyword.kwlist, "refused"),
+                  **dict.fromkeys(("import", "from", "as"), "kw"), "True": "name", "False": "name"}
 
 # look-alikes typed by keyboards or pasted from documents, and the ASCII character meant
 LOOKALIKES = {
@@ -113,16 +115,13 @@ _FIRST = {
     **dict.fromkeys("'\"", "str"),
     ".": ".",
 }
-_KEYWORDS = frozenset(keyword.kwlist)
 _CLOSER = {"(": ")", "[": "]"}
 # what an ASCII character that starts no token was probably meant for (others, like % and !,
 # are told the operators)
 _CHAR_HINTS = {
     ":": "slices are not supported; index with whole numbers, like w[0]",
-    "<": "comparisons are not part of the language",
-    ">": "comparisons are not part of the language",
-    "{": "use [ ] for lists",
-    "}": "use [ ] for lists",
+    **dict.fromkeys("<>", "comparisons are not part of the language"),
+    **dict.fromkeys("{}", "use [ ] for lists"),
 }
 
 # A token is (kind, text, start, end); kind is "num", "name", "str", "kw" (import, from, as),
@@ -167,13 +166,11 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
         if kind == "name":
             if i == after_num:
                 raise _number_then_name(tokens[-1], s)
-            if s in _KEYWORDS:
-                if s in _PYTHON_KEYWORDS:
-                    raise ExpressionError(
-                        f"'{s}' is not part of the language", i, end,
-                        hint=KEYWORDS.get(s, "Python's keywords are not part of the language"))
-                if s[0].islower():
-                    kind = "kw"  # import, from, as
+            kind = _KEYWORD_KINDS.get(s, "name")
+            if kind == "refused":
+                raise ExpressionError(
+                    f"'{s}' is not part of the language", i, end,
+                    hint=KEYWORDS.get(s, "Python's keywords are not part of the language"))
         elif kind == "op" or (kind == "." and len(s) == 1):
             kind = s
         elif kind == "(":
@@ -406,7 +403,7 @@ class _Builder:
             self.g.output = self.last.node = self.node(self.bare)
         if self.marked is not None:
             self.g.output = self.marked
-        elif self.bare is None and self.g.output is None:
+        elif self.g.output is None:
             raise ExpressionError("the expression is empty", 0, 0, hint="type an expression")
         inputs = self.g.inputs()
         for name, node in inputs.items():
@@ -444,8 +441,7 @@ class _Builder:
         if _is_lit(value) or kind == "leaf":
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
-            label = value.data[1] if kind == "leaf" else None
-            data = value.data[0] if kind == "leaf" else value.data
+            data, label = value.data if kind == "leaf" else (value.data, None)
             if label is not None and label != name:
                 if not label.isidentifier() or label in self.names or label in self.free:
                     label = None  # a label that is not a free plain name: the variable's name
@@ -468,21 +464,30 @@ class _Builder:
         k = self.versions[name] = self.versions.get(name, 0) + 1
         return name + (PRIMES[k] if k < 4 else f"⁽{str(k).translate(SUPERSCRIPTS)}⁾")
 
-    def label(self, name: str, span: tuple[int, int], label: _Val) -> Node:
-        """x.label = '...': names the wire."""
-        node = self.names.get(name)
+    def set_attribute(self, name: Token, attr: Token, value: _Val) -> Node:
+        """x.label = 'x1' names the wire; x.requires_grad = True changes nothing; any other
+        attribute is refused."""
+        span = (name[2], attr[3])
+        if attr[1] == "requires_grad":
+            _check_bool(value)
+            return self.resolve(name[1], (name[2], name[3]))
+        if attr[1] != "label":
+            hint = ("chainrule computes every value and gradient itself: drop this line"
+                    if attr[1] in ("grad", "data") else "only .label and .requires_grad can be set")
+            raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span, hint)
+        node = self.names.get(name[1])
         if node is None:
-            raise _err(f"'{name}' has no value yet", span, "assign it before labelling it")
-        if label.kind != "str":
-            raise _err("a label is a string, like x.label = 'x1'", label.span)
-        text = label.data[1:-1]
+            raise _err(f"'{name[1]}' has no value yet", span, "assign it before labelling it")
+        if value.kind != "str":
+            raise _err("a label is a string, like x.label = 'x1'", value.span)
+        text = value.data[1:-1]
         if node.kind == "gate":
             node.name = text
         elif text != node.name:  # an input keeps its name: values are sent by it
             if not text.isidentifier() or text in self.g.inputs():
-                raise _err(f"the input '{node.name}' cannot be labelled '{text}'", label.span,
+                raise _err(f"the input '{node.name}' cannot be labelled '{text}'", value.span,
                            "an input's label is a new plain name, like x1")
-            _check_name(text, label.span)
+            _check_name(text, value.span)
             node.name = text
         return node
 
@@ -814,7 +819,14 @@ class _Frame:
         self.keyword: Token | None = None  # the name of a keyword argument being read
 
 
-_CLOSES = {"paren": ")", "call": ")", "list": "]", "index": "]"}
+# what may follow an operand, by the innermost open bracket (None: no bracket is open)
+_AFTER_OPERAND = {
+    None: "an operator or the end of the line",
+    "paren": "an operator or ')'",
+    "call": "an operator, ',' or ')'",
+    "list": "an operator, ',' or ']'",
+    "index": "an operator, ',' or ']'",
+}
 # on the operator stack, an open bracket (or the start): it binds looser than every operator,
 # so no reduction goes past it
 _WALL = (-2, None, 0)
@@ -867,8 +879,7 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
             i += 1
         elif kind in INFIX:
             lbp, rbp, op = INFIX[kind]
-            while lbp < ops[-1][0]:
-                _reduce(b, values, ops)
+            _reduce(b, values, ops, lbp)
             ops.append((rbp, op, starts[i]))
             operand = True
             i += 1
@@ -885,36 +896,29 @@ def _expression(b: _Builder, toks: Tokens, i: int) -> tuple[_Val, int]:
                                       (starts[i], ends[i])))
             i += 2
         elif kind == "," and frames and frames[-1].kind != "paren":
-            while ops[-1] is not _WALL:
-                _reduce(b, values, ops)
+            _reduce(b, values, ops)
             _item(frames[-1], values.pop())
             operand = True
             i += 1
         elif kind == "sep" or kind == "end":  # no bracket is open here: the tokenizer checked
-            while ops[-1] is not _WALL:
-                _reduce(b, values, ops)
+            _reduce(b, values, ops)
             return values[0], i
         else:
-            frame = frames[-1] if frames else None
-            if frame is None:
-                expected = "an operator or the end of the line"
-            elif frame.kind == "paren":
-                expected = "an operator or ')'"
-            else:
-                expected = f"an operator, ',' or '{_CLOSES[frame.kind]}'"
             hint = ("put an operator such as * between the two"
                     if kind in ("name", "num", "str") else None)
-            raise _unexpected(toks[i], expected, hint)
+            raise _unexpected(toks[i], _AFTER_OPERAND[frames[-1].kind if frames else None], hint)
 
 
-def _reduce(b: _Builder, values: list[_Val], ops: list[tuple]) -> None:
-    """Apply the last pending operator to the values it takes."""
-    _, op, start = ops.pop()
-    if op == "-" or op == "+":
-        values.append(b.unary(op, start, values.pop()))
-    else:
-        right = values.pop()
-        values.append(b.binary(op, values.pop(), right))
+def _reduce(b: _Builder, values: list[_Val], ops: list[tuple], power: int = _WALL[0]) -> None:
+    """Apply the pending operators that bind tighter than `power` to the values they take (by
+    default, all of them back to the innermost open bracket)."""
+    while power < ops[-1][0]:
+        _, op, start = ops.pop()
+        if op == "-" or op == "+":
+            values.append(b.unary(op, start, values.pop()))
+        else:
+            right = values.pop()
+            values.append(b.binary(op, values.pop(), right))
 
 
 def _item(frame: _Frame, value: _Val) -> None:
@@ -928,8 +932,7 @@ def _item(frame: _Frame, value: _Val) -> None:
 def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Frame], end: int,
            pending: bool) -> None:
     """A closing bracket (ending at `end`) ends the innermost frame: its value replaces it."""
-    while ops[-1] is not _WALL:
-        _reduce(b, values, ops)
+    _reduce(b, values, ops)
     ops.pop()
     frame = frames.pop()
     kind = frame.kind
@@ -990,7 +993,7 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
         elif kind == "name" and nxt == "." and kinds[i + 2] == "name" and kinds[i + 3] == "=":
             target, attr = toks[i], toks[i + 2]
             value, i = _expression(b, toks, i + 4)
-            node = _set_attribute(b, target, attr, value)
+            node = b.set_attribute(target, attr, value)
             add(Statement(line, "attribute", name, None, (start, ends[i - 1]), node))
         elif kind == "name" and name == "print" and nxt == "(":
             i = _skip_print(b, text, toks, i, program.prints, line)
@@ -1009,19 +1012,6 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
 def parse(text: str, limits: Limits | None = None) -> Graph:
     """Build the circuit for an expression or a program; every mistake is an ExpressionError."""
     return parse_program(text, limits).graph
-
-
-def _set_attribute(b: _Builder, name: Token, attr: Token, value: _Val) -> Node:
-    """x.label = 'x1', x.requires_grad = True; any other attribute is refused."""
-    span = (name[2], attr[3])
-    if attr[1] == "label":
-        return b.label(name[1], span, value)
-    if attr[1] == "requires_grad":
-        _check_bool(value)
-        return b.resolve(name[1], (name[2], name[3]))
-    hint = ("chainrule computes every value and gradient itself: drop this line"
-            if attr[1] in ("grad", "data") else "only .label and .requires_grad can be set")
-    raise _err(f"'{name[1]}.{attr[1]}' cannot be set", span, hint)
 
 
 def _skip_print(b: _Builder, text: str, toks: Tokens, i: int, prints: list[Print],
