@@ -47,8 +47,21 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
         # the print lines, their names as the wires' names (nodes do not survive `rebuilt`)
         graph.prints = [(str(p), p.text, {k: n.name for k, n in p.wires.items()},
                          p.after_backward) for p in program.prints]
+        graph.unused = _unused(program)
         graph = remember(text, expand, limits, graph)
     return graph
+
+
+def _unused(program) -> list[str]:
+    """The assignments the output does not read, as warnings: `rebuilt` drops their gates."""
+    gates = [s for s in program.statements if s.kind == "assign" and s.node is not None
+             and s.node.kind == "gate" and s.node is not program.graph.output]
+    if not gates:
+        return []
+    needed = {n.index for n in program.graph.topo()}
+    out = program.graph.output.name or "output"
+    return [f"line {s.line}: {s.target} is not drawn: the output {out} does not use it"
+            for s in gates if s.node.index not in needed]
 
 
 def remember(text: str, expand: bool, limits: Limits | None, graph: Graph) -> Graph:
@@ -177,7 +190,7 @@ class Circuit:
             )
         self.grads = graph.backward(self.vals)
         del self.vals[len(graph.nodes):]  # gates' by-products: the backward pass has read them
-        self.warnings += self._nonfinite()
+        self.warnings += self._nonfinite() + getattr(graph, "unused", [])
         self.notes = [self._printed(*p) for p in getattr(graph, "prints", ())]
 
     @property

@@ -47,7 +47,8 @@ MODULE_CONSTANTS = {"pi": math.pi, "e": math.e}
 # functions that make an input from a number or a list: micrograd's Value, PyTorch's tensors;
 # and from a shape, numpy's random numbers
 RANDN = "numpy.random.randn"
-CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor", RANDN})
+ARRAY = "numpy.array"  # np.array([1, 2, 3]): a list of numbers, as a list literal is
+CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor", RANDN, ARRAY})
 CONSTRUCTOR_KEYWORDS = ("label", "requires_grad", "dtype")
 FLOAT64 = ("float64", "double")  # torch.float64: the only dtype, as in the micrograd lecture
 # a name assigned again names a new wire: c, then c′, c″, c‴, c⁽⁴⁾, c⁽⁵⁾...
@@ -727,9 +728,10 @@ class _Builder:
         return self.gate(op, positional[:row.arity], span, called, **constants)
 
     def construct(self, ctor: str, args: list[_Val], span: tuple[int, int]) -> _Val:
-        """Value(2.0, label='x1'), torch.tensor(2.0, requires_grad=True), torch.Tensor([2.0]):
-        a number or a list that becomes an input when assigned to a name; np.random.randn(5, 10)
-        random numbers of that shape (the n-th such call gets seed n, as the checker gives)."""
+        """Value(2.0, label='x1'), torch.tensor(2.0, requires_grad=True), torch.Tensor([2.0]),
+        np.array([1, 2]): a number or a list that becomes an input when assigned to a name;
+        np.random.randn(5, 10) random numbers of that shape (the n-th such call gets seed n, as
+        the checker gives)."""
         if ctor == RANDN:
             if not args or not all(a.kind == "int" and a.data > 0 for a in args):
                 raise _err("np.random.randn() takes positive whole sizes", span,
@@ -742,15 +744,20 @@ class _Builder:
                 raise _err(e.message, span) from None
             self.randns += 1
             return _Val("leaf", span, (value, None))
+        shown = "np.array" if ctor == ARRAY else ctor
         positional = [a for a in args if a.kind != "kwarg"]
         if len(positional) != 1 or not _is_lit(positional[0]):
-            raise _err(f"{ctor}() takes one number or list of numbers", span,
-                       f"write {ctor}(2.0)")
+            example = "[1.0, 2.0]" if ctor == ARRAY else "2.0"
+            raise _err(f"{shown}() takes one number or list of numbers", span,
+                       f"write {shown}({example})")
         label = None
         for kw in args:
             if kw.kind != "kwarg":
                 continue
             name, value = kw.data
+            if ctor == ARRAY:
+                raise _err(f"np.array() keyword '{name}' is not supported", kw.span,
+                           "write np.array([1.0, 2.0]): its numbers are float64")
             if name not in CONSTRUCTOR_KEYWORDS:
                 raise _err(f"{ctor}() keyword '{name}' is not supported", kw.span,
                            "accepted: " + ", ".join(CONSTRUCTOR_KEYWORDS))

@@ -83,6 +83,21 @@ dqdy = 1.0
 dfdx = dfdq * dqdx  # The multiplication here is the chain rule!
 dfdy = dfdq * dqdy  """
 
+# The notes' vectorised arithmetic: np.array inputs, and a line (c) the output does not read.
+VECTORS_CODE = """\
+import numpy as np
+
+# Vectors
+a = np.array([1, 2, 3])
+b = np.array([4, 5, 6])
+c = a + b  # Result: [5, 7, 9]
+
+# Matrices
+A = np.array([[1, 2], [3, 4]])
+B = np.array([[5, 6], [7, 8]])
+C = A + B  # Result: [[6, 8], [10, 12]]
+"""
+
 NEURON_CODE = NEURON + """
 
 # backward pass through the neuron (backpropagation)

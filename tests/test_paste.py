@@ -16,7 +16,7 @@ from engine import trace
 from engine.errors import ExpressionError
 from engine.graph import Limits
 from engine.parse import parse, parse_program
-from engine.presets import LECTURE_NEURON, MICROGRAD_README
+from engine.presets import LECTURE_NEURON, MICROGRAD_README, VECTORS_CODE
 
 micrograd = pytest.importorskip("micrograd.engine")
 
@@ -420,3 +420,29 @@ def test_numpy_random_numbers_past_the_size_limit_are_refused_before_they_are_ma
     with pytest.raises(ExpressionError, match="25,000,000 elements") as e:
         trace("W = np.random.randn(5000, 5000)", limits=Limits())
     assert e.value.start == 4
+
+
+
+def test_numpy_arrays_are_inputs_and_an_assignment_the_output_skips_is_named():
+    """The notes' vectorised example: np.array([...]) is a list of numbers, as a list literal
+    is; the output is the last line, and the line it does not read is named, not lost."""
+    c = trace(VECTORS_CODE)
+    np.testing.assert_array_equal(c.value, [[6, 8], [10, 12]])
+    np.testing.assert_array_equal(c.inputs["a"], [1, 2, 3])
+    np.testing.assert_array_equal(c.gradients["A"], np.ones((2, 2)))
+    np.testing.assert_array_equal(c.gradients["a"], np.zeros(3))
+    assert "line 6: c is not drawn: the output C does not use it" in c.warnings
+    alone = trace("import numpy\na = numpy.array([1, 2, 3])\nb = np.array(4)\nc = a * b")
+    np.testing.assert_array_equal(alone.gradients["b"], 6.0)
+    assert not [w for w in alone.warnings if "not drawn" in w]
+
+
+@pytest.mark.parametrize(("code", "message", "start"), [
+    ("a = np.array([1.0], dtype=float)", "np.array() keyword 'dtype' is not supported", 20),
+    ("a = np.array(x)", "np.array() takes one number or list of numbers", 4),
+    ("a = np.array([1, 2], [3])", "np.array() takes one number or list of numbers", 4),
+])
+def test_numpy_arrays_refuse_what_they_do_not_take(code, message, start):
+    with pytest.raises(ExpressionError) as e:
+        trace(code)
+    assert (e.value.message, e.value.start) == (message, start)

@@ -84,7 +84,7 @@ function literalValue(text) {
   }
 }
 
-const CONSTRUCTOR = /^((?:Value|torch\.tensor|torch\.Tensor)\(\s*)(\[[^()]*?\]|[^,()[\]]+?)(?=\s*[,)])/;
+const CONSTRUCTOR = /^((?:Value|torch\.tensor|torch\.Tensor|np\.array|numpy\.array)\(\s*)(\[[^()]*\]|[^,()[\]]+?)(?=\s*[,)])/;
 
 /**
  * The program's statements that assign a literal (`x = -2`, `w = [2, -3, -3]`): these names are
@@ -98,7 +98,8 @@ export function literals(text) {
   for (const m of src.matchAll(/[^\n;]+/g)) {
     const a = /^(\s*)([A-Za-z_]\w*)(\s*=\s*)(?!=)(.*?)\s*$/.exec(m[0]);
     if (!a) continue;
-    // micrograd's Value(2.0, label='x1') and torch.tensor(2.0, ...): the literal is the first argument
+    // micrograd's Value(2.0, label='x1'), torch.tensor(2.0, ...) and np.array([1, 2]): the literal
+    // is the first argument
     const ctor = CONSTRUCTOR.exec(a[4]);
     const literal = ctor ? ctor[2] : a[4];
     const value = literalValue(literal);

@@ -12,7 +12,7 @@ import pytest
 from conftest import hold, holding, release, wait_ready
 from playwright.sync_api import Page, expect
 
-from engine.presets import MICROGRAD_README
+from engine.presets import MICROGRAD_README, VECTORS_CODE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -365,6 +365,18 @@ def test_a_missing_value_reported_by_the_server_is_filled_in(page: Page, base_ur
     expect(page.locator("#in-w")).to_have_value("1")
     expect(page.locator(".input-row[data-name=w] .from-program")).to_have_count(0)
     assert page.evaluate("window.errorShown") == 0
+
+
+def test_the_notes_numpy_arrays_are_set_in_the_program(page: Page, base_url: str) -> None:
+    """A newcomer pastes the notes' vectorised example: each np.array is an input whose row
+    shows and edits the program's list, and the line the output does not read is named."""
+    open_page(page, base_url)
+    paste(page, VECTORS_CODE)
+    for name, text in (("a", "[1, 2, 3]"), ("A", "[[1, 2], [3, 4]]")):
+        row = page.locator(f".input-row[data-name={name}]")
+        expect(row.locator(".from-program")).to_have_count(1)
+        expect(row.locator("input.list")).to_have_value(text)
+    expect(page.locator("#result .warn", has_text="line 6: c is not drawn")).to_have_count(1)
 
 
 def test_nudge_and_gradient_check(page: Page, base_url: str) -> None:

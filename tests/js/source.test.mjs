@@ -29,3 +29,9 @@ test("micrograd's Value and PyTorch's tensor hold their literal in the first arg
   for (const l of found) assert.equal(text.slice(l.start, l.end), l.text);
   assert.equal(replaceLiteral(text, 'b', '2.5').split('\n')[1], "b = Value(2.5, label='b')");
 });
+
+test("numpy's np.array holds its literal in its argument", () => {
+  const text = 'a = np.array([1, 2, 3])\nA = numpy.array([[1, 2], [3, 4]])\nc = a + a';
+  assert.deepEqual(literals(text).map((l) => [l.name, l.value]), [['a', [1, 2, 3]], ['A', [[1, 2], [3, 4]]]]);
+  assert.equal(replaceLiteral(text, 'a', '[0, 1, 2]').split('\n')[0], 'a = np.array([0, 1, 2])');
+});
