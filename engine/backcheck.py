@@ -287,9 +287,13 @@ class _Check:
                 if name in known or _dname(name, known):
                     continue
                 what = f"unknown name '{name}'"
+                hint = self._suggest(name)
                 if name[0] == "d":
                     what += f": the forward pass has no variable '{name[1:]}'"
-                raise ExpressionError(what, *span, hint=self._suggest(name))
+                elif "d" + name in known:  # dnum = ... above, and no num: no forward pass
+                    what += ": the backward pass reads the forward pass's variables"
+                    hint = f"paste the forward pass that computes {name} above the backward pass"
+                raise ExpressionError(what, *span, hint=hint)
         # a number, a list of numbers or random numbers is an input, whose gradient is asked for
         stages = [st for st in self.forward if any(g.output.kind != "const" for g in st.rhs)]
         if not any(_reads(st) for st in stages):

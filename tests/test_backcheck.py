@@ -13,7 +13,15 @@ from test_properties import programs, values
 
 from engine import ExpressionError, backward_check, trace
 from engine.parse import parse
-from engine.presets import CHAIN_RULE_CODE, MATRIX_CODE, NEURON, NEURON_CODE, STAGED, STAGED_CODE
+from engine.presets import (
+    CHAIN_RULE_CODE,
+    MATRIX_CODE,
+    NEURON,
+    NEURON_CODE,
+    STAGED,
+    STAGED_BACKWARD,
+    STAGED_CODE,
+)
 
 
 def line_of(code: str, text: str) -> int:
@@ -389,6 +397,14 @@ def test_errors_in_the_notes_naming_point_at_the_name(code, fragment, words):
 def test_errors_point_at_the_mistake(code, fragment, words):
     e = raises_at(code, fragment)
     assert words in e.message
+
+
+def test_a_backward_pass_pasted_alone_asks_for_its_forward_pass():
+    """The notes' staged backward pass without the forward pass above it: the first forward
+    variable it reads is named, with what to do (not "did you mean dnum?")."""
+    e = raises_at(STAGED_BACKWARD, "num")
+    assert "reads the forward pass's variables" in e.message, e.message
+    assert e.hint == "paste the forward pass that computes num above the backward pass"
 
 
 def test_no_backward_lines_is_an_error():
