@@ -4,7 +4,7 @@ network, streamed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +25,6 @@ from app.schemas import (
     Problem,
     TrainRequest,
 )
-from engine.circuit import jsonable
 from engine.labs.cliff import cliff
 from engine.labs.gradient_flow import gradient_flow
 from engine.labs.training import train
@@ -34,21 +33,16 @@ log = logging.getLogger("chainrule")
 router = APIRouter(tags=["labs"])
 
 
-def lab_job(lab: Callable[..., Any], params: dict) -> bytes:
-    """The response body of `lab(**params)`."""
-    return dumps(jsonable(lab(**params)))
-
-
 @router.post("/api/labs/gradient-flow", response_model=GradientFlowResponse, responses=ERRORS)
 async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> EncodedJSON:
     """Per-layer activations and back-propagated gradient sizes of a freshly initialised MLP."""
-    return await in_worker(request, lab_job, gradient_flow, body.model_dump())
+    return await in_worker(request, gradient_flow, **body.model_dump())
 
 
 @router.post("/api/labs/cliff", response_model=CliffResponse, responses=ERRORS)
 async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
-    return await in_worker(request, lab_job, cliff, body.model_dump())
+    return await in_worker(request, cliff, **body.model_dump())
 
 
 # --- training, streamed ------------------------------------------------------------------------
