@@ -19,6 +19,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from app.settings import Settings
 from engine import nn
 from engine.labs import datasets, training
 from engine.labs.gradient_flow import SATURATION
@@ -339,20 +340,25 @@ class Problem(BaseModel):
         None, description="For 422: each schema violation's loc, msg and type.")
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {status: {
-    "description": description,
-    "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
-} for status, description in {
+# What each error status means; app.main's description lists them too.
+STATUSES = {
     400: "The expression or its values are wrong (syntax, unknown name, missing value, shape "
-         "mismatch, a limit of size, work or response exceeded).",
+         "mismatch; the problem's `position` in the text when known), or the request is over "
+         "a limit of size, work or response.",
     408: "The request body did not arrive within the time limit.",
-    413: "The request body is larger than 1 MB.",
+    413: f"The request body is larger than the limit ({Settings.max_body / 1e6:g} MB by "
+         "default).",
     415: "The request body is not application/json.",
     422: "The request does not match the schema or its bounds (detail says which field and "
          "why).",
-    503: "The computation took longer than the time limit, its worker process ended, or too "
-         "many requests are being computed already (answered at once, with Retry-After).",
-}.items()}
+    503: f"The computation took longer than the time limit ({Settings.time_limit:g} s by "
+         "default), its worker process ended, or too many requests are being computed already "
+         "(answered at once, with Retry-After).",
+}
+ERRORS: dict[int | str, dict[str, Any]] = {status: {
+    "description": description,
+    "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
+} for status, description in STATUSES.items()}
 
 
 # --- labs: gradient flow, the cliff -------------------------------------------------------------
