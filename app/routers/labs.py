@@ -27,7 +27,7 @@ from app.schemas import (
 )
 from engine.labs.cliff import cliff
 from engine.labs.gradient_flow import gradient_flow
-from engine.labs.training import train
+from engine.labs.training import summary, train
 
 log = logging.getLogger("chainrule")
 router = APIRouter(tags=["labs"])
@@ -88,16 +88,11 @@ async def _train_lines(params: dict[str, Any], limit: float) -> AsyncIterator[by
                 last = item
             yield dumps(item) + b"\n"
     except TimeLimitExceeded:
-        yield dumps({"done": True, "stopped": "time limit", **_so_far(last),
+        yield dumps({"done": True, "stopped": "time limit", **summary(last, last.get("seconds")),
                      "error": f"training stopped at the time limit of {limit:g} s"}) + b"\n"
     except (engine.ExpressionError, RuntimeError, WorkerLost) as e:
         log.error("training failed: %s", e)
-        yield dumps({"done": True, "stopped": "error", **_so_far(last),
+        yield dumps({"done": True, "stopped": "error", **summary(last, last.get("seconds")),
                      "error": "training failed on the server; the error has been logged"}
                     ) + b"\n"
 
-
-def _so_far(line: dict[str, Any]) -> dict[str, Any]:
-    return {"epochs": line.get("epoch", 0), "loss": line.get("loss"),
-            "accuracy": line.get("accuracy"), "test_accuracy": line.get("test_accuracy"),
-            "seconds": line.get("seconds")}

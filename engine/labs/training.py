@@ -158,9 +158,11 @@ def train(dataset: str = "spiral", hidden: int = 100, activation: str = "relu",
             line["boundary"] = _boundary(graph, logits, params, data)
         yield line
         if not finite:
-            yield jsonable({"done": True, "stopped": "diverged", **_summary(line, t0)})
+            yield jsonable({"done": True, "stopped": "diverged",
+                            **summary(line, time.perf_counter() - t0)})
             return
-    yield jsonable({"done": True, "stopped": "epochs", **_summary(line, t0)})
+    yield jsonable({"done": True, "stopped": "epochs",
+                    **summary(line, time.perf_counter() - t0)})
 
 
 def _update(params: dict[str, np.ndarray], step: dict[str, np.ndarray], lr: float) -> None:
@@ -202,7 +204,8 @@ def _boundary(graph: Graph, logits: int, params: dict, data: Dataset) -> dict[st
     return {"x": xs, "y": ys, "size": GRID, "classes": classes.tolist()}
 
 
-def _summary(line: dict[str, Any], t0: float) -> dict[str, Any]:
+def summary(line: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+    """The `done` line's numbers: the last progress line's (none before the first one)."""
     return {"epochs": line.get("epoch", 0), "loss": line.get("loss"),
             "accuracy": line.get("accuracy"), "test_accuracy": line.get("test_accuracy"),
-            "seconds": time.perf_counter() - t0}
+            "seconds": seconds}
