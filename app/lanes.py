@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import pickle
 import resource
@@ -274,7 +275,8 @@ class Pool:
         try:
             worker = _Worker(self.memory)
         except Exception as e:  # the server is stopping, or the machine is out of processes
-            log.warning("a worker process did not start: %r", e)
+            if not multiprocessing.util.is_exiting():  # at exit its children are ended first
+                log.warning("a worker process did not start: %r", e)
             with self._lock:
                 self._count -= 1
             return

@@ -15,18 +15,16 @@ from app.lanes import POOL
 from app.middleware import Doors
 from app.responses import StrictJSONResponse
 from app.routers import api, labs, pages
+from app.schemas import STATUSES
 from app.settings import ROOT, Settings
 from engine.circuit import compile_text
 
-DESCRIPTION = """Expressions become circuits: every wire's forward value and gradient.
-
-Errors are `application/problem+json` (RFC 9457): 400 for a wrong expression or values (with the
-`position` in the text when known) or a request over the limits of size, work or response, 408
-for a body that does not arrive in time, 413 for a body over the size limit, 415 for a body that
-is not `application/json`, 422 for a request that does not match the schema, 503 when the
-computation exceeds the time limit (5 s by default). Numbers that are not finite are sent as the
-strings "NaN", "Infinity" and "-Infinity".
-"""
+DESCRIPTION = (
+    "Expressions become circuits: every wire's forward value and gradient.\n\n"
+    "Errors are `application/problem+json` (RFC 9457):\n\n"
+    + "".join(f"- {status}: {text}\n" for status, text in STATUSES.items())
+    + '\nNumbers that are not finite are sent as the strings "NaN", "Infinity" and '
+    '"-Infinity".\n')
 
 
 class _Lines(logging.Formatter):

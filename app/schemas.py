@@ -19,6 +19,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from app.settings import Settings
 from engine import nn
 from engine.labs import datasets, training
 from engine.labs.gradient_flow import SATURATION
@@ -62,6 +63,7 @@ OutValue = Annotated[OutNumber | OutNested, Field(
 
 # --- requests --------------------------------------------------------------------------------
 
+_XYZ = {"x": -2, "y": 5, "z": -4}
 _NEURON = {
     "expression": "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
     "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3},
@@ -73,7 +75,7 @@ class CircuitRequest(BaseModel):
     """An expression (or short program) with values for its inputs."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}, "expand": False},
+        {"expression": "(x + y) * z", "values": _XYZ, "expand": False},
         _NEURON,
         {"expression": "sum(relu(W @ x))", "values": {
             "W": {"randn": [3, 4], "seed": 0}, "x": [1, 2, 3, 4]}},
@@ -83,7 +85,7 @@ class CircuitRequest(BaseModel):
         "or `;`; the last one is the output.", examples=["(x + y) * z"])
     values: dict[str, Value] = Field(
         default_factory=dict, description="Input values by name; they override literals "
-        "assigned in the program.", examples=[{"x": -2, "y": 5, "z": -4}])
+        "assigned in the program.", examples=[_XYZ])
     expand: StrictBool = Field(
         False, description="Draw composite gates (sigmoid, tanh, ...) as primitive gates.")
 
@@ -97,7 +99,7 @@ class GradcheckRequest(CircuitRequest):
     """A circuit request plus the step of the central differences."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [  # extra="forbid" inherited
-        {"expression": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}, "h": 1e-5}]})
+        {"expression": "(x + y) * z", "values": _XYZ, "h": 1e-5}]})
     h: Annotated[Number, Field(ge=1e-10, le=1)] | None = Field(
         None, description="Step of the central differences (default 1e-5), from 1e-10 to 1.",
         examples=[1e-5])
@@ -280,7 +282,7 @@ class Preset(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "add-mul", "title": "(x + y) * z", "expression": "q = x + y\nf = q * z",
-        "values": {"x": -2, "y": 5, "z": -4}, "expand": False,
+        "values": _XYZ, "expand": False,
         "notes": "The add gate distributes the gradient; the mul gate swaps its inputs.",
         "backward": False}]})
 
@@ -339,20 +341,26 @@ class Problem(BaseModel):
         None, description="For 422: each schema violation's loc, msg and type.")
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {status: {
-    "description": description,
-    "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
-} for status, description in {
+# What each error status means; app.main's description lists them too.
+STATUSES = {
     400: "The expression or its values are wrong (syntax, unknown name, missing value, shape "
-         "mismatch, a limit of size, work or response exceeded).",
+         "mismatch; the problem's `position` in the text when known), or the request is over "
+         "a limit of size, work or response.",
     408: "The request body did not arrive within the time limit.",
-    413: "The request body is larger than 1 MB.",
+    413: f"The request body is larger than the limit ({Settings.max_body / 1e6:g} MB by "
+         "default).",
     415: "The request body is not application/json.",
     422: "The request does not match the schema or its bounds (detail says which field and "
          "why).",
-    503: "The computation took longer than the time limit, its worker process ended, or too "
-         "many requests are being computed already (answered at once, with Retry-After).",
-}.items()}
+    503: f"The computation took longer than the time limit ({Settings.time_limit:g} s by "
+         "default), its worker process ended, or too many requests are being computed already "
+         "(answered at once, with Retry-After).",
+}
+# Problem's schema is in the document's components: /api/labs/train names it as a model.
+ERRORS: dict[int | str, dict[str, Any]] = {status: {
+    "description": description,
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+} for status, description in STATUSES.items()}
 
 
 # --- labs: gradient flow, the cliff -------------------------------------------------------------
@@ -372,6 +380,12 @@ FLOW_LIMITS = (
 )
 
 
+# The weight schemes of engine.nn.init_weights; a seed of numpy's random generator.
+_INITS = ("standard: U[±1/√n_in]; xavier: U[±√6/√(n_in+n_out)]; he: N(0, 2/n_in); "
+          "normal: N(0, 1)")
+Seed = Annotated[StrictInt, Field(ge=0, le=2**32 - 1)]
+
+
 class GradientFlowRequest(BaseModel):
     """A deep MLP at initialisation: depth hidden layers of `width` units, 10 classes."""
 
@@ -386,14 +400,13 @@ class GradientFlowRequest(BaseModel):
                              description="Units per hidden layer (and inputs).")
     activation: Literal[nn.ACTIVATIONS] = "tanh"
     init: Literal[nn.INITS] = Field(
-        "standard", description="standard: U[-1/√n, 1/√n]; xavier: U[±√6/√(n_in+n_out)]; "
-        "he: N(0, 2/n_in); normal: N(0, 1).")
+        "standard", description=_INITS + ".")
     scale: Number = Field(1.0, gt=0, le=100,
                          description="Multiplies every weight; above 1 makes gradients explode.")
     batch: StrictInt = Field(64, ge=1, le=512,
                              description="Rows of the standard-normal input batch.")
     residual: StrictBool = Field(False, description="Add a skip connection around every layer.")
-    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of data, labels and weights.")
+    seed: Seed = Field(0, description="Seed of data, labels and weights.")
 
     @model_validator(mode="after")
     def _fits(self) -> GradientFlowRequest:
@@ -562,15 +575,14 @@ class TrainRequest(BaseModel):
     activation: Literal[training.ACTIVATIONS] = "relu"
     bias: StrictBool = Field(True, description="false is the notes' bias-free network.")
     init: Literal[training.INITS] = Field(
-        "small", description="small: 0.01·N(0, 1); standard: U[±1/√n]; xavier: "
-        "U[±√6/√(n_in+n_out)]; he: N(0, 2/n_in); normal: N(0, 1). Biases start at 0.")
+        "small", description=f"small: 0.01·N(0, 1); {_INITS}. Biases start at 0.")
     lr: Annotated[Number, Field(gt=0, le=100)] = Field(1.0, description="Learning rate.")
     reg: Annotated[Number, Field(ge=0, le=10)] = Field(
         0.001, description="L2 strength: the loss adds reg/2 · ΣW².")
     batch: StrictInt = Field(0, ge=0, le=100_000, description="Minibatch rows; 0 is all.")
     epochs: StrictInt = Field(10_000, ge=1, le=TRAIN_ITERATIONS,
                               description="Passes over the training set.")
-    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seed of data and weights.")
+    seed: Seed = Field(0, description="Seed of data and weights.")
 
     @model_validator(mode="after")
     def _fits(self) -> TrainRequest:

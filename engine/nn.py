@@ -63,33 +63,46 @@ class MLP:
         return values
 
 
-def mlp(depth: int, activation: str, residual: bool = False) -> MLP:
+def mlp(depth: int, activation: str, residual: bool = False, *, bias: bool = False,
+        reg: float = 0.0, names: tuple[str, str, str] = ("x", "labels", "W_out")) -> MLP:
     """`depth` hidden layers s_l = h_{l-1} @ W_l, h_l = f(s_l) (plus h_{l-1} if residual),
     then logits = h_depth @ W_out and a softmax cross-entropy loss (averaged over the batch).
+    `names` are the inputs' names for the data, its labels and the last weight.
 
-    No biases: they start at zero in every scheme, so they would not change the picture at
-    initialisation. A linear layer has no activation gate: h_l is s_l itself.
+    No biases unless `bias` (b_l added to each s_l and to the logits): they start at zero in
+    every scheme, so they would not change the picture at initialisation. `reg` adds an L2
+    penalty reg/2 · ΣW² over every weight. A linear layer has no activation gate: h_l is s_l
+    itself.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of "
                          f"{', '.join(ACTIVATIONS)}")
+    data, label, last = names
     g = Graph()
-    h = g.input("x")
-    labels = g.input("labels")
+    h = g.input(data)
+    labels = g.input(label)
     pre, act, weights = [], [], []
-    for layer in range(1, depth + 1):
-        w = g.input(f"W{layer}")
-        s = g.gate("matmul", (h, w), name=f"s{layer}")
-        f = s if activation == "linear" else g.gate(activation, (s,), name=f"f{layer}")
+    for layer in range(1, depth + 2):
+        w = g.input(last if layer > depth else f"W{layer}")
         weights.append(w)
+        s = g.gate("matmul", (h, w), name=f"s{layer}")
+        if bias:
+            s = g.gate("add", (s, g.input(f"b{layer}")), name=f"s{layer}")
+        if layer > depth:
+            break
+        f = s if activation == "linear" else g.gate(activation, (s,), name=f"f{layer}")
         pre.append(s)
         act.append(f)
         # the skip connection gives the gradient a path around every activation gate
         h = g.gate("add", (h, f), name=f"h{layer}") if residual else f
-    w_out = g.input("W_out")
-    logits = g.gate("matmul", (h, w_out), name="logits")
-    g.gate("softmax_ce", (logits, labels), name="loss")
-    weights.append(w_out)
+    s.name = "logits"
+    loss = g.gate("softmax_ce", (s, labels), name="loss")
+    if reg:
+        loss.name = "data_loss"
+        for w in weights:
+            penalty = g.gate("sum", (g.gate("mul", (w, w)),))
+            loss = g.gate("add", (loss, g.gate("scale", (penalty,), a=0.5 * reg)))
+        loss.name = "loss"
     return MLP(g, activation, tuple(pre), tuple(act), tuple(weights))
 
 

@@ -265,3 +265,24 @@ def test_a_worker_whose_server_is_gone_ends_quietly(when):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("exiting", [False, True])
+def test_a_worker_that_fails_to_start_is_logged_unless_the_interpreter_is_exiting(
+        exiting, monkeypatch, caplog):
+    # at exit multiprocessing ends the children first: a replacement still starting reads EOF
+    import multiprocessing.util
+
+    from app import lanes
+
+    def eof(memory):
+        raise EOFError
+
+    monkeypatch.setattr(lanes, "_Worker", eof)
+    monkeypatch.setattr(multiprocessing.util, "_exiting", exiting)
+    pool = lanes.Pool(1, 0)
+    pool._count = 1  # as take() counts a worker it starts
+    pool._start()
+    assert pool._count == 0
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged == ([] if exiting else ["a worker process did not start: EOFError()"])

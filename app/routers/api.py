@@ -44,14 +44,6 @@ INLINE_SECONDS = 0.001  # work the cost model puts under this runs on the event 
 # The jobs: module-level functions, so that a worker process can be handed them by name.
 
 
-def _traced(text: str, values: dict, expand: bool, response: bool) -> engine.Circuit:
-    graph = compile_text(text, expand, LIMITS)
-    cost = estimate(graph, values, LIMITS, BUDGET)
-    if response:
-        check_response(cost, BUDGET)
-    return engine.Circuit(text, graph, values, LIMITS)
-
-
 def parse_job(text: str, expand: bool) -> Graph | None:
     """The graph of a text too long to parse on the event loop (fresh: it pickles), if it is
     small enough to be traced on the loop some day; a bigger one would cost the loop more to
@@ -60,26 +52,28 @@ def parse_job(text: str, expand: bool) -> Graph | None:
     return graph if len(graph.nodes) * US_PER_SCALAR_GATE * 1e-6 <= INLINE_SECONDS else None
 
 
-def circuit_job(text: str, values: dict, expand: bool) -> bytes:
-    """The /api/circuit response body."""
-    return dumps(_traced(text, values, expand, True).to_dict())
+def traced_job(text: str, values: dict, expand: bool, method: Callable[..., dict],
+               *args: Any) -> bytes:
+    """The response body `method(circuit, *args)` makes of the traced circuit: Circuit.to_dict
+    (/api/circuit, whose response size is checked before the work), .check or .code."""
+    graph = compile_text(text, expand, LIMITS)
+    cost = estimate(graph, values, LIMITS, BUDGET)
+    if method is engine.Circuit.to_dict:
+        check_response(cost, BUDGET)
+    return dumps(method(engine.Circuit(text, graph, values, LIMITS), *args))
 
 
-def gradcheck_job(text: str, values: dict, expand: bool, h: float | None) -> bytes:
-    """The /api/gradcheck response body."""
-    return dumps(_traced(text, values, expand, False).check(*(() if h is None else (h,))))
+def job(fn: Callable[..., Any], kw: dict[str, Any]) -> bytes:
+    """The response body `fn(**kw)` makes; `fn` returns strict JSON data (engine.descent,
+    engine.backward_check, the labs)."""
+    return dumps(fn(**kw))
 
 
-def code_job(text: str, values: dict, expand: bool) -> bytes:
-    """The /api/code response body."""
-    return dumps(_traced(text, values, expand, False).code())
-
-
-async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest,
-               *more: Any) -> EncodedJSON:
-    """`job` where the cost model says: refused before any work when over a budget; traced here,
-    on the event loop, when tiny; in a worker process otherwise. Text is parsed here when it is
-    short, else in a worker, and kept in this process's cache either way."""
+async def _run(request: Request, body: CircuitRequest, method: Callable[..., dict],
+               *args: Any) -> EncodedJSON:
+    """traced_job where the cost model says: refused before any work when over a budget; traced
+    here, on the event loop, when tiny; in a worker process otherwise. Text is parsed here when
+    it is short, else in a worker, and kept in this process's cache either way."""
     limit = request.app.state.settings.time_limit
     start = time.monotonic()
     values = body.engine_values()
@@ -94,7 +88,7 @@ async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest
                 graph = remember(text, expand, LIMITS, graph)
     if graph is not None:  # else the worker checks the cost before the work
         cost = estimate(graph, values, LIMITS, BUDGET)
-        if job is circuit_job:
+        if method is engine.Circuit.to_dict:
             check_response(cost, BUDGET)
             if cost.seconds <= INLINE_SECONDS:
                 with computing():  # as a worker would
@@ -104,16 +98,17 @@ async def _run(request: Request, job: Callable[..., bytes], body: CircuitRequest
     try:
         if remaining <= 0:
             raise TimeLimitExceeded(remaining)
-        result = await run_in_worker(job, text, values, expand, *more, limit=remaining)
+        result = await run_in_worker(traced_job, text, values, expand, method, *args,
+                                     limit=remaining)
     except TimeLimitExceeded:
         raise TimeLimitExceeded(limit) from None
     return EncodedJSON(result)
 
 
-async def in_worker(request: Request, job: Callable[..., bytes], *args: Any) -> EncodedJSON:
-    """The response body `job(*args)` makes in a worker process, within the time limit."""
+async def in_worker(request: Request, fn: Callable[..., Any], **kw: Any) -> EncodedJSON:
+    """The response body `fn(**kw)` makes in a worker process, within the time limit."""
     limit = request.app.state.settings.time_limit
-    return EncodedJSON(await run_in_worker(job, *args, limit=limit))
+    return EncodedJSON(await run_in_worker(job, fn, kw, limit=limit))
 
 
 # Handlers return their response directly: the engine's to_dict() already is the body, so
@@ -123,46 +118,38 @@ async def in_worker(request: Request, job: Callable[..., bytes], *args: Any) -> 
 @router.post("/api/circuit", response_model=CircuitResponse, responses=ERRORS, tags=["circuit"])
 async def circuit(body: CircuitRequest, request: Request) -> EncodedJSON:
     """Trace an expression: every wire's forward value and gradient."""
-    return await _run(request, circuit_job, body)
+    return await _run(request, body, engine.Circuit.to_dict)
 
 
 @router.post("/api/gradcheck", response_model=GradcheckResponse, responses=ERRORS,
              tags=["circuit"])
 async def gradcheck(body: GradcheckRequest, request: Request) -> EncodedJSON:
     """Check backprop's gradients against central differences."""
-    return await _run(request, gradcheck_job, body, None if body.h is None else float(body.h))
+    return await _run(request, body, engine.Circuit.check,
+                      *(() if body.h is None else (float(body.h),)))
 
 
 @router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"])
 async def code(body: CircuitRequest, request: Request) -> EncodedJSON:
     """Staged forward and backward Python for the circuit, in the course's style."""
-    return await _run(request, code_job, body)
-
-
-def backward_check_job(code: str, values: dict) -> bytes:
-    """The /api/backward-check response body."""
-    return dumps(engine.backward_check(code, values, limits=LIMITS))
+    return await _run(request, body, engine.Circuit.code)
 
 
 @router.post("/api/backward-check", response_model=BackwardCheckResponse, responses=ERRORS,
              tags=["circuit"])
 async def backward_check(body: BackwardCheckRequest, request: Request) -> EncodedJSON:
     """Judge a hand-written backward pass line by line against the engine's gradients."""
-    return await in_worker(request, backward_check_job, body.code, body.engine_values())
-
-
-def descent_job(text: str, values: dict, params: list[str], lr: float, steps: int, tol: float,
-                expand: bool) -> bytes:
-    return dumps(engine.descent(text, values, params, lr=lr, steps=steps, tol=tol,
-                                expand=expand, limits=LIMITS))
+    return await in_worker(request, engine.backward_check, code=body.code,
+                           values=body.engine_values(), limits=LIMITS)
 
 
 @router.post("/api/descent", response_model=DescentResponse, responses=ERRORS, tags=["circuit"])
 async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
     """Plain gradient descent on named inputs of a circuit whose output is a scalar loss."""
     return await in_worker(
-        request, descent_job, body.expression, body.engine_values(),
-        body.params, float(body.lr), body.steps, float(body.tol), body.expand)
+        request, engine.descent, text=body.expression, values=body.engine_values(),
+        params=body.params, lr=float(body.lr), steps=body.steps, tol=float(body.tol),
+        expand=body.expand, limits=LIMITS)
 
 
 _OPS = [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,

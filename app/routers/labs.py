@@ -4,7 +4,7 @@ network, streamed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,30 +25,24 @@ from app.schemas import (
     Problem,
     TrainRequest,
 )
-from engine.circuit import jsonable
 from engine.labs.cliff import cliff
 from engine.labs.gradient_flow import gradient_flow
-from engine.labs.training import train
+from engine.labs.training import summary, train
 
 log = logging.getLogger("chainrule")
 router = APIRouter(tags=["labs"])
 
 
-def lab_job(lab: Callable[..., Any], params: dict) -> bytes:
-    """The response body of `lab(**params)`."""
-    return dumps(jsonable(lab(**params)))
-
-
 @router.post("/api/labs/gradient-flow", response_model=GradientFlowResponse, responses=ERRORS)
 async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> EncodedJSON:
     """Per-layer activations and back-propagated gradient sizes of a freshly initialised MLP."""
-    return await in_worker(request, lab_job, gradient_flow, body.model_dump())
+    return await in_worker(request, gradient_flow, **body.model_dump())
 
 
 @router.post("/api/labs/cliff", response_model=CliffResponse, responses=ERRORS)
 async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
-    return await in_worker(request, lab_job, cliff, body.model_dump())
+    return await in_worker(request, cliff, **body.model_dump())
 
 
 # --- training, streamed ------------------------------------------------------------------------
@@ -94,16 +88,11 @@ async def _train_lines(params: dict[str, Any], limit: float) -> AsyncIterator[by
                 last = item
             yield dumps(item) + b"\n"
     except TimeLimitExceeded:
-        yield dumps({"done": True, "stopped": "time limit", **_so_far(last),
+        yield dumps({"done": True, "stopped": "time limit", **summary(last, last.get("seconds")),
                      "error": f"training stopped at the time limit of {limit:g} s"}) + b"\n"
     except (engine.ExpressionError, RuntimeError, WorkerLost) as e:
         log.error("training failed: %s", e)
-        yield dumps({"done": True, "stopped": "error", **_so_far(last),
+        yield dumps({"done": True, "stopped": "error", **summary(last, last.get("seconds")),
                      "error": "training failed on the server; the error has been logged"}
                     ) + b"\n"
 
-
-def _so_far(line: dict[str, Any]) -> dict[str, Any]:
-    return {"epochs": line.get("epoch", 0), "loss": line.get("loss"),
-            "accuracy": line.get("accuracy"), "test_accuracy": line.get("test_accuracy"),
-            "seconds": line.get("seconds")}

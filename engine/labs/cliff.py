@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.circuit import jsonable
 from engine.graph import Graph
 from engine.nn import sigmoid_recurrence
 
@@ -74,7 +75,8 @@ def descend(start: tuple[float, float], lr: float, iterations: int, threshold: f
 def cliff(w_range: tuple[float, float] = (0.0, 10.0), b_range: tuple[float, float] = (-6.0, 2.0),
           grid: int = 61, start: tuple[float, float] = (4.0, -4.0), lr: float = 3.0,
           iterations: int = 40, threshold: float = 0.3) -> dict[str, Any]:
-    """The loss surface and the two descent paths, as the lab's API answers them."""
+    """The loss surface and the two descent paths, as the lab's API answers them (strict-JSON
+    data)."""
     out = {"steps": STEPS, "surface": surface(w_range, b_range, grid)}
     out.update(descend(start, lr, iterations, threshold))
-    return out
+    return jsonable(out)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.circuit import jsonable
 from engine.nn import mlp
 
 CLASSES = 10
@@ -85,7 +86,8 @@ def gradient_flow(depth: int = 5, width: int = 1000, activation: str = "tanh",
     """Per-layer activation statistics and gradient sizes of a freshly initialised MLP.
 
     Layer 1 is nearest the input. grad_var/grad_norm are those of dL/ds (s = the layer's
-    pre-activation, read from the backward pass); the loss is averaged over the batch.
+    pre-activation, read from the backward pass); the loss is averaged over the batch. Returns
+    strict-JSON data.
     """
     net = _network(depth, activation, residual)
     rng = np.random.default_rng(seed)
@@ -114,5 +116,5 @@ def gradient_flow(depth: int = 5, width: int = 1000, activation: str = "tanh",
                 "weight_grad_norm": weight_grad_norm,
                 "histogram": histogram(activation, a, bins),
             })
-    return {"loss": float(vals[net.graph.output.index]), "layers": layers,
-            "saturation": SATURATION[activation], "warnings": warnings}
+    return jsonable({"loss": float(vals[net.graph.output.index]), "layers": layers,
+                     "saturation": SATURATION[activation], "warnings": warnings})

@@ -19,7 +19,7 @@ import numpy as np
 from engine.circuit import jsonable
 from engine.graph import Graph
 from engine.labs.datasets import Dataset, load
-from engine.nn import init_weights
+from engine.nn import init_weights, mlp
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 INITS = ("small", "standard", "xavier", "he", "normal")  # small: 0.01 · N(0, 1), as CS231n
@@ -30,30 +30,13 @@ GRID = 60  # the boundary's cells along each axis
 
 def network(hidden: int, activation: str = "relu", bias: bool = True, reg: float = 0.0
             ) -> Graph:
-    """The classifier's circuit; its inputs are X, y and the parameters (W1, b1, W2, b2)."""
+    """The classifier's circuit: engine.nn.mlp with one hidden layer (none if `hidden` is 0);
+    its inputs are X, y and the parameters (W1, b1, W2, b2)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of "
                          f"{', '.join(ACTIVATIONS)}")
-    g = Graph()
-    h = g.input("X")
-    labels = g.input("y")
-    weights = []
-    layers = 2 if hidden else 1
-    for k in range(1, layers + 1):
-        w = g.input(f"W{k}")
-        weights.append(w)
-        s = g.gate("matmul", (h, w), name=f"s{k}")
-        if bias:
-            s = g.gate("add", (s, g.input(f"b{k}")), name=f"s{k}")
-        h = g.gate(activation, (s,), name=f"h{k}") if k < layers else s
-    h.name = "logits"
-    loss = g.gate("softmax_ce", (h, labels), name="data_loss")
-    if reg:
-        for w in weights:
-            penalty = g.gate("sum", (g.gate("mul", (w, w)),))
-            loss = g.gate("add", (loss, g.gate("scale", (penalty,), a=0.5 * reg)))
-        loss.name = "loss"
-    return g
+    depth = 1 if hidden else 0
+    return mlp(depth, activation, bias=bias, reg=reg, names=("X", "y", f"W{depth + 1}")).graph
 
 
 def init_params(rng: np.random.Generator, features: int, hidden: int, classes: int,
@@ -175,9 +158,11 @@ def train(dataset: str = "spiral", hidden: int = 100, activation: str = "relu",
             line["boundary"] = _boundary(graph, logits, params, data)
         yield line
         if not finite:
-            yield jsonable({"done": True, "stopped": "diverged", **_summary(line, t0)})
+            yield jsonable({"done": True, "stopped": "diverged",
+                            **summary(line, time.perf_counter() - t0)})
             return
-    yield jsonable({"done": True, "stopped": "epochs", **_summary(line, t0)})
+    yield jsonable({"done": True, "stopped": "epochs",
+                    **summary(line, time.perf_counter() - t0)})
 
 
 def _update(params: dict[str, np.ndarray], step: dict[str, np.ndarray], lr: float) -> None:
@@ -219,7 +204,8 @@ def _boundary(graph: Graph, logits: int, params: dict, data: Dataset) -> dict[st
     return {"x": xs, "y": ys, "size": GRID, "classes": classes.tolist()}
 
 
-def _summary(line: dict[str, Any], t0: float) -> dict[str, Any]:
+def summary(line: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+    """The `done` line's numbers: the last progress line's (none before the first one)."""
     return {"epochs": line.get("epoch", 0), "loss": line.get("loss"),
             "accuracy": line.get("accuracy"), "test_accuracy": line.get("test_accuracy"),
-            "seconds": time.perf_counter() - t0}
+            "seconds": seconds}
