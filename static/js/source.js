@@ -84,7 +84,9 @@ function literalValue(text) {
   }
 }
 
-const CONSTRUCTOR = /^((?:Value|torch\.tensor|torch\.Tensor|np\.array|numpy\.array)\(\s*)(\[[^()]*\]|[^,()[\]]+?)(?=\s*[,)])/;
+// the call is the whole right side (keywords after the literal, .double() after the call): in
+// `Value(2.0) * 2` the literal is not the variable's value
+const CONSTRUCTOR = /^((?:Value|torch\.tensor|torch\.Tensor|np\.array|numpy\.array)\(\s*)(\[[^()]*\]|[^,()[\]]+?)(?=\s*(?:,[^()]*)?\)(?:\.double\(\))?$)/;
 
 /**
  * The program's statements that assign a literal (`x = -2`, `w = [2, -3, -3]`): these names are

@@ -35,3 +35,8 @@ test("numpy's np.array holds its literal in its argument", () => {
   assert.deepEqual(literals(text).map((l) => [l.name, l.value]), [['a', [1, 2, 3]], ['A', [[1, 2], [3, 4]]]]);
   assert.equal(replaceLiteral(text, 'a', '[0, 1, 2]').split('\n')[0], 'a = np.array([0, 1, 2])');
 });
+
+test('a constructor followed by more arithmetic is no literal; .double() after it is', () => {
+  const text = 'a = np.array([1, 2]) * 2\nb = Value(2.0) + c\nt = torch.Tensor([2.0]).double()';
+  assert.deepEqual(literals(text).map((l) => [l.name, l.value]), [['t', [2]]]);
+});
