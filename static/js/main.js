@@ -131,10 +131,11 @@ function schedule(ms = 300) {
 
 /**
  * Set input `name` to `value` (spelled `text`): the code is the truth, so a literal the program
- * assigns is rewritten in the code; any other input's value is the user's and is sent.
+ * assigns is rewritten in the code; any other input's value is the user's and is sent (one the
+ * code computes too: a descent step's).
  */
 function setInput(name, value, text, ms) {
-  if (rowsOf(state).find((r) => r.name === name)?.program) {
+  if (rowsOf(state).find((r) => r.name === name)?.literal !== undefined) {
     state.expression = replaceLiteral(state.expression, name, text);
     editor.setText(state.expression);
   } else state.values[name] = value;

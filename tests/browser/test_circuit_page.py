@@ -1051,3 +1051,23 @@ def test_a_random_tensor_row_says_which_field_is_the_shape_and_which_the_seed(
     expect(page.get_by_label("W seed")).to_have_value("0")
     expect(page.locator(".input-row[data-name=x] label.field")).to_have_count(2)
     expect(page.locator(".input-row[data-name=x] label.field").first).to_be_hidden()
+
+
+def test_an_input_the_program_computes_keeps_its_value_on_the_next_drawing(page: Page,
+                                                                          base_url: str) -> None:
+    """`k = 2 * 3` and `X = np.random.randn(2, 2)` are inputs whose values the code gives: their
+    rows say so, and a later drawing (expand ticked) or the link never sends them a 1."""
+    open_page(page, base_url)
+    program = "import numpy as np\nX = np.random.randn(2, 2)\nk = 2 * 3\ny = (X * k).sum() * k"
+    paste(page, program)
+    before = page.inner_text("#output-value")
+    for name in ("X", "k"):
+        row = page.locator(f"#inputs .input-row[data-name={name}]")
+        expect(row).to_contain_text("set in the program")
+        expect(row.locator("input.num")).to_be_hidden()
+    n = renders(page)
+    page.check("#expand")
+    wait_render(page, n)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#output-value")).to_have_text(before)
+    assert "&v=" not in page.evaluate("location.hash")
