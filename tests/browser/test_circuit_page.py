@@ -1071,3 +1071,18 @@ def test_an_input_the_program_computes_keeps_its_value_on_the_next_drawing(page:
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#output-value")).to_have_text(before)
     assert "&v=" not in page.evaluate("location.hash")
+
+
+def test_an_exported_drawing_carries_no_mark_of_the_pointer(page: Page, base_url: str) -> None:
+    """A gate under the pointer, or the one the explanation last showed, is drawn as every other
+    gate in the SVG and PNG: a figure has no hover ring."""
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.hover("g.gate[data-op=add]")
+    expect(page.locator("g.gate.selected")).to_have_count(1)
+    with page.expect_download() as d:
+        page.click("#download-svg")
+    root = ET.parse(d.value.path()).getroot()
+    strokes = {g.get("data-op"): g.find(f"{SVG_NS}circle").get("style")
+               for g in root.iter(f"{SVG_NS}g") if "gate" in (g.get("class") or "").split()}
+    assert strokes["add"] == strokes["mul"]
