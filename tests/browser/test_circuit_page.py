@@ -1086,3 +1086,39 @@ def test_an_exported_drawing_carries_no_mark_of_the_pointer(page: Page, base_url
     strokes = {g.get("data-op"): g.find(f"{SVG_NS}circle").get("style")
                for g in root.iter(f"{SVG_NS}g") if "gate" in (g.get("class") or "").split()}
     assert strokes["add"] == strokes["mul"]
+
+
+CODE_CONTRAST_JS = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).map((v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const bg = lum(getComputedStyle(document.querySelector('#editor .cm-editor')).backgroundColor);
+  const out = {};
+  for (const s of document.querySelectorAll('#editor .cm-line span')) {
+    const l = lum(getComputedStyle(s).color);
+    out[s.textContent] = (Math.max(l, bg) + 0.05) / (Math.min(l, bg) + 0.05);
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_code_is_readable_in_both_themes(browser, base_url: str, theme: str) -> None:
+    """Keywords, numbers, strings and comments in the editor stand out from its background at
+    a contrast of 4.5 or more, in either theme."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = ctx.new_page()
+        page.add_init_script(f"localStorage.setItem('chainrule-theme', '{theme}')")
+        program = "import math\nx = 2.0  # an input\nprint(f'{x:.4f}')\ny = math.exp(x)"
+        open_page(page, base_url, link(program, {}))
+        contrast = page.evaluate(CODE_CONTRAST_JS)
+        assert {"import", "2.0", "# an input"} <= contrast.keys(), contrast
+        assert all(c >= 4.5 for c in contrast.values()), contrast
+    finally:
+        ctx.close()
