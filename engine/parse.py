@@ -248,7 +248,7 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
             ascii_ = what.split()[-1].lower()  # GREEK SMALL LETTER ALPHA -> alpha
         else:
             ascii_ = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-    hint = f"type '{ascii_}' instead" if ascii_ else "use ASCII characters only"
+    hint = f"type {ascii_!r} instead" if ascii_ else "use ASCII characters only"
     return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
                            hint=hint)
 

@@ -313,6 +313,7 @@ def test_function_and_index_spans():
         ("x − y", "MINUS SIGN", (2, 3), "'-'"),
         ("x × y", "MULTIPLICATION SIGN", (2, 3), "'*'"),
         ("α * x", "GREEK SMALL LETTER ALPHA", (0, 1), "'alpha'"),
+        ("x = Value(2.0, label=‘x’)", "LEFT SINGLE QUOTATION MARK", (21, 22), "type \"'\" instead"),
         ("__import__('os')", "unknown function '__import__'", (0, 10), None),
         ("x.__class__", "'x.__class__' is not available", (0, 11), "math. and np."),
         ("os.system(1)", "'os.system' is not available", (0, 9), None),
