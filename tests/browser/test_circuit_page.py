@@ -1122,3 +1122,20 @@ def test_the_code_is_readable_in_both_themes(browser, base_url: str, theme: str)
         assert all(c >= 4.5 for c in contrast.values()), contrast
     finally:
         ctx.close()
+
+
+def test_a_tensor_gate_explained_shows_its_vectors_not_a_bare_shape(page: Page,
+                                                                    base_url: str) -> None:
+    """x * w of two 3-vectors: the explanation shows their numbers, as the wires do, not "3"
+    (which reads as the number 3); a large tensor is named a tensor with its shape."""
+    open_page(page, base_url)
+    paste(page, "x = [1, 2, 3]\nw = [0.5, -1, 2]\nW = np.random.randn(4, 5)\ns = W.sum()\n"
+                "f = (x * w).sum() * s")
+    page.hover("g.gate[data-op=mul]")
+    explain = page.locator("#explain")
+    expect(explain.locator("tr.send td.value")).to_have_text(
+        ["[1.00, 2.00, 3.00]", "[0.50, -1.00, 2.00]"])
+    vector = re.compile(r"^\[(-?\d+\.\d\d, ){2}-?\d+\.\d\d\]$")
+    expect(explain.locator(".upstream")).to_have_text(vector)
+    page.hover("g.gate[aria-label^='sum gate s ']")
+    expect(explain.locator("tr.send td.value")).to_have_text(["tensor 4×5"])
