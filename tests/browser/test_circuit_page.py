@@ -1139,3 +1139,16 @@ def test_a_tensor_gate_explained_shows_its_vectors_not_a_bare_shape(page: Page,
     expect(explain.locator(".upstream")).to_have_text(vector)
     page.hover("g.gate[aria-label^='sum gate s ']")
     expect(explain.locator("tr.send td.value")).to_have_text(["tensor 4×5"])
+
+
+def test_a_focused_gate_shows_its_focus_by_its_ring_not_a_box_over_its_labels(
+        page: Page, base_url: str) -> None:
+    """The accent ring of a clicked gate marks it; the browser's focus box, drawn around the
+    gate, would cover the shape text beside a tensor gate."""
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    gate = page.locator("g.gate[data-op=add]")
+    gate.click()
+    expect(gate).to_be_focused()
+    assert gate.evaluate("g => getComputedStyle(g).outlineStyle") == "none"
+    stroke = gate.locator("circle").evaluate("c => getComputedStyle(c).strokeWidth")
+    assert float(stroke.removesuffix("px")) >= 2.5
