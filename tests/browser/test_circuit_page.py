@@ -1152,3 +1152,17 @@ def test_a_focused_gate_shows_its_focus_by_its_ring_not_a_box_over_its_labels(
     assert gate.evaluate("g => getComputedStyle(g).outlineStyle") == "none"
     stroke = gate.locator("circle").evaluate("c => getComputedStyle(c).strokeWidth")
     assert float(stroke.removesuffix("px")) >= 2.5
+
+
+def test_print_lines_say_what_they_print_only_once_the_steps_have_computed_it(
+        page: Page, base_url: str) -> None:
+    """Stepping micrograd's README: g′ is a ? and so is what line 15 prints, until the end."""
+    open_page(page, base_url)
+    paste(page, MICROGRAD_README)
+    notes = page.locator("#result .note")
+    expect(notes.first).to_have_text("▸ line 15 prints 24.7041")
+    page.click("#step")
+    expect(page.locator("#output-value")).to_have_text("?")
+    expect(notes).to_have_text(["▸ line 15 prints ?", "▸ line 17 prints ?", "▸ line 18 prints ?"])
+    page.click("#show-all")
+    expect(notes.first).to_have_text("▸ line 15 prints 24.7041")
