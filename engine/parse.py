@@ -644,6 +644,10 @@ class _Builder:
             return _err(f"unknown function '{name}'", span,
                         "chainrule never runs code: write the computation itself")
         short = name.rsplit(".", 1)[-1]
+        if short in ("MLP", "Layer", "Neuron"):
+            return _err(f"unknown function '{name}'", span,
+                        "micrograd's networks are not drawn: write its neurons out, like "
+                        "(w1*x1 + w2*x2 + b).tanh()")
         close = difflib.get_close_matches(short, list(self.functions), n=1)
         hint = (f"did you mean {close[0]}?" if close
                 else "available: " + ", ".join(sorted(self.functions)))

@@ -315,6 +315,7 @@ def test_function_and_index_spans():
         ("α * x", "GREEK SMALL LETTER ALPHA", (0, 1), "'alpha'"),
         ("x = Value(2.0, label=‘x’)", "LEFT SINGLE QUOTATION MARK", (21, 22), "type \"'\" instead"),
         ("__import__('os')", "unknown function '__import__'", (0, 10), None),
+        ("model = MLP(3, [4, 1])", "unknown function 'MLP'", (8, 11), "write its neurons out"),
         ("x.__class__", "'x.__class__' is not available", (0, 11), "math. and np."),
         ("os.system(1)", "'os.system' is not available", (0, 9), None),
         ("(x + 1).real", "attribute '.real' is not supported", (7, 12), ".T"),
