@@ -225,7 +225,7 @@ class Circuit:
             if all(finite[i.index] for i in node.inputs):
                 what = "NaN" if np.any(np.isnan(v)) else "an infinite value"
                 where = f" ({node.name})" if node.name else ""
-                notes.append(f"{node.id}{where}: the {node.label} gate produced {what}")
+                notes.append(f"the {node.label} gate{where} produced {what}")
         return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
 
     def _printed(self, note: str, text: str, wires: dict, after_backward: bool) -> str:

@@ -249,7 +249,7 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
             ascii_ = what.split()[-1].lower()  # GREEK SMALL LETTER ALPHA -> alpha
         else:
             ascii_ = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-    hint = f"type '{ascii_}' instead" if ascii_ else "use ASCII characters only"
+    hint = f"type {ascii_!r} instead" if ascii_ else "use ASCII characters only"
     return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
                            hint=hint)
 
@@ -645,6 +645,10 @@ class _Builder:
             return _err(f"unknown function '{name}'", span,
                         "chainrule never runs code: write the computation itself")
         short = name.rsplit(".", 1)[-1]
+        if short in ("MLP", "Layer", "Neuron"):
+            return _err(f"unknown function '{name}'", span,
+                        "micrograd's networks are not drawn: write its neurons out, like "
+                        "(w1*x1 + w2*x2 + b).tanh()")
         close = difflib.get_close_matches(short, list(self.functions), n=1)
         hint = (f"did you mean {close[0]}?" if close
                 else "available: " + ", ".join(sorted(self.functions)))

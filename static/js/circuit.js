@@ -285,17 +285,22 @@ export function magColor(t) {
 const EXPORT_PROPS = ['fill', 'stroke', 'stroke-width', 'font-family', 'font-size', 'font-weight',
   'font-style', 'text-anchor', 'dominant-baseline', 'opacity', 'stroke-dasharray'];
 
-/** A standalone SVG document string: computed styles are inlined so it looks the same anywhere. */
+/**
+ * A standalone SVG document string: computed styles are inlined so it looks the same anywhere,
+ * read while the drawing has the class export (no hover or focus ring).
+ */
 export function exportSvg(svg) {
   const clone = svg.cloneNode(true);
   const src = svg.querySelectorAll('*');
   const dst = clone.querySelectorAll('*');
+  svg.classList.add('export');
   src.forEach((el, i) => {
     const cs = getComputedStyle(el);
     const style = EXPORT_PROPS.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(';');
     dst[i].setAttribute('style', style);
     dst[i].removeAttribute('tabindex');
   });
+  svg.classList.remove('export');
   clone.setAttribute('xmlns', NS);
   const bg = getComputedStyle(svg.parentElement).backgroundColor;
   const [, , w, h] = clone.getAttribute('viewBox').split(' ');

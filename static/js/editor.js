@@ -12,10 +12,11 @@
  */
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import { python } from '@codemirror/lang-python';
-import { defaultHighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { HighlightStyle, syntaxHighlighting } from '@codemirror/language';
 import { setDiagnostics } from '@codemirror/lint';
 import { RangeSet, StateEffect, StateField } from '@codemirror/state';
 import { Decoration, EditorView, GutterMarker, gutter, keymap, lineNumbers } from '@codemirror/view';
+import { tags } from '@lezer/highlight';
 
 // what each gutter mark shows and says: 'inherits' is a line right in itself that builds on a wrong one
 const MARKS = {
@@ -77,6 +78,16 @@ const theme = EditorView.theme({
   '.cm-highlight': { background: 'var(--error-bg)', boxShadow: '0 -2px 0 var(--bad) inset' },
 });
 
+// The code's colours come from the theme (base.css), readable on either background.
+const highlight = HighlightStyle.define([
+  { tag: tags.keyword, color: 'var(--code-keyword)' },
+  { tag: [tags.atom, tags.bool], color: 'var(--code-atom)' },
+  { tag: tags.literal, color: 'var(--code-number)' },
+  { tag: [tags.string, tags.special(tags.string), tags.escape], color: 'var(--code-string)' },
+  { tag: tags.comment, color: 'var(--code-comment)' },
+  { tag: tags.invalid, color: 'var(--bad)' },
+]);
+
 /**
  * Build the editor inside `parent`. `onChange(text)` runs after each edit by the user (not after
  * setText); `onRun()` on Ctrl/Cmd+Enter.
@@ -97,7 +108,7 @@ export function createEditor(parent, { doc = '', id = null, label = 'program', o
         ...defaultKeymap, ...historyKeymap,
       ]),
       python(),
-      syntaxHighlighting(defaultHighlightStyle),
+      syntaxHighlighting(highlight),
       EditorView.lineWrapping,
       EditorView.contentAttributes.of({
         'aria-label': label, spellcheck: 'false', autocapitalize: 'off', ...(id ? { id } : {}),

@@ -6,7 +6,7 @@
  */
 import { heatMap, markGate } from './circuit.js';
 import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
-import { contribution, outputName } from './layout.js';
+import { contribution, outputName, wireTexts } from './layout.js';
 import { el } from './dom.js';
 
 /** A wire's name in words: its variable, its constant, or the gate that computes it. */
@@ -16,6 +16,15 @@ function wireName(n, byId, precision) {
   const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
   const args = n.inputs.map((i) => byId.get(i)?.name).filter(Boolean);
   return `${n.label}(${args.join(', ') || '…'})${shape}`;
+}
+
+/**
+ * A tensor wire's value or gradient in the explanation: a short vector's numbers, as its wire
+ * shows them; else "tensor 4×5" and the gradient's norm (a bare "3" would read as a number).
+ */
+function tensorTexts(n, p) {
+  const t = wireTexts(n, p);
+  return t.value.startsWith('[') ? t : { value: `tensor ${fmtShape(n.shape)}`, grad: t.grad };
 }
 
 /** What a step has not computed yet, in a cell of class `cls`. */
@@ -38,7 +47,7 @@ function explainGate(circuit, id, ops, p, known) {
     window.katex.render(op.formula, formula, { throwOnError: false, displayMode: false });
   } else formula.textContent = op.formula || '';
   const tensor = n.shape.length > 0 || !n.local;
-  const up = tensor ? fmtShape(n.shape) || fmt(n.grad, p) : fmt(n.grad, p);
+  const up = n.shape.length ? tensorTexts(n, p).grad : fmt(n.grad, p);
   // The local derivatives come with the gate's forward step; the upstream gradient once every
   // gate after it has sent its share back; what it sends back, with its own backward step.
   const [local, upstream, sent] = [known.value(id), known.grad(id), known.sent(id)];
@@ -48,7 +57,7 @@ function explainGate(circuit, id, ops, p, known) {
   n.inputs.forEach((src, i) => {
     const s = byId.get(src);
     const nm = wireName(s, byId, p);
-    const sval = s.shape.length ? fmtShape(s.shape) : fmt(s.value, p);
+    const sval = s.shape.length ? tensorTexts(s, p).value : fmt(s.value, p);
     const value = cell(known.value(src), 'value', sval);
     if (!tensor) {
       const loc = toNumber(n.local[i]);
@@ -80,7 +89,7 @@ function explainFork(circuit, id, p, known) {
     return el('li', {}, `from the ${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''} (input ${u.port + 1}): `,
       known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : later('grad'));
   });
-  const total = n.shape.length ? fmtShape(n.shape) : fmt(n.grad, p);
+  const total = n.shape.length ? tensorTexts(n, p).grad : fmt(n.grad, p);
   return [el('h3', {}, `fork of ${wireName(n, byId, p)}`),
     el('p', {}, 'The wire feeds several gates, so the gradients they send back add up:'),
     el('ul', {}, ...items),

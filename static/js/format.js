@@ -41,6 +41,21 @@ export function shortest(v) {
   return typeof v === 'number' && Number.isFinite(v) ? Number(v.toPrecision(12)) : v;
 }
 
+/**
+ * A value written into the code in place of the literal `was`: shortest numbers, lists with a
+ * space after each comma; a whole number gets ".0" when `was` is written with a decimal point
+ * or an exponent (a float stays a float: PyTorch takes no gradient on torch.tensor(2)).
+ */
+export function asCode(v, was = '') {
+  const float = /[.eE]/.test(was);
+  const spell = (x) => {
+    if (Array.isArray(x)) return `[${x.map(spell).join(', ')}]`;
+    const s = String(shortest(x));
+    return float && /^-?\d+$/.test(s) ? `${s}.0` : s;
+  };
+  return spell(v);
+}
+
 /** Shape as the notes write it: [5, 10] -> "5×10"; a scalar has no shape text. */
 export function fmtShape(shape) {
   return shape && shape.length ? shape.join('×') : '';

@@ -9,7 +9,7 @@
 import { ApiError, postCircuit } from './api.js';
 import { forwardPart } from './backcheck.js';
 import { shortest } from './format.js';
-import { freeNames, literals } from './source.js';
+import { freeNames, literals, statements } from './source.js';
 import { el } from './dom.js';
 
 const DEFAULT_VALUE = 1.0;
@@ -23,25 +23,34 @@ function firstUse(text, name) {
 
 /**
  * The rows for `text`: [{name, program, value?, literal?}] in order of first use. `program` rows
- * carry the literal's value and text. `inputs`, when given, are the input names of the circuit
- * the server drew from this very text: they decide which names are inputs. `extra` are names the
- * server asked a value for that the page did not see.
+ * are inputs the code sets: a literal's carry its value and text; one the code computes
+ * (`X = np.random.randn(4, 3)`, `k = 2 * 3`) carries neither. `inputs`, when given, are the input
+ * names of the circuit the server drew from this very text: they decide which names are inputs.
+ * `extra` are names the server asked a value for that the page did not see.
  */
 export function inputRows(text, inputs = null, extra = []) {
   const lits = new Map(literals(text).map((l) => [l.name, l]));
+  const assigned = new Set(statements(text).map((s) => s.name));
   let names = [...new Set([...freeNames(text), ...lits.keys(), ...extra])];
   if (inputs) names = [...new Set([...names.filter((n) => inputs.includes(n)), ...inputs])];
   names.sort((a, b) => firstUse(text, a) - firstUse(text, b));
   return names.map((name) => {
     const lit = lits.get(name);
-    return lit ? { name, program: true, value: lit.value, literal: lit.text } : { name, program: false };
+    if (lit) return { name, program: true, value: lit.value, literal: lit.text };
+    return { name, program: assigned.has(name) };
   });
 }
 
-/** The values a request sends: the user's value (or 1) for each row the program does not set. */
+/**
+ * The values a request sends: the user's value (or 1) for each row the program does not set,
+ * and a value given to an input the code computes (a descent step's).
+ */
 export function requestValues(rows, values) {
   const out = {};
-  for (const r of rows) if (!r.program) out[r.name] = r.name in values ? values[r.name] : DEFAULT_VALUE;
+  for (const r of rows) {
+    if (!r.program) out[r.name] = r.name in values ? values[r.name] : DEFAULT_VALUE;
+    else if (r.literal === undefined && r.name in values) out[r.name] = values[r.name];
+  }
   return out;
 }
 
@@ -188,14 +197,17 @@ function inputRow(r, set) {
   const shapeField = el('label', { className: 'field shape-field' }, 'shape', shape);
   const seedField = el('label', { className: 'field' }, 'seed', seed);
   const controls = el('div', { className: 'controls' }, num, range, shapeField, seedField, list);
+  // an input the code computes (no literal) has no field: its value is the code's
+  const computed = r.program && r.literal === undefined;
   if (r.program) {
-    controls.append(el('span', { className: 'from-program', title: 'changing it edits the code' }, 'set in the program'));
+    const title = computed ? 'the code computes it' : 'changing it edits the code';
+    controls.append(el('span', { className: 'from-program', title }, 'set in the program'));
   } else controls.append(kind);
   row.append(label, controls, bad);
 
   const showMode = () => {
     const m = kind.value;
-    num.hidden = range.hidden = m !== 'scalar';
+    num.hidden = range.hidden = computed || m !== 'scalar';
     shape.hidden = seed.hidden = shapeField.hidden = seedField.hidden = m !== 'randn';
     list.hidden = m !== 'list';
   };

@@ -16,8 +16,8 @@ import { mountExplain } from './explain.js';
 import { askCircuit, dropGone, renderInputs, requestOf, rowsOf } from './inputs.js';
 import { mountPanels } from './panels.js';
 import { composites, knownAt, layoutCircuit, statementGroups, stepPlan } from './layout.js';
-import { shortest } from './format.js';
-import { replaceLiteral } from './source.js';
+import { asCode, shortest } from './format.js';
+import { literals, replaceLiteral } from './source.js';
 import { legendView, problemText, resultView, showProblem } from './result.js';
 import { createStepper } from './stepper.js';
 import { clampPrecision, decodeState, encodeState, pageState } from './state.js';
@@ -73,14 +73,24 @@ const stepper = createStepper(svg, {
     else explain.refresh();
   },
 });
+/** The literals as typed before a descent step first rewrote them (forgotten on a preset or link). */
+const typed = new Map();
 /**
  * Gradient descent on the circuit on show: each step's values go in as the user's own edits (a
- * literal in the code is written at 12 significant digits, as a person would write it).
+ * literal in the code is written at 12 significant digits, as a person would write it, and a
+ * float stays a float).
  */
 const descend = mountDescend($('descend-panel'), {
   request: () => current()?.body ?? null,
   apply: (values) => {
-    for (const [name, v] of Object.entries(values)) setInput(name, v, JSON.stringify(shortest(v)), 0);
+    const lits = new Map(literals(state.expression).map((l) => [l.name, l]));
+    for (const [name, v] of Object.entries(values)) {
+      const lit = lits.get(name);
+      if (lit && !typed.has(name)) typed.set(name, lit);
+      const first = typed.get(name); // back at the value typed, the text typed comes back
+      const same = first && JSON.stringify(first.value) === JSON.stringify(v);
+      setInput(name, v, same ? first.text : asCode(v, lit?.text), 0);
+    }
     clearTimeout(state.timer); // drawn at once, and the promise says when
     return refresh();
   },
@@ -131,10 +141,11 @@ function schedule(ms = 300) {
 
 /**
  * Set input `name` to `value` (spelled `text`): the code is the truth, so a literal the program
- * assigns is rewritten in the code; any other input's value is the user's and is sent.
+ * assigns is rewritten in the code; any other input's value is the user's and is sent (one the
+ * code computes too: a descent step's).
  */
 function setInput(name, value, text, ms) {
-  if (rowsOf(state).find((r) => r.name === name)?.program) {
+  if (rowsOf(state).find((r) => r.name === name)?.literal !== undefined) {
     state.expression = replaceLiteral(state.expression, name, text);
     editor.setText(state.expression);
   } else state.values[name] = value;
@@ -172,6 +183,7 @@ function load(next) {
   stepper.set(null);
   stepper.pause();
   descend.reset();
+  typed.clear();
   refresh();
 }
 

@@ -53,8 +53,14 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
     kids.push(item);
   }
   for (const w of circuit.warnings) kids.push(el('span', { className: 'warn' }, '⚠ ' + w));
-  // what the program's print lines would show: kept as notes, since the text is never run
-  for (const n of circuit.notes || []) kids.push(el('span', { className: 'note' }, '▸ ' + n));
+  // what the program's print lines would show: kept as notes, since the text is never run; while
+  // a step on show has not computed every value and gradient, what they print is a ?
+  const done = known.value(circuit.output) && circuit.nodes.every((n) => n.kind !== 'input' || known.grad(n.id));
+  for (const n of circuit.notes || []) {
+    const said = /^(line \d+ prints )(.*)$/s.exec(n);
+    kids.push(done || !said ? el('span', { className: 'note' }, '▸ ' + n)
+      : el('span', { className: 'note' }, `▸ ${said[1]}`, later({ className: 'printed' })));
+  }
   return kids;
 }
 

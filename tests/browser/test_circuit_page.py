@@ -1063,3 +1063,118 @@ def test_a_random_tensor_row_says_which_field_is_the_shape_and_which_the_seed(
     expect(page.get_by_label("W seed")).to_have_value("0")
     expect(page.locator(".input-row[data-name=x] label.field")).to_have_count(2)
     expect(page.locator(".input-row[data-name=x] label.field").first).to_be_hidden()
+
+
+def test_an_input_the_program_computes_keeps_its_value_on_the_next_drawing(page: Page,
+                                                                          base_url: str) -> None:
+    """`k = 2 * 3` and `X = np.random.randn(2, 2)` are inputs whose values the code gives: their
+    rows say so, and a later drawing (expand ticked) or the link never sends them a 1."""
+    open_page(page, base_url)
+    program = "import numpy as np\nX = np.random.randn(2, 2)\nk = 2 * 3\ny = (X * k).sum() * k"
+    paste(page, program)
+    before = page.inner_text("#output-value")
+    for name in ("X", "k"):
+        row = page.locator(f"#inputs .input-row[data-name={name}]")
+        expect(row).to_contain_text("set in the program")
+        expect(row.locator("input.num")).to_be_hidden()
+    n = renders(page)
+    page.check("#expand")
+    wait_render(page, n)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#output-value")).to_have_text(before)
+    assert "&v=" not in page.evaluate("location.hash")
+
+
+def test_an_exported_drawing_carries_no_mark_of_the_pointer(page: Page, base_url: str) -> None:
+    """A gate under the pointer, or the one the explanation last showed, is drawn as every other
+    gate in the SVG and PNG: a figure has no hover ring."""
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.hover("g.gate[data-op=add]")
+    expect(page.locator("g.gate.selected")).to_have_count(1)
+    with page.expect_download() as d:
+        page.click("#download-svg")
+    root = ET.parse(d.value.path()).getroot()
+    strokes = {g.get("data-op"): g.find(f"{SVG_NS}circle").get("style")
+               for g in root.iter(f"{SVG_NS}g") if "gate" in (g.get("class") or "").split()}
+    assert strokes["add"] == strokes["mul"]
+
+
+CODE_CONTRAST_JS = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).map((v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const bg = lum(getComputedStyle(document.querySelector('#editor .cm-editor')).backgroundColor);
+  const out = {};
+  for (const s of document.querySelectorAll('#editor .cm-line span')) {
+    const l = lum(getComputedStyle(s).color);
+    out[s.textContent] = (Math.max(l, bg) + 0.05) / (Math.min(l, bg) + 0.05);
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_code_is_readable_in_both_themes(browser, base_url: str, theme: str) -> None:
+    """Keywords, numbers, strings and comments in the editor stand out from its background at
+    a contrast of 4.5 or more, in either theme."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = ctx.new_page()
+        page.add_init_script(f"localStorage.setItem('chainrule-theme', '{theme}')")
+        program = "import math\nx = 2.0  # an input\nprint(f'{x:.4f}')\ny = math.exp(x)"
+        open_page(page, base_url, link(program, {}))
+        contrast = page.evaluate(CODE_CONTRAST_JS)
+        assert {"import", "2.0", "# an input"} <= contrast.keys(), contrast
+        assert all(c >= 4.5 for c in contrast.values()), contrast
+    finally:
+        ctx.close()
+
+
+def test_a_tensor_gate_explained_shows_its_vectors_not_a_bare_shape(page: Page,
+                                                                    base_url: str) -> None:
+    """x * w of two 3-vectors: the explanation shows their numbers, as the wires do, not "3"
+    (which reads as the number 3); a large tensor is named a tensor with its shape."""
+    open_page(page, base_url)
+    paste(page, "x = [1, 2, 3]\nw = [0.5, -1, 2]\nW = np.random.randn(4, 5)\ns = W.sum()\n"
+                "f = (x * w).sum() * s")
+    page.hover("g.gate[data-op=mul]")
+    explain = page.locator("#explain")
+    expect(explain.locator("tr.send td.value")).to_have_text(
+        ["[1.00, 2.00, 3.00]", "[0.50, -1.00, 2.00]"])
+    vector = re.compile(r"^\[(-?\d+\.\d\d, ){2}-?\d+\.\d\d\]$")
+    expect(explain.locator(".upstream")).to_have_text(vector)
+    page.hover("g.gate[aria-label^='sum gate s ']")
+    expect(explain.locator("tr.send td.value")).to_have_text(["tensor 4×5"])
+
+
+def test_a_focused_gate_shows_its_focus_by_its_ring_not_a_box_over_its_labels(
+        page: Page, base_url: str) -> None:
+    """The accent ring of a clicked gate marks it; the browser's focus box, drawn around the
+    gate, would cover the shape text beside a tensor gate."""
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    gate = page.locator("g.gate[data-op=add]")
+    gate.click()
+    expect(gate).to_be_focused()
+    assert gate.evaluate("g => getComputedStyle(g).outlineStyle") == "none"
+    stroke = gate.locator("circle").evaluate("c => getComputedStyle(c).strokeWidth")
+    assert float(stroke.removesuffix("px")) >= 2.5
+
+
+def test_print_lines_say_what_they_print_only_once_the_steps_have_computed_it(
+        page: Page, base_url: str) -> None:
+    """Stepping micrograd's README: g′ is a ? and so is what line 15 prints, until the end."""
+    open_page(page, base_url)
+    paste(page, MICROGRAD_README)
+    notes = page.locator("#result .note")
+    expect(notes.first).to_have_text("▸ line 15 prints 24.7041")
+    page.click("#step")
+    expect(page.locator("#output-value")).to_have_text("?")
+    expect(notes).to_have_text(["▸ line 15 prints ?", "▸ line 17 prints ?", "▸ line 18 prints ?"])
+    page.click("#show-all")
+    expect(notes.first).to_have_text("▸ line 15 prints 24.7041")

@@ -255,3 +255,25 @@ def test_with_an_error_in_the_code_the_tools_leave_it_alone(fresh_page: Page, ba
     page.click("#descend-panel .descend-step")
     expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1: loss")
     assert all("400" in e for e in page.errors)  # type: ignore[attr-defined]  # the broken code
+
+
+def test_reset_gives_back_the_code_as_written(page: Page, base_url: str):
+    """After steps, reset writes each literal back as it was typed: a PyTorch tensor written
+    2.0 stays 2.0 (torch.tensor(2, ...) cannot take a gradient), a list of floats stays one,
+    and every digit of 6.8813735870195432 comes back."""
+    program = ("import torch\nx = torch.tensor(2.0, requires_grad=True)\n"
+               "w = torch.tensor([1.0, -3.0], requires_grad=True)\n"
+               "b = torch.tensor(6.8813735870195432, requires_grad=True)\n"
+               "y = (w * x).sum() * x + b\ny.backward()")
+    open_page(page, base_url)
+    paste(page, program)
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='x']")
+    page.check("#descend-panel input[value='w']")
+    page.check("#descend-panel input[value='b']")
+    page.click("#descend-panel .descend-step")
+    expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1")
+    page.wait_for_function("t => window.chainrule.editor.text !== t", arg=program)
+    page.click("#descend-panel .descend-reset")
+    page.wait_for_function("t => window.chainrule.editor.text === t", arg=program, timeout=10_000)
+    assert page.errors == []  # type: ignore[attr-defined]

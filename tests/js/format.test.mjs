@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { flatten, fmt, fmtShape, magnitude, norm, shortest, toNumber } from '../../static/js/format.js';
+import {
+  asCode, flatten, fmt, fmtShape, magnitude, norm, shortest, toNumber,
+} from '../../static/js/format.js';
 
 test('two decimals by default, as the notes print them', () => {
   assert.equal(fmt(-12), '-12.00');
@@ -49,4 +51,13 @@ test('shortest: a number at 12 significant digits, spelled as briefly as JavaScr
   assert.equal(shortest(-2), -2);
   assert.deepEqual(shortest([[5.800000000000001, 1], [0.30000000000000004, -0]]), [[5.8, 1], [0.3, 0]]); // -0 reads 0
   assert.deepEqual(shortest({ randn: [2], seed: 0 }), { randn: [2], seed: 0 });
+});
+
+test('a value written into the code keeps a float literal a float', () => {
+  assert.equal(asCode(-4, '-17.8833819242'), '-4.0');
+  assert.equal(asCode(-4, '5'), '-4');
+  assert.equal(asCode(5.800000000000001, '5'), '5.8');
+  assert.equal(asCode([1, -3.5], '[1.0, -2.0]'), '[1.0, -3.5]');
+  assert.equal(asCode([[1, 2]], '[[1, 2]]'), '[[1, 2]]');
+  assert.equal(asCode(1e21, '2.0'), '1e+21');
 });

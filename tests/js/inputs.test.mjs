@@ -31,6 +31,20 @@ test("the drawn circuit's inputs decide, and names the server asked for get rows
   assert.deepEqual(inputRows('f = g(x)', null, ['q']).map((r) => r.name), ['x', 'q']);
 });
 
+test('an input the program computes (a random tensor, 2 * 3) is set in the program and not sent', () => {
+  const text = 'X = np.random.randn(4, 3)\nk = 2 * 3\nw = 5\nf = (X * k * w * z).sum()';
+  const rows = inputRows(text, ['X', 'k', 'w', 'z']);
+  assert.deepEqual(rows, [
+    { name: 'X', program: true },
+    { name: 'k', program: true },
+    { name: 'w', program: true, value: 5, literal: '5' },
+    { name: 'z', program: false },
+  ]);
+  assert.deepEqual(requestValues(rows, {}), { z: 1 });
+  // a value given to it all the same (a descent step) is sent
+  assert.deepEqual(requestValues(rows, { X: [[1]] }), { X: [[1]], z: 1 });
+});
+
 test('slider ranges follow the magnitude of the value', () => {
   assert.equal(sliderSpan(0), 1);
   assert.equal(sliderSpan(3), 10);
