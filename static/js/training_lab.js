@@ -67,7 +67,7 @@ function readControls() {
 
 // --- a run's state and its charts ----------------------------------------------------------------
 
-let run = null; // {start, lines, boundary, controller}
+let run = null; // {controls, start, lines, boundary, controller}
 let frame = 0;
 
 const fmt = (x, digits = 3) => (Number.isFinite(Number(x)) ? Number(x).toPrecision(digits) : String(x));
@@ -131,6 +131,17 @@ function drawBoundary() {
   $('chart-boundary').dataset.iteration = String(run.lines.at(-1)?.iteration ?? 0);
 }
 
+/**
+ * Under the accuracy: why a net without biases stays near half right on data whose classes
+ * share directions from the centre (spiral, circles). Shown for the run, hidden otherwise.
+ */
+function explainWedges(c) {
+  const note = $('wedges');
+  const part = c && !c.bias && note.querySelector(`[data-dataset="${c.dataset}"]`);
+  note.hidden = !part;
+  for (const span of note.querySelectorAll('[data-dataset]')) span.hidden = span !== part;
+}
+
 function progressText(l) {
   const test = l.test_accuracy === null ? '' : `, test accuracy ${fmt(l.test_accuracy)}`;
   return `epoch ${l.epoch} of ${run.start.epochs} (iteration ${l.iteration} of `
@@ -141,6 +152,7 @@ function progressText(l) {
 function onLine(line) {
   if (line.start) {
     run.start = line;
+    explainWedges(run.controls);
     $('progress').textContent = `${line.dataset}: ${line.train_size} training rows`
       + `${line.test_size ? `, ${line.test_size} held out` : ''}, ${line.iterations} iterations…`;
     if (!line.points) {
@@ -220,7 +232,7 @@ async function train() {
   stop();
   reset(false);
   const controller = new AbortController();
-  run = { start: null, lines: [], boundary: null, controller };
+  run = { controls: body, start: null, lines: [], boundary: null, controller };
   $('stop').disabled = false;
   $('train').disabled = true;
   delete $('progress').dataset.stopped;
@@ -253,6 +265,7 @@ function reset(clearProgress = true) {
     $(id).dataset.state = 'empty';
   }
   $('check').textContent = '—';
+  explainWedges(null);
   if (clearProgress) {
     $('progress').textContent = '';
     delete $('progress').dataset.stopped;

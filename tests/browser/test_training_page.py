@@ -98,3 +98,28 @@ def test_the_notes_net_has_plain_loss_ticks_and_no_test_legend_without_a_test_se
     legend = page.locator("#chart-accuracy").inner_text()
     assert "training" in legend and "test" not in legend, legend
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_notes_net_says_why_it_stays_near_half_right(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    note = page.locator("#wedges")
+    page.click("[data-preset='notes']")
+    page.fill("input[name='epochs']", "100")
+    expect(note).to_be_hidden()  # a run's note: none before the run
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("all the points on a ray from the centre get one class")
+    expect(note).to_contain_text("each ray crosses two different arms")
+    assert "rings" not in note.inner_text()  # the circles' sentence is hidden
+    page.select_option("#dataset", "circles")
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(note).to_contain_text("Each ray crosses both rings")
+    assert "arms" not in note.inner_text()
+    page.check("input[name='bias']")  # with biases the regions need not be wedges
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(note).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]
