@@ -334,8 +334,10 @@ async function papers() {
     const [gs, gx] = [await run(PRESETS.glorot[0]), await run(PRESETS.glorot[1])];
     cell('glorot-standard').textContent = `ratio ${fmt(ratio(gs))}`
       + ` = ${fmt(ratio(gs) / (1 / 3) ** 4)} × (1/3)⁴`;
+    // the same init with linear units: the paper's linear regime, where the ratio is 1
+    const gl = await run({ ...PRESETS.glorot[1], activation: 'linear' });
     cell('glorot-xavier').textContent = `ratio ${fmt(ratio(gx))}, ${fmt(ratio(gx) / ratio(gs))}×`
-      + ' the standard init’s';
+      + ` the standard init’s; with linear units ${fmt(ratio(gl))}`;
     cell('glorot-weights').textContent = `largest / smallest layer: ${fmt(spread(gs))} (standard),`
       + ` ${fmt(spread(gx))} (xavier)`;
     const [hx, hh] = [await run(PRESETS.he[0]), await run(PRESETS.he[1])];

@@ -233,3 +233,19 @@ def test_a_refused_run_is_shown_by_its_charts_which_are_marked_stale(page: Page,
     expect(page.locator("#chart-grad-var")).to_have_class(re.compile("stale"))
     box, charts = error.bounding_box(), page.locator(".charts").bounding_box()
     assert 0 <= charts["y"] - (box["y"] + box["height"]) < 40, "the error sits above its charts"
+
+
+def test_the_xavier_row_says_why_its_ratio_is_not_near_1(page: Page, base_url: str):
+    open_lab(page, base_url)
+    page.click("#run-papers")
+    row = page.locator("#papers tr[data-row='glorot-xavier']")
+    ours = row.locator(".ours")
+    expect(ours).to_contain_text("with linear units", timeout=60_000)
+    tanh, linear = (float(x) for x in re.findall(
+        r"ratio ([\d.e+-]+),.*with linear units ([\d.e+-]+)", ours.inner_text())[0])
+    assert tanh < 0.2 and 0.8 < linear < 1.25, ours.inner_text()
+    expect(row).to_contain_text("linear regime")
+    expect(row).to_contain_text("where its slope is 1")
+    expect(page.locator("#papers tr[data-row='he-he'] .ours")).to_contain_text(
+        "ratio", timeout=120_000)
+    expect(page.locator("#papers-error")).to_be_hidden()
