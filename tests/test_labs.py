@@ -157,9 +157,13 @@ def test_he_xavier_init_halves_relu_gradients_every_layer():
     assert 2.0**-29 / 10 <= ratio_first_to_last(result) <= 2.0**-29 * 10
 
 
-def test_he_init_keeps_relu_gradients_level():
-    result = gradient_flow(depth=30, width=512, activation="relu", init="he", seed=0)
-    assert 0.3 <= ratio_first_to_last(result) <= 3
+def test_he_init_keeps_relu_gradients_level_on_average_not_in_every_network():
+    # each network's ratio is a product of 29 random factors near 1: seed 0 is the lowest of
+    # the first 20 seeds (0.55, as the lab's table says), seed 2 the highest (1.48)
+    ratios = [ratio_first_to_last(gradient_flow(depth=30, width=512, activation="relu",
+                                                init="he", seed=seed)) for seed in range(5)]
+    assert 0.5 < ratios[0] < 0.6 and 1.4 < ratios[2] < 1.55
+    assert 0.9 < np.mean(ratios) < 1.2
 
 
 # --- sigmoid chains and exploding gradients -------------------------------------------------------
