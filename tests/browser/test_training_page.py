@@ -123,3 +123,16 @@ def test_the_notes_net_says_why_it_stays_near_half_right(page: Page, base_url: s
     expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
     expect(note).to_be_hidden()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_limit_on_several_fields_is_said_in_plain_words(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    page.fill("input[name='hidden']", "1000")
+    page.fill("input[name='epochs']", "100000")
+    page.click("#train")
+    expect(page.locator("#lab-error")).to_have_text(
+        "These settings: epochs × rows × weights = 150,000,000,000 is more than the limit of "
+        "20,000,000,000; use fewer epochs or hidden units")
+    expect(page.locator("#progress")).to_have_text("not started")
+    assert page.input_value("input[name='epochs']") == "100000"
