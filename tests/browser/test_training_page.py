@@ -136,3 +136,13 @@ def test_a_limit_on_several_fields_is_said_in_plain_words(page: Page, base_url: 
         "20,000,000,000; use fewer epochs or hidden units")
     expect(page.locator("#progress")).to_have_text("not started")
     assert page.input_value("input[name='epochs']") == "100000"
+
+
+def test_the_biases_checkbox_sits_beside_its_word(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    box = page.locator("input[name='bias']").bounding_box()
+    label = page.locator("label.check").bounding_box()
+    assert box["width"] < 30, box  # a box, not a field as wide as the number fields
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 4, (
+        box, label)  # one line: the word beside the box, not above it
