@@ -6,6 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
+import { tick } from './format.js';
 import { aboutField, fieldError, logY, numberOf, problemOf, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
@@ -220,7 +221,7 @@ function histogramChart(id, side, data) {
   });
   const chart = Plot.plot({
     width: 440, height: 34 + 46 * layers.length, marginLeft: 60,
-    x: { label: 'activation f(s)' }, y: { axis: null },
+    x: { label: 'activation f(s)', tickFormat: tick }, y: { axis: null },
     fy: { label: 'layer', domain: layers },
     marks: [Plot.rectY(bars, { x1: 'x1', x2: 'x2', y: 'count', fy: 'layer', fill: COLORS[side],
       insetLeft: 0.5 })],

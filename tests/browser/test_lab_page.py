@@ -250,3 +250,16 @@ def test_the_rows_whose_ratio_is_not_near_1_say_why(page: Page, base_url: str):
     expect(he.locator(".ours")).to_contain_text("ratio 0.554", timeout=120_000)
     expect(he).to_contain_text("Seeds 0 to 19 give 0.55 (seed 0) to 1.48")
     expect(page.locator("#papers-error")).to_be_hidden()
+
+
+def test_histogram_ticks_of_huge_activations_do_not_overlap(page: Page, base_url: str):
+    open_lab(page, base_url)
+    page.click("[data-preset='exploding']")  # A's activations reach about 3e11
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
+    labels = page.locator("#hist-a svg g[aria-label='x-axis tick label'] text")
+    texts = labels.all_text_contents()
+    assert len(texts) >= 3 and all(len(t) <= 6 for t in texts), texts
+    boxes = sorted((labels.nth(i).bounding_box() for i in range(labels.count())),
+                   key=lambda b: b["x"])
+    assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)), (
+        texts, boxes)
