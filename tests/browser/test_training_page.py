@@ -146,3 +146,14 @@ def test_the_biases_checkbox_sits_beside_its_word(page: Page, base_url: str):
     assert box["width"] < 30, box  # a box, not a field as wide as the number fields
     assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 4, (
         box, label)  # one line: the word beside the box, not above it
+
+
+def test_the_gradient_chart_says_what_it_shows_and_where_the_layers_story_is(page: Page,
+                                                                            base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    figure = page.locator("figure", has=page.locator("#chart-grads"))
+    # one line per parameter (W1, b1, W2, b2), over the iterations of training
+    expect(figure.locator("figcaption")).to_have_text("Gradient norm of each parameter (log scale)")
+    expect(figure).to_contain_text("They fall as the loss levels off")
+    expect(figure.locator("a[href='/labs/gradients']")).to_have_text("the gradients lab")
