@@ -301,8 +301,8 @@ function runFlow() {
       logChart('chart-grad-norm', data, 'grad_norm', '‖∂L/∂s‖', results);
       logChart('chart-weight-grad', data, 'weight_grad_norm', '‖∂L/∂W‖', results);
       saturationChart(data, results);
-      $('saturation-note').textContent = results.map((r) => `${r.side}: ${r.data.saturation}`)
-        .join(' · ');
+      const [a, b] = results.map((r) => r.data.saturation);
+      $('saturation-note').textContent = a === b ? `A and B: ${a}` : `A: ${a} · B: ${b}`;
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
     } catch (err) {

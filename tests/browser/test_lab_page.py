@@ -63,6 +63,13 @@ def test_changing_the_activation_changes_the_chart(page: Page, base_url: str):
     assert page.locator(GRAD_LINES).first.get_attribute("d") != before
     assert page.inner_text("#flow-summary") != summary_before
     expect(page.locator("#saturation-note")).to_contain_text("dead unit")
+    expect(page.locator("#saturation-note")).to_contain_text("B: |tanh(s)| > 0.9")
+
+
+def test_the_saturation_rule_shared_by_both_sides_is_said_once(page: Page, base_url: str):
+    open_lab(page, base_url)  # tanh on both sides
+    expect(page.locator("#saturation-note")).to_have_text(
+        "A and B: |tanh(s)| > 0.9, where the slope 1 - tanh² is below 0.19")
 
 
 def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
