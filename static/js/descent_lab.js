@@ -300,8 +300,10 @@ async function fitSeven() {
     $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss, 3)}`;
     if (i + 1 < frames.length) timer = setTimeout(() => play(i + 1), 60);
     else {
-      $('seven-status').textContent = `Stopped (${data.stopped}) after ${data.steps.length - 1} `
-        + `steps: SSR ${fmt(data.loss, 3)}. `
+      const why = { tol: `: every step is now smaller than the tolerance, ${body.tol}`,
+        steps: ', all it was given', diverged: '' }[data.stopped];
+      $('seven-status').textContent = `Stopped after ${data.steps.length - 1} steps${why}. `
+        + `SSR ${fmt(data.loss, 3)}. `
         + SEVEN.map((k) => `${k} = ${fmt(data.final[k], 2)}`).join(', ');
       $('seven-status').dataset.stopped = data.stopped;
       $('seven-status').dataset.ssr = String(num(data.loss));

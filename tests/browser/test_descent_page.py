@@ -124,6 +124,9 @@ def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str
     status = page.locator("#seven-status")
     expect(status).to_have_attribute("data-stopped", "tol", timeout=60_000)
     assert float(status.get_attribute("data-ssr")) < 0.01
+    # in words: the page has no tolerance field, so the status names it
+    expect(status).to_contain_text("steps: every step is now smaller than the tolerance, 0.0001.")
+    expect(status).not_to_contain_text("(tol)")
     assert page.locator("#chart-fit svg [aria-label='line'] path").count() == 1
     assert page.errors == []  # type: ignore[attr-defined]
 
@@ -135,7 +138,8 @@ def test_running_out_of_steps_is_not_called_a_local_minimum_and_reset_clears_it(
     for steps in ("0", "10"):
         page.fill("#steps7", steps)
         page.click("#fit-seven")
-        expect(status).to_contain_text(f"Stopped (steps) after {steps} steps", timeout=30_000)
+        expect(status).to_contain_text(f"Stopped after {steps} steps, all it was given.",
+                                       timeout=30_000)
         expect(status).to_contain_text("ran out of steps")
         expect(status).to_contain_text("not converged yet")
         expect(status).not_to_contain_text("dip")
