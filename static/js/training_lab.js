@@ -46,11 +46,13 @@ export function decodeControls(hash) {
   return c;
 }
 
+/** Show controls `c` in the form; a choice its list does not offer (an old or mistyped URL's) is the default. */
 function setControls(c) {
   for (const [k, v] of Object.entries(c)) {
     const el = form.elements[k];
+    const offered = !el.options || [...el.options].some((o) => o.value === String(v));
     if (el.type === 'checkbox') el.checked = Boolean(v);
-    else el.value = String(v);
+    else el.value = String(offered ? v : DEFAULTS[k]);
   }
 }
 

@@ -157,3 +157,14 @@ def test_the_gradient_chart_says_what_it_shows_and_where_the_layers_story_is(pag
     expect(figure.locator("figcaption")).to_have_text("Gradient norm of each parameter (log scale)")
     expect(figure).to_contain_text("They fall as the loss levels off")
     expect(figure.locator("a[href='/labs/gradients']")).to_have_text("the gradients lab")
+
+
+def test_a_choice_the_lists_do_not_offer_in_the_url_is_the_default(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training#dataset=nope&activation=xyz&init=zzz&hidden=20")
+    wait_ready(page)
+    assert page.input_value("#dataset") == "spiral"
+    assert page.input_value("select[name='activation']") == "relu"
+    assert page.input_value("select[name='init']") == "small"
+    assert page.input_value("input[name='hidden']") == "20"
+    page.fill("input[name='epochs']", "5")  # the URL follows the form
+    assert parse_qs(page.evaluate("location.hash.slice(1)")) == {"hidden": ["20"], "epochs": ["5"]}
