@@ -181,7 +181,7 @@ function logChart(id, data, y, yLabel, results) {
     color: colour(results),
     marks: [
       ...log.marks,
-      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: key }),
+      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), z: key, stroke: key }),
       Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
         title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),
     ],
@@ -197,7 +197,7 @@ function saturationChart(data, results) {
     y: { label: 'saturated fraction', domain: [0, 1], grid: true },
     color: colour(results),
     marks: [
-      Plot.line(data, { x: 'layer', y: 'saturated', stroke: key }),
+      Plot.line(data, { x: 'layer', y: 'saturated', z: key, stroke: key }),
       Plot.dot(data, { x: 'layer', y: 'saturated', fill: key, r: 2.5 }),
     ],
   });

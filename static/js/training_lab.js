@@ -94,7 +94,7 @@ function drawCurves() {
     x: { label: 'iteration' }, y: { label: 'accuracy', domain: [0, 1], grid: true },
     color: { domain: run.start?.test_size ? ['training', 'test'] : ['training'],
       range: ['#2457c5', '#d9730d'], legend: true },
-    marks: [Plot.line(acc, { x: 'iteration', y: 'accuracy', stroke: 'set' })],
+    marks: [Plot.line(acc, { x: 'iteration', y: 'accuracy', z: 'set', stroke: 'set' })],
   }));
   const norms = lines.flatMap((l) => Object.entries(l.grad_norms)
     .map(([param, norm]) => ({ iteration: l.iteration, param, norm: Number(norm) })))
@@ -104,7 +104,7 @@ function drawCurves() {
     width: 460, height: 240, marginLeft: 55,
     x: { label: 'iteration' }, y: normY.y,
     color: { legend: true },
-    marks: [...normY.marks, Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
+    marks: [...normY.marks, Plot.line(norms, { x: 'iteration', y: 'norm', z: 'param', stroke: 'param' })],
   }));
 }
 

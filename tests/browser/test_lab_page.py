@@ -270,3 +270,14 @@ def test_histogram_ticks_of_huge_activations_do_not_overlap(page: Page, base_url
                    key=lambda b: b["x"])
     assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)), (
         texts, boxes)
+
+
+def test_one_layer_networks_are_drawn_without_warnings(page: Page, base_url: str):
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    open_lab(page, base_url)
+    for side in ("a", "b"):
+        page.fill(f"fieldset[data-side='{side}'] input[name='depth']", "1")
+    expect(page.locator("#flow-summary")).to_contain_text("B (tanh, xavier, 1×1000)",
+                                                          timeout=30_000)
+    assert warnings == []

@@ -168,3 +168,15 @@ def test_a_choice_the_lists_do_not_offer_in_the_url_is_the_default(page: Page, b
     assert page.input_value("input[name='hidden']") == "20"
     page.fill("input[name='epochs']", "5")  # the URL follows the form
     assert parse_qs(page.evaluate("location.hash.slice(1)")) == {"hidden": ["20"], "epochs": ["5"]}
+
+
+def test_a_run_draws_without_warnings_even_when_its_first_lines_are_few(page: Page,
+                                                                        base_url: str):
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(f"{base_url}/labs/training#hidden=0&epochs=200")  # two parameters, W1 and b1
+    wait_ready(page)
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(page.locator("#chart-grads svg [aria-label='line'] path")).to_have_count(2)
+    assert warnings == []
