@@ -124,6 +124,25 @@ def test_glorot_normalized_init_keeps_ten_times_more_gradient(glorot):
     assert ratio_first_to_last(glorot["xavier"]) >= 10 * ratio_first_to_last(glorot["standard"])
 
 
+def test_glorot_normalized_init_keeps_the_variance_level_only_where_tanh_is_straight(glorot):
+    # Their level variance assumes the linear regime (slope 1). A standard-normal batch keeps
+    # Var(s) near 1 in layer 1, where tanh' is lower: each layer keeps E[tanh'(s)²] of the
+    # variance, and the ratio is the product of those over layers 1 to 4.
+    net = mlp(5, "tanh")
+    values = net.values(np.random.default_rng(0), 1000, 64, "xavier")
+    vals = net.graph.forward(values)
+    slopes = [float(np.mean((1 - vals[f.index] ** 2) ** 2)) for f in net.act]
+    assert 0.4 < slopes[0] < 0.5 and slopes == sorted(slopes)  # the activations shrink
+    tanh = ratio_first_to_last(glorot["xavier"])
+    assert tanh < 0.2 and abs(tanh / np.prod(slopes[:4]) - 1) < 0.1
+    linear = gradient_flow(depth=5, width=1000, activation="linear", init="xavier", seed=0)
+    assert 0.8 < ratio_first_to_last(linear) < 1.25
+    values["x"] *= 0.01  # a small batch keeps tanh near 0, where it is straight
+    vals = net.graph.forward(values)
+    grads = net.graph.backward(vals)
+    assert np.var(grads[net.pre[0].index]) / np.var(grads[net.pre[-1].index]) > 0.9
+
+
 @pytest.mark.parametrize("init", ["standard", "xavier"])
 def test_glorot_weight_gradient_variance_stays_level(glorot, init):
     # Fig. 8: activations shrink forward as gradients shrink backward, so dW = hᵀ·ds stays level
@@ -138,9 +157,13 @@ def test_he_xavier_init_halves_relu_gradients_every_layer():
     assert 2.0**-29 / 10 <= ratio_first_to_last(result) <= 2.0**-29 * 10
 
 
-def test_he_init_keeps_relu_gradients_level():
-    result = gradient_flow(depth=30, width=512, activation="relu", init="he", seed=0)
-    assert 0.3 <= ratio_first_to_last(result) <= 3
+def test_he_init_keeps_relu_gradients_level_on_average_not_in_every_network():
+    # each network's ratio is a product of 29 random factors near 1: seed 0 is the lowest of
+    # the first 20 seeds (0.55, as the lab's table says), seed 2 the highest (1.48)
+    ratios = [ratio_first_to_last(gradient_flow(depth=30, width=512, activation="relu",
+                                                init="he", seed=seed)) for seed in range(5)]
+    assert 0.5 < ratios[0] < 0.6 and 1.4 < ratios[2] < 1.55
+    assert 0.9 < np.mean(ratios) < 1.2
 
 
 # --- sigmoid chains and exploding gradients -------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.labs.datasets import load
-from engine.labs.training import formula_gradients, network, notes_epoch, train
+from engine.labs.training import formula_gradients, init_params, network, notes_epoch, train
 from engine.nn import nn_epoch
 
 
@@ -131,6 +131,34 @@ def test_digits_two_layer_network_goes_above_90_percent_on_held_out_digits():
     out = lines(dataset="digits", hidden=64, init="he", lr=0.5, reg=1e-4, batch=100, epochs=10)
     assert out[-1]["test_accuracy"] > 0.9
     assert out[0]["points"] is None and "boundary" not in out[-2]
+
+
+def test_without_biases_a_relu_net_gives_each_ray_from_the_origin_one_class():
+    """Why the notes' net (no biases) stops near half right on the spiral: relu(c·s) = c·relu(s)
+    for c > 0, so f(c·x) = c·f(x) and a point's class is its direction's. The arms wind about
+    two turns, so every direction holds points of two arms: one of them is always wrong."""
+    data = load("spiral")
+    params = init_params(np.random.default_rng(0), 2, 100, 3, bias=False)
+    for _ in range(1000):
+        for k, g in formula_gradients(params, data.X, data.y, reg=1e-3).items():
+            params[k] -= g
+
+    def logits(X):
+        return np.maximum(X @ params["W1"], 0) @ params["W2"]
+
+    np.testing.assert_allclose(logits(7.5 * data.X), 7.5 * logits(data.X), rtol=1e-12)
+    angles = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    rays = np.stack([logits(r * np.c_[np.cos(angles), np.sin(angles)]).argmax(axis=1)
+                     for r in (0.01, 0.3, 1.0, 100.0)])
+    assert (rays == rays[0]).all()  # one class along each ray, near the origin and far out
+    # In every 30° wedge, points (away from the centre) of at least two arms: the best class
+    # per wedge gets at most 60 % right, and so does the net.
+    wedge = ((np.arctan2(data.X[:, 1], data.X[:, 0]) + np.pi) // (np.pi / 6)).astype(int)
+    away = np.hypot(*data.X.T) > 0.1
+    assert all(len(set(data.y[(wedge == w) & away])) >= 2 for w in range(12))
+    best = sum(np.bincount(data.y[wedge == w]).max() for w in set(wedge))
+    assert best / len(data.y) < 0.6
+    assert 0.4 < np.mean(logits(data.X).argmax(axis=1) == data.y) < 0.6
 
 
 @pytest.mark.parametrize("name", ["circles", "xor"])

@@ -199,8 +199,12 @@ async function descendB3(steps) {
 
 function finish(data, end) {
   const at = `b3 = ${sig(end.values.b3)}, SSR ${sig(end.loss)}, slope ${sig(end.gradients.b3)}`;
+  // the lowest point only where the slope is near 0: a hundredth of the walk's first slope
+  const flat = Math.abs(num(end.gradients.b3)) <= 0.01 * Math.abs(num(rows[0].gradients.b3));
   $('b3-status').textContent = data.stopped === 'tol'
-    ? `The step size is below the tolerance: ${at}. This b3 is where the SSR is lowest.`
+    ? `The step size is below the tolerance: ${at}. `
+      + (flat ? 'This b3 is where the SSR is lowest.'
+        : 'The slope is not near 0 yet, so the SSR can still go lower: try a smaller tolerance.')
     : data.stopped === 'diverged' ? `Diverged: each step overshoots further than the last and `
       + `the SSR keeps growing (${at}). Try a smaller learning rate.`
       : Math.abs(num(end.gradients.b3)) > Math.abs(num(data.steps[0].gradients.b3))
@@ -296,8 +300,10 @@ async function fitSeven() {
     $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss, 3)}`;
     if (i + 1 < frames.length) timer = setTimeout(() => play(i + 1), 60);
     else {
-      $('seven-status').textContent = `Stopped (${data.stopped}) after ${data.steps.length - 1} `
-        + `steps: SSR ${fmt(data.loss, 3)}. `
+      const why = { tol: `: every step is now smaller than the tolerance, ${body.tol}`,
+        steps: ', all it was given', diverged: '' }[data.stopped];
+      $('seven-status').textContent = `Stopped after ${data.steps.length - 1} steps${why}. `
+        + `SSR ${fmt(data.loss, 3)}. `
         + SEVEN.map((k) => `${k} = ${fmt(data.final[k], 2)}`).join(', ');
       $('seven-status').dataset.stopped = data.stopped;
       $('seven-status').dataset.ssr = String(num(data.loss));

@@ -6,6 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
+import { tick } from './format.js';
 import { aboutField, fieldError, logY, numberOf, problemOf, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
@@ -180,7 +181,7 @@ function logChart(id, data, y, yLabel, results) {
     color: colour(results),
     marks: [
       ...log.marks,
-      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), stroke: key }),
+      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), z: key, stroke: key }),
       Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
         title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),
     ],
@@ -196,7 +197,7 @@ function saturationChart(data, results) {
     y: { label: 'saturated fraction', domain: [0, 1], grid: true },
     color: colour(results),
     marks: [
-      Plot.line(data, { x: 'layer', y: 'saturated', stroke: key }),
+      Plot.line(data, { x: 'layer', y: 'saturated', z: key, stroke: key }),
       Plot.dot(data, { x: 'layer', y: 'saturated', fill: key, r: 2.5 }),
     ],
   });
@@ -220,7 +221,7 @@ function histogramChart(id, side, data) {
   });
   const chart = Plot.plot({
     width: 440, height: 34 + 46 * layers.length, marginLeft: 60,
-    x: { label: 'activation f(s)' }, y: { axis: null },
+    x: { label: 'activation f(s)', tickFormat: tick }, y: { axis: null },
     fy: { label: 'layer', domain: layers },
     marks: [Plot.rectY(bars, { x1: 'x1', x2: 'x2', y: 'count', fy: 'layer', fill: COLORS[side],
       insetLeft: 0.5 })],
@@ -300,8 +301,8 @@ function runFlow() {
       logChart('chart-grad-norm', data, 'grad_norm', '‖∂L/∂s‖', results);
       logChart('chart-weight-grad', data, 'weight_grad_norm', '‖∂L/∂W‖', results);
       saturationChart(data, results);
-      $('saturation-note').textContent = results.map((r) => `${r.side}: ${r.data.saturation}`)
-        .join(' · ');
+      const [a, b] = results.map((r) => r.data.saturation);
+      $('saturation-note').textContent = a === b ? `A and B: ${a}` : `A: ${a} · B: ${b}`;
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
     } catch (err) {
@@ -334,8 +335,10 @@ async function papers() {
     const [gs, gx] = [await run(PRESETS.glorot[0]), await run(PRESETS.glorot[1])];
     cell('glorot-standard').textContent = `ratio ${fmt(ratio(gs))}`
       + ` = ${fmt(ratio(gs) / (1 / 3) ** 4)} × (1/3)⁴`;
+    // the same init with linear units: the paper's linear regime, where the ratio is 1
+    const gl = await run({ ...PRESETS.glorot[1], activation: 'linear' });
     cell('glorot-xavier').textContent = `ratio ${fmt(ratio(gx))}, ${fmt(ratio(gx) / ratio(gs))}×`
-      + ' the standard init’s';
+      + ` the standard init’s; with linear units ${fmt(ratio(gl))}`;
     cell('glorot-weights').textContent = `largest / smallest layer: ${fmt(spread(gs))} (standard),`
       + ` ${fmt(spread(gx))} (xavier)`;
     const [hx, hh] = [await run(PRESETS.he[0]), await run(PRESETS.he[1])];

@@ -70,13 +70,17 @@ export function numberOf(input, where = '') {
 
 /**
  * A refused request as an error about the field it names: `fields` maps a place in the body
- * ("lr", "start.0") to its input. Anything else comes back as it is.
+ * ("lr", "start.0") to its input. A limit on several fields at once (the whole body's "Value
+ * error, ...") is said in its own words, after `where` or "These settings". Anything else comes
+ * back as it is.
  */
 export function aboutField(err, fields, where = '') {
   for (const e of err instanceof ApiError ? err.errors : []) {
     const place = (e.loc || []).slice(e.loc?.[0] === 'body' ? 1 : 0).join('.');
     const input = place && fields[place];
     if (input) return fieldError(input, plainMessage(String(e.msg)), where);
+    const whole = !place && /^Value error, (.+)$/s.exec(String(e.msg));
+    if (whole) return new ApiError({ title: where || 'These settings', detail: whole[1] });
   }
   return err;
 }

@@ -46,11 +46,13 @@ export function decodeControls(hash) {
   return c;
 }
 
+/** Show controls `c` in the form; a choice its list does not offer (an old or mistyped URL's) is the default. */
 function setControls(c) {
   for (const [k, v] of Object.entries(c)) {
     const el = form.elements[k];
+    const offered = !el.options || [...el.options].some((o) => o.value === String(v));
     if (el.type === 'checkbox') el.checked = Boolean(v);
-    else el.value = String(v);
+    else el.value = String(offered ? v : DEFAULTS[k]);
   }
 }
 
@@ -67,7 +69,7 @@ function readControls() {
 
 // --- a run's state and its charts ----------------------------------------------------------------
 
-let run = null; // {start, lines, boundary, controller}
+let run = null; // {controls, start, lines, boundary, controller}
 let frame = 0;
 
 const fmt = (x, digits = 3) => (Number.isFinite(Number(x)) ? Number(x).toPrecision(digits) : String(x));
@@ -92,7 +94,7 @@ function drawCurves() {
     x: { label: 'iteration' }, y: { label: 'accuracy', domain: [0, 1], grid: true },
     color: { domain: run.start?.test_size ? ['training', 'test'] : ['training'],
       range: ['#2457c5', '#d9730d'], legend: true },
-    marks: [Plot.line(acc, { x: 'iteration', y: 'accuracy', stroke: 'set' })],
+    marks: [Plot.line(acc, { x: 'iteration', y: 'accuracy', z: 'set', stroke: 'set' })],
   }));
   const norms = lines.flatMap((l) => Object.entries(l.grad_norms)
     .map(([param, norm]) => ({ iteration: l.iteration, param, norm: Number(norm) })))
@@ -102,7 +104,7 @@ function drawCurves() {
     width: 460, height: 240, marginLeft: 55,
     x: { label: 'iteration' }, y: normY.y,
     color: { legend: true },
-    marks: [...normY.marks, Plot.line(norms, { x: 'iteration', y: 'norm', stroke: 'param' })],
+    marks: [...normY.marks, Plot.line(norms, { x: 'iteration', y: 'norm', z: 'param', stroke: 'param' })],
   }));
 }
 
@@ -131,6 +133,17 @@ function drawBoundary() {
   $('chart-boundary').dataset.iteration = String(run.lines.at(-1)?.iteration ?? 0);
 }
 
+/**
+ * Under the accuracy: why a net without biases stays near half right on data whose classes
+ * share directions from the centre (spiral, circles). Shown for the run, hidden otherwise.
+ */
+function explainWedges(c) {
+  const note = $('wedges');
+  const part = c && !c.bias && note.querySelector(`[data-dataset="${c.dataset}"]`);
+  note.hidden = !part;
+  for (const span of note.querySelectorAll('[data-dataset]')) span.hidden = span !== part;
+}
+
 function progressText(l) {
   const test = l.test_accuracy === null ? '' : `, test accuracy ${fmt(l.test_accuracy)}`;
   return `epoch ${l.epoch} of ${run.start.epochs} (iteration ${l.iteration} of `
@@ -141,6 +154,7 @@ function progressText(l) {
 function onLine(line) {
   if (line.start) {
     run.start = line;
+    explainWedges(run.controls);
     $('progress').textContent = `${line.dataset}: ${line.train_size} training rows`
       + `${line.test_size ? `, ${line.test_size} held out` : ''}, ${line.iterations} iterations…`;
     if (!line.points) {
@@ -220,7 +234,7 @@ async function train() {
   stop();
   reset(false);
   const controller = new AbortController();
-  run = { start: null, lines: [], boundary: null, controller };
+  run = { controls: body, start: null, lines: [], boundary: null, controller };
   $('stop').disabled = false;
   $('train').disabled = true;
   delete $('progress').dataset.stopped;
@@ -253,6 +267,7 @@ function reset(clearProgress = true) {
     $(id).dataset.state = 'empty';
   }
   $('check').textContent = '—';
+  explainWedges(null);
   if (clearProgress) {
     $('progress').textContent = '';
     delete $('progress').dataset.stopped;

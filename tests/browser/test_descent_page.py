@@ -42,6 +42,24 @@ def test_stepping_b3_shows_the_notes_table(page: Page, base_url: str):
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_tolerance_too_large_to_reach_the_lowest_point_says_so(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.fill("#tol", "5")  # the first step, 1.57, is already below it
+    page.click("#run-b3")
+    status = page.locator("#b3-status")
+    expect(status).to_have_attribute("data-stopped", "tol", timeout=30_000)
+    expect(status).to_contain_text("b3 = 0, SSR 20.4, slope -15.7")
+    expect(status).to_contain_text("the SSR can still go lower: try a smaller tolerance")
+    expect(status).not_to_contain_text("where the SSR is lowest")
+    page.fill("#tol", "0.001")
+    page.click("#run-b3")  # on from where it is, to the bottom
+    expect(status).to_contain_text("b3 = 2.61", timeout=30_000)
+    expect(status).to_contain_text("This b3 is where the SSR is lowest.")
+    page.click("#step-b3")  # one more step at the bottom: still the lowest point
+    expect(page.locator("#steps tbody tr")).to_have_count(12, timeout=10_000)
+    expect(status).to_contain_text("This b3 is where the SSR is lowest.")
+
+
 def test_a_learning_rate_of_half_overshoots(page: Page, base_url: str):
     open_page(page, base_url)
     page.fill("#lr", "0.5")
@@ -106,6 +124,9 @@ def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str
     status = page.locator("#seven-status")
     expect(status).to_have_attribute("data-stopped", "tol", timeout=60_000)
     assert float(status.get_attribute("data-ssr")) < 0.01
+    # in words: the page has no tolerance field, so the status names it
+    expect(status).to_contain_text("steps: every step is now smaller than the tolerance, 0.0001.")
+    expect(status).not_to_contain_text("(tol)")
     assert page.locator("#chart-fit svg [aria-label='line'] path").count() == 1
     assert page.errors == []  # type: ignore[attr-defined]
 
@@ -117,7 +138,8 @@ def test_running_out_of_steps_is_not_called_a_local_minimum_and_reset_clears_it(
     for steps in ("0", "10"):
         page.fill("#steps7", steps)
         page.click("#fit-seven")
-        expect(status).to_contain_text(f"Stopped (steps) after {steps} steps", timeout=30_000)
+        expect(status).to_contain_text(f"Stopped after {steps} steps, all it was given.",
+                                       timeout=30_000)
         expect(status).to_contain_text("ran out of steps")
         expect(status).to_contain_text("not converged yet")
         expect(status).not_to_contain_text("dip")

@@ -63,6 +63,13 @@ def test_changing_the_activation_changes_the_chart(page: Page, base_url: str):
     assert page.locator(GRAD_LINES).first.get_attribute("d") != before
     assert page.inner_text("#flow-summary") != summary_before
     expect(page.locator("#saturation-note")).to_contain_text("dead unit")
+    expect(page.locator("#saturation-note")).to_contain_text("B: |tanh(s)| > 0.9")
+
+
+def test_the_saturation_rule_shared_by_both_sides_is_said_once(page: Page, base_url: str):
+    open_lab(page, base_url)  # tanh on both sides
+    expect(page.locator("#saturation-note")).to_have_text(
+        "A and B: |tanh(s)| > 0.9, where the slope 1 - tanh² is below 0.19")
 
 
 def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
@@ -233,3 +240,44 @@ def test_a_refused_run_is_shown_by_its_charts_which_are_marked_stale(page: Page,
     expect(page.locator("#chart-grad-var")).to_have_class(re.compile("stale"))
     box, charts = error.bounding_box(), page.locator(".charts").bounding_box()
     assert 0 <= charts["y"] - (box["y"] + box["height"]) < 40, "the error sits above its charts"
+
+
+def test_the_rows_whose_ratio_is_not_near_1_say_why(page: Page, base_url: str):
+    open_lab(page, base_url)
+    page.click("#run-papers")
+    row = page.locator("#papers tr[data-row='glorot-xavier']")
+    ours = row.locator(".ours")
+    expect(ours).to_contain_text("with linear units", timeout=60_000)
+    tanh, linear = (float(x) for x in re.findall(
+        r"ratio ([\d.e+-]+),.*with linear units ([\d.e+-]+)", ours.inner_text())[0])
+    assert tanh < 0.2 and 0.8 < linear < 1.25, ours.inner_text()
+    expect(row).to_contain_text("linear regime")
+    expect(row).to_contain_text("where its slope is 1")
+    he = page.locator("#papers tr[data-row='he-he']")
+    expect(he.locator(".ours")).to_contain_text("ratio 0.554", timeout=120_000)
+    expect(he).to_contain_text("Seeds 0 to 19 give 0.55 (seed 0) to 1.48")
+    expect(page.locator("#papers-error")).to_be_hidden()
+
+
+def test_histogram_ticks_of_huge_activations_do_not_overlap(page: Page, base_url: str):
+    open_lab(page, base_url)
+    page.click("[data-preset='exploding']")  # A's activations reach about 3e11
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
+    labels = page.locator("#hist-a svg g[aria-label='x-axis tick label'] text")
+    texts = labels.all_text_contents()
+    assert len(texts) >= 3 and all(len(t) <= 6 for t in texts), texts
+    boxes = sorted((labels.nth(i).bounding_box() for i in range(labels.count())),
+                   key=lambda b: b["x"])
+    assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)), (
+        texts, boxes)
+
+
+def test_one_layer_networks_are_drawn_without_warnings(page: Page, base_url: str):
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    open_lab(page, base_url)
+    for side in ("a", "b"):
+        page.fill(f"fieldset[data-side='{side}'] input[name='depth']", "1")
+    expect(page.locator("#flow-summary")).to_contain_text("B (tanh, xavier, 1×1000)",
+                                                          timeout=30_000)
+    assert warnings == []

@@ -98,3 +98,85 @@ def test_the_notes_net_has_plain_loss_ticks_and_no_test_legend_without_a_test_se
     legend = page.locator("#chart-accuracy").inner_text()
     assert "training" in legend and "test" not in legend, legend
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_notes_net_says_why_it_stays_near_half_right(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    note = page.locator("#wedges")
+    page.click("[data-preset='notes']")
+    page.fill("input[name='epochs']", "100")
+    expect(note).to_be_hidden()  # a run's note: none before the run
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("all the points on a ray from the centre get one class")
+    expect(note).to_contain_text("each ray crosses two different arms")
+    assert "rings" not in note.inner_text()  # the circles' sentence is hidden
+    page.select_option("#dataset", "circles")
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(note).to_contain_text("Each ray crosses both rings")
+    assert "arms" not in note.inner_text()
+    page.check("input[name='bias']")  # with biases the regions need not be wedges
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(note).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_limit_on_several_fields_is_said_in_plain_words(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    page.fill("input[name='hidden']", "1000")
+    page.fill("input[name='epochs']", "100000")
+    page.click("#train")
+    expect(page.locator("#lab-error")).to_have_text(
+        "These settings: epochs × rows × weights = 150,000,000,000 is more than the limit of "
+        "20,000,000,000; use fewer epochs or hidden units")
+    expect(page.locator("#progress")).to_have_text("not started")
+    assert page.input_value("input[name='epochs']") == "100000"
+
+
+def test_the_biases_checkbox_sits_beside_its_word(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    box = page.locator("input[name='bias']").bounding_box()
+    label = page.locator("label.check").bounding_box()
+    assert box["width"] < 30, box  # a box, not a field as wide as the number fields
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 4, (
+        box, label)  # one line: the word beside the box, not above it
+
+
+def test_the_gradient_chart_says_what_it_shows_and_where_the_layers_story_is(page: Page,
+                                                                            base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    figure = page.locator("figure", has=page.locator("#chart-grads"))
+    # one line per parameter (W1, b1, W2, b2), over the iterations of training
+    expect(figure.locator("figcaption")).to_have_text("Gradient norm of each parameter (log scale)")
+    expect(figure).to_contain_text("They fall as the loss levels off")
+    expect(figure.locator("a[href='/labs/gradients']")).to_have_text("the gradients lab")
+
+
+def test_a_choice_the_lists_do_not_offer_in_the_url_is_the_default(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training#dataset=nope&activation=xyz&init=zzz&hidden=20")
+    wait_ready(page)
+    assert page.input_value("#dataset") == "spiral"
+    assert page.input_value("select[name='activation']") == "relu"
+    assert page.input_value("select[name='init']") == "small"
+    assert page.input_value("input[name='hidden']") == "20"
+    page.fill("input[name='epochs']", "5")  # the URL follows the form
+    assert parse_qs(page.evaluate("location.hash.slice(1)")) == {"hidden": ["20"], "epochs": ["5"]}
+
+
+def test_a_run_draws_without_warnings_even_when_its_first_lines_are_few(page: Page,
+                                                                        base_url: str):
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(f"{base_url}/labs/training#hidden=0&epochs=200")  # two parameters, W1 and b1
+    wait_ready(page)
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(page.locator("#chart-grads svg [aria-label='line'] path")).to_have_count(2)
+    assert warnings == []

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { plainMessage, problemOf } from '../../static/js/labui.js';
+import { ApiError } from '../../static/js/api.js';
+import { aboutField, plainMessage, problemOf } from '../../static/js/labui.js';
 
 test("the schema's messages read as plain words after a field's label", () => {
   assert.equal(plainMessage('Input should be greater than 0'), 'must be greater than 0');
@@ -30,4 +31,16 @@ test('a number field is judged as the server judges it: in bounds, above an excl
   assert.equal(problemOf(field('2.5', { min: '1', step: '1' })), 'must be a whole number');
   assert.equal(problemOf(field('3', { min: '1', step: '1' })), null);
   assert.equal(problemOf({ ...field('spiral'), type: 'select-one' }), null);
+});
+
+test('a limit on the whole request is said in its own words, without the schema\'s prefix', () => {
+  const refused = (loc, msg) => new ApiError({ title: 'Request does not match the schema',
+    detail: `${loc.join('.')}: ${msg}`, errors: [{ loc, msg }] });
+  const err = aboutField(refused(['body'], 'Value error, 150 is more than the limit of 20; use fewer epochs'), {});
+  assert.equal(err.title, 'These settings');
+  assert.equal(err.message, '150 is more than the limit of 20; use fewer epochs');
+  assert.equal(aboutField(refused(['body'], 'Value error, too much'), {}, 'Configuration A').title,
+    'Configuration A');
+  const other = refused(['body', 'mystery'], 'Input should be a valid number');
+  assert.equal(aboutField(other, {}), other); // a field the page does not have: as it came
 });
