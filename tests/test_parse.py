@@ -316,6 +316,7 @@ def test_function_and_index_spans():
         ("x = Value(2.0, label=‘x’)", "LEFT SINGLE QUOTATION MARK", (21, 22), "type \"'\" instead"),
         ("__import__('os')", "unknown function '__import__'", (0, 10), None),
         ("model = MLP(3, [4, 1])", "unknown function 'MLP'", (8, 11), "write its neurons out"),
+        ("b1 = np.zeros(100)", "unknown function 'np.zeros'", (5, 13), "as a list"),
         ("x.__class__", "'x.__class__' is not available", (0, 11), "math. and np."),
         ("os.system(1)", "'os.system' is not available", (0, 9), None),
         ("(x + 1).real", "attribute '.real' is not supported", (7, 12), ".T"),
