@@ -22,10 +22,16 @@ export async function nudge({ circuit, body }, name, h, precision, index = []) {
   if (!name || !Number.isFinite(h) || h === 0) return 'Choose an input and a non-zero h.';
   const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
   if (!node) return `${name} is not an input of this circuit.`;
-  if (index.length !== node.shape.length || index.some((i, k) => !(i >= 0 && i < node.shape[k]))) {
+  if (index.length !== node.shape.length) {
     return node.shape.length
       ? `Choose an element of ${name} (shape ${node.shape.join('×')}), e.g. ${node.shape.map(() => 0).join(', ')}.`
       : `${name} is a number: no index.`;
+  }
+  const k = index.findIndex((i, axis) => !(Number.isInteger(i) && i >= 0 && i < node.shape[axis]));
+  if (k >= 0) {
+    const axis = node.shape.length > 1 ? ` in place ${k + 1}` : '';
+    const what = Number.isInteger(index[k]) ? `index ${index[k]}${axis} is out of range` : `an index${axis} is not a whole number`;
+    return `${name} has shape ${node.shape.join('×')}: ${what}; choose 0 to ${node.shape[k] - 1}.`;
   }
   const x = toNumber(index.length ? at(node.value, index) : node.value);
   const g = toNumber(index.length ? at(circuit.gradients[name], index) : circuit.gradients[name]);
