@@ -253,8 +253,9 @@ function summary(results) {
   }).join(' ');
 }
 
+// the charts of a run and its summary line, marked while they show an earlier run
 const FLOW_CHARTS = ['chart-grad-var', 'chart-grad-norm', 'chart-weight-grad', 'chart-saturated',
-  'hist-a', 'hist-b'];
+  'hist-a', 'hist-b', 'flow-summary'];
 let flowRun = 0; // a newer run makes an older one stop before its next request
 let flowController = null;
 
@@ -305,6 +306,7 @@ function runFlow() {
       $('saturation-note').textContent = a === b ? `A and B: ${a}` : `A: ${a} · B: ${b}`;
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
+      markStale(['flow-summary'], false);
     } catch (err) {
       if (err.name !== 'AbortError' && mine === flowRun) {
         showError(aboutField(err, fieldset(side.toLowerCase()).elements, `Configuration ${side}`));

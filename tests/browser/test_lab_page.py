@@ -238,8 +238,12 @@ def test_a_refused_run_is_shown_by_its_charts_which_are_marked_stale(page: Page,
     expect(error).to_be_visible(timeout=30_000)
     expect(error).to_contain_text("weights")
     expect(page.locator("#chart-grad-var")).to_have_class(re.compile("stale"))
+    expect(page.locator("#flow-summary")).to_have_class(re.compile("stale"))  # it is the old run's
     box, charts = error.bounding_box(), page.locator(".charts").bounding_box()
     assert 0 <= charts["y"] - (box["y"] + box["height"]) < 40, "the error sits above its charts"
+    page.fill("fieldset[data-side='a'] input[name='width']", "64")
+    expect(error).to_be_hidden(timeout=30_000)
+    expect(page.locator("#flow-summary")).not_to_have_class(re.compile("stale"), timeout=30_000)
 
 
 def test_the_rows_whose_ratio_is_not_near_1_say_why(page: Page, base_url: str):
