@@ -59,8 +59,9 @@ def _unused(program) -> list[str]:
     if not gates:
         return []
     needed = {n.index for n in program.graph.topo()}
-    out = program.graph.output.name or "output"
-    return [f"line {s.line}: {s.target} is not drawn: the output {out} does not use it"
+    name = program.graph.output.name
+    out = f"the output {name}" if name else "the output"
+    return [f"line {s.line}: {s.target} is not drawn: {out} does not use it"
             for s in gates if s.node.index not in needed]
 
 

@@ -437,6 +437,11 @@ def test_numpy_arrays_are_inputs_and_an_assignment_the_output_skips_is_named():
     assert not [w for w in alone.warnings if "not drawn" in w]
 
 
+def test_a_line_an_unnamed_output_does_not_read_is_named():
+    c = trace("a = 2\nb = a * 3\na + 1")
+    assert c.warnings == ["line 2: b is not drawn: the output does not use it"]
+
+
 @pytest.mark.parametrize(("code", "message", "start"), [
     ("a = np.array([1.0], dtype=float)", "np.array() keyword 'dtype' is not supported", 20),
     ("a = np.array(x)", "np.array() takes one number or list of numbers", 4),

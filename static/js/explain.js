@@ -117,6 +117,7 @@ function tensorMaps(circuit, id, precision, known) {
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
  *     explain.refresh();   // after a redraw with new values or a step: what is on show, anew
+ *     explain.refresh(id); // the same, with gate `id` explained (the gate at work)
  *     explain.clear();     // a new program: the hint again, the heat maps hidden
  */
 export function mountExplain({ svg, box, heat, shown, ops, known, precision, nudge }) {
@@ -156,8 +157,8 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
       heat.dataset.node = id;
       heat.hidden = false;
     },
-    refresh() {
-      if (box.dataset.node) this.show(box.dataset.node);
+    refresh(id = box.dataset.node) {
+      if (id) this.show(id);
       if (!heat.hidden) this.heatMap(heat.dataset.node);
     },
     clear() {

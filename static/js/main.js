@@ -65,12 +65,12 @@ const explain = mountExplain({
   svg, box: $('explain'), heat: $('heatmap'), shown: () => state.drawn, ops: () => state.ops,
   known, precision: () => state.precision, nudge: panels.nudgeAt,
 });
-// The result line shows what the step has computed; the explanation follows the gate at work.
+// The result line and the heat maps show what the step has computed; the explanation follows
+// the gate at work.
 const stepper = createStepper(svg, {
   onStep: (active) => {
     showResult();
-    if (active) explain.show(active);
-    else explain.refresh();
+    explain.refresh(active);
   },
 });
 /** The literals as typed before a descent step first rewrote them (forgotten on a preset or link). */

@@ -645,6 +645,30 @@ def test_a_small_tensor_heat_map_reads_and_nudges_an_element(page: Page, base_ur
     expect(page.locator("#nudge-result")).to_contain_text("W[1, 2]")
 
 
+def test_an_open_heat_map_follows_the_step(page: Page, base_url: str) -> None:
+    """W's gradient is known once the backward pass is back through W @ x: its heat map shows
+    at that step and after, not before, like the drawing and the result line."""
+    values = {"W": [[1, -2, 3], [0.5, 4, -1]], "x": [2, -1, 0.25]}
+    open_page(page, base_url, link("sum(W @ x)", values))
+    w = input_node(page, "W")
+    page.locator(f"g.wire.tensor[data-node={w}] .wire-hit").dispatch_event("click")
+    heat = page.locator("#heatmap svg.heat")
+    expect(heat).to_have_count(2)  # value and gradient
+    page.click("#step-back")  # the last step: backward through W @ x
+    expect(page.locator("#step-status")).to_have_text("backward pass: gate 2 of 2")
+    expect(heat).to_have_count(2)
+    page.click("#step-back")  # backward through sum: W's gradient not yet
+    expect(page.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
+    expect(heat).to_have_count(1)
+    page.click("#step")
+    expect(heat).to_have_count(2)
+    page.click("#step")  # past the end: the inputs set
+    expect(page.locator("#step-status")).to_have_text("inputs set")
+    expect(heat).to_have_count(1)
+    page.click("#step")  # forward through W @ x
+    expect(heat).to_have_count(1)
+
+
 def test_step_back_and_a_pulse_on_the_wires_being_computed(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
