@@ -8,6 +8,7 @@ import { heatMap, markGate } from './circuit.js';
 import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
 import { contribution, outputName, wireTexts } from './layout.js';
 import { el } from './dom.js';
+import { pending } from './result.js';
 
 /** A wire's name in words: its variable, its constant, or the gate that computes it. */
 function wireName(n, byId, precision) {
@@ -26,9 +27,6 @@ function tensorTexts(n, p) {
   const t = wireTexts(n, p);
   return t.value.startsWith('[') ? t : { value: `tensor ${fmtShape(n.shape)}`, grad: t.grad };
 }
-
-/** What a step has not computed yet, in a cell of class `cls`. */
-const later = (cls = '') => el('span', { className: `${cls} pending`, title: 'not computed yet at this step' }, '?');
 
 /**
  * The explanation of gate `id`: its formula, and what it sends back to each input; only what
@@ -51,7 +49,7 @@ function explainGate(circuit, id, ops, p, known) {
   // The local derivatives come with the gate's forward step; the upstream gradient once every
   // gate after it has sent its share back; what it sends back, with its own backward step.
   const [local, upstream, sent] = [known.value(id), known.grad(id), known.sent(id)];
-  const cell = (ok, cls, text) => el('td', cls ? { className: cls } : {}, ok ? text : later(cls));
+  const cell = (ok, cls, text) => el('td', cls ? { className: cls } : {}, ok ? text : pending({ className: cls }));
   const rows = [el('tr', {}, el('th', {}, 'input'), el('th', {}, 'value'), el('th', {}, 'local'),
     el('th', {}, '× upstream'), el('th', {}, '= sends back'))];
   n.inputs.forEach((src, i) => {
@@ -72,7 +70,7 @@ function explainGate(circuit, id, ops, p, known) {
   });
   return [head,
     el('p', {}, 'local derivative: ', formula),
-    el('p', {}, 'upstream gradient: ', upstream ? el('span', { className: 'grad upstream' }, up) : later('grad upstream')),
+    el('p', {}, 'upstream gradient: ', upstream ? el('span', { className: 'grad upstream' }, up) : pending({ className: 'grad upstream' })),
     el('table', {}, ...rows),
     el('p', { className: 'pattern' }, op.pattern ? `Pattern: ${op.pattern}` : '')];
 }
@@ -87,13 +85,13 @@ function explainFork(circuit, id, p, known) {
   const items = parts.map((u) => {
     const c = contribution(u.g, u.port);
     return el('li', {}, `from the ${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''} (input ${u.port + 1}): `,
-      known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : later('grad'));
+      known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : pending({ className: 'grad' }));
   });
   const total = n.shape.length ? tensorTexts(n, p).grad : fmt(n.grad, p);
   return [el('h3', {}, `fork of ${wireName(n, byId, p)}`),
     el('p', {}, 'The wire feeds several gates, so the gradients they send back add up:'),
     el('ul', {}, ...items),
-    el('p', {}, 'total: ', known.grad(id) ? el('span', { className: 'grad' }, total) : later('grad'))];
+    el('p', {}, 'total: ', known.grad(id) ? el('span', { className: 'grad' }, total) : pending({ className: 'grad' }))];
 }
 
 /** Heat maps of a tensor wire's value and, once `known` has it, gradient (numbers at `precision` decimals). */

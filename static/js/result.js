@@ -14,6 +14,11 @@ const SUM_TERMS = 6; // a fork's gradient is written out as the sum of its branc
 
 const shapeOf = (v) => (Array.isArray(v) ? [v.length, ...shapeOf(v[0])] : []);
 
+/** What the step on show has not computed yet: a muted ? in a span of `props`. */
+export const pending = (props = {}) => el('span', {
+  ...props, className: `${props.className ?? ''} pending`.trim(), title: 'not computed yet at this step',
+}, '?');
+
 /**
  * f and the gradients of a circuit, at `p` decimals: what `known` (layout.knownAt: the step on
  * show) has computed; a `?` stands for what it has not.
@@ -24,12 +29,10 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
     const shape = shapeOf(v);
     return shape.length === 1 && shape[0] <= 4 ? `[${v.map((x) => fmt(x, p)).join(', ')}]` : `[${fmtShape(shape)}]`;
   };
-  const later = (attrs) => el('span', { ...attrs, className: `${attrs.className} pending`,
-    title: 'not computed yet at this step' }, '?');
   const out = outputName(circuit);
   const value = { className: 'value', id: 'output-value' };
   const kids = [el('span', {}, `${out} = `,
-    known.value(circuit.output) ? el('span', value, show(circuit.value)) : later(value))];
+    known.value(circuit.output) ? el('span', value, show(circuit.value)) : pending(value))];
   for (const [name, g] of Object.entries(circuit.gradients)) {
     const node = circuit.nodes.find((n) => n.kind === 'input' && n.name === name);
     const uses = circuit.nodes.flatMap((n) => n.inputs.map((src, port) => ({ n, src, port })))
@@ -48,7 +51,7 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
     }
     const grad = { className: 'grad' };
     const item = el('span', { className: 'grad-item' }, `∂${out}/∂${name} = `,
-      ready ? el('span', grad, g === null ? '—' : show(g)) : later(grad), sum);
+      ready ? el('span', grad, g === null ? '—' : show(g)) : pending(grad), sum);
     item.dataset.name = name;
     kids.push(item);
   }
@@ -59,7 +62,7 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
   for (const n of circuit.notes || []) {
     const said = /^(line \d+ prints )(.*)$/s.exec(n);
     kids.push(done || !said ? el('span', { className: 'note' }, '▸ ' + n)
-      : el('span', { className: 'note' }, `▸ ${said[1]}`, later({ className: 'printed' })));
+      : el('span', { className: 'note' }, `▸ ${said[1]}`, pending({ className: 'printed' })));
   }
   return kids;
 }
