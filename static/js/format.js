@@ -63,16 +63,20 @@ export function fmtShape(shape) {
 
 /**
  * A tensor gate's shapes as the notes write them, "3×4 @ 4 → 3" (inputs joined by the gate's
- * label, then the output's shape); '' when every wire is a number. `byId` maps node ids to nodes.
+ * label, then the output's shape): a function as "relu(3) → 3", an operator or an index ("+2",
+ * "x²", "[0]", "ᵀ") by its shapes alone, "3 → scalar"; '' when every wire is a number. `byId`
+ * maps node ids to nodes.
  */
 export function shapeSignature(n, byId) {
   const shapes = n.inputs.map((i) => byId.get(i)?.shape ?? []);
   if (!n.shape.length && shapes.every((sh) => !sh.length)) return '';
   const show = (sh) => (sh.length ? sh.join('×') : 'scalar');
   const ins = shapes.length === 2 ? `${show(shapes[0])} ${n.label} ${show(shapes[1])}`
-    : `${n.label}(${shapes.map(show).join(', ')})`;
+    : FUNCTION.test(n.label) ? `${n.label}(${show(shapes[0])})` : show(shapes[0]);
   return `${ins} → ${show(n.shape)}`;
 }
+
+const FUNCTION = /^[\p{Ll}\p{Lu}√][\p{L}\d -]*$/u; // relu, σ, Σ, √, leaky relu, exp-1
 
 /** All numbers of a nested list, flattened in row-major order. */
 export function flatten(v) {

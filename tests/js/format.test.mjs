@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  asCode, flatten, fmt, fmtShape, magnitude, norm, shortest, toNumber,
+  asCode, flatten, fmt, fmtShape, magnitude, norm, shapeSignature, shortest, toNumber,
 } from '../../static/js/format.js';
 
 test('two decimals by default, as the notes print them', () => {
@@ -32,6 +32,21 @@ test('non-finite numbers sent as strings read back', () => {
 test('shapes print like 5×10', () => {
   assert.equal(fmtShape([5, 10]), '5×10');
   assert.equal(fmtShape([]), '');
+});
+
+test("a gate's shapes: a function reads f(3) → 3, an operator or an index its shapes alone", () => {
+  const byId = new Map([['a', { shape: [3, 4] }], ['b', { shape: [4] }], ['v', { shape: [3] }]]);
+  const gate = (label, inputs, shape) => shapeSignature({ label, inputs, shape }, byId);
+  assert.equal(gate('@', ['a', 'b'], [3]), '3×4 @ 4 → 3');
+  assert.equal(gate('relu', ['v'], [3]), 'relu(3) → 3');
+  assert.equal(gate('Σ', ['v'], []), 'Σ(3) → scalar');
+  assert.equal(gate('√', ['v'], [3]), '√(3) → 3');
+  // not "[0](3)", "+2(3)", "x²(3)" or "ᵀ(3×4)": the circle above says what the gate does
+  assert.equal(gate('[0]', ['v'], []), '3 → scalar');
+  assert.equal(gate('+2', ['v'], [3]), '3 → 3');
+  assert.equal(gate('x²', ['v'], [3]), '3 → 3');
+  assert.equal(gate('ᵀ', ['a'], [4, 3]), '3×4 → 4×3');
+  assert.equal(gate('*', [], []), '');
 });
 
 test('flatten and norm walk nested lists', () => {
