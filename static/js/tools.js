@@ -81,11 +81,33 @@ export async function check({ body }, precision) {
   }
 }
 
-/** The staged forward and backward code of the circuit, as text. */
+/**
+ * The staged forward and backward code of the circuit: its helper functions folded to their def
+ * lines (open one to read it), so the passes themselves show first; every character is kept, for
+ * copying.
+ */
 export async function stagedCode({ body }) {
+  let source;
   try {
-    return (await postCode(body)).source;
+    source = (await postCode(body)).source;
   } catch (err) {
     return err.message;
   }
+  return codeParts(source).map((p) => (p.text !== undefined ? p.text
+    : el('details', { className: 'helper' },
+      el('summary', { title: 'a helper the staged code calls: open it to read it' }, p.head),
+      p.body)));
+}
+
+/** Python source as its top-level functions ({head: def line, body}) and the text between. */
+export function codeParts(source) {
+  const parts = [];
+  let last = 0;
+  for (const m of source.matchAll(/^(def [^\n]*:\n)((?:[ \t][^\n]*\n|\n(?=[ \t]))*)/gm)) {
+    if (m.index > last) parts.push({ text: source.slice(last, m.index) });
+    parts.push({ head: m[1], body: m[2] });
+    last = m.index + m[0].length;
+  }
+  if (last < source.length) parts.push({ text: source.slice(last) });
+  return parts;
 }

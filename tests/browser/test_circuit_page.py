@@ -399,6 +399,34 @@ def test_staged_code_panel(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     page.click("[role=tab][data-tab=code]")
     expect(page.locator("#code")).to_contain_text("dx")
+    expect(page.locator("#code details")).to_have_count(0)  # no helpers here
+
+
+def test_staged_code_folds_its_helpers_so_the_passes_show_first(page: Page, base_url: str) -> None:
+    body = {"expression": "softmax_ce(relu(X @ W1) @ W2, y)", "values": {
+        "X": {"randn": [6, 4]}, "W1": {"randn": [4, 5]}, "W2": {"randn": [5, 3]},
+        "y": [0, 2, 1, 1, 0, 2]}}
+    open_page(page, base_url, link(body["expression"], body["values"]))
+    page.click("[role=tab][data-tab=code]")
+    helpers = page.locator("#code details.helper")
+    expect(helpers).to_have_count(3)
+    expect(helpers.locator("summary")).to_have_text(
+        ["def softmax_ce(z, labels):", "def _softmax_minus_onehot(z, labels):", "def _rows(z):"])
+    expect(page.locator("#code")).to_contain_text("# forward pass")
+    code = page.locator("#code")
+    box, forward = code.bounding_box(), page.get_by_text("# backward pass").bounding_box()
+    assert forward["y"] < box["y"] + box["height"], "the backward pass is in view, not below"
+    for k in range(3):
+        expect(helpers.nth(k)).to_have_js_property("open", False)
+    high = helpers.first.bounding_box()["height"]
+    helpers.first.locator("summary").click()
+    expect(helpers.first).to_have_js_property("open", True)
+    assert helpers.first.bounding_box()["height"] > 4 * high, "open, its body shows"
+    # folded or not, the panel holds the server's source to the character (copy takes it)
+    source = page.evaluate("""async (body) => (await (await fetch('/api/code', {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)})).json()).source""",
+        body)
+    assert code.text_content() == source
 
 
 def test_expand_toggle_keeps_the_neuron_gradients(page: Page, base_url: str) -> None:
