@@ -73,23 +73,31 @@ const stepper = createStepper(svg, {
     explain.refresh(active);
   },
 });
-/** The literals as typed before a descent step first rewrote them (forgotten on a preset or link). */
+/**
+ * The inputs as they were before a descent step first changed them (forgotten on a preset or
+ * link): a literal as typed, or the value of an input nobody had set ({value, text: null}).
+ */
 const typed = new Map();
 /**
  * Gradient descent on the circuit on show: each step's values go in as the user's own edits (a
  * literal in the code is written at 12 significant digits, as a person would write it, and a
- * float stays a float).
+ * float stays a float). Back at the first values, the code is as typed and computes its own.
  */
 const descend = mountDescend($('descend-panel'), {
   request: () => current()?.body ?? null,
   apply: (values) => {
     const lits = new Map(literals(state.expression).map((l) => [l.name, l]));
+    const shown = new Map(current()?.circuit.nodes.map((n) => [n.name, n.value]));
     for (const [name, v] of Object.entries(values)) {
       const lit = lits.get(name);
-      if (lit && !typed.has(name)) typed.set(name, lit);
-      const first = typed.get(name); // back at the value typed, the text typed comes back
+      const unset = !lit && !(name in state.values) && shown.has(name); // the code computes it
+      if (!typed.has(name) && (lit || unset)) {
+        typed.set(name, lit ?? { value: shown.get(name), text: null });
+      }
+      const first = typed.get(name);
       const same = first && JSON.stringify(first.value) === JSON.stringify(v);
-      setInput(name, v, same ? first.text : asCode(v, lit?.text), 0);
+      if (same && first.text === null) delete state.values[name]; // no override again
+      else setInput(name, v, same ? first.text : asCode(v, lit?.text), 0);
     }
     clearTimeout(state.timer); // drawn at once, and the promise says when
     return refresh();

@@ -277,3 +277,26 @@ def test_reset_gives_back_the_code_as_written(page: Page, base_url: str):
     page.click("#descend-panel .descend-reset")
     page.wait_for_function("t => window.chainrule.editor.text === t", arg=program, timeout=10_000)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_reset_gives_an_input_the_code_computes_back_to_the_code(page: Page, base_url: str):
+    """A step on W (the code's np.random.randn) sends W's new values, which override the
+    code's; reset goes back to the code's own W, with no override left behind."""
+    program = "W = np.random.randn(2, 3)\nx = [1.0, 2.0, 3.0]\nf = sum(relu(W @ x))"
+    open_page(page, base_url)
+    paste(page, program)
+    page.click("[data-tab=descend]")
+    grad = page.locator(".grad-item[data-name='W'] .grad")
+    expect(grad).not_to_be_empty()
+    first = grad.inner_text()
+    page.check("#descend-panel input[value='W']")
+    page.fill("#descend-panel .descend-lr", "0.5")
+    page.click("#descend-panel .descend-step")
+    expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1")
+    warn = page.locator("#result .warn")
+    expect(warn).to_contain_text("value for W overrides the program's W")
+    page.click("#descend-panel .descend-reset")
+    expect(warn).to_have_count(0)
+    expect(grad).to_have_text(first)
+    assert editor_text(page) == program
+    assert page.errors == []  # type: ignore[attr-defined]
