@@ -971,6 +971,24 @@ def test_the_decimals_field_shows_the_number_of_decimals_in_use(page: Page, base
     assert "p=0" in page.url
 
 
+@pytest.mark.parametrize("typed", ["", "1e400"])
+def test_a_number_field_left_without_a_number_shows_the_value_still_in_use(
+        page: Page, base_url: str, typed: str) -> None:
+    """Left empty or out of range, the field shows the value the circuit still uses and says so
+    (it showed 0 while the circuit kept -2)."""
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#in-x", typed)
+    page.keyboard.press("Tab")
+    expect(page.locator("#in-x")).to_have_value("-2")
+    expect(page.locator(".input-row[data-name=x] .bad")).to_have_text(
+        "x: that is not a number; it stays -2")
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#in-x", "3")
+    expect(page.locator("#output-value")).to_have_text("-32.00")
+    expect(page.locator(".input-row[data-name=x] .bad")).to_have_text("")
+
+
 def test_a_link_with_a_bad_value_shows_it_in_its_row_until_it_is_put_right(
         page: Page, base_url: str) -> None:
     """A value the API would refuse stays in its row as the link wrote it, marked invalid with
