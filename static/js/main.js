@@ -66,11 +66,13 @@ const explain = mountExplain({
   known, precision: () => state.precision, nudge: panels.nudgeAt,
 });
 // The result line and the heat maps show what the step has computed; the explanation follows
-// the gate at work.
+// the gate at work; the link holds the step.
 const stepper = createStepper(svg, {
   onStep: (active) => {
+    state.step = stepper.step;
     showResult();
     explain.refresh(active);
+    saveHash();
   },
 });
 /** The literals as typed before a descent step first rewrote them (forgotten on a preset or link). */
@@ -180,7 +182,7 @@ function load(next) {
   rowsBox.replaceChildren();
   syncControls();
   syncInputs();
-  stepper.set(null);
+  stepper.set(state.step);
   stepper.pause();
   descend.reset();
   typed.clear();
@@ -190,7 +192,7 @@ function load(next) {
 function applyPreset(id) {
   const p = state.presets.find((x) => x.id === id);
   $('preset-notes').textContent = p ? p.notes : '';
-  if (p) load({ expression: p.expression, values: structuredClone(p.values || {}), expand: !!p.expand });
+  if (p) load({ expression: p.expression, values: structuredClone(p.values || {}), expand: !!p.expand, step: null });
 }
 
 /** Click an input's value on its wire to type a new one there; false for other values. */
@@ -359,6 +361,7 @@ async function start() {
       $('preset-notes').textContent = match.notes;
     }
   }
+  stepper.set(state.step); // shown once the circuit is drawn
   await refresh();
   document.body.dataset.ready = '1';
 }

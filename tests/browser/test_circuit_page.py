@@ -285,6 +285,25 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context)
         other.close()
 
 
+def test_a_shared_link_reopens_at_the_step_on_show(page: Page, base_url: str, context) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    for _ in range(5):  # the inputs, two gates forward, the seed, one gate back
+        page.click("#step")
+    expect(page.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
+    other = context.new_page()
+    try:
+        other.goto(page.url)
+        wait_ready(other)
+        expect(other.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
+        assert result_gradients(other) == {"x": "?", "y": "?", "z": "3.00"}
+        other.click("#show-all")
+        assert result_gradients(other) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
+        assert "s=" not in other.url
+    finally:
+        other.close()
+
+
 def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
