@@ -289,13 +289,15 @@ function showError(err) {
 }
 
 /**
- * The circuit on show is not the code's (the code has an error): it is dimmed, and the tools
- * that would act on it (nudge, check, staged code, descend) refuse until the code draws again.
+ * The circuit on show is not the code's (the code has an error): it is dimmed and says so, and
+ * the tools that would act on it (nudge, check, staged code, descend) refuse until the code draws
+ * again.
  */
 function markStale(on) {
   state.stale = on;
   $('circuit').classList.toggle('stale', on);
   $('result').classList.toggle('stale', on);
+  $('stale-note').hidden = !on;
 }
 
 /** The circuit the tools act on: the one on show, unless it is out of date. */

@@ -329,8 +329,13 @@ def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: 
     expect(page.locator("#error .message")).not_to_be_empty()
     expect(page.locator("text.value").first).to_be_visible()  # the last good circuit stays
     expect(page.locator("#output-value")).to_have_text("-12.00")
+    expect(page.locator("#stale-note")).to_have_text(  # and says it is the last good one
+        "The circuit on show is the last one drawn: fix the error under the code to redraw it.")
     assert editor_text(page) == "(x+y)*"
     assert not page.errors or all("400" in e for e in page.errors)
+    page.fill("#expr", "(x+y)*2")
+    expect(page.locator("#output-value")).to_have_text("6.00")
+    expect(page.locator("#stale-note")).to_be_hidden()
 
 
 ERROR_SHOWN_JS = """() => {
