@@ -686,6 +686,9 @@ class _Builder:
                 if mname == "double":  # values are float64 already
                     return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
                 return _Val("output", span, self.node(receiver))
+            if args and receiver.kind == "ref" and receiver.data == "F" and "F" not in self.names:
+                raise _err("'F' is not imported", receiver.span,  # F.relu(x) read as a method
+                           "add import torch.nn.functional as F above it")
             return self.apply(f".{mname}", self.methods[mname], [receiver, *args], span, 1)
         raise _err("only functions can be called", callee.span)
 

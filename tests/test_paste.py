@@ -266,6 +266,8 @@ def error(code: str) -> ExpressionError:
      None),
     ("a = Value(2.0)\nb = a.backward() + 1", "marks the output", (19, 31), None),
     ("x = True", "'True' is not part of the language", (4, 8), "booleans"),
+    ("x = torch.tensor(2.0)\ny = F.relu(x)", "'F' is not imported", (26, 27),
+     "import torch.nn.functional as F"),
 ])
 def test_unsupported_code_says_what_and_where(code, message, span, hint):
     e = error(code)

@@ -288,7 +288,13 @@ function inputRow(r, set) {
     range.value = num.value;
     commit(Number(num.value), num.value, 250);
   });
-  num.addEventListener('change', () => setNumber(Number(num.value) || 0));
+  // Left empty or out of range, the field shows the value still in use again, and says so.
+  num.addEventListener('change', () => {
+    if (num.value !== '' && Number.isFinite(Number(num.value))) return setNumber(Number(num.value));
+    const now = typeof row.shown === 'number' ? row.shown : DEFAULT_VALUE;
+    setNumber(now);
+    bad.textContent = `${name}: that is not a number; it stays ${shortest(now)}`;
+  });
   // While dragging, the range stays put (it would jump under the pointer); on release it re-centres.
   range.addEventListener('input', () => {
     num.value = range.value;

@@ -66,11 +66,13 @@ const explain = mountExplain({
   known, precision: () => state.precision, nudge: panels.nudgeAt,
 });
 // The result line and the heat maps show what the step has computed; the explanation follows
-// the gate at work.
+// the gate at work; the link holds the step.
 const stepper = createStepper(svg, {
   onStep: (active) => {
+    state.step = stepper.step;
     showResult();
     explain.refresh(active);
+    saveHash();
   },
 });
 /**
@@ -188,7 +190,7 @@ function load(next) {
   rowsBox.replaceChildren();
   syncControls();
   syncInputs();
-  stepper.set(null);
+  stepper.set(state.step);
   stepper.pause();
   descend.reset();
   typed.clear();
@@ -198,7 +200,7 @@ function load(next) {
 function applyPreset(id) {
   const p = state.presets.find((x) => x.id === id);
   $('preset-notes').textContent = p ? p.notes : '';
-  if (p) load({ expression: p.expression, values: structuredClone(p.values || {}), expand: !!p.expand });
+  if (p) load({ expression: p.expression, values: structuredClone(p.values || {}), expand: !!p.expand, step: null });
 }
 
 /** Click an input's value on its wire to type a new one there; false for other values. */
@@ -295,13 +297,15 @@ function showError(err) {
 }
 
 /**
- * The circuit on show is not the code's (the code has an error): it is dimmed, and the tools
- * that would act on it (nudge, check, staged code, descend) refuse until the code draws again.
+ * The circuit on show is not the code's (the code has an error): it is dimmed and says so, and
+ * the tools that would act on it (nudge, check, staged code, descend) refuse until the code draws
+ * again.
  */
 function markStale(on) {
   state.stale = on;
   $('circuit').classList.toggle('stale', on);
   $('result').classList.toggle('stale', on);
+  $('stale-note').hidden = !on;
 }
 
 /** The circuit the tools act on: the one on show, unless it is out of date. */
@@ -367,6 +371,7 @@ async function start() {
       $('preset-notes').textContent = match.notes;
     }
   }
+  stepper.set(state.step); // shown once the circuit is drawn
   await refresh();
   document.body.dataset.ready = '1';
 }

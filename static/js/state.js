@@ -11,6 +11,7 @@ export const DEFAULTS = Object.freeze({
   precision: 2,
   magnitude: false,
   boxes: false, // a box around each statement of a program
+  step: null, // the step of the passes on show (stepper.js); null: the whole circuit
 });
 
 /** Encode a state as a hash string ("#e=...&v=..."). Only fields that differ from nothing are kept. */
@@ -24,6 +25,7 @@ export function encodeState(state) {
   }
   if (state.magnitude) p.set('m', '1');
   if (state.boxes) p.set('b', '1');
+  if (Number.isInteger(state.step)) p.set('s', String(state.step));
   return '#' + p.toString();
 }
 
@@ -53,6 +55,7 @@ export function decodeState(hash) {
     precision: p.has('p') ? clampPrecision(p.get('p')) : DEFAULTS.precision,
     magnitude: p.get('m') === '1',
     boxes: p.get('b') === '1',
+    step: /^\d+$/.test(p.get('s') ?? '') ? Number(p.get('s')) : null,
   };
 }
 

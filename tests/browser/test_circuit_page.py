@@ -285,6 +285,25 @@ def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context)
         other.close()
 
 
+def test_a_shared_link_reopens_at_the_step_on_show(page: Page, base_url: str, context) -> None:
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    for _ in range(5):  # the inputs, two gates forward, the seed, one gate back
+        page.click("#step")
+    expect(page.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
+    other = context.new_page()
+    try:
+        other.goto(page.url)
+        wait_ready(other)
+        expect(other.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
+        assert result_gradients(other) == {"x": "?", "y": "?", "z": "3.00"}
+        other.click("#show-all")
+        assert result_gradients(other) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
+        assert "s=" not in other.url
+    finally:
+        other.close()
+
+
 def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
@@ -310,8 +329,13 @@ def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: 
     expect(page.locator("#error .message")).not_to_be_empty()
     expect(page.locator("text.value").first).to_be_visible()  # the last good circuit stays
     expect(page.locator("#output-value")).to_have_text("-12.00")
+    expect(page.locator("#stale-note")).to_have_text(  # and says it is the last good one
+        "The circuit on show is the last one drawn: fix the error under the code to redraw it.")
     assert editor_text(page) == "(x+y)*"
     assert not page.errors or all("400" in e for e in page.errors)
+    page.fill("#expr", "(x+y)*2")
+    expect(page.locator("#output-value")).to_have_text("6.00")
+    expect(page.locator("#stale-note")).to_be_hidden()
 
 
 ERROR_SHOWN_JS = """() => {
@@ -997,6 +1021,24 @@ def test_the_decimals_field_shows_the_number_of_decimals_in_use(page: Page, base
     page.keyboard.press("Tab")
     expect(page.locator("#precision")).to_have_value("0")
     assert "p=0" in page.url
+
+
+@pytest.mark.parametrize("typed", ["", "1e400"])
+def test_a_number_field_left_without_a_number_shows_the_value_still_in_use(
+        page: Page, base_url: str, typed: str) -> None:
+    """Left empty or out of range, the field shows the value the circuit still uses and says so
+    (it showed 0 while the circuit kept -2)."""
+    open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#in-x", typed)
+    page.keyboard.press("Tab")
+    expect(page.locator("#in-x")).to_have_value("-2")
+    expect(page.locator(".input-row[data-name=x] .bad")).to_have_text(
+        "x: that is not a number; it stays -2")
+    expect(page.locator("#output-value")).to_have_text("-12.00")
+    page.fill("#in-x", "3")
+    expect(page.locator("#output-value")).to_have_text("-32.00")
+    expect(page.locator(".input-row[data-name=x] .bad")).to_have_text("")
 
 
 def test_a_link_with_a_bad_value_shows_it_in_its_row_until_it_is_put_right(

@@ -8,9 +8,16 @@ test('a state survives the URL hash round trip', () => {
   const s = {
     expression: 'q = x + y\nf = q * z  # a comment & more',
     values: { x: -2, y: 5, W: { randn: [5, 10], seed: 3 } },
-    expand: true, precision: 4, magnitude: true, boxes: true,
+    expand: true, precision: 4, magnitude: true, boxes: true, step: 4,
   };
   assert.deepEqual(decodeState(encodeState(s)), s);
+  assert.deepEqual(decodeState(encodeState({ ...s, step: 0 })).step, 0, 'step 0 is the inputs set');
+});
+
+test('a link keeps the step on show; none, or a malformed one, is the whole circuit', () => {
+  assert.equal(decodeState(encodeState({ expression: 'x', step: null })).step, null);
+  assert.ok(!encodeState({ expression: 'x', step: null }).includes('s='));
+  for (const s of ['-1', '2.5', 'abc', '']) assert.equal(decodeState(`#e=x&s=${s}`).step, null, s);
 });
 
 test('an empty or broken hash gives the defaults, never a throw', () => {
