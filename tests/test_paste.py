@@ -1,5 +1,5 @@
 """Code people already have - micrograd's and PyTorch's - pasted as printed becomes its circuit,
-with the numbers those libraries print. micrograd itself (the bench extra) is the oracle."""
+with the numbers those libraries print. micrograd itself (in the test extra) is the oracle."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import io
 import math
 
+import micrograd.engine as micrograd
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,8 +18,6 @@ from engine.errors import ExpressionError
 from engine.graph import Limits
 from engine.parse import parse, parse_program
 from engine.presets import LECTURE_NEURON, MICROGRAD_README, VECTORS_CODE
-
-micrograd = pytest.importorskip("micrograd.engine")
 
 # micrograd's test/test_engine.py: the micrograd half and the PyTorch half of each test's body,
 # as printed there (the `xmg, ymg = x, y` bookkeeping and the asserts left out)
