@@ -383,6 +383,18 @@ class Program:
 # --- the builder: the graph and the names, one per parse --------------------------------------
 
 
+def _tanh_form(shown: str, args: list[_Val], span: tuple[int, int]) -> list[_Val]:
+    """PyTorch's gelu is the exact one, x·Φ(x), unless it is asked for the tanh form
+    (approximate='tanh'), which is chainrule's gelu. The arguments without that keyword."""
+    rest = [a for a in args if a.kind != "kwarg" or a.data[0] != "approximate"]
+    asked = [a.data[1] for a in args if a not in rest]
+    if not asked or asked[0].kind != "str" or asked[0].data[1:-1] != "tanh":
+        raise _err(f"{shown}(x) is PyTorch's exact gelu, x·Φ(x); chainrule's gelu is its tanh "
+                   "form", asked[0].span if asked else span,
+                   f"write {shown}(x, approximate='tanh')")
+    return rest
+
+
 class _Builder:
     def __init__(self, limits: Limits | None) -> None:
         self.g = Graph()
@@ -675,6 +687,8 @@ class _Builder:
             raise self.unknown_function(fname, callee.span)
         if kind == "func":
             shown, op = callee.data
+            if op == "gelu" and self.modules.get(shown.split(".")[0], "").startswith("torch"):
+                args = _tanh_form(shown, args, callee.span)
             return self.apply(shown, op, args, span, 0)
         if kind == "ctor":
             return self.construct(callee.data, args, span)

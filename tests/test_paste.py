@@ -225,6 +225,21 @@ def test_imports_of_the_known_libraries_are_accepted(code):
     assert trace(code).value is not None
 
 
+def test_pytorch_tanh_gelu_is_chainrules_gelu():
+    """F.gelu(x, approximate='tanh') against its formula (PyTorch prints 0.5306 for x = 0.7),
+    and its gradient against central differences."""
+    def gelu(x):
+        return 0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+    c = trace("import torch.nn.functional as F\nx = torch.tensor(0.7, requires_grad=True)\n"
+              "y = F.gelu(x, approximate='tanh')\ny.backward()")
+    assert round(float(c.value), 4) == 0.5306
+    assert float(c.value) == pytest.approx(gelu(0.7), rel=1e-14)
+    h = 1e-6
+    assert float(c.gradients["x"]) == pytest.approx((gelu(0.7 + h) - gelu(0.7 - h)) / (2 * h),
+                                                    rel=1e-8)
+
+
 def test_torch_matrix_product_and_reductions():
     c = trace("W = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)\n"
               "x = torch.tensor([1.0, -1.0])\ny = (W @ x).sum()\ny.backward()")
@@ -267,6 +282,13 @@ def error(code: str) -> ExpressionError:
     ("x = True", "'True' is not part of the language", (4, 8), "booleans"),
     ("x = torch.tensor(2.0)\ny = F.relu(x)", "'F' is not imported", (26, 27),
      "import torch.nn.functional as F"),
+    # PyTorch's gelu is the exact (erf) one unless asked for the tanh form, chainrule's gelu
+    ("import torch.nn.functional as F\nx = 0.7\ny = F.gelu(x)", "F.gelu(x) is PyTorch's exact",
+     (44, 50), "F.gelu(x, approximate='tanh')"),
+    ("x = 0.7\ny = torch.nn.functional.gelu(x, approximate='none')", "exact gelu", (52, 58),
+     "approximate='tanh'"),
+    ("import torch.nn.functional as F\ny = F.gelu(0.7, approximate=0)", "exact gelu", (60, 61),
+     None),
 ])
 def test_unsupported_code_says_what_and_where(code, message, span, hint):
     e = error(code)

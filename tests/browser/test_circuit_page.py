@@ -447,9 +447,9 @@ def test_staged_code_folds_its_helpers_so_the_passes_show_first(page: Page, base
     expect(helpers.first).to_have_js_property("open", True)
     assert helpers.first.bounding_box()["height"] > 4 * high, "open, its body shows"
     # folded or not, the panel holds the server's source to the character (copy takes it)
-    source = page.evaluate("""async (body) => (await (await fetch('/api/code', {method: 'POST',
-        headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)})).json()).source""",
-        body)
+    source = page.evaluate("""async (body) => (await (await fetch('/api/code', {
+        method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify(body)})).json()).source""", body)
     assert code.text_content() == source
 
 
