@@ -570,8 +570,8 @@ async function start() {
   });
   $('run-papers').addEventListener('click', fillPapers);
   await limitsFromSchema();
-  runFlow();
-  runCliff();
+  await Promise.all([runFlow(), runCliff()]);
+  document.body.dataset.ready = '1';
 }
 
 start();

@@ -6,17 +6,25 @@ import json
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from conftest import wait_ready
 from playwright.sync_api import Page, expect
 
 GRAD_LINES = "#chart-grad-var svg [aria-label='line'] path"
 
 
 def open_lab(page: Page, base_url: str) -> None:
-    """The lab with its first runs drawn (checked every animation frame, not with backoff)."""
+    """The lab with its first runs drawn: it marks itself ready then."""
     page.goto(f"{base_url}/labs/gradients")
-    page.wait_for_function("() => document.getElementById('chart-grad-var').dataset.state"
-                           " === 'ready' && document.getElementById('busy').hidden",
-                           timeout=60_000)
+    wait_ready(page, timeout=60_000)
+
+
+def test_the_lab_is_ready_once_its_first_runs_are_drawn(page: Page, base_url: str):
+    open_lab(page, base_url)
+    for chart in ("chart-grad-var", "chart-saturated", "hist-a", "hist-b", "chart-cliff"):
+        assert page.get_attribute(f"#{chart}", "data-state") == "ready", chart
+    assert page.is_hidden("#busy")
+    assert "A (tanh, standard" in page.inner_text("#flow-summary")
+    assert "clipped one" in page.inner_text("#cliff-summary")
 
 
 def test_lab_is_linked_from_the_circuit_page(page: Page, base_url: str):
