@@ -212,21 +212,55 @@ export function pickLayers(count, n = 10) {
   return [...picked];
 }
 
+/**
+ * One small histogram per layer (at most 10, see pickLayers), stacked, on one count scale. Where
+ * a layer's values span a range of their own (relu and linear layers grow or shrink from layer
+ * to layer), the layer gets its own x scale and axis, so its bars fill its row; layers on one
+ * range (tanh, sigmoid) share the axis under the last of them. A lone spike (relu's units at
+ * 0) would flatten every other bar: the count scale stops above the rest, and a bar cut off at
+ * the top says what share of its layer it holds.
+ */
 function histogramChart(id, side, data) {
   const layers = pickLayers(data.layers.length);
-  const bars = layers.flatMap((n) => {
-    const h = data.layers[n - 1].histogram;
-    return h.counts.map((count, i) => ({ layer: n, x1: num(h.edges[i]), x2: num(h.edges[i + 1]),
-      count }));
+  const hists = layers.map((n) => data.layers[n - 1].histogram);
+  const second = (counts) => [...counts].sort((a, b) => b - a)[1] ?? 0;
+  const tallest = Math.max(1, ...hists.flatMap((h) => h.counts));
+  const rest = Math.max(...hists.map((h) => second(h.counts)));
+  const top = tallest > 3 * rest && rest > 0 ? 1.5 * rest : tallest;
+  const span = (h) => [num(h.edges[0]), num(h.edges.at(-1))];
+  const own = hists.some((h) => String(span(h)) !== String(span(hists[0])));
+  const notes = [own && 'Each layer has its own x scale, from its smallest to its largest value:'
+    + ' read the numbers under its row.', top < tallest && 'A bar cut off at the top is labelled'
+    + ' with its share of the layer’s units.'].filter(Boolean);
+  const box = document.createElement('div');
+  if (notes.length) {
+    const p = document.createElement('p');
+    p.className = 'hint';
+    p.textContent = notes.join(' ');
+    box.append(p);
+  }
+  hists.forEach((h, i) => {
+    const last = i === hists.length - 1;
+    const axis = own || last;
+    const total = h.counts.reduce((a, b) => a + b, 0);
+    const bars = h.counts.map((count, k) => ({ x1: num(h.edges[k]), x2: num(h.edges[k + 1]), count,
+      share: `${Math.round((100 * count) / total)}%` }));
+    box.append(Plot.plot({
+      width: 440, height: (axis ? 34 : 8) + 44 + (last ? 14 : 0), marginLeft: 60, marginTop: 8,
+      marginBottom: axis ? 26 + (last ? 14 : 0) : 0,
+      x: { domain: span(h), axis: axis ? 'bottom' : null, ticks: 4, tickFormat: tick,
+        label: last ? 'activation f(s) →' : null, labelAnchor: 'right', labelOffset: 38 },
+      y: { axis: null, domain: [0, top] },
+      marks: [
+        Plot.rectY(bars, { x1: 'x1', x2: 'x2', y: 'count', fill: COLORS[side], insetLeft: 0.5,
+          clip: true }),
+        Plot.text(bars.filter((b) => b.count > top), { x: (b) => (b.x1 + b.x2) / 2, y: top,
+          text: 'share', dy: -1, lineAnchor: 'bottom', textAnchor: 'start', dx: 2, fontSize: 10 }),
+        Plot.text([`layer ${layers[i]}`], { frameAnchor: 'left', dx: -8, textAnchor: 'end' }),
+      ],
+    }));
   });
-  const chart = Plot.plot({
-    width: 440, height: 34 + 46 * layers.length, marginLeft: 60,
-    x: { label: 'activation f(s)', tickFormat: tick }, y: { axis: null },
-    fy: { label: 'layer', domain: layers },
-    marks: [Plot.rectY(bars, { x1: 'x1', x2: 'x2', y: 'count', fy: 'layer', fill: COLORS[side],
-      insetLeft: 0.5 })],
-  });
-  put(id, chart, layers.length < data.layers.length
+  put(id, box, layers.length < data.layers.length
     ? `${layers.length} of ${data.layers.length} layers shown` : '');
 }
 

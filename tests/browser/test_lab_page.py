@@ -38,7 +38,7 @@ def test_lab_draws_gradient_charts_histograms_and_the_cliff(page: Page, base_url
     assert page.locator(GRAD_LINES).count() == 2  # configurations A and B
     # one histogram row per layer of the default 5-layer networks, on each side
     for side in ("a", "b"):
-        assert page.locator(f"#hist-{side} svg g[aria-label='rect'] > g").count() == 5
+        assert page.locator(f"#hist-{side} svg").count() == 5
     expect(page.locator("#chart-cliff svg").last).to_be_visible()
     assert page.locator("#chart-cliff g[aria-label='line'] path").count() == 2  # both paths
     expect(page.locator("#cliff-summary")).to_contain_text("clipped one")
@@ -275,13 +275,54 @@ def test_histogram_ticks_of_huge_activations_do_not_overlap(page: Page, base_url
     open_lab(page, base_url)
     page.click("[data-preset='exploding']")  # A's activations reach about 3e11
     expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
-    labels = page.locator("#hist-a svg g[aria-label='x-axis tick label'] text")
+    labels = page.locator("#hist-a svg").last.locator("g[aria-label='x-axis tick label'] text")
     texts = labels.all_text_contents()
     assert len(texts) >= 3 and all(len(t) <= 6 for t in texts), texts
     boxes = sorted((labels.nth(i).bounding_box() for i in range(labels.count())),
                    key=lambda b: b["x"])
     assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)), (
         texts, boxes)
+
+
+# Per layer, in order: the left and right ends of its bars that hold any count, in pixels.
+BAR_SPANS = """(id) => {
+  const rows = new Map();
+  for (const r of document.querySelectorAll(`#${id} svg g[aria-label='rect'] rect`)) {
+    if (!(r.getBoundingClientRect().height > 0)) continue;
+    const box = r.getBoundingClientRect();
+    const [lo, hi] = rows.get(r.parentNode) ?? [Infinity, -Infinity];
+    rows.set(r.parentNode, [Math.min(lo, box.left), Math.max(hi, box.right)]);
+  }
+  return [...rows.values()];
+}"""
+
+
+def test_every_layers_histogram_fills_its_row_when_the_layers_differ_in_size(page: Page,
+                                                                           base_url: str):
+    """Under the exploding preset layer 10's activations are 1e10 times layer 1's: on one x
+    scale layers 1 to 9 would be a sliver at 0. Each layer has its own scale, and says so."""
+    open_lab(page, base_url)
+    page.click("[data-preset='exploding']")
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
+    expect(page.locator("#hist-a")).not_to_have_class(re.compile("stale"), timeout=60_000)
+    spans = page.evaluate(BAR_SPANS, "hist-a")
+    widths = [hi - lo for lo, hi in spans]
+    assert len(widths) == 10 and min(widths) > 0.6 * max(widths), widths
+    expect(page.locator("#hist-a")).to_contain_text("Each layer has its own x scale")
+    # each row's own axis: layer 1's numbers in the tens, layer 10's past 1e11
+    axes = page.locator("#hist-a svg")
+    first = axes.first.locator("g[aria-label='x-axis tick label'] text").all_text_contents()
+    last = axes.last.locator("g[aria-label='x-axis tick label'] text").all_text_contents()
+    assert max(map(float, first)) < 100 and max(map(float, last)) > 1e11, (first, last)
+    # relu's units at 0 are half of each layer: their bar is cut off and labelled with its share
+    share = axes.first.locator("g[aria-label='text'] text").first
+    expect(share).to_have_text(re.compile(r"^5\d%$"))
+    # tanh layers share one range, and one axis under the last
+    page.click("[data-preset='glorot']")
+    expect(page.locator("#flow-summary")).to_contain_text("A (tanh, standard", timeout=60_000)
+    expect(page.locator("#hist-a")).not_to_have_class(re.compile("stale"), timeout=60_000)
+    assert page.locator("#hist-a svg g[aria-label='x-axis tick label']").count() == 1
+    expect(page.locator("#hist-a")).not_to_contain_text("Each layer has its own x scale")
 
 
 def test_one_layer_networks_are_drawn_without_warnings(page: Page, base_url: str):
