@@ -181,9 +181,7 @@ function logChart(id, data, y, yLabel, results) {
     color: colour(results),
     marks: [
       ...log.marks,
-      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), z: key, stroke: key }),
-      Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
-        title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),
+      ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}`),
     ],
   });
   put(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
@@ -197,11 +195,33 @@ function saturationChart(data, results) {
     y: { label: 'saturated fraction', domain: [0, 1], grid: true },
     color: colour(results),
     marks: [
-      Plot.line(data, { x: 'layer', y: 'saturated', z: key, stroke: key }),
-      Plot.dot(data, { x: 'layer', y: 'saturated', fill: key, r: 2.5 }),
+      ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d.saturated)}`),
     ],
   });
   put('chart-saturated', chart);
+}
+
+/**
+ * A's line solid with filled dots, B's dashed with open rings, so that where the two lie on
+ * each other both still show.
+ */
+function sideMarks(data, y, key, title) {
+  return ['A', 'B'].flatMap((side) => {
+    const mine = data.filter((d) => d.side === side);
+    const dashed = side === 'B';
+    return [
+      Plot.line(mine, { x: 'layer', y, stroke: key, strokeDasharray: dashed ? '6 4' : null }),
+      Plot.dot(mine, { x: 'layer', y, title, r: dashed ? 4 : 2.5, strokeWidth: 1.5,
+        ...(dashed ? { stroke: key, fill: 'none' } : { fill: key }) }),
+    ];
+  });
+}
+
+/** Where A's and B's saturated fractions are the same at every layer, a sentence that says so. */
+function coincide(results) {
+  const [a, b] = results.map((r) => r.data.layers.map((l) => l.saturated));
+  if (a.length !== b.length || a.some((v, i) => v !== b[i])) return '';
+  return 'A and B have the same fraction at every layer: B’s dashed line lies on A’s.';
 }
 
 /** At most `n` layers, evenly spread and always including the first and the last. */
@@ -337,7 +357,8 @@ function runFlow() {
       logChart('chart-weight-grad', data, 'weight_grad_norm', '‖∂L/∂W‖', results);
       saturationChart(data, results);
       const [a, b] = results.map((r) => r.data.saturation);
-      $('saturation-note').textContent = a === b ? `A and B: ${a}` : `A: ${a} · B: ${b}`;
+      $('saturation-note').textContent = [a === b ? `A and B: ${a}` : `A: ${a} · B: ${b}`,
+        coincide(results)].filter(Boolean).join('. ');
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
       markStale(['flow-summary'], false);

@@ -80,6 +80,26 @@ def test_the_saturation_rule_shared_by_both_sides_is_said_once(page: Page, base_
         "A and B: |tanh(s)| > 0.9, where the slope 1 - tanh² is below 0.19")
 
 
+def test_lines_that_lie_on_each_other_both_show(page: Page, base_url: str):
+    """The exploding preset's two relu networks switch off the same units (the same draws times
+    another factor): their saturation lines coincide, B's is dashed over A's and a note says so."""
+    open_lab(page, base_url)
+    page.click("[data-preset='exploding']")
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
+    expect(page.locator("#chart-saturated")).not_to_have_class(re.compile("stale"),
+                                                                 timeout=60_000)
+    lines = page.locator("#chart-saturated svg [aria-label='line'] path")
+    expect(lines).to_have_count(2)
+    assert lines.nth(0).get_attribute("d") == lines.nth(1).get_attribute("d")
+    dashes = lines.evaluate_all("ps => ps.map((p) => getComputedStyle(p).strokeDasharray)")
+    assert dashes[0] == "none" and dashes[1] != "none", dashes  # A solid, B dashed
+    expect(page.locator("#saturation-note")).to_contain_text(
+        "A and B have the same fraction at every layer: B’s dashed line lies on A’s.")
+    page.click("[data-preset='glorot']")  # tanh: the lines part, and so does the note
+    expect(page.locator("#flow-summary")).to_contain_text("A (tanh, standard", timeout=60_000)
+    expect(page.locator("#saturation-note")).not_to_contain_text("same fraction")
+
+
 def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
     open_lab(page, base_url)
     page.fill("fieldset[data-side='b'] input[name='depth']", "500")
