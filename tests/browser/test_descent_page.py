@@ -200,6 +200,7 @@ def test_back_to_the_fitted_values_mid_run_ends_the_busy_indicator(page: Page, b
     page.click("#fit-seven")
     expect(page.locator("#seven-status")).to_contain_text("step ")  # playing
     expect(page.locator("#busy")).to_be_visible()
+    expect(page.locator("#busy")).to_be_in_viewport()  # the page is scrolled down to the button
     page.click("#reset-seven")
     expect(page.locator("#busy")).to_be_hidden()
     expect(page.locator("#status-text")).to_have_text("")

@@ -6,7 +6,7 @@ import json
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from conftest import wait_ready
+from conftest import hold, holding, release, wait_ready
 from playwright.sync_api import Page, expect
 
 GRAD_LINES = "#chart-grad-var svg [aria-label='line'] path"
@@ -98,6 +98,23 @@ def test_lines_that_lie_on_each_other_both_show(page: Page, base_url: str):
     page.click("[data-preset='glorot']")  # tanh: the lines part, and so does the note
     expect(page.locator("#flow-summary")).to_contain_text("A (tanh, standard", timeout=60_000)
     expect(page.locator("#saturation-note")).not_to_contain_text("same fraction")
+
+
+def test_a_run_far_down_the_page_shows_its_progress_in_view(fresh_page: Page, base_url: str):
+    page = fresh_page  # it holds the cliff's requests
+    holding(page, "/api/labs/cliff")
+    open_lab(page, base_url)
+    hold(page)
+    page.locator("#run-cliff").scroll_into_view_if_needed()
+    page.click("#run-cliff")
+    expect(page.locator("#status-text")).to_have_text(
+        "Computing the loss surface and both descent paths…")
+    expect(page.locator("#busy")).to_be_in_viewport()
+    expect(page.locator("#status-text")).to_be_in_viewport()
+    expect(page.locator("#chart-cliff")).to_have_class(re.compile("stale"))
+    release(page)
+    expect(page.locator("#busy")).to_be_hidden()
+    expect(page.locator("#chart-cliff")).not_to_have_class(re.compile("stale"))
 
 
 def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
