@@ -7,7 +7,7 @@
 
 import { getPresets, postCircuit, postDescent } from './api.js';
 import { fmt, tick } from './format.js';
-import { aboutField, fieldError, logY, numberOf, putChart, showError } from './labui.js';
+import { aboutField, fieldError, logY, numberOf, problemOf, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -136,7 +136,12 @@ async function draw() {
 
 // --- b3 alone ---------------------------------------------------------------------------------------
 
-const readNumber = (id) => numberOf($(id));
+/** The number in field `id`; a fieldError when it holds none or one outside the field's limits. */
+function readNumber(id) {
+  const problem = problemOf($(id));
+  if (problem) throw fieldError($(id), problem);
+  return Number($(id).value);
+}
 
 function addRow(s, last) {
   const tr = document.createElement('tr');
@@ -154,14 +159,14 @@ function addRow(s, last) {
 
 /** Descend on b3 from where it is: `steps` updates; each step shown as it comes. */
 async function descendB3(steps) {
-  showError(null);
+  showError(null, 'b3-error');
   stop();
   let body;
   try {
     body = { expression, values: { ...params }, params: ['b3'], lr: readNumber('lr'),
       tol: readNumber('tol'), steps };
   } catch (err) {
-    showError(err);
+    showError(err, 'b3-error');
     return;
   }
   const done = busy('Running the forward and backward passes…');
@@ -169,7 +174,7 @@ async function descendB3(steps) {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, { lr: $('lr'), tol: $('tol') }));
+    showError(aboutField(err, { lr: $('lr'), tol: $('tol') }), 'b3-error');
     return;
   } finally {
     done();
@@ -188,7 +193,7 @@ async function descendB3(steps) {
     try {
       await draw();
     } catch (err) {
-      showError(err);
+      showError(err, 'b3-error');
       return;
     }
     if (i + 1 < fresh.length) timer = setTimeout(() => show(i + 1), 150);
@@ -224,6 +229,7 @@ function stop() {
 async function resetB3() {
   stop();
   showError(null);
+  showError(null, 'b3-error');
   params = { ...fitted };
   rows = [];
   $('steps').tBodies[0].replaceChildren();
@@ -242,11 +248,11 @@ async function slopeHere() {
 // --- all seven -------------------------------------------------------------------------------------
 
 async function fitSeven() {
-  showError(null);
+  showError(null, 'seven-error');
   stop();
   let body;
   try {
-    const seed = readNumber('seed');
+    const seed = numberOf($('seed'));
     if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) {
       throw fieldError($('seed'), 'must be a whole number from 0 to 4294967295');
     }
@@ -255,7 +261,7 @@ async function fitSeven() {
     body = { expression, values: start, params: SEVEN, lr: readNumber('lr7'),
       steps: readNumber('steps7'), tol: 1e-4 };
   } catch (err) {
-    showError(err);
+    showError(err, 'seven-error');
     return;
   }
   const done = busy('Descending on all seven parameters…');
@@ -263,7 +269,7 @@ async function fitSeven() {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, { lr: $('lr7'), steps: $('steps7') }));
+    showError(aboutField(err, { lr: $('lr7'), steps: $('steps7') }), 'seven-error');
     done();
     return;
   }
@@ -286,7 +292,7 @@ async function fitSeven() {
     try {
       await draw();
     } catch (err) {
-      showError(err);
+      showError(err, 'seven-error');
       end();
       return;
     }
@@ -344,6 +350,7 @@ async function start() {
   $('reset-b3').addEventListener('click', resetB3);
   $('fit-seven').addEventListener('click', fitSeven);
   $('reset-seven').addEventListener('click', () => {
+    showError(null, 'seven-error');
     $('seven-status').textContent = '';
     delete $('seven-status').dataset.stopped;
     $('chart-fit').replaceChildren();

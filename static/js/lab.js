@@ -181,9 +181,7 @@ function logChart(id, data, y, yLabel, results) {
     color: colour(results),
     marks: [
       ...log.marks,
-      Plot.line(finite, { x: 'layer', y: (d) => num(d[y]), z: key, stroke: key }),
-      Plot.dot(finite, { x: 'layer', y: (d) => num(d[y]), fill: key, r: 2.5,
-        title: (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}` }),
+      ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}`),
     ],
   });
   put(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
@@ -197,11 +195,33 @@ function saturationChart(data, results) {
     y: { label: 'saturated fraction', domain: [0, 1], grid: true },
     color: colour(results),
     marks: [
-      Plot.line(data, { x: 'layer', y: 'saturated', z: key, stroke: key }),
-      Plot.dot(data, { x: 'layer', y: 'saturated', fill: key, r: 2.5 }),
+      ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d.saturated)}`),
     ],
   });
   put('chart-saturated', chart);
+}
+
+/**
+ * A's line solid with filled dots, B's dashed with open rings, so that where the two lie on
+ * each other both still show.
+ */
+function sideMarks(data, y, key, title) {
+  return ['A', 'B'].flatMap((side) => {
+    const mine = data.filter((d) => d.side === side);
+    const dashed = side === 'B';
+    return [
+      Plot.line(mine, { x: 'layer', y, stroke: key, strokeDasharray: dashed ? '6 4' : null }),
+      Plot.dot(mine, { x: 'layer', y, title, r: dashed ? 4 : 2.5, strokeWidth: 1.5,
+        ...(dashed ? { stroke: key, fill: 'none' } : { fill: key }) }),
+    ];
+  });
+}
+
+/** Where A's and B's saturated fractions are the same at every layer, a sentence that says so. */
+function coincide(results) {
+  const [a, b] = results.map((r) => r.data.layers.map((l) => l.saturated));
+  if (a.length !== b.length || a.some((v, i) => v !== b[i])) return '';
+  return 'A and B have the same fraction at every layer: B’s dashed line lies on A’s.';
 }
 
 /** At most `n` layers, evenly spread and always including the first and the last. */
@@ -212,21 +232,55 @@ export function pickLayers(count, n = 10) {
   return [...picked];
 }
 
+/**
+ * One small histogram per layer (at most 10, see pickLayers), stacked, on one count scale. Where
+ * a layer's values span a range of their own (relu and linear layers grow or shrink from layer
+ * to layer), the layer gets its own x scale and axis, so its bars fill its row; layers on one
+ * range (tanh, sigmoid) share the axis under the last of them. A lone spike (relu's units at
+ * 0) would flatten every other bar: the count scale stops above the rest, and a bar cut off at
+ * the top says what share of its layer it holds.
+ */
 function histogramChart(id, side, data) {
   const layers = pickLayers(data.layers.length);
-  const bars = layers.flatMap((n) => {
-    const h = data.layers[n - 1].histogram;
-    return h.counts.map((count, i) => ({ layer: n, x1: num(h.edges[i]), x2: num(h.edges[i + 1]),
-      count }));
+  const hists = layers.map((n) => data.layers[n - 1].histogram);
+  const second = (counts) => [...counts].sort((a, b) => b - a)[1] ?? 0;
+  const tallest = Math.max(1, ...hists.flatMap((h) => h.counts));
+  const rest = Math.max(...hists.map((h) => second(h.counts)));
+  const top = tallest > 3 * rest && rest > 0 ? 1.5 * rest : tallest;
+  const span = (h) => [num(h.edges[0]), num(h.edges.at(-1))];
+  const own = hists.some((h) => String(span(h)) !== String(span(hists[0])));
+  const notes = [own && 'Each layer has its own x scale, from its smallest to its largest value:'
+    + ' read the numbers under its row.', top < tallest && 'A bar cut off at the top is labelled'
+    + ' with its share of the layer’s units.'].filter(Boolean);
+  const box = document.createElement('div');
+  if (notes.length) {
+    const p = document.createElement('p');
+    p.className = 'hint';
+    p.textContent = notes.join(' ');
+    box.append(p);
+  }
+  hists.forEach((h, i) => {
+    const last = i === hists.length - 1;
+    const axis = own || last;
+    const total = h.counts.reduce((a, b) => a + b, 0);
+    const bars = h.counts.map((count, k) => ({ x1: num(h.edges[k]), x2: num(h.edges[k + 1]), count,
+      share: `${Math.round((100 * count) / total)}%` }));
+    box.append(Plot.plot({
+      width: 440, height: (axis ? 34 : 8) + 44 + (last ? 14 : 0), marginLeft: 60, marginTop: 8,
+      marginBottom: axis ? 26 + (last ? 14 : 0) : 0,
+      x: { domain: span(h), axis: axis ? 'bottom' : null, ticks: 4, tickFormat: tick,
+        label: last ? 'activation f(s) →' : null, labelAnchor: 'right', labelOffset: 38 },
+      y: { axis: null, domain: [0, top] },
+      marks: [
+        Plot.rectY(bars, { x1: 'x1', x2: 'x2', y: 'count', fill: COLORS[side], insetLeft: 0.5,
+          clip: true }),
+        Plot.text(bars.filter((b) => b.count > top), { x: (b) => (b.x1 + b.x2) / 2, y: top,
+          text: 'share', dy: -1, lineAnchor: 'bottom', textAnchor: 'start', dx: 2, fontSize: 10 }),
+        Plot.text([`layer ${layers[i]}`], { frameAnchor: 'left', dx: -8, textAnchor: 'end' }),
+      ],
+    }));
   });
-  const chart = Plot.plot({
-    width: 440, height: 34 + 46 * layers.length, marginLeft: 60,
-    x: { label: 'activation f(s)', tickFormat: tick }, y: { axis: null },
-    fy: { label: 'layer', domain: layers },
-    marks: [Plot.rectY(bars, { x1: 'x1', x2: 'x2', y: 'count', fy: 'layer', fill: COLORS[side],
-      insetLeft: 0.5 })],
-  });
-  put(id, chart, layers.length < data.layers.length
+  put(id, box, layers.length < data.layers.length
     ? `${layers.length} of ${data.layers.length} layers shown` : '');
 }
 
@@ -303,7 +357,8 @@ function runFlow() {
       logChart('chart-weight-grad', data, 'weight_grad_norm', '‖∂L/∂W‖', results);
       saturationChart(data, results);
       const [a, b] = results.map((r) => r.data.saturation);
-      $('saturation-note').textContent = a === b ? `A and B: ${a}` : `A: ${a} · B: ${b}`;
+      $('saturation-note').textContent = [a === b ? `A and B: ${a}` : `A: ${a} · B: ${b}`,
+        coincide(results)].filter(Boolean).join('. ');
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
       markStale(['flow-summary'], false);
@@ -570,8 +625,8 @@ async function start() {
   });
   $('run-papers').addEventListener('click', fillPapers);
   await limitsFromSchema();
-  runFlow();
-  runCliff();
+  await Promise.all([runFlow(), runCliff()]);
+  document.body.dataset.ready = '1';
 }
 
 start();

@@ -156,28 +156,40 @@ def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base
     expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")
 
 
-def test_a_refused_field_is_named_by_its_label_and_marked(page: Page, base_url: str):
+def test_a_refused_field_is_named_by_its_label_next_to_its_form(page: Page, base_url: str):
+    """The message sits under the form of the field, in view as the field is: the page checks
+    each field against its limits before it sends anything."""
     open_page(page, base_url)
-    error = page.locator("#lab-error")
+    error = page.locator("#b3-error")
     for lr in ("0", "-1"):
         page.fill("#lr", lr)
         page.click("#step-b3")
         expect(error).to_have_text("learning rate: must be greater than 0")
+        expect(error).to_be_in_viewport()
         expect(page.locator("#lr")).to_have_attribute("aria-invalid", "true")
     page.fill("#lr", "0.1")
     expect(page.locator("#lr")).not_to_have_attribute("aria-invalid", "true")
+    expect(error).to_be_hidden()
+    error = page.locator("#seven-error")
     page.fill("#lr7", "0")
     page.click("#fit-seven")
     expect(error).to_have_text("learning rate: must be greater than 0")
+    expect(error).to_be_in_viewport()
     expect(page.locator("#lr7")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#lr")).not_to_have_attribute("aria-invalid", "true")
     page.fill("#lr7", "0.1")
+    page.fill("#steps7", "20000")
+    page.click("#fit-seven")
+    expect(error).to_have_text("steps: must be at most 10000")
+    expect(page.locator("#steps7")).to_have_value("20000")  # what was typed stays
+    page.fill("#steps7", "5000")
     page.fill("#seed", "-1")
     page.click("#fit-seven")
     expect(error).to_have_text("seed: must be a whole number from 0 to 4294967295")
     expect(page.locator("#seed")).to_have_attribute("aria-invalid", "true")
     assert page.locator("#seven-status").inner_text() == ""
-    assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
+    expect(page.locator("#lab-error")).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]  # nothing was sent to be refused
 
 
 def test_back_to_the_fitted_values_mid_run_ends_the_busy_indicator(page: Page, base_url: str):
@@ -188,6 +200,7 @@ def test_back_to_the_fitted_values_mid_run_ends_the_busy_indicator(page: Page, b
     page.click("#fit-seven")
     expect(page.locator("#seven-status")).to_contain_text("step ")  # playing
     expect(page.locator("#busy")).to_be_visible()
+    expect(page.locator("#busy")).to_be_in_viewport()  # the page is scrolled down to the button
     page.click("#reset-seven")
     expect(page.locator("#busy")).to_be_hidden()
     expect(page.locator("#status-text")).to_have_text("")

@@ -6,17 +6,25 @@ import json
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from conftest import hold, holding, release, wait_ready
 from playwright.sync_api import Page, expect
 
 GRAD_LINES = "#chart-grad-var svg [aria-label='line'] path"
 
 
 def open_lab(page: Page, base_url: str) -> None:
-    """The lab with its first runs drawn (checked every animation frame, not with backoff)."""
+    """The lab with its first runs drawn: it marks itself ready then."""
     page.goto(f"{base_url}/labs/gradients")
-    page.wait_for_function("() => document.getElementById('chart-grad-var').dataset.state"
-                           " === 'ready' && document.getElementById('busy').hidden",
-                           timeout=60_000)
+    wait_ready(page, timeout=60_000)
+
+
+def test_the_lab_is_ready_once_its_first_runs_are_drawn(page: Page, base_url: str):
+    open_lab(page, base_url)
+    for chart in ("chart-grad-var", "chart-saturated", "hist-a", "hist-b", "chart-cliff"):
+        assert page.get_attribute(f"#{chart}", "data-state") == "ready", chart
+    assert page.is_hidden("#busy")
+    assert "A (tanh, standard" in page.inner_text("#flow-summary")
+    assert "clipped one" in page.inner_text("#cliff-summary")
 
 
 def test_lab_is_linked_from_the_circuit_page(page: Page, base_url: str):
@@ -30,7 +38,7 @@ def test_lab_draws_gradient_charts_histograms_and_the_cliff(page: Page, base_url
     assert page.locator(GRAD_LINES).count() == 2  # configurations A and B
     # one histogram row per layer of the default 5-layer networks, on each side
     for side in ("a", "b"):
-        assert page.locator(f"#hist-{side} svg g[aria-label='rect'] > g").count() == 5
+        assert page.locator(f"#hist-{side} svg").count() == 5
     expect(page.locator("#chart-cliff svg").last).to_be_visible()
     assert page.locator("#chart-cliff g[aria-label='line'] path").count() == 2  # both paths
     expect(page.locator("#cliff-summary")).to_contain_text("clipped one")
@@ -70,6 +78,43 @@ def test_the_saturation_rule_shared_by_both_sides_is_said_once(page: Page, base_
     open_lab(page, base_url)  # tanh on both sides
     expect(page.locator("#saturation-note")).to_have_text(
         "A and B: |tanh(s)| > 0.9, where the slope 1 - tanh² is below 0.19")
+
+
+def test_lines_that_lie_on_each_other_both_show(page: Page, base_url: str):
+    """The exploding preset's two relu networks switch off the same units (the same draws times
+    another factor): their saturation lines coincide, B's is dashed over A's and a note says so."""
+    open_lab(page, base_url)
+    page.click("[data-preset='exploding']")
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
+    expect(page.locator("#chart-saturated")).not_to_have_class(re.compile("stale"),
+                                                                 timeout=60_000)
+    lines = page.locator("#chart-saturated svg [aria-label='line'] path")
+    expect(lines).to_have_count(2)
+    assert lines.nth(0).get_attribute("d") == lines.nth(1).get_attribute("d")
+    dashes = lines.evaluate_all("ps => ps.map((p) => getComputedStyle(p).strokeDasharray)")
+    assert dashes[0] == "none" and dashes[1] != "none", dashes  # A solid, B dashed
+    expect(page.locator("#saturation-note")).to_contain_text(
+        "A and B have the same fraction at every layer: B’s dashed line lies on A’s.")
+    page.click("[data-preset='glorot']")  # tanh: the lines part, and so does the note
+    expect(page.locator("#flow-summary")).to_contain_text("A (tanh, standard", timeout=60_000)
+    expect(page.locator("#saturation-note")).not_to_contain_text("same fraction")
+
+
+def test_a_run_far_down_the_page_shows_its_progress_in_view(fresh_page: Page, base_url: str):
+    page = fresh_page  # it holds the cliff's requests
+    holding(page, "/api/labs/cliff")
+    open_lab(page, base_url)
+    hold(page)
+    page.locator("#run-cliff").scroll_into_view_if_needed()
+    page.click("#run-cliff")
+    expect(page.locator("#status-text")).to_have_text(
+        "Computing the loss surface and both descent paths…")
+    expect(page.locator("#busy")).to_be_in_viewport()
+    expect(page.locator("#status-text")).to_be_in_viewport()
+    expect(page.locator("#chart-cliff")).to_have_class(re.compile("stale"))
+    release(page)
+    expect(page.locator("#busy")).to_be_hidden()
+    expect(page.locator("#chart-cliff")).not_to_have_class(re.compile("stale"))
 
 
 def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
@@ -267,13 +312,54 @@ def test_histogram_ticks_of_huge_activations_do_not_overlap(page: Page, base_url
     open_lab(page, base_url)
     page.click("[data-preset='exploding']")  # A's activations reach about 3e11
     expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
-    labels = page.locator("#hist-a svg g[aria-label='x-axis tick label'] text")
+    labels = page.locator("#hist-a svg").last.locator("g[aria-label='x-axis tick label'] text")
     texts = labels.all_text_contents()
     assert len(texts) >= 3 and all(len(t) <= 6 for t in texts), texts
     boxes = sorted((labels.nth(i).bounding_box() for i in range(labels.count())),
                    key=lambda b: b["x"])
     assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)), (
         texts, boxes)
+
+
+# Per layer, in order: the left and right ends of its bars that hold any count, in pixels.
+BAR_SPANS = """(id) => {
+  const rows = new Map();
+  for (const r of document.querySelectorAll(`#${id} svg g[aria-label='rect'] rect`)) {
+    if (!(r.getBoundingClientRect().height > 0)) continue;
+    const box = r.getBoundingClientRect();
+    const [lo, hi] = rows.get(r.parentNode) ?? [Infinity, -Infinity];
+    rows.set(r.parentNode, [Math.min(lo, box.left), Math.max(hi, box.right)]);
+  }
+  return [...rows.values()];
+}"""
+
+
+def test_every_layers_histogram_fills_its_row_when_the_layers_differ_in_size(page: Page,
+                                                                           base_url: str):
+    """Under the exploding preset layer 10's activations are 1e10 times layer 1's: on one x
+    scale layers 1 to 9 would be a sliver at 0. Each layer has its own scale, and says so."""
+    open_lab(page, base_url)
+    page.click("[data-preset='exploding']")
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
+    expect(page.locator("#hist-a")).not_to_have_class(re.compile("stale"), timeout=60_000)
+    spans = page.evaluate(BAR_SPANS, "hist-a")
+    widths = [hi - lo for lo, hi in spans]
+    assert len(widths) == 10 and min(widths) > 0.6 * max(widths), widths
+    expect(page.locator("#hist-a")).to_contain_text("Each layer has its own x scale")
+    # each row's own axis: layer 1's numbers in the tens, layer 10's past 1e11
+    axes = page.locator("#hist-a svg")
+    first = axes.first.locator("g[aria-label='x-axis tick label'] text").all_text_contents()
+    last = axes.last.locator("g[aria-label='x-axis tick label'] text").all_text_contents()
+    assert max(map(float, first)) < 100 and max(map(float, last)) > 1e11, (first, last)
+    # relu's units at 0 are half of each layer: their bar is cut off and labelled with its share
+    share = axes.first.locator("g[aria-label='text'] text").first
+    expect(share).to_have_text(re.compile(r"^5\d%$"))
+    # tanh layers share one range, and one axis under the last
+    page.click("[data-preset='glorot']")
+    expect(page.locator("#flow-summary")).to_contain_text("A (tanh, standard", timeout=60_000)
+    expect(page.locator("#hist-a")).not_to_have_class(re.compile("stale"), timeout=60_000)
+    assert page.locator("#hist-a svg g[aria-label='x-axis tick label']").count() == 1
+    expect(page.locator("#hist-a")).not_to_contain_text("Each layer has its own x scale")
 
 
 def test_one_layer_networks_are_drawn_without_warnings(page: Page, base_url: str):
