@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from app.responses import StrictJSONResponse
+from app.routers.pages import not_found_page
 from engine import ExpressionError
 
 log = logging.getLogger("chainrule")
@@ -101,6 +102,9 @@ async def http_error(request: Request, exc: HTTPException) -> StrictJSONResponse
                                 "type": "json_invalid"}])
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and exc.detail == "Not Found":
+        page = not_found_page(request)
+        if page is not None:
+            return page
         detail = f"Nothing here: {request.method} {request.url.path}"
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"

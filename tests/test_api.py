@@ -276,6 +276,20 @@ def test_unknown_path_is_404(client, path):
     assert_problem(client.get(path), 404)
 
 
+def test_a_browser_at_an_unknown_address_gets_a_page_with_the_links(client):
+    """A browser asks for text/html: it is shown a page (404) that names the address, escaped,
+    and links every page; under /api it gets the problem+json any client gets."""
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    r = client.get("/lab/<gradients>", headers=html)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "/lab/&lt;gradients&gt;" in r.text and "<gradients>" not in r.text
+    for href in ("/", "/labs/gradients", "/labs/descent", "/labs/training", "/docs"):
+        assert f'href="{href}"' in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert_problem(client.get("/api/nope", headers=html), 404)
+    assert_problem(client.post("/nope", headers=html), 404)
+
+
 def test_wrong_method_is_405(client):
     r = client.get("/api/circuit")
     assert_problem(r, 405)

@@ -60,6 +60,16 @@ for _path, _name in PAGES.items():
     router.add_api_route(_path, _page(_name), methods=["GET"])
 
 
+def not_found_page(request: Request) -> HTMLResponse | None:
+    """What a browser is shown at an address with nothing at it: a page with the links to the
+    pages; None for any other client and under /api, which get the problem+json of every error."""
+    if (request.method != "GET" or "text/html" not in request.headers.get("accept", "")
+            or request.url.path.startswith("/api/")):
+        return None
+    return templates.TemplateResponse(request, "not_found.html",
+                                      {**CONTEXT, "path": request.url.path}, status_code=404)
+
+
 @router.get(VENDOR + "/{path:path}")
 async def vendor(path: str) -> FileResponse:
     """A file the pages load from a front-end library (app.security.VENDOR_FILES)."""
