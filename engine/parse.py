@@ -66,8 +66,8 @@ KEYWORDS = {
     "return": "write the output as the last line instead of returning it",
     "assert": "checks are not needed: chainrule computes the values and gradients itself",
     **dict.fromkeys(("and", "or", "not"), "boolean logic is not part of the language"),
-    **{k: f"'{k}' is not part of the language"
-       for k in ("in", "is", "with", "yield", "del", "global", "await")},
+    "with": "blocks are not supported: the forward pass and o.backward() are drawn; an update "
+            "such as p -= lr * p.grad under torch.no_grad() is the Descend tab's step",
     "None": "'None' is not part of the language; every input needs a number",
 }
 # Python's keywords as tokens: import, from and as are "kw", True and False names (where PyTorch
@@ -171,7 +171,7 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
             if kind == "refused":
                 raise ExpressionError(
                     f"'{s}' is not part of the language", i, end,
-                    hint=KEYWORDS.get(s, "Python's keywords are not part of the language"))
+                    hint=KEYWORDS.get(s, "chainrule reads assignments, expressions, imports and prints"))
         elif kind == "op" or (kind == "." and len(s) == 1):
             kind = s
         elif kind == "(":
@@ -665,6 +665,11 @@ class _Builder:
             return _err(f"unknown function '{name}'", span,
                         "write the numbers out as a list, like b = [0.0, 0.0, 0.0], or use "
                         "np.array([...]) or np.random.randn(5, 10)")
+        if short in ("rand", "randn", "randint", "normal", "uniform", "randn_like", "rand_like",
+                     "standard_normal"):
+            return _err(f"unknown function '{name}'", span,
+                        "random numbers are written np.random.randn(5, 10) (standard normal, "
+                        "the same numbers on every draw), or write the numbers out as a list")
         close = difflib.get_close_matches(short, list(self.functions), n=1)
         hint = (f"did you mean {close[0]}?" if close
                 else "available: " + ", ".join(sorted(self.functions)))
