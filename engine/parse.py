@@ -171,7 +171,8 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
             if kind == "refused":
                 raise ExpressionError(
                     f"'{s}' is not part of the language", i, end,
-                    hint=KEYWORDS.get(s, "chainrule reads assignments, expressions, imports and prints"))
+                    hint=KEYWORDS.get(s, "the language is assignments, expressions, imports "
+                                         "and prints"))
         elif kind == "op" or (kind == "." and len(s) == 1):
             kind = s
         elif kind == "(":
