@@ -7,7 +7,8 @@
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
 import { tick } from './format.js';
-import { aboutField, fieldError, logY, numberOf, problemOf, showError as show } from './labui.js';
+import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf,
+  showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -410,6 +411,13 @@ async function papers() {
 
 // --- the cliff ---------------------------------------------------------------------------------------
 
+/** The cliff form's inputs by their place in the request body. */
+function cliffFields() {
+  const f = $('cliff-form').elements;
+  return { 'start.0': f.start_w, 'start.1': f.start_b, lr: f.lr, iterations: f.iterations,
+    threshold: f.threshold, grid: f.grid };
+}
+
 function readCliff() {
   checkLimits($('cliff-form'));
   const f = $('cliff-form').elements;
@@ -521,9 +529,7 @@ function runCliff() {
     const done = busy('Computing the loss surface and both descent paths…');
     try {
       const data = await postCliff(body).catch((err) => {
-        const f = $('cliff-form').elements;
-        throw aboutField(err, { 'start.0': f.start_w, 'start.1': f.start_b, lr: f.lr,
-          iterations: f.iterations, threshold: f.threshold, grid: f.grid });
+        throw aboutField(err, cliffFields());
       });
       cliffChart(data);
       $('cliff-summary').textContent = cliffSummary(data);
@@ -537,35 +543,6 @@ function runCliff() {
       done();
     }
   });
-}
-
-/** The forms' limits are the server's: minimum and maximum of each field from /openapi.json. */
-async function limitsFromSchema() {
-  let schemas;
-  try {
-    schemas = (await (await fetch('/openapi.json')).json()).components.schemas;
-  } catch {
-    return; // the HTML's own limits stay
-  }
-  // A bound the schema writes as gt (or exclusiveMinimum) excludes its value: lr > 0.
-  const apply = (input, prop) => {
-    if (!input || !prop) return;
-    const atLeast = prop.minimum ?? prop.ge;
-    const above = prop.exclusiveMinimum ?? prop.gt;
-    const lo = atLeast ?? above;
-    const hi = prop.maximum ?? prop.le;
-    if (lo !== undefined) input.min = String(lo);
-    input.toggleAttribute('data-min-exclusive', atLeast === undefined && above !== undefined);
-    if (hi !== undefined) input.max = String(hi);
-  };
-  combined = schemas.GradientFlowRequest?.['x-combined-limits'] ?? [];
-  const flow = schemas.GradientFlowRequest?.properties ?? {};
-  for (const fs of document.querySelectorAll('#flow-form fieldset')) {
-    for (const [name, prop] of Object.entries(flow)) apply(fs.elements[name], prop);
-  }
-  const cliff = schemas.CliffRequest?.properties ?? {};
-  const f = $('cliff-form').elements;
-  for (const name of ['lr', 'iterations', 'threshold', 'grid']) apply(f[name], cliff[name]);
 }
 
 /** A number field the page finds wrong (labui.problemOf) is named before anything is sent. */
@@ -624,7 +601,10 @@ async function start() {
     runCliff();
   });
   $('run-papers').addEventListener('click', fillPapers);
-  await limitsFromSchema();
+  const flow = await Promise.all([...document.querySelectorAll('#flow-form fieldset')]
+    .map((fs) => limitsFromSchema('GradientFlowRequest', fs.elements)));
+  combined = flow[0]?.['x-combined-limits'] ?? [];
+  await limitsFromSchema('CliffRequest', cliffFields());
   await Promise.all([runFlow(), runCliff()]);
   document.body.dataset.ready = '1';
 }
