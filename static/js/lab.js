@@ -7,7 +7,7 @@
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
 import { tick } from './format.js';
-import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf,
+import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
   showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
@@ -185,7 +185,7 @@ function logChart(id, data, y, yLabel, results) {
       ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}`),
     ],
   });
-  put(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
+  putChart(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
 }
 
 function saturationChart(data, results) {
@@ -199,7 +199,7 @@ function saturationChart(data, results) {
       ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d.saturated)}`),
     ],
   });
-  put('chart-saturated', chart);
+  putChart('chart-saturated', chart);
 }
 
 /**
@@ -253,12 +253,12 @@ function histogramChart(id, side, data) {
   const notes = [own && 'Each layer has its own x scale, from its smallest to its largest value:'
     + ' read the numbers under its row.', top < tallest && 'A bar cut off at the top is labelled'
     + ' with its share of the layer’s units.'].filter(Boolean);
-  const box = document.createElement('div');
+  const nodes = [];
   if (notes.length) {
     const p = document.createElement('p');
     p.className = 'hint';
     p.textContent = notes.join(' ');
-    box.append(p);
+    nodes.push(p);
   }
   hists.forEach((h, i) => {
     const last = i === hists.length - 1;
@@ -266,7 +266,7 @@ function histogramChart(id, side, data) {
     const total = h.counts.reduce((a, b) => a + b, 0);
     const bars = h.counts.map((count, k) => ({ x1: num(h.edges[k]), x2: num(h.edges[k + 1]), count,
       share: `${Math.round((100 * count) / total)}%` }));
-    box.append(Plot.plot({
+    nodes.push(Plot.plot({
       width: 440, height: (axis ? 34 : 8) + 44 + (last ? 14 : 0), marginLeft: 60, marginTop: 8,
       marginBottom: axis ? 26 + (last ? 14 : 0) : 0,
       x: { domain: span(h), axis: axis ? 'bottom' : null, ticks: 4, tickFormat: tick,
@@ -281,21 +281,8 @@ function histogramChart(id, side, data) {
       ],
     }));
   });
-  put(id, box, layers.length < data.layers.length
+  putChart(id, nodes, layers.length < data.layers.length
     ? `${layers.length} of ${data.layers.length} layers shown` : '');
-}
-
-function put(id, node, note = '') {
-  const box = $(id);
-  box.replaceChildren(node);
-  if (note) {
-    const p = document.createElement('p');
-    p.className = 'hint';
-    p.textContent = note;
-    box.append(p);
-  }
-  box.dataset.state = 'ready';
-  box.classList.remove('stale');
 }
 
 function summary(results) {
@@ -461,7 +448,7 @@ function cliffChart(data) {
         textAnchor: e.anchor, dx: e.dx, dy: e.dy })),
     ],
   });
-  put('chart-cliff', chart);
+  putChart('chart-cliff', chart);
 }
 
 /**

@@ -141,11 +141,21 @@ export function showError(err, id = 'lab-error') {
   input.addEventListener('input', valid);
 }
 
-/** Replace the contents of the chart box `id` with `node` and mark it ready (tests wait on it). */
-export function putChart(id, node) {
+/**
+ * Replace the contents of the chart box `id` with `nodes` (one or a list) and a `note` under them,
+ * if any; mark the box ready (tests wait on it) and no longer showing an earlier run.
+ */
+export function putChart(id, nodes, note = '') {
   const box = document.getElementById(id);
-  box.replaceChildren(node);
+  box.replaceChildren(...[nodes].flat());
+  if (note) {
+    const p = document.createElement('p');
+    p.className = 'hint';
+    p.textContent = note;
+    box.append(p);
+  }
   box.dataset.state = 'ready';
+  box.classList.remove('stale');
 }
 
 /**
