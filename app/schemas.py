@@ -445,16 +445,20 @@ class GradientFlowResponse(BaseModel):
     warnings: list[str] = Field(description="Layers whose numbers overflowed.")
 
 
+Coordinate = Annotated[Number, Field(ge=-50, le=50)]  # w or b on the cliff
+
+
 class CliffRequest(BaseModel):
     """The loss surface of x_t = w·σ(x_{t-1}) + b over 50 steps, and two descent paths."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"w_range": [0, 10], "b_range": [-6, 2], "grid": 61, "start": [4, -4], "lr": 3,
          "iterations": 40, "threshold": 0.3}]})
-    w_range: tuple[Number, Number] = Field((0.0, 10.0), description="[low, high] of w.")
-    b_range: tuple[Number, Number] = Field((-6.0, 2.0), description="[low, high] of b.")
+    w_range: tuple[Coordinate, Coordinate] = Field((0.0, 10.0), description="[low, high] of w.")
+    b_range: tuple[Coordinate, Coordinate] = Field((-6.0, 2.0), description="[low, high] of b.")
     grid: StrictInt = Field(61, ge=5, le=121, description="Points along each axis of the surface.")
-    start: tuple[Number, Number] = Field((4.0, -4.0), description="[w, b] where descent starts.")
+    start: tuple[Coordinate, Coordinate] = Field((4.0, -4.0),
+                                                 description="[w, b] where descent starts.")
     lr: Number = Field(3.0, gt=0, le=100, description="Learning rate.")
     iterations: StrictInt = Field(40, ge=1, le=200, description="Gradient-descent steps per path.")
     threshold: Number = Field(0.3, gt=0, le=1000,
@@ -462,9 +466,6 @@ class CliffRequest(BaseModel):
 
     @model_validator(mode="after")
     def _ranges(self) -> CliffRequest:
-        for name in ("w_range", "b_range", "start"):
-            if not all(-50 <= v <= 50 for v in getattr(self, name)):
-                raise ValueError(f"{name}: every number must be between -50 and 50")
         for name in ("w_range", "b_range"):
             low, high = getattr(self, name)
             if not low < high:

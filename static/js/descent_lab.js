@@ -7,7 +7,8 @@
 
 import { getPresets, postCircuit, postDescent } from './api.js';
 import { fmt, tick } from './format.js';
-import { aboutField, fieldError, logY, numberOf, problemOf, putChart, showError } from './labui.js';
+import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
+  showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -23,6 +24,9 @@ let params = {}; // the values drawn now
 let rows = []; // descent steps on b3 shown in the table
 let slope = null; // dSSR/db3 at the current b3, from the backward pass
 let timer = null;
+// each form's inputs by their place in the request body
+const B3_FIELDS = { lr: $('lr'), tol: $('tol') };
+const SEVEN_FIELDS = { lr: $('lr7'), steps: $('steps7') };
 
 /** Normal samples from a seed (mulberry32 and Box-Muller): the same seed, the same start. */
 export function seededNormals(seed, n) {
@@ -174,7 +178,7 @@ async function descendB3(steps) {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, { lr: $('lr'), tol: $('tol') }), 'b3-error');
+    showError(aboutField(err, B3_FIELDS), 'b3-error');
     return;
   } finally {
     done();
@@ -269,7 +273,7 @@ async function fitSeven() {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, { lr: $('lr7'), steps: $('steps7') }), 'seven-error');
+    showError(aboutField(err, SEVEN_FIELDS), 'seven-error');
     done();
     return;
   }
@@ -333,6 +337,8 @@ async function start() {
   }
   const done = busy('Loading the dosage network…');
   try {
+    await Promise.all([limitsFromSchema('DescentRequest', B3_FIELDS),
+      limitsFromSchema('DescentRequest', SEVEN_FIELDS)]);
     const preset = (await getPresets()).find((p) => p.id === 'dosage');
     expression = preset.expression;
     // the program assigns every parameter a literal: read them off its input wires

@@ -7,7 +7,8 @@
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
 import { tick } from './format.js';
-import { aboutField, fieldError, logY, numberOf, problemOf, showError as show } from './labui.js';
+import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
+  showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -184,7 +185,7 @@ function logChart(id, data, y, yLabel, results) {
       ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}`),
     ],
   });
-  put(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
+  putChart(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
 }
 
 function saturationChart(data, results) {
@@ -198,7 +199,7 @@ function saturationChart(data, results) {
       ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d.saturated)}`),
     ],
   });
-  put('chart-saturated', chart);
+  putChart('chart-saturated', chart);
 }
 
 /**
@@ -252,12 +253,12 @@ function histogramChart(id, side, data) {
   const notes = [own && 'Each layer has its own x scale, from its smallest to its largest value:'
     + ' read the numbers under its row.', top < tallest && 'A bar cut off at the top is labelled'
     + ' with its share of the layer’s units.'].filter(Boolean);
-  const box = document.createElement('div');
+  const nodes = [];
   if (notes.length) {
     const p = document.createElement('p');
     p.className = 'hint';
     p.textContent = notes.join(' ');
-    box.append(p);
+    nodes.push(p);
   }
   hists.forEach((h, i) => {
     const last = i === hists.length - 1;
@@ -265,7 +266,7 @@ function histogramChart(id, side, data) {
     const total = h.counts.reduce((a, b) => a + b, 0);
     const bars = h.counts.map((count, k) => ({ x1: num(h.edges[k]), x2: num(h.edges[k + 1]), count,
       share: `${Math.round((100 * count) / total)}%` }));
-    box.append(Plot.plot({
+    nodes.push(Plot.plot({
       width: 440, height: (axis ? 34 : 8) + 44 + (last ? 14 : 0), marginLeft: 60, marginTop: 8,
       marginBottom: axis ? 26 + (last ? 14 : 0) : 0,
       x: { domain: span(h), axis: axis ? 'bottom' : null, ticks: 4, tickFormat: tick,
@@ -280,21 +281,8 @@ function histogramChart(id, side, data) {
       ],
     }));
   });
-  put(id, box, layers.length < data.layers.length
+  putChart(id, nodes, layers.length < data.layers.length
     ? `${layers.length} of ${data.layers.length} layers shown` : '');
-}
-
-function put(id, node, note = '') {
-  const box = $(id);
-  box.replaceChildren(node);
-  if (note) {
-    const p = document.createElement('p');
-    p.className = 'hint';
-    p.textContent = note;
-    box.append(p);
-  }
-  box.dataset.state = 'ready';
-  box.classList.remove('stale');
 }
 
 function summary(results) {
@@ -410,6 +398,13 @@ async function papers() {
 
 // --- the cliff ---------------------------------------------------------------------------------------
 
+/** The cliff form's inputs by their place in the request body. */
+function cliffFields() {
+  const f = $('cliff-form').elements;
+  return { 'start.0': f.start_w, 'start.1': f.start_b, lr: f.lr, iterations: f.iterations,
+    threshold: f.threshold, grid: f.grid };
+}
+
 function readCliff() {
   checkLimits($('cliff-form'));
   const f = $('cliff-form').elements;
@@ -453,7 +448,7 @@ function cliffChart(data) {
         textAnchor: e.anchor, dx: e.dx, dy: e.dy })),
     ],
   });
-  put('chart-cliff', chart);
+  putChart('chart-cliff', chart);
 }
 
 /**
@@ -521,9 +516,7 @@ function runCliff() {
     const done = busy('Computing the loss surface and both descent paths…');
     try {
       const data = await postCliff(body).catch((err) => {
-        const f = $('cliff-form').elements;
-        throw aboutField(err, { 'start.0': f.start_w, 'start.1': f.start_b, lr: f.lr,
-          iterations: f.iterations, threshold: f.threshold, grid: f.grid });
+        throw aboutField(err, cliffFields());
       });
       cliffChart(data);
       $('cliff-summary').textContent = cliffSummary(data);
@@ -537,35 +530,6 @@ function runCliff() {
       done();
     }
   });
-}
-
-/** The forms' limits are the server's: minimum and maximum of each field from /openapi.json. */
-async function limitsFromSchema() {
-  let schemas;
-  try {
-    schemas = (await (await fetch('/openapi.json')).json()).components.schemas;
-  } catch {
-    return; // the HTML's own limits stay
-  }
-  // A bound the schema writes as gt (or exclusiveMinimum) excludes its value: lr > 0.
-  const apply = (input, prop) => {
-    if (!input || !prop) return;
-    const atLeast = prop.minimum ?? prop.ge;
-    const above = prop.exclusiveMinimum ?? prop.gt;
-    const lo = atLeast ?? above;
-    const hi = prop.maximum ?? prop.le;
-    if (lo !== undefined) input.min = String(lo);
-    input.toggleAttribute('data-min-exclusive', atLeast === undefined && above !== undefined);
-    if (hi !== undefined) input.max = String(hi);
-  };
-  combined = schemas.GradientFlowRequest?.['x-combined-limits'] ?? [];
-  const flow = schemas.GradientFlowRequest?.properties ?? {};
-  for (const fs of document.querySelectorAll('#flow-form fieldset')) {
-    for (const [name, prop] of Object.entries(flow)) apply(fs.elements[name], prop);
-  }
-  const cliff = schemas.CliffRequest?.properties ?? {};
-  const f = $('cliff-form').elements;
-  for (const name of ['lr', 'iterations', 'threshold', 'grid']) apply(f[name], cliff[name]);
 }
 
 /** A number field the page finds wrong (labui.problemOf) is named before anything is sent. */
@@ -624,7 +588,10 @@ async function start() {
     runCliff();
   });
   $('run-papers').addEventListener('click', fillPapers);
-  await limitsFromSchema();
+  const flow = await Promise.all([...document.querySelectorAll('#flow-form fieldset')]
+    .map((fs) => limitsFromSchema('GradientFlowRequest', fs.elements)));
+  combined = flow[0]?.['x-combined-limits'] ?? [];
+  await limitsFromSchema('CliffRequest', cliffFields());
   await Promise.all([runFlow(), runCliff()]);
   document.body.dataset.ready = '1';
 }

@@ -1,6 +1,6 @@
 /**
- * What the lab pages share: the error box, a refused field named by its label and marked
- * invalid, and putting a chart in its box.
+ * What the lab pages share: the fields' limits from the server's schema, the error box, a
+ * refused field named by its label and marked invalid, and putting a chart in its box.
  * @module labui
  */
 
@@ -60,6 +60,38 @@ export function problemOf(input) {
   return null;
 }
 
+let schemas = null; // the request schemas of /openapi.json, read once
+
+/**
+ * Give number fields the limits the server puts on them in its request schema `name` of
+ * /openapi.json: `fields` maps a place in the body ("lr", "start.0") to its input, as for
+ * aboutField. A field's min and max are the schema's (the min excluded, data-min-exclusive,
+ * where the schema writes gt: lr > 0), its step 1 where the schema wants a whole number, and a
+ * limit the schema does not set the field does not have. The page's forms write no limits of
+ * their own. Returns the schema, or undefined when it could not be read: then the fields keep
+ * no limits and the server's refusal names the field.
+ */
+export async function limitsFromSchema(name, fields) {
+  schemas ??= fetch('/openapi.json').then((r) => r.json()).then((spec) => spec.components.schemas)
+    .catch(() => ({}));
+  const schema = (await schemas)[name];
+  const places = Object.entries(schema?.properties ?? {}).flatMap(([key, prop]) => (prop.prefixItems
+    ? prop.prefixItems.map((item, i) => [`${key}.${i}`, item]) : [[key, prop]]));
+  for (const [place, prop] of places) {
+    const input = fields[place];
+    if (input?.type !== 'number') continue;
+    const atLeast = prop.minimum ?? prop.ge;
+    const above = prop.exclusiveMinimum ?? prop.gt;
+    const set = (attr, v) => (v === undefined ? input.removeAttribute(attr)
+      : input.setAttribute(attr, String(v)));
+    set('min', atLeast ?? above);
+    set('max', prop.maximum ?? prop.le);
+    input.toggleAttribute('data-min-exclusive', atLeast === undefined && above !== undefined);
+    input.step = prop.type === 'integer' ? '1' : 'any';
+  }
+  return schema;
+}
+
 /** The number in `input`; a fieldError when it holds none. */
 export function numberOf(input, where = '') {
   const text = input.value.trim();
@@ -109,11 +141,21 @@ export function showError(err, id = 'lab-error') {
   input.addEventListener('input', valid);
 }
 
-/** Replace the contents of the chart box `id` with `node` and mark it ready (tests wait on it). */
-export function putChart(id, node) {
+/**
+ * Replace the contents of the chart box `id` with `nodes` (one or a list) and a `note` under them,
+ * if any; mark the box ready (tests wait on it) and no longer showing an earlier run.
+ */
+export function putChart(id, nodes, note = '') {
   const box = document.getElementById(id);
-  box.replaceChildren(node);
+  box.replaceChildren(...[nodes].flat());
+  if (note) {
+    const p = document.createElement('p');
+    p.className = 'hint';
+    p.textContent = note;
+    box.append(p);
+  }
   box.dataset.state = 'ready';
+  box.classList.remove('stale');
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 
 import { streamTrain } from './api.js';
-import { aboutField, logY, numberOf, putChart, showError } from './labui.js';
+import { aboutField, limitsFromSchema, logY, numberOf, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -274,7 +274,7 @@ function reset(clearProgress = true) {
   }
 }
 
-function start() {
+async function start() {
   if (!Plot) {
     showError(new Error('The chart library did not load; reload the page.'));
     return;
@@ -296,6 +296,7 @@ function start() {
     });
   }
   window.addEventListener('hashchange', () => setControls(decodeControls(location.hash)));
+  await limitsFromSchema('TrainRequest', form.elements);
   document.body.dataset.ready = '1';
 }
 

@@ -371,3 +371,26 @@ def test_one_layer_networks_are_drawn_without_warnings(page: Page, base_url: str
     expect(page.locator("#flow-summary")).to_contain_text("B (tanh, xavier, 1×1000)",
                                                           timeout=30_000)
     assert warnings == []
+
+
+# How opaque an element is drawn inside its chart box: its own opacity times its parents'.
+SEEN_OPACITY = """(el) => {
+  let seen = 1;
+  for (let e = el; !e.classList.contains('chart'); e = e.parentElement) {
+    seen *= Number(getComputedStyle(e).opacity);
+  }
+  return Math.round(seen * 100) / 100;
+}"""
+
+
+def test_a_stale_chart_is_dimmed_and_its_notes_stay_readable(page: Page, base_url: str):
+    open_lab(page, base_url)
+    page.click("[data-preset='exploding']")
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, normal", timeout=60_000)
+    hist = page.locator("#hist-a")
+    expect(hist).not_to_have_class(re.compile("stale"), timeout=60_000)
+    page.fill("fieldset[data-side='a'] input[name='depth']", "0")  # refused: the charts are old
+    expect(hist).to_have_class(re.compile("stale"))
+    expect(hist.locator(".hint")).to_contain_text("Each layer has its own x scale")
+    assert hist.locator("svg").first.evaluate(SEEN_OPACITY) == 0.45
+    assert hist.locator(".hint").evaluate(SEEN_OPACITY) == 1

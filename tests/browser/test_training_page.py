@@ -63,6 +63,8 @@ def test_a_refused_field_is_named_by_its_label_and_marked_until_valid(page: Page
     error = page.locator("#lab-error")
     for name, value, still_wrong, message in [
             ("lr", "0", "-0.5", "learning rate: must be greater than 0"),
+            ("lr", "200", "150", "learning rate: must be at most 100"),
+            ("reg", "11", "10.5", "L2 reg: must be at most 10"),
             ("hidden", "-1", "-2", "hidden units: must be at least 0"),
             ("epochs", "0", "0.5", "epochs: must be at least 1"),
             ("batch", "1.5", "2.5", "batch: must be a whole number")]:
