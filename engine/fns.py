@@ -202,7 +202,7 @@ def where(cond, a, b):
 
 def clip(x, lo, hi):
     if type(x) is float:
-        return x if lo <= x <= hi else (lo if x < lo else hi if x > hi else x)
+        return x if lo <= x <= hi else min(max(x, lo), hi)  # as numpy: hi when lo > hi
     if isinstance(x, Sym):
         return _call("np.clip({0}, {1}, {2})", r"\operatorname{{clip}}({0}, {1}, {2})", x, lo, hi)
     return np.clip(x, lo, hi)
