@@ -239,6 +239,9 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
     if ch in "'\"":
         return ExpressionError("unterminated string (strings are not part of the language)",
                                i, i + 1)
+    if ch < " " or ch == "\x7f":  # invisible as itself
+        return ExpressionError(f"unexpected control character U+{ord(ch):04X}", i, i + 1,
+                               hint="delete it: it may have come with pasted text")
     if ord(ch) < 128:
         return ExpressionError(f"unexpected character '{ch}'", i, i + 1,
                                hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"))
