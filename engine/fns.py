@@ -230,6 +230,8 @@ ones_like = unary("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
 def T(x):
     """The transpose of a matrix (of the last two axes of a stack); a vector stays itself."""
     if isinstance(x, Sym):
+        if x.shape == ():  # a number is its own transpose, and a Python float has no .T
+            return x
         shape = None if x.shape is None else x.shape[:-2] + x.shape[-2:][::-1]
         # numpy's .T reverses every axis of a stack
         py = f"np.swapaxes({x.py}, -1, -2)" if _stacked(x) else _wrap(x, ATOM) + ".T"
