@@ -29,8 +29,9 @@ def dumps(obj: Any) -> bytes:
     try:
         return orjson.dumps(obj, default=_numpy, option=_OPTIONS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits, say: the standard library's way
-        return json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False,
-                          separators=(",", ":"), default=_numpy).encode("utf-8")
+        # in ASCII: a lone surrogate ("\ud800" in the request) goes back escaped, as it came
+        return json.dumps(jsonable(obj), allow_nan=False, separators=(",", ":"),
+                          default=_numpy).encode("ascii")
 
 
 class StrictJSONResponse(JSONResponse):

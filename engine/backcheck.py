@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -848,8 +849,8 @@ class _Check:
         uses = f"{factor} = {_num(mine)}" if factor else _num(mine)
         msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
                f"but this line uses {uses}")
-        if exp != 0 and mine != 0:
-            r = mine / exp
+        r = mine / exp if exp != 0 else 0.0
+        if 0 < abs(r) < math.inf:  # a factor to name: not for 0, inf or nan on either side
             if abs(abs(r) - 1) <= RTOL:
                 return msg + ": its sign is wrong."
             size = (f"{_num(abs(r))} times too large" if abs(r) > 1

@@ -72,7 +72,7 @@ RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
        for op in ("powc", "exp", "log", "sqrt", "sigmoid", "tanh", "softplus", "sin", "cos",
                   "expm1", "log1p", "leaky_relu", "elu", "softsign")},
     "gelu": (_same, 60, 3),
-    **{op: (_scalar, 40, 4) for op in ("mse", "bce")},  # over the broadcast of their inputs
+    **{op: (_scalar, 40, 4) for op in ("mse", "bce")},  # per number of the broadcast
     "matmul": (_matmul, 0, 2),
     "sum": (_scalar, 2, 1),
     "mean": (_scalar, 2, 1),
@@ -80,6 +80,9 @@ RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
     "index": (_index, 1, 1),
     "softmax_ce": (_scalar, 40, 4),
 }
+
+# gates whose one number comes from the broadcast of their inputs: their work is of its size
+OVER_BROADCAST = frozenset({"mse", "bce"})
 
 # Seconds, roughly, on one core: what the server uses to pick a lane, not a promise.
 US_PER_SCALAR_GATE = 4.0  # both passes and the response, on Python floats
@@ -157,6 +160,7 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
     max_memory = budget.memory if budget else math.inf
     max_flops = budget.flops if budget else math.inf
     for node in graph.nodes:
+        work = None
         if node.kind == "gate":
             gates += 1
             shape_rule, per_number, scratch = RULES[node.op]
@@ -164,6 +168,9 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
             shape = shape_rule(node, *[shapes[i] for i in ins])
             size = math.prod(shape) if shape else 1
             widest = max(size, *[sizes[i] for i in ins])
+            if node.op in OVER_BROADCAST:  # the work's shape is what a refusal names
+                work = _broadcast(node, *[shapes[i] for i in ins])
+                widest = max(widest, math.prod(work))
             flops += per_number * widest if per_number else 6 * size * (
                 shapes[ins[0]][-1] if shapes[ins[0]] else 1)
             memory += 8 * scratch * widest
@@ -186,11 +193,11 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
             raise _over(node, shape, f"the circuit would hold {elements:,} numbers, more than "
                         f"the limit of {max_elements:,}")
         if memory > max_memory:
-            raise _over(node, shape, f"the circuit would need {memory / 2**20:,.0f} MB, more "
-                        f"than the limit of {max_memory / 2**20:,.0f} MB")
+            raise _over(node, work or shape, f"the circuit would need {memory / 2**20:,.0f} "
+                        f"MB, more than the limit of {max_memory / 2**20:,.0f} MB")
         if flops > max_flops:
-            raise _over(node, shape, f"the circuit would take {flops:.2g} floating-point "
-                        f"operations, more than the limit of {max_flops:.2g}")
+            raise _over(node, work or shape, f"the circuit would take {flops:.2g} "
+                        f"floating-point operations, more than the limit of {max_flops:.2g}")
     # every node's value and gradient, and the inputs' gradients again by name
     response = BYTES_PER_NODE * len(graph.nodes) + BYTES_PER_NUMBER * (2 * elements + inputs)
     return Cost(gates, elements, memory, flops, response, shapes)

@@ -202,7 +202,7 @@ def where(cond, a, b):
 
 def clip(x, lo, hi):
     if type(x) is float:
-        return x if lo <= x <= hi else (lo if x < lo else hi if x > hi else x)
+        return x if lo <= x <= hi else min(max(x, lo), hi)  # as numpy: hi when lo > hi
     if isinstance(x, Sym):
         return _call("np.clip({0}, {1}, {2})", r"\operatorname{{clip}}({0}, {1}, {2})", x, lo, hi)
     return np.clip(x, lo, hi)
@@ -230,6 +230,8 @@ ones_like = unary("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
 def T(x):
     """The transpose of a matrix (of the last two axes of a stack); a vector stays itself."""
     if isinstance(x, Sym):
+        if x.shape == ():  # a number is its own transpose, and a Python float has no .T
+            return x
         shape = None if x.shape is None else x.shape[:-2] + x.shape[-2:][::-1]
         # numpy's .T reverses every axis of a stack
         py = f"np.swapaxes({x.py}, -1, -2)" if _stacked(x) else _wrap(x, ATOM) + ".T"
@@ -336,6 +338,9 @@ def labels(z, y):
             f"softmax_ce needs one label per row of logits: logits are {shape_text(z)}, "
             f"labels are {shape_text(y)}")
     k = np.shape(z)[-1]
+    if k == 0:
+        raise ExpressionError(
+            f"softmax_ce needs at least one class: the logits are {shape_text(z)}")
     whole = y.astype(np.intp)  # NaN, inf and fractions change here and fail the equality
     # read as unsigned, a negative label is huge: one comparison tests both ends of the range
     if not ((whole == y) & (whole.view(np.uintp) < k)).all():

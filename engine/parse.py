@@ -240,6 +240,9 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
     if ch in "'\"":
         return ExpressionError("unterminated string (strings are not part of the language)",
                                i, i + 1)
+    if ch < " " or ch == "\x7f":  # invisible as itself
+        return ExpressionError(f"unexpected control character U+{ord(ch):04X}", i, i + 1,
+                               hint="delete it: it may have come with pasted text")
     if ord(ch) < 128:
         return ExpressionError(f"unexpected character '{ch}'", i, i + 1,
                                hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"))
@@ -419,7 +422,11 @@ class _Builder:
             self.g.output = self.marked
         elif self.g.output is None:
             raise ExpressionError("the expression is empty", 0, 0, hint="type an expression")
-        inputs = self.g.inputs()
+        inputs: dict[str, Node] = {}
+        for node in self.g.nodes:  # a label names an input: two would share a value by name
+            if node.kind == "input" and inputs.setdefault(node.name, node) is not node:
+                raise _err(f"'{node.name}' names two inputs: a label gave an earlier one this "
+                           "name", node.span, "choose another name here, or another label there")
         for name, node in inputs.items():
             if name[0] == "d" and name[1:] in inputs:  # the staged code's name for a gradient
                 raise _err(f"'{name}' is the name the generated code gives the gradient of "

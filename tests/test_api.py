@@ -237,6 +237,27 @@ def test_body_that_is_not_utf8_is_422(client):
     assert assert_problem(r, 422)["errors"][0]["loc"] == ["body"]
 
 
+# JSON may escape a lone surrogate, "\ud800", which is no character: UTF-8 cannot carry it
+@pytest.mark.parametrize(("raw", "status"), [
+    ('{"expression": "\\ud800 + x"}', 400),  # the tokenizer names it
+    ('{"expression": "x # \\ud800", "values": {"x": 1}}', 200),  # echoed in "expression"
+    ('{"expression": "x", "values": {"x": 1, "\\ud800": 2}}', 200),  # named in a warning
+    ('{"expression": "x", "values": {"\\ud800": "two"}}', 422),  # in a place of the body
+    ('{"code": "x = 1\\nf = x\\ndx = 1", "values": {"\\udfff": 1}}', 200),
+])
+def test_a_lone_surrogate_is_answered_and_echoed_as_sent(client, raw, status):
+    path = "/api/backward-check" if '"code"' in raw else "/api/circuit"
+    r = client.post(path, content=raw, headers={"content-type": "application/json"})
+    if status != 200:
+        assert_problem(r, status)
+    assert r.status_code == status, r.text
+    sent = json.loads(raw)
+    if "expression" in r.json():
+        assert r.json()["expression"] == sent["expression"]
+    if status == 400:
+        assert r.json()["position"] == {"start": 0, "end": 1}
+
+
 @pytest.mark.parametrize("values", [{"x": 10**400}, {"x": [1, -(10**400)]}])
 def test_circuit_integer_beyond_the_largest_float_is_422(client, values):
     # JSON integers have no size limit; float64 has: this was a 500 (OverflowError)

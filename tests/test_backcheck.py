@@ -148,6 +148,17 @@ def test_missing_factor_in_a_local_gradient_says_how_far_off():
     assert "2 times too small" in message
 
 
+@pytest.mark.parametrize(("code", "uses"), [
+    ("x = 1000\nf = exp(x)\ndx = 2 * df", "uses 2."),  # e^1000 is infinite
+    ("x = 1e200\nf = x * x\ndx = 1e-300 * df", "uses 1e-300."),  # the ratio is 0
+    ("x = 2\nf = x * x\ndx = 0 * df / 0", "uses nan."),
+    ("x = 2\nf = x * x\ndx = df / 0", "uses inf."),
+])
+def test_a_local_gradient_off_by_no_finite_factor_is_named_without_one(code, uses):
+    message = the_line(backward_check(code), 3)["message"]
+    assert message.startswith("the local gradient of f = ") and message.endswith(uses)
+
+
 def test_dropped_line_marks_the_input_and_names_the_missing_contribution():
     code = changed(STAGED_CODE, "dx += (1) * dnum", "")
     r = backward_check(code)

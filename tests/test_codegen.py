@@ -144,6 +144,12 @@ def test_stacks_of_matrices_are_multiplied_by_matmul_in_the_code(expr, values):
     assert_round_trip(c)
 
 
+@pytest.mark.parametrize("expr", ["y.T * 2", "transpose(3.0) + y", "f = y; f.T", "v.T @ v"])
+def test_a_transposed_number_runs_in_the_code(expr):
+    # a Python float has no .T, and 3.T is no Python
+    assert_round_trip(trace(expr, {"y": -1.3, "v": [1.0, 2.0]}))
+
+
 @pytest.mark.parametrize("expr, values", [
     ("1 / x", {"x": 0}),
     ("log(x) + x", {"x": -1}),

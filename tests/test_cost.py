@@ -77,6 +77,15 @@ def test_a_broadcast_that_would_allocate_gigabytes_is_refused_at_its_gate():
     assert message.endswith("@4:9")
 
 
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_a_loss_over_a_broadcast_of_gigabytes_is_refused_at_its_gate(loss):
+    # one number out, but 400 million in between: [20000, 1] against [1, 20000]
+    message = refused(f"f = {loss}(A, B)", {"A": {"randn": [20000, 1]},
+                                            "B": {"randn": [1, 20000]}})
+    assert "MB, more than the limit" in message and "20000×20000" in message
+    assert message.endswith("@4:13")
+
+
 def test_an_outer_product_over_the_element_limit_is_refused_at_its_gate():
     message = refused("A @ B", {"A": {"randn": [10000, 1]}, "B": {"randn": [1, 10000]}})
     assert "the @ gate" in message and "10000×10000" in message and message.endswith("@0:5")
@@ -107,6 +116,7 @@ def test_expanded_gates_count_against_the_gate_limit():
     ("x @ W", {"W": {"randn": [2, 3]}, "x": 2.0}),
     ("sum(W @ x)", {"W": {"randn": [2, 1, 3]}, "x": [1, 2, 3]}),
     ("sum(S @ W)", {"S": {"randn": [2, 3, 4]}, "W": {"randn": [3, 5]}}),
+    ("mse(x, y)", {"x": [1, 2, 3], "y": [1, 2]}),
 ])
 def test_a_shape_mismatch_is_found_before_any_work_in_the_forward_pass_words(text, values):
     message = refused(text, values)

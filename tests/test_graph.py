@@ -132,6 +132,19 @@ def test_label_input_takes_no_gradient():
     assert c.to_dict()["gradients"]["y"] is None
 
 
+@pytest.mark.parametrize("z, y, message", [
+    ([[1, 2, 3]], [3], "labels must be whole numbers from 0 to 2"),
+    ([[1, 2, 3]], [0.5], "labels must be whole numbers from 0 to 2"),
+    ([[1, 2, 3]], [0, 1], "one label per row of logits: logits are 1×3, labels are 2"),
+    ([[]], [0], "at least one class: the logits are 1×0"),
+])
+def test_softmax_ce_with_labels_that_do_not_fit_says_why(z, y, message):
+    with pytest.raises(ExpressionError) as err:
+        trace("f = softmax_ce(z, y)", {"z": z, "y": y})
+    assert message in err.value.message
+    assert (err.value.start, err.value.end) == (4, 20)
+
+
 def test_local_derivatives_of_a_scalar_gate():
     c = trace("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4})
     by_name = {n.name: n for n in c.nodes}

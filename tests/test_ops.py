@@ -228,7 +228,8 @@ PAIRS = [(a, b) for a in (-2.0, -0.0, 0.0, 1.5, 1e200, np.inf, -np.inf, np.nan)
          for b in (-2.0, 0.0, 0.5, 1.5, 1e200, -np.inf, np.nan)]
 ATTRS = {"addc": [{"c": 1.0}], "scale": [{"a": -2.0}],
          "powc": [{"p": 2.0}, {"p": -1.5}, {"p": 0.5}, {"p": 3.0}, {"p": -1.0}],
-         "leaky_relu": [{"a": 0.01}], "elu": [{"alpha": 1.0}], "clip": [{"lo": -1.0, "hi": 2.0}]}
+         "leaky_relu": [{"a": 0.01}], "elu": [{"alpha": 1.0}],
+         "clip": [{"lo": -1.0, "hi": 2.0}, {"lo": 2.0, "hi": -1.0}]}  # lo above hi: numpy gives hi
 
 
 def _scalar_vs_array_cases() -> list:

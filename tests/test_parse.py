@@ -338,6 +338,9 @@ def test_function_and_index_spans():
         ("x y", "unexpected name 'y'; expected an operator", (2, 3), "operator"),
         ("x +* y", "unexpected '*'; expected an expression", (3, 4), None),
         ("x % 2", "unexpected character '%'", (2, 3), None),
+        ("x\x00+ 1", "unexpected control character U+0000", (1, 2), "delete it"),
+        ("x = 1\x0b\ny = x", "unexpected control character U+000B", (5, 6), None),
+        ("x\x1b[0m", "unexpected control character U+001B", (1, 2), None),
         ("w[0:2]", "unexpected character ':'", (3, 4), "slices"),
         ("y = x + 1; x = 3", "'x' is assigned here but was already used", (11, 12), None),
         ("x = 1; x = 2", "'x' already has a value", (7, 8), None),
@@ -374,6 +377,12 @@ def test_function_and_index_spans():
         ("q = x\nq(2)", "'q' is a variable, not a function", (6, 7), None),
         ("w = [1; 2]", "';' inside brackets", (6, 7), None),
         ("x = None", "'None' is not part of the language", (4, 8), None),
+        # a label names an input: a second input of that name would share its value and gradient
+        ("a = Value(1.0, label='b')\nb = Value(2.0)\nc = a + 10*b", "'b' names two inputs",
+         (26, 27), "another name"),
+        ("x = 1\nx.label = 'y'\nf = x + 10*y", "'y' names two inputs", (31, 32), None),
+        ("a = Value(1.0, label='c'); b = Value(2.0, label='c'); a * b", "'c' names two inputs",
+         (27, 28), None),
     ],
 )
 def test_bad_input_says_what_and_where(text, message, span, hint):

@@ -9,10 +9,10 @@ tests in test_ops.py instead."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine import trace
+from engine import ExpressionError, trace
 from engine.check import PASS_RTOL
 
 NAMES = ["x", "y", "z"]
@@ -89,3 +89,54 @@ def test_random_tensor_expressions_match_central_differences(expr, seed):
     for name, entry in report["inputs"].items():
         if not entry["kink"]:
             assert entry["rel_error"] <= PASS_RTOL, (name, entry, expr)
+
+
+# Programs over numbers, vectors and matrices, where shapes may not fit: indexing, methods,
+# transposes, reductions and names assigned again.
+MIXED = {"x": 0.7, "y": -1.3, "v": {"randn": [2], "seed": 1}, "W": {"randn": [3, 2], "seed": 2},
+         "b": [[0.5, -0.5]]}
+MIXED_UNARY = ["tanh({})", "sigmoid({})", "-{}", "({}).T", "transpose({})", "({})[0]",
+               "({})[-1]", "({}).sum()", "mean({})", "({}) ** 2", "exp(sin({}))", "relu({})"]
+MIXED_BINARY = ["({} + {})", "({} * {})", "({} - {})", "({} @ {})", "max({}, {})",
+                "mse({}, {})", "({} / (2 + cos({})))"]
+
+
+def mixed_expressions(names: list[str]) -> st.SearchStrategy[str]:
+    def grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        unary = st.tuples(st.sampled_from(MIXED_UNARY), children).map(
+            lambda t: t[0].format(t[1]))
+        binary = st.tuples(st.sampled_from(MIXED_BINARY), children, children).map(
+            lambda t: t[0].format(t[1], t[2]))
+        return unary | binary
+
+    return st.recursive(st.sampled_from([*names, "2", "0.5", "[1.0, -2.0]"]), grow, max_leaves=6)
+
+
+@st.composite
+def mixed_programs(draw) -> str:
+    names, lines = list(MIXED), []
+    for k in range(draw(st.integers(0, 2))):
+        target = draw(st.sampled_from([f"s{k}", *names[len(MIXED):]]))
+        op = "=" if target not in names else draw(st.sampled_from(["+=", "*="]))
+        lines.append(f"{target} {op} {draw(mixed_expressions(names))}")
+        names.append(target)
+    return "\n".join([*lines, draw(mixed_expressions(names))])
+
+
+@settings(max_examples=150, deadline=None)
+@given(mixed_programs())
+def test_programs_of_mixed_shapes_fail_at_a_place_or_get_checked_gradients(text):
+    try:
+        c = trace(text, MIXED)
+    except ExpressionError as e:
+        assert e.start is not None and 0 <= e.start <= e.end <= len(text), (e, text)
+        return
+    assume(all(np.all(np.isfinite(g)) for g in c.gradients.values()))
+    report = c.check()
+    for name, entry in report["inputs"].items():
+        if not entry["kink"]:
+            assert entry["rel_error"] <= PASS_RTOL, (name, entry, text)
+    ns: dict = {}
+    exec(c.code()["source"], ns)  # our own generated code (templates and numbers only)
+    for name, grad in c.gradients.items():
+        np.testing.assert_allclose(ns["d" + name], grad, rtol=1e-9, atol=1e-12)

@@ -104,6 +104,33 @@ def test_a_training_beyond_the_running_ones_is_refused_with_503(client, monkeypa
     assert "trainings are running" in problem["detail"]
 
 
+def test_trainings_asked_for_at_once_are_refused_past_the_limit(server):
+    """Each training counts from its request on: the requests that come while the first
+    workers start are refused past TRAININGS, as they are once those run."""
+    from app.routers import labs
+
+    asked = labs.TRAININGS + 2
+    statuses, pids = [], []
+    sent = threading.Barrier(asked)
+    # every answer is in before any stream ends: the workers running then are the admitted ones
+    answered = threading.Barrier(asked, action=lambda: pids.extend(lanes.STREAMS))
+
+    def train() -> None:
+        sent.wait(timeout=60)
+        with httpx.stream("POST", f"{server}/api/labs/train", timeout=60,
+                          json={"dataset": "spiral", "epochs": 100_000}) as r:
+            statuses.append(r.status_code)
+            answered.wait(timeout=60)
+
+    threads = [threading.Thread(target=train) for _ in range(asked)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] * labs.TRAININGS + [503] * 2
+    assert len(pids) == labs.TRAININGS and all(wait_until_gone(pid) for pid in pids)
+
+
 def test_the_train_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("CHAINRULE_TRAIN_LIMIT", "12.5")
     assert Settings.from_env().train_limit == 12.5

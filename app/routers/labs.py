@@ -57,7 +57,8 @@ and on the last; last `{done: true, stopped: "epochs" | "diverged" | "time limit
 epochs, loss, accuracy, test_accuracy, seconds}` (and `error` when stopped by one)."""
 
 
-TRAININGS = 4  # worker processes training at once in one server process; more wait their turn
+TRAININGS = 4  # worker processes training at once in one server process; more are refused
+_starting = 0  # trainings admitted whose worker process is not in STREAMS yet
 
 
 @router.post("/api/labs/train", responses={
@@ -66,12 +67,28 @@ TRAININGS = 4  # worker processes training at once in one server process; more w
     503: {"model": Problem, "description": "Too many trainings are running; retry shortly."}})
 async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
     """Train a classifier live: progress streamed as newline-delimited JSON."""
-    if len(STREAMS) >= TRAININGS:
+    global _starting
+    if len(STREAMS) + _starting >= TRAININGS:
         raise HTTPException(503, f"{TRAININGS} trainings are running already; try again when "
                             "one has finished.", headers={"Retry-After": "10"})
-    limit = request.app.state.settings.train_limit
-    return StreamingResponse(_train_lines(body.model_dump(), limit),
-                             media_type="application/x-ndjson")
+    lines = _train_lines(body.model_dump(), request.app.state.settings.train_limit)
+    # counted from here: requests that come while this one's worker starts see it
+    _starting += 1
+    try:
+        first = await anext(lines)  # made by the worker, which is in STREAMS now
+    finally:
+        _starting -= 1
+    return StreamingResponse(_then(first, lines), media_type="application/x-ndjson")
+
+
+async def _then(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`first`, then the lines of `rest`, which is closed (its worker ended) with the stream."""
+    try:
+        yield first
+        async for line in rest:
+            yield line
+    finally:
+        await rest.aclose()
 
 
 def train_job(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
