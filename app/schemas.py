@@ -168,9 +168,9 @@ class CircuitResponse(BaseModel):
     warnings: list[str] = Field(description="E.g. which node produced a NaN.")
     notes: list[str] = Field(
         default_factory=list,
-        description="What the program's print lines print, e.g. \"line 15 prints 24.7041\" "
-        "(a print of anything but strings, numbers, gradients and f-strings of those is shown "
-        "as written).")
+        description="What the program's print lines print, e.g. \"line 15 prints 24.7041\", "
+        "or in PyTorch code \"line 6 prints tensor([0.5000, 0.0000, 0.5000])\" (a print of "
+        "anything but strings, numbers, gradients and f-strings of those is shown as written).")
 
 
 # Numeric gradients of big tensors: elements outside the checked sample are null.

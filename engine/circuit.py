@@ -46,7 +46,7 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
             graph = program.graph.rebuilt(expand=expand)
         # the print lines, their names as the wires' names (nodes do not survive `rebuilt`)
         graph.prints = [(str(p), p.text, {k: n.name for k, n in p.wires.items()},
-                         p.after_backward) for p in program.prints]
+                         p.after_backward, p.dtype) for p in program.prints]
         graph.unused = _unused(program)
         graph = remember(text, expand, limits, graph)
     return graph
@@ -167,6 +167,39 @@ def _finite(v) -> bool:
     return bool(np.isfinite(v).all())
 
 
+PRINTED = 20  # the elements of a tensor a print note shows; a bigger one is shown as written
+
+
+def pytorch_str(v, dtype: str) -> str:
+    """What PyTorch prints for a tensor of this value and dtype ("float32" or "float64"),
+    "tensor([0.5000, 0.0000, 0.5000])": four decimals, "4." when every number is whole, all
+    in scientific notation when the numbers span more than three powers of ten (or pass 1e8,
+    or go below 1e-4), each padded to the widest. A note is one line, so its line breaks
+    (and the indentation after them) are one space: "tensor([[1., 2.], [3., 4.]])"."""
+    a = np.asarray(v, dtype=dtype)
+    # the finite numbers other than zero choose the notation and the width
+    nonzero = [x for x in a.ravel().tolist() if x != 0 and math.isfinite(x)]
+    sizes = [abs(x) for x in nonzero]
+    sci = bool(sizes) and (max(sizes) / min(sizes) > 1000 or max(sizes) > 1e8
+                           or min(sizes) < 1e-4)
+    whole = not sci and all(x.is_integer() for x in nonzero)
+
+    def cell(x: float) -> str:
+        if sci or not whole:
+            return format(x, ".4e" if sci else ".4f")
+        return f"{x:.0f}." if math.isfinite(x) else str(x)
+
+    width = max(map(len, map(cell, nonzero)), default=1)
+
+    def nested(x) -> str:
+        if type(x) is float:
+            return cell(x).rjust(width)
+        return "[" + ", ".join(map(nested, x)) + "]"
+
+    suffix = ", dtype=torch.float64" if dtype == "float64" else ""
+    return f"tensor({nested(a.tolist())}{suffix})"
+
+
 class Circuit:
     def __init__(self, text: str, graph: Graph, values: Mapping, limits: Limits | None = None):
         self.text = text
@@ -229,13 +262,15 @@ class Circuit:
                 notes.append(f"the {node.label} gate{where} produced {what}")
         return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
 
-    def _printed(self, note: str, text: str, wires: dict, after_backward: bool) -> str:
+    def _printed(self, note: str, text: str, wires: dict, after_backward: bool,
+                 dtype: str | None) -> str:
         """What a print line shows, "line 15 prints 24.7041", where each of its arguments is a
         string, a wire's number (x.data, x.item()), its gradient below o.backward() (x.grad),
-        or an f-string of those; else the line as written, "line 15 prints x"."""
+        or an f-string of those; in PyTorch code (`dtype` set) x.data and x.grad are tensors,
+        printed as PyTorch prints them; else the line as written, "line 15 prints x"."""
         at = {n.name: n.index for n in reversed(self.nodes) if n.name is not None}
 
-        def number(ref: str, spec: str = ""):
+        def number(ref: str, spec: str | None = None):
             m = _REF.fullmatch(ref.strip())
             if m is None or m[1] not in wires or wires[m[1]] not in at or not (m[2] or m[3]):
                 return None
@@ -243,10 +278,19 @@ class Circuit:
             if m[2] == ".grad" and not after_backward:
                 return None  # before the backward pass, micrograd and PyTorch print 0 or None
             v = (self.grads if m[2] == ".grad" else self.vals)[k]
-            if v is None or np.size(v) != 1:
+            if v is None:
+                return None
+            # in a float32 program the numbers are float32's (0.1 prints as 0.10000000149011612,
+            # past float32's range as inf)
+            with np.errstate(over="ignore"):
+                v = np.asarray(v, dtype or "float64")
+            # a tensor prints as tensor(...); in an f-string, one of no dimensions as a number
+            if dtype is not None and not m[3] and (spec is None or v.ndim > 0):
+                return pytorch_str(v, dtype) if not spec and v.size <= PRINTED else None
+            if v.size != 1:
                 return None
             try:
-                return format(float(np.asarray(v).ravel()[0]), spec)
+                return format(float(v.ravel()[0]), spec or "")
             except ValueError:  # a format spec a float does not take
                 return None
 

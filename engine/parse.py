@@ -370,6 +370,7 @@ class Print:
     text: str  # between the brackets: "f'{g.data:.4f}'", "a.grad", ...
     wires: dict[str, Node]  # the names it uses that had a value there
     after_backward: bool  # below o.backward(): a gradient it prints is the output's
+    dtype: str | None  # "float32" or "float64" once the program made a PyTorch tensor
 
     def __str__(self) -> str:
         return f"line {self.line} prints {self.text}"
@@ -413,6 +414,7 @@ class _Builder:
         self.gates = 0
         self.bare: _Val | None = None  # a bare expression, allowed only as the last statement
         self.marked: Node | None = None  # the output named by o.backward() or draw_dot(o)
+        self.dtype: str | None = None  # PyTorch's dtype of its tensors: float32 unless asked
         self.last: Statement | None = None  # the statement of the bare expression
 
     def finish(self) -> None:
@@ -710,7 +712,8 @@ class _Builder:
             if mname == "backward" or mname == "double":
                 if args:
                     raise _err(f".{mname}() takes no arguments here", span)
-                if mname == "double":  # values are float64 already
+                if mname == "double":  # values are float64 already; PyTorch prints them so
+                    self.dtype = self.dtype and "float64"
                     return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
                 return _Val("output", span, self.node(receiver))
             if args and receiver.kind == "ref" and receiver.data == "F" and "F" not in self.names:
@@ -807,6 +810,9 @@ class _Builder:
                 _check_bool(value)
             elif value.kind != "dtype":
                 raise _err("the only dtype is torch.float64", value.span)
+        if ctor.startswith("torch."):  # PyTorch's tensors: float32 unless dtype= says float64
+            asked = any(kw.kind == "kwarg" and kw.data[0] == "dtype" for kw in args)
+            self.dtype = "float64" if asked else self.dtype or "float32"
         return _Val("leaf", span, (positional[0].data, label))
 
 
@@ -1077,7 +1083,7 @@ def _skip_print(b: _Builder, text: str, toks: Tokens, i: int, prints: list[Print
     inner = text[toks.end[i + 1]:toks.start[j]].strip()
     wires = {name: b.names[name] for name in re.findall(r"[A-Za-z_]\w*", inner)
              if name in b.names}
-    prints.append(Print(line, inner, wires, b.marked is not None))
+    prints.append(Print(line, inner, wires, b.marked is not None, b.dtype))
     return j + 1
 
 

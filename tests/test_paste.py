@@ -3,9 +3,11 @@ with the numbers those libraries print. micrograd itself (in the test extra) is 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import math
+import re
 
 import micrograd.engine as micrograd
 import numpy as np
@@ -14,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import trace
+from engine.circuit import pytorch_str
 from engine.errors import ExpressionError
 from engine.graph import Limits
 from engine.parse import parse, parse_program
@@ -148,6 +151,113 @@ def test_a_print_line_reads_each_name_as_the_wire_it_was_at_that_line():
             "print(c.data, a.grad)")
     # the first print's c is the old wire (6.0); its gradient is not printed above backward()
     assert trace(code).notes == ["line 3 prints c.data, c.grad", "line 6 prints 7.0 2.0"]
+
+
+TORCH_PRINTS = """\
+import torch
+x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+w = torch.tensor([0.5, 0.5, 0.5], requires_grad=True)
+y = (w * x).relu().sum()
+print(x.data)
+y.backward()
+print(x.grad)
+print(w.grad, f'{w.grad}')
+print(f'{w.grad:.2f}')
+"""
+
+
+def test_a_pytorch_print_line_shows_the_tensor_as_pytorch_prints_it():
+    # PyTorch's output for this program, line by line; a tensor takes no format spec
+    assert trace(TORCH_PRINTS).notes == [
+        "line 5 prints tensor([ 1., -2.,  3.])",
+        "line 7 prints tensor([0.5000, 0.0000, 0.5000])",
+        "line 8 prints tensor([1., -0., 3.]) tensor([1., -0., 3.])",
+        "line 9 prints f'{w.grad:.2f}'"]
+
+
+@pytest.mark.parametrize(("made", "prints", "shown"), [
+    # a tensor of no dimensions prints as tensor(4.); .item() and an f-string give its number
+    ("torch.tensor(2.0, requires_grad=True)", "x.grad", "tensor(4.)"),
+    ("torch.tensor(2.0, requires_grad=True)", "x.data, x.grad.item()", "tensor(2.) 4.0"),
+    ("torch.tensor(2.0, requires_grad=True)", "f'{x.grad} {x.grad:.2f}'", "4.0 4.00"),
+    ("torch.Tensor([2.0]).double()", "x.grad", "tensor([4.], dtype=torch.float64)"),
+    ("torch.tensor([2.0], dtype=torch.float64)", "f'{x.grad}'",
+     "tensor([4.], dtype=torch.float64)"),
+    # PyTorch's default dtype is float32: its numbers are float32's
+    ("torch.tensor(0.1, requires_grad=True)", "x.data, x.data.item()",
+     "tensor(0.1000) 0.10000000149011612"),
+    ("torch.tensor(0.1, dtype=torch.float64)", "x.data.item()", "0.1"),
+    (f"torch.tensor({[0.1] * 20})", "x.data", f"tensor([{', '.join(['0.1000'] * 20)}])"),
+    (f"torch.tensor({[0.1] * 21})", "x.data", "x.data"),  # too long for a note: as written
+    ("Value(2.0)", "x.grad", "4.0"),  # micrograd prints a number
+])
+def test_a_pytorch_print_line_shows_tensors_and_numbers_as_pytorch_does(made, prints, shown):
+    code = f"import torch\nx = {made}\ny = (x * x).sum()\ny.backward()\nprint({prints})"
+    assert trace(code).notes == [f"line 5 prints {shown}"]
+
+
+# torch's str of torch.tensor(value, dtype=...), a line break and the indentation after it as
+# one space (what PyTorch prints, for the last two, is shown above each)
+PYTORCH_PRINTS = [
+    ([0.5, 0.0, 0.5], "float32", "tensor([0.5000, 0.0000, 0.5000])"),
+    (4.0, "float32", "tensor(4.)"),
+    (-0.0, "float64", "tensor(-0., dtype=torch.float64)"),
+    ([0.1, 0.2, 0.3], "float32", "tensor([0.1000, 0.2000, 0.3000])"),
+    ([1.00000001, -2.0], "float32", "tensor([ 1., -2.])"),  # whole in float32, not in float64
+    ([1.00000001, -2.0], "float64", "tensor([ 1.0000, -2.0000], dtype=torch.float64)"),
+    ([1.0, -1000.0], "float32", "tensor([    1., -1000.])"),
+    ([1e-5, 1.0], "float32", "tensor([1.0000e-05, 1.0000e+00])"),
+    ([123456789.0, 2.0], "float32", "tensor([1.2346e+08, 2.0000e+00])"),
+    ([1.0, -1000.5], "float64", "tensor([ 1.0000e+00, -1.0005e+03], dtype=torch.float64)"),
+    ([0.0001, 0.5], "float64", "tensor([1.0000e-04, 5.0000e-01], dtype=torch.float64)"),
+    ([math.nan, 1.0, -math.inf], "float32", "tensor([nan, 1., -inf])"),
+    ([math.nan, 1.5, math.inf], "float32", "tensor([   nan, 1.5000,    inf])"),
+    ([math.nan, 1e-7, math.inf], "float64",
+     "tensor([       nan, 1.0000e-07,        inf], dtype=torch.float64)"),
+    ([0.0, -0.0], "float32", "tensor([0., -0.])"),
+    ([[0.001, 2.0]], "float32", "tensor([[1.0000e-03, 2.0000e+00]])"),
+    # tensor([[ 1.5000, -2.0000],
+    #         [ 3.0000, 40.0000]], dtype=torch.float64)
+    ([[1.5, -2.0], [3.0, 40.0]], "float64",
+     "tensor([[ 1.5000, -2.0000], [ 3.0000, 40.0000]], dtype=torch.float64)"),
+    # tensor([[-3.0000, -2.6667, -2.3333, -2.0000, -1.6667, -1.3333, -1.0000, -0.6667,
+    #          -0.3333,  0.0000],
+    #         [ 0.0000,  1.5000,  3.0000,  4.5000,  6.0000,  7.5000,  9.0000, 10.5000,
+    #          12.0000, 13.5000]], dtype=torch.float64)
+    ([[k / 3 - 3 for k in range(10)], [k * 1.5 for k in range(10)]], "float64",
+     "tensor([[-3.0000, -2.6667, -2.3333, -2.0000, -1.6667, -1.3333, -1.0000, -0.6667, "
+     "-0.3333,  0.0000], [ 0.0000,  1.5000,  3.0000,  4.5000,  6.0000,  7.5000,  9.0000, "
+     "10.5000, 12.0000, 13.5000]], dtype=torch.float64)"),
+]
+
+
+@pytest.mark.parametrize(("value", "dtype", "printed"), PYTORCH_PRINTS)
+def test_pytorch_str_is_what_pytorch_prints(value, dtype, printed):
+    assert pytorch_str(np.array(value), dtype) == printed
+
+
+_SPECIAL = re.compile(r"-?(?:nan|inf)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([(), (1,), (3,), (20,), (1, 4), (2, 3), (4, 5)]).flatmap(
+    lambda shape: st.lists(st.floats(width=32) | st.integers(-2000, 2000).map(float),
+                           min_size=math.prod(shape), max_size=math.prod(shape))
+    .map(lambda xs: np.array(xs).reshape(shape))), st.sampled_from(["float32", "float64"]))
+def test_pytorch_str_reads_back_as_its_numbers_each_padded_to_one_width(value, dtype):
+    text = pytorch_str(value, dtype)
+    suffix = ", dtype=torch.float64)" if dtype == "float64" else ")"
+    assert text.startswith("tensor(") and text.endswith(suffix) and "\n" not in text
+    inner = text[len("tensor("):-len(suffix)]
+    shown = np.array(ast.literal_eval(_SPECIAL.sub(r"'\g<0>'", inner)), dtype=float)
+    assert shown.shape == value.shape
+    for x, y in zip(value.ravel(), shown.ravel(), strict=True):
+        assert x == y or abs(x - y) <= 5.0001e-5 * max(1, abs(x)) or np.isnan([x, y]).all()
+    # the nonzero numbers set the width; zeros, NaNs and infinities are padded to it
+    cells = [len(c.strip("[]")) for c in inner.split(", ")]
+    numbers = value.ravel().tolist()
+    widths = {n for n, x in zip(cells, numbers, strict=True) if x and math.isfinite(x)}
+    assert len(widths) <= 1 and min(cells) >= max(widths, default=1)
 
 
 @pytest.mark.parametrize(("torch_code", "micrograd_code", "output"), [
