@@ -630,6 +630,9 @@ class _Check:
         self_read = ("d" + u) in _reads(st)
         accumulates = st.op == "+=" or self_read
         faults: list[str] = []
+        if self_read and before is None and u != self.output and st.op != "+=":
+            faults.append(f"d{u} has no value before this line, which reads it: the first line "
+                          f"for d{u} sets it without reading it.")
         if kind == "data":
             value = fair = self.seed
         else:

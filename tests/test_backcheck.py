@@ -226,6 +226,16 @@ def test_wrong_local_gradient_of_a_composite_stage_gives_its_value():
     assert f"with respect to dot is {float(c.gradients['w'][2]):.4g}" in message
 
 
+def test_a_line_that_reads_its_own_gradient_before_any_value_says_so():
+    code = "x = 2.0\ny = 3.0\nf = x * y\ndx = dx + y\ndy = x"
+    r = backward_check(code)
+    assert the_line(r, 4)["status"] == "wrong"
+    assert the_line(r, 4)["message"] == ("dx has no value before this line, which reads it: the "
+                                         "first line for dx sets it without reading it.")
+    r = backward_check("x = 2.0\nf = x * x\ndx = x\ndx = dx + x")  # read after a value: right
+    assert r["passed"]
+
+
 def test_plus_equals_before_any_value_and_a_contribution_added_twice():
     code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx += q\ndx += q"
     r = backward_check(code)
@@ -435,7 +445,7 @@ def test_list_with_a_trailing_comma_and_an_empty_element():
 
 
 def test_a_line_may_read_a_variable_and_its_gradient():
-    code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = q + 0 * dx\ndx += 2 * dq"
+    code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = 2 * dq\ndx = q + dx"
     assert backward_check(code)["passed"]
 
 
