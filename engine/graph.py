@@ -117,6 +117,8 @@ def as_value(value, where: str = "value", max_elements: int | None = None):
                 "(every row the same length)"
             ) from None
     _check_elements(arr.size, where, max_elements)
+    if arr.size == 0:  # as a list literal in the code: no numbers, no circuit to speak of
+        raise ExpressionError(f"{where}: an empty list; a list needs at least one number")
     if arr.ndim == 0:
         return float(arr) if arr.dtype == np.float64 else arr[()]
     return arr

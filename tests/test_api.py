@@ -175,6 +175,14 @@ def test_circuit_bad_expression_is_400(client, payload):
     assert_problem(client.post("/api/circuit", json=payload), 400)
 
 
+@pytest.mark.parametrize("empty", [[], [[], []]])
+def test_an_empty_list_value_is_400_as_in_the_code(client, empty):
+    """An empty list holds no numbers: refused as the same list written in the code is (mean
+    of it was NaN, with numpy's warning in the log)."""
+    r = client.post("/api/circuit", json={"expression": "mean(x)", "values": {"x": empty}})
+    assert assert_problem(r, 400)["detail"] == "x: an empty list; a list needs at least one number"
+
+
 def test_circuit_missing_values_are_named_and_pointed_at(client):
     r = client.post("/api/circuit", json={"expression": "x * k + m", "values": {"x": 1}})
     body = assert_problem(r, 400)

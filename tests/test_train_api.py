@@ -110,6 +110,8 @@ def test_trainings_asked_for_at_once_are_refused_past_the_limit(server):
     from app.routers import labs
 
     asked = labs.TRAININGS + 2
+    for pid in list(lanes.STREAMS):  # the trainings of earlier tests have ended
+        assert wait_until_gone(pid)
     statuses, pids = [], []
     sent = threading.Barrier(asked)
     # every answer is in before any stream ends: the workers running then are the admitted ones
