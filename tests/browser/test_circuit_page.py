@@ -1272,3 +1272,16 @@ def test_print_lines_say_what_they_print_only_once_the_steps_have_computed_it(
     expect(notes).to_have_text(["▸ line 15 prints ?", "▸ line 17 prints ?", "▸ line 18 prints ?"])
     page.click("#show-all")
     expect(notes.first).to_have_text("▸ line 15 prints 24.7041")
+
+
+def test_an_input_field_is_wide_enough_for_the_number_it_shows(page: Page, base_url: str) -> None:
+    """The lecture neuron's b = 6.8813735870195432 shows all its digits, not '6.8813'."""
+    open_page(page, base_url)
+    n = renders(page)
+    page.select_option("#preset", "micrograd-neuron")
+    wait_render(page, n)
+    field = page.locator("#in-b")
+    expect(field).to_have_value(re.compile(r"^6\.88137358"))
+    assert field.evaluate("f => f.scrollWidth <= f.clientWidth"), "the number is cut off"
+    short = page.locator("#in-x1")  # x1 = 2: the usual width
+    assert 70 <= short.bounding_box()["width"] <= 100
