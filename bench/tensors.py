@@ -2,6 +2,8 @@
 
 (a) one two-layer training step, batch 100, 784 -> 100 -> 10, float32, as the notes write it:
     the loss softmax_ce(relu(X @ W1) @ W2, y) and the gradients of W1 and W2 (not of the data);
+    the notes' formulas give the gradients alone, so they are timed as written and with the
+    loss added (what the engine computes: its output is the loss);
 (b) forward + backward of a 30-layer relu MLP, 512 wide, batch 64, float64: the gradients of
     every input (the weights and the data), as a training step asks for them. The numpy peer
     keeps its weight gradients as the engine returns them (30 matrices, 60 MB); the figure for a
@@ -78,15 +80,30 @@ def two_layer() -> None:
         G1 = (Z1 > 0) * (G2 @ W2.T)
         return X.T @ G1 / len(y), Z1.T @ G2 / len(y)
 
-    for a, b in zip(engine(), notes(), strict=True):  # the same numbers, or no timing
+    def notes_and_loss():  # the same formulas, and the loss the engine computes as its output
+        Z1 = np.maximum(X @ W1, 0)
+        Z = Z1 @ W2
+        m = Z.max(axis=1, keepdims=True)
+        e = np.exp(Z - m)
+        s = e.sum(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(s).ravel() + m.ravel() - Z[np.arange(len(y)), y]))
+        G2 = e / s
+        G2[np.arange(len(y)), y] -= 1
+        G1 = (Z1 > 0) * (G2 @ W2.T)
+        return loss, X.T @ G1 / len(y), Z1.T @ G2 / len(y)
+
+    for a, b, c in zip(engine(), notes(), notes_and_loss()[1:], strict=True):  # same numbers
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    peers = [notes]
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-6)
+    assert abs(graph.forward(values)[graph.output.index] - notes_and_loss()[0]) < 1e-5
+    peers = [notes, notes_and_loss]
     torch_step = _torch_two_layer(X, y, W1, W2)
     if torch_step:
         peers.append(torch_step)
     print("(a) two-layer step, batch 100, 784 -> 100 -> 10, float32")
-    for rs, name in zip(ratios(engine, *peers), ("numpy (the notes)", "PyTorch"), strict=False):
+    names = ("numpy (the notes)", "numpy (the notes, and the loss)", "PyTorch")
+    for rs, name in zip(ratios(engine, *peers), names, strict=False):
         report("engine", name, rs)
 
 
