@@ -143,6 +143,9 @@ def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Grap
     try:
         graph = parse(text, limits)
     except ExpressionError as e:
+        for stand_in, w in renamed.items():  # the error speaks of the code's own words
+            e.message, e.hint = (None if t is None else re.sub(rf"\b{stand_in}\b", w, t)
+                                 for t in (e.message, e.hint))
         if e.start is not None:
             e.start += start
         if e.end is not None:

@@ -209,6 +209,16 @@ def test_gradient_of_the_wrong_shape_is_an_error():
     assert e.message == "dW must have W's shape 5×10, but this line gives 10×5"
 
 
+@pytest.mark.parametrize(("line", "name"), [
+    ("dden = (1.0 / (den**2)) * dinvden   dden = 1", "dden"),  # reads den and dden
+    ("dden = dinvden dot", "dot"),  # a variable named like a function
+])
+def test_a_syntax_error_names_the_words_as_the_code_writes_them(line, name):
+    code = "x = 3\ndot = x * 2\nden = dot + 1\ninvden = 1 / den\ndinvden = 1\n" + line
+    e = raises_at(code, name)
+    assert e.message == f"unexpected name '{name}'; expected an operator or the end of the line"
+
+
 def test_wrong_element_of_a_list_gradient_is_named():
     code = changed(NEURON_CODE, "x[1] * ddot,", "x[0] * ddot,")
     r = backward_check(code)
