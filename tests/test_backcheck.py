@@ -148,6 +148,38 @@ def test_missing_factor_in_a_local_gradient_says_how_far_off():
     assert "2 times too small" in message
 
 
+MEAN_LOSS = """\
+X = np.random.randn(4, 3)
+W = np.random.randn(3, 2)
+Z = X @ W
+loss = mean(Z**2)
+dZ = 2 * Z / 8
+dW = X.T @ dZ
+dX = dZ @ W.T"""
+
+
+@pytest.mark.parametrize(("wrong", "words"), [
+    ("2 * Z", "every element it gives is 8 times too large."),  # the mean's 1/m forgotten
+    ("-2 * Z / 8", "every element it gives has the wrong sign."),
+    ("2 * Z / 16", "every element it gives is 2 times too small (a missing factor?)."),
+    ("-2 * Z", "every element it gives has the wrong sign and is 8 times too large."),
+])
+def test_a_tensor_gradient_off_by_one_factor_says_how_far_off(wrong, words):
+    assert backward_check(MEAN_LOSS)["passed"]
+    r = backward_check(changed(MEAN_LOSS, "2 * Z / 8", wrong))
+    message = the_line(r, 5)["message"]
+    assert message.startswith("dZ[0, 0] should get ") and message.endswith(f": {words}")
+
+
+def test_a_tensor_gradient_wrong_in_some_elements_says_how_many():
+    message = the_line(backward_check(changed(MEAN_LOSS, "2 * Z / 8", "2 * Z / 8 + 1")),
+                       5)["message"]
+    assert message.endswith("(8 of 8 elements differ).")
+    code = changed(NEURON_CODE, "w[1] * ddot]", "-w[1] * ddot]")
+    message = the_line(backward_check(code), line_of(code, "dx = ["))["message"]
+    assert message.endswith("(1 of 2 elements differ).")
+
+
 @pytest.mark.parametrize(("code", "uses"), [
     ("x = 1000\nf = exp(x)\ndx = 2 * df", "uses 2."),  # e^1000 is infinite
     ("x = 1e200\nf = x * x\ndx = 1e-300 * df", "uses 1e-300."),  # the ratio is 0
