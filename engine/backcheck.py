@@ -669,7 +669,14 @@ class _Check:
                           if (s, self.parts[(s, u)] - 1) not in self.should[u]),
                          self.readers[u][-1])
             valid = [guess]
-            faults.append(f"this line uses no gradient: d{u}'s contribution through {guess} "
+            # the forward value guess written for its gradient: with dguess there, it is right
+            swapped = guess in _reads(st) and _close(
+                _value(st, {**self._scope(st, fair=True), guess: self._current(guess)},
+                       self.limits), sum(self._shares(guess, u, self._current(guess))))
+            faults.append(f"this line reads {guess}, the forward value, where the gradient "
+                          f"d{guess} belongs: d{u}'s contribution through {guess} is the local "
+                          f"gradient times d{guess}." if swapped else
+                          f"this line uses no gradient: d{u}'s contribution through {guess} "
                           f"is the local gradient times d{guess}, the gradient arriving at "
                           f"{guess}.")
         if st.op == "+=" and before is None:

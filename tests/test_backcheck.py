@@ -299,6 +299,24 @@ def test_line_without_upstream_gradient_is_wrong():
     assert "uses no gradient" in the_line(r, 5)["message"]
 
 
+def test_a_forward_value_where_its_gradient_belongs_is_named():
+    code = changed(STAGED_CODE, "(2 * xpy) * dxpysqr", "(2 * xpy) * xpysqr")
+    r = backward_check(code)
+    assert r["first_wrong"] == line_of(code, "dxpy =")
+    assert the_line(r, r["first_wrong"])["message"] == (
+        "this line reads xpysqr, the forward value, where the gradient dxpysqr belongs: dxpy's "
+        "contribution through xpysqr is the local gradient times dxpysqr.")
+    notes = backward_check("x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndfdq = z; dfdz = q\n"
+                           "dfdx = q\ndfdy = dfdq")
+    assert the_line(notes, 5)["message"].startswith(
+        "this line reads q, the forward value, where the gradient dfdq belongs")
+    # sigx is part of the local gradient here: dsigx is missing, not misplaced
+    code = changed(STAGED_CODE, "((1 - sigx) * sigx) * dsigx", "((1 - sigx) * sigx)")
+    assert the_line(backward_check(code), line_of(code, "dx += ((1 - sigx)"))["message"] == (
+        "this line uses no gradient: dx's contribution through sigx is the local gradient times "
+        "dsigx, the gradient arriving at sigx.")
+
+
 def test_upstream_gradient_given_as_data_must_be_used():
     code = "W = np.random.randn(2, 3)\nx = [1.0, 2.0, 3.0]\nD = W.dot(x)\n" \
            "dD = np.random.randn(*D.shape)\ndx = W.T.dot(dD)\ndW = W * 0 + 1"
