@@ -143,6 +143,9 @@ def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Grap
     try:
         graph = parse(text, limits)
     except ExpressionError as e:
+        for stand_in, w in renamed.items():  # the error speaks of the code's own words
+            e.message, e.hint = (None if t is None else re.sub(rf"\b{stand_in}\b", w, t)
+                                 for t in (e.message, e.hint))
         if e.start is not None:
             e.start += start
         if e.end is not None:
@@ -208,6 +211,17 @@ def _json(x):
 
 def _num(x) -> str:
     return f"{float(x):.4g}"
+
+
+def _factor(r: float) -> tuple[bool, str] | None:
+    """How a number r times the right one is off: (its sign is wrong, how many times too large
+    or too small, or ""), or None when no finite factor says it (0, inf or nan)."""
+    if not 0 < abs(r) < math.inf:
+        return None
+    if abs(abs(r) - 1) <= RTOL:
+        return r < 0, ""
+    return r < 0, (f"{_num(abs(r))} times too large" if abs(r) > 1
+                   else f"{_num(1 / abs(r))} times too small (a missing factor?)")
 
 
 def _names(items) -> str:
@@ -655,7 +669,14 @@ class _Check:
                           if (s, self.parts[(s, u)] - 1) not in self.should[u]),
                          self.readers[u][-1])
             valid = [guess]
-            faults.append(f"this line uses no gradient: d{u}'s contribution through {guess} "
+            # the forward value guess written for its gradient: with dguess there, it is right
+            swapped = guess in _reads(st) and _close(
+                _value(st, {**self._scope(st, fair=True), guess: self._current(guess)},
+                       self.limits), sum(self._shares(guess, u, self._current(guess))))
+            faults.append(f"this line reads {guess}, the forward value, where the gradient "
+                          f"d{guess} belongs: d{u}'s contribution through {guess} is the local "
+                          f"gradient times d{guess}." if swapped else
+                          f"this line uses no gradient: d{u}'s contribution through {guess} "
                           f"is the local gradient times d{guess}, the gradient arriving at "
                           f"{guess}.")
         if st.op == "+=" and before is None:
@@ -841,8 +862,16 @@ class _Check:
         wrong = ~np.isclose(value, own, rtol=RTOL, atol=ATOL, equal_nan=True)
         where = tuple(int(i) for i in np.argwhere(wrong)[0]) if wrong.any() else ()
         at = ", ".join(map(str, where))
-        return (f"d{u}[{at}] should get {_num(own[where])}{said} from this line, but it gives "
-                f"{_num(value[where])} ({int(wrong.sum())} of {wrong.size} elements differ).")
+        msg = (f"d{u}[{at}] should get {_num(own[where])}{said} from this line, but it gives "
+               f"{_num(value[where])}")
+        big = np.unravel_index(np.argmax(np.abs(own)), own.shape)
+        off = _factor(value[big] / own[big]) if own[big] != 0 else None
+        if off and _close(value, value[big] / own[big] * own):  # one factor for every element
+            sign, size = off
+            said = " and ".join(w for w in ["has the wrong sign" if sign else "",
+                                            f"is {size}" if size else ""] if w)
+            return f"{msg}: every element it gives {said}."
+        return f"{msg} ({int(wrong.sum())} of {wrong.size} elements differ)."
 
     def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float) -> str:
         text = self.code[slice(*self.stages[v].rhs_span)]
@@ -852,14 +881,12 @@ class _Check:
         uses = f"{factor} = {_num(mine)}" if factor else _num(mine)
         msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
                f"but this line uses {uses}")
-        r = mine / exp if exp != 0 else 0.0
-        if 0 < abs(r) < math.inf:  # a factor to name: not for 0, inf or nan on either side
-            if abs(abs(r) - 1) <= RTOL:
-                return msg + ": its sign is wrong."
-            size = (f"{_num(abs(r))} times too large" if abs(r) > 1
-                    else f"{_num(1 / abs(r))} times too small (a missing factor?)")
-            return msg + (": its sign is wrong and it is " if r < 0 else ": it is ") + size + "."
-        return msg + "."
+        off = _factor(mine / exp) if exp != 0 else None
+        if off is None:
+            return msg + "."
+        sign, size = off
+        return msg + ": " + " and ".join(w for w in ["its sign is wrong" if sign else "",
+                                                    f"it is {size}" if size else ""] if w) + "."
 
     def _factor_text(self, st: Statement, v: str) -> str | None:
         """The user's own text for the local gradient, in `factor * dv` or `dv * factor`."""

@@ -148,6 +148,38 @@ def test_missing_factor_in_a_local_gradient_says_how_far_off():
     assert "2 times too small" in message
 
 
+MEAN_LOSS = """\
+X = np.random.randn(4, 3)
+W = np.random.randn(3, 2)
+Z = X @ W
+loss = mean(Z**2)
+dZ = 2 * Z / 8
+dW = X.T @ dZ
+dX = dZ @ W.T"""
+
+
+@pytest.mark.parametrize(("wrong", "words"), [
+    ("2 * Z", "every element it gives is 8 times too large."),  # the mean's 1/m forgotten
+    ("-2 * Z / 8", "every element it gives has the wrong sign."),
+    ("2 * Z / 16", "every element it gives is 2 times too small (a missing factor?)."),
+    ("-2 * Z", "every element it gives has the wrong sign and is 8 times too large."),
+])
+def test_a_tensor_gradient_off_by_one_factor_says_how_far_off(wrong, words):
+    assert backward_check(MEAN_LOSS)["passed"]
+    r = backward_check(changed(MEAN_LOSS, "2 * Z / 8", wrong))
+    message = the_line(r, 5)["message"]
+    assert message.startswith("dZ[0, 0] should get ") and message.endswith(f": {words}")
+
+
+def test_a_tensor_gradient_wrong_in_some_elements_says_how_many():
+    message = the_line(backward_check(changed(MEAN_LOSS, "2 * Z / 8", "2 * Z / 8 + 1")),
+                       5)["message"]
+    assert message.endswith("(8 of 8 elements differ).")
+    code = changed(NEURON_CODE, "w[1] * ddot]", "-w[1] * ddot]")
+    message = the_line(backward_check(code), line_of(code, "dx = ["))["message"]
+    assert message.endswith("(1 of 2 elements differ).")
+
+
 @pytest.mark.parametrize(("code", "uses"), [
     ("x = 1000\nf = exp(x)\ndx = 2 * df", "uses 2."),  # e^1000 is infinite
     ("x = 1e200\nf = x * x\ndx = 1e-300 * df", "uses 1e-300."),  # the ratio is 0
@@ -209,6 +241,16 @@ def test_gradient_of_the_wrong_shape_is_an_error():
     assert e.message == "dW must have W's shape 5×10, but this line gives 10×5"
 
 
+@pytest.mark.parametrize(("line", "name"), [
+    ("dden = (1.0 / (den**2)) * dinvden   dden = 1", "dden"),  # reads den and dden
+    ("dden = dinvden dot", "dot"),  # a variable named like a function
+])
+def test_a_syntax_error_names_the_words_as_the_code_writes_them(line, name):
+    code = "x = 3\ndot = x * 2\nden = dot + 1\ninvden = 1 / den\ndinvden = 1\n" + line
+    e = raises_at(code, name)
+    assert e.message == f"unexpected name '{name}'; expected an operator or the end of the line"
+
+
 def test_wrong_element_of_a_list_gradient_is_named():
     code = changed(NEURON_CODE, "x[1] * ddot,", "x[0] * ddot,")
     r = backward_check(code)
@@ -255,6 +297,24 @@ def test_line_without_upstream_gradient_is_wrong():
     r = backward_check(code)
     assert the_line(r, 5)["status"] == "wrong"
     assert "uses no gradient" in the_line(r, 5)["message"]
+
+
+def test_a_forward_value_where_its_gradient_belongs_is_named():
+    code = changed(STAGED_CODE, "(2 * xpy) * dxpysqr", "(2 * xpy) * xpysqr")
+    r = backward_check(code)
+    assert r["first_wrong"] == line_of(code, "dxpy =")
+    assert the_line(r, r["first_wrong"])["message"] == (
+        "this line reads xpysqr, the forward value, where the gradient dxpysqr belongs: dxpy's "
+        "contribution through xpysqr is the local gradient times dxpysqr.")
+    notes = backward_check("x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndfdq = z; dfdz = q\n"
+                           "dfdx = q\ndfdy = dfdq")
+    assert the_line(notes, 5)["message"].startswith(
+        "this line reads q, the forward value, where the gradient dfdq belongs")
+    # sigx is part of the local gradient here: dsigx is missing, not misplaced
+    code = changed(STAGED_CODE, "((1 - sigx) * sigx) * dsigx", "((1 - sigx) * sigx)")
+    assert the_line(backward_check(code), line_of(code, "dx += ((1 - sigx)"))["message"] == (
+        "this line uses no gradient: dx's contribution through sigx is the local gradient times "
+        "dsigx, the gradient arriving at sigx.")
 
 
 def test_upstream_gradient_given_as_data_must_be_used():

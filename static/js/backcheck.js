@@ -129,8 +129,13 @@ export function summary(report) {
       inherits === 1 ? 'builds' : 'build'} on a wrong line` : ''].filter(Boolean);
     return `✗ line ${report.first_wrong} is the first wrong line${more.length ? ` (${more.join('; ')})` : ''}`;
   }
-  const off = Object.values(report.gradients).filter((g) => !g.ok).map((g) => g.name);
-  return `✗ every line's own step is right, but ${names(off)} ${off.length === 1 ? 'is' : 'are'} not the engine's gradient`;
+  const off = Object.values(report.gradients).filter((g) => !g.ok);
+  const wrong = off.filter((g) => g.got !== null).map((g) => g.name);
+  const none = off.filter((g) => g.got === null).map((g) => g.name);
+  const said = [
+    wrong.length ? `${names(wrong)} ${wrong.length === 1 ? "is not the engine's gradient" : "are not the engine's gradients"}` : '',
+    none.length ? `no line computes ${names(none)}` : ''].filter(Boolean);
+  return `✗ every line's own step is right, but ${said.join(', and ')}`;
 }
 
 /** The check mode's state and drawing; see the module's comment. */
@@ -181,9 +186,9 @@ export function createChecker({ editor, svg, banner, result, precision }) {
   /** The banner over the first wrong line (or the wrong gradient), in words. */
   function showBanner(focus, p) {
     const [got, expected] = pair(focus.got, focus.expected, p);
-    const head = focus.line === null
-      ? `${focus.gradient} is not the engine's gradient`
-      : `Line ${focus.line} is the first wrong line`;
+    const head = focus.line !== null ? `Line ${focus.line} is the first wrong line`
+      : focus.got === null ? `${focus.gradient} is missing`
+        : `${focus.gradient} is not the engine's gradient`;
     const kids = [el('p', { className: 'check-head' }, `✗ ${head}`)];
     if (focus.span) {
       const go = el('button', { type: 'button', className: 'check-code', title: `go to line ${focus.line}` },

@@ -172,3 +172,19 @@ def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url:
     expect(page.locator("#error")).to_be_hidden()
     assert page.locator("#circuit-svg text.value").all_text_contents() == ["5×10", "10×3", "5×3"]
     assert not page.errors, page.errors
+
+
+def test_a_gradient_no_line_computes_is_said_to_be_missing(page: Page, base_url: str) -> None:
+    """The two-layer network's way: gradients for the weights only, none for the data."""
+    code = ("X = np.random.randn(4, 3)\nW = np.random.randn(3, 2)\nZ = X @ W\n"
+            "loss = mean(Z**2)\n\ndZ = 2 * Z / 8\ndW = X.T @ dZ")
+    open_page(page, base_url)
+    paste_checked(page, code)
+    expect(page.locator("body")).to_have_attribute("data-check", "failed")
+    assert {m[0] for m in marks(page).values()} == {"ok"}
+    expect(page.locator("#check-summary")).to_have_text(
+        "✗ every line's own step is right, but no line computes dX")
+    expect(page.locator("#backcheck .check-head")).to_have_text("✗ dX is missing")
+    expect(page.locator("#backcheck .check-message")).to_have_text(
+        "no line computes dX (its contributions come through Z)")
+    assert not page.errors, page.errors

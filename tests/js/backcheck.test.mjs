@@ -132,4 +132,11 @@ test('the verdict in one sentence', () => {
   assert.equal(summary(notes), "✓ all 12 backward lines right: dfdx and dfdz equal the engine's gradients");
   const dropped = { ...WRONG, first_wrong: null, lines: WRONG.lines.filter((e) => e.status === 'ok') };
   assert.equal(summary(dropped), "✗ every line's own step is right, but dx is not the engine's gradient");
+  // a gradient no line computes is said to be missing, not wrong
+  const none = { name: 'dT', got: null, expected: [1, 2], ok: false, message: 'no line computes dT' };
+  const data = { ...dropped, gradients: { X: { ...none, name: 'dX' }, T: none, W: WRONG.gradients.y } };
+  assert.equal(summary(data), "✗ every line's own step is right, but no line computes dX and dT");
+  const both = { ...dropped, gradients: { ...dropped.gradients, T: none, z: { ...WRONG.gradients.x, name: 'dz' } } };
+  assert.equal(summary(both),
+    "✗ every line's own step is right, but dx and dz are not the engine's gradients, and no line computes dT");
 });
