@@ -71,11 +71,31 @@ function show(v, p) {
   return `${flat.length} values`;
 }
 
-/** The code's number and the engine's, with enough decimals (up to 8) to tell them apart. */
+/**
+ * The code's number and the engine's, with enough decimals (up to 8) to tell them apart; of two
+ * tensors too big to show whole, the first element that differs, by its index: "[1, 1] -5.00".
+ */
 export function pair(got, expected, p = 2) {
+  const at = firstDifference(got, expected);
+  if (at) return pair(at.got, at.expected, p).map((s) => `[${at.index.join(', ')}] ${s}`);
   let k = p;
   while (k < 8 && show(got, k) === show(expected, k)) k++;
   return [show(got, k), show(expected, k)];
+}
+
+/** Of two lists of one shape that show as their size, the first element that differs. */
+function firstDifference(got, expected) {
+  const dims = (v) => (Array.isArray(v) ? [v.length, ...dims(v[0])] : []);
+  const shape = dims(got);
+  if (!shape.length || !/values$/.test(show(got, 2)) || String(shape) !== String(dims(expected))) {
+    return null;
+  }
+  const a = got.flat(Infinity);
+  const b = expected.flat(Infinity);
+  const i = a.findIndex((x, j) => fmt(x, 8) !== fmt(b[j], 8));
+  if (i < 0) return null;
+  const index = shape.map((_, d) => Math.floor(i / shape.slice(d + 1).reduce((m, n) => m * n, 1)) % shape[d]);
+  return { index, got: a[i], expected: b[i] };
 }
 
 const WORST = { ok: 0, inherits: 1, wrong: 2 };

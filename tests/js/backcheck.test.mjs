@@ -85,6 +85,15 @@ test('numbers are shown with the decimals it takes to tell them apart', () => {
   assert.deepEqual(pair('Infinity', 1, 2), ['∞', '1.00']);
 });
 
+test('of a big tensor the first element that differs is shown, with its index', () => {
+  const right = [[1, 2, 3], [4, 5, 6]];
+  assert.deepEqual(pair([[1, 2, 3], [4, -5, 6]], right, 2), ['[1, 1] -5.00', '[1, 1] 5.00']);
+  assert.deepEqual(pair([1, 2, 3, 4, 5.0001], [1, 2, 3, 4, 5], 2), ['[4] 5.0001', '[4] 5.0000']);
+  // none differs at 8 decimals, or the shapes differ: the size alone
+  assert.deepEqual(pair(right, right, 2), ['6 values', '6 values']);
+  assert.deepEqual(pair([[1, 2, 3]], right, 2), ['3 values', '6 values']);
+});
+
 const line = (n, name, status, message = null, of = ['f'], v = name.slice(1)) => ({
   line: n, name, var: v, of, ok: status === 'ok', status, got: 1, expected: status === 'ok' ? 1 : 2, message,
   span: [10 * n, 10 * n + 5],
