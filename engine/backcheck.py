@@ -853,7 +853,8 @@ class _Check:
         msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
                f"but this line uses {uses}")
         r = mine / exp if exp != 0 else 0.0
-        if 0 < abs(r) < math.inf:  # a factor to name: not for 0, inf or nan on either side
+        # a factor to name, finite either way round: not for 0, inf or nan on either side
+        if r != 0 and math.isfinite(r) and math.isfinite(1 / r):
             if abs(abs(r) - 1) <= RTOL:
                 return msg + ": its sign is wrong."
             size = (f"{_num(abs(r))} times too large" if abs(r) > 1
