@@ -216,7 +216,8 @@ def _num(x) -> str:
 def _factor(r: float) -> tuple[bool, str] | None:
     """How a number r times the right one is off: (its sign is wrong, how many times too large
     or too small, or ""), or None when no finite factor says it (0, inf or nan)."""
-    if not 0 < abs(r) < math.inf:
+    r = float(r)  # a numpy number would warn where 1 / r overflows
+    if not (r != 0 and math.isfinite(r) and math.isfinite(1 / r)):  # finite either way round
         return None
     if abs(abs(r) - 1) <= RTOL:
         return r < 0, ""

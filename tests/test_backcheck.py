@@ -183,6 +183,7 @@ def test_a_tensor_gradient_wrong_in_some_elements_says_how_many():
 @pytest.mark.parametrize(("code", "uses"), [
     ("x = 1000\nf = exp(x)\ndx = 2 * df", "uses 2."),  # e^1000 is infinite
     ("x = 1e200\nf = x * x\ndx = 1e-300 * df", "uses 1e-300."),  # the ratio is 0
+    ("x = 1e200\nf = x * x\ndx = 1e-110 * df", "uses 1e-110."),  # 1 / ratio is infinite
     ("x = 2\nf = x * x\ndx = 0 * df / 0", "uses nan."),
     ("x = 2\nf = x * x\ndx = df / 0", "uses inf."),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -99,7 +100,7 @@ def test_training_stops_at_its_time_limit_with_a_last_line(client_for):
 def test_a_training_beyond_the_running_ones_is_refused_with_503(client, monkeypatch):
     from app.routers import labs
 
-    monkeypatch.setattr(labs, "STREAMS", set(range(-labs.TRAININGS, 0)))
+    monkeypatch.setattr(labs, "_trainings", labs.TRAININGS)
     problem = assert_problem(client.post("/api/labs/train", json={"epochs": 10}), 503)
     assert "trainings are running" in problem["detail"]
 
@@ -186,4 +187,37 @@ def test_a_worker_whose_function_raises_reports_it_and_is_gone():
     with start_blocking_portal() as portal, pytest.raises(RuntimeError,
                                                           match="unknown data set 'nope'"):
         portal.call(drain)
+    assert not lanes.STREAMS
+
+
+def test_a_training_whose_worker_is_starting_counts_once(monkeypatch):
+    """From its worker's start to its first line a training is running: it counts once, so
+    the trainings asked for alongside it are admitted up to the limit."""
+    from app.routers import labs
+
+    async def trainings() -> tuple[int, int]:
+        started, go_on = asyncio.Event(), asyncio.Event()
+
+        async def worker(fn, params, limit):  # stream_in_worker, the first line held
+            pid = -params["seed"]
+            lanes.STREAMS.add(pid)
+            try:
+                if params["seed"] == 1:
+                    started.set()
+                    await go_on.wait()
+                yield {"start": True}
+            finally:
+                lanes.STREAMS.discard(pid)
+
+        monkeypatch.setattr(labs, "stream_in_worker", worker)
+        monkeypatch.setattr(labs, "TRAININGS", 2)
+        transport = httpx.ASGITransport(app=create_app(Settings()))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            first = asyncio.create_task(c.post("/api/labs/train", json={"seed": 1}))
+            await started.wait()
+            second = await c.post("/api/labs/train", json={"seed": 2})
+            go_on.set()
+            return (await first).status_code, second.status_code
+
+    assert asyncio.run(trainings()) == (200, 200)
     assert not lanes.STREAMS

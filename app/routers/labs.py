@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
 import engine
-from app.lanes import STREAMS, stream_in_worker
+from app.lanes import stream_in_worker
 from app.problems import TimeLimitExceeded, WorkerLost
 from app.responses import EncodedJSON, dumps
 from app.routers.api import in_worker
@@ -58,7 +58,7 @@ epochs, loss, accuracy, test_accuracy, seconds}` (and `error` when stopped by on
 
 
 TRAININGS = 4  # worker processes training at once in one server process; more are refused
-_starting = 0  # trainings admitted whose worker process is not in STREAMS yet
+_trainings = 0  # trainings admitted whose lines have not ended: each counts from its request
 
 
 @router.post("/api/labs/train", responses={
@@ -67,17 +67,13 @@ _starting = 0  # trainings admitted whose worker process is not in STREAMS yet
     503: {"model": Problem, "description": "Too many trainings are running; retry shortly."}})
 async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
     """Train a classifier live: progress streamed as newline-delimited JSON."""
-    global _starting
-    if len(STREAMS) + _starting >= TRAININGS:
+    global _trainings
+    if _trainings >= TRAININGS:
         raise HTTPException(503, f"{TRAININGS} trainings are running already; try again when "
                             "one has finished.", headers={"Retry-After": "10"})
+    _trainings += 1  # until its lines end (_train_lines): requests that come meanwhile see it
     lines = _train_lines(body.model_dump(), request.app.state.settings.train_limit)
-    # counted from here: requests that come while this one's worker starts see it
-    _starting += 1
-    try:
-        first = await anext(lines)  # made by the worker, which is in STREAMS now
-    finally:
-        _starting -= 1
+    first = await anext(lines)  # made by the worker, which has started
     return StreamingResponse(_then(first, lines), media_type="application/x-ndjson")
 
 
@@ -97,7 +93,9 @@ def train_job(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def _train_lines(params: dict[str, Any], limit: float) -> AsyncIterator[bytes]:
-    """The worker's lines as they come; a time limit or a failure still ends with `done`."""
+    """The worker's lines as they come; a time limit or a failure still ends with `done`. The
+    training admitted by post_train ends with them."""
+    global _trainings
     last: dict[str, Any] = {}
     try:
         async for item in stream_in_worker(train_job, params, limit=limit):
@@ -112,4 +110,6 @@ async def _train_lines(params: dict[str, Any], limit: float) -> AsyncIterator[by
         yield dumps({"done": True, "stopped": "error", **summary(last, last.get("seconds")),
                      "error": "training failed on the server; the error has been logged"}
                     ) + b"\n"
+    finally:
+        _trainings -= 1
 

@@ -190,7 +190,7 @@ function load(next) {
   rowsBox.replaceChildren();
   syncControls();
   syncInputs();
-  stepper.set(state.step);
+  stepper.restart(state.step);
   stepper.pause();
   descend.reset();
   typed.clear();

@@ -5,6 +5,7 @@
  *
  *   const s = createStepper(svg, {onStep(activeGateId | undefined)}); // called on every step
  *   s.plan = plan (after each redraw); s.step; s.set(k | null); s.by(±1); s.play(); s.pause();
+ *   s.restart(k | null) (a new circuit is on its way: step k waits for its plan);
  *   s.speed = ms per step
  * @module stepper
  */
@@ -48,6 +49,14 @@ export function createStepper(svg, { onStep = () => {} } = {}) {
       if (k === null) delete svg.dataset.step;
       else svg.dataset.step = String(k);
       onStep(svg.querySelector('g.gate.active')?.dataset.node);
+    },
+    /** A new circuit: the drawing on show is shown whole, and step k waits for its plan. */
+    restart(k) {
+      if (plan) applyStep(svg, plan, null);
+      plan = null;
+      step = k;
+      status.textContent = '';
+      delete svg.dataset.step;
     },
     by(d) {
       if (!plan) return;

@@ -304,6 +304,23 @@ def test_a_shared_link_reopens_at_the_step_on_show(page: Page, base_url: str, co
         other.close()
 
 
+def test_a_link_opened_on_the_page_steps_its_own_circuit(page: Page, base_url: str) -> None:
+    """The step of a link opened over another circuit waits for the link's circuit: it is not
+    shown on the circuit before it (whose gates it does not number), even when the link's code
+    has an error."""
+    values = {"x": -2, "y": 5, "z": -4}
+    open_page(page, base_url, link("x * y", values))
+    expect(page.locator("#output-value")).to_have_text("-10.00")
+    page.click("#step")
+    page.evaluate("h => { location.hash = h; }", link("(x + y) *", values, s="4"))
+    expect(page.locator("#error .message")).not_to_be_empty()
+    expect(page.locator("#step-status")).to_have_text("")
+    assert "s=4" in page.url
+    page.fill("#expr", "(x + y) * z")
+    expect(page.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
+    assert result_gradients(page) == {"x": "?", "y": "?", "z": "3.00"}
+
+
 def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
