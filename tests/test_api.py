@@ -316,6 +316,7 @@ def test_a_browser_at_an_unknown_address_gets_a_page_with_the_links(client):
         assert f'href="{href}"' in r.text
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert_problem(client.get("/api/nope", headers=html), 404)
+    assert_problem(client.get("/api", headers=html), 404)
     assert_problem(client.post("/nope", headers=html), 404)
 
 

@@ -64,7 +64,7 @@ def not_found_page(request: Request) -> HTMLResponse | None:
     """What a browser is shown at an address with nothing at it: a page with the links to the
     pages; None for any other client and under /api, which get the problem+json of every error."""
     if (request.method != "GET" or "text/html" not in request.headers.get("accept", "")
-            or request.url.path.startswith("/api/")):
+            or request.url.path == "/api" or request.url.path.startswith("/api/")):
         return None
     return templates.TemplateResponse(request, "not_found.html",
                                       {**CONTEXT, "path": request.url.path}, status_code=404)
