@@ -292,7 +292,7 @@ function syncControls() {
 
 function showError(err) {
   editor.showError(err?.position ? { ...err.position, message: problemText(err) } : null);
-  if (err) markStale(!!state.drawn);
+  if (err) markStale(!!svg.querySelector('g.circuit')); // a drawing on show, of other code
   showProblem($('error'), err, state.expression);
 }
 

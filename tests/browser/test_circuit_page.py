@@ -316,6 +316,9 @@ def test_a_link_opened_on_the_page_steps_its_own_circuit(page: Page, base_url: s
     expect(page.locator("#error .message")).not_to_be_empty()
     expect(page.locator("#step-status")).to_have_text("")
     assert "s=4" in page.url
+    # the circuit still on show is the one before: dimmed, and it says so
+    expect(page.locator("#circuit")).to_have_class(re.compile(r"\bstale\b"))
+    expect(page.locator("#stale-note")).to_be_visible()
     page.fill("#expr", "(x + y) * z")
     expect(page.locator("#step-status")).to_have_text("backward pass: gate 1 of 2")
     assert result_gradients(page) == {"x": "?", "y": "?", "z": "3.00"}
