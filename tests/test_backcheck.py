@@ -598,7 +598,8 @@ dS2 = np.random.randn(*S2.shape)
 dW2 = Z1.T @ dS2
 dZ1 = dS2 @ W2.T
 dS1 = (Z1 > 0) * dZ1
-dW1 = X.T @ dS1"""
+dW1 = X.T @ dS1
+dX = dS1 @ W1.T"""
 
 
 @pytest.mark.parametrize("mask", ["(Z1 > 0)", "(Z1 > 0).astype(np.float32)", "(S1 >= 0)",
@@ -617,10 +618,11 @@ def test_a_wrong_relu_mask_is_named_at_its_line(mask):
     assert the_line(r, line_of(code, "dW1 ="))["status"] == "inherits"
 
 
-def test_the_engines_staged_code_of_a_relu_circuit_passes():
-    source = trace("sum(relu(W @ x))", {"W": {"randn": [3, 4]}, "x": [1, 2, 3, 4]}).code()
-    assert "(dot1 > 0)" in source["source"]
-    r = backward_check(source["source"])
+@pytest.mark.parametrize("b", [1.0, 0.25])  # relu on and off
+def test_the_engines_staged_code_of_a_relu_circuit_passes(b):
+    source = trace("relu(x * w + b) * 2", {"x": 1.5, "w": -0.5, "b": b}).code()["source"]
+    assert "((add2 > 0)) * drelu3" in source
+    r = backward_check(source)
     assert r["passed"] and all(e["ok"] for e in r["lines"]), r["lines"]
 
 
@@ -635,7 +637,8 @@ def test_a_forward_comparison_sends_its_inputs_no_gradient():
 
 def staged_source(text: str, vals: dict) -> str:
     """engine/codegen.py's staged forward and backward code for the program, imports left out;
-    only code the language reads (not the helper functions a softmax_ce's code defines)."""
+    only code the language reads (not np.ones_like, np.outer or a softmax_ce's helper functions,
+    say)."""
     source = trace(text, vals).code()["source"]
     source = "\n".join(line for line in source.splitlines() if not line.startswith("import"))
     try:

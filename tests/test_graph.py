@@ -222,7 +222,8 @@ def test_a_comparison_masks_as_the_notes_relu_backward_does():
 @pytest.mark.parametrize(("expr", "values"), [
     ("(a + b >= c) * a * c", {"a": 1.5, "b": -0.5, "c": 0.25}),
     ("(a + b >= c) * a * c", {"a": 1.5, "b": -2.5, "c": 0.25}),
-    ("sum((A < b) * A ** 2 + (b <= 1) * b)", {"A": [[1, -2, 3], [0.5, 4, -1]], "b": [0.75, 2, 3.5]}),
+    ("sum((A < b) * A ** 2 + (b <= 1) * b)", {"A": [[1, -2, 3], [0.5, 4, -1]],
+                                              "b": [0.75, 2, 3.5]}),
     ("(x > y) * x + (x < y) * y", {"x": 2.0, "y": -3.0}),
 ])
 def test_comparisons_values_and_gradients_against_central_differences(expr, values):
