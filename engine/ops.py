@@ -217,7 +217,7 @@ _row("min", "min", 2, m.minimum,
 
 # comparisons: 1 where they hold, 0 elsewhere. A step is flat on both sides: its local
 # derivatives are 0 (as central differences find), and only a tie is a kink
-_BLOCKS = "blocks: a comparison is flat on both sides of its step, so its inputs get no gradient"
+_BLOCKS = "blocks: a comparison is flat on both sides of its step, so it sends 0 back to each input"
 _FLAT = (lambda a, b, y: 0, lambda a, b, y: 0)
 _row("gt", ">", 2, m.greater, _BLOCKS, d=_FLAT, kink=_tied)
 _row("lt", "<", 2, m.less, _BLOCKS, d=_FLAT, kink=_tied)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +13,7 @@ from hypothesis import strategies as st
 from engine import trace
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits
-from engine.parse import parse
+from engine.parse import INFIX, parse
 
 # The notes' forward passes, exactly as printed there (comments and spacing included).
 COMPOUND = """\
@@ -264,6 +267,13 @@ def test_astype_to_a_float_is_the_value_itself(dtype):
     gt = parse(text).nodes[2]
     assert text[slice(*gt.span)] == f"(Z1 > 0).astype({dtype})"
     assert trace(text, {"Z1": [-1, 2], "g": [3, 4]}).value.tolist() == [0.0, 4.0]
+
+
+def test_readme_lists_every_operator():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    language = readme[readme.index("## The expression language"):readme.index("- Gates:")]
+    listed = set(" ".join(re.findall(r"`([^`]*)`", language)).split())
+    assert set(INFIX) - listed == set(), "operators the README's language section does not list"
 
 
 def test_power_is_right_associative():
