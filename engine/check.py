@@ -79,7 +79,8 @@ def _perturbed(graph, base: dict, name: str, where: tuple, step: float) -> list[
 
 def _straddles(kink_nodes, vals_up, vals_down) -> bool:
     """True when a gate with a kink takes a different branch at x+h than at x-h (its local
-    derivative jumps), or sits exactly on its kink: the two sides then disagree by design."""
+    derivative or, for a step, its output jumps), or sits exactly on its kink: the two sides then
+    disagree by design."""
     for node in kink_nodes:
         gate = GATES[node.op]
         up = [vals_up[i.index] for i in node.inputs]
@@ -95,4 +96,7 @@ def _straddles(kink_nodes, vals_up, vals_down) -> bool:
         if any(not np.array_equal(u, d) for u, d in zip(local_up, local_down, strict=True)
                if u is not None):
             return True
+        flat = not any(np.any(u) for u in (*local_up, *local_down) if u is not None)
+        if flat and not np.array_equal(vals_up[node.index], vals_down[node.index]):
+            return True  # flat on both sides, yet its output moved: it stepped (a comparison)
     return False

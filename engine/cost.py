@@ -64,7 +64,8 @@ def _index(node: Node, a: Shape) -> Shape:
 # backward per number of the largest operand, scratch arrays of that size the passes allocate
 # besides values and gradients). A matmul's work is its dot products: 6·m·k·n for both passes.
 RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
-    **{op: (_broadcast, 4, 2) for op in ("add", "sub", "mul", "div", "max", "min")},
+    **{op: (_broadcast, 4, 2) for op in ("add", "sub", "mul", "div", "max", "min", "gt", "lt",
+                                         "ge", "le")},
     "pow": (_broadcast, 60, 4),
     **{op: (_same, 3, 1)
        for op in ("neg", "recip", "addc", "scale", "abs", "relu", "square", "clip")},

@@ -15,6 +15,7 @@ scalars, so such a value is numpy's inf or nan whichever path it took.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 
 import numpy as np
@@ -27,7 +28,7 @@ CMP, ADD, MUL, NEG, POW, ATOM = range(6)
 
 def _wrap(s: Sym, prec: int, tex: bool = False) -> str:
     text = s.tex if tex else s.py
-    if s.prec >= prec:
+    if (s.texprec if tex else s.prec) >= prec:
         return text
     return rf"\left({text}\right)" if tex else f"({text})"
 
@@ -67,13 +68,17 @@ def _operator(f: Callable, *args, reflected: bool = False) -> Callable:
 
 class Sym:
     """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
-    `shape` is known for the symbols that stand for a circuit's wires (the code generator's)."""
+    `shape` is known for the symbols that stand for a circuit's wires (the code generator's);
+    `texprec` is how tightly the LaTeX binds, where it differs from the Python (1.0 * (a > b) is
+    a product, its LaTeX 1(a > b) a call)."""
 
-    __slots__ = ("py", "tex", "prec", "shape")
+    __slots__ = ("py", "tex", "prec", "shape", "texprec")
     __hash__ = object.__hash__
 
-    def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None):
+    def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None,
+                 texprec: int | None = None):
         self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
+        self.texprec = prec if texprec is None else texprec
 
     def __repr__(self) -> str:
         return f"Sym({self.py!r})"
@@ -198,6 +203,28 @@ def where(cond, a, b):
         return _call("np.where({0}, {1}, {2})", r"\begin{{cases}} {1} & {0} \\ {2} & \text{{else}}"
                      r"\end{{cases}}", cond, a, b)
     return np.where(cond, a, b)
+
+
+def _comparison(op: str, on_values: Callable) -> Callable:
+    """a op b as a number, as numpy's bool is one: 1.0 where it holds, 0.0 elsewhere (a float32
+    input stays float32). Written down, the Python is 1.0 * (a op b), which is a float for a
+    Python number and for an array alike; the LaTeX is the indicator 1(a op b)."""
+
+    def fn(a, b):
+        if type(a) is float and type(b) is float:
+            return 1.0 if on_values(a, b) else 0.0
+        if isinstance(a, Sym) or isinstance(b, Sym):
+            c = _compare(a, b, op)
+            return Sym("1.0 * " + c.py, c.tex, MUL, texprec=ATOM)
+        return _scalar(np.asarray(on_values(a, b)).astype(np.result_type(a, b, 0.0)))
+
+    return fn
+
+
+greater = _comparison(">", operator.gt)
+less = _comparison("<", operator.lt)
+greater_equal = _comparison(">=", operator.ge)
+less_equal = _comparison("<=", operator.le)
 
 
 def clip(x, lo, hi):

@@ -160,6 +160,11 @@ def _tie(a, b):
     return (a > b) + 0.5 * (a == b)
 
 
+def _tied(a, b) -> bool:
+    """A kink test for two inputs: True where they are equal (a max's tie, a comparison's step)."""
+    return bool(np.any(a == b))
+
+
 def _at(*points):
     """A kink test: True when the first input equals any of the given points (or constants)."""
     return lambda x, *rest, **consts: bool(np.any([np.any(x == p) for p in
@@ -203,12 +208,21 @@ _row("max", "max", 2, m.maximum,
      "routes: the larger input gets all of the upstream gradient, the other none "
      "(a tie splits it evenly, as PyTorch and JAX do, so the two shares still add up to it)",
      d=(lambda a, b, y: _tie(a, b), lambda a, b, y: _tie(b, a)),
-     kink=lambda a, b: bool(np.any(a == b)), calls=("max", "maximum"))
+     kink=_tied, calls=("max", "maximum"))
 _row("min", "min", 2, m.minimum,
      "routes: the smaller input gets all of the upstream gradient, the other none "
      "(a tie splits it evenly)",
      d=(lambda a, b, y: _tie(b, a), lambda a, b, y: _tie(a, b)),
-     kink=lambda a, b: bool(np.any(a == b)), calls=("min", "minimum"))
+     kink=_tied, calls=("min", "minimum"))
+
+# comparisons: 1 where they hold, 0 elsewhere. A step is flat on both sides: its local
+# derivatives are 0 (as central differences find), and only a tie is a kink
+_BLOCKS = "blocks: a comparison is flat on both sides of its step, so it sends 0 back to each input"
+_FLAT = (lambda a, b, y: 0, lambda a, b, y: 0)
+_row("gt", ">", 2, m.greater, _BLOCKS, d=_FLAT, kink=_tied)
+_row("lt", "<", 2, m.less, _BLOCKS, d=_FLAT, kink=_tied)
+_row("ge", "≥", 2, m.greater_equal, _BLOCKS, d=_FLAT, kink=_tied)
+_row("le", "≤", 2, m.less_equal, _BLOCKS, d=_FLAT, kink=_tied)
 
 # --- unary gates, including the notes' constant gates +c and *a --------------------------------
 _row("neg", "*-1", 1, lambda x: -x, "flips the sign of the upstream gradient",

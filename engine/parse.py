@@ -50,7 +50,9 @@ RANDN = "numpy.random.randn"
 ARRAY = "numpy.array"  # np.array([1, 2, 3]): a list of numbers, as a list literal is
 CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor", RANDN, ARRAY})
 CONSTRUCTOR_KEYWORDS = ("label", "requires_grad", "dtype")
-FLOAT64 = ("float64", "double")  # torch.float64: the only dtype, as in the micrograd lecture
+# the dtypes a program may name: torch.float64 in a constructor (the only one, as in the
+# micrograd lecture), numpy's floats in .astype(...), which reads as the value itself
+DTYPES = {("torch", "float64"), ("torch", "double"), ("numpy", "float32"), ("numpy", "float64")}
 # a name assigned again names a new wire: c, then c′, c″, c‴, c⁽⁴⁾, c⁽⁵⁾...
 PRIMES = ("", "′", "″", "‴")
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -98,7 +100,7 @@ _TOKEN = re.compile(
     r"#[^\n]*|\\[ \t]*\r?\n"  # skipped: comments and line continuations
     rf"|{_NUM}"
     r"|[A-Za-z_][A-Za-z0-9_]*"
-    r"|\*\*=|\*\*|[-+*/@]="
+    r"|\*\*=|\*\*|[-+*/@<>]="
     r"|'[^'\n]*'|\"[^\"\n]*\""
     r"|[^ \t\f\r])"  # one character: an operator, a bracket, a separator, or a mistake
     r"|[ \t\f\r]+",  # spaces at the end
@@ -109,7 +111,7 @@ _FIRST = {
     **dict.fromkeys(("", "#", "\\"), "skip"),
     **dict.fromkeys("0123456789", "num"),
     **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", "name"),
-    **dict.fromkeys("+-*/@=,", "op"),
+    **dict.fromkeys("+-*/@<>=,", "op"),
     **dict.fromkeys("([", "("),
     **dict.fromkeys(")]", ")"),
     **dict.fromkeys("\n;", "sep"),
@@ -121,7 +123,7 @@ _CLOSER = {"(": ")", "[": "]"}
 # are told the operators)
 _CHAR_HINTS = {
     ":": "slices are not supported; index with whole numbers, like w[0]",
-    **dict.fromkeys("<>", "comparisons are not part of the language"),
+    "!": "!= and == are not part of the language; the comparisons are > < >= <=",
     **dict.fromkeys("{}", "use [ ] for lists"),
 }
 
@@ -245,7 +247,7 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
                                hint="delete it: it may have come with pasted text")
     if ord(ch) < 128:
         return ExpressionError(f"unexpected character '{ch}'", i, i + 1,
-                               hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @"))
+                               hint=_CHAR_HINTS.get(ch, "the operators are + - * / ** @ > < >= <="))
     what = unicodedata.name(ch, f"U+{ord(ch):04X}")
     ascii_ = LOOKALIKES.get(ch)
     if ascii_ is None:
@@ -302,7 +304,8 @@ _NOT_VALUES = {
     "mod": ("'{0[1]}' is a module, not a value", "call its functions, like {0[1]}.exp(x)"),
     "str": ("strings are not part of the language", "use numbers and names only"),
     "output": ("'.backward()' marks the output: write it on a line of its own", None),
-    "dtype": ("a dtype is not a value", "write dtype=torch.float64 in a call"),
+    "dtype": ("a dtype is not a value",
+              "write it in a call: dtype=torch.float64, or .astype(np.float32)"),
     "kwarg": ("keyword arguments are not supported", "pass arguments by position, like max(x, 0)"),
 }
 
@@ -322,8 +325,13 @@ def _fold(op: str, a: float, b: float) -> float | None:
 
 # Binary operators: token -> (left binding power, right binding power, gate). Left-associative
 # operators bind their right side one tighter; ** binds its right side looser (2**3**2 is
-# 2**9), and tighter than unary minus on its left (-x**2 is -(x**2)).
+# 2**9), and tighter than unary minus on its left (-x**2 is -(x**2)). Comparisons bind both
+# sides alike, so a second one finds the first still pending: a chain, refused (_chained).
 INFIX = {
+    ">": (5, 5, "gt"),
+    "<": (5, 5, "lt"),
+    ">=": (5, 5, "ge"),
+    "<=": (5, 5, "le"),
     "+": (10, 11, "add"),
     "-": (10, 11, "sub"),
     "*": (20, 21, "mul"),
@@ -331,6 +339,7 @@ INFIX = {
     "@": (20, 21, "matmul"),
     "**": (41, 40, "pow"),
 }
+_COMPARISONS = frozenset({"gt", "lt", "ge", "le"})
 PREFIX_POWER = 30  # unary - and +
 AUGMENTED = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div", "**=": "pow", "@=": "matmul"}
 
@@ -401,7 +410,8 @@ def _tanh_form(shown: str, args: list[_Val], span: tuple[int, int]) -> list[_Val
 
 
 class _Builder:
-    def __init__(self, limits: Limits | None) -> None:
+    def __init__(self, text: str, limits: Limits | None) -> None:
+        self.text = text
         self.g = Graph()
         self.max_gates = limits.max_gates if limits else None
         self.max_elements = limits.max_elements if limits else None
@@ -642,12 +652,12 @@ class _Builder:
                 return _Val("func", span, (shown, self.functions[name]))
             if path in CONSTRUCTORS:
                 return _Val("ctor", span, path)
-            if module == "torch" and name in FLOAT64:
-                return _Val("dtype", span, name)
+            if (module, name) in DTYPES:
+                return _Val("dtype", span, module)
             raise self.unknown_function(shown, span)
         if name == "T":
             return self.gate("transpose", [target], span)
-        if name in self.methods or name in ("backward", "double"):
+        if name in self.methods or name in ("backward", "double", "astype"):
             return _Val("method", span, (target, name))
         if name in ("data", "grad", "item"):
             raise _err(f"'.{name}' can be read only in a print line", span,
@@ -716,11 +726,27 @@ class _Builder:
                     self.dtype = self.dtype and "float64"
                     return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
                 return _Val("output", span, self.node(receiver))
+            if mname == "astype":
+                return self.astype(receiver, args, span)
             if args and receiver.kind == "ref" and receiver.data == "F" and "F" not in self.names:
                 raise _err("'F' is not imported", receiver.span,  # F.relu(x) read as a method
                            "add import torch.nn.functional as F above it")
             return self.apply(f".{mname}", self.methods[mname], [receiver, *args], span, 1)
         raise _err("only functions can be called", callee.span)
+
+    def astype(self, receiver: _Val, args: list[_Val], span: tuple[int, int]) -> _Val:
+        """x.astype(float), x.astype(np.float32), x.astype(np.float64): the value itself, as
+        x.double() is (values are float64 already; the notes cast a relu's mask so)."""
+        if len(args) != 1 or args[0].kind == "kwarg":
+            raise _err(".astype() takes one dtype here", span,
+                       "write .astype(float) or .astype(np.float32)")
+        (dtype,) = args
+        if not (dtype.kind == "dtype" and dtype.data == "numpy"
+                or dtype.kind == "ref" and dtype.data == "float"):
+            raise _err(f"'.astype({self.text[dtype.span[0]:dtype.span[1]]})' is not supported",
+                       dtype.span, "values are floats: .astype(float), .astype(np.float32) and "
+                                   ".astype(np.float64) read as the value itself")
+        return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
 
     def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
               receiver: int) -> _Val:
@@ -808,7 +834,7 @@ class _Builder:
                 label = value.data[1:-1]
             elif name == "requires_grad":
                 _check_bool(value)
-            elif value.kind != "dtype":
+            elif value.kind != "dtype" or value.data != "torch":
                 raise _err("the only dtype is torch.float64", value.span)
         if ctor.startswith("torch."):  # PyTorch's tensors: float32 unless dtype= says float64
             asked = any(kw.kind == "kwarg" and kw.data[0] == "dtype" for kw in args)
@@ -845,7 +871,8 @@ def _unexpected(tok: Token, expected: str, hint: str | None = None) -> Expressio
     kind, text, start, end = tok
     if kind == "=":
         return ExpressionError("only a single name can be assigned to", start, end,
-                               hint="write name = expression (there are no comparisons)")
+                               hint="write name = expression; == is not part of the language "
+                                    "(the comparisons are > < >= <=)")
     if kind == "end":
         return ExpressionError(f"the input ends too early; expected {expected}", start, end)
     if kind == "sep" and text == "\n":
@@ -969,7 +996,24 @@ def _reduce(b: _Builder, values: list[_Val], ops: list[tuple], power: int = _WAL
             values.append(b.unary(op, start, values.pop()))
         else:
             right = values.pop()
-            values.append(b.binary(op, values.pop(), right))
+            left = values.pop()
+            if ops[-1][1] in _COMPARISONS and op in _COMPARISONS:
+                raise _chained(b, values, ops, [left, right])
+            values.append(b.binary(op, left, right))
+
+
+def _chained(b: _Builder, values: list[_Val], ops: list[tuple],
+             operands: list[_Val]) -> ExpressionError:
+    """a < b < c: Python reads it as a < b and b < c, where each comparison is a gate here."""
+    while ops[-1][1] in _COMPARISONS:  # the comparisons before these two operands
+        ops.pop()
+        operands.insert(0, values.pop())
+    pairs = [b.text[x.span[0]:y.span[1]] for x, y in zip(operands, operands[1:], strict=False)]
+    span = (operands[0].span[0], operands[-1].span[1])
+    return _err(f"comparisons cannot be chained: Python reads {b.text[span[0]:span[1]]} as "
+                + " and ".join(pairs), span,
+                "write " + " * ".join(f"({p})" for p in pairs)
+                + ", or put brackets around the comparison meant first")
 
 
 def _item(frame: _Frame, value: _Val) -> None:
@@ -1013,7 +1057,7 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             f"{limits.max_chars:,}", limits.max_chars, len(text))
     toks = tokenize(text, limits.max_depth if limits is not None else None)
     kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
-    b = _Builder(limits)
+    b = _Builder(text, limits)
     program = Program(b.g)
     add = program.statements.append
     line, counted = 1, 0  # the line at text position `counted`

@@ -40,6 +40,10 @@ def test_ops_lists_the_gate_table(client):
     assert rows["mul"]["arity"] == 2 and rows["mul"]["label"]
     for row in rows.values():
         assert set(row) == {"op", "label", "arity", "formula", "pattern"}
+    for op, label in (("gt", ">"), ("lt", "<"), ("ge", "≥"), ("le", "≤")):
+        assert rows[op]["label"] == label and rows[op]["arity"] == 2
+        assert rows[op]["formula"].endswith(r"\mathbb{1}(a " + label.replace("≥", r"\ge")
+                                            .replace("≤", r"\le") + " b) = 0")
 
 
 def test_presets_all_trace(client):

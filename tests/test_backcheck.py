@@ -584,11 +584,62 @@ def test_backward_check_schema_mismatch_is_422(client, payload):
     problem(client.post("/api/backward-check", json=payload), 422)
 
 
+# --- comparisons: the notes' relu mask ------------------------------------------------------
+
+# the notes' two-layer backward pass, G1 = (Z1 > 0) * (G2 @ W2.T), with the gradient of the
+# scores given as data
+TWO_LAYER_CODE = """\
+X = np.random.randn(8, 4)
+W1 = np.random.randn(4, 5)
+W2 = np.random.randn(5, 3)
+S1 = X @ W1
+Z1 = np.maximum(S1, 0)
+S2 = Z1 @ W2
+dS2 = np.random.randn(*S2.shape)
+dW2 = Z1.T @ dS2
+dZ1 = dS2 @ W2.T
+dS1 = (Z1 > 0) * dZ1
+dW1 = X.T @ dS1
+dX = dS1 @ W1.T"""
+
+
+@pytest.mark.parametrize("mask", ["(Z1 > 0)", "(Z1 > 0).astype(np.float32)", "(S1 >= 0)",
+                                  "(0 < S1)"])
+def test_the_notes_relu_mask_is_checked(mask):
+    r = backward_check(changed(TWO_LAYER_CODE, "(Z1 > 0)", mask))
+    assert r["passed"] and all(e["ok"] for e in r["lines"]), r["lines"]
+
+
+@pytest.mark.parametrize("mask", ["(Z1 < 0)", "(Z1 > 1)", "(S1 <= 0)"])
+def test_a_wrong_relu_mask_is_named_at_its_line(mask):
+    code = changed(TWO_LAYER_CODE, "(Z1 > 0)", mask)
+    r = backward_check(code)
+    assert not r["passed"] and r["first_wrong"] == line_of(code, "dS1 =")
+    assert the_line(r, line_of(code, "dS1 ="))["status"] == "wrong"
+    assert the_line(r, line_of(code, "dW1 ="))["status"] == "inherits"
+
+
+@pytest.mark.parametrize("b", [1.0, 0.25])  # relu on and off
+def test_the_engines_staged_code_of_a_relu_circuit_passes(b):
+    source = trace("relu(x * w + b) * 2", {"x": 1.5, "w": -0.5, "b": b}).code()["source"]
+    assert "((add2 > 0)) * drelu3" in source
+    r = backward_check(source)
+    assert r["passed"] and all(e["ok"] for e in r["lines"]), r["lines"]
+
+
+def test_a_forward_comparison_sends_its_inputs_no_gradient():
+    code = "x = [1.0, -2.0]\nw = [3.0, 4.0]\nf = (x > 0) * w\ndf = np.random.randn(*f.shape)\n"
+    assert backward_check(code + "dw = (x > 0) * df\ndx = 0 * df")["passed"]
+    r = backward_check(code + "dw = (x > 0) * df\ndx = w * df")
+    assert not r["passed"] and r["first_wrong"] == 6
+
+
 # --- the engine's own staged code, for random programs -----------------------------------------
 
 def staged_source(text: str, vals: dict) -> str:
     """engine/codegen.py's staged forward and backward code for the program, imports left out;
-    only code the language reads (not the comparisons of a kink's local gradient, say)."""
+    only code the language reads (not np.ones_like, np.outer or a softmax_ce's helper functions,
+    say)."""
     source = trace(text, vals).code()["source"]
     source = "\n".join(line for line in source.splitlines() if not line.startswith("import"))
     try:

@@ -38,6 +38,9 @@ def test_tensor_inputs_report_largest_elementwise_error():
     ("abs(x) * y", {"x": 0, "y": 2}, "x"),
     ("max(x, y)", {"x": 2, "y": 2}, "x"),
     ("relu(x)", {"x": 1e-6}, "x"),  # x - h and x + h fall on both sides of the kink
+    ("(x > 0) * y", {"x": 0, "y": 1}, "x"),  # a comparison's step
+    ("(x > 0) * y", {"x": 1e-6, "y": 1}, "x"),
+    ("sum((x <= y) * 3)", {"x": [1, 2], "y": [1, 5]}, "y"),
 ])
 def test_kink_is_reported_not_failed(expr, values, on_kink):
     r = trace(expr, values).check()

@@ -62,6 +62,17 @@ STAGED_GROUPED = STAGED.replace("1.0 / (1 + math.exp(-y))", "sigmoid(y)").replac
     "1.0 / (1 + math.exp(-x))", "sigmoid(x)")
 
 
+@pytest.mark.parametrize(("text", "values"), [
+    ("f = sum((Z1 > 0).astype(np.float32) * G)", {"Z1": [[-1, 2], [3, -4]], "G": [[1, 2], [3, 4]]}),
+    ("(x >= y) * x - (x < y)", {"x": 2, "y": 2}),
+    ("(x >= y) * x - (x < y)", {"x": [1, 2], "y": 1.5}),
+])
+def test_a_comparison_is_staged_as_a_float_mask_and_runs(text, values):
+    c = trace(text, values)
+    assert re.search(r"^(gt|ge)1 = 1\.0 \* \((Z1 > 0|x >= y)\)", c.code()["forward"], re.M)
+    assert_round_trip(c)
+
+
 def test_staged_example_reads_like_the_notes():
     code = trace(STAGED_GROUPED).code()
     fwd = code["forward"].splitlines()

@@ -204,3 +204,29 @@ def test_backward_for_some_inputs_skips_the_others():
     assert grads[names["X"].index] is None and grads[names["v"].index] is None
     unused = c.graph.backward(c.vals, wrt={"u"})  # no path to the output: zeros
     assert unused[names["u"].index] == 0.0
+
+
+# --- comparisons: 1 where they hold, 0 elsewhere, and no gradient through them ----------------
+
+
+def test_a_comparison_masks_as_the_notes_relu_backward_does():
+    c = trace("f = sum((x > 0) * g)", {"x": [-1.5, 0.7, 2.0], "g": [1, 2, 3]})
+    assert float(c.value) == 5.0
+    assert c.gradients["g"].tolist() == [0.0, 1.0, 1.0]
+    # an input used only inside a comparison: its gradient is 0, as central differences find
+    assert c.gradients["x"].tolist() == [0.0, 0.0, 0.0]
+    r = c.check()
+    assert r["passed"] and r["inputs"]["x"]["numeric"] == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(("expr", "values"), [
+    ("(a + b >= c) * a * c", {"a": 1.5, "b": -0.5, "c": 0.25}),
+    ("(a + b >= c) * a * c", {"a": 1.5, "b": -2.5, "c": 0.25}),
+    ("sum((A < b) * A ** 2 + (b <= 1) * b)", {"A": [[1, -2, 3], [0.5, 4, -1]],
+                                              "b": [0.75, 2, 3.5]}),
+    ("(x > y) * x + (x < y) * y", {"x": 2.0, "y": -3.0}),
+])
+def test_comparisons_values_and_gradients_against_central_differences(expr, values):
+    c = trace(expr, values)
+    r = c.check()
+    assert r["passed"] and not any(i["kink"] for i in r["inputs"].values()), r

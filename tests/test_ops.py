@@ -28,6 +28,10 @@ CASES: dict[str, list[tuple[tuple, dict]]] = {
     "pow": [((1.7, 2.3), {}), ((POS, MIX), {}), ((POS, 1.5), {})],
     "max": [((4.0, 2.0), {}), ((MIX, 0.1), {}), ((MIX, -MIX * 0.5 + 0.05), {})],
     "min": [((4.0, 2.0), {}), ((MIX, 0.1), {})],
+    "gt": [((1.5, -2.0), {}), ((MIX, 0.3), {}), ((MIX, np.array([1.0, 2.0, 3.0])), {})],
+    "lt": [((1.5, -2.0), {}), ((0.3, MIX), {})],
+    "ge": [((-2.0, 1.5), {}), ((MIX, np.array([[0.0], [1.0]])), {})],
+    "le": [((1.5, -2.0), {}), ((MIX, -MIX * 0.5 + 0.05), {})],
     "neg": [((1.5,), {}), ((MIX,), {})],
     "recip": [((1.5,), {}), ((-MIX,), {})],
     "addc": [((1.5,), {"c": 1.0}), ((MIX,), {"c": -2.5})],
@@ -173,6 +177,27 @@ def test_tensor_max_ties_split_per_element():
     grads = trace("sum(max(a, b))", {"a": [1, 2, 3], "b": [1, 0, 5]}).gradients
     assert grads["a"].tolist() == [0.5, 1.0, 0.0]
     assert grads["b"].tolist() == [0.5, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(("op", "compare"), [("gt", np.greater), ("lt", np.less),
+                                               ("ge", np.greater_equal), ("le", np.less_equal)])
+def test_a_comparison_is_1_where_it_holds_and_0_elsewhere_as_numpy(op, compare):
+    gate = GATES[op]
+    a, b = MIX, np.array([[0.7], [-2.6]])  # ties in some places, broadcast
+    out = gate.forward(a, b)
+    assert out.dtype == np.float64 and out.tolist() == compare(a, b).astype(float).tolist()
+    assert gate.forward(a.astype(np.float32), 0.0).dtype == np.float32  # float32 stays float32
+    assert gate.forward(1.0, 1.0) == float(compare(1.0, 1.0))
+    assert type(gate.forward(1.0, 2.0)) is float
+    assert gate.forward(np.nan, 0.0) == 0.0  # as numpy: a comparison with NaN is false
+    assert [g.tolist() for g in gate.vjp(2 * np.ones_like(out), out, a, b)] == [
+        np.zeros_like(a).tolist(), np.zeros_like(out).tolist()]
+
+
+def test_a_comparisons_formula_is_the_indicator_and_its_derivative_0():
+    assert GATES["gt"].formula == (r"\frac{\partial}{\partial a}\mathbb{1}(a > b) = 0,\quad "
+                                   r"\frac{\partial}{\partial b}\mathbb{1}(a > b) = 0")
+    assert [GATES[op].label for op in ("gt", "lt", "ge", "le")] == [">", "<", "≥", "≤"]
 
 
 # --- numerical stability --------------------------------------------------------------------

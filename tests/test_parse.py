@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +13,7 @@ from hypothesis import strategies as st
 from engine import trace
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits
-from engine.parse import parse
+from engine.parse import INFIX, parse
 
 # The notes' forward passes, exactly as printed there (comments and spacing included).
 COMPOUND = """\
@@ -243,10 +246,34 @@ def test_bare_final_expression_is_the_output():
         ("x @ W + b", ["matmul", "add"]),
         ("-x.T", ["transpose", "neg"]),
         ("2**-x", ["neg", "pow"]),
+        # comparisons bind looser than + and -
+        ("a + b > c", ["add", "gt"]),
+        ("a > b - c", ["sub", "gt"]),
+        ("x * 2 <= y", ["scale", "le"]),
+        ("-x >= y @ z", ["neg", "matmul", "ge"]),
+        ("(a < b) * g", ["lt", "mul"]),
+        ("(Z1 > 0) * (G2 @ W2.T)", ["gt", "transpose", "matmul", "mul"]),
+        ("(a < b) < c", ["lt", "lt"]),  # brackets make one comparison the operand of the next
     ],
 )
 def test_precedence_is_pythons(text, expected):
     assert ops(text) == expected
+
+
+@pytest.mark.parametrize("dtype", ["np.float32", "float", "np.float64", "numpy.float32"])
+def test_astype_to_a_float_is_the_value_itself(dtype):
+    text = f"import numpy\nf = (Z1 > 0).astype({dtype}) * g"
+    assert ops(text) == ["gt", "mul"]
+    gt = parse(text).nodes[2]
+    assert text[slice(*gt.span)] == f"(Z1 > 0).astype({dtype})"
+    assert trace(text, {"Z1": [-1, 2], "g": [3, 4]}).value.tolist() == [0.0, 4.0]
+
+
+def test_readme_lists_every_operator():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    language = readme[readme.index("## The expression language"):readme.index("- Gates:")]
+    listed = set(" ".join(re.findall(r"`([^`]*)`", language)).split())
+    assert set(INFIX) - listed == set(), "operators the README's language section does not list"
 
 
 def test_power_is_right_associative():
@@ -281,6 +308,12 @@ def test_spans_in_a_program_point_into_the_whole_text():
         if n.kind == "gate" and n.name:
             line = STAGED[n.span[0] : n.span[1]]
             assert STAGED.count(f"{n.name} = {line}") == 1
+
+
+def test_comparison_spans():
+    text = "f = (x + 1 > y) * g\nh = x <= 2"
+    gt, le = (n for n in parse(text).nodes if n.op in ("gt", "le"))
+    assert text[slice(*gt.span)] == "(x + 1 > y)" and text[slice(*le.span)] == "x <= 2"
 
 
 def test_function_and_index_spans():
@@ -334,7 +367,20 @@ def test_function_and_index_spans():
         ("exp(x, y)", "exp() takes 1 argument, got 2", (0, 9), None),
         ("x.dot(y, z)", ".dot() takes 1 argument, got 2", (0, 11), None),
         ("x + 1 = 3", "only a single name", (6, 7), None),
-        ("x == 2", "only a single name", (3, 4), None),
+        ("x == 2", "only a single name", (3, 4), "== is not part of the language"),
+        ("x != 2", "unexpected character '!'", (2, 3), "> < >= <="),
+        ("x < y < z", "comparisons cannot be chained", (0, 9), "(x < y) * (y < z)"),
+        ("f = 0 <= x < 1", "comparisons cannot be chained", (4, 14), "(0 <= x) * (x < 1)"),
+        ("a > b + 1 >= c > d", "comparisons cannot be chained", (0, 18), None),
+        ("x < (y < z) < 1", "comparisons cannot be chained", (0, 15), None),
+        ("x >> 1", "unexpected '>'; expected an expression", (3, 4), None),
+        ("x <", "ends too early", (3, 3), None),
+        ("x.astype(int)", "'.astype(int)' is not supported", (9, 12), ".astype(float)"),
+        ("x.astype(torch.float64)", "'.astype(torch.float64)' is not supported", (9, 22),
+         None),
+        ("Value(2.0, dtype=np.float32)", "the only dtype is torch.float64", (17, 27), None),
+        ("x.astype()", ".astype() takes one dtype", (0, 10), ".astype(float)"),
+        ("x * np.float32", "a dtype is not a value", (4, 14), None),
         ("x y", "unexpected name 'y'; expected an operator", (2, 3), "operator"),
         ("x +* y", "unexpected '*'; expected an expression", (3, 4), None),
         ("x % 2", "unexpected character '%'", (2, 3), None),

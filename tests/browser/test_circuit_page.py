@@ -194,6 +194,28 @@ def test_hover_a_gate_shows_local_times_upstream(page: Page, base_url: str) -> N
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "-4.00"])
 
 
+def test_a_comparison_gate_is_drawn_with_its_sign_and_explained(page: Page,
+                                                                base_url: str) -> None:
+    """(x >= 0) * g, a relu's mask: the gate is drawn "≥", sends its inputs 0 and says why, and
+    the gradient check agrees."""
+    open_page(page, base_url, link("f = (x >= 0) * g", {"x": 1.5, "g": -2}))
+    expect(page.locator("#output-value")).to_have_text("-2.00")
+    gate = page.locator("g.gate[data-op=ge]")
+    expect(gate.locator("text").first).to_have_text("≥")
+    gate.hover()
+    explain = page.locator("#explain")
+    expect(explain.locator("tr.send td.local")).to_have_text(["0.00", "0.00"])
+    expect(explain.locator("tr.send td.sends")).to_have_text(["0.00", "0.00"])
+    expect(explain.locator(".katex")).to_have_count(1)
+    expect(explain.locator(".pattern")).to_contain_text("sends 0 back")
+    assert result_gradients(page)["x"] == "0.00"
+    page.click("[role=tab][data-tab=check]")
+    page.click("#check")
+    rows = page.locator("#check-result tr.check-row")
+    expect(rows).to_have_count(2)
+    expect(rows.locator("td.pass")).to_have_count(2)
+
+
 def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("s = x*x + x\ns*y", {"x": 3, "y": 2}))
     expect(page.locator("#output-value")).to_have_text("24.00")
