@@ -6,6 +6,7 @@ Each is made from a seed (or, for the digits, split by one), so a run can be rep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,15 @@ class Dataset:
     def planar(self) -> bool:
         """Two features: the decision boundary can be drawn."""
         return self.X.shape[1] == 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a page shows of the data before training: its sizes, and each row of 2-D data
+        as [x, y, class] (None for other data)."""
+        points = [[float(a), float(b), int(c)] for (a, b), c in zip(
+            self.X, self.y, strict=True)] if self.planar else None
+        return {"dataset": self.name, "train_size": len(self.X),
+                "test_size": 0 if self.X_test is None else len(self.X_test),
+                "features": self.X.shape[1], "classes": self.classes, "points": points}
 
 
 def spiral(points: int = 100, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
