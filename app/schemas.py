@@ -578,7 +578,7 @@ class DatasetResponse(BaseModel):
     test_size: int = Field(description="Rows held out to test (the digits'), else 0.")
     features: int = Field(description="Numbers in a row: 2, or 64 pixels for the digits.")
     classes: int
-    points: list[tuple[float, float, int]] | None = Field(
+    points: list[Annotated[list[float], Field(min_length=3, max_length=3)]] | None = Field(
         description="2-D data: each training row as [x, y, class]; null for other data.")
 
 

@@ -54,7 +54,9 @@ def dataset_job(name: str, seed: int) -> dict[str, Any]:
 
 
 @router.get("/api/labs/datasets/{name}", response_model=DatasetResponse,
-            responses={422: ERRORS[422], 503: ERRORS[503]})
+            responses={400: {**ERRORS[400], "description": "The path holds a control "
+                             "character or an invalid escape."}, 422: ERRORS[422],
+                       503: ERRORS[503]})
 async def get_dataset(name: DatasetName, request: Request, seed: Annotated[int, Query(
         ge=0, le=SEED_MAX, description="Seed of the data (as in the training request).")] = 0
                       ) -> EncodedJSON:
