@@ -305,8 +305,9 @@ async function train() {
   try {
     await streamTrain(body, controller.signal, onLine);
   } catch (err) {
-    if (err.name === 'AbortError') $('progress').textContent += ' — stopped';
-    else {
+    if (err.name === 'AbortError') {
+      if (run?.controller === controller) $('progress').textContent += ' — stopped'; // not reset
+    } else {
       showError(aboutField(err, form.elements));
       if (!run?.start) $('progress').textContent = 'not started';
     }
@@ -327,6 +328,8 @@ function reset(clearProgress = true) {
   stop();
   run = null;
   wanted = null;
+  $('stop').disabled = true;
+  $('train').disabled = false;
   for (const [id, text] of Object.entries(WAITING)) say(id, text);
   $('check').textContent = '—';
   explainWedges(null);

@@ -102,6 +102,25 @@ def test_a_fresh_page_shows_the_data_and_what_each_chart_will_show(page: Page, b
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_reset_during_a_run_ends_it_and_the_next_run_can_start(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training#hidden=20&epochs=100000")
+    wait_ready(page)
+    page.click("#train")
+    expect(page.locator("#chart-loss svg [aria-label='line'] path")).to_have_count(
+        1, timeout=30_000)
+    page.click("#reset")
+    expect(page.locator("#train")).to_be_enabled()
+    expect(page.locator("#stop")).to_be_disabled()
+    expect(page.locator("#chart-boundary svg [aria-label='dot'] circle")).to_have_count(300)
+    expect(page.locator("#chart-boundary svg g[aria-label='rect']")).to_have_count(0)
+    expect(page.locator("#chart-loss")).to_contain_text("appears here when the network trains")
+    expect(page.locator("#progress")).to_have_text("")
+    page.fill("input[name='epochs']", "100")
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_controls_are_kept_in_the_url_and_stop_ends_the_run(page: Page, base_url: str):
     page.goto(f"{base_url}/labs/training")
     wait_ready(page)
