@@ -561,8 +561,6 @@ TRAIN_SIZES = {"spiral": (300, 2, 3), "circles": (300, 2, 2), "xor": (300, 2, 2)
 
 
 DatasetName = Literal[datasets.NAMES]
-_DATASETS = ("spiral: 3 arms of 100 points; circles and xor: 300 points, 2 classes; digits: "
-             "scikit-learn's 8×8 digits, 1,437 to train on and 360 to test.")
 
 
 class DatasetResponse(BaseModel):
@@ -591,7 +589,9 @@ class TrainRequest(BaseModel):
         {"dataset": "digits", "hidden": 100, "activation": "relu", "bias": True,
          "init": "he", "lr": 0.5, "reg": 0.0001, "batch": 50, "epochs": 20, "seed": 0},
     ]})
-    dataset: DatasetName = Field("spiral", description=_DATASETS)
+    dataset: DatasetName = Field(
+        "spiral", description="spiral: 3 arms of 100 points; circles and xor: 300 points, "
+        "2 classes; digits: scikit-learn's 8×8 digits, 1,437 to train on and 360 to test.")
     hidden: StrictInt = Field(100, ge=0, le=1000,
                               description="Hidden units; 0 is a linear softmax classifier.")
     activation: Literal[training.ACTIVATIONS] = "relu"
