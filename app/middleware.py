@@ -24,8 +24,15 @@ _BODIES = frozenset(("POST", "PUT", "PATCH"))
 _JSON = b"application/json"
 
 
+def _computes(scope: Scope) -> bool:
+    """A request to compute: a POST under /api/, or a GET of a training lab data set."""
+    path = scope["path"]
+    return (scope["method"] in _BODIES and path.startswith("/api/")) or (
+        scope["method"] == "GET" and path.startswith("/api/labs/datasets/"))
+
+
 class Doors:
-    """Requests to compute (a POST under /api/) in progress at once: as many as there are worker
+    """Requests to compute (see _computes) in progress at once: as many as there are worker
     processes, and `queue` more waiting for one; past that a request is answered 503 as it
     arrives, before its body is read, so that a flood costs the event loop little and no request
     waits in a queue that cannot be served within its time limit."""
@@ -60,7 +67,7 @@ class Doors:
         computes = False
         try:
             refusal = self._refusal(scope)
-            if refusal is None and scope["method"] in _BODIES and scope["path"].startswith("/api/"):
+            if refusal is None and _computes(scope):
                 if self.computing >= self.most:
                     refusal = busy(self.computing)
                 else:

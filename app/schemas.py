@@ -383,7 +383,8 @@ FLOW_LIMITS = (
 # The weight schemes of engine.nn.init_weights; a seed of numpy's random generator.
 _INITS = ("standard: U[±1/√n_in]; xavier: U[±√6/√(n_in+n_out)]; he: N(0, 2/n_in); "
           "normal: N(0, 1)")
-Seed = Annotated[StrictInt, Field(ge=0, le=2**32 - 1)]
+SEED_MAX = 2**32 - 1
+Seed = Annotated[StrictInt, Field(ge=0, le=SEED_MAX)]
 
 
 class GradientFlowRequest(BaseModel):
@@ -559,6 +560,26 @@ TRAIN_SIZES = {"spiral": (300, 2, 3), "circles": (300, 2, 2), "xor": (300, 2, 2)
                "digits": (1437, 64, 10)}  # training rows, features, classes
 
 
+DatasetName = Literal[datasets.NAMES]
+
+
+class DatasetResponse(BaseModel):
+    """A data set of the training lab as a run trains on it (the first line of its stream)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"dataset": "spiral", "train_size": 300, "test_size": 0, "features": 2, "classes": 3,
+         "points": [[0.0, 0.0, 0], [0.0001, 0.0101, 0], [0.0042, 0.0198, 0]]},
+        {"dataset": "digits", "train_size": 1437, "test_size": 360, "features": 64,
+         "classes": 10, "points": None}]})
+    dataset: DatasetName
+    train_size: int = Field(description="Rows trained on.")
+    test_size: int = Field(description="Rows held out to test (the digits'), else 0.")
+    features: int = Field(description="Numbers in a row: 2, or 64 pixels for the digits.")
+    classes: int
+    points: list[Annotated[list[float], Field(min_length=3, max_length=3)]] | None = Field(
+        description="2-D data: each training row as [x, y, class]; null for other data.")
+
+
 class TrainRequest(BaseModel):
     """A classifier trained by minibatch SGD on one of the lab's data sets."""
 
@@ -568,7 +589,7 @@ class TrainRequest(BaseModel):
         {"dataset": "digits", "hidden": 100, "activation": "relu", "bias": True,
          "init": "he", "lr": 0.5, "reg": 0.0001, "batch": 50, "epochs": 20, "seed": 0},
     ]})
-    dataset: Literal[datasets.NAMES] = Field(
+    dataset: DatasetName = Field(
         "spiral", description="spiral: 3 arms of 100 points; circles and xor: 300 points, "
         "2 classes; digits: scikit-learn's 8×8 digits, 1,437 to train on and 360 to test.")
     hidden: StrictInt = Field(100, ge=0, le=1000,

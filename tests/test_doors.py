@@ -180,13 +180,15 @@ def test_past_the_requests_that_may_compute_at_once_one_more_is_503_before_its_b
         while doors.computing < 2:  # one computing, one waiting for a worker: as many as may
             await asyncio.sleep(0)
         refused = await call("POST", "/api/gradcheck")
+        data = await call("GET", "/api/labs/datasets/spiral")  # made in a worker too
         page = await call("GET", "/healthz")  # not a computation: never refused as busy
         release.set()
         done = await asyncio.gather(*held)
-        return refused, page, done, await call("POST", "/api/code"), doors.computing
+        return refused, data, page, done, await call("POST", "/api/code"), doors.computing
 
     with start_blocking_portal() as portal:
-        refused, page, done, after, computing = portal.call(scenario)
+        refused, data, page, done, after, computing = portal.call(scenario)
+    assert data[0] == 503
     status, headers, body, read = refused
     assert status == 503 and not read
     assert headers[b"content-type"] == b"application/problem+json"

@@ -221,3 +221,49 @@ def test_a_training_whose_worker_is_starting_counts_once(monkeypatch):
 
     assert asyncio.run(trainings()) == (200, 200)
     assert not lanes.STREAMS
+
+
+# --- GET /api/labs/datasets/{name}: the data before training -------------------------------------
+
+@pytest.mark.parametrize("name, seed", [("spiral", 0), ("circles", 7), ("digits", 3)])
+def test_a_data_set_is_the_one_a_training_with_its_seed_starts_on(client, name, seed):
+    r = client.get(f"/api/labs/datasets/{name}", params={"seed": seed})
+    assert r.status_code == 200, r.text
+    data = strict(r.text)
+    train = client.post("/api/labs/train", json={"dataset": name, "seed": seed, "hidden": 0,
+                                                 "epochs": 1})
+    first = strict(train.text.splitlines()[0])
+    assert data == {k: first[k] for k in data}
+    assert set(data) == {"dataset", "train_size", "test_size", "features", "classes", "points"}
+
+
+def test_a_data_set_says_its_sizes_and_2d_data_its_points(client):
+    spiral = client.get("/api/labs/datasets/spiral").json()  # seed 0
+    assert (spiral["train_size"], spiral["test_size"], spiral["features"], spiral["classes"]) == (
+        300, 0, 2, 3)
+    assert len(spiral["points"]) == 300 and {p[2] for p in spiral["points"]} == {0, 1, 2}
+    assert client.get("/api/labs/datasets/spiral?seed=1").json()["points"] != spiral["points"]
+    digits = client.get("/api/labs/datasets/digits").json()
+    assert digits == {"dataset": "digits", "train_size": 1437, "test_size": 360, "features": 64,
+                      "classes": 10, "points": None}
+
+
+@pytest.mark.parametrize("url, where", [
+    ("/api/labs/datasets/moons", "path.name: Input should be 'spiral', 'digits', 'circles' or"),
+    ("/api/labs/datasets/xor?seed=-1", "query.seed: Input should be greater than or equal to 0"),
+    ("/api/labs/datasets/xor?seed=4294967296", "query.seed: Input should be less than or equal"),
+    ("/api/labs/datasets/xor?seed=one", "query.seed: Input should be a valid integer"),
+])
+def test_a_bad_data_set_name_or_seed_is_a_problem_that_names_it(client, url, where):
+    problem = assert_problem(client.get(url), 422)
+    assert problem["detail"].startswith(where), problem["detail"]
+
+
+def test_the_data_set_route_is_documented(client):
+    spec = client.get("/openapi.json").json()
+    get = spec["paths"]["/api/labs/datasets/{name}"]["get"]
+    assert get["tags"] == ["labs"]
+    assert get["parameters"][0]["schema"]["enum"] == ["spiral", "digits", "circles", "xor"]
+    assert "application/problem+json" in get["responses"]["422"]["content"]
+    assert get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/DatasetResponse")

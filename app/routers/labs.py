@@ -1,13 +1,13 @@
 """The labs' API: gradient flow through deep MLPs; the cliff and gradient clipping; training a
-network, streamed."""
+network, streamed, and the data sets it trains on."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
@@ -18,14 +18,18 @@ from app.responses import EncodedJSON, dumps
 from app.routers.api import in_worker
 from app.schemas import (
     ERRORS,
+    SEED_MAX,
     CliffRequest,
     CliffResponse,
+    DatasetName,
+    DatasetResponse,
     GradientFlowRequest,
     GradientFlowResponse,
     Problem,
     TrainRequest,
 )
 from engine.labs.cliff import cliff
+from engine.labs.datasets import load
 from engine.labs.gradient_flow import gradient_flow
 from engine.labs.training import summary, train
 
@@ -43,6 +47,22 @@ async def post_gradient_flow(body: GradientFlowRequest, request: Request) -> Enc
 async def post_cliff(body: CliffRequest, request: Request) -> EncodedJSON:
     """The cliff: loss surface of a one-unit recurrent net and descent with/without clipping."""
     return await in_worker(request, cliff, **body.model_dump())
+
+
+def dataset_job(name: str, seed: int) -> dict[str, Any]:
+    return load(name, seed).to_dict()
+
+
+@router.get("/api/labs/datasets/{name}", response_model=DatasetResponse,
+            responses={400: {**ERRORS[400], "description": "The path holds a control "
+                             "character or an invalid escape."}, 422: ERRORS[422],
+                       503: ERRORS[503]})
+async def get_dataset(name: DatasetName, request: Request, seed: Annotated[int, Query(
+        ge=0, le=SEED_MAX, description="Seed of the data (as in the training request).")] = 0
+                      ) -> EncodedJSON:
+    """A training lab data set as a training run with this seed trains on it: its sizes and,
+    for 2-D data, its points."""
+    return await in_worker(request, dataset_job, name=name, seed=seed)
 
 
 # --- training, streamed ------------------------------------------------------------------------

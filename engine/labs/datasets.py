@@ -6,6 +6,8 @@ Each is made from a seed (or, for the digits, split by one), so a run can be rep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,15 @@ class Dataset:
     def planar(self) -> bool:
         """Two features: the decision boundary can be drawn."""
         return self.X.shape[1] == 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a page shows of the data before training: its sizes, and each row of 2-D data
+        as [x, y, class] (None for other data)."""
+        points = [[float(a), float(b), int(c)] for (a, b), c in zip(
+            self.X, self.y, strict=True)] if self.planar else None
+        return {"dataset": self.name, "train_size": len(self.X),
+                "test_size": 0 if self.X_test is None else len(self.X_test),
+                "features": self.X.shape[1], "classes": self.classes, "points": points}
 
 
 def spiral(points: int = 100, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -58,15 +69,23 @@ def xor(points: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, (X[:, 0] * X[:, 1] > 0).astype(int)
 
 
-def digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-learn's 1,797 8×8 digit images (pixels scaled to [0, 1]), shuffled by the seed
-    and split into training and test rows."""
+@cache
+def digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 8×8 digit images, pixels 0 to 16, and their digits; read once (the
+    worker processes' fork server reads them, so that no request waits for scikit-learn)."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    order = np.random.default_rng(seed).permutation(len(data.target))
-    X = data.data[order] / 16.0
-    y = data.target[order]
+    return data.data, data.target
+
+
+def digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The digit images (pixels scaled to [0, 1]), shuffled by the seed and split into training
+    and test rows."""
+    images, labels = digit_images()
+    order = np.random.default_rng(seed).permutation(len(labels))
+    X = images[order] / 16.0
+    y = labels[order]
     cut = len(y) - int(np.ceil(len(y) * TEST_SHARE))
     return X[:cut], y[:cut], X[cut:], y[cut:]
 

@@ -125,11 +125,8 @@ def train(dataset: str = "spiral", hidden: int = 100, activation: str = "relu",
     every = max(1, math.ceil(total / reports))
     # Only the numbers that may not be finite go through jsonable: the data's points and the
     # boundary's classes are finite, and converting them number by number costs a tenth of a run.
-    yield {"start": True, "dataset": dataset, "train_size": n,
-           "test_size": 0 if data.X_test is None else len(data.X_test), "features": features,
-           "classes": data.classes, "batch": size, "iterations": total, "epochs": epochs,
-           "params": {k: list(v.shape) for k, v in params.items()},
-           "points": _points(data) if data.planar else None}
+    yield {"start": True, **data.to_dict(), "batch": size, "iterations": total,
+           "epochs": epochs, "params": {k: list(v.shape) for k, v in params.items()}}
 
     reported = 0
     line: dict[str, Any] = {}
@@ -187,11 +184,6 @@ def _extent(data: Dataset) -> tuple[list[float], list[float]]:
     pad = 0.1 * (high - low)
     return [float(low[0] - pad[0]), float(high[0] + pad[0])], [float(low[1] - pad[1]),
                                                                 float(high[1] + pad[1])]
-
-
-def _points(data: Dataset) -> list[list[float]]:
-    """Each row of 2-D data as [x, y, class]."""
-    return [[float(a), float(b), int(c)] for (a, b), c in zip(data.X, data.y, strict=True)]
 
 
 def _boundary(graph: Graph, logits: int, params: dict, data: Dataset) -> dict[str, Any]:

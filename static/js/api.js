@@ -78,6 +78,10 @@ export const postCliff = (body, signal) => call('POST', '/api/labs/cliff', body,
 /** Body {expression, values, params, lr, steps, tol, expand} -> {stopped, steps, final, loss}. */
 export const postDescent = (body, signal) => call('POST', '/api/descent', body, signal);
 
+/** A training lab data set as a run with `seed` trains on it -> {dataset, train_size, test_size, features, classes, points}. */
+export const getDataset = (name, seed, signal) => call(
+  'GET', `/api/labs/datasets/${encodeURIComponent(name)}?seed=${encodeURIComponent(seed)}`, null, signal);
+
 /**
  * Body {dataset, hidden, activation, bias, init, lr, reg, batch, epochs, seed}: the training
  * stream. Calls onLine(object) for every NDJSON line as it arrives; resolves when it ends.

@@ -1,12 +1,13 @@
 /**
- * The training lab: streams /api/labs/train and draws loss, accuracy, the decision boundary
- * and the gradient norms as the lines arrive. The controls live in the URL hash.
+ * The training lab: shows the data set chosen (/api/labs/datasets), then streams /api/labs/train
+ * and draws loss, accuracy, the decision boundary and the gradient norms as the lines arrive.
+ * The controls live in the URL hash.
  * Charts are Observable Plot (window.Plot).
  * @module training_lab
  */
 
-import { streamTrain } from './api.js';
-import { aboutField, limitsFromSchema, logY, numberOf, putChart, showError } from './labui.js';
+import { getDataset, streamTrain } from './api.js';
+import { aboutField, limitsFromSchema, logY, numberOf, problemOf, putChart, showError } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -69,7 +70,7 @@ function readControls() {
 
 // --- a run's state and its charts ----------------------------------------------------------------
 
-let run = null; // {controls, start, lines, boundary, controller}
+let run = null; // {controls, start, lines, controller}
 let frame = 0;
 
 const fmt = (x, digits = 3) => (Number.isFinite(Number(x)) ? Number(x).toPrecision(digits) : String(x));
@@ -108,29 +109,95 @@ function drawCurves() {
   }));
 }
 
-function drawBoundary() {
-  const b = run.boundary;
-  const points = run.start.points;
-  if (!b || !points) return;
-  const dx = (b.x[1] - b.x[0]) / (b.size - 1);
-  const dy = (b.y[1] - b.y[0]) / (b.size - 1);
-  const cells = b.classes.flatMap((row, i) => row.map((k, j) => ({
-    x: b.x[0] + j * dx, y: b.y[0] + i * dy, k })));
-  const classes = Array.from({ length: run.start.classes }, (_, k) => k);
+/** What the charts but the boundary will show, said while they wait for a run. */
+const WAITING = {
+  'chart-loss': 'The loss, iteration by iteration, appears here when the network trains.',
+  'chart-accuracy': 'The share of examples classed right appears here when it trains.',
+  'chart-grads': "Each parameter's gradient norm appears here when it trains.",
+};
+
+function say(id, text) {
+  $(id).replaceChildren(Object.assign(document.createElement('p'), { className: 'hint', textContent: text }));
+  $(id).dataset.state = 'empty';
+}
+
+/** Data that is not 2-D in words: how many examples of what, in how many classes. */
+function aboutData(d) {
+  const digits = d.dataset === 'digits';
+  const held = d.test_size ? ` and ${d.test_size.toLocaleString('en')} held out to test` : '';
+  return `Not 2-D data, so no boundary to draw: ${d.train_size.toLocaleString('en')} `
+    + `${digits ? 'images of handwritten digits' : 'examples'} to train on${held}, each of `
+    + `${d.features} numbers${digits ? ' (8×8 pixels)' : ''}, in ${d.classes} classes.`;
+}
+
+/**
+ * The boundary box: data set `d` (from /api/labs/datasets or a run's first line), each point in
+ * its class's colour, over the classes the network gives the plane once a run has `boundary`.
+ */
+function drawData(d, b = null) {
+  const box = $('chart-boundary');
+  delete box.dataset.iteration;
+  if (!d.points) {
+    say('chart-boundary', aboutData(d));
+    return;
+  }
+  const classes = Array.from({ length: d.classes }, (_, k) => k);
   const colors = CLASS_COLORS.slice(0, classes.length);
+  let x; let y; let regions = [];
+  if (b) {
+    const dx = (b.x[1] - b.x[0]) / (b.size - 1);
+    const dy = (b.y[1] - b.y[0]) / (b.size - 1);
+    const cells = b.classes.flatMap((row, i) => row.map((k, j) => ({
+      x: b.x[0] + j * dx, y: b.y[0] + i * dy, k })));
+    [x, y] = [[b.x[0] - dx / 2, b.x[1] + dx / 2], [b.y[0] - dy / 2, b.y[1] + dy / 2]];
+    regions = [Plot.rect(cells, { x1: (c) => c.x - dx / 2, x2: (c) => c.x + dx / 2,
+      y1: (c) => c.y - dy / 2, y2: (c) => c.y + dy / 2, fill: 'k', fillOpacity: 0.3,
+      shapeRendering: 'crispEdges' })];
+  } else { // the boundary's extent: the data's, and a tenth more on each side
+    [x, y] = [0, 1].map((axis) => {
+      const [lo, hi] = window.d3.extent(d.points, (p) => p[axis]);
+      return [lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)];
+    });
+  }
   putChart('chart-boundary', Plot.plot({
     width: 460, height: 420, marginLeft: 40,
-    x: { label: 'x₁', domain: [b.x[0] - dx / 2, b.x[1] + dx / 2] },
-    y: { label: 'x₂', domain: [b.y[0] - dy / 2, b.y[1] + dy / 2] },
+    x: { label: 'x₁', domain: x }, y: { label: 'x₂', domain: y },
     color: { type: 'ordinal', domain: classes, range: colors, legend: true, label: 'class' },
-    marks: [
-      Plot.rect(cells, { x1: (d) => d.x - dx / 2, x2: (d) => d.x + dx / 2, y1: (d) => d.y - dy / 2,
-        y2: (d) => d.y + dy / 2, fill: 'k', fillOpacity: 0.3, shapeRendering: 'crispEdges' }),
-      Plot.dot(points, { x: (p) => p[0], y: (p) => p[1], fill: (p) => p[2], r: 2.5,
-        stroke: 'white', strokeWidth: 0.5 }),
-    ],
-  }));
-  $('chart-boundary').dataset.iteration = String(run.lines.at(-1)?.iteration ?? 0);
+    marks: [...regions, Plot.dot(d.points, { x: (p) => p[0], y: (p) => p[1], fill: (p) => p[2],
+      r: 2.5, stroke: 'white', strokeWidth: 0.5 })],
+  }), b ? '' : "The network's regions appear here as it trains.");
+  if (b) box.dataset.iteration = String(run.lines.at(-1)?.iteration ?? 0);
+}
+
+let wanted = null; // "dataset seed" of the data on show, or on its way
+let fetching = null; // the AbortController of its request
+
+const training = () => Boolean(run) && !$('stop').disabled;
+
+/**
+ * Show the form's data set and seed in the boundary box, unless a run is under way. A new choice
+ * ends a finished run's charts: they are of other data.
+ */
+async function showData() {
+  const seed = form.elements.seed;
+  const dataset = form.elements.dataset.value;
+  const wrong = problemOf(seed);
+  const key = wrong ? null : `${dataset} ${Number(seed.value)}`;
+  if (training() || (key && key === wanted)) return;
+  if (run) reset();
+  wanted = key;
+  fetching?.abort();
+  if (wrong) {
+    say('chart-boundary', `No data to show: the seed ${wrong}.`);
+    return;
+  }
+  const controller = fetching = new AbortController();
+  try {
+    const d = await getDataset(dataset, Number(seed.value), controller.signal);
+    if (fetching === controller) drawData(d);
+  } catch (err) {
+    if (err.name !== 'AbortError') say('chart-boundary', `The data could not be loaded: ${err.message}`);
+  }
 }
 
 /**
@@ -157,10 +224,7 @@ function onLine(line) {
     explainWedges(run.controls);
     $('progress').textContent = `${line.dataset}: ${line.train_size} training rows`
       + `${line.test_size ? `, ${line.test_size} held out` : ''}, ${line.iterations} iterations…`;
-    if (!line.points) {
-      $('chart-boundary').replaceChildren(Object.assign(document.createElement('p'), {
-        className: 'hint', textContent: 'Not 2-D data: no boundary to draw.' }));
-    }
+    drawData(line);
     return;
   }
   if (line.done) {
@@ -168,10 +232,7 @@ function onLine(line) {
     return;
   }
   run.lines.push(line);
-  if (line.boundary) {
-    run.boundary = line.boundary;
-    drawBoundary();
-  }
+  if (line.boundary) drawData(run.start, line.boundary);
   $('progress').textContent = progressText(line);
   $('check').textContent = Object.entries(line.check)
     .map(([k, v]) => `∇${k}: ${Number(v).toExponential(1)}`).join(', ')
@@ -233,8 +294,10 @@ async function train() {
   }
   stop();
   reset(false);
+  fetching?.abort(); // the run's first line shows its data
+  wanted = `${body.dataset} ${body.seed}`;
   const controller = new AbortController();
-  run = { controls: body, start: null, lines: [], boundary: null, controller };
+  run = { controls: body, start: null, lines: [], controller };
   $('stop').disabled = false;
   $('train').disabled = true;
   delete $('progress').dataset.stopped;
@@ -242,8 +305,9 @@ async function train() {
   try {
     await streamTrain(body, controller.signal, onLine);
   } catch (err) {
-    if (err.name === 'AbortError') $('progress').textContent += ' — stopped';
-    else {
+    if (err.name === 'AbortError') {
+      if (run?.controller === controller) $('progress').textContent += ' — stopped'; // not reset
+    } else {
       showError(aboutField(err, form.elements));
       if (!run?.start) $('progress').textContent = 'not started';
     }
@@ -259,13 +323,14 @@ function stop() {
   run?.controller.abort(); // closing the stream stops the training on the server
 }
 
+/** Back to no run: the charts say what they will show (the boundary box is drawData's). */
 function reset(clearProgress = true) {
   stop();
   run = null;
-  for (const id of ['chart-loss', 'chart-accuracy', 'chart-boundary', 'chart-grads']) {
-    $(id).replaceChildren();
-    $(id).dataset.state = 'empty';
-  }
+  wanted = null;
+  $('stop').disabled = true;
+  $('train').disabled = false;
+  for (const [id, text] of Object.entries(WAITING)) say(id, text);
   $('check').textContent = '—';
   explainWedges(null);
   if (clearProgress) {
@@ -285,18 +350,30 @@ async function start() {
     e.preventDefault();
     train();
   });
-  form.addEventListener('input', syncUrl);
-  form.addEventListener('change', syncUrl);
+  const changed = () => {
+    syncUrl();
+    showData();
+  };
+  form.addEventListener('input', changed);
+  form.addEventListener('change', changed);
   $('stop').addEventListener('click', stop);
-  $('reset').addEventListener('click', () => reset());
+  $('reset').addEventListener('click', () => {
+    reset();
+    showData();
+  });
   for (const button of document.querySelectorAll('[data-preset]')) {
     button.addEventListener('click', () => {
       setControls({ ...DEFAULTS, ...PRESETS[button.dataset.preset] });
-      syncUrl();
+      changed();
     });
   }
-  window.addEventListener('hashchange', () => setControls(decodeControls(location.hash)));
+  window.addEventListener('hashchange', () => {
+    setControls(decodeControls(location.hash));
+    showData();
+  });
+  reset();
   await limitsFromSchema('TrainRequest', form.elements);
+  showData();
   document.body.dataset.ready = '1';
 }
 

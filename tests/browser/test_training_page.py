@@ -40,6 +40,87 @@ def test_training_draws_curves_and_boundary_while_it_trains(page: Page, base_url
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_fresh_page_shows_the_data_and_what_each_chart_will_show(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    box = page.locator("#chart-boundary")
+    dots = box.locator("svg [aria-label='dot'] circle")
+    classes = box.locator("[class$='-swatch']")
+
+    def drawn() -> list[tuple[str, str, str]]:
+        return dots.evaluate_all("cs => cs.map(c => [c.getAttribute('cx'), c.getAttribute('cy'), "
+                                 "c.getAttribute('fill')])")
+
+    # before any training: the spiral's 300 points in their 3 classes' colours, no regions yet
+    # (made in a worker process: the first page of a session may wait for the workers to start)
+    expect(dots).to_have_count(300, timeout=30_000)
+    expect(classes).to_have_count(3)
+    expect(box.locator("svg g[aria-label='rect']")).to_have_count(0)
+    expect(box).to_contain_text("The network's regions appear here as it trains.")
+    assert len({fill for _, _, fill in drawn()}) == 3
+    for chart, says in [("loss", "The loss, iteration by iteration, appears here"),
+                        ("accuracy", "The share of examples classed right appears here"),
+                        ("grads", "Each parameter's gradient norm appears here")]:
+        expect(page.locator(f"#chart-{chart}")).to_contain_text(says)
+    spiral = drawn()
+    # another data set, another seed: other points
+    page.select_option("#dataset", "circles")
+    expect(classes).to_have_count(2)
+    circles = drawn()
+    assert len(circles) == 300 and circles != spiral
+    page.fill("input[name='seed']", "3")
+    expect(dots.first).not_to_have_attribute("cx", circles[0][0])
+    assert len(drawn()) == 300
+    page.fill("input[name='seed']", "-1")
+    expect(box).to_have_text("No data to show: the seed must be at least 0.")
+    page.fill("input[name='seed']", "0")
+    expect(classes).to_have_count(2)
+    assert drawn() == circles
+    # the digits are not 2-D: what they are, in words
+    page.select_option("#dataset", "digits")
+    expect(box).to_have_text("Not 2-D data, so no boundary to draw: 1,437 images of handwritten "
+                             "digits to train on and 360 held out to test, each of 64 numbers "
+                             "(8×8 pixels), in 10 classes.")
+    # training replaces the points alone with the network's regions under them, as it goes
+    page.select_option("#dataset", "spiral")
+    expect(classes).to_have_count(3)
+    assert drawn() == spiral
+    page.fill("input[name='hidden']", "20")
+    page.fill("input[name='epochs']", "300")
+    page.click("#train")
+    expect(box.locator("svg g[aria-label='rect']")).to_have_count(1, timeout=30_000)
+    expect(dots).to_have_count(300)
+    assert "regions appear" not in box.inner_text()
+    expect(page.locator("#chart-loss svg [aria-label='line'] path")).to_have_count(1)
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    # a finished run's charts go with its data: another data set starts afresh
+    page.select_option("#dataset", "xor")
+    expect(classes).to_have_count(2)
+    expect(box.locator("svg g[aria-label='rect']")).to_have_count(0)
+    expect(page.locator("#chart-loss")).to_contain_text("appears here when the network trains")
+    expect(page.locator("#progress")).to_have_text("")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_reset_during_a_run_ends_it_and_the_next_run_can_start(page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training#hidden=20&epochs=100000")
+    wait_ready(page)
+    page.click("#train")
+    expect(page.locator("#chart-loss svg [aria-label='line'] path")).to_have_count(
+        1, timeout=30_000)
+    page.click("#reset")
+    expect(page.locator("#train")).to_be_enabled()
+    expect(page.locator("#stop")).to_be_disabled()
+    expect(page.locator("#chart-boundary svg [aria-label='dot'] circle")).to_have_count(300)
+    expect(page.locator("#chart-boundary svg g[aria-label='rect']")).to_have_count(0)
+    expect(page.locator("#chart-loss")).to_contain_text("appears here when the network trains")
+    expect(page.locator("#progress")).to_have_text("")
+    page.fill("input[name='epochs']", "100")
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_controls_are_kept_in_the_url_and_stop_ends_the_run(page: Page, base_url: str):
     page.goto(f"{base_url}/labs/training")
     wait_ready(page)
