@@ -1019,6 +1019,9 @@ def _chained(b: _Builder, values: list[_Val], ops: list[tuple],
 def _item(frame: _Frame, value: _Val) -> None:
     if frame.keyword is not None:
         name = frame.keyword
+        if any(v.kind == "kwarg" and v.data[0] == name[1] for v in frame.items):
+            raise _err(f"keyword argument '{name[1]}' is repeated", (name[2], name[3]),
+                       "give it once")  # as Python refuses it
         value = _Val("kwarg", (name[2], value.span[1]), (name[1], value))
         frame.keyword = None
     frame.items.append(value)

@@ -363,6 +363,7 @@ def test_function_and_index_spans():
         ("x + 'a'", "strings are not part", (4, 7), None),
         ("x + 'a", "unterminated string", (4, 5), None),
         ("max(x, y=2)", "keyword arguments", (7, 10), "by position"),
+        ("leaky_relu(x, a=0.1, a=0.2)", "keyword argument 'a' is repeated", (21, 22), "once"),
         ("max(x)", "max() takes 2 arguments, got 1", (0, 6), None),
         ("exp(x, y)", "exp() takes 1 argument, got 2", (0, 9), None),
         ("x.dot(y, z)", ".dot() takes 1 argument, got 2", (0, 11), None),
