@@ -66,10 +66,12 @@ export function forwardPart(text) {
 /** A number or list of the report at `p` decimals: short lists in full, bigger ones by shape. */
 function show(v, p) {
   if (!Array.isArray(v)) return fmt(v, p);
-  const flat = v.flat(Infinity);
-  if (!Array.isArray(v[0]) && v.length <= 4) return `[${v.map((x) => fmt(x, p)).join(', ')}]`;
-  return `${flat.length} values`;
+  if (shown(v)) return `[${v.map((x) => fmt(x, p)).join(', ')}]`;
+  return `${v.flat(Infinity).length} values`;
 }
+
+/** A list short enough to show whole: a vector of at most 4 numbers. */
+const shown = (v) => !Array.isArray(v[0]) && v.length <= 4;
 
 /**
  * The code's number and the engine's, with enough decimals (up to 8) to tell them apart; of two
@@ -87,7 +89,7 @@ export function pair(got, expected, p = 2) {
 function firstDifference(got, expected) {
   const dims = (v) => (Array.isArray(v) ? [v.length, ...dims(v[0])] : []);
   const shape = dims(got);
-  if (!shape.length || !/values$/.test(show(got, 2)) || String(shape) !== String(dims(expected))) {
+  if (!shape.length || shown(got) || String(shape) !== String(dims(expected))) {
     return null;
   }
   const a = got.flat(Infinity);
