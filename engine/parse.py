@@ -419,6 +419,7 @@ class _Builder:
         self.names: dict[str, Node] = {}
         self.free: dict[str, tuple[int, int]] = {}  # names used without a value: first use
         self.modules = dict(MODULES)
+        self.from_torch: set[str] = set()  # names imported from torch: from ... import gelu
         self.versions: dict[str, int] = {}  # how many times a name was assigned again
         self.functions, self.methods = callables()
         self.gates = 0
@@ -702,6 +703,8 @@ class _Builder:
             if fname in self.names:
                 raise _err(f"'{fname}' is a variable, not a function", callee.span)
             if fname in self.functions:
+                if self.functions[fname] == "gelu" and fname in self.from_torch:
+                    args = _tanh_form(fname, args, callee.span)
                 return self.apply(fname, self.functions[fname], args, span, 0)
             if fname in CONSTRUCTORS:
                 return self.construct(fname, args, span)
@@ -1190,6 +1193,8 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
         local, j = alias(j + 1)
         if f"{module}.{name}" in IMPORTABLE:  # from torch.nn import functional as F
             b.modules[local or name] = f"{module}.{name}"
+        elif module.startswith("torch"):
+            b.from_torch.add(local or name)
         if toks.kind[j] != ",":
             break
         j += 1

@@ -399,6 +399,8 @@ def error(code: str) -> ExpressionError:
      "approximate='tanh'"),
     ("import torch.nn.functional as F\ny = F.gelu(0.7, approximate=0)", "exact gelu", (60, 61),
      None),
+    ("from torch.nn.functional import gelu\ny = gelu(0.7)", "gelu(x) is PyTorch's exact gelu",
+     (41, 45), "gelu(x, approximate='tanh')"),
 ])
 def test_unsupported_code_says_what_and_where(code, message, span, hint):
     e = error(code)
