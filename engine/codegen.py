@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from engine import fns
+from engine.cost import shape_of
 from engine.fns import ATOM, HELPERS, NEG, Sym, sym
 from engine.graph import Node
 from engine.ops import GATES, unbroadcast
@@ -188,9 +189,7 @@ def _contribution_shape(circuit, node: Node, slot: int) -> tuple[int, ...]:
 def _input_text(circuit, node: Node, finite: bool) -> str:
     given = circuit.values.get(node.name)
     if isinstance(given, dict) and "randn" in given:
-        shape = given["randn"]
-        shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
-        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape})"
+        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape_of(given)})"
     v = circuit.vals[node.index]
     return literal(v) if np.ndim(v) or finite else f"np.float64({literal(v)})"
 
