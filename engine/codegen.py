@@ -87,9 +87,7 @@ def generate(circuit) -> dict[str, str]:
     # plain Python numbers read like the notes; numpy scalars keep 1/0 and 0**-1 from raising
     finite = all(np.all(np.isfinite(v)) for v in vals) and all(
         g is None or np.all(np.isfinite(g)) for g in grads)
-    setup = ["# inputs"]
-    for n in inputs:
-        setup.append(f"{n.name} = {_input_text(circuit, n, finite)}")
+    setup = ["# inputs", *(f"{n.name} = {_input_text(circuit, n, finite)}" for n in inputs)]
     consts = [n for n in graph.nodes if n.kind == "const" and n.index in needed]
     for n in consts:
         v = vals[n.index]
