@@ -168,10 +168,10 @@ o.backward()
 draw_dot(o)"""
 
 
-def _preset(id: str, title: str, expression: str, values: dict | None = None,
-            expand: bool = False, notes: str = "", backward: bool = False) -> dict:
+def _preset(id: str, title: str, expression: str, values: dict | None = None, *, notes: str,
+            backward: bool = False) -> dict:
     return {"id": id, "title": title, "expression": expression, "values": values or {},
-            "expand": expand, "notes": notes, "backward": backward}
+            "expand": False, "notes": notes, "backward": backward}
 
 
 PRESETS: list[dict] = [
