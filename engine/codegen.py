@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from engine import fns
+from engine.cost import shape_of
 from engine.fns import ATOM, HELPERS, NEG, Sym, sym
 from engine.graph import Node
 from engine.ops import GATES, unbroadcast
@@ -58,27 +59,23 @@ def _nested(v) -> str:
     return _float(v)
 
 
-class _Namer:
-    """Value names and gradient names (`d` + name) that never collide with each other."""
-
-    def __init__(self, inputs: list[str]):
-        self.taken = set(RESERVED) | set(inputs) | {"d" + n for n in inputs}
-
-    def fresh(self, base: str) -> str:
-        name, k = base, 1
-        while (name in self.taken or "d" + name in self.taken or keyword.iskeyword(name)
-               or keyword.iskeyword("d" + name)):
-            k += 1
-            name = f"{base}_{k}"
-        self.taken |= {name, "d" + name}
-        return name
+def _fresh(base: str, taken: set[str]) -> str:
+    """A value name (base, else base_2, base_3, ...) that, with its gradient name (`d` + name),
+    collides with nothing in `taken`; both are taken from then on."""
+    name, k = base, 1
+    while (name in taken or "d" + name in taken or keyword.iskeyword(name)
+           or keyword.iskeyword("d" + name)):
+        k += 1
+        name = f"{base}_{k}"
+    taken |= {name, "d" + name}
+    return name
 
 
 def generate(circuit) -> dict[str, str]:
     """{"forward", "backward", "source"}: staged Python whose run leaves d<name> for every input."""
     graph, vals, grads = circuit.graph, circuit.vals, circuit.grads
     inputs = [n for n in graph.nodes if n.kind == "input"]
-    namer = _Namer([n.name for n in inputs])
+    taken = {*RESERVED, *(n.name for n in inputs), *("d" + n.name for n in inputs)}
     name: dict[int, str] = {n.index: n.name for n in inputs}
     needed = {n.index for n in graph.topo()}
     gates = [n for n in graph.nodes if n.kind == "gate" and n.index in needed]
@@ -86,14 +83,12 @@ def generate(circuit) -> dict[str, str]:
     # plain Python numbers read like the notes; numpy scalars keep 1/0 and 0**-1 from raising
     finite = all(np.all(np.isfinite(v)) for v in vals) and all(
         g is None or np.all(np.isfinite(g)) for g in grads)
-    setup = ["# inputs"]
-    for n in inputs:
-        setup.append(f"{n.name} = {_input_text(circuit, n, finite)}")
+    setup = ["# inputs", *(f"{n.name} = {_input_text(circuit, n, finite)}" for n in inputs)]
     consts = [n for n in graph.nodes if n.kind == "const" and n.index in needed]
     for n in consts:
         v = vals[n.index]
         if np.ndim(v):
-            name[n.index] = namer.fresh(f"c{n.index}")
+            name[n.index] = _fresh(f"c{n.index}", taken)
             setup.append(f"{name[n.index]} = {literal(v)}")
         else:
             name[n.index] = _const(v) if finite else f"np.float64({literal(v)})"
@@ -111,7 +106,7 @@ def generate(circuit) -> dict[str, str]:
             "f" if n is graph.output else f"{_STEMS.get(n.op, n.op)}{k}")
         expr = GATES[n.op].forward(*map(wire, n.inputs), **_consts(n))
         expr = (expr[0] if GATES[n.op].keeps else expr).py
-        name[n.index] = namer.fresh(base)
+        name[n.index] = _fresh(base, taken)
         forward.append((f"{name[n.index]} = {expr}", f"#({k})"))
 
     backward: list[tuple[str, str]] = []
@@ -188,9 +183,7 @@ def _contribution_shape(circuit, node: Node, slot: int) -> tuple[int, ...]:
 def _input_text(circuit, node: Node, finite: bool) -> str:
     given = circuit.values.get(node.name)
     if isinstance(given, dict) and "randn" in given:
-        shape = given["randn"]
-        shape = tuple(shape) if isinstance(shape, (list, tuple)) else (shape,)
-        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape})"
+        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape_of(given)})"
     v = circuit.vals[node.index]
     return literal(v) if np.ndim(v) or finite else f"np.float64({literal(v)})"
 

@@ -23,7 +23,7 @@ def _same(node: Node, a: Shape) -> Shape:
     return a
 
 
-def _broadcast(node: Node, a: Shape, b: Shape = ()) -> Shape:
+def _broadcast(node: Node, a: Shape, b: Shape) -> Shape:
     if a == b or not b:
         return a
     if not a:
@@ -172,8 +172,7 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
             if node.op in OVER_BROADCAST:  # the work's shape is what a refusal names
                 work = _broadcast(node, *[shapes[i] for i in ins])
                 widest = max(widest, math.prod(work))
-            flops += per_number * widest if per_number else 6 * size * (
-                shapes[ins[0]][-1] if shapes[ins[0]] else 1)
+            flops += per_number * widest if per_number else 6 * size * shapes[ins[0]][-1]
             memory += 8 * scratch * widest
         else:
             v = values.get(node.name) if node.kind == "input" else None

@@ -47,7 +47,6 @@ class MLP:
     activation f(s), and the weight input W (the classifier's weight is `weights[-1]`)."""
 
     graph: Graph
-    activation: str
     pre: tuple[Node, ...]
     act: tuple[Node, ...]
     weights: tuple[Node, ...]
@@ -103,7 +102,7 @@ def mlp(depth: int, activation: str, residual: bool = False, *, bias: bool = Fal
             penalty = g.gate("sum", (g.gate("mul", (w, w)),))
             loss = g.gate("add", (loss, g.gate("scale", (penalty,), a=0.5 * reg)))
         loss.name = "loss"
-    return MLP(g, activation, tuple(pre), tuple(act), tuple(weights))
+    return MLP(g, tuple(pre), tuple(act), tuple(weights))
 
 
 def sigmoid_recurrence(steps: int, x0: float = 0.5, target: float = 0.7) -> Graph:

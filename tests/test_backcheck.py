@@ -9,19 +9,12 @@ from helpers import assert_problem as problem
 from helpers import strict
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from notes_code import CHAIN_RULE_CODE, MATRIX_CODE
 from test_properties import programs, values
 
 from engine import ExpressionError, backward_check, trace
 from engine.parse import parse
-from engine.presets import (
-    CHAIN_RULE_CODE,
-    MATRIX_CODE,
-    NEURON,
-    NEURON_CODE,
-    STAGED,
-    STAGED_BACKWARD,
-    STAGED_CODE,
-)
+from engine.presets import NEURON, NEURON_CODE, STAGED, STAGED_BACKWARD, STAGED_CODE
 
 
 def line_of(code: str, text: str) -> int:

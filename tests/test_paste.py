@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from notes_code import VECTORS_CODE
 
 from engine import trace
 from engine.circuit import pytorch_str
 from engine.errors import ExpressionError
 from engine.graph import Limits
 from engine.parse import parse, parse_program
-from engine.presets import LECTURE_NEURON, MICROGRAD_README, VECTORS_CODE
+from engine.presets import LECTURE_NEURON, MICROGRAD_README
 
 # micrograd's test/test_engine.py: the micrograd half and the PyTorch half of each test's body,
 # as printed there (the `xmg, ymg = x, y` bookkeeping and the asserts left out)

@@ -77,6 +77,5 @@ def cliff(w_range: tuple[float, float] = (0.0, 10.0), b_range: tuple[float, floa
           iterations: int = 40, threshold: float = 0.3) -> dict[str, Any]:
     """The loss surface and the two descent paths, as the lab's API answers them (strict-JSON
     data)."""
-    out = {"steps": STEPS, "surface": surface(w_range, b_range, grid)}
-    out.update(descend(start, lr, iterations, threshold))
-    return jsonable(out)
+    return jsonable({"steps": STEPS, "surface": surface(w_range, b_range, grid),
+                     **descend(start, lr, iterations, threshold)})

@@ -45,12 +45,10 @@ def init_params(rng: np.random.Generator, features: int, hidden: int, classes: i
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     sizes = [features, hidden, classes] if hidden else [features, classes]
+    scheme, scale = ("normal", 0.01) if init == "small" else (init, 1.0)
     params = {}
     for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False), start=1):
-        if init == "small":
-            params[f"W{k}"] = 0.01 * rng.standard_normal((n_in, n_out))
-        else:
-            params[f"W{k}"] = init_weights(rng, n_in, n_out, init)
+        params[f"W{k}"] = init_weights(rng, n_in, n_out, scheme, scale)
         if bias:
             params[f"b{k}"] = np.zeros(n_out)
     return params

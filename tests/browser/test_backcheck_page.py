@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 
+from notes_code import MATRIX_CODE
 from playwright.sync_api import Page, expect
 from test_circuit_page import input_node, open_page, renders, result_gradients, wait_render
 
 from engine import backward_check
-from engine.presets import MATRIX_CODE, NEURON_CODE, STAGED_CODE
+from engine.presets import NEURON_CODE, STAGED_CODE
 
 # The classic mistake at a fork: dx = where the notes write dx +=.
 OVERWRITE = STAGED_CODE.replace("dx += ((1 - sigx)", "dx = ((1 - sigx)")

@@ -10,9 +10,10 @@ from urllib.parse import quote, unquote
 
 import pytest
 from conftest import hold, holding, release, wait_ready
+from notes_code import VECTORS_CODE
 from playwright.sync_api import Page, expect
 
-from engine.presets import MICROGRAD_README, VECTORS_CODE
+from engine.presets import MICROGRAD_README
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SVG_NS = "{http://www.w3.org/2000/svg}"

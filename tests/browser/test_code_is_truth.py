@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 import re
 
+from notes_code import CHAIN_RULE_CODE
 from playwright.sync_api import Page, expect
 from test_backcheck_page import marks
 from test_circuit_page import editor_text, open_page, paste, renders, result_gradients, wait_render
 
-from engine.presets import CHAIN_RULE_CODE, NEURON, STAGED
+from engine.presets import NEURON, STAGED
 
 NOTES_COMPOUND = "x = -2; y = 5; z = -4\nq = x + y # q becomes 3\nf = q * z # f becomes -12"
 NOTES_NEURON, NOTES_STAGED = NEURON, STAGED  # the notes' code blocks, as the notes print them
