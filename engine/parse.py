@@ -1140,21 +1140,19 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
         if toks.kind[j] != "name":
             raise _unexpected(toks[j], "a module name")
         parts, start = [toks.text[j]], toks.start[j]
-        end = toks.end[j]
         j += 1
         while toks.kind[j] == "." and toks.kind[j + 1] == "name":
             parts.append(toks.text[j + 1])
-            end = toks.end[j + 1]
             j += 2
         module = ".".join(parts)
         if module not in IMPORTABLE:
-            raise _err(f"'{module}' cannot be imported here", (start, end),
+            raise _err(f"'{module}' cannot be imported here", (start, toks.end[j - 1]),
                        "chainrule reads programs that import " + ", ".join(IMPORTABLE[:5])
                        + " or micrograd; it never runs code")
         return module, j
 
     def alias(j: int) -> tuple[str | None, int]:
-        if toks.kind[j] == "kw" and toks.text[j] == "as":
+        if toks.text[j] == "as":
             if toks.kind[j + 1] != "name":
                 raise _unexpected(toks[j + 1], "a name")
             return toks.text[j + 1], j + 2
@@ -1173,7 +1171,7 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
                 return j
             j += 1
     module, j = dotted(i + 1)
-    if not (toks.kind[j] == "kw" and toks.text[j] == "import"):
+    if toks.text[j] != "import":
         raise _unexpected(toks[j], "'import'")
     j += 1
     paren = toks.kind[j] == "("
