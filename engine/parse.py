@@ -476,19 +476,15 @@ class _Builder:
             node = self.g.input(label or name, default=data, span=span)
         elif kind == "gate":
             node = value.data
-            node.name = self.fresh(name)
+            node.name = name
+            if name in self.names:  # assigned again: a prime for each time before
+                k = self.versions[name] = self.versions.get(name, 0) + 1
+                node.name += PRIMES[k] if k < 4 else f"⁽{str(k).translate(SUPERSCRIPTS)}⁾"
         else:
             node = self.node(value)  # an alias: the name refers to the same wire
         self.names[name] = node
         self.g.output = node
         return node
-
-    def fresh(self, name: str) -> str:
-        """The name of a new wire: a name assigned again gets a prime for each time before."""
-        if name not in self.names:
-            return name
-        k = self.versions[name] = self.versions.get(name, 0) + 1
-        return name + (PRIMES[k] if k < 4 else f"⁽{str(k).translate(SUPERSCRIPTS)}⁾")
 
     def set_attribute(self, name: Token, attr: Token, value: _Val) -> Node:
         """x.label = 'x1' names the wire; x.requires_grad = True changes nothing; any other
