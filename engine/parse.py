@@ -315,14 +315,6 @@ def _not_a_value(v: _Val) -> ExpressionError:
     return _err(message.format(v.data), v.span, hint and hint.format(v.data))
 
 
-def _fold(op: str, a: float, b: float) -> float | None:
-    """Two numbers combined at parse time; None where the answer is not a finite number, so the
-    graph computes it instead and warns about it."""
-    with np.errstate(all="ignore"):  # float64 arithmetic: inf or nan, never an exception
-        r = float(_FOLDS[op](np.float64(a), np.float64(b)))
-    return r if math.isfinite(r) else None
-
-
 # Binary operators: token -> (left binding power, right binding power, gate). Left-associative
 # operators bind their right side one tighter; ** binds its right side looser (2**3**2 is
 # 2**9), and tighter than unary minus on its left (-x**2 is -(x**2)). Comparisons bind both
@@ -484,19 +476,15 @@ class _Builder:
             node = self.g.input(label or name, default=data, span=span)
         elif kind == "gate":
             node = value.data
-            node.name = self.fresh(name)
+            node.name = name
+            if name in self.names:  # assigned again: a prime for each time before
+                k = self.versions[name] = self.versions.get(name, 0) + 1
+                node.name += PRIMES[k] if k < 4 else f"⁽{str(k).translate(SUPERSCRIPTS)}⁾"
         else:
             node = self.node(value)  # an alias: the name refers to the same wire
         self.names[name] = node
         self.g.output = node
         return node
-
-    def fresh(self, name: str) -> str:
-        """The name of a new wire: a name assigned again gets a prime for each time before."""
-        if name not in self.names:
-            return name
-        k = self.versions[name] = self.versions.get(name, 0) + 1
-        return name + (PRIMES[k] if k < 4 else f"⁽{str(k).translate(SUPERSCRIPTS)}⁾")
 
     def set_attribute(self, name: Token, attr: Token, value: _Val) -> Node:
         """x.label = 'x1' names the wire; x.requires_grad = True changes nothing; any other
@@ -574,8 +562,9 @@ class _Builder:
         if a.kind in _WIRES and b.kind in _WIRES:  # no number on either side
             return self.gate(op, [a, b], span)
         if op in _FOLDS and _is_scalar_lit(a) and _is_scalar_lit(b):
-            r = _fold(op, a.data, b.data)
-            if r is not None:
+            with np.errstate(all="ignore"):  # float64 arithmetic: inf or nan, never an exception
+                r = float(_FOLDS[op](np.float64(a.data), np.float64(b.data)))
+            if math.isfinite(r):
                 return _Val("lit", span, r)
             a = _Val("node", a.span, self.node(a))  # not finite: the graph computes and warns
         for number, other, table in ((b, a, _NUMBER_RIGHT), (a, b, _NUMBER_LEFT)):
@@ -1097,7 +1086,7 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             node = b.set_attribute(target, attr, value)
             add(Statement(line, "attribute", name, None, (start, ends[i - 1]), node))
         elif kind == "name" and name == "print" and nxt == "(":
-            i = _skip_print(b, text, toks, i, program.prints, line)
+            i = _skip_print(b, toks, i, program.prints, line)
             add(Statement(line, "print", None, None, (start, ends[i - 1]), None))
         else:
             value, i = _expression(b, toks, i)
@@ -1115,8 +1104,7 @@ def parse(text: str, limits: Limits | None = None) -> Graph:
     return parse_program(text, limits).graph
 
 
-def _skip_print(b: _Builder, text: str, toks: Tokens, i: int, prints: list[Print],
-                line: int) -> int:
+def _skip_print(b: _Builder, toks: Tokens, i: int, prints: list[Print], line: int) -> int:
     """print(...): nothing is computed here; its text is kept with the wires its names stand for
     (the circuit shows what it prints)."""
     depth = 0
@@ -1130,7 +1118,7 @@ def _skip_print(b: _Builder, text: str, toks: Tokens, i: int, prints: list[Print
             if depth == 0:
                 break
         j += 1
-    inner = text[toks.end[i + 1]:toks.start[j]].strip()
+    inner = b.text[toks.end[i + 1]:toks.start[j]].strip()
     wires = {name: b.names[name] for name in re.findall(r"[A-Za-z_]\w*", inner)
              if name in b.names}
     prints.append(Print(line, inner, wires, b.marked is not None, b.dtype))
@@ -1148,21 +1136,19 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
         if toks.kind[j] != "name":
             raise _unexpected(toks[j], "a module name")
         parts, start = [toks.text[j]], toks.start[j]
-        end = toks.end[j]
         j += 1
         while toks.kind[j] == "." and toks.kind[j + 1] == "name":
             parts.append(toks.text[j + 1])
-            end = toks.end[j + 1]
             j += 2
         module = ".".join(parts)
         if module not in IMPORTABLE:
-            raise _err(f"'{module}' cannot be imported here", (start, end),
+            raise _err(f"'{module}' cannot be imported here", (start, toks.end[j - 1]),
                        "chainrule reads programs that import " + ", ".join(IMPORTABLE[:5])
                        + " or micrograd; it never runs code")
         return module, j
 
     def alias(j: int) -> tuple[str | None, int]:
-        if toks.kind[j] == "kw" and toks.text[j] == "as":
+        if toks.text[j] == "as":
             if toks.kind[j + 1] != "name":
                 raise _unexpected(toks[j + 1], "a name")
             return toks.text[j + 1], j + 2
@@ -1181,7 +1167,7 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
                 return j
             j += 1
     module, j = dotted(i + 1)
-    if not (toks.kind[j] == "kw" and toks.text[j] == "import"):
+    if toks.text[j] != "import":
         raise _unexpected(toks[j], "'import'")
     j += 1
     paren = toks.kind[j] == "("
