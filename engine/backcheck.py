@@ -213,16 +213,19 @@ def _num(x) -> str:
     return f"{float(x):.4g}"
 
 
-def _factor(r: float) -> tuple[bool, str] | None:
-    """How a number r times the right one is off: (its sign is wrong, how many times too large
-    or too small, or ""), or None when no finite factor says it (0, inf or nan)."""
-    r = float(r)  # a numpy number would warn where 1 / r overflows
+def _factor(got, right, sign: str, size: str) -> str | None:
+    """How got is off from right by one factor, in words: `sign` when its sign is wrong, and
+    `size` then how many times too large or too small; None when no finite factor says it (a
+    zero, inf or nan)."""
+    # floats: a numpy number would warn where 1 / r overflows
+    r = float(got) / float(right) if right != 0 else 0.0
     if not (r != 0 and math.isfinite(r) and math.isfinite(1 / r)):  # finite either way round
         return None
-    if abs(abs(r) - 1) <= RTOL:
-        return r < 0, ""
-    return r < 0, (f"{_num(abs(r))} times too large" if abs(r) > 1
-                   else f"{_num(1 / abs(r))} times too small (a missing factor?)")
+    words = [sign] if r < 0 else []
+    if abs(abs(r) - 1) > RTOL:
+        words.append(size + (f"{_num(abs(r))} times too large" if abs(r) > 1
+                             else f"{_num(1 / abs(r))} times too small (a missing factor?)"))
+    return " and ".join(words)
 
 
 def _names(items) -> str:
@@ -866,12 +869,9 @@ class _Check:
         msg = (f"d{u}[{at}] should get {_num(own[where])}{said} from this line, but it gives "
                f"{_num(value[where])}")
         big = np.unravel_index(np.argmax(np.abs(own)), own.shape)
-        off = _factor(value[big] / own[big]) if own[big] != 0 else None
-        if off and _close(value, value[big] / own[big] * own):  # one factor for every element
-            sign, size = off
-            said = " and ".join(w for w in ["has the wrong sign" if sign else "",
-                                            f"is {size}" if size else ""] if w)
-            return f"{msg}: every element it gives {said}."
+        off = _factor(value[big], own[big], "has the wrong sign", "is ")
+        if off is not None and _close(value, value[big] / own[big] * own):  # one factor for all
+            return f"{msg}: every element it gives {off}."
         return f"{msg} ({int(wrong.sum())} of {wrong.size} elements differ)."
 
     def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float) -> str:
@@ -882,12 +882,8 @@ class _Check:
         uses = f"{factor} = {_num(mine)}" if factor else _num(mine)
         msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
                f"but this line uses {uses}")
-        off = _factor(mine / exp) if exp != 0 else None
-        if off is None:
-            return msg + "."
-        sign, size = off
-        return msg + ": " + " and ".join(w for w in ["its sign is wrong" if sign else "",
-                                                    f"it is {size}" if size else ""] if w) + "."
+        off = _factor(mine, exp, "its sign is wrong", "it is ")
+        return msg + (f": {off}." if off is not None else ".")
 
     def _factor_text(self, st: Statement, v: str) -> str | None:
         """The user's own text for the local gradient, in `factor * dv` or `dv * factor`."""
