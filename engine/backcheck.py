@@ -13,12 +13,11 @@ the forward values and the current d values bound. User text is never run as Pyt
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -348,7 +347,6 @@ class _Check:
     def _forward(self, values: Mapping) -> None:
         """Every forward variable's value: inputs from the code or the request, stages by the
         engine's forward pass over each statement."""
-        self.env: dict[str, np.ndarray] = {}
         missing = [n for n in self.free if n not in values]
         if missing:
             raise missing_values(missing, self.free[missing[0]])
@@ -357,8 +355,7 @@ class _Check:
                 self.warnings.append(f"value for {name} ignored: the code does not use it")
             elif name in self.stages:
                 self.warnings.append(f"value for {name} ignored: the forward pass computes it")
-        for name in self.free:
-            self.env[name] = as_value(values[name], name, self.max_elements)
+        self.env = {name: as_value(values[name], name, self.max_elements) for name in self.free}
         for st in self.forward:
             v = st.target
             if v in values and v not in self.stages:
@@ -442,15 +439,14 @@ class _Check:
                     "only the output's gradient as data", *st.span,
                     hint=f"write d{self.output} = np.random.randn(...)")
             for name, span in [(st.target, st.target_span), *_reads(st).items()]:
-                if name in self.env or name in meaning:
-                    continue
-                meaning[name] = self._meaning(name, span)
+                if name not in self.env and name not in meaning:
+                    meaning[name] = self._meaning(name, span)
         for k, st in enumerate(self.backward):
             for g in st.rhs:
                 for node in g.inputs().values():
                     node.name = meaning.get(node.name, node.name)
             if meaning[st.target] != st.target:
-                self.backward[k] = dataclasses.replace(st, target=meaning[st.target])
+                self.backward[k] = replace(st, target=meaning[st.target])
                 if st is self.data_line:
                     self.data_line = self.backward[k]
         # a gradient no line assigns is named as the code names the others: d<output>d<v> in
