@@ -334,9 +334,9 @@ class _Check:
                    for a, b in _pairs(st.target, known) if a in assigned)
 
     @property
-    def _last(self) -> str | None:
+    def _last(self) -> str:
         """The last forward variable assigned so far: the output, unless data says otherwise."""
-        return self.forward[-1].target if self.forward else None
+        return self.forward[-1].target
 
     def _suggest(self, name: str) -> str | None:
         pool = self.names + ["d" + n for n in self.names] + [
