@@ -228,8 +228,9 @@ def _factor(got, right, sign: str, size: str) -> str | None:
 
 
 def _names(items) -> str:
+    """'a', 'a and b', 'a, b and c'; '' for no items."""
     items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 # --- the check ----------------------------------------------------------------------------------
