@@ -13,12 +13,11 @@ the forward values and the current d values bound. User text is never run as Pyt
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -213,21 +212,25 @@ def _num(x) -> str:
     return f"{float(x):.4g}"
 
 
-def _factor(r: float) -> tuple[bool, str] | None:
-    """How a number r times the right one is off: (its sign is wrong, how many times too large
-    or too small, or ""), or None when no finite factor says it (0, inf or nan)."""
-    r = float(r)  # a numpy number would warn where 1 / r overflows
+def _factor(got, right, sign: str, size: str) -> str | None:
+    """How got is off from right by one factor, in words: `sign` when its sign is wrong, and
+    `size` then how many times too large or too small; None when no finite factor says it (a
+    zero, inf or nan)."""
+    # floats: a numpy number would warn where 1 / r overflows
+    r = float(got) / float(right) if right != 0 else 0.0
     if not (r != 0 and math.isfinite(r) and math.isfinite(1 / r)):  # finite either way round
         return None
-    if abs(abs(r) - 1) <= RTOL:
-        return r < 0, ""
-    return r < 0, (f"{_num(abs(r))} times too large" if abs(r) > 1
-                   else f"{_num(1 / abs(r))} times too small (a missing factor?)")
+    words = [sign] if r < 0 else []
+    if abs(abs(r) - 1) > RTOL:
+        words.append(size + (f"{_num(abs(r))} times too large" if abs(r) > 1
+                             else f"{_num(1 / abs(r))} times too small (a missing factor?)"))
+    return " and ".join(words)
 
 
 def _names(items) -> str:
+    """'a', 'a and b', 'a, b and c'; '' for no items."""
     items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 # --- the check ----------------------------------------------------------------------------------
@@ -332,9 +335,9 @@ class _Check:
                    for a, b in _pairs(st.target, known) if a in assigned)
 
     @property
-    def _last(self) -> str | None:
+    def _last(self) -> str:
         """The last forward variable assigned so far: the output, unless data says otherwise."""
-        return self.forward[-1].target if self.forward else None
+        return self.forward[-1].target
 
     def _suggest(self, name: str) -> str | None:
         pool = self.names + ["d" + n for n in self.names] + [
@@ -345,7 +348,6 @@ class _Check:
     def _forward(self, values: Mapping) -> None:
         """Every forward variable's value: inputs from the code or the request, stages by the
         engine's forward pass over each statement."""
-        self.env: dict[str, np.ndarray] = {}
         missing = [n for n in self.free if n not in values]
         if missing:
             raise missing_values(missing, self.free[missing[0]])
@@ -354,8 +356,7 @@ class _Check:
                 self.warnings.append(f"value for {name} ignored: the code does not use it")
             elif name in self.stages:
                 self.warnings.append(f"value for {name} ignored: the forward pass computes it")
-        for name in self.free:
-            self.env[name] = as_value(values[name], name, self.max_elements)
+        self.env = {name: as_value(values[name], name, self.max_elements) for name in self.free}
         for st in self.forward:
             v = st.target
             if v in values and v not in self.stages:
@@ -439,15 +440,14 @@ class _Check:
                     "only the output's gradient as data", *st.span,
                     hint=f"write d{self.output} = np.random.randn(...)")
             for name, span in [(st.target, st.target_span), *_reads(st).items()]:
-                if name in self.env or name in meaning:
-                    continue
-                meaning[name] = self._meaning(name, span)
+                if name not in self.env and name not in meaning:
+                    meaning[name] = self._meaning(name, span)
         for k, st in enumerate(self.backward):
             for g in st.rhs:
                 for node in g.inputs().values():
                     node.name = meaning.get(node.name, node.name)
             if meaning[st.target] != st.target:
-                self.backward[k] = dataclasses.replace(st, target=meaning[st.target])
+                self.backward[k] = replace(st, target=meaning[st.target])
                 if st is self.data_line:
                     self.data_line = self.backward[k]
         # a gradient no line assigns is named as the code names the others: d<output>d<v> in
@@ -866,12 +866,9 @@ class _Check:
         msg = (f"d{u}[{at}] should get {_num(own[where])}{said} from this line, but it gives "
                f"{_num(value[where])}")
         big = np.unravel_index(np.argmax(np.abs(own)), own.shape)
-        off = _factor(value[big] / own[big]) if own[big] != 0 else None
-        if off and _close(value, value[big] / own[big] * own):  # one factor for every element
-            sign, size = off
-            said = " and ".join(w for w in ["has the wrong sign" if sign else "",
-                                            f"is {size}" if size else ""] if w)
-            return f"{msg}: every element it gives {said}."
+        off = _factor(value[big], own[big], "has the wrong sign", "is ")
+        if off is not None and _close(value, value[big] / own[big] * own):  # one factor for all
+            return f"{msg}: every element it gives {off}."
         return f"{msg} ({int(wrong.sum())} of {wrong.size} elements differ)."
 
     def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float) -> str:
@@ -882,12 +879,8 @@ class _Check:
         uses = f"{factor} = {_num(mine)}" if factor else _num(mine)
         msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
                f"but this line uses {uses}")
-        off = _factor(mine / exp) if exp != 0 else None
-        if off is None:
-            return msg + "."
-        sign, size = off
-        return msg + ": " + " and ".join(w for w in ["its sign is wrong" if sign else "",
-                                                    f"it is {size}" if size else ""] if w) + "."
+        off = _factor(mine, exp, "its sign is wrong", "it is ")
+        return msg + (f": {off}." if off is not None else ".")
 
     def _factor_text(self, st: Statement, v: str) -> str | None:
         """The user's own text for the local gradient, in `factor * dv` or `dv * factor`."""

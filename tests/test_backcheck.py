@@ -117,6 +117,15 @@ def test_equals_instead_of_plus_equals_at_a_fork_is_caught_where_it_overwrites()
     assert all(e["ok"] for e in r["lines"] if e["line"] < n)
 
 
+def test_overwriting_a_gradient_that_holds_nothing_known_says_before():
+    # line 7 adds no contribution (y is no stage), so line 8's dx holds none that it can name
+    code = "x = 2.0\ny = 3.0\nq = x * y\nf = q + y\ndq = 1.0\ndx = y * dq\ndx = dy\ndx = y * dq\n"
+    r = backward_check(code)
+    assert the_line(r, 8)["status"] == "wrong"
+    assert the_line(r, 8)["message"].startswith(
+        "dx was overwritten: it already held the gradient from before — use +=")
+
+
 def test_wrong_sign_in_a_local_gradient_names_the_right_one():
     code = changed(STAGED_CODE, "(-1.0 / (den**2))", "(1.0 / (den**2))")
     r = backward_check(code)
