@@ -608,7 +608,8 @@ class _Check:
         lines = [self._local_line(st) if kind == "local" else self._line(st, kind, of)
                  for st, (kind, of) in zip(self.backward, intents, strict=True)]
         lines = [e for e in lines if e is not None]
-        gradients = {n: self._final(n) for n in self.names if n not in self.stages}
+        gradients = {n: self._final(n) for n in self.names
+                     if n not in self.stages and (n in self.got or not self._label_only(n))}
         for e in [*lines, *gradients.values()]:
             e["message"] = self._respell(e["message"])
         return {
@@ -907,13 +908,22 @@ class _Check:
         k = slots[0]
         try:
             if gate.d is not None and np.ndim(self.env[v]) == 0 and gate.d[k] is not None:
-                return sym(gate.d[k](*xs, gate.read(y, *xs, **attrs), **attrs)).py
-            if gate.linear is not None:
+                py = sym(gate.d[k](*xs, gate.read(y, *xs, **attrs), **attrs)).py
+            elif gate.linear is not None:
                 g = Sym("d" + v, shape=np.shape(self.env[v]))
-                return sym(gate.linear[k](g, y, *xs, **attrs)).py
+                py = sym(gate.linear[k](g, y, *xs, **attrs)).py
+            else:
+                return None
         except (TypeError, ValueError, AttributeError):  # a gate whose math needs numbers
             return None
-        return None
+        # the staged code's private helpers (_rows, ...) mean nothing in the user's code
+        return None if re.search(r"\b_\w+\(", py) else py
+
+    def _label_only(self, name: str) -> bool:
+        """Whether every use of name is a slot that takes no gradient (integer labels)."""
+        readers = self.readers[name]
+        return bool(readers) and all(n.index in g._label_only() for v in readers
+                                     for g in self.stages[v].rhs for n in g.nodes if n.name == name)
 
     def _final(self, name: str) -> dict:
         """An input's gradient as the code leaves it, against the engine's."""

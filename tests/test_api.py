@@ -20,10 +20,6 @@ NEURON = {"expression": "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
           "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}}
 
 
-
-
-
-
 # --- /healthz, /api/ops, /api/presets --------------------------------------------------------
 
 def test_healthz_ok(client):

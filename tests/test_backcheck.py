@@ -515,9 +515,6 @@ def test_a_line_may_read_a_variable_and_its_gradient():
 # --- POST /api/backward-check -------------------------------------------------------------------
 
 
-
-
-
 def test_backward_check_notes_examples_pass(client):
     for code in (STAGED_CODE, NEURON_CODE, MATRIX_CODE):
         r = client.post("/api/backward-check", json={"code": code})
@@ -698,3 +695,28 @@ def test_the_outputs_gradient_given_as_data_may_be_written_dfdf(seed):
     np.testing.assert_array_equal(a["gradients"]["x"]["expected"], b["gradients"]["x"]["expected"])
     wrong = backward_check(notes.replace("2 * dfdf", "3 * dfdf"))
     assert [e["status"] for e in wrong["lines"]] == ["ok", "wrong"]
+
+
+SOFTMAX_CE = """Z = [[1.0, 2.0, 0.5], [0.1, 0.2, 3.0]]
+y = [0, 2]
+L = softmax_ce(Z, y)
+dL = 1.0
+"""
+
+
+def test_integer_labels_take_no_gradient_so_no_line_owes_one():
+    """softmax_ce's labels are not differentiable: a backward pass that gives dZ alone passes."""
+    z = np.array([[1.0, 2.0, 0.5], [0.1, 0.2, 3.0]])
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    p[[0, 1], [0, 2]] -= 1.0
+    r = backward_check(SOFTMAX_CE + f"dZ = {(p / 2).tolist()}\n")
+    assert r["passed"], r
+    assert set(r["gradients"]) == {"Z"}
+    assert np.allclose(r["gradients"]["Z"]["got"], p / 2, rtol=1e-12)
+
+
+def test_a_wrong_softmax_ce_gradient_is_explained_without_private_helper_names():
+    r = backward_check(SOFTMAX_CE + "dZ = dL * Z\n")
+    message = the_line(r, 5)["message"]
+    assert message.startswith("dZ[0, 0] should get -0.3844 from this line, but it gives 1"), message
+    assert "_softmax" not in message and "_rows" not in message

@@ -217,7 +217,6 @@ def test_overflowing_activations_are_reported_not_raised():
     assert "overflowed" in result["warnings"][0]
 
 
-
 @pytest.mark.parametrize("values", [
     [0.0, 5e-324],                # vanished relu activations: one unit in the last place apart
     [-6.1e-322, 9.6e-322],        # a few hundred subnormal steps: too few for 30 bins

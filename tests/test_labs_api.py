@@ -58,7 +58,6 @@ def test_gradient_flow_overflow_stays_strict_json(client):
         "Infinity" in [layer["grad_var"] for layer in data["layers"]]
 
 
-
 @pytest.mark.parametrize("body", [
     {"depth": 100, "width": 8, "batch": 4, "activation": "linear", "init": "xavier",
      "scale": 1e-5},

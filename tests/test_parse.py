@@ -540,7 +540,6 @@ def test_matmul_of_two_numbers_is_an_error_at_the_operator_not_a_crash(text):
     assert (err.value.start, err.value.end) == (0, len(text))
 
 
-
 @pytest.mark.parametrize(("a", "b"), [((2, 1, 3), (3,)), ((3,), (2, 3, 4))])
 def test_a_vector_with_a_stack_of_matrices_is_an_error_not_a_crash(a, b):
     values = {"W": np.ones(a), "x": np.ones(b)}

@@ -558,7 +558,6 @@ def test_numpy_random_numbers_past_the_size_limit_are_refused_before_they_are_ma
     assert e.value.start == 4
 
 
-
 def test_numpy_arrays_are_inputs_and_an_assignment_the_output_skips_is_named():
     """The notes' vectorised example: np.array([...]) is a list of numbers, as a list literal
     is; the output is the last line, and the line it does not read is named, not lost."""

@@ -172,8 +172,6 @@ def test_train_body_that_is_not_json_is_a_problem(client):
     assert_problem(r, 422)
 
 
-
-
 def test_a_worker_whose_function_raises_reports_it_and_is_gone():
     from anyio.from_thread import start_blocking_portal
 

@@ -907,7 +907,6 @@ def test_the_page_starts_and_says_why_when_the_layout_library_does_not_load(
     expect(page.locator("#preset option")).not_to_have_count(1)
 
 
-
 def pin_the_mul_gate(page: Page, base_url: str) -> None:
     """A fresh page (no link): the starting example, its * gate's explanation pinned."""
     open_page(page, base_url)
