@@ -11,6 +11,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import BODY_TOO_LARGE, BodyTimeout, BodyTooLarge, busy, problem
+from app.routers.pages import page_csp
 from app.security import headers
 from app.settings import Settings
 
@@ -38,8 +39,6 @@ class Doors:
     waits in a queue that cannot be served within its time limit."""
 
     def __init__(self, app: ASGIApp, settings: Settings):
-        from app.routers.pages import page_csp
-
         self.app = app
         self.max_body = settings.max_body
         self.body_timeout = settings.body_timeout
