@@ -30,7 +30,7 @@ CONTEXT = {"vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP}
 def page_csp() -> str:
     """The Content-Security-Policy of every response: it allows the inline scripts of the page
     templates (the import map among them), hashed as the pages render them."""
-    env = Jinja2Templates(directory=ROOT / "templates").env
+    env = templates.env
     return csp([h for name in env.list_templates(extensions=["html"])
                 for h in inline_hashes(env.get_template(name).render(CONTEXT))])
 
