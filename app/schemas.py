@@ -605,11 +605,11 @@ class TrainRequest(BaseModel):
     @model_validator(mode="after")
     def _fits(self) -> TrainRequest:
         rows, features, classes = TRAIN_SIZES[self.dataset]
-        batch = rows if self.batch == 0 else min(self.batch, rows)
-        iterations = self.epochs * -(-rows // batch)
+        minibatches = -(-rows // (self.batch or rows))  # 0, or more than the rows: one
+        iterations = self.epochs * minibatches
         if iterations > TRAIN_ITERATIONS:
             raise ValueError(f"{iterations:,} iterations ({self.epochs:,} epochs of "
-                             f"{-(-rows // batch):,} minibatches) is more than the limit of "
+                             f"{minibatches:,} minibatches) is more than the limit of "
                              f"{TRAIN_ITERATIONS:,}; use fewer epochs or a bigger batch")
         width = features * self.hidden + self.hidden * classes if self.hidden else (
             features * classes)
