@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
-    POOL.configure(settings.processes, settings.worker_memory)
+    # workers started already keep their memory cap
+    POOL.size, POOL.memory = settings.processes, settings.worker_memory
     POOL.start()  # in the background: the first requests do not wait for them
     compile_text("0")  # the parser's tables are built now, not during a request's turn
     problems.install(app)
