@@ -21,7 +21,6 @@ templates = Jinja2Templates(directory=ROOT / "templates")
 NODE_MODULES = ROOT / "node_modules"
 STATIC = "/static"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
-          ".map": "application/json", ".json": "application/json",
           ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf"}
 CONTEXT = {"vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP}
 
