@@ -37,13 +37,12 @@ VENDOR_FILES: dict[str, tuple[str, ...]] = {
     "@observablehq/plot": ("dist/*.js",),
     "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"),
     # the editor: CodeMirror 6 and the packages it imports
-    "codemirror": ("dist/**/*.js",),
     "@codemirror/*": ("dist/**/*.js", "dist/**/*.css"),
     "@lezer/*": ("dist/**/*.js",),
-    "@marijn/find-cluster-break": ("src/*.js", "dist/*.js"),
-    "style-mod": ("src/*.js", "dist/*.js"),
+    "@marijn/find-cluster-break": ("src/*.js",),
+    "style-mod": ("src/*.js",),
     "w3c-keyname": ("*.js",),
-    "crelt": ("*.js", "dist/*.js"),
+    "crelt": ("*.js",),
 }
 
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
