@@ -200,10 +200,6 @@ class Pool:
         self._waiters: deque[asyncio.Future] = deque()
         self._count = 0  # workers alive or starting
 
-    def configure(self, size: int, memory: int) -> None:
-        """Set size and memory cap; workers started before keep theirs."""
-        self.size, self.memory = size, memory
-
     def start(self) -> None:
         """Start the workers now, in the background, rather than for the first requests (not
         in a worker: a worker re-imports the server's main module, which may create an app)."""
@@ -283,7 +279,7 @@ class Pool:
         self.give(worker)
 
     def pids(self) -> list[int]:
-        """The idle workers' process ids (for tests and the abuse bench)."""
+        """The idle workers' process ids (for tests)."""
         with self._lock:
             return [w.pid for w in self._idle]
 

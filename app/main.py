@@ -68,15 +68,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="chainrule", version="0.1.0", description=DESCRIPTION,
         docs_url=None, redoc_url=None, default_response_class=StrictJSONResponse,
-        lifespan=_lifespan,
+        lifespan=_lifespan, exception_handlers=problems.HANDLERS,
         # no OpenTelemetry: its check for a configured provider costs every request's turn
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
-    POOL.configure(settings.processes, settings.worker_memory)
+    # workers started already keep their memory cap
+    POOL.size, POOL.memory = settings.processes, settings.worker_memory
     POOL.start()  # in the background: the first requests do not wait for them
     compile_text("0")  # the parser's tables are built now, not during a request's turn
-    problems.install(app)
     app.include_router(api.router)
     app.include_router(labs.router)
     app.include_router(pages.router)

@@ -11,6 +11,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import BODY_TOO_LARGE, BodyTimeout, BodyTooLarge, busy, problem
+from app.routers.pages import page_csp
 from app.security import headers
 from app.settings import Settings
 
@@ -38,8 +39,6 @@ class Doors:
     waits in a queue that cannot be served within its time limit."""
 
     def __init__(self, app: ASGIApp, settings: Settings):
-        from app.routers.pages import page_csp
-
         self.app = app
         self.max_body = settings.max_body
         self.body_timeout = settings.body_timeout
@@ -94,15 +93,9 @@ class Doors:
             return problem(400, "The path holds a control character or an invalid escape.")
         if scope["method"] not in _BODIES:
             return None
-        length = kind = None
-        chunked = False
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                length = value
-            elif key == b"content-type":
-                kind = value
-            elif key == b"transfer-encoding":
-                chunked = True
+        headers = dict(scope["headers"])
+        length, kind = headers.get(b"content-length"), headers.get(b"content-type")
+        chunked = b"transfer-encoding" in headers
         has_body = chunked or (length is not None and length.strip(b"0") != b"")
         if has_body and (kind is None or kind.split(b";", 1)[0].strip().lower() != _JSON):
             return problem(415, "The request body must be JSON, sent with Content-Type: "

@@ -6,7 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
@@ -137,11 +137,11 @@ async def internal_error(request: Request, exc: Exception) -> StrictJSONResponse
                    type=INTERNAL, title="Internal error")
 
 
-def install(app: FastAPI) -> None:
-    """Register the problem+json handlers on `app`."""
-    app.add_exception_handler(ExpressionError, expression_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(TimeLimitExceeded, time_limit)
-    app.add_exception_handler(WorkerLost, worker_lost)
-    app.add_exception_handler(Exception, internal_error)
+HANDLERS = {  # the app's exception handlers: every error answered as problem+json
+    ExpressionError: expression_error,
+    RequestValidationError: validation_error,
+    HTTPException: http_error,
+    TimeLimitExceeded: time_limit,
+    WorkerLost: worker_lost,
+    Exception: internal_error,
+}

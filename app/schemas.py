@@ -64,11 +64,6 @@ OutValue = Annotated[OutNumber | OutNested, Field(
 # --- requests --------------------------------------------------------------------------------
 
 _XYZ = {"x": -2, "y": 5, "z": -4}
-_NEURON = {
-    "expression": "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
-    "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3},
-    "expand": True,
-}
 
 
 class CircuitRequest(BaseModel):
@@ -76,7 +71,8 @@ class CircuitRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"expression": "(x + y) * z", "values": _XYZ, "expand": False},
-        _NEURON,
+        {"expression": "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
+         "values": {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}, "expand": True},
         {"expression": "sum(relu(W @ x))", "values": {
             "W": {"randn": [3, 4], "seed": 0}, "x": [1, 2, 3, 4]}},
     ]})
@@ -609,11 +605,11 @@ class TrainRequest(BaseModel):
     @model_validator(mode="after")
     def _fits(self) -> TrainRequest:
         rows, features, classes = TRAIN_SIZES[self.dataset]
-        batch = rows if self.batch == 0 else min(self.batch, rows)
-        iterations = self.epochs * -(-rows // batch)
+        minibatches = -(-rows // (self.batch or rows))  # 0, or more than the rows: one
+        iterations = self.epochs * minibatches
         if iterations > TRAIN_ITERATIONS:
             raise ValueError(f"{iterations:,} iterations ({self.epochs:,} epochs of "
-                             f"{-(-rows // batch):,} minibatches) is more than the limit of "
+                             f"{minibatches:,} minibatches) is more than the limit of "
                              f"{TRAIN_ITERATIONS:,}; use fewer epochs or a bigger batch")
         width = features * self.hidden + self.hidden * classes if self.hidden else (
             features * classes)

@@ -13,8 +13,6 @@ import base64
 import hashlib
 import re
 
-from jinja2 import Environment
-
 # Bare module names the pages import, and where /vendor/ serves them.
 _ESM = {  # package -> its ES module entry inside the package
     **{f"@codemirror/{name}": "dist/index.js" for name in (
@@ -39,13 +37,12 @@ VENDOR_FILES: dict[str, tuple[str, ...]] = {
     "@observablehq/plot": ("dist/*.js",),
     "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"),
     # the editor: CodeMirror 6 and the packages it imports
-    "codemirror": ("dist/**/*.js",),
     "@codemirror/*": ("dist/**/*.js", "dist/**/*.css"),
     "@lezer/*": ("dist/**/*.js",),
-    "@marijn/find-cluster-break": ("src/*.js", "dist/*.js"),
-    "style-mod": ("src/*.js", "dist/*.js"),
+    "@marijn/find-cluster-break": ("src/*.js",),
+    "style-mod": ("src/*.js",),
     "w3c-keyname": ("*.js",),
-    "crelt": ("*.js", "dist/*.js"),
+    "crelt": ("*.js",),
 }
 
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
@@ -77,11 +74,6 @@ def vendor_file(path: str) -> tuple[str, str] | None:
 def sha256(text: str) -> str:
     """A CSP source for an inline script of exactly this text."""
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-def import_map_json(env: Environment) -> str:
-    """The import map as base.html writes it (Jinja's tojson, so the hash matches)."""
-    return env.from_string("{{ import_map|tojson }}").render(import_map=IMPORT_MAP)
 
 
 def inline_hashes(html: str) -> list[str]:

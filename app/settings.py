@@ -37,8 +37,8 @@ def _positive(name: str, kind: type, default: float) -> float:
         return default
     try:
         value = kind(text)
+        if value > 0:
+            return value
     except ValueError:
-        raise ValueError(f"{name}={text!r}: expected a positive {kind.__name__}") from None
-    if not value > 0:
-        raise ValueError(f"{name}={text!r}: expected a positive {kind.__name__}")
-    return value
+        pass
+    raise ValueError(f"{name}={text!r}: expected a positive {kind.__name__}")

@@ -21,7 +21,6 @@ templates = Jinja2Templates(directory=ROOT / "templates")
 NODE_MODULES = ROOT / "node_modules"
 STATIC = "/static"
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
-          ".map": "application/json", ".json": "application/json",
           ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf"}
 CONTEXT = {"vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP}
 
@@ -30,7 +29,7 @@ CONTEXT = {"vendor": VENDOR, "static": STATIC, "import_map": IMPORT_MAP}
 def page_csp() -> str:
     """The Content-Security-Policy of every response: it allows the inline scripts of the page
     templates (the import map among them), hashed as the pages render them."""
-    env = Jinja2Templates(directory=ROOT / "templates").env
+    env = templates.env
     return csp([h for name in env.list_templates(extensions=["html"])
                 for h in inline_hashes(env.get_template(name).render(CONTEXT))])
 
