@@ -89,10 +89,12 @@ def _straddles(kink_nodes, vals_up, vals_down) -> bool:
             continue  # this input does not reach the gate
         if gate.kink(*up, **node.attrs) or gate.kink(*down, **node.attrs):
             return True
-        ones = 1.0 if type(vals_up[node.index]) is float else np.ones_like(vals_up[node.index])
+        # on numpy scalars: inf or nan where math would raise (e^800 on elu's unused branch)
+        ones = np.ones_like(vals_up[node.index])
         with np.errstate(all="ignore"):
-            local_up = gate.vjp(ones, vals_up[node.index], *up, **node.attrs)
-            local_down = gate.vjp(ones, vals_down[node.index], *down, **node.attrs)
+            local_up = gate.vjp(ones, *map(np.asarray, [vals_up[node.index], *up]), **node.attrs)
+            local_down = gate.vjp(ones, *map(np.asarray, [vals_down[node.index], *down]),
+                                  **node.attrs)
         if any(not np.array_equal(u, d) for u, d in zip(local_up, local_down, strict=True)
                if u is not None):
             return True

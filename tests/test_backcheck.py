@@ -720,3 +720,13 @@ def test_a_wrong_softmax_ce_gradient_is_explained_without_private_helper_names()
     message = the_line(r, 5)["message"]
     assert message.startswith("dZ[0, 0] should get -0.3844 from this line, but it gives 1"), message
     assert "_softmax" not in message and "_rows" not in message
+
+
+def test_a_gate_whose_local_gradient_overflows_is_judged_not_a_server_error(client):
+    """x ** x at 200: each slot's share (x * x**(x - 1), x**x * ln x) overflows to inf, as the
+    engine's own gradient does; math.pow raised there before."""
+    code = "x = 200.0\nf = x ** x\ndf = 1.0\ndx = x * x ** (x - 1) * df\ndx += 3 * df\n"
+    r = client.post("/api/backward-check", json={"code": code})
+    assert r.status_code == 200, r.text
+    body = strict(r.text)
+    assert [line["status"] for line in body["lines"]] == ["ok", "ok", "wrong"]

@@ -110,3 +110,13 @@ def test_check_of_a_non_finite_circuit_is_quiet(h, expr, values):
     r = trace(expr, values).check(h=h)
     assert r["h"] == h and not r["passed"]
     json.dumps(r, allow_nan=False)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_local_derivative_that_overflows_on_its_unused_branch_is_checked():
+    """elu's derivative at 800 is 1, from the branch for x > 0; e^800 on the other branch
+    overflows a Python float."""
+    r = trace("elu(x) * y", {"x": 800, "y": 3}).check()
+    assert r["passed"]
+    assert r["inputs"]["x"]["analytic"] == 3.0 and r["inputs"]["y"]["analytic"] == 800.0
+    assert r["inputs"]["x"]["numeric"] == pytest.approx(3.0, rel=1e-6)
