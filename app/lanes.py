@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import anyio
 import numpy as np
 
-from app.problems import TimeLimitExceeded, WorkerLost
+from app.problems import NoWorker, TimeLimitExceeded, WorkerLost
 from app.settings import Settings
 from engine import ExpressionError
 
@@ -304,7 +304,7 @@ async def run_in_worker(fn: Callable[..., T], *args: Any, limit: float | None) -
     try:
         worker = await POOL.take(deadline)
     except TimeoutError:
-        raise TimeLimitExceeded(limit or 0) from None
+        raise NoWorker(limit or 0) from None
     try:
         kind, result = await _message(worker, deadline, limit, (fn, args, False))
     except BaseException:  # over the time limit, cancelled, or the worker ended

@@ -68,7 +68,7 @@ class Doors:
             refusal = self._refusal(scope)
             if refusal is None and _computes(scope):
                 if self.computing >= self.most:
-                    refusal = busy(self.computing)
+                    refusal = busy(f"{self.computing} requests are being computed already")
                 else:
                     self.computing, computes = self.computing + 1, True
             if refusal is not None:

@@ -35,6 +35,14 @@ class TimeLimitExceeded(Exception):
         self.seconds = seconds
 
 
+class NoWorker(Exception):
+    """No worker process came free within the request's time limit (the server is busy)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"no worker came free within {seconds:g} s")
+        self.seconds = seconds
+
+
 class WorkerLost(Exception):
     """The worker process running the request ended before it answered."""
 
@@ -124,11 +132,14 @@ async def worker_lost(request: Request, exc: WorkerLost) -> StrictJSONResponse:
     return problem(503, detail, type=WORKER_LOST, title="Computation stopped")
 
 
-def busy(computing: int) -> StrictJSONResponse:
-    """The answer to a request to compute past the number that may be in progress at once."""
-    detail = (f"The server is busy: {computing} requests are being computed already; "
-              "try again in a moment.")
-    return problem(503, detail, type=BUSY, title="Busy", headers={"retry-after": "1"})
+def busy(reason: str) -> StrictJSONResponse:
+    """The answer to a request the server has no room to compute now."""
+    return problem(503, f"The server is busy: {reason}; try again in a moment.", type=BUSY,
+                   title="Busy", headers={"retry-after": "1"})
+
+
+async def no_worker(request: Request, exc: NoWorker) -> StrictJSONResponse:
+    return busy(f"no worker process came free within {exc.seconds:g} s")
 
 
 async def internal_error(request: Request, exc: Exception) -> StrictJSONResponse:
@@ -142,6 +153,7 @@ HANDLERS = {  # the app's exception handlers: every error answered as problem+js
     RequestValidationError: validation_error,
     HTTPException: http_error,
     TimeLimitExceeded: time_limit,
+    NoWorker: no_worker,
     WorkerLost: worker_lost,
     Exception: internal_error,
 }

@@ -349,8 +349,9 @@ STATUSES = {
     422: "The request does not match the schema or its bounds (detail says which field and "
          "why).",
     503: f"The computation took longer than the time limit ({Settings.time_limit:g} s by "
-         "default), its worker process ended, or too many requests are being computed already "
-         "(answered at once, with Retry-After).",
+         "default), its worker process ended, too many requests are being computed already "
+         "(answered at once), or no worker came free within the time limit (both with "
+         "Retry-After).",
 }
 # Problem's schema is in the document's components: /api/labs/train names it as a model.
 ERRORS: dict[int | str, dict[str, Any]] = {status: {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 
 from app.lanes import POOL, STREAMS, run_in_worker, stream_in_worker
-from app.problems import TimeLimitExceeded, WorkerLost
+from app.problems import HANDLERS, NoWorker, TimeLimitExceeded, WorkerLost
 from engine import ExpressionError
 
 
@@ -70,6 +71,25 @@ def test_a_job_over_the_time_limit_is_killed_and_replaced(portal):
     assert wait_until(lambda: sum(map(gone, before)) == 1), "the stopped worker still runs"
     assert call(portal, sum, [2, 3]) == 5  # a new worker answers
     assert wait_until(lambda: len(POOL.pids()) == POOL.size)
+
+
+def test_a_job_that_finds_no_free_worker_within_its_limit_is_told_the_server_is_busy(portal):
+    """Its time ran out waiting, not computing: 'try a smaller expression' would be wrong."""
+    async def scenario():
+        async with anyio.create_task_group() as tg:
+            for _ in range(POOL.size):
+                tg.start_soon(lambda: run_in_worker(time.sleep, 2, limit=30))
+            await anyio.sleep(0.5)
+            with pytest.raises(NoWorker):
+                await run_in_worker(sum, [1, 2], limit=0.2)
+
+    portal.call(scenario)
+    answer = portal.call(HANDLERS[NoWorker], None, NoWorker(0.2))
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    problem = json.loads(answer.body)
+    assert problem["type"] == "urn:chainrule:problem:busy"
+    assert problem["detail"] == ("The server is busy: no worker process came free within "
+                                 "0.2 s; try again in a moment.")
 
 
 def test_expression_errors_come_back_as_they_are(portal):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 
 import engine
 from app.lanes import computing, run_in_worker
-from app.problems import TimeLimitExceeded
+from app.problems import NoWorker, TimeLimitExceeded
 from app.responses import EncodedJSON, StrictJSONResponse, dumps
 from app.schemas import (
     ERRORS,
@@ -100,8 +100,8 @@ async def _run(request: Request, body: CircuitRequest, method: Callable[..., dic
             raise TimeLimitExceeded(remaining)
         result = await run_in_worker(traced_job, text, values, expand, method, *args,
                                      limit=remaining)
-    except TimeLimitExceeded:
-        raise TimeLimitExceeded(limit) from None
+    except (TimeLimitExceeded, NoWorker) as e:  # of the whole limit, not what remained
+        raise type(e)(limit) from None
     return EncodedJSON(result)
 
 
