@@ -507,57 +507,44 @@ class _Check:
 
     # the right answer, stage by stage
 
-    def _contrib(self, v: str, seed) -> dict[str, np.ndarray]:
-        """Stage v's contribution to the gradient of each name it reads, seeded with its own
-        gradient `seed`: the engine's backward pass over the statement's circuit."""
+    def _shares(self, v: str, seed) -> dict[str, list[np.ndarray]]:
+        """Stage v's contribution to the gradient of each name u it reads, seeded with its own
+        gradient `seed`, as one share per use of u: per gate input that takes u (the gate's vjp
+        there, from the engine's backward pass over the statement's circuit) and per list element
+        that is u itself. People write a line per use (x * x, x*y + y) or one for them all."""
         st = self.stages[v]
-        out: dict[str, np.ndarray] = {}
         seed = np.asarray(seed, dtype=float)
+        out: dict[str, list] = {u: [] for u in self.reads[v]}
         for k, g in enumerate(st.rhs):
             vals = _run(g, self.env)
             grads = g.backward(vals, (seed[k] if st.is_list else seed)[()])
-            for name, node in g.inputs().items():
-                c = grads[node.index]
-                if c is None:  # an integer label: it takes no gradient
-                    c = np.zeros_like(vals[node.index])
-                out[name] = c if name not in out else out[name] + c
-        return out
+            nums = [np.float64(x) if type(x) is float else x for x in vals]  # 1/0 is inf here
+            uses = [(g.output, grads[g.output.index])] if g.output.kind == "input" else []
+            for n in g.nodes:
+                takes = [j for j, i in enumerate(n.inputs) if i.kind == "input" and j not in
+                         GATES[n.op].nondiff] if n.index not in g._label_only() else []
+                if takes:
+                    parts = GATES[n.op].vjp(grads[n.index], nums[n.index],
+                                            *[nums[i.index] for i in n.inputs], **n.attrs)
+                    uses += [(n.inputs[j], parts[j]) for j in takes]
+            for i, c in uses:
+                shape = np.shape(self.env[i.name])
+                out[i.name].append(unbroadcast(np.asarray(c, dtype=float), shape)[()])
+        return {u: c or [self._zero(u)] for u, c in out.items()}  # labels take no gradient
 
-    def _slots(self, v: str, u: str) -> list[int]:
-        """The input slots of stage v's one gate that take u, when it is one gate."""
-        st = self.stages[v]
-        out = st.rhs[0].output
-        if st.is_list or len(st.rhs) != 1 or out.kind != "gate":
-            return []
-        return [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
-
-    def _shares(self, v: str, u: str, seed) -> list[np.ndarray]:
-        """Stage v's contribution to du, seeded with `seed`: one share, or one per input slot
-        when v is one gate that takes u in several slots (x * x: the engine's staged code, and
-        many people, write a line per slot)."""
-        if self.parts[(v, u)] == 1:
-            return [self._contrib(v, seed)[u]]
-        g = self.stages[v].rhs[0]
-        vals = _run(g, self.env)
-        out = g.output
-        # on numpy: inf or nan where math would raise (x ** x at 200)
-        parts = GATES[out.op].vjp(np.asarray(seed, dtype=float)[()], *map(
-            np.asarray, [vals[out.index], *[vals[i.index] for i in out.inputs]]), **out.attrs)
-        shape = np.shape(self.env[u])
-        return [unbroadcast(np.asarray(parts[k], dtype=float), shape)[()]
-                for k in self._slots(v, u)]
+    def _contrib(self, v: str, seed) -> dict[str, np.ndarray]:
+        """Stage v's whole contribution to the gradient of each name it reads."""
+        return {u: sum(c) for u, c in self._shares(v, seed).items()}
 
     def _reference(self) -> None:
         """Each stage's contribution to each variable it reads, seeded with the true gradient
         of the stage: the engine's backward pass, one statement at a time."""
-        self.parts = {(v, u): max(1, len(self._slots(v, u)))
-                      for v, names in self.reads.items() for u in names}
+        self.parts: dict[tuple[str, str], int] = {}  # (v, u): how many uses of u v makes
         self.ref: dict[str, np.ndarray] = {self.output: self.seed}
         self.ref_share: dict[tuple[str, int, str], np.ndarray] = {}
         for v in reversed(list(self.stages)):
-            g = self.ref[v] if v in self.ref else self._zero(v)
-            for u in self.reads[v]:
-                shares = self._shares(v, u, g)
+            for u, shares in self._shares(v, self.ref.get(v, self._zero(v))).items():
+                self.parts[(v, u)] = len(shares)
                 for i, c in enumerate(shares):
                     self.ref_share[(v, i, u)] = c
                 c = sum(shares)
@@ -599,7 +586,7 @@ class _Check:
             for v in of:
                 self.adders.setdefault((st.target[1:], v), []).append(st.line)
         self.got: dict[str, np.ndarray] = {}
-        # a contribution is a share (stage, slot) of a stage's contribution (see _shares)
+        # a contribution is a share (stage, use) of a stage's contribution (see _shares)
         self.covered = {n: set() for n in self.names}  # shares the code's d<n> holds
         self.should = {n: set() for n in self.names}  # those a right backward pass holds here
         self.lost = {n: {} for n in self.names}  # shares overwritten, and by which line
@@ -638,7 +625,7 @@ class _Check:
         return np.zeros_like(self.env[name])[()]
 
     def _share_keys(self, v: str, u: str) -> list[tuple[str, int]]:
-        """The shares (v, slot) of stage v's contribution to du."""
+        """The shares (v, use) of stage v's contribution to du."""
         return [(v, i) for i in range(self.parts[(v, u)])]
 
     def _line(self, st: Statement, kind: str, of: list[str]) -> dict:
@@ -675,7 +662,7 @@ class _Check:
             # the forward value guess written for its gradient: with dguess there, it is right
             swapped = guess in _reads(st) and _close(
                 _value(st, {**self._scope(st, fair=True), guess: self._current(guess)},
-                       self.limits), sum(self._shares(guess, u, self._current(guess))))
+                       self.limits), self._contrib(guess, self._current(guess))[u])
             faults.append(f"this line reads {guess}, the forward value, where the gradient "
                           f"d{guess} belongs: d{u}'s contribution through {guess} is the local "
                           f"gradient times d{guess}." if swapped else
@@ -686,7 +673,7 @@ class _Check:
             faults.append(f"d{u} has no value before this line: the first line for d{u} "
                           "uses =, the later ones +=.")
         # the shares this line adds: those of its stages still missing from du (or, where a
-        # stage takes u in several slots, the next one of them)
+        # stage uses u more than once, one of them)
         adds: list[tuple[str, int]] = []
         shares: dict[tuple[str, int], np.ndarray] = {}
         for v in valid:
@@ -696,7 +683,7 @@ class _Check:
                 where = f" (line {earlier[0]})" if earlier else ""
                 faults.append(f"d{u} already holds its contribution through {v}{where}: this "
                               "line adds it a second time.")
-            shares.update(zip(self._share_keys(v, u), self._shares(v, u, self._current(v)),
+            shares.update(zip(self._share_keys(v, u), self._shares(v, self._current(v))[u],
                               strict=True))
             adds += left or self._share_keys(v, u)
         for v in valid:  # dv read before every contribution to it was added
@@ -720,12 +707,12 @@ class _Check:
         else:
             base = before if self_read and before is not None else 0.0
             own = base + sum((shares[k] for k in adds), self._zero(u))
-            if len(adds) > 1 and len({k[0] for k in adds}) == 1 and _close(
-                    fair, base + shares[adds[0]]) and (not _close(fair, own) or any(
-                    n > st.line for n in self.adders[(u, adds[0][0])])):
-                # one slot of several (where the numbers cannot tell, as at 0, a later line
-                # for the same stage says so)
-                adds, own = adds[:1], base + shares[adds[0]]
+            one = [k for k in adds if _close(fair, base + shares[k])]
+            if len(adds) > 1 and len({k[0] for k in adds}) == 1 and one and (not _close(
+                    fair, own) or any(n > st.line for n in self.adders[(u, adds[0][0])])):
+                # one use of several, in any order (where the numbers cannot tell, as at 0, a
+                # later line for the same stage says so)
+                adds, own = one[:1], base + shares[one[0]]
             if kind != "none" and not _close(fair, own):
                 faults.append(self._wrong_value(st, u, valid, fair, own))
             if st.op == "=" and not self_read and self.should[u]:
@@ -897,9 +884,10 @@ class _Check:
     def _formula(self, v: str, u: str) -> str | None:
         """The local gradient as code, written by the gate's own derivative run on symbols,
         when stage v is one gate (for a matrix gate: the whole contribution, dD.dot(X.T))."""
-        slots = self._slots(v, u)
         out = self.stages[v].rhs[0].output
-        if len(slots) != 1 or any(i.kind == "gate" for i in out.inputs):
+        slots = [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
+        if self.stages[v].is_list or len(slots) != 1 or any(i.kind == "gate"
+                                                             for i in out.inputs):
             return None
         gate = GATES[out.op]
         xs = [Sym(i.name, shape=np.shape(self.env[i.name])) if i.kind == "input"

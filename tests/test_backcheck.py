@@ -3,6 +3,8 @@ classic mistake is caught at the line that makes it, with a message that names i
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from helpers import assert_problem as problem
@@ -345,6 +347,48 @@ def test_a_stage_that_uses_a_variable_twice_may_take_a_line_per_use():
         "dx holds only part of its contribution through f (1 of 2 uses of x)")
 
 
+PER_USE = "x = 2.0\ny = 3.0\n"
+COMPOUND = PER_USE + "q = x*y + y\nf = q * q\ndq = 2 * q\ndx = y * dq\n"  # q = 9, dq = 18
+LISTED = PER_USE + "v = [x*y, y]\nf = sum(v * v)\ndv = 2 * v\ndx = y * dv[0]\n"  # dv = [12, 6]
+THREE = PER_USE + "q = x*y + y*y\nf = q * q\ndq = 2 * q\ndx = y * dq\n"  # q = 15, dq = 30
+
+
+@pytest.mark.parametrize("code, dx, dy", [
+    (COMPOUND + "dy = x * dq\ndy += dq", 54, 54),
+    (COMPOUND + "dy = dq\ndy += x * dq", 54, 54),
+    (COMPOUND + "dy = (x + 1) * dq", 54, 54),
+    (LISTED + "dy = x * dv[0]\ndy += dv[1]", 36, 30),
+    (LISTED + "dy = dv[1]\ndy += x * dv[0]", 36, 30),
+    (THREE + "dy = x * dq\ndy += y * dq\ndy += y * dq", 90, 240),
+    (THREE + "dy = y * dq\ndy += x * dq\ndy += y * dq", 90, 240),
+    (THREE + "dy = x * dq\ndy += 2 * y * dq", 90, 240),  # one use, then the two left at once
+])
+def test_a_compound_or_list_stage_may_take_a_line_per_use(code, dx, dy):
+    r = backward_check(code)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), r["lines"]
+    assert (r["gradients"]["x"]["got"], r["gradients"]["y"]["got"]) == (dx, dy)
+
+
+@pytest.mark.parametrize("code, message", [
+    (COMPOUND + "dy = x * dq", "through q (1 of 2 uses of y)"),
+    (LISTED + "dy = dv[1]", "through v (1 of 2 uses of y)"),
+    (THREE + "dy = y * dq\ndy += x * dq", "through q (2 of 3 uses of y)"),
+])
+def test_a_line_per_use_with_a_use_left_out_says_how_many_uses_dy_holds(code, message):
+    r = backward_check(code)
+    assert all(e["ok"] for e in r["lines"]) and not r["passed"]
+    assert r["gradients"]["y"]["message"] == "dy holds only part of its contribution " + message
+
+
+def test_a_wrong_line_for_a_stage_of_several_uses_is_judged_against_the_whole_contribution():
+    r = backward_check(COMPOUND + "dy = 5 * dq")
+    assert the_line(r, 7)["message"] == ("the local gradient of q = x*y + y with respect to y "
+                                         "is 3, but this line uses 5: it is 1.667 times too large.")
+    r = backward_check(COMPOUND + "dy = x * dq\ndy += x * dq")  # one use added twice
+    assert [e["status"] for e in r["lines"]] == ["ok", "ok", "ok", "wrong"]
+    assert r["gradients"]["y"]["got"] == 72
+
+
 def test_accumulating_by_reading_the_gradient_itself_is_like_plus_equals():
     code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = q\ndx = dx + 2 * dq"
     r = backward_check(code)
@@ -673,6 +717,43 @@ def test_generated_staged_code_passes_and_an_overwritten_fork_is_caught(text, va
     r = backward_check("\n".join(lines))
     assert r["first_wrong"] == k + 1
     assert the_line(r, k + 1)["message"].startswith(f"{name} was overwritten")
+
+
+@st.composite
+def per_use_passes(draw) -> tuple[str, dict[str, float]]:
+    """A stage q of terms like x, x*y or y*y, as a sum or as a list, and a backward pass with one
+    line per use of a variable in q, in any order; with the exact gradients."""
+    vals = {n: float(draw(st.integers(-3, 3))) for n in "xyz"}
+    terms = draw(st.lists(st.lists(st.sampled_from("xyz"), min_size=1, max_size=2), min_size=1,
+                          max_size=4))
+    listed = draw(st.booleans())
+    product = [math.prod(vals[n] for n in t) for t in terms]
+    text = [" * ".join(t) for t in terms]
+    forward = f"q = [{', '.join(text)}]\nf = sum(q * q)" if listed else (
+        f"q = {' + '.join(text)}\nf = q * q")
+    uses, grads = [], {}
+    for i, t in enumerate(terms):
+        dq = f"dq[{i}]" if listed else "dq"
+        for j, n in enumerate(t):
+            other = t[1 - j] if len(t) == 2 else None
+            uses.append((n, f"{other} * {dq}" if other else dq))
+            grads[n] = grads.get(n, 0.0) + 2 * (product[i] if listed else sum(product)) * (
+                vals[other] if other else 1.0)
+    lines, seen = [], set()
+    for n, rhs in draw(st.permutations(uses)):
+        lines.append(f"d{n} {'+=' if n in seen else '='} {rhs}")
+        seen.add(n)
+    given = "".join(f"{n} = {vals[n]}\n" for n in sorted(grads))
+    return given + forward + "\ndq = 2 * q\n" + "\n".join(lines), grads
+
+
+@settings(max_examples=60, deadline=None)
+@given(per_use_passes())
+def test_a_line_per_use_of_a_variable_in_a_stage_passes(case):
+    code, grads = case
+    r = backward_check(code)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (code, r["lines"])
+    assert {n: g["got"] for n, g in r["gradients"].items()} == grads, code
 
 
 def test_a_forward_variable_named_like_a_local_gradient_is_not_assigned_by_the_backward_pass():
