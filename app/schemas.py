@@ -66,7 +66,7 @@ OutValue = Annotated[OutNumber | OutNested, Field(
 _XYZ = {"x": -2, "y": 5, "z": -4}
 
 
-class CircuitRequest(BaseModel):
+class ExpressionRequest(BaseModel):
     """An expression (or short program) with values for its inputs."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
@@ -91,7 +91,19 @@ class CircuitRequest(BaseModel):
         return {k: v.model_dump() if isinstance(v, Randn) else v for k, v in self.values.items()}
 
 
-class GradcheckRequest(CircuitRequest):
+class CircuitRequest(ExpressionRequest):
+    """An expression with values for its inputs, and the gradient its backward pass starts from."""
+
+    grad: Value | None = Field(
+        None, description="The output's gradient, of the output's shape, where the backward "
+        "pass starts: the upstream gradient of a circuit that is part of a bigger one (the "
+        "notes' dD). Ones by default.")
+
+    def engine_grad(self) -> Any:
+        return self.grad.model_dump() if isinstance(self.grad, Randn) else self.grad
+
+
+class GradcheckRequest(ExpressionRequest):
     """A circuit request plus the step of the central differences."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [  # extra="forbid" inherited
@@ -118,7 +130,7 @@ class BackwardCheckRequest(BaseModel):
         default_factory=dict, description="Input values by name; they override literals "
         "assigned in the code.", examples=[{}])
 
-    engine_values = CircuitRequest.engine_values
+    engine_values = ExpressionRequest.engine_values
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -507,7 +519,7 @@ class CliffResponse(BaseModel):
 # --- the learning lab: gradient descent on a circuit, training a network ----------------------
 
 
-class DescentRequest(CircuitRequest):
+class DescentRequest(ExpressionRequest):
     """A circuit whose output is a scalar loss, and the inputs to descend on."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{  # extra="forbid" inherited

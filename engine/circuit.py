@@ -10,8 +10,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.errors import ExpressionError
 from engine.fns import shape_text
-from engine.graph import Graph, Limits, Node, acyclic_build
+from engine.graph import Graph, Limits, Node, acyclic_build, as_value
 from engine.ops import fmt_const
 
 PARSED_NODES = 100_000  # nodes of the parsed programs kept, the least recently used dropped first
@@ -79,9 +80,10 @@ def remember(text: str, expand: bool, limits: Limits | None, graph: Graph) -> Gr
 
 
 def trace(text: str, values: Mapping | None = None, *, expand: bool = False,
-          limits: Limits | None = None) -> Circuit:
-    """Parse `text`, run the forward and backward passes, and return the circuit."""
-    return Circuit(text, compile_text(text, expand, limits), values or {}, limits)
+          limits: Limits | None = None, grad=None) -> Circuit:
+    """Parse `text`, run the forward and backward passes, and return the circuit. The backward
+    pass starts from `grad`, the output's gradient (ones by default)."""
+    return Circuit(text, compile_text(text, expand, limits), values or {}, limits, grad)
 
 
 def jsonable(x):
@@ -201,7 +203,8 @@ def pytorch_str(v, dtype: str) -> str:
 
 
 class Circuit:
-    def __init__(self, text: str, graph: Graph, values: Mapping, limits: Limits | None = None):
+    def __init__(self, text: str, graph: Graph, values: Mapping, limits: Limits | None = None,
+                 grad=None):
         self.text = text
         self.graph = graph
         self.limits = limits
@@ -217,12 +220,18 @@ class Circuit:
         self.values = {k: v for k, v in values.items() if k in names}
         self.vals = graph.forward(self.values, limits)
         out = self.vals[graph.output.index]
-        if type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
+        if grad is not None:  # the upstream gradient of a circuit that is part of a bigger one
+            grad = as_value(grad, "the output's gradient", limits and limits.max_elements)
+            if np.shape(grad) != np.shape(out):
+                name = f" {graph.output.name}" if graph.output.name else ""
+                raise ExpressionError(f"the output's gradient has shape {shape_text(grad)}, but "
+                                      f"the output{name} has shape {shape_text(out)}")
+        elif type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
             self.warnings.append(
                 f"the output has shape {shape_text(out)}: the backward pass starts "
                 "from ones, so the gradients are those of the sum of its elements"
             )
-        self.grads = graph.backward(self.vals)
+        self.grads = graph.backward(self.vals, grad)
         del self.vals[len(graph.nodes):]  # gates' by-products: the backward pass has read them
         self.warnings += self._nonfinite() + getattr(graph, "unused", [])
         self.notes = [self._printed(*p) for p in getattr(graph, "prints", ())]

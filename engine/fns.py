@@ -33,8 +33,24 @@ def _wrap(s: Sym, prec: int, tex: bool = False) -> str:
     return rf"\left({text}\right)" if tex else f"({text})"
 
 
+def _number(s: Sym) -> float | None:
+    """The number a symbol writes down (2, -1.0), or None."""
+    try:
+        return float(s.py)
+    except ValueError:
+        return None
+
+
+# Two numbers are worked out, as the notes write a power's derivative: 2 * x, not 2 * x**(2 - 1.0)
+_WORK = {" + ": operator.add, " - ": operator.sub, " * ": operator.mul}
+
+
 def _binary(a, b, py_op: str, tex_op: str, prec: int) -> Sym:
     a, b = sym(a), sym(b)
+    na, nb = _number(a), _number(b)
+    if na is not None and nb is not None and py_op in _WORK:
+        v = _WORK[py_op](na, nb)
+        return sym(int(v) if v.is_integer() and abs(v) < 1e15 else v)
     # left-associative: the right operand must bind strictly tighter (a - (b - c))
     py = _wrap(a, prec) + py_op + _wrap(b, prec + 1)
     tex = _wrap(a, prec, True) + tex_op + _wrap(b, prec + 1, True)
@@ -48,6 +64,8 @@ def _fraction(a, b) -> Sym:
 
 def _power(a, b) -> Sym:
     a, b = sym(a), sym(b)
+    if _number(b) == 1:
+        return a
     # right-associative, and tighter than a unary minus on its left: (-x)**2, x**-1
     return Sym(_wrap(a, POW + 1) + "**" + _wrap(b, NEG), _wrap(a, ATOM, True) + f"^{{{b.tex}}}",
                POW)

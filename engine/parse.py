@@ -868,8 +868,9 @@ def _unexpected(tok: Token, expected: str, hint: str | None = None) -> Expressio
     if kind == "end":
         return ExpressionError(f"the input ends too early; expected {expected}", start, end)
     if kind == "sep" and text == "\n":
-        found = "the end of the line"
-    elif kind in _KIND_WORDS:
+        return ExpressionError(f"the line ends too early; expected {expected}", start, end,
+                               hint=hint)
+    if kind in _KIND_WORDS:
         found = f"{_KIND_WORDS[kind]} '{text}'"
     else:
         found = f"'{text}'"

@@ -122,6 +122,33 @@ def test_circuit_randn_value(client):
     assert body["gradients"]["W"][0] == [1.0, 2.0, 3.0, 4.0]  # d sum(Wx) / dW = ones * x^T
 
 
+def test_circuit_backward_pass_starts_from_the_given_output_gradient(client):
+    """The notes' matrix multiply D = W.dot(X) with dD given: dW = dD.dot(X.T), dX = W.T.dot(dD)."""
+    W, X, dD = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[1.0, -1.0], [2.0, 0.5]], [[1.0, 0.0],
+                                                                              [0.0, 2.0],
+                                                                              [-1.0, 3.0]]
+    body = {"expression": "D = W @ X", "values": {"W": W, "X": X}}
+    r = client.post("/api/circuit", json={**body, "grad": dD})
+    assert r.status_code == 200
+    got = r.json()
+    dW = [[sum(dD[i][k] * X[j][k] for k in range(2)) for j in range(2)] for i in range(3)]
+    dX = [[sum(W[k][i] * dD[k][j] for k in range(3)) for j in range(2)] for i in range(2)]
+    assert got["gradients"] == {"W": dW, "X": dX}
+    assert got["warnings"] == []  # no word of ones: the backward pass starts from dD
+    ones = client.post("/api/circuit", json=body).json()
+    assert "starts from ones" in ones["warnings"][0]
+
+
+@pytest.mark.parametrize(("grad", "message"), [
+    ([1.0, 2.0], "the output's gradient has shape 2, but the output D has shape 3×2"),
+    ({"randn": [2, 3], "seed": 0}, "the output's gradient has shape 2×3, but the output D has "
+                                   "shape 3×2")])
+def test_circuit_output_gradient_of_another_shape_is_400(client, grad, message):
+    r = client.post("/api/circuit", json={"expression": "D = W @ X", "grad": grad, "values": {
+        "W": {"randn": [3, 4], "seed": 0}, "X": {"randn": [4, 2], "seed": 1}}})
+    assert message in assert_problem(r, 400)["detail"]
+
+
 def test_circuit_value_overriding_a_literal_is_used_and_named_in_a_warning(client):
     program = "x = 3\ny = -4\nf = x * y"
     r = client.post("/api/circuit", json={"expression": program, "values": {"x": 1}})

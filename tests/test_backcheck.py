@@ -148,7 +148,7 @@ def test_missing_factor_in_a_local_gradient_says_how_far_off():
     n = line_of(code, "dxpy =")
     assert r["first_wrong"] == n
     message = the_line(r, n)["message"]
-    assert "local gradient of xpysqr = xpy**2 with respect to xpy is 2 * xpy" in message
+    assert "local gradient of xpysqr = xpy**2 with respect to xpy is 2 * xpy = -2," in message
     assert "2 times too small" in message
 
 

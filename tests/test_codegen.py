@@ -82,11 +82,23 @@ def test_staged_example_reads_like_the_notes():
     assert re.search(r"^dnum = \(invden\) \* df +#\(8\)$", bwd, re.M)
     assert re.search(r"^dden = \(-1\.0 / den\*\*2\) \* dinvden +#\(7\)$", bwd, re.M)
     assert re.search(r"^dsigx = \(1\) \* dden +#\(6\)$", bwd, re.M)
+    assert re.search(r"^dxpy = \(2 \* xpy\) \* dxpysqr +#\(5\)$", bwd, re.M)
     assert re.search(r"^dx \+= \(\(1 - sigx\) \* sigx\) \* dsigx +#\(3\)$", bwd, re.M)
     assert re.search(r"^dy \+= \(\(1 - sigy\) \* sigy\) \* dsigy +#\(1\)$", bwd, re.M)
     # x gets one `=` and then `+=` at each further fork
     assert len(re.findall(r"^dx = ", bwd, re.M)) == 1
     assert len(re.findall(r"^dx \+= ", bwd, re.M)) == 2
+
+
+@pytest.mark.parametrize(("expr", "local"), [
+    ("x**3", "(3 * x**2)"), ("x**0.5", "(0.5 * x**-0.5)"), ("x**-1", "(-1 * x**-2)"),
+    ("x**1", "(1 * x**0)")])
+def test_a_constant_power_is_differentiated_with_its_exponent_worked_out(expr, local):
+    code = trace(expr, {"x": 4.0}).code()
+    assert f"dx = {local} * d" in code["backward"]
+    ns: dict = {}
+    exec(code["source"], ns)  # the generated code runs and gives the engine's gradient
+    assert ns["dx"] == pytest.approx(float(trace(expr, {"x": 4.0}).gradients["x"]))
 
 
 def test_pasted_staged_example_gets_one_line_per_gate():

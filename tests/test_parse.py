@@ -342,6 +342,8 @@ def test_function_and_index_spans():
         ("1e999", "number too large", (0, 5), None),
         ("x + " + "9" * 5000, "number too large", (4, 5004), None),
         ("x = 5; y = 2 +", "ends too early", (14, 14), None),
+        ("q = x +\nf = q * z", "the line ends too early; expected an expression", (7, 8), None),
+        ("y = x.\nf = y", "the line ends too early; expected a name after '.'", (6, 7), None),
         ("a = х + 1", "'х' (CYRILLIC SMALL LETTER HA) at position 4", (4, 5), "'x'"),
         ("x − y", "MINUS SIGN", (2, 3), "'-'"),
         ("x × y", "MULTIPLICATION SIGN", (2, 3), "'*'"),

@@ -22,6 +22,7 @@ from app.schemas import (
     CodeResponse,
     DescentRequest,
     DescentResponse,
+    ExpressionRequest,
     GradcheckRequest,
     GradcheckResponse,
     Health,
@@ -52,7 +53,7 @@ def parse_job(text: str, expand: bool) -> Graph | None:
     return graph if len(graph.nodes) * US_PER_SCALAR_GATE * 1e-6 <= INLINE_SECONDS else None
 
 
-def traced_job(text: str, values: dict, expand: bool, method: Callable[..., dict],
+def traced_job(text: str, values: dict, expand: bool, grad: Any, method: Callable[..., dict],
                *args: Any) -> bytes:
     """The response body `method(circuit, *args)` makes of the traced circuit: Circuit.to_dict
     (/api/circuit, whose response size is checked before the work), .check or .code."""
@@ -60,7 +61,7 @@ def traced_job(text: str, values: dict, expand: bool, method: Callable[..., dict
     cost = estimate(graph, values, LIMITS, BUDGET)
     if method is engine.Circuit.to_dict:
         check_response(cost, BUDGET)
-    return dumps(method(engine.Circuit(text, graph, values, LIMITS), *args))
+    return dumps(method(engine.Circuit(text, graph, values, LIMITS, grad), *args))
 
 
 def job(fn: Callable[..., Any], kw: dict[str, Any]) -> bytes:
@@ -69,7 +70,7 @@ def job(fn: Callable[..., Any], kw: dict[str, Any]) -> bytes:
     return dumps(fn(**kw))
 
 
-async def _run(request: Request, body: CircuitRequest, method: Callable[..., dict],
+async def _run(request: Request, body: ExpressionRequest, method: Callable[..., dict],
                *args: Any) -> EncodedJSON:
     """traced_job where the cost model says: refused before any work when over a budget; traced
     here, on the event loop, when tiny; in a worker process otherwise. Text is parsed here when
@@ -78,6 +79,7 @@ async def _run(request: Request, body: CircuitRequest, method: Callable[..., dic
     start = time.monotonic()
     values = body.engine_values()
     text, expand = body.expression, body.expand
+    grad = body.engine_grad() if isinstance(body, CircuitRequest) else None
     graph = parsed(text, expand, LIMITS)
     if graph is None:
         if parse_seconds(text) <= INLINE_SECONDS / 2:
@@ -92,13 +94,13 @@ async def _run(request: Request, body: CircuitRequest, method: Callable[..., dic
             check_response(cost, BUDGET)
             if cost.seconds <= INLINE_SECONDS:
                 with computing():  # as a worker would
-                    circuit = engine.Circuit(text, graph, values, LIMITS)
+                    circuit = engine.Circuit(text, graph, values, LIMITS, grad)
                 return EncodedJSON(dumps(circuit.to_dict()))
     remaining = limit - (time.monotonic() - start)  # the parse took some of the time
     try:
         if remaining <= 0:
             raise TimeLimitExceeded(remaining)
-        result = await run_in_worker(traced_job, text, values, expand, method, *args,
+        result = await run_in_worker(traced_job, text, values, expand, grad, method, *args,
                                      limit=remaining)
     except (TimeLimitExceeded, NoWorker) as e:  # of the whole limit, not what remained
         raise type(e)(limit) from None
@@ -130,7 +132,7 @@ async def gradcheck(body: GradcheckRequest, request: Request) -> EncodedJSON:
 
 
 @router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"])
-async def code(body: CircuitRequest, request: Request) -> EncodedJSON:
+async def code(body: ExpressionRequest, request: Request) -> EncodedJSON:
     """Staged forward and backward Python for the circuit, in the course's style."""
     return await _run(request, body, engine.Circuit.code)
 

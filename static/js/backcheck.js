@@ -9,6 +9,7 @@
  *
  *   const checker = createChecker({editor, svg, banner, result, precision: () => p});
  *   body = await checker.prepare(body)   before drawing: in check mode, the body with the forward part
+ *                                        (and the output's gradient, when the code gives it as data)
  *   checker.show(circuit)                after each drawing: gutter, banner, wire and summary
  *   forwardPart(text)                    the text's forward pass, whose names are the inputs
  * Reading the text and a report (`backwardStart`, `gutterMarks`, `focusOf`, `summary`) is pure.
@@ -202,7 +203,11 @@ export function createChecker({ editor, svg, banner, result, precision }) {
       code = text;
       if (!answer) clear();
     }
-    return answer ? { ...body, expression: text.slice(0, answer.forward_end).trimEnd() } : body;
+    if (!answer) return body;
+    const drawn = { ...body, expression: text.slice(0, answer.forward_end).trimEnd() };
+    // The output's gradient given as data (the notes' dD): the drawing's backward pass starts there.
+    const given = answer.lines.find((e) => e.var === answer.output && !e.of.length && e.ok);
+    return given ? { ...drawn, grad: given.got } : drawn;
   }
 
   /** The banner over the first wrong line (or the wrong gradient), in words. */

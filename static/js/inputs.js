@@ -115,8 +115,10 @@ export async function askCircuit(state, prepare) {
     const request = requestOf(state);
     const bad = Object.entries(request.values).map(([name, v]) => valueProblem(name, v)).find(Boolean);
     if (bad) throw new ApiError({ title: 'Invalid input value', detail: bad });
-    const body = await prepare(request);
-    return { circuit: await postCircuit(body), body };
+    // The output's gradient, when check mode has one, is the drawing's alone: the tools under
+    // the circuit (gradient check, staged code, descent) work on the body without it.
+    const { grad, ...body } = await prepare(request);
+    return { circuit: await postCircuit(grad === undefined ? body : { ...body, grad }), body };
   };
   try {
     return await ask();

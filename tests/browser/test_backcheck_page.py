@@ -161,7 +161,8 @@ def test_the_neuron_with_backward_pass_preset_is_all_right(page: Page, base_url:
 
 def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url: str) -> None:
     """The notes' random W and X are drawn as the checker reads them (the n-th randn call
-    seed n), so the drawn D is the checker's D, and both backward lines are right."""
+    seed n), so the drawn D is the checker's D, and both backward lines are right. The drawn
+    gradients start from the code's dD, as the checker's do, not from ones."""
     page = fresh_page  # it adds a listener
     open_page(page, base_url)
     answers = []
@@ -169,6 +170,9 @@ def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url:
     report = paste_checked(page, MATRIX_CODE)
     expect(page.locator("body")).to_have_attribute("data-check", "passed")
     assert answers[-1].status == 200 and answers[-1].json()["value"] == report["value"]
+    drawn = answers[-1].json()["gradients"]
+    assert drawn == {k: g["expected"] for k, g in report["gradients"].items()}
+    expect(page.locator("#result")).not_to_contain_text("starts from ones")
     assert {m[:2] for m in marks(page).values()} == {("ok", "✓")} and len(marks(page)) == 3
     expect(page.locator("#error")).to_be_hidden()
     assert page.locator("#circuit-svg text.value").all_text_contents() == ["5×10", "10×3", "5×3"]
