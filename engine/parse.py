@@ -828,10 +828,14 @@ class _Builder:
                 _check_bool(value)
             elif value.kind != "dtype" or value.data != "torch":
                 raise _err("the only dtype is torch.float64", value.span)
+        data = positional[0].data
         if ctor.startswith("torch."):  # PyTorch's tensors: float32 unless dtype= says float64
             asked = any(kw.kind == "kwarg" and kw.data[0] == "dtype" for kw in args)
             self.dtype = "float64" if asked else self.dtype or "float32"
-        return _Val("leaf", span, (positional[0].data, label))
+            if not asked:  # its numbers rounded to float32, as a .double() after it keeps them
+                with np.errstate(over="ignore"):
+                    data = np.asarray(data, dtype=np.float32).astype(float).tolist()
+        return _Val("leaf", span, (data, label))
 
 
 def _count(n: int, noun: str) -> str:

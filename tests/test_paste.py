@@ -274,7 +274,20 @@ def test_pytorch_halves_give_the_same_numbers(torch_code, micrograd_code, output
 NEURON_NUMBERS = {"x1": -1.5, "x2": 0.5, "w1": 1.0, "w2": 0.0, "b": 0.5}
 
 
-@pytest.mark.parametrize("code", [LECTURE_NEURON, LECTURE_NEURON_EXP, LECTURE_TORCH])
+def test_lecture_pytorch_neuron_gives_pytorchs_numbers():
+    """torch.Tensor makes float32: b's 6.8813735870195432 is rounded to float32 before .double(),
+    so PyTorch prints 0.7071066904050358, not micrograd's 0.7071067811865476."""
+    c = trace(LECTURE_TORCH)
+    b = float(np.float32(6.8813735870195432))
+    o = math.tanh(2.0 * -3.0 + 0.0 * 1.0 + b)
+    assert float(c.value[0]) == o and repr(o) == "0.7071066904050358"
+    dn = 1 - o * o
+    want = {"x1": -3.0 * dn, "x2": 1.0 * dn, "w1": 2.0 * dn, "w2": 0.0, "b": dn}
+    assert {k: float(g[0]) for k, g in c.gradients.items()} == want
+    assert c.notes[0].endswith("prints 0.7071066904050358")
+
+
+@pytest.mark.parametrize("code", [LECTURE_NEURON, LECTURE_NEURON_EXP])
 def test_lecture_neuron_in_each_form(code):
     c = trace(code)
     n = 2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432
@@ -344,10 +357,11 @@ def test_pytorch_tanh_gelu_is_chainrules_gelu():
 
     c = trace("import torch.nn.functional as F\nx = torch.tensor(0.7, requires_grad=True)\n"
               "y = F.gelu(x, approximate='tanh')\ny.backward()")
+    x = float(np.float32(0.7))  # the number a float32 tensor holds
     assert round(float(c.value), 4) == 0.5306
-    assert float(c.value) == pytest.approx(gelu(0.7), rel=1e-14)
+    assert float(c.value) == pytest.approx(gelu(x), rel=1e-14)
     h = 1e-6
-    assert float(c.gradients["x"]) == pytest.approx((gelu(0.7 + h) - gelu(0.7 - h)) / (2 * h),
+    assert float(c.gradients["x"]) == pytest.approx((gelu(x + h) - gelu(x - h)) / (2 * h),
                                                     rel=1e-8)
 
 
