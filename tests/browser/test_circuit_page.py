@@ -254,6 +254,19 @@ def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
     expect(page.locator("#step-status")).to_contain_text("backward pass: gate 2 of 2")
 
 
+@pytest.mark.parametrize("width", [1280, 800, 375])
+def test_stepping_does_not_move_the_circuit(page: Page, base_url: str, width: int) -> None:
+    """The step's status text, short or long, keeps its own line: the circuit stays put."""
+    page.set_viewport_size({"width": width, "height": 800})
+    open_page(page, base_url)
+    box = page.locator("#circuit")
+    top = box.bounding_box()["y"]
+    for _ in range(6):  # inputs set, two gates forward, the seed, two gates backward
+        page.click("#step")
+        assert page.locator("#step-status").inner_text()
+        assert box.bounding_box()["y"] == top, page.locator("#step-status").inner_text()
+
+
 def test_result_line_and_explanation_show_only_what_the_step_has_computed(
         page: Page, base_url: str) -> None:
     open_page(page, base_url)
