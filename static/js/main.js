@@ -77,7 +77,8 @@ const stepper = createStepper(svg, {
 });
 /**
  * The inputs as they were before a descent step first changed them (forgotten on a preset or
- * link): a literal as typed, or the value of an input nobody had set ({value, text: null}).
+ * link): a literal as typed with the value drawn from it, or the value of an input nobody had
+ * set ({value, text: null}).
  */
 const typed = new Map();
 /**
@@ -93,8 +94,8 @@ const descend = mountDescend($('descend-panel'), {
     for (const [name, v] of Object.entries(values)) {
       const lit = lits.get(name);
       const unset = !lit && !(name in state.values) && shown.has(name); // the code computes it
-      if (!typed.has(name) && (lit || unset)) {
-        typed.set(name, lit ?? { value: shown.get(name), text: null });
+      if (!typed.has(name) && (lit || unset)) { // the value drawn: a PyTorch literal's float32
+        typed.set(name, { value: shown.get(name) ?? lit.value, text: lit ? lit.text : null });
       }
       const first = typed.get(name);
       const same = first && JSON.stringify(first.value) === JSON.stringify(v);
