@@ -420,7 +420,7 @@ def cross_entropy(z, labels):
     # the helpers' statements, in their order: the same numbers as the staged code. The row
     # maxima are taken down the columns of a contiguous transpose: numpy reduces a short last
     # axis a row at a time, several times slower (a maximum is exact either way)
-    m = np.ascontiguousarray(np.moveaxis(z, -1, 0)).max(axis=0)[..., None]
+    m = np.ascontiguousarray(z.transpose(-1, *range(z.ndim - 1))).max(axis=0)[..., None]
     p = np.exp(z - m)
     total = p.sum(axis=-1, keepdims=True)
     lse = (m + np.log(total)).ravel()
