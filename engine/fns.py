@@ -290,7 +290,7 @@ def matmul(a, b):
     """a @ b, with an error in the notes' words where the shapes don't line up."""
     if isinstance(a, Sym) or isinstance(b, Sym):
         return _product(a, b)
-    lines_up(np.shape(a), np.shape(b))
+    lines_up(getattr(a, "shape", ()), getattr(b, "shape", ()))  # a Python float has none
     return _scalar(np.matmul(a, b))
 
 
@@ -331,11 +331,10 @@ def gdot(p, q):
         if p.shape is not None and q.shape is not None and len(p.shape) == len(q.shape) == 1:
             return _call("np.outer({0}, {1})", r"{0}\,{1}^\top", p, q)
         return _product(p, q)
-    if np.ndim(p) == 0 or np.ndim(q) == 0:
+    dims = getattr(p, "ndim", 0), getattr(q, "ndim", 0)  # a Python float has none
+    if 0 in dims:
         return p * q
-    if np.ndim(p) == 1 and np.ndim(q) == 1:
-        return np.outer(p, q)
-    return np.matmul(p, q)
+    return np.outer(p, q) if dims == (1, 1) else np.matmul(p, q)
 
 
 def _stacked(*xs) -> bool:
@@ -375,14 +374,14 @@ def labels(z, y):
     """Integer class labels for the rows of logits z, checked."""
     if isinstance(z, Sym):
         return sym(y)
-    if np.ndim(z) == 0:
+    if getattr(z, "ndim", 0) == 0:  # a Python float has none
         raise ExpressionError("softmax_ce needs a vector or a matrix of logits, not a scalar")
     y = np.asarray(y)
-    if y.shape != np.shape(z)[:-1]:
+    if y.shape != z.shape[:-1]:
         raise ExpressionError(
             f"softmax_ce needs one label per row of logits: logits are {shape_text(z)}, "
             f"labels are {shape_text(y)}")
-    k = np.shape(z)[-1]
+    k = z.shape[-1]
     whole = y.astype(np.intp)  # NaN, inf and fractions change here and fail the equality
     # read as unsigned, a negative label is huge: one comparison tests both ends of the range
     if not ((whole == y) & (whole.view(np.uintp) < k)).all():
@@ -438,7 +437,7 @@ def cross_entropy(z, labels):
     # the helpers' statements, in their order: the same numbers as the staged code. The row
     # maxima are taken down the columns of a contiguous transpose: numpy reduces a short last
     # axis a row at a time, several times slower (a maximum is exact either way)
-    m = np.ascontiguousarray(np.moveaxis(z, -1, 0)).max(axis=0)[..., None]
+    m = np.ascontiguousarray(z.transpose(-1, *range(z.ndim - 1))).max(axis=0)[..., None]
     p = np.exp(z - m)
     total = p.sum(axis=-1, keepdims=True)
     lse = (m + np.log(total)).ravel()

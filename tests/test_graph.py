@@ -135,6 +135,8 @@ def test_label_input_takes_no_gradient():
 @pytest.mark.parametrize("z, y, message", [
     ([[1, 2, 3]], [3], "labels must be whole numbers from 0 to 2"),
     ([[1, 2, 3]], [0.5], "labels must be whole numbers from 0 to 2"),
+    ([[1, 2, 3]], [-1], "labels must be whole numbers from 0 to 2"),
+    ([[1, 2, 3]], [float("nan")], "labels must be whole numbers from 0 to 2"),
     ([[1, 2, 3]], [0, 1], "one label per row of logits: logits are 1×3, labels are 2"),
 ])
 def test_softmax_ce_with_labels_that_do_not_fit_says_why(z, y, message):
