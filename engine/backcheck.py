@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from itertools import combinations
 
 import numpy as np
 
@@ -707,12 +708,17 @@ class _Check:
         else:
             base = before if self_read and before is not None else 0.0
             own = base + sum((shares[k] for k in adds), self._zero(u))
-            one = [k for k in adds if _close(fair, base + shares[k])]
-            if len(adds) > 1 and len({k[0] for k in adds}) == 1 and one and (not _close(
-                    fair, own) or any(n > st.line for n in self.adders[(u, adds[0][0])])):
-                # one use of several, in any order (where the numbers cannot tell, as at 0, a
-                # later line for the same stage says so)
-                adds, own = one[:1], base + shares[one[0]]
+            # some uses of one stage's several, in any order: the fewest that give the line's
+            # value (any number of them up to 8 uses, one at a time beyond)
+            some = None
+            if len(adds) > 1 and len({k[0] for k in adds}) == 1:
+                sizes = range(1, len(adds)) if len(adds) <= 8 else range(1, 2)
+                some = next((c for r in sizes for c in combinations(adds, r)
+                             if _close(fair, base + sum(shares[k] for k in c))), None)
+            if some and (not _close(fair, own) or any(
+                    n > st.line for n in self.adders[(u, adds[0][0])])):
+                # where the numbers cannot tell (as at 0), a later line for the stage says so
+                adds, own = list(some), base + sum(shares[k] for k in some)
             if kind != "none" and not _close(fair, own):
                 faults.append(self._wrong_value(st, u, valid, fair, own))
             if st.op == "=" and not self_read and self.should[u]:

@@ -362,6 +362,8 @@ THREE = PER_USE + "q = x*y + y*y\nf = q * q\ndq = 2 * q\ndx = y * dq\n"  # q = 1
     (THREE + "dy = x * dq\ndy += y * dq\ndy += y * dq", 90, 240),
     (THREE + "dy = y * dq\ndy += x * dq\ndy += y * dq", 90, 240),
     (THREE + "dy = x * dq\ndy += 2 * y * dq", 90, 240),  # one use, then the two left at once
+    (THREE + "dy = (x + y) * dq\ndy += y * dq", 90, 240),  # two uses at once, then the third
+    (THREE + "dy = y * dq\ndy += (x + y) * dq", 90, 240),
 ])
 def test_a_compound_or_list_stage_may_take_a_line_per_use(code, dx, dy):
     r = backward_check(code)
