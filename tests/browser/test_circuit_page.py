@@ -255,8 +255,10 @@ def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
 
 
 @pytest.mark.parametrize("width", [1280, 800, 375])
-def test_stepping_does_not_move_the_circuit(page: Page, base_url: str, width: int) -> None:
-    """The step's status text, short or long, keeps its own line: the circuit stays put."""
+def test_stepping_does_not_move_the_circuit(fresh_page: Page, base_url: str, width: int) -> None:
+    """The step's status text, short or long, keeps its own line: the circuit stays put (a tab
+    of its own: the size it is set to stays with the tab)."""
+    page = fresh_page
     page.set_viewport_size({"width": width, "height": 800})
     open_page(page, base_url)
     box = page.locator("#circuit")
