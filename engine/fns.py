@@ -34,11 +34,12 @@ def _wrap(s: Sym, prec: int, tex: bool = False) -> str:
 
 
 def _number(s: Sym) -> float | None:
-    """The number a symbol writes down (2, -1.0), or None."""
+    """The finite number a symbol writes down (2, -1.0), or None (a name, such as inf or nan)."""
     try:
-        return float(s.py)
+        v = float(s.py)
     except ValueError:
         return None
+    return v if math.isfinite(v) else None
 
 
 # Two numbers are worked out, as the notes write a power's derivative: 2 * x, not 2 * x**(2 - 1.0)

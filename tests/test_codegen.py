@@ -101,6 +101,15 @@ def test_a_constant_power_is_differentiated_with_its_exponent_worked_out(expr, l
     assert ns["dx"] == pytest.approx(float(trace(expr, {"x": 4.0}).gradients["x"]))
 
 
+def test_inputs_named_inf_and_nan_are_names_in_the_staged_code_not_numbers():
+    """Two numbers are worked out in the staged code; a name float() reads (inf, nan) is not one."""
+    c = trace("inf = 3.0\nnan = 2.0\nf = inf ** 2 + nan * inf")
+    assert "nan * inf" in c.code()["forward"]
+    ns: dict = {}
+    exec(c.code()["source"], ns)
+    assert (ns["dinf"], ns["dnan"]) == (c.gradients["inf"], c.gradients["nan"]) == (8.0, 3.0)
+
+
 def test_pasted_staged_example_gets_one_line_per_gate():
     c = trace(STAGED)
     lines = c.code()["forward"].splitlines()[1:]
