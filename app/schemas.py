@@ -97,13 +97,14 @@ class CircuitRequest(ExpressionRequest):
     grad: Value | None = Field(
         None, description="The output's gradient, of the output's shape, where the backward "
         "pass starts: the upstream gradient of a circuit that is part of a bigger one (the "
-        "notes' dD). Ones by default.")
+        "notes' dD). Ones by default. The gradient check is then of sum(grad * output), and "
+        "the staged code starts its backward pass from it.")
 
     def engine_grad(self) -> Any:
         return self.grad.model_dump() if isinstance(self.grad, Randn) else self.grad
 
 
-class GradcheckRequest(ExpressionRequest):
+class GradcheckRequest(CircuitRequest):
     """A circuit request plus the step of the central differences."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [  # extra="forbid" inherited

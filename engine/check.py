@@ -15,6 +15,8 @@ H_MIN, H_MAX = 1e-10, 1.0  # a smaller step drowns in round-off, a larger one in
 
 def gradcheck(circuit, h: float = 1e-5) -> dict:
     """Central differences (f(x+h) - f(x-h)) / 2h per element, against the circuit's gradients.
+    f is the output weighted by the gradient the backward pass started from, sum(g * out): with
+    the default ones, the sum of the output's elements.
 
     The relative error |a-n| / max(|a|, |n|, floor) is the largest over the checked elements; the
     floor is the smallest gradient central differences can resolve at this h (round-off in f
@@ -25,7 +27,9 @@ def gradcheck(circuit, h: float = 1e-5) -> dict:
         raise ExpressionError(
             f"h must be a positive finite number from {H_MIN:g} to {H_MAX:g}, got {h!r}")
     base = {name: np.array(v, dtype=float) for name, v in circuit.inputs.items()}
-    f0 = float(np.sum(circuit.value))
+    out = graph.output.index
+    seed = circuit.grads[out]  # the backward pass starts here: the given gradient, or ones
+    f0 = float(np.sum(seed * circuit.value))
     floor = 1e5 * np.finfo(float).eps * max(1.0, abs(f0)) / h
     kink_nodes = [n for n in graph.nodes if n.kind == "gate" and GATES[n.op].kink is not None]
     differentiable = [n for n, g in circuit.gradients.items() if g is not None]
@@ -51,8 +55,7 @@ def gradcheck(circuit, h: float = 1e-5) -> dict:
                 where = np.unravel_index(i, x.shape)
                 vals_up = _perturbed(graph, base, name, where, h)
                 vals_down = _perturbed(graph, base, name, where, -h)
-                out = graph.output.index
-                n = (np.sum(vals_up[out]) - np.sum(vals_down[out])) / (2 * h)
+                n = (np.sum(seed * vals_up[out]) - np.sum(seed * vals_down[out])) / (2 * h)
                 numeric[where] = float(n)
                 a = float(np.asarray(analytic)[where])
                 err = abs(a - n) / max(abs(a), abs(n), floor)

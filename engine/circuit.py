@@ -220,6 +220,7 @@ class Circuit:
         self.values = {k: v for k, v in values.items() if k in names}
         self.vals = graph.forward(self.values, limits)
         out = self.vals[graph.output.index]
+        self.grad = grad  # as given (the staged code writes a random one by its seed)
         if grad is not None:  # the upstream gradient of a circuit that is part of a bigger one
             grad = as_value(grad, "the output's gradient", limits and limits.max_elements)
             if np.shape(grad) != np.shape(out):

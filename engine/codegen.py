@@ -83,7 +83,9 @@ def generate(circuit) -> dict[str, str]:
     # plain Python numbers read like the notes; numpy scalars keep 1/0 and 0**-1 from raising
     finite = all(np.all(np.isfinite(v)) for v in vals) and all(
         g is None or np.all(np.isfinite(g)) for g in grads)
-    setup = ["# inputs", *(f"{n.name} = {_input_text(circuit, n, finite)}" for n in inputs)]
+    setup = ["# inputs", *(
+        f"{n.name} = {_value_text(circuit.values.get(n.name), vals[n.index], finite)}"
+        for n in inputs)]
     consts = [n for n in graph.nodes if n.kind == "const" and n.index in needed]
     for n in consts:
         v = vals[n.index]
@@ -113,7 +115,11 @@ def generate(circuit) -> dict[str, str]:
     defined: set[int] = set()
     out = graph.output
     if out.kind != "const":
-        seed = "1.0" if np.ndim(vals[out.index]) == 0 else f"np.ones_like({name[out.index]})"
+        if circuit.grad is not None:
+            backward.append((f"# the gradient on {name[out.index]} from above, as given", ""))
+            seed = _value_text(circuit.grad, grads[out.index], finite)
+        else:
+            seed = "1.0" if np.ndim(vals[out.index]) == 0 else f"np.ones_like({name[out.index]})"
         backward.append((f"d{name[out.index]} = {seed}", ""))
         defined.add(out.index)
     for n in reversed(gates):
@@ -180,11 +186,11 @@ def _contribution_shape(circuit, node: Node, slot: int) -> tuple[int, ...]:
         return np.shape(GATES[node.op].vjp(g, y, *xs, **node.attrs)[slot])
 
 
-def _input_text(circuit, node: Node, finite: bool) -> str:
-    given = circuit.values.get(node.name)
+def _value_text(given, v, finite: bool) -> str:
+    """An input's value, or the output's gradient, as the code sets it: a random one given as
+    {"randn": shape, "seed": s} made again from its seed, any other by its numbers `v`."""
     if isinstance(given, dict) and "randn" in given:
         return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape_of(given)})"
-    v = circuit.vals[node.index]
     return literal(v) if np.ndim(v) or finite else f"np.float64({literal(v)})"
 
 

@@ -122,29 +122,33 @@ def test_circuit_randn_value(client):
     assert body["gradients"]["W"][0] == [1.0, 2.0, 3.0, 4.0]  # d sum(Wx) / dW = ones * x^T
 
 
+# The notes' matrix multiply D = W.dot(X) with dD given, and its gradients worked out by hand:
+# dW = dD.dot(X.T), dX = W.T.dot(dD).
+W, X, dD = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[1.0, -1.0], [2.0, 0.5]], [[1.0, 0.0],
+                                                                          [0.0, 2.0],
+                                                                          [-1.0, 3.0]]
+dW = [[sum(dD[i][k] * X[j][k] for k in range(2)) for j in range(2)] for i in range(3)]
+dX = [[sum(W[k][i] * dD[k][j] for k in range(3)) for j in range(2)] for i in range(2)]
+MATMUL = {"expression": "D = W @ X", "values": {"W": W, "X": X}}
+
+
 def test_circuit_backward_pass_starts_from_the_given_output_gradient(client):
-    """The notes' matrix multiply D = W.dot(X) with dD given: dW = dD.dot(X.T), dX = W.T.dot(dD)."""
-    W, X, dD = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [[1.0, -1.0], [2.0, 0.5]], [[1.0, 0.0],
-                                                                              [0.0, 2.0],
-                                                                              [-1.0, 3.0]]
-    body = {"expression": "D = W @ X", "values": {"W": W, "X": X}}
-    r = client.post("/api/circuit", json={**body, "grad": dD})
+    r = client.post("/api/circuit", json={**MATMUL, "grad": dD})
     assert r.status_code == 200
     got = r.json()
-    dW = [[sum(dD[i][k] * X[j][k] for k in range(2)) for j in range(2)] for i in range(3)]
-    dX = [[sum(W[k][i] * dD[k][j] for k in range(3)) for j in range(2)] for i in range(2)]
     assert got["gradients"] == {"W": dW, "X": dX}
     assert got["warnings"] == []  # no word of ones: the backward pass starts from dD
-    ones = client.post("/api/circuit", json=body).json()
+    ones = client.post("/api/circuit", json=MATMUL).json()
     assert "starts from ones" in ones["warnings"][0]
 
 
+@pytest.mark.parametrize("path", ["/api/circuit", "/api/gradcheck", "/api/code"])
 @pytest.mark.parametrize(("grad", "message"), [
     ([1.0, 2.0], "the output's gradient has shape 2, but the output D has shape 3×2"),
     ({"randn": [2, 3], "seed": 0}, "the output's gradient has shape 2×3, but the output D has "
                                    "shape 3×2")])
-def test_circuit_output_gradient_of_another_shape_is_400(client, grad, message):
-    r = client.post("/api/circuit", json={"expression": "D = W @ X", "grad": grad, "values": {
+def test_output_gradient_of_another_shape_is_400(client, path, grad, message):
+    r = client.post(path, json={"expression": "D = W @ X", "grad": grad, "values": {
         "W": {"randn": [3, 4], "seed": 0}, "X": {"randn": [4, 2], "seed": 1}}})
     assert message in assert_problem(r, 400)["detail"]
 
@@ -180,6 +184,27 @@ def test_code_has_forward_backward_source(client):
     assert set(body) == {"forward", "backward", "source"}
     assert "dx" in body["backward"] and "dz" in body["backward"]
     assert body["forward"] in body["source"] or body["forward"].splitlines()[0] in body["source"]
+
+
+def test_gradcheck_is_of_the_given_output_gradient(client):
+    """Backprop from dD against central differences of sum(dD * D): both are the drawn ones."""
+    r = client.post("/api/gradcheck", json={**MATMUL, "grad": dD})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["passed"] is True
+    for name, want in {"W": dW, "X": dX}.items():
+        assert body["inputs"][name]["analytic"] == want
+        assert body["inputs"][name]["numeric"] == [pytest.approx(row, rel=1e-7) for row in want]
+
+
+def test_code_starts_its_backward_pass_from_the_given_output_gradient(client):
+    r = client.post("/api/code", json={**MATMUL, "grad": dD})
+    assert r.status_code == 200
+    code = r.json()
+    assert "\ndD = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, 3.0]])\n" in code["backward"]
+    ns: dict = {}
+    exec(code["source"], ns)  # noqa: S102 - the gate table's templates and numbers, no user text
+    assert (ns["dW"].tolist(), ns["dX"].tolist()) == (dW, dX)
 
 
 # --- 400: the expression or its values -------------------------------------------------------

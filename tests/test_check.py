@@ -93,6 +93,20 @@ def test_check_catches_a_wrong_gradient(monkeypatch):
     assert r["inputs"]["y"]["rel_error"] > 0.5 and r["inputs"]["x"]["rel_error"] < 1e-9
 
 
+def test_check_is_of_the_output_weighted_by_the_given_gradient():
+    """The notes' matrix multiply D = W.dot(X) with dD from above: backprop from dD and central
+    differences of sum(dD * D) both give dW = dD.dot(X.T) and dX = W.T.dot(dD)."""
+    rng = np.random.default_rng(3)
+    W, X, dD = (rng.standard_normal(s) for s in ((5, 10), (10, 3), (5, 3)))
+    r = trace("D = W.dot(X)", {"W": W, "X": X}, grad=dD).check()
+    assert r["passed"]
+    for name, want in {"W": dD @ X.T, "X": W.T @ dD}.items():
+        entry = r["inputs"][name]
+        assert entry["checked"] == want.size and entry["kink"] is False
+        np.testing.assert_allclose(entry["analytic"], want, rtol=1e-12)
+        np.testing.assert_allclose(entry["numeric"], want, rtol=1e-7)
+
+
 @pytest.mark.parametrize("h", [0, -1e-5, 1e-11, 1e-320, 1.5, float("inf"), float("nan"), True,
                                "0.1"])
 def test_bad_step_is_an_expression_error(h):

@@ -158,6 +158,27 @@ def test_matrix_gradients_use_the_notes_formulas():
     assert re.search(r"^dX = W\.T\.dot\(dD\)", code["backward"], re.M)
 
 
+@pytest.mark.parametrize(("grad", "seed_line"), [
+    ({"randn": [5, 3], "seed": 2}, "dD = np.random.default_rng(2).standard_normal((5, 3))"),
+    (np.random.default_rng(2).standard_normal((5, 3)).tolist(), "dD = np.array([["),
+])
+def test_the_given_output_gradient_starts_the_staged_backward_pass(grad, seed_line):
+    """The notes' matrix multiply with dD from above: the code sets dD as it was given (a
+    random one by its seed, as inputs are written), and its run gives dW = dD.dot(X.T) and
+    dX = W.T.dot(dD)."""
+    values = {"W": {"randn": [5, 10], "seed": 0}, "X": {"randn": [10, 3], "seed": 1}}
+    c = trace("D = W.dot(X)", values, grad=grad)
+    backward = c.code()["backward"].splitlines()
+    assert backward[1] == "# the gradient on D from above, as given"
+    assert backward[2].startswith(seed_line)
+    ns = run_source(c)
+    W, X, dD = (np.random.default_rng(s).standard_normal(n) for s, n in
+                enumerate(((5, 10), (10, 3), (5, 3))))
+    np.testing.assert_allclose(ns["dD"], dD, rtol=0)
+    np.testing.assert_allclose(ns["dW"], dD @ X.T, rtol=1e-12)
+    np.testing.assert_allclose(ns["dX"], W.T @ dD, rtol=1e-12)
+
+
 R = np.random.default_rng(7)
 
 

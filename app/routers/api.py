@@ -22,7 +22,6 @@ from app.schemas import (
     CodeResponse,
     DescentRequest,
     DescentResponse,
-    ExpressionRequest,
     GradcheckRequest,
     GradcheckResponse,
     Health,
@@ -70,7 +69,7 @@ def job(fn: Callable[..., Any], kw: dict[str, Any]) -> bytes:
     return dumps(fn(**kw))
 
 
-async def _run(request: Request, body: ExpressionRequest, method: Callable[..., dict],
+async def _run(request: Request, body: CircuitRequest, method: Callable[..., dict],
                *args: Any) -> EncodedJSON:
     """traced_job where the cost model says: refused before any work when over a budget; traced
     here, on the event loop, when tiny; in a worker process otherwise. Text is parsed here when
@@ -79,7 +78,7 @@ async def _run(request: Request, body: ExpressionRequest, method: Callable[..., 
     start = time.monotonic()
     values = body.engine_values()
     text, expand = body.expression, body.expand
-    grad = body.engine_grad() if isinstance(body, CircuitRequest) else None
+    grad = body.engine_grad()
     graph = parsed(text, expand, LIMITS)
     if graph is None:
         if parse_seconds(text) <= INLINE_SECONDS / 2:
@@ -132,7 +131,7 @@ async def gradcheck(body: GradcheckRequest, request: Request) -> EncodedJSON:
 
 
 @router.post("/api/code", response_model=CodeResponse, responses=ERRORS, tags=["circuit"])
-async def code(body: ExpressionRequest, request: Request) -> EncodedJSON:
+async def code(body: CircuitRequest, request: Request) -> EncodedJSON:
     """Staged forward and backward Python for the circuit, in the course's style."""
     return await _run(request, body, engine.Circuit.code)
 

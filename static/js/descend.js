@@ -10,7 +10,7 @@
  * talks to the page only through the two functions given to `mountDescend`.
  *
  *     const descend = mountDescend(element, {
- *       request: () => lastBody,          // {expression, values, expand} of the circuit shown
+ *       request: () => lastBody,          // {expression, values, expand, grad?} of the circuit shown
  *       apply: (values) => redraw(values), // new values of the parameters, {name: value};
  *                                          // a promise settled once they are drawn
  *     });
@@ -43,7 +43,7 @@ const fmt = (v) => {
 /**
  * Build the panel inside `root`.
  * @param {HTMLElement} root  an empty element (a <details> gets a <summary> too)
- * @param {{request: () => ({expression: string, values: object, expand: boolean} | null),
+ * @param {{request: () => ({expression: string, values: object, expand: boolean, grad?: *} | null),
  *          apply: (values: Object<string, number|Array>) => void}} page
  * @returns {{update: (circuit: object) => void, reset: () => void}}
  */
@@ -157,7 +157,8 @@ export function mountDescend(root, page) {
     const mine = run;
     let data;
     try {
-      data = await postDescent({ ...body, params: names, lr: rate, steps: n, tol: 0 });
+      const { grad, ...loss } = body; // descent takes the output as its loss: no output gradient
+      data = await postDescent({ ...loss, params: names, lr: rate, steps: n, tol: 0 });
     } catch (err) {
       if (mine !== run) return;
       setBusy(false);

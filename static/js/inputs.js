@@ -104,7 +104,7 @@ export function valueProblem(name, v) {
 
 /**
  * Ask for the circuit of the page state, its body passed through `prepare` (check mode's forward
- * part) first; a value the API would refuse is a problem naming its input, and is not sent. A
+ * part, and the output's gradient when the code gives one) first; a value the API would refuse is a problem naming its input, and is not sent. A
  * name the server says has no value, and the page did not see, is added to `state.asked` (it
  * gets a row) and the question is asked once more, unless a newer request began meanwhile.
  * Resolves to the answer, {circuit, body}.
@@ -115,10 +115,8 @@ export async function askCircuit(state, prepare) {
     const request = requestOf(state);
     const bad = Object.entries(request.values).map(([name, v]) => valueProblem(name, v)).find(Boolean);
     if (bad) throw new ApiError({ title: 'Invalid input value', detail: bad });
-    // The output's gradient, when check mode has one, is the drawing's alone: the tools under
-    // the circuit (gradient check, staged code, descent) work on the body without it.
-    const { grad, ...body } = await prepare(request);
-    return { circuit: await postCircuit(grad === undefined ? body : { ...body, grad }), body };
+    const body = await prepare(request);
+    return { circuit: await postCircuit(body), body };
   };
   try {
     return await ask();

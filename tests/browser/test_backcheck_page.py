@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from notes_code import MATRIX_CODE
 from playwright.sync_api import Page, expect
 from test_circuit_page import input_node, open_page, renders, result_gradients, wait_render
@@ -176,6 +177,38 @@ def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url:
     assert {m[:2] for m in marks(page).values()} == {("ok", "✓")} and len(marks(page)) == 3
     expect(page.locator("#error")).to_be_hidden()
     assert page.locator("#circuit-svg text.value").all_text_contents() == ["5×10", "10×3", "5×3"]
+    assert not page.errors, page.errors
+
+
+def test_the_check_and_the_staged_code_start_from_the_pasted_dD(fresh_page: Page,
+                                                               base_url: str) -> None:
+    """The notes' matrix multiply pasted into a fresh page: "Check gradients" checks the drawn
+    gradients (backprop from the code's dD), and the staged code sets that dD, not ones, and
+    gives the drawn gradients when run."""
+    page = fresh_page  # it adds a listener
+    open_page(page, base_url)
+    answers = {}  # the last answer of each endpoint
+    page.on("response", lambda r: answers.update({r.url.rsplit("/", 1)[1]: r})
+            if "/api/" in r.url else None)
+    paste_checked(page, MATRIX_CODE)
+    drawn = answers["circuit"].json()["gradients"]
+    page.click("[role=tab][data-tab=check]")
+    page.click("#check")
+    rows = page.locator("#check-result tr.check-row")
+    expect(rows).to_have_count(2)
+    expect(rows.locator("td.pass")).to_have_count(2)
+    checked = answers["gradcheck"].json()["inputs"]
+    for name in ("W", "X"):
+        assert checked[name]["analytic"] == drawn[name]
+        np.testing.assert_allclose(checked[name]["numeric"], drawn[name], rtol=1e-7)
+    page.click("[role=tab][data-tab=code]")
+    code = page.locator("#code")
+    expect(code).to_contain_text("# the gradient on D from above, as given\ndD = np.array([[")
+    assert "ones" not in code.text_content()
+    ns: dict = {}
+    exec(code.text_content(), ns)  # noqa: S102 - the engine's staged code: templates and numbers
+    for name in ("W", "X"):
+        np.testing.assert_allclose(ns["d" + name], drawn[name], rtol=1e-12)
     assert not page.errors, page.errors
 
 

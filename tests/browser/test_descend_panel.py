@@ -73,6 +73,24 @@ def test_descend_takes_a_step_on_every_scalar_loss_preset(fresh_page: Page, base
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_descend_steps_a_checked_backward_pass_that_sets_df(fresh_page: Page, base_url: str):
+    """Check mode draws from the output's gradient the code sets (df = 1.0); descent, on the
+    output as its loss, is not sent it."""
+    page = fresh_page  # it adds a listener
+    refused = []
+    page.on("response", lambda r: refused.append(r.text()) if r.status >= 400 else None)
+    open_page(page, base_url)
+    paste(page, "x = 2.0\ny = 3.0\nf = x * y\n\ndf = 1.0\ndx = y * df\ndy = x * df",
+          "x = 2.0\ny = 3.0\nf = x * y")
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='x']")
+    page.click("#descend-panel .descend-step")
+    expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1: loss 5.1")
+    assert refused == []
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 # Layouts wait while `hold(page)` holds them, until `release(page)`.
 HOLD_LAYOUTS = """
 let elk;

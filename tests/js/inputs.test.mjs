@@ -97,6 +97,15 @@ test('a name the server says has no value gets a row, and the question is asked 
   assert.deepEqual(answer, { circuit: ADD_MUL, body: sent[1] });
 });
 
+test("the output's gradient check mode gives is in the answer's body: the tools send it too", async (t) => {
+  t.after(() => delete globalThis.fetch);
+  const sent = serve([[200, ADD_MUL]]);
+  const grad = [[1, 0], [0, 2]];
+  const answer = await askCircuit(opened('D = W @ X'), async (body) => ({ ...body, grad }));
+  assert.deepEqual(sent[0].grad, grad);
+  assert.deepEqual(answer.body, sent[0]);
+});
+
 test('no retry for a name already asked for, nor once a newer request began', async (t) => {
   t.after(() => delete globalThis.fetch);
   const state = opened('x * q');
