@@ -104,9 +104,10 @@ export function valueProblem(name, v) {
 
 /**
  * Ask for the circuit of the page state, its body passed through `prepare` (check mode's forward
- * part, and the output's gradient when the code gives one) first; a value the API would refuse is a problem naming its input, and is not sent. A
- * name the server says has no value, and the page did not see, is added to `state.asked` (it
- * gets a row) and the question is asked once more, unless a newer request began meanwhile.
+ * part, and the output's gradient when the code gives one) first; a value the API would refuse
+ * is a problem naming its input, and is not sent. A name the server says has no value, and the
+ * page did not see, is added to `state.asked` (it gets a row) and the question is asked once
+ * more, unless a newer request began meanwhile.
  * Resolves to the answer, {circuit, body}.
  */
 export async function askCircuit(state, prepare) {
