@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.codegen import RESERVED
-from engine.errors import ExpressionError
+from engine.errors import ExpressionError, spot
 from engine.graph import Graph, Limits, Node, acyclic_build, as_value
 from engine.ops import GATES
 
@@ -189,7 +189,7 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
                 raise ExpressionError(f"'{s}' has no matching opening bracket", i, i + 1)
             j = stack.pop()
             if _CLOSER[text[j]] != s:
-                raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {_spot(text, j)}",
+                raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {spot(text, j)}",
                                       i, i + 1, hint=f"close it with '{_CLOSER[text[j]]}'")
             kind = s
         elif kind == "num" or kind == ".":
@@ -209,19 +209,12 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
         ends.append(end)
     if stack:
         j = stack[-1]
-        raise ExpressionError(f"the '{text[j]}' at {_spot(text, j)} is never closed", j, j + 1,
+        raise ExpressionError(f"this '{text[j]}' is never closed", j, j + 1,
                               hint=f"add '{_CLOSER[text[j]]}' where its expression ends")
     for column, value in zip((kinds, texts, starts, ends), ("end", "", len(text), len(text)),
                              strict=True):
         column.append(value)
     return tokens
-
-
-def _spot(text: str, i: int) -> str:
-    """Where character i is, in words: 'column 5', or 'line 2, column 5' in a longer text."""
-    line = text.count("\n", 0, i) + 1
-    column = i - text.rfind("\n", 0, i)
-    return f"line {line}, column {column}" if "\n" in text else f"column {column}"
 
 
 def _number_then_name(num: Token, name: str) -> ExpressionError:
@@ -256,8 +249,7 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
         else:
             ascii_ = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
     hint = f"type {ascii_!r} instead" if ascii_ else "use ASCII characters only"
-    return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
-                           hint=hint)
+    return ExpressionError(f"non-ASCII character '{ch}' ({what})", i, i + 1, hint=hint)
 
 
 # --- values of parsed pieces ------------------------------------------------------------------
@@ -462,7 +454,7 @@ class _Builder:
         if name in self.free:
             first = self.free[name]
             raise _err(f"'{name}' is assigned here but was already used as an input at "
-                       f"{first[0]}..{first[1]}", span, "assign names before using them")
+                       f"{spot(self.text, first[0])}", span, "assign names before using them")
         kind = value.kind
         if _is_lit(value) or kind == "leaf":
             if name in self.names:
