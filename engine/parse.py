@@ -100,7 +100,7 @@ _TOKEN = re.compile(
     r"#[^\n]*|\\[ \t]*\r?\n"  # skipped: comments and line continuations
     rf"|{_NUM}"
     r"|[A-Za-z_][A-Za-z0-9_]*"
-    r"|\*\*=|\*\*|[-+*/@<>]="
+    r"|==|\*\*=|\*\*|[-+*/@<>]="
     r"|'[^'\n]*'|\"[^\"\n]*\""
     r"|[^ \t\f\r])"  # one character: an operator, a bracket, a separator, or a mistake
     r"|[ \t\f\r]+",  # spaces at the end
@@ -123,7 +123,8 @@ _CLOSER = {"(": ")", "[": "]"}
 # are told the operators)
 _CHAR_HINTS = {
     ":": "slices are not supported; index with whole numbers, like w[0]",
-    "!": "!= and == are not part of the language; the comparisons are > < >= <=",
+    "!": "!= is not part of the language; compare with > < >= <=, which give 1 where they hold "
+         "and 0 elsewhere: a != b is (a < b) + (a > b)",
     **dict.fromkeys("{}", "use [ ] for lists"),
 }
 
@@ -855,12 +856,25 @@ def _check_name(name: str, span: tuple[int, int]) -> None:
 _KIND_WORDS = {"num": "number", "name": "name", "str": "string"}
 
 
+def _equality(tok: Token, name: str | None = None) -> ExpressionError:
+    """'==', after the name that starts a statement (`x == y`, most likely meant as x = y) or
+    elsewhere: the language compares with > < >= <= only."""
+    compare = ("compare with > < >= <=, which give 1 where they hold and 0 elsewhere: a == b is "
+               "(a >= b) * (a <= b)")
+    if name is None:
+        return ExpressionError("'==' is not part of the language", tok[2], tok[3], hint=compare)
+    return ExpressionError("'==' is not part of the language: a single = gives a name its value",
+                           tok[2], tok[3],
+                           hint=f"to give {name} a value, write {name} = ...; or {compare}")
+
+
 def _unexpected(tok: Token, expected: str, hint: str | None = None) -> ExpressionError:
     kind, text, start, end = tok
     if kind == "=":
         return ExpressionError("only a single name can be assigned to", start, end,
-                               hint="write name = expression; == is not part of the language "
-                                    "(the comparisons are > < >= <=)")
+                               hint="write name = expression")
+    if kind == "==":
+        return _equality(tok)
     if kind == "end":
         return ExpressionError(f"the input ends too early; expected {expected}", start, end)
     if kind == "sep" and text == "\n":
@@ -1082,6 +1096,8 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             value, i = _expression(b, toks, i + 4)
             node = b.set_attribute(target, attr, value)
             add(Statement(line, "attribute", name, None, (start, ends[i - 1]), node))
+        elif kind == "name" and nxt == "==":
+            raise _equality(toks[i + 1], name)
         elif kind == "name" and name == "print" and nxt == "(":
             i = _skip_print(b, toks, i, program.prints, line)
             add(Statement(line, "print", None, None, (start, ends[i - 1]), None))
