@@ -419,6 +419,14 @@ def test_an_error_in_a_pasted_program_names_its_line_and_column(page: Page, base
     assert editor_text(page) == TYPO  # nothing the user typed is lost
 
 
+def test_an_error_in_a_pasted_program_is_scrolled_into_view(page: Page, base_url: str):
+    """The paste leaves the editor at the program's end; the error on line 23 comes into view."""
+    open_page(page, base_url)
+    paste(page, TYPO, drawn=False)
+    expect(page.locator("#error")).to_be_visible()
+    page.wait_for_function(ERROR_IN_VIEW_JS)
+
+
 def test_a_click_on_the_error_box_puts_the_caret_at_the_error(page: Page, base_url: str):
     open_page(page, base_url)
     paste(page, TYPO, drawn=False)
