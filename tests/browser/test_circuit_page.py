@@ -409,9 +409,16 @@ ERROR_IN_VIEW_JS = """() => {
 }"""
 
 
+def paste_wrong(page: Page, program: str) -> None:
+    """Paste `program`, which has an error, and wait for the error box (the server's answer may
+    come from a worker process)."""
+    paste(page, program, drawn=False)
+    page.wait_for_selector("#error:not([hidden])")
+
+
 def test_an_error_in_a_pasted_program_names_its_line_and_column(page: Page, base_url: str):
     open_page(page, base_url)  # no hash: the page's starting example
-    paste(page, TYPO, drawn=False)
+    paste_wrong(page, TYPO)
     assert TYPO.count("\n", 0, TYPO_AT) + 1 == 23
     expect(page.locator("#error .message")).to_have_text(re.compile(
         r"^Invalid expression or values at line 23, column 20: unknown name 'dxpysq'"))
@@ -422,21 +429,19 @@ def test_an_error_in_a_pasted_program_names_its_line_and_column(page: Page, base
 def test_an_error_in_a_pasted_program_is_scrolled_into_view(page: Page, base_url: str):
     """The paste leaves the editor at the program's end; the error on line 23 comes into view."""
     open_page(page, base_url)
-    paste(page, TYPO, drawn=False)
-    expect(page.locator("#error")).to_be_visible()
+    paste_wrong(page, TYPO)
     page.wait_for_function(ERROR_IN_VIEW_JS)
 
 
 def test_a_click_on_the_error_box_puts_the_caret_at_the_error(page: Page, base_url: str):
     open_page(page, base_url)
-    paste(page, TYPO, drawn=False)
-    expect(page.locator("#error")).to_be_visible()
+    paste_wrong(page, TYPO)
     page.evaluate("window.chainrule.editor.reveal(0)")  # the caret elsewhere, line 1 on show
     page.click("#error .caret-box")
     assert page.evaluate("window.chainrule.editor.view.state.selection.main.head") == TYPO_AT
     expect(page.locator("#error .caret-box")).to_have_attribute("title", "go to line 23")
     expect(page.locator("#expr")).to_be_focused()
-    assert page.evaluate(ERROR_IN_VIEW_JS)
+    page.wait_for_function(ERROR_IN_VIEW_JS)  # scrolled there at the editor's next layout
     page.evaluate("window.chainrule.editor.reveal(0)")
     page.click("#error .message")  # the whole box takes the caret there
     assert page.evaluate("window.chainrule.editor.view.state.selection.main.head") == TYPO_AT
@@ -444,7 +449,7 @@ def test_a_click_on_the_error_box_puts_the_caret_at_the_error(page: Page, base_u
 
 def test_x_eq_eq_y_says_what_the_language_has_instead(page: Page, base_url: str):
     open_page(page, base_url)
-    paste(page, "x == y", drawn=False)
+    paste_wrong(page, "x == y")
     expect(page.locator("#error .message")).to_have_text(
         "Invalid expression or values: '==' is not part of the language: a single = gives a "
         "name its value (to give x a value, write x = ...; or compare with > < >= <=, which "
