@@ -45,10 +45,15 @@ def trace(args: argparse.Namespace) -> int:
         circuit = run(args.expression, _values(args.values), expand=args.expand, limits=None)
         code = circuit.code() if args.code else None
     except ExpressionError as err:
-        print(f"error: {err.message}", file=sys.stderr)
-        if err.start is not None:
-            width = max(1, (err.end or err.start + 1) - err.start)
-            print(f"  {args.expression}\n  {' ' * err.start}{'^' * width}", file=sys.stderr)
+        text = args.expression
+        where = f"{err.where}: " if err.where and "\n" in text else ""  # a program's line
+        print(f"error: {where}{err.message}", file=sys.stderr)
+        if err.start is not None:  # the line it is on, and a caret under it
+            first = text.rfind("\n", 0, err.start) + 1
+            last = text.find("\n", err.start) % (len(text) + 1)  # -1: the text's end
+            width = max(1, min(err.end or err.start + 1, last) - err.start)
+            print(f"  {text[first:last]}\n  {' ' * (err.start - first)}{'^' * width}",
+                  file=sys.stderr)
         if err.hint:
             print(f"hint: {err.hint}", file=sys.stderr)
         return 2

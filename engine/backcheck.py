@@ -24,7 +24,7 @@ import numpy as np
 
 from engine.circuit import json_value
 from engine.codegen import _consts
-from engine.errors import ExpressionError
+from engine.errors import ExpressionError, located
 from engine.fns import Sym, shape_text, sym
 from engine.graph import Graph, Limits, as_value, missing_values
 from engine.ops import GATES, unbroadcast
@@ -954,6 +954,7 @@ class _Check:
                 "ok": ok, "message": message}
 
 
+@located
 def backward_check(code: str, values: Mapping | None = None, *,
                    limits: Limits | None = None) -> dict:
     """Judge a forward pass followed by a hand-written backward pass, line by line.

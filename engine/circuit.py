@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.errors import ExpressionError
+from engine.errors import ExpressionError, located
 from engine.fns import shape_text
 from engine.graph import Graph, Limits, Node, acyclic_build, as_value
 from engine.ops import fmt_const
@@ -79,6 +79,7 @@ def remember(text: str, expand: bool, limits: Limits | None, graph: Graph) -> Gr
         return _parsed[key]
 
 
+@located
 def trace(text: str, values: Mapping | None = None, *, expand: bool = False,
           limits: Limits | None = None, grad=None) -> Circuit:
     """Parse `text`, run the forward and backward passes, and return the circuit. The backward

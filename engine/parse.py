@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.codegen import RESERVED
-from engine.errors import ExpressionError
+from engine.errors import ExpressionError, spot
 from engine.graph import Graph, Limits, Node, acyclic_build, as_value
 from engine.ops import GATES
 
@@ -100,7 +100,7 @@ _TOKEN = re.compile(
     r"#[^\n]*|\\[ \t]*\r?\n"  # skipped: comments and line continuations
     rf"|{_NUM}"
     r"|[A-Za-z_][A-Za-z0-9_]*"
-    r"|\*\*=|\*\*|[-+*/@<>]="
+    r"|==|\*\*=|\*\*|[-+*/@<>]="
     r"|'[^'\n]*'|\"[^\"\n]*\""
     r"|[^ \t\f\r])"  # one character: an operator, a bracket, a separator, or a mistake
     r"|[ \t\f\r]+",  # spaces at the end
@@ -123,7 +123,8 @@ _CLOSER = {"(": ")", "[": "]"}
 # are told the operators)
 _CHAR_HINTS = {
     ":": "slices are not supported; index with whole numbers, like w[0]",
-    "!": "!= and == are not part of the language; the comparisons are > < >= <=",
+    "!": "!= is not part of the language; compare with > < >= <=, which give 1 where they hold "
+         "and 0 elsewhere: a != b is (a < b) + (a > b)",
     **dict.fromkeys("{}", "use [ ] for lists"),
 }
 
@@ -189,7 +190,7 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
                 raise ExpressionError(f"'{s}' has no matching opening bracket", i, i + 1)
             j = stack.pop()
             if _CLOSER[text[j]] != s:
-                raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {_spot(text, j)}",
+                raise ExpressionError(f"'{s}' does not match the '{text[j]}' at {spot(text, j)}",
                                       i, i + 1, hint=f"close it with '{_CLOSER[text[j]]}'")
             kind = s
         elif kind == "num" or kind == ".":
@@ -209,19 +210,12 @@ def tokenize(text: str, max_depth: int | None = None) -> Tokens:
         ends.append(end)
     if stack:
         j = stack[-1]
-        raise ExpressionError(f"the '{text[j]}' at {_spot(text, j)} is never closed", j, j + 1,
+        raise ExpressionError(f"this '{text[j]}' is never closed", j, j + 1,
                               hint=f"add '{_CLOSER[text[j]]}' where its expression ends")
     for column, value in zip((kinds, texts, starts, ends), ("end", "", len(text), len(text)),
                              strict=True):
         column.append(value)
     return tokens
-
-
-def _spot(text: str, i: int) -> str:
-    """Where character i is, in words: 'column 5', or 'line 2, column 5' in a longer text."""
-    line = text.count("\n", 0, i) + 1
-    column = i - text.rfind("\n", 0, i)
-    return f"line {line}, column {column}" if "\n" in text else f"column {column}"
 
 
 def _number_then_name(num: Token, name: str) -> ExpressionError:
@@ -256,8 +250,7 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
         else:
             ascii_ = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
     hint = f"type {ascii_!r} instead" if ascii_ else "use ASCII characters only"
-    return ExpressionError(f"non-ASCII character '{ch}' ({what}) at position {i}", i, i + 1,
-                           hint=hint)
+    return ExpressionError(f"non-ASCII character '{ch}' ({what})", i, i + 1, hint=hint)
 
 
 # --- values of parsed pieces ------------------------------------------------------------------
@@ -462,7 +455,7 @@ class _Builder:
         if name in self.free:
             first = self.free[name]
             raise _err(f"'{name}' is assigned here but was already used as an input at "
-                       f"{first[0]}..{first[1]}", span, "assign names before using them")
+                       f"{spot(self.text, first[0])}", span, "assign names before using them")
         kind = value.kind
         if _is_lit(value) or kind == "leaf":
             if name in self.names:
@@ -863,12 +856,25 @@ def _check_name(name: str, span: tuple[int, int]) -> None:
 _KIND_WORDS = {"num": "number", "name": "name", "str": "string"}
 
 
+def _equality(tok: Token, name: str | None = None) -> ExpressionError:
+    """'==', after the name that starts a statement (`x == y`, most likely meant as x = y) or
+    elsewhere: the language compares with > < >= <= only."""
+    compare = ("compare with > < >= <=, which give 1 where they hold and 0 elsewhere: a == b is "
+               "(a >= b) * (a <= b)")
+    if name is None:
+        return ExpressionError("'==' is not part of the language", tok[2], tok[3], hint=compare)
+    return ExpressionError("'==' is not part of the language: a single = gives a name its value",
+                           tok[2], tok[3],
+                           hint=f"to give {name} a value, write {name} = ...; or {compare}")
+
+
 def _unexpected(tok: Token, expected: str, hint: str | None = None) -> ExpressionError:
     kind, text, start, end = tok
     if kind == "=":
         return ExpressionError("only a single name can be assigned to", start, end,
-                               hint="write name = expression; == is not part of the language "
-                                    "(the comparisons are > < >= <=)")
+                               hint="write name = expression")
+    if kind == "==":
+        return _equality(tok)
     if kind == "end":
         return ExpressionError(f"the input ends too early; expected {expected}", start, end)
     if kind == "sep" and text == "\n":
@@ -1090,6 +1096,8 @@ def parse_program(text: str, limits: Limits | None = None) -> Program:
             value, i = _expression(b, toks, i + 4)
             node = b.set_attribute(target, attr, value)
             add(Statement(line, "attribute", name, None, (start, ends[i - 1]), node))
+        elif kind == "name" and nxt == "==":
+            raise _equality(toks[i + 1], name)
         elif kind == "name" and name == "print" and nxt == "(":
             i = _skip_print(b, toks, i, program.prints, line)
             add(Statement(line, "print", None, None, (start, ends[i - 1]), None))

@@ -39,6 +39,12 @@ def test_trace_bad_expression_points_at_it(capsys) -> None:
     assert err.startswith("error:") and "  x ^ 2\n    ^" in err
 
 
+def test_trace_bad_program_points_at_its_line(capsys) -> None:
+    assert main(["trace", "x = 3\ny = x ^ 2\nf = y + 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: line 2, column 7: '^'") and "  y = x ^ 2\n        ^\n" in err
+
+
 @pytest.mark.parametrize("pair", ["x", "x=two", "=3"])
 def test_trace_bad_value_says_how_to_write_it(pair) -> None:
     with pytest.raises(SystemExit, match="chainrule trace"):

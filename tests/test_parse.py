@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import trace
+from engine import backward_check, trace
 from engine.errors import ExpressionError
 from engine.graph import Graph, Limits
 from engine.parse import INFIX, parse
@@ -333,10 +333,11 @@ def test_function_and_index_spans():
         ("y = 3.5e2w", "directly followed", (4, 10), "write 3.5e2*w"),
         ("expp(x)", "unknown function 'expp'", (0, 4), "did you mean exp?"),
         ("f = np.expp(x)", "unknown function 'np.expp'", (4, 11), "did you mean exp?"),
-        ("(x + 1", "the '(' at column 1 is never closed", (0, 1), "add ')'"),
-        ("f = (x + [1", "the '[' at column 10 is never closed", (9, 10), "add ']'"),
-        ("x = 3\ny = (x + 2\nf = y * 2", "the '(' at line 2, column 5 is never closed",
+        ("(x + 1", "this '(' is never closed", (0, 1), "add ')'"),
+        ("f = (x + [1", "this '[' is never closed", (9, 10), "add ']'"),
+        ("x = 3\ny = (x + 2\nf = y * 2", "this '(' is never closed",
          (10, 11), "add ')' where its expression ends"),
+        ("x = 3\ny = (x + 2]", "']' does not match the '(' at line 2, column 5", (16, 17), None),
         ("x + 1)", "no matching opening", (5, 6), None),
         ("(x]", "does not match the '(' at column 1", (2, 3), "close it with ')'"),
         ("1e999", "number too large", (0, 5), None),
@@ -344,7 +345,7 @@ def test_function_and_index_spans():
         ("x = 5; y = 2 +", "ends too early", (14, 14), None),
         ("q = x +\nf = q * z", "the line ends too early; expected an expression", (7, 8), None),
         ("y = x.\nf = y", "the line ends too early; expected a name after '.'", (6, 7), None),
-        ("a = х + 1", "'х' (CYRILLIC SMALL LETTER HA) at position 4", (4, 5), "'x'"),
+        ("a = х + 1", "non-ASCII character 'х' (CYRILLIC SMALL LETTER HA)", (4, 5), "'x'"),
         ("x − y", "MINUS SIGN", (2, 3), "'-'"),
         ("x × y", "MULTIPLICATION SIGN", (2, 3), "'*'"),
         ("α * x", "GREEK SMALL LETTER ALPHA", (0, 1), "'alpha'"),
@@ -370,8 +371,11 @@ def test_function_and_index_spans():
         ("exp(x, y)", "exp() takes 1 argument, got 2", (0, 9), None),
         ("x.dot(y, z)", ".dot() takes 1 argument, got 2", (0, 11), None),
         ("x + 1 = 3", "only a single name", (6, 7), None),
-        ("x == 2", "only a single name", (3, 4), "== is not part of the language"),
-        ("x != 2", "unexpected character '!'", (2, 3), "> < >= <="),
+        ("x == 2", "'==' is not part of the language: a single = gives a name its value", (2, 4),
+         "to give x a value, write x = ...; or compare with > < >= <="),
+        ("f = (x == y) * z", "'==' is not part of the language", (7, 9),
+         "a == b is (a >= b) * (a <= b)"),
+        ("x != 2", "unexpected character '!'", (2, 3), "a != b is (a < b) + (a > b)"),
         ("x < y < z", "comparisons cannot be chained", (0, 9), "(x < y) * (y < z)"),
         ("f = 0 <= x < 1", "comparisons cannot be chained", (4, 14), "(0 <= x) * (x < 1)"),
         ("a > b + 1 >= c > d", "comparisons cannot be chained", (0, 18), None),
@@ -391,7 +395,9 @@ def test_function_and_index_spans():
         ("x = 1\x0b\ny = x", "unexpected control character U+000B", (5, 6), None),
         ("x\x1b[0m", "unexpected control character U+001B", (1, 2), None),
         ("w[0:2]", "unexpected character ':'", (3, 4), "slices"),
-        ("y = x + 1; x = 3", "'x' is assigned here but was already used", (11, 12), None),
+        ("y = x + 1; x = 3", "'x' is assigned here but was already used as an input at column 5",
+         (11, 12), None),
+        ("y = x + 1\nx = 3", "already used as an input at line 1, column 5", (10, 11), None),
         ("x = 1; x = 2", "'x' already has a value", (7, 8), None),
         ("w[1.5]", "index must be a whole-number literal", (2, 5), "w[0], w[-1]"),
         ("w[i]", "index must be a whole-number literal", (2, 3), "w[0], w[-1]"),
@@ -440,6 +446,20 @@ def test_bad_input_says_what_and_where(text, message, span, hint):
     assert (e.start, e.end) == span
     if hint is not None:
         assert hint in e.hint
+
+
+def test_an_error_says_its_line_and_column_in_words_not_offsets():
+    with pytest.raises(ExpressionError) as e:
+        trace("x = 3\ny = x ^ 2\nf = y + 1")
+    assert str(e.value) == ("line 2, column 7: '^' is not a power here "
+                            "(use ** for powers, like x**2)")
+    assert (e.value.start, e.value.end) == (12, 13)  # the offsets stay, for the API's position
+    with pytest.raises(ExpressionError) as e:
+        trace("x ^ 2")
+    assert str(e.value).startswith("column 3: '^'")
+    with pytest.raises(ExpressionError) as e:  # the text passed by name, as the server passes it
+        backward_check(code="x = 2\nf = x ^ 2")
+    assert str(e.value).startswith("line 2, column 7: '^'")
 
 
 @pytest.mark.parametrize("text", [

@@ -1,10 +1,11 @@
 /**
  * The program editor: CodeMirror 6 with Python highlighting, line numbers, the server's error
- * underlined in the text (message on hover), and a gutter other features mark line by line.
+ * underlined in the text (message on hover) and scrolled into view, and a gutter other features
+ * mark line by line.
  *
  *   const ed = createEditor(parent, {doc, id, label, onChange, onRun});   id: the text area's id
  *   ed.text / ed.setText(text)            the program
- *   ed.showError({start, end, message})   underline [start, end); null clears it
+ *   ed.showError({start, end, message})   underline [start, end), scrolled into view when new; null clears it
  *   ed.setGutterMarks([{line, mark: 'ok' | 'wrong' | 'inherits', title}])   1-based lines; [] clears them
  *   ed.highlight({start, end, title})    mark [start, end) (a line found wrong); null clears it
  *   ed.reveal(pos)                       put the cursor at pos, scrolled into view, and focus
@@ -94,6 +95,7 @@ const highlight = HighlightStyle.define([
  */
 export function createEditor(parent, { doc = '', id = null, label = 'program', onChange = () => {}, onRun = () => {} } = {}) {
   let quiet = false; // set while the page itself replaces the text
+  let errorLine = null; // the line of the error underlined, to scroll to a new one only
   const view = new EditorView({
     parent,
     doc,
@@ -136,17 +138,27 @@ export function createEditor(parent, { doc = '', id = null, label = 'program', o
         quiet = false;
       }
     },
-    /** Underline the error's characters; the message shows on hover. null clears it. */
+    /**
+     * Underline the error's characters; the message shows on hover. An error on another line than
+     * the last one (a new error) is scrolled into view, the caret left where it is. null clears it.
+     */
     showError(err) {
       const len = view.state.doc.length;
       const diagnostics = [];
+      const effects = [];
+      let line = null;
       if (err) {
         const from = Math.max(0, Math.min(err.start ?? len, len));
         let to = Math.max(from, Math.min(err.end ?? from + 1, len));
         if (to === from && from < len) to = from + 1;
         diagnostics.push({ from, to, severity: 'error', message: err.message });
+        line = view.state.doc.lineAt(from).number;
+        if (line !== errorLine) { // with a line or two of the code around it
+          effects.push(EditorView.scrollIntoView(from, { y: 'nearest', yMargin: 2 * view.defaultLineHeight }));
+        }
       }
-      view.dispatch(setDiagnostics(view.state, diagnostics));
+      errorLine = line;
+      view.dispatch(setDiagnostics(view.state, diagnostics), { effects });
     },
     /** Mark lines in the gutter: [{line (1-based), mark: 'ok' | 'wrong' | 'inherits', title}]; [] clears. */
     setGutterMarks(marks) {

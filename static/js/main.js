@@ -292,6 +292,7 @@ function syncControls() {
 }
 
 function showError(err) {
+  state.error = err;
   editor.showError(err?.position ? { ...err.position, message: problemText(err) } : null);
   if (err) markStale(!!svg.querySelector('g.circuit')); // a drawing on show, of other code
   showProblem($('error'), err, state.expression);
@@ -332,6 +333,13 @@ onCircuit(svg, {
     setOption('expand', false);
   },
   editValue,
+});
+// A click on the error box puts the caret at the error, as a click on check mode's wrong line
+// does (not one that ends selecting the message's text, to copy it).
+$('error').addEventListener('click', () => {
+  const selected = getSelection();
+  if (!state.error?.position || (!selected.isCollapsed && $('error').contains(selected.anchorNode))) return;
+  editor.reveal(state.error.position.start);
 });
 $('preset').addEventListener('change', (e) => applyPreset(e.target.value));
 for (const name of ['expand', 'magnitude', 'boxes']) {

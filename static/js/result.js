@@ -76,19 +76,26 @@ export function legendView(range) {
     el('span', { className: 'hint' }, '(log scale; dashed: zero)')];
 }
 
-/** A request's problem in words. */
-export const problemText = (err) => `${err.title}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+/** A request's problem in words; `where` is its place ("line 23, column 20"), if said. */
+export const problemText = (err, where = '') =>
+  `${err.title}${where ? ` at ${where}` : ''}: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
 
-/** Show problem `err` in the error box: in words, and under its place in `text` when it has one; null hides it. */
+/**
+ * Show problem `err` in the error box: in words, and under its place in `text` when it has one
+ * (in a program of several lines, the words say which line and column); null hides it.
+ */
 export function showProblem(box, err, text) {
   box.hidden = !err;
   if (!err) return;
-  box.querySelector('.message').textContent = problemText(err);
-  const pre = box.querySelector('.caret-box');
-  pre.hidden = !err.position;
-  if (!err.position) return;
-  const c = caretFor(text, err.position.start, err.position.end);
-  box.querySelector('.caret-line').textContent = c.line;
-  box.querySelector('.caret').textContent = c.caret;
-  pre.title = `line ${c.lineNo}, column ${c.column + 1}`;
+  const code = box.querySelector('.caret-box');
+  code.hidden = !err.position;
+  let where = '';
+  if (err.position) {
+    const c = caretFor(text, err.position.start, err.position.end);
+    box.querySelector('.caret-line').textContent = c.line;
+    box.querySelector('.caret').textContent = c.caret;
+    code.title = `go to line ${c.lineNo}`;
+    if (text.includes('\n')) where = `line ${c.lineNo}, column ${c.column + 1}`;
+  }
+  box.querySelector('.message').textContent = problemText(err, where);
 }

@@ -70,6 +70,7 @@ export function pageState(hash) {
     drawn: null, // the answer on show: {circuit, body, lay, plan, colours, precision}
     asked: new Set(), // names the server wanted a value for that the page's reading of the text missed
     pinned: null, // the gate whose explanation stays while the pointer moves
+    error: null, // the problem in the error box (an ApiError), null when there is none
     ops: new Map(), // the gate table, for the explanations
     presets: [],
     seq: 0, // answers to older requests are dropped

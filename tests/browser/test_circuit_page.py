@@ -13,7 +13,7 @@ from conftest import hold, holding, release, wait_ready
 from notes_code import VECTORS_CODE
 from playwright.sync_api import Page, expect
 
-from engine.presets import MICROGRAD_README
+from engine.presets import MICROGRAD_README, STAGED_CODE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -394,6 +394,67 @@ def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: 
     page.fill("#expr", "(x+y)*2")
     expect(page.locator("#output-value")).to_have_text("6.00")
     expect(page.locator("#stale-note")).to_be_hidden()
+
+
+# The notes' staged forward and backward pass with one typo, far down: on line 23 of 34.
+TYPO = STAGED_CODE.replace("dxpy = (2 * xpy) * dxpysqr", "dxpy = (2 * xpy) * dxpysq")
+TYPO_AT = TYPO.index("dxpysq ")
+# Whether the underlined error lies inside the editor's scrolled box.
+ERROR_IN_VIEW_JS = """() => {
+  const mark = document.querySelector('#editor .cm-lintRange-error');
+  if (!mark) return false;
+  const box = document.querySelector('#editor .cm-scroller').getBoundingClientRect();
+  const r = mark.getBoundingClientRect();
+  return r.top >= box.top && r.bottom <= box.bottom;
+}"""
+
+
+def paste_wrong(page: Page, program: str) -> None:
+    """Paste `program`, which has an error, and wait for the error box (the server's answer may
+    come from a worker process)."""
+    paste(page, program, drawn=False)
+    page.wait_for_selector("#error:not([hidden])")
+
+
+def test_an_error_in_a_pasted_program_names_its_line_and_column(page: Page, base_url: str):
+    open_page(page, base_url)  # no hash: the page's starting example
+    paste_wrong(page, TYPO)
+    assert TYPO.count("\n", 0, TYPO_AT) + 1 == 23
+    expect(page.locator("#error .message")).to_have_text(re.compile(
+        r"^Invalid expression or values at line 23, column 20: unknown name 'dxpysq'"))
+    expect(page.locator("#error .caret-line")).to_contain_text("dxpy = (2 * xpy) * dxpysq")
+    assert editor_text(page) == TYPO  # nothing the user typed is lost
+
+
+def test_an_error_in_a_pasted_program_is_scrolled_into_view(page: Page, base_url: str):
+    """The paste leaves the editor at the program's end; the error on line 23 comes into view."""
+    open_page(page, base_url)
+    paste_wrong(page, TYPO)
+    page.wait_for_function(ERROR_IN_VIEW_JS)
+
+
+def test_a_click_on_the_error_box_puts_the_caret_at_the_error(page: Page, base_url: str):
+    open_page(page, base_url)
+    paste_wrong(page, TYPO)
+    page.evaluate("window.chainrule.editor.reveal(0)")  # the caret elsewhere, line 1 on show
+    page.click("#error .caret-box")
+    assert page.evaluate("window.chainrule.editor.view.state.selection.main.head") == TYPO_AT
+    expect(page.locator("#error .caret-box")).to_have_attribute("title", "go to line 23")
+    expect(page.locator("#expr")).to_be_focused()
+    page.wait_for_function(ERROR_IN_VIEW_JS)  # scrolled there at the editor's next layout
+    page.evaluate("window.chainrule.editor.reveal(0)")
+    page.click("#error .message")  # the whole box takes the caret there
+    assert page.evaluate("window.chainrule.editor.view.state.selection.main.head") == TYPO_AT
+
+
+def test_x_eq_eq_y_says_what_the_language_has_instead(page: Page, base_url: str):
+    open_page(page, base_url)
+    paste_wrong(page, "x == y")
+    expect(page.locator("#error .message")).to_have_text(
+        "Invalid expression or values: '==' is not part of the language: a single = gives a "
+        "name its value (to give x a value, write x = ...; or compare with > < >= <=, which "
+        "give 1 where they hold and 0 elsewhere: a == b is (a >= b) * (a <= b))")
+    assert page.locator("#error .caret").text_content() == "  ^^"  # under the ==, not one =
 
 
 ERROR_SHOWN_JS = """() => {
