@@ -75,15 +75,16 @@ function show(v, p) {
 const shown = (v) => !Array.isArray(v[0]) && v.length <= 4;
 
 /**
- * The code's number and the engine's, with enough decimals (up to 8) to tell them apart; of two
- * tensors too big to show whole, the first element that differs, by its index: "[1, 1] -5.00".
+ * The code's number and the engine's, with enough decimals (up to 8) to tell them apart:
+ * {at, got, expected}; of two tensors too big to show whole, the first element that differs,
+ * `at` its index ("[1, 1]", written after the gradient's name), else at is ''.
  */
 export function pair(got, expected, p = 2) {
-  const at = firstDifference(got, expected);
-  if (at) return pair(at.got, at.expected, p).map((s) => `[${at.index.join(', ')}] ${s}`);
+  const first = firstDifference(got, expected);
+  if (first) return { ...pair(first.got, first.expected, p), at: `[${first.index.join(', ')}]` };
   let k = p;
   while (k < 8 && show(got, k) === show(expected, k)) k++;
-  return [show(got, k), show(expected, k)];
+  return { at: '', got: show(got, k), expected: show(expected, k) };
 }
 
 /** Of two lists of one shape that show as their size, the first element that differs. */
@@ -212,7 +213,7 @@ export function createChecker({ editor, svg, banner, result, precision }) {
 
   /** The banner over the first wrong line (or the wrong gradient), in words. */
   function showBanner(focus, p) {
-    const [got, expected] = pair(focus.got, focus.expected, p);
+    const { at, got, expected } = pair(focus.got, focus.expected, p);
     const head = focus.line !== null ? `Line ${focus.line} is the first wrong line`
       : focus.got === null ? `${focus.gradient} is missing`
         : `${focus.gradient} is not the engine's gradient`;
@@ -225,7 +226,7 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     }
     kids.push(el('p', { className: 'check-message' }, focus.message || ''));
     const after = focus.line === null ? 'At the end of the backward pass' : 'After this line';
-    kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient} = `,
+    kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient}${at} = `,
       el('span', { className: 'check-got' }, got), '; the engine\'s backward pass gives ',
       el('span', { className: 'check-expected' }, expected)));
     banner.replaceChildren(...kids);
@@ -240,10 +241,10 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     const anchors = ['text.grad', 'text.value', 'g.gate']
       .map((sel) => svg.querySelector(`${sel}[data-node="${node.id}"]`)).filter(Boolean).map((e) => e.getBBox());
     if (!anchors.length) return;
-    const [got, expected] = pair(focus.got, focus.expected, p);
+    const { at, got, expected } = pair(focus.got, focus.expected, p);
     const label = svgEl('g', { class: 'check-label', 'data-node': node.id });
     const rect = svgEl('rect', { rx: 3 });
-    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}: you ${got} / true ${expected}`);
+    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}${at}: you ${got} / true ${expected}`);
     label.append(rect, text);
     svg.querySelector('g.circuit')?.append(label);
     const t = text.getBBox();

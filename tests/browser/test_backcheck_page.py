@@ -9,7 +9,8 @@ import math
 import numpy as np
 from notes_code import MATRIX_CODE
 from playwright.sync_api import Page, expect
-from test_circuit_page import input_node, open_page, renders, result_gradients, wait_render
+from test_circuit_page import (input_node, open_page, paste, renders, result_gradients,
+                               wait_render)
 
 from engine import backward_check
 from engine.presets import NEURON_CODE, STAGED_CODE
@@ -225,4 +226,21 @@ def test_a_gradient_no_line_computes_is_said_to_be_missing(page: Page, base_url:
     expect(page.locator("#backcheck .check-head")).to_have_text("✗ dX is missing")
     expect(page.locator("#backcheck .check-message")).to_have_text(
         "no line computes dX (its contributions come through Z)")
+    assert not page.errors, page.errors
+
+
+def test_a_wrong_matrix_gradient_is_said_at_the_first_element_that_differs(
+        page: Page, base_url: str) -> None:
+    """A 5×10 gradient is too big to show whole: the banner and the wire's label name the
+    first element that differs by its index, once, beside the gradient's name."""
+    code = MATRIX_CODE.replace("dW = dD.dot(X.T)", "dW = -dD.dot(X.T)")
+    report = backward_check(code)
+    (line,) = [e for e in report["lines"] if e["name"] == "dW"]
+    you, true = (f"{np.asarray(line[k])[0, 0]:.2f}" for k in ("got", "expected"))
+    open_page(page, base_url)
+    paste(page, code, code[:report["forward_end"]].rstrip())
+    expect(page.locator("#backcheck .check-numbers")).to_have_text(
+        f"After this line, your dW[0, 0] = {you}; the engine's backward pass gives {true}")
+    expect(page.locator(f".check-label[data-node='{input_node(page, 'W')}']")).to_have_text(
+        f"dW[0, 0]: you {you} / true {true}")
     assert not page.errors, page.errors
