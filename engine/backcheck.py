@@ -813,7 +813,8 @@ class _Check:
             status, message = "inherits", self._inherits(st, key, accumulates)
         return {"line": st.line, "name": self.code[slice(*st.target_span)], "var": var,
                 "of": of, "ok": status == "ok", "status": status, "got": _json(after),
-                "expected": _json(expected), "message": message, "span": list(st.span)}
+                "expected": _json(expected), "message": message, "span": list(st.span),
+                "given": st is self.data_line}
 
     def _local_line(self, st: Statement) -> dict | None:
         """A line d<a>d<b> = ...: the local gradient ∂a/∂b, judged against the engine's when a

@@ -90,6 +90,9 @@ def test_matrix_example_as_printed_passes_with_seeded_random_data():
     r = backward_check(MATRIX_CODE)
     assert r["passed"] and all(e["ok"] for e in r["lines"])
     assert r["output"] == "D"
+    # dD = np.random.randn(*D.shape) is the output's gradient, given: no step of its own
+    assert [(e["name"], e["given"]) for e in r["lines"]] == [
+        ("dD", True), ("dW", False), ("dX", False)]
     # W, X and dD are the 0th, 1st and 2nd np.random.randn of the code: seeds 0, 1 and 2, as
     # the matmul preset's W, X and G, whose gradients the engine traces through sum(D * G)
     c = trace("D = W.dot(X)\nf = sum(D * G)", {
@@ -392,6 +395,7 @@ def test_upstream_gradient_given_as_data_must_be_used():
 def test_output_gradient_written_out_and_wrong():
     ok = backward_check("x = 3\nf = x * 2\ndf = 1.0\ndx = 2 * df")
     assert ok["passed"]
+    assert not any(e["given"] for e in ok["lines"])  # df = 1.0 is judged: it could be wrong
     r = backward_check("x = 3\nf = x * 2\ndf = 3.0\ndx = 2 * df")
     assert r["first_wrong"] == 3 and "with respect to itself is 1" in the_line(r, 3)["message"]
     assert the_line(r, 4)["status"] == "inherits"
@@ -630,7 +634,8 @@ def test_backward_check_notes_examples_pass(client):
                              "forward_end", "warnings"}
         for line in body["lines"]:
             assert set(line) == {"line", "name", "var", "of", "ok", "status", "got", "expected",
-                                 "message", "span"}
+                                 "message", "span", "given"}
+            assert line["given"] == (code is MATRIX_CODE and line["name"] == "dD")
             assert line["ok"] and line["status"] == "ok"
             start, end = line["span"]
             assert code[start:end].startswith(line["name"])

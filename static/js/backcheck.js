@@ -102,17 +102,22 @@ function firstDifference(got, expected) {
   return { index, got: a[i], expected: b[i] };
 }
 
-const WORST = { ok: 0, inherits: 1, wrong: 2 };
+const WORST = { given: 0, ok: 0, inherits: 1, wrong: 2 };
 
-/** One gutter mark per backward line (several statements on a line: the worst one marks it). */
+/**
+ * One gutter mark per backward line (several statements on a line: the worst one marks it);
+ * the output's gradient given as data (the notes' dD = np.random.randn(...)) is marked given.
+ */
 export function gutterMarks(report, p = 2) {
   const byLine = new Map();
   for (const e of report.lines) {
-    const said = e.status === 'ok' ? `${e.name} = ${show(e.got, p)}: right` : `${e.name}: ${e.message}`;
+    const said = e.given ? `${e.name}: given, the gradient the backward pass starts from`
+      : e.status === 'ok' ? `${e.name} = ${show(e.got, p)}: right` : `${e.name}: ${e.message}`;
+    const mark = e.given ? 'given' : e.status;
     const m = byLine.get(e.line);
-    if (!m) byLine.set(e.line, { line: e.line, mark: e.status, title: said });
+    if (!m) byLine.set(e.line, { line: e.line, mark, title: said });
     else {
-      if (WORST[e.status] > WORST[m.mark]) m.mark = e.status;
+      if (WORST[mark] > WORST[m.mark]) m.mark = mark;
       m.title += `\n${said}`;
     }
   }
@@ -135,15 +140,17 @@ export function focusOf(report) {
     message: g.message };
 }
 
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 const names = (xs) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}` : xs[0] || '');
 
-/** The verdict in one sentence. */
+/** The verdict in one sentence; a line giving the output's gradient as data is no line to get right. */
 export function summary(report) {
-  const n = report.lines.length;
+  const given = report.lines.find((e) => e.given);
+  const n = report.lines.filter((e) => !e.given).length;
   const grads = Object.values(report.gradients).map((g) => g.name);
   if (report.passed) {
-    return `✓ all ${plural(n, 'backward line', 'backward lines')} right: ${names(grads)} ${
+    const right = n === 1 ? 'the backward line is right' : n === 2 ? 'both backward lines right'
+      : `all ${n} backward lines right`;
+    return `✓ ${right}${given ? `, from the given ${given.name}` : ''}: ${names(grads)} ${
       grads.length === 1 ? 'equals' : 'equal'} the engine's gradient${grads.length === 1 ? '' : 's'}`;
   }
   if (report.first_wrong !== null) {
@@ -207,7 +214,7 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     if (!answer) return body;
     const drawn = { ...body, expression: text.slice(0, answer.forward_end).trimEnd() };
     // The output's gradient given as data (the notes' dD): the drawing's backward pass starts there.
-    const given = answer.lines.find((e) => e.var === answer.output && !e.of.length && e.ok);
+    const given = answer.lines.find((e) => e.given);
     return given ? { ...drawn, grad: given.got } : drawn;
   }
 

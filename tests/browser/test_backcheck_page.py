@@ -9,8 +9,7 @@ import math
 import numpy as np
 from notes_code import MATRIX_CODE
 from playwright.sync_api import Page, expect
-from test_circuit_page import (input_node, open_page, paste, renders, result_gradients,
-                               wait_render)
+from test_circuit_page import input_node, open_page, paste, renders, result_gradients, wait_render
 
 from engine import backward_check
 from engine.presets import NEURON_CODE, STAGED_CODE
@@ -175,7 +174,14 @@ def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url:
     drawn = answers[-1].json()["gradients"]
     assert drawn == {k: g["expected"] for k, g in report["gradients"].items()}
     expect(page.locator("#result")).not_to_contain_text("starts from ones")
-    assert {m[:2] for m in marks(page).values()} == {("ok", "✓")} and len(marks(page)) == 3
+    # dD = np.random.randn(...) is the gradient from above, given: it is no line to get right
+    given = MATRIX_CODE[:MATRIX_CODE.index("dD =")].count("\n") + 1
+    assert marks(page) == {given: ("given", "•", "dD: given, the gradient the backward pass "
+                                   "starts from"),
+                           given + 1: ("ok", "✓", "dW = 50 values: right"),
+                           given + 2: ("ok", "✓", "dX = 30 values: right")}
+    expect(page.locator("#check-summary")).to_have_text(
+        "✓ both backward lines right, from the given dD: dW and dX equal the engine's gradients")
     expect(page.locator("#error")).to_be_hidden()
     assert page.locator("#circuit-svg text.value").all_text_contents() == ["5×10", "10×3", "5×3"]
     assert not page.errors, page.errors

@@ -133,6 +133,25 @@ test('the page points at the first wrong line, else at the first wrong gradient'
   assert.equal(focusOf(right), null);
 });
 
+// the notes' matrix multiply: dD = np.random.randn(*D.shape) is the output's gradient, given
+const MATRIX = {
+  output: 'D', value: [[1]], passed: true, first_wrong: null,
+  lines: [{ ...line(6, 'dD', 'ok', null, [], 'D'), given: true }, line(7, 'dW', 'ok', null, ['D']),
+    line(8, 'dX', 'ok', null, ['D'])],
+  gradients: { W: { name: 'dW', got: 1, expected: 1, ok: true, message: null },
+    X: { name: 'dX', got: 1, expected: 1, ok: true, message: null } },
+  forward_end: 60, warnings: [],
+};
+
+test('the output\'s gradient given as data is not counted as a backward line, and is marked given', () => {
+  assert.equal(summary(MATRIX), "✓ both backward lines right, from the given dD: dW and dX equal the engine's gradients");
+  const marks = gutterMarks(MATRIX);
+  assert.deepEqual(marks[0], { line: 6, mark: 'given', title: 'dD: given, the gradient the backward pass starts from' });
+  assert.deepEqual(marks.slice(1).map((m) => m.mark), ['ok', 'ok']);
+  const one = { ...MATRIX, lines: MATRIX.lines.slice(0, 2), gradients: { W: MATRIX.gradients.W } };
+  assert.equal(summary(one), "✓ the backward line is right, from the given dD: dW equals the engine's gradient");
+});
+
 test('the verdict in one sentence', () => {
   assert.equal(summary(WRONG), '✗ line 28 is the first wrong line (2 more build on a wrong line)');
   const passed = { ...WRONG, passed: true, first_wrong: null, lines: Array.from({ length: 12 }, (_, k) => line(k + 1, 'dx', 'ok')),
