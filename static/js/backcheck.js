@@ -256,7 +256,8 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     svg.querySelector('g.circuit')?.append(label);
     const t = text.getBBox();
     const [w, h] = [t.width + 8, t.height + 4];
-    // The first free spot beside the wire's labels: below them, above them, or after them.
+    // The first free spot beside the wire's labels: below them, above them, or after them;
+    // else the free spot nearest its first label, on a grid around it.
     const taken = [...svg.querySelectorAll('text, g.gate circle')].filter((e) => !label.contains(e))
       .map((e) => e.getBBox());
     const [vx, vy, vw, vh] = svg.getAttribute('viewBox').split(' ').map(Number);
@@ -264,7 +265,14 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     const free = ([x, y]) => inside([x, y]) && !taken.some((b) =>
       x < b.x + b.width && b.x < x + w && y < b.y + b.height && b.y < y + h);
     const spots = anchors.flatMap((a) => [[a.x, a.y + a.height + 3], [a.x, a.y - h - 3], [a.x + a.width + 8, a.y]]);
-    const [x, y] = spots.find(free) || spots.find(inside) || spots[0];
+    const [a] = anchors;
+    const grid = [];
+    for (let i = -24; i <= 24; i++) {
+      for (let j = -16; j <= 16; j++) grid.push([a.x + (i * w) / 8, a.y + (j * h) / 2]);
+    }
+    const far = ([x, y]) => Math.hypot(x + w / 2 - a.x - a.width / 2, y + h / 2 - a.y - a.height / 2);
+    grid.sort((p, q) => far(p) - far(q));
+    const [x, y] = spots.find(free) || grid.find(free) || spots.find(inside) || spots[0];
     for (const [k, v] of Object.entries({ x, y, width: w, height: h })) rect.setAttribute(k, v);
     text.setAttribute('x', x + 4 - t.x);
     text.setAttribute('y', y + 2 - t.y);

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from notes_code import MATRIX_CODE
+import pytest
+from notes_code import CHAIN_RULE_CODE, MATRIX_CODE
 from playwright.sync_api import Page, expect
 from test_circuit_page import input_node, open_page, paste, renders, result_gradients, wait_render
 
@@ -249,4 +250,33 @@ def test_a_wrong_matrix_gradient_is_said_at_the_first_element_that_differs(
         f"After this line, your dW[0, 0] = {you}; the engine's backward pass gives {true}")
     expect(page.locator(f".check-label[data-node='{input_node(page, 'W')}']")).to_have_text(
         f"dW[0, 0]: you {you} / true {true}")
+    assert not page.errors, page.errors
+
+
+# Every text and gate of the drawing that the wire's "you / true" label covers.
+COVERED_JS = """() => {
+  const label = document.querySelector('.check-label');
+  const r = label.querySelector('rect').getBBox();
+  return [...document.querySelectorAll('#circuit-svg text, #circuit-svg g.gate circle')]
+    .filter((e) => !label.contains(e)).filter((e) => {
+      const b = e.getBBox();
+      return r.x < b.x + b.width && b.x < r.x + r.width
+        && r.y < b.y + b.height && b.y < r.y + r.height;
+    }).map((e) => e.textContent || e.tagName);
+}"""
+
+
+@pytest.mark.parametrize(("code", "old", "new"), [
+    (CHAIN_RULE_CODE, "dqdx = 1.0", "dqdx = -1.0"),  # x's labels sit close to the + gate
+    (CHAIN_RULE_CODE, "dfdq = z", "dfdq = q"),
+    (STAGED_CODE, "dsigx = (1) * dden", "dsigx = (2) * dden"),  # den's gradient beside sigx's
+])
+def test_the_wires_you_and_true_label_covers_no_other_number(page: Page, base_url: str, code,
+                                                              old, new) -> None:
+    code = code.replace(old, new)
+    report = backward_check(code)
+    open_page(page, base_url)
+    paste(page, code, code[:report["forward_end"]].rstrip())
+    expect(page.locator(".check-label")).to_have_count(1)
+    assert page.evaluate(COVERED_JS) == []
     assert not page.errors, page.errors
