@@ -1027,13 +1027,13 @@ class _Check:
                 and np.ndim(vals[0][n.index]) == 0}
 
     def _replacements(self, factor: str | None, candidates: list[str]):
-        """The user's local gradient `factor` with one use of a forward name n replaced by a
-        candidate c (a name, or a part of the right formula), the first candidates first: each
-        as (n, c, its circuit)."""
+        """The user's local gradient `factor` with one use of a forward name n (of its first
+        eight) replaced by a candidate c (a name, or a part of the right formula), the first
+        candidates first: each as (n, c, its circuit)."""
         if factor is None:
             return
         uses = [m for m in re.finditer(r"(?<![\w.])[A-Za-z_]\w*(?!\w)(?!\s*\()", factor)
-                if m[0] in self.env and np.ndim(self.env[m[0]]) == 0]
+                if m[0] in self.env and np.ndim(self.env[m[0]]) == 0][:8]
         for c in candidates:
             for m in uses:
                 if c == m[0]:

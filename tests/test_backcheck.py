@@ -483,6 +483,16 @@ def test_random_inputs_are_the_seeded_random_values():
 # --- the notes' first naming: dfdx for a gradient, dqdx for a local gradient -------------------
 
 
+def test_a_reading_that_fits_only_at_the_codes_own_values_is_not_taken():
+    """Here y = 2 is the ratio of the line's 6 to the right 3 = x + 1, by chance: at other
+    values of x and y it is not, so no factor y is said to be extra; where it is, it is."""
+    code = COMPOUND.replace("y = 3.0", "y = 2.0")
+    message = the_line(backward_check(code + "dy = (x + 4) * dq"), 7)["message"]
+    assert message.endswith("is 3, but this line uses (x + 4) = 6."), message
+    message = the_line(backward_check(code + "dy = (x + 1) * y * dq"), 7)["message"]
+    assert message.endswith("uses (x + 1) * y = 6: it has an extra factor y."), message
+
+
 def test_chain_rule_example_as_printed_passes_every_line():
     report = backward_check(CHAIN_RULE_CODE)
     assert report["output"] == "f" and report["value"] == -12.0
