@@ -273,7 +273,6 @@ class _Check:
         self.limits = limits
         self.max_elements = limits.max_elements if limits else None
         self.warnings: list[str] = []
-        self._points: list[dict] | None = None  # see _elsewhere
         self._split(statements)
         self._forward(values)
         self._seed()
@@ -937,7 +936,7 @@ class _Check:
         with one of its names read as a name of the stage or as a part of the right formula
         has that name where the other belongs; a line off everywhere by such a name or part
         leaves out a factor or has one too many."""
-        envs = [self.env, *self._elsewhere()]
+        envs = [self.env, *self._elsewhere(v)]
         true = [float(self._contrib(v, 1.0, env)[u]) for env in envs]
         line = [mine, *(self._coefficient(st, dv, env) for env in envs[1:])]
         usable = [0, *(k for k in range(1, len(envs)) if _finite(line[k], true[k]))]
@@ -985,30 +984,23 @@ class _Check:
             return None
         return text
 
-    def _elsewhere(self) -> list[dict]:
-        """The forward values at a few other points: each input that takes a gradient moved by
-        a random factor around 1 (a zero by a small random number), the stages run again;
-        points where the code's forward pass fails are left out."""
-        if self._points is None:
-            self._points = []
-            for seed in range(3):
-                rng = np.random.default_rng(seed)
-                env = {}
-                for name, x in self.env.items():
-                    if name in self.stages:
-                        continue
-                    step = rng.standard_normal(np.shape(x))
-                    moved = np.where(np.equal(x, 0), 0.3 * step, x * np.exp(0.3 * step))
-                    env[name] = x if self._label_only(name) else (
-                        float(moved) if np.ndim(x) == 0 else moved.astype(x.dtype))
-                try:
-                    for st in self.forward:
-                        if st.target in self.stages:
-                            env[st.target] = _value(st, env, self.limits)
-                except ExpressionError:
-                    continue
-                self._points.append(env)
-        return self._points
+    def _elsewhere(self, v: str) -> list[dict]:
+        """The forward values at a few other points for stage v's local gradients: each name v
+        reads (but integer labels) moved by a random factor around 1 (a zero by a small random
+        number), and v computed from them; every other value as it is."""
+        points = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            env = dict(self.env)
+            for name in self.reads[v]:
+                x = self.env[name]
+                step = rng.standard_normal(np.shape(x))
+                moved = np.where(np.equal(x, 0), 0.3 * step, x * np.exp(0.3 * step))
+                env[name] = x if self._label_only(name) else (
+                    float(moved) if np.ndim(x) == 0 else moved.astype(x.dtype))
+            env[v] = _value(self.stages[v], env, self.limits)
+            points.append(env)
+        return points
 
     def _parts(self, formula: str | None, envs: list[Mapping]) -> dict[str, list[float]]:
         """Each part of a local gradient's formula (its gates but the last) as its text, with

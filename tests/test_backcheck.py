@@ -493,6 +493,15 @@ def test_a_reading_that_fits_only_at_the_codes_own_values_is_not_taken():
     assert message.endswith("uses (x + 1) * y = 6: it has an extra factor y."), message
 
 
+def test_a_local_gradient_is_tried_at_other_values_of_its_stages_inputs():
+    """c is 0.5 whatever x is: a local gradient of f = sin(c) is tried at other values of c
+    itself, so sin(c) for cos(c) is no mistake of scale."""
+    code = "x = 2.0\nc = x * 0 + 0.5\nf = sin(c)\ndc = sin(c)\ndx = 0 * dc"
+    assert the_line(backward_check(code), 4)["message"] == (
+        "the local gradient of f = sin(c) with respect to c is np.cos(c) = 0.8776, but this "
+        "line uses sin(c) = 0.4794.")
+
+
 def test_chain_rule_example_as_printed_passes_every_line():
     report = backward_check(CHAIN_RULE_CODE)
     assert report["output"] == "f" and report["value"] == -12.0
