@@ -242,6 +242,9 @@ class LineCheck(BaseModel):
     expected: OutValue = Field(description="Its value after this line in a right backward pass.")
     message: str | None = Field(description="What is wrong, in words; null when ok.")
     span: list[int] = Field(description="[start, end) of the statement in the code.")
+    given: bool = Field(False, description="The output's gradient given as data (`dD = "
+                        "np.random.randn(*D.shape)`): where the backward pass starts, not a "
+                        "step of its own.")
 
 
 class GradientCheck(BaseModel):
@@ -261,15 +264,18 @@ class BackwardCheckResponse(BaseModel):
         "output": "f", "value": -12.0, "passed": False, "first_wrong": 5,
         "lines": [
             {"line": 4, "name": "dq", "var": "q", "of": ["f"], "ok": True, "status": "ok",
-             "got": -4.0, "expected": -4.0, "message": None, "span": [42, 48]},
+             "got": -4.0, "expected": -4.0, "message": None, "span": [42, 48],
+             "given": False},
             {"line": 4, "name": "dz", "var": "z", "of": ["f"], "ok": True, "status": "ok",
-             "got": 3.0, "expected": 3.0, "message": None, "span": [50, 56]},
+             "got": 3.0, "expected": 3.0, "message": None, "span": [50, 56],
+             "given": False},
             {"line": 5, "name": "dx", "var": "x", "of": ["q"], "ok": False, "status": "wrong",
-             "got": 4.0, "expected": -4.0, "span": [57, 65],
+             "got": 4.0, "expected": -4.0, "span": [57, 65], "given": False,
              "message": "the local gradient of q = x + y with respect to x is 1, but this line "
                         "uses -1: its sign is wrong."},
             {"line": 5, "name": "dy", "var": "y", "of": ["q"], "ok": True, "status": "ok",
-             "got": -4.0, "expected": -4.0, "message": None, "span": [67, 74]}],
+             "got": -4.0, "expected": -4.0, "message": None, "span": [67, 74],
+             "given": False}],
         "gradients": {
             "x": {"name": "dx", "got": 4.0, "expected": -4.0, "ok": False,
                   "message": "dx is wrong since line 5"},

@@ -14,6 +14,7 @@ the forward values and the current d values bound. User text is never run as Pyt
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -226,6 +227,34 @@ def _factor(got, right, sign: str, size: str) -> str | None:
         words.append(size + (f"{_num(abs(r))} times too large" if abs(r) > 1
                              else f"{_num(1 / abs(r))} times too small (a missing factor?)"))
     return " and ".join(words)
+
+
+@functools.cache
+def _written_out() -> dict[tuple, str]:
+    """Each one-input gate by the chain of gates its expansion writes out: sigmoid by the
+    notes' 1.0 / (1 + math.exp(-x)), the chain *-1, exp, +1, 1/x."""
+    out = {}
+    for op, gate in GATES.items():
+        if gate.arity == 1 and gate.expand is not None:
+            g = Graph()
+            g.gate(op, [g.input("x")])
+            out[_chain_of(g.rebuilt(expand=True))] = op
+    return out
+
+
+def _chain_of(g: Graph) -> tuple | None:
+    """A circuit that is a chain of one-input gates from one input as its gates, (op,
+    constants) each; None for any other circuit."""
+    nodes = g.topo()
+    if nodes[0].kind != "input" or len(nodes) < 2 or any(
+            n.kind != "gate" or n.inputs != (prev,)
+            for prev, n in zip(nodes[:-1], nodes[1:], strict=True)):
+        return None
+    return tuple((n.op, tuple(sorted(n.attrs.items()))) for n in nodes[1:])
+
+
+def _finite(*xs: float) -> bool:
+    return all(math.isfinite(x) for x in xs)
 
 
 def _names(items) -> str:
@@ -508,16 +537,17 @@ class _Check:
 
     # the right answer, stage by stage
 
-    def _shares(self, v: str, seed) -> dict[str, list[np.ndarray]]:
+    def _shares(self, v: str, seed, env: Mapping | None = None) -> dict[str, list[np.ndarray]]:
         """Stage v's contribution to the gradient of each name u it reads, seeded with its own
         gradient `seed`, as one share per use of u: per gate input that takes u (the gate's vjp
         there, from the engine's backward pass over the statement's circuit) and per list element
-        that is u itself. People write a line per use (x * x, x*y + y) or one for them all."""
+        that is u itself. People write a line per use (x * x, x*y + y) or one for them all.
+        `env`: the forward values (by default the code's own)."""
         st = self.stages[v]
         seed = np.asarray(seed, dtype=float)
         out: dict[str, list] = {u: [] for u in self.reads[v]}
         for k, g in enumerate(st.rhs):
-            vals = _run(g, self.env)
+            vals = _run(g, self.env if env is None else env)
             grads = g.backward(vals, (seed[k] if st.is_list else seed)[()])
             nums = [np.float64(x) if type(x) is float else x for x in vals]  # 1/0 is inf here
             uses = [(g.output, grads[g.output.index])] if g.output.kind == "input" else []
@@ -533,9 +563,9 @@ class _Check:
                 out[i.name].append(unbroadcast(np.asarray(c, dtype=float), shape)[()])
         return {u: c or [self._zero(u)] for u, c in out.items()}  # labels take no gradient
 
-    def _contrib(self, v: str, seed) -> dict[str, np.ndarray]:
+    def _contrib(self, v: str, seed, env: Mapping | None = None) -> dict[str, np.ndarray]:
         """Stage v's whole contribution to the gradient of each name it reads."""
-        return {u: sum(c) for u, c in self._shares(v, seed).items()}
+        return {u: sum(c) for u, c in self._shares(v, seed, env).items()}
 
     def _reference(self) -> None:
         """Each stage's contribution to each variable it reads, seeded with the true gradient
@@ -782,7 +812,8 @@ class _Check:
             status, message = "inherits", self._inherits(st, key, accumulates)
         return {"line": st.line, "name": self.code[slice(*st.target_span)], "var": var,
                 "of": of, "ok": status == "ok", "status": status, "got": _json(after),
-                "expected": _json(expected), "message": message, "span": list(st.span)}
+                "expected": _json(expected), "message": message, "span": list(st.span),
+                "given": st is self.data_line}
 
     def _local_line(self, st: Statement) -> dict | None:
         """A line d<a>d<b> = ...: the local gradient ∂a/∂b, judged against the engine's when a
@@ -809,7 +840,8 @@ class _Check:
                           f"gives {shape_text(fair)}.")
         elif not _close(fair, expected):
             if np.ndim(expected) == 0:
-                faults.append(self._local_message(st, a, b, float(expected), float(fair)))
+                faults.append(self._local_message(st, a, b, float(expected), float(fair),
+                                                      None))
             else:
                 wrong = ~np.isclose(fair, expected, rtol=RTOL, atol=ATOL, equal_nan=True)
                 where = tuple(int(i) for i in np.argwhere(wrong)[0])
@@ -839,17 +871,15 @@ class _Check:
         engine's."""
         scalar = np.ndim(self.env[u]) == 0 and all(np.ndim(self.env[v]) == 0 for v in valid)
         if scalar and len(st.rhs) == 1:
-            scope = self._scope(st, fair=True)
-            dnames = [n for n in scope if n not in self.env and n not in self.locals]
+            scope = _reads(st)
             for v in valid:
                 exp = float(self._contrib(v, 1.0)[u])
-                if ("d" + v) in scope:
-                    probe = {**scope, **{n: 0.0 for n in dnames}, "d" + v: 1.0}
-                    mine = float(_value(st, probe, self.limits))
-                else:  # below the output, whose gradient is 1: the line is the local gradient
-                    mine = float(value)
+                # below the output, whose gradient is 1, a line that reads no dv is the local
+                # gradient itself
+                dv = "d" + v if "d" + v in scope else None
+                mine = self._coefficient(st, dv)
                 if not _close(mine, exp):
-                    return self._local_message(st, v, u, exp, mine)
+                    return self._local_message(st, v, u, exp, mine, dv)
         formula = self._formula(valid[0], u) if len(valid) == 1 else None
         said = f" ({formula})" if formula else ""
         if np.ndim(own) == 0:
@@ -866,39 +896,162 @@ class _Check:
             return f"{msg}: every element it gives {off}."
         return f"{msg} ({int(wrong.sum())} of {wrong.size} elements differ)."
 
-    def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float) -> str:
+    def _coefficient(self, st: Statement, dv: str | None, env: Mapping | None = None,
+                     swap: tuple[str, str] | None = None) -> float:
+        """What a scalar line multiplies the gradient dv by (with dv None: the line's value):
+        the other gradients 0, local gradients as they are, forward values from env (the code's
+        own by default), and with swap = (n, m), m's value read for n. nan where a local
+        gradient the line reads is not known at env."""
+        scope = self._scope(st, fair=True)
+        for n in scope:
+            if n in self.env:
+                scope[n] = (self.env if env is None else env)[swap[1] if swap and n == swap[0]
+                                                              else n]
+            elif n in self.locals:
+                if env is not None:
+                    if n not in self.local_true:
+                        return math.nan
+                    scope[n] = self._contrib(self.locals[n][0], 1.0, env)[self.locals[n][1]]
+            elif dv is not None:
+                scope[n] = 1.0 if n == dv else 0.0
+        return float(_value(st, scope, self.limits))
+
+    def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float,
+                       dv: str | None) -> str:
         text = self.code[slice(*self.stages[v].rhs_span)]
         formula = self._formula(v, u)
         named = f"{formula} = {_num(exp)}" if formula and formula != _num(exp) else _num(exp)
-        factor = self._factor_text(st, v)
+        factor = self._factor_text(st, dv)
         uses = f"{factor} = {_num(mine)}" if factor else _num(mine)
         msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
                f"but this line uses {uses}")
-        off = _factor(mine, exp, "its sign is wrong", "it is ")
-        return msg + (f": {off}." if off is not None else ".")
+        why = self._mistake(st, v, u, dv, mine, formula, factor)
+        return msg + (f": {why}." if why else ".")
 
-    def _factor_text(self, st: Statement, v: str) -> str | None:
-        """The user's own text for the local gradient, in `factor * dv` or `dv * factor`."""
-        out = st.rhs[0].output
-        if out.kind != "gate" or out.op != "mul":
-            return None
-        for k, i in enumerate(out.inputs):
-            if i.kind == "input" and i.name == "d" + v and out.inputs[1 - k].span:
-                return self.code[slice(*out.inputs[1 - k].span)]
+    def _mistake(self, st: Statement, v: str, u: str, dv: str | None, mine: float,
+                 formula: str | None, factor: str | None) -> str | None:
+        """What a line gets wrong in the local gradient ∂v/∂u, in words, or None. Each reading
+        must hold at the code's own values and at a few other points (_elsewhere), so that none
+        fits by chance: one factor off everywhere is a wrong sign or size; a line that is right
+        with one of its names read as a name of the stage or as a part of the right formula
+        has that name where the other belongs; a line off everywhere by such a name or part
+        leaves out a factor or has one too many."""
+        envs = [self.env, *self._elsewhere(v)]
+        true = [float(self._contrib(v, 1.0, env)[u]) for env in envs]
+        line = [mine, *(self._coefficient(st, dv, env) for env in envs[1:])]
+        usable = [0, *(k for k in range(1, len(envs)) if _finite(line[k], true[k]))]
+        off = _factor(mine, true[0], "its sign is wrong", "it is ")
+        if len(usable) == 1 or not _close(self._coefficient(st, dv), mine):
+            return off  # nothing to compare with: how far off it is here
+
+        def fits(got, want) -> bool:
+            return all(_finite(got[k], want[k]) and _close(got[k], want[k]) for k in usable)
+
+        if off is not None and fits(line, [mine / true[0] * t for t in true]):
+            return off
+        # the names of the stage, those of the right formula first, and the formula's parts
+        said = _WORDS.findall(formula or "")
+        stage = sorted((n for n in [*self.reads[v], v] if np.ndim(self.env[n]) == 0),
+                       key=lambda n: n not in said)
+        parts = self._parts(formula, envs)
+        for n, c, g in self._replacements(factor, [*parts, *stage]):
+            if fits([float(_run(g, env)[g.output.index]) for env in envs], true):
+                return f"it has {n} where the local gradient has {c}"
+        for n in [n for n in _reads(st) if n in self.env]:
+            for m in stage:
+                if m != n and np.shape(self.env[m]) == np.shape(self.env[n]) and fits(
+                        [self._coefficient(st, dv, env, (n, m)) for env in envs], true):
+                    return f"it has {n} where the local gradient has {m}"
+        for c, vals in [*((m, [env[m] for env in envs]) for m in stage), *parts.items()]:
+            if fits([a * b for a, b in zip(line, vals, strict=True)], true):
+                return f"it leaves out the factor {c}"
+            if fits(line, [a * b for a, b in zip(true, vals, strict=True)]):
+                return f"it has an extra factor {c}"
         return None
+
+    def _factor_text(self, st: Statement, dv: str | None) -> str | None:
+        """The user's own text for the local gradient: `factor` in `factor * dv` or
+        `dv * factor`, or the whole right side of a line that reads no dv; None when it reads
+        no name (a number says itself)."""
+        out = st.rhs[0].output
+        span = st.rhs_span if dv is None else None
+        if dv is not None and out.kind == "gate" and out.op == "mul":
+            span = next((out.inputs[1 - k].span for k, i in enumerate(out.inputs)
+                         if i.kind == "input" and i.name == dv), None)
+        text = None if span is None else self.code[slice(*span)]
+        if text is None or not any(w in self.env or w in self.locals
+                                   for w in _WORDS.findall(text)):
+            return None
+        return text
+
+    def _elsewhere(self, v: str) -> list[dict]:
+        """The forward values at a few other points for stage v's local gradients: each name v
+        reads (but integer labels) moved by a random factor around 1 (a zero by a small random
+        number), and v computed from them; every other value as it is."""
+        points = []
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            env = dict(self.env)
+            for name in self.reads[v]:
+                x = self.env[name]
+                step = rng.standard_normal(np.shape(x))
+                moved = np.where(np.equal(x, 0), 0.3 * step, x * np.exp(0.3 * step))
+                env[name] = x if self._label_only(name) else (
+                    float(moved) if np.ndim(x) == 0 else moved.astype(x.dtype))
+            env[v] = _value(self.stages[v], env, self.limits)
+            points.append(env)
+        return points
+
+    def _parts(self, formula: str | None, envs: list[Mapping]) -> dict[str, list[float]]:
+        """Each part of a local gradient's formula (its gates but the last) as its text, with
+        its value at each of envs; {} when there is no formula of forward names."""
+        if formula is None:
+            return {}
+        try:
+            g = _parse_piece(formula, 0, len(formula), self.limits)
+        except ExpressionError:
+            return {}
+        if any(name not in self.env for name in g.inputs()):
+            return {}
+        vals = [_run(g, env) for env in envs]
+        return {formula[slice(*n.span)]: [float(x[n.index]) for x in vals] for n in g.nodes
+                if n.kind == "gate" and n is not g.output and n.span
+                and np.ndim(vals[0][n.index]) == 0}
+
+    def _replacements(self, factor: str | None, candidates: list[str]):
+        """The user's local gradient `factor` with one use of a forward name n (of its first
+        eight) replaced by a candidate c (a name, or a part of the right formula), the first
+        candidates first: each as (n, c, its circuit)."""
+        if factor is None:
+            return
+        uses = [m for m in re.finditer(r"(?<![\w.])[A-Za-z_]\w*(?!\w)(?!\s*\()", factor)
+                if m[0] in self.env and np.ndim(self.env[m[0]]) == 0][:8]
+        for c in candidates:
+            for m in uses:
+                if c == m[0]:
+                    continue
+                text = factor[:m.start()] + (c if c in self.env else f"({c})") + factor[m.end():]
+                try:
+                    g = _parse_piece(text, 0, len(text), self.limits)
+                except ExpressionError:
+                    continue
+                if all(name in self.env for name in g.inputs()):  # no gradient read
+                    yield m[0], c, g
 
     def _formula(self, v: str, u: str) -> str | None:
         """The local gradient as code, written by the gate's own derivative run on symbols,
-        when stage v is one gate (for a matrix gate: the whole contribution, dD.dot(X.T))."""
-        out = self.stages[v].rhs[0].output
-        slots = [k for k, i in enumerate(out.inputs) if i.kind == "input" and i.name == u]
-        if self.stages[v].is_list or len(slots) != 1 or any(i.kind == "gate"
-                                                             for i in out.inputs):
+        when stage v is one gate (for a matrix gate: the whole contribution, dD.dot(X.T)) or
+        writes one out (the notes' sigmoid: (1 - f) * f)."""
+        g = self.stages[v].rhs[0]
+        out, op = g.output, _written_out().get(_chain_of(g))
+        ins = g.topo()[:1] if op else out.inputs  # a gate written out reads the chain's input
+        slots = [k for k, i in enumerate(ins) if i.kind == "input" and i.name == u]
+        if self.stages[v].is_list or len(slots) != 1 or any(i.kind == "gate" for i in ins):
             return None
-        gate = GATES[out.op]
+        gate = GATES[op or out.op]
         xs = [Sym(i.name, shape=np.shape(self.env[i.name])) if i.kind == "input"
-              else sym(i.default if np.ndim(i.default) else float(i.default)) for i in out.inputs]
-        attrs = _consts(out)  # as the staged code writes them: 2, not 2.0
+              else sym(i.default if np.ndim(i.default) else float(i.default)) for i in ins]
+        attrs = {} if op else _consts(out)  # as the staged code writes them: 2, not 2.0
         y = Sym(v, shape=np.shape(self.env[v]))
         k = slots[0]
         try:

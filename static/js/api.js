@@ -63,7 +63,7 @@ export const getOps = () => call('GET', '/api/ops');
 export const postCircuit = (body, signal) => call('POST', '/api/circuit', body, signal);
 /**
  * Body {code, values}: a forward pass and a hand-written backward pass -> {output, value, passed,
- * first_wrong, lines: [{line, name, of, ok, status, got, expected, message, span}], gradients,
+ * first_wrong, lines: [{line, name, of, ok, status, got, expected, message, span, given}], gradients,
  * forward_end, warnings}.
  */
 export const postBackwardCheck = (body, signal) => call('POST', '/api/backward-check', body, signal);

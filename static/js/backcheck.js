@@ -75,15 +75,16 @@ function show(v, p) {
 const shown = (v) => !Array.isArray(v[0]) && v.length <= 4;
 
 /**
- * The code's number and the engine's, with enough decimals (up to 8) to tell them apart; of two
- * tensors too big to show whole, the first element that differs, by its index: "[1, 1] -5.00".
+ * The code's number and the engine's, with enough decimals (up to 8) to tell them apart:
+ * {at, got, expected}; of two tensors too big to show whole, the first element that differs,
+ * `at` its index ("[1, 1]", written after the gradient's name), else at is ''.
  */
 export function pair(got, expected, p = 2) {
-  const at = firstDifference(got, expected);
-  if (at) return pair(at.got, at.expected, p).map((s) => `[${at.index.join(', ')}] ${s}`);
+  const first = firstDifference(got, expected);
+  if (first) return { ...pair(first.got, first.expected, p), at: `[${first.index.join(', ')}]` };
   let k = p;
   while (k < 8 && show(got, k) === show(expected, k)) k++;
-  return [show(got, k), show(expected, k)];
+  return { at: '', got: show(got, k), expected: show(expected, k) };
 }
 
 /** Of two lists of one shape that show as their size, the first element that differs. */
@@ -101,17 +102,22 @@ function firstDifference(got, expected) {
   return { index, got: a[i], expected: b[i] };
 }
 
-const WORST = { ok: 0, inherits: 1, wrong: 2 };
+const WORST = { given: 0, ok: 0, inherits: 1, wrong: 2 };
 
-/** One gutter mark per backward line (several statements on a line: the worst one marks it). */
+/**
+ * One gutter mark per backward line (several statements on a line: the worst one marks it);
+ * the output's gradient given as data (the notes' dD = np.random.randn(...)) is marked given.
+ */
 export function gutterMarks(report, p = 2) {
   const byLine = new Map();
   for (const e of report.lines) {
-    const said = e.status === 'ok' ? `${e.name} = ${show(e.got, p)}: right` : `${e.name}: ${e.message}`;
+    const said = e.given ? `${e.name}: given, the gradient the backward pass starts from`
+      : e.status === 'ok' ? `${e.name} = ${show(e.got, p)}: right` : `${e.name}: ${e.message}`;
+    const mark = e.given ? 'given' : e.status;
     const m = byLine.get(e.line);
-    if (!m) byLine.set(e.line, { line: e.line, mark: e.status, title: said });
+    if (!m) byLine.set(e.line, { line: e.line, mark, title: said });
     else {
-      if (WORST[e.status] > WORST[m.mark]) m.mark = e.status;
+      if (WORST[mark] > WORST[m.mark]) m.mark = mark;
       m.title += `\n${said}`;
     }
   }
@@ -134,15 +140,17 @@ export function focusOf(report) {
     message: g.message };
 }
 
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 const names = (xs) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}` : xs[0] || '');
 
-/** The verdict in one sentence. */
+/** The verdict in one sentence; a line giving the output's gradient as data is no line to get right. */
 export function summary(report) {
-  const n = report.lines.length;
+  const given = report.lines.find((e) => e.given);
+  const n = report.lines.filter((e) => !e.given).length;
   const grads = Object.values(report.gradients).map((g) => g.name);
   if (report.passed) {
-    return `✓ all ${plural(n, 'backward line', 'backward lines')} right: ${names(grads)} ${
+    const right = n === 1 ? 'the backward line is right' : n === 2 ? 'both backward lines right'
+      : `all ${n} backward lines right`;
+    return `✓ ${right}${given ? `, from the given ${given.name}` : ''}: ${names(grads)} ${
       grads.length === 1 ? 'equals' : 'equal'} the engine's gradient${grads.length === 1 ? '' : 's'}`;
   }
   if (report.first_wrong !== null) {
@@ -206,13 +214,13 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     if (!answer) return body;
     const drawn = { ...body, expression: text.slice(0, answer.forward_end).trimEnd() };
     // The output's gradient given as data (the notes' dD): the drawing's backward pass starts there.
-    const given = answer.lines.find((e) => e.var === answer.output && !e.of.length && e.ok);
+    const given = answer.lines.find((e) => e.given);
     return given ? { ...drawn, grad: given.got } : drawn;
   }
 
   /** The banner over the first wrong line (or the wrong gradient), in words. */
   function showBanner(focus, p) {
-    const [got, expected] = pair(focus.got, focus.expected, p);
+    const { at, got, expected } = pair(focus.got, focus.expected, p);
     const head = focus.line !== null ? `Line ${focus.line} is the first wrong line`
       : focus.got === null ? `${focus.gradient} is missing`
         : `${focus.gradient} is not the engine's gradient`;
@@ -225,7 +233,7 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     }
     kids.push(el('p', { className: 'check-message' }, focus.message || ''));
     const after = focus.line === null ? 'At the end of the backward pass' : 'After this line';
-    kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient} = `,
+    kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient}${at} = `,
       el('span', { className: 'check-got' }, got), '; the engine\'s backward pass gives ',
       el('span', { className: 'check-expected' }, expected)));
     banner.replaceChildren(...kids);
@@ -240,15 +248,16 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     const anchors = ['text.grad', 'text.value', 'g.gate']
       .map((sel) => svg.querySelector(`${sel}[data-node="${node.id}"]`)).filter(Boolean).map((e) => e.getBBox());
     if (!anchors.length) return;
-    const [got, expected] = pair(focus.got, focus.expected, p);
+    const { at, got, expected } = pair(focus.got, focus.expected, p);
     const label = svgEl('g', { class: 'check-label', 'data-node': node.id });
     const rect = svgEl('rect', { rx: 3 });
-    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}: you ${got} / true ${expected}`);
+    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}${at}: you ${got} / true ${expected}`);
     label.append(rect, text);
     svg.querySelector('g.circuit')?.append(label);
     const t = text.getBBox();
     const [w, h] = [t.width + 8, t.height + 4];
-    // The first free spot beside the wire's labels: below them, above them, or after them.
+    // The first free spot beside the wire's labels: below them, above them, or after them;
+    // else the free spot nearest its first label, on a grid around it.
     const taken = [...svg.querySelectorAll('text, g.gate circle')].filter((e) => !label.contains(e))
       .map((e) => e.getBBox());
     const [vx, vy, vw, vh] = svg.getAttribute('viewBox').split(' ').map(Number);
@@ -256,7 +265,14 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     const free = ([x, y]) => inside([x, y]) && !taken.some((b) =>
       x < b.x + b.width && b.x < x + w && y < b.y + b.height && b.y < y + h);
     const spots = anchors.flatMap((a) => [[a.x, a.y + a.height + 3], [a.x, a.y - h - 3], [a.x + a.width + 8, a.y]]);
-    const [x, y] = spots.find(free) || spots.find(inside) || spots[0];
+    const [a] = anchors;
+    const grid = [];
+    for (let i = -24; i <= 24; i++) {
+      for (let j = -16; j <= 16; j++) grid.push([a.x + (i * w) / 8, a.y + (j * h) / 2]);
+    }
+    const far = ([x, y]) => Math.hypot(x + w / 2 - a.x - a.width / 2, y + h / 2 - a.y - a.height / 2);
+    grid.sort((p, q) => far(p) - far(q));
+    const [x, y] = spots.find(free) || grid.find(free) || spots.find(inside) || spots[0];
     for (const [k, v] of Object.entries({ x, y, width: w, height: h })) rect.setAttribute(k, v);
     text.setAttribute('x', x + 4 - t.x);
     text.setAttribute('y', y + 2 - t.y);

@@ -6,7 +6,7 @@
  *   const ed = createEditor(parent, {doc, id, label, onChange, onRun});   id: the text area's id
  *   ed.text / ed.setText(text)            the program
  *   ed.showError({start, end, message})   underline [start, end), scrolled into view when new; null clears it
- *   ed.setGutterMarks([{line, mark: 'ok' | 'wrong' | 'inherits', title}])   1-based lines; [] clears them
+ *   ed.setGutterMarks([{line, mark: 'ok' | 'wrong' | 'inherits' | 'given', title}])   1-based lines; [] clears them
  *   ed.highlight({start, end, title})    mark [start, end) (a line found wrong); null clears it
  *   ed.reveal(pos)                       put the cursor at pos, scrolled into view, and focus
  * @module editor
@@ -19,9 +19,10 @@ import { RangeSet, StateEffect, StateField } from '@codemirror/state';
 import { Decoration, EditorView, GutterMarker, gutter, keymap, lineNumbers } from '@codemirror/view';
 import { tags } from '@lezer/highlight';
 
-// what each gutter mark shows and says: 'inherits' is a line right in itself that builds on a wrong one
+// what each gutter mark shows and says: 'inherits' is a line right in itself that builds on a wrong
+// one, 'given' a line of data (the gradient a backward pass starts from), not judged
 const MARKS = {
-  ok: ['✓', 'correct'], wrong: ['✗', 'wrong'], inherits: ['↑', 'inherits an earlier error'],
+  ok: ['✓', 'correct'], wrong: ['✗', 'wrong'], inherits: ['↑', 'inherits an earlier error'], given: ['•', 'given'],
 };
 
 class Mark extends GutterMarker {
@@ -75,7 +76,7 @@ const theme = EditorView.theme({
   '.cm-mark': { padding: '0 3px', fontWeight: '700' },
   '.cm-mark-ok': { color: 'var(--ok)' },
   '.cm-mark-wrong': { color: 'var(--bad)' },
-  '.cm-mark-inherits': { color: 'var(--muted)' },
+  '.cm-mark-inherits, .cm-mark-given': { color: 'var(--muted)' },
   '.cm-highlight': { background: 'var(--error-bg)', boxShadow: '0 -2px 0 var(--bad) inset' },
 });
 
@@ -160,7 +161,7 @@ export function createEditor(parent, { doc = '', id = null, label = 'program', o
       errorLine = line;
       view.dispatch(setDiagnostics(view.state, diagnostics), { effects });
     },
-    /** Mark lines in the gutter: [{line (1-based), mark: 'ok' | 'wrong' | 'inherits', title}]; [] clears. */
+    /** Mark lines in the gutter: [{line (1-based), mark: 'ok' | 'wrong' | 'inherits' | 'given', title}]; [] clears. */
     setGutterMarks(marks) {
       const doc = view.state.doc;
       const ranges = marks.filter((m) => m.line >= 1 && m.line <= doc.lines)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from notes_code import MATRIX_CODE
+import pytest
+from notes_code import CHAIN_RULE_CODE, MATRIX_CODE
 from playwright.sync_api import Page, expect
-from test_circuit_page import input_node, open_page, renders, result_gradients, wait_render
+from test_circuit_page import input_node, open_page, paste, renders, result_gradients, wait_render
 
 from engine import backward_check
 from engine.presets import NEURON_CODE, STAGED_CODE
@@ -174,7 +175,14 @@ def test_a_newcomer_pastes_the_notes_matrix_multiply(fresh_page: Page, base_url:
     drawn = answers[-1].json()["gradients"]
     assert drawn == {k: g["expected"] for k, g in report["gradients"].items()}
     expect(page.locator("#result")).not_to_contain_text("starts from ones")
-    assert {m[:2] for m in marks(page).values()} == {("ok", "✓")} and len(marks(page)) == 3
+    # dD = np.random.randn(...) is the gradient from above, given: it is no line to get right
+    given = MATRIX_CODE[:MATRIX_CODE.index("dD =")].count("\n") + 1
+    assert marks(page) == {given: ("given", "•", "dD: given, the gradient the backward pass "
+                                   "starts from"),
+                           given + 1: ("ok", "✓", "dW = 50 values: right"),
+                           given + 2: ("ok", "✓", "dX = 30 values: right")}
+    expect(page.locator("#check-summary")).to_have_text(
+        "✓ both backward lines right, from the given dD: dW and dX equal the engine's gradients")
     expect(page.locator("#error")).to_be_hidden()
     assert page.locator("#circuit-svg text.value").all_text_contents() == ["5×10", "10×3", "5×3"]
     assert not page.errors, page.errors
@@ -225,4 +233,50 @@ def test_a_gradient_no_line_computes_is_said_to_be_missing(page: Page, base_url:
     expect(page.locator("#backcheck .check-head")).to_have_text("✗ dX is missing")
     expect(page.locator("#backcheck .check-message")).to_have_text(
         "no line computes dX (its contributions come through Z)")
+    assert not page.errors, page.errors
+
+
+def test_a_wrong_matrix_gradient_is_said_at_the_first_element_that_differs(
+        page: Page, base_url: str) -> None:
+    """A 5×10 gradient is too big to show whole: the banner and the wire's label name the
+    first element that differs by its index, once, beside the gradient's name."""
+    code = MATRIX_CODE.replace("dW = dD.dot(X.T)", "dW = -dD.dot(X.T)")
+    report = backward_check(code)
+    (line,) = [e for e in report["lines"] if e["name"] == "dW"]
+    you, true = (f"{np.asarray(line[k])[0, 0]:.2f}" for k in ("got", "expected"))
+    open_page(page, base_url)
+    paste(page, code, code[:report["forward_end"]].rstrip())
+    expect(page.locator("#backcheck .check-numbers")).to_have_text(
+        f"After this line, your dW[0, 0] = {you}; the engine's backward pass gives {true}")
+    expect(page.locator(f".check-label[data-node='{input_node(page, 'W')}']")).to_have_text(
+        f"dW[0, 0]: you {you} / true {true}")
+    assert not page.errors, page.errors
+
+
+# Every text and gate of the drawing that the wire's "you / true" label covers.
+COVERED_JS = """() => {
+  const label = document.querySelector('.check-label');
+  const r = label.querySelector('rect').getBBox();
+  return [...document.querySelectorAll('#circuit-svg text, #circuit-svg g.gate circle')]
+    .filter((e) => !label.contains(e)).filter((e) => {
+      const b = e.getBBox();
+      return r.x < b.x + b.width && b.x < r.x + r.width
+        && r.y < b.y + b.height && b.y < r.y + r.height;
+    }).map((e) => e.textContent || e.tagName);
+}"""
+
+
+@pytest.mark.parametrize(("code", "old", "new"), [
+    (CHAIN_RULE_CODE, "dqdx = 1.0", "dqdx = -1.0"),  # x's labels sit close to the + gate
+    (CHAIN_RULE_CODE, "dfdq = z", "dfdq = q"),
+    (STAGED_CODE, "dsigx = (1) * dden", "dsigx = (2) * dden"),  # den's gradient beside sigx's
+])
+def test_the_wires_you_and_true_label_covers_no_other_number(page: Page, base_url: str, code,
+                                                              old, new) -> None:
+    code = code.replace(old, new)
+    report = backward_check(code)
+    open_page(page, base_url)
+    paste(page, code, code[:report["forward_end"]].rstrip())
+    expect(page.locator(".check-label")).to_have_count(1)
+    assert page.evaluate(COVERED_JS) == []
     assert not page.errors, page.errors

@@ -79,19 +79,20 @@ test('a forward pass with a variable named like dfdy has no backward pass', () =
 });
 
 test('numbers are shown with the decimals it takes to tell them apart', () => {
-  assert.deepEqual(pair(-0.0357, 1.547, 2), ['-0.04', '1.55']);
-  assert.deepEqual(pair(1.5001, 1.5002, 2), ['1.5001', '1.5002']);
-  assert.deepEqual(pair([0.39, -0.59], [0.39, -0.58], 2), ['[0.39, -0.59]', '[0.39, -0.58]']);
-  assert.deepEqual(pair('Infinity', 1, 2), ['∞', '1.00']);
+  const whole = (got, expected) => ({ at: '', got, expected });
+  assert.deepEqual(pair(-0.0357, 1.547, 2), whole('-0.04', '1.55'));
+  assert.deepEqual(pair(1.5001, 1.5002, 2), whole('1.5001', '1.5002'));
+  assert.deepEqual(pair([0.39, -0.59], [0.39, -0.58], 2), whole('[0.39, -0.59]', '[0.39, -0.58]'));
+  assert.deepEqual(pair('Infinity', 1, 2), whole('∞', '1.00'));
 });
 
-test('of a big tensor the first element that differs is shown, with its index', () => {
+test('of a big tensor the first element that differs is shown, its index apart', () => {
   const right = [[1, 2, 3], [4, 5, 6]];
-  assert.deepEqual(pair([[1, 2, 3], [4, -5, 6]], right, 2), ['[1, 1] -5.00', '[1, 1] 5.00']);
-  assert.deepEqual(pair([1, 2, 3, 4, 5.0001], [1, 2, 3, 4, 5], 2), ['[4] 5.0001', '[4] 5.0000']);
+  assert.deepEqual(pair([[1, 2, 3], [4, -5, 6]], right, 2), { at: '[1, 1]', got: '-5.00', expected: '5.00' });
+  assert.deepEqual(pair([1, 2, 3, 4, 5.0001], [1, 2, 3, 4, 5], 2), { at: '[4]', got: '5.0001', expected: '5.0000' });
   // none differs at 8 decimals, or the shapes differ: the size alone
-  assert.deepEqual(pair(right, right, 2), ['6 values', '6 values']);
-  assert.deepEqual(pair([[1, 2, 3]], right, 2), ['3 values', '6 values']);
+  assert.deepEqual(pair(right, right, 2), { at: '', got: '6 values', expected: '6 values' });
+  assert.deepEqual(pair([[1, 2, 3]], right, 2), { at: '', got: '3 values', expected: '6 values' });
 });
 
 const line = (n, name, status, message = null, of = ['f'], v = name.slice(1)) => ({
@@ -130,6 +131,25 @@ test('the page points at the first wrong line, else at the first wrong gradient'
   });
   const right = { ...dropped, passed: true, gradients: { y: WRONG.gradients.y } };
   assert.equal(focusOf(right), null);
+});
+
+// the notes' matrix multiply: dD = np.random.randn(*D.shape) is the output's gradient, given
+const MATRIX = {
+  output: 'D', value: [[1]], passed: true, first_wrong: null,
+  lines: [{ ...line(6, 'dD', 'ok', null, [], 'D'), given: true }, line(7, 'dW', 'ok', null, ['D']),
+    line(8, 'dX', 'ok', null, ['D'])],
+  gradients: { W: { name: 'dW', got: 1, expected: 1, ok: true, message: null },
+    X: { name: 'dX', got: 1, expected: 1, ok: true, message: null } },
+  forward_end: 60, warnings: [],
+};
+
+test('the output\'s gradient given as data is not counted as a backward line, and is marked given', () => {
+  assert.equal(summary(MATRIX), "✓ both backward lines right, from the given dD: dW and dX equal the engine's gradients");
+  const marks = gutterMarks(MATRIX);
+  assert.deepEqual(marks[0], { line: 6, mark: 'given', title: 'dD: given, the gradient the backward pass starts from' });
+  assert.deepEqual(marks.slice(1).map((m) => m.mark), ['ok', 'ok']);
+  const one = { ...MATRIX, lines: MATRIX.lines.slice(0, 2), gradients: { W: MATRIX.gradients.W } };
+  assert.equal(summary(one), "✓ the backward line is right, from the given dD: dW equals the engine's gradient");
 });
 
 test('the verdict in one sentence', () => {
