@@ -6,9 +6,9 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
-import { tick } from './format.js';
+import { number as fmt, tick } from './format.js';
 import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
-  showError as show } from './labui.js';
+  ratioText, runs, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -57,11 +57,6 @@ export function sigmoidChainLink(depth = 10) {
 
 /** A response number: finite numbers as they are, "NaN"/"Infinity" strings read back. */
 const num = (v) => Number(v);
-const fmt = (v) => {
-  const x = num(v);
-  if (!Number.isFinite(x)) return String(v);
-  return x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4) ? x.toExponential(2) : x.toPrecision(3);
-};
 
 // --- progress and errors ----------------------------------------------------------------------
 
@@ -171,8 +166,18 @@ const keyOf = (results) => {
   return (d) => names.get(d.side);
 };
 
+/**
+ * Values on a log chart, one line per side. A value of 0 or not finite has no place on a log
+ * scale: the note under the chart names the layers left out, and the warnings say why.
+ */
 function logChart(id, data, y, yLabel, results) {
-  const finite = data.filter((d) => Number.isFinite(num(d[y])) && num(d[y]) > 0);
+  const shown = (d) => Number.isFinite(num(d[y])) && num(d[y]) > 0;
+  const finite = data.filter(shown);
+  const out = results.map(({ side }) => [side, data.filter((d) => d.side === side && !shown(d))
+    .map((d) => d.layer)]).filter(([, layers]) => layers.length);
+  const note = out.length ? `Not drawn: ${out.map(([side, layers]) => `${side}’s layer`
+    + `${layers.length > 1 ? 's' : ''} ${runs(layers)}`).join(' and ')} (0 or not finite, which `
+    + 'a log scale cannot show; the warnings above say why).' : '';
   const key = keyOf(results);
   const log = logY(finite.map((d) => num(d[y])), yLabel);
   const chart = Plot.plot({
@@ -185,7 +190,7 @@ function logChart(id, data, y, yLabel, results) {
       ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}`),
     ],
   });
-  putChart(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
+  putChart(id, chart, note);
 }
 
 function saturationChart(data, results) {
@@ -287,12 +292,22 @@ function histogramChart(id, side, data) {
 
 function summary(results) {
   return results.map(({ side, config, data }) => {
-    const first = num(data.layers[0].grad_var);
-    const last = num(data.layers[data.layers.length - 1].grad_var);
-    const warn = data.warnings.length ? ` (${data.warnings[0]})` : '';
-    return `${side} (${label(config)}): loss ${fmt(data.loss)}, grad variance layer 1 / layer `
-      + `${data.layers.length} = ${fmt(first / last)}${warn}.`;
+    const n = data.layers.length;
+    const ratio = ratioText(data.layers[0].grad_var, data.layers[n - 1].grad_var, 'layer 1',
+      `layer ${n}`);
+    return `${side} (${label(config)}): loss ${fmt(data.loss)}, grad variance ${ratio}.`;
   }).join(' ');
+}
+
+/** What left float64's range in each run, by side; the list is hidden when nothing did. */
+function showWarnings(results) {
+  const list = $('flow-warnings');
+  list.replaceChildren(...results.flatMap(({ side, data }) => data.warnings.map((w) => {
+    const li = document.createElement('li');
+    li.textContent = `${side}: ${w}`;
+    return li;
+  })));
+  list.hidden = !list.children.length;
 }
 
 // the charts of a run and its summary line, marked while they show an earlier run
@@ -349,6 +364,7 @@ function runFlow() {
         coincide(results)].filter(Boolean).join('. ');
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
+      showWarnings(results);
       markStale(['flow-summary'], false);
     } catch (err) {
       if (err.name !== 'AbortError' && mine === flowRun) {
