@@ -421,12 +421,41 @@ function cliffFields() {
     threshold: f.threshold, grid: f.grid };
 }
 
+/** Where the surface is drawn when the start lies on it: the wall and both sides of it. */
+const AREA = { w: [0, 10], b: [-6, 2] };
+const REACH = 50; // the farthest a coordinate may be from 0 (the schema's limit)
+
+/**
+ * The area [low, high] to draw along one axis: AREA's, widened to take in `start` when it lies
+ * outside, with a twentieth of the new span to spare beyond it.
+ */
+function areaFor([low, high], start) {
+  if (start >= low && start <= high) return [low, high];
+  const [lo, hi] = [Math.min(low, start), Math.max(high, start)];
+  const spare = (hi - lo) / 20;
+  const round = (x) => Number(x.toPrecision(6));
+  return start < low ? [round(Math.max(-REACH, lo - spare)), hi]
+    : [lo, round(Math.min(REACH, hi + spare))];
+}
+
 function readCliff() {
   checkLimits($('cliff-form'));
   const f = $('cliff-form').elements;
   const value = (name) => numberOf(f[name]);
-  return { start: [value('start_w'), value('start_b')], lr: value('lr'),
-    iterations: value('iterations'), threshold: value('threshold'), grid: value('grid') };
+  const start = [value('start_w'), value('start_b')];
+  return { start, w_range: areaFor(AREA.w, start[0]), b_range: areaFor(AREA.b, start[1]),
+    lr: value('lr'), iterations: value('iterations'), threshold: value('threshold'),
+    grid: value('grid') };
+}
+
+/** A sentence when the surface is not drawn over AREA: where the start lies, and why. */
+function widened(body) {
+  const [w, b] = [body.w_range, body.b_range];
+  if (String([w, b]) === String([AREA.w, AREA.b])) return '';
+  const span = ([lo, hi]) => `from ${fmt(lo)} to ${fmt(hi)}`;
+  return `The start (${fmt(body.start[0])}, ${fmt(body.start[1])}) lies outside the usual area `
+    + `(w ${span(AREA.w)}, b ${span(AREA.b)}): the surface is drawn over w ${span(w)} and b `
+    + `${span(b)}. `;
 }
 
 function cliffChart(data) {
@@ -535,7 +564,7 @@ function runCliff() {
         throw aboutField(err, cliffFields());
       });
       cliffChart(data);
-      $('cliff-summary').textContent = cliffSummary(data);
+      $('cliff-summary').textContent = widened(body) + cliffSummary(data);
       const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
       cell.textContent = data.wall
         ? `step at the wall ${fmt(data.wall.unclipped_step)} plain vs ${fmt(data.wall.clipped_step)} clipped`
