@@ -6,7 +6,7 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
-import { number as fmt, tick } from './format.js';
+import { number, tick } from './format.js';
 import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
   ratioText, runs, showError as show } from './labui.js';
 import { encodeState } from './state.js';
@@ -187,7 +187,7 @@ function logChart(id, data, y, yLabel, results) {
     color: colour(results),
     marks: [
       ...log.marks,
-      ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}`),
+      ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${number(d[y])}`),
     ],
   });
   putChart(id, chart, note);
@@ -201,7 +201,7 @@ function saturationChart(data, results) {
     y: { label: 'saturated fraction', domain: [0, 1], grid: true },
     color: colour(results),
     marks: [
-      ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d.saturated)}`),
+      ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${number(d.saturated)}`),
     ],
   });
   putChart('chart-saturated', chart);
@@ -295,7 +295,7 @@ function summary(results) {
     const n = data.layers.length;
     const ratio = ratioText(data.layers[0].grad_var, data.layers[n - 1].grad_var, 'layer 1',
       `layer ${n}`);
-    return `${side} (${label(config)}): loss ${fmt(data.loss)}, grad variance ${ratio}.`;
+    return `${side} (${label(config)}): loss ${number(data.loss)}, grad variance ${ratio}.`;
   }).join(' ');
 }
 
@@ -394,17 +394,18 @@ async function papers() {
   try {
     const run = (c) => postGradientFlow({ ...BASE, ...c });
     const [gs, gx] = [await run(PRESETS.glorot[0]), await run(PRESETS.glorot[1])];
-    cell('glorot-standard').textContent = `ratio ${fmt(ratio(gs))}`
-      + ` = ${fmt(ratio(gs) / (1 / 3) ** 4)} × (1/3)⁴`;
+    cell('glorot-standard').textContent = `ratio ${number(ratio(gs))}`
+      + ` = ${number(ratio(gs) / (1 / 3) ** 4)} × (1/3)⁴`;
     // the same init with linear units: the paper's linear regime, where the ratio is 1
     const gl = await run({ ...PRESETS.glorot[1], activation: 'linear' });
-    cell('glorot-xavier').textContent = `ratio ${fmt(ratio(gx))}, ${fmt(ratio(gx) / ratio(gs))}×`
-      + ` the standard init’s; with linear units ${fmt(ratio(gl))}`;
-    cell('glorot-weights').textContent = `largest / smallest layer: ${fmt(spread(gs))} (standard),`
-      + ` ${fmt(spread(gx))} (xavier)`;
+    cell('glorot-xavier').textContent = `ratio ${number(ratio(gx))}, ${number(ratio(gx) / ratio(gs))}×`
+      + ` the standard init’s; with linear units ${number(ratio(gl))}`;
+    cell('glorot-weights').textContent = `largest / smallest layer: ${number(spread(gs))} (standard),`
+      + ` ${number(spread(gx))} (xavier)`;
     const [hx, hh] = [await run(PRESETS.he[0]), await run(PRESETS.he[1])];
-    cell('he-xavier').textContent = `ratio ${fmt(ratio(hx))} = ${fmt(ratio(hx) / 2 ** -29)} × 2⁻²⁹`;
-    cell('he-he').textContent = `ratio ${fmt(ratio(hh))}`;
+    cell('he-xavier').textContent = `ratio ${number(ratio(hx))} = ${number(ratio(hx) / 2 ** -29)}`
+      + ' × 2⁻²⁹';
+    cell('he-he').textContent = `ratio ${number(ratio(hh))}`;
   } catch (err) {
     showError(err, 'papers');
   } finally {
@@ -452,8 +453,8 @@ function readCliff() {
 function widened(body) {
   const [w, b] = [body.w_range, body.b_range];
   if (String([w, b]) === String([AREA.w, AREA.b])) return '';
-  const span = ([lo, hi]) => `from ${fmt(lo)} to ${fmt(hi)}`;
-  return `The start (${fmt(body.start[0])}, ${fmt(body.start[1])}) lies outside the usual area `
+  const span = ([lo, hi]) => `from ${number(lo)} to ${number(hi)}`;
+  return `The start (${number(body.start[0])}, ${number(body.start[1])}) lies outside the usual area `
     + `(w ${span(AREA.w)}, b ${span(AREA.b)}): the surface is drawn over w ${span(w)} and b `
     + `${span(b)}. `;
 }
@@ -484,7 +485,8 @@ function cliffChart(data) {
         shapeRendering: 'crispEdges' }),
       Plot.line(paths, { x: 'w', y: 'b', z: 'name', clip: true, strokeWidth: 2, stroke: colour }),
       Plot.dot(paths, { x: 'w', y: 'b', clip: true, r: 2.5, fill: colour,
-        title: (d) => `${d.name}, step ${d.step}: w ${fmt(d.w)}, b ${fmt(d.b)}, loss ${fmt(d.loss)}` }),
+        title: (d) => `${d.name}, step ${d.step}: w ${number(d.w)}, b ${number(d.b)}, `
+          + `loss ${number(d.loss)}` }),
       // A step that leaves the grid: an arrow to the edge, and where it landed.
       Plot.arrow(exits, { x1: 'fromW', y1: 'fromB', x2: 'w', y2: 'b', stroke: colour, strokeWidth: 2,
         headLength: 12 }),
@@ -525,7 +527,7 @@ function leaving(points, xs, ys) {
     if (edge === 'top' || edge === 'bottom') start = start ? frac < 0.7 : frac < 0.3;
     out.push({
       ...at, name: q.name, fromW: p.w, fromB: p.b,
-      text: `step ${q.step} → (${fmt(q.w)}, ${fmt(q.b)})`,
+      text: `step ${q.step} → (${number(q.w)}, ${number(q.b)})`,
       anchor: start ? 'start' : 'end',
       dx: start ? 8 : -8,
       dy: edge === 'top' ? 14 : edge === 'bottom' ? -14 : 0,
@@ -536,13 +538,14 @@ function leaving(points, xs, ys) {
 
 function cliffSummary(data) {
   const wall = data.wall;
-  const end = (p) => `(${fmt(p.w)}, ${fmt(p.b)}), loss ${fmt(p.loss)}`;
+  const end = (p) => `(${number(p.w)}, ${number(p.b)}), loss ${number(p.loss)}`;
   const ends = `After ${data.clipped.length - 1} steps the plain path is at ${end(data.unclipped.at(-1))}`
     + `; the clipped one at ${end(data.clipped.at(-1))}.`;
   if (!wall) return `The gradient never exceeded the threshold, so both paths are the same. ${ends}`;
-  return `At step ${wall.iteration}, at (w, b) = (${fmt(wall.w)}, ${fmt(wall.b)}), the gradient's `
-    + `norm is ${fmt(wall.grad_norm)}: the plain step is ${fmt(wall.unclipped_step)} long, the `
-    + `clipped one ${fmt(wall.clipped_step)} (${fmt(num(wall.unclipped_step) / num(wall.clipped_step))}× `
+  return `At step ${wall.iteration}, at (w, b) = (${number(wall.w)}, ${number(wall.b)}), the gradient's `
+    + `norm is ${number(wall.grad_norm)}: the plain step is ${number(wall.unclipped_step)} long, the `
+    + `clipped one ${number(wall.clipped_step)} `
+    + `(${number(num(wall.unclipped_step) / num(wall.clipped_step))}× `
     + `shorter). ${ends}`;
 }
 
@@ -567,7 +570,8 @@ function runCliff() {
       $('cliff-summary').textContent = widened(body) + cliffSummary(data);
       const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
       cell.textContent = data.wall
-        ? `step at the wall ${fmt(data.wall.unclipped_step)} plain vs ${fmt(data.wall.clipped_step)} clipped`
+        ? `step at the wall ${number(data.wall.unclipped_step)} plain vs `
+          + `${number(data.wall.clipped_step)} clipped`
         : 'the threshold was never reached';
     } catch (err) {
       showError(err, 'cliff');
