@@ -459,7 +459,9 @@ class GradientFlowResponse(BaseModel):
     loss: OutNumber = Field(description="Softmax cross-entropy, averaged over the batch.")
     layers: list[LayerStats]
     saturation: str = Field(description="What `saturated` counts for this activation.")
-    warnings: list[str] = Field(description="Layers whose numbers overflowed.")
+    warnings: list[str] = Field(description="What left float64's range, each with the "
+                                "configuration and its layers: numbers that overflowed to inf "
+                                "or NaN, or underflowed to 0.")
 
 
 Coordinate = Annotated[Number, Field(ge=-50, le=50)]  # w or b on the cliff

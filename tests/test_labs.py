@@ -217,6 +217,49 @@ def test_overflowing_activations_are_reported_not_raised():
     assert "overflowed" in result["warnings"][0]
 
 
+def test_gradients_that_underflow_to_zero_are_named_with_their_layers():
+    result = gradient_flow(depth=10, width=64, scale=1e-300)
+    grads = [layer["grad_norm"] for layer in result["layers"]]
+    assert grads[:9] == [0.0] * 9 and grads[9] > 0  # layer 10's is about 1e-303
+    said = " | ".join(result["warnings"])
+    assert "tanh, standard init ×1e-300, depth 10, width 64" in said
+    assert "in layers 1–9 the gradient ∂L/∂s underflowed to 0" in said
+    assert "in layers 2–10 the pre-activation s = h @ W underflowed to 0" in said
+    assert "in layer 10 Var(∂L/∂s) is too small for float64" in said
+
+
+def test_a_gradient_too_small_to_square_still_has_its_norm():
+    # ∂L/∂s near 1e-162 in layer 11: its squares underflow, the gradient does not
+    result = gradient_flow(depth=100, width=256, activation="linear", init="normal", scale=1e-3,
+                           batch=8)
+    layers = result["layers"]
+    assert all(layer["grad_norm"] > 0 for layer in layers[10:])
+    assert layers[10]["grad_norm"] < 1e-155 and layers[10]["grad_var"] == 0.0
+    assert any("Var(∂L/∂s) is too small for float64" in w for w in result["warnings"])
+
+
+def test_overflow_is_said_once_by_layers_not_once_a_layer():
+    result = gradient_flow(depth=100, width=256, activation="linear", init="normal", scale=100,
+                           batch=8)
+    said = result["warnings"]
+    assert len(said) == 2, said
+    assert "in layers 97–100 the activations overflowed to inf or NaN" in said[0]
+    assert "in every layer the gradient ∂L/∂s is not finite: the loss is NaN" in said[1]
+
+
+def test_relu_units_all_off_are_not_an_underflow():
+    # two units and one example: a layer with both units off passes no gradient below it
+    result = gradient_flow(depth=10, width=2, activation="relu", init="he", batch=1, seed=3)
+    dead = [layer["layer"] for layer in result["layers"] if layer["saturated"] == 1.0]
+    assert dead, "seed 3 has a layer with every unit off"
+    said = " | ".join(result["warnings"])
+    assert "every unit is off" in said and "underflowed" not in said
+
+
+def test_a_healthy_network_has_no_warnings():
+    assert gradient_flow(depth=5, width=64, activation="relu", init="he")["warnings"] == []
+
+
 @pytest.mark.parametrize("values", [
     [0.0, 5e-324],                # vanished relu activations: one unit in the last place apart
     [-6.1e-322, 9.6e-322],        # a few hundred subnormal steps: too few for 30 bins

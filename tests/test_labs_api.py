@@ -58,6 +58,14 @@ def test_gradient_flow_overflow_stays_strict_json(client):
         "Infinity" in [layer["grad_var"] for layer in data["layers"]]
 
 
+def test_gradient_flow_says_which_layers_underflowed(client):
+    body = {"depth": 10, "width": 64, "scale": 1e-300}
+    data = strict(client.post("/api/labs/gradient-flow", json=body).text)
+    assert [layer["grad_var"] for layer in data["layers"]] == [0.0] * 10
+    assert any(w.startswith("tanh, standard init ×1e-300, depth 10, width 64: in layers 1–9 "
+                            "the gradient ∂L/∂s underflowed to 0") for w in data["warnings"])
+
+
 @pytest.mark.parametrize("body", [
     {"depth": 100, "width": 8, "batch": 4, "activation": "linear", "init": "xavier",
      "scale": 1e-5},

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.circuit import jsonable
-from engine.nn import mlp
+from engine.nn import MLP, mlp
 
 CLASSES = 10
 
@@ -72,12 +72,119 @@ def _span(a: np.ndarray, bins: int) -> tuple[float, float]:
 _network = lru_cache(maxsize=32)(mlp)  # structure only: shared by every request alike
 
 
-def _stats(x: np.ndarray) -> tuple[float, float]:
-    """Variance and norm in two passes over x (np.var would make three and a copy)."""
+def _stats(x: np.ndarray) -> tuple[float, float, float]:
+    """Mean, standard deviation and norm of x. Squares of numbers below about 1e-154 underflow
+    to 0 and of numbers above 1e154 overflow to inf: x is then scaled by its largest |value|
+    first, so that a gradient of 1e-200 has a norm of its own size, not 0."""
     flat = x.ravel()
-    square = float(flat @ flat)
-    mean = float(flat.sum()) / max(flat.size, 1)
-    return max(square / max(flat.size, 1) - mean * mean, 0.0), float(np.sqrt(square))
+    n = max(flat.size, 1)
+    square, total = float(flat @ flat), float(flat.sum())
+    if not 1e-290 < square < 1e290:
+        top = float(np.max(np.abs(flat))) if flat.size else 0.0
+        if 0 < top < math.inf:
+            y = flat / top
+            square, total = float(y @ y), float(y.sum())
+            std = top * math.sqrt(max(square / n - (total / n) ** 2, 0.0))
+            return top * (total / n), std, top * math.sqrt(square)
+    return total / n, math.sqrt(max(square / n - (total / n) ** 2, 0.0)), math.sqrt(square)
+
+
+def _layers(ks: list[int], depth: int) -> str:
+    """Layer numbers as runs: "layer 4", "layers 1–9", "layers 2, 5–7 and 9", "every layer"."""
+    if len(ks) == depth > 1:
+        return "every layer"
+    runs: list[list[int]] = []
+    for k in ks:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    parts = [f"{a}" if a == b else f"{a}–{b}" for a, b in runs]
+    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ("layer " if len(ks) == 1 else "layers ") + text
+
+
+def _describe(depth: int, width: int, activation: str, init: str, scale: float,
+              residual: bool) -> str:
+    """The configuration in a few words: "tanh, standard init ×1e-300, depth 10, width 64"."""
+    times = f" ×{scale:g}" if scale != 1 else ""
+    skip = ", residual" if residual else ""
+    return f"{activation}, {init} init{times}{skip}, depth {depth}, width {width}"
+
+
+def _zero(a: np.ndarray) -> bool:
+    return not np.any(a)
+
+
+def _finite(a: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(a)))
+
+
+UNDER = "(below 5e-324, the smallest positive float64)"
+OVER = "(above 1.8e308, the largest float64)"
+
+
+def _warnings(net: MLP, vals: list, grads: list, activation: str, layers: list[dict]
+              ) -> list[str]:
+    """What went out of float64's range, each said once with the layers it happened in.
+
+    Forward: activations that overflowed; pre-activations s = h @ W that underflowed to 0 though
+    h is not 0 (and the layers above, which get that 0); relu layers with every unit off.
+    Backward: ∂L/∂s not finite; ∂L/∂s exactly 0, because it underflowed or because a layer's
+    slopes f'(s) are all 0 (and the layers below, which get that 0); Var(∂L/∂s) outside float64
+    though ∂L/∂s is not; ∂L/∂W = hᵀ∂L/∂s that underflowed or overflowed though h did not.
+    """
+    said: dict[str, list[int]] = {}
+    underflow = f"the pre-activation s = h @ W underflowed to 0 {UNDER}"
+    under = False  # the layer below's s underflowed: the 0 it passes up is that underflow
+    for k, (s, f) in enumerate(zip(net.pre, net.act, strict=True), start=1):
+        h, a = vals[s.inputs[0].index], vals[f.index]
+        if not _finite(a):
+            text = f"the activations overflowed to inf or NaN {OVER}"
+        elif _zero(vals[s.index]) and (under or not _zero(h)):
+            text = underflow
+        elif activation == "relu" and _zero(a):
+            text = "every unit is off (relu(s) = 0 for the whole batch)"
+        else:
+            text = ""
+        under = text == underflow
+        if text:
+            said.setdefault(text, []).append(k)
+    loss = vals[net.graph.output.index]
+    zeros = None  # why ∂L/∂s of the layer above is 0, when it is
+    for k in range(len(net.pre), 0, -1):
+        s, f, w = net.pre[k - 1], net.act[k - 1], net.weights[k - 1]
+        g, gw, h = grads[s.index], grads[w.index], vals[s.inputs[0].index]
+        texts = []
+        if not _finite(g):
+            zeros = None
+            texts.append(f"the gradient ∂L/∂s overflowed to inf or NaN {OVER}"
+                         if math.isfinite(loss) else f"the gradient ∂L/∂s is not finite: the "
+                         f"loss is {'NaN' if math.isnan(loss) else 'infinite'}")
+        elif _zero(g):
+            if f is not s and not _zero(grads[f.index]):
+                why = ("is off" if activation == "relu" else
+                       "is saturated so far that its slope f′(s) rounds to 0")
+                zeros = f"the gradient ∂L/∂s is 0: every unit of layer {k} {why}, so none passes"
+            elif zeros is None:
+                zeros = f"the gradient ∂L/∂s underflowed to 0 {UNDER}"
+            texts.append(zeros)
+        else:
+            zeros = None
+            var = layers[k - 1]["grad_var"]
+            if var == 0:
+                texts.append("Var(∂L/∂s) is too small for float64 and reads 0, though ∂L/∂s "
+                             "is not 0 (its norm is charted)")
+            elif math.isinf(var):
+                texts.append("Var(∂L/∂s) is too large for float64 and reads inf, though ∂L/∂s "
+                             "is finite (its norm is charted)")
+            if _zero(gw) and not _zero(h):
+                texts.append(f"the weight gradient ∂L/∂W = hᵀ∂L/∂s underflowed to 0 {UNDER}")
+            elif not _finite(gw) and _finite(h):
+                texts.append(f"the weight gradient ∂L/∂W = hᵀ∂L/∂s overflowed {OVER}")
+        for text in texts:
+            said.setdefault(text, []).insert(0, k)
+    return [f"in {_layers(ks, len(net.pre))} {text}" for text, ks in said.items()]
 
 
 def gradient_flow(depth: int = 5, width: int = 1000, activation: str = "tanh",
@@ -94,27 +201,26 @@ def gradient_flow(depth: int = 5, width: int = 1000, activation: str = "tanh",
     values = net.values(rng, width, batch, init, scale, CLASSES)
     vals = net.graph.forward(values)
     grads = net.graph.backward(vals)  # every wire: the layers' pre-activations are read too
-    layers, warnings = [], []
+    layers = []
     pairs = zip(net.pre, net.act, net.weights[:-1], strict=True)
-    for i, (s, f, w) in enumerate(pairs, start=1):
-        a = vals[f.index]
-        if not np.all(np.isfinite(a)):
-            warnings.append(f"layer {i}: the activations overflowed to inf or NaN")
-        elif not np.all(np.isfinite(grads[s.index])):
-            warnings.append(f"layer {i}: the gradient overflowed to inf or NaN")
-        with np.errstate(all="ignore"):  # overflowed layers are reported in `warnings`
-            grad_var, grad_norm = _stats(grads[s.index])
-            weight_grad_var, weight_grad_norm = _stats(grads[w.index])
+    with np.errstate(all="ignore"):  # numbers out of float64's range are said in `warnings`
+        for i, (s, f, w) in enumerate(pairs, start=1):
+            a = vals[f.index]
+            mean, std, _ = _stats(a)
+            _, grad_std, grad_norm = _stats(grads[s.index])
+            _, weight_grad_std, weight_grad_norm = _stats(grads[w.index])
             layers.append({
                 "layer": i,
-                "activation_mean": float(np.mean(a)),
-                "activation_std": float(np.std(a)),
+                "activation_mean": mean,
+                "activation_std": std,
                 "saturated": saturated_fraction(activation, a),
-                "grad_var": grad_var,
+                "grad_var": grad_std * grad_std,
                 "grad_norm": grad_norm,
-                "weight_grad_var": weight_grad_var,
+                "weight_grad_var": weight_grad_std * weight_grad_std,
                 "weight_grad_norm": weight_grad_norm,
                 "histogram": histogram(activation, a, bins),
             })
+        config = _describe(depth, width, activation, init, scale, residual)
+        warnings = [f"{config}: {text}" for text in _warnings(net, vals, grads, activation, layers)]
     return jsonable({"loss": float(vals[net.graph.output.index]), "layers": layers,
                      "saturation": SATURATION[activation], "warnings": warnings})

@@ -21,6 +21,7 @@
  */
 
 import { ApiError, postDescent } from './api.js';
+import { flatten, number } from './format.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const FRAMES = 40; // a run redraws the circuit at most this many times
@@ -34,11 +35,6 @@ const el = (tag, props = {}, ...kids) => {
   return e;
 };
 
-const fmt = (v) => {
-  const x = Number(v);
-  if (!Number.isFinite(x)) return String(v);
-  return x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e5) ? x.toExponential(2) : x.toPrecision(4);
-};
 
 /**
  * Build the panel inside `root`.
@@ -177,15 +173,18 @@ export function mountDescend(root, page) {
       drawChart();
       const at = data.steps[i];
       const drawn = page.apply(at.values);
-      say(`step ${losses.length}: loss ${fmt(at.loss)} (was ${fmt(losses[losses.length - 1])})`
-        + (data.stopped === 'diverged' && i === data.steps.length - 1
-          ? ' — diverged: try a smaller learning rate' : ''));
+      const last = i === data.steps.length - 1;
+      const flat = Object.values(at.gradients).every((g) => flatten(g).every((x) => x === 0));
+      say(`step ${losses.length}: loss ${number(at.loss, 4)} (was ${number(losses.at(-1), 4)})`
+        + (last && data.stopped === 'diverged' ? ' — diverged: try a smaller learning rate'
+          : last && flat ? ': converged, every slope is 0 here, so more steps change nothing'
+            : ''));
       if (i < taken.length) timer = setTimeout(frame, FRAME_MS);
       else drawn.then(() => mine === run && setBusy(false));
     };
     if (!taken.length) {
       setBusy(false);
-      say(`diverged at once: the loss is ${fmt(data.loss)}`);
+      say(`diverged at once: the loss is ${number(data.loss, 4)}`);
       return;
     }
     frame();

@@ -6,7 +6,7 @@
  */
 
 import { getPresets, postCircuit, postDescent } from './api.js';
-import { fmt, tick } from './format.js';
+import { number, tick } from './format.js';
 import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
   showError } from './labui.js';
 import { encodeState } from './state.js';
@@ -26,7 +26,7 @@ let slope = null; // dSSR/db3 at the current b3, from the backward pass
 let timer = null;
 // each form's inputs by their place in the request body
 const B3_FIELDS = { lr: $('lr'), tol: $('tol') };
-const SEVEN_FIELDS = { lr: $('lr7'), steps: $('steps7') };
+const SEVEN_FIELDS = { lr: $('lr7'), steps: $('steps7'), tol: $('tol7') };
 
 /** Normal samples from a seed (mulberry32 and Box-Muller): the same seed, the same start. */
 export function seededNormals(seed, n) {
@@ -48,12 +48,6 @@ export function seededNormals(seed, n) {
 }
 
 const num = (v) => Number(v);
-/** Three significant digits, as the notes print the steps (-15.7, -1.57, 2.19). */
-const sig = (v) => {
-  const x = num(v);
-  if (!Number.isFinite(x)) return String(v);
-  return x === 0 ? '0' : x.toPrecision(3);
-};
 
 let pending = 0;
 function busy(text) {
@@ -101,7 +95,7 @@ async function draw() {
       Plot.line(lines, { x: 'dosage', y: 'y', stroke: 'curve',
         strokeDasharray: (d) => (d.curve === 'squiggle (sum)' ? '4 3' : null) }),
       Plot.dot(at, { x: 'dosage', y: 'observed', r: 5, fill: 'currentColor',
-        title: (d) => `dosage ${d.dosage}: observed ${d.observed}, predicted ${fmt(d.predicted, 3)}` }),
+        title: (d) => `dosage ${d.dosage}: observed ${d.observed}, predicted ${number(d.predicted)}` }),
     ],
   }));
   // SSR(b) = Σ (observed − (squiggle + b))²: the squiggle at the data is the engine's.
@@ -125,7 +119,7 @@ async function draw() {
       strokeWidth: 2 }));
     const right = b3 > (lo + hi) / 2; // the label goes toward the middle, inside the chart
     marks.push(Plot.text([here], { x: 'b', y: 'ssr', dy: -14, dx: right ? -8 : 8,
-      textAnchor: right ? 'end' : 'start', text: () => `slope ${sig(slope)}` }));
+      textAnchor: right ? 'end' : 'start', text: () => `slope ${number(slope)}` }));
   }
   putChart('chart-ssr', Plot.plot({
     width: 500, height: 320, marginLeft: 55,
@@ -133,8 +127,8 @@ async function draw() {
     y: { label: 'SSR', grid: true, tickFormat: tick, domain: [0, Math.max(...curve.map((d) => d.ssr))] },
     marks,
   }));
-  $('params-line').textContent = SEVEN.map((k) => `${k} = ${fmt(params[k], 2)}`).join(', ')
-    + `; SSR = ${fmt(here.ssr, 3)}`;
+  $('params-line').textContent = SEVEN.map((k) => `${k} = ${number(params[k])}`).join(', ')
+    + `; SSR = ${number(here.ssr)}`;
   $('circuit-link').href = '/' + encodeState({ expression, values: { ...params } });
 }
 
@@ -149,8 +143,8 @@ function readNumber(id) {
 
 function addRow(s, last) {
   const tr = document.createElement('tr');
-  const cells = [s.step, sig(s.values.b3), sig(s.loss), sig(s.gradients.b3), sig(s.step_sizes.b3),
-    last ? 'stop: |step size| < tolerance' : sig(num(s.values.b3) - num(s.step_sizes.b3))];
+  const cells = [s.step, number(s.values.b3), number(s.loss), number(s.gradients.b3), number(s.step_sizes.b3),
+    last ? 'stop: |step size| < tolerance' : number(num(s.values.b3) - num(s.step_sizes.b3))];
   for (const text of cells) {
     const td = document.createElement('td');
     td.textContent = String(text);
@@ -207,7 +201,7 @@ async function descendB3(steps) {
 }
 
 function finish(data, end) {
-  const at = `b3 = ${sig(end.values.b3)}, SSR ${sig(end.loss)}, slope ${sig(end.gradients.b3)}`;
+  const at = `b3 = ${number(end.values.b3)}, SSR ${number(end.loss)}, slope ${number(end.gradients.b3)}`;
   // the lowest point only where the slope is near 0: a hundredth of the walk's first slope
   const flat = Math.abs(num(end.gradients.b3)) <= 0.01 * Math.abs(num(rows[0].gradients.b3));
   $('b3-status').textContent = data.stopped === 'tol'
@@ -263,7 +257,7 @@ async function fitSeven() {
     const w = seededNormals(seed, 4);
     const start = { w1: w[0], w2: w[1], w3: w[2], w4: w[3], b1: 0, b2: 0, b3: 0 };
     body = { expression, values: start, params: SEVEN, lr: readNumber('lr7'),
-      steps: readNumber('steps7'), tol: 1e-4 };
+      steps: readNumber('steps7'), tol: readNumber('tol7') };
   } catch (err) {
     showError(err, 'seven-error');
     return;
@@ -307,14 +301,14 @@ async function fitSeven() {
       marks: [...ssrY.marks, Plot.line(losses.filter((d) => d.step <= s.step && d.ssr > 0),
         { x: 'step', y: 'ssr', stroke: '#c2185b' })],
     }));
-    $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${fmt(s.loss, 3)}`;
+    $('seven-status').textContent = `step ${s.step} of ${data.steps.length - 1}: SSR ${number(s.loss)}`;
     if (i + 1 < frames.length) timer = setTimeout(() => play(i + 1), 60);
     else {
       const why = { tol: `: every step is now smaller than the tolerance, ${body.tol}`,
         steps: ', all it was given', diverged: '' }[data.stopped];
       $('seven-status').textContent = `Stopped after ${data.steps.length - 1} steps${why}. `
-        + `SSR ${fmt(data.loss, 3)}. `
-        + SEVEN.map((k) => `${k} = ${fmt(data.final[k], 2)}`).join(', ');
+        + `SSR ${number(data.loss)}. `
+        + SEVEN.map((k) => `${k} = ${number(data.final[k])}`).join(', ');
       $('seven-status').dataset.stopped = data.stopped;
       $('seven-status').dataset.ssr = String(num(data.loss));
       $('seven-status').textContent += {

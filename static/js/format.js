@@ -9,14 +9,26 @@ export function toNumber(v) {
   return typeof v === 'number' ? v : Number(v);
 }
 
-/** An axis tick in plain or scientific notation: 0.01, 0.7, 100, 1e-7, 2e5, -3.5e30 (never "100n"). */
-export function tick(v) {
-  if (v === 0 || !Number.isFinite(v)) return String(v);
-  const e = Math.floor(Math.log10(Math.abs(v)) + 1e-9);
-  if (e >= -3 && e <= 4) return String(Number(v.toPrecision(6)));
-  const [m, x] = v.toExponential().split('e');
-  return `${Number(Number(m).toPrecision(6))}e${x.replace('+', '')}`;
+/**
+ * A number as the labs show it, to `digits` significant digits: plain from 0.001 to 1e5, never
+ * with fewer digits than its whole part (20914, not 2.09e4), an exponent outside (6.42e-5,
+ * 1.23e5); trailing zeros dropped; "NaN", "∞", "-∞" and the API's strings for them read back.
+ */
+export function number(v, digits = 3) {
+  const x = toNumber(v);
+  if (x === null) return '—';
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '∞' : '-∞';
+  if (x === 0) return '0';
+  const rounded = Number(x.toPrecision(digits));
+  const e = Math.floor(Math.log10(Math.abs(rounded)));
+  if (e >= -3 && e <= 4) return String(Number(x.toFixed(Math.max(0, digits - 1 - e))));
+  const [m, p] = x.toExponential(digits - 1).split('e');
+  return `${Number(m)}e${p.replace('+', '')}`;
 }
+
+/** An axis tick: a number with six digits (0.01, 0.7, 100, 1e-7, 2e5, -3.5e30, never "100n"). */
+export const tick = (v) => number(v, 6);
 
 /** Format one number with `precision` decimals; switches to exponent form when fixed would lie. */
 export function fmt(v, precision = 2) {

@@ -6,9 +6,9 @@
  */
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
-import { tick } from './format.js';
+import { number, tick } from './format.js';
 import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
-  showError as show } from './labui.js';
+  ratioText, runs, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -57,11 +57,6 @@ export function sigmoidChainLink(depth = 10) {
 
 /** A response number: finite numbers as they are, "NaN"/"Infinity" strings read back. */
 const num = (v) => Number(v);
-const fmt = (v) => {
-  const x = num(v);
-  if (!Number.isFinite(x)) return String(v);
-  return x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4) ? x.toExponential(2) : x.toPrecision(3);
-};
 
 // --- progress and errors ----------------------------------------------------------------------
 
@@ -171,8 +166,18 @@ const keyOf = (results) => {
   return (d) => names.get(d.side);
 };
 
+/**
+ * Values on a log chart, one line per side. A value of 0 or not finite has no place on a log
+ * scale: the note under the chart names the layers left out, and the warnings say why.
+ */
 function logChart(id, data, y, yLabel, results) {
-  const finite = data.filter((d) => Number.isFinite(num(d[y])) && num(d[y]) > 0);
+  const shown = (d) => Number.isFinite(num(d[y])) && num(d[y]) > 0;
+  const finite = data.filter(shown);
+  const out = results.map(({ side }) => [side, data.filter((d) => d.side === side && !shown(d))
+    .map((d) => d.layer)]).filter(([, layers]) => layers.length);
+  const note = out.length ? `Not drawn: ${out.map(([side, layers]) => `${side}’s layer`
+    + `${layers.length > 1 ? 's' : ''} ${runs(layers)}`).join(' and ')} (0 or not finite, which `
+    + 'a log scale cannot show; the warnings above say why).' : '';
   const key = keyOf(results);
   const log = logY(finite.map((d) => num(d[y])), yLabel);
   const chart = Plot.plot({
@@ -182,10 +187,10 @@ function logChart(id, data, y, yLabel, results) {
     color: colour(results),
     marks: [
       ...log.marks,
-      ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d[y])}`),
+      ...sideMarks(finite, (d) => num(d[y]), key, (d) => `${key(d)}, layer ${d.layer}: ${number(d[y])}`),
     ],
   });
-  putChart(id, chart, finite.length < data.length ? 'some values are not finite and are left out' : '');
+  putChart(id, chart, note);
 }
 
 function saturationChart(data, results) {
@@ -196,7 +201,7 @@ function saturationChart(data, results) {
     y: { label: 'saturated fraction', domain: [0, 1], grid: true },
     color: colour(results),
     marks: [
-      ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${fmt(d.saturated)}`),
+      ...sideMarks(data, 'saturated', key, (d) => `${key(d)}, layer ${d.layer}: ${number(d.saturated)}`),
     ],
   });
   putChart('chart-saturated', chart);
@@ -287,12 +292,22 @@ function histogramChart(id, side, data) {
 
 function summary(results) {
   return results.map(({ side, config, data }) => {
-    const first = num(data.layers[0].grad_var);
-    const last = num(data.layers[data.layers.length - 1].grad_var);
-    const warn = data.warnings.length ? ` (${data.warnings[0]})` : '';
-    return `${side} (${label(config)}): loss ${fmt(data.loss)}, grad variance layer 1 / layer `
-      + `${data.layers.length} = ${fmt(first / last)}${warn}.`;
+    const n = data.layers.length;
+    const ratio = ratioText(data.layers[0].grad_var, data.layers[n - 1].grad_var, 'layer 1',
+      `layer ${n}`);
+    return `${side} (${label(config)}): loss ${number(data.loss)}, grad variance ${ratio}.`;
   }).join(' ');
+}
+
+/** What left float64's range in each run, by side; the list is hidden when nothing did. */
+function showWarnings(results) {
+  const list = $('flow-warnings');
+  list.replaceChildren(...results.flatMap(({ side, data }) => data.warnings.map((w) => {
+    const li = document.createElement('li');
+    li.textContent = `${side}: ${w}`;
+    return li;
+  })));
+  list.hidden = !list.children.length;
 }
 
 // the charts of a run and its summary line, marked while they show an earlier run
@@ -349,6 +364,7 @@ function runFlow() {
         coincide(results)].filter(Boolean).join('. ');
       for (const r of results) histogramChart(`hist-${r.side.toLowerCase()}`, r.side, r.data);
       $('flow-summary').textContent = summary(results);
+      showWarnings(results);
       markStale(['flow-summary'], false);
     } catch (err) {
       if (err.name !== 'AbortError' && mine === flowRun) {
@@ -378,17 +394,18 @@ async function papers() {
   try {
     const run = (c) => postGradientFlow({ ...BASE, ...c });
     const [gs, gx] = [await run(PRESETS.glorot[0]), await run(PRESETS.glorot[1])];
-    cell('glorot-standard').textContent = `ratio ${fmt(ratio(gs))}`
-      + ` = ${fmt(ratio(gs) / (1 / 3) ** 4)} × (1/3)⁴`;
+    cell('glorot-standard').textContent = `ratio ${number(ratio(gs))}`
+      + ` = ${number(ratio(gs) / (1 / 3) ** 4)} × (1/3)⁴`;
     // the same init with linear units: the paper's linear regime, where the ratio is 1
     const gl = await run({ ...PRESETS.glorot[1], activation: 'linear' });
-    cell('glorot-xavier').textContent = `ratio ${fmt(ratio(gx))}, ${fmt(ratio(gx) / ratio(gs))}×`
-      + ` the standard init’s; with linear units ${fmt(ratio(gl))}`;
-    cell('glorot-weights').textContent = `largest / smallest layer: ${fmt(spread(gs))} (standard),`
-      + ` ${fmt(spread(gx))} (xavier)`;
+    cell('glorot-xavier').textContent = `ratio ${number(ratio(gx))}, ${number(ratio(gx) / ratio(gs))}×`
+      + ` the standard init’s; with linear units ${number(ratio(gl))}`;
+    cell('glorot-weights').textContent = `largest / smallest layer: ${number(spread(gs))} (standard),`
+      + ` ${number(spread(gx))} (xavier)`;
     const [hx, hh] = [await run(PRESETS.he[0]), await run(PRESETS.he[1])];
-    cell('he-xavier').textContent = `ratio ${fmt(ratio(hx))} = ${fmt(ratio(hx) / 2 ** -29)} × 2⁻²⁹`;
-    cell('he-he').textContent = `ratio ${fmt(ratio(hh))}`;
+    cell('he-xavier').textContent = `ratio ${number(ratio(hx))} = ${number(ratio(hx) / 2 ** -29)}`
+      + ' × 2⁻²⁹';
+    cell('he-he').textContent = `ratio ${number(ratio(hh))}`;
   } catch (err) {
     showError(err, 'papers');
   } finally {
@@ -405,12 +422,41 @@ function cliffFields() {
     threshold: f.threshold, grid: f.grid };
 }
 
+/** Where the surface is drawn when the start lies on it: the wall and both sides of it. */
+const AREA = { w: [0, 10], b: [-6, 2] };
+const REACH = 50; // the farthest a coordinate may be from 0 (the schema's limit)
+
+/**
+ * The area [low, high] to draw along one axis: AREA's, widened to take in `start` when it lies
+ * outside, with a twentieth of the new span to spare beyond it.
+ */
+function areaFor([low, high], start) {
+  if (start >= low && start <= high) return [low, high];
+  const [lo, hi] = [Math.min(low, start), Math.max(high, start)];
+  const spare = (hi - lo) / 20;
+  const round = (x) => Number(x.toPrecision(6));
+  return start < low ? [round(Math.max(-REACH, lo - spare)), hi]
+    : [lo, round(Math.min(REACH, hi + spare))];
+}
+
 function readCliff() {
   checkLimits($('cliff-form'));
   const f = $('cliff-form').elements;
   const value = (name) => numberOf(f[name]);
-  return { start: [value('start_w'), value('start_b')], lr: value('lr'),
-    iterations: value('iterations'), threshold: value('threshold'), grid: value('grid') };
+  const start = [value('start_w'), value('start_b')];
+  return { start, w_range: areaFor(AREA.w, start[0]), b_range: areaFor(AREA.b, start[1]),
+    lr: value('lr'), iterations: value('iterations'), threshold: value('threshold'),
+    grid: value('grid') };
+}
+
+/** A sentence when the surface is not drawn over AREA: where the start lies, and why. */
+function widened(body) {
+  const [w, b] = [body.w_range, body.b_range];
+  if (String([w, b]) === String([AREA.w, AREA.b])) return '';
+  const span = ([lo, hi]) => `from ${number(lo)} to ${number(hi)}`;
+  return `The start (${number(body.start[0])}, ${number(body.start[1])}) lies outside the usual area `
+    + `(w ${span(AREA.w)}, b ${span(AREA.b)}): the surface is drawn over w ${span(w)} and b `
+    + `${span(b)}. `;
 }
 
 function cliffChart(data) {
@@ -439,7 +485,8 @@ function cliffChart(data) {
         shapeRendering: 'crispEdges' }),
       Plot.line(paths, { x: 'w', y: 'b', z: 'name', clip: true, strokeWidth: 2, stroke: colour }),
       Plot.dot(paths, { x: 'w', y: 'b', clip: true, r: 2.5, fill: colour,
-        title: (d) => `${d.name}, step ${d.step}: w ${fmt(d.w)}, b ${fmt(d.b)}, loss ${fmt(d.loss)}` }),
+        title: (d) => `${d.name}, step ${d.step}: w ${number(d.w)}, b ${number(d.b)}, `
+          + `loss ${number(d.loss)}` }),
       // A step that leaves the grid: an arrow to the edge, and where it landed.
       Plot.arrow(exits, { x1: 'fromW', y1: 'fromB', x2: 'w', y2: 'b', stroke: colour, strokeWidth: 2,
         headLength: 12 }),
@@ -480,7 +527,7 @@ function leaving(points, xs, ys) {
     if (edge === 'top' || edge === 'bottom') start = start ? frac < 0.7 : frac < 0.3;
     out.push({
       ...at, name: q.name, fromW: p.w, fromB: p.b,
-      text: `step ${q.step} → (${fmt(q.w)}, ${fmt(q.b)})`,
+      text: `step ${q.step} → (${number(q.w)}, ${number(q.b)})`,
       anchor: start ? 'start' : 'end',
       dx: start ? 8 : -8,
       dy: edge === 'top' ? 14 : edge === 'bottom' ? -14 : 0,
@@ -491,13 +538,14 @@ function leaving(points, xs, ys) {
 
 function cliffSummary(data) {
   const wall = data.wall;
-  const end = (p) => `(${fmt(p.w)}, ${fmt(p.b)}), loss ${fmt(p.loss)}`;
+  const end = (p) => `(${number(p.w)}, ${number(p.b)}), loss ${number(p.loss)}`;
   const ends = `After ${data.clipped.length - 1} steps the plain path is at ${end(data.unclipped.at(-1))}`
     + `; the clipped one at ${end(data.clipped.at(-1))}.`;
   if (!wall) return `The gradient never exceeded the threshold, so both paths are the same. ${ends}`;
-  return `At step ${wall.iteration}, at (w, b) = (${fmt(wall.w)}, ${fmt(wall.b)}), the gradient's `
-    + `norm is ${fmt(wall.grad_norm)}: the plain step is ${fmt(wall.unclipped_step)} long, the `
-    + `clipped one ${fmt(wall.clipped_step)} (${fmt(num(wall.unclipped_step) / num(wall.clipped_step))}× `
+  return `At step ${wall.iteration}, at (w, b) = (${number(wall.w)}, ${number(wall.b)}), the gradient's `
+    + `norm is ${number(wall.grad_norm)}: the plain step is ${number(wall.unclipped_step)} long, the `
+    + `clipped one ${number(wall.clipped_step)} `
+    + `(${number(num(wall.unclipped_step) / num(wall.clipped_step))}× `
     + `shorter). ${ends}`;
 }
 
@@ -519,10 +567,11 @@ function runCliff() {
         throw aboutField(err, cliffFields());
       });
       cliffChart(data);
-      $('cliff-summary').textContent = cliffSummary(data);
+      $('cliff-summary').textContent = widened(body) + cliffSummary(data);
       const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
       cell.textContent = data.wall
-        ? `step at the wall ${fmt(data.wall.unclipped_step)} plain vs ${fmt(data.wall.clipped_step)} clipped`
+        ? `step at the wall ${number(data.wall.unclipped_step)} plain vs `
+          + `${number(data.wall.clipped_step)} clipped`
         : 'the threshold was never reached';
     } catch (err) {
       showError(err, 'cliff');

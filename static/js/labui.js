@@ -5,7 +5,7 @@
  */
 
 import { ApiError } from './api.js';
-import { tick } from './format.js';
+import { number, tick, toNumber } from './format.js';
 
 /** The schema's messages in plain words, first match wins. */
 const PLAIN = [
@@ -180,4 +180,35 @@ export function logY(values, label) {
   }
   return { y: { type: 'log', label, domain },
     marks: [Plot.gridY(ticks), Plot.axisY(ticks, { text: tick })] };
+}
+
+/**
+ * The ratio of two reported numbers named `aName` and `bName`: "layer 1 / layer 10 = 1e-4", or
+ * where there is none, why in words: "layer 1 / layer 10: no ratio, layer 1’s is 0". A quotient
+ * beyond float64 is given by its power of ten: "= about 1e-400".
+ */
+export function ratioText(a, b, aName, bName) {
+  const [x, y] = [toNumber(a), toNumber(b)];
+  const ok = (v) => Number.isFinite(v) && v > 0;
+  const head = `${aName} / ${bName}`;
+  if (ok(x) && ok(y)) {
+    const r = x / y;
+    return r > 0 && Number.isFinite(r) ? `${head} = ${number(r)}`
+      : `${head} = about 1e${Math.round(Math.log10(x) - Math.log10(y))}`;
+  }
+  const what = (v) => (Number.isNaN(v) ? 'NaN' : v === 0 ? '0' : number(v));
+  if (!ok(x) && !ok(y) && what(x) === what(y)) return `${head}: no ratio, both are ${what(x)}`;
+  const bad = [[aName, x], [bName, y]].filter(([, v]) => !ok(v));
+  return `${head}: no ratio, ${bad.map(([name, v]) => `${name}’s is ${what(v)}`).join(' and ')}`;
+}
+
+/** Whole numbers in ascending order as runs: [1, 2, 3, 5] -> "1–3, 5". */
+export function runs(ks) {
+  const parts = [];
+  for (const k of ks) {
+    const last = parts.at(-1);
+    if (last && k === last[1] + 1) last[1] = k;
+    else parts.push([k, k]);
+  }
+  return parts.map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');
 }

@@ -8,6 +8,7 @@
 
 import { getDataset, streamTrain } from './api.js';
 import { aboutField, limitsFromSchema, logY, numberOf, problemOf, putChart, showError } from './labui.js';
+import { number } from './format.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -72,8 +73,6 @@ function readControls() {
 
 let run = null; // {controls, start, lines, controller}
 let frame = 0;
-
-const fmt = (x, digits = 3) => (Number.isFinite(Number(x)) ? Number(x).toPrecision(digits) : String(x));
 
 function drawCurves() {
   frame = 0;
@@ -212,10 +211,10 @@ function explainWedges(c) {
 }
 
 function progressText(l) {
-  const test = l.test_accuracy === null ? '' : `, test accuracy ${fmt(l.test_accuracy)}`;
+  const test = l.test_accuracy === null ? '' : `, test accuracy ${number(l.test_accuracy)}`;
   return `epoch ${l.epoch} of ${run.start.epochs} (iteration ${l.iteration} of `
-    + `${run.start.iterations}), ${fmt(l.seconds, 2)} s: loss ${fmt(l.loss)}, accuracy `
-    + `${fmt(l.accuracy)}${test}`;
+    + `${run.start.iterations}), ${number(l.seconds, 2)} s: loss ${number(l.loss)}, accuracy `
+    + `${number(l.accuracy)}${test}`;
 }
 
 function onLine(line) {
@@ -235,24 +234,28 @@ function onLine(line) {
   if (line.boundary) drawData(run.start, line.boundary);
   $('progress').textContent = progressText(line);
   $('check').textContent = Object.entries(line.check)
-    .map(([k, v]) => `∇${k}: ${Number(v).toExponential(1)}`).join(', ')
+    .map(([k, v]) => `∇${k}: ${number(v, 2)}`).join(', ')
     + ` (iteration ${line.iteration})`;
   if (!frame) frame = requestAnimationFrame(drawCurves);
 }
 
 function finish(done) {
   const test = done.test_accuracy === null || done.test_accuracy === undefined ? ''
-    : `, test accuracy ${fmt(done.test_accuracy)}`;
+    : `, test accuracy ${number(done.test_accuracy)}`;
   const why = { epochs: 'done', diverged: 'diverged (the numbers overflowed)',
     'time limit': 'stopped at the time limit', error: 'failed' }[done.stopped] || done.stopped;
-  $('progress').textContent = `${why}: ${done.epochs} epochs in ${fmt(done.seconds, 2)} s, `
-    + `loss ${fmt(done.loss)}, accuracy ${fmt(done.accuracy)}${test}`;
+  $('progress').textContent = `${why}: ${done.epochs} epochs in ${number(done.seconds, 2)} s, `
+    + `loss ${number(done.loss)}, accuracy ${number(done.accuracy)}${test}`;
   $('progress').dataset.stopped = done.stopped;
   if (done.error) showError(new Error(done.error));
   cancelAnimationFrame(frame);
   drawCurves();
 }
 
+/**
+ * The circuit page's link to this network (its hidden units, activation and biases): 8 random
+ * inputs and labels, random N(0, 1) weights and biases. The page says so: they are not the run's.
+ */
 function circuitLink(c, features, classes) {
   const hidden = c.hidden;
   const b = c.bias;

@@ -318,3 +318,19 @@ def test_reset_gives_an_input_the_code_computes_back_to_the_code(page: Page, bas
     expect(grad).to_have_text(first)
     assert editor_text(page) == program
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_run_that_reaches_a_slope_of_0_says_it_converged(page: Page, base_url: str):
+    """(2w - 3)² from w = 0 at lr 0.1 lands on w = 1.5 exactly: the loss 0, the slope 0."""
+    open_page(page, base_url)
+    paste(page, "x = 2\nw = 0\nloss = (w*x - 3)**2")
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='w']")
+    page.click("#descend-panel .descend-run")
+    status = page.locator("#descend-panel .descend-status")
+    expect(status).to_have_text("step 50: loss 0 (was 0): converged, every slope is 0 here, so "
+                                "more steps change nothing", timeout=30_000)
+    page.click("#descend-panel .descend-reset")
+    page.fill("#descend-panel .descend-steps", "3")  # three steps: still on its way down
+    page.click("#descend-panel .descend-run")
+    expect(status).to_have_text("step 3: loss 5.76e-4 (was 0.0144)", timeout=30_000)

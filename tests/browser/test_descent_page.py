@@ -29,7 +29,7 @@ def test_stepping_b3_shows_the_notes_table(page: Page, base_url: str):
     page.click("#step-b3")
     expect(page.locator("#steps tbody tr")).to_have_count(2, timeout=10_000)
     assert row(page, 1)[1] == "1.57" and row(page, 1)[3] == "-6.26" and row(page, 1)[5] == "2.19"
-    expect(page.locator("#chart-ssr svg")).to_contain_text("slope -2.50")
+    expect(page.locator("#chart-ssr svg")).to_contain_text("slope -2.5")
     page.click("#run-b3")
     expect(page.locator("#b3-status")).to_have_attribute("data-stopped", "tol", timeout=30_000)
     expect(page.locator("#b3-status")).to_contain_text("b3 = 2.61")
@@ -101,9 +101,9 @@ def test_a_learning_rate_of_half_diverges_and_stops_early_the_charts_kept_readab
     page.fill("#lr", "1000000")
     page.click("#step-b3")
     expect(page.locator("#steps tbody tr")).to_have_count(7, timeout=10_000)
-    expect(page.locator("#params-line")).to_contain_text("b3 = -5.01e+8")
+    expect(page.locator("#params-line")).to_contain_text("b3 = -5.01e8")
     line = page.inner_text("#params-line")
-    assert re.search(r"b3 = -?\d\.\d\de[+-]\d+;", line) and len(line) < 140, line
+    assert re.search(r"b3 = -?\d\.\d\de-?\d+;", line) and len(line) < 140, line
     for chart in ("chart-curves", "chart-ssr"):
         readable_ticks(page, chart)
     assert page.errors == []  # type: ignore[attr-defined]
@@ -124,11 +124,37 @@ def test_fit_all_seven_from_a_seed_brings_the_ssr_down(page: Page, base_url: str
     status = page.locator("#seven-status")
     expect(status).to_have_attribute("data-stopped", "tol", timeout=60_000)
     assert float(status.get_attribute("data-ssr")) < 0.01
-    # in words: the page has no tolerance field, so the status names it
+    # the tolerance it names is the section's own field
+    assert page.input_value("#tol7") == "0.0001"
     expect(status).to_contain_text("steps: every step is now smaller than the tolerance, 0.0001.")
     expect(status).not_to_contain_text("(tol)")
+    steps = int(re.search(r"Stopped after (\d+) steps", status.inner_text())[1])
+    page.fill("#tol7", "0.01")
+    page.click("#fit-seven")
+    expect(status).to_contain_text("every step is now smaller than the tolerance, 0.01.",
+                                   timeout=60_000)
+    assert int(re.search(r"Stopped after (\d+) steps", status.inner_text())[1]) < steps
     assert page.locator("#chart-fit svg [aria-label='line'] path").count() == 1
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_every_number_on_the_page_is_written_one_way(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.click("#run-b3")
+    status = page.locator("#b3-status")
+    expect(status).to_have_attribute("data-stopped", "tol", timeout=30_000)
+    ssr = re.search(r"SSR (\S+), slope", status.inner_text())[1]
+    assert re.fullmatch(r"\d\.\d\de-\d", ssr), ssr  # 6.42e-5, not 0.0000642
+    expect(page.locator("#params-line")).to_contain_text(f"; SSR = {ssr}")
+    last = row(page, page.locator("#steps tbody tr").count() - 1)
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?|stop: .*", t) for t in last), last
+    page.click("#reset-b3")
+    page.fill("#lr", "5")  # far out: an SSR in the thousands is written whole
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(1, timeout=10_000)
+    line = page.inner_text("#params-line")
+    assert re.search(r"; SSR = \d{5}$", line), line  # never 2.09e+4 or 20913.700
+    assert "e+" not in line + page.inner_text("#steps"), line
 
 
 def test_running_out_of_steps_is_not_called_a_local_minimum_and_reset_clears_it(

@@ -16,7 +16,8 @@ CLIFF = {f"#cliff-form input[name='{name}']": ("CliffRequest", place) for name, 
 FIELDS = {
     "/labs/gradients": {**FLOW, **CLIFF},
     "/labs/descent": {"#lr": ("DescentRequest", "lr"), "#tol": ("DescentRequest", "tol"),
-                      "#lr7": ("DescentRequest", "lr"), "#steps7": ("DescentRequest", "steps")},
+                      "#lr7": ("DescentRequest", "lr"), "#steps7": ("DescentRequest", "steps"),
+                      "#tol7": ("DescentRequest", "tol")},
     "/labs/training": {f"#train-form input[name='{name}']": ("TrainRequest", name)
                        for name in ("hidden", "lr", "reg", "batch", "epochs", "seed")},
 }

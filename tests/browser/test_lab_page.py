@@ -394,3 +394,55 @@ def test_a_stale_chart_is_dimmed_and_its_notes_stay_readable(page: Page, base_ur
     expect(hist.locator(".hint")).to_contain_text("Each layer has its own x scale")
     assert hist.locator("svg").first.evaluate(SEEN_OPACITY) == 0.45
     assert hist.locator(".hint").evaluate(SEEN_OPACITY) == 1
+
+
+def test_gradients_that_underflow_to_zero_are_said_not_silently_left_out(page: Page,
+                                                                         base_url: str):
+    open_lab(page, base_url)
+    a = "fieldset[data-side='a']"
+    page.fill(f"{a} input[name='depth']", "10")
+    page.fill(f"{a} input[name='width']", "64")
+    page.fill(f"{a} input[name='scale']", "1e-300")
+    page.click("#run-flow")
+    summary = page.locator("#flow-summary")
+    expect(summary).to_contain_text("A (tanh, standard ×1e-300, 10×64)", timeout=60_000)
+    expect(summary).to_contain_text("grad variance layer 1 / layer 10: no ratio, both are 0")
+    expect(summary).not_to_contain_text("NaN")
+    warnings = page.locator("#flow-warnings")
+    expect(warnings).to_be_visible()
+    expect(warnings).to_contain_text("A: tanh, standard init ×1e-300, depth 10, width 64: in "
+                                     "layers 1–9 the gradient ∂L/∂s underflowed to 0")
+    expect(warnings).not_to_contain_text("B:")  # B, the default xavier net, is healthy
+    expect(page.locator("#chart-grad-var")).to_contain_text(
+        "Not drawn: A’s layers 1–10 (0 or not finite")
+    expect(page.locator("#chart-grad-norm")).to_contain_text("Not drawn: A’s layers 1–9 (")
+    page.fill(f"{a} input[name='scale']", "1")  # back to a healthy net: the warnings go
+    page.click("#run-flow")
+    expect(summary).to_contain_text("A (tanh, standard, 10×64)", timeout=60_000)
+    expect(warnings).to_be_hidden()
+    expect(page.locator("#chart-grad-var")).not_to_contain_text("Not drawn")
+
+
+def test_a_cliff_start_off_the_usual_area_widens_the_surface_to_take_it_in(page: Page,
+                                                                           base_url: str):
+    open_lab(page, base_url)
+    summary = page.locator("#cliff-summary")
+    expect(summary).not_to_contain_text("outside")  # the default start lies on the usual area
+    page.fill("#cliff-form input[name='start_w']", "40")
+    page.fill("#cliff-form input[name='start_b']", "30")
+    page.click("#run-cliff")
+    expect(summary).to_contain_text(
+        "The start (40, 30) lies outside the usual area (w from 0 to 10, b from -6 to 2): the "
+        "surface is drawn over w from 0 to 42 and b from -6 to 31.8.", timeout=60_000)
+    expect(page.locator("#chart-cliff")).not_to_have_class(re.compile("stale"), timeout=30_000)
+    chart = page.locator("#chart-cliff svg").last
+    frame = chart.locator("g[aria-label='rect']").bounding_box()
+    start = chart.locator("g[aria-label='dot'] circle").first.bounding_box()
+    middle = (start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    assert frame["x"] <= middle[0] <= frame["x"] + frame["width"], (frame, start)
+    assert frame["y"] <= middle[1] <= frame["y"] + frame["height"], (frame, start)
+    page.fill("#cliff-form input[name='start_w']", "4")  # back on the usual area
+    page.fill("#cliff-form input[name='start_b']", "-4")
+    page.click("#run-cliff")
+    expect(summary).to_contain_text("clipped one", timeout=60_000)
+    expect(summary).not_to_contain_text("outside")

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  asCode, flatten, fmt, fmtShape, magnitude, norm, shapeSignature, shortest, toNumber,
+  asCode, flatten, fmt, fmtShape, magnitude, norm, number, shapeSignature, shortest, tick, toNumber,
 } from '../../static/js/format.js';
 
 test('two decimals by default, as the notes print them', () => {
@@ -27,6 +27,39 @@ test('non-finite numbers sent as strings read back', () => {
   assert.equal(fmt('-Infinity'), '-∞');
   assert.equal(toNumber('-Infinity'), -Infinity);
   assert.equal(fmt(null), '—');
+});
+
+test('a number the labs show: its significant digits, plain from 0.001 to 1e5, else an exponent', () => {
+  assert.equal(number(6.421e-5), '6.42e-5');
+  assert.equal(number(0.0000642), '6.42e-5');
+  assert.equal(number(20913.7), '20914'); // never fewer digits than its whole part
+  assert.equal(number(2.09e4), '20900');
+  assert.equal(number(123456), '1.23e5');
+  assert.equal(number(0.001234), '0.00123');
+  assert.equal(number(-15.7123), '-15.7');
+  assert.equal(number(0.5), '0.5');
+  assert.equal(number(2), '2');
+  assert.equal(number(1e-300), '1e-300');
+  assert.equal(number(1.5e300), '1.5e300');
+  assert.equal(number(1.23456e-7, 4), '1.235e-7');
+  assert.equal(number(0), '0');
+  assert.equal(number(-0), '0');
+  assert.equal(number(0.99996), '1');
+});
+
+test("a number the labs show that is not finite, or the API's string for one", () => {
+  assert.equal(number('NaN'), 'NaN');
+  assert.equal(number(Infinity), '∞');
+  assert.equal(number('-Infinity'), '-∞');
+  assert.equal(number(null), '—');
+});
+
+test('an axis tick is such a number with six digits', () => {
+  assert.equal(tick(0.7), '0.7');
+  assert.equal(tick(1e-7), '1e-7');
+  assert.equal(tick(2e5), '2e5');
+  assert.equal(tick(-3.5e30), '-3.5e30');
+  assert.equal(tick(12345.67), '12345.7');
 });
 
 test('shapes print like 5×10', () => {

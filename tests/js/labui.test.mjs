@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ApiError } from '../../static/js/api.js';
-import { aboutField, plainMessage, problemOf } from '../../static/js/labui.js';
+import { aboutField, plainMessage, problemOf, ratioText, runs } from '../../static/js/labui.js';
 
 test("the schema's messages read as plain words after a field's label", () => {
   assert.equal(plainMessage('Input should be greater than 0'), 'must be greater than 0');
@@ -43,4 +43,21 @@ test('a limit on the whole request is said in its own words, without the schema\
     'Configuration A');
   const other = refused(['body', 'mystery'], 'Input should be a valid number');
   assert.equal(aboutField(other, {}), other); // a field the page does not have: as it came
+});
+
+test('a ratio of two reported numbers is said in words where it is not a number', () => {
+  const ratio = (a, b, n = 10) => ratioText(a, b, 'layer 1', `layer ${n}`);
+  assert.equal(ratio(1e-5, 0.1), 'layer 1 / layer 10 = 1e-4');
+  assert.equal(ratio(1e-300, 1e100), 'layer 1 / layer 10 = about 1e-400');
+  assert.equal(ratio(0, 0), 'layer 1 / layer 10: no ratio, both are 0');
+  assert.equal(ratio(0, 2e-7), 'layer 1 / layer 10: no ratio, layer 1’s is 0');
+  assert.equal(ratio('NaN', 'NaN', 100), 'layer 1 / layer 100: no ratio, both are NaN');
+  assert.equal(ratio('Infinity', 3, 5), 'layer 1 / layer 5: no ratio, layer 1’s is ∞');
+  assert.equal(ratio(0, 'Infinity', 5), 'layer 1 / layer 5: no ratio, layer 1’s is 0 and layer 5’s is ∞');
+});
+
+test('layer numbers are said as runs', () => {
+  assert.equal(runs([1, 2, 3, 4, 5, 6, 7, 8, 9]), '1–9');
+  assert.equal(runs([1, 3, 4, 7]), '1, 3–4, 7');
+  assert.equal(runs([10]), '10');
 });
