@@ -9,8 +9,6 @@ import { fmt, toNumber } from './format.js';
 import { el } from './dom.js';
 import { outputName } from './layout.js';
 
-const PASS_RTOL = 1e-4;
-
 /** The number at `index` (a list of whole numbers) of a nested list. */
 const at = (v, index) => index.reduce((x, i) => x[i], v);
 
@@ -56,29 +54,78 @@ export async function nudge({ circuit, body }, name, h, precision, index = []) {
   }
 }
 
-/** The gradient check: analytic against numeric for every input, with a verdict each. */
+const SMALL = 4; // an input of up to this many elements shows every number in the check's table
+
+/**
+ * One gradient in the check's table at `p` decimals: a number; a tensor of up to SMALL elements in
+ * full ("[0.1966, -0.3932]", a dash where an element was not checked); a bigger one by its element
+ * at `worst`.
+ */
+export function checkCell(v, size, worst, p) {
+  const full = (x) => (Array.isArray(x) ? `[${x.map(full).join(', ')}]` : fmt(x, p));
+  if (!Array.isArray(v) || size <= SMALL) return full(v);
+  return fmt(at(v, worst), p);
+}
+
+/**
+ * The gradient check: analytic against numeric for every input, with a verdict each and why an
+ * input at a kink or an edge of a domain is not a failure. A tensor of more than SMALL elements
+ * shows its worst element (the largest relative error) and, on demand, every checked element.
+ */
 export async function check({ body }, precision) {
+  let res;
   try {
-    const res = await postGradcheck(body);
-    const rows = [el('tr', {}, el('th', {}, 'input'), el('th', {}, 'analytic'), el('th', {}, 'numeric'),
-      el('th', {}, 'rel. error'), el('th', {}, ''))];
-    for (const [name, r] of Object.entries(res.inputs)) {
-      // The engine's rule: relative error within PASS_RTOL (1e-4), or the input sits at a kink.
-      const skipped = r.rel_error === null;
-      const ok = !skipped && (toNumber(r.rel_error) <= PASS_RTOL || r.kink);
-      const verdict = skipped ? 'no gradient' : r.kink ? 'kink' : ok ? 'pass' : 'fail';
-      const show = (v) => (Array.isArray(v) ? '[…]' : fmt(v, Math.max(4, precision)));
-      const row = el('tr', { className: 'check-row' }, el('td', {}, name), el('td', {}, show(r.analytic)),
-        el('td', {}, show(r.numeric)), el('td', {}, skipped ? '—' : fmt(r.rel_error, 1)),
-        el('td', { className: skipped ? '' : ok ? 'pass' : 'fail' }, verdict));
-      row.dataset.name = name;
-      rows.push(row);
-    }
-    return [el('p', { className: res.passed ? 'pass' : 'fail' },
-      res.passed ? `passed (h = ${res.h})` : `failed (h = ${res.h})`), el('table', { className: 'check-table' }, ...rows)];
+    res = await postGradcheck(body);
   } catch (err) {
     return err.message;
   }
+  const p = Math.max(4, precision);
+  const rows = [el('tr', {}, el('th', {}, 'input'), el('th', {}, 'analytic'), el('th', {}, 'numeric'),
+    el('th', {}, 'rel. error'), el('th', {}, ''))];
+  const more = [];
+  const notes = [];
+  for (const [name, r] of Object.entries(res.inputs)) {
+    const skipped = r.passed === null;
+    const verdict = skipped ? 'no gradient' : !r.passed ? 'fail' : r.edge ? 'edge' : r.kink ? 'kink' : 'pass';
+    const big = Array.isArray(r.analytic) && r.size > SMALL;
+    const label = big ? `${name}[${r.worst.join(', ')}]` : name;
+    const row = el('tr', { className: 'check-row' }, el('td', {}, label),
+      el('td', { className: 'analytic' }, checkCell(r.analytic, r.size, r.worst, p)),
+      el('td', { className: 'numeric' }, checkCell(r.numeric, r.size, r.worst, p)),
+      el('td', {}, skipped ? '—' : fmt(r.rel_error, 1)),
+      el('td', { className: skipped ? '' : r.passed ? 'pass' : 'fail' }, verdict));
+    row.dataset.name = name;
+    if (big) row.cells[0].title = `the element of ${name} with the largest relative error`;
+    rows.push(row);
+    if (big) more.push(elements(name, r, p));
+    if (r.note) notes.push(el('p', { className: 'check-note' }, r.note));
+  }
+  return [el('p', { className: res.passed ? 'pass' : 'fail' },
+    res.passed ? `passed (h = ${res.h})` : `failed (h = ${res.h})`), el('table', { className: 'check-table' }, ...rows),
+  ...more, ...notes];
+}
+
+/** Every checked element of a big input, on demand: its index, analytic and numeric gradient. */
+function elements(name, r, p) {
+  const list = el('table', { className: 'check-table check-elements' },
+    el('tr', {}, el('th', {}, 'element'), el('th', {}, 'analytic'), el('th', {}, 'numeric')));
+  const walk = (a, n, index) => {
+    if (Array.isArray(a)) {
+      a.forEach((x, i) => walk(x, n[i], [...index, i]));
+      return;
+    }
+    if (n === null) return; // not checked
+    const row = el('tr', {}, el('td', {}, `${name}[${index.join(', ')}]`), el('td', {}, fmt(a, p)), el('td', {}, fmt(n, p)));
+    if (index.join() === r.worst.join()) row.className = 'worst';
+    list.append(row);
+  };
+  walk(r.analytic, r.numeric, []);
+  const worst = `${name}[${r.worst.join(', ')}]`;
+  const of = r.checked < r.size ? `the ${r.checked} elements of ${name} checked (of ${r.size}, chosen at random)`
+    : `the ${r.size} elements of ${name}`;
+  return el('details', { className: 'check-all' },
+    el('summary', {}, `${worst} has the largest relative error of ${of}: show them all`),
+    el('div', { className: 'check-scroll' }, list));
 }
 
 /**

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { codeParts, nudge } from '../../static/js/tools.js';
+import { checkCell, codeParts, nudge } from '../../static/js/tools.js';
 
 const circuit = { nodes: [{ id: 'n0', kind: 'input', name: 'x', shape: [3], value: [1, 2, 3] },
   { id: 'n1', kind: 'input', name: 'W', shape: [2, 2], value: [[1, 2], [3, 4]] }] };
@@ -29,4 +29,12 @@ test('the staged code folds each helper it defines to its def line, and keeps ev
   ]);
   assert.equal(parts.map((p) => p.text ?? p.head + p.body).join(''), source);
   assert.deepEqual(codeParts('x = 1\n'), [{ text: 'x = 1\n' }]);
+});
+
+test('the check shows a gradient of up to four elements in full, a bigger one by its worst element', () => {
+  assert.equal(checkCell(-4, 1, [], 4), '-4.0000');
+  assert.equal(checkCell([2, -3, 'NaN'], 3, [2], 4), '[2.0000, -3.0000, NaN]');
+  assert.equal(checkCell([[1, null], [3, 4]], 4, [1, 0], 2), '[[1.00, —], [3.00, 4.00]]');
+  assert.equal(checkCell([[1, 2, 3], [4, 5, 6]], 6, [1, 2], 2), '6.00');
+  assert.equal(checkCell(null, 2, null, 4), '—');
 });
