@@ -5,16 +5,17 @@
  * @module tools
  */
 import { postCircuit, postCode, postGradcheck } from './api.js';
-import { fmt, toNumber } from './format.js';
+import { flatten, fmt, toNumber } from './format.js';
 import { el } from './dom.js';
-import { outputName } from './layout.js';
+import { gradName, objective } from './layout.js';
 
 /** The number at `index` (a list of whole numbers) of a nested list. */
 const at = (v, index) => index.reduce((x, i) => x[i], v);
 
 /**
  * Move input `name` (or its element `index`, for a tensor) by h: the predicted change
- * h·∂f/∂name next to the actual change of the output f, from one more forward pass.
+ * h·∂f/∂name next to the actual change of the output f, from one more forward pass (of the sum
+ * of a tensor output's elements, or of Σ dD⊙D when its gradient dD is given).
  */
 export async function nudge({ circuit, body }, name, h, precision, index = []) {
   if (!name || !Number.isFinite(h) || h === 0) return 'Choose an input and a non-zero h.';
@@ -40,15 +41,17 @@ export async function nudge({ circuit, body }, name, h, precision, index = []) {
     row[index.at(-1)] = x + h;
   }
   const label = index.length ? `${name}[${index.join(', ')}]` : name;
-  const out = outputName(circuit);
   try {
     const res = await postCircuit({ ...body, values: { ...body.values, [name]: moved } });
-    const actual = toNumber(res.value) - toNumber(circuit.value);
+    // the change of what the gradient is of: Σ g⊙f, g the output's gradient (ones unless given)
+    const seed = flatten(circuit.nodes.find((n) => n.id === circuit.output).grad);
+    const before = flatten(circuit.value);
+    const actual = flatten(res.value).reduce((sum, y, i) => sum + seed[i] * (y - before[i]), 0);
     const p = Math.max(precision, 4);
     return el('table', { className: 'check-table' },
       el('tr', {}, el('th', {}, `${label}: ${fmt(x, p)} → ${fmt(x + h, p)}`)),
-      el('tr', {}, el('td', {}, `predicted h·∂${out}/∂${label}`), el('td', { id: 'nudge-predicted' }, fmt(h * g, p))),
-      el('tr', {}, el('td', {}, `actual change of ${out}`), el('td', { id: 'nudge-actual' }, fmt(actual, p))));
+      el('tr', {}, el('td', {}, `predicted h·${gradName(circuit, label)}`), el('td', { id: 'nudge-predicted' }, fmt(h * g, p))),
+      el('tr', {}, el('td', {}, `actual change of ${objective(circuit)}`), el('td', { id: 'nudge-actual' }, fmt(actual, p))));
   } catch (err) {
     return err.message;
   }

@@ -13,6 +13,7 @@ from conftest import hold, holding, release, wait_ready
 from notes_code import MATRIX_CODE, VECTORS_CODE
 from playwright.sync_api import Page, expect
 
+from engine import backward_check
 from engine.presets import MICROGRAD_README, NEURON_GROUPED
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -528,6 +529,32 @@ def test_check_gradients_says_why_sqrt_at_0_is_not_a_failure(page: Page, base_ur
     expect(page.locator("#check-result .check-note")).to_have_text(
         "x is at the edge of the √ gate's domain, where the derivative is infinite: x - h leaves "
         "the domain, so central differences cannot measure it")
+
+
+def test_gradients_from_a_given_dD_are_named_as_the_notes_name_them(page: Page,
+                                                                   base_url: str) -> None:
+    """The notes' D = W.dot(X): alone, its gradients are those of ΣD; with the pasted dD, they
+    are the notes' dW and dX (those of Σ dD⊙D), not ∂D/∂W. A nudge of W[1, 2] changes Σ dD⊙D by
+    what h·dW[1, 2] predicts."""
+    open_page(page, base_url)
+    forward = MATRIX_CODE[:backward_check(MATRIX_CODE)["forward_end"]].rstrip()
+    paste(page, forward)
+    w = page.locator("#result .grad-item[data-name=W]")
+    expect(w).to_have_text("∂ΣD/∂W = [5×10]")
+    paste(page, MATRIX_CODE, drawn=forward)
+    expect(w).to_have_text("dW = [5×10]")
+    expect(w).to_have_attribute("title", "the gradient of Σ dD⊙D with respect to W")
+    page.click("[role=tab][data-tab=nudge]")
+    page.select_option("#nudge-input", "W")
+    page.fill("#nudge-index", "1, 2")
+    page.fill("#nudge-h", "0.01")
+    page.click("#nudge")
+    result = page.locator("#nudge-result")
+    expect(result).to_contain_text("predicted h·dW[1, 2]")
+    expect(result).to_contain_text("actual change of Σ dD⊙D")
+    predicted = page.locator("#nudge-predicted").text_content()
+    assert predicted not in ("0.0000", "NaN")
+    expect(page.locator("#nudge-actual")).to_have_text(predicted)
 
 
 def test_staged_code_panel(page: Page, base_url: str) -> None:
