@@ -41,20 +41,28 @@ export async function nudge({ circuit, body }, name, h, precision, index = []) {
     row[index.at(-1)] = x + h;
   }
   const label = index.length ? `${name}[${index.join(', ')}]` : name;
+  const p = Math.max(precision, 4);
+  if (x + h === x) return `${label} + h is ${label} = ${fmt(x, precision)} in float64: choose a larger h.`;
   try {
     const res = await postCircuit({ ...body, values: { ...body.values, [name]: moved } });
     // the change of what the gradient is of: Σ g⊙f, g the output's gradient (ones unless given)
     const seed = flatten(circuit.nodes.find((n) => n.id === circuit.output).grad);
     const before = flatten(circuit.value);
     const actual = flatten(res.value).reduce((sum, y, i) => sum + seed[i] * (y - before[i]), 0);
-    const p = Math.max(precision, 4);
     return el('table', { className: 'check-table' },
-      el('tr', {}, el('th', {}, `${label}: ${fmt(x, p)} → ${fmt(x + h, p)}`)),
+      el('tr', {}, el('th', {}, moveText(label, x, h, p))),
       el('tr', {}, el('td', {}, `predicted h·${gradName(circuit, label)}`), el('td', { id: 'nudge-predicted' }, fmt(h * g, p))),
       el('tr', {}, el('td', {}, `actual change of ${objective(circuit)}`), el('td', { id: 'nudge-actual' }, fmt(actual, p))));
   } catch (err) {
     return err.message;
   }
+}
+
+/** "x: -4.0000 → -3.9900": input `label` moved from x by h, at `p` decimals or as many more as the step needs to show. */
+export function moveText(label, x, h, p) {
+  let d = p;
+  while (d < 20 && fmt(x, d) === fmt(x + h, d)) d += 1;
+  return `${label}: ${fmt(x, d)} → ${fmt(x + h, d)}`;
 }
 
 const SMALL = 4; // an input of up to this many elements shows every number in the check's table

@@ -557,6 +557,18 @@ def test_gradients_from_a_given_dD_are_named_as_the_notes_name_them(page: Page,
     expect(page.locator("#nudge-actual")).to_have_text(predicted)
 
 
+def test_a_tiny_nudge_shows_enough_digits_to_see_the_input_move(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "x = -2; y = 5; z = -4\nf = (x + y) * z")
+    page.click("[role=tab][data-tab=nudge]")
+    page.select_option("#nudge-input", "x")
+    page.fill("#nudge-h", "1e-9")
+    page.click("#nudge")
+    expect(page.locator("#nudge-result th")).to_have_text("x: -2.000000000 → -1.999999999")
+    expect(page.locator("#nudge-predicted")).to_have_text("-4.0000e-9")
+    expect(page.locator("#nudge-actual")).to_have_text("-4.0000e-9")
+
+
 def test_staged_code_panel(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     page.click("[role=tab][data-tab=code]")
