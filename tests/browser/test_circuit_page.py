@@ -569,6 +569,18 @@ def test_a_tiny_nudge_shows_enough_digits_to_see_the_input_move(page: Page, base
     expect(page.locator("#nudge-actual")).to_have_text("-4.0000e-9")
 
 
+def test_a_backward_pass_without_dD_warns_once_of_the_ones_it_starts_from(page: Page,
+                                                                          base_url: str) -> None:
+    open_page(page, base_url)
+    code = ("W = np.random.randn(3, 3)\nX = np.random.randn(3, 3)\nD = W.dot(X)\n"
+            "dW = dD.dot(X.T)\ndX = W.T.dot(dD)")
+    paste(page, code, drawn=code[:backward_check(code)["forward_end"]].rstrip())
+    expect(page.locator("#check-summary")).to_be_visible()
+    expect(page.locator("#result .warn")).to_have_text([
+        "⚠ the output D has shape 3×3: the backward pass starts from ones (the gradient of the sum "
+        "of its elements)"])
+
+
 def test_staged_code_panel(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     page.click("[role=tab][data-tab=code]")
