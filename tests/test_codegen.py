@@ -28,7 +28,11 @@ def run_source(circuit) -> dict:
 
 
 def assert_round_trip(circuit) -> None:
-    ns = run_source(circuit)
+    ns = run_source(circuit)  # it imports what it uses
+    source = circuit.code()["source"]
+    body = re.sub(r"^import .*$", "", source, flags=re.M)
+    for module, alias in re.findall(r"^import (\w+)(?: as (\w+))?$", source, re.M):
+        assert re.search(rf"\b{alias or module}\.", body), f"import {module} is not used"
     for node in circuit.nodes:
         if node.kind == "input":
             grad = circuit.grads[node.index]
@@ -88,6 +92,17 @@ def test_staged_example_reads_like_the_notes():
     # x gets one `=` and then `+=` at each further fork
     assert len(re.findall(r"^dx = ", bwd, re.M)) == 1
     assert len(re.findall(r"^dx \+= ", bwd, re.M)) == 2
+
+
+@pytest.mark.parametrize(("expr", "values", "imports"), [
+    ("(x + y) * z", {"x": -2, "y": 5, "z": -4}, ""),
+    ("sigmoid(x)", {"x": 1}, "import numpy as np\n\n"),
+    ("1 / x", {"x": 0}, "import numpy as np\n\n"),  # np.seterr, np.float64
+])
+def test_the_staged_code_imports_only_what_it_uses(expr, values, imports):
+    source = trace(expr, values).code()["source"]
+    assert source.startswith(imports + "# inputs") or source.startswith(imports + "np.seterr")
+    assert_round_trip(trace(expr, values))
 
 
 @pytest.mark.parametrize(("expr", "local"), [
