@@ -195,6 +195,14 @@ class InputCheck(BaseModel):
         description="Central differences; null where an element was not sampled.")
     rel_error: OutNumber | None = Field(description="Largest element-wise relative error.")
     kink: bool | None = Field(None, description="The input sits at a kink (relu(0), abs(0)...).")
+    edge: bool | None = Field(None, description="A step of h leaves a gate's domain (sqrt or log "
+                              "at 0): central differences cannot measure the derivative there.")
+    passed: bool | None = Field(None, description="Every checked element agrees, or sits at a "
+                                "kink or an edge; null for an input with no gradient.")
+    worst: list[int] | None = Field(None, description="The index of the element with the "
+                                    "largest relative error ([] for a number).")
+    note: str | None = Field(None, description="Why central differences cannot judge an element "
+                             "at a kink or an edge.")
     checked: int | None = Field(None, description="Elements checked (a sample of big tensors).")
     size: int | None = Field(None, description="Elements of the input.")
 

@@ -23,7 +23,7 @@ from itertools import combinations
 
 import numpy as np
 
-from engine.circuit import json_value
+from engine.circuit import json_value, ones_warning
 from engine.codegen import _consts
 from engine.errors import ExpressionError, located
 from engine.fns import Sym, shape_text, sym
@@ -447,10 +447,8 @@ class _Check:
         out = self.env[self.output]
         if seed is None:
             seed = np.ones_like(out)[()]
-            if np.ndim(out):
-                self.warnings.append(
-                    f"the output {self.output} has shape {shape_text(out)}: the backward pass "
-                    "starts from ones (the gradient of the sum of its elements)")
+            if (warning := ones_warning(out, self.output)) is not None:
+                self.warnings.append(warning)
         self.seed = seed
 
     # the backward pass's names

@@ -87,6 +87,16 @@ def trace(text: str, values: Mapping | None = None, *, expand: bool = False,
     return Circuit(text, compile_text(text, expand, limits), values or {}, limits, grad)
 
 
+def ones_warning(out, name: str | None) -> str | None:
+    """The warning for an output of many elements whose backward pass starts from ones; None for
+    a number (PyTorch's tensor([0.7071]) is one number too)."""
+    if np.size(out) == 1:
+        return None
+    named = f" {name}" if name else ""
+    return (f"the output{named} has shape {shape_text(out)}: the backward pass starts from ones "
+            "(the gradient of the sum of its elements)")
+
+
 def jsonable(x):
     """Plain JSON data with non-finite numbers spelled as strings, as the HTTP contract says."""
     if isinstance(x, np.ndarray):
@@ -228,11 +238,8 @@ class Circuit:
                 name = f" {graph.output.name}" if graph.output.name else ""
                 raise ExpressionError(f"the output's gradient has shape {shape_text(grad)}, but "
                                       f"the output{name} has shape {shape_text(out)}")
-        elif type(out) is not float and out.size != 1:  # PyTorch's tensor([0.7071]) is one number
-            self.warnings.append(
-                f"the output has shape {shape_text(out)}: the backward pass starts "
-                "from ones, so the gradients are those of the sum of its elements"
-            )
+        elif (warning := ones_warning(out, graph.output.name)) is not None:
+            self.warnings.append(warning)
         self.grads = graph.backward(self.vals, grad)
         del self.vals[len(graph.nodes):]  # gates' by-products: the backward pass has read them
         self.warnings += self._nonfinite() + getattr(graph, "unused", [])

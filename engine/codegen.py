@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import math
+import re
 
 import numpy as np
 
@@ -161,14 +162,17 @@ def generate(circuit) -> dict[str, str]:
     fwd = "# forward pass\n" + _aligned(forward)
     bwd = "# backward pass\n" + _aligned(backward)
     code = fwd + bwd
-    parts = ["import math", "", "import numpy as np", ""]
+    parts = []
     if not finite:
         parts += ["np.seterr(all='ignore')  # infinities and NaNs as the engine gives them", ""]
     for helper in (unbroadcast, *HELPERS.values()):
         if helper.__name__ + "(" in code:
             parts += [inspect.getsource(helper), ""]
     parts += ["\n".join(setup), "", fwd, bwd]
-    return {"forward": fwd, "backward": bwd, "source": "\n".join(parts)}
+    body = "\n".join(parts)
+    imports = [f"import {module}\n\n" for module, name in (("math", "math"), ("numpy as np", "np"))
+               if re.search(rf"\b{name}\.", body)]  # only what the code uses
+    return {"forward": fwd, "backward": bwd, "source": "".join(imports) + body}
 
 
 def _consts(node: Node) -> dict:

@@ -52,6 +52,10 @@ def _binary(a, b, py_op: str, tex_op: str, prec: int) -> Sym:
     if na is not None and nb is not None and py_op in _WORK:
         v = _WORK[py_op](na, nb)
         return sym(int(v) if v.is_integer() and abs(v) < 1e15 else v)
+    # a number times x**0 is the number: the derivative of x**1 is 1, as the notes write it
+    if py_op == " * " and (na is not None and isinstance(b, _One) or
+                           nb is not None and isinstance(a, _One)):
+        return a if na is not None else b
     # left-associative: the right operand must bind strictly tighter (a - (b - c))
     py = _wrap(a, prec) + py_op + _wrap(b, prec + 1)
     tex = _wrap(a, prec, True) + tex_op + _wrap(b, prec + 1, True)
@@ -68,8 +72,8 @@ def _power(a, b) -> Sym:
     if _number(b) == 1:
         return a
     # right-associative, and tighter than a unary minus on its left: (-x)**2, x**-1
-    return Sym(_wrap(a, POW + 1) + "**" + _wrap(b, NEG), _wrap(a, ATOM, True) + f"^{{{b.tex}}}",
-               POW)
+    return (_One if _number(b) == 0 else Sym)(
+        _wrap(a, POW + 1) + "**" + _wrap(b, NEG), _wrap(a, ATOM, True) + f"^{{{b.tex}}}", POW)
 
 
 def _compare(a, b, op: str) -> Sym:
@@ -120,6 +124,12 @@ class Sym:
     __ge__ = _operator(_compare, ">=")
     __le__ = _operator(_compare, "<=")
     __eq__ = _operator(_compare, "==")  # type: ignore[assignment]
+
+
+class _One(Sym):
+    """x**0: 1 for every float (nan and inf too), written as a power, which keeps x's shape."""
+
+    __slots__ = ()
 
 
 def sym(x) -> Sym:

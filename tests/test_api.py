@@ -177,6 +177,16 @@ def test_gradcheck_passes_on_notes_example(client):
     assert body["inputs"]["x"]["rel_error"] < 1e-6
 
 
+def test_gradcheck_explains_an_edge_of_a_domain(client):
+    """sqrt at 0: an infinite analytic gradient and a NaN numeric one, sent as strings, with a
+    note saying why."""
+    r = client.post("/api/gradcheck", json={"expression": "sqrt(x)", "values": {"x": 0}})
+    assert r.status_code == 200
+    x = r.json()["inputs"]["x"]
+    assert (x["analytic"], x["numeric"], x["edge"], x["passed"]) == ("Infinity", "NaN", True, True)
+    assert "edge of the √ gate's domain" in x["note"] and x["worst"] == []
+
+
 def test_code_has_forward_backward_source(client):
     r = client.post("/api/code", json=XYZ)
     assert r.status_code == 200

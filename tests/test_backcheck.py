@@ -473,6 +473,22 @@ def test_request_values_feed_free_inputs_and_override_literals_with_a_warning():
     assert r["warnings"] == ["value for x overrides the code's x = 3"]
 
 
+@pytest.mark.parametrize("forward, warned", [
+    ("W = np.random.randn(3, 3)\nX = np.random.randn(3, 3)\nD = W.dot(X)", True),
+    ("x = np.array([2.0])\no = x * 3", False),  # one element: a number, as in PyTorch
+])
+def test_a_tensor_output_starting_from_ones_is_warned_of_as_the_drawing_warns(forward, warned):
+    """Check mode shows the drawn forward part's warnings and the checker's: the one about the
+    ones the backward pass starts from is the same sentence, so the page shows it once."""
+    report = backward_check(forward + "\n" + ("dW = dD.dot(X.T)" if warned else "dx = 3 * do"))
+    ones = [w for w in report["warnings"] if "starts from ones" in w]
+    assert ones == [w for w in trace(forward).warnings if "starts from ones" in w]
+    assert len(ones) == warned
+    if warned:
+        assert ones == ["the output D has shape 3×3: the backward pass starts from ones (the "
+                        "gradient of the sum of its elements)"]
+
+
 def test_random_inputs_are_the_seeded_random_values():
     r = backward_check("W = np.random.randn(2, 3)\nf = sum(W * W)\ndW = 2 * W")
     w = np.random.default_rng(0).standard_normal((2, 3))

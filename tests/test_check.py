@@ -48,6 +48,58 @@ def test_kink_is_reported_not_failed(expr, values, on_kink):
     assert r["passed"]
 
 
+@pytest.mark.parametrize("expr, value, why", [
+    ("sqrt(x)", 0, "x is at the edge of the √ gate's domain, where the derivative is infinite: "
+     "x - h leaves the domain"),
+    ("log(x)", 0, "x is at the edge of the log gate's domain, where the derivative is infinite"),
+    ("x ** 0.5", 0, "the edge of the **0.5 gate's domain"),
+    ("sqrt(-x)", 0, "x + h leaves the domain"),
+    ("sqrt(x)", 1e-7, "x is within h of the edge of the √ gate's domain: x - h leaves it"),
+])
+def test_an_input_at_the_edge_of_a_domain_is_explained_not_failed(expr, value, why):
+    """sqrt at 0: x - h has no square root, so the numeric gradient is NaN; the analytic one is
+    infinite, as the derivative is. Central differences cannot judge that, as at a kink."""
+    entry = (r := trace(expr, {"x": value}).check())["inputs"]["x"]
+    assert entry["edge"] is True and entry["kink"] is False
+    assert why in entry["note"]
+    assert entry["passed"] and r["passed"]
+
+
+def test_outside_the_domain_is_a_failure_with_no_edge():
+    r = trace("sqrt(x)", {"x": -1}).check()
+    assert r["inputs"]["x"]["edge"] is False and r["inputs"]["x"]["note"] is None
+    assert not r["passed"]
+
+
+def test_kinks_are_explained_element_by_element():
+    r = trace("sum(relu(w))", {"w": [1, 0, -1]}).check()
+    w = r["inputs"]["w"]
+    assert w["kink"] and w["passed"] and w["worst"] == [1]
+    assert w["note"] == ("w[1] - h and w[1] + h fall on both sides of the relu gate's kink, "
+                         "where its slope changes: central differences cannot check the "
+                         "gradient there")
+
+
+def test_a_kink_in_one_element_does_not_hide_a_wrong_gradient_in_another(monkeypatch):
+    mul = ops.GATES["mul"]
+    wrong = ops.Gate(**{**mul.__dict__, "d": (lambda a, b, out: b, lambda a, b, out: b)})
+    monkeypatch.setitem(ops.GATES, "mul", wrong)
+    g = Graph()
+    x, y = g.input("x", [3.0, 3.0]), g.input("y", [0.0, 2.0])  # y[0] at relu's kink
+    g.gate("sum", (g.gate("mul", (x, g.gate("relu", (y,)))),))
+    r = Circuit("", g, {}).check()
+    assert r["inputs"]["y"]["kink"] and r["inputs"]["y"]["worst"] == [0]
+    assert not r["inputs"]["y"]["passed"] and not r["passed"]
+
+
+def test_the_worst_element_is_named_by_its_index():
+    r = trace("sum(W * W)", {"W": [[1, 2], [3, 4]]}).check(h=0.5)
+    entry = r["inputs"]["W"]
+    errs = np.abs(np.subtract(entry["analytic"], entry["numeric"])) / np.abs(entry["analytic"])
+    assert entry["worst"] == list(np.unravel_index(np.argmax(errs), errs.shape))
+    assert trace("x * 2", {"x": 1}).check()["inputs"]["x"]["worst"] == []
+
+
 def test_input_away_from_the_kink_is_not_flagged():
     r = trace("relu(x) + y", {"x": 0, "y": 1}).check()
     assert r["inputs"]["y"]["kink"] is False

@@ -298,7 +298,9 @@ export function createChecker({ editor, svg, banner, result, precision }) {
       shown = '';
     }
     const verdict = el('span', { id: 'check-summary', className: report.passed ? 'pass' : 'fail' }, summary(report));
-    const warnings = report.warnings.map((w) => el('span', { className: 'warn' }, '⚠ ' + w));
+    // the drawing's own warnings are on show already (the ones the backward pass starts from)
+    const warnings = report.warnings.filter((w) => !circuit.warnings.includes(w))
+      .map((w) => el('span', { className: 'warn' }, '⚠ ' + w));
     result.prepend(verdict);
     result.append(...warnings);
     document.body.dataset.check = report.passed ? 'passed' : 'failed';

@@ -6,7 +6,7 @@
  */
 import { heatMap, markGate } from './circuit.js';
 import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
-import { contribution, outputName, wireTexts } from './layout.js';
+import { contribution, gradName, wireTexts } from './layout.js';
 import { el } from './dom.js';
 import { pending } from './result.js';
 
@@ -101,7 +101,7 @@ function tensorMaps(circuit, id, precision, known) {
   const name = n.name ?? n.label ?? n.id;
   const f = (x) => fmt(x, precision);
   const maps = [heatMap(n.value, `${name} value ${fmtShape(n.shape)}`, f)];
-  if (Array.isArray(n.grad) && known.grad(id)) maps.push(heatMap(n.grad, `∂${outputName(circuit)}/∂${name} ${fmtShape(n.shape)}`, f));
+  if (Array.isArray(n.grad) && known.grad(id)) maps.push(heatMap(n.grad, `${gradName(circuit, name)} ${fmtShape(n.shape)}`, f));
   return maps;
 }
 

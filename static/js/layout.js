@@ -4,7 +4,7 @@
  * @module layout
  */
 import { fastLayout } from './fastlayout.js';
-import { fmt, fmtShape, norm, shapeSignature, toNumber } from './format.js';
+import { flatten, fmt, fmtShape, norm, shapeSignature, toNumber } from './format.js';
 import { statements } from './source.js';
 
 export const LINE = 15; // height of one text row of a wire label
@@ -36,6 +36,31 @@ export function wireTexts(node, precision) {
 
 /** The output's name, as gradients are written (∂loss/∂x); f when the output has none. */
 export const outputName = (circuit) => circuit.nodes.find((n) => n.id === circuit.output)?.name || 'f';
+
+/** Where the backward pass starts: given (a gradient other than ones on the output), on many elements. */
+function seedOf(circuit) {
+  const g = flatten(circuit.nodes.find((n) => n.id === circuit.output)?.grad ?? 1);
+  return { given: g.some((x) => x !== 1), many: g.length > 1 };
+}
+
+/**
+ * What the backward pass takes the gradient of, as the page writes it: the output f itself when
+ * it starts from 1 (f a number, or a tensor of one element); ΣD, the sum of a tensor D's elements,
+ * when it starts from ones; Σ dD⊙D when it starts from a given gradient dD (the notes' gradient
+ * from above), df·f for a number.
+ */
+export function objective(circuit) {
+  const f = outputName(circuit);
+  const { given, many } = seedOf(circuit);
+  if (given) return many ? `Σ d${f}⊙${f}` : `d${f}·${f}`;
+  return many ? `Σ${f}` : f;
+}
+
+/**
+ * The gradient on input `name`: ∂f/∂x, ∂ΣD/∂W, or, from a given gradient dD, dW as the notes
+ * write it (the gradient of Σ dD⊙D).
+ */
+export const gradName = (circuit, name) => (seedOf(circuit).given ? `d${name}` : `∂${objective(circuit)}/∂${name}`);
 
 /** What gate `g` sends back into its input `port`: local × upstream (scalars only, else null). */
 export function contribution(g, port) {

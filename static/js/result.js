@@ -6,7 +6,7 @@
  */
 import { magColor } from './circuit.js';
 import { fmt, fmtShape } from './format.js';
-import { contribution, knownAt, outputName } from './layout.js';
+import { contribution, gradName, knownAt, objective, outputName } from './layout.js';
 import { caretFor } from './source.js';
 import { el } from './dom.js';
 
@@ -50,7 +50,8 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
       }
     }
     const grad = { className: 'grad' };
-    const item = el('span', { className: 'grad-item' }, `∂${out}/∂${name} = `,
+    const item = el('span', { className: 'grad-item', title: `the gradient of ${objective(circuit)} with respect to ${name}` },
+      `${gradName(circuit, name)} = `,
       ready ? el('span', grad, g === null ? '—' : show(g)) : pending(grad), sum);
     item.dataset.name = name;
     kids.push(item);

@@ -10,10 +10,11 @@ from urllib.parse import quote, unquote
 
 import pytest
 from conftest import hold, holding, release, wait_ready
-from notes_code import VECTORS_CODE
+from notes_code import MATRIX_CODE, VECTORS_CODE
 from playwright.sync_api import Page, expect
 
-from engine.presets import MICROGRAD_README, STAGED_CODE
+from engine import backward_check
+from engine.presets import MICROGRAD_README, NEURON_GROUPED, STAGED_CODE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -536,6 +537,109 @@ def test_nudge_and_gradient_check(page: Page, base_url: str) -> None:
     rows = page.locator("#check-result tr.check-row")
     expect(rows).to_have_count(3)
     expect(rows.locator("td.pass")).to_have_count(3)
+
+
+def test_check_gradients_shows_the_numbers_of_a_small_vector(page: Page, base_url: str) -> None:
+    """The notes' sigmoid neuron pasted into a fresh page: w = [2, -3, -3] and x = [-1, -2] show
+    every element of their analytic and numeric gradients, not "[…]"."""
+    open_page(page, base_url)
+    paste(page, NEURON_GROUPED)
+    page.click("[role=tab][data-tab=check]")
+    page.click("#check")
+    w = page.locator("#check-result tr.check-row[data-name=w]")
+    expect(w.locator("td.analytic")).to_have_text("[-0.1966, -0.3932, 0.1966]")
+    expect(w.locator("td.numeric")).to_have_text("[-0.1966, -0.3932, 0.1966]")
+    x = page.locator("#check-result tr.check-row[data-name=x]")
+    expect(x.locator("td.analytic")).to_have_text("[0.3932, -0.5898]")
+    expect(page.locator("#check-result td.pass")).to_have_count(2)
+
+
+def test_check_gradients_shows_the_worst_element_of_a_matrix_and_all_on_demand(
+        page: Page, base_url: str) -> None:
+    """The notes' 5×10 W: its row names the element with the largest relative error and shows
+    its two numbers; every element is a click away."""
+    open_page(page, base_url)
+    forward = MATRIX_CODE[:MATRIX_CODE.index("\n\n# now")]
+    paste(page, forward)
+    page.click("[role=tab][data-tab=check]")
+    page.click("#check")
+    w = page.locator("#check-result tr.check-row[data-name=W]")
+    expect(w.locator("td").first).to_have_text(re.compile(r"W\[\d, \d\]"))
+    expect(w.locator("td.analytic")).to_have_text(re.compile(r"^-?\d+\.\d{4}$"))
+    expect(w.locator("td.numeric")).to_have_text(w.locator("td.analytic").text_content())
+    every = page.locator("#check-result details", has_text="of the 50 elements of W: show them all")
+    expect(every.locator("summary")).to_contain_text(
+        f"{w.locator('td').first.text_content()} has the largest relative error")
+    expect(every.locator("tr")).to_have_count(51)
+    expect(every.locator("tr").nth(1)).not_to_be_visible()
+    every.locator("summary").click()
+    expect(every.locator("tr").nth(1).locator("td").first).to_have_text("W[0, 0]")
+    expect(every.locator("tr.worst td").first).to_have_text(w.locator("td").first.text_content())
+
+
+def test_check_gradients_says_why_sqrt_at_0_is_not_a_failure(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "x = 0\nf = sqrt(x)")
+    page.click("[role=tab][data-tab=check]")
+    page.click("#check")
+    x = page.locator("#check-result tr.check-row[data-name=x]")
+    expect(x.locator("td.analytic")).to_have_text("∞")
+    expect(x.locator("td.numeric")).to_have_text("NaN")
+    expect(x.locator("td").last).to_have_text("edge")
+    expect(page.locator("#check-result p.pass")).to_have_text("passed (h = 0.00001)")
+    expect(page.locator("#check-result .check-note")).to_have_text(
+        "x is at the edge of the √ gate's domain, where the derivative is infinite: x - h leaves "
+        "the domain, so central differences cannot measure it")
+
+
+def test_gradients_from_a_given_dD_are_named_as_the_notes_name_them(page: Page,
+                                                                   base_url: str) -> None:
+    """The notes' D = W.dot(X): alone, its gradients are those of ΣD; with the pasted dD, they
+    are the notes' dW and dX (those of Σ dD⊙D), not ∂D/∂W. A nudge of W[1, 2] changes Σ dD⊙D by
+    what h·dW[1, 2] predicts."""
+    open_page(page, base_url)
+    forward = MATRIX_CODE[:backward_check(MATRIX_CODE)["forward_end"]].rstrip()
+    paste(page, forward)
+    w = page.locator("#result .grad-item[data-name=W]")
+    expect(w).to_have_text("∂ΣD/∂W = [5×10]")
+    paste(page, MATRIX_CODE, drawn=forward)
+    expect(w).to_have_text("dW = [5×10]")
+    expect(w).to_have_attribute("title", "the gradient of Σ dD⊙D with respect to W")
+    page.click("[role=tab][data-tab=nudge]")
+    page.select_option("#nudge-input", "W")
+    page.fill("#nudge-index", "1, 2")
+    page.fill("#nudge-h", "0.01")
+    page.click("#nudge")
+    result = page.locator("#nudge-result")
+    expect(result).to_contain_text("predicted h·dW[1, 2]")
+    expect(result).to_contain_text("actual change of Σ dD⊙D")
+    predicted = page.locator("#nudge-predicted").text_content()
+    assert predicted not in ("0.0000", "NaN")
+    expect(page.locator("#nudge-actual")).to_have_text(predicted)
+
+
+def test_a_tiny_nudge_shows_enough_digits_to_see_the_input_move(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "x = -2; y = 5; z = -4\nf = (x + y) * z")
+    page.click("[role=tab][data-tab=nudge]")
+    page.select_option("#nudge-input", "x")
+    page.fill("#nudge-h", "1e-9")
+    page.click("#nudge")
+    expect(page.locator("#nudge-result th")).to_have_text("x: -2.000000000 → -1.999999999")
+    expect(page.locator("#nudge-predicted")).to_have_text("-4.0000e-9")
+    expect(page.locator("#nudge-actual")).to_have_text("-4.0000e-9")
+
+
+def test_a_backward_pass_without_dD_warns_once_of_the_ones_it_starts_from(page: Page,
+                                                                          base_url: str) -> None:
+    open_page(page, base_url)
+    code = ("W = np.random.randn(3, 3)\nX = np.random.randn(3, 3)\nD = W.dot(X)\n"
+            "dW = dD.dot(X.T)\ndX = W.T.dot(dD)")
+    paste(page, code, drawn=code[:backward_check(code)["forward_end"]].rstrip())
+    expect(page.locator("#check-summary")).to_be_visible()
+    expect(page.locator("#result .warn")).to_have_text([
+        "⚠ the output D has shape 3×3: the backward pass starts from ones (the gradient of the sum "
+        "of its elements)"])
 
 
 def test_staged_code_panel(page: Page, base_url: str) -> None:

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import ELK from '../../node_modules/elkjs/lib/elk.bundled.js';
 import {
-  boxesOverlap, buildModel, contribution, knownAt, layoutCircuit, outputName, portY, stepPlan, toElk, wireTexts,
+  boxesOverlap, buildModel, contribution, gradName, knownAt, layoutCircuit, objective, outputName, portY, stepPlan, toElk, wireTexts,
 } from '../../static/js/layout.js';
 import { ADD_MUL, FORK, TENSOR } from './fixtures.mjs';
 
@@ -153,4 +153,19 @@ test('the output is named as the program names it, f when it has no name', () =>
   assert.equal(outputName(named), 'loss');
   const bare = { ...ADD_MUL, nodes: ADD_MUL.nodes.map((n) => (n.id === ADD_MUL.output ? { ...n, name: null } : n)) };
   assert.equal(outputName(bare), 'f');
+});
+
+test('a gradient is named for what the backward pass differentiates: f, the sum of a tensor, or a given dD', () => {
+  const withOutput = (grad, value, name = 'D') => ({ ...ADD_MUL,
+    nodes: ADD_MUL.nodes.map((n) => (n.id === ADD_MUL.output ? { ...n, name, grad, value } : n)) });
+  assert.equal(gradName(withOutput(1, -12, 'f'), 'x'), '∂f/∂x');
+  assert.equal(gradName(withOutput([1], [0.7], 'o'), 'w1'), '∂o/∂w1'); // one element: a number
+  const ones = withOutput([[1, 1], [1, 1]], [[1, 2], [3, 4]]);
+  assert.equal(objective(ones), 'ΣD');
+  assert.equal(gradName(ones, 'W'), '∂ΣD/∂W');
+  const given = withOutput([[0.5, -1], [2, 1]], [[1, 2], [3, 4]]);
+  assert.equal(objective(given), 'Σ dD⊙D');
+  assert.equal(gradName(given, 'W'), 'dW');
+  assert.equal(objective(withOutput(2.5, -12, 'f')), 'df·f');
+  assert.equal(gradName(withOutput(2.5, -12, 'f'), 'x'), 'dx');
 });

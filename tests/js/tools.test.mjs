@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { codeParts, nudge } from '../../static/js/tools.js';
+import { checkCell, codeParts, moveText, nudge } from '../../static/js/tools.js';
 
 const circuit = { nodes: [{ id: 'n0', kind: 'input', name: 'x', shape: [3], value: [1, 2, 3] },
   { id: 'n1', kind: 'input', name: 'W', shape: [2, 2], value: [[1, 2], [3, 4]] }] };
@@ -29,4 +29,25 @@ test('the staged code folds each helper it defines to its def line, and keeps ev
   ]);
   assert.equal(parts.map((p) => p.text ?? p.head + p.body).join(''), source);
   assert.deepEqual(codeParts('x = 1\n'), [{ text: 'x = 1\n' }]);
+});
+
+test('the check shows a gradient of up to four elements in full, a bigger one by its worst element', () => {
+  assert.equal(checkCell(-4, 1, [], 4), '-4.0000');
+  assert.equal(checkCell([2, -3, 'NaN'], 3, [2], 4), '[2.0000, -3.0000, NaN]');
+  assert.equal(checkCell([[1, null], [3, 4]], 4, [1, 0], 2), '[[1.00, —], [3.00, 4.00]]');
+  assert.equal(checkCell([[1, 2, 3], [4, 5, 6]], 6, [1, 2], 2), '6.00');
+  assert.equal(checkCell(null, 2, null, 4), '—');
+});
+
+test('a nudge shows its input with enough decimals for the step to show', () => {
+  assert.equal(moveText('y', -4, 0.01, 4), 'y: -4.0000 → -3.9900');
+  assert.equal(moveText('y', -4, 1e-9, 4), 'y: -4.000000000 → -3.999999999');
+  assert.equal(moveText('w[1]', 2.5e-7, 1e-12, 4), 'w[1]: 2.50000e-7 → 2.50001e-7');
+  assert.equal(moveText('x', 1e6, 1e-9, 4), 'x: 1.000000000000000e+6 → 1.000000000000001e+6');
+});
+
+test('a nudge too small to move its input in float64 says so', async () => {
+  const one = { nodes: [{ id: 'n0', kind: 'input', name: 'x', shape: [], value: 1e17 }], gradients: { x: 1 } };
+  assert.equal(await nudge({ circuit: one, body: {} }, 'x', 1, 2),
+    'x + h is x = 1.00e+17 in float64: choose a larger h.');
 });
