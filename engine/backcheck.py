@@ -23,7 +23,7 @@ from itertools import combinations
 
 import numpy as np
 
-from engine.circuit import json_value, ones_warning
+from engine.circuit import json_value, ones_warning, value_warnings
 from engine.codegen import _consts
 from engine.errors import ExpressionError, located
 from engine.fns import Sym, shape_text, sym
@@ -381,22 +381,19 @@ class _Check:
         missing = [n for n in self.free if n not in values]
         if missing:
             raise missing_values(missing, self.free[missing[0]])
-        for name in values:
-            if name not in self.names:
-                self.warnings.append(f"value for {name} ignored: the code does not use it")
-            elif name in self.stages:
-                self.warnings.append(f"value for {name} ignored: the forward pass computes it")
         self.env = {name: as_value(values[name], name, self.max_elements) for name in self.free}
+        inputs = dict.fromkeys(self.free)
         for st in self.forward:
             v = st.target
-            if v in values and v not in self.stages:
-                self.warnings.append(f"value for {v} overrides the code's {v} = "
-                                     f"{self.code[slice(*st.rhs_span)]}")
-                self.env[v] = as_value(values[v], v, self.max_elements)
-            elif st.randn is not None:
+            if st.randn is not None:
                 self.env[v] = self._randn(st)
             else:
                 self.env[v] = _value(st, self.env, self.limits)
+            if v in values and v not in self.stages:
+                inputs[v] = self.env[v]
+                self.env[v] = as_value(values[v], v, self.max_elements)
+        # worded as the drawing's warnings, which the page shows once
+        self.warnings += value_warnings(values, inputs, set(self.stages))
 
     def _randn(self, st: Statement) -> np.ndarray:
         """np.random.randn(...) as a seeded random value: the n-th such call in the code gets

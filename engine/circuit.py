@@ -140,6 +140,20 @@ def _literal(v) -> str:
     return fmt_const(v) if np.ndim(v) == 0 else f"[…] ({shape_text(v)})"
 
 
+def value_warnings(values: Mapping, inputs: Mapping, computed: set) -> list[str]:
+    """What happens to each given value: `inputs` maps each input to the code's value for it
+    (None when the code gives none), `computed` holds the names the code computes."""
+    said = []
+    for name in values:
+        if name in computed:
+            said.append(f"value for {name} ignored: the code computes it")
+        elif name not in inputs:
+            said.append(f"value for {name} ignored: the code does not use it")
+        elif inputs[name] is not None:
+            said.append(f"value for {name} overrides the code's {name} = {_literal(inputs[name])}")
+    return said
+
+
 def _fixed(graph: Graph) -> list[dict]:
     """Each node's fields that no value changes (id, kind, name, label, op, inputs), once per
     graph: a cached graph serves every request with the same text."""
@@ -220,14 +234,9 @@ class Circuit:
         self.graph = graph
         self.limits = limits
         names = graph.inputs()
-        self.warnings: list[str] = [
-            f"value for {name} ignored: the expression does not use it"
-            for name in values if name not in names
-        ]
-        self.warnings += [
-            f"value for {name} overrides the program's {name} = {_literal(names[name].default)}"
-            for name in values if name in names and names[name].default is not None
-        ]
+        self.warnings: list[str] = value_warnings(
+            values, {name: n.default for name, n in names.items()},
+            {n.name for n in graph.nodes if n.kind == "gate" and n.name})
         self.values = {k: v for k, v in values.items() if k in names}
         self.vals = graph.forward(self.values, limits)
         out = self.vals[graph.output.index]

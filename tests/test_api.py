@@ -159,7 +159,7 @@ def test_circuit_value_overriding_a_literal_is_used_and_named_in_a_warning(clien
     assert r.status_code == 200
     body = r.json()
     assert body["value"] == -4.0  # the request's x = 1, not the program's 3
-    assert body["warnings"] == ["value for x overrides the program's x = 3"]
+    assert body["warnings"] == ["value for x overrides the code's x = 3"]
     plain = client.post("/api/circuit", json={"expression": program, "values": {}}).json()
     assert plain["value"] == -12.0 and plain["warnings"] == []
 

@@ -473,6 +473,17 @@ def test_request_values_feed_free_inputs_and_override_literals_with_a_warning():
     assert r["warnings"] == ["value for x overrides the code's x = 3"]
 
 
+def test_given_values_are_warned_of_in_the_drawings_words():
+    """The page draws the forward part with the same values: one wording, so it says each once."""
+    code = "W = np.random.randn(3, 2)\nX = np.random.randn(4, 3)\nZ = X @ W\ndZ = Z\ndW = X.T @ dZ"
+    values = {"W": np.ones((3, 2)).tolist(), "Z": 1, "k": 2}
+    said = ["value for W overrides the code's W = […] (3×2)",
+            "value for Z ignored: the code computes it",
+            "value for k ignored: the code does not use it"]
+    assert backward_check(code, values)["warnings"][:3] == said
+    assert trace(code[:code.index("dZ")], values).warnings[:3] == said
+
+
 @pytest.mark.parametrize("forward, warned", [
     ("W = np.random.randn(3, 3)\nX = np.random.randn(3, 3)\nD = W.dot(X)", True),
     ("x = np.array([2.0])\no = x * 3", False),  # one element: a number, as in PyTorch

@@ -44,6 +44,16 @@ export function fmt(v, precision = 2) {
 }
 
 /**
+ * Numbers shown side by side (a sum and its parts) in one format, at `precision` decimals:
+ * fixed, or every one in exponent form when fmt would write any of them so.
+ */
+export function fmtAll(values, precision = 2) {
+  const xs = values.map(toNumber);
+  const exp = xs.some((x) => Number.isFinite(x) && fmt(x, precision).includes('e'));
+  return xs.map((x) => (exp && Number.isFinite(x) ? x.toExponential(Math.max(precision, 1)) : fmt(x, precision)));
+}
+
+/**
  * A value as a person reads it in a field or the code: each number at 12 significant digits,
  * spelled as briefly as JavaScript can (6.400000000000001 -> 6.4); lists element by element,
  * anything else as it is.

@@ -5,7 +5,7 @@
  * @module result
  */
 import { magColor } from './circuit.js';
-import { fmt, fmtShape } from './format.js';
+import { fmt, fmtAll, fmtShape } from './format.js';
 import { contribution, gradName, knownAt, objective, outputName } from './layout.js';
 import { caretFor } from './source.js';
 import { el } from './dom.js';
@@ -27,7 +27,7 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
   const show = (v) => {
     if (!Array.isArray(v)) return fmt(v, p);
     const shape = shapeOf(v);
-    return shape.length === 1 && shape[0] <= 4 ? `[${v.map((x) => fmt(x, p)).join(', ')}]` : `[${fmtShape(shape)}]`;
+    return shape.length === 1 && shape[0] <= 4 ? `[${fmtAll(v, p).join(', ')}]` : `[${fmtShape(shape)}]`;
   };
   const out = outputName(circuit);
   const value = { className: 'value', id: 'output-value' };
@@ -38,21 +38,21 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
     const uses = circuit.nodes.flatMap((n) => n.inputs.map((src, port) => ({ n, src, port })))
       .filter((u) => u.src === node?.id);
     const ready = !node || known.grad(node.id);
+    let total = g === null ? '—' : show(g);
     let sum = '';
     if (ready && uses.length > SUM_TERMS) sum = ` (the sum of ${uses.length} branches)`;
     else if (ready && uses.length > 1 && !Array.isArray(g)) {
       const parts = uses.map((u) => contribution(u.n, u.port));
       if (parts.every((x) => x !== null)) {
-        sum = ' = ' + parts.map((x, i) => {
-          const t = fmt(x, p);
-          return i === 0 ? t : t.startsWith('-') ? ` − ${t.slice(1)}` : ` + ${t}`;
-        }).join('');
+        const [all, ...texts] = fmtAll([g, ...parts], p); // the sum and its parts in one format
+        total = all;
+        sum = ' = ' + texts.map((t, i) => (i === 0 ? t : t.startsWith('-') ? ` − ${t.slice(1)}` : ` + ${t}`)).join('');
       }
     }
     const grad = { className: 'grad' };
     const item = el('span', { className: 'grad-item', title: `the gradient of ${objective(circuit)} with respect to ${name}` },
       `${gradName(circuit, name)} = `,
-      ready ? el('span', grad, g === null ? '—' : show(g)) : pending(grad), sum);
+      ready ? el('span', grad, total) : pending(grad), sum);
     item.dataset.name = name;
     kids.push(item);
   }

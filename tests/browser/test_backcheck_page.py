@@ -280,3 +280,23 @@ def test_the_wires_you_and_true_label_covers_no_other_number(page: Page, base_ur
     expect(page.locator(".check-label")).to_have_count(1)
     assert page.evaluate(COVERED_JS) == []
     assert not page.errors, page.errors
+
+
+def test_a_value_set_for_an_input_the_code_computes_is_said_once(fresh_page: Page,
+                                                                   base_url: str) -> None:
+    """A descent step on W sends W's new values, which override the code's: the drawing and
+    the check say so in the same words, shown once."""
+    code = ("W = np.random.randn(3, 2)\nX = np.random.randn(4, 3)\nZ = X @ W\nloss = mean(Z**2)\n"
+            "\ndZ = 2 * Z / 8\ndW = X.T @ dZ\ndX = dZ @ W.T")
+    page = fresh_page
+    open_page(page, base_url)  # no hash: the page's starting example
+    paste_checked(page, code)
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='W']")
+    page.click("#descend-panel .descend-step")
+    expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1")
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    warnings = page.locator("#result .warn")
+    expect(warnings.filter(has_text="value for W")).to_have_text(
+        ["⚠ value for W overrides the code's W = […] (3×2)"])
+    assert not page.errors, page.errors

@@ -228,6 +228,19 @@ def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
     expect(page.locator("#result .grad-item[data-name=x]")).to_contain_text("= 6.00 + 6.00 + 2.00")
 
 
+def test_a_forks_sum_and_its_parts_share_one_format(fresh_page: Page, base_url: str) -> None:
+    """A tiny branch writes the whole sum in exponent form, not one part alone; more decimals
+    write it all fixed again."""
+    page = fresh_page
+    open_page(page, base_url)  # no hash: the page's starting example
+    paste(page, "y = 1\nf = 0.00362 * y + 0.34 * y")
+    y = page.locator("#result .grad-item[data-name=y]")
+    expect(y).to_have_text("∂f/∂y = 3.44e-1 = 3.62e-3 + 3.40e-1")
+    page.fill("#precision", "3")
+    expect(y).to_have_text("∂f/∂y = 0.344 = 0.004 + 0.340")
+    assert not page.errors, page.errors
+
+
 def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")

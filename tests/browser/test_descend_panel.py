@@ -312,7 +312,7 @@ def test_reset_gives_an_input_the_code_computes_back_to_the_code(page: Page, bas
     page.click("#descend-panel .descend-step")
     expect(page.locator("#descend-panel .descend-status")).to_contain_text("step 1")
     warn = page.locator("#result .warn")
-    expect(warn).to_contain_text("value for W overrides the program's W")
+    expect(warn).to_contain_text("value for W overrides the code's W")
     page.click("#descend-panel .descend-reset")
     expect(warn).to_have_count(0)
     expect(grad).to_have_text(first)

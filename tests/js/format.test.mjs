@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  asCode, flatten, fmt, fmtShape, magnitude, norm, number, shapeSignature, shortest, tick, toNumber,
+  asCode, flatten, fmt, fmtAll, fmtShape, magnitude, norm, number, shapeSignature, shortest, tick, toNumber,
 } from '../../static/js/format.js';
 
 test('two decimals by default, as the notes print them', () => {
@@ -19,6 +19,13 @@ test('negative zero prints as 0.00', () => {
 test('tiny and huge numbers switch to exponent form instead of 0.00', () => {
   assert.equal(fmt(1e-7), '1.00e-7');
   assert.equal(fmt(3.2e9), '3.20e+9');
+});
+
+test('numbers side by side share one format: all in exponent form when one needs it', () => {
+  assert.deepEqual(fmtAll([0.34362, 0.00362, 0.34]), ['3.44e-1', '3.62e-3', '3.40e-1']);
+  assert.deepEqual(fmtAll([0.34362, 0.00362, 0.34], 3), ['0.344', '0.004', '0.340']);
+  assert.deepEqual(fmtAll([14, 6, 'NaN']), ['14.00', '6.00', 'NaN']);
+  assert.deepEqual(fmtAll([2e9, 0, '-Infinity'], 1), ['2.0e+9', '0.0e+0', '-∞']);
 });
 
 test('non-finite numbers sent as strings read back', () => {
