@@ -166,9 +166,9 @@ def _tied(a, b) -> bool:
 
 
 def _at(*points):
-    """A kink test: True when the first input equals any of the given points (or constants)."""
-    return lambda x, *rest, **consts: bool(np.any([np.any(x == p) for p in
-                                                   (*points, *consts.values())]))
+    """A kink test: True when the first input equals any of the given points (a gate's
+    constants, such as leaky_relu's slope, are no kinks)."""
+    return lambda x, *rest, **consts: bool(np.any([np.any(x == p) for p in points]))
 
 
 def _scatter(g, out, x, index):
@@ -281,7 +281,8 @@ _row("softsign", "softsign", 1, lambda x: x / (1.0 + m.absolute(x)),
      d=(lambda x, y: 1.0 / (1.0 + m.absolute(x)) ** 2,), calls=("softsign",))
 _row("clip", "clip", 1, m.clip,
      "passes the upstream gradient where lo ≤ x ≤ hi, blocks it outside",
-     d=(lambda x, y, lo, hi: (x >= lo) * (x <= hi),), kink=_at(), calls=("clip",))
+     d=(lambda x, y, lo, hi: (x >= lo) * (x <= hi),), kink=lambda x, lo, hi: _at(lo, hi)(x),
+     calls=("clip",))
 _row("softplus", "softplus", 1, m.softplus, "scales the upstream gradient by σ(x)",
      d=(lambda x, y: m.sigmoid(x),), expand=_chain(_SOFTPLUS), calls=("softplus",))
 _row("sin", "sin", 1, m.sin, "scales the upstream gradient by cos x",

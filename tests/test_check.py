@@ -107,6 +107,19 @@ def test_input_away_from_the_kink_is_not_flagged():
     assert trace("relu(x)", {"x": 0.5}).check()["inputs"]["x"]["kink"] is False
 
 
+@pytest.mark.parametrize("expr", ["leaky_relu(x, 0.5)", "elu(x, 0.5)"])
+def test_a_gates_constant_is_no_kink(expr):
+    """leaky_relu's slope a and elu's α are constants of the gate, not points where it bends:
+    x - h landing on one is checked as any other step (x ± h = 0.5, 1.0: both linear there)."""
+    entry = trace(expr, {"x": 0.75}).check(h=0.25)["inputs"]["x"]
+    assert entry["kink"] is False and entry["rel_error"] < 1e-12
+
+
+def test_clips_bounds_are_kinks():
+    entry = trace("clip(x, 0, 1)", {"x": 0.75}).check(h=0.25)["inputs"]["x"]
+    assert entry["kink"] is True and entry["passed"]
+
+
 def test_true_zero_gradient_passes():
     r = trace("max(x, y) * 1000", {"x": 4, "y": 2}).check()
     assert r["inputs"]["y"]["analytic"] == 0.0 and r["passed"]
