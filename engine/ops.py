@@ -281,8 +281,8 @@ _row("softsign", "softsign", 1, lambda x: x / (1.0 + m.absolute(x)),
      d=(lambda x, y: 1.0 / (1.0 + m.absolute(x)) ** 2,), calls=("softsign",))
 _row("clip", "clip", 1, m.clip,
      "passes the upstream gradient where lo ≤ x ≤ hi, blocks it outside",
-     d=(lambda x, y, lo, hi: (x >= lo) * (x <= hi),), kink=lambda x, lo, hi: _at(lo, hi)(x),
-     calls=("clip",))
+     d=(lambda x, y, lo, hi: (x >= lo) * (x <= hi),),
+     kink=lambda x, lo, hi: bool(np.any((x == lo) | (x == hi))), calls=("clip",))
 _row("softplus", "softplus", 1, m.softplus, "scales the upstream gradient by σ(x)",
      d=(lambda x, y: m.sigmoid(x),), expand=_chain(_SOFTPLUS), calls=("softplus",))
 _row("sin", "sin", 1, m.sin, "scales the upstream gradient by cos x",

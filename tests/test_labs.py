@@ -7,7 +7,7 @@ import pytest
 
 from engine import trace
 from engine.labs.cliff import cliff, descend, loss_and_grad, surface
-from engine.labs.gradient_flow import gradient_flow, histogram, saturated_fraction
+from engine.labs.gradient_flow import _stats, gradient_flow, histogram, saturated_fraction
 from engine.nn import init_weights, mlp
 
 
@@ -245,6 +245,18 @@ def test_overflow_is_said_once_by_layers_not_once_a_layer():
     assert len(said) == 2, said
     assert "in layers 97–100 the activations overflowed to inf or NaN" in said[0]
     assert "in every layer the gradient ∂L/∂s is not finite: the loss is NaN" in said[1]
+
+
+@pytest.mark.parametrize("center, spread", [(0.5, 1e-8), (0.0, 1e-200), (1e200, 1e190), (3.0, 1.0)])
+def test_stats_keep_a_small_spread_around_a_large_mean(center, spread):
+    # sigmoid's activations at a tiny scale sit near 0.5 and differ by 1e-8: the spread must
+    # not drown in the mean's round-off; tiny and huge numbers keep their size
+    x = center + spread * np.random.default_rng(0).standard_normal(1000)
+    mean, std, norm = _stats(x)
+    assert mean == pytest.approx(np.mean(x), rel=1e-12)
+    assert std == pytest.approx(spread * np.std(x / spread - center / spread), rel=1e-6)
+    top = np.max(np.abs(x))
+    assert norm == pytest.approx(top * np.linalg.norm(x / top), rel=1e-12)
 
 
 def test_relu_units_all_off_are_not_an_underflow():

@@ -75,18 +75,16 @@ _network = lru_cache(maxsize=32)(mlp)  # structure only: shared by every request
 def _stats(x: np.ndarray) -> tuple[float, float, float]:
     """Mean, standard deviation and norm of x. Squares of numbers below about 1e-154 underflow
     to 0 and of numbers above 1e154 overflow to inf: x is then scaled by its largest |value|
-    first, so that a gradient of 1e-200 has a norm of its own size, not 0."""
+    first, so that a gradient of 1e-200 has a norm of its own size, not 0. The spread is taken
+    around the mean, so that activations near 0.5 that differ by 1e-8 keep it."""
     flat = x.ravel()
     n = max(flat.size, 1)
-    square, total = float(flat @ flat), float(flat.sum())
-    if not 1e-290 < square < 1e290:
-        top = float(np.max(np.abs(flat))) if flat.size else 0.0
-        if 0 < top < math.inf:
-            y = flat / top
-            square, total = float(y @ y), float(y.sum())
-            std = top * math.sqrt(max(square / n - (total / n) ** 2, 0.0))
-            return top * (total / n), std, top * math.sqrt(square)
-    return total / n, math.sqrt(max(square / n - (total / n) ** 2, 0.0)), math.sqrt(square)
+    top = float(np.max(np.abs(flat))) if flat.size else 0.0
+    scale = top if 0 < top < math.inf and not 1e-145 < top < 1e145 else 1.0
+    y = flat / scale if scale != 1.0 else flat
+    mean = float(y.sum()) / n
+    d = y - mean
+    return scale * mean, scale * math.sqrt(float(d @ d) / n), scale * math.sqrt(float(y @ y))
 
 
 def _layers(ks: list[int], depth: int) -> str:
