@@ -121,10 +121,10 @@ _FIRST = {
 _CLOSER = {"(": ")", "[": "]"}
 # what an ASCII character that starts no token was probably meant for (others, like % and !,
 # are told the operators)
+_COMPARE = "compare with > < >= <=, which give 1 where they hold and 0 elsewhere"
 _CHAR_HINTS = {
     ":": "slices are not supported; index with whole numbers, like w[0]",
-    "!": "!= is not part of the language; compare with > < >= <=, which give 1 where they hold "
-         "and 0 elsewhere: a != b is (a < b) + (a > b)",
+    "!": f"!= is not part of the language; {_COMPARE}: a != b is (a < b) + (a > b)",
     **dict.fromkeys("{}", "use [ ] for lists"),
 }
 
@@ -859,8 +859,7 @@ _KIND_WORDS = {"num": "number", "name": "name", "str": "string"}
 def _equality(tok: Token, name: str | None = None) -> ExpressionError:
     """'==', after the name that starts a statement (`x == y`, most likely meant as x = y) or
     elsewhere: the language compares with > < >= <= only."""
-    compare = ("compare with > < >= <=, which give 1 where they hold and 0 elsewhere: a == b is "
-               "(a >= b) * (a <= b)")
+    compare = f"{_COMPARE}: a == b is (a >= b) * (a <= b)"
     if name is None:
         return ExpressionError("'==' is not part of the language", tok[2], tok[3], hint=compare)
     return ExpressionError("'==' is not part of the language: a single = gives a name its value",
