@@ -920,10 +920,10 @@ class _Check:
         uses = f"{factor} = {_num(mine)}" if factor else _num(mine)
         msg = (f"the local gradient of {v} = {text} with respect to {u} is {named}, "
                f"but this line uses {uses}")
-        why = self._mistake(st, v, u, dv, mine, formula, factor)
+        why = self._mistake(st, v, u, dv, exp, mine, formula, factor)
         return msg + (f": {why}." if why else ".")
 
-    def _mistake(self, st: Statement, v: str, u: str, dv: str | None, mine: float,
+    def _mistake(self, st: Statement, v: str, u: str, dv: str | None, exp: float, mine: float,
                  formula: str | None, factor: str | None) -> str | None:
         """What a line gets wrong in the local gradient ∂v/∂u, in words, or None. Each reading
         must hold at the code's own values and at a few other points (_elsewhere), so that none
@@ -932,7 +932,7 @@ class _Check:
         has that name where the other belongs; a line off everywhere by such a name or part
         leaves out a factor or has one too many."""
         envs = [self.env, *self._elsewhere(v)]
-        true = [float(self._contrib(v, 1.0, env)[u]) for env in envs]
+        true = [exp, *(float(self._contrib(v, 1.0, env)[u]) for env in envs[1:])]
         line = [mine, *(self._coefficient(st, dv, env) for env in envs[1:])]
         usable = [0, *(k for k in range(1, len(envs)) if _finite(line[k], true[k]))]
         off = _factor(mine, true[0], "its sign is wrong", "it is ")
