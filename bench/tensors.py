@@ -11,10 +11,12 @@
     keeps its weight gradients as the engine returns them (30 matrices, 60 MB); the figure for a
     peer that drops each one as soon as it is made is printed too.
 
-Interleaved rounds; each prints the median of the per-round ratios (engine / peer) and their
-range. Every side runs on one thread (OPENBLAS_NUM_THREADS=1 unless set, PyTorch likewise) and
-is timed in CPU seconds of this process, so other work on the machine does not inflate one side
-while it waits for a core. Run: `.venv/bin/python bench/tensors.py`.
+Interleaved rounds, each side called once untimed before its timed calls (else whichever side
+follows PyTorch in a round pays for the caches PyTorch left); each prints the median of the
+per-round ratios (engine / peer) and their range. Every side runs on one thread
+(OPENBLAS_NUM_THREADS=1 unless set, PyTorch likewise) and is timed in CPU seconds of this process,
+so other work on the machine does not inflate one side while it waits for a core. Run:
+`.venv/bin/python bench/tensors.py`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def ratios(ours, *peers, number: int = 5) -> list[list[float]]:
         fns = [ours, *peers] if r % 2 else [*peers, ours]
         times = {}
         for fn in fns:
+            fn()  # untimed: each side is timed on caches it warmed, not on the previous side's
             t = time.process_time()
             for _ in range(number):
                 fn()
