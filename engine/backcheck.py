@@ -740,9 +740,12 @@ class _Check:
                 sizes = range(1, len(adds)) if len(adds) <= 8 else range(1, 2)
                 some = next((c for r in sizes for c in combinations(adds, r)
                              if _close(fair, base + sum(shares[k] for k in c))), None)
-            if some and (not _close(fair, own) or any(
-                    n > st.line for n in self.adders[(u, adds[0][0])])):
+            later = some and any(n > st.line for n in self.adders[(u, adds[0][0])])
+            if some and (later or not _close(fair, own)):
                 # where the numbers cannot tell (as at 0), a later line for the stage says so
+                if not later:
+                    faults.append(self._some_uses(st, u, adds[0][0], len(some), len(adds),
+                                                  fair, own))
                 adds, own = list(some), base + sum(shares[k] for k in some)
             if kind != "none" and not _close(fair, own):
                 faults.append(self._wrong_value(st, u, valid, fair, own))
@@ -859,6 +862,19 @@ class _Check:
         self.taint[u] = line
         return (f"this line's own step is right, but it builds on {name}, which is wrong since "
                 f"line {line}.")
+
+    def _some_uses(self, st: Statement, u: str, v: str, some: int, left: int, value,
+                   own) -> str:
+        """Why a line that adds the shares of only some of stage v's uses of u (`left` of them
+        not yet added) is wrong when no later line adds the rest."""
+        text = self.code[slice(*self.stages[v].rhs_span)]
+        uses = self.parts[(v, u)]
+        of = "them" if left == uses else f"the {left} not yet added"
+        rest = "the other" if left - some == 1 else f"the other {left - some}"
+        sums = (f" ({_num(own)} in all, where this line gives {_num(value)})"
+                if np.ndim(own) == 0 else "")
+        return (f"{v} = {text} uses {u} {uses} times; this line adds the share of {some} of "
+                f"{of}, and no later line adds {rest}{sums}.")
 
     def _wrong_value(self, st: Statement, u: str, valid: list[str], value, own) -> str:
         """Why a line's own step gives the wrong number (value, where it should give own): for

@@ -404,8 +404,12 @@ def test_output_gradient_written_out_and_wrong():
 def test_a_stage_that_uses_a_variable_twice_may_take_a_line_per_use():
     assert backward_check("x = 3\nf = x * x\ndx = x * df\ndx += x * df")["passed"]
     assert backward_check("x = 3\nf = x * x\ndx = 2 * x * df")["passed"]
+    # the README's example: with no later line for f, the line that adds one use is wrong
     r = backward_check("x = 3\nf = x * x\ndx = x * df")
-    assert all(e["ok"] for e in r["lines"]) and not r["passed"]
+    assert r["first_wrong"] == 3 and not r["passed"]
+    assert the_line(r, 3)["message"] == (
+        "f = x * x uses x 2 times; this line adds the share of 1 of them, and no later line "
+        "adds the other (6 in all, where this line gives 3).")
     assert r["gradients"]["x"]["message"] == (
         "dx holds only part of its contribution through f (1 of 2 uses of x)")
 
@@ -434,15 +438,23 @@ def test_a_compound_or_list_stage_may_take_a_line_per_use(code, dx, dy):
     assert (r["gradients"]["x"]["got"], r["gradients"]["y"]["got"]) == (dx, dy)
 
 
-@pytest.mark.parametrize("code, message", [
-    (COMPOUND + "dy = x * dq", "through q (1 of 2 uses of y)"),
-    (LISTED + "dy = dv[1]", "through v (1 of 2 uses of y)"),
-    (THREE + "dy = y * dq\ndy += x * dq", "through q (2 of 3 uses of y)"),
+@pytest.mark.parametrize("code, line, message, final", [
+    (COMPOUND + "dy = x * dq", 7, "q = x*y + y uses y 2 times; this line adds the share of 1 "
+     "of them, and no later line adds the other (54 in all, where this line gives 36).",
+     "through q (1 of 2 uses of y)"),
+    (LISTED + "dy = dv[1]", 7, "v = [x*y, y] uses y 2 times; this line adds the share of 1 of "
+     "them, and no later line adds the other (30 in all, where this line gives 6).",
+     "through v (1 of 2 uses of y)"),
+    (THREE + "dy = y * dq\ndy += x * dq", 8, "q = x*y + y*y uses y 3 times; this line adds "
+     "the share of 1 of the 2 not yet added, and no later line adds the other (150 in all, "
+     "where this line gives 60).", "through q (2 of 3 uses of y)"),
 ])
-def test_a_line_per_use_with_a_use_left_out_says_how_many_uses_dy_holds(code, message):
+def test_a_line_per_use_with_a_use_left_out_is_wrong_and_says_how_many(code, line, message,
+                                                                       final):
     r = backward_check(code)
-    assert all(e["ok"] for e in r["lines"]) and not r["passed"]
-    assert r["gradients"]["y"]["message"] == "dy holds only part of its contribution " + message
+    assert r["first_wrong"] == line and the_line(r, line)["message"] == message
+    assert [e["line"] for e in r["lines"] if not e["ok"]] == [line]
+    assert r["gradients"]["y"]["message"] == "dy holds only part of its contribution " + final
 
 
 def test_a_wrong_line_for_a_stage_of_several_uses_is_judged_against_the_whole_contribution():
