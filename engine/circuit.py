@@ -48,9 +48,32 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
         # the print lines, their names as the wires' names (nodes do not survive `rebuilt`)
         graph.prints = [(str(p), p.text, {k: n.name for k, n in p.wires.items()},
                          p.after_backward, p.dtype) for p in program.prints]
-        graph.unused = _unused(program)
+        graph.unused = _backward_pass(program, text) + _unused(program)
         graph = remember(text, expand, limits, graph)
     return graph
+
+
+_WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+
+
+def _backward_pass(program, text: str) -> list[str]:
+    """A warning when the program ends with what reads as a hand-written backward pass: from a
+    line assigning d<name> (or the notes' d<a>d<b>) for names used above it, every assignment
+    assigns a d name. The circuit is then of its last line, which is seldom what was meant."""
+    assigns = [s for s in program.statements if s.kind == "assign"]
+    for k, s in enumerate(assigns):
+        if not all(t.target[0] == "d" for t in assigns[k:]):
+            continue
+        known = set(_WORD.findall(text, 0, s.span[0]))
+        u = s.target[1:]
+        if u in known or any(u[j] == "d" and u[:j] in known and u[j + 1:] in known
+                             for j in range(1, len(u) - 1)):
+            return [f"line {s.line} on reads as a hand-written backward pass ({s.target} = ...), "
+                    f"and this circuit is of its last line, {assigns[-1].target}: check mode "
+                    "(POST /api/backward-check, engine.backward_check) judges a backward pass "
+                    "line by line"]
+        return []
+    return []
 
 
 def _unused(program) -> list[str]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from notes_code import VECTORS_CODE
+from notes_code import CHAIN_RULE_CODE, MATRIX_CODE, VECTORS_CODE
 
 from engine import trace
 from engine.circuit import pytorch_str
@@ -584,6 +584,28 @@ def test_numpy_arrays_are_inputs_and_an_assignment_the_output_skips_is_named():
     alone = trace("import numpy\na = numpy.array([1, 2, 3])\nb = np.array(4)\nc = a * b")
     np.testing.assert_array_equal(alone.gradients["b"], 6.0)
     assert not [w for w in alone.warnings if "not drawn" in w]
+
+
+@pytest.mark.parametrize("code, line, first, last", [
+    (CHAIN_RULE_CODE, 10, "dfdz", "dfdy"),  # the notes' first naming: dfdz, dqdx
+    (MATRIX_CODE.replace("*D.shape", "5, 3"), 7, "dD", "dX"),
+    ("x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z; dz = q", 4, "dq", "dz"),
+])
+def test_code_ending_in_a_backward_pass_is_drawn_with_a_warning_that_points_to_check_mode(
+        code, line, first, last):
+    assert trace(code).warnings.count(
+        f"line {line} on reads as a hand-written backward pass ({first} = ...), and this "
+        f"circuit is of its last line, {last}: check mode (POST /api/backward-check, "
+        "engine.backward_check) judges a backward pass line by line") == 1
+
+
+@pytest.mark.parametrize("code", [
+    "x = 3\ndx = 2 * x\ny = dx + 1",  # a forward line follows: dx is a variable
+    "x = 3\ndelta = 2 * x",  # d + a name used nowhere before
+    "x = 3\nd = 2 * x",
+])
+def test_d_names_in_a_forward_pass_get_no_backward_pass_warning(code):
+    assert not [w for w in trace(code).warnings if "backward pass" in w]
 
 
 def test_a_line_an_unnamed_output_does_not_read_is_named():
