@@ -120,13 +120,14 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number, `low` or more."""
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (no upper end: None)."""
 
     def whole(text: str) -> int:
         value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}")
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be at least {low}" if high is None else f"must be from {low} to {high}")
         return value
 
     return whole
@@ -146,8 +147,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve the web app and the API")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=_at_least(1), default=1,
+    s.add_argument("--port", type=_whole(1, 65535), default=8000)
+    s.add_argument("--workers", type=_whole(1), default=1,
                    help="worker processes (the app is stateless)")
     s.set_defaults(run=serve)
 
@@ -163,15 +164,15 @@ def parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("train", help="train a classifier, printing its progress")
     n.add_argument("dataset", choices=NAMES)
-    n.add_argument("--hidden", type=_at_least(0), default=100, help="hidden units (0: linear)")
+    n.add_argument("--hidden", type=_whole(0), default=100, help="hidden units (0: linear)")
     n.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     n.add_argument("--no-bias", action="store_true", help="the notes' bias-free network")
     n.add_argument("--init", choices=INITS, default="small")
     n.add_argument("--lr", type=_positive_float, default=1.0, help="learning rate")
     n.add_argument("--reg", type=float, default=1e-3, help="L2 strength")
-    n.add_argument("--batch", type=_at_least(0), default=0, help="minibatch rows (0: all)")
-    n.add_argument("--epochs", type=_at_least(1), default=10_000)
-    n.add_argument("--seed", type=_at_least(0), default=0)
+    n.add_argument("--batch", type=_whole(0), default=0, help="minibatch rows (0: all)")
+    n.add_argument("--epochs", type=_whole(1), default=10_000)
+    n.add_argument("--seed", type=_whole(0), default=0)
     n.set_defaults(run=train)
     return top
 

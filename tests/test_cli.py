@@ -58,6 +58,15 @@ def test_serve_options() -> None:
         parser().parse_args(["serve", "--workers", "0"])
 
 
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1"])
+def test_serve_refuses_a_port_out_of_range(capsys, port) -> None:
+    # uvicorn listens on a random port for 0, and fails late on the others
+    with pytest.raises(SystemExit) as exit:
+        parser().parse_args(["serve", "--port", port])
+    assert exit.value.code == 2
+    assert "argument --port: must be from 1 to 65535" in capsys.readouterr().err
+
+
 def test_train_prints_plain_progress_lines_when_piped(capsys) -> None:
     assert main(["train", "spiral", "--hidden", "0", "--epochs", "200"]) == 0
     out = capsys.readouterr().out.splitlines()
