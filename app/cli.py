@@ -67,7 +67,7 @@ def trace(args: argparse.Namespace) -> int:
     for warning in circuit.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if code is not None:
-        print("\n# forward pass\n" + code["forward"] + "\n\n# backward pass\n" + code["backward"])
+        print("\n" + code["forward"] + "\n" + code["backward"], end="")  # each has its header
     return 0
 
 

@@ -24,7 +24,10 @@ def test_console_script_traces_notes_example() -> None:
 def test_trace_with_code_prints_staged_passes(capsys) -> None:
     assert main(["trace", "(x+y)*z", "x=-2", "y=5", "z=-4", "--code"]) == 0
     out = capsys.readouterr().out
-    assert "# forward pass" in out and "# backward pass" in out and "dz" in out
+    assert out.count("# forward pass") == 1 and out.count("# backward pass") == 1
+    assert "  dz = 3\n\n# forward pass\nadd1 = x + y  #(1)\n" in out
+    assert "f = add1 * z  #(2)\n\n# backward pass\ndf = 1.0\n" in out
+    assert out.endswith("dy = (1) * dadd1  #(1)\n") and "\n\n\n" not in out
 
 
 def test_trace_list_value(capsys) -> None:
