@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -180,7 +182,16 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `chainrule` console script."""
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        status = args.run(args)
+        sys.stdout.flush()  # a reader that has gone shows here, not in Python's flush at exit
+    except BrokenPipeError:
+        # The reader stopped reading (`chainrule train spiral | head`): stop quietly as Unix
+        # tools do, with the status of a process ended by SIGPIPE; stdout to /dev/null so
+        # that nothing more is written to the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return status
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,23 @@ def test_trace_with_code_prints_staged_passes(capsys) -> None:
     assert "  dz = 3\n\n# forward pass\nadd1 = x + y  #(1)\n" in out
     assert "f = add1 * z  #(2)\n\n# backward pass\ndf = 1.0\n" in out
     assert out.endswith("dy = (1) * dadd1  #(1)\n") and "\n\n\n" not in out
+
+
+@pytest.mark.parametrize("command", [
+    ["trace", "(x+y)*z", "x=-2", "y=5", "z=-4", "--code"],
+    ["train", "xor", "--hidden", "2", "--epochs", "20"],
+])
+def test_a_reader_that_stops_reading_ends_it_quietly(command) -> None:
+    # `chainrule ... | head -3`: the pipe closes before everything is written. Here it is
+    # closed before anything is: every write fails.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([str(CHAINRULE), *command], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert done.stderr == "" and done.returncode == 141  # 128 + SIGPIPE, as a shell reports
 
 
 def test_trace_list_value(capsys) -> None:
