@@ -18,8 +18,9 @@ def _number(x: np.ndarray | float | None) -> str:
         return "-"
     arr = np.asarray(x, dtype=float)
     if arr.ndim == 0:
-        # Shortest text that reads back as the same float: -12.0 prints as -12.
-        return np.format_float_positional(float(arr), trim="-")
+        # Shortest text that reads back as the same float, in exponent form from 1e16 and below
+        # 1e-4 (1e+308, not 309 digits); a whole number without its ".0": -12.0 prints as -12.
+        return repr(float(arr)).removesuffix(".0")
     return np.array2string(arr, precision=6, suppress_small=True)
 
 

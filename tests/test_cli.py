@@ -48,6 +48,20 @@ def test_a_reader_that_stops_reading_ends_it_quietly(command) -> None:
     assert done.stderr == "" and done.returncode == 141  # 128 + SIGPIPE, as a shell reports
 
 
+@pytest.mark.parametrize(("command", "lines"), [
+    (["y", "y=1e308"], ["value: 1e+308", "  dy = 1"]),
+    (["x", "x=1e-300"], ["value: 1e-300", "  dx = 1"]),
+    (["x*y", "x=1e200", "y=1e200"], ["value: inf", "  dx = 1e+200", "  dy = 1e+200"]),
+    (["sigmoid(x)", "x=1"], ["value: 0.7310585786300049", "  dx = 0.19661193324148185"]),
+    (["x*y", "x=1e15", "y=0.5"], ["value: 500000000000000", "  dx = 0.5",
+                                  "  dy = 1000000000000000"]),
+])
+def test_trace_prints_big_and_small_numbers_readably(capsys, command, lines) -> None:
+    assert main(["trace", *command]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line != "gradients:"] == lines
+
+
 def test_trace_list_value(capsys) -> None:
     assert main(["trace", "sum(w * x)", "w=[1, 2]", "x=[3, 4]"]) == 0
     out = capsys.readouterr().out
