@@ -74,15 +74,27 @@ def trace(args: argparse.Namespace) -> int:
     return 0
 
 
+_TRAIN_OPTIONS = ("dataset", "hidden", "activation", "init", "lr", "reg", "batch", "epochs", "seed")
+
+
 def train(args: argparse.Namespace) -> int:
     """Train a classifier on one of the lab's data sets, printing progress as it goes."""
+    from pydantic import ValidationError
+
+    from app.schemas import TrainRequest
     from engine.labs.training import train as run
 
+    try:  # the API's bounds: what POST /api/labs/train refuses, the command refuses
+        request = TrainRequest(**{name: getattr(args, name) for name in _TRAIN_OPTIONS},
+                               bias=not args.no_bias)
+    except ValidationError as err:
+        problem = err.errors()[0]
+        name = "".join(map(str, problem["loc"]))
+        where = "" if not name else f"argument {'--no-bias' if name == 'bias' else '--' + name}: "
+        args.usage.error(where + problem["msg"].removeprefix("Value error, "))
     bar = sys.stdout.isatty()  # a progress bar on a terminal, plain lines when piped
     total = None
-    for line in run(dataset=args.dataset, hidden=args.hidden, activation=args.activation,
-                    bias=not args.no_bias, init=args.init, lr=args.lr, reg=args.reg,
-                    batch=args.batch, epochs=args.epochs, seed=args.seed):
+    for line in run(**request.model_dump()):
         if line.get("start"):
             total = line["iterations"]
             held = f", {line['test_size']} held out" if line["test_size"] else ""
@@ -136,13 +148,6 @@ def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return whole
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     """The command line: three subcommands."""
     top = argparse.ArgumentParser(prog="chainrule", description="See backpropagation.")
@@ -162,21 +167,26 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--expand", action="store_true", help="expand composite gates")
     t.set_defaults(run=trace)
 
+    from app.schemas import TrainRequest
     from engine.labs.datasets import NAMES
     from engine.labs.training import ACTIVATIONS, INITS
 
+    # Defaults and bounds are the API's (app.schemas.TrainRequest); train() checks the bounds.
+    default = {name: field.default for name, field in TrainRequest.model_fields.items()}
     n = sub.add_parser("train", help="train a classifier, printing its progress")
     n.add_argument("dataset", choices=NAMES)
-    n.add_argument("--hidden", type=_whole(0), default=100, help="hidden units (0: linear)")
-    n.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    n.add_argument("--hidden", type=int, default=default["hidden"],
+                   help="hidden units (0: linear)")
+    n.add_argument("--activation", choices=ACTIVATIONS, default=default["activation"])
     n.add_argument("--no-bias", action="store_true", help="the notes' bias-free network")
-    n.add_argument("--init", choices=INITS, default="small")
-    n.add_argument("--lr", type=_positive_float, default=1.0, help="learning rate")
-    n.add_argument("--reg", type=float, default=1e-3, help="L2 strength")
-    n.add_argument("--batch", type=_whole(0), default=0, help="minibatch rows (0: all)")
-    n.add_argument("--epochs", type=_whole(1), default=10_000)
-    n.add_argument("--seed", type=_whole(0), default=0)
-    n.set_defaults(run=train)
+    n.add_argument("--init", choices=INITS, default=default["init"])
+    n.add_argument("--lr", type=float, default=default["lr"], help="learning rate")
+    n.add_argument("--reg", type=float, default=default["reg"], help="L2 strength")
+    n.add_argument("--batch", type=int, default=default["batch"],
+                   help="minibatch rows (0: all)")
+    n.add_argument("--epochs", type=int, default=default["epochs"])
+    n.add_argument("--seed", type=int, default=default["seed"])
+    n.set_defaults(run=train, usage=n)
     return top
 
 

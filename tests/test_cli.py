@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from app.cli import main, parser
+from app.schemas import TrainRequest
 
 CHAINRULE = Path(sys.executable).parent / "chainrule"  # the console script pip installed
 
@@ -118,6 +120,38 @@ def test_train_draws_a_progress_bar_on_a_terminal(capsys, monkeypatch) -> None:
     out = capsys.readouterr().out
     assert "\r[" + "#" * 30 + "] epoch 50/50" in out
     assert out.rstrip().splitlines()[-1].startswith("epochs: 50 epochs")
+
+
+@pytest.mark.parametrize(("options", "error"), [
+    (["--hidden", "1001"], "error: argument --hidden: Input should be less than or equal to 1000"),
+    (["--reg", "-5"], "error: argument --reg: Input should be greater than or equal to 0"),
+    (["--reg", "nan"], "error: argument --reg: Input should be a finite number"),
+    (["--lr", "101"], "error: argument --lr: Input should be less than or equal to 100"),
+    (["--seed", str(2**32)], "error: argument --seed: Input should be less than or equal to"),
+    (["--batch", "1", "--epochs", "334", "--hidden", "0"],
+     "error: 100,200 iterations (334 epochs of 300 minibatches) is more than the limit of"),
+])
+def test_train_refuses_what_the_api_refuses(capsys, options, error) -> None:
+    argv = ["train", "spiral", "--epochs", "1", *options]
+    params = {"dataset": "spiral", "epochs": 1, "batch": 0, "hidden": 100, "lr": 1.0,
+              "reg": 1e-3, "seed": 0}
+    params.update({k.removeprefix("--"): float(v) if k in ("--reg", "--lr") else int(v)
+                   for k, v in zip(options[::2], options[1::2], strict=True)})
+    with pytest.raises(ValidationError):  # the API's schema refuses it...
+        TrainRequest(**params)
+    with pytest.raises(SystemExit) as exit:  # ...and so does the command, as a usage error
+        main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: chainrule train") and f"chainrule train: {error}" in err
+
+
+def test_train_takes_the_api_defaults() -> None:
+    args = parser().parse_args(["train", "xor"])
+    request = TrainRequest(dataset="xor")
+    assert {k: getattr(args, k) for k in ("hidden", "activation", "init", "lr", "reg", "batch",
+                                          "epochs", "seed")} == request.model_dump(
+        exclude={"dataset", "bias"}) and not args.no_bias
 
 
 def test_train_refuses_a_bad_option(capsys) -> None:
