@@ -24,18 +24,24 @@ def _number(x: np.ndarray | float | None) -> str:
     return np.array2string(arr, precision=6, suppress_small=True)
 
 
-def _values(pairs: Sequence[str]) -> dict[str, object]:
+def _has_null(value: object) -> bool:
+    return value is None or isinstance(value, list) and any(map(_has_null, value))
+
+
+def _values(args: argparse.Namespace) -> dict[str, object]:
+    """The name=value arguments as values; a badly written one is a usage error (exit 2)."""
     values: dict[str, object] = {}
-    for pair in pairs:
+    for pair in args.values:
         name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"chainrule trace: {pair!r}: write a value as name=number, e.g. x=-2")
+        if not sep or not name.strip():
+            args.usage.error(f"{pair!r}: write a value as name=number, e.g. x=-2")
         try:
-            values[name.strip()] = json.loads(text)  # a number or a JSON list; never eval
+            value = json.loads(text)  # a number or a JSON list; never eval
         except json.JSONDecodeError:
-            raise SystemExit(
-                f"chainrule trace: {pair!r}: the value must be a number or a list like [1, 2]"
-            ) from None
+            value = None
+        if _has_null(value):
+            args.usage.error(f"{pair!r}: the value must be a number or a list like [1, 2]")
+        values[name.strip()] = value
     return values
 
 
@@ -44,8 +50,11 @@ def trace(args: argparse.Namespace) -> int:
     from engine import ExpressionError
     from engine import trace as run
 
+    values = _values(args)
+    if args.expression == "-":  # the program from standard input
+        args.expression = sys.stdin.read()
     try:
-        circuit = run(args.expression, _values(args.values), expand=args.expand, limits=None)
+        circuit = run(args.expression, values, expand=args.expand, limits=None)
         code = circuit.code() if args.code else None
     except ExpressionError as err:
         text = args.expression
@@ -111,7 +120,8 @@ def train(args: argparse.Namespace) -> int:
         else:
             test = "" if line["test_accuracy"] is None else (
                 f"  test {line['test_accuracy']:.3f}")
-            text = (f"epoch {line['epoch']}/{args.epochs}  loss {float(line['loss']):.4f}  "
+            text = (f"iteration {line['iteration']}/{total} (epoch {line['epoch']}/"
+                    f"{request.epochs})  loss {float(line['loss']):.4f}  "
                     f"accuracy {line['accuracy']:.3f}{test}  {line['seconds']:.1f} s")
             if bar:
                 done = line["iteration"] / total
@@ -161,11 +171,13 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=serve)
 
     t = sub.add_parser("trace", help="print the value and gradients of an expression")
-    t.add_argument("expression", help='e.g. "(x+y)*z"')
-    t.add_argument("values", nargs="*", metavar="name=value", help="e.g. x=-2 y=5 z=-4")
+    t.add_argument("expression", help='e.g. "(x+y)*z", or a program; - reads it from '
+                   "standard input")
+    t.add_argument("values", nargs="*", default=[], metavar="name=value",
+                   help="e.g. x=-2 y=5 z=-4 w=[1,2] (a number or a list of numbers)")
     t.add_argument("--code", action="store_true", help="also print the staged Python code")
     t.add_argument("--expand", action="store_true", help="expand composite gates")
-    t.set_defaults(run=trace)
+    t.set_defaults(run=trace, usage=t)
 
     from app.schemas import TrainRequest
     from engine.labs.datasets import NAMES

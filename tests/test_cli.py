@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -82,10 +83,36 @@ def test_trace_bad_program_points_at_its_line(capsys) -> None:
     assert err.startswith("error: line 2, column 7: '^'") and "  y = x ^ 2\n        ^\n" in err
 
 
-@pytest.mark.parametrize("pair", ["x", "x=two", "=3"])
-def test_trace_bad_value_says_how_to_write_it(pair) -> None:
-    with pytest.raises(SystemExit, match="chainrule trace"):
+@pytest.mark.parametrize(("pair", "error"), [
+    ("x", "'x': write a value as name=number, e.g. x=-2"),
+    ("=3", "'=3': write a value as name=number, e.g. x=-2"),
+    ("x=two", "'x=two': the value must be a number or a list like [1, 2]"),
+    ("x=null", "'x=null': the value must be a number or a list like [1, 2]"),
+    ("x=[1, null]", "'x=[1, null]': the value must be a number or a list like [1, 2]"),
+])
+def test_trace_bad_value_is_a_usage_error(capsys, pair, error) -> None:
+    # exit 2 like every other usage or input error (an expression error is 2 too)
+    with pytest.raises(SystemExit) as exit:
         main(["trace", "x", pair])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: chainrule trace") and f"chainrule trace: error: {error}\n" in err
+
+
+def test_trace_without_arguments_asks_for_the_expression_only(capsys) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["trace"])
+    assert exit.value.code == 2
+    assert "the following arguments are required: expression\n" in capsys.readouterr().err
+
+
+def test_trace_reads_the_program_from_stdin_for_a_dash(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("q = x + y\nf = q * z\n"))
+    assert main(["trace", "-", "x=-2", "y=5", "z=-4"]) == 0
+    assert capsys.readouterr().out.startswith("value: -12\ngradients:\n  dx = -4\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("q = x +\nf = q * z\n"))
+    assert main(["trace", "-", "x=-2"]) == 2
+    assert capsys.readouterr().err.startswith("error: line 1, column 8: ")
 
 
 def test_serve_options() -> None:
@@ -108,17 +135,27 @@ def test_train_prints_plain_progress_lines_when_piped(capsys) -> None:
     assert main(["train", "spiral", "--hidden", "0", "--epochs", "200"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "spiral: 300 training rows, 200 iterations"
-    assert out[1].startswith("epoch 1/200  loss ") and "\r" not in "".join(out)
-    assert out[-2].startswith("epoch 200/200")
+    assert out[1].startswith("iteration 1/200 (epoch 1/200)  loss ") and "\r" not in "".join(out)
+    assert out[-2].startswith("iteration 200/200 (epoch 200/200)")
     accuracy = float(out[-1].split("accuracy ")[1])
     assert out[-1].startswith("epochs: 200 epochs in ") and 0.4 < accuracy < 0.6
+
+
+def test_train_progress_counts_what_the_header_counts(capsys) -> None:
+    # minibatches of 20 of the 300 rows: 15 iterations an epoch
+    assert main(["train", "spiral", "--hidden", "0", "--batch", "20", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "spiral: 300 training rows, 30 iterations"
+    assert [line.split("  ")[0] for line in out[1:-1]] == (
+        [f"iteration {i}/30 (epoch 1/2)" for i in range(1, 16)]
+        + [f"iteration {i}/30 (epoch 2/2)" for i in range(16, 31)])
 
 
 def test_train_draws_a_progress_bar_on_a_terminal(capsys, monkeypatch) -> None:
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert main(["train", "xor", "--hidden", "8", "--epochs", "50"]) == 0
     out = capsys.readouterr().out
-    assert "\r[" + "#" * 30 + "] epoch 50/50" in out
+    assert "\r[" + "#" * 30 + "] iteration 50/50 (epoch 50/50)" in out
     assert out.rstrip().splitlines()[-1].startswith("epochs: 50 epochs")
 
 
