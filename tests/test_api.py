@@ -295,6 +295,29 @@ def test_circuit_schema_mismatch_is_422(client, payload):
     assert body["errors"] and all({"loc", "msg", "type"} == set(e) for e in body["errors"])
 
 
+@pytest.mark.parametrize(("value", "detail"), [
+    # meant as a random tensor: what is wrong with it, not that it is no integer
+    ({"randn": [2, 2], "seed": -1}, "body.values.x.seed: Input should be greater than or equal "
+                                    "to 0 (and 3 more)"),
+    ({"randn": [0]}, "body.values.x.randn.0: Input should be greater than 0 (and 3 more)"),
+    ({"randn": [2], "sed": 1}, "body.values.x.sed: Extra inputs are not permitted (and 3 more)"),
+    # of no member's kind: what a value may be, at the element that is not one
+    ("3", "body.values.x: expected a number or a list of numbers (and 3 more)"),
+    (True, "body.values.x: expected a number or a list of numbers (and 3 more)"),
+    (None, "body.values.x: expected a number or a list of numbers (and 3 more)"),
+    ([[1, 2], [3, "4"]], "body.values.x.1.1: expected a number or a list of numbers (and 7 more)"),
+    # a number out of range: the number's own error
+    ([1, -(10**400)], "body.values.x.1: an integer beyond ±1.8e308 (the largest float) has no "
+                      "float64 value (and 5 more)"),
+])
+def test_422_detail_leads_with_the_member_the_value_was_meant_as(client, value, detail):
+    raw = json.dumps({"expression": "sum(x)", "values": {"x": value}})
+    r = client.post("/api/circuit", content=raw, headers={"content-type": "application/json"})
+    body = assert_problem(r, 422)
+    assert body["detail"] == detail
+    assert len(body["errors"]) == int(detail.split("(and ")[1].split()[0]) + 1
+
+
 def test_malformed_json_is_422(client):
     r = client.post("/api/circuit", content=b'{"expression": ',
                           headers={"content-type": "application/json"})
