@@ -126,13 +126,26 @@ def _lead(errors: list[dict]) -> str:
     return f"{where(first)}: {first['msg']}"
 
 
+def _not_json(error: dict, text: str) -> str:
+    """The detail for a body that is not JSON: what the parser expected, at which line and
+    column (from 1) of the body; the error's loc is ["body", character offset]."""
+    at = error["loc"][-1]
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    return f"body: not valid JSON at line {line}, column {column}: {error['ctx']['error']}"
+
+
 async def validation_error(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
     # Keep loc/msg/type only: "input" may echo a whole (large) body, "ctx" may hold exceptions.
     errors = [{"loc": _place(e.get("loc", ())), "msg": str(e.get("msg", "")),
                "type": str(e.get("type", ""))} for e in exc.errors()]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return problem(422, _lead(errors) + more, type=VALIDATION,
-                   title="Request does not match the schema", errors=errors)
+    if errors and errors[0]["type"] == "json_invalid" and isinstance(exc.body, str):
+        detail = _not_json(exc.errors()[0], exc.body)  # FastAPI's only error for such a body
+    else:
+        detail = _lead(errors) + more
+    return problem(422, detail, type=VALIDATION, title="Request does not match the schema",
+                   errors=errors)
 
 
 async def http_error(request: Request, exc: HTTPException) -> StrictJSONResponse:

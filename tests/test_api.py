@@ -318,10 +318,23 @@ def test_422_detail_leads_with_the_member_the_value_was_meant_as(client, value, 
     assert len(body["errors"]) == int(detail.split("(and ")[1].split()[0]) + 1
 
 
-def test_malformed_json_is_422(client):
-    r = client.post("/api/circuit", content=b'{"expression": ',
-                          headers={"content-type": "application/json"})
-    assert_problem(r, 422)
+@pytest.mark.parametrize(("raw", "detail"), [
+    (b'{"expression": ', "line 1, column 16: Expecting value"),
+    (b'{"expression": "x",\n "values": {"x": 1,}}', "line 2, column 20: Expecting property "
+                                                   "name enclosed in double quotes"),
+    (b'{"expression": "x"} {}', "line 1, column 21: Extra data"),
+    ('{"expression": "é",\n\t"values": [}'.encode(), "line 2, column 13: Expecting value"),
+])
+def test_malformed_json_is_422_saying_where(client, raw, detail):
+    r = client.post("/api/circuit", content=raw, headers={"content-type": "application/json"})
+    body = assert_problem(r, 422)
+    assert body["detail"] == f"body: not valid JSON at {detail}"
+    with pytest.raises(json.JSONDecodeError) as err:
+        json.loads(raw)
+    assert (err.value.lineno, err.value.colno) == tuple(
+        int(n.strip(",")) for n in detail.split(":")[0].split()[1::2])
+    assert body["errors"] == [{"loc": ["body", err.value.pos], "msg": "JSON decode error",
+                               "type": "json_invalid"}]  # as before
 
 
 def test_body_that_is_not_utf8_is_422(client):
