@@ -28,6 +28,14 @@ def test_healthz_ok(client):
     assert r.json() == {"status": "ok"}
 
 
+def test_healthz_answers_head_like_get_without_a_body(client):
+    # load balancers check health with HEAD
+    get, head = client.get("/healthz"), client.request("HEAD", "/healthz")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"] == "application/json"
+    assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+
+
 def test_ops_lists_the_gate_table(client):
     r = client.get("/api/ops")
     assert r.status_code == 200
