@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -16,23 +18,30 @@ def _number(x: np.ndarray | float | None) -> str:
         return "-"
     arr = np.asarray(x, dtype=float)
     if arr.ndim == 0:
-        # Shortest text that reads back as the same float: -12.0 prints as -12.
-        return np.format_float_positional(float(arr), trim="-")
+        # Shortest text that reads back as the same float, in exponent form from 1e16 and below
+        # 1e-4 (1e+308, not 309 digits); a whole number without its ".0": -12.0 prints as -12.
+        return repr(float(arr)).removesuffix(".0")
     return np.array2string(arr, precision=6, suppress_small=True)
 
 
-def _values(pairs: Sequence[str]) -> dict[str, object]:
+def _has_null(value: object) -> bool:
+    return value is None or isinstance(value, list) and any(map(_has_null, value))
+
+
+def _values(args: argparse.Namespace) -> dict[str, object]:
+    """The name=value arguments as values; a badly written one is a usage error (exit 2)."""
     values: dict[str, object] = {}
-    for pair in pairs:
+    for pair in args.values:
         name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"chainrule trace: {pair!r}: write a value as name=number, e.g. x=-2")
+        if not sep or not name.strip():
+            args.usage.error(f"{pair!r}: write a value as name=number, e.g. x=-2")
         try:
-            values[name.strip()] = json.loads(text)  # a number or a JSON list; never eval
+            value = json.loads(text)  # a number or a JSON list; never eval
         except json.JSONDecodeError:
-            raise SystemExit(
-                f"chainrule trace: {pair!r}: the value must be a number or a list like [1, 2]"
-            ) from None
+            value = None
+        if _has_null(value):
+            args.usage.error(f"{pair!r}: the value must be a number or a list like [1, 2]")
+        values[name.strip()] = value
     return values
 
 
@@ -41,8 +50,11 @@ def trace(args: argparse.Namespace) -> int:
     from engine import ExpressionError
     from engine import trace as run
 
+    values = _values(args)
+    if args.expression == "-":  # the program from standard input
+        args.expression = sys.stdin.read()
     try:
-        circuit = run(args.expression, _values(args.values), expand=args.expand, limits=None)
+        circuit = run(args.expression, values, expand=args.expand, limits=None)
         code = circuit.code() if args.code else None
     except ExpressionError as err:
         text = args.expression
@@ -67,19 +79,31 @@ def trace(args: argparse.Namespace) -> int:
     for warning in circuit.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if code is not None:
-        print("\n# forward pass\n" + code["forward"] + "\n\n# backward pass\n" + code["backward"])
+        print("\n" + code["forward"] + "\n" + code["backward"], end="")  # each has its header
     return 0
+
+
+_TRAIN_OPTIONS = ("dataset", "hidden", "activation", "init", "lr", "reg", "batch", "epochs", "seed")
 
 
 def train(args: argparse.Namespace) -> int:
     """Train a classifier on one of the lab's data sets, printing progress as it goes."""
+    from pydantic import ValidationError
+
+    from app.schemas import TrainRequest
     from engine.labs.training import train as run
 
+    try:  # the API's bounds: what POST /api/labs/train refuses, the command refuses
+        request = TrainRequest(**{name: getattr(args, name) for name in _TRAIN_OPTIONS},
+                               bias=not args.no_bias)
+    except ValidationError as err:
+        problem = err.errors()[0]
+        name = "".join(map(str, problem["loc"]))
+        where = "" if not name else f"argument {'--no-bias' if name == 'bias' else '--' + name}: "
+        args.usage.error(where + problem["msg"].removeprefix("Value error, "))
     bar = sys.stdout.isatty()  # a progress bar on a terminal, plain lines when piped
     total = None
-    for line in run(dataset=args.dataset, hidden=args.hidden, activation=args.activation,
-                    bias=not args.no_bias, init=args.init, lr=args.lr, reg=args.reg,
-                    batch=args.batch, epochs=args.epochs, seed=args.seed):
+    for line in run(**request.model_dump()):
         if line.get("start"):
             total = line["iterations"]
             held = f", {line['test_size']} held out" if line["test_size"] else ""
@@ -96,7 +120,8 @@ def train(args: argparse.Namespace) -> int:
         else:
             test = "" if line["test_accuracy"] is None else (
                 f"  test {line['test_accuracy']:.3f}")
-            text = (f"epoch {line['epoch']}/{args.epochs}  loss {float(line['loss']):.4f}  "
+            text = (f"iteration {line['iteration']}/{total} (epoch {line['epoch']}/"
+                    f"{request.epochs})  loss {float(line['loss']):.4f}  "
                     f"accuracy {line['accuracy']:.3f}{test}  {line['seconds']:.1f} s")
             if bar:
                 done = line["iteration"] / total
@@ -120,23 +145,17 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number, `low` or more."""
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (no upper end: None)."""
 
     def whole(text: str) -> int:
         value = int(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}")
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be at least {low}" if high is None else f"must be from {low} to {high}")
         return value
 
     return whole
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -146,40 +165,56 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve the web app and the API")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=_at_least(1), default=1,
+    s.add_argument("--port", type=_whole(1, 65535), default=8000)
+    s.add_argument("--workers", type=_whole(1), default=1,
                    help="worker processes (the app is stateless)")
     s.set_defaults(run=serve)
 
     t = sub.add_parser("trace", help="print the value and gradients of an expression")
-    t.add_argument("expression", help='e.g. "(x+y)*z"')
-    t.add_argument("values", nargs="*", metavar="name=value", help="e.g. x=-2 y=5 z=-4")
+    t.add_argument("expression", help='e.g. "(x+y)*z", or a program; - reads it from '
+                   "standard input")
+    t.add_argument("values", nargs="*", default=[], metavar="name=value",
+                   help="e.g. x=-2 y=5 z=-4 w=[1,2] (a number or a list of numbers)")
     t.add_argument("--code", action="store_true", help="also print the staged Python code")
     t.add_argument("--expand", action="store_true", help="expand composite gates")
-    t.set_defaults(run=trace)
+    t.set_defaults(run=trace, usage=t)
 
+    from app.schemas import TrainRequest
     from engine.labs.datasets import NAMES
     from engine.labs.training import ACTIVATIONS, INITS
 
+    # Defaults and bounds are the API's (app.schemas.TrainRequest); train() checks the bounds.
+    default = {name: field.default for name, field in TrainRequest.model_fields.items()}
     n = sub.add_parser("train", help="train a classifier, printing its progress")
     n.add_argument("dataset", choices=NAMES)
-    n.add_argument("--hidden", type=_at_least(0), default=100, help="hidden units (0: linear)")
-    n.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    n.add_argument("--hidden", type=int, default=default["hidden"],
+                   help="hidden units (0: linear)")
+    n.add_argument("--activation", choices=ACTIVATIONS, default=default["activation"])
     n.add_argument("--no-bias", action="store_true", help="the notes' bias-free network")
-    n.add_argument("--init", choices=INITS, default="small")
-    n.add_argument("--lr", type=_positive_float, default=1.0, help="learning rate")
-    n.add_argument("--reg", type=float, default=1e-3, help="L2 strength")
-    n.add_argument("--batch", type=_at_least(0), default=0, help="minibatch rows (0: all)")
-    n.add_argument("--epochs", type=_at_least(1), default=10_000)
-    n.add_argument("--seed", type=_at_least(0), default=0)
-    n.set_defaults(run=train)
+    n.add_argument("--init", choices=INITS, default=default["init"])
+    n.add_argument("--lr", type=float, default=default["lr"], help="learning rate")
+    n.add_argument("--reg", type=float, default=default["reg"], help="L2 strength")
+    n.add_argument("--batch", type=int, default=default["batch"],
+                   help="minibatch rows (0: all)")
+    n.add_argument("--epochs", type=int, default=default["epochs"])
+    n.add_argument("--seed", type=int, default=default["seed"])
+    n.set_defaults(run=train, usage=n)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `chainrule` console script."""
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        status = args.run(args)
+        sys.stdout.flush()  # a reader that has gone shows here, not in Python's flush at exit
+    except BrokenPipeError:
+        # The reader stopped reading (`chainrule train spiral | head`): stop quietly as Unix
+        # tools do, with the status of a process ended by SIGPIPE; stdout to /dev/null so
+        # that nothing more is written to the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return status
 
 
 if __name__ == "__main__":

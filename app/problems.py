@@ -86,17 +86,64 @@ def _place(loc: tuple | list) -> list:
     return [part for part in loc if not (isinstance(part, str) and "[" in part)]
 
 
+# What a member of a union that refused a value for its kind expected (a dict's member, Randn,
+# and null are left out: a value meant as one of those is not of a kind to be refused so).
+_EXPECTED = {"int_type": "a number", "float_type": "a number", "list_type": "a list of numbers"}
+
+
+def _kind(error: dict) -> bool:
+    """The error refuses the value for its kind (a string where a number goes), not for a bound
+    or a missing field: a member of a union the value was not meant as."""
+    return error["type"].endswith("_type") or error["type"] == "none_required"
+
+
+def _lead(errors: list[dict]) -> str:
+    """The detail's first error, as "place: message". A value that fits no member of a union
+    fails once per member: the member whose type it has (a dict, Randn) says best what is wrong,
+    deepest in the body (a list's element) best where; a value of no member's type is told what
+    the members expect."""
+    places = {tuple(e["loc"]) for e in errors}
+
+    def where(error: dict) -> str:  # without the names of the union's members (Randn, float)
+        loc = error["loc"]
+        return ".".join(str(part) for i, part in enumerate(loc) if not (
+            isinstance(part, str) and 0 < i and tuple(loc[:i]) in places)) or "request"
+
+    def depth(error: dict) -> int:
+        return sum(isinstance(part, int) for part in error["loc"])
+
+    meant = [e for e in errors if not _kind(e)]
+    if meant:
+        first = max(meant, key=lambda e: (depth(e), e["type"] == "value_error"))
+        return f"{where(first)}: {first['msg'].removeprefix('Value error, ')}"
+    if not errors:
+        return "request: invalid request"
+    first = max(errors, key=depth)
+    members = [e for e in errors if where(e) == where(first)]
+    expected = list(dict.fromkeys(_EXPECTED[e["type"]] for e in members if e["type"] in _EXPECTED))
+    if len(members) > 1 and expected:
+        return f"{where(first)}: expected {' or '.join(expected)}"
+    return f"{where(first)}: {first['msg']}"
+
+
+def _not_json(error: dict, text: str) -> str:
+    """The detail for a body that is not JSON: what the parser expected, at which line and
+    column (from 1) of the body; the error's loc is ["body", character offset]."""
+    at = error["loc"][-1]
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    return f"body: not valid JSON at line {line}, column {column}: {error['ctx']['error']}"
+
+
 async def validation_error(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
     # Keep loc/msg/type only: "input" may echo a whole (large) body, "ctx" may hold exceptions.
     errors = [{"loc": _place(e.get("loc", ())), "msg": str(e.get("msg", "")),
                "type": str(e.get("type", ""))} for e in exc.errors()]
-    # A value that fits no member of a union fails once per member: the error deepest in the
-    # body (a list's element) says best where, and a value error best what.
-    first = max(errors, default={"loc": [], "msg": "invalid request"}, key=lambda e: (
-        sum(isinstance(part, int) for part in e["loc"]), e.get("type") == "value_error"))
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    where = ".".join(str(part) for part in first["loc"]) or "request"
-    detail = f"{where}: {first['msg']}{more}"
+    if errors and errors[0]["type"] == "json_invalid" and isinstance(exc.body, str):
+        detail = _not_json(exc.errors()[0], exc.body)  # FastAPI's only error for such a body
+    else:
+        detail = _lead(errors) + more
     return problem(422, detail, type=VALIDATION, title="Request does not match the schema",
                    errors=errors)
 

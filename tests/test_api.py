@@ -28,6 +28,14 @@ def test_healthz_ok(client):
     assert r.json() == {"status": "ok"}
 
 
+def test_healthz_answers_head_like_get_without_a_body(client):
+    # load balancers check health with HEAD
+    get, head = client.get("/healthz"), client.request("HEAD", "/healthz")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"] == "application/json"
+    assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+
+
 def test_ops_lists_the_gate_table(client):
     r = client.get("/api/ops")
     assert r.status_code == 200
@@ -295,10 +303,46 @@ def test_circuit_schema_mismatch_is_422(client, payload):
     assert body["errors"] and all({"loc", "msg", "type"} == set(e) for e in body["errors"])
 
 
-def test_malformed_json_is_422(client):
-    r = client.post("/api/circuit", content=b'{"expression": ',
-                          headers={"content-type": "application/json"})
-    assert_problem(r, 422)
+@pytest.mark.parametrize(("value", "detail"), [
+    # meant as a random tensor: what is wrong with it, not that it is no integer
+    ({"randn": [2, 2], "seed": -1}, "body.values.x.seed: Input should be greater than or equal "
+                                    "to 0 (and 3 more)"),
+    ({"randn": [0]}, "body.values.x.randn.0: Input should be greater than 0 (and 3 more)"),
+    ({"randn": [2], "sed": 1}, "body.values.x.sed: Extra inputs are not permitted (and 3 more)"),
+    # of no member's kind: what a value may be, at the element that is not one
+    ("3", "body.values.x: expected a number or a list of numbers (and 3 more)"),
+    (True, "body.values.x: expected a number or a list of numbers (and 3 more)"),
+    (None, "body.values.x: expected a number or a list of numbers (and 3 more)"),
+    ([[1, 2], [3, "4"]], "body.values.x.1.1: expected a number or a list of numbers (and 7 more)"),
+    # a number out of range: the number's own error
+    ([1, -(10**400)], "body.values.x.1: an integer beyond ±1.8e308 (the largest float) has no "
+                      "float64 value (and 5 more)"),
+])
+def test_422_detail_leads_with_the_member_the_value_was_meant_as(client, value, detail):
+    raw = json.dumps({"expression": "sum(x)", "values": {"x": value}})
+    r = client.post("/api/circuit", content=raw, headers={"content-type": "application/json"})
+    body = assert_problem(r, 422)
+    assert body["detail"] == detail
+    assert len(body["errors"]) == int(detail.split("(and ")[1].split()[0]) + 1
+
+
+@pytest.mark.parametrize(("raw", "detail"), [
+    (b'{"expression": ', "line 1, column 16: Expecting value"),
+    (b'{"expression": "x",\n "values": {"x": 1,}}', "line 2, column 20: Expecting property "
+                                                   "name enclosed in double quotes"),
+    (b'{"expression": "x"} {}', "line 1, column 21: Extra data"),
+    ('{"expression": "é",\n\t"values": [}'.encode(), "line 2, column 13: Expecting value"),
+])
+def test_malformed_json_is_422_saying_where(client, raw, detail):
+    r = client.post("/api/circuit", content=raw, headers={"content-type": "application/json"})
+    body = assert_problem(r, 422)
+    assert body["detail"] == f"body: not valid JSON at {detail}"
+    with pytest.raises(json.JSONDecodeError) as err:
+        json.loads(raw)
+    assert (err.value.lineno, err.value.colno) == tuple(
+        int(n.strip(",")) for n in detail.split(":")[0].split()[1::2])
+    assert body["errors"] == [{"loc": ["body", err.value.pos], "msg": "JSON decode error",
+                               "type": "json_invalid"}]  # as before
 
 
 def test_body_that_is_not_utf8_is_422(client):

@@ -169,7 +169,10 @@ async def ops() -> StrictJSONResponse:
     return StrictJSONResponse(_OPS)
 
 
+# HEAD too, as load balancers check health: the same answer without a body (the server drops
+# it). A route of its own, as one route for both methods gives both the same operation id.
+@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz", response_model=Health, tags=["service"])
 async def healthz() -> dict[str, str]:
-    """Liveness: the service is up."""
+    """Liveness: the service is up (HEAD /healthz: the same without a body)."""
     return {"status": "ok"}
