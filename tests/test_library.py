@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import ExpressionError, trace
+from engine import ExpressionError, backward_check, descent, trace
 
 
 @pytest.mark.parametrize("text, values, message", [
@@ -35,3 +35,35 @@ def test_values_that_are_numbers_of_any_numeric_type_still_work():
     assert c.gradients["x"].tolist() == [1e20, 0.5]
     assert c.gradients["y"].tolist() == [1.0, 2.0]
     assert trace("x*2", {"x": np.float32(1.5)}).value == 3.0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: trace(123), "text must be a string (str), not int"),
+    (lambda: backward_check(b"f = x"), "code must be a string (str), not bytes"),
+    (lambda: descent(None, {"a": 1}, ["a"]), "text must be a string (str), not NoneType"),
+    (lambda: trace("x", [1]), "values must be a mapping of input names to values"),
+    (lambda: backward_check("f = x * 2\ndx = 2", [1]), "values must be a mapping"),
+    (lambda: descent("a * a", [("a", 1)], ["a"]), "values must be a mapping"),
+    (lambda: trace("x", {1: 2}), "values: the name 1 is not a string"),
+    (lambda: trace("x * 2", {"x": 1}, limits=5), "limits must be a Limits (or None"),
+    (lambda: backward_check("f = x * 2\ndx = 2", {"x": 1}, limits={}), "limits must be a"),
+    (lambda: descent("a * a", {"a": 1}, ["a"], limits=5), "limits must be a Limits"),
+    (lambda: trace("x * 2", {"x": 1}, expand="yes"), "expand must be True or False, not 'yes'"),
+    (lambda: descent("a * a", {"a": 1}, ["a"], expand=1), "expand must be True or False"),
+    (lambda: descent("a * b", {"a": 1, "b": 2}, "ab"),
+     "the parameters must be a list of input names, like ['w', 'b'], not 'ab'"),
+    (lambda: descent("a * b", {"a": 1, "b": 2}, 5), "the parameters must be a list"),
+    (lambda: descent("a * b", {"a": 1, "b": 2}, [0]), "a parameter is named by a string"),
+    (lambda: descent("a * a", {"a": 1}, ["a"], steps=True), "steps must be a whole number"),
+    (lambda: descent("a * a", {"a": 1}, ["a"], lr=True), "the learning rate must be a positive"),
+])
+def test_public_functions_refuse_arguments_of_the_wrong_type_clearly(call, message):
+    with pytest.raises(ExpressionError) as err:
+        call()
+    assert err.value.message.startswith(message), err.value.message
+
+
+def test_descent_errors_say_where_in_the_text():
+    with pytest.raises(ExpressionError) as err:
+        descent("y = 1\nf = a * [1, 2]", {"a": 1}, ["a"])
+    assert str(err.value).startswith("line 2, column 5: the output has shape 2: descent needs")
