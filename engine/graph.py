@@ -382,7 +382,8 @@ class Graph:
                         total += 1 if type(v) is float else v.size
                         if total > max_elements:
                             raise ExpressionError(
-                                f"the circuit holds more than {max_elements:,} numbers in all",
+                                f"the circuit holds more than {max_elements:,} "
+                                f"number{'s' * (max_elements != 1)} in all",
                                 *self.nodes[i].where,
                             )
                 vals[i] = v

@@ -263,3 +263,10 @@ def test_comparisons_values_and_gradients_against_central_differences(expr, valu
     c = trace(expr, values)
     r = c.check()
     assert r["passed"] and not any(i["kink"] for i in r["inputs"].values()), r
+
+
+def test_a_limit_of_one_number_is_said_in_the_singular():
+    g = Graph()
+    g.gate("scale", [g.input("x")], a=2.0)
+    with pytest.raises(ExpressionError, match="holds more than 1 number in all$"):
+        g.forward({"x": 1.0}, Limits(max_elements=1))
