@@ -25,7 +25,8 @@ from engine.ops import GATES, NARROWER, Gate, fmt_const, unbroadcast
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what one request may ask for; `trace(..., limits=None)` lifts them all."""
+    """Bounds on what one request may ask for. The library's functions take `limits=None`, no
+    bounds at all, unless given a Limits (the server passes its own)."""
 
     max_chars: int = 10_000
     max_gates: int = 5_000

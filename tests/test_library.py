@@ -3,6 +3,10 @@ that say what is wrong and where, never a raw Python exception or a silent NaN."
 
 from __future__ import annotations
 
+import inspect
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -67,3 +71,26 @@ def test_descent_errors_say_where_in_the_text():
     with pytest.raises(ExpressionError) as err:
         descent("y = 1\nf = a * [1, 2]", {"a": 1}, ["a"])
     assert str(err.value).startswith("line 2, column 5: the output has shape 2: descent needs")
+
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.mark.parametrize("fn", [trace, backward_check, descent])
+def test_the_docs_give_the_library_default_of_no_limits(fn):
+    assert inspect.signature(fn).parameters["limits"].default is None
+    interface = (ROOT / "engine" / "INTERFACE.md").read_text()
+    shown = [line for line in interface.splitlines()
+             if re.match(rf"(c = )?{fn.__name__}\(", line) and "limits=" in line]
+    assert shown and all("limits=None" in line for line in shown), shown
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "the Python library has no limits unless it is given some" in readme
+
+
+def test_a_random_value_without_a_seed_is_seed_0_as_the_docs_say():
+    c = trace("sum(W)", {"W": {"randn": [2, 3]}})
+    assert np.array_equal(c.inputs["W"], np.random.default_rng(0).standard_normal((2, 3)))
+    assert "seed 0 when `\"seed\"` is left out" in " ".join(
+        (ROOT / "README.md").read_text().split())
+    assert '`"seed"` may be left out, and is then 0' in " ".join(
+        (ROOT / "engine" / "INTERFACE.md").read_text().split())
