@@ -154,9 +154,12 @@ def value_warnings(values: Mapping, inputs: Mapping, computed: set) -> list[str]
             if inputs[name] is not None:
                 said.append(f"value for {name} overrides the code's {name} = "
                             f"{_literal(inputs[name])}")
-            if not isinstance(value, Mapping) and (what := _nonfinite_kinds(
-                    *_holds(np.asarray(value, dtype=float)), (False, False))):
-                said.append(f"input {name} holds {what}")
+            if isinstance(value, Mapping):
+                continue  # {"randn": ...}: finite
+            v = value if type(value) is float or isinstance(value, np.ndarray) else (
+                float(value) if type(value) is int else np.asarray(value, dtype=float))
+            if not _finite(v):
+                said.append(f"input {name} holds {_nonfinite_kinds(*_holds(v), (False, False))}")
     return said
 
 
@@ -257,8 +260,9 @@ class Circuit:
         names = graph.inputs()
         self.values = {k: v for k, v in values.items() if k in names}
         self.vals = graph.forward(self.values, limits)
-        self.warnings: list[str] = value_warnings(
-            values, {name: n.default for name, n in names.items()},
+        self.warnings: list[str] = value_warnings(  # the values as read, not read again
+            {k: self.vals[names[k].index] if k in names else v for k, v in values.items()},
+            {name: n.default for name, n in names.items()},
             {n.name for n in graph.nodes if n.kind == "gate" and n.name})
         out = self.vals[graph.output.index]
         self.grad = grad  # as given (the staged code writes a random one by its seed)

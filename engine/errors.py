@@ -46,17 +46,17 @@ def located(fn):
     checked where it is read (`engine.graph.as_value`). An ExpressionError it raises says
     where in the text it starts, in words (str(err)); its offsets stay as they are."""
 
-    signature = inspect.signature(fn)
-    first = next(iter(signature.parameters))  # the text's name
+    names = list(inspect.signature(fn).parameters)
+    first = names[0]  # the text's name
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        _check_arguments(first, bound.arguments)
+        given = dict(zip(names, args, strict=False), **kwargs)  # fewer args than names
+        _check_arguments(first, given)
         try:
             return fn(*args, **kwargs)
         except ExpressionError as err:
-            text = bound.arguments[first]
+            text = given[first]
             if err.start is not None and err.where is None:
                 err.where = spot(text, min(err.start, len(text)))
             raise
@@ -67,7 +67,7 @@ def located(fn):
 def _check_arguments(first: str, arguments: dict) -> None:
     from engine.graph import Limits  # the graph module imports this one
 
-    text = arguments[first]
+    text = arguments.get(first)
     if not isinstance(text, str):
         raise ExpressionError(f"{first} must be a string (str), not {type(text).__name__}")
     values = arguments.get("values")
