@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.errors import ExpressionError, located
+from engine.errors import ExpressionError, located, spot
 from engine.fns import shape_text
 from engine.graph import Graph, Limits, Node, acyclic_build, as_value
 from engine.ops import fmt_const
@@ -165,16 +165,40 @@ def _literal(v) -> str:
 
 def value_warnings(values: Mapping, inputs: Mapping, computed: set) -> list[str]:
     """What happens to each given value: `inputs` maps each input to the code's value for it
-    (None when the code gives none), `computed` holds the names the code computes."""
+    (None when the code gives none), `computed` holds the names the code computes. A value an
+    input takes (one `as_value` has read) is also named if it holds a NaN or an infinity."""
     said = []
-    for name in values:
+    for name, value in values.items():
         if name in computed:
             said.append(f"value for {name} ignored: the code computes it")
         elif name not in inputs:
             said.append(f"value for {name} ignored: the code does not use it")
-        elif inputs[name] is not None:
-            said.append(f"value for {name} overrides the code's {name} = {_literal(inputs[name])}")
+        else:
+            if inputs[name] is not None:
+                said.append(f"value for {name} overrides the code's {name} = "
+                            f"{_literal(inputs[name])}")
+            if isinstance(value, Mapping):
+                continue  # {"randn": ...}: finite
+            v = value if type(value) is float or isinstance(value, np.ndarray) else (
+                float(value) if type(value) is int else np.asarray(value, dtype=float))
+            if not _finite(v):
+                said.append(f"input {name} holds {_nonfinite_kinds(*_holds(v), (False, False))}")
     return said
+
+
+def _holds(v) -> tuple[bool, bool]:
+    """Whether a value holds a NaN, and whether it holds an infinity."""
+    if type(v) is float or v.ndim == 0:
+        return math.isnan(v), math.isinf(v)
+    return bool(np.isnan(v).any()), bool(np.isinf(v).any())
+
+
+def _nonfinite_kinds(nan: bool, inf: bool, before: tuple[bool, bool]) -> str:
+    """The kinds of non-finite numbers a value holds that `before` (what its sources held) did
+    not, in words: "NaN", "an infinite value", both, or "" for none."""
+    return " and ".join(what for what, new in (("NaN", nan and not before[0]),
+                                                ("an infinite value", inf and not before[1]))
+                        if new)
 
 
 def _fixed(graph: Graph) -> list[dict]:
@@ -257,11 +281,12 @@ class Circuit:
         self.graph = graph
         self.limits = limits
         names = graph.inputs()
-        self.warnings: list[str] = value_warnings(
-            values, {name: n.default for name, n in names.items()},
-            {n.name for n in graph.nodes if n.kind == "gate" and n.name})
         self.values = {k: v for k, v in values.items() if k in names}
         self.vals = graph.forward(self.values, limits)
+        self.warnings: list[str] = value_warnings(  # the values as read, not read again
+            {k: self.vals[names[k].index] if k in names else v for k, v in values.items()},
+            {name: n.default for name, n in names.items()},
+            {n.name for n in graph.nodes if n.kind == "gate" and n.name})
         out = self.vals[graph.output.index]
         self.grad = grad  # as given (the staged code writes a random one by its seed)
         if grad is not None:  # the upstream gradient of a circuit that is part of a bigger one
@@ -295,20 +320,28 @@ class Circuit:
         return {name: self.grads[n.index] for name, n in self.graph.inputs().items()}
 
     def _nonfinite(self) -> list[str]:
-        """Name the gates where a NaN or an infinity first appears (not every gate downstream)."""
+        """Name the gates where a NaN or an infinity first appears: a gate none of whose inputs
+        held that kind (not every gate downstream; a given value that holds one is named by
+        value_warnings). An unnamed gate is named by where it starts in the text."""
         finite = [v - v == 0 if type(v) is float else _finite(v) for v in self.vals]
         bad_grads = [n.name for n in self.nodes if n.kind == "input"
                      and self.grads[n.index] is not None and not _finite(self.grads[n.index])]
         if all(finite) and not bad_grads:
             return []
         notes = []
+        held: dict[int, tuple[bool, bool]] = {}  # each non-finite node: NaN?, infinity?
         for node in self.nodes:
-            if node.kind != "gate" or finite[node.index]:
+            if finite[node.index]:
                 continue
-            v = self.vals[node.index]
-            if all(finite[i.index] for i in node.inputs):
-                what = "NaN" if np.any(np.isnan(v)) else "an infinite value"
-                where = f" ({node.name})" if node.name else ""
+            held[node.index] = _holds(self.vals[node.index])
+            if node.kind != "gate":
+                continue
+            before = [held.get(i.index, (False, False)) for i in node.inputs]
+            what = _nonfinite_kinds(*held[node.index], (any(b[0] for b in before),
+                                                        any(b[1] for b in before)))
+            if what:
+                where = (f" ({node.name})" if node.name else
+                         f" at {spot(self.text, node.span[0])}" if node.span else "")
                 notes.append(f"the {node.label} gate{where} produced {what}")
         return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
 

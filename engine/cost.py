@@ -187,8 +187,9 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
         elements += size
         memory += 16 * size  # the value and its gradient
         if gates > max_gates:
-            raise _over(node, shape, f"the circuit has more than {max_gates:,} gates "
-                        "(an expanded composite gate counts as the gates it becomes)")
+            raise _over(node, shape, f"the circuit has more than {max_gates:,} "
+                        f"gate{'s' * (max_gates != 1)} (an expanded composite gate counts as "
+                        "the gates it becomes)")
         if elements > max_elements:
             raise _over(node, shape, f"the circuit would hold {elements:,} numbers, more than "
                         f"the limit of {max_elements:,}")

@@ -8,13 +8,13 @@ as StatQuest writes it. Step k records the values *before* its update, so step 0
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from engine.circuit import compile_text, jsonable
-from engine.errors import ExpressionError
+from engine.errors import ExpressionError, located
 from engine.fns import shape_text
 from engine.graph import Limits
 
@@ -23,6 +23,7 @@ MAX_RECORDED = 1_000_000  # numbers of parameter values kept over all steps
 RISES = 5  # a loss that grows this many steps in a row, past where it started, has diverged
 
 
+@located
 def descent(text: str, values: Mapping | None = None, params: Sequence[str] = (), *,
             lr: float = 0.1, steps: int = 100, tol: float = 0.001, expand: bool = False,
             limits: Limits | None = None) -> dict[str, Any]:
@@ -33,8 +34,8 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
     RISES steps to above where it started ("diverged"). Returns strict-JSON data:
     {params, lr, stopped, steps: [{step, values, loss, gradients, step_sizes}], final, loss}.
     """
-    params = list(params)
-    _check_settings(params, lr, steps, tol)
+    params = _parameters(params)
+    _check_settings(lr, steps, tol)
     graph = compile_text(text, expand, limits)
     inputs = graph.inputs()
     for name in params:
@@ -86,14 +87,31 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
                      "final": record[-1]["values"], "loss": record[-1]["loss"]})
 
 
-def _check_settings(params: list[str], lr: float, steps: int, tol: float) -> None:
+def _parameters(params) -> list[str]:
+    """The parameters' names as a list; a string or anything but a collection of names is an
+    error (descent("loss", values, "ab") would otherwise descend on 'a' and 'b')."""
+    if isinstance(params, str) or not isinstance(params, Iterable):
+        raise ExpressionError(f"the parameters must be a list of input names, like ['w', 'b'], "
+                              f"not {params!r}")
+    params = list(params)
     if not params:
         raise ExpressionError("name at least one input as a parameter to descend on")
+    for name in params:
+        if not isinstance(name, str):
+            raise ExpressionError(f"a parameter is named by a string, not {name!r}")
     if len(set(params)) != len(params):
         raise ExpressionError("a parameter is named twice")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+    return params
+
+
+def _check_settings(lr: float, steps: int, tol: float) -> None:
+    if not (_number(lr) and math.isfinite(lr) and lr > 0):
         raise ExpressionError(f"the learning rate must be a positive number, not {lr!r}")
-    if not (isinstance(steps, int) and 0 <= steps <= MAX_STEPS):
+    if not (_number(steps) and isinstance(steps, int) and 0 <= steps <= MAX_STEPS):
         raise ExpressionError(f"steps must be a whole number from 0 to {MAX_STEPS:,}")
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
+    if not (_number(tol) and math.isfinite(tol) and tol >= 0):
         raise ExpressionError(f"tol must be a number >= 0, not {tol!r}")
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)

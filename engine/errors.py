@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 
 
 def spot(text: str, i: int) -> str:
@@ -39,19 +40,47 @@ class ExpressionError(ValueError):
 
 
 def located(fn):
-    """Decorate a function whose first argument is the text: an ExpressionError it raises says
-    where in that text it starts, in words (str(err)); its offsets stay as they are."""
+    """Decorate a public function whose first argument is the text. Its arguments are checked
+    first, in this one place: the text must be a string, `values` (if it takes them) a mapping
+    of names to values, `expand` a bool and `limits` a Limits or None; each value itself is
+    checked where it is read (`engine.graph.as_value`). An ExpressionError it raises says
+    where in the text it starts, in words (str(err)); its offsets stay as they are."""
 
-    first = next(iter(inspect.signature(fn).parameters))  # the text's name, if passed by it
+    names = list(inspect.signature(fn).parameters)
+    first = names[0]  # the text's name
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        given = dict(zip(names, args, strict=False), **kwargs)  # fewer args than names
+        _check_arguments(first, given)
         try:
             return fn(*args, **kwargs)
         except ExpressionError as err:
-            text = args[0] if args else kwargs.get(first)
-            if err.start is not None and err.where is None and isinstance(text, str):
+            text = given[first]
+            if err.start is not None and err.where is None:
                 err.where = spot(text, min(err.start, len(text)))
             raise
 
     return wrapper
+
+
+def _check_arguments(first: str, arguments: dict) -> None:
+    from engine.graph import Limits  # the graph module imports this one
+
+    text = arguments.get(first)
+    if not isinstance(text, str):
+        raise ExpressionError(f"{first} must be a string (str), not {type(text).__name__}")
+    values = arguments.get("values")
+    if values is not None:
+        if not isinstance(values, Mapping):
+            raise ExpressionError(f"values must be a mapping of input names to values, like "
+                                  f"{{'x': 2.0}}, not {type(values).__name__}")
+        for name in values:
+            if not isinstance(name, str):
+                raise ExpressionError(f"values: the name {name!r} is not a string")
+    expand = arguments.get("expand", False)
+    if not isinstance(expand, bool):
+        raise ExpressionError(f"expand must be True or False, not {expand!r}")
+    limits = arguments.get("limits")
+    if limits is not None and not isinstance(limits, Limits):
+        raise ExpressionError(f"limits must be a Limits (or None: no limits), not {limits!r}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import reprlib
+import sys
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from engine.ops import GATES, NARROWER, Gate, fmt_const, unbroadcast
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what one request may ask for; `trace(..., limits=None)` lifts them all."""
+    """Bounds on what one request may ask for. The library's functions take `limits=None`, no
+    bounds at all, unless given a Limits (the server passes its own)."""
 
     max_chars: int = 10_000
     max_gates: int = 5_000
@@ -74,54 +77,98 @@ class Node:
 
 def as_value(value, where: str = "value", max_elements: int | None = None):
     """A request value (number, nested list, or {"randn": shape, "seed": s}) as the engine holds
-    it: a Python float for a number, a numpy array otherwise (float64, or float32 if given so)."""
-    if type(value) is float or type(value) is int:
+    it: a Python float for a number, a numpy array otherwise (float64, or float32 if given so).
+    Anything else (None, a string, a bool, a complex number, an integer past the largest float,
+    whether given alone or inside a list) is an ExpressionError that names `where`."""
+    if type(value) is float:
+        return value
+    if type(value) is int and abs(value) <= sys.float_info.max:
         return float(value)
     if isinstance(value, np.ndarray):
-        arr = value if value.dtype in (np.float64, np.float32) else value.astype(float)
+        arr = value
+        if arr.dtype == np.float64 or arr.dtype == np.float32:  # as it is
+            return _checked(arr, where, max_elements)
     elif isinstance(value, Mapping):
-        extra = set(value) - {"randn", "seed"}
-        if "randn" not in value or extra:
-            raise ExpressionError(
-                f'{where}: a random value is written {{"randn": [rows, cols], "seed": 0}}'
-            )
-        shape = value["randn"]
-        if isinstance(shape, int):
-            shape = [shape]
-        if not (isinstance(shape, Sequence) and all(
-                isinstance(n, int) and not isinstance(n, bool) and 0 < n for n in shape)):
-            raise ExpressionError(
-                f"{where}: randn needs a list of positive whole sizes, like [5, 10]"
-            )
-        if len(shape) > 4:
-            raise ExpressionError(f"{where}: randn supports at most 4 dimensions")
-        _check_elements(math.prod(shape), where, max_elements)
-        seed = value.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ExpressionError(f"{where}: seed must be a whole number >= 0")
-        try:
-            arr = np.random.default_rng(seed).standard_normal(shape)
-        except (ValueError, OverflowError, MemoryError):
-            raise ExpressionError(
-                f"{where}: randn {list(shape)} holds {math.prod(shape):,} numbers, "
-                "too many to fit in memory"
-            ) from None
+        return _checked(_randn(value, where, max_elements), where, max_elements)
     else:
-        if isinstance(value, (bool, str)) or value is None:
-            raise ExpressionError(f"{where}: expected a number or a list of numbers, got {value!r}")
         try:
-            arr = np.array(value, dtype=float)
-        except (ValueError, TypeError):
+            arr = np.array(value)  # no dtype yet: what the elements are decides what to say
+        except (ValueError, TypeError, OverflowError):
             raise ExpressionError(
                 f"{where}: expected a number or a rectangular list of numbers "
                 "(every row the same length)"
             ) from None
+    if arr.dtype.kind not in "iuf":
+        wrong = _not_a_number(value, where)
+        if wrong is not None:
+            raise ExpressionError(wrong)
+    try:
+        arr = arr if arr.dtype == np.float64 else arr.astype(float)
+    except (ValueError, TypeError, OverflowError):
+        raise ExpressionError(f"{where}: expected a number or a list of numbers") from None
+    return _checked(arr, where, max_elements)
+
+
+def _checked(arr: np.ndarray, where: str, max_elements: int | None):
     _check_elements(arr.size, where, max_elements)
     if arr.size == 0:  # as a list literal in the code: no numbers, no circuit to speak of
         raise ExpressionError(f"{where}: an empty list; a list needs at least one number")
     if arr.ndim == 0:
         return float(arr) if arr.dtype == np.float64 else arr[()]
     return arr
+
+
+def _not_a_number(value, where: str) -> str | None:
+    """What is wrong with the first element of a (nested) value that is not a real number that
+    fits a float, and where it is ("x[1]: expected a number, got None"); None if nothing is."""
+    stack = [((), value)]
+    while stack:
+        at, v = stack.pop()
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        if isinstance(v, (list, tuple)):
+            stack.extend(((*at, k), item) for k, item in reversed(list(enumerate(v))))
+            continue
+        place = where + "".join(f"[{k}]" for k in at)
+        got = "a number or a list of numbers" if not at else "a number"
+        if isinstance(v, (complex, np.complexfloating)):
+            return f"{place}: {v!r} is a complex number; values are real numbers"
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+            return f"{place}: expected {got}, got {reprlib.repr(v)}"
+        if isinstance(v, int) and abs(v) > sys.float_info.max:
+            return (f"{place}: an integer beyond ±1.8e308 (the largest float) has no float64 "
+                    "value")
+    return None
+
+
+def _randn(value: Mapping, where: str, max_elements: int | None) -> np.ndarray:
+    """The array a {"randn": shape, "seed": s} value stands for (seed 0 if none is given)."""
+    extra = set(value) - {"randn", "seed"}
+    if "randn" not in value or extra:
+        raise ExpressionError(
+            f'{where}: a random value is written {{"randn": [rows, cols], "seed": 0}}'
+        )
+    shape = value["randn"]
+    if isinstance(shape, int):
+        shape = [shape]
+    if not (isinstance(shape, Sequence) and all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 < n for n in shape)):
+        raise ExpressionError(
+            f"{where}: randn needs a list of positive whole sizes, like [5, 10]"
+        )
+    if len(shape) > 4:
+        raise ExpressionError(f"{where}: randn supports at most 4 dimensions")
+    _check_elements(math.prod(shape), where, max_elements)
+    seed = value.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ExpressionError(f"{where}: seed must be a whole number >= 0")
+    try:
+        return np.random.default_rng(seed).standard_normal(shape)
+    except (ValueError, OverflowError, MemoryError):
+        raise ExpressionError(
+            f"{where}: randn {list(shape)} holds {math.prod(shape):,} numbers, "
+            "too many to fit in memory"
+        ) from None
 
 
 _pause_lock = threading.Lock()
@@ -311,8 +358,8 @@ class Graph:
         kept = self._kept()
         vals: list = [None] * (len(self.nodes) + len(kept))
         for node in inputs:
-            v = values.get(node.name)
-            vals[node.index] = node.default if v is None else as_value(v, node.name, max_elements)
+            vals[node.index] = (as_value(values[node.name], node.name, max_elements)
+                                if node.name in values else node.default)
         for node in consts:
             vals[node.index] = node.default
         watch = bool(kept) or max_elements is not None  # by-products, or elements to count
@@ -336,7 +383,8 @@ class Graph:
                         total += 1 if type(v) is float else v.size
                         if total > max_elements:
                             raise ExpressionError(
-                                f"the circuit holds more than {max_elements:,} numbers in all",
+                                f"the circuit holds more than {max_elements:,} "
+                                f"number{'s' * (max_elements != 1)} in all",
                                 *self.nodes[i].where,
                             )
                 vals[i] = v

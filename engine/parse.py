@@ -544,7 +544,8 @@ class _Builder:
                   for a in args]
         self.gates += 1
         if self.max_gates is not None and self.gates > self.max_gates:
-            raise _err(f"the circuit has more than {self.max_gates:,} gates", span,
+            raise _err(f"the circuit has more than {self.max_gates:,} "
+                       f"gate{'s' * (self.max_gates != 1)}", span,
                        "split it into smaller circuits")
         return _Val("gate", span, self.g.gate(op, inputs, span=span, called=called, **attrs))
 
@@ -747,9 +748,11 @@ class _Builder:
         for kw in keywords:
             name, value = kw.data
             if name not in row.attrs:
-                if not row.attrs:
-                    raise _err(f"keyword arguments are not supported ('{name}=')", kw.span,
-                               "pass arguments by position")
+                if not row.attrs:  # sum(x, axis=0): sum has no axis, by keyword or not
+                    n = row.arity - receiver
+                    raise _err(f"{shown}() has no argument '{name}'", kw.span,
+                               f"it takes {_count(n, 'argument')}, by position, and no keywords"
+                               if n else "it takes no arguments")
                 raise _err(f"{shown}() has no constant '{name}'", kw.span,
                            f"its constants: {', '.join(row.attrs)}")
             attrs[name] = value

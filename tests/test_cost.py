@@ -111,6 +111,8 @@ def test_expanded_gates_count_against_the_gate_limit():
     compile_text(text, False, Limits())  # within the limit as written
     message = refused(text, {"x": 1.0}, expand=True)
     assert "more than 5,000 gates" in message and "expanded" in message
+    with pytest.raises(ExpressionError, match="more than 1 gate [(]an expanded"):
+        estimate(compile_text("x*2*3"), {"x": 1.0}, limits=Limits(max_gates=1))
 
 
 @pytest.mark.parametrize(("text", "values"), [

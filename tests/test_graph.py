@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import ExpressionError, Limits, trace
+from engine import ExpressionError, Limits, backward_check, trace
 from engine.circuit import Circuit
 from engine.graph import Graph
 from engine.ops import GATES
@@ -87,7 +87,38 @@ def test_nonfinite_warning_names_the_assigned_name():
 
 def test_nonfinite_warning_speaks_of_the_gate_not_its_internal_id():
     c = trace("x / (y - y)", {"x": 1, "y": 1})
-    assert c.warnings[0] == "the / gate produced an infinite value"
+    assert c.warnings[0] == "the / gate at column 1 produced an infinite value"
+
+
+def test_nonfinite_warning_says_where_an_unnamed_gate_is():
+    c = trace("log(x) + log(y)", {"x": 2, "y": -1})
+    assert c.warnings == ["the log gate at column 10 produced NaN"]
+    c = trace("a = 1\nb = log(x) + log(y)", {"x": -1, "y": 2})
+    assert c.warnings == ["the log gate at line 2, column 5 produced NaN"]
+
+
+@pytest.mark.parametrize("expr, values, said", [
+    ("x*2", {"x": float("nan")}, ["input x holds NaN"]),
+    ("sum(x)", {"x": [1, float("nan")]}, ["input x holds NaN"]),
+    ("sum(x)", {"x": np.array([1, -np.inf], dtype=np.float32)},
+     ["input x holds an infinite value"]),
+    # an infinity in, and a gate that makes a NaN of it: both named, not the gates after
+    ("0*x + 1", {"x": float("inf")},
+     ["input x holds an infinite value", "the *0 gate at column 1 produced NaN"]),
+    ("y = x * 2; z = y - y; f = z * 3", {"x": float("inf")},
+     ["input x holds an infinite value", "the - gate (z) produced NaN"]),
+    ("log(x)", {"x": [0.0, -1.0]}, [
+        "the output has shape 2: the backward pass starts from ones (the gradient of the sum "
+        "of its elements)", "the log gate at column 1 produced NaN and an infinite value"]),
+])
+def test_nonfinite_warnings_name_the_input_or_gate_that_first_made_each_kind(expr, values,
+                                                                              said):
+    assert [w for w in trace(expr, values).warnings if "gradient on" not in w] == said
+
+
+def test_backward_check_names_a_nonfinite_input_in_the_same_words():
+    said = backward_check("f = x * 2\ndf = 1\ndx = 2 * df", {"x": float("nan")})["warnings"]
+    assert "input x holds NaN" in said
 
 
 def test_to_dict_is_strict_json():
@@ -232,3 +263,10 @@ def test_comparisons_values_and_gradients_against_central_differences(expr, valu
     c = trace(expr, values)
     r = c.check()
     assert r["passed"] and not any(i["kink"] for i in r["inputs"].values()), r
+
+
+def test_a_limit_of_one_number_is_said_in_the_singular():
+    g = Graph()
+    g.gate("scale", [g.input("x")], a=2.0)
+    with pytest.raises(ExpressionError, match="holds more than 1 number in all$"):
+        g.forward({"x": 1.0}, Limits(max_elements=1))

@@ -365,7 +365,11 @@ def test_function_and_index_spans():
         ("[x for x in w]", "'for' is not part of the language", (3, 6), "comprehensions"),
         ("x + 'a'", "strings are not part", (4, 7), None),
         ("x + 'a", "unterminated string", (4, 5), None),
-        ("max(x, y=2)", "keyword arguments", (7, 10), "by position"),
+        ("max(x, y=2)", "max() has no argument 'y'", (7, 10), "by position"),
+        ("sum(x, axis=0)", "sum() has no argument 'axis'", (7, 13),
+         "it takes 1 argument, by position, and no keywords"),
+        ("sum(x, 0)", "sum() takes 1 argument, got 2", (0, 9), None),
+        ("x.mean(axis=1)", ".mean() has no argument 'axis'", (7, 13), "it takes no arguments"),
         ("leaky_relu(x, a=0.1, a=0.2)", "keyword argument 'a' is repeated", (21, 22), "once"),
         ("max(x)", "max() takes 2 arguments, got 1", (0, 6), None),
         ("exp(x, y)", "exp() takes 1 argument, got 2", (0, 9), None),
@@ -520,6 +524,7 @@ def test_too_many_gates_points_at_the_first_gate_over():
     parse("+".join(["x"] * 101), Limits(max_gates=100))
     e = error("-" * 5001 + "x")  # each minus on a variable is a *-1 gate
     assert "more than 5,000 gates" in e.message and (e.start, e.end) == (0, 5002)
+    assert error("x*2*3", Limits(max_gates=1)).message == "the circuit has more than 1 gate"
 
 
 def test_without_limits_deep_and_long_inputs_parse():
