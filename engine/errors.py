@@ -1,10 +1,23 @@
-"""The one error type the engine raises for bad user input, and its place in the text in words."""
+"""What one call may ask for (Limits), the one error type the engine raises for bad user input,
+and its place in the text in words."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one request may ask for. The library's functions take `limits=None`, no
+    bounds at all, unless given a Limits (the server passes its own)."""
+
+    max_chars: int = 10_000
+    max_gates: int = 5_000
+    max_depth: int = 200
+    max_elements: int = 1_000_000
 
 
 def spot(text: str, i: int) -> str:
@@ -65,8 +78,6 @@ def located(fn):
 
 
 def _check_arguments(first: str, arguments: dict) -> None:
-    from engine.graph import Limits  # the graph module imports this one
-
     text = arguments.get(first)
     if not isinstance(text, str):
         raise ExpressionError(f"{first} must be a string (str), not {type(text).__name__}")

@@ -13,25 +13,13 @@ import reprlib
 import sys
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
-from engine.errors import ExpressionError
+from engine.errors import ExpressionError, Limits
 from engine.fns import shape_text
 from engine.ops import GATES, NARROWER, Gate, fmt_const, unbroadcast
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on what one request may ask for. The library's functions take `limits=None`, no
-    bounds at all, unless given a Limits (the server passes its own)."""
-
-    max_chars: int = 10_000
-    max_gates: int = 5_000
-    max_depth: int = 200
-    max_elements: int = 1_000_000
 
 
 class Node:
