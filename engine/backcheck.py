@@ -29,7 +29,7 @@ from engine.errors import ExpressionError, located
 from engine.fns import Sym, shape_text, sym
 from engine.graph import Graph, Limits, as_value, missing_values
 from engine.ops import GATES, unbroadcast
-from engine.parse import AUGMENTED, callables, parse, tokenize
+from engine.parse import AUGMENTED, _equality, callables, parse, tokenize
 
 RTOL, ATOL = 1e-6, 1e-9  # a hand-written local gradient agrees with the engine's to ~1e-15
 
@@ -81,6 +81,8 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
         if kind[first] == "kw" or (text[first] == "print" and kind[first + 1] == "("):
             continue  # imports and prints do nothing here
         op = kind[first + 1]
+        if kind[first] == "name" and op == "==":  # dq == ..., most likely meant as dq = ...
+            raise _equality(toks[first + 1], text[first])
         if kind[first] != "name" or (op != "=" and op not in AUGMENTED):
             raise ExpressionError("each line assigns a name: name = expression", start, end,
                                   hint="in the backward pass: dname = ... or dname += ...")

@@ -923,3 +923,14 @@ def test_a_gate_whose_local_gradient_overflows_is_judged_not_a_server_error(clie
     assert r.status_code == 200, r.text
     body = strict(r.text)
     assert [line["status"] for line in body["lines"]] == ["ok", "ok", "wrong"]
+
+
+@pytest.mark.parametrize("line", ["dq == 1.0 * df", "dq == df"])
+def test_a_backward_line_written_with_double_equals_is_told_as_the_parser_tells_it(line):
+    """`dq == ...` on a line of its own is most likely meant as dq = ...: the same clear error
+    as the drawing's, at the '==' (line 5, column 4), not the generic one."""
+    code = "x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndf = 1.0\n" + line
+    e = raises_at(code, "==")
+    assert str(e).startswith("line 5, column 4: '==' is not part of the language: a single = "
+                             "gives a name its value"), str(e)
+    assert e.hint.startswith("to give dq a value, write dq = ...")
