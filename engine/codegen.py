@@ -207,7 +207,8 @@ def _value_text(given, v, finite: bool) -> str:
     """An input's value, or the output's gradient, as the code sets it: a random one given as
     {"randn": shape, "seed": s} made again from its seed, any other by its numbers `v`."""
     if isinstance(given, dict) and "randn" in given:
-        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape_of(given)})"
+        shape = list(shape_of(given))  # a list, as the language reads it back
+        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape})"
     return literal(v, numpy_scalar=not finite)
 
 

@@ -934,3 +934,29 @@ def test_a_backward_line_written_with_double_equals_is_told_as_the_parser_tells_
     assert str(e).startswith("line 5, column 4: '==' is not part of the language: a single = "
                              "gives a name its value"), str(e)
     assert e.hint.startswith("to give dq a value, write dq = ...")
+
+
+# --- the engine's staged code of a tensor circuit, pasted back into check mode -----------------
+
+MATRIX_FORWARD = MATRIX_CODE[:MATRIX_CODE.index("\n# now")]
+W0 = np.random.default_rng(0).standard_normal((5, 10))  # the notes' W, X and dD: the code's
+X1 = np.random.default_rng(1).standard_normal((10, 3))  # first, second and third random calls
+DD2 = np.random.default_rng(2).standard_normal((5, 3))
+
+
+@pytest.mark.parametrize("grad", [{"randn": [5, 3], "seed": 2}, DD2.tolist()],
+                         ids=["random", "numbers"])
+def test_the_staged_code_of_the_notes_matrix_multiply_passes_check_mode(client, grad):
+    """POST /api/code's staged code (forward and backward), pasted into POST /api/backward-check,
+    is right line by line, with the notes' dW = dD.dot(X.T) and dX = W.T.dot(dD): the given dD
+    random (written by its seed) or as numbers (as the page sends it)."""
+    r = client.post("/api/code", json={"expression": MATRIX_FORWARD, "grad": grad})
+    assert r.status_code == 200, r.text
+    source = r.json()["source"]
+    r = client.post("/api/backward-check", json={"code": source})
+    assert r.status_code == 200, (source, r.text)
+    body = r.json()
+    assert body["passed"] and [e["status"] for e in body["lines"]] == ["ok", "ok", "ok"], body
+    assert [e["given"] for e in body["lines"]] == [True, False, False]
+    np.testing.assert_allclose(body["gradients"]["W"]["got"], DD2 @ X1.T, rtol=1e-12)
+    np.testing.assert_allclose(body["gradients"]["X"]["got"], W0.T @ DD2, rtol=1e-12)
