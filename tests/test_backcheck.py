@@ -960,3 +960,23 @@ def test_the_staged_code_of_the_notes_matrix_multiply_passes_check_mode(client, 
     assert [e["given"] for e in body["lines"]] == [True, False, False]
     np.testing.assert_allclose(body["gradients"]["W"]["got"], DD2 @ X1.T, rtol=1e-12)
     np.testing.assert_allclose(body["gradients"]["X"]["got"], W0.T @ DD2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("text", ["max(x, y) * 3", "min(x, y) * 3", "2 * (x * y + max(x, y))"])
+@pytest.mark.parametrize(("x", "y"), [(4.0, 2.0), (2.0, 2.0)], ids=["wins", "tie"])
+def test_the_staged_code_of_a_max_or_min_passes_check_mode(text, x, y):
+    """A max's local gradient splits a tie in halves; the staged code writes the tie as the
+    language does, (x >= y) * (x <= y), not x == y, so it reads back and is right."""
+    c = trace(text, {"x": x, "y": y})
+    source = c.code()["source"]
+    assert "==" not in source
+    r = backward_check(source)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (source, r["lines"])
+    for name in "xy":  # exact: the shares at a tie are halves
+        assert r["gradients"][name]["got"] == float(c.gradients[name])
+    h = 1e-6  # away from the tie, against central differences
+    if x != y:
+        for name in "xy":
+            up, down = (trace(text, {"x": x, "y": y, name: v + s}).value
+                        for v in [{"x": x, "y": y}[name]] for s in (h, -h))
+            assert r["gradients"][name]["got"] == pytest.approx((up - down) / (2 * h), rel=1e-6)
