@@ -281,6 +281,7 @@ total = unary("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
 mean = unary("np.mean({0})", r"\operatorname{{mean}}({0})", _same, lambda x: _scalar(np.mean(x)))
 size = unary("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
 ones_like = unary("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
+zeros_like = unary("np.zeros_like({0})", "0", lambda x: 0.0, np.zeros_like)
 
 
 def T(x):

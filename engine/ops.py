@@ -293,6 +293,12 @@ _row("cos", "cos", 1, m.cos, "scales the upstream gradient by -sin x",
      d=(lambda x, y: -m.sin(x),), calls=("cos",))
 
 # --- reductions, losses and tensor gates -------------------------------------------------------
+# ones or zeros of x's shape, as the staged code starts a gradient (np.ones_like(x) for a sum's
+# local gradient): their value does not depend on x's numbers, so they send 0 back
+_SHAPE_ONLY = "blocks: its value depends only on the shape of x, so it sends 0 back"
+_row("ones_like", "ones", 1, m.ones_like, _SHAPE_ONLY, d=(lambda x, y: 0,), calls=("ones_like",))
+_row("zeros_like", "zeros", 1, m.zeros_like, _SHAPE_ONLY, d=(lambda x, y: 0,),
+     calls=("zeros_like",))
 _row("sum", "Σ", 1, m.total, "distributes: every element gets the upstream gradient",
      d=(lambda x, y: m.ones_like(x),), calls=("sum",), methods=("sum",))
 _row("mean", "mean", 1, m.mean,

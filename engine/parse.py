@@ -674,7 +674,7 @@ class _Builder:
             return _err(f"unknown function '{name}'", span,
                         "micrograd's networks are not drawn: write its neurons out, like "
                         "(w1*x1 + w2*x2 + b).tanh()")
-        if short in ("zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace"):
+        if short in ("zeros", "ones", "full", "arange", "linspace"):
             return _err(f"unknown function '{name}'", span,
                         "write the numbers out as a list, like b = [0.0, 0.0, 0.0], or use "
                         "np.array([...]) or np.random.randn(5, 10)")

@@ -980,3 +980,31 @@ def test_the_staged_code_of_a_max_or_min_passes_check_mode(text, x, y):
             up, down = (trace(text, {"x": x, "y": y, name: v + s}).value
                         for v in [{"x": x, "y": y}[name]] for s in (h, -h))
             assert r["gradients"][name]["got"] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+
+
+@pytest.mark.parametrize(("text", "values", "grads"), [
+    # the output a matrix: the staged backward pass starts from dD = np.ones_like(D)
+    ("D = W.dot(X)", {"W": W0[:2, :3], "X": X1[:3, :2]},
+     {"W": np.ones((2, 2)) @ X1[:3, :2].T, "X": W0[:2, :3].T @ np.ones((2, 2))}),
+    # a sum's local gradient: dW = (np.ones_like(W)) * df
+    ("f = sum(W * 3)", {"W": W0[:2, :3]}, {"W": np.full((2, 3), 3.0)}),
+    # and a scalar input that gets nothing through its product with 0
+    ("f = sum(W) + 0 * c", {"W": [[1.0, 2.0]], "c": 2.0}, {"W": np.ones((1, 2)), "c": 0.0}),
+])
+def test_the_staged_code_starting_from_ones_passes_check_mode(text, values, grads):
+    """np.ones_like(x) (a tensor output's gradient, a sum's local gradient) reads in the
+    language, so the staged code of such a circuit is judged, and right."""
+    source = trace(text, values).code()["source"]
+    assert "np.ones_like(" in source
+    r = backward_check(source)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (source, r["lines"])
+    for name, want in grads.items():
+        np.testing.assert_allclose(r["gradients"][name]["got"], want, rtol=1e-12)
+
+
+def test_ones_and_zeros_of_a_shape_send_no_gradient_back():
+    c = trace("f = sum(ones_like(x) * x + np.zeros_like(x) + np.ones_like(x))",
+              {"x": [2.0, -1.0]})
+    assert c.value == 3.0
+    np.testing.assert_array_equal(c.gradients["x"], [1.0, 1.0])  # through the product's x only
+    assert c.check()["passed"]
