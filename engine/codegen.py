@@ -162,7 +162,9 @@ def generate(circuit) -> dict[str, str]:
                 local = sym(gate.d[slot](*xs, y, **_consts(n))).py
                 text = f"({local}) * {up.py}"
             if _contribution_shape(circuit, n, slot) != np.shape(vals[inp.index]):
-                text = f"unbroadcast({text}, np.shape({name[inp.index]}))"
+                # a number broadcast over a tensor gets the sum, as the notes write it
+                text = (f"np.sum({text})" if np.ndim(vals[inp.index]) == 0 else
+                        f"unbroadcast({text}, np.shape({name[inp.index]}))")
             op = "+=" if inp.index in defined else "="
             defined.add(inp.index)
             backward.append((f"{dx} {op} {text}", mark))

@@ -4,6 +4,7 @@ classic mistake is caught at the line that makes it, with a message that names i
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -1008,3 +1009,16 @@ def test_ones_and_zeros_of_a_shape_send_no_gradient_back():
     assert c.value == 3.0
     np.testing.assert_array_equal(c.gradients["x"], [1.0, 1.0])  # through the product's x only
     assert c.check()["passed"]
+
+
+def test_a_number_broadcast_over_a_tensor_is_staged_as_a_sum_and_passes_check_mode():
+    """A scalar weight and bias over a vector: their gradients are sums, which the staged code
+    writes np.sum(...) (no helper function), so it reads back and is right."""
+    x = [0.5, -1.0, 2.0]
+    source = trace("f = sum(w * x + b)", {"w": 3.0, "x": x, "b": -1.0}).code()["source"]
+    assert "unbroadcast" not in source and re.search(r"^db = np\.sum\(", source, re.M), source
+    r = backward_check(source)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (source, r["lines"])
+    assert r["gradients"]["w"]["got"] == pytest.approx(sum(x), rel=1e-12)
+    assert r["gradients"]["b"]["got"] == 3.0
+    np.testing.assert_array_equal(r["gradients"]["x"]["got"], [3.0, 3.0, 3.0])
