@@ -1036,7 +1036,6 @@ def test_a_number_broadcast_over_a_tensor_is_staged_as_a_sum_and_passes_check_mo
 GAPS = {
     r"^def ": "helper functions the staged code defines (unbroadcast over a tensor's axes, "
               "softmax_ce's _softmax_minus_onehot and _rows, pow's _log_or_0)",
-    r"np\.size\(": "np.size(x) in mean's, mse's and bce's local gradients",
     r"np\.where\(": "np.where(...) in leaky_relu and elu",
     r"np\.logaddexp\(": "softplus's forward np.logaddexp(0, x)",
     r"np\.sign\(": "abs's local gradient np.sign(x)",
