@@ -1040,7 +1040,6 @@ GAPS = {
     r"np\.logaddexp\(": "softplus's forward np.logaddexp(0, x)",
     r"np\.sign\(": "abs's local gradient np.sign(x)",
     r"np\.outer\(": "np.outer(...) in the gradient of a product with a vector",
-    r"^d\w+\[.*\] \+= ": "an element's gradient added in place, dw[2] += ... (indexing)",
 }
 
 
@@ -1097,3 +1096,50 @@ def test_generated_staged_code_of_vectors_passes_check_mode(text, vals):
     assume(not any(n.kind == "gate" and n.op == "relu" and np.any(c.vals[n.inputs[0].index] == 0)
                    for n in c.graph.nodes))  # relu read back as max: a tie at 0 (see above)
     assume(not staged_code_gaps(c))
+
+
+NEURON_STAGED = trace(NEURON.replace("1.0 / (1 + math.exp(-dot))", "sigmoid(dot)")).code()["source"]
+
+
+def test_the_staged_code_adds_a_picked_elements_gradient_in_place_and_passes():
+    """dw = np.zeros_like(w), then dw[2] += dpick8 for each element picked: the notes' way of
+    sending a gradient back through w[2], read back by check mode and right."""
+    assert "dw = np.zeros_like(w)" in NEURON_STAGED and "dw[2] += dpick8" in NEURON_STAGED
+    r = backward_check(NEURON_STAGED)
+    assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), r["lines"]
+    # the notes' numbers: ddot = 0.1966 (f = 0.7311), dw = x * ddot and 1 * ddot, dx = w * ddot
+    ddot = (1 - 1 / (1 + math.exp(-1))) / (1 + math.exp(-1))
+    np.testing.assert_allclose(r["gradients"]["w"]["got"], [-ddot, -2 * ddot, ddot], rtol=1e-12)
+    np.testing.assert_allclose(r["gradients"]["x"]["got"], [2 * ddot, -3 * ddot], rtol=1e-12)
+
+
+def test_a_picked_elements_gradient_added_into_the_wrong_element_is_wrong_at_its_line():
+    code = changed(NEURON_STAGED, "dw[2] += dpick8", "dw[1] += dpick8")
+    r = backward_check(code)
+    line = line_of(code, "dw[1] += dpick8")
+    assert not r["passed"] and r["first_wrong"] == line
+    assert the_line(r, line)["message"].startswith("dw[1] should get 0 from this line, but it "
+                                                   "gives 0.1966")
+    code = changed(NEURON_STAGED, "dw = np.zeros_like(w)", "dw = np.zeros_like(w)\ndw[0] += 1.0")
+    assert backward_check(code)["first_wrong"] == line_of(code, "dw[0] += 1.0")
+
+
+@pytest.mark.parametrize(("new", "fragment", "message"), [
+    ("dw[2] = dpick8", "dw[2]", "an element of a gradient is added to, with +="),
+    ("dw[5] += dpick8", "dw[5] += dpick8", "dw[5] is no element of dw"),
+    ("dw[2.5] += dpick8", "2.5", "an index must be a whole-number literal"),
+    ("dw[x] += dpick8", "x", "an index must be a whole-number literal"),
+])
+def test_an_elements_gradient_written_otherwise_is_refused_where_it_is(new, fragment, message):
+    e = raises_at(changed(NEURON_STAGED, "dw[2] += dpick8", new), fragment)
+    assert e.message.startswith(message), e.message
+
+
+def test_a_wrong_gradient_of_a_picked_element_is_explained_not_a_server_error(client):
+    """The local gradient of p = w[1] is no formula of symbols (it picks an element): a wrong
+    line is told by its numbers, where the checker failed before."""
+    code = "w = [2.0, 3.0]\np = w[1]\nf = p * 2\ndp = 2.0\ndw = [0, 3 * dp]"
+    r = client.post("/api/backward-check", json={"code": code})
+    assert r.status_code == 200, r.text
+    assert the_line(r.json(), 5)["message"] == ("dw[1] should get 2 from this line, but it gives "
+                                                "6: every element it gives is 3 times too large.")
