@@ -1143,3 +1143,27 @@ def test_a_wrong_gradient_of_a_picked_element_is_explained_not_a_server_error(cl
     assert r.status_code == 200, r.text
     assert the_line(r.json(), 5)["message"] == ("dw[1] should get 2 from this line, but it gives "
                                                 "6: every element it gives is 3 times too large.")
+
+
+def test_the_staged_code_of_a_two_layer_network_passes_check_mode(client):
+    """mse(relu(X @ W1) @ W2, Y) on random inputs: the staged code (its inputs written by their
+    seeds, a mean's gradient divided by the number) pasted into check mode is right line by line,
+    with the gradients worked out by hand in numpy."""
+    rng = {n: {"randn": s, "seed": k} for k, (n, s) in enumerate(
+        [("X", [4, 3]), ("W1", [3, 5]), ("W2", [5, 2]), ("Y", [4, 2])])}
+    r = client.post("/api/code", json={"expression": "mse(relu(X @ W1) @ W2, Y)", "values": rng})
+    source = r.json()["source"]
+    assert "X = np.random.default_rng(0).standard_normal([4, 3])" in source
+    r = client.post("/api/backward-check", json={"code": source})
+    assert r.status_code == 200, (source, r.text)
+    body = r.json()
+    assert body["passed"] and all(e["status"] == "ok" for e in body["lines"]), body["lines"]
+    X, W1, W2, Y = (np.random.default_rng(v["seed"]).standard_normal(v["randn"])
+                    for v in rng.values())
+    H = X @ W1
+    A = np.maximum(H, 0)
+    dP = 2 * (A @ W2 - Y) / Y.size
+    dH = (dP @ W2.T) * (H > 0)
+    want = {"X": dH @ W1.T, "W1": X.T @ dH, "W2": A.T @ dP, "Y": -dP}
+    for name, g in want.items():
+        np.testing.assert_allclose(body["gradients"][name]["got"], g, rtol=1e-9)
