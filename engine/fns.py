@@ -59,9 +59,16 @@ def _binary(a, b, py_op: str, tex_op: str, prec: int) -> Sym:
     # left-associative: the right operand must bind strictly tighter (a - (b - c))
     py = _wrap(a, prec) + py_op + _wrap(b, prec + 1)
     tex = _wrap(a, prec, True) + tex_op + _wrap(b, prec + 1, True)
-    # the broadcast shape, where both are known (a number's is ()): np.size of it is a number
-    shapes = [() if n is not None else s.shape for s, n in ((a, na), (b, nb))]
-    return Sym(py, tex, prec, shape=None if None in shapes else np.broadcast_shapes(*shapes))
+    return Sym(py, tex, prec, shape=_broadcast(a.shape if na is None else (),
+                                               b.shape if nb is None else ()))
+
+
+def _broadcast(*shapes):
+    """The broadcast shape of known shapes (np.size of a symbol of it is a number), else None."""
+    try:
+        return None if None in shapes else np.broadcast_shapes(*shapes)
+    except ValueError:
+        return None
 
 
 def _fraction(a, b) -> Sym:
