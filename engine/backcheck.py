@@ -29,7 +29,7 @@ from engine.errors import ExpressionError, located
 from engine.fns import Sym, shape_text, sym
 from engine.graph import Graph, Limits, as_value, missing_values
 from engine.ops import GATES, unbroadcast
-from engine.parse import AUGMENTED, callables, parse, tokenize
+from engine.parse import AUGMENTED, _equality, callables, parse, tokenize
 
 RTOL, ATOL = 1e-6, 1e-9  # a hand-written local gradient agrees with the engine's to ~1e-15
 
@@ -53,6 +53,8 @@ class Statement:
     is_list: bool = False
     # np.random.randn(5, 10) -> (5, 10); np.random.randn(*D.shape) -> "D"; rhs is then ()
     randn: tuple[int, ...] | str | None = None
+    # dw[2] += ... -> 2, dW[1, 0] += ... -> (1, 0): the right side added into that element
+    index: int | tuple[int, ...] | None = None
 
 
 # The statements come from the parser's tokens (engine.parse.tokenize: comments, brackets across
@@ -80,17 +82,26 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
         start, end = starts[first], ends[last]
         if kind[first] == "kw" or (text[first] == "print" and kind[first + 1] == "("):
             continue  # imports and prints do nothing here
-        op = kind[first + 1]
+        index, at = None, first + 1  # the token after the target (and its index)
+        if kind[first] == "name" and kind[at] == "[":
+            index, at = _target_index(toks, at)
+        op = kind[at]
+        if index is not None and op != "+=":
+            raise ExpressionError("an element of a gradient is added to, with +=", starts[first],
+                                  ends[at - 1], hint=f"start {text[first]} = np.zeros_like(...) "
+                                  f"and add into it: {code[starts[first]:ends[at - 1]]} += ...")
+        if kind[first] == "name" and op == "==":  # dq == ..., most likely meant as dq = ...
+            raise _equality(toks[first + 1], text[first])
         if kind[first] != "name" or (op != "=" and op not in AUGMENTED):
             raise ExpressionError("each line assigns a name: name = expression", start, end,
                                   hint="in the backward pass: dname = ... or dname += ...")
         if op not in ("=", "+="):
-            raise ExpressionError(f"'{op}' is not supported here", starts[first + 1],
-                                  ends[first + 1], hint="use = or +=")
-        if first + 2 > last:
+            raise ExpressionError(f"'{op}' is not supported here", starts[at], ends[at],
+                                  hint="use = or +=")
+        if at + 1 > last:
             raise ExpressionError("the line ends too early; expected an expression", end, end)
-        rhs_span = (starts[first + 2], end)
-        items = _list_items(toks, first + 2, last)
+        rhs_span = (starts[at + 1], end)
+        items = _list_items(toks, at + 1, last)
         r = _RANDN.fullmatch(code, *rhs_span)
         if r:
             randn = tuple(int(n) for n in r.group(1).split(",")) if r.group(1) else r.group(2)
@@ -101,8 +112,30 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
         out.append(Statement(
             line=code.count("\n", 0, start) + 1, target=text[first], op=op, span=(start, end),
             target_span=(starts[first], ends[first]), rhs_span=rhs_span, rhs=rhs,
-            is_list=bool(items), randn=randn))
+            is_list=bool(items), randn=randn, index=index))
     return out
+
+
+def _target_index(toks, k: int) -> tuple[int | tuple[int, ...], int]:
+    """The whole-number index `[2]` or `[1, -1]` starting at token k (a '['), and the token after
+    its ']'."""
+    kind, text = toks.kind, toks.text
+    numbers, begin = [], k
+    k += 1
+    while True:
+        sign = -1 if kind[k] == "-" else 1
+        k += kind[k] == "-"
+        if kind[k] != "num" or not text[k].isdigit():
+            raise ExpressionError("an index must be a whole-number literal, like 0 or -1",
+                                  toks.start[k], toks.end[k], hint="write dw[0] += ...")
+        numbers.append(sign * int(text[k]))
+        k += 1
+        if kind[k] == "]":
+            return (numbers[0] if len(numbers) == 1 else tuple(numbers)), k + 1
+        if kind[k] != ",":
+            raise ExpressionError("an index is whole numbers between [ and ]", toks.start[begin],
+                                  toks.end[k], hint="write dw[0] += ... or dW[1, 2] += ...")
+        k += 1
 
 
 def _list_items(toks, first: int, last: int) -> list[tuple[int, int]]:
@@ -419,7 +452,7 @@ class _Check:
             u = st.target[1:]
             if u not in self.env:  # the notes' d<v>d<v>: the gradient of v itself
                 u = next((a for a, b in _pairs(st.target, self.env) if a == b), u)
-            if u not in self.env or not (st.randn is not None or (
+            if u not in self.env or st.index is not None or not (st.randn is not None or (
                     u == self._last and not _reads(st) and np.ndim(self.env[u]))):
                 continue
             if self.data_line is not None:
@@ -582,7 +615,8 @@ class _Check:
 
     def _intent(self, st: Statement) -> tuple[str, list[str]]:
         """What a line sets out to do: ("data" | "seed" | "reads" | "implicit" | "none", the
-        stages whose contributions it adds), or ("local", []) for a local gradient."""
+        stages whose contributions it adds), ("zero", []) for a gradient started at zeros, or
+        ("local", []) for a local gradient."""
         u = st.target[1:]
         if st.target in self.locals:
             return "local", []
@@ -594,6 +628,9 @@ class _Check:
                   if n not in self.env and n not in self.locals and n[1:] != u]
         if dreads:
             return "reads", dreads
+        out = st.rhs[0].output if len(st.rhs) == 1 else None
+        if st.op == "=" and out is not None and out.kind == "gate" and out.op == "zeros_like":
+            return "zero", []  # dw = np.zeros_like(w): a gradient started at zeros
         if self.output in self.readers[u] and self.data_line is None:
             return "implicit", [self.output]  # the output's gradient 1, left out
         return "none", []
@@ -687,8 +724,8 @@ class _Check:
             valid = [guess]
             # the forward value guess written for its gradient: with dguess there, it is right
             swapped = guess in _reads(st) and _close(
-                _value(st, {**self._scope(st, fair=True), guess: self._current(guess)},
-                       self.limits), self._contrib(guess, self._current(guess))[u])
+                self._rhs(st, {**self._scope(st, fair=True), guess: self._current(guess)}),
+                self._contrib(guess, self._current(guess))[u])
             faults.append(f"this line reads {guess}, the forward value, where the gradient "
                           f"d{guess} belongs: d{u}'s contribution through {guess} is the local "
                           f"gradient times d{guess}." if swapped else
@@ -790,10 +827,27 @@ class _Check:
         """A backward line's right side, with the local gradients it reads as the code holds
         them, and as they are (fair): the line's own step is judged by the fair value, so that
         a wrong local gradient is the fault of its own line, not of the lines that use it."""
-        value = _value(st, self._scope(st), self.limits)
+        value = self._rhs(st, self._scope(st))
         if not any(n in self.local_true for n in _reads(st)):
             return value, value
-        return value, _value(st, self._scope(st, fair=True), self.limits)
+        return value, self._rhs(st, self._scope(st, fair=True))
+
+    def _rhs(self, st: Statement, scope: Mapping):
+        """A backward line's right side at scope: for dw[k] += ..., zeros of w's shape with it
+        added into element k."""
+        value = _value(st, scope, self.limits)
+        if st.index is None:
+            return value
+        u = st.target[1:]
+        full = np.zeros_like(self.env[u], dtype=float)
+        try:
+            full[st.index] += value
+        except (IndexError, ValueError):
+            where = self.code[st.target_span[0]:st.rhs_span[0]].rstrip(" +=")
+            raise ExpressionError(
+                f"{where} is no element of d{u}, or {shape_text(value)} does not fit in it: d{u} "
+                f"has {u}'s shape {shape_text(self.env[u])}", *st.span) from None
+        return full
 
     def _entry(self, st: Statement, var: str, of: list[str], after, expected,
                faults: list[str], accumulates: bool = False) -> dict:
@@ -818,6 +872,9 @@ class _Check:
         is a number (for a tensor a it is a Jacobian: the line's value is used unjudged)."""
         name = st.target
         a, b = self.locals[name]
+        if st.index is not None:
+            raise ExpressionError(f"{name} is a local gradient: it is assigned whole, not by "
+                                  "element", *st.span, hint=f"write {name} = ...")
         before = self.local_got.get(name)
         plus = st.op == "+=" and before is not None
         if np.ndim(self.env[a]):
@@ -925,7 +982,7 @@ class _Check:
                     scope[n] = self._contrib(self.locals[n][0], 1.0, env)[self.locals[n][1]]
             elif dv is not None:
                 scope[n] = 1.0 if n == dv else 0.0
-        return float(_value(st, scope, self.limits))
+        return float(self._rhs(st, scope))
 
     def _local_message(self, st: Statement, v: str, u: str, exp: float, mine: float,
                        dv: str | None) -> str:
@@ -1073,7 +1130,7 @@ class _Check:
                 py = sym(gate.linear[k](g, y, *xs, **attrs)).py
             else:
                 return None
-        except (TypeError, ValueError, AttributeError):  # a gate whose math needs numbers
+        except (TypeError, ValueError, AttributeError, IndexError):  # math that needs numbers
             return None
         # the staged code's private helpers (_rows, ...) mean nothing in the user's code
         return None if re.search(r"\b_\w+\(", py) else py

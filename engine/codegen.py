@@ -32,12 +32,19 @@ RESERVED = frozenset({"np", "math", "unbroadcast", *HELPERS, "enumerate", "float
                       "max"})
 
 
-def literal(x) -> str:
-    """A number or array as Python source that evaluates to exactly the same float64 values."""
-    arr = np.asarray(x, dtype=float)
+def literal(x, numpy_scalar: bool = False) -> str:
+    """A number or array as Python source that evaluates to exactly the same values in the same
+    dtype: float64, or float32 when given so (np.float32(...), np.array([...], dtype=np.float32)).
+    A float64 number is a plain Python float, or with numpy_scalar np.float64(...) (for which
+    1/0 is inf, not an error)."""
+    arr = np.asarray(x)
+    f32 = arr.dtype == np.float32
+    arr = arr if f32 else arr.astype(float)
+    number = _float32 if f32 else _float
     if arr.ndim == 0:
-        return _float(float(arr))
-    return f"np.array({_nested(arr.tolist())})"
+        text = number(arr.item())
+        return f"np.float32({text})" if f32 else f"np.float64({text})" if numpy_scalar else text
+    return f"np.array({_nested(arr.tolist(), number)}{', dtype=np.float32' if f32 else ''})"
 
 
 def _const(v) -> str:
@@ -54,10 +61,16 @@ def _float(v: float) -> str:
     return repr(v)  # repr round-trips a float exactly
 
 
-def _nested(v) -> str:
+def _float32(v: float) -> str:
+    """A float32 by its shortest digits when they read back as it, else by all of its float64's."""
+    short = float(str(np.float32(v)))
+    return _float(short if np.float32(short) == v else v)
+
+
+def _nested(v, number) -> str:
     if isinstance(v, list):
-        return "[" + ", ".join(_nested(i) for i in v) + "]"
-    return _float(v)
+        return "[" + ", ".join(_nested(i, number) for i in v) + "]"
+    return number(v)
 
 
 def _fresh(base: str, taken: set[str]) -> str:
@@ -94,7 +107,7 @@ def generate(circuit) -> dict[str, str]:
             name[n.index] = _fresh(f"c{n.index}", taken)
             setup.append(f"{name[n.index]} = {literal(v)}")
         else:
-            name[n.index] = _const(v) if finite else f"np.float64({literal(v)})"
+            name[n.index] = _const(v) if finite else literal(v, numpy_scalar=True)
 
     def wire(n: Node) -> Sym:
         return Sym(name[n.index], shape=np.shape(vals[n.index]),
@@ -149,7 +162,9 @@ def generate(circuit) -> dict[str, str]:
                 local = sym(gate.d[slot](*xs, y, **_consts(n))).py
                 text = f"({local}) * {up.py}"
             if _contribution_shape(circuit, n, slot) != np.shape(vals[inp.index]):
-                text = f"unbroadcast({text}, np.shape({name[inp.index]}))"
+                # a number broadcast over a tensor gets the sum, as the notes write it
+                text = (f"np.sum({text})" if np.ndim(vals[inp.index]) == 0 else
+                        f"unbroadcast({text}, np.shape({name[inp.index]}))")
             op = "+=" if inp.index in defined else "="
             defined.add(inp.index)
             backward.append((f"{dx} {op} {text}", mark))
@@ -194,8 +209,9 @@ def _value_text(given, v, finite: bool) -> str:
     """An input's value, or the output's gradient, as the code sets it: a random one given as
     {"randn": shape, "seed": s} made again from its seed, any other by its numbers `v`."""
     if isinstance(given, dict) and "randn" in given:
-        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape_of(given)})"
-    return literal(v) if np.ndim(v) or finite else f"np.float64({literal(v)})"
+        shape = list(shape_of(given))  # a list, as the language reads it back
+        return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape})"
+    return literal(v, numpy_scalar=not finite)
 
 
 MARK_COLUMN = 72

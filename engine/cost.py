@@ -68,7 +68,8 @@ RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
                                          "ge", "le")},
     "pow": (_broadcast, 60, 4),
     **{op: (_same, 3, 1)
-       for op in ("neg", "recip", "addc", "scale", "abs", "relu", "square", "clip")},
+       for op in ("neg", "recip", "addc", "scale", "abs", "relu", "square", "clip", "ones_like",
+                "zeros_like")},
     **{op: (_same, 30, 2)
        for op in ("powc", "exp", "log", "sqrt", "sigmoid", "tanh", "softplus", "sin", "cos",
                   "expm1", "log1p", "leaky_relu", "elu", "softsign")},

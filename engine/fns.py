@@ -59,7 +59,16 @@ def _binary(a, b, py_op: str, tex_op: str, prec: int) -> Sym:
     # left-associative: the right operand must bind strictly tighter (a - (b - c))
     py = _wrap(a, prec) + py_op + _wrap(b, prec + 1)
     tex = _wrap(a, prec, True) + tex_op + _wrap(b, prec + 1, True)
-    return Sym(py, tex, prec)
+    return Sym(py, tex, prec, shape=_broadcast(a.shape if na is None else (),
+                                               b.shape if nb is None else ()))
+
+
+def _broadcast(*shapes):
+    """The broadcast shape of known shapes (np.size of a symbol of it is a number), else None."""
+    try:
+        return None if None in shapes else np.broadcast_shapes(*shapes)
+    except ValueError:
+        return None
 
 
 def _fraction(a, b) -> Sym:
@@ -279,8 +288,17 @@ def _same(x):
 
 total = unary("np.sum({0})", r"\sum {0}", _same, lambda x: _scalar(np.sum(x)))
 mean = unary("np.mean({0})", r"\operatorname{{mean}}({0})", _same, lambda x: _scalar(np.mean(x)))
-size = unary("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))  # numbers
+_size = unary("np.size({0})", "n", lambda x: 1, lambda x: max(1, np.size(x)))
+
+
+def size(x):
+    """How many numbers x holds (at least 1); of a wire's symbol, whose shape is known, that
+    number itself, as the staged code writes a mean's gradient: np.ones_like(x) / 6."""
+    if isinstance(x, Sym) and x.shape is not None:
+        return sym(max(1, math.prod(x.shape)))
+    return _size(x)
 ones_like = unary("np.ones_like({0})", "1", lambda x: 1.0, np.ones_like)
+zeros_like = unary("np.zeros_like({0})", "0", lambda x: 0.0, np.zeros_like)
 
 
 def T(x):

@@ -156,8 +156,10 @@ def _expand_div(g, xs, attrs, span):
 
 
 def _tie(a, b):
-    """Share of the gradient that max(a, b) sends to a: 1 if a wins, 0 if it loses, 1/2 on a tie."""
-    return (a > b) + 0.5 * (a == b)
+    """Share of the gradient that max(a, b) sends to a: 1 if a wins, 0 if it loses, 1/2 on a tie.
+    The tie is written (a >= b) * (a <= b), as the language writes a == b, so that the staged
+    code reads back in check mode."""
+    return (a > b) + 0.5 * (a >= b) * (a <= b)
 
 
 def _tied(a, b) -> bool:
@@ -291,6 +293,12 @@ _row("cos", "cos", 1, m.cos, "scales the upstream gradient by -sin x",
      d=(lambda x, y: -m.sin(x),), calls=("cos",))
 
 # --- reductions, losses and tensor gates -------------------------------------------------------
+# ones or zeros of x's shape, as the staged code starts a gradient (np.ones_like(x) for a sum's
+# local gradient): their value does not depend on x's numbers, so they send 0 back
+_SHAPE_ONLY = "blocks: its value depends only on the shape of x, so it sends 0 back"
+_row("ones_like", "ones", 1, m.ones_like, _SHAPE_ONLY, d=(lambda x, y: 0,), calls=("ones_like",))
+_row("zeros_like", "zeros", 1, m.zeros_like, _SHAPE_ONLY, d=(lambda x, y: 0,),
+     calls=("zeros_like",))
 _row("sum", "Σ", 1, m.total, "distributes: every element gets the upstream gradient",
      d=(lambda x, y: m.ones_like(x),), calls=("sum",), methods=("sum",))
 _row("mean", "mean", 1, m.mean,

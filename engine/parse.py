@@ -47,8 +47,11 @@ MODULE_CONSTANTS = {"pi": math.pi, "e": math.e}
 # functions that make an input from a number or a list: micrograd's Value, PyTorch's tensors;
 # and from a shape, numpy's random numbers
 RANDN = "numpy.random.randn"
+# np.random.default_rng(seed).standard_normal([5, 10]): random numbers of that seed, as the
+# staged code writes a random input ({"randn": [5, 10], "seed": seed})
+RNG = "numpy.random.default_rng"
 ARRAY = "numpy.array"  # np.array([1, 2, 3]): a list of numbers, as a list literal is
-CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor", RANDN, ARRAY})
+CONSTRUCTORS = frozenset({"Value", "torch.tensor", "torch.Tensor", RANDN, RNG, ARRAY})
 CONSTRUCTOR_KEYWORDS = ("label", "requires_grad", "dtype")
 # the dtypes a program may name: torch.float64 in a constructor (the only one, as in the
 # micrograd lecture), numpy's floats in .astype(...), which reads as the value itself
@@ -300,6 +303,8 @@ _NOT_VALUES = {
     "dtype": ("a dtype is not a value",
               "write it in a call: dtype=torch.float64, or .astype(np.float32)"),
     "kwarg": ("keyword arguments are not supported", "pass arguments by position, like max(x, 0)"),
+    "rng": ("a random generator is not a value",
+            "draw its numbers: np.random.default_rng({0}).standard_normal([5, 10])"),
 }
 
 
@@ -639,6 +644,11 @@ class _Builder:
             if (module, name) in DTYPES:
                 return _Val("dtype", span, module)
             raise self.unknown_function(shown, span)
+        if target.kind == "rng":
+            if name != "standard_normal":
+                raise _err(f"'.{name}' of a random generator is not supported", (dot[0], span[1]),
+                           "random numbers are drawn with .standard_normal([5, 10])")
+            return _Val("method", span, (target, name))
         if name == "T":
             return self.gate("transpose", [target], span)
         if name in self.methods or name in ("backward", "double", "astype"):
@@ -665,7 +675,7 @@ class _Builder:
             return _err(f"unknown function '{name}'", span,
                         "micrograd's networks are not drawn: write its neurons out, like "
                         "(w1*x1 + w2*x2 + b).tanh()")
-        if short in ("zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace"):
+        if short in ("zeros", "ones", "full", "arange", "linspace"):
             return _err(f"unknown function '{name}'", span,
                         "write the numbers out as a list, like b = [0.0, 0.0, 0.0], or use "
                         "np.array([...]) or np.random.randn(5, 10)")
@@ -714,6 +724,8 @@ class _Builder:
                 return _Val("output", span, self.node(receiver))
             if mname == "astype":
                 return self.astype(receiver, args, span)
+            if mname == "standard_normal":
+                return self.standard_normal(receiver.data, args, span)
             if args and receiver.kind == "ref" and receiver.data == "F" and "F" not in self.names:
                 raise _err("'F' is not imported", receiver.span,  # F.relu(x) read as a method
                            "add import torch.nn.functional as F above it")
@@ -733,6 +745,24 @@ class _Builder:
                        dtype.span, "values are floats: .astype(float), .astype(np.float32) and "
                                    ".astype(np.float64) read as the value itself")
         return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
+
+    def standard_normal(self, seed: int, args: list[_Val], span: tuple[int, int]) -> _Val:
+        """np.random.default_rng(seed).standard_normal(shape): the value {"randn": shape,
+        "seed": seed} stands for; shape a whole number or a list of them."""
+        shape = args[0].data if len(args) == 1 else None
+        if len(args) == 1 and args[0].kind == "int":
+            shape = [shape]
+        elif len(args) == 1 and args[0].kind == "lit" and np.ndim(shape) == 1:
+            shape = [int(n) if float(n).is_integer() else 0 for n in shape]
+        if not (isinstance(shape, list) and all(n > 0 for n in shape)):
+            raise _err(".standard_normal() takes a shape of positive whole sizes here", span,
+                       "write .standard_normal([5, 10])")
+        try:
+            value = as_value({"randn": shape, "seed": seed}, "np.random.default_rng",
+                             self.max_elements)
+        except ExpressionError as e:
+            raise _err(e.message, span) from None
+        return _Val("leaf", span, (value, None))
 
     def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
               receiver: int) -> _Val:
@@ -787,6 +817,11 @@ class _Builder:
         np.array([1, 2]): a number or a list that becomes an input when assigned to a name;
         np.random.randn(5, 10) random numbers of that shape (the n-th such call gets seed n, as
         the checker gives)."""
+        if ctor == RNG:
+            if len(args) != 1 or args[0].kind != "int":
+                raise _err("np.random.default_rng() takes a whole-number seed here", span,
+                           "write np.random.default_rng(0).standard_normal([5, 10])")
+            return _Val("rng", span, args[0].data)
         if ctor == RANDN:
             if not args or not all(a.kind == "int" and a.data > 0 for a in args):
                 raise _err("np.random.randn() takes positive whole sizes", span,

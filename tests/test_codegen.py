@@ -174,7 +174,7 @@ def test_index_gradients_accumulate_into_one_array():
 def test_random_values_are_regenerated_not_printed():
     p = next(p for p in PRESETS if p["id"] == "matmul")
     source = trace(p["expression"], p["values"]).code()["source"]
-    assert "W = np.random.default_rng(0).standard_normal((5, 10))" in source
+    assert "W = np.random.default_rng(0).standard_normal([5, 10])" in source
     assert re.search(r"^dW = dD\.dot\(X\.T\)", source, re.M)
 
 
@@ -185,7 +185,7 @@ def test_matrix_gradients_use_the_notes_formulas():
 
 
 @pytest.mark.parametrize(("grad", "seed_line"), [
-    ({"randn": [5, 3], "seed": 2}, "dD = np.random.default_rng(2).standard_normal((5, 3))"),
+    ({"randn": [5, 3], "seed": 2}, "dD = np.random.default_rng(2).standard_normal([5, 3])"),
     (np.random.default_rng(2).standard_normal((5, 3)).tolist(), "dD = np.array([["),
 ])
 def test_the_given_output_gradient_starts_the_staged_backward_pass(grad, seed_line):
@@ -267,3 +267,29 @@ def test_every_builtin_the_helpers_use_is_reserved():
         names = set(re.findall(r"(?<![.\w])([A-Za-z_]\w*)", code))
         used = {n for n in names if hasattr(builtins, n)} - {"None", "True", "False"}
         assert used <= RESERVED, used - RESERVED
+
+
+F32 = {"x": np.array([[0.1, -0.7], [1.3, 2.2]], dtype=np.float32),
+       "w": np.array([[0.3], [-0.45]], dtype=np.float32),
+       "b": np.array(0.25, dtype=np.float32)}  # a float32 number: the engine keeps it float32
+
+
+@pytest.mark.parametrize("text", [
+    "sum(tanh(x @ w + b) * x[0][0])",
+    "mean(sigmoid(x) * exp(w.T) / (1 + relu(x - b)))",
+    "mse(softplus(x @ w), w) * b",
+])
+def test_float32_inputs_are_staged_as_float32_and_give_the_engines_numbers(text):
+    """The Python library takes float32 arrays and computes in float32; the staged code makes
+    its inputs in that dtype, so running it gives the engine's numbers in float32 (to its last
+    digits: a product may be summed in another order)."""
+    c = trace(text, F32)
+    source = c.code()["source"]
+    assert "x = np.array([[0.1, -0.7], [1.3, 2.2]], dtype=np.float32)" in source
+    assert "b = np.float32(0.25)" in source
+    ns = run_source(c)
+    assert np.asarray(ns["f"]).dtype == np.float32
+    np.testing.assert_allclose(ns["f"], c.value, rtol=1e-6)
+    for name, grad in c.gradients.items():
+        assert ns["d" + name].dtype == np.float32, name
+        np.testing.assert_allclose(ns["d" + name], grad, rtol=1e-6, atol=1e-9)

@@ -62,6 +62,8 @@ CASES: dict[str, list[tuple[tuple, dict]]] = {
     "mse": [((1.5, -2.0), {}), ((MIX, POS), {}), ((MIX, 0.5), {})],
     "bce": [((0.3, 1.0), {}), ((POS / 4, np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.2]])), {})],
     "sum": [((MIX,), {}), ((np.array([1.0, -2.0]),), {})],
+    "ones_like": [((1.5,), {}), ((MIX,), {})],
+    "zeros_like": [((1.5,), {}), ((MIX,), {})],
     "mean": [((MIX,), {}), ((np.array([1.0, -2.0]),), {})],
     "transpose": [((MIX,), {})],
     "index": [((np.array([2.0, -3.0, -3.0]),), {"index": 0}), ((MIX,), {"index": (1, 2)}),

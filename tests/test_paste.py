@@ -566,6 +566,37 @@ def test_numpy_random_numbers_take_positive_whole_sizes(call):
     assert (e.value.start, e.value.end) == (4, 4 + len(call))
 
 
+@pytest.mark.parametrize(("shape", "size"), [("[2, 3]", (2, 3)), ("3", 3), ("[4]", (4,))])
+def test_a_seeded_generators_random_numbers_are_the_input_of_that_seed(shape, size):
+    """np.random.default_rng(s).standard_normal(shape), as the staged code writes a random
+    input: numpy's numbers of that seed, whatever other random inputs the code has."""
+    c = trace(f"V = np.random.randn(2)\nW = np.random.default_rng(7).standard_normal({shape})\n"
+              "f = sum(W) + sum(V)")
+    np.testing.assert_array_equal(c.inputs["W"], np.random.default_rng(7).standard_normal(size))
+    np.testing.assert_array_equal(c.inputs["V"], np.random.default_rng(0).standard_normal(2))
+
+
+@pytest.mark.parametrize(("code", "message", "fragment"), [
+    ("W = np.random.default_rng(0)", "a random generator is not a value",
+     "np.random.default_rng(0)"),
+    ("W = np.random.default_rng(0).normal([2])", "'.normal' of a random generator", ".normal"),
+    ("W = np.random.default_rng(1.5).standard_normal([2])", "takes a whole-number seed",
+     "np.random.default_rng(1.5)"),
+    ("W = np.random.default_rng(-1).standard_normal([2])", "seed must be a whole number >= 0",
+     "np.random.default_rng(-1).standard_normal([2])"),
+    ("W = np.random.default_rng(0).standard_normal([2.5, 0])", "positive whole sizes",
+     "np.random.default_rng(0).standard_normal([2.5, 0])"),
+    ("W = np.random.default_rng(0).standard_normal(x)", "positive whole sizes",
+     "np.random.default_rng(0).standard_normal(x)"),
+    ("W = np.random.default_rng(0).standard_normal([5000, 5000])", "25,000,000 elements",
+     "np.random.default_rng(0).standard_normal([5000, 5000])"),
+])
+def test_a_seeded_generator_written_otherwise_is_refused_where_it_is(code, message, fragment):
+    with pytest.raises(ExpressionError, match=re.escape(message)) as e:
+        trace(code, limits=Limits())
+    assert code[e.value.start:e.value.end] == fragment
+
+
 def test_numpy_random_numbers_past_the_size_limit_are_refused_before_they_are_made():
     with pytest.raises(ExpressionError, match="25,000,000 elements") as e:
         trace("W = np.random.randn(5000, 5000)", limits=Limits())
