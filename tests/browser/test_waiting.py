@@ -91,6 +91,10 @@ def test_a_server_out_of_reach_is_said_and_the_page_redraws_once_it_answers(
     expect(page.locator("#stale-note")).to_contain_text(note)
     expect(page.locator("#stale-note")).to_contain_text("redraws by itself")
     assert "fix the error" not in page.locator("#stale-note").inner_text()
+    page.click("[role=tab][data-tab=check]")  # the tools wait for the code's circuit
+    page.click("#check")
+    expect(page.locator("#check-result")).to_contain_text("not the code's")
+    assert "fix the error" not in page.locator("#check-result").inner_text()
     for _ in range(200):  # it asks again by itself, nothing typed
         if len(refused) >= 3:
             break
