@@ -7,7 +7,8 @@
 export class ApiError extends Error {
   /**
    * @param {{title?: string, detail?: string, status?: number, position?: {start: number, end: number},
-   *   hint?: string, missing?: string[], errors?: {loc: Array<string|number>, msg: string}[]}} problem
+   *   hint?: string, missing?: string[], errors?: {loc: Array<string|number>, msg: string}[],
+   *   transient?: boolean}} problem
    */
   constructor(problem) {
     super(problem.detail || problem.title || 'request failed');
@@ -17,6 +18,7 @@ export class ApiError extends Error {
     this.hint = problem.hint || null;
     this.missing = Array.isArray(problem.missing) ? problem.missing : []; // inputs without a value
     this.errors = Array.isArray(problem.errors) ? problem.errors : []; // a 422's places and messages
+    this.transient = Boolean(problem.transient); // no answer, or a busy server: the same request may work later
   }
 }
 
@@ -30,8 +32,7 @@ async function call(method, path, body, signal) {
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch (err) {
-    if (err.name === 'AbortError') throw err;
-    throw new ApiError({ title: 'Network error', detail: `Could not reach the server (${path}).` });
+    throw unreachable(err, path);
   }
   let data = null;
   try {
@@ -43,15 +44,25 @@ async function call(method, path, body, signal) {
   return data;
 }
 
+/** A request that got no answer (the network, or a server gone): an abort stays an abort. */
+function unreachable(err, path) {
+  if (err.name === 'AbortError') return err;
+  return new ApiError({ title: 'Network error', detail: `Could not reach the server (${path}).`, transient: true });
+}
+
 /** The error of a request the server refused: its problem document (whatever of it there is). */
 function refused(res, data, path) {
   const problem = data && typeof data === 'object' ? data : {};
+  const busy = [502, 503, 504].includes(res.status); // overloaded, or not there (behind a proxy)
+  const said = { title: `HTTP ${res.status}`, detail: `The server answered ${res.status} to ${path}.` };
+  if (busy) Object.assign(said, { title: 'Server busy', detail: 'The server is too busy to answer just now.' });
   return new ApiError({
     ...problem,
     status: res.status,
-    title: problem.title || `HTTP ${res.status}`,
+    transient: busy,
+    title: problem.title || said.title,
     detail: typeof problem.detail === 'string' ? problem.detail
-      : problem.detail ? JSON.stringify(problem.detail) : `The server answered ${res.status} to ${path}.`,
+      : problem.detail ? JSON.stringify(problem.detail) : said.detail,
   });
 }
 
@@ -93,15 +104,20 @@ export async function streamTrain(body, signal, onLine) {
       method: 'POST', signal, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
   } catch (err) {
-    if (err.name === 'AbortError') throw err;
-    throw new ApiError({ title: 'Network error', detail: 'Could not reach the server (/api/labs/train).' });
+    throw unreachable(err, '/api/labs/train');
   }
   if (!res.ok) throw refused(res, await res.json().catch(() => null), '/api/labs/train');
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
   for (;;) {
-    const { value, done } = await reader.read();
+    let value;
+    let done;
+    try {
+      ({ value, done } = await reader.read()); // fails when the connection breaks mid-stream
+    } catch (err) {
+      throw unreachable(err, '/api/labs/train');
+    }
     buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
     let cut;
     while ((cut = buffer.indexOf('\n')) >= 0) {

@@ -26,8 +26,12 @@ import { flatten, number } from './format.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const FRAMES = 40; // a run redraws the circuit at most this many times
 const FRAME_MS = 120;
-/** What a tool says when the circuit on show is not the code's (the code has an error). */
-export const OUT_OF_DATE = 'The circuit on show is not the code\'s: fix the error in the code first.';
+/**
+ * What a tool says when the circuit on show is not the code's: the code has an error, or the
+ * server could not draw it (the note under the circuit says which, and what redraws it).
+ */
+export const OUT_OF_DATE = 'The circuit on show is not the code\'s (the note under it says why): '
+  + 'this works again once the code is drawn.';
 
 const el = (tag, props = {}, ...kids) => {
   const e = Object.assign(document.createElement(tag), props);

@@ -133,9 +133,12 @@ async function refresh() {
     await render();
     hooks.lastRender = { ms: performance.now() - t0, gates: answer.circuit.nodes.filter((n) => n.kind === 'gate').length };
     showError(null);
+    state.retries = 0;
   } catch (err) {
     if (mine !== state.seq) return;
-    showError(err instanceof ApiError ? err : new ApiError({ title: 'Drawing failed', detail: String(err?.message || err) }));
+    const problem = err instanceof ApiError ? err : new ApiError({ title: 'Drawing failed', detail: String(err?.message || err) });
+    if (problem.transient) retry(problem);
+    showError(problem);
   } finally {
     if (mine === state.seq) {
       delete document.body.dataset.busy;
@@ -143,6 +146,16 @@ async function refresh() {
       saveHash();
     }
   }
+}
+
+/**
+ * No answer (the server out of reach, or busy): the same request again by itself, 1 s, 2 s, 4 s…
+ * up to 15 s apart, until one is answered. An edit sends its own request instead (schedule ends
+ * the wait); Ctrl+Enter asks at once.
+ */
+function retry(err) {
+  err.hint ??= 'the page tries again by itself; Ctrl+Enter tries now';
+  schedule(Math.min(1000 * 2 ** state.retries++, 15000));
 }
 
 function schedule(ms = 300) {
@@ -294,7 +307,12 @@ function syncControls() {
 function showError(err) {
   state.error = err;
   editor.showError(err?.position ? { ...err.position, message: problemText(err) } : null);
-  if (err) markStale(!!svg.querySelector('g.circuit')); // a drawing on show, of other code
+  if (err) {
+    $('stale-note').textContent = `The circuit on show is the last one drawn: ${!err.transient
+      ? 'fix the error under the code to redraw it'
+      : `the server ${err.status ? 'is busy' : 'could not be reached'}; the page redraws by itself once it answers`}.`;
+    markStale(!!svg.querySelector('g.circuit')); // a drawing on show, of other code
+  }
   showProblem($('error'), err, state.expression);
 }
 

@@ -40,6 +40,7 @@ function download(blob, name) {
  */
 export function mountPanels({ svg, shown, precision }) {
   let drawing = 0; // bumped by update(): an answer about an earlier circuit is dropped
+  let asked = 0; // the latest request of a panel marks it busy until its answer
 
   /**
    * Show what `work` gives for the circuit on show in `out`, unless another is drawn first; with
@@ -51,8 +52,15 @@ export function mountPanels({ svg, shown, precision }) {
       return;
     }
     const mine = drawing;
-    const result = await work(shown());
-    if (mine === drawing) out.replaceChildren(...[result].flat());
+    const ask = ++asked;
+    out.setAttribute('aria-busy', 'true'); // the panel's sign, once the answer is slow to come
+    out.dataset.ask = String(ask);
+    try {
+      const result = await work(shown());
+      if (mine === drawing) out.replaceChildren(...[result].flat());
+    } finally {
+      if (out.dataset.ask === String(ask)) out.removeAttribute('aria-busy');
+    }
   }
 
   const loadCode = () => answer($('code'), stagedCode);

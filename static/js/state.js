@@ -76,5 +76,6 @@ export function pageState(hash) {
     seq: 0, // answers to older requests are dropped
     drawing: 0, // a layout that finishes after a newer request or drawing began is dropped
     timer: null, // the pending request while the user types
+    retries: 0, // requests in a row that got no answer (the server out of reach or busy)
   };
 }

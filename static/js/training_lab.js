@@ -301,8 +301,7 @@ async function train() {
   wanted = `${body.dataset} ${body.seed}`;
   const controller = new AbortController();
   run = { controls: body, start: null, lines: [], controller };
-  $('stop').disabled = false;
-  $('train').disabled = true;
+  running(true);
   delete $('progress').dataset.stopped;
   $('progress').textContent = 'starting…';
   try {
@@ -310,16 +309,34 @@ async function train() {
   } catch (err) {
     if (err.name === 'AbortError') {
       if (run?.controller === controller) $('progress').textContent += ' — stopped'; // not reset
-    } else {
+    } else if (run?.controller === controller) {
       showError(aboutField(err, form.elements));
-      if (!run?.start) $('progress').textContent = 'not started';
+      broke();
     }
   } finally {
-    if (run?.controller === controller) {
-      $('stop').disabled = true;
-      $('train').disabled = false;
-    }
+    if (run?.controller === controller) running(false);
   }
+}
+
+/** A run that failed before its end (the server refused it, or the stream broke off): where it stopped. */
+function broke() {
+  const last = run.lines.at(-1);
+  if (!run.start) $('progress').textContent = 'not started';
+  else {
+    $('progress').textContent = `stopped at epoch ${last?.epoch ?? 0} of ${run.start.epochs}`
+      + `${last ? ` (iteration ${last.iteration})` : ''}: the run broke off, as the error says`;
+    $('progress').dataset.stopped = 'error';
+  }
+}
+
+/**
+ * A run under way: the fields and presets are locked, so the form stays the run's (stop and
+ * reset end the run and free them).
+ */
+function running(on) {
+  $('stop').disabled = !on;
+  $('train').disabled = on;
+  for (const field of form.querySelectorAll('[name], [data-preset]')) field.disabled = on;
 }
 
 function stop() {
@@ -331,8 +348,7 @@ function reset(clearProgress = true) {
   stop();
   run = null;
   wanted = null;
-  $('stop').disabled = true;
-  $('train').disabled = false;
+  running(false);
   for (const [id, text] of Object.entries(WAITING)) say(id, text);
   $('check').textContent = '—';
   explainWedges(null);

@@ -255,7 +255,8 @@ def test_with_an_error_in_the_code_the_tools_leave_it_alone(fresh_page: Page, ba
     page.click("[data-tab=descend]")
     page.check("#descend-panel input[value='x']")
     page.click("#descend-panel .descend-step")
-    fix = "The circuit on show is not the code's: fix the error in the code first."
+    fix = ("The circuit on show is not the code's (the note under it says why): this works "
+           "again once the code is drawn.")
     expect(page.locator("#descend-panel .descend-status")).to_have_text(fix)
     page.click("[data-tab=check]")
     page.click("#check")

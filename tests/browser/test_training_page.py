@@ -274,3 +274,69 @@ def test_the_circuit_link_says_plainly_that_its_values_are_not_the_runs(page: Pa
                                   "this run’s data or weights, so its loss is not the run’s")
     values = parse_qs(urlsplit(page.get_attribute("#circuit-link", "href")).fragment)["v"][0]
     assert '"X":{"randn":[8,2]' in values and '"W1":{"randn":[2,100]' in values, values
+
+
+# The training stream breaks off after its third progress line, as it does when the server dies
+# mid-run: the browser's reader then fails with a bare TypeError.
+BREAK_STREAM = """
+const send = window.fetch;
+window.fetch = async (url, ...rest) => {
+  const res = await send(url, ...rest);
+  if (!String(url).includes('/api/labs/train')) return res;
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const body = new ReadableStream({
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) { controller.close(); return; }
+      text += decoder.decode(value, { stream: true });
+      const lines = text.split('\\n').filter((l) => l.includes('"epoch"'));
+      if (lines.length < 3) { controller.enqueue(value); return; }
+      const cut = text.indexOf(lines[2]) + lines[2].length + 1; // up to the third line's end
+      controller.enqueue(new TextEncoder().encode(text.slice(0, cut)));
+      window.lastEpoch = JSON.parse(lines[2]).epoch;
+      reader.cancel();
+      controller.error(new TypeError('network error'));
+    },
+  });
+  return new Response(body, { status: res.status, headers: res.headers });
+};"""
+
+
+def test_a_run_cut_off_by_the_network_says_so_and_where_it_stopped(fresh_page: Page,
+                                                                   base_url: str):
+    page = fresh_page  # it adds an init script
+    page.add_init_script(BREAK_STREAM)
+    page.goto(f"{base_url}/labs/training#hidden=20&epochs=100000")
+    wait_ready(page)
+    page.click("#train")
+    expect(page.locator("#lab-error")).to_have_text(
+        "Network error: Could not reach the server (/api/labs/train).", timeout=30_000)
+    epoch = page.evaluate("window.lastEpoch")
+    expect(page.locator("#progress")).to_contain_text(f"stopped at epoch {epoch} of 100000")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "error")
+    expect(page.locator("#train")).to_be_enabled()
+    expect(page.locator("input[name='epochs']")).to_be_enabled()
+
+
+def test_the_fields_cannot_change_under_a_run_and_come_back_when_it_ends(page: Page,
+                                                                        base_url: str):
+    page.goto(f"{base_url}/labs/training#hidden=20&epochs=100000")
+    wait_ready(page)
+    page.click("#train")
+    expect(page.locator("#progress")).to_contain_text("epoch", timeout=30_000)
+    for field in ["input[name='hidden']", "input[name='lr']", "#dataset", "input[name='bias']",
+                  "[data-preset='digits']"]:
+        expect(page.locator(field)).to_be_disabled()
+    expect(page.locator("#stop")).to_be_enabled()
+    expect(page.locator("#reset")).to_be_enabled()
+    page.click("#stop")
+    expect(page.locator("#progress")).to_contain_text("stopped")
+    for field in ["input[name='hidden']", "#dataset", "[data-preset='digits']"]:
+        expect(page.locator(field)).to_be_enabled()
+    page.click("#train")  # reset during a run frees them too
+    expect(page.locator("input[name='hidden']")).to_be_disabled()
+    page.click("#reset")
+    expect(page.locator("input[name='hidden']")).to_be_enabled()
+    assert page.errors == []  # type: ignore[attr-defined]
