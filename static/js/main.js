@@ -233,7 +233,7 @@ async function render() {
   const { circuit, body } = state.answer;
   const mine = ++state.drawing;
   const t0 = performance.now();
-  const lay = await layoutCircuit(circuit, elk, { precision: state.precision, measure });
+  const lay = await layoutCircuit(circuit, elk, { precision: state.precision, measure, previous: state.drawn?.lay });
   if (mine !== state.drawing) return false;
   const t1 = performance.now();
   const plan = stepPlan(circuit);

@@ -32,8 +32,11 @@ export function zoomView(box, svg) {
     const [w, h] = size();
     if (!w) return;
     current = Math.min(MAX, Math.max(MIN, z));
-    svg.setAttribute('width', String(Math.round(w * current)));
-    svg.setAttribute('height', String(Math.round(h * current)));
+    // Set only when it changes: the same size set again lays out the whole drawing again.
+    for (const [name, px] of [['width', w], ['height', h]]) {
+      const v = String(Math.round(px * current));
+      if (svg.getAttribute(name) !== v) svg.setAttribute(name, v);
+    }
     svg.dataset.zoom = current.toFixed(3);
     $('zoom-level').textContent = `${Math.round(current * 100)} %`;
     $('zoom-reset').setAttribute('aria-pressed', String(manual === null));

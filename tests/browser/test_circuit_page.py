@@ -916,6 +916,41 @@ def test_a_40_gate_circuit_keeps_its_layout_when_a_value_moves(page: Page, base_
         assert page.get_attribute("#circuit-svg", "data-zoom") == zoom
 
 
+KEPT_JS = "() => document.querySelector('#circuit-svg g.circuit').kept === true"
+
+
+def test_a_comment_or_a_new_value_keeps_the_drawing_and_changes_only_its_numbers(
+        page: Page, base_url: str) -> None:
+    """An edit that leaves the circuit as it was (a comment, a value) is not laid out and drawn
+    anew: on a big program that takes seconds, and typing would wait for it."""
+    open_page(page, base_url)
+    paste(page, "q = x + y\nf = q * z")
+    # Setting the drawing's size, even to the same number, makes the browser lay it all out again.
+    page.evaluate("""() => {
+      document.querySelector('#circuit-svg g.circuit').kept = true;
+      window.resized = 0;
+      new MutationObserver((records) => { window.resized += records.length; }).observe(
+        document.getElementById('circuit-svg'), {attributeFilter: ['width', 'height', 'viewBox']});
+    }""")
+    n = renders(page)
+    page.keyboard.press("Control+End")
+    page.keyboard.type("  # the output")
+    wait_render(page, n)
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", editor_text(page))
+    assert editor_text(page).endswith("# the output")
+    assert page.evaluate(KEPT_JS), "a comment drew the circuit anew"
+    assert page.evaluate("window.resized") == 0, "a comment resized the drawing"
+    x = input_node(page, "x")
+    before = page.locator(f"text.value[data-node={x}]").text_content()
+    n = renders(page)
+    page.fill("#in-x", "7")
+    wait_render(page, n)
+    expect(page.locator(f"text.value[data-node={x}]")).to_have_text("7.00")
+    assert before != "7.00"
+    assert page.evaluate(KEPT_JS), "a new value drew the circuit anew"
+    assert not page.errors, page.errors
+
+
 def test_a_small_tensor_heat_map_reads_and_nudges_an_element(page: Page, base_url: str) -> None:
     values = {"W": [[1, -2, 3], [0.5, 4, -1]], "x": [2, -1, 0.25]}
     open_page(page, base_url, link("sum(W @ x)", values))
