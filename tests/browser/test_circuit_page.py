@@ -1211,14 +1211,49 @@ def test_a_drawing_wider_than_its_box_shows_a_shadow_where_it_goes_on(page: Page
     assert not e["overflows"] and e["left"] < 6 and e["right"] < 6, e
     paste(page, " + ".join(f"sigmoid(x * {k}) * y" for k in range(1, 11)))
     assert page.get_attribute("#circuit-svg", "data-zoom") == "1.000"  # text stays 12 px
-    e = edges()
-    assert e["overflows"] and e["right"] > 30 and e["left"] < 6, e
+    e = edges()  # it opens on its output's end: the shadow is on the left
+    assert e["overflows"] and e["right"] < 6 and e["left"] > 30, e
     page.eval_on_selector("#circuit", "box => { box.scrollLeft = box.scrollWidth / 2; }")
     e = edges()
     assert e["right"] > 30 and e["left"] > 30, e
-    page.eval_on_selector("#circuit", "box => { box.scrollLeft = box.scrollWidth; }")
-    e = edges()  # the end in view: its shadow has scrolled away
-    assert e["right"] < 6 and e["left"] > 30, e
+    page.eval_on_selector("#circuit", "box => { box.scrollLeft = 0; }")
+    e = edges()  # the start in view: its shadow has scrolled away
+    assert e["right"] > 30 and e["left"] < 6, e
+
+
+OUTPUT_SHOWN_JS = """() => {
+  const a = document.querySelector('#circuit-svg g.wire.out .arrow').getBoundingClientRect();
+  const b = document.getElementById('circuit').getBoundingClientRect();
+  return a.left >= b.left && a.right <= b.right && a.top >= b.top && a.bottom <= b.bottom;
+}"""
+
+
+def test_fit_shows_a_big_circuit_whole_and_auto_opens_on_its_output(page: Page,
+                                                                      base_url: str) -> None:
+    """A drawing many times wider than its box: the automatic zoom keeps its text at 12 px and
+    opens on the output's end, "fit" shows all of it, and zooming out goes that far, no further."""
+    open_page(page, base_url)
+    paste(page, "\n".join(f"h{i + 1} = h{i} * w + b" for i in range(80)))
+    zoom = lambda: float(page.get_attribute("#circuit-svg", "data-zoom"))  # noqa: E731
+    assert zoom() == 1
+    assert page.evaluate(OUTPUT_SHOWN_JS), "the automatic zoom opens away from the output"
+    page.click("#fit")
+    assert page.evaluate(FIT_JS), "fit shows only part of the drawing"
+    whole = zoom()
+    assert whole < 0.1
+    stroke = lambda: page.eval_on_selector(  # noqa: E731
+        "#circuit-svg .wire-line", "l => getComputedStyle(l).vectorEffect")
+    assert stroke() == "non-scaling-stroke", "so shrunk, the lines would vanish"
+    for _ in range(3):
+        page.click("#zoom-out")
+    assert zoom() == whole
+    page.click("#zoom-in")
+    assert zoom() > whole
+    page.click("#zoom-reset")
+    assert zoom() == 1
+    assert page.evaluate(OUTPUT_SHOWN_JS)
+    assert stroke() == "none"
+    assert not page.errors, page.errors
 
 
 def test_more_decimals_refit_the_automatic_zoom(page: Page, base_url: str) -> None:
