@@ -151,7 +151,7 @@ function setNumbers(svg, lay) {
   const numbers = [...lay.boxes.filter((b) => b.kind === 'const').map((b) => b.text),
     ...lay.wires.flatMap((w) => (w.label ? [w.value, w.grad].filter(Boolean) : []))];
   // In the drawing's order: the boxes' layer, then the labels' (a wire's value, then its gradient).
-  svg.querySelectorAll('text.const-label, g.labels text:not(.name)').forEach((t, i) => {
+  svg.querySelectorAll('g.boxes text.const-label, g.labels text:not(.name)').forEach((t, i) => {
     if (t.textContent !== numbers[i]) t.textContent = numbers[i];
   });
 }
