@@ -283,7 +283,9 @@ export function createChecker({ editor, svg, banner, result, precision }) {
 
   /** After each drawing: the marks, the banner, the wire and the summary of the latest report. */
   function show(circuit) {
+    // A drawing whose numbers alone changed is kept: its marks go before the new ones are made.
     for (const g of svg.querySelectorAll('.check-label')) g.remove();
+    for (const g of svg.querySelectorAll('.check-focus')) g.classList.remove('check-focus');
     if (!report) return;
     const p = precision();
     editor.setGutterMarks(gutterMarks(report, p));

@@ -27,13 +27,24 @@ export function labelMeasure() {
 
 const pts = (points) => points.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ');
 
+/** What each svg shows: the layout key of its drawing and its groups. */
+const shown = new WeakMap();
+
 /**
  * Replace the SVG's content with the circuit in one swap (no flicker: the old drawing stays
  * until the new one is complete). `plan` gives each text the animation step that reveals it;
  * `groups` ([{ids, label, kind}]) are drawn inside labelled boxes: expanded composite gates
  * (kind 'composite', whose label collapses them) or a program's statements ('statement').
+ * A drawing of the same layout and groups is kept, and only its numbers are written anew (a big
+ * circuit takes seconds to build and lay out in the browser).
  */
 export function drawCircuit(svg, lay, circuit, plan, groups = []) {
+  const key = `${lay.key}|${JSON.stringify(groups)}`;
+  if (shown.get(svg) === key && svg.querySelector('g.circuit')) {
+    setNumbers(svg, lay);
+    return;
+  }
+  shown.set(svg, key);
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const root = svgEl('g', { class: 'circuit' });
   const wireLayer = svgEl('g', { class: 'wires' });
@@ -133,6 +144,16 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   root.append(groupLayer, wireLayer, boxLayer, labelLayer);
   svg.setAttribute('viewBox', `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`);
   svg.replaceChildren(root);
+}
+
+/** Write a drawing's numbers (constants, wire values and gradients) from `lay`, laid out alike. */
+function setNumbers(svg, lay) {
+  const numbers = [...lay.boxes.filter((b) => b.kind === 'const').map((b) => b.text),
+    ...lay.wires.flatMap((w) => (w.label ? [w.value, w.grad].filter(Boolean) : []))];
+  // In the drawing's order: the boxes' layer, then the labels' (a wire's value, then its gradient).
+  svg.querySelectorAll('g.boxes text.const-label, g.labels text:not(.name)').forEach((t, i) => {
+    if (t.textContent !== numbers[i]) t.textContent = numbers[i];
+  });
 }
 
 /**

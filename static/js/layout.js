@@ -257,13 +257,39 @@ function ontoCircles(lay) {
 }
 
 /**
- * Lay out a circuit; resolves to the positioned model. Small circuits go to ELK (`elk`, an ELK
- * instance), big ones to the linear-time fastLayout.
+ * What the positions of a model depend on: its boxes and their sizes, its wires, their ends and
+ * the sizes of their labels (not the numbers in them, which fit the room kept for any number),
+ * and which texts a wire has, with every text that is not a number (names, shapes; a short
+ * vector's numbers name its heat map). Two models with the same key are laid out alike and
+ * drawn alike but for their numbers: the wires' values and gradients, and the constants'.
+ */
+export function layoutKey(model) {
+  const boxes = model.boxes.map((b) => [b.id, b.kind, b.op, b.w, b.h, b.r, b.kind === 'const' ? '' : b.text,
+    b.sig, model.single.has(b.id)].join(':'));
+  const wires = model.wires.map((w) => [w.id, w.role, w.from, w.to, w.port, w.name, w.label?.w, w.label?.h,
+    !!w.value, !!w.grad, w.tensor && w.value].join(':'));
+  return `${model.output}|${boxes.join(' ')}|${wires.join(' ')}`;
+}
+
+/**
+ * Lay out a circuit; resolves to the positioned model, with its layoutKey as `key`. Small
+ * circuits go to ELK (`elk`, an ELK instance), big ones to the linear-time fastLayout. When
+ * `opts.previous` (an earlier answer of this function) has the same key (only numbers changed:
+ * a comment, spaces, a new value), its positions are kept and only the texts are new.
  */
 export async function layoutCircuit(circuit, elk, opts = {}) {
   const model = buildModel(circuit, opts);
-  if (model.boxes.length > BIG) return ontoCircles(fastLayout(model));
-  return ontoCircles(fromElk(await elk.layout(toElk(model)), model));
+  const key = layoutKey(model);
+  const prev = opts.previous;
+  if (prev?.key === key) {
+    return {
+      ...prev,
+      boxes: model.boxes.map((b, i) => ({ ...b, x: prev.boxes[i].x, y: prev.boxes[i].y })),
+      wires: model.wires.map((w, i) => ({ ...w, points: prev.wires[i].points, label: prev.wires[i].label })),
+    };
+  }
+  const lay = model.boxes.length > BIG ? fastLayout(model) : fromElk(await elk.layout(toElk(model)), model);
+  return { ...ontoCircles(lay), key };
 }
 
 /** True when two {x, y, w, h} boxes overlap by more than `tol` px in both directions. */

@@ -107,11 +107,13 @@ const descend = mountDescend($('descend-panel'), {
   },
 });
 
-/** Page hooks for tests and the benchmark (bench/render.py times `redraw`). */
+/** Page hooks for tests and the benchmark (bench/render.py times `redraw`: a layout and a drawing
+ * from scratch). */
 const hooks = (window.chainrule = { renders: 0, lastRender: null, editor });
 hooks.redraw = async () => {
   const t0 = performance.now();
-  await render();
+  svg.replaceChildren();
+  await render({ fresh: true });
   return performance.now() - t0;
 };
 
@@ -239,14 +241,16 @@ function editValue(id, text) {
 /**
  * Draw the latest answer with the view options of `state`: the one place the circuit is drawn
  * (a new answer, or precision and toggles changed). False when a newer request or drawing began
- * while it was laid out.
+ * while it was laid out. An answer that changes only numbers keeps the layout and the drawing on
+ * show, unless `fresh`.
  */
-async function render() {
+async function render({ fresh = false } = {}) {
   if (!state.answer) return false;
   const { circuit, body } = state.answer;
   const mine = ++state.drawing;
   const t0 = performance.now();
-  const lay = await layoutCircuit(circuit, elk, { precision: state.precision, measure });
+  const previous = fresh ? null : state.drawn?.lay; // its layout is kept when only numbers changed
+  const lay = await layoutCircuit(circuit, elk, { precision: state.precision, measure, previous });
   if (mine !== state.drawing) return false;
   const t1 = performance.now();
   const plan = stepPlan(circuit);

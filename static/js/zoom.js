@@ -1,11 +1,12 @@
 /**
  * Zoom and pan of the circuit inside its scrolling box. The automatic zoom never goes below
  * 100 % (the drawing's 12 px text stays 12 px): a big circuit scrolls and pans instead of
- * shrinking. Buttons, Ctrl+wheel and pinch zoom; dragging the background pans; "fit" shows the
- * whole drawing, however small that makes it (the user asked for it); "auto" (#zoom-reset,
- * pressed while the zoom is automatic) goes back to the automatic zoom. Presentation mode shows
- * the circuit alone, full screen, as large as the screen allows. The page's toolbar (#zoom-in,
- * #zoom-out, #fit, #zoom-reset, #zoom-level, #present) is wired here.
+ * shrinking, and opens on its output's end (the result, where the backward pass starts).
+ * Buttons, Ctrl+wheel and pinch zoom; dragging the background pans; "fit" shows the whole
+ * drawing, however small that makes it (the user asked for it), and zooming out goes as far;
+ * "auto" (#zoom-reset, pressed while the zoom is automatic) goes back to the automatic zoom.
+ * Presentation mode shows the circuit alone, full screen, as large as the screen allows. The
+ * page's toolbar (#zoom-in, #zoom-out, #fit, #zoom-reset, #zoom-level, #present) is wired here.
  *
  *   const z = zoomView(box, svg);
  *   z.update({keep})   after a redraw: keep = same program, so the zoom stays where it was
@@ -15,8 +16,9 @@
 import { $ } from './dom.js';
 
 const MAX_AUTO = 1.6; // small circuits are drawn larger, up to this
-const MIN = 0.1;
+const MIN = 0.1; // zooming out stops here, or where the whole drawing shows if that is smaller
 const MAX = 6;
+const OVERVIEW = 0.25; // below this the lines keep their width on screen, or they would vanish
 
 export function zoomView(box, svg) {
   let manual = null; // a zoom the user chose; null: automatic
@@ -28,12 +30,26 @@ export function zoomView(box, svg) {
     return [box.clientWidth - parseFloat(cs.paddingLeft) * 2, box.clientHeight - parseFloat(cs.paddingTop) * 2];
   };
 
+  /** The zoom at which the whole drawing fits the box. */
+  function whole() {
+    const [w, h] = size();
+    const [rw, rh] = room();
+    return w ? Math.min(rw / w, rh / h) : Infinity;
+  }
+
+  /** `z` within the limits: from MIN (or less, down to the whole drawing) to MAX. */
+  const limit = (z) => Math.min(MAX, Math.max(Math.min(MIN, whole()), z));
+
   function apply(z) {
     const [w, h] = size();
     if (!w) return;
-    current = Math.min(MAX, Math.max(MIN, z));
-    svg.setAttribute('width', String(Math.round(w * current)));
-    svg.setAttribute('height', String(Math.round(h * current)));
+    current = limit(z);
+    // Set only when it changes: the same size set again lays out the whole drawing again.
+    for (const [name, px] of [['width', w], ['height', h]]) {
+      const v = String(Math.round(px * current));
+      if (svg.getAttribute(name) !== v) svg.setAttribute(name, v);
+    }
+    svg.classList.toggle('overview', current < OVERVIEW);
     svg.dataset.zoom = current.toFixed(3);
     $('zoom-level').textContent = `${Math.round(current * 100)} %`;
     $('zoom-reset').setAttribute('aria-pressed', String(manual === null));
@@ -50,7 +66,7 @@ export function zoomView(box, svg) {
     const old = current;
     const sx = (box.scrollLeft + cx) / old;
     const sy = (box.scrollTop + cy) / old;
-    manual = Math.min(MAX, Math.max(MIN, old * f));
+    manual = limit(old * f);
     apply(manual);
     box.scrollLeft = sx * current - cx;
     box.scrollTop = sy * current - cy;
@@ -78,16 +94,21 @@ export function zoomView(box, svg) {
 
   /** The whole drawing in the box, up to `most` times its size. */
   function fit(most = MAX_AUTO) {
-    const [w, h] = size();
-    const [rw, rh] = room();
-    if (!w) return;
-    manual = Math.min(rw / w, rh / h, most);
+    if (!size()[0]) return;
+    manual = Math.min(whole(), most);
     apply(manual);
   }
 
+  /** The automatic zoom, on the output's end of a drawing bigger than the box. */
   function reset() {
     manual = null;
     apply(auto());
+    const arrow = svg.querySelector('g.wire.out .arrow');
+    if (!arrow) return;
+    const a = arrow.getBoundingClientRect();
+    const b = box.getBoundingClientRect();
+    box.scrollLeft = box.scrollWidth;
+    box.scrollTop += (a.top + a.bottom) / 2 - (b.top + b.bottom) / 2;
   }
 
   function present(on) {
@@ -114,7 +135,7 @@ export function zoomView(box, svg) {
   return {
     /** After a redraw. `keep`: only values changed, so neither the zoom nor the scroll moves. */
     update({ keep = false } = {}) {
-      if (!keep && manual === null) apply(auto());
+      if (!keep && manual === null) reset();
       else apply(manual ?? current);
     },
     /** Forget the user's zoom (a new program). */

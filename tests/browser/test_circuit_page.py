@@ -916,6 +916,43 @@ def test_a_40_gate_circuit_keeps_its_layout_when_a_value_moves(page: Page, base_
         assert page.get_attribute("#circuit-svg", "data-zoom") == zoom
 
 
+KEPT_JS = "() => document.querySelector('#circuit-svg g.circuit').kept === true"
+
+
+def test_a_comment_or_a_new_value_keeps_the_drawing_and_changes_only_its_numbers(
+        page: Page, base_url: str) -> None:
+    """An edit that leaves the circuit as it was (a comment, a value) is not laid out and drawn
+    anew: on a big program that takes seconds, and typing would wait for it."""
+    open_page(page, base_url)
+    paste(page, "q = x + y\nf = q * z")
+    # Setting the drawing's size, even to the same number, makes the browser lay it all out again.
+    page.evaluate("""() => {
+      document.querySelector('#circuit-svg g.circuit').kept = true;
+      window.resized = 0;
+      new MutationObserver((records) => { window.resized += records.length; }).observe(
+        document.getElementById('circuit-svg'), {attributeFilter: ['width', 'height', 'viewBox']});
+    }""")
+    n = renders(page)
+    page.keyboard.press("Control+End")
+    page.keyboard.type("  # the output")
+    wait_render(page, n)
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", editor_text(page))
+    assert editor_text(page).endswith("# the output")
+    assert page.evaluate(KEPT_JS), "a comment drew the circuit anew"
+    assert page.evaluate("window.resized") == 0, "a comment resized the drawing"
+    x = input_node(page, "x")
+    before = page.locator(f"text.value[data-node={x}]").text_content()
+    n = renders(page)
+    page.fill("#in-x", "7")
+    wait_render(page, n)
+    expect(page.locator(f"text.value[data-node={x}]")).to_have_text("7.00")
+    assert before != "7.00"
+    assert page.evaluate(KEPT_JS), "a new value drew the circuit anew"
+    page.evaluate("window.chainrule.redraw()")  # the benchmark's: a layout and drawing from scratch
+    assert not page.evaluate(KEPT_JS)
+    assert not page.errors, page.errors
+
+
 def test_a_small_tensor_heat_map_reads_and_nudges_an_element(page: Page, base_url: str) -> None:
     values = {"W": [[1, -2, 3], [0.5, 4, -1]], "x": [2, -1, 0.25]}
     open_page(page, base_url, link("sum(W @ x)", values))
@@ -1176,14 +1213,49 @@ def test_a_drawing_wider_than_its_box_shows_a_shadow_where_it_goes_on(page: Page
     assert not e["overflows"] and e["left"] < 6 and e["right"] < 6, e
     paste(page, " + ".join(f"sigmoid(x * {k}) * y" for k in range(1, 11)))
     assert page.get_attribute("#circuit-svg", "data-zoom") == "1.000"  # text stays 12 px
-    e = edges()
-    assert e["overflows"] and e["right"] > 30 and e["left"] < 6, e
+    e = edges()  # it opens on its output's end: the shadow is on the left
+    assert e["overflows"] and e["right"] < 6 and e["left"] > 30, e
     page.eval_on_selector("#circuit", "box => { box.scrollLeft = box.scrollWidth / 2; }")
     e = edges()
     assert e["right"] > 30 and e["left"] > 30, e
-    page.eval_on_selector("#circuit", "box => { box.scrollLeft = box.scrollWidth; }")
-    e = edges()  # the end in view: its shadow has scrolled away
-    assert e["right"] < 6 and e["left"] > 30, e
+    page.eval_on_selector("#circuit", "box => { box.scrollLeft = 0; }")
+    e = edges()  # the start in view: its shadow has scrolled away
+    assert e["right"] > 30 and e["left"] < 6, e
+
+
+OUTPUT_SHOWN_JS = """() => {
+  const a = document.querySelector('#circuit-svg g.wire.out .arrow').getBoundingClientRect();
+  const b = document.getElementById('circuit').getBoundingClientRect();
+  return a.left >= b.left && a.right <= b.right && a.top >= b.top && a.bottom <= b.bottom;
+}"""
+
+
+def test_fit_shows_a_big_circuit_whole_and_auto_opens_on_its_output(page: Page,
+                                                                      base_url: str) -> None:
+    """A drawing many times wider than its box: the automatic zoom keeps its text at 12 px and
+    opens on the output's end, "fit" shows all of it, and zooming out goes that far, no further."""
+    open_page(page, base_url)
+    paste(page, "\n".join(f"h{i + 1} = h{i} * w + b" for i in range(80)))
+    zoom = lambda: float(page.get_attribute("#circuit-svg", "data-zoom"))  # noqa: E731
+    assert zoom() == 1
+    assert page.evaluate(OUTPUT_SHOWN_JS), "the automatic zoom opens away from the output"
+    page.click("#fit")
+    assert page.evaluate(FIT_JS), "fit shows only part of the drawing"
+    whole = zoom()
+    assert whole < 0.1
+    stroke = lambda: page.eval_on_selector(  # noqa: E731
+        "#circuit-svg .wire-line", "l => getComputedStyle(l).vectorEffect")
+    assert stroke() == "non-scaling-stroke", "so shrunk, the lines would vanish"
+    for _ in range(3):
+        page.click("#zoom-out")
+    assert zoom() == whole
+    page.click("#zoom-in")
+    assert zoom() > whole
+    page.click("#zoom-reset")
+    assert zoom() == 1
+    assert page.evaluate(OUTPUT_SHOWN_JS)
+    assert stroke() == "none"
+    assert not page.errors, page.errors
 
 
 def test_more_decimals_refit_the_automatic_zoom(page: Page, base_url: str) -> None:

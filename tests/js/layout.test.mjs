@@ -169,3 +169,35 @@ test('a gradient is named for what the backward pass differentiates: f, the sum 
   assert.equal(objective(withOutput(2.5, -12, 'f')), 'df·f');
   assert.equal(gradName(withOutput(2.5, -12, 'f'), 'x'), 'dx');
 });
+
+/** An ELK that counts the layouts it runs. */
+const countingElk = () => ({ runs: 0, layout(g) { this.runs++; return elk.layout(g); } });
+
+test('the same circuit with a comment or new values keeps its layout; only the numbers are new', async () => {
+  const counted = countingElk();
+  const first = await layoutCircuit(ADD_MUL, counted);
+  const commented = { ...ADD_MUL, expression: '(x + y) * z  # a note' };
+  const again = await layoutCircuit(commented, counted, { previous: first });
+  assert.equal(counted.runs, 1, 'a comment does not lay the circuit out again');
+  assert.deepEqual(again.boxes, first.boxes);
+  assert.deepEqual(again.wires, first.wires);
+  // x = -3 instead of -2: every number moves, no position does.
+  const moved = { ...ADD_MUL, nodes: ADD_MUL.nodes.map((n) => ({ ...n, value: n.id === 'n0' ? -3 : n.value,
+    grad: n.id === 'n4' ? 1 : n.grad * 2 })) };
+  const lay = await layoutCircuit(moved, counted, { previous: again });
+  assert.equal(counted.runs, 1);
+  assert.equal(lay.wires.find((w) => w.node === 'n0').value, '-3.00');
+  assert.equal(lay.wires.find((w) => w.node === 'n1').grad, '-8.00');
+  assert.deepEqual(lay.boxes.map((b) => [b.x, b.y]), first.boxes.map((b) => [b.x, b.y]));
+  assert.deepEqual(lay.wires.map((w) => [w.points, w.label]), first.wires.map((w) => [w.points, w.label]));
+});
+
+test('a new name, more decimals or another gate lay the circuit out again', async () => {
+  const counted = countingElk();
+  const first = await layoutCircuit(ADD_MUL, counted);
+  const renamed = { ...ADD_MUL, nodes: ADD_MUL.nodes.map((n) => (n.id === 'n2' ? { ...n, name: 'sum_xy' } : n)) };
+  await layoutCircuit(renamed, counted, { previous: first });
+  await layoutCircuit(ADD_MUL, counted, { previous: first, precision: 6 });
+  await layoutCircuit(FORK, counted, { previous: first });
+  assert.equal(counted.runs, 4);
+});
