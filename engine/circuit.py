@@ -53,27 +53,57 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
     return graph
 
 
-_WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+_COMMENT = re.compile(r"#[^\n]*")
+_STATEMENT = re.compile(r"\s*([A-Za-z_]\w*)\s*\+?=(?!=)", re.ASCII)
+_WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*", re.ASCII)
+
+
+def backward_start(text: str) -> int:
+    """Where the text's hand-written backward pass starts, or -1: at a statement assigning
+    (with = or +=) d<name> for a name used before it, or d<a>d<b> (the notes' dfdx, dqdx) for a
+    name b used before it and a the last name assigned (the output) or one assigned from b,
+    when every assignment from there on assigns a d name. The page's check mode decides the same
+    way (static/js/backcheck.js backwardStart; tests/backward_start.json holds both to it)."""
+    src = _COMMENT.sub(lambda m: " " * len(m[0]), text)
+    seen: set[str] = set()
+    reads: dict[str, set[str]] = {}  # each name assigned so far: the names its right side reads
+    last = None
+    start = -1
+
+    def starts(t: str) -> bool:
+        return t[1:] in seen or any(
+            t[k] == "d" and t[k + 1:] in seen and t[1:k] in reads
+            and (t[1:k] == last or t[k + 1:] in reads[t[1:k]]) for k in range(2, len(t) - 1))
+
+    for m in re.finditer(r"[^\n;]+", src):
+        words = _WORD.findall(m[0])
+        target = _STATEMENT.match(m[0])
+        if target:
+            target = target[1]
+            gradient = len(target) > 1 and target[0] == "d"
+            if start >= 0 and not gradient:
+                return -1  # a forward statement follows: not a backward pass
+            if start < 0 and gradient and starts(target):
+                start = m.start() + len(m[0]) - len(m[0].lstrip())
+            if start < 0:
+                reads[target] = set(words[1:])
+                last = target
+        seen.update(words)
+    return start
 
 
 def _backward_pass(program, text: str) -> list[str]:
-    """A warning when the program ends with what reads as a hand-written backward pass: from a
-    line assigning d<name> (or the notes' d<a>d<b>) for names used above it, every assignment
-    assigns a d name. The circuit is then of its last line, which is seldom what was meant."""
-    assigns = [s for s in program.statements if s.kind == "assign"]
-    for k, s in enumerate(assigns):
-        if not all(t.target[0] == "d" for t in assigns[k:]):
-            continue
-        known = set(_WORD.findall(text, 0, s.span[0]))
-        u = s.target[1:]
-        if u in known or any(u[j] == "d" and u[:j] in known and u[j + 1:] in known
-                             for j in range(1, len(u) - 1)):
-            return [f"line {s.line} on reads as a hand-written backward pass ({s.target} = ...), "
-                    f"and this circuit is of its last line, {assigns[-1].target}: check mode "
-                    "(POST /api/backward-check, engine.backward_check) judges a backward pass "
-                    "line by line"]
+    """A warning when the program ends with a hand-written backward pass: the circuit is then of
+    its last line, which is seldom what was meant."""
+    at = backward_start(text)
+    if at < 0:
         return []
-    return []
+    target = _STATEMENT.match(text, at)[1]
+    last = [s for s in program.statements if s.kind == "assign"][-1].target
+    return [f"line {text.count(chr(10), 0, at) + 1} on reads as a hand-written backward pass "
+            f"({target} = ...), and this circuit is of its last line, {last}: check mode "
+            "(POST /api/backward-check, engine.backward_check) judges a backward pass line by "
+            "line"]
 
 
 def _unused(program) -> list[str]:

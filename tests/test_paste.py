@@ -6,8 +6,10 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import json
 import math
 import re
+from pathlib import Path
 
 import micrograd.engine as micrograd
 import numpy as np
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 from notes_code import CHAIN_RULE_CODE, MATRIX_CODE, VECTORS_CODE
 
 from engine import trace
-from engine.circuit import pytorch_str
+from engine.circuit import backward_start, pytorch_str
 from engine.errors import ExpressionError
 from engine.graph import Limits
 from engine.parse import parse, parse_program
@@ -630,10 +632,22 @@ def test_code_ending_in_a_backward_pass_is_drawn_with_a_warning_that_points_to_c
         "engine.backward_check) judges a backward pass line by line") == 1
 
 
+BACKWARD_STARTS = json.loads((Path(__file__).parent / "backward_start.json").read_text())
+
+
+@pytest.mark.parametrize("case", BACKWARD_STARTS, ids=lambda c: c["code"][-24:])
+def test_where_a_backward_pass_starts_is_decided_as_the_page_decides(case):
+    """The table the page's backwardStart is held to too (tests/js/backcheck.test.mjs)."""
+    code, starts = case["code"], case["starts"]
+    assert backward_start(code) == (-1 if starts is None else code.index(starts)), case.get("why")
+
+
 @pytest.mark.parametrize("code", [
     "x = 3\ndx = 2 * x\ny = dx + 1",  # a forward line follows: dx is a variable
     "x = 3\ndelta = 2 * x",  # d + a name used nowhere before
     "x = 3\nd = 2 * x",
+    "# x is the input\ny = 2\ndx = y*3",  # a name in a comment is no variable
+    "a = 1\nb = 2\nc = a*b\ndadb = c*3",  # a is neither the output nor computed from b
 ])
 def test_d_names_in_a_forward_pass_get_no_backward_pass_warning(code):
     assert not [w for w in trace(code).warnings if "backward pass" in w]

@@ -27,8 +27,9 @@ const WORD = /(?<![\w.])[A-Za-z_]\w*/g;
  * Where the backward pass starts in the text, or -1: at a statement assigning (with = or +=)
  * d<name> for a name the text used before it, or d<a>d<b> (the notes' dfdx, dqdx) for a name b
  * used before it and a the last name assigned (the output) or one assigned from b, when every
- * assignment from there on assigns a d name. The server (engine/backcheck.py) decides the same
- * way and judges the rest; this only says when to ask it.
+ * assignment from there on assigns a d name. The server decides the same way (engine/circuit.py
+ * backward_start, held to one table with this: tests/backward_start.json) and judges the rest
+ * (engine/backcheck.py); this only says when to ask it.
  */
 export function backwardStart(text) {
   // Comments become spaces, so offsets stay those of the text.

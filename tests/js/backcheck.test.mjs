@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -6,6 +7,15 @@ import {
 } from '../../static/js/backcheck.js';
 
 const hasBackwardPass = (text) => backwardStart(text) >= 0;
+
+// the table the server's rule (engine/circuit.py backward_start) is held to too
+const STARTS = JSON.parse(readFileSync(new URL('../backward_start.json', import.meta.url), 'utf8'));
+
+test('where a backward pass starts is decided as the server decides', () => {
+  for (const { code, starts, why } of STARTS) {
+    assert.equal(backwardStart(code), starts === null ? -1 : code.indexOf(starts), why ?? code);
+  }
+});
 
 const STAGED = `x = 3 # example values
 y = -4
