@@ -77,9 +77,6 @@ def trace(args: argparse.Namespace) -> int:
     return 0
 
 
-_TRAIN_OPTIONS = ("dataset", "hidden", "activation", "init", "lr", "reg", "batch", "epochs", "seed")
-
-
 def train(args: argparse.Namespace) -> int:
     """Train a classifier on one of the lab's data sets, printing progress as it goes."""
     from pydantic import ValidationError
@@ -88,8 +85,9 @@ def train(args: argparse.Namespace) -> int:
     from engine.labs.training import train as run
 
     try:  # the API's bounds: what POST /api/labs/train refuses, the command refuses
-        request = TrainRequest(**{name: getattr(args, name) for name in _TRAIN_OPTIONS},
-                               bias=not args.no_bias)
+        options = {name: getattr(args, name) for name in TrainRequest.model_fields
+                   if name != "bias"}  # an option of the same name each, but --no-bias
+        request = TrainRequest(**options, bias=not args.no_bias)
     except ValidationError as err:
         problem = err.errors()[0]
         name = "".join(map(str, problem["loc"]))
