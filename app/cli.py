@@ -24,24 +24,18 @@ def _number(x: np.ndarray | float | None) -> str:
     return np.array2string(arr, precision=6, suppress_small=True)
 
 
-def _has_null(value: object) -> bool:
-    return value is None or isinstance(value, list) and any(map(_has_null, value))
-
-
 def _values(args: argparse.Namespace) -> dict[str, object]:
-    """The name=value arguments as values; a badly written one is a usage error (exit 2)."""
+    """The name=value arguments as values; one that is not JSON is a usage error (exit 2). JSON
+    that is no number or list of numbers (null, "a") is the engine's to refuse."""
     values: dict[str, object] = {}
     for pair in args.values:
         name, sep, text = pair.partition("=")
         if not sep or not name.strip():
             args.usage.error(f"{pair!r}: write a value as name=number, e.g. x=-2")
         try:
-            value = json.loads(text)  # a number or a JSON list; never eval
+            values[name.strip()] = json.loads(text)  # a number or a JSON list; never eval
         except json.JSONDecodeError:
-            value = None
-        if _has_null(value):
             args.usage.error(f"{pair!r}: the value must be a number or a list like [1, 2]")
-        values[name.strip()] = value
     return values
 
 
@@ -83,9 +77,6 @@ def trace(args: argparse.Namespace) -> int:
     return 0
 
 
-_TRAIN_OPTIONS = ("dataset", "hidden", "activation", "init", "lr", "reg", "batch", "epochs", "seed")
-
-
 def train(args: argparse.Namespace) -> int:
     """Train a classifier on one of the lab's data sets, printing progress as it goes."""
     from pydantic import ValidationError
@@ -94,8 +85,9 @@ def train(args: argparse.Namespace) -> int:
     from engine.labs.training import train as run
 
     try:  # the API's bounds: what POST /api/labs/train refuses, the command refuses
-        request = TrainRequest(**{name: getattr(args, name) for name in _TRAIN_OPTIONS},
-                               bias=not args.no_bias)
+        options = {name: getattr(args, name) for name in TrainRequest.model_fields
+                   if name != "bias"}  # an option of the same name each, but --no-bias
+        request = TrainRequest(**options, bias=not args.no_bias)
     except ValidationError as err:
         problem = err.errors()[0]
         name = "".join(map(str, problem["loc"]))

@@ -93,7 +93,7 @@ _EXPECTED = {"int_type": "a number", "float_type": "a number", "list_type": "a l
 
 def _kind(error: dict) -> bool:
     """The error refuses the value for its kind (a string where a number goes), not for a bound
-    or a missing field: a member of a union the value was not meant as."""
+    or a missing field."""
     return error["type"].endswith("_type") or error["type"] == "none_required"
 
 
@@ -104,15 +104,25 @@ def _lead(errors: list[dict]) -> str:
     the members expect."""
     places = {tuple(e["loc"]) for e in errors}
 
-    def where(error: dict) -> str:  # without the names of the union's members (Randn, float)
+    def tags(loc: list) -> set[int]:  # where the loc names a union's member (Randn, float)
+        return {i for i, part in enumerate(loc)
+                if isinstance(part, str) and 0 < i and tuple(loc[:i]) in places}
+
+    def where(error: dict) -> str:
         loc = error["loc"]
-        return ".".join(str(part) for i, part in enumerate(loc) if not (
-            isinstance(part, str) and 0 < i and tuple(loc[:i]) in places)) or "request"
+        return ".".join(str(part) for i, part in enumerate(loc)
+                        if i not in tags(loc)) or "request"
 
     def depth(error: dict) -> int:
         return sum(isinstance(part, int) for part in error["loc"])
 
-    meant = [e for e in errors if not _kind(e)]
+    def refused(error: dict) -> bool:
+        """By a member the value was not meant as: for its kind, at the member itself. An error
+        inside a member (a Randn's shape or seed) is of the member the value was meant as."""
+        loc = error["loc"]
+        return _kind(error) and not any(i < len(loc) - 1 for i in tags(loc))
+
+    meant = [e for e in errors if not refused(e)]
     if meant:
         first = max(meant, key=lambda e: (depth(e), e["type"] == "value_error"))
         return f"{where(first)}: {first['msg'].removeprefix('Value error, ')}"

@@ -309,6 +309,10 @@ def test_circuit_schema_mismatch_is_422(client, payload):
                                     "to 0 (and 3 more)"),
     ({"randn": [0]}, "body.values.x.randn.0: Input should be greater than 0 (and 3 more)"),
     ({"randn": [2], "sed": 1}, "body.values.x.sed: Extra inputs are not permitted (and 3 more)"),
+    # ... also when the mistake inside it is one of kind (a string for the shape or the seed)
+    ({"randn": "a"}, "body.values.x.randn: Input should be a valid list (and 3 more)"),
+    ({"randn": [2], "seed": "a"}, "body.values.x.seed: Input should be a valid integer "
+                                  "(and 3 more)"),
     # of no member's kind: what a value may be, at the element that is not one
     ("3", "body.values.x: expected a number or a list of numbers (and 3 more)"),
     (True, "body.values.x: expected a number or a list of numbers (and 3 more)"),

@@ -87,8 +87,6 @@ def test_trace_bad_program_points_at_its_line(capsys) -> None:
     ("x", "'x': write a value as name=number, e.g. x=-2"),
     ("=3", "'=3': write a value as name=number, e.g. x=-2"),
     ("x=two", "'x=two': the value must be a number or a list like [1, 2]"),
-    ("x=null", "'x=null': the value must be a number or a list like [1, 2]"),
-    ("x=[1, null]", "'x=[1, null]': the value must be a number or a list like [1, 2]"),
 ])
 def test_trace_bad_value_is_a_usage_error(capsys, pair, error) -> None:
     # exit 2 like every other usage or input error (an expression error is 2 too)
@@ -97,6 +95,19 @@ def test_trace_bad_value_is_a_usage_error(capsys, pair, error) -> None:
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: chainrule trace") and f"chainrule trace: error: {error}\n" in err
+
+
+@pytest.mark.parametrize(("pair", "error"), [
+    ("x=null", "x: expected a number or a list of numbers, got None"),
+    ("x=[1, null]", "x[1]: expected a number, got None"),
+    ('x=[1, "a"]', "x[1]: expected a number, got 'a'"),
+    ("x=[[1, 2], [3]]", "x: expected a number or a rectangular list of numbers (every row the "
+                        "same length)"),
+])
+def test_trace_value_the_engine_refuses_is_named_with_its_element(capsys, pair, error) -> None:
+    # JSON that is no number or list of numbers: the engine's error, the element it names
+    assert main(["trace", "sum(x)", pair]) == 2
+    assert capsys.readouterr().err == f"error: {error}\n"
 
 
 def test_trace_without_arguments_asks_for_the_expression_only(capsys) -> None:
