@@ -1130,15 +1130,38 @@ def test_a_picked_elements_gradient_added_into_the_wrong_element_is_wrong_at_its
     assert backward_check(code)["first_wrong"] == line_of(code, "dw[0] += 1.0")
 
 
-@pytest.mark.parametrize(("new", "fragment", "message"), [
-    ("dw[2] = dpick8", "dw[2]", "an element of a gradient is added to, with +="),
-    ("dw[5] += dpick8", "dw[5] += dpick8", "dw[5] is no element of dw"),
-    ("dw[2.5] += dpick8", "2.5", "an index must be a whole-number literal"),
-    ("dw[x] += dpick8", "x", "an index must be a whole-number literal"),
+@pytest.mark.parametrize(("new", "fragment", "message", "hint"), [
+    ("dw[2] = dpick8", "dw[2]", "an element of a gradient is added to, with +=",
+     "start dw = np.zeros_like(w) and add into it: dw[2] += ..."),
+    ("dw[5] += dpick8", "dw[5] += dpick8", "dw[5] is out of range: dw has w's shape 3",
+     "an index counts from 0 along each axis, or from -1 back from its end"),
+    ("dw[1, 0] += dpick8", "dw[1, 0] += dpick8", "dw[1, 0] is out of range: dw has w's shape 3",
+     "an index counts from 0 along each axis, or from -1 back from its end"),
+    # x has shape 2: dpick8 * x is two numbers, added into the one number dw[2]
+    ("dw[2] += dpick8 * x", "dw[2] += dpick8 * x",
+     "dw[2] is a scalar, but the right side has shape 2", "dw has w's shape 3"),
+    ("dw[2.5] += dpick8", "2.5", "an index must be a whole-number literal, like 0 or -1",
+     "write dw[0] += ..."),
+    ("dw[x] += dpick8", "x", "an index must be a whole-number literal, like 0 or -1",
+     "write dw[0] += ..."),
+    # an element of a forward variable, in the backward pass and in the forward pass
+    ("dw[2] += dpick8\nx[0] = 3", "x", "'x' is a forward variable: the backward pass assigns "
+     "only gradients d<name>", None),
+    ("dw[2] += dpick8\nx[0] += 3", "x", "'x[0] +=' changes a forward variable: give each stage "
+     "its own name", None),
 ])
-def test_an_elements_gradient_written_otherwise_is_refused_where_it_is(new, fragment, message):
+def test_an_elements_gradient_written_otherwise_is_refused_where_it_is(new, fragment, message,
+                                                                       hint):
     e = raises_at(changed(NEURON_STAGED, "dw[2] += dpick8", new), fragment)
-    assert e.message.startswith(message), e.message
+    assert (e.message, e.hint) == (message, hint)
+
+
+def test_an_element_assigned_in_the_forward_pass_is_refused_as_no_gradient_of_it():
+    code = changed(NEURON_STAGED, "pick1 = w[0]  ", "w[0] = 1.0\npick1 = w[0]")
+    e = raises_at(code, "w[0]")
+    assert (e.message, e.hint) == ("w[0] = ... assigns one element: each line of the forward "
+                                   "pass assigns a whole variable",
+                                   "write w whole, as w = np.array([...])")
 
 
 def test_a_wrong_gradient_of_a_picked_element_is_explained_not_a_server_error(client):
