@@ -1057,20 +1057,41 @@ GAPS = {
 
 def staged_code_gaps(c: Circuit) -> list[str]:
     """c's staged code (forward and backward) is judged right line by line, with the engine's
-    gradients; or, where it writes something of GAPS, refused with a position: those gaps."""
-    source = c.code()["source"]
+    gradients; or, where it writes something of GAPS, refused at one: those gaps."""
+    return source_gaps(c.code()["source"], c.gradients)
+
+
+def source_gaps(source: str, gradients: dict) -> list[str]:
     gaps = [why for pattern, why in GAPS.items() if re.search(pattern, source, re.M)]
     if gaps:
         with pytest.raises(ExpressionError) as e:
             backward_check(source)
-        assert e.value.start is not None
+        start, end = e.value.start, e.value.end
+        assert start is not None, e.value
+        # the refusal is at a gap: its span covers, or starts within, text of a pattern found
+        at = [m.span() for pattern in GAPS for m in re.finditer(pattern, source, re.M)]
+        assert any(start <= a < max(end, start + 1) or a <= start < b for a, b in at), (
+            e.value, source[start:end], source)
         return gaps
     r = backward_check(source)
     assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (source, r["lines"])
-    for name, g in c.gradients.items():
+    for name, g in gradients.items():
         if g is not None:
             np.testing.assert_allclose(r["gradients"][name]["got"], g, rtol=1e-9, atol=1e-12)
     return []
+
+
+def test_a_gap_refused_elsewhere_than_at_the_gap_does_not_pass_as_the_gap():
+    """abs's staged code writes np.sign (a gap): refused there, it passes as that gap; a mistake
+    above it, refused first, is no gap and fails the case."""
+    g = Graph()
+    g.gate("sum", (g.gate("abs", (g.input("a0", [1.0, -2.0]),)),))
+    c = Circuit("", g, {})
+    source = c.code()["source"]
+    assert source_gaps(source, c.gradients) == [GAPS[r"np\.sign\("]]
+    broken = changed(source, "# forward pass\n", "# forward pass\nq = a0 +* 1\n")
+    with pytest.raises(AssertionError):
+        source_gaps(broken, c.gradients)
 
 
 @pytest.mark.parametrize("expand", [False, True])
