@@ -86,10 +86,6 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
         if kind[first] == "name" and kind[at] == "[":
             index, at = _target_index(toks, at)
         op = kind[at]
-        if index is not None and op != "+=":
-            raise ExpressionError("an element of a gradient is added to, with +=", starts[first],
-                                  ends[at - 1], hint=f"start {text[first]} = np.zeros_like(...) "
-                                  f"and add into it: {code[starts[first]:ends[at - 1]]} += ...")
         if kind[first] == "name" and op == "==":  # dq == ..., most likely meant as dq = ...
             raise _equality(toks[first + 1], text[first])
         if kind[first] != "name" or (op != "=" and op not in AUGMENTED):
@@ -208,6 +204,12 @@ def _dname(name: str, known) -> bool:
     return name[0] == "d" and (name[1:] in known or bool(_pairs(name, known)))
 
 
+def _target(code: str, st: Statement) -> tuple[str, tuple[int, int]]:
+    """The text a statement assigns, with its index (dw[2]), and its span."""
+    text = code[st.target_span[0]:st.rhs_span[0]].rstrip().removesuffix(st.op).rstrip()
+    return text, (st.target_span[0], st.target_span[0] + len(text))
+
+
 def _reads(st: Statement) -> dict[str, tuple[int, int]]:
     """Names the right side reads, each with the span of its first use."""
     names: dict[str, tuple[int, int]] = {}
@@ -321,6 +323,12 @@ class _Check:
         self.free: dict[str, tuple[int, int]] = {}  # inputs read but never assigned: first use
         for st in statements:
             if not self.backward and st.op == "=" and not self._starts_backward(st, assigned):
+                if st.index is not None:
+                    text, span = _target(self.code, st)
+                    raise ExpressionError(f"{text} = ... assigns one element: each line of the "
+                                          "forward pass assigns a whole variable", *span,
+                                          hint=f"write {st.target} whole, as {st.target} = "
+                                          "np.array([...])")
                 if st.target in assigned:
                     raise ExpressionError(
                         f"'{st.target}' is assigned twice in the forward pass", *st.target_span,
@@ -352,8 +360,8 @@ class _Check:
             u = st.target[1:]
             if st.target in known or not _dname(st.target, known):
                 if st.target in known and st.op == "+=":
-                    what = (f"'{st.target} +=' changes a forward variable: give each stage "
-                            "its own name")
+                    what = (f"'{_target(self.code, st)[0]} +=' changes a forward variable: "
+                            "give each stage its own name")
                 elif st.target in known:
                     what = (f"'{st.target}' is a forward variable: the backward pass assigns "
                             "only gradients d<name>")
@@ -365,6 +373,12 @@ class _Check:
                             "assigns d<name> for a variable of the forward pass")
                 raise ExpressionError(what, *st.target_span, hint=None if st.target in known
                                       else self._suggest(st.target))
+            if st.index is not None and st.op != "+=":
+                text, span = _target(self.code, st)
+                raise ExpressionError("an element of a gradient is added to, with +=", *span,
+                                      hint=f"start {st.target} = np.zeros_like("
+                                      f"{u if u in known else '...'}) and add into it: "
+                                      f"{text} += ...")
             for name, span in _reads(st).items():
                 if name in known or _dname(name, known):
                     continue
@@ -840,13 +854,20 @@ class _Check:
             return value
         u = st.target[1:]
         full = np.zeros_like(self.env[u], dtype=float)
+        where, shape = _target(self.code, st)[0], shape_text(self.env[u])
+        try:
+            part = full[st.index]
+        except IndexError:
+            raise ExpressionError(f"{where} is out of range: d{u} has {u}'s shape {shape}",
+                                  *st.span, hint="an index counts from 0 along each axis, or "
+                                  "from -1 back from its end") from None
         try:
             full[st.index] += value
-        except (IndexError, ValueError):
-            where = self.code[st.target_span[0]:st.rhs_span[0]].rstrip(" +=")
-            raise ExpressionError(
-                f"{where} is no element of d{u}, or {shape_text(value)} does not fit in it: d{u} "
-                f"has {u}'s shape {shape_text(self.env[u])}", *st.span) from None
+        except ValueError:
+            what = "a scalar" if np.ndim(part) == 0 else f"of shape {shape_text(part)}"
+            raise ExpressionError(f"{where} is {what}, but the right side has shape "
+                                  f"{shape_text(value)}", *st.span,
+                                  hint=f"d{u} has {u}'s shape {shape}") from None
         return full
 
     def _entry(self, st: Statement, var: str, of: list[str], after, expected,

@@ -105,13 +105,32 @@ def _parameters(params) -> list[str]:
 
 
 def _check_settings(lr: float, steps: int, tol: float) -> None:
-    if not (_number(lr) and math.isfinite(lr) and lr > 0):
-        raise ExpressionError(f"the learning rate must be a positive number, not {lr!r}")
+    if not (_finite(lr) and lr > 0):
+        raise ExpressionError(f"the learning rate must be a positive number, not {_shown(lr)}")
     if not (_number(steps) and isinstance(steps, int) and 0 <= steps <= MAX_STEPS):
         raise ExpressionError(f"steps must be a whole number from 0 to {MAX_STEPS:,}")
-    if not (_number(tol) and math.isfinite(tol) and tol >= 0):
-        raise ExpressionError(f"tol must be a number >= 0, not {tol!r}")
+    if not (_finite(tol) and tol >= 0):
+        raise ExpressionError(f"tol must be a number >= 0, not {_shown(tol)}")
 
 
 def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _too_large(x) -> bool:
+    """An integer no float can hold, such as 10**400 (math.isfinite raises on it)."""
+    if not isinstance(x, int):
+        return False
+    try:
+        float(x)
+    except OverflowError:
+        return True
+    return False
+
+
+def _finite(x) -> bool:
+    return _number(x) and not _too_large(x) and math.isfinite(x)
+
+
+def _shown(x) -> str:
+    return "an integer too large for a float (past ±1.8e308)" if _too_large(x) else repr(x)

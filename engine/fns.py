@@ -259,6 +259,15 @@ def _comparison(op: str, on_values: Callable) -> Callable:
     return fn
 
 
+def tie(a, b):
+    """Whether a equals b, as (a >= b) * (a <= b): the language has no ==, so staged code that
+    writes this reads back in check mode. Written down, the LaTeX is the indicator 1(a = b)."""
+    if isinstance(a, Sym) or isinstance(b, Sym):
+        c = _compare(a, b, ">=") * _compare(a, b, "<=")
+        return Sym(c.py, _compare(a, b, "==").tex, c.prec, texprec=ATOM)
+    return (a >= b) * (a <= b)
+
+
 greater = _comparison(">", operator.gt)
 less = _comparison("<", operator.lt)
 greater_equal = _comparison(">=", operator.ge)

@@ -156,10 +156,9 @@ def _expand_div(g, xs, attrs, span):
 
 
 def _tie(a, b):
-    """Share of the gradient that max(a, b) sends to a: 1 if a wins, 0 if it loses, 1/2 on a tie.
-    The tie is written (a >= b) * (a <= b), as the language writes a == b, so that the staged
-    code reads back in check mode."""
-    return (a > b) + 0.5 * (a >= b) * (a <= b)
+    """Share of the gradient that max(a, b) sends to a: 1 if a wins, 0 if it loses, 1/2 on a tie
+    (m.tie: shown as a = b, written as the language reads it)."""
+    return (a > b) + 0.5 * m.tie(a, b)
 
 
 def _tied(a, b) -> bool:

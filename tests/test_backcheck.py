@@ -1057,20 +1057,41 @@ GAPS = {
 
 def staged_code_gaps(c: Circuit) -> list[str]:
     """c's staged code (forward and backward) is judged right line by line, with the engine's
-    gradients; or, where it writes something of GAPS, refused with a position: those gaps."""
-    source = c.code()["source"]
+    gradients; or, where it writes something of GAPS, refused at one: those gaps."""
+    return source_gaps(c.code()["source"], c.gradients)
+
+
+def source_gaps(source: str, gradients: dict) -> list[str]:
     gaps = [why for pattern, why in GAPS.items() if re.search(pattern, source, re.M)]
     if gaps:
         with pytest.raises(ExpressionError) as e:
             backward_check(source)
-        assert e.value.start is not None
+        start, end = e.value.start, e.value.end
+        assert start is not None, e.value
+        # the refusal is at a gap: its span covers, or starts within, text of a pattern found
+        at = [m.span() for pattern in GAPS for m in re.finditer(pattern, source, re.M)]
+        assert any(start <= a < max(end, start + 1) or a <= start < b for a, b in at), (
+            e.value, source[start:end], source)
         return gaps
     r = backward_check(source)
     assert r["passed"] and all(e["status"] == "ok" for e in r["lines"]), (source, r["lines"])
-    for name, g in c.gradients.items():
+    for name, g in gradients.items():
         if g is not None:
             np.testing.assert_allclose(r["gradients"][name]["got"], g, rtol=1e-9, atol=1e-12)
     return []
+
+
+def test_a_gap_refused_elsewhere_than_at_the_gap_does_not_pass_as_the_gap():
+    """abs's staged code writes np.sign (a gap): refused there, it passes as that gap; a mistake
+    above it, refused first, is no gap and fails the case."""
+    g = Graph()
+    g.gate("sum", (g.gate("abs", (g.input("a0", [1.0, -2.0]),)),))
+    c = Circuit("", g, {})
+    source = c.code()["source"]
+    assert source_gaps(source, c.gradients) == [GAPS[r"np\.sign\("]]
+    broken = changed(source, "# forward pass\n", "# forward pass\nq = a0 +* 1\n")
+    with pytest.raises(AssertionError):
+        source_gaps(broken, c.gradients)
 
 
 @pytest.mark.parametrize("expand", [False, True])
@@ -1130,15 +1151,38 @@ def test_a_picked_elements_gradient_added_into_the_wrong_element_is_wrong_at_its
     assert backward_check(code)["first_wrong"] == line_of(code, "dw[0] += 1.0")
 
 
-@pytest.mark.parametrize(("new", "fragment", "message"), [
-    ("dw[2] = dpick8", "dw[2]", "an element of a gradient is added to, with +="),
-    ("dw[5] += dpick8", "dw[5] += dpick8", "dw[5] is no element of dw"),
-    ("dw[2.5] += dpick8", "2.5", "an index must be a whole-number literal"),
-    ("dw[x] += dpick8", "x", "an index must be a whole-number literal"),
+@pytest.mark.parametrize(("new", "fragment", "message", "hint"), [
+    ("dw[2] = dpick8", "dw[2]", "an element of a gradient is added to, with +=",
+     "start dw = np.zeros_like(w) and add into it: dw[2] += ..."),
+    ("dw[5] += dpick8", "dw[5] += dpick8", "dw[5] is out of range: dw has w's shape 3",
+     "an index counts from 0 along each axis, or from -1 back from its end"),
+    ("dw[1, 0] += dpick8", "dw[1, 0] += dpick8", "dw[1, 0] is out of range: dw has w's shape 3",
+     "an index counts from 0 along each axis, or from -1 back from its end"),
+    # x has shape 2: dpick8 * x is two numbers, added into the one number dw[2]
+    ("dw[2] += dpick8 * x", "dw[2] += dpick8 * x",
+     "dw[2] is a scalar, but the right side has shape 2", "dw has w's shape 3"),
+    ("dw[2.5] += dpick8", "2.5", "an index must be a whole-number literal, like 0 or -1",
+     "write dw[0] += ..."),
+    ("dw[x] += dpick8", "x", "an index must be a whole-number literal, like 0 or -1",
+     "write dw[0] += ..."),
+    # an element of a forward variable, in the backward pass and in the forward pass
+    ("dw[2] += dpick8\nx[0] = 3", "x", "'x' is a forward variable: the backward pass assigns "
+     "only gradients d<name>", None),
+    ("dw[2] += dpick8\nx[0] += 3", "x", "'x[0] +=' changes a forward variable: give each stage "
+     "its own name", None),
 ])
-def test_an_elements_gradient_written_otherwise_is_refused_where_it_is(new, fragment, message):
+def test_an_elements_gradient_written_otherwise_is_refused_where_it_is(new, fragment, message,
+                                                                       hint):
     e = raises_at(changed(NEURON_STAGED, "dw[2] += dpick8", new), fragment)
-    assert e.message.startswith(message), e.message
+    assert (e.message, e.hint) == (message, hint)
+
+
+def test_an_element_assigned_in_the_forward_pass_is_refused_as_no_gradient_of_it():
+    code = changed(NEURON_STAGED, "pick1 = w[0]  ", "w[0] = 1.0\npick1 = w[0]")
+    e = raises_at(code, "w[0]")
+    assert (e.message, e.hint) == ("w[0] = ... assigns one element: each line of the forward "
+                                   "pass assigns a whole variable",
+                                   "write w whole, as w = np.array([...])")
 
 
 def test_a_wrong_gradient_of_a_picked_element_is_explained_not_a_server_error(client):

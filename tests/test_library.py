@@ -67,6 +67,22 @@ def test_public_functions_refuse_arguments_of_the_wrong_type_clearly(call, messa
     assert err.value.message.startswith(message), err.value.message
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"lr": 10**400}, "the learning rate must be a positive number, not an integer too "
+                      "large for a float (past ±1.8e308)"),
+    ({"lr": -10**5000}, "the learning rate must be a positive number, not an integer too "
+                        "large for a float (past ±1.8e308)"),
+    ({"tol": 10**400}, "tol must be a number >= 0, not an integer too large for a "
+                       "float (past ±1.8e308)"),
+    ({"lr": float("inf")}, "the learning rate must be a positive number, not inf"),
+])
+def test_descent_refuses_a_setting_too_large_for_a_float_clearly(setting, message):
+    """An integer beyond the largest float (10**400) is no float a step can be taken with."""
+    with pytest.raises(ExpressionError) as err:
+        descent("x * x", {"x": 1.0}, ["x"], **setting)
+    assert err.value.message == message
+
+
 def test_descent_errors_say_where_in_the_text():
     with pytest.raises(ExpressionError) as err:
         descent("y = 1\nf = a * [1, 2]", {"a": 1}, ["a"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import trace
+from engine import backward_check, trace
 from engine.circuit import Circuit
 from engine.graph import Graph
 from engine.ops import GATES, unbroadcast
@@ -200,6 +200,19 @@ def test_a_comparisons_formula_is_the_indicator_and_its_derivative_0():
     assert GATES["gt"].formula == (r"\frac{\partial}{\partial a}\mathbb{1}(a > b) = 0,\quad "
                                    r"\frac{\partial}{\partial b}\mathbb{1}(a > b) = 0")
     assert [GATES[op].label for op in ("gt", "lt", "ge", "le")] == [">", "<", "≥", "≤"]
+
+
+def test_max_and_mins_formula_writes_a_tie_as_an_equality_and_the_code_as_check_mode_reads():
+    """The tie share is stated once: shown as 1(a = b), written in the staged code as
+    (a >= b) * (a <= b), which check mode reads (the language has no ==)."""
+    tie = r"\mathbb{1}(a > b)+0.5\,\mathbb{1}(a = b)"
+    assert GATES["max"].formula == (
+        r"\frac{\partial}{\partial a}\max(a, b) = " + tie + r",\quad "
+        r"\frac{\partial}{\partial b}\max(a, b) = \mathbb{1}(b > a)+0.5\,\mathbb{1}(b = a)")
+    assert GATES["min"].formula.endswith(r"\min(a, b) = " + tie)
+    source = trace("f = max(a, b)", {"a": 2.0, "b": 2.0}).code()["source"]
+    assert "da = ((a > b) + 0.5 * ((a >= b) * (a <= b))) * df" in source
+    assert backward_check(source)["passed"]
 
 
 # --- numerical stability --------------------------------------------------------------------
