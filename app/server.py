@@ -13,7 +13,8 @@ from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.problems import MEDIA_TYPE, problem
+from app.problems import busy, problem
+from app.responses import StrictJSONResponse
 from app.settings import Settings
 
 LINGER = 2.0  # seconds a refused connection stays open to drain what its client still sends
@@ -24,11 +25,12 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def _problem(status: int, detail: str) -> bytes:
-    """The whole response: the problem document the app would send, then the connection closes."""
-    body = problem(status, detail).body
-    return (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: {MEDIA_TYPE}\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+def _bytes(answer: StrictJSONResponse) -> bytes:
+    """The whole response: the app's problem document and its headers; the connection closes."""
+    status = answer.status_code
+    head = "".join(f"{k.decode()}: {v.decode()}\r\n" for k, v in answer.raw_headers)
+    return (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n{head}connection: close\r\n\r\n"
+            ).encode() + answer.body
 
 
 class Protocol(HttpToolsProtocol):
@@ -43,7 +45,7 @@ class Protocol(HttpToolsProtocol):
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > settings().max_connections:
-            self._refuse(503, "The server has too many open connections; try again.")
+            self._refuse(busy("too many connections are open"))
             return
         self._arm()
 
@@ -67,14 +69,14 @@ class Protocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        self._refuse(400, msg)
+        self._refuse(problem(400, msg))
 
-    def _refuse(self, status: int, detail: str) -> None:
+    def _refuse(self, answer: StrictJSONResponse) -> None:
         """Send the problem, then close gently: stop writing at once, drop whatever the client
         still sends, and close when it does or after LINGER seconds. Closing with its bytes
         unread would reset the connection, and a client can lose the answer before reading it."""
         self._disarm()
-        self.transport.write(_problem(status, detail))
+        self.transport.write(_bytes(answer))
         self.transport.write_eof()
         self._closing = self.loop.call_later(LINGER, self.transport.close)
 
@@ -91,4 +93,5 @@ class Protocol(HttpToolsProtocol):
         self._deadline = None
         if not self.transport.is_closing() and (self.cycle is None
                                                 or self.cycle.response_complete):
-            self._refuse(408, f"No request headers within {settings().header_timeout:g} s.")
+            limit = settings().header_timeout
+            self._refuse(problem(408, f"No request headers within {limit:g} s."))

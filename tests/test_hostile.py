@@ -259,6 +259,7 @@ def test_an_idle_connection_is_closed(server):
 
 
 def test_past_the_connection_cap_a_new_connection_gets_503(server):
+    """The server's busy problem, which a page may ask again after a moment."""
     socks = [socket.create_connection(("127.0.0.1", server.port), timeout=30)
              for _ in range(MAX_CONNECTIONS + 5)]
     try:
@@ -266,6 +267,12 @@ def test_past_the_connection_cap_a_new_connection_gets_503(server):
         for s in socks:
             data = s.recv(4096)
             answers.append(data.split(b" ", 2)[1] if data else b"closed")
+            if answers[-1] == b"503":
+                while more := s.recv(4096):  # the whole answer: the server closes after it
+                    data += more
+                head, body = data.split(b"\r\n\r\n", 1)
+                assert b"\r\nretry-after: 1\r\n" in head
+                assert json.loads(body)["type"] == "urn:chainrule:problem:busy"
         assert answers.count(b"503") >= 5 and set(answers) <= {b"503", b"408"}
     finally:
         for s in socks:

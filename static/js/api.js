@@ -22,6 +22,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The problem type of the server's "busy, try again in a moment" (app/problems.py). */
+const BUSY = 'urn:chainrule:problem:busy';
+
 async function call(method, path, body, signal) {
   let res;
   try {
@@ -53,7 +56,11 @@ function unreachable(err, path) {
 /** The error of a request the server refused: its problem document (whatever of it there is). */
 function refused(res, data, path) {
   const problem = data && typeof data === 'object' ? data : {};
-  const busy = [502, 503, 504].includes(res.status); // overloaded, or not there (behind a proxy)
+  // Worth asking again: the server said it is busy, or a 502/503/504 came without a problem
+  // document (a proxy in front of a server overloaded or not there). A 503 that names another
+  // problem (the time limit, a worker lost) would come back the same: it is shown as it is.
+  const proxied = !res.headers.get('content-type')?.startsWith('application/problem+json');
+  const busy = problem.type === BUSY || (proxied && [502, 503, 504].includes(res.status));
   const said = { title: `HTTP ${res.status}`, detail: `The server answered ${res.status} to ${path}.` };
   if (busy) Object.assign(said, { title: 'Server busy', detail: 'The server is too busy to answer just now.' });
   return new ApiError({

@@ -48,10 +48,7 @@ const editor = createEditor($('editor'), {
     syncInputs();
     schedule(350);
   },
-  onRun: () => {
-    clearTimeout(state.timer);
-    refresh();
-  },
+  onRun: () => refresh(),
 });
 // Check mode: a program ending with a hand-written backward pass is judged line by line.
 const checker = createChecker({
@@ -102,8 +99,7 @@ const descend = mountDescend($('descend-panel'), {
       if (same && first.text === null) delete state.values[name]; // no override again
       else setInput(name, v, same ? first.text : asCode(v, lit?.text), 0);
     }
-    clearTimeout(state.timer); // drawn at once, and the promise says when
-    return refresh();
+    return refresh(); // drawn at once, and the promise says when
   },
 });
 
@@ -123,6 +119,8 @@ const measure = labelMeasure();
 
 /** Ask for the circuit of the current state, store the answer and draw it; stale answers are dropped. */
 async function refresh() {
+  clearTimeout(state.timer); // this request is for the latest state: one pending is not needed
+  state.timer = null;
   const mine = ++state.seq;
   state.drawing++; // a drawing of an earlier answer still being laid out is out of date now
   document.body.dataset.busy = '1';
@@ -152,16 +150,19 @@ async function refresh() {
 
 /**
  * No answer (the server out of reach, or busy): the same request again by itself, 1 s, 2 s, 4 s…
- * up to 15 s apart, until one is answered. An edit sends its own request instead (schedule ends
- * the wait); Ctrl+Enter asks at once.
+ * up to 15 s apart, until one is answered. An edit sends its own request instead, soon: one made
+ * while this request was on its way has already set its timer, which stays; Ctrl+Enter asks at once.
  */
 function retry(err) {
   err.hint ??= 'the page tries again by itself; Ctrl+Enter tries now';
-  schedule(Math.min(1000 * 2 ** state.retries++, 15000));
+  if (state.timer !== null) return;
+  state.timer = setTimeout(refresh, Math.min(1000 * 2 ** state.retries++, 15000));
 }
 
+/** An edit: its request in `ms`; should the server still not answer, the waits start again from 1 s. */
 function schedule(ms = 300) {
   clearTimeout(state.timer);
+  state.retries = 0;
   state.timer = setTimeout(refresh, ms);
 }
 
@@ -199,7 +200,6 @@ function pin(id) {
 /** Start over on a new state (a preset, a link): rows and step-through are rebuilt from it. */
 function load(next) {
   Object.assign(state, next, { asked: new Set(), drawn: null, answer: null, pinned: null });
-  clearTimeout(state.timer);
   zoom.forget();
   explain.clear();
   editor.setText(state.expression);

@@ -386,7 +386,20 @@ async function start() {
       changed();
     });
   }
+  // A link to other controls, opened on the page while a run is under way, stops the run as Stop
+  // does (its charts stay, marked stopped): the form then shows the link's controls, never under a
+  // run that trains on others. An anchor (the skip link's #main) names no control: the form and
+  // its link stay.
   window.addEventListener('hashchange', () => {
+    const named = new URLSearchParams(location.hash.slice(1));
+    if (!Object.keys(DEFAULTS).some((k) => named.has(k))) {
+      syncUrl();
+      return;
+    }
+    if (training()) {
+      stop();
+      running(false);
+    }
     setControls(decodeControls(location.hash));
     showData();
   });

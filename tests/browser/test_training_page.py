@@ -340,3 +340,45 @@ def test_the_fields_cannot_change_under_a_run_and_come_back_when_it_ends(page: P
     page.click("#reset")
     expect(page.locator("input[name='hidden']")).to_be_enabled()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_link_opened_during_a_run_stops_it_and_an_anchor_changes_nothing(fresh_page: Page,
+                                                                           base_url: str):
+    """The form is the run's while it trains: a link to other controls opened on the page stops
+    the run first (as Stop would) and then shows its controls; the skip link's anchor changes
+    neither the run nor the form."""
+    page = fresh_page  # its URL changes
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    hidden = page.locator("input[name='hidden']")
+    epochs = page.locator("input[name='epochs']")
+    hidden.fill("20")
+    epochs.fill("100000")
+    page.click("#train")
+    expect(page.locator("#progress")).to_contain_text("epoch", timeout=30_000)
+    page.focus(".skip-link")
+    page.keyboard.press("Enter")  # an anchor: the run goes on, on the same form and link
+    expect(page.locator("#stop")).to_be_enabled()
+    expect(hidden).to_have_value("20")
+    expect(hidden).to_be_disabled()
+    expect(page).to_have_url(re.compile(r"#hidden=20&epochs=100000$"))
+    page.evaluate("location.hash = '#hidden=5&epochs=50'")  # the same data, other controls
+    expect(page.locator("#stop")).to_be_disabled()
+    expect(page.locator("#progress")).to_contain_text("stopped")
+    expect(hidden).to_have_value("5")
+    expect(epochs).to_have_value("50")
+    expect(hidden).to_be_enabled()
+    page.click("#train")
+    expect(page.locator("#progress")).to_have_attribute("data-stopped", "epochs", timeout=60_000)
+    expect(page.locator("#progress")).to_contain_text("done: 50 epochs")
+    epochs.fill("100000")
+    page.click("#train")
+    expect(page.locator("#progress")).to_contain_text("epoch", timeout=30_000)
+    page.evaluate("location.hash = '#dataset=circles'")  # other data: the run's charts go
+    expect(page.locator("#stop")).to_be_disabled()
+    expect(page.locator("#dataset")).to_have_value("circles")
+    expect(hidden).to_have_value("100")
+    expect(page.locator("#progress")).to_have_text("")
+    expect(page.locator("#chart-loss")).to_contain_text("appears here when the network trains")
+    expect(page.locator("#chart-boundary svg [aria-label='dot'] circle")).not_to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]

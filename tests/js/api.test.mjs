@@ -30,15 +30,36 @@ test('a bare 503 says the server is busy, in words, and may be tried again', asy
   assert.equal(err.transient, true);
 });
 
-test("a problem document keeps its words; a refusal of the request is not one to try again", async () => {
-  const problem = (status, title, detail) => () => new Response(JSON.stringify({ title, status, detail }),
+test('a problem document keeps its words; only the server\'s "busy" is one to try again', async () => {
+  const problem = (status, type, title, detail) => () => new Response(JSON.stringify({ type, title, status, detail }),
     { status, headers: { 'content-type': 'application/problem+json' } });
-  const busy = await serving(problem(503, 'Service Unavailable', 'all workers are busy'), () => refusal(() => postCircuit({})));
-  assert.equal(`${busy.title}: ${busy.message}`, 'Service Unavailable: all workers are busy');
+  const ask = (respond) => serving(respond, () => refusal(() => postCircuit({})));
+  const busy = await ask(problem(503, 'urn:chainrule:problem:busy', 'Busy', 'The server is busy: no worker process came free within 5 s; try again in a moment.'));
+  assert.equal(`${busy.title}: ${busy.message}`, 'Busy: The server is busy: no worker process came free within 5 s; try again in a moment.');
   assert.equal(busy.transient, true);
-  const bad = await serving(problem(400, 'Syntax error', 'unexpected end'), () => refusal(() => postCircuit({})));
+  // the same request would fail the same way: the page shows the server's words and waits for an edit
+  const slow = await ask(problem(503, 'urn:chainrule:problem:time-limit', 'Time limit exceeded',
+    'Computing this request took longer than 5 s; try a smaller expression or smaller values.'));
+  assert.equal(`${slow.title}: ${slow.message}`,
+    'Time limit exceeded: Computing this request took longer than 5 s; try a smaller expression or smaller values.');
+  assert.equal(slow.transient, false);
+  const lost = await ask(problem(503, 'urn:chainrule:problem:worker-lost', 'Computation stopped', 'its worker process ended'));
+  assert.equal(`${lost.title}: ${lost.message}`, 'Computation stopped: its worker process ended');
+  assert.equal(lost.transient, false);
+  const other = await ask(problem(503, 'about:blank', 'Service Unavailable', 'something else'));
+  assert.equal(other.transient, false);
+  const bad = await ask(problem(400, 'urn:chainrule:problem:expression', 'Syntax error', 'unexpected end'));
   assert.equal(`${bad.title}: ${bad.message}`, 'Syntax error: unexpected end');
   assert.equal(bad.transient, false);
+});
+
+test('a bare 502 or 504 (a proxy with no server behind it) may be tried again', async () => {
+  for (const status of [502, 504]) {
+    const err = await serving(() => new Response('<html>Bad Gateway</html>', { status, headers: { 'content-type': 'text/html' } }),
+      () => refusal(() => postCircuit({})));
+    assert.equal(`${err.title}: ${err.message}`, 'Server busy: The server is too busy to answer just now.');
+    assert.equal(err.transient, true);
+  }
 });
 
 test('a training stream that breaks off is a network error, after the lines that came', async () => {

@@ -80,7 +80,8 @@ function serve(answers) {
   globalThis.fetch = async (path, init) => {
     sent.push(JSON.parse(init.body));
     const [status, data] = answers[sent.length - 1];
-    return { ok: status === 200, status, json: async () => data };
+    const type = status === 200 ? 'application/json' : 'application/problem+json';
+    return new Response(JSON.stringify(data), { status, headers: { 'content-type': type } });
   };
   return sent;
 }
