@@ -752,6 +752,7 @@ class _Check:
         # the shares this line adds: those of its stages still missing from du (or, where a
         # stage uses u more than once, one of them)
         adds: list[tuple[str, int]] = []
+        full = None  # a stage's uses left out with no later line for them: what it should add
         shares: dict[tuple[str, int], np.ndarray] = {}
         for v in valid:
             left = [k for k in self._share_keys(v, u) if k not in self.should[u]]
@@ -797,6 +798,7 @@ class _Check:
                 if not later:
                     faults.append(self._some_uses(st, u, adds[0][0], len(some), len(adds),
                                                   fair, own))
+                    full = adds
                 adds, own = list(some), base + sum(shares[k] for k in some)
             if kind != "none" and not _close(fair, own):
                 faults.append(self._wrong_value(st, u, valid, fair, own))
@@ -805,7 +807,7 @@ class _Check:
                               if any(k[0] == s for k in self.covered[u])) or "before"
                 faults.insert(0, f"d{u} was overwritten: it already held the gradient from "
                                  f"{held} — use +=.")
-            should_after = self.should[u] | set(adds)
+            should_after = self.should[u] | set(full or adds)
             expected = sum((self.ref_share[(s, i, u)] for s, i in should_after), self._zero(u))
 
         self.got[u] = after
@@ -817,7 +819,7 @@ class _Check:
             self.covered[u] = set(adds)
         for k in adds:
             self.lost[u].pop(k, None)
-        self.should[u] |= set(adds)
+        self.should[u] |= set(full or adds)
         return self._entry(st, u, valid, after, expected, faults, accumulates)
 
     def _scope(self, st: Statement, fair: bool = False) -> dict:

@@ -415,6 +415,8 @@ def test_a_stage_that_uses_a_variable_twice_may_take_a_line_per_use():
     assert the_line(r, 3)["message"] == (
         "f = x * x uses x 2 times; this line adds the share of 1 of them, and no later line "
         "adds the other (6 in all, where this line gives 3).")
+    # and after it, dx should hold both uses' shares: 6, where the code's holds 3
+    assert (the_line(r, 3)["got"], the_line(r, 3)["expected"]) == (3.0, 6.0)
     assert r["gradients"]["x"]["message"] == (
         "dx holds only part of its contribution through f (1 of 2 uses of x)")
 
@@ -459,6 +461,8 @@ def test_a_line_per_use_with_a_use_left_out_is_wrong_and_says_how_many(code, lin
     r = backward_check(code)
     assert r["first_wrong"] == line and the_line(r, line)["message"] == message
     assert [e["line"] for e in r["lines"] if not e["ok"]] == [line]
+    # what dy should hold after the line is its whole contribution, as the final check has it
+    assert the_line(r, line)["expected"] == r["gradients"]["y"]["expected"]
     assert r["gradients"]["y"]["message"] == "dy holds only part of its contribution " + final
 
 
