@@ -389,18 +389,20 @@ async function start() {
   // A link to other controls, opened on the page while a run is under way, stops the run as Stop
   // does (its charts stay, marked stopped): the form then shows the link's controls, never under a
   // run that trains on others. An anchor (the skip link's #main) names no control: the form and
-  // its link stay.
+  // its link stay. An empty hash is the defaults' link (Back to it restores them).
   window.addEventListener('hashchange', () => {
     const named = new URLSearchParams(location.hash.slice(1));
-    if (!Object.keys(DEFAULTS).some((k) => named.has(k))) {
+    if (location.hash.length > 1 && !Object.keys(DEFAULTS).some((k) => named.has(k))) {
       syncUrl();
       return;
     }
+    const wanted = decodeControls(location.hash);
+    if (encodeControls(wanted) === encodeControls(readControls())) return; // the form's own link
     if (training()) {
       stop();
       running(false);
     }
-    setControls(decodeControls(location.hash));
+    setControls(wanted);
     showData();
   });
   reset();

@@ -382,3 +382,26 @@ def test_a_link_opened_during_a_run_stops_it_and_an_anchor_changes_nothing(fresh
     expect(page.locator("#chart-loss")).to_contain_text("appears here when the network trains")
     expect(page.locator("#chart-boundary svg [aria-label='dot'] circle")).not_to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_back_to_the_default_link_restores_the_defaults_and_the_runs_own_link_keeps_it(
+        fresh_page: Page, base_url: str):
+    """The defaults' link is an empty hash: Back to it shows the defaults again (it is no anchor).
+    A run's own link, opened again while it trains, leaves the run going."""
+    page = fresh_page  # its URL changes
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    hidden = page.locator("input[name='hidden']")
+    page.evaluate("location.hash = '#hidden=5'")
+    expect(hidden).to_have_value("5")
+    page.go_back()
+    expect(hidden).to_have_value("100")
+    expect(page).not_to_have_url(re.compile(r"hidden="))
+    page.locator("input[name='epochs']").fill("100000")
+    page.click("#train")
+    expect(page.locator("#progress")).to_contain_text("epoch", timeout=30_000)
+    page.evaluate("location.hash = '#epochs=100000&hidden=100'")  # its own controls
+    expect(page.locator("#stop")).to_be_enabled()
+    expect(page.locator("#progress")).not_to_contain_text("stopped")
+    page.click("#stop")
+    assert page.errors == []  # type: ignore[attr-defined]
