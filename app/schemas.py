@@ -4,7 +4,6 @@ responses every POST route documents."""
 from __future__ import annotations
 
 import math
-import sys
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -21,6 +20,7 @@ from typing_extensions import TypeAliasType
 
 from app.settings import Settings
 from engine import nn
+from engine.graph import TOO_LARGE, too_large
 from engine.labs import datasets, training
 from engine.labs.gradient_flow import SATURATION
 from engine.presets import DOSAGE
@@ -29,9 +29,8 @@ from engine.presets import DOSAGE
 
 
 def _fits_a_float(n: int) -> int:
-    # JSON integers have no size limit; 10**400 has no float64 value
-    if abs(n) > sys.float_info.max:
-        raise ValueError("an integer beyond ±1.8e308 (the largest float) has no float64 value")
+    if too_large(n):
+        raise ValueError(f"{TOO_LARGE} has no float64 value")
     return n
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from engine.circuit import compile_text, jsonable
 from engine.errors import ExpressionError, located
 from engine.fns import shape_text
-from engine.graph import Limits
+from engine.graph import TOO_LARGE, Limits, too_large
 
 MAX_STEPS = 10_000
 MAX_RECORDED = 1_000_000  # numbers of parameter values kept over all steps
@@ -117,20 +117,9 @@ def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _too_large(x) -> bool:
-    """An integer no float can hold, such as 10**400 (math.isfinite raises on it)."""
-    if not isinstance(x, int):
-        return False
-    try:
-        float(x)
-    except OverflowError:
-        return True
-    return False
-
-
 def _finite(x) -> bool:
-    return _number(x) and not _too_large(x) and math.isfinite(x)
+    return _number(x) and not too_large(x) and math.isfinite(x)
 
 
 def _shown(x) -> str:
-    return "an integer too large for a float (past ±1.8e308)" if _too_large(x) else repr(x)
+    return TOO_LARGE if too_large(x) else repr(x)

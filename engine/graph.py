@@ -63,6 +63,15 @@ class Node:
         return f"Node({self.id} {self.kind} {self.op or self.name or ''})"
 
 
+TOO_LARGE = "an integer beyond ±1.8e308 (the largest float)"
+
+
+def too_large(n) -> bool:
+    """Whether n is an integer no float64 holds, such as 10**400 (JSON and Python integers have
+    no size limit)."""
+    return isinstance(n, int) and abs(n) > sys.float_info.max
+
+
 def as_value(value, where: str = "value", max_elements: int | None = None):
     """A request value (number, nested list, or {"randn": shape, "seed": s}) as the engine holds
     it: a Python float for a number, a numpy array otherwise (float64, or float32 if given so).
@@ -70,7 +79,7 @@ def as_value(value, where: str = "value", max_elements: int | None = None):
     whether given alone or inside a list) is an ExpressionError that names `where`."""
     if type(value) is float:
         return value
-    if type(value) is int and abs(value) <= sys.float_info.max:
+    if type(value) is int and not too_large(value):
         return float(value)
     if isinstance(value, np.ndarray):
         arr = value
@@ -123,9 +132,8 @@ def _not_a_number(value, where: str) -> str | None:
             return f"{place}: {v!r} is a complex number; values are real numbers"
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
             return f"{place}: expected {got}, got {reprlib.repr(v)}"
-        if isinstance(v, int) and abs(v) > sys.float_info.max:
-            return (f"{place}: an integer beyond ±1.8e308 (the largest float) has no float64 "
-                    "value")
+        if too_large(v):
+            return f"{place}: {TOO_LARGE} has no float64 value"
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,12 +69,14 @@ def test_public_functions_refuse_arguments_of_the_wrong_type_clearly(call, messa
 
 
 @pytest.mark.parametrize("setting, message", [
-    ({"lr": 10**400}, "the learning rate must be a positive number, not an integer too "
-                      "large for a float (past ±1.8e308)"),
-    ({"lr": -10**5000}, "the learning rate must be a positive number, not an integer too "
-                        "large for a float (past ±1.8e308)"),
-    ({"tol": 10**400}, "tol must be a number >= 0, not an integer too large for a "
-                       "float (past ±1.8e308)"),
+    ({"lr": 10**400}, "the learning rate must be a positive number, not an integer beyond "
+                      "±1.8e308 (the largest float)"),
+    ({"lr": -10**5000}, "the learning rate must be a positive number, not an integer beyond "
+                        "±1.8e308 (the largest float)"),
+    ({"lr": int(sys.float_info.max) + 1}, "the learning rate must be a positive number, not "
+                                          "an integer beyond ±1.8e308 (the largest float)"),
+    ({"tol": 10**400}, "tol must be a number >= 0, not an integer beyond ±1.8e308 (the "
+                       "largest float)"),
     ({"lr": float("inf")}, "the learning rate must be a positive number, not inf"),
 ])
 def test_descent_refuses_a_setting_too_large_for_a_float_clearly(setting, message):
