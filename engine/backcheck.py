@@ -359,19 +359,21 @@ class _Check:
         for st in self.backward:
             u = st.target[1:]
             if st.target in known or not _dname(st.target, known):
+                written, span = _target(self.code, st)  # with its index: x[0]
                 if st.target in known and st.op == "+=":
-                    what = (f"'{_target(self.code, st)[0]} +=' changes a forward variable: "
-                            "give each stage its own name")
+                    what = (f"'{written} +=' changes a forward variable: give each stage its "
+                            "own name")
                 elif st.target in known:
-                    what = (f"'{st.target}' is a forward variable: the backward pass assigns "
-                            "only gradients d<name>")
+                    what = (f"'{written} =' changes a forward variable" if st.index is not None
+                            else f"'{written}' is a forward variable") + (
+                        ": the backward pass assigns only gradients d<name>")
                 elif st.target[0] == "d":
                     what = (f"'{st.target}' names the gradient of '{u}', but the forward pass "
                             f"has no variable '{u}'")
                 else:
                     what = (f"'{st.target}' is not a gradient: in the backward pass each line "
                             "assigns d<name> for a variable of the forward pass")
-                raise ExpressionError(what, *st.target_span, hint=None if st.target in known
+                raise ExpressionError(what, *span, hint=None if st.target in known
                                       else self._suggest(st.target))
             if st.index is not None and st.op != "+=":
                 text, span = _target(self.code, st)

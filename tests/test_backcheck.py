@@ -1170,10 +1170,10 @@ def test_a_picked_elements_gradient_added_into_the_wrong_element_is_wrong_at_its
     ("dw[x] += dpick8", "x", "an index must be a whole-number literal, like 0 or -1",
      "write dw[0] += ..."),
     # an element of a forward variable, in the backward pass and in the forward pass
-    ("dw[2] += dpick8\nx[0] = 3", "x", "'x' is a forward variable: the backward pass assigns "
-     "only gradients d<name>", None),
-    ("dw[2] += dpick8\nx[0] += 3", "x", "'x[0] +=' changes a forward variable: give each stage "
-     "its own name", None),
+    ("dw[2] += dpick8\nx[0] = 3", "x[0]", "'x[0] =' changes a forward variable: the backward "
+     "pass assigns only gradients d<name>", None),
+    ("dw[2] += dpick8\nx[0] += 3", "x[0]", "'x[0] +=' changes a forward variable: give each "
+     "stage its own name", None),
 ])
 def test_an_elements_gradient_written_otherwise_is_refused_where_it_is(new, fragment, message,
                                                                        hint):
@@ -1181,7 +1181,7 @@ def test_an_elements_gradient_written_otherwise_is_refused_where_it_is(new, frag
     assert (e.message, e.hint) == (message, hint)
 
 
-def test_an_element_assigned_in_the_forward_pass_is_refused_as_no_gradient_of_it():
+def test_an_element_assigned_in_the_forward_pass_is_refused_as_lines_there_assign_whole_variables():
     code = changed(NEURON_STAGED, "pick1 = w[0]  ", "w[0] = 1.0\npick1 = w[0]")
     e = raises_at(code, "w[0]")
     assert (e.message, e.hint) == ("w[0] = ... assigns one element: each line of the forward "
