@@ -156,8 +156,11 @@ async function refresh() {
 function retry(err) {
   err.hint ??= 'the page tries again by itself; Ctrl+Enter tries now';
   if (state.timer !== null) return;
-  state.timer = setTimeout(refresh, Math.min(1000 * 2 ** state.retries++, 15000));
+  state.timer = setTimeout(refresh, backoff(state.retries++));
 }
+
+/** The wait before asking again after `tries` requests in a row got no answer: 1 s, 2 s, 4 s… up to 15 s. */
+const backoff = (tries) => Math.min(1000 * 2 ** tries, 15000);
 
 /** An edit: its request in `ms`; should the server still not answer, the waits start again from 1 s. */
 function schedule(ms = 300) {
@@ -387,21 +390,43 @@ window.addEventListener('hashchange', () => {
 
 // ---- start ----------------------------------------------------------------------------------------
 
+/**
+ * fill(the answer to ask()). Resolves after the first try; should the server not answer (out of
+ * reach, or busy), it is asked again by itself, with the drawing's waits, until it does.
+ */
+async function fetchTable(ask, fill, tries = 0) {
+  let answer;
+  try {
+    answer = await ask();
+  } catch (err) {
+    if (err.transient) setTimeout(() => fetchTable(ask, fill, tries + 1), backoff(tries));
+    return;
+  }
+  fill(answer);
+}
+
+/** The gate table: the explanation on show, if any, gets its formula. */
+function fillOps(ops) {
+  state.ops = new Map(ops.map((o) => [o.op, o]));
+  explain.refresh();
+}
+
+/** The examples menu; the example whose code is in the editor (typed or not) is the one selected. */
+function fillPresets(presets) {
+  state.presets = presets;
+  $('preset').append(...presets.map((p) => el('option', { value: p.id }, p.title)));
+  const match = presets.find((p) => p.expression === state.expression);
+  if (match) {
+    $('preset').value = match.id;
+    $('preset-notes').textContent = match.notes;
+  }
+}
+
 async function start() {
   syncControls();
   syncInputs();
   panels.showTab('explain');
-  const [ops, presets] = await Promise.allSettled([getOps(), getPresets()]);
-  if (ops.status === 'fulfilled') state.ops = new Map(ops.value.map((o) => [o.op, o]));
-  if (presets.status === 'fulfilled') {
-    state.presets = presets.value;
-    $('preset').append(...state.presets.map((p) => el('option', { value: p.id }, p.title)));
-    const match = state.presets.find((p) => p.expression === state.expression);
-    if (match) {
-      $('preset').value = match.id;
-      $('preset-notes').textContent = match.notes;
-    }
-  }
+  await Promise.all([fetchTable(getOps, fillOps), fetchTable(getPresets, fillPresets)]);
   stepper.set(state.step); // shown once the circuit is drawn
   await refresh();
   document.body.dataset.ready = '1';

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import hold, holding, release, wait_ready
 from playwright.sync_api import Page, Route, expect
-from test_circuit_page import editor_text, paste, renders, wait_render
+from test_circuit_page import editor_text, paste, presets, renders, wait_render
 
 from app.problems import BUSY, TIME_LIMIT, WORKER_LOST
 
@@ -209,3 +209,48 @@ def test_an_edit_typed_while_a_request_fails_is_asked_for_soon(fresh_page: Page,
     expect(page.locator("#output-value")).to_have_text("-10.00")
     expect(page.locator("#error")).to_be_hidden()
     assert editor_text(page) == edited
+
+
+def test_the_examples_and_the_gate_table_come_once_the_server_answers(fresh_page: Page,
+                                                                       base_url: str) -> None:
+    """The server does not answer the page's first asks for the examples menu and the gate
+    table: the page draws all the same, asks again by itself, and fills the menu and the gate's
+    explanation once an answer comes, leaving what the user typed meanwhile as it is."""
+    page = fresh_page  # it adds routes and an init script
+    page.add_init_script("""window.tables = {};
+const send = window.fetch;
+window.fetch = (url, ...rest) => {
+  window.tables[url] = (window.tables[url] || 0) + 1;
+  return send(url, ...rest);
+};""")
+    blocked = True
+
+    def refuse(route: Route) -> None:
+        if blocked:
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route("**/api/presets", refuse)
+    page.route("**/api/ops", refuse)
+    page.goto(f"{base_url}/")
+    wait_ready(page)
+    expect(page.locator("#preset option")).to_have_count(1)  # only "choose an example"
+    paste(page, PROGRAM)
+    page.locator("g.gate[data-op=mul]").click()  # pinned: its explanation stays on show
+    explain = page.locator("#explain")
+    expect(explain.locator(".upstream")).to_have_text("1.00")
+    expect(explain.locator(".formula .katex")).to_have_count(0)  # no gate table yet
+    # Asked again by itself, nothing reloaded: each is refused a second time.
+    page.wait_for_function("() => Math.min(...['/api/presets', '/api/ops'].map("
+                           "(u) => window.tables[u] || 0)) >= 2", timeout=20_000)
+    blocked = False  # the server is back
+    expect(page.locator("#preset option")).to_have_count(len(presets(page)) + 1, timeout=20_000)
+    expect(explain.locator(".formula .katex")).to_have_count(1, timeout=20_000)
+    expect(explain.locator(".upstream")).to_have_text("1.00")
+    expect(page.locator("#preset")).to_have_value("")  # the typed code is no example
+    assert editor_text(page) == PROGRAM
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression", PROGRAM)
+    # The browser's own note of each refused request is all the console has to say.
+    refused = "Failed to load resource: net::ERR_CONNECTION_REFUSED"
+    assert [e for e in page.errors if e != refused] == []
