@@ -346,6 +346,8 @@ function stop() {
 /** Back to no run: the charts say what they will show (the boundary box is drawData's). */
 function reset(clearProgress = true) {
   stop();
+  cancelAnimationFrame(frame); // a frame asked for by the run's last lines: no run to draw
+  frame = 0;
   run = null;
   wanted = null;
   running(false);

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from conftest import wait_ready
 from playwright.sync_api import Page, expect
 
@@ -404,4 +405,32 @@ def test_back_to_the_default_link_restores_the_defaults_and_the_runs_own_link_ke
     expect(page.locator("#stop")).to_be_enabled()
     expect(page.locator("#progress")).not_to_contain_text("stopped")
     page.click("#stop")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+# Frames that come late: a line's chart update is still pending when the run ends.
+LATE_FRAMES = """
+window.requestAnimationFrame = (cb) => setTimeout(() => cb(performance.now()), 150);
+window.cancelAnimationFrame = (id) => clearTimeout(id);
+"""
+
+
+@pytest.mark.parametrize("end", ["reset", "other data"])
+def test_a_run_ended_while_its_charts_wait_for_a_frame_draws_nothing_stale(fresh_page: Page,
+                                                                           base_url: str, end: str):
+    """Reset, or a link to other data, ends a run whose last lines wait for the next frame to be
+    drawn: that frame draws nothing (there is no run to draw) and raises no error."""
+    page = fresh_page
+    page.add_init_script(LATE_FRAMES)
+    page.goto(f"{base_url}/labs/training#epochs=100000")
+    wait_ready(page)
+    page.click("#train")
+    expect(page.locator("#progress")).to_contain_text("epoch", timeout=30_000)
+    if end == "reset":
+        page.click("#reset")
+    else:
+        page.evaluate("location.hash = '#dataset=circles&epochs=100000'")
+    expect(page.locator("#progress")).to_have_text("")
+    page.wait_for_timeout(400)  # the late frames come and go
+    expect(page.locator("#chart-loss")).to_contain_text("appears here when the network trains")
     assert page.errors == []  # type: ignore[attr-defined]
