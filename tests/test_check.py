@@ -125,6 +125,16 @@ def test_true_zero_gradient_passes():
     assert r["inputs"]["y"]["analytic"] == 0.0 and r["passed"]
 
 
+@pytest.mark.parametrize("b", [-0.5, [[0.5, -0.5]]])
+def test_a_true_zero_where_central_differences_curve_passes(b):
+    """At b = -0.5, f = (2b(b + 0.5))**2 has slope 0, but its third derivative puts central
+    differences off by -4h**2 (-4e-10 at h = 1e-5): more than round-off, and not a failure."""
+    r = trace("s0 = b\ns0 *= 2\n(((b + 0.5) * s0) * ((b + 0.5) * s0))", {"b": b}).check()
+    entry = r["inputs"]["b"]
+    assert r["passed"] and entry["passed"] and entry["rel_error"] < 1e-6
+    assert abs(np.ravel(entry["numeric"])[-1]) < 1e-12
+
+
 def test_labels_are_skipped():
     r = trace("softmax_ce(z, y)", {"z": [[1, 2, 3], [0, 1, 0]], "y": [2, 0]}).check()
     assert r["inputs"]["y"]["analytic"] is None and r["inputs"]["y"]["numeric"] is None

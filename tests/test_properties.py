@@ -9,7 +9,7 @@ tests in test_ops.py instead."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from engine import ExpressionError, trace
@@ -58,6 +58,8 @@ values = st.fixed_dictionaries(
 
 @settings(max_examples=150, deadline=None)
 @given(programs(), values)
+@example("s0 = (3.25 - x)\ns1 = (((0.5 + ((s0)**2 * tanh(2))))**2 * tanh(s0))\n"
+         "f = softplus(s1) + 0.1 * (x + y + z)", {"x": -2.0, "y": 0.0, "z": 0.0})
 def test_random_programs_match_central_differences(text, vals):
     c = trace(text, vals)
     assert np.isfinite(c.value)
@@ -68,9 +70,13 @@ def test_random_programs_match_central_differences(text, vals):
 
     # on a kink, the expanded circuit's values may differ in the last bit and a tie fall the
     # other way; test_ops.py compares the two at relu's kink
+    # A composite's primitive gates may overflow where the composite does not (softplus(729)
+    # is 729, its exp(729) is inf): the expanded circuit then says which gate did.
     expanded = trace(text, vals, expand=True)
+    if not np.isfinite(expanded.value):
+        assert any("produced" in w for w in expanded.warnings), (expanded.warnings, text)
     for name, grad in c.gradients.items():
-        if report["inputs"][name]["kink"]:
+        if report["inputs"][name]["kink"] or not np.isfinite(expanded.value):
             continue
         np.testing.assert_allclose(expanded.gradients[name], grad, rtol=1e-9, atol=1e-12)
 
@@ -125,6 +131,7 @@ def mixed_programs(draw) -> str:
 
 @settings(max_examples=150, deadline=None)
 @given(mixed_programs())
+@example("s0 = b\ns0 *= 2\n(((b + 0.5) * s0) * ((b + 0.5) * s0))")  # a true 0 that curves
 def test_programs_of_mixed_shapes_fail_at_a_place_or_get_checked_gradients(text):
     try:
         c = trace(text, MIXED)
