@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.circuit import compile_text, jsonable
+from engine.circuit import Circuit, compile_text, jsonable, spelled
 from engine.errors import ExpressionError, located
 from engine.fns import shape_text
 from engine.graph import TOO_LARGE, Limits, too_large
@@ -53,6 +53,8 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
     for name in params:
         if grads[inputs[name].index] is None:
             raise ExpressionError(f"parameter {name!r} takes no gradient: it only feeds labels")
+    _check_start(text, graph, current, limits, float(loss),
+                 {name: grads[inputs[name].index] for name in params})
     size = sum(np.size(vals[inputs[name].index]) for name in params)
     if size * (steps + 1) > MAX_RECORDED:
         raise ExpressionError(f"{size:,} parameter numbers over {steps + 1:,} steps is more "
@@ -85,6 +87,24 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
         point = {name: point[name] - sizes[name] for name in params}
     return jsonable({"params": params, "lr": lr, "stopped": stopped, "steps": record,
                      "final": record[-1]["values"], "loss": record[-1]["loss"]})
+
+
+def _check_start(text: str, graph, values: Mapping, limits: Limits | None, loss: float,
+                 slopes: Mapping[str, Any]) -> None:
+    """A start whose loss or slopes are not finite is no place to descend from (log(w) at
+    w = -1): an error that says which, and which gate made it (as /api/circuit warns)."""
+    if math.isfinite(loss):
+        bad = [name for name, g in slopes.items() if not np.isfinite(g).all()]
+        if not bad:
+            return
+        g = np.ravel(slopes[bad[0]])
+        what = f"the slope in {bad[0]} is {spelled(float(g[~np.isfinite(g)][0]))}"
+    else:
+        what = f"the loss is {spelled(loss)}"
+    made = [w for w in Circuit(text, graph, values, limits).warnings
+            if " produced " in w or w.startswith("input ")]
+    raise ExpressionError(f"{what} at the start{', where ' + made[0] if made else ''}: descent "
+                          "needs a start where the loss and its slopes are finite numbers")
 
 
 def _parameters(params) -> list[str]:

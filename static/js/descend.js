@@ -186,11 +186,6 @@ export function mountDescend(root, page) {
       if (i < taken.length) timer = setTimeout(frame, FRAME_MS);
       else drawn.then(() => mine === run && setBusy(false));
     };
-    if (!taken.length) {
-      setBusy(false);
-      say(`diverged at once: the loss is ${number(data.loss, 4)}`);
-      return;
-    }
     frame();
   }
 

@@ -335,3 +335,20 @@ def test_a_run_that_reaches_a_slope_of_0_says_it_converged(page: Page, base_url:
     page.fill("#descend-panel .descend-steps", "3")  # three steps: still on its way down
     page.click("#descend-panel .descend-run")
     expect(status).to_have_text("step 3: loss 5.76e-4 (was 0.0144)", timeout=30_000)
+
+
+def test_a_start_outside_a_gates_domain_says_which_gate(page: Page, base_url: str):
+    """log(w) at w = -1: the loss is NaN before any step, and the panel names the gate that
+    made it, rather than calling it a descent that diverged."""
+    open_page(page, base_url)
+    paste(page, "w = -1\nloss = log(w) + w")
+    expect(page.locator("#circuit-svg")).to_have_attribute("data-expression",
+                                                           "w = -1\nloss = log(w) + w")
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='w']")
+    page.click("#descend-panel .descend-step")
+    status = page.locator("#descend-panel .descend-status")
+    expect(status).to_contain_text("the loss is NaN at the start, where the log gate at line 2")
+    expect(status).not_to_contain_text("diverged")
+    expect(page.locator("#descend-panel .descend-step")).to_be_enabled()
+    assert page.get_attribute("#descend-panel .descend-chart", "data-points") == "0"
