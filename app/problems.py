@@ -189,10 +189,11 @@ async def worker_lost(request: Request, exc: WorkerLost) -> StrictJSONResponse:
     return problem(503, detail, type=WORKER_LOST, title="Computation stopped")
 
 
-def busy(reason: str) -> StrictJSONResponse:
-    """The answer to a request the server has no room to compute now."""
+def busy(reason: str, retry_after: int = 1) -> StrictJSONResponse:
+    """The answer to a request the server has no room to compute now: ask again in
+    `retry_after` seconds."""
     return problem(503, f"The server is busy: {reason}; try again in a moment.", type=BUSY,
-                   title="Busy", headers={"retry-after": "1"})
+                   title="Busy", headers={"retry-after": str(retry_after)})
 
 
 async def no_worker(request: Request, exc: NoWorker) -> StrictJSONResponse:

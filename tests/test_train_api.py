@@ -101,8 +101,12 @@ def test_a_training_beyond_the_running_ones_is_refused_with_503(client, monkeypa
     from app.routers import labs
 
     monkeypatch.setattr(labs, "_trainings", labs.TRAININGS)
-    problem = assert_problem(client.post("/api/labs/train", json={"epochs": 10}), 503)
-    assert "trainings are running" in problem["detail"]
+    r = client.post("/api/labs/train", json={"epochs": 10})
+    problem = assert_problem(r, 503)
+    assert "4 trainings are running already" in problem["detail"]
+    # the busy problem the README describes, after a training's kind of wait
+    assert problem["type"] == "urn:chainrule:problem:busy" and problem["title"] == "Busy"
+    assert r.headers["retry-after"] == "10"
 
 
 def test_trainings_asked_for_at_once_are_refused_past_the_limit(server):

@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
-from starlette.exceptions import HTTPException
+from fastapi.responses import Response, StreamingResponse
 
 import engine
 from app.lanes import stream_in_worker
-from app.problems import TimeLimitExceeded, WorkerLost
+from app.problems import TimeLimitExceeded, WorkerLost, busy
 from app.responses import EncodedJSON, dumps
 from app.routers.api import in_worker
 from app.schemas import (
@@ -85,12 +84,11 @@ _trainings = 0  # trainings admitted whose lines have not ended: each counts fro
     200: {"description": TRAIN_LINES, "content": {"application/x-ndjson": {}}},
     413: ERRORS[413], 422: ERRORS[422],
     503: {"model": Problem, "description": "Too many trainings are running; retry shortly."}})
-async def post_train(body: TrainRequest, request: Request) -> StreamingResponse:
+async def post_train(body: TrainRequest, request: Request) -> Response:
     """Train a classifier live: progress streamed as newline-delimited JSON."""
     global _trainings
-    if _trainings >= TRAININGS:
-        raise HTTPException(503, f"{TRAININGS} trainings are running already; try again when "
-                            "one has finished.", headers={"Retry-After": "10"})
+    if _trainings >= TRAININGS:  # a run lasts up to a minute: ask again in seconds, not at once
+        return busy(f"{TRAININGS} trainings are running already", retry_after=10)
     _trainings += 1  # until its lines end (_train_lines): requests that come meanwhile see it
     lines = _train_lines(body.model_dump(), request.app.state.settings.train_limit)
     first = await anext(lines)  # made by the worker, which has started
