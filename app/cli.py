@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -33,10 +34,18 @@ def _values(args: argparse.Namespace) -> dict[str, object]:
         if not sep or not name.strip():
             args.usage.error(f"{pair!r}: write a value as name=number, e.g. x=-2")
         try:
-            values[name.strip()] = json.loads(text)  # a number or a JSON list; never eval
+            values[name.strip()] = value = json.loads(text)  # a number or a JSON list; never eval
         except json.JSONDecodeError:
             args.usage.error(f"{pair!r}: the value must be a number or a list like [1, 2]")
+        if not _finite(value):  # as over HTTP: 1e400 reads as inf, NaN is JSON's spelling
+            args.usage.error(f"{pair!r}: the value must be a finite number, within ±1.8e308")
     return values
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, list):
+        return all(map(_finite, value))
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def trace(args: argparse.Namespace) -> int:

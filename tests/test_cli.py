@@ -87,6 +87,12 @@ def test_trace_bad_program_points_at_its_line(capsys) -> None:
     ("x", "'x': write a value as name=number, e.g. x=-2"),
     ("=3", "'=3': write a value as name=number, e.g. x=-2"),
     ("x=two", "'x=two': the value must be a number or a list like [1, 2]"),
+    # as over HTTP, a value is a finite number: 1e400 is inf once read, NaN is JSON's spelling
+    ("x=1e400", "'x=1e400': the value must be a finite number, within ±1.8e308"),
+    ("x=[1e400, 1]", "'x=[1e400, 1]': the value must be a finite number, within ±1.8e308"),
+    ("x=NaN", "'x=NaN': the value must be a finite number, within ±1.8e308"),
+    ("x=-Infinity", "'x=-Infinity': the value must be a finite number, within ±1.8e308"),
+    ("x=inf", "'x=inf': the value must be a number or a list like [1, 2]"),
 ])
 def test_trace_bad_value_is_a_usage_error(capsys, pair, error) -> None:
     # exit 2 like every other usage or input error (an expression error is 2 too)
