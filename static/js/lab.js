@@ -7,7 +7,7 @@
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
 import { number, tick } from './format.js';
-import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
+import { aboutField, fieldError, fill, limitsFromSchema, logY, numberOf, problemOf, putChart,
   ratioText, runs, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
@@ -100,11 +100,7 @@ function fieldset(side) {
 function setConfig(side, config) {
   const c = { ...BASE, ...config };
   const fs = fieldset(side);
-  for (const [name, value] of Object.entries(c)) {
-    const el = fs.elements[name];
-    if (el.type === 'checkbox') el.checked = Boolean(value);
-    else el.value = String(value);
-  }
+  for (const [name, value] of Object.entries(c)) fill(fs.elements[name], value);
 }
 
 /**

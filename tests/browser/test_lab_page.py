@@ -135,6 +135,22 @@ def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
     expect(page.locator("#run-flow")).to_be_enabled()
 
 
+def test_a_preset_that_fills_a_refused_field_with_a_valid_value_clears_its_mark(page: Page,
+                                                                             base_url: str):
+    open_lab(page, base_url)
+    depth = page.locator("fieldset[data-side='a'] input[name='depth']")
+    depth.fill("0")
+    error = page.locator("#flow-error")
+    expect(error).to_have_text("Configuration A, depth: must be at least 1")
+    expect(depth).to_have_attribute("aria-invalid", "true")
+    page.click("[data-preset=he]")  # A's depth is the preset's 30: nothing is wrong any more
+    expect(depth).to_have_value("30")
+    expect(depth).not_to_have_attribute("aria-invalid", "true")
+    expect(error).to_be_hidden()
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, xavier, 30×512)",
+                                                          timeout=60_000)
+
+
 def test_a_field_the_server_refuses_is_named_by_its_label_and_marked(page: Page, base_url: str):
     open_lab(page, base_url)
     depth = page.locator("fieldset[data-side='a'] input[name='depth']")
@@ -446,3 +462,4 @@ def test_a_cliff_start_off_the_usual_area_widens_the_surface_to_take_it_in(page:
     page.click("#run-cliff")
     expect(summary).to_contain_text("clipped one", timeout=60_000)
     expect(summary).not_to_contain_text("outside")
+
