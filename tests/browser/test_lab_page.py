@@ -463,3 +463,18 @@ def test_a_cliff_start_off_the_usual_area_widens_the_surface_to_take_it_in(page:
     expect(summary).to_contain_text("clipped one", timeout=60_000)
     expect(summary).not_to_contain_text("outside")
 
+
+def test_the_papers_row_of_the_cliff_is_the_papers_setting_not_the_forms(page: Page,
+                                                                         base_url: str):
+    """Ours for Pascanu et al. is the cliff run at the paper's setting (the form's defaults):
+    another threshold typed in the cliff's form changes the chart below, not the table."""
+    open_lab(page, base_url)
+    page.click("#run-papers")
+    ours = page.locator("#papers tr[data-row='pascanu'] .ours")
+    expect(ours).to_have_text("step at the wall 36.7 plain vs 0.9 clipped", timeout=120_000)
+    page.fill("#cliff-form input[name='threshold']", "1000")
+    page.click("#run-cliff")
+    expect(page.locator("#cliff-summary")).to_contain_text("never exceeded the threshold",
+                                                           timeout=60_000)
+    expect(ours).to_have_text("step at the wall 36.7 plain vs 0.9 clipped")
+
