@@ -542,8 +542,11 @@ function cliffSummary(data) {
   const ends = `After ${data.clipped.length - 1} steps the plain path is at ${end(data.unclipped.at(-1))}`
     + `; the clipped one at ${end(data.clipped.at(-1))}.`;
   if (!wall) return `The gradient never exceeded the threshold, so both paths are the same. ${ends}`;
-  return `At step ${wall.iteration}, at (w, b) = (${number(wall.w)}, ${number(wall.b)}), the gradient's `
-    + `norm is ${number(wall.grad_norm)}: the plain step is ${number(wall.unclipped_step)} long, the `
+  // Steps are counted from 1, as the chart counts them: step n lands on point n of a path, so
+  // the step taken from the wall's point (iteration, steps taken before it) is iteration + 1.
+  return `Step ${wall.iteration + 1} leaves (w, b) = (${number(wall.w)}, ${number(wall.b)}), where `
+    + `the gradient's norm is ${number(wall.grad_norm)}: the plain step is `
+    + `${number(wall.unclipped_step)} long, the `
     + `clipped one ${number(wall.clipped_step)} `
     + `(${number(num(wall.unclipped_step) / num(wall.clipped_step))}× `
     + `shorter). ${ends}`;

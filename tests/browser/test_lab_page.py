@@ -478,3 +478,12 @@ def test_the_papers_row_of_the_cliff_is_the_papers_setting_not_the_forms(page: P
                                                            timeout=60_000)
     expect(ours).to_have_text("step at the wall 36.7 plain vs 0.9 clipped")
 
+
+def test_the_cliff_summary_names_the_step_at_the_wall_as_its_arrow_does(page: Page,
+                                                                        base_url: str):
+    open_lab(page, base_url)  # the default run: the plain step at the wall leaves the chart
+    note = page.locator("#chart-cliff svg g[aria-label='text'] text")
+    expect(note).to_have_text(re.compile(r"^step \d+ → "))
+    step = re.match(r"step (\d+)", note.text_content())[1]
+    expect(page.locator("#cliff-summary")).to_contain_text(
+        re.compile(rf"^Step {step} leaves \(w, b\) = .*the plain step is 36\.7 long"))
