@@ -7,7 +7,7 @@
 
 import { ApiError, postCliff, postGradientFlow } from './api.js';
 import { number, tick } from './format.js';
-import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
+import { aboutField, fieldError, fill, limitsFromSchema, logY, numberOf, problemOf, putChart,
   ratioText, runs, showError as show } from './labui.js';
 import { encodeState } from './state.js';
 
@@ -100,11 +100,7 @@ function fieldset(side) {
 function setConfig(side, config) {
   const c = { ...BASE, ...config };
   const fs = fieldset(side);
-  for (const [name, value] of Object.entries(c)) {
-    const el = fs.elements[name];
-    if (el.type === 'checkbox') el.checked = Boolean(value);
-    else el.value = String(value);
-  }
+  for (const [name, value] of Object.entries(c)) fill(fs.elements[name], value);
 }
 
 /**
@@ -406,6 +402,10 @@ async function papers() {
     cell('he-xavier').textContent = `ratio ${number(ratio(hx))} = ${number(ratio(hx) / 2 ** -29)}`
       + ' × 2⁻²⁹';
     cell('he-he').textContent = `ratio ${number(ratio(hh))}`;
+    // the cliff at its request's defaults (the cliff form's first values), whatever the form holds
+    const { wall } = await postCliff({});
+    cell('pascanu').textContent = wall ? `step at the wall ${number(wall.unclipped_step)} plain vs `
+      + `${number(wall.clipped_step)} clipped` : 'the threshold was never reached';
   } catch (err) {
     showError(err, 'papers');
   } finally {
@@ -542,8 +542,11 @@ function cliffSummary(data) {
   const ends = `After ${data.clipped.length - 1} steps the plain path is at ${end(data.unclipped.at(-1))}`
     + `; the clipped one at ${end(data.clipped.at(-1))}.`;
   if (!wall) return `The gradient never exceeded the threshold, so both paths are the same. ${ends}`;
-  return `At step ${wall.iteration}, at (w, b) = (${number(wall.w)}, ${number(wall.b)}), the gradient's `
-    + `norm is ${number(wall.grad_norm)}: the plain step is ${number(wall.unclipped_step)} long, the `
+  // Steps are counted from 1, as the chart counts them: step n lands on point n of a path, so
+  // the step taken from the wall's point (iteration, steps taken before it) is iteration + 1.
+  return `Step ${wall.iteration + 1} leaves (w, b) = (${number(wall.w)}, ${number(wall.b)}), where `
+    + `the gradient's norm is ${number(wall.grad_norm)}: the plain step is `
+    + `${number(wall.unclipped_step)} long, the `
     + `clipped one ${number(wall.clipped_step)} `
     + `(${number(num(wall.unclipped_step) / num(wall.clipped_step))}× `
     + `shorter). ${ends}`;
@@ -568,11 +571,6 @@ function runCliff() {
       });
       cliffChart(data);
       $('cliff-summary').textContent = widened(body) + cliffSummary(data);
-      const cell = document.querySelector('#papers tr[data-row="pascanu"] .ours');
-      cell.textContent = data.wall
-        ? `step at the wall ${number(data.wall.unclipped_step)} plain vs `
-          + `${number(data.wall.clipped_step)} clipped`
-        : 'the threshold was never reached';
     } catch (err) {
       showError(err, 'cliff');
     } finally {

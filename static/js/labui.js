@@ -117,13 +117,22 @@ export function aboutField(err, fields, where = '') {
   return err;
 }
 
+const judges = new WeakMap(); // a marked field -> what judges it again after a change
+
 /**
  * Show `err` in the error box `id` (an ApiError with its title, its field marked); null hides it.
- * The field stays marked while it is edited, until problemOf finds its value valid: then the mark
- * goes, and the message too if the box still shows it.
+ * A field is marked only while the box shows its error. The field stays marked while it is
+ * edited or filled (see fill), until problemOf finds its value valid: then the mark and the
+ * message go.
  */
 export function showError(err, id = 'lab-error') {
   const box = document.getElementById(id);
+  const before = box.error?.field;
+  if (before) {
+    before.removeEventListener('input', judges.get(before));
+    judges.delete(before);
+    before.removeAttribute('aria-invalid');
+  }
   box.hidden = !err;
   box.error = err;
   if (!err) return;
@@ -132,13 +141,21 @@ export function showError(err, id = 'lab-error') {
   const input = err.field;
   if (!input) return;
   input.setAttribute('aria-invalid', 'true');
-  const valid = () => {
-    if (problemOf(input)) return;
-    input.removeAttribute('aria-invalid');
-    input.removeEventListener('input', valid);
-    if (box.error === err) showError(null, id);
+  const judge = () => {
+    if (!problemOf(input)) showError(null, id);
   };
-  input.addEventListener('input', valid);
+  judges.set(input, judge);
+  input.addEventListener('input', judge);
+}
+
+/**
+ * Put `value` in field `input` as the page's own presets and links do (a checkbox's is checked
+ * or not): a field marked invalid is judged again, as when it is typed in.
+ */
+export function fill(input, value) {
+  if (input.type === 'checkbox') input.checked = Boolean(value);
+  else input.value = String(value);
+  judges.get(input)?.();
 }
 
 /**

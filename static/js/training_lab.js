@@ -7,7 +7,8 @@
  */
 
 import { getDataset, streamTrain } from './api.js';
-import { aboutField, limitsFromSchema, logY, numberOf, problemOf, putChart, showError } from './labui.js';
+import { aboutField, fill, limitsFromSchema, logY, numberOf, problemOf, putChart, showError }
+  from './labui.js';
 import { number } from './format.js';
 import { encodeState } from './state.js';
 
@@ -53,8 +54,7 @@ function setControls(c) {
   for (const [k, v] of Object.entries(c)) {
     const el = form.elements[k];
     const offered = !el.options || [...el.options].some((o) => o.value === String(v));
-    if (el.type === 'checkbox') el.checked = Boolean(v);
-    else el.value = String(offered ? v : DEFAULTS[k]);
+    fill(el, offered ? v : DEFAULTS[k]);
   }
 }
 

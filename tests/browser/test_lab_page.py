@@ -135,6 +135,22 @@ def test_bad_input_shows_a_clear_error(page: Page, base_url: str):
     expect(page.locator("#run-flow")).to_be_enabled()
 
 
+def test_a_preset_that_fills_a_refused_field_with_a_valid_value_clears_its_mark(page: Page,
+                                                                             base_url: str):
+    open_lab(page, base_url)
+    depth = page.locator("fieldset[data-side='a'] input[name='depth']")
+    depth.fill("0")
+    error = page.locator("#flow-error")
+    expect(error).to_have_text("Configuration A, depth: must be at least 1")
+    expect(depth).to_have_attribute("aria-invalid", "true")
+    page.click("[data-preset=he]")  # A's depth is the preset's 30: nothing is wrong any more
+    expect(depth).to_have_value("30")
+    expect(depth).not_to_have_attribute("aria-invalid", "true")
+    expect(error).to_be_hidden()
+    expect(page.locator("#flow-summary")).to_contain_text("A (relu, xavier, 30×512)",
+                                                          timeout=60_000)
+
+
 def test_a_field_the_server_refuses_is_named_by_its_label_and_marked(page: Page, base_url: str):
     open_lab(page, base_url)
     depth = page.locator("fieldset[data-side='a'] input[name='depth']")
@@ -446,3 +462,28 @@ def test_a_cliff_start_off_the_usual_area_widens_the_surface_to_take_it_in(page:
     page.click("#run-cliff")
     expect(summary).to_contain_text("clipped one", timeout=60_000)
     expect(summary).not_to_contain_text("outside")
+
+
+def test_the_papers_row_of_the_cliff_is_the_papers_setting_not_the_forms(page: Page,
+                                                                         base_url: str):
+    """Ours for Pascanu et al. is the cliff run at the paper's setting (the form's defaults):
+    another threshold typed in the cliff's form changes the chart below, not the table."""
+    open_lab(page, base_url)
+    page.click("#run-papers")
+    ours = page.locator("#papers tr[data-row='pascanu'] .ours")
+    expect(ours).to_have_text("step at the wall 36.7 plain vs 0.9 clipped", timeout=120_000)
+    page.fill("#cliff-form input[name='threshold']", "1000")
+    page.click("#run-cliff")
+    expect(page.locator("#cliff-summary")).to_contain_text("never exceeded the threshold",
+                                                           timeout=60_000)
+    expect(ours).to_have_text("step at the wall 36.7 plain vs 0.9 clipped")
+
+
+def test_the_cliff_summary_names_the_step_at_the_wall_as_its_arrow_does(page: Page,
+                                                                        base_url: str):
+    open_lab(page, base_url)  # the default run: the plain step at the wall leaves the chart
+    note = page.locator("#chart-cliff svg g[aria-label='text'] text")
+    expect(note).to_have_text(re.compile(r"^step \d+ → "))
+    step = re.match(r"step (\d+)", note.text_content())[1]
+    expect(page.locator("#cliff-summary")).to_contain_text(
+        re.compile(rf"^Step {step} leaves \(w, b\) = .*the plain step is 36\.7 long"))

@@ -167,6 +167,43 @@ def test_a_refused_field_is_named_by_its_label_and_marked_until_valid(page: Page
     assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
 
 
+def test_a_preset_that_fills_a_refused_field_with_a_valid_value_clears_its_error(
+        page: Page, base_url: str):
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    lr = page.locator("input[name='lr']")
+    lr.fill("-1")
+    page.click("#train")
+    error = page.locator("#lab-error")
+    expect(error).to_have_text("learning rate: must be greater than 0")
+    expect(lr).to_have_attribute("aria-invalid", "true")
+    page.click("[data-preset='digits']")
+    expect(lr).to_have_value("0.5")
+    expect(lr).not_to_have_attribute("aria-invalid", "true")
+    expect(error).to_be_hidden()
+
+
+def test_a_link_that_fills_a_refused_field_with_a_valid_value_clears_its_error(
+        fresh_page: Page, base_url: str):
+    page = fresh_page  # its URL changes
+    page.goto(f"{base_url}/labs/training#hidden=-5")
+    wait_ready(page)
+    hidden = page.locator("input[name='hidden']")
+    page.click("#train")
+    error = page.locator("#lab-error")
+    expect(error).to_have_text("hidden units: must be at least 0")
+    expect(hidden).to_have_attribute("aria-invalid", "true")
+    page.evaluate("location.hash = '#hidden=20&epochs=50'")
+    expect(hidden).to_have_value("20")
+    expect(hidden).not_to_have_attribute("aria-invalid", "true")
+    expect(error).to_be_hidden()
+    page.click("#train")
+    expect(page.locator("#progress")).to_contain_text("done: 50 epochs", timeout=60_000)
+    expect(hidden).not_to_have_attribute("aria-invalid", "true")
+    expect(error).to_be_hidden()
+    assert all("status of 422" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
+
+
 def test_the_notes_net_has_plain_loss_ticks_and_no_test_legend_without_a_test_set(
         page: Page, base_url: str):
     page.goto(f"{base_url}/labs/training")
