@@ -399,7 +399,13 @@ async function start() {
       return;
     }
     const wanted = decodeControls(location.hash);
-    if (encodeControls(wanted) === encodeControls(readControls())) return; // the form's own link
+    let own = null; // the form's own link; none while a field is blank or not a number
+    try {
+      own = encodeControls(readControls());
+    } catch {
+      // the link's controls replace the unfinished ones
+    }
+    if (encodeControls(wanted) === own) return;
     if (training()) {
       stop();
       running(false);

@@ -471,3 +471,16 @@ def test_a_run_ended_while_its_charts_wait_for_a_frame_draws_nothing_stale(fresh
     page.wait_for_timeout(400)  # the late frames come and go
     expect(page.locator("#chart-loss")).to_contain_text("appears here when the network trains")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_link_opened_while_a_field_is_blank_shows_the_links_controls(page: Page, base_url: str):
+    """A field left blank is no reason to ignore a link: the form takes
+    the link's controls."""
+    page.goto(f"{base_url}/labs/training")
+    wait_ready(page)
+    page.fill("input[name='hidden']", "")
+    page.fill("input[name='epochs']", "")
+    page.evaluate("location.hash = '#hidden=20&epochs=50'")
+    expect(page.locator("input[name='hidden']")).to_have_value("20")
+    expect(page.locator("input[name='epochs']")).to_have_value("50")
+    assert page.errors == []  # type: ignore[attr-defined]
