@@ -1040,6 +1040,14 @@ class _Check:
         def fits(got, want) -> bool:
             return all(_finite(got[k], want[k]) and _close(got[k], want[k]) for k in usable)
 
+        tie = self._tie(v)
+        if tie is not None and all(
+                _close(self._coefficient(st, dv, env), self._contrib(v, 1.0, env)[u])
+                for env in tie[2]):
+            a, b, _ = tie
+            return (f"{a} = {b} here, a tie, where the engine splits the gradient evenly between "
+                    f"{a} and {b}; {factor or 'this line'} is right everywhere but at the tie")
+
         if off is not None and fits(line, [mine / true[0] * t for t in true]):
             return off
         # the names of the stage, those of the right formula first, and the formula's parts
@@ -1061,6 +1069,28 @@ class _Check:
             if fits(line, [a * b for a, b in zip(true, vals, strict=True)]):
                 return f"it has an extra factor {c}"
         return None
+
+    def _tie(self, v: str) -> tuple[str, str, list[dict]] | None:
+        """When stage v is one gate whose two inputs tie at the code's values, at its kink (max(x,
+        y) at x = y): the two as written, and the forward values with the tie broken either way
+        (the first name of the two moved a little up, then down); else None."""
+        g = self.stages[v].rhs[0]
+        out = g.output
+        if self.stages[v].is_list or out.kind != "gate" or len(out.inputs) != 2 or any(
+                i.kind == "gate" for i in out.inputs) or GATES[out.op].kink is None:
+            return None
+        a, b = (_run(g, self.env)[i.index] for i in out.inputs)
+        name = next((i.name for i in out.inputs if i.kind == "input"), None)
+        if np.ndim(a) or np.ndim(b) or a != b or name is None or not GATES[out.op].kink(
+                a, b, **out.attrs):
+            return None
+        sides = []
+        for step in (1e-3, -1e-3):
+            env = dict(self.env)
+            env[name] = env[name] + step * max(abs(env[name]), 1.0)
+            env[v] = _value(self.stages[v], env, self.limits)
+            sides.append(env)
+        return (*(i.label for i in out.inputs), sides)
 
     def _factor_text(self, st: Statement, dv: str | None) -> str | None:
         """The user's own text for the local gradient: `factor` in `factor * dv` or

@@ -98,7 +98,7 @@ def generate(circuit) -> dict[str, str]:
     finite = all(np.all(np.isfinite(v)) for v in vals) and all(
         g is None or np.all(np.isfinite(g)) for g in grads)
     setup = ["# inputs", *(
-        f"{n.name} = {_value_text(circuit.values.get(n.name), vals[n.index], finite)}"
+        f"{n.name} = {_value_text(circuit.values.get(n.name, n.attrs), vals[n.index], finite)}"
         for n in inputs)]
     consts = [n for n in graph.nodes if n.kind == "const" and n.index in needed]
     for n in consts:
@@ -206,8 +206,9 @@ def _contribution_shape(circuit, node: Node, slot: int) -> tuple[int, ...]:
 
 
 def _value_text(given, v, finite: bool) -> str:
-    """An input's value, or the output's gradient, as the code sets it: a random one given as
-    {"randn": shape, "seed": s} made again from its seed, any other by its numbers `v`."""
+    """An input's value, or the output's gradient, as the code sets it: a random one given (or
+    made by the program) as {"randn": shape, "seed": s} made again from its seed, any other by
+    its numbers `v`."""
     if isinstance(given, dict) and "randn" in given:
         shape = list(shape_of(given))  # a list, as the language reads it back
         return f"np.random.default_rng({given.get('seed', 0)}).standard_normal({shape})"

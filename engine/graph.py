@@ -32,6 +32,8 @@ class Node:
         self.op = op
         self.inputs = tuple(inputs)
         self.name = name
+        # a gate's constants; a random input's {"randn": shape, "seed": s}, which its default
+        # was made from (the staged code makes it again)
         self.attrs = attrs or {}
         self.span = span
         self.default = default
@@ -271,10 +273,11 @@ class Graph:
         self.output = node
         return node
 
-    def input(self, name: str, default=None, span=None) -> Node:
+    def input(self, name: str, default=None, span=None, randn=None) -> Node:
+        """An input; `randn`, the {"randn": shape, "seed": s} its default was made from."""
         if default is not None:
             default = as_value(default, name)
-        return self._add(kind="input", name=name, span=span, default=default)
+        return self._add(kind="input", name=name, span=span, default=default, attrs=randn)
 
     def const(self, value, span=None) -> Node:
         return self._add(kind="const", span=span, default=as_value(value, "constant"))
@@ -320,7 +323,7 @@ class Graph:
         for node in self.nodes:
             if node.kind == "input":
                 mapped[node.index] = new._add(kind="input", name=node.name, span=node.span,
-                                              default=node.default)
+                                              default=node.default, attrs=dict(node.attrs))
         for node in self.topo():
             if node.kind == "input":
                 continue

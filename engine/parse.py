@@ -267,9 +267,10 @@ class _Val:
     def __init__(self, kind: str, span: tuple[int, int], data) -> None:
         # kind: "lit" (data: float or ndarray), "int" (an integer literal, data: int),
         # "ref" (an unresolved name), "node", "gate" (a node no one uses yet), "leaf" (a Value
-        # or tensor: (value, label)), "mod" (data: (module, as written)), "func" (data: (as
-        # written, gate)), "ctor" (data: constructor), "method" (data: (receiver, name)),
-        # "str", "kwarg" (data: (name, value)), "dtype", "output" (data: node, o.backward())
+        # or tensor: (value, label, randn), randn the {"randn": shape, "seed": s} of a random
+        # one), "mod" (data: (module, as written)), "func" (data: (as written, gate)), "ctor"
+        # (data: constructor), "method" (data: (receiver, name)), "str", "kwarg" (data: (name,
+        # value)), "dtype", "output" (data: node, o.backward())
         self.kind = kind
         self.span = span
         self.data = data
@@ -465,13 +466,13 @@ class _Builder:
         if _is_lit(value) or kind == "leaf":
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
-            data, label = value.data if kind == "leaf" else (value.data, None)
+            data, label, randn = value.data if kind == "leaf" else (value.data, None, None)
             if label is not None and label != name:
                 if not label.isidentifier() or label in self.names or label in self.free:
                     label = None  # a label that is not a free plain name: the variable's name
                 else:
                     _check_name(label, value.span)
-            node = self.g.input(label or name, default=data, span=span)
+            node = self.g.input(label or name, default=data, span=span, randn=randn)
         elif kind == "gate":
             node = value.data
             node.name = name
@@ -758,11 +759,11 @@ class _Builder:
             raise _err(".standard_normal() takes a shape of positive whole sizes here", span,
                        "write .standard_normal([5, 10])")
         try:
-            value = as_value({"randn": shape, "seed": seed}, "np.random.default_rng",
-                             self.max_elements)
+            randn = {"randn": shape, "seed": seed}
+            value = as_value(randn, "np.random.default_rng", self.max_elements)
         except ExpressionError as e:
             raise _err(e.message, span) from None
-        return _Val("leaf", span, (value, None))
+        return _Val("leaf", span, (value, None, randn))
 
     def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
               receiver: int) -> _Val:
@@ -827,13 +828,13 @@ class _Builder:
                 raise _err("np.random.randn() takes positive whole sizes", span,
                            "write np.random.randn(5, 10)")
             shape = [a.data for a in args]
+            randn = {"randn": shape, "seed": self.randns}
             try:
-                value = as_value({"randn": shape, "seed": self.randns}, "np.random.randn",
-                                 self.max_elements)
+                value = as_value(randn, "np.random.randn", self.max_elements)
             except ExpressionError as e:
                 raise _err(e.message, span) from None
             self.randns += 1
-            return _Val("leaf", span, (value, None))
+            return _Val("leaf", span, (value, None, randn))
         shown = "np.array" if ctor == ARRAY else ctor
         positional = [a for a in args if a.kind != "kwarg"]
         if len(positional) != 1 or not _is_lit(positional[0]):
@@ -866,7 +867,7 @@ class _Builder:
             if not asked:  # its numbers rounded to float32, as a .double() after it keeps them
                 with np.errstate(over="ignore"):
                     data = np.asarray(data, dtype=np.float32).astype(float).tolist()
-        return _Val("leaf", span, (data, label))
+        return _Val("leaf", span, (data, label, None))
 
 
 def _count(n: int, noun: str) -> str:

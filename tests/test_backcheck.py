@@ -160,6 +160,25 @@ def test_missing_factor_in_a_local_gradient_says_how_far_off():
     assert "2 times too small" in message
 
 
+@pytest.mark.parametrize(("code", "uses"), [
+    ("x = 2; y = 2\nf = max(x, y)\ndx = (x >= y) * 1.0\ndy = (y >= x) * 1.0", "(x >= y) * 1.0"),
+    ("x = 2; y = 2\nm = max(x, y)\nf = 3 * m\ndm = 3.0\ndx = (x >= y) * dm\n"
+     "dy = (y >= x) * dm", "(x >= y)"),
+    ("x = 2; y = 2\nf = min(x, y)\ndx = (x <= y) * 1.0\ndy = (y <= x) * 1.0", "(x <= y) * 1.0"),
+])
+def test_the_notes_max_gradient_at_a_tie_is_said_to_be_a_tie(code, uses):
+    """The notes' 1(x >= y) for max is right everywhere but where x = y: there the engine
+    splits the gradient evenly, and the message says so."""
+    r = backward_check(code)
+    n = line_of(code, "dx =")
+    assert r["first_wrong"] == n
+    line = the_line(r, n)
+    assert line["got"] == 2 * line["expected"]
+    assert line["message"].endswith(
+        f"but this line uses {uses} = 1: x = y here, a tie, where the engine splits the "
+        f"gradient evenly between x and y; {uses} is right everywhere but at the tie.")
+
+
 MEAN_LOSS = """\
 X = np.random.randn(4, 3)
 W = np.random.randn(3, 2)

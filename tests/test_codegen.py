@@ -13,7 +13,7 @@ import pytest
 from test_ops import CASES
 from test_presets import drawn
 
-from engine import trace
+from engine import backward_check, trace
 from engine.circuit import Circuit
 from engine.graph import Graph
 from engine.presets import PRESETS, STAGED
@@ -176,6 +176,29 @@ def test_random_values_are_regenerated_not_printed():
     source = trace(p["expression"], p["values"]).code()["source"]
     assert "W = np.random.default_rng(0).standard_normal([5, 10])" in source
     assert re.search(r"^dW = dD\.dot\(X\.T\)", source, re.M)
+
+
+@pytest.mark.parametrize("text", [
+    "W = np.random.randn(2, 3)\nX = np.random.randn(3, 2)\nD = W.dot(X)",
+    "W = np.random.default_rng(0).standard_normal([2, 3])\n"
+    "X = np.random.default_rng(1).standard_normal([3, 2])\nD = W.dot(X)",
+])
+def test_random_inputs_made_in_the_code_are_regenerated_not_printed(text):
+    """The n-th np.random.randn call has seed n: the staged code makes it again by that seed,
+    as it does a random value given in the request; run, it gives the engine's gradients, and
+    read back into check mode, every line is right."""
+    c = trace(text)
+    source = c.code()["source"]
+    assert "W = np.random.default_rng(0).standard_normal([2, 3])\n" in source
+    assert "X = np.random.default_rng(1).standard_normal([3, 2])\n" in source
+    assert "np.array" not in source
+    assert_round_trip(c)
+    assert c.code() == trace("D = W.dot(X)", {"W": {"randn": [2, 3], "seed": 0},
+                                              "X": {"randn": [3, 2], "seed": 1}}).code()
+    r = backward_check(source.removeprefix("import numpy as np\n"))
+    assert r["passed"], r
+    for name in "WX":
+        np.testing.assert_allclose(r["gradients"][name]["got"], c.gradients[name], rtol=1e-12)
 
 
 def test_matrix_gradients_use_the_notes_formulas():

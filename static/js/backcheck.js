@@ -233,15 +233,22 @@ export function createChecker({ editor, svg, banner, result, precision }) {
       kids.push(go);
     }
     kids.push(el('p', { className: 'check-message' }, focus.message || ''));
-    const after = focus.line === null ? 'At the end of the backward pass' : 'After this line';
-    kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient}${at} = `,
-      el('span', { className: 'check-got' }, got), '; the engine\'s backward pass gives ',
-      el('span', { className: 'check-expected' }, expected)));
+    // a line wrong in itself can end with the engine's number (a += with nothing before it):
+    // then the message alone says what is wrong
+    if (got !== expected) {
+      const after = focus.line === null ? 'At the end of the backward pass' : 'After this line';
+      kids.push(el('p', { className: 'check-numbers' }, `${after}, your ${focus.gradient}${at} = `,
+        el('span', { className: 'check-got' }, got), '; the engine\'s backward pass gives ',
+        el('span', { className: 'check-expected' }, expected)));
+    }
     banner.replaceChildren(...kids);
     banner.hidden = false;
   }
 
-  /** Mark the wire of `focus.name` and label it with the code's number against the engine's. */
+  /**
+   * Mark the wire of `focus.name` and label it with the code's number against the engine's, or,
+   * when the two agree, with the wrong line's number.
+   */
   function markWire(circuit, focus, p) {
     const node = circuit.nodes.find((n) => n.name === focus.name && n.kind !== 'const');
     if (!node) return;
@@ -252,7 +259,9 @@ export function createChecker({ editor, svg, banner, result, precision }) {
     const { at, got, expected } = pair(focus.got, focus.expected, p);
     const label = svgEl('g', { class: 'check-label', 'data-node': node.id });
     const rect = svgEl('rect', { rx: 3 });
-    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}${at}: you ${got} / true ${expected}`);
+    const said = got !== expected ? `you ${got} / true ${expected}`
+      : `✗${focus.line === null ? '' : ` line ${focus.line}`}`;
+    const text = svgEl('text', { x: 0, y: 0 }, `${focus.gradient}${at}: ${said}`);
     label.append(rect, text);
     svg.querySelector('g.circuit')?.append(label);
     const t = text.getBBox();

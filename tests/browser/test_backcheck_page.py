@@ -131,6 +131,39 @@ def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
     assert not page.errors, page.errors
 
 
+# dy = moved below the dy += it should come before: that line has nothing to add to, though it
+# ends with the engine's number
+LATE_DY = STAGED_CODE.replace("dy = (1) * dxpy", "#").replace(
+    "# done! phew", "dy = (1) * dxpy\n# done! phew")
+
+
+@pytest.mark.parametrize(("code", "head"), [
+    ("x = -2; y = 5; z = -4\nq = x + y\nf = q * z\ndq = z; dz = q\ndx += dq\ndy = dq",
+     "dx += dq"),
+    (LATE_DY, "dy += ((1 - sigy) * sigy) * dsigy"),
+])
+def test_a_wrong_line_that_ends_with_the_engines_number_shows_no_you_and_true(
+        page: Page, base_url: str, code: str, head: str) -> None:
+    """A += with nothing before it is wrong even when its number is the engine's: the banner
+    and the wire say it is wrong, without a "you" and a "true" that agree."""
+    open_page(page, base_url)
+    report = paste_checked(page, code)
+    line = next(e for e in report["lines"] if e["status"] == "wrong")
+    assert f"{line['got']:.8f}" == f"{line['expected']:.8f}"
+    expect(page.locator("body")).to_have_attribute("data-check", "failed")
+    banner = page.locator("#backcheck")
+    expect(banner.locator(".check-head")).to_have_text(f"✗ Line {line['line']} is the first "
+                                                       "wrong line")
+    expect(banner.locator(".check-code")).to_have_text(head)
+    expect(banner.locator(".check-message")).to_have_text(line["message"])
+    expect(banner.locator(".check-numbers")).to_have_count(0)
+    node = input_node(page, line["var"])
+    expect(page.locator(f"g.wire.check-focus[data-node='{node}']").first).to_be_attached()
+    expect(page.locator(f".check-label[data-node='{node}']")).to_have_text(
+        f"{line['name']}: ✗ line {line['line']}")
+    assert not page.errors, page.errors
+
+
 def test_an_unknown_gradient_name_is_an_error_at_its_characters(page: Page, base_url: str) -> None:
     open_page(page, base_url)
     paste_checked(page, STAGED_CODE)
