@@ -151,7 +151,8 @@ class Node(BaseModel):
     local: list[OutNumber | None] | None = Field(
         None, description="A scalar gate's local derivative w.r.t. each input (null for tensors).")
     span: list[int] | None = Field(
-        None, description="[start, end) character range in the expression.", examples=[[0, 7]])
+        None, description="[start, end) character range in the expression (in code points, "
+        "as all offsets here).", examples=[[0, 7]])
 
 
 class CircuitResponse(BaseModel):
@@ -248,7 +249,8 @@ class LineCheck(BaseModel):
     got: OutValue = Field(description="The gradient's value after this line, as the code has it.")
     expected: OutValue = Field(description="Its value after this line in a right backward pass.")
     message: str | None = Field(description="What is wrong, in words; null when ok.")
-    span: list[int] = Field(description="[start, end) of the statement in the code.")
+    span: list[int] = Field(description="[start, end) of the statement in the code, in code "
+                            "points.")
     given: bool = Field(False, description="The output's gradient given as data (`dD = "
                         "np.random.randn(*D.shape)`): where the backward pass starts, not a "
                         "step of its own.")
@@ -295,7 +297,8 @@ class BackwardCheckResponse(BaseModel):
     first_wrong: int | None = Field(description="The first line whose own step is wrong.")
     lines: list[LineCheck]
     gradients: dict[str, GradientCheck] = Field(description="One entry per input.")
-    forward_end: int = Field(description="Where the backward pass starts in the code.")
+    forward_end: int = Field(description="Where the backward pass starts in the code, in code "
+                             "points.")
     warnings: list[str]
 
 
@@ -355,7 +358,7 @@ class Problem(BaseModel):
     detail: str
     position: dict[Literal["start", "end"], int] | None = Field(
         None, description="Where the error points into the expression: 0-based start and end "
-        "(exclusive) character offsets.")
+        "(exclusive) character offsets, in code points (an emoji is one).")
     hint: str | None = Field(None, description="A suggestion, e.g. use ** instead of ^.")
     missing: list[str] | None = Field(
         None, description="For a missing value: every input that still needs one, in order.")

@@ -1,6 +1,8 @@
 /**
  * The HTTP contract (README, "The REST API"), and nothing else: one function per route.
  * Every failure becomes an ApiError carrying the problem+json fields (position included).
+ * The server counts places in the text in characters (code points, as Python does); here, as
+ * an answer arrives, each becomes the index into the JavaScript string that was sent.
  * @module api
  */
 
@@ -43,8 +45,39 @@ async function call(method, path, body, signal) {
   } catch {
     data = null;
   }
+  indexed(data, stringIndex(body?.expression ?? body?.code ?? ''));
   if (!res.ok || data === null) throw refused(res, data, path);
   return data;
+}
+
+/**
+ * A function from a place in `text` as the server counts it, in characters (code points), to
+ * its index in the string, which counts UTF-16 units: two for a character beyond the Basic
+ * Multilingual Plane, as an emoji is. A place that is not a number stays as it is.
+ */
+export function stringIndex(text) {
+  const src = String(text);
+  if (!/[\uD800-\uDBFF]/.test(src)) return (k) => k;
+  const at = []; // at[k]: where character k starts
+  for (let i = 0; i < src.length; i += src.codePointAt(i) > 0xffff ? 2 : 1) at.push(i);
+  at.push(src.length);
+  return (k) => (Number.isInteger(k) ? at[Math.max(0, Math.min(k, at.length - 1))] : k);
+}
+
+/**
+ * The places in an answer, rewritten by `at` (stringIndex): an error's position, the spans of a
+ * circuit's nodes and of a backward check's lines, and where the backward pass starts.
+ */
+function indexed(data, at) {
+  if (!data || typeof data !== 'object') return;
+  const { position } = data;
+  if (position && typeof position === 'object') {
+    data.position = { ...position, start: at(position.start), end: at(position.end) };
+  }
+  if ('forward_end' in data) data.forward_end = at(data.forward_end);
+  for (const part of [data.nodes, data.lines].filter(Array.isArray).flat()) {
+    if (Array.isArray(part?.span)) part.span = part.span.map(at);
+  }
 }
 
 /** A request that got no answer (the network, or a server gone): an abort stays an abort. */

@@ -39,7 +39,8 @@ export function freeNames(text) {
 /**
  * The line holding character `start` and a caret string under [start, end) of it; a line longer
  * than WIDE characters is shown around the error, cut with …. Returns {lineNo (1-based), line
- * as shown, column (in the whole line, from 0), caret}.
+ * as shown, column (in the whole line, from 0, in characters as the server counts them: an emoji
+ * is one), caret}.
  */
 export function caretFor(text, start, end) {
   const src = String(text);
@@ -60,7 +61,8 @@ export function caretFor(text, start, end) {
     at = column - from + (from ? 1 : 0);
     width = Math.max(1, Math.min(width, line.length - at - (tail ? 1 : 0)));
   }
-  return { lineNo, line, column, caret: ' '.repeat(at) + '^'.repeat(width) };
+  const characters = [...src.slice(lineStart, s)].length;
+  return { lineNo, line, column: characters, caret: ' '.repeat(at) + '^'.repeat(width) };
 }
 
 const WIDE = 80; // characters of a longer line shown under an error

@@ -178,6 +178,34 @@ def test_an_unknown_gradient_name_is_an_error_at_its_characters(page: Page, base
     expect(page.locator("#backcheck")).to_be_hidden()
 
 
+# The notes' first example under a comment with emoji: characters the server counts as one each
+# and the page's strings as two.
+STARRED = """# 🌟🌟🌟 set some inputs
+x = -2; y = 5; z = -4
+q = x + y
+f = q * z
+dq = z; dz = q
+dx = dq; dy = dq"""
+
+
+def test_an_emoji_before_the_code_moves_no_mark(page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste_checked(page, STARRED)
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    assert {n: m[0] for n, m in marks(page).items()} == {5: "ok", 6: "ok"}
+    expect(page.locator("#check-summary")).to_have_text(
+        "✓ all 4 backward lines right: dx, dy and dz equal the engine's gradients")
+    expect(page.locator("#error")).to_be_hidden()
+
+    wrong = STARRED.replace("🌟🌟🌟", "🌟").replace("dx = dq", "dx = -dq")
+    paste_checked(page, wrong)
+    expect(page.locator("body")).to_have_attribute("data-check", "failed")
+    expect(page.locator(".cm-highlight")).to_have_text("dx = -dq")
+    expect(page.locator("#backcheck .check-code")).to_have_text("dx = -dq")
+    expect(page.locator("#backcheck .check-head")).to_have_text("✗ Line 6 is the first wrong line")
+    assert not page.errors, page.errors
+
+
 def test_the_neuron_with_backward_pass_preset_is_all_right(page: Page, base_url: str) -> None:
     open_page(page, base_url)
     n = renders(page)

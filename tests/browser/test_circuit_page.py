@@ -471,6 +471,24 @@ def test_x_eq_eq_y_says_what_the_language_has_instead(page: Page, base_url: str)
     assert page.locator("#error .caret").text_content() == "  ^^"  # under the ==, not one =
 
 
+def test_an_emoji_before_the_error_moves_neither_its_place_nor_its_underline(page: Page,
+                                                                             base_url: str):
+    """The server counts characters, an emoji as one; the page's strings count it as two."""
+    open_page(page, base_url)
+    paste_wrong(page, "# 🌟🌟 sigmoid\nx = 3\ny = x ^ 2")
+    expect(page.locator("#error .message")).to_have_text(re.compile(
+        r"^Invalid expression or values at line 3, column 7: '\^' is not a power here"))
+    expect(page.locator(".cm-lintRange-error")).to_have_text("^")
+    expect(page.locator("#error .caret-line")).to_have_text("y = x ^ 2")
+    assert page.locator("#error .caret").text_content() == "      ^"
+    # On the error's own line, the page's column and the one the server's words cite agree.
+    paste_wrong(page, "x = 3\nprint('🌟'); y = (x + 1]")
+    expect(page.locator("#error .message")).to_have_text(re.compile(
+        r"^Invalid expression or values at line 2, column 23: "
+        r"'\]' does not match the '\(' at line 2, column 17"))
+    expect(page.locator(".cm-lintRange-error")).to_have_text("]")
+
+
 ERROR_SHOWN_JS = """() => {
   window.errorShown = 0;
   const box = document.getElementById('error');

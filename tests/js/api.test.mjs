@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, postCircuit, streamTrain } from '../../static/js/api.js';
+import { ApiError, postBackwardCheck, postCircuit, stringIndex, streamTrain } from '../../static/js/api.js';
 
 /** Answer every request with `respond()` (a Response, or a throw) for the length of `work`. */
 async function serving(respond, work) {
@@ -85,4 +85,33 @@ test('an abort stays an abort, whether before the answer or in the stream', asyn
   const body = new ReadableStream({ pull: abort });
   const during = await serving(() => new Response(body), () => refusal(() => streamTrain({}, undefined, () => {})));
   assert.equal(during.name, 'AbortError');
+});
+
+test('a place the server counts in characters is the string index of that character', () => {
+  const text = '# 🌟🌟 é\nx = 3';
+  const at = stringIndex(text);
+  // Python counts each emoji as one character, JavaScript as two UTF-16 units
+  assert.equal(at(2), 2);
+  assert.equal(at(3), 4);
+  assert.equal(at(6), text.indexOf('\n'));
+  assert.equal(at(7), text.indexOf('x'));
+  assert.equal(at([...text].length), text.length);
+  assert.equal(at(null), null);
+  assert.equal(stringIndex('(x + y) * z')(4), 4); // no such characters: the same numbers
+});
+
+test('every place in an answer arrives as a string index into the text sent', async () => {
+  const code = '# 🌟\nx = 2\nf = x * x\ndx = 2 * x';
+  const sent = (body) => () => new Response(JSON.stringify(body), { status: 200 });
+  const report = await serving(sent({ forward_end: 20, lines: [{ line: 4, span: [20, 30] }] }),
+    () => postBackwardCheck({ code, values: {} }));
+  assert.equal(code.slice(0, report.forward_end), '# 🌟\nx = 2\nf = x * x\n');
+  assert.equal(code.slice(...report.lines[0].span), 'dx = 2 * x');
+  const circuit = await serving(sent({ nodes: [{ id: 0, span: null }, { id: 1, span: [14, 19] }] }),
+    () => postCircuit({ expression: code.slice(0, 21), values: {} }));
+  assert.deepEqual(circuit.nodes.map((n) => n.span && code.slice(...n.span)), [null, 'x * x']);
+  const err = await serving(() => new Response(JSON.stringify({ status: 400, detail: 'no', position: { start: 12, end: 13 } }),
+    { status: 400, headers: { 'content-type': 'application/problem+json' } }),
+  () => refusal(() => postCircuit({ expression: code, values: {} })));
+  assert.equal(code.slice(err.position.start, err.position.end), '=');
 });

@@ -71,6 +71,13 @@ test('the caret sits under the span on its own line', () => {
   assert.equal(caretFor('x', 0, 1).caret, '^');
 });
 
+test('the column counts characters as the server does: an emoji is one', () => {
+  const text = "x = 3\nprint('🌟'); y = (x + 1]";
+  const c = caretFor(text, text.indexOf(']'), text.indexOf(']') + 1);
+  assert.equal(c.column + 1, 23); // the server's "line 2, column 23"
+  assert.equal(c.line[c.caret.indexOf('^')], ']');
+});
+
 test('a long line is shown around its error, cut with …, the caret still under it', () => {
   const text = `f = ${'('.repeat(300)}x${')'.repeat(300)}`;
   const c = caretFor(text, 204, 205); // the 201st bracket
