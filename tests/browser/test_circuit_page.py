@@ -1426,6 +1426,19 @@ def test_a_gradient_check_answers_only_for_the_circuit_on_show(fresh_page: Page,
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_check_gradients_keeps_the_keyboard_focus(page: Page, base_url: str) -> None:
+    """Space on "check gradients" checks, and the button keeps the focus for the next press."""
+    open_page(page, base_url)
+    page.click("[role=tab][data-tab=check]")
+    check = page.locator("#check")
+    check.focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#check-result tr.check-row")).to_have_count(3)
+    expect(check).to_be_enabled()
+    expect(check).to_be_focused()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_tool_tabs_take_the_arrow_keys(page: Page, base_url: str) -> None:
     """One tab in the Tab order; →, ←, Home and End move between the tabs and show each."""
     open_page(page, base_url)
