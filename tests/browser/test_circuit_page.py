@@ -736,6 +736,7 @@ def test_every_preset_draws_cleanly_with_its_text_at_12px_or_more(page: Page,
         page.select_option("#preset", p["id"])
         wait_render(page, n)
         expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator("#preset")).to_have_value(p["id"])  # drawn, it is still the example
         assert_no_overlaps(page, p["id"])
         sizes = page.evaluate(TEXT_SIZES_JS)
         assert sizes, p["id"]
@@ -1144,6 +1145,28 @@ def pin_the_mul_gate(page: Page, base_url: str) -> None:
     page.click("g.gate[data-op=mul]")
     expect(page.locator("#explain h3")).to_contain_text("(mul)")
     expect(page.locator("#explain tr.send")).to_have_count(2)
+
+
+def test_the_examples_menu_shows_an_example_only_while_the_page_holds_it(page: Page,
+                                                                       base_url: str) -> None:
+    """Code edited into other code, or a value changed in a row, is no longer the example: the
+    menu shows none and its notes go; back to the example's code and values, they come back."""
+    open_page(page, base_url)
+    menu, notes = page.locator("#preset"), page.locator("#preset-notes")
+    page.select_option("#preset", "max")
+    expect(notes).to_contain_text("Only the larger input")
+    paste(page, "min(x, y)")
+    expect(menu).to_have_value("")
+    expect(notes).to_be_empty()
+    paste(page, "max(x, y)")
+    expect(menu).to_have_value("max")
+    expect(notes).to_contain_text("Only the larger input")
+    page.fill("#in-x", "1")  # y = 2 is the larger input now
+    expect(menu).to_have_value("")
+    expect(notes).to_be_empty()
+    page.fill("#in-x", "4")
+    expect(menu).to_have_value("max")
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_another_example_clears_a_pinned_explanation(page: Page, base_url: str) -> None:
