@@ -225,20 +225,37 @@ def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
     expect(page.locator(f"text.grad[data-node={x}]")).to_have_text("14.00")
     shares = page.locator(f"text.contrib[data-node={x}]").all_text_contents()
     assert sorted(shares) == ["2.00", "6.00", "6.00"]
-    expect(page.locator("#result .grad-item[data-name=x]")).to_contain_text("= 6.00 + 6.00 + 2.00")
+    expect(page.locator("#result .grad-item[data-name=x]")).to_have_text("∂f/∂x = 14 = 6 + 6 + 2")
 
 
 def test_a_forks_sum_and_its_parts_share_one_format(fresh_page: Page, base_url: str) -> None:
-    """A tiny branch writes the whole sum in exponent form, not one part alone; more decimals
-    write it all fixed again."""
+    """A sum and its parts are each written plain, to one more significant digit than the
+    decimals: a tiny branch shows its digits (not 0.00), and does not put the sum in exponent
+    form; more decimals, more digits."""
     page = fresh_page
     open_page(page, base_url)  # no hash: the page's starting example
     paste(page, "y = 1\nf = 0.00362 * y + 0.34 * y")
     y = page.locator("#result .grad-item[data-name=y]")
-    expect(y).to_have_text("∂f/∂y = 3.44e-1 = 3.62e-3 + 3.40e-1")
+    expect(y).to_have_text("∂f/∂y = 0.344 = 0.00362 + 0.34")
     page.fill("#precision", "3")
-    expect(y).to_have_text("∂f/∂y = 0.344 = 0.004 + 0.340")
+    expect(y).to_have_text("∂f/∂y = 0.3436 = 0.00362 + 0.34")
     assert not page.errors, page.errors
+
+
+def test_every_sum_on_the_result_line_is_written_the_same_way(page: Page, base_url: str) -> None:
+    """The staged example at x = 2: both inputs fork, and both sums are plain numbers, one with
+    a branch of 0.0089, the other with one of 0.0036 (not 0.01, nor 3.62e-3 in exponent form)."""
+    open_page(page, base_url)
+    n = renders(page)
+    page.select_option("#preset", "staged")
+    wait_render(page, n)
+    n = renders(page)
+    page.fill("#in-x", "2")
+    wait_render(page, n)
+    expect(page.locator("#result .grad-item[data-name=x]")).to_have_text(
+        "∂f/∂x = 0.535 = 0.205 − 0.00889 + 0.339")
+    expect(page.locator("#result .grad-item[data-name=y]")).to_have_text(
+        "∂f/∂y = 0.342 = 0.00362 + 0.339")
 
 
 def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
