@@ -5,9 +5,10 @@
  * once, run, or reset. Every step is /api/descent (the engine's forward and backward passes);
  * after each step the page is handed the new values to redraw the circuit with, and a small
  * loss-per-step chart grows. From a run's start until its last values are drawn, step and run
- * are disabled and the panel says it is running, so the next step starts where the run landed;
- * reset stops them. Self-contained: it builds its own DOM and SVG, needs no chart library, and
- * talks to the page only through the two functions given to `mountDescend`.
+ * are busy (dom.js setBusy: they ignore clicks, and keep the keyboard focus) and the panel says
+ * it is running, so the next step starts where the run landed; reset stops them. Self-contained:
+ * it builds its own DOM and SVG, needs no chart library, and talks to the page only through the
+ * two functions given to `mountDescend`.
  *
  *     const descend = mountDescend(element, {
  *       request: () => lastBody,          // {expression, values, expand, grad?} of the circuit shown
@@ -22,6 +23,7 @@
 
 import { ApiError, postDescent } from './api.js';
 import { flatten, number } from './format.js';
+import { isBusy, setBusy } from './dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const FRAMES = 40; // a run redraws the circuit at most this many times
@@ -82,8 +84,9 @@ export function mountDescend(root, page) {
   const say = (text) => {
     status.textContent = text;
   };
-  const setBusy = (on) => {
-    stepButton.disabled = runButton.disabled = on;
+  const busy = (on) => {
+    setBusy(stepButton, on);
+    setBusy(runButton, on);
   };
 
   function update(circuit) {
@@ -105,7 +108,7 @@ export function mountDescend(root, page) {
   function clear() {
     run++;
     clearTimeout(timer);
-    setBusy(false);
+    busy(false);
     losses = [];
     start = null;
     drawChart();
@@ -137,7 +140,7 @@ export function mountDescend(root, page) {
   async function descend(n) {
     const body = page.request();
     const names = ticked();
-    if (runButton.disabled) return;
+    if (isBusy(runButton)) return;
     if (!body) {
       say(OUT_OF_DATE);
       return;
@@ -151,7 +154,7 @@ export function mountDescend(root, page) {
       say('The learning rate must be a positive number.');
       return;
     }
-    setBusy(true);
+    busy(true);
     say(n === 1 ? 'running 1 step…' : `running ${n} steps…`);
     clearTimeout(timer);
     const mine = run;
@@ -161,7 +164,7 @@ export function mountDescend(root, page) {
       data = await postDescent({ ...loss, params: names, lr: rate, steps: n, tol: 0 });
     } catch (err) {
       if (mine !== run) return;
-      setBusy(false);
+      busy(false);
       say(err instanceof ApiError ? `${err.title}: ${err.message}` : String(err));
       return;
     }
@@ -184,7 +187,7 @@ export function mountDescend(root, page) {
           : last && flat ? ': converged, every slope is 0 here, so more steps change nothing'
             : ''));
       if (i < taken.length) timer = setTimeout(frame, FRAME_MS);
-      else drawn.then(() => mine === run && setBusy(false));
+      else drawn.then(() => mine === run && busy(false));
     };
     frame();
   }

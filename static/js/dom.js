@@ -1,4 +1,4 @@
-/** The two DOM helpers every page module uses. @module dom */
+/** The DOM helpers the page modules share. @module dom */
 
 /** The element with this id. */
 export const $ = (id) => document.getElementById(id);
@@ -9,6 +9,19 @@ export function el(tag, props = {}, ...kids) {
   e.append(...kids);
   return e;
 }
+
+/**
+ * Mark `button` busy (its work on the way) or not. A busy button says it is unavailable
+ * (aria-disabled, drawn as disabled) and its click handler returns at once while `isBusy`; it is
+ * not `disabled`, which would take the keyboard focus from it mid-press.
+ */
+export function setBusy(button, on) {
+  if (on) button.setAttribute('aria-disabled', 'true');
+  else button.removeAttribute('aria-disabled');
+}
+
+/** Whether `button` is busy (setBusy): a click on it is ignored. */
+export const isBusy = (button) => button.getAttribute('aria-disabled') === 'true';
 
 /**
  * A text field over `anchor` (an element inside the positioned, scrolling `box`), holding

@@ -27,6 +27,18 @@ export function number(v, digits = 3) {
   return `${Number(m)}e${p.replace('+', '')}`;
 }
 
+/**
+ * A number of a sum written out (a gradient and its branches), in `number`'s plain form: at
+ * least `precision` + 1 significant digits, so a small one shows its digits where fixed decimals
+ * would show 0.00, and every digit of its whole part with `precision` decimals (138.8338, not
+ * 138.83), at most 15; trailing zeros dropped.
+ */
+export function plain(v, precision = 2) {
+  const a = Math.abs(toNumber(v));
+  const whole = a >= 1 ? Math.floor(Math.log10(a)) + 1 : 0;
+  return number(v, Math.min(15, Math.max(precision + 1, whole + precision)));
+}
+
 /** An axis tick: a number with six digits (0.01, 0.7, 100, 1e-7, 2e5, -3.5e30, never "100n"). */
 export const tick = (v) => number(v, 6);
 
@@ -44,7 +56,7 @@ export function fmt(v, precision = 2) {
 }
 
 /**
- * Numbers shown side by side (a sum and its parts) in one format, at `precision` decimals:
+ * Numbers shown side by side (a short vector's) in one format, at `precision` decimals:
  * fixed, or every one in exponent form when fmt would write any of them so.
  */
 export function fmtAll(values, precision = 2) {

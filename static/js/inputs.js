@@ -150,7 +150,8 @@ const modeOf = (v) => (v && typeof v === 'object' && !Array.isArray(v) ? 'randn'
  * before redrawing. A row being edited (focus inside) keeps what the user is typing; any other
  * row shows its value, the code's or the user's, unless it is the one the row last showed or
  * sent (so a mode chosen but not yet filled in stays). Numbers show at 12 significant digits
- * (format.js `shortest`); the values sent, and the link, keep every digit.
+ * (format.js `shortest`); the values sent, and the link, keep every digit, and a number field
+ * typed back to the text it showed gives back the value it showed (a literal as written).
  */
 export function renderInputs(box, rows, values, set) {
   const key = (r) => `${r.program ? 'p' : 'f'}:${r.name}`;
@@ -163,7 +164,7 @@ export function renderInputs(box, rows, values, set) {
     }
     const value = r.program ? r.value : r.name in values ? values[r.name] : DEFAULT_VALUE;
     const moved = r.program || JSON.stringify(value) !== JSON.stringify(row.shown);
-    if (moved && !row.contains(document.activeElement)) row.show(value);
+    if (moved && !row.contains(document.activeElement)) row.show(value, r.literal);
     return row;
   });
   // Moving a node takes its focus away: remove and insert only what changed.
@@ -228,18 +229,20 @@ function inputRow(r, set) {
     }
     bad.textContent = problem;
   };
+  let start = null; // the number shown: {text, value, literal}, what the field typed back gives
   /**
-   * Show a value: a number in the number field and slider, a list in the values field. A value
-   * the page would not send (from a hand-edited link) shows as written, in the values field,
-   * marked invalid.
+   * Show a value (spelled `literal` in the code, for a literal's row): a number in the number
+   * field and slider, a list in the values field. A value the page would not send (from a
+   * hand-edited link) shows as written, in the values field, marked invalid.
    */
-  row.show = (value) => {
+  row.show = (value, literal) => {
     row.shown = value;
     const problem = r.program ? null : valueProblem(name, value);
     const m = problem ? 'list' : modeOf(value);
     kind.value = m;
     if (m === 'scalar') setNumber(typeof value === 'number' ? value : DEFAULT_VALUE);
     else setNumber(DEFAULT_VALUE);
+    start = m === 'scalar' ? { text: num.value, value, literal } : null;
     if (m === 'randn') {
       shape.value = (value.randn || []).join(', ');
       seed.value = String(value.seed ?? 0);
@@ -287,7 +290,9 @@ function inputRow(r, set) {
   num.addEventListener('input', () => {
     if (num.value === '' || !Number.isFinite(Number(num.value))) return;
     range.value = num.value;
-    commit(Number(num.value), num.value, 250);
+    // typed back to what it showed: the value as it was, every digit, and the literal as written
+    if (num.value === start?.text) commit(start.value, start.literal ?? num.value, 250);
+    else commit(Number(num.value), num.value, 250);
   });
   // Left empty or out of range, the field shows the value still in use again, and says so.
   num.addEventListener('change', () => {

@@ -13,7 +13,9 @@ import {
 import { mountDescend } from './descend.js';
 import { createEditor } from './editor.js';
 import { mountExplain } from './explain.js';
-import { askCircuit, dropGone, renderInputs, requestOf, rowsOf } from './inputs.js';
+import {
+  askCircuit, dropGone, renderInputs, requestOf, requestValues, rowsOf,
+} from './inputs.js';
 import { mountPanels } from './panels.js';
 import { composites, knownAt, layoutCircuit, statementGroups, stepPlan } from './layout.js';
 import { asCode, shortest } from './format.js';
@@ -143,6 +145,7 @@ async function refresh() {
     if (mine === state.seq) {
       delete document.body.dataset.busy;
       syncInputs();
+      syncPreset();
       saveHash();
     }
   }
@@ -218,8 +221,22 @@ function load(next) {
 
 function applyPreset(id) {
   const p = state.presets.find((x) => x.id === id);
-  $('preset-notes').textContent = p ? p.notes : '';
   if (p) load({ expression: p.expression, values: structuredClone(p.values || {}), expand: !!p.expand, step: null });
+  else syncPreset(); // "choose an example" chosen: the menu still says what is on the page
+}
+
+/**
+ * The examples menu and its notes show the example on the page: its code, with its values. Code
+ * or a value changed into anything else is no example (its notes may no longer hold): the menu
+ * shows none, and the notes go.
+ */
+function syncPreset() {
+  const rows = rowsOf(state);
+  const sent = JSON.stringify(requestValues(rows, state.values));
+  const p = state.presets.find((x) => x.expression === state.expression
+    && JSON.stringify(requestValues(rows, x.values || {})) === sent);
+  $('preset').value = p ? p.id : '';
+  $('preset-notes').textContent = p ? p.notes : '';
 }
 
 /** Click an input's value on its wire to type a new one there; false for other values. */
@@ -411,15 +428,11 @@ function fillOps(ops) {
   explain.refresh();
 }
 
-/** The examples menu; the example whose code is in the editor (typed or not) is the one selected. */
+/** The examples menu; the example on the page (typed or not) is the one selected. */
 function fillPresets(presets) {
   state.presets = presets;
   $('preset').append(...presets.map((p) => el('option', { value: p.id }, p.title)));
-  const match = presets.find((p) => p.expression === state.expression);
-  if (match) {
-    $('preset').value = match.id;
-    $('preset-notes').textContent = match.notes;
-  }
+  syncPreset();
 }
 
 async function start() {

@@ -14,7 +14,7 @@ import { exportPng, exportSvg } from './circuit.js';
 import { fmtShape } from './format.js';
 import { OUT_OF_DATE } from './descend.js';
 import { check, nudge, stagedCode } from './tools.js';
-import { $, el } from './dom.js';
+import { $, el, isBusy, setBusy } from './dom.js';
 
 async function copyText(text, status) {
   try {
@@ -104,15 +104,15 @@ export function mountPanels({ svg, shown, precision }) {
 
   $('nudge').addEventListener('click', runNudge);
   $('nudge-input').addEventListener('change', showNudgeIndex);
-  // One check at a time: the button is disabled while its answer is on the way.
+  // One check at a time: the button is busy while its answer is on the way.
   $('check').addEventListener('click', async () => {
-    if ($('check').disabled) return;
-    $('check').disabled = true;
+    if (isBusy($('check'))) return;
+    setBusy($('check'), true);
     $('check-result').textContent = 'checking…';
     try {
       await answer($('check-result'), (now) => check(now, precision()));
     } finally {
-      $('check').disabled = false;
+      setBusy($('check'), false);
     }
   });
   // The tab strip, as the ARIA tabs pattern has it: one tab in the Tab order, the arrow keys,

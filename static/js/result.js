@@ -5,7 +5,7 @@
  * @module result
  */
 import { magColor } from './circuit.js';
-import { fmt, fmtAll, fmtShape } from './format.js';
+import { fmt, fmtAll, fmtShape, plain } from './format.js';
 import { contribution, gradName, knownAt, objective, outputName } from './layout.js';
 import { caretFor } from './source.js';
 import { el } from './dom.js';
@@ -44,7 +44,8 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
     else if (ready && uses.length > 1 && !Array.isArray(g)) {
       const parts = uses.map((u) => contribution(u.n, u.port));
       if (parts.every((x) => x !== null)) {
-        const [all, ...texts] = fmtAll([g, ...parts], p); // the sum and its parts in one format
+        // the sum and its parts written plain, every sum on the line the same way
+        const [all, ...texts] = [g, ...parts].map((x) => plain(x, p));
         total = all;
         sum = ' = ' + texts.map((t, i) => (i === 0 ? t : t.startsWith('-') ? ` − ${t.slice(1)}` : ` + ${t}`)).join('');
       }

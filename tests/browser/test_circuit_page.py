@@ -225,20 +225,37 @@ def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
     expect(page.locator(f"text.grad[data-node={x}]")).to_have_text("14.00")
     shares = page.locator(f"text.contrib[data-node={x}]").all_text_contents()
     assert sorted(shares) == ["2.00", "6.00", "6.00"]
-    expect(page.locator("#result .grad-item[data-name=x]")).to_contain_text("= 6.00 + 6.00 + 2.00")
+    expect(page.locator("#result .grad-item[data-name=x]")).to_have_text("∂f/∂x = 14 = 6 + 6 + 2")
 
 
 def test_a_forks_sum_and_its_parts_share_one_format(fresh_page: Page, base_url: str) -> None:
-    """A tiny branch writes the whole sum in exponent form, not one part alone; more decimals
-    write it all fixed again."""
+    """A sum and its parts are each written plain, to one more significant digit than the
+    decimals: a tiny branch shows its digits (not 0.00), and does not put the sum in exponent
+    form; more decimals, more digits."""
     page = fresh_page
     open_page(page, base_url)  # no hash: the page's starting example
     paste(page, "y = 1\nf = 0.00362 * y + 0.34 * y")
     y = page.locator("#result .grad-item[data-name=y]")
-    expect(y).to_have_text("∂f/∂y = 3.44e-1 = 3.62e-3 + 3.40e-1")
+    expect(y).to_have_text("∂f/∂y = 0.344 = 0.00362 + 0.34")
     page.fill("#precision", "3")
-    expect(y).to_have_text("∂f/∂y = 0.344 = 0.004 + 0.340")
+    expect(y).to_have_text("∂f/∂y = 0.3436 = 0.00362 + 0.34")
     assert not page.errors, page.errors
+
+
+def test_every_sum_on_the_result_line_is_written_the_same_way(page: Page, base_url: str) -> None:
+    """The staged example at x = 2: both inputs fork, and both sums are plain numbers, one with
+    a branch of 0.0089, the other with one of 0.0036 (not 0.01, nor 3.62e-3 in exponent form)."""
+    open_page(page, base_url)
+    n = renders(page)
+    page.select_option("#preset", "staged")
+    wait_render(page, n)
+    n = renders(page)
+    page.fill("#in-x", "2")
+    wait_render(page, n)
+    expect(page.locator("#result .grad-item[data-name=x]")).to_have_text(
+        "∂f/∂x = 0.535 = 0.205 − 0.00889 + 0.339")
+    expect(page.locator("#result .grad-item[data-name=y]")).to_have_text(
+        "∂f/∂y = 0.342 = 0.00362 + 0.339")
 
 
 def test_step_through_forward_then_backward(page: Page, base_url: str) -> None:
@@ -754,6 +771,7 @@ def test_every_preset_draws_cleanly_with_its_text_at_12px_or_more(page: Page,
         page.select_option("#preset", p["id"])
         wait_render(page, n)
         expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator("#preset")).to_have_value(p["id"])  # drawn, it is still the example
         assert_no_overlaps(page, p["id"])
         sizes = page.evaluate(TEXT_SIZES_JS)
         assert sizes, p["id"]
@@ -1164,6 +1182,28 @@ def pin_the_mul_gate(page: Page, base_url: str) -> None:
     expect(page.locator("#explain tr.send")).to_have_count(2)
 
 
+def test_the_examples_menu_shows_an_example_only_while_the_page_holds_it(page: Page,
+                                                                       base_url: str) -> None:
+    """Code edited into other code, or a value changed in a row, is no longer the example: the
+    menu shows none and its notes go; back to the example's code and values, they come back."""
+    open_page(page, base_url)
+    menu, notes = page.locator("#preset"), page.locator("#preset-notes")
+    page.select_option("#preset", "max")
+    expect(notes).to_contain_text("Only the larger input")
+    paste(page, "min(x, y)")
+    expect(menu).to_have_value("")
+    expect(notes).to_be_empty()
+    paste(page, "max(x, y)")
+    expect(menu).to_have_value("max")
+    expect(notes).to_contain_text("Only the larger input")
+    page.fill("#in-x", "1")  # y = 2 is the larger input now
+    expect(menu).to_have_value("")
+    expect(notes).to_be_empty()
+    page.fill("#in-x", "4")
+    expect(menu).to_have_value("max")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_another_example_clears_a_pinned_explanation(page: Page, base_url: str) -> None:
     pin_the_mul_gate(page, base_url)
     n = renders(page)
@@ -1441,6 +1481,19 @@ def test_a_gradient_check_answers_only_for_the_circuit_on_show(fresh_page: Page,
     assert len(sent) == 1, sent
     page.click("#check")
     expect(page.locator("#check-result tr.check-row")).to_have_count(3)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_check_gradients_keeps_the_keyboard_focus(page: Page, base_url: str) -> None:
+    """Space on "check gradients" checks, and the button keeps the focus for the next press."""
+    open_page(page, base_url)
+    page.click("[role=tab][data-tab=check]")
+    check = page.locator("#check")
+    check.focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#check-result tr.check-row")).to_have_count(3)
+    expect(check).to_be_enabled()
+    expect(check).to_be_focused()
     assert page.errors == []  # type: ignore[attr-defined]
 
 

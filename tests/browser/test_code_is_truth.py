@@ -147,6 +147,25 @@ def test_a_code_assigned_row_edits_the_literal_in_the_code(page: Page, base_url:
     assert "%22x%22" not in page.url and "x+%3D+1" in page.url
 
 
+def test_a_row_edit_undone_leaves_the_literal_as_written(page: Page, base_url: str) -> None:
+    """The lecture neuron's b = 6.8813735870195432 shows as 6.88137358702 in its row: a digit
+    typed writes what the row shows, and the digit deleted again gives back b as written."""
+    open_page(page, base_url)
+    page.select_option("#preset", "micrograd-neuron")
+    written = "b = Value(6.8813735870195432, label='b')"
+    expect(page.locator("#expr")).to_contain_text(written)
+    field = page.locator("#in-b")
+    expect(field).to_have_value("6.88137358702")
+    field.focus()
+    page.keyboard.press("End")
+    page.keyboard.type("1")
+    expect(page.locator("#expr")).to_contain_text("b = Value(6.881373587021, label='b')")
+    page.keyboard.press("Backspace")
+    expect(page.locator("#expr")).to_contain_text(written)
+    expect(page.locator("#output-value")).to_have_text("0.71")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_link_opens_with_the_authors_rows(page: Page, base_url: str, context) -> None:
     open_page(page, base_url)
     paste(page, "x = 3  # set in the code\nf = x * y + u")

@@ -352,3 +352,22 @@ def test_a_start_outside_a_gates_domain_says_which_gate(page: Page, base_url: st
     expect(status).not_to_contain_text("diverged")
     expect(page.locator("#descend-panel .descend-step")).to_be_enabled()
     assert page.get_attribute("#descend-panel .descend-chart", "data-points") == "0"
+
+
+def test_step_once_keeps_the_keyboard_focus_while_it_steps(page: Page, base_url: str):
+    """Enter on "step once" three times takes three steps: the button keeps the focus while its
+    step runs (one step at a time: it says it is unavailable until then)."""
+    open_page(page, base_url)
+    page.click("[data-tab=descend]")
+    page.check("#descend-panel input[value='x']")
+    step = page.locator("#descend-panel .descend-step")
+    status = page.locator("#descend-panel .descend-status")
+    step.focus()
+    for k in (1, 2, 3):
+        page.keyboard.press("Enter")
+        expect(status).to_contain_text(f"step {k}: loss")
+        expect(step).to_be_enabled()
+        expect(step).to_be_focused()
+    expect(page.locator("#descend-panel .descend-chart")).to_have_attribute("data-points", "3")
+    expect(page.locator("#in-x")).to_have_value("-0.8")  # -2 + 3 × 0.1 × 4
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  asCode, flatten, fmt, fmtAll, fmtShape, magnitude, norm, number, shapeSignature, shortest, tick, toNumber,
+  asCode, flatten, fmt, fmtAll, fmtShape, magnitude, norm, number, plain, shapeSignature, shortest, tick,
+  toNumber,
 } from '../../static/js/format.js';
 
 test('two decimals by default, as the notes print them', () => {
@@ -26,6 +27,15 @@ test('numbers side by side share one format: all in exponent form when one needs
   assert.deepEqual(fmtAll([0.34362, 0.00362, 0.34], 3), ['0.344', '0.004', '0.340']);
   assert.deepEqual(fmtAll([14, 6, 'NaN']), ['14.00', '6.00', 'NaN']);
   assert.deepEqual(fmtAll([2e9, 0, '-Infinity'], 1), ['2.0e+9', '0.0e+0', '-∞']);
+});
+
+test('a sum written out: plain, a small part with its digits, a whole part with the decimals', () => {
+  assert.deepEqual([0.34362, 0.00362, 0.34].map((x) => plain(x)), ['0.344', '0.00362', '0.34']);
+  assert.deepEqual([0.34362, 0.00362].map((x) => plain(x, 3)), ['0.3436', '0.00362']);
+  assert.deepEqual([14, 6, -0.0088940, 138.83383].map((x) => plain(x, 4)),
+    ['14', '6', '-0.008894', '138.8338']);
+  assert.deepEqual([1e-5, 2e9, 1e300, 'NaN', '-Infinity'].map((x) => plain(x)),
+    ['1e-5', '2e9', '1e300', 'NaN', '-∞']);
 });
 
 test('non-finite numbers sent as strings read back', () => {
