@@ -6,9 +6,10 @@
  */
 
 import { getPresets, postCircuit, postDescent } from './api.js';
-import { number, tick } from './format.js';
+import { asCode, number, tick } from './format.js';
 import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
   showError } from './labui.js';
+import { replaceLiteral } from './source.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -129,7 +130,9 @@ async function draw() {
   }));
   $('params-line').textContent = SEVEN.map((k) => `${k} = ${number(params[k])}`).join(', ')
     + `; SSR = ${number(here.ssr)}`;
-  $('circuit-link').href = '/' + encodeState({ expression, values: { ...params } });
+  // the circuit page takes the code as the truth: the program itself states these values
+  const program = SEVEN.reduce((text, k) => replaceLiteral(text, k, asCode(params[k])), expression);
+  $('circuit-link').href = '/' + encodeState({ expression: program });
 }
 
 // --- b3 alone ---------------------------------------------------------------------------------------

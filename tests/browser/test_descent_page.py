@@ -34,9 +34,9 @@ def test_stepping_b3_shows_the_notes_table(page: Page, base_url: str):
     expect(page.locator("#b3-status")).to_have_attribute("data-stopped", "tol", timeout=30_000)
     expect(page.locator("#b3-status")).to_contain_text("b3 = 2.61")
     assert page.locator("#steps tbody tr").count() == 10
-    # the circuit link carries the current b3 to the circuit page
-    values = parse_qs(urlsplit(page.get_attribute("#circuit-link", "href")).fragment)["v"][0]
-    assert '"b3":2.608' in values
+    # the circuit link's program states the current b3
+    program = parse_qs(urlsplit(page.get_attribute("#circuit-link", "href")).fragment)["e"][0]
+    assert "b3 = 2.608" in program
     page.click("#reset-b3")
     expect(page.locator("#steps tbody tr")).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
@@ -181,6 +181,30 @@ def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base
     page.click("#circuit-link")
     wait_ready(page)
     expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")
+
+
+def test_the_circuit_link_opens_the_network_at_the_values_fitted(page: Page, base_url: str):
+    """The circuit page takes the code as the truth: the link's program states the lab's values."""
+    open_page(page, base_url)
+    page.click("#run-b3")
+    expect(page.locator("#b3-status")).to_have_attribute("data-stopped", "tol", timeout=30_000)
+    page.click("#circuit-link")
+    wait_ready(page)
+    expect(page.locator("#in-b3")).to_have_value(re.compile(r"^2\.608"))
+    expect(page.locator("#output-value")).to_have_text("6.42e-5")  # the lab's SSR, not 20.42
+    expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-4.10e-3")  # not -15.66
+
+
+def test_the_circuit_link_after_fitting_all_seven_carries_all_seven(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.click("#fit-seven")
+    expect(page.locator("#seven-status")).to_have_attribute("data-stopped", "tol", timeout=60_000)
+    line = page.inner_text("#params-line")
+    w1, ssr = re.search(r"w1 = (\S+),", line)[1], re.search(r"SSR = (\S+)$", line)[1]
+    page.click("#circuit-link")
+    wait_ready(page)
+    expect(page.locator("#in-w1")).to_have_value(re.compile("^" + re.escape(w1[:-1])))
+    expect(page.locator("#output-value")).to_have_text(ssr)  # the SSR fitted, not 20.42
 
 
 def test_a_refused_field_is_named_by_its_label_next_to_its_form(page: Page, base_url: str):
