@@ -144,10 +144,11 @@ function readNumber(id) {
   return Number($(id).value);
 }
 
-function addRow(s, last) {
+/** A step's row; `stop` says why its step was not taken, if it was not. */
+function addRow(s, stop) {
   const tr = document.createElement('tr');
   const cells = [s.step, number(s.values.b3), number(s.loss), number(s.gradients.b3), number(s.step_sizes.b3),
-    last ? 'stop: |step size| < tolerance' : number(num(s.values.b3) - num(s.step_sizes.b3))];
+    stop ? `stop: ${stop}` : number(num(s.values.b3) - num(s.step_sizes.b3))];
   for (const text of cells) {
     const td = document.createElement('td');
     td.textContent = String(text);
@@ -180,12 +181,14 @@ async function descendB3(steps) {
   } finally {
     done();
   }
-  // After the step budget the last entry is only where the run ends up, not a step taken.
+  // After the step budget the last entry is only where the run ends up, not a step taken; after
+  // a tolerance or a divergence, the last entry's step is not taken.
   const fresh = data.stopped === 'steps' ? data.steps.slice(0, -1) : data.steps;
-  const stopRow = data.stopped === 'tol' ? fresh.length - 1 : -1;
+  const stopRow = data.stopped === 'steps' ? -1 : fresh.length - 1;
+  const why = { tol: '|step size| < tolerance', diverged: 'diverged, not taken' }[data.stopped];
   const next = rows.length;
   const show = async (i) => {
-    addRow({ ...fresh[i], step: next + i }, i === stopRow);
+    addRow({ ...fresh[i], step: next + i }, i === stopRow ? why : null);
     const after = data.steps[i + 1]; // the engine's values and slope where this step lands
     if (after && Number.isFinite(num(after.values.b3)) && Number.isFinite(num(after.gradients.b3))) {
       params.b3 = num(after.values.b3);
@@ -212,7 +215,8 @@ function finish(data, end) {
       + (flat ? 'This b3 is where the SSR is lowest.'
         : 'The slope is not near 0 yet, so the SSR can still go lower: try a smaller tolerance.')
     : data.stopped === 'diverged' ? `Diverged: each step overshoots further than the last and `
-      + `the SSR keeps growing (${at}). Try a smaller learning rate.`
+      + `the SSR keeps growing, so the walk stops at ${at}, without taking that step. `
+      + 'Try a smaller learning rate.'
       : Math.abs(num(end.gradients.b3)) > Math.abs(num(data.steps[0].gradients.b3))
         ? `Each step overshoots further than the last: the learning rate is too large (${at}).`
         : `Now at ${at}.`;

@@ -255,3 +255,20 @@ def test_back_to_the_fitted_values_mid_run_ends_the_busy_indicator(page: Page, b
     page.click("#reset-seven")
     expect(page.locator("#busy")).to_be_hidden()
     expect(page.locator("#status-text")).to_have_text("")
+
+
+def test_a_diverged_walk_stops_where_the_table_chart_and_status_say(page: Page, base_url: str):
+    """The step that diverged is not taken: its row says so, and the next step takes it."""
+    open_page(page, base_url)
+    page.fill("#lr", "0.5")
+    page.click("#run-b3")
+    status = page.locator("#b3-status")
+    expect(status).to_have_attribute("data-stopped", "diverged", timeout=30_000)
+    assert row(page, 5)[:2] == ["5", "86.1"] and row(page, 5)[5].startswith("stop: ")
+    expect(status).to_contain_text("b3 = 86.1")
+    expect(page.locator("#params-line")).to_contain_text("b3 = 86.1;")
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(7, timeout=10_000)
+    assert row(page, 6)[:2] == ["6", "86.1"] and row(page, 6)[5] == "-164"
+    expect(status).to_contain_text("b3 = -164")
+    expect(page.locator("#params-line")).to_contain_text("b3 = -164;")
