@@ -25,6 +25,9 @@ let params = {}; // the values drawn now
 let rows = []; // descent steps on b3 shown in the table
 let slope = null; // dSSR/db3 at the current b3, from the backward pass
 let timer = null;
+// Each walk on b3, fit of the seven and reset takes the next number (stop()); one whose number
+// is no longer `run` has been replaced, and stops at its next await without showing anything.
+let run = 0;
 // each form's inputs by their place in the request body
 const B3_FIELDS = { lr: $('lr'), tol: $('tol') };
 const SEVEN_FIELDS = { lr: $('lr7'), steps: $('steps7'), tol: $('tol7') };
@@ -74,7 +77,9 @@ async function curves(values) {
 }
 
 async function draw() {
+  const mine = run;
   const c = await curves(params);
+  if (run !== mine) return;
   const b3 = num(params.b3);
   const lines = GRID.flatMap((d, i) => [
     { dosage: d, y: c.blue[i], curve: 'softplus unit × w3' },
@@ -162,7 +167,7 @@ function addRow(s, stop) {
 /** Descend on b3 from where it is: `steps` updates; each step shown as it comes. */
 async function descendB3(steps) {
   showError(null, 'b3-error');
-  stop();
+  const mine = stop();
   let body;
   try {
     body = { expression, values: { ...params }, params: ['b3'], lr: readNumber('lr'),
@@ -176,11 +181,12 @@ async function descendB3(steps) {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, B3_FIELDS), 'b3-error');
+    if (run === mine) showError(aboutField(err, B3_FIELDS), 'b3-error');
     return;
   } finally {
     done();
   }
+  if (run !== mine) return;
   // After the step budget the last entry is only where the run ends up, not a step taken; after
   // a tolerance or a divergence, the last entry's step is not taken.
   const fresh = data.stopped === 'steps' ? data.steps.slice(0, -1) : data.steps;
@@ -197,9 +203,10 @@ async function descendB3(steps) {
     try {
       await draw();
     } catch (err) {
-      showError(err, 'b3-error');
+      if (run === mine) showError(err, 'b3-error');
       return;
     }
+    if (run !== mine) return;
     if (i + 1 < fresh.length) timer = setTimeout(() => show(i + 1), 150);
     else finish(data, data.steps.at(-1));
   };
@@ -225,14 +232,17 @@ function finish(data, end) {
 
 let ending = null; // ends the busy indicator of the animation playing, if stop() cuts it short
 
+/** Replace the walk or fit under way, if any: returns the number of the one that replaces it. */
 function stop() {
   clearTimeout(timer);
   timer = null;
   ending?.();
+  run += 1;
+  return run;
 }
 
 async function resetB3() {
-  stop();
+  const mine = stop();
   showError(null);
   showError(null, 'b3-error');
   params = { ...fitted };
@@ -240,12 +250,9 @@ async function resetB3() {
   $('steps').tBodies[0].replaceChildren();
   $('b3-status').textContent = '';
   delete $('b3-status').dataset.stopped;
-  await slopeHere();
-}
-
-/** The slope at the current b3, from a descent of no steps. */
-async function slopeHere() {
+  // the slope at b3, from a descent of no steps
   const data = await postDescent({ expression, values: { ...params }, params: ['b3'], steps: 0 });
+  if (run !== mine) return;
   slope = num(data.steps[0].gradients.b3);
   await draw();
 }
@@ -254,7 +261,7 @@ async function slopeHere() {
 
 async function fitSeven() {
   showError(null, 'seven-error');
-  stop();
+  const mine = stop();
   let body;
   try {
     const seed = numberOf($('seed'));
@@ -274,7 +281,11 @@ async function fitSeven() {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, SEVEN_FIELDS), 'seven-error');
+    if (run === mine) showError(aboutField(err, SEVEN_FIELDS), 'seven-error');
+    done();
+    return;
+  }
+  if (run !== mine) {
     done();
     return;
   }
@@ -297,10 +308,11 @@ async function fitSeven() {
     try {
       await draw();
     } catch (err) {
-      showError(err, 'seven-error');
+      if (run === mine) showError(err, 'seven-error');
       end();
       return;
     }
+    if (run !== mine) return; // stop() has ended its busy indicator
     putChart('chart-fit', Plot.plot({
       width: 640, height: 260, marginLeft: 55,
       x: { label: 'step', domain: [0, losses.length - 1] },

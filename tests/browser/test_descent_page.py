@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from conftest import wait_ready
-from playwright.sync_api import Page, expect
+import pytest
+from conftest import hold, holding, release, wait_ready
+from playwright.sync_api import Browser, Page, expect
 
 
 def open_page(page: Page, base_url: str) -> None:
@@ -255,6 +257,104 @@ def test_back_to_the_fitted_values_mid_run_ends_the_busy_indicator(page: Page, b
     page.click("#reset-seven")
     expect(page.locator("#busy")).to_be_hidden()
     expect(page.locator("#status-text")).to_have_text("")
+
+
+def test_back_to_b3_0_while_the_run_is_asked_for_leaves_the_table_empty(
+        fresh_page: Page, base_url: str):
+    page = fresh_page  # it adds an init script
+    holding(page, "/api/descent")
+    open_page(page, base_url)
+    hold(page)
+    page.click("#run-b3")
+    expect(page.locator("#busy")).to_be_visible()
+    page.click("#reset-b3")
+    release(page)
+    expect(page.locator("#busy")).to_be_hidden()  # the run's answer is in: it is dropped
+    expect(page.locator("#params-line")).to_contain_text("b3 = 0;")
+    assert page.locator("#steps tbody tr").count() == 0
+    assert page.inner_text("#b3-status") == ""
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+# Requests to /api/circuit wait, while window.holding, in window.queue, each until let go.
+HOLD_EACH_DRAWING = """
+window.queue = [];
+const send = window.fetch;
+window.fetch = async (url, ...rest) => {
+  if (window.holding && String(url).includes('/api/circuit')) {
+    await new Promise((go) => window.queue.push(go));
+  }
+  return send(url, ...rest);
+};"""
+
+
+@pytest.fixture
+def clocked_page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """The lab in a context of its own (a clock is a context's), drawings held as
+    HOLD_EACH_DRAWING says, its clock paused: the pauses between steps pass when the test says."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page.add_init_script(HOLD_EACH_DRAWING)
+    page.clock.install()
+    try:
+        open_page(page, base_url)
+        page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+        yield page
+    finally:
+        ctx.close()
+
+
+def test_back_to_b3_0_mid_walk_stops_the_walk(clocked_page: Page):
+    """Reset while a step of the walk is being drawn: the walk stops there, and its drawing,
+    answered after the reset, is not shown."""
+    page = clocked_page
+    rows = page.locator("#steps tbody tr")
+    page.click("#run-b3")
+    expect(rows).to_have_count(1, timeout=10_000)
+    expect(page.locator("#params-line")).to_contain_text("b3 = 1.57")  # step 0 drawn
+    page.evaluate("window.holding = true")
+    page.clock.run_for(1000)  # the pause before step 1
+    expect(rows).to_have_count(2)  # step 1 being drawn
+    page.click("#reset-b3")
+    expect(rows).to_have_count(0)
+    page.wait_for_function("() => window.queue.length === 2")  # step 1's drawing and the reset's
+    with page.expect_response("**/api/circuit"):
+        page.evaluate("window.holding = false; window.queue.shift()()")  # step 1's comes first
+    page.evaluate("window.queue.shift()()")
+    expect(page.locator("#params-line")).to_contain_text("b3 = 0;")
+    page.clock.run_for(10_000)  # the walk's pauses, were it going on
+    expect(page.locator("#params-line")).to_contain_text("b3 = 0;")
+    assert rows.count() == 0
+    assert page.inner_text("#b3-status") == ""
+    assert "SSR = 20.4" in page.inner_text("#params-line")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_step_taken_while_all_seven_are_fitted_stops_the_fit(clocked_page: Page):
+    """A step on b3 taken while the seven parameters' fit plays ends the fit where it is."""
+    page = clocked_page
+    page.fill("#tol", "1e-9")  # the step is taken, however flat the fit has made the SSR
+    status = page.locator("#seven-status")
+    page.click("#fit-seven")
+    expect(status).to_contain_text("step 0 of")
+    page.evaluate("window.holding = true")
+    page.clock.run_for(1000)  # the pause before the next frame: it is being drawn
+    page.wait_for_function("() => window.queue.length === 1")
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(1, timeout=10_000)
+    page.wait_for_function("() => window.queue.length === 2")  # the frame's drawing and the step's
+    with page.expect_response("**/api/circuit"):
+        page.evaluate("window.holding = false; window.queue.shift()()")
+    page.evaluate("window.queue.shift()()")
+    b3 = row(page, 0)[5]
+    expect(page.locator("#params-line")).to_contain_text(f"b3 = {b3};")
+    page.clock.run_for(60_000)  # the fit's pauses, were it going on
+    expect(page.locator("#params-line")).to_contain_text(f"b3 = {b3};")
+    expect(status).to_contain_text("step 0 of")
+    expect(page.locator("#busy")).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_a_diverged_walk_stops_where_the_table_chart_and_status_say(page: Page, base_url: str):
