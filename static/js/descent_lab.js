@@ -28,6 +28,7 @@ let timer = null;
 // Each walk on b3, fit of the seven and reset takes the next number (stop()); one whose number
 // is no longer `run` has been replaced, and stops at its next await without showing anything.
 let run = 0;
+let landing = null; // the last walk on b3 asked for, until its first step is drawn
 // each form's inputs by their place in the request body
 const B3_FIELDS = { lr: $('lr'), tol: $('tol') };
 const SEVEN_FIELDS = { lr: $('lr7'), steps: $('steps7'), tol: $('tol7') };
@@ -164,8 +165,19 @@ function addRow(s, stop) {
   rows.push(s);
 }
 
-/** Descend on b3 from where it is: `steps` updates; each step shown as it comes. */
-async function descendB3(steps) {
+/**
+ * Descend on b3 from where it is: `steps` updates; each step shown as it comes. A click while
+ * the last walk asked for has not landed waits for it, and goes on from where it lands.
+ */
+function descendB3(steps) {
+  landing = walkB3(steps, landing);
+  return landing;
+}
+
+async function walkB3(steps, before) {
+  const asked = run;
+  await before;
+  if (run !== asked) return; // reset, or a fit begun, meanwhile
   showError(null, 'b3-error');
   const mine = stop();
   let body;

@@ -357,6 +357,21 @@ def test_a_step_taken_while_all_seven_are_fitted_stops_the_fit(clocked_page: Pag
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_double_click_on_step_takes_two_steps(fresh_page: Page, base_url: str):
+    """The second click waits for the first step, and steps on from where it lands."""
+    page = fresh_page  # it adds an init script
+    holding(page, "/api/descent")
+    open_page(page, base_url)
+    hold(page)
+    page.dblclick("#step-b3")
+    release(page)
+    expect(page.locator("#steps tbody tr")).to_have_count(2, timeout=10_000)
+    assert row(page, 0) == ["0", "0", "20.4", "-15.7", "-1.57", "1.57"]
+    assert row(page, 1)[:2] == ["1", "1.57"] and row(page, 1)[5] == "2.19"
+    expect(page.locator("#params-line")).to_contain_text("b3 = 2.19;")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_diverged_walk_stops_where_the_table_chart_and_status_say(page: Page, base_url: str):
     """The step that diverged is not taken: its row says so, and the next step takes it."""
     open_page(page, base_url)
