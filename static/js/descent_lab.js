@@ -6,9 +6,10 @@
  */
 
 import { getPresets, postCircuit, postDescent } from './api.js';
-import { number, tick } from './format.js';
+import { asCode, number, tick } from './format.js';
 import { aboutField, fieldError, limitsFromSchema, logY, numberOf, problemOf, putChart,
   showError } from './labui.js';
+import { replaceLiteral } from './source.js';
 import { encodeState } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -24,6 +25,10 @@ let params = {}; // the values drawn now
 let rows = []; // descent steps on b3 shown in the table
 let slope = null; // dSSR/db3 at the current b3, from the backward pass
 let timer = null;
+// Each walk on b3, fit of the seven and reset takes the next number (stop()); one whose number
+// is no longer `run` has been replaced, and stops at its next await without showing anything.
+let run = 0;
+let landing = null; // the last walk on b3 asked for, until its first step is drawn
 // each form's inputs by their place in the request body
 const B3_FIELDS = { lr: $('lr'), tol: $('tol') };
 const SEVEN_FIELDS = { lr: $('lr7'), steps: $('steps7'), tol: $('tol7') };
@@ -73,7 +78,9 @@ async function curves(values) {
 }
 
 async function draw() {
+  const mine = run;
   const c = await curves(params);
+  if (run !== mine) return;
   const b3 = num(params.b3);
   const lines = GRID.flatMap((d, i) => [
     { dosage: d, y: c.blue[i], curve: 'softplus unit × w3' },
@@ -129,7 +136,9 @@ async function draw() {
   }));
   $('params-line').textContent = SEVEN.map((k) => `${k} = ${number(params[k])}`).join(', ')
     + `; SSR = ${number(here.ssr)}`;
-  $('circuit-link').href = '/' + encodeState({ expression, values: { ...params } });
+  // the circuit page takes the code as the truth: the program itself states these values
+  const program = SEVEN.reduce((text, k) => replaceLiteral(text, k, asCode(params[k])), expression);
+  $('circuit-link').href = '/' + encodeState({ expression: program });
 }
 
 // --- b3 alone ---------------------------------------------------------------------------------------
@@ -141,10 +150,11 @@ function readNumber(id) {
   return Number($(id).value);
 }
 
-function addRow(s, last) {
+/** A step's row; `stop` says why its step was not taken, if it was not. */
+function addRow(s, stop) {
   const tr = document.createElement('tr');
   const cells = [s.step, number(s.values.b3), number(s.loss), number(s.gradients.b3), number(s.step_sizes.b3),
-    last ? 'stop: |step size| < tolerance' : number(num(s.values.b3) - num(s.step_sizes.b3))];
+    stop ? `stop: ${stop}` : number(num(s.values.b3) - num(s.step_sizes.b3))];
   for (const text of cells) {
     const td = document.createElement('td');
     td.textContent = String(text);
@@ -155,10 +165,21 @@ function addRow(s, last) {
   rows.push(s);
 }
 
-/** Descend on b3 from where it is: `steps` updates; each step shown as it comes. */
-async function descendB3(steps) {
+/**
+ * Descend on b3 from where it is: `steps` updates; each step shown as it comes. A click while
+ * the last walk asked for has not landed waits for it, and goes on from where it lands.
+ */
+function descendB3(steps) {
+  landing = walkB3(steps, landing);
+  return landing;
+}
+
+async function walkB3(steps, before) {
+  const asked = run;
+  await before;
+  if (run !== asked) return; // reset, or a fit begun, meanwhile
   showError(null, 'b3-error');
-  stop();
+  const mine = stop();
   let body;
   try {
     body = { expression, values: { ...params }, params: ['b3'], lr: readNumber('lr'),
@@ -172,17 +193,20 @@ async function descendB3(steps) {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, B3_FIELDS), 'b3-error');
+    if (run === mine) showError(aboutField(err, B3_FIELDS), 'b3-error');
     return;
   } finally {
     done();
   }
-  // After the step budget the last entry is only where the run ends up, not a step taken.
+  if (run !== mine) return;
+  // After the step budget the last entry is only where the run ends up, not a step taken; after
+  // a tolerance or a divergence, the last entry's step is not taken.
   const fresh = data.stopped === 'steps' ? data.steps.slice(0, -1) : data.steps;
-  const stopRow = data.stopped === 'tol' ? fresh.length - 1 : -1;
+  const stopRow = data.stopped === 'steps' ? -1 : fresh.length - 1;
+  const why = { tol: '|step size| < tolerance', diverged: 'diverged, not taken' }[data.stopped];
   const next = rows.length;
   const show = async (i) => {
-    addRow({ ...fresh[i], step: next + i }, i === stopRow);
+    addRow({ ...fresh[i], step: next + i }, i === stopRow ? why : null);
     const after = data.steps[i + 1]; // the engine's values and slope where this step lands
     if (after && Number.isFinite(num(after.values.b3)) && Number.isFinite(num(after.gradients.b3))) {
       params.b3 = num(after.values.b3);
@@ -191,9 +215,10 @@ async function descendB3(steps) {
     try {
       await draw();
     } catch (err) {
-      showError(err, 'b3-error');
+      if (run === mine) showError(err, 'b3-error');
       return;
     }
+    if (run !== mine) return;
     if (i + 1 < fresh.length) timer = setTimeout(() => show(i + 1), 150);
     else finish(data, data.steps.at(-1));
   };
@@ -209,7 +234,8 @@ function finish(data, end) {
       + (flat ? 'This b3 is where the SSR is lowest.'
         : 'The slope is not near 0 yet, so the SSR can still go lower: try a smaller tolerance.')
     : data.stopped === 'diverged' ? `Diverged: each step overshoots further than the last and `
-      + `the SSR keeps growing (${at}). Try a smaller learning rate.`
+      + `the SSR keeps growing, so the walk stops at ${at}, without taking that step. `
+      + 'Try a smaller learning rate.'
       : Math.abs(num(end.gradients.b3)) > Math.abs(num(data.steps[0].gradients.b3))
         ? `Each step overshoots further than the last: the learning rate is too large (${at}).`
         : `Now at ${at}.`;
@@ -218,14 +244,17 @@ function finish(data, end) {
 
 let ending = null; // ends the busy indicator of the animation playing, if stop() cuts it short
 
+/** Replace the walk or fit under way, if any: returns the number of the one that replaces it. */
 function stop() {
   clearTimeout(timer);
   timer = null;
   ending?.();
+  run += 1;
+  return run;
 }
 
 async function resetB3() {
-  stop();
+  const mine = stop();
   showError(null);
   showError(null, 'b3-error');
   params = { ...fitted };
@@ -233,12 +262,9 @@ async function resetB3() {
   $('steps').tBodies[0].replaceChildren();
   $('b3-status').textContent = '';
   delete $('b3-status').dataset.stopped;
-  await slopeHere();
-}
-
-/** The slope at the current b3, from a descent of no steps. */
-async function slopeHere() {
+  // the slope at b3, from a descent of no steps
   const data = await postDescent({ expression, values: { ...params }, params: ['b3'], steps: 0 });
+  if (run !== mine) return;
   slope = num(data.steps[0].gradients.b3);
   await draw();
 }
@@ -247,7 +273,7 @@ async function slopeHere() {
 
 async function fitSeven() {
   showError(null, 'seven-error');
-  stop();
+  const mine = stop();
   let body;
   try {
     const seed = numberOf($('seed'));
@@ -267,7 +293,11 @@ async function fitSeven() {
   try {
     data = await postDescent(body);
   } catch (err) {
-    showError(aboutField(err, SEVEN_FIELDS), 'seven-error');
+    if (run === mine) showError(aboutField(err, SEVEN_FIELDS), 'seven-error');
+    done();
+    return;
+  }
+  if (run !== mine) {
     done();
     return;
   }
@@ -290,10 +320,11 @@ async function fitSeven() {
     try {
       await draw();
     } catch (err) {
-      showError(err, 'seven-error');
+      if (run === mine) showError(err, 'seven-error');
       end();
       return;
     }
+    if (run !== mine) return; // stop() has ended its busy indicator
     putChart('chart-fit', Plot.plot({
       width: 640, height: 260, marginLeft: 55,
       x: { label: 'step', domain: [0, losses.length - 1] },

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from conftest import wait_ready
-from playwright.sync_api import Page, expect
+import pytest
+from conftest import hold, holding, release, wait_ready
+from playwright.sync_api import Browser, Page, expect
 
 
 def open_page(page: Page, base_url: str) -> None:
@@ -34,9 +36,9 @@ def test_stepping_b3_shows_the_notes_table(page: Page, base_url: str):
     expect(page.locator("#b3-status")).to_have_attribute("data-stopped", "tol", timeout=30_000)
     expect(page.locator("#b3-status")).to_contain_text("b3 = 2.61")
     assert page.locator("#steps tbody tr").count() == 10
-    # the circuit link carries the current b3 to the circuit page
-    values = parse_qs(urlsplit(page.get_attribute("#circuit-link", "href")).fragment)["v"][0]
-    assert '"b3":2.608' in values
+    # the circuit link's program states the current b3
+    program = parse_qs(urlsplit(page.get_attribute("#circuit-link", "href")).fragment)["e"][0]
+    assert "b3 = 2.608" in program
     page.click("#reset-b3")
     expect(page.locator("#steps tbody tr")).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
@@ -183,6 +185,30 @@ def test_the_circuit_link_opens_the_network_on_the_circuit_page(page: Page, base
     expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-15.66")
 
 
+def test_the_circuit_link_opens_the_network_at_the_values_fitted(page: Page, base_url: str):
+    """The circuit page takes the code as the truth: the link's program states the lab's values."""
+    open_page(page, base_url)
+    page.click("#run-b3")
+    expect(page.locator("#b3-status")).to_have_attribute("data-stopped", "tol", timeout=30_000)
+    page.click("#circuit-link")
+    wait_ready(page)
+    expect(page.locator("#in-b3")).to_have_value(re.compile(r"^2\.608"))
+    expect(page.locator("#output-value")).to_have_text("6.42e-5")  # the lab's SSR, not 20.42
+    expect(page.locator(".grad-item[data-name='b3'] .grad")).to_have_text("-4.10e-3")  # not -15.66
+
+
+def test_the_circuit_link_after_fitting_all_seven_carries_all_seven(page: Page, base_url: str):
+    open_page(page, base_url)
+    page.click("#fit-seven")
+    expect(page.locator("#seven-status")).to_have_attribute("data-stopped", "tol", timeout=60_000)
+    line = page.inner_text("#params-line")
+    w1, ssr = re.search(r"w1 = (\S+),", line)[1], re.search(r"SSR = (\S+)$", line)[1]
+    page.click("#circuit-link")
+    wait_ready(page)
+    expect(page.locator("#in-w1")).to_have_value(re.compile("^" + re.escape(w1[:-1])))
+    expect(page.locator("#output-value")).to_have_text(ssr)  # the SSR fitted, not 20.42
+
+
 def test_a_refused_field_is_named_by_its_label_next_to_its_form(page: Page, base_url: str):
     """The message sits under the form of the field, in view as the field is: the page checks
     each field against its limits before it sends anything."""
@@ -231,3 +257,133 @@ def test_back_to_the_fitted_values_mid_run_ends_the_busy_indicator(page: Page, b
     page.click("#reset-seven")
     expect(page.locator("#busy")).to_be_hidden()
     expect(page.locator("#status-text")).to_have_text("")
+
+
+def test_back_to_b3_0_while_the_run_is_asked_for_leaves_the_table_empty(
+        fresh_page: Page, base_url: str):
+    page = fresh_page  # it adds an init script
+    holding(page, "/api/descent")
+    open_page(page, base_url)
+    hold(page)
+    page.click("#run-b3")
+    expect(page.locator("#busy")).to_be_visible()
+    page.click("#reset-b3")
+    release(page)
+    expect(page.locator("#busy")).to_be_hidden()  # the run's answer is in: it is dropped
+    expect(page.locator("#params-line")).to_contain_text("b3 = 0;")
+    assert page.locator("#steps tbody tr").count() == 0
+    assert page.inner_text("#b3-status") == ""
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+# Requests to /api/circuit wait, while window.holding, in window.queue, each until let go.
+HOLD_EACH_DRAWING = """
+window.queue = [];
+const send = window.fetch;
+window.fetch = async (url, ...rest) => {
+  if (window.holding && String(url).includes('/api/circuit')) {
+    await new Promise((go) => window.queue.push(go));
+  }
+  return send(url, ...rest);
+};"""
+
+
+@pytest.fixture
+def clocked_page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """The lab in a context of its own (a clock is a context's), drawings held as
+    HOLD_EACH_DRAWING says, its clock paused: the pauses between steps pass when the test says."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page.add_init_script(HOLD_EACH_DRAWING)
+    page.clock.install()
+    try:
+        open_page(page, base_url)
+        page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+        yield page
+    finally:
+        ctx.close()
+
+
+def test_back_to_b3_0_mid_walk_stops_the_walk(clocked_page: Page):
+    """Reset while a step of the walk is being drawn: the walk stops there, and its drawing,
+    answered after the reset, is not shown."""
+    page = clocked_page
+    rows = page.locator("#steps tbody tr")
+    page.click("#run-b3")
+    expect(rows).to_have_count(1, timeout=10_000)
+    expect(page.locator("#params-line")).to_contain_text("b3 = 1.57")  # step 0 drawn
+    page.evaluate("window.holding = true")
+    page.clock.run_for(1000)  # the pause before step 1
+    expect(rows).to_have_count(2)  # step 1 being drawn
+    page.click("#reset-b3")
+    expect(rows).to_have_count(0)
+    page.wait_for_function("() => window.queue.length === 2")  # step 1's drawing and the reset's
+    with page.expect_response("**/api/circuit"):
+        page.evaluate("window.holding = false; window.queue.shift()()")  # step 1's comes first
+    page.evaluate("window.queue.shift()()")
+    expect(page.locator("#params-line")).to_contain_text("b3 = 0;")
+    page.clock.run_for(10_000)  # the walk's pauses, were it going on
+    expect(page.locator("#params-line")).to_contain_text("b3 = 0;")
+    assert rows.count() == 0
+    assert page.inner_text("#b3-status") == ""
+    assert "SSR = 20.4" in page.inner_text("#params-line")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_step_taken_while_all_seven_are_fitted_stops_the_fit(clocked_page: Page):
+    """A step on b3 taken while the seven parameters' fit plays ends the fit where it is."""
+    page = clocked_page
+    page.fill("#tol", "1e-9")  # the step is taken, however flat the fit has made the SSR
+    status = page.locator("#seven-status")
+    page.click("#fit-seven")
+    expect(status).to_contain_text("step 0 of")
+    page.evaluate("window.holding = true")
+    page.clock.run_for(1000)  # the pause before the next frame: it is being drawn
+    page.wait_for_function("() => window.queue.length === 1")
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(1, timeout=10_000)
+    page.wait_for_function("() => window.queue.length === 2")  # the frame's drawing and the step's
+    with page.expect_response("**/api/circuit"):
+        page.evaluate("window.holding = false; window.queue.shift()()")
+    page.evaluate("window.queue.shift()()")
+    b3 = row(page, 0)[5]
+    expect(page.locator("#params-line")).to_contain_text(f"b3 = {b3};")
+    page.clock.run_for(60_000)  # the fit's pauses, were it going on
+    expect(page.locator("#params-line")).to_contain_text(f"b3 = {b3};")
+    expect(status).to_contain_text("step 0 of")
+    expect(page.locator("#busy")).to_be_hidden()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_double_click_on_step_takes_two_steps(fresh_page: Page, base_url: str):
+    """The second click waits for the first step, and steps on from where it lands."""
+    page = fresh_page  # it adds an init script
+    holding(page, "/api/descent")
+    open_page(page, base_url)
+    hold(page)
+    page.dblclick("#step-b3")
+    release(page)
+    expect(page.locator("#steps tbody tr")).to_have_count(2, timeout=10_000)
+    assert row(page, 0) == ["0", "0", "20.4", "-15.7", "-1.57", "1.57"]
+    assert row(page, 1)[:2] == ["1", "1.57"] and row(page, 1)[5] == "2.19"
+    expect(page.locator("#params-line")).to_contain_text("b3 = 2.19;")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_diverged_walk_stops_where_the_table_chart_and_status_say(page: Page, base_url: str):
+    """The step that diverged is not taken: its row says so, and the next step takes it."""
+    open_page(page, base_url)
+    page.fill("#lr", "0.5")
+    page.click("#run-b3")
+    status = page.locator("#b3-status")
+    expect(status).to_have_attribute("data-stopped", "diverged", timeout=30_000)
+    assert row(page, 5)[:2] == ["5", "86.1"] and row(page, 5)[5].startswith("stop: ")
+    expect(status).to_contain_text("b3 = 86.1")
+    expect(page.locator("#params-line")).to_contain_text("b3 = 86.1;")
+    page.click("#step-b3")
+    expect(page.locator("#steps tbody tr")).to_have_count(7, timeout=10_000)
+    assert row(page, 6)[:2] == ["6", "86.1"] and row(page, 6)[5] == "-164"
+    expect(status).to_contain_text("b3 = -164")
+    expect(page.locator("#params-line")).to_contain_text("b3 = -164;")
