@@ -208,3 +208,14 @@ def fresh_page(context: BrowserContext) -> Iterator[Page]:
     pg = _watched(context.new_page())
     yield pg
     pg.close()
+
+
+@pytest.fixture
+def own_page(browser: Browser) -> Iterator[Page]:
+    """A 1280×800 page in a browser context of its own, for a test that installs a clock: a
+    clock is its context's, and in the shared one it would stay for every later test."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        yield _watched(ctx.new_page())
+    finally:
+        ctx.close()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import hold, holding, release, wait_ready
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 
 def open_page(page: Page, base_url: str) -> None:
@@ -289,21 +288,15 @@ window.fetch = async (url, ...rest) => {
 
 
 @pytest.fixture
-def clocked_page(browser: Browser, base_url: str) -> Iterator[Page]:
+def clocked_page(own_page: Page, base_url: str) -> Page:
     """The lab in a context of its own (a clock is a context's), drawings held as
     HOLD_EACH_DRAWING says, its clock paused: the pauses between steps pass when the test says."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = ctx.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page = own_page
     page.add_init_script(HOLD_EACH_DRAWING)
     page.clock.install()
-    try:
-        open_page(page, base_url)
-        page.clock.pause_at(page.evaluate("Date.now()") + 1000)
-        yield page
-    finally:
-        ctx.close()
+    open_page(page, base_url)
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    return page
 
 
 def test_back_to_b3_0_mid_walk_stops_the_walk(clocked_page: Page):

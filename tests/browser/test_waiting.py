@@ -142,10 +142,10 @@ def test_a_server_out_of_reach_is_said_and_the_page_redraws_once_it_answers(
      "request."),
 ])
 def test_a_request_too_big_to_compute_is_said_as_the_server_says_it_and_not_sent_again(
-        fresh_page: Page, base_url: str, kind: str, title: str, detail: str) -> None:
+        own_page: Page, base_url: str, kind: str, title: str, detail: str) -> None:
     """The same request would fail the same way: the page shows the server's words, says the code
     must change, and waits for that (a fake clock runs past every wait of the retries)."""
-    page = fresh_page  # it adds a route, an init script and a clock
+    page = own_page  # it adds a route, an init script and a clock
     page.add_init_script(COUNT_ASKED)
     page.clock.install()
     page.goto(f"{base_url}/")
@@ -163,13 +163,13 @@ def test_a_request_too_big_to_compute_is_said_as_the_server_says_it_and_not_sent
     assert editor_text(page) == PROGRAM
 
 
-def test_an_edit_typed_while_a_request_fails_is_asked_for_soon(fresh_page: Page,
+def test_an_edit_typed_while_a_request_fails_is_asked_for_soon(own_page: Page,
                                                                base_url: str) -> None:
     """The server is out of reach; the page has tried twice. The user types while its next try
     is on its way: when that fails, the edit is asked for as soon as any edit is (not after the
     retries' wait), and should that fail too, the waits start again from 1 s. A fake clock, paused,
     says when the timers fire."""
-    page = fresh_page  # it adds a route, an init script and a clock
+    page = own_page  # it adds a route, an init script and a clock
     holding(page, "/api/circuit")
     page.clock.install()
     page.goto(f"{base_url}/")
