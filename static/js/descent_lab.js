@@ -167,7 +167,8 @@ function addRow(s, stop) {
 
 /**
  * Descend on b3 from where it is: `steps` updates; each step shown as it comes. A click while
- * the last walk asked for has not landed waits for it, and goes on from where it lands.
+ * the last walk asked for has not landed waits for it, and goes on from where it lands. Each
+ * walk resolves to its run's number (see stop()), so the next click can tell it from a reset.
  */
 function descendB3(steps) {
   landing = walkB3(steps, landing);
@@ -176,8 +177,8 @@ function descendB3(steps) {
 
 async function walkB3(steps, before) {
   const asked = run;
-  await before;
-  if (run !== asked) return; // reset, or a fit begun, meanwhile
+  const landed = await before; // the walk before this click's, if it began one
+  if (run !== asked && run !== landed) return undefined; // reset, or a fit begun, meanwhile
   showError(null, 'b3-error');
   const mine = stop();
   let body;
@@ -186,7 +187,7 @@ async function walkB3(steps, before) {
       tol: readNumber('tol'), steps };
   } catch (err) {
     showError(err, 'b3-error');
-    return;
+    return mine;
   }
   const done = busy('Running the forward and backward passes…');
   let data;
@@ -194,11 +195,11 @@ async function walkB3(steps, before) {
     data = await postDescent(body);
   } catch (err) {
     if (run === mine) showError(aboutField(err, B3_FIELDS), 'b3-error');
-    return;
+    return mine;
   } finally {
     done();
   }
-  if (run !== mine) return;
+  if (run !== mine) return mine;
   // After the step budget the last entry is only where the run ends up, not a step taken; after
   // a tolerance or a divergence, the last entry's step is not taken.
   const fresh = data.stopped === 'steps' ? data.steps.slice(0, -1) : data.steps;
@@ -223,6 +224,7 @@ async function walkB3(steps, before) {
     else finish(data, data.steps.at(-1));
   };
   await show(0);
+  return mine;
 }
 
 function finish(data, end) {
