@@ -31,7 +31,8 @@ def descent(text: str, values: Mapping | None = None, params: Sequence[str] = ()
 
     Stops when every |step size| is below `tol` ("tol"), after `steps` updates ("steps"), or
     when the loss or a parameter stops being finite or the loss has grown at each of the last
-    RISES steps to above where it started ("diverged"). Returns strict-JSON data:
+    RISES steps to above where it started ("diverged"). A start whose loss or a slope is not
+    finite is an ExpressionError. Returns strict-JSON data:
     {params, lr, stopped, steps: [{step, values, loss, gradients, step_sizes}], final, loss}.
     """
     params = _parameters(params)

@@ -135,6 +135,22 @@ def test_a_true_zero_where_central_differences_curve_passes(b):
     assert abs(np.ravel(entry["numeric"])[-1]) < 1e-12
 
 
+@pytest.mark.parametrize("expr, value, numeric", [
+    ("sqrt(x)", 1.5e-5, 138.2),  # x - 2h = -5e-6 leaves the domain: h's estimate stands
+    ("log(x)", 1.5e-5, 80471.9),
+    ("relu(x)", 5e-6, 0.75),  # a kink within h: reported with h's own estimate
+])
+def test_no_extrapolation_from_a_step_that_cannot_be_judged(expr, value, numeric):
+    entry = trace(expr, {"x": value}).check()["inputs"]["x"]
+    assert entry["numeric"] == pytest.approx(numeric, rel=1e-4), entry
+
+
+def test_one_element_near_a_domain_edge_leaves_the_others_judged():
+    entry = trace("sum(sqrt(x))", {"x": [1.5e-5, 1, 2]}).check()["inputs"]["x"]
+    assert np.isfinite(entry["rel_error"]) and entry["worst"] == [0]
+    assert all(np.isfinite(entry["numeric"]))
+
+
 def test_labels_are_skipped():
     r = trace("softmax_ce(z, y)", {"z": [[1, 2, 3], [0, 1, 0]], "y": [2, 0]}).check()
     assert r["inputs"]["y"]["analytic"] is None and r["inputs"]["y"]["numeric"] is None
