@@ -85,10 +85,15 @@ def _power(a, b) -> Sym:
         _wrap(a, POW + 1) + "**" + _wrap(b, NEG), _wrap(a, ATOM, True) + f"^{{{b.tex}}}", POW)
 
 
+# The indicator: 1 where its condition holds, 0 elsewhere. A double-struck I, as KaTeX has no
+# double-struck 1 (it sets \mathbb{1} as a plain 1: 0.5 1(a = b) would read 0.51)
+INDICATOR = r"\mathbb{I}"
+
+
 def _compare(a, b, op: str) -> Sym:
     a, b = sym(a), sym(b)
     tex_op = {">=": r"\ge", "<=": r"\le", "==": "="}.get(op, op)
-    return Sym(f"({a.py} {op} {b.py})", rf"\mathbb{{1}}({a.tex} {tex_op} {b.tex})", ATOM)
+    return Sym(f"({a.py} {op} {b.py})", rf"{INDICATOR}({a.tex} {tex_op} {b.tex})", ATOM)
 
 
 def _operator(f: Callable, *args, reflected: bool = False) -> Callable:
@@ -102,7 +107,7 @@ class Sym:
     """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
     `shape` is known for the symbols that stand for a circuit's wires (the code generator's);
     `texprec` is how tightly the LaTeX binds, where it differs from the Python (1.0 * (a > b) is
-    a product, its LaTeX 1(a > b) a call)."""
+    a product, its LaTeX 𝕀(a > b) a call)."""
 
     __slots__ = ("py", "tex", "prec", "shape", "texprec")
     __hash__ = object.__hash__
@@ -237,7 +242,7 @@ def where(cond, a, b):
     if type(cond) is bool:
         return a if cond else b
     if isinstance(cond, Sym):
-        cond = Sym(cond.py, cond.tex.removeprefix(r"\mathbb{1}"), cond.prec)
+        cond = Sym(cond.py, cond.tex.removeprefix(INDICATOR), cond.prec)
         return _call("np.where({0}, {1}, {2})", r"\begin{{cases}} {1} & {0} \\ {2} & \text{{else}}"
                      r"\end{{cases}}", cond, a, b)
     return np.where(cond, a, b)
@@ -246,7 +251,7 @@ def where(cond, a, b):
 def _comparison(op: str, on_values: Callable) -> Callable:
     """a op b as a number, as numpy's bool is one: 1.0 where it holds, 0.0 elsewhere (a float32
     input stays float32). Written down, the Python is 1.0 * (a op b), which is a float for a
-    Python number and for an array alike; the LaTeX is the indicator 1(a op b)."""
+    Python number and for an array alike; the LaTeX is the indicator 𝕀(a op b)."""
 
     def fn(a, b):
         if type(a) is float and type(b) is float:
@@ -261,7 +266,7 @@ def _comparison(op: str, on_values: Callable) -> Callable:
 
 def tie(a, b):
     """Whether a equals b, as (a >= b) * (a <= b): the language has no ==, so staged code that
-    writes this reads back in check mode. Written down, the LaTeX is the indicator 1(a = b)."""
+    writes this reads back in check mode. Written down, the LaTeX is the indicator 𝕀(a = b)."""
     if isinstance(a, Sym) or isinstance(b, Sym):
         c = _compare(a, b, ">=") * _compare(a, b, "<=")
         return Sym(c.py, _compare(a, b, "==").tex, c.prec, texprec=ATOM)

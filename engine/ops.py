@@ -327,4 +327,4 @@ _row("transpose", "ᵀ", 1, m.T, "transposes the upstream gradient back",
 _row("index", "[{index}]", 1, lambda x, index: m.pick(x, index),
      "routes: the picked element gets the upstream gradient, the others none",
      linear=(_scatter,), scatter=True,
-     formula=r"\frac{\partial x_k}{\partial x_i} = \mathbb{1}(i = k)")
+     formula=r"\frac{\partial x_k}{\partial x_i} = " + (Sym("i") == Sym("k")).tex)

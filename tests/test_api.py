@@ -46,7 +46,7 @@ def test_ops_lists_the_gate_table(client):
         assert set(row) == {"op", "label", "arity", "formula", "pattern"}
     for op, label in (("gt", ">"), ("lt", "<"), ("ge", "≥"), ("le", "≤")):
         assert rows[op]["label"] == label and rows[op]["arity"] == 2
-        assert rows[op]["formula"].endswith(r"\mathbb{1}(a " + label.replace("≥", r"\ge")
+        assert rows[op]["formula"].endswith(r"\mathbb{I}(a " + label.replace("≥", r"\ge")
                                             .replace("≤", r"\le") + " b) = 0")
 
 

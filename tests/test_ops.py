@@ -197,18 +197,18 @@ def test_a_comparison_is_1_where_it_holds_and_0_elsewhere_as_numpy(op, compare):
 
 
 def test_a_comparisons_formula_is_the_indicator_and_its_derivative_0():
-    assert GATES["gt"].formula == (r"\frac{\partial}{\partial a}\mathbb{1}(a > b) = 0,\quad "
-                                   r"\frac{\partial}{\partial b}\mathbb{1}(a > b) = 0")
+    assert GATES["gt"].formula == (r"\frac{\partial}{\partial a}\mathbb{I}(a > b) = 0,\quad "
+                                   r"\frac{\partial}{\partial b}\mathbb{I}(a > b) = 0")
     assert [GATES[op].label for op in ("gt", "lt", "ge", "le")] == [">", "<", "≥", "≤"]
 
 
 def test_max_and_mins_formula_writes_a_tie_as_an_equality_and_the_code_as_check_mode_reads():
-    """The tie share is stated once: shown as 1(a = b), written in the staged code as
+    """The tie share is stated once: shown as 𝕀(a = b), written in the staged code as
     (a >= b) * (a <= b), which check mode reads (the language has no ==)."""
-    tie = r"\mathbb{1}(a > b)+0.5\,\mathbb{1}(a = b)"
+    tie = r"\mathbb{I}(a > b)+0.5\,\mathbb{I}(a = b)"
     assert GATES["max"].formula == (
         r"\frac{\partial}{\partial a}\max(a, b) = " + tie + r",\quad "
-        r"\frac{\partial}{\partial b}\max(a, b) = \mathbb{1}(b > a)+0.5\,\mathbb{1}(b = a)")
+        r"\frac{\partial}{\partial b}\max(a, b) = \mathbb{I}(b > a)+0.5\,\mathbb{I}(b = a)")
     assert GATES["min"].formula.endswith(r"\min(a, b) = " + tie)
     source = trace("f = max(a, b)", {"a": 2.0, "b": 2.0}).code()["source"]
     assert "da = ((a > b) + 0.5 * ((a >= b) * (a <= b))) * df" in source
@@ -323,6 +323,17 @@ def test_readme_lists_every_callable_gate():
 def test_every_gate_has_a_formula_derived_from_its_row(op):
     formula = GATES[op].formula
     assert formula and "=" in formula and "Sym(" not in formula
+
+
+def test_every_indicator_is_a_double_struck_i():
+    """KaTeX draws \\mathbb{1} as a plain 1 (0.5 1(a = b) reads as 0.51): an indicator is 𝕀."""
+    assert not [op for op, g in GATES.items() if r"\mathbb{1}" in g.formula]
+    for op in ("relu", "clip", "index"):
+        assert r"\mathbb{I}(" in GATES[op].formula
+    assert GATES["clip"].formula.endswith(
+        r"= \mathbb{I}(x \ge \mathrm{lo})\,\mathbb{I}(x \le \mathrm{hi})")
+    assert GATES["index"].formula == r"\frac{\partial x_k}{\partial x_i} = \mathbb{I}(i = k)"
+    assert r"\begin{cases} 1 & (x > 0)" in GATES["leaky_relu"].formula  # a case reads its test
 
 
 def test_a_loss_target_broadcast_against_its_prediction_gets_its_full_gradient():

@@ -218,6 +218,33 @@ def test_a_comparison_gate_is_drawn_with_its_sign_and_explained(page: Page,
     expect(rows.locator("td.pass")).to_have_count(2)
 
 
+# Each gate's formula through the page's KaTeX, strictly: the ops whose TeX it refuses, and the
+# fonts max's formula is set in (KaTeX sets a \\mathbb it has no glyph for in the plain font)
+RENDER_OPS_JS = """async () => {
+  const ops = await (await fetch('/api/ops')).json();
+  const refused = ops.filter((o) => {
+    try { window.katex.renderToString(o.formula, {throwOnError: true, strict: 'error'}); }
+    catch { return true; }
+    return false;
+  }).map((o) => o.op);
+  const max = document.createElement('div');
+  window.katex.render(ops.find((o) => o.op === 'max').formula, max);
+  const ones = [...max.querySelectorAll('.mord')].filter((e) => /^[1I]$/.test(e.textContent));
+  return {refused, indicators: ones.map((e) => e.className)};
+}"""
+
+
+def test_every_gate_formula_renders_and_an_indicator_is_double_struck(page: Page,
+                                                                        base_url: str) -> None:
+    open_page(page, base_url, link("f = max(a, b)", {"a": 2, "b": 1}))
+    page.locator("g.gate[data-op=max]").hover()
+    expect(page.locator("#explain .formula .katex")).to_have_count(1)
+    rendered = page.evaluate(RENDER_OPS_JS)
+    assert rendered["refused"] == []
+    # 𝕀(a > b) + 0.5 𝕀(a = b) twice, in the blackboard font: no plain 1 after the 0.5
+    assert rendered["indicators"] == ["mord mathbb"] * 4
+
+
 def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("s = x*x + x\ns*y", {"x": 3, "y": 2}))
     expect(page.locator("#output-value")).to_have_text("24.00")
