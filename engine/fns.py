@@ -59,8 +59,28 @@ def _binary(a, b, py_op: str, tex_op: str, prec: int) -> Sym:
     # left-associative: the right operand must bind strictly tighter (a - (b - c))
     py = _wrap(a, prec) + py_op + _wrap(b, prec + 1)
     tex = _wrap(a, prec, True) + tex_op + _wrap(b, prec + 1, True)
-    return Sym(py, tex, prec, shape=_broadcast(a.shape if na is None else (),
-                                               b.shape if nb is None else ()))
+    s = Sym(py, tex, prec, shape=_broadcast(a.shape if na is None else (),
+                                            b.shape if nb is None else ()))
+    return _powers(s, a, b) if py_op == " * " else s
+
+
+def _powers(s: Sym, a: Sym, b: Sym) -> Sym:
+    """s = a * b with a name written once for each time it repeats at the end of a product: x x
+    is x^{2}, 0.044715 x x x is 0.044715 x^{3}. Only the LaTeX: the Python keeps the products,
+    whose numbers the gate's are."""
+    if not b.py.isidentifier():
+        return s
+    if a.py == b.py:
+        head, n = None, 2
+    elif a.last is not None and a.last[1] == b.tex:
+        head, n = a.last[0], a.last[2] + 1
+    else:
+        s.last = (_wrap(a, MUL, True), b.tex, 1)
+        return s
+    s.tex = (head + r"\," if head else "") + f"{b.tex}^{{{n}}}"
+    s.texprec = MUL if head else POW
+    s.last = (head, b.tex, n)
+    return s
 
 
 def _broadcast(*shapes):
@@ -107,15 +127,17 @@ class Sym:
     """An expression written down: `py` is Python, `tex` is LaTeX, `prec` how tightly it binds.
     `shape` is known for the symbols that stand for a circuit's wires (the code generator's);
     `texprec` is how tightly the LaTeX binds, where it differs from the Python (1.0 * (a > b) is
-    a product, its LaTeX 𝕀(a > b) a call)."""
+    a product, its LaTeX 𝕀(a > b) a call). `last` is a product's last factor where it is a name,
+    with its power and the LaTeX before it: (head, name, n)."""
 
-    __slots__ = ("py", "tex", "prec", "shape", "texprec")
+    __slots__ = ("py", "tex", "prec", "shape", "texprec", "last")
     __hash__ = object.__hash__
 
     def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None,
                  texprec: int | None = None):
         self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
         self.texprec = prec if texprec is None else texprec
+        self.last = None
 
     def __repr__(self) -> str:
         return f"Sym({self.py!r})"

@@ -336,6 +336,16 @@ def test_every_indicator_is_a_double_struck_i():
     assert r"\begin{cases} 1 & (x > 0)" in GATES["leaky_relu"].formula  # a case reads its test
 
 
+def test_a_variable_times_itself_is_written_as_its_power():
+    assert GATES["square"].formula == r"\frac{d}{dx}\left(x^{2}\right) = 2\,x"  # as powc's
+    gelu = GATES["gelu"].formula
+    assert r"0.044715\,x^{3}" in gelu and r"0.134145\,x^{2}" in gelu
+    # the staged code keeps the products, whose numbers the gate's are
+    assert "x * x * x" in trace("f = gelu(x)", {"x": 0.7}).code()["source"]
+    repeated = re.compile(r"(?<![\\\w])([a-zA-Z])(\^\{\d+\})?\\,\1(?![\w^{])")
+    assert not [op for op, g in GATES.items() if repeated.search(g.formula)]
+
+
 def test_a_loss_target_broadcast_against_its_prediction_gets_its_full_gradient():
     # bce's local derivative for the target depends on the prediction only: a target of shape
     # (3, 2) against predictions of shape (2,) still gets a (3, 2) gradient, each its own share
