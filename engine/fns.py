@@ -92,8 +92,14 @@ def _broadcast(*shapes):
 
 
 def _fraction(a, b) -> Sym:
+    """a / b; in LaTeX a fraction over b is one fraction, (u / v) / b written u / (b v), whose
+    terms are set at full size where a fraction inside a fraction would be small."""
     a, b = sym(a), sym(b)
-    return Sym(_wrap(a, MUL) + " / " + _wrap(b, MUL + 1), rf"\frac{{{a.tex}}}{{{b.tex}}}", MUL)
+    u, v = a.over or (a.tex, None)
+    den = b.tex if v is None else _wrap(b, MUL, True) + r"\," + _wrap(v, MUL, True)
+    s = Sym(_wrap(a, MUL) + " / " + _wrap(b, MUL + 1), rf"\frac{{{u}}}{{{den}}}", MUL)
+    s.over = (u, b if v is None else Sym(den, den, MUL))
+    return s
 
 
 def _power(a, b) -> Sym:
@@ -128,16 +134,17 @@ class Sym:
     `shape` is known for the symbols that stand for a circuit's wires (the code generator's);
     `texprec` is how tightly the LaTeX binds, where it differs from the Python (1.0 * (a > b) is
     a product, its LaTeX 𝕀(a > b) a call). `last` is a product's last factor where it is a name,
-    with its power and the LaTeX before it: (head, name, n)."""
+    with its power and the LaTeX before it: (head, name, n); `over` a fraction's numerator (its
+    LaTeX) and denominator."""
 
-    __slots__ = ("py", "tex", "prec", "shape", "texprec", "last")
+    __slots__ = ("py", "tex", "prec", "shape", "texprec", "last", "over")
     __hash__ = object.__hash__
 
     def __init__(self, py: str, tex: str | None = None, prec: int = ATOM, shape=None,
                  texprec: int | None = None):
         self.py, self.tex, self.prec, self.shape = py, py if tex is None else tex, prec, shape
         self.texprec = prec if texprec is None else texprec
-        self.last = None
+        self.last = self.over = None
 
     def __repr__(self) -> str:
         return f"Sym({self.py!r})"

@@ -96,14 +96,20 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-TEX_NAMES = {"alpha": r"\alpha", "lo": r"\mathrm{lo}", "hi": r"\mathrm{hi}"}
+TEX_NAMES = {"alpha": r"\alpha"}
+
+
+def tex_name(name: str) -> str:
+    """An input's or a constant's name in LaTeX: a Greek letter's sign, one letter in italics, a
+    longer name upright (in italics it would read as a product of letters)."""
+    return TEX_NAMES.get(name) or (name if len(name) == 1 else rf"\mathrm{{{name}}}")
 
 
 def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
     """Add a gate, deriving its formula (and which inputs the gradient passes to unchanged)."""
     names = list(inspect.signature(forward).parameters)
-    xs = [Sym(n) for n in names[:arity]]
-    consts = {n: Sym(n, TEX_NAMES.get(n, n)) for n in names[arity:]}
+    xs = [Sym(n, tex_name(n)) for n in names[:arity]]
+    consts = {n: Sym(n, tex_name(n)) for n in names[arity:]}
     y = forward(*xs, **consts)
     if kw.get("keeps"):
         y, kept = y
@@ -303,7 +309,7 @@ _row("sum", "Σ", 1, m.total, "distributes: every element gets the upstream grad
 _row("mean", "mean", 1, m.mean,
      "distributes: every element gets the upstream gradient divided by n",
      d=(lambda x, y: m.ones_like(x) / m.size(x),), calls=("mean",), methods=("mean",))
-_row("mse", "MSE", 2, lambda pred, target: m.mean((pred - target) ** 2),
+_row("mse", "MSE", 2, lambda p, t: m.mean((p - t) ** 2),
      "pushes each prediction toward its target, in proportion to the miss: 2(p - t)/n",
      d=(lambda p, t, y: 2.0 * (p - t) / m.size(p - t),
         lambda p, t, y: -2.0 * (p - t) / m.size(p - t)), calls=("mse",))

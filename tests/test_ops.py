@@ -346,6 +346,29 @@ def test_a_variable_times_itself_is_written_as_its_power():
     assert not [op for op, g in GATES.items() if repeated.search(g.formula)]
 
 
+def _italic_words(tex: str) -> list[str]:
+    """Runs of two or more letters KaTeX would set as a product of italic letters: what is left
+    of the TeX without its commands, the names they set upright and d/dx."""
+    tex = re.sub(r"\\(mathrm|operatorname|text|mathbb|begin|end)\{[^}]*\}", "", tex)
+    tex = re.sub(r"\\frac\{d\}\{d\w\}", "", tex)
+    return re.findall(r"[a-zA-Z]{2,}", re.sub(r"\\[a-zA-Z]+", "", tex))
+
+
+def test_no_formula_writes_a_name_as_a_product_of_italic_letters():
+    assert _italic_words(r"\frac{\partial}{\partial pred}\operatorname{mean}(x)") == ["pred"]
+    assert {op: _italic_words(g.formula) for op, g in GATES.items()
+            if _italic_words(g.formula)} == {}
+    assert GATES["mse"].formula.startswith(
+        r"\frac{\partial}{\partial p}\operatorname{mean}(\left(p-t\right)^{2}) = ")
+
+
+def test_a_fraction_over_a_fraction_is_written_on_one_level():
+    assert GATES["bce"].formula.startswith(
+        r"\frac{\partial}{\partial p}\left(-\operatorname{mean}(t\,\ln(p)+\left(1-t\right)\,"
+        r"\ln(1-p))\right) = \frac{p-t}{n\,p\,\left(1-p\right)},\quad ")
+    assert not [op for op, g in GATES.items() if re.search(r"\\frac\{\\frac", g.formula)]
+
+
 def test_a_loss_target_broadcast_against_its_prediction_gets_its_full_gradient():
     # bce's local derivative for the target depends on the prediction only: a target of shape
     # (3, 2) against predictions of shape (2,) still gets a (3, 2) gradient, each its own share
