@@ -308,20 +308,24 @@ const EXPORT_PROPS = ['fill', 'stroke', 'stroke-width', 'font-family', 'font-siz
 
 /**
  * A standalone SVG document string: computed styles are inlined so it looks the same anywhere,
- * read while the drawing has the class export (no hover or focus ring).
+ * read while the drawing has the class export (no hover or focus ring, no pinned gate's ring, no
+ * pulse). It shows the step on show: what the step hides is left out of the file.
  */
 export function exportSvg(svg) {
   const clone = svg.cloneNode(true);
   const src = svg.querySelectorAll('*');
   const dst = clone.querySelectorAll('*');
+  const hidden = [];
   svg.classList.add('export');
   src.forEach((el, i) => {
     const cs = getComputedStyle(el);
+    if (cs.visibility === 'hidden' || cs.display === 'none') hidden.push(dst[i]);
     const style = EXPORT_PROPS.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(';');
     dst[i].setAttribute('style', style);
     dst[i].removeAttribute('tabindex');
   });
   svg.classList.remove('export');
+  for (const el of hidden) el.remove();
   clone.setAttribute('xmlns', NS);
   const bg = getComputedStyle(svg.parentElement).backgroundColor;
   const [, , w, h] = clone.getAttribute('viewBox').split(' ');

@@ -407,6 +407,45 @@ def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
     assert Path(d.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+STEPPED = "x = -2; y = 5; z = -4\nq = x + y\nf = q * z"
+
+
+def exported(page: Page) -> ET.Element:
+    """The drawing as "SVG ↓" saves it."""
+    with page.expect_download() as d:
+        page.click("#download-svg")
+    return ET.parse(d.value.path()).getroot()
+
+
+def exported_numbers(root: ET.Element, cls: str) -> list[str]:
+    return sorted("".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")
+                  if cls in (t.get("class") or "").split())
+
+
+def test_an_export_shows_the_numbers_the_step_on_show_shows(page: Page, base_url: str) -> None:
+    """One slide per step: the file holds the numbers on screen and none the step hides, and
+    none of the page's own marks (the pinned gate's ring, the pulse on the wires)."""
+    open_page(page, base_url, f"#e={quote(STEPPED)}&s=1")
+    expect(page.locator("#step-status")).to_contain_text("forward pass: gate 1 of 2")
+    page.click("g.gate[data-op=mul]")
+    expect(page.locator("g.gate.pinned")).to_have_count(1)
+    expect(page.locator("g.wire.pulse-forward")).to_have_count(1)
+    root = exported(page)
+    assert exported_numbers(root, "value") == ["-2.00", "-4.00", "3.00", "5.00"]
+    assert exported_numbers(root, "grad") == []
+    for el in root.iter():
+        if el.tag in (f"{SVG_NS}polyline", f"{SVG_NS}circle"):
+            assert "stroke-dasharray:none" in el.get("style"), ET.tostring(el)
+    page.click("#step")
+    page.click("#step")
+    page.click("#step")
+    expect(page.locator("#step-status")).to_contain_text("backward pass: gate 1 of 2")
+    root = exported(page)
+    assert "-12.00" in exported_numbers(root, "value")
+    shown = sorted(page.locator("#circuit-svg text.grad:not(.pending)").all_text_contents())
+    assert len(shown) == 3 and exported_numbers(root, "grad") == shown
+
+
 def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x+y)*z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
