@@ -118,17 +118,28 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
     }
   }
 
-  // Expanded composite gates sit in a labelled box; clicking its label collapses them again.
+  // Expanded composite gates sit in a labelled box; clicking its label collapses them again. A box
+  // holds the boxes of the groups inside it with their labels, so that no two labels meet: smaller
+  // groups are measured first.
   const groupLayer = svgEl('g', { class: 'groups' });
   const boxOf = new Map(lay.boxes.map((b) => [b.id, b]));
+  const extent = new Map(); // group -> [x0, y0, x1, y1] of its box, its label below y1
+  for (const grp of [...groups].sort((a, b) => a.ids.length - b.ids.length)) {
+    const inside = grp.ids.map((id) => boxOf.get(id)).filter(Boolean)
+      .map((b) => [b.x, b.y, b.x + b.w, b.y + b.h]);
+    if (!inside.length) continue;
+    const ids = new Set(grp.ids);
+    for (const [inner, [x0, y0, x1, y1]] of extent) {
+      if (inner.ids.every((id) => ids.has(id))) inside.push([x0, y0, x1, y1 + 18]);
+    }
+    const edge = (k, f) => f(...inside.map((e) => e[k]));
+    extent.set(grp, [edge(0, Math.min) - 6, edge(1, Math.min) - 6, edge(2, Math.max) + 6,
+      edge(3, Math.max) + 6]);
+  }
   let [width, height] = [lay.width, lay.height]; // grown to hold the boxes and their labels
   for (const grp of groups) {
-    const members = grp.ids.map((id) => boxOf.get(id)).filter(Boolean);
-    if (!members.length) continue;
-    const x0 = Math.min(...members.map((b) => b.x)) - 6;
-    const y0 = Math.min(...members.map((b) => b.y)) - 6;
-    const x1 = Math.max(...members.map((b) => b.x + b.w)) + 6;
-    const y1 = Math.max(...members.map((b) => b.y + b.h)) + 6;
+    if (!extent.has(grp)) continue;
+    const [x0, y0, x1, y1] = extent.get(grp);
     const g = svgEl('g', { class: `group ${grp.kind}`, 'data-nodes': grp.ids.join(' ') });
     g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
     const collapsible = grp.kind === 'composite';

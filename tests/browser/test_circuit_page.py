@@ -1180,6 +1180,23 @@ def test_statement_boxes_and_their_labels_lie_inside_the_drawing(page: Page,
     assert inside and all(inside), inside
 
 
+def test_a_statement_label_and_a_composite_label_do_not_overlap(page: Page,
+                                                                base_url: str) -> None:
+    """f = sigmoid(dot), expanded and boxed: the box of f holds the box of sigmoid(dot) and
+    its label, and the two labels lie apart."""
+    program = ("w = [2, -3, -3]\nx = [-1, -2]\ndot = w[0]*x[0] + w[1]*x[1] + w[2]\n"
+               "f = sigmoid(dot)")
+    open_page(page, base_url, f"#e={quote(program)}&x=1&b=1")
+    expect(page.locator("g.group.statement text.group-label")).to_have_text(["dot", "f"])
+    boxes = page.evaluate("""() => Object.fromEntries(
+      [...document.querySelectorAll('g.group text.group-label')].map((t) => {
+        const b = t.getBBox();
+        return [t.textContent, [b.x, b.y, b.x + b.width, b.y + b.height]];
+      }))""")
+    a, b = boxes["f"], boxes["sigmoid(dot)"]
+    assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], boxes
+
+
 def test_copy_image_puts_the_png_on_the_clipboard(browser, base_url: str) -> None:
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
