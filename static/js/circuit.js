@@ -118,9 +118,10 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
     }
   }
 
-  // Expanded composite gates sit in a labelled box; clicking its label collapses them again. A box
-  // holds the boxes of the groups inside it with their labels, so that no two labels meet: smaller
-  // groups are measured first.
+  // Expanded composite gates sit in a labelled box; clicking its label collapses them all again
+  // (the engine expands composite gates all together or not at all). A box holds the boxes of
+  // the groups inside it with their labels, so that no two labels meet: smaller groups are
+  // measured first.
   const groupLayer = svgEl('g', { class: 'groups' });
   const boxOf = new Map(lay.boxes.map((b) => [b.id, b]));
   const extent = new Map(); // group -> [x0, y0, x1, y1] of its box, its label below y1
@@ -140,12 +141,13 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
   for (const grp of groups) {
     if (!extent.has(grp)) continue;
     const [x0, y0, x1, y1] = extent.get(grp);
-    const g = svgEl('g', { class: `group ${grp.kind}`, 'data-nodes': grp.ids.join(' ') });
-    g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
     const collapsible = grp.kind === 'composite';
+    const g = svgEl('g', { class: `group ${grp.kind}`, 'data-nodes': grp.ids.join(' ') });
+    if (collapsible) g.append(svgEl('title', {}, 'click a label to collapse all composite gates'));
+    g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
     const label = svgEl('text', { class: `group-label${collapsible ? ' collapse' : ''}`, x: x0 + 4, y: y1 + 13,
       tabindex: collapsible ? '0' : null, role: collapsible ? 'button' : null,
-      'aria-label': collapsible ? `${grp.label}: collapse into one gate` : null }, grp.label);
+      'aria-label': collapsible ? `${grp.label}: collapse all composite gates` : null }, grp.label);
     g.append(label);
     groupLayer.append(g);
     width = Math.max(width, x1 + 1);
@@ -199,9 +201,9 @@ export function markGate(svg, cls, id) {
 /**
  * What the user does on the drawing, as calls with node ids: `look(id, focused)` when the
  * pointer or the focus reaches a gate or fork, `pin(id)` on a click or Enter there, `heatMap(id)`
- * on a tensor wire (click, Enter or space), `collapse()` on an expanded group's label, and
- * `editValue(id, text)` on a click on a value's text (true when it took the click). The arrow
- * keys move the focus from gate to gate.
+ * on a tensor wire (click, Enter or space), `collapse()` on a composite group's label (all of
+ * them collapse), and `editValue(id, text)` on a click on a value's text (true when it took the
+ * click). The arrow keys move the focus from gate to gate.
  */
 export function onCircuit(svg, { look, pin, heatMap, collapse, editValue }) {
   const targetOf = (t) => t.closest?.('g.gate') || (t.classList?.contains('fork') ? t : null);

@@ -1105,6 +1105,23 @@ def test_an_expanded_sigmoid_sits_in_a_box_that_collapses_on_click(page: Page, b
     expect(page.locator("g.gate[data-op=sigmoid]")).to_have_count(1)
 
 
+def test_a_composite_label_says_it_collapses_every_composite(page: Page, base_url: str) -> None:
+    """The engine expands composite gates all together or not at all: the label of one says
+    so, and a click collapses them all."""
+    open_page(page, base_url, "#e=" + quote("x = 1; y = -0.5\nf = sigmoid(x) * tanh(y)")
+              + "&x=1")
+    label = page.locator("text.group-label", has_text="sigmoid(x)")
+    expect(label).to_have_attribute("aria-label", "sigmoid(x): collapse all composite gates")
+    expect(page.locator("g.group.composite title").first).to_have_text(
+        "click a label to collapse all composite gates")
+    n = renders(page)
+    label.click()
+    wait_render(page, n)
+    expect(page.locator("#expand")).not_to_be_checked()
+    expect(page.locator("g.gate[data-op=sigmoid]")).to_have_count(1)
+    expect(page.locator("g.gate[data-op=tanh]")).to_have_count(1)
+
+
 def test_a_matmul_gate_names_its_shapes(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("sum(W @ x)", {"W": {"randn": [3, 4], "seed": 0},
                                                   "x": [1, 2, 3, 4]}))
