@@ -1151,7 +1151,7 @@ def test_keyboard_skip_link_arrows_between_gates_and_enter_pins(page: Page, base
     expect(add).to_be_focused()
 
 
-def test_presentation_mode_shows_the_circuit_alone_and_larger(page: Page, base_url: str):
+def test_presentation_mode_hides_the_editor_and_shows_the_circuit_larger(page: Page, base_url: str):
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     before = float(page.get_attribute("#circuit-svg", "data-zoom"))
     page.click("#present")
@@ -1162,6 +1162,28 @@ def test_presentation_mode_shows_the_circuit_alone_and_larger(page: Page, base_u
     page.keyboard.press("Escape")
     expect(page.locator(".editor-pane")).to_be_visible()
     expect(page.locator("#present")).to_have_attribute("aria-pressed", "false")
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1400, 900)])
+def test_presenting_shows_the_circuit_and_its_explanation_on_one_screen(
+        browser, base_url: str, size: tuple[int, int]) -> None:
+    width, height = size
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = ctx.new_page()
+        open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+        page.click("#present")
+        page.click("#step")
+        page.click("g.gate[data-op=mul]")
+        expect(page.locator("#explain h3")).to_contain_text("(mul)")
+        expect(page.locator(".tabs")).to_be_hidden()
+        for sel in ("#circuit", "#result", "#explain"):
+            box = page.locator(sel).bounding_box()
+            assert box["height"] > 0 and 0 <= box["y"], (sel, box)
+            assert box["y"] + box["height"] <= height, (sel, box, height)
+        assert page.locator("#circuit").bounding_box()["height"] >= height / 3
+    finally:
+        ctx.close()
 
 
 def test_box_each_statement_of_a_staged_program(page: Page, base_url: str) -> None:
