@@ -118,23 +118,36 @@ export function drawCircuit(svg, lay, circuit, plan, groups = []) {
     }
   }
 
-  // Expanded composite gates sit in a labelled box; clicking its label collapses them again.
+  // Expanded composite gates sit in a labelled box; clicking its label collapses them all again
+  // (the engine expands composite gates all together or not at all). A box holds the boxes of
+  // the groups inside it with their labels, so that no two labels meet: smaller groups are
+  // measured first.
   const groupLayer = svgEl('g', { class: 'groups' });
   const boxOf = new Map(lay.boxes.map((b) => [b.id, b]));
+  const extent = new Map(); // group -> [x0, y0, x1, y1] of its box, its label below y1
+  for (const grp of [...groups].sort((a, b) => a.ids.length - b.ids.length)) {
+    const inside = grp.ids.map((id) => boxOf.get(id)).filter(Boolean)
+      .map((b) => [b.x, b.y, b.x + b.w, b.y + b.h]);
+    if (!inside.length) continue;
+    const ids = new Set(grp.ids);
+    for (const [inner, [x0, y0, x1, y1]] of extent) {
+      if (inner.ids.every((id) => ids.has(id))) inside.push([x0, y0, x1, y1 + 18]);
+    }
+    const edge = (k, f) => f(...inside.map((e) => e[k]));
+    extent.set(grp, [edge(0, Math.min) - 6, edge(1, Math.min) - 6, edge(2, Math.max) + 6,
+      edge(3, Math.max) + 6]);
+  }
   let [width, height] = [lay.width, lay.height]; // grown to hold the boxes and their labels
   for (const grp of groups) {
-    const members = grp.ids.map((id) => boxOf.get(id)).filter(Boolean);
-    if (!members.length) continue;
-    const x0 = Math.min(...members.map((b) => b.x)) - 6;
-    const y0 = Math.min(...members.map((b) => b.y)) - 6;
-    const x1 = Math.max(...members.map((b) => b.x + b.w)) + 6;
-    const y1 = Math.max(...members.map((b) => b.y + b.h)) + 6;
-    const g = svgEl('g', { class: `group ${grp.kind}`, 'data-nodes': grp.ids.join(' ') });
-    g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
+    if (!extent.has(grp)) continue;
+    const [x0, y0, x1, y1] = extent.get(grp);
     const collapsible = grp.kind === 'composite';
+    const g = svgEl('g', { class: `group ${grp.kind}`, 'data-nodes': grp.ids.join(' ') });
+    if (collapsible) g.append(svgEl('title', {}, 'click a label to collapse all composite gates'));
+    g.append(svgEl('rect', { x: x0, y: y0, width: x1 - x0, height: y1 - y0, rx: 8 }));
     const label = svgEl('text', { class: `group-label${collapsible ? ' collapse' : ''}`, x: x0 + 4, y: y1 + 13,
       tabindex: collapsible ? '0' : null, role: collapsible ? 'button' : null,
-      'aria-label': collapsible ? `${grp.label}: collapse into one gate` : null }, grp.label);
+      'aria-label': collapsible ? `${grp.label}: collapse all composite gates` : null }, grp.label);
     g.append(label);
     groupLayer.append(g);
     width = Math.max(width, x1 + 1);
@@ -188,9 +201,9 @@ export function markGate(svg, cls, id) {
 /**
  * What the user does on the drawing, as calls with node ids: `look(id, focused)` when the
  * pointer or the focus reaches a gate or fork, `pin(id)` on a click or Enter there, `heatMap(id)`
- * on a tensor wire (click, Enter or space), `collapse()` on an expanded group's label, and
- * `editValue(id, text)` on a click on a value's text (true when it took the click). The arrow
- * keys move the focus from gate to gate.
+ * on a tensor wire (click, Enter or space), `collapse()` on a composite group's label (all of
+ * them collapse), and `editValue(id, text)` on a click on a value's text (true when it took the
+ * click). The arrow keys move the focus from gate to gate.
  */
 export function onCircuit(svg, { look, pin, heatMap, collapse, editValue }) {
   const targetOf = (t) => t.closest?.('g.gate') || (t.classList?.contains('fork') ? t : null);
@@ -308,20 +321,24 @@ const EXPORT_PROPS = ['fill', 'stroke', 'stroke-width', 'font-family', 'font-siz
 
 /**
  * A standalone SVG document string: computed styles are inlined so it looks the same anywhere,
- * read while the drawing has the class export (no hover or focus ring).
+ * read while the drawing has the class export (no hover or focus ring, no pinned gate's ring, no
+ * pulse). It shows the step on show: what the step hides is left out of the file.
  */
 export function exportSvg(svg) {
   const clone = svg.cloneNode(true);
   const src = svg.querySelectorAll('*');
   const dst = clone.querySelectorAll('*');
+  const hidden = [];
   svg.classList.add('export');
   src.forEach((el, i) => {
     const cs = getComputedStyle(el);
+    if (cs.visibility === 'hidden' || cs.display === 'none') hidden.push(dst[i]);
     const style = EXPORT_PROPS.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(';');
     dst[i].setAttribute('style', style);
     dst[i].removeAttribute('tabindex');
   });
   svg.classList.remove('export');
+  for (const el of hidden) el.remove();
   clone.setAttribute('xmlns', NS);
   const bg = getComputedStyle(svg.parentElement).backgroundColor;
   const [, , w, h] = clone.getAttribute('viewBox').split(' ');

@@ -434,6 +434,45 @@ def test_exported_svg_is_valid(page: Page, base_url: str) -> None:
     assert Path(d.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+STEPPED = "x = -2; y = 5; z = -4\nq = x + y\nf = q * z"
+
+
+def exported(page: Page) -> ET.Element:
+    """The drawing as "SVG ↓" saves it."""
+    with page.expect_download() as d:
+        page.click("#download-svg")
+    return ET.parse(d.value.path()).getroot()
+
+
+def exported_numbers(root: ET.Element, cls: str) -> list[str]:
+    return sorted("".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")
+                  if cls in (t.get("class") or "").split())
+
+
+def test_an_export_shows_the_numbers_the_step_on_show_shows(page: Page, base_url: str) -> None:
+    """One slide per step: the file holds the numbers on screen and none the step hides, and
+    none of the page's own marks (the pinned gate's ring, the pulse on the wires)."""
+    open_page(page, base_url, f"#e={quote(STEPPED)}&s=1")
+    expect(page.locator("#step-status")).to_contain_text("forward pass: gate 1 of 2")
+    page.click("g.gate[data-op=mul]")
+    expect(page.locator("g.gate.pinned")).to_have_count(1)
+    expect(page.locator("g.wire.pulse-forward")).to_have_count(1)
+    root = exported(page)
+    assert exported_numbers(root, "value") == ["-2.00", "-4.00", "3.00", "5.00"]
+    assert exported_numbers(root, "grad") == []
+    for el in root.iter():
+        if el.tag in (f"{SVG_NS}polyline", f"{SVG_NS}circle"):
+            assert "stroke-dasharray:none" in el.get("style"), ET.tostring(el)
+    page.click("#step")
+    page.click("#step")
+    page.click("#step")
+    expect(page.locator("#step-status")).to_contain_text("backward pass: gate 1 of 2")
+    root = exported(page)
+    assert "-12.00" in exported_numbers(root, "value")
+    shown = sorted(page.locator("#circuit-svg text.grad:not(.pending)").all_text_contents())
+    assert len(shown) == 3 and exported_numbers(root, "grad") == shown
+
+
 def test_syntax_error_keeps_the_circuit_and_shows_a_caret(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("(x+y)*z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
@@ -1093,6 +1132,23 @@ def test_an_expanded_sigmoid_sits_in_a_box_that_collapses_on_click(page: Page, b
     expect(page.locator("g.gate[data-op=sigmoid]")).to_have_count(1)
 
 
+def test_a_composite_label_says_it_collapses_every_composite(page: Page, base_url: str) -> None:
+    """The engine expands composite gates all together or not at all: the label of one says
+    so, and a click collapses them all."""
+    open_page(page, base_url, "#e=" + quote("x = 1; y = -0.5\nf = sigmoid(x) * tanh(y)")
+              + "&x=1")
+    label = page.locator("text.group-label", has_text="sigmoid(x)")
+    expect(label).to_have_attribute("aria-label", "sigmoid(x): collapse all composite gates")
+    expect(page.locator("g.group.composite title").first).to_have_text(
+        "click a label to collapse all composite gates")
+    n = renders(page)
+    label.click()
+    wait_render(page, n)
+    expect(page.locator("#expand")).not_to_be_checked()
+    expect(page.locator("g.gate[data-op=sigmoid]")).to_have_count(1)
+    expect(page.locator("g.gate[data-op=tanh]")).to_have_count(1)
+
+
 def test_a_matmul_gate_names_its_shapes(page: Page, base_url: str) -> None:
     open_page(page, base_url, link("sum(W @ x)", {"W": {"randn": [3, 4], "seed": 0},
                                                   "x": [1, 2, 3, 4]}))
@@ -1122,7 +1178,7 @@ def test_keyboard_skip_link_arrows_between_gates_and_enter_pins(page: Page, base
     expect(add).to_be_focused()
 
 
-def test_presentation_mode_shows_the_circuit_alone_and_larger(page: Page, base_url: str):
+def test_presentation_mode_hides_the_editor_and_shows_the_circuit_larger(page: Page, base_url: str):
     open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
     before = float(page.get_attribute("#circuit-svg", "data-zoom"))
     page.click("#present")
@@ -1133,6 +1189,28 @@ def test_presentation_mode_shows_the_circuit_alone_and_larger(page: Page, base_u
     page.keyboard.press("Escape")
     expect(page.locator(".editor-pane")).to_be_visible()
     expect(page.locator("#present")).to_have_attribute("aria-pressed", "false")
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1400, 900)])
+def test_presenting_shows_the_circuit_and_its_explanation_on_one_screen(
+        browser, base_url: str, size: tuple[int, int]) -> None:
+    width, height = size
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = ctx.new_page()
+        open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+        page.click("#present")
+        page.click("#step")
+        page.click("g.gate[data-op=mul]")
+        expect(page.locator("#explain h3")).to_contain_text("(mul)")
+        expect(page.locator(".tabs")).to_be_hidden()
+        for sel in ("#circuit", "#result", "#explain"):
+            box = page.locator(sel).bounding_box()
+            assert box["height"] > 0 and 0 <= box["y"], (sel, box)
+            assert box["y"] + box["height"] <= height, (sel, box, height)
+        assert page.locator("#circuit").bounding_box()["height"] >= height / 3
+    finally:
+        ctx.close()
 
 
 def test_box_each_statement_of_a_staged_program(page: Page, base_url: str) -> None:
@@ -1166,6 +1244,23 @@ def test_statement_boxes_and_their_labels_lie_inside_the_drawing(page: Page,
       });
     }""")
     assert inside and all(inside), inside
+
+
+def test_a_statement_label_and_a_composite_label_do_not_overlap(page: Page,
+                                                                base_url: str) -> None:
+    """f = sigmoid(dot), expanded and boxed: the box of f holds the box of sigmoid(dot) and
+    its label, and the two labels lie apart."""
+    program = ("w = [2, -3, -3]\nx = [-1, -2]\ndot = w[0]*x[0] + w[1]*x[1] + w[2]\n"
+               "f = sigmoid(dot)")
+    open_page(page, base_url, f"#e={quote(program)}&x=1&b=1")
+    expect(page.locator("g.group.statement text.group-label")).to_have_text(["dot", "f"])
+    boxes = page.evaluate("""() => Object.fromEntries(
+      [...document.querySelectorAll('g.group text.group-label')].map((t) => {
+        const b = t.getBBox();
+        return [t.textContent, [b.x, b.y, b.x + b.width, b.y + b.height]];
+      }))""")
+    a, b = boxes["f"], boxes["sigmoid(dot)"]
+    assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], boxes
 
 
 def test_copy_image_puts_the_png_on_the_clipboard(browser, base_url: str) -> None:
