@@ -330,6 +330,22 @@ def test_result_line_and_explanation_show_only_what_the_step_has_computed(
     expect(page.locator("#explain .upstream")).to_have_text("-4.00")
 
 
+def test_the_seed_step_says_what_the_backward_pass_starts_from(page: Page,
+                                                                base_url: str) -> None:
+    """The notes' D = W.dot(X) with dD given: the backward pass starts from dD, not from 1;
+    without dD, from ones."""
+    open_page(page, base_url)
+    forward = MATRIX_CODE[:backward_check(MATRIX_CODE)["forward_end"]].rstrip()
+    status = page.locator("#step-status")
+    for code, said in ((MATRIX_CODE, "backward pass: the given dD on the output D"),
+                       (forward, "backward pass: ones on the output D")):
+        paste(page, code, drawn=forward)
+        page.click("#show-all")
+        for _ in range(3):  # the inputs, the dot gate, the seed
+            page.click("#step")
+        expect(status).to_have_text(said)
+
+
 def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context) -> None:
     open_page(page, base_url, link("q = x + y\nf = q * z", {"x": -2, "y": 5, "z": -4}))
     expect(page.locator("#output-value")).to_have_text("-12.00")
