@@ -111,7 +111,8 @@ function tensorMaps(circuit, id, precision, known) {
  * has computed through `known()` (layout.knownAt).
  *
  *     const explain = mountExplain({ svg, box, heat, shown, ops, known, precision: () => 2, nudge });
- *     explain.show(id);    // gate or fork `id`: how it sends its gradient back; the gate is marked
+ *     explain.show(id);    // gate or fork `id` (the one the pointer or focus reached): how it
+ *                          // sends its gradient back; a gate is marked
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
  *     explain.refresh();   // after a redraw with new values or a step: what is on show, anew
@@ -123,18 +124,25 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') heat.hidden = true;
   });
+  // A gate and the fork on its wire share a node id: what the pointer or the focus reached last
+  // (seen before the drawing's own handlers ask for an explanation) tells which one is meant.
+  let reached = null;
+  for (const type of ['mouseover', 'focusin']) {
+    svg.addEventListener(type, (e) => (reached = e.target), true);
+  }
   return {
-    show(id) {
+    show(id, fork = !!reached?.matches?.(`.fork[data-node="${id}"]`)) {
       const circuit = shown()?.circuit;
       if (!circuit) return;
       const n = circuit.nodes.find((x) => x.id === id);
-      const fork = !!svg.querySelector(`.fork[data-node="${id}"]`) && n?.kind !== 'gate';
-      const kids = fork ? explainFork(circuit, id, precision(), known())
+      const isFork = fork || n?.kind !== 'gate';
+      const kids = isFork ? explainFork(circuit, id, precision(), known())
         : explainGate(circuit, id, ops(), precision(), known());
       if (!kids) return;
       box.replaceChildren(...kids);
       box.dataset.node = id;
-      markGate(svg, 'selected', id);
+      box.dataset.fork = String(isFork);
+      markGate(svg, 'selected', isFork ? null : id);
     },
     heatMap(id) {
       const circuit = shown()?.circuit;
@@ -155,13 +163,15 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
       heat.dataset.node = id;
       heat.hidden = false;
     },
-    refresh(id = box.dataset.node) {
-      if (id) this.show(id);
+    refresh(id) {
+      if (id) this.show(id, false);
+      else if (box.dataset.node) this.show(box.dataset.node, box.dataset.fork === 'true');
       if (!heat.hidden) this.heatMap(heat.dataset.node);
     },
     clear() {
       box.replaceChildren(...hint);
       delete box.dataset.node;
+      delete box.dataset.fork;
       heat.hidden = true;
     },
   };

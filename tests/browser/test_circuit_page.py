@@ -228,6 +228,25 @@ def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
     expect(page.locator("#result .grad-item[data-name=x]")).to_have_text("∂f/∂x = 14 = 6 + 6 + 2")
 
 
+def test_a_fork_on_a_gates_wire_is_explained_as_the_fork(page: Page, base_url: str) -> None:
+    """q = x + y feeds q * q + q: its fork explains how the branches add up (3 + 3 + 1), and the
+    + gate that computes q is still explained as the gate."""
+    for program, parts, total in (("x = 1; y = 2\nq = x + y\nf = q * q + q",
+                                   ["3.00", "3.00", "1.00"], "7.00"),
+                                  ("a = 2; b = a * 3\nf = b*b + sin(b)",
+                                   ["6.00", "6.00", "0.96"], "12.96")):
+        open_page(page, base_url, f"#e={quote(program)}")
+        explain = page.locator("#explain")
+        fork = page.locator(".fork[aria-label='fork: gradients of the branches add up']")
+        fork.click()
+        expect(explain.locator("h3")).to_have_text(re.compile("^fork of "))
+        expect(explain.locator("li .grad")).to_have_text(parts)
+        expect(explain.locator("p .grad")).to_have_text(total)
+        fork.click()  # unpinned: the gate that computes the wire explains itself on hover
+        page.locator(f"g.gate[data-node={fork.get_attribute('data-node')}]").hover()
+        expect(explain.locator("h3")).to_have_text(re.compile(r"^\S+ gate \(\w+\) → [qb]"))
+
+
 def test_a_forks_sum_and_its_parts_share_one_format(fresh_page: Page, base_url: str) -> None:
     """A sum and its parts are each written plain, to one more significant digit than the
     decimals: a tiny branch shows its digits (not 0.00), and does not put the sum in exponent
