@@ -329,13 +329,17 @@ class Op(BaseModel):
         "op": "mul", "label": "*", "arity": 2,
         "formula": "\\frac{\\partial}{\\partial a}(ab) = b,\\quad "
                    "\\frac{\\partial}{\\partial b}(ab) = a",
-        "pattern": "swaps: each input gets the upstream gradient times the other input"}]})
+        "pattern": "swaps: each input gets the upstream gradient times the other input",
+        "nondiff": []}]})
 
     op: str = Field(examples=["mul"])
     label: str = Field(examples=["*"])
     arity: int = Field(examples=[2])
     formula: str = Field(description="LaTeX of the local derivative.")
     pattern: str = Field(description="How the gate sends gradient back.")
+    nondiff: list[int] = Field(
+        description="Input slots that take no gradient (softmax_ce's integer labels).",
+        examples=[[]])
 
 
 class Health(BaseModel):

@@ -43,7 +43,8 @@ def test_ops_lists_the_gate_table(client):
     assert {"add", "mul", "sigmoid", "matmul", "max"} <= set(rows)
     assert rows["mul"]["arity"] == 2 and rows["mul"]["label"]
     for row in rows.values():
-        assert set(row) == {"op", "label", "arity", "formula", "pattern"}
+        assert set(row) == {"op", "label", "arity", "formula", "pattern", "nondiff"}
+    assert rows["softmax_ce"]["nondiff"] == [1] and rows["mul"]["nondiff"] == []
     for op, label in (("gt", ">"), ("lt", "<"), ("ge", "≥"), ("le", "≤")):
         assert rows[op]["label"] == label and rows[op]["arity"] == 2
         assert rows[op]["formula"].endswith(r"\mathbb{1}(a " + label.replace("≥", r"\ge")

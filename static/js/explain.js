@@ -55,6 +55,13 @@ function explainGate(circuit, id, ops, p, known) {
   n.inputs.forEach((src, i) => {
     const s = byId.get(src);
     const nm = wireName(s, byId, p);
+    if (op.nondiff?.includes(i)) { // integer labels: shown as integers, they take no gradient
+      const labels = s.shape.length ? tensorTexts(s, 0).value : fmt(s.value, 0);
+      rows.push(el('tr', { className: 'send' }, el('td', {}, nm),
+        cell(known.value(src), 'value', labels),
+        el('td', { colSpan: 3, className: 'nondiff' }, 'takes no gradient')));
+      return;
+    }
     const sval = s.shape.length ? tensorTexts(s, p).value : fmt(s.value, p);
     const value = cell(known.value(src), 'value', sval);
     if (!tensor) {

@@ -196,6 +196,25 @@ def test_hover_a_gate_shows_local_times_upstream(page: Page, base_url: str) -> N
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "-4.00"])
 
 
+def test_labels_are_explained_as_taking_no_gradient(page: Page, base_url: str) -> None:
+    """softmax_ce(Z, y): the integer labels y are shown as integers and take no gradient; only
+    Z gets a vector–Jacobian product. A label given as a constant, likewise."""
+    explain = page.locator("#explain")
+    open_page(page, base_url)
+    for program, rows in (
+            ("Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\ny = [1, 2]\nL = softmax_ce(Z, y)",
+             ["Z\ttensor 2×3\tJacobian\t1.00\tvector–Jacobian product",
+              "y\t[1, 2]\ttakes no gradient"]),
+            ("z = [1.0, 2.0, 0.5]\nL = softmax_ce(z, 0)",
+             ["z\t[1.00, 2.00, 0.50]\tJacobian\t1.00\tvector–Jacobian product",
+              "0\t0\ttakes no gradient"])):
+        paste(page, program)
+        page.locator("g.gate[data-op=softmax_ce]").hover()
+        expect(explain.locator("tr.send")).to_have_count(2)
+        assert explain.locator("tr.send").all_inner_texts() == rows
+        expect(explain.locator("tr.send td.sends")).to_have_count(1)
+
+
 def test_a_comparison_gate_is_drawn_with_its_sign_and_explained(page: Page,
                                                                 base_url: str) -> None:
     """(x >= 0) * g, a relu's mask: the gate is drawn "≥", sends its inputs 0 and says why, and
