@@ -10,13 +10,21 @@ import { contribution, gradName, wireTexts } from './layout.js';
 import { el } from './dom.js';
 import { pending } from './result.js';
 
-/** A wire's name in words: its variable, its constant, or the gate that computes it. */
-function wireName(n, byId, precision) {
+/** A constant wire as the program writes it (3, not 3.00); a tensor one by its shape. */
+const constName = (n) => (n.shape.length ? `const ${fmtShape(n.shape)}` : n.label);
+
+/**
+ * A wire's name in words: its variable, its constant, or the gate that computes it with every
+ * argument, "3 - x", "max(x, 0)" (an unnamed gate's wire among them is "…").
+ */
+function wireName(n, byId) {
   if (n.name) return n.name;
-  if (n.kind === 'const') return fmt(n.value, precision);
+  if (n.kind === 'const') return constName(n);
   const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
-  const args = n.inputs.map((i) => byId.get(i)?.name).filter(Boolean);
-  return `${n.label}(${args.join(', ') || '…'})${shape}`;
+  const arg = (s) => s?.name || (s?.kind === 'const' ? constName(s) : '…');
+  const args = n.inputs.map((i) => arg(byId.get(i)));
+  const infix = args.length === 2 && !/\w/.test(n.label); // an operator: +, -, **, ≥, @
+  return `${infix ? `${args[0]} ${n.label} ${args[1]}` : `${n.label}(${args.join(', ')})`}${shape}`;
 }
 
 /**
@@ -54,7 +62,7 @@ function explainGate(circuit, id, ops, p, known) {
     el('th', {}, '× upstream'), el('th', {}, '= sends back'))];
   n.inputs.forEach((src, i) => {
     const s = byId.get(src);
-    const nm = wireName(s, byId, p);
+    const nm = wireName(s, byId);
     if (op.nondiff?.includes(i)) { // integer labels: shown as integers, they take no gradient
       const labels = s.shape.length ? tensorTexts(s, 0).value : fmt(s.value, 0);
       rows.push(el('tr', { className: 'send' }, el('td', {}, nm),
@@ -95,7 +103,7 @@ function explainFork(circuit, id, p, known) {
       known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : pending({ className: 'grad' }));
   });
   const total = n.shape.length ? tensorTexts(n, p).grad : fmt(n.grad, p);
-  return [el('h3', {}, `fork of ${wireName(n, byId, p)}`),
+  return [el('h3', {}, `fork of ${wireName(n, byId)}`),
     el('p', {}, 'The wire feeds several gates, so the gradients they send back add up:'),
     el('ul', {}, ...items),
     el('p', {}, 'total: ', known.grad(id) ? el('span', { className: 'grad' }, total) : pending({ className: 'grad' }))];

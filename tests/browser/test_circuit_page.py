@@ -189,11 +189,23 @@ def test_hover_a_gate_shows_local_times_upstream(page: Page, base_url: str) -> N
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "3.00"])
     expect(explain.locator(".katex")).to_have_count(1)
     expect(explain.locator(".pattern")).to_contain_text("swap")
-    # Wires are named in words: the unnamed sum is "+(x, y)", never a node id like "n3".
-    expect(explain.locator("tr.send td:first-child")).to_have_text(["+(x, y)", "z"])
+    # Wires are named in words: the unnamed sum is "x + y", never a node id like "n3".
+    expect(explain.locator("tr.send td:first-child")).to_have_text(["x + y", "z"])
     page.locator("g.gate[data-op=add]").focus()  # keyboard: focus explains too
     expect(explain.locator(".upstream")).to_have_text("-4.00")
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "-4.00"])
+
+
+def test_a_gates_inputs_are_named_with_their_constants(page: Page, base_url: str) -> None:
+    """An unnamed input wire is written as its gate with every argument, constants too: 3 - x,
+    not -(x), which would read as −x."""
+    explain = page.locator("#explain")
+    for program, op, names in (("x = 1.5\nf = (3 - x) * x", "mul", ["3 - x", "x"]),
+                               ("x = 1.5\nf = 2 ** x + max(x, 0)", "add",
+                                ["2 ** x", "max(x, 0)"])):
+        open_page(page, base_url, f"#e={quote(program)}")
+        page.locator(f"g.gate[data-op={op}]").hover()
+        expect(explain.locator("tr.send td:first-child")).to_have_text(names)
 
 
 def test_labels_are_explained_as_taking_no_gradient(page: Page, base_url: str) -> None:
