@@ -153,6 +153,11 @@ class Node(BaseModel):
     span: list[int] | None = Field(
         None, description="[start, end) character range in the expression (in code points, "
         "as all offsets here).", examples=[[0, 7]])
+    attrs: dict[str, Any] | None = Field(
+        None, description="A gate's constants, as its formula in /api/ops names them; left "
+        "out when it has none "
+        '(e.g. {"a": 3} for b = x * 3, {"lo": -1, "hi": 2} for clip(x, -1, 2)).',
+        examples=[{"a": 3.0}])
 
 
 class CircuitResponse(BaseModel):

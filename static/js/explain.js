@@ -5,7 +5,7 @@
  * @module explain
  */
 import { heatMap, markGate } from './circuit.js';
-import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
+import { fmt, fmtShape, shapeSignature, shortest, toNumber } from './format.js';
 import { contribution, gradName, wireTexts } from './layout.js';
 import { el } from './dom.js';
 import { pending } from './result.js';
@@ -25,6 +25,17 @@ function wireName(n, byId) {
   const args = n.inputs.map((i) => arg(byId.get(i)));
   const infix = args.length === 2 && !/\w/.test(n.label); // an operator: +, -, **, ≥, @
   return `${infix ? `${args[0]} ${n.label} ${args[1]}` : `${n.label}(${args.join(', ')})`}${shape}`;
+}
+
+/** How a gate's formula writes its constants, where the name differs from the attribute's. */
+const CONST_NAMES = { alpha: 'α', index: 'k' };
+
+/** A gate's constants as its formula names them, "with lo = -1, hi = 2"; '' when it has none. */
+function constantsText(n) {
+  const value = (v) => (Array.isArray(v) ? `(${v.map(value).join(', ')})` : String(shortest(v)));
+  const parts = Object.entries(n.attrs || {})
+    .map(([k, v]) => `${CONST_NAMES[k] ?? k} = ${value(v)}`);
+  return parts.length ? `with ${parts.join(', ')}` : '';
 }
 
 /**
@@ -83,8 +94,10 @@ function explainGate(circuit, id, ops, p, known) {
         cell(sent, 'grad sends', 'vector–Jacobian product')));
     }
   });
+  const consts = constantsText(n);
   return [head,
-    el('p', {}, 'local derivative: ', formula),
+    el('p', {}, 'local derivative: ', formula,
+      ...(consts ? [' ', el('span', { className: 'consts' }, consts)] : [])),
     el('p', {}, 'upstream gradient: ', upstream ? el('span', { className: 'grad upstream' }, up) : pending({ className: 'grad upstream' })),
     el('table', {}, ...rows),
     el('p', { className: 'pattern' }, op.pattern ? `Pattern: ${op.pattern}` : '')];

@@ -208,6 +208,22 @@ def test_a_gates_inputs_are_named_with_their_constants(page: Page, base_url: str
         expect(explain.locator("tr.send td:first-child")).to_have_text(names)
 
 
+def test_a_gates_constants_are_stated_beside_its_formula(page: Page, base_url: str) -> None:
+    """b = a * 3: the formula's constant a is the 3, said so beside it (the program's a is 2);
+    leaky_relu's slope, elu's α (its default) and clip's bounds likewise."""
+    explain = page.locator("#explain")
+    for program, op, said in (("a = 2; b = a * 3\nf = b*b + sin(b)", "scale", "with a = 3"),
+                              ("b = 1\nf = leaky_relu(b, 0.1)", "leaky_relu", "with a = 0.1"),
+                              ("b = 1\nf = elu(b)", "elu", "with α = 1"),
+                              ("b = 1\nf = clip(b, -1, 2)", "clip", "with lo = -1, hi = 2")):
+        open_page(page, base_url, f"#e={quote(program)}")
+        page.locator(f"g.gate[data-op={op}]").hover()
+        expect(explain.locator(".consts")).to_have_text(said)
+    open_page(page, base_url, "#e=" + quote("x = 1; y = 2\nf = x * y"))  # no constant
+    page.locator("g.gate[data-op=mul]").hover()
+    expect(explain.locator(".consts")).to_have_count(0)
+
+
 def test_labels_are_explained_as_taking_no_gradient(page: Page, base_url: str) -> None:
     """softmax_ce(Z, y): the integer labels y are shown as integers and take no gradient; only
     Z gets a vector–Jacobian product. A label given as a constant, likewise."""
