@@ -153,6 +153,11 @@ class Node(BaseModel):
     span: list[int] | None = Field(
         None, description="[start, end) character range in the expression (in code points, "
         "as all offsets here).", examples=[[0, 7]])
+    attrs: dict[str, Any] | None = Field(
+        None, description="A gate's constants, as its formula in /api/ops names them; left "
+        "out when it has none "
+        '(e.g. {"a": 3} for b = x * 3, {"lo": -1, "hi": 2} for clip(x, -1, 2)).',
+        examples=[{"a": 3.0}])
 
 
 class CircuitResponse(BaseModel):
@@ -329,13 +334,17 @@ class Op(BaseModel):
         "op": "mul", "label": "*", "arity": 2,
         "formula": "\\frac{\\partial}{\\partial a}(ab) = b,\\quad "
                    "\\frac{\\partial}{\\partial b}(ab) = a",
-        "pattern": "swaps: each input gets the upstream gradient times the other input"}]})
+        "pattern": "swaps: each input gets the upstream gradient times the other input",
+        "nondiff": []}]})
 
     op: str = Field(examples=["mul"])
     label: str = Field(examples=["*"])
     arity: int = Field(examples=[2])
     formula: str = Field(description="LaTeX of the local derivative.")
     pattern: str = Field(description="How the gate sends gradient back.")
+    nondiff: list[int] = Field(
+        description="Input slots that take no gradient (softmax_ce's integer labels).",
+        examples=[[]])
 
 
 class Health(BaseModel):

@@ -232,11 +232,14 @@ def _nonfinite_kinds(nan: bool, inf: bool, before: tuple[bool, bool]) -> str:
 
 
 def _fixed(graph: Graph) -> list[dict]:
-    """Each node's fields that no value changes (id, kind, name, label, op, inputs), once per
-    graph: a cached graph serves every request with the same text."""
+    """Each node's fields that no value changes (id, kind, name, label, op, inputs; a gate's
+    constants, attrs, when it has any), once per graph: a cached graph serves every request with
+    the same text."""
     return graph._cached("_fixed_cache", lambda: [
         {"id": n.id, "kind": n.kind, "name": n.name, "label": n.label, "op": n.op,
-         "inputs": [i.id for i in n.inputs]} for n in graph.nodes])
+         "inputs": [i.id for i in n.inputs],
+         **({"attrs": jsonable(n.attrs)} if n.kind == "gate" and n.attrs else {})}
+        for n in graph.nodes])
 
 
 # what a print line's numbers are written as: x.data, x.grad, x.item(), x.data.item(), ...

@@ -93,7 +93,7 @@ NS_PER_FLOP = 1.0
 NS_PER_NUMBER = 60.0  # a number of the response: converted, encoded, sent
 US_PER_PARSED_CHAR = 8.0  # parsing text that is not cached yet
 BYTES_PER_NUMBER = 20  # a float written as JSON, with its comma
-BYTES_PER_NODE = 160  # a node's fixed fields in the response
+BYTES_PER_NODE = 170  # a node's fixed fields in the response (with a gate's constants)
 
 
 @dataclass(frozen=True)

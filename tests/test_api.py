@@ -43,7 +43,8 @@ def test_ops_lists_the_gate_table(client):
     assert {"add", "mul", "sigmoid", "matmul", "max"} <= set(rows)
     assert rows["mul"]["arity"] == 2 and rows["mul"]["label"]
     for row in rows.values():
-        assert set(row) == {"op", "label", "arity", "formula", "pattern"}
+        assert set(row) == {"op", "label", "arity", "formula", "pattern", "nondiff"}
+    assert rows["softmax_ce"]["nondiff"] == [1] and rows["mul"]["nondiff"] == []
     for op, label in (("gt", ">"), ("lt", "<"), ("ge", "≥"), ("le", "≤")):
         assert rows[op]["label"] == label and rows[op]["arity"] == 2
         assert rows[op]["formula"].endswith(r"\mathbb{I}(a " + label.replace("≥", r"\ge")
@@ -81,10 +82,21 @@ def test_circuit_add_mul_matches_notes(client):
     assert body["output"] in ids
     add = next(n for n in body["nodes"] if n["op"] == "add")
     assert add["kind"] == "gate" and add["value"] == 3.0 and add["grad"] == -4.0
-    assert add["local"] == [1.0, 1.0] and add["span"] == [0, 7]
+    assert add["local"] == [1.0, 1.0] and add["span"] == [0, 7] and "attrs" not in add
     assert all(i in ids for i in add["inputs"])
     x = next(n for n in body["nodes"] if n["name"] == "x")
     assert x["kind"] == "input" and x["shape"] == [] and x["grad"] == -4.0
+
+
+def test_a_gates_constants_come_with_it(client):
+    """b * 3 and clip(b, -1, 2): each gate carries its constants, named as its formula names
+    them; an input, and a gate without constants, carries none."""
+    r = client.post("/api/circuit", json={"expression": "f = clip(b * 3, -1, 2) * b",
+                                          "values": {"b": 1}})
+    nodes = {n["op"]: n for n in r.json()["nodes"]}
+    assert nodes["scale"]["attrs"] == {"a": 3.0}
+    assert nodes["clip"]["attrs"] == {"lo": -1.0, "hi": 2.0}
+    assert "attrs" not in nodes[None] and "attrs" not in nodes["mul"]
 
 
 def test_circuit_sigmoid_neuron_matches_notes(client):

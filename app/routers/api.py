@@ -154,7 +154,7 @@ async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
 
 
 _OPS = [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,
-         "pattern": g.pattern} for g in GATES.values()]
+         "pattern": g.pattern, "nondiff": list(g.nondiff)} for g in GATES.values()]
 
 
 @router.get("/api/presets", response_model=list[Preset], tags=["reference"])
@@ -165,7 +165,8 @@ async def presets() -> StrictJSONResponse:
 
 @router.get("/api/ops", response_model=list[Op], tags=["reference"])
 async def ops() -> StrictJSONResponse:
-    """The gate table: op, label, arity, local-derivative formula, gradient pattern."""
+    """The gate table: op, label, arity, local-derivative formula, gradient pattern, and the
+    inputs that take no gradient."""
     return StrictJSONResponse(_OPS)
 
 

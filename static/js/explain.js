@@ -5,18 +5,37 @@
  * @module explain
  */
 import { heatMap, markGate } from './circuit.js';
-import { fmt, fmtShape, shapeSignature, toNumber } from './format.js';
+import { fmt, fmtShape, shapeSignature, shortest, toNumber } from './format.js';
 import { contribution, gradName, wireTexts } from './layout.js';
 import { el } from './dom.js';
 import { pending } from './result.js';
 
-/** A wire's name in words: its variable, its constant, or the gate that computes it. */
-function wireName(n, byId, precision) {
+/** A constant wire as the program writes it (3, not 3.00); a tensor one by its shape. */
+const constName = (n) => (n.shape.length ? `const ${fmtShape(n.shape)}` : n.label);
+
+/**
+ * A wire's name in words: its variable, its constant, or the gate that computes it with every
+ * argument, "3 - x", "max(x, 0)" (an unnamed gate's wire among them is "…").
+ */
+function wireName(n, byId) {
   if (n.name) return n.name;
-  if (n.kind === 'const') return fmt(n.value, precision);
+  if (n.kind === 'const') return constName(n);
   const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
-  const args = n.inputs.map((i) => byId.get(i)?.name).filter(Boolean);
-  return `${n.label}(${args.join(', ') || '…'})${shape}`;
+  const arg = (s) => s?.name || (s?.kind === 'const' ? constName(s) : '…');
+  const args = n.inputs.map((i) => arg(byId.get(i)));
+  const infix = args.length === 2 && !/\w/.test(n.label); // an operator: +, -, **, ≥, @
+  return `${infix ? `${args[0]} ${n.label} ${args[1]}` : `${n.label}(${args.join(', ')})`}${shape}`;
+}
+
+/** How a gate's formula writes its constants, where the name differs from the attribute's. */
+const CONST_NAMES = { alpha: 'α', index: 'k' };
+
+/** A gate's constants as its formula names them, "with lo = -1, hi = 2"; '' when it has none. */
+function constantsText(n) {
+  const value = (v) => (Array.isArray(v) ? `(${v.map(value).join(', ')})` : String(shortest(v)));
+  const parts = Object.entries(n.attrs || {})
+    .map(([k, v]) => `${CONST_NAMES[k] ?? k} = ${value(v)}`);
+  return parts.length ? `with ${parts.join(', ')}` : '';
 }
 
 /**
@@ -54,7 +73,14 @@ function explainGate(circuit, id, ops, p, known) {
     el('th', {}, '× upstream'), el('th', {}, '= sends back'))];
   n.inputs.forEach((src, i) => {
     const s = byId.get(src);
-    const nm = wireName(s, byId, p);
+    const nm = wireName(s, byId);
+    if (op.nondiff?.includes(i)) { // integer labels: shown as integers, they take no gradient
+      const labels = s.shape.length ? tensorTexts(s, 0).value : fmt(s.value, 0);
+      rows.push(el('tr', { className: 'send' }, el('td', {}, nm),
+        cell(known.value(src), 'value', labels),
+        el('td', { colSpan: 3, className: 'nondiff' }, 'takes no gradient')));
+      return;
+    }
     const sval = s.shape.length ? tensorTexts(s, p).value : fmt(s.value, p);
     const value = cell(known.value(src), 'value', sval);
     if (!tensor) {
@@ -68,8 +94,10 @@ function explainGate(circuit, id, ops, p, known) {
         cell(sent, 'grad sends', 'vector–Jacobian product')));
     }
   });
+  const consts = constantsText(n);
   return [head,
-    el('p', {}, 'local derivative: ', formula),
+    el('p', {}, 'local derivative: ', formula,
+      ...(consts ? [' ', el('span', { className: 'consts' }, consts)] : [])),
     el('p', {}, 'upstream gradient: ', upstream ? el('span', { className: 'grad upstream' }, up) : pending({ className: 'grad upstream' })),
     el('table', {}, ...rows),
     el('p', { className: 'pattern' }, op.pattern ? `Pattern: ${op.pattern}` : '')];
@@ -88,7 +116,7 @@ function explainFork(circuit, id, p, known) {
       known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : pending({ className: 'grad' }));
   });
   const total = n.shape.length ? tensorTexts(n, p).grad : fmt(n.grad, p);
-  return [el('h3', {}, `fork of ${wireName(n, byId, p)}`),
+  return [el('h3', {}, `fork of ${wireName(n, byId)}`),
     el('p', {}, 'The wire feeds several gates, so the gradients they send back add up:'),
     el('ul', {}, ...items),
     el('p', {}, 'total: ', known.grad(id) ? el('span', { className: 'grad' }, total) : pending({ className: 'grad' }))];
@@ -111,7 +139,8 @@ function tensorMaps(circuit, id, precision, known) {
  * has computed through `known()` (layout.knownAt).
  *
  *     const explain = mountExplain({ svg, box, heat, shown, ops, known, precision: () => 2, nudge });
- *     explain.show(id);    // gate or fork `id`: how it sends its gradient back; the gate is marked
+ *     explain.show(id);    // gate or fork `id` (the one the pointer or focus reached): how it
+ *                          // sends its gradient back; a gate is marked
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
  *     explain.refresh();   // after a redraw with new values or a step: what is on show, anew
@@ -123,18 +152,25 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') heat.hidden = true;
   });
+  // A gate and the fork on its wire share a node id: what the pointer or the focus reached last
+  // (seen before the drawing's own handlers ask for an explanation) tells which one is meant.
+  let reached = null;
+  for (const type of ['mouseover', 'focusin']) {
+    svg.addEventListener(type, (e) => (reached = e.target), true);
+  }
   return {
-    show(id) {
+    show(id, fork = !!reached?.matches?.(`.fork[data-node="${id}"]`)) {
       const circuit = shown()?.circuit;
       if (!circuit) return;
       const n = circuit.nodes.find((x) => x.id === id);
-      const fork = !!svg.querySelector(`.fork[data-node="${id}"]`) && n?.kind !== 'gate';
-      const kids = fork ? explainFork(circuit, id, precision(), known())
+      const isFork = fork || n?.kind !== 'gate';
+      const kids = isFork ? explainFork(circuit, id, precision(), known())
         : explainGate(circuit, id, ops(), precision(), known());
       if (!kids) return;
       box.replaceChildren(...kids);
       box.dataset.node = id;
-      markGate(svg, 'selected', id);
+      box.dataset.fork = String(isFork);
+      markGate(svg, 'selected', isFork ? null : id);
     },
     heatMap(id) {
       const circuit = shown()?.circuit;
@@ -155,13 +191,15 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
       heat.dataset.node = id;
       heat.hidden = false;
     },
-    refresh(id = box.dataset.node) {
-      if (id) this.show(id);
+    refresh(id) {
+      if (id) this.show(id, false);
+      else if (box.dataset.node) this.show(box.dataset.node, box.dataset.fork === 'true');
       if (!heat.hidden) this.heatMap(heat.dataset.node);
     },
     clear() {
       box.replaceChildren(...hint);
       delete box.dataset.node;
+      delete box.dataset.fork;
       heat.hidden = true;
     },
   };

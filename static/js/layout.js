@@ -56,6 +56,14 @@ export function objective(circuit) {
   return many ? `Σ${f}` : f;
 }
 
+/** Where the backward pass starts, in words: gradient 1 on the output, ones, or the given dD. */
+function seedText(circuit) {
+  const f = outputName(circuit);
+  const { given, many } = seedOf(circuit);
+  if (given) return `the given d${f} on the output ${f}`;
+  return many ? `ones on the output ${f}` : 'gradient 1 on the output';
+}
+
 /**
  * The gradient on input `name`: ∂f/∂x, ∂ΣD/∂W, or, from a given gradient dD, dW as the notes
  * write it (the gradient of Σ dD⊙D).
@@ -297,7 +305,10 @@ export function boxesOverlap(a, b, tol = 0.5) {
   return a.x + a.w - tol > b.x && b.x + b.w - tol > a.x && a.y + a.h - tol > b.y && b.y + b.h - tol > a.y;
 }
 
-/** Topological steps for the animation: forward gates in order, then the seed, then backward. */
+/**
+ * Topological steps for the animation: forward gates in order, then the seed (`from`: what the
+ * backward pass starts from, in words), then backward.
+ */
 export function stepPlan(circuit) {
   const gates = circuit.nodes.filter((n) => n.kind === 'gate').map((n) => n.id);
   const forward = new Map(gates.map((id, i) => [id, i + 1]));
@@ -313,7 +324,10 @@ export function stepPlan(circuit) {
     const u = uses.get(n.id).map((g) => backward.get(g));
     gradAt.set(n.id, n.id === circuit.output ? seed : u.length ? Math.max(...u) : seed);
   }
-  return { total: seed + gates.length, seed, forward, backward, valueAt, gradAt, gates };
+  return {
+    total: seed + gates.length, seed, from: seedText(circuit),
+    forward, backward, valueAt, gradAt, gates,
+  };
 }
 
 /**

@@ -18,7 +18,7 @@ export function stepStatus(plan, step) {
   const g = plan.gates.length;
   if (step === 0) return 'inputs set';
   if (step <= g) return `forward pass: gate ${step} of ${g}`;
-  if (step === plan.seed) return 'backward pass: gradient 1 on the output';
+  if (step === plan.seed) return `backward pass: ${plan.from}`;
   return `backward pass: gate ${step - plan.seed} of ${g}`;
 }
 

@@ -189,11 +189,58 @@ def test_hover_a_gate_shows_local_times_upstream(page: Page, base_url: str) -> N
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "3.00"])
     expect(explain.locator(".katex")).to_have_count(1)
     expect(explain.locator(".pattern")).to_contain_text("swap")
-    # Wires are named in words: the unnamed sum is "+(x, y)", never a node id like "n3".
-    expect(explain.locator("tr.send td:first-child")).to_have_text(["+(x, y)", "z"])
+    # Wires are named in words: the unnamed sum is "x + y", never a node id like "n3".
+    expect(explain.locator("tr.send td:first-child")).to_have_text(["x + y", "z"])
     page.locator("g.gate[data-op=add]").focus()  # keyboard: focus explains too
     expect(explain.locator(".upstream")).to_have_text("-4.00")
     expect(explain.locator("tr.send td.sends")).to_have_text(["-4.00", "-4.00"])
+
+
+def test_a_gates_inputs_are_named_with_their_constants(page: Page, base_url: str) -> None:
+    """An unnamed input wire is written as its gate with every argument, constants too: 3 - x,
+    not -(x), which would read as −x."""
+    explain = page.locator("#explain")
+    for program, op, names in (("x = 1.5\nf = (3 - x) * x", "mul", ["3 - x", "x"]),
+                               ("x = 1.5\nf = 2 ** x + max(x, 0)", "add",
+                                ["2 ** x", "max(x, 0)"])):
+        open_page(page, base_url, f"#e={quote(program)}")
+        page.locator(f"g.gate[data-op={op}]").hover()
+        expect(explain.locator("tr.send td:first-child")).to_have_text(names)
+
+
+def test_a_gates_constants_are_stated_beside_its_formula(page: Page, base_url: str) -> None:
+    """b = a * 3: the formula's constant a is the 3, said so beside it (the program's a is 2);
+    leaky_relu's slope, elu's α (its default) and clip's bounds likewise."""
+    explain = page.locator("#explain")
+    for program, op, said in (("a = 2; b = a * 3\nf = b*b + sin(b)", "scale", "with a = 3"),
+                              ("b = 1\nf = leaky_relu(b, 0.1)", "leaky_relu", "with a = 0.1"),
+                              ("b = 1\nf = elu(b)", "elu", "with α = 1"),
+                              ("b = 1\nf = clip(b, -1, 2)", "clip", "with lo = -1, hi = 2")):
+        open_page(page, base_url, f"#e={quote(program)}")
+        page.locator(f"g.gate[data-op={op}]").hover()
+        expect(explain.locator(".consts")).to_have_text(said)
+    open_page(page, base_url, "#e=" + quote("x = 1; y = 2\nf = x * y"))  # no constant
+    page.locator("g.gate[data-op=mul]").hover()
+    expect(explain.locator(".consts")).to_have_count(0)
+
+
+def test_labels_are_explained_as_taking_no_gradient(page: Page, base_url: str) -> None:
+    """softmax_ce(Z, y): the integer labels y are shown as integers and take no gradient; only
+    Z gets a vector–Jacobian product. A label given as a constant, likewise."""
+    explain = page.locator("#explain")
+    open_page(page, base_url)
+    for program, rows in (
+            ("Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\ny = [1, 2]\nL = softmax_ce(Z, y)",
+             ["Z\ttensor 2×3\tJacobian\t1.00\tvector–Jacobian product",
+              "y\t[1, 2]\ttakes no gradient"]),
+            ("z = [1.0, 2.0, 0.5]\nL = softmax_ce(z, 0)",
+             ["z\t[1.00, 2.00, 0.50]\tJacobian\t1.00\tvector–Jacobian product",
+              "0\t0\ttakes no gradient"])):
+        paste(page, program)
+        page.locator("g.gate[data-op=softmax_ce]").hover()
+        expect(explain.locator("tr.send")).to_have_count(2)
+        assert explain.locator("tr.send").all_inner_texts() == rows
+        expect(explain.locator("tr.send td.sends")).to_have_count(1)
 
 
 def test_a_comparison_gate_is_drawn_with_its_sign_and_explained(page: Page,
@@ -253,6 +300,25 @@ def test_fork_shows_the_sum_of_its_branches(page: Page, base_url: str) -> None:
     shares = page.locator(f"text.contrib[data-node={x}]").all_text_contents()
     assert sorted(shares) == ["2.00", "6.00", "6.00"]
     expect(page.locator("#result .grad-item[data-name=x]")).to_have_text("∂f/∂x = 14 = 6 + 6 + 2")
+
+
+def test_a_fork_on_a_gates_wire_is_explained_as_the_fork(page: Page, base_url: str) -> None:
+    """q = x + y feeds q * q + q: its fork explains how the branches add up (3 + 3 + 1), and the
+    + gate that computes q is still explained as the gate."""
+    for program, parts, total in (("x = 1; y = 2\nq = x + y\nf = q * q + q",
+                                   ["3.00", "3.00", "1.00"], "7.00"),
+                                  ("a = 2; b = a * 3\nf = b*b + sin(b)",
+                                   ["6.00", "6.00", "0.96"], "12.96")):
+        open_page(page, base_url, f"#e={quote(program)}")
+        explain = page.locator("#explain")
+        fork = page.locator(".fork[aria-label='fork: gradients of the branches add up']")
+        fork.click()
+        expect(explain.locator("h3")).to_have_text(re.compile("^fork of "))
+        expect(explain.locator("li .grad")).to_have_text(parts)
+        expect(explain.locator("p .grad")).to_have_text(total)
+        fork.click()  # unpinned: the gate that computes the wire explains itself on hover
+        page.locator(f"g.gate[data-node={fork.get_attribute('data-node')}]").hover()
+        expect(explain.locator("h3")).to_have_text(re.compile(r"^\S+ gate \(\w+\) → [qb]"))
 
 
 def test_a_forks_sum_and_its_parts_share_one_format(fresh_page: Page, base_url: str) -> None:
@@ -355,6 +421,22 @@ def test_result_line_and_explanation_show_only_what_the_step_has_computed(
     page.click("#show-all")
     assert result_gradients(page) == {"x": "-4.00", "y": "-4.00", "z": "3.00"}
     expect(page.locator("#explain .upstream")).to_have_text("-4.00")
+
+
+def test_the_seed_step_says_what_the_backward_pass_starts_from(page: Page,
+                                                                base_url: str) -> None:
+    """The notes' D = W.dot(X) with dD given: the backward pass starts from dD, not from 1;
+    without dD, from ones."""
+    open_page(page, base_url)
+    forward = MATRIX_CODE[:backward_check(MATRIX_CODE)["forward_end"]].rstrip()
+    status = page.locator("#step-status")
+    for code, said in ((MATRIX_CODE, "backward pass: the given dD on the output D"),
+                       (forward, "backward pass: ones on the output D")):
+        paste(page, code, drawn=forward)
+        page.click("#show-all")
+        for _ in range(3):  # the inputs, the dot gate, the seed
+            page.click("#step")
+        expect(status).to_have_text(said)
 
 
 def test_shared_url_reopens_the_same_circuit(page: Page, base_url: str, context) -> None:

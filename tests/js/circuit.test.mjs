@@ -37,3 +37,15 @@ test('each step says where the passes are', () => {
     'backward pass: gradient 1 on the output', 'backward pass: gate 1 of 2', 'backward pass: gate 2 of 2']);
   assert.equal(stepStatus(plan, null), '');
 });
+
+test('the seed step says what the backward pass starts from: 1, ones, or a given gradient', () => {
+  const seeded = (grad, shape = []) => ({
+    ...ADD_MUL,
+    nodes: ADD_MUL.nodes.map((n) => (n.id === ADD_MUL.output ? { ...n, grad, shape } : n)),
+  });
+  const said = (c) => { const plan = stepPlan(c); return stepStatus(plan, plan.seed); };
+  assert.equal(said(seeded(1)), 'backward pass: gradient 1 on the output');
+  assert.equal(said(seeded(2.5)), 'backward pass: the given df on the output f');
+  assert.equal(said(seeded([1, 1], [2])), 'backward pass: ones on the output f');
+  assert.equal(said(seeded([0.3, -1], [2])), 'backward pass: the given df on the output f');
+});
