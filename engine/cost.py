@@ -93,7 +93,7 @@ NS_PER_FLOP = 1.0
 NS_PER_NUMBER = 60.0  # a number of the response: converted, encoded, sent
 US_PER_PARSED_CHAR = 8.0  # parsing text that is not cached yet
 BYTES_PER_NUMBER = 20  # a float written as JSON, with its comma
-BYTES_PER_NODE = 170  # a node's fixed fields in the response (with a gate's constants)
+BYTES_PER_NODE = 160  # a node's fixed fields in the response
 
 
 @dataclass(frozen=True)
@@ -200,8 +200,10 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
         if flops > max_flops:
             raise _over(node, work or shape, f"the circuit would take {flops:.2g} "
                         f"floating-point operations, more than the limit of {max_flops:.2g}")
-    # every node's value and gradient, and the inputs' gradients again by name
-    response = BYTES_PER_NODE * len(graph.nodes) + BYTES_PER_NUMBER * (2 * elements + inputs)
+    # every node's value and gradient, and the inputs' gradients again by name; a gate's
+    # constants as often as it writes them: in its label, its attrs and (scale) its local
+    response = (BYTES_PER_NODE * len(graph.nodes) + BYTES_PER_NUMBER * (2 * elements + inputs)
+                + 3 * sum(len(repr(n.attrs)) for n in graph.nodes if n.attrs))
     return Cost(gates, elements, memory, flops, response, shapes)
 
 

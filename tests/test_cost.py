@@ -12,6 +12,9 @@ from engine.circuit import compile_text
 from engine.cost import Budget, check_response, estimate, shape_of
 
 PROGRAMS = [
+    # gates whose constants are long numbers: in each node's label and its attrs
+    ("f = x\n" + "f = clip(f, -1.2345678901234567, 2.3456789012345678)\n" * 150, {"x": 0.5}),
+    ("x" + " * 1.2345678901234567" * 150, {"x": 0.5}),
     ("A + b", {"A": [[1, 2, 3], [4, 5, 6]], "b": [1, 2, 3]}),
     ("sum(a * B)", {"a": [[1], [2]], "B": [[1, 2, 3]]}),
     ("W @ x", {"W": {"randn": [3, 4]}, "x": [1, 2, 3, 4]}),

@@ -1273,20 +1273,32 @@ def test_presentation_mode_hides_the_editor_and_shows_the_circuit_larger(page: P
     expect(page.locator("#present")).to_have_attribute("aria-pressed", "false")
 
 
+@pytest.mark.parametrize("heat", [False, True])
 @pytest.mark.parametrize("size", [(1280, 720), (1400, 900)])
 def test_presenting_shows_the_circuit_and_its_explanation_on_one_screen(
-        browser, base_url: str, size: tuple[int, int]) -> None:
+        browser, base_url: str, size: tuple[int, int], heat: bool) -> None:
+    """In present mode the circuit, the result, the explanation and an open heat map share one
+    screen (the heat map and the explanation scroll within their parts)."""
     width, height = size
     ctx = browser.new_context(viewport={"width": width, "height": height})
     try:
         page = ctx.new_page()
-        open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
+        if heat:
+            open_page(page, base_url, link("sum(relu(W @ x))", {
+                "W": {"randn": [8, 8], "seed": 0}, "x": {"randn": [8], "seed": 1}}))
+        else:
+            open_page(page, base_url, link("(x + y) * z", {"x": -2, "y": 5, "z": -4}))
         page.click("#present")
         page.click("#step")
-        page.click("g.gate[data-op=mul]")
-        expect(page.locator("#explain h3")).to_contain_text("(mul)")
+        op = "matmul" if heat else "mul"
+        page.click(f"g.gate[data-op={op}]")
+        expect(page.locator("#explain h3")).to_contain_text(f"({op})")
+        if heat:
+            page.locator(f"g.wire.tensor[data-node={input_node(page, 'W')}]").focus()
+            page.keyboard.press("Enter")
+            expect(page.locator("#heatmap svg.heat")).not_to_have_count(0)
         expect(page.locator(".tabs")).to_be_hidden()
-        for sel in ("#circuit", "#result", "#explain"):
+        for sel in ("#circuit", "#result", "#explain") + (("#heatmap",) if heat else ()):
             box = page.locator(sel).bounding_box()
             assert box["height"] > 0 and 0 <= box["y"], (sel, box)
             assert box["y"] + box["height"] <= height, (sel, box, height)
