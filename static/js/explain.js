@@ -103,8 +103,11 @@ function explainGate(circuit, id, ops, p, known) {
     el('p', { className: 'pattern' }, op.pattern ? `Pattern: ${op.pattern}` : '')];
 }
 
-/** The explanation of the fork on node `id`'s wire: the branches' gradients and their sum, as far as `known` goes. */
-function explainFork(circuit, id, p, known) {
+/**
+ * The explanation of the fork on node `id`'s wire: the branches' gradients and their sum, as far
+ * as `known` goes; a branch into an input that takes no gradient (labels) says so.
+ */
+function explainFork(circuit, id, ops, p, known) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -112,7 +115,12 @@ function explainFork(circuit, id, p, known) {
     .filter((u) => u.src === id);
   const items = parts.map((u) => {
     const c = contribution(u.g, u.port);
-    return el('li', {}, `from the ${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''} (input ${u.port + 1}): `,
+    const gate = `${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''}`;
+    const from = `from the ${gate} (input ${u.port + 1}): `;
+    if (ops.get(u.g.op)?.nondiff?.includes(u.port)) {
+      return el('li', {}, from, el('span', { className: 'nondiff' }, 'takes no gradient'));
+    }
+    return el('li', {}, from,
       known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : pending({ className: 'grad' }));
   });
   const total = n.shape.length ? tensorTexts(n, p).grad : fmt(n.grad, p);
@@ -139,8 +147,9 @@ function tensorMaps(circuit, id, precision, known) {
  * has computed through `known()` (layout.knownAt).
  *
  *     const explain = mountExplain({ svg, box, heat, shown, ops, known, precision: () => 2, nudge });
- *     explain.show(id);    // gate or fork `id` (the one the pointer or focus reached): how it
- *                          // sends its gradient back; a gate is marked
+ *     explain.show(id);    // gate `id` (a gate and the fork on its wire share an id): how it
+ *                          // sends its gradient back; the gate is marked
+ *     explain.show(id, true); // the fork on node `id`'s wire: how its branches add up
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
  *     explain.refresh();   // after a redraw with new values or a step: what is on show, anew
@@ -152,19 +161,13 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') heat.hidden = true;
   });
-  // A gate and the fork on its wire share a node id: what the pointer or the focus reached last
-  // (seen before the drawing's own handlers ask for an explanation) tells which one is meant.
-  let reached = null;
-  for (const type of ['mouseover', 'focusin']) {
-    svg.addEventListener(type, (e) => (reached = e.target), true);
-  }
   return {
-    show(id, fork = !!reached?.matches?.(`.fork[data-node="${id}"]`)) {
+    show(id, fork = false) {
       const circuit = shown()?.circuit;
       if (!circuit) return;
       const n = circuit.nodes.find((x) => x.id === id);
       const isFork = fork || n?.kind !== 'gate';
-      const kids = isFork ? explainFork(circuit, id, precision(), known())
+      const kids = isFork ? explainFork(circuit, id, ops(), precision(), known())
         : explainGate(circuit, id, ops(), precision(), known());
       if (!kids) return;
       box.replaceChildren(...kids);

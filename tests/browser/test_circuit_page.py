@@ -321,6 +321,54 @@ def test_a_fork_on_a_gates_wire_is_explained_as_the_fork(page: Page, base_url: s
         expect(explain.locator("h3")).to_have_text(re.compile(r"^\S+ gate \(\w+\) → [qb]"))
 
 
+FORKED_Q = "x = 1; y = 2\nq = x + y\nf = q * q + q"
+
+
+def test_enter_on_a_focused_fork_pins_the_fork(page: Page, base_url: str) -> None:
+    """The fork on q focused, the pointer passing over a gate, Enter pins the fork, not the
+    gate that computes its wire."""
+    open_page(page, base_url, f"#e={quote(FORKED_Q)}")
+    explain = page.locator("#explain")
+    fork = page.locator(".fork[aria-label='fork: gradients of the branches add up']")
+    fork.focus()
+    expect(explain.locator("h3")).to_have_text("fork of q")
+    page.locator("g.gate[data-op=mul]").hover()
+    expect(explain.locator("h3")).to_contain_text("(mul)")
+    page.keyboard.press("Enter")
+    expect(explain.locator("h3")).to_have_text("fork of q")
+    expect(explain).to_have_attribute("data-fork", "true")
+
+
+def test_a_pinned_fork_is_marked_apart_from_its_gate(page: Page, base_url: str) -> None:
+    """A fork and the gate that computes its wire are pinned one at a time: a click on the fork
+    marks the fork, a click on the gate then moves the pin to the gate."""
+    open_page(page, base_url, f"#e={quote(FORKED_Q)}")
+    explain = page.locator("#explain")
+    fork = page.locator(".fork[aria-label='fork: gradients of the branches add up']")
+    fork.click()
+    expect(explain.locator("h3")).to_have_text("fork of q")
+    expect(page.locator(".fork.pinned")).to_have_count(1)
+    expect(page.locator("g.gate.pinned")).to_have_count(0)
+    gate = page.locator(f"g.gate[data-node={fork.get_attribute('data-node')}]")
+    gate.click()
+    expect(explain.locator("h3")).to_have_text(re.compile(r"^\+ gate \(add\) → q"))
+    expect(gate).to_have_class(re.compile(r"\bpinned\b"))
+    expect(page.locator(".fork.pinned")).to_have_count(0)
+    page.locator("g.gate[data-op=mul]").hover()  # still pinned: the pointer passes by
+    expect(explain.locator("h3")).to_contain_text("(add)")
+
+
+def test_a_forks_branch_into_labels_takes_no_gradient(page: Page, base_url: str) -> None:
+    """softmax_ce(Z, y) + sum(y): the labels' fork says softmax CE sends y nothing."""
+    open_page(page, base_url)
+    paste(page, "Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\ny = [1.0, 2.0]\n"
+                "L = softmax_ce(Z, y) + sum(y)")
+    page.click(f".fork[data-node={input_node(page, 'y')}]")
+    expect(page.locator("#explain li")).to_have_text(
+        ["from the softmax CE gate (input 2): takes no gradient",
+         "from the Σ gate (input 1): tensor"])
+
+
 def test_a_forks_sum_and_its_parts_share_one_format(fresh_page: Page, base_url: str) -> None:
     """A sum and its parts are each written plain, to one more significant digit than the
     decimals: a tiny branch shows its digits (not 0.00), and does not put the sum in exponent
