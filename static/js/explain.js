@@ -6,12 +6,42 @@
  */
 import { heatMap, markGate } from './circuit.js';
 import { fmt, fmtShape, shapeSignature, shortest, toNumber } from './format.js';
-import { contribution, gradName, wireTexts } from './layout.js';
+import { SHORT, contribution, gradName, wireTexts } from './layout.js';
 import { el } from './dom.js';
 import { pending } from './result.js';
 
-/** A constant wire as the program writes it (3, not 3.00); a tensor one by its shape. */
-const constName = (n) => (n.shape.length ? `const ${fmtShape(n.shape)}` : n.label);
+/**
+ * A constant wire as the program writes it: 3 (not 3.00), a short vector's numbers [2, 0.5, 1];
+ * a bigger one is "constant 2×3" (its shape alone would read as a number).
+ */
+function constName(n) {
+  if (!n.shape.length) return n.label;
+  if (n.shape.length === 1 && n.shape[0] <= SHORT) return `[${shortest(n.value).join(', ')}]`;
+  return `constant ${fmtShape(n.shape)}`;
+}
+
+/**
+ * Gate `n` with its arguments `args` and its constants, as the program writes it: x - 1, -x,
+ * x ** 2, x / 3, w[0], 3 - x, leaky relu(x, 0.1).
+ */
+function callText(n, args) {
+  const [a] = args;
+  const c = n.attrs || {};
+  const num = (v) => String(shortest(v));
+  switch (n.op) {
+    case 'neg': return `-${a}`;
+    case 'addc': return c.c < 0 ? `${a} - ${num(-c.c)}` : `${a} + ${num(c.c)}`;
+    case 'scale': { // x / 3 is scaled by 1/3
+      const k = shortest(1 / c.a);
+      return Number.isInteger(k) && !Number.isInteger(c.a) ? `${a} / ${k}` : `${a} * ${num(c.a)}`;
+    }
+    case 'powc': return `${a} ** ${num(c.p)}`;
+    case 'index': return `${a}[${[c.index].flat().join(', ')}]`;
+    default:
+      if (args.length === 2 && !/\w/.test(n.label)) return `${a} ${n.label} ${args[1]}`; // +, @
+      return `${n.label}(${[...args, ...Object.values(c).map(num)].join(', ')})`;
+  }
+}
 
 /**
  * A wire's name in words: its variable, its constant, or the gate that computes it with every
@@ -22,19 +52,17 @@ function wireName(n, byId) {
   if (n.kind === 'const') return constName(n);
   const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
   const arg = (s) => s?.name || (s?.kind === 'const' ? constName(s) : '…');
-  const args = n.inputs.map((i) => arg(byId.get(i)));
-  const infix = args.length === 2 && !/\w/.test(n.label); // an operator: +, -, **, ≥, @
-  return `${infix ? `${args[0]} ${n.label} ${args[1]}` : `${n.label}(${args.join(', ')})`}${shape}`;
+  return `${callText(n, n.inputs.map((i) => arg(byId.get(i))))}${shape}`;
 }
 
-/** How a gate's formula writes its constants, where the name differs from the attribute's. */
-const CONST_NAMES = { alpha: 'α', index: 'k' };
-
-/** A gate's constants as its formula names them, "with lo = -1, hi = 2"; '' when it has none. */
-function constantsText(n) {
+/**
+ * A gate's constants as its formula names them (`op.constants`, from the gate table),
+ * "with lo = -1, hi = 2"; '' when it has none.
+ */
+function constantsText(n, op) {
   const value = (v) => (Array.isArray(v) ? `(${v.map(value).join(', ')})` : String(shortest(v)));
   const parts = Object.entries(n.attrs || {})
-    .map(([k, v]) => `${CONST_NAMES[k] ?? k} = ${value(v)}`);
+    .map(([k, v]) => `${op.constants?.[k] ?? k} = ${value(v)}`);
   return parts.length ? `with ${parts.join(', ')}` : '';
 }
 
@@ -94,7 +122,7 @@ function explainGate(circuit, id, ops, p, known) {
         cell(sent, 'grad sends', 'vector–Jacobian product')));
     }
   });
-  const consts = constantsText(n);
+  const consts = constantsText(n, op);
   return [head,
     el('p', {}, 'local derivative: ', formula,
       ...(consts ? [' ', el('span', { className: 'consts' }, consts)] : [])),

@@ -208,6 +208,30 @@ def test_a_gates_inputs_are_named_with_their_constants(page: Page, base_url: str
         expect(explain.locator("tr.send td:first-child")).to_have_text(names)
 
 
+def test_a_gates_input_with_a_constant_is_written_as_the_program_writes_it(
+        page: Page, base_url: str) -> None:
+    """An unnamed one-input gate with a constant reads as code, x - 1, not +-1(x); a constant
+    vector as its numbers, a bigger constant as a constant with its shape (not "const 3")."""
+    explain = page.locator("#explain")
+    open_page(page, base_url)
+    for program, op, names in (
+            ("x = 1.5\nf = (x - 1) * x", "mul", ["x - 1", "x"]),
+            ("x = 1.5\nf = -x * x", "mul", ["-x", "x"]),
+            ("x = 1.5\nf = x ** 2 * x", "mul", ["x ** 2", "x"]),
+            ("x = 1.5\nf = x / 3 * x", "mul", ["x / 3", "x"]),
+            ("x = 1.5\nf = x * 1.5 + x", "add", ["x * 1.5", "x"]),
+            ("w = [1.0, 2.0]\nf = w[0] * w[1]", "mul", ["w[0]", "w[1]"]),
+            ("w = [1.0, 2.0, 3.0]\nf = sum(w * [2.0, 0.5, 1.0])", "mul",
+             ["w", "[2, 0.5, 1]"]),
+            ("Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\nL = softmax_ce(Z, [1, 2])",
+             "softmax_ce", ["Z", "[1, 2]"]),
+            ("Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\n"
+             "f = sum(Z * [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])", "mul", ["Z", "constant 2×3"])):
+        paste(page, program)
+        page.locator(f"g.gate[data-op={op}]").hover()
+        expect(explain.locator("tr.send td:first-child")).to_have_text(names)
+
+
 def test_a_gates_constants_are_stated_beside_its_formula(page: Page, base_url: str) -> None:
     """b = a * 3: the formula's constant a is the 3, said so beside it (the program's a is 2);
     leaky_relu's slope, elu's α (its default) and clip's bounds likewise."""
@@ -215,7 +239,8 @@ def test_a_gates_constants_are_stated_beside_its_formula(page: Page, base_url: s
     for program, op, said in (("a = 2; b = a * 3\nf = b*b + sin(b)", "scale", "with a = 3"),
                               ("b = 1\nf = leaky_relu(b, 0.1)", "leaky_relu", "with a = 0.1"),
                               ("b = 1\nf = elu(b)", "elu", "with α = 1"),
-                              ("b = 1\nf = clip(b, -1, 2)", "clip", "with lo = -1, hi = 2")):
+                              ("b = 1\nf = clip(b, -1, 2)", "clip", "with lo = -1, hi = 2"),
+                              ("w = [1.0, 2.0]\nf = w[1] * 2", "index", "with k = 1")):
         open_page(page, base_url, f"#e={quote(program)}")
         page.locator(f"g.gate[data-op={op}]").hover()
         expect(explain.locator(".consts")).to_have_text(said)
