@@ -154,8 +154,8 @@ class Node(BaseModel):
         None, description="[start, end) character range in the expression (in code points, "
         "as all offsets here).", examples=[[0, 7]])
     attrs: dict[str, Any] | None = Field(
-        None, description="A gate's constants, as its formula in /api/ops names them; left "
-        "out when it has none "
+        None, description="A gate's constants by name (each op's `constants` in /api/ops "
+        "says how its formula writes them); left out when it has none "
         '(e.g. {"a": 3} for b = x * 3, {"lo": -1, "hi": 2} for clip(x, -1, 2)).',
         examples=[{"a": 3.0}])
 
@@ -335,7 +335,7 @@ class Op(BaseModel):
         "formula": "\\frac{\\partial}{\\partial a}(ab) = b,\\quad "
                    "\\frac{\\partial}{\\partial b}(ab) = a",
         "pattern": "swaps: each input gets the upstream gradient times the other input",
-        "nondiff": []}]})
+        "nondiff": [], "constants": {}}]})
 
     op: str = Field(examples=["mul"])
     label: str = Field(examples=["*"])
@@ -345,6 +345,10 @@ class Op(BaseModel):
     nondiff: list[int] = Field(
         description="Input slots that take no gradient (softmax_ce's integer labels).",
         examples=[[]])
+    constants: dict[str, str] = Field(
+        description="The gate's constants, as /api/circuit's attrs name them, each with its "
+        'name in the formula (e.g. {"index": "k"}, {"alpha": "α"}); {} when it has none.',
+        examples=[{}])
 
 
 class Health(BaseModel):

@@ -52,6 +52,7 @@ class Gate:
     scatter: bool = False  # the gradient lands in one element of the input (the notes' dw[k] +=)
     passes: tuple[bool, ...] = ()  # per input: the local derivative is 1 (the gradient passes)
     nondiff: tuple[int, ...] = ()  # input slots that take no gradient (such as integer labels)
+    names: dict = field(default_factory=dict)  # each constant's name in the formula, as text
     keeps: bool = False  # forward gives (out, kept); d reads kept in the place of out
 
     def label_for(self, attrs: dict) -> str:
@@ -96,13 +97,15 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-TEX_NAMES = {"alpha": r"\alpha"}
+GREEK = {"alpha": "α"}  # names a formula writes as their Greek letter
 
 
 def tex_name(name: str) -> str:
     """An input's or a constant's name in LaTeX: a Greek letter's sign, one letter in italics, a
     longer name upright (in italics it would read as a product of letters)."""
-    return TEX_NAMES.get(name) or (name if len(name) == 1 else rf"\mathrm{{{name}}}")
+    if name in GREEK:
+        return rf"\{name}"
+    return name if len(name) == 1 else rf"\mathrm{{{name}}}"
 
 
 def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
@@ -129,8 +132,10 @@ def _row(op, label, arity, forward, pattern, *, out="y", **kw) -> None:
                  for x, f in zip(xs, kw["linear"], strict=True)]
         parts[0] = f"{out} = {y.tex}:\\quad " + parts[0]
     nondiff = tuple(k for k, f in enumerate(kw.get("d") or ()) if f is None)
+    named = kw.pop("names", {})  # where a formula stated in words names a constant its own way
+    names = {n: named.get(n) or GREEK.get(n, n) for n in consts}
     GATES[op] = Gate(op, label, arity, forward, pattern, formula=r",\quad ".join(parts),
-                     attrs=tuple(consts), nondiff=nondiff, **kw)
+                     attrs=tuple(consts), nondiff=nondiff, names=names, **kw)
 
 
 # --- expansions of composite gates into the primitive gates the notes draw -----------------
@@ -332,5 +337,5 @@ _row("transpose", "ᵀ", 1, m.T, "transposes the upstream gradient back",
      linear=(lambda g, y, x: m.T(g),), calls=("transpose",))
 _row("index", "[{index}]", 1, lambda x, index: m.pick(x, index),
      "routes: the picked element gets the upstream gradient, the others none",
-     linear=(_scatter,), scatter=True,
+     linear=(_scatter,), scatter=True, names={"index": "k"},
      formula=r"\frac{\partial x_k}{\partial x_i} = " + (Sym("i") == Sym("k")).tex)

@@ -43,8 +43,13 @@ def test_ops_lists_the_gate_table(client):
     assert {"add", "mul", "sigmoid", "matmul", "max"} <= set(rows)
     assert rows["mul"]["arity"] == 2 and rows["mul"]["label"]
     for row in rows.values():
-        assert set(row) == {"op", "label", "arity", "formula", "pattern", "nondiff"}
+        assert set(row) == {"op", "label", "arity", "formula", "pattern", "nondiff",
+                            "constants"}
     assert rows["softmax_ce"]["nondiff"] == [1] and rows["mul"]["nondiff"] == []
+    # each constant (as /api/circuit's attrs name it) with its name in the formula
+    assert rows["index"]["constants"] == {"index": "k"} and rows["mul"]["constants"] == {}
+    assert rows["elu"]["constants"] == {"alpha": "α"}
+    assert rows["clip"]["constants"] == {"lo": "lo", "hi": "hi"}
     for op, label in (("gt", ">"), ("lt", "<"), ("ge", "≥"), ("le", "≤")):
         assert rows[op]["label"] == label and rows[op]["arity"] == 2
         assert rows[op]["formula"].endswith(r"\mathbb{I}(a " + label.replace("≥", r"\ge")

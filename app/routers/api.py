@@ -154,7 +154,8 @@ async def post_descent(body: DescentRequest, request: Request) -> EncodedJSON:
 
 
 _OPS = [{"op": g.op, "label": g.label, "arity": g.arity, "formula": g.formula,
-         "pattern": g.pattern, "nondiff": list(g.nondiff)} for g in GATES.values()]
+         "pattern": g.pattern, "nondiff": list(g.nondiff), "constants": g.names}
+        for g in GATES.values()]
 
 
 @router.get("/api/presets", response_model=list[Preset], tags=["reference"])

@@ -192,25 +192,30 @@ function nearestGate(svg, from, key) {
   return best;
 }
 
-/** Mark gate `id` (none: null) with class `cls`, taking it from the gate that had it. */
-export function markGate(svg, cls, id) {
-  for (const g of svg.querySelectorAll(`g.gate.${cls}`)) g.classList.remove(cls);
-  if (id) svg.querySelector(`g.gate[data-node="${id}"]`)?.classList.add(cls);
+/**
+ * Mark gate `id` (none: null), or the fork on its wire when `fork`, with class `cls`, taking it
+ * from the gate or fork that had it.
+ */
+export function markGate(svg, cls, id, fork = false) {
+  for (const g of svg.querySelectorAll(`g.gate.${cls}, .fork.${cls}`)) g.classList.remove(cls);
+  if (id) svg.querySelector(`${fork ? '.fork' : 'g.gate'}[data-node="${id}"]`)?.classList.add(cls);
 }
 
 /**
- * What the user does on the drawing, as calls with node ids: `look(id, focused)` when the
- * pointer or the focus reaches a gate or fork, `pin(id)` on a click or Enter there, `heatMap(id)`
+ * What the user does on the drawing, as calls with node ids: `look(id, focused, fork)` when the
+ * pointer or the focus reaches a gate or fork (a gate and the fork on its wire share an id: `fork`
+ * tells them apart), `pin(id, fork)` on a click or Enter there, `heatMap(id)`
  * on a tensor wire (click, Enter or space), `collapse()` on a composite group's label (all of
  * them collapse), and `editValue(id, text)` on a click on a value's text (true when it took the
  * click). The arrow keys move the focus from gate to gate.
  */
 export function onCircuit(svg, { look, pin, heatMap, collapse, editValue }) {
-  const targetOf = (t) => t.closest?.('g.gate') || (t.classList?.contains('fork') ? t : null);
+  const isFork = (t) => t.classList.contains('fork');
+  const targetOf = (t) => t.closest?.('g.gate') || (t.classList && isFork(t) ? t : null);
   for (const type of ['mouseover', 'focusin']) {
     svg.addEventListener(type, (e) => {
       const g = targetOf(e.target);
-      if (g) look(g.dataset.node, type === 'focusin');
+      if (g) look(g.dataset.node, type === 'focusin', isFork(g));
     });
   }
   svg.addEventListener('click', (e) => {
@@ -223,7 +228,7 @@ export function onCircuit(svg, { look, pin, heatMap, collapse, editValue }) {
     const w = e.target.closest?.('g.wire.tensor');
     if (w) heatMap(w.dataset.node);
     const g = targetOf(e.target);
-    if (g) pin(g.dataset.node);
+    if (g) pin(g.dataset.node, isFork(g));
   });
   svg.addEventListener('keydown', (e) => {
     const w = e.target.closest?.('g.wire.tensor');
@@ -235,7 +240,7 @@ export function onCircuit(svg, { look, pin, heatMap, collapse, editValue }) {
       collapse();
     } else if (g && e.key === 'Enter') {
       e.preventDefault();
-      pin(g.dataset.node);
+      pin(g.dataset.node, isFork(g));
     } else if (g && e.key.startsWith('Arrow')) {
       e.preventDefault();
       nearestGate(svg, g, e.key)?.focus();

@@ -6,12 +6,42 @@
  */
 import { heatMap, markGate } from './circuit.js';
 import { fmt, fmtShape, shapeSignature, shortest, toNumber } from './format.js';
-import { contribution, gradName, wireTexts } from './layout.js';
+import { SHORT, contribution, gradName, wireTexts } from './layout.js';
 import { el } from './dom.js';
 import { pending } from './result.js';
 
-/** A constant wire as the program writes it (3, not 3.00); a tensor one by its shape. */
-const constName = (n) => (n.shape.length ? `const ${fmtShape(n.shape)}` : n.label);
+/**
+ * A constant wire as the program writes it: 3 (not 3.00), a short vector's numbers [2, 0.5, 1];
+ * a bigger one is "constant 2×3" (its shape alone would read as a number).
+ */
+function constName(n) {
+  if (!n.shape.length) return n.label;
+  if (n.shape.length === 1 && n.shape[0] <= SHORT) return `[${shortest(n.value).join(', ')}]`;
+  return `constant ${fmtShape(n.shape)}`;
+}
+
+/**
+ * Gate `n` with its arguments `args` and its constants, as the program writes it: x - 1, -x,
+ * x ** 2, x / 3, w[0], 3 - x, leaky relu(x, 0.1).
+ */
+function callText(n, args) {
+  const [a] = args;
+  const c = n.attrs || {};
+  const num = (v) => String(shortest(v));
+  switch (n.op) {
+    case 'neg': return `-${a}`;
+    case 'addc': return c.c < 0 ? `${a} - ${num(-c.c)}` : `${a} + ${num(c.c)}`;
+    case 'scale': { // x / 3 is scaled by 1/3
+      const k = shortest(1 / c.a);
+      return Number.isInteger(k) && !Number.isInteger(c.a) ? `${a} / ${k}` : `${a} * ${num(c.a)}`;
+    }
+    case 'powc': return `${a} ** ${num(c.p)}`;
+    case 'index': return `${a}[${[c.index].flat().join(', ')}]`;
+    default:
+      if (args.length === 2 && !/\w/.test(n.label)) return `${a} ${n.label} ${args[1]}`; // +, @
+      return `${n.label}(${[...args, ...Object.values(c).map(num)].join(', ')})`;
+  }
+}
 
 /**
  * A wire's name in words: its variable, its constant, or the gate that computes it with every
@@ -22,19 +52,17 @@ function wireName(n, byId) {
   if (n.kind === 'const') return constName(n);
   const shape = n.shape.length ? ` ${fmtShape(n.shape)}` : '';
   const arg = (s) => s?.name || (s?.kind === 'const' ? constName(s) : '…');
-  const args = n.inputs.map((i) => arg(byId.get(i)));
-  const infix = args.length === 2 && !/\w/.test(n.label); // an operator: +, -, **, ≥, @
-  return `${infix ? `${args[0]} ${n.label} ${args[1]}` : `${n.label}(${args.join(', ')})`}${shape}`;
+  return `${callText(n, n.inputs.map((i) => arg(byId.get(i))))}${shape}`;
 }
 
-/** How a gate's formula writes its constants, where the name differs from the attribute's. */
-const CONST_NAMES = { alpha: 'α', index: 'k' };
-
-/** A gate's constants as its formula names them, "with lo = -1, hi = 2"; '' when it has none. */
-function constantsText(n) {
+/**
+ * A gate's constants as its formula names them (`op.constants`, from the gate table),
+ * "with lo = -1, hi = 2"; '' when it has none.
+ */
+function constantsText(n, op) {
   const value = (v) => (Array.isArray(v) ? `(${v.map(value).join(', ')})` : String(shortest(v)));
   const parts = Object.entries(n.attrs || {})
-    .map(([k, v]) => `${CONST_NAMES[k] ?? k} = ${value(v)}`);
+    .map(([k, v]) => `${op.constants?.[k] ?? k} = ${value(v)}`);
   return parts.length ? `with ${parts.join(', ')}` : '';
 }
 
@@ -94,7 +122,7 @@ function explainGate(circuit, id, ops, p, known) {
         cell(sent, 'grad sends', 'vector–Jacobian product')));
     }
   });
-  const consts = constantsText(n);
+  const consts = constantsText(n, op);
   return [head,
     el('p', {}, 'local derivative: ', formula,
       ...(consts ? [' ', el('span', { className: 'consts' }, consts)] : [])),
@@ -103,8 +131,11 @@ function explainGate(circuit, id, ops, p, known) {
     el('p', { className: 'pattern' }, op.pattern ? `Pattern: ${op.pattern}` : '')];
 }
 
-/** The explanation of the fork on node `id`'s wire: the branches' gradients and their sum, as far as `known` goes. */
-function explainFork(circuit, id, p, known) {
+/**
+ * The explanation of the fork on node `id`'s wire: the branches' gradients and their sum, as far
+ * as `known` goes; a branch into an input that takes no gradient (labels) says so.
+ */
+function explainFork(circuit, id, ops, p, known) {
   const byId = new Map(circuit.nodes.map((n) => [n.id, n]));
   const n = byId.get(id);
   if (!n) return null;
@@ -112,7 +143,12 @@ function explainFork(circuit, id, p, known) {
     .filter((u) => u.src === id);
   const items = parts.map((u) => {
     const c = contribution(u.g, u.port);
-    return el('li', {}, `from the ${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''} (input ${u.port + 1}): `,
+    const gate = `${u.g.label} gate${u.g.name ? ` → ${u.g.name}` : ''}`;
+    const from = `from the ${gate} (input ${u.port + 1}): `;
+    if (ops.get(u.g.op)?.nondiff?.includes(u.port)) {
+      return el('li', {}, from, el('span', { className: 'nondiff' }, 'takes no gradient'));
+    }
+    return el('li', {}, from,
       known.sent(u.g.id) ? el('span', { className: 'grad' }, c === null ? 'tensor' : fmt(c, p)) : pending({ className: 'grad' }));
   });
   const total = n.shape.length ? tensorTexts(n, p).grad : fmt(n.grad, p);
@@ -139,8 +175,9 @@ function tensorMaps(circuit, id, precision, known) {
  * has computed through `known()` (layout.knownAt).
  *
  *     const explain = mountExplain({ svg, box, heat, shown, ops, known, precision: () => 2, nudge });
- *     explain.show(id);    // gate or fork `id` (the one the pointer or focus reached): how it
- *                          // sends its gradient back; a gate is marked
+ *     explain.show(id);    // gate `id` (a gate and the fork on its wire share an id): how it
+ *                          // sends its gradient back; the gate is marked
+ *     explain.show(id, true); // the fork on node `id`'s wire: how its branches add up
  *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
  *                          // nudge(name, index)
  *     explain.refresh();   // after a redraw with new values or a step: what is on show, anew
@@ -152,19 +189,13 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') heat.hidden = true;
   });
-  // A gate and the fork on its wire share a node id: what the pointer or the focus reached last
-  // (seen before the drawing's own handlers ask for an explanation) tells which one is meant.
-  let reached = null;
-  for (const type of ['mouseover', 'focusin']) {
-    svg.addEventListener(type, (e) => (reached = e.target), true);
-  }
   return {
-    show(id, fork = !!reached?.matches?.(`.fork[data-node="${id}"]`)) {
+    show(id, fork = false) {
       const circuit = shown()?.circuit;
       if (!circuit) return;
       const n = circuit.nodes.find((x) => x.id === id);
       const isFork = fork || n?.kind !== 'gate';
-      const kids = isFork ? explainFork(circuit, id, precision(), known())
+      const kids = isFork ? explainFork(circuit, id, ops(), precision(), known())
         : explainGate(circuit, id, ops(), precision(), known());
       if (!kids) return;
       box.replaceChildren(...kids);

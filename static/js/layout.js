@@ -10,7 +10,7 @@ import { statements } from './source.js';
 export const LINE = 15; // height of one text row of a wire label
 export const GAP = 6; // vertical room left for the wire between the value row and the gradient row
 const NAME_GAP = 5;
-const SHORT = 4; // vectors up to this length show their numbers instead of their shape
+export const SHORT = 4; // vectors up to this length show their numbers instead of their shape
 const BIG = 50; // boxes above which fastlayout.js replaces ELK (polish for speed)
 const SPAN = 8; // layers a wire may cross before it is drawn as a reference stub
 

@@ -195,12 +195,16 @@ function setOption(name, value) {
   } else render().then(saveHash);
 }
 
-/** Pin a gate's explanation (it stays while the pointer moves on); pinning it again unpins. */
-function pin(id) {
-  state.pinned = state.pinned === id ? null : id;
-  markGate(svg, 'pinned', state.pinned);
+/**
+ * Pin the explanation of gate `id`, or of the fork on its wire (it stays while the pointer moves
+ * on); pinning it again unpins.
+ */
+function pin(id, fork) {
+  const again = state.pinned?.id === id && state.pinned.fork === fork;
+  state.pinned = again ? null : { id, fork };
+  markGate(svg, 'pinned', state.pinned?.id, fork);
   panels.showTab('explain');
-  explain.show(id);
+  explain.show(id, fork);
 }
 
 /** Start over on a new state (a preset, a link): rows and step-through are rebuilt from it. */
@@ -292,7 +296,7 @@ async function render({ fresh = false } = {}) {
     state.pinned = null;
     explain.clear();
   }
-  markGate(svg, 'pinned', state.pinned);
+  markGate(svg, 'pinned', state.pinned?.id, state.pinned?.fork);
   stepper.plan = plan; // the step stays, within the new plan: it shows the result line (onStep)
   svg.dataset.expression = circuit.expression;
   svg.dataset.renders = String(++hooks.renders);
@@ -365,8 +369,8 @@ function saveHash() {
 // ---- events ---------------------------------------------------------------------------------------
 
 onCircuit(svg, {
-  look: (id, focused) => {
-    if (!state.pinned || focused) explain.show(id);
+  look: (id, focused, fork) => {
+    if (!state.pinned || focused) explain.show(id, fork);
   },
   pin,
   heatMap: explain.heatMap,

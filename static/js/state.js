@@ -69,7 +69,7 @@ export function pageState(hash) {
     answer: null, // the latest answer to the latest request: {circuit, body}
     drawn: null, // the answer on show: {circuit, body, lay, plan, colours, precision}
     asked: new Set(), // names the server wanted a value for that the page's reading of the text missed
-    pinned: null, // the gate whose explanation stays while the pointer moves
+    pinned: null, // {id, fork}: the gate or fork whose explanation stays while the pointer moves
     error: null, // the problem in the error box (an ApiError), null when there is none
     ops: new Map(), // the gate table, for the explanations
     presets: [],

@@ -208,6 +208,30 @@ def test_a_gates_inputs_are_named_with_their_constants(page: Page, base_url: str
         expect(explain.locator("tr.send td:first-child")).to_have_text(names)
 
 
+def test_a_gates_input_with_a_constant_is_written_as_the_program_writes_it(
+        page: Page, base_url: str) -> None:
+    """An unnamed one-input gate with a constant reads as code, x - 1, not +-1(x); a constant
+    vector as its numbers, a bigger constant as a constant with its shape (not "const 3")."""
+    explain = page.locator("#explain")
+    open_page(page, base_url)
+    for program, op, names in (
+            ("x = 1.5\nf = (x - 1) * x", "mul", ["x - 1", "x"]),
+            ("x = 1.5\nf = -x * x", "mul", ["-x", "x"]),
+            ("x = 1.5\nf = x ** 2 * x", "mul", ["x ** 2", "x"]),
+            ("x = 1.5\nf = x / 3 * x", "mul", ["x / 3", "x"]),
+            ("x = 1.5\nf = x * 1.5 + x", "add", ["x * 1.5", "x"]),
+            ("w = [1.0, 2.0]\nf = w[0] * w[1]", "mul", ["w[0]", "w[1]"]),
+            ("w = [1.0, 2.0, 3.0]\nf = sum(w * [2.0, 0.5, 1.0])", "mul",
+             ["w", "[2, 0.5, 1]"]),
+            ("Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\nL = softmax_ce(Z, [1, 2])",
+             "softmax_ce", ["Z", "[1, 2]"]),
+            ("Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\n"
+             "f = sum(Z * [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])", "mul", ["Z", "constant 2×3"])):
+        paste(page, program)
+        page.locator(f"g.gate[data-op={op}]").hover()
+        expect(explain.locator("tr.send td:first-child")).to_have_text(names)
+
+
 def test_a_gates_constants_are_stated_beside_its_formula(page: Page, base_url: str) -> None:
     """b = a * 3: the formula's constant a is the 3, said so beside it (the program's a is 2);
     leaky_relu's slope, elu's α (its default) and clip's bounds likewise."""
@@ -215,7 +239,8 @@ def test_a_gates_constants_are_stated_beside_its_formula(page: Page, base_url: s
     for program, op, said in (("a = 2; b = a * 3\nf = b*b + sin(b)", "scale", "with a = 3"),
                               ("b = 1\nf = leaky_relu(b, 0.1)", "leaky_relu", "with a = 0.1"),
                               ("b = 1\nf = elu(b)", "elu", "with α = 1"),
-                              ("b = 1\nf = clip(b, -1, 2)", "clip", "with lo = -1, hi = 2")):
+                              ("b = 1\nf = clip(b, -1, 2)", "clip", "with lo = -1, hi = 2"),
+                              ("w = [1.0, 2.0]\nf = w[1] * 2", "index", "with k = 1")):
         open_page(page, base_url, f"#e={quote(program)}")
         page.locator(f"g.gate[data-op={op}]").hover()
         expect(explain.locator(".consts")).to_have_text(said)
@@ -319,6 +344,54 @@ def test_a_fork_on_a_gates_wire_is_explained_as_the_fork(page: Page, base_url: s
         fork.click()  # unpinned: the gate that computes the wire explains itself on hover
         page.locator(f"g.gate[data-node={fork.get_attribute('data-node')}]").hover()
         expect(explain.locator("h3")).to_have_text(re.compile(r"^\S+ gate \(\w+\) → [qb]"))
+
+
+FORKED_Q = "x = 1; y = 2\nq = x + y\nf = q * q + q"
+
+
+def test_enter_on_a_focused_fork_pins_the_fork(page: Page, base_url: str) -> None:
+    """The fork on q focused, the pointer passing over a gate, Enter pins the fork, not the
+    gate that computes its wire."""
+    open_page(page, base_url, f"#e={quote(FORKED_Q)}")
+    explain = page.locator("#explain")
+    fork = page.locator(".fork[aria-label='fork: gradients of the branches add up']")
+    fork.focus()
+    expect(explain.locator("h3")).to_have_text("fork of q")
+    page.locator("g.gate[data-op=mul]").hover()
+    expect(explain.locator("h3")).to_contain_text("(mul)")
+    page.keyboard.press("Enter")
+    expect(explain.locator("h3")).to_have_text("fork of q")
+    expect(explain).to_have_attribute("data-fork", "true")
+
+
+def test_a_pinned_fork_is_marked_apart_from_its_gate(page: Page, base_url: str) -> None:
+    """A fork and the gate that computes its wire are pinned one at a time: a click on the fork
+    marks the fork, a click on the gate then moves the pin to the gate."""
+    open_page(page, base_url, f"#e={quote(FORKED_Q)}")
+    explain = page.locator("#explain")
+    fork = page.locator(".fork[aria-label='fork: gradients of the branches add up']")
+    fork.click()
+    expect(explain.locator("h3")).to_have_text("fork of q")
+    expect(page.locator(".fork.pinned")).to_have_count(1)
+    expect(page.locator("g.gate.pinned")).to_have_count(0)
+    gate = page.locator(f"g.gate[data-node={fork.get_attribute('data-node')}]")
+    gate.click()
+    expect(explain.locator("h3")).to_have_text(re.compile(r"^\+ gate \(add\) → q"))
+    expect(gate).to_have_class(re.compile(r"\bpinned\b"))
+    expect(page.locator(".fork.pinned")).to_have_count(0)
+    page.locator("g.gate[data-op=mul]").hover()  # still pinned: the pointer passes by
+    expect(explain.locator("h3")).to_contain_text("(add)")
+
+
+def test_a_forks_branch_into_labels_takes_no_gradient(page: Page, base_url: str) -> None:
+    """softmax_ce(Z, y) + sum(y): the labels' fork says softmax CE sends y nothing."""
+    open_page(page, base_url)
+    paste(page, "Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\ny = [1.0, 2.0]\n"
+                "L = softmax_ce(Z, y) + sum(y)")
+    page.click(f".fork[data-node={input_node(page, 'y')}]")
+    expect(page.locator("#explain li")).to_have_text(
+        ["from the softmax CE gate (input 2): takes no gradient",
+         "from the Σ gate (input 1): tensor"])
 
 
 def test_a_forks_sum_and_its_parts_share_one_format(fresh_page: Page, base_url: str) -> None:
