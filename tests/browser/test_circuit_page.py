@@ -373,6 +373,7 @@ def test_a_pinned_fork_is_marked_apart_from_its_gate(page: Page, base_url: str) 
     fork.click()
     expect(explain.locator("h3")).to_have_text("fork of q")
     expect(page.locator(".fork.pinned")).to_have_count(1)
+    assert fork.evaluate("e => getComputedStyle(e).strokeWidth") == "3px"  # seen as pinned
     expect(page.locator("g.gate.pinned")).to_have_count(0)
     gate = page.locator(f"g.gate[data-node={fork.get_attribute('data-node')}]")
     gate.click()
