@@ -20,11 +20,15 @@ function constName(n) {
   return `constant ${fmtShape(n.shape)}`;
 }
 
+/** The x in a label that pictures its gate (x², 1/x, |x|), where the input goes. */
+const PLACEHOLDER = /(?<![a-z])x(?![a-z])/i;
+
 /**
  * Gate `n` with its arguments `args` and its constants, as the program writes it: x - 1, -x,
- * x ** 2, x / 3, w[0], 3 - x, leaky relu(x, 0.1).
+ * x ** 2, x / 3, w[0], 3 - x, leaky relu(x, 0.1), q², |q|, Wᵀ.
  */
 function callText(n, args) {
+  const bare = (x) => (/^[\w.…[\]]+$/.test(x) ? x : `(${x})`); // an operand as it stands
   const [a] = args;
   const c = n.attrs || {};
   const num = (v) => String(shortest(v));
@@ -37,8 +41,11 @@ function callText(n, args) {
     }
     case 'powc': return `${a} ** ${num(c.p)}`;
     case 'index': return `${a}[${[c.index].flat().join(', ')}]`;
+    case 'transpose': return `${bare(a)}ᵀ`;
+    case 'expm1': return `expm1(${a})`; // its label, exp-1, is no name to call
     default:
       if (args.length === 2 && !/\w/.test(n.label)) return `${a} ${n.label} ${args[1]}`; // +, @
+      if (args.length === 1 && PLACEHOLDER.test(n.label)) return n.label.replace(PLACEHOLDER, bare(a));
       return `${n.label}(${[...args, ...Object.values(c).map(num)].join(', ')})`;
   }
 }

@@ -210,8 +210,9 @@ def test_a_gates_inputs_are_named_with_their_constants(page: Page, base_url: str
 
 def test_a_gates_input_with_a_constant_is_written_as_the_program_writes_it(
         page: Page, base_url: str) -> None:
-    """An unnamed one-input gate with a constant reads as code, x - 1, not +-1(x); a constant
-    vector as its numbers, a bigger constant as a constant with its shape (not "const 3")."""
+    """An unnamed one-input gate with a constant reads as code, x - 1, not +-1(x), and one drawn
+    as a picture (x², |x|, ᵀ) as that picture of its input; a constant vector as its numbers, a
+    bigger constant as a constant with its shape (not "const 3")."""
     explain = page.locator("#explain")
     open_page(page, base_url)
     for program, op, names in (
@@ -221,6 +222,11 @@ def test_a_gates_input_with_a_constant_is_written_as_the_program_writes_it(
             ("x = 1.5\nf = x / 3 * x", "mul", ["x / 3", "x"]),
             ("x = 1.5\nf = x * 1.5 + x", "add", ["x * 1.5", "x"]),
             ("w = [1.0, 2.0]\nf = w[0] * w[1]", "mul", ["w[0]", "w[1]"]),
+            # a gate drawn by a picture of itself reads as that picture of its input
+            ("q = 1.5\nf = square(q) * q", "mul", ["q²", "q"]),
+            ("q = 1.5\nf = abs(q) * q", "mul", ["|q|", "q"]),
+            ("q = 1.5\nf = expm1(q) * q", "mul", ["expm1(q)", "q"]),
+            ("W = [[1.0, 2.0], [3.0, 4.0]]\nf = sum(W.T * W)", "mul", ["Wᵀ 2×2", "W"]),
             ("w = [1.0, 2.0, 3.0]\nf = sum(w * [2.0, 0.5, 1.0])", "mul",
              ["w", "[2, 0.5, 1]"]),
             ("Z = [[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]]\nL = softmax_ce(Z, [1, 2])",
