@@ -61,18 +61,15 @@ def gradcheck(circuit, h: float = 1e-5) -> dict:
             worst, at, ok, seen, note = 0.0, None, True, set(), None
             for i in flat:
                 where = np.unravel_index(i, x.shape)
-                vals_up = _perturbed(graph, base, name, where, h)
-                vals_down = _perturbed(graph, base, name, where, -h)
-                n = (np.sum(seed * vals_up[out]) - np.sum(seed * vals_down[out])) / (2 * h)
+                n, vals_up, vals_down = _central(graph, base, name, where, h, seed, out)
                 a = float(np.asarray(analytic)[where])
                 err = abs(a - n) / max(abs(a), abs(n), floor)
                 label = name + (f"[{', '.join(map(str, where))}]" if x.ndim else "")
                 why = _unjudged(graph, circuit.vals, kink_nodes, vals_up, vals_down, label,
                                 a, n)
                 if why is None and not err <= PASS_RTOL:  # the curvature's h**2 error, maybe
-                    up, down = (_perturbed(graph, base, name, where, s) for s in (2 * h, -2 * h))
-                    better = (4 * n - (np.sum(seed * up[out]) - np.sum(seed * down[out]))
-                              / (4 * h)) / 3
+                    n2, up, down = _central(graph, base, name, where, 2 * h, seed, out)
+                    better = (4 * n - n2) / 3
                     # only where 2h is as judgeable as h: in the domain, on one side of kinks
                     if np.isfinite(better) and _straddles(kink_nodes, up, down) is None:
                         n = better
@@ -122,10 +119,17 @@ def _unjudged(graph, vals, kink_nodes, vals_up, vals_down, label: str, a: float,
                     "differences cannot measure the derivative (try a smaller h)")
 
 
-def _perturbed(graph, base: dict, name: str, where: tuple, step: float) -> list[np.ndarray]:
-    x = base[name].copy()
-    x[where] += step
-    return graph.forward({**base, name: x})
+def _central(graph, base: dict, name: str, where: tuple, step: float, seed,
+             out: int) -> tuple[float, list, list]:
+    """The central difference of sum(seed * output) in element `where` of input `name`, with
+    the forward values at x + step and at x - step."""
+    sides = []
+    for s in (step, -step):
+        x = base[name].copy()
+        x[where] += s
+        sides.append(graph.forward({**base, name: x}))
+    up, down = sides
+    return (np.sum(seed * up[out]) - np.sum(seed * down[out])) / (2 * step), up, down
 
 
 def _straddles(kink_nodes, vals_up, vals_down) -> Node | None:
