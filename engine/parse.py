@@ -758,9 +758,14 @@ class _Builder:
         if not (isinstance(shape, list) and all(n > 0 for n in shape)):
             raise _err(".standard_normal() takes a shape of positive whole sizes here", span,
                        "write .standard_normal([5, 10])")
+        return self.random(shape, seed, "np.random.default_rng", span)
+
+    def random(self, shape: list[int], seed: int, shown: str, span: tuple[int, int]) -> _Val:
+        """A random input the code makes: its value, kept with the {"randn": shape, "seed":
+        seed} it was made from (the staged code makes it again)."""
+        randn = {"randn": shape, "seed": seed}
         try:
-            randn = {"randn": shape, "seed": seed}
-            value = as_value(randn, "np.random.default_rng", self.max_elements)
+            value = as_value(randn, shown, self.max_elements)
         except ExpressionError as e:
             raise _err(e.message, span) from None
         return _Val("leaf", span, (value, None, randn))
@@ -827,14 +832,9 @@ class _Builder:
             if not args or not all(a.kind == "int" and a.data > 0 for a in args):
                 raise _err("np.random.randn() takes positive whole sizes", span,
                            "write np.random.randn(5, 10)")
-            shape = [a.data for a in args]
-            randn = {"randn": shape, "seed": self.randns}
-            try:
-                value = as_value(randn, "np.random.randn", self.max_elements)
-            except ExpressionError as e:
-                raise _err(e.message, span) from None
+            leaf = self.random([a.data for a in args], self.randns, "np.random.randn", span)
             self.randns += 1
-            return _Val("leaf", span, (value, None, randn))
+            return leaf
         shown = "np.array" if ctor == ARRAY else ctor
         positional = [a for a in args if a.kind != "kwarg"]
         if len(positional) != 1 or not _is_lit(positional[0]):
