@@ -18,6 +18,7 @@
 import { ApiError, postBackwardCheck } from './api.js';
 import { svgEl } from './circuit.js';
 import { fmt } from './format.js';
+import { SHORT } from './layout.js';
 import { el } from './dom.js';
 
 const STATEMENT = /^\s*([A-Za-z_]\w*)\s*\+?=(?!=)/;
@@ -72,8 +73,8 @@ function show(v, p) {
   return `${v.flat(Infinity).length} values`;
 }
 
-/** A list short enough to show whole: a vector of at most 4 numbers. */
-const shown = (v) => !Array.isArray(v[0]) && v.length <= 4;
+/** A list short enough to show whole: a vector of at most SHORT numbers, as its wire shows it. */
+const shown = (v) => !Array.isArray(v[0]) && v.length <= SHORT;
 
 /**
  * The code's number and the engine's, with enough decimals (up to 8) to tell them apart:

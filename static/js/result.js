@@ -6,7 +6,7 @@
  */
 import { magColor } from './circuit.js';
 import { fmt, fmtAll, fmtShape, plain } from './format.js';
-import { contribution, gradName, knownAt, objective, outputName } from './layout.js';
+import { SHORT, contribution, gradName, knownAt, objective, outputName } from './layout.js';
 import { caretFor } from './source.js';
 import { el } from './dom.js';
 
@@ -27,7 +27,7 @@ export function resultView(circuit, p, known = knownAt(null, null)) {
   const show = (v) => {
     if (!Array.isArray(v)) return fmt(v, p);
     const shape = shapeOf(v);
-    return shape.length === 1 && shape[0] <= 4 ? `[${fmtAll(v, p).join(', ')}]` : `[${fmtShape(shape)}]`;
+    return shape.length === 1 && shape[0] <= SHORT ? `[${fmtAll(v, p).join(', ')}]` : `[${fmtShape(shape)}]`;
   };
   const out = outputName(circuit);
   const value = { className: 'value', id: 'output-value' };
