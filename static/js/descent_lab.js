@@ -291,15 +291,13 @@ async function fitSeven() {
     return;
   }
   const done = busy('Descending on all seven parameters…');
-  let data;
+  let data = null;
   try {
     data = await postDescent(body);
   } catch (err) {
     if (run === mine) showError(aboutField(err, SEVEN_FIELDS), 'seven-error');
-    done();
-    return;
   }
-  if (run !== mine) {
+  if (!data || run !== mine) { // refused, or replaced while it was asked for
     done();
     return;
   }
