@@ -1,4 +1,5 @@
-"""Assertions the API tests share (imported by name: `from helpers import assert_problem`)."""
+"""Assertions the API tests share (imported by name: `from helpers import assert_problem`), and
+whether a worker process has ended."""
 
 from __future__ import annotations
 
@@ -24,3 +25,13 @@ def assert_problem(r: httpx.Response, status: int) -> dict:
     assert body["type"] and body["title"] and body["detail"]
     assert "Traceback" not in r.text
     return body
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie has ended too). A process reaped between the open and
+    the read of its stat file is gone as well (the read raises ProcessLookupError)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True

@@ -17,19 +17,11 @@ import anyio
 import numpy as np
 import pytest
 from anyio.from_thread import start_blocking_portal
+from helpers import gone
 
 from app.lanes import POOL, STREAMS, run_in_worker, stream_in_worker
 from app.problems import HANDLERS, NoWorker, TimeLimitExceeded, WorkerLost
 from engine import ExpressionError
-
-
-def gone(pid: int) -> bool:
-    """The process has ended (a zombie has ended too)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
 
 
 def wait_until(condition, seconds: float = 30) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from helpers import assert_problem, strict
+from helpers import assert_problem, gone, strict
 
 from app import lanes
 from app.main import create_app
@@ -38,17 +38,9 @@ def server() -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead already
-    except FileNotFoundError:
-        return False
-
-
 def wait_until_gone(pid: int) -> bool:
     for _ in range(200):  # polled, not timed: up to ~10 s
-        if not alive(pid) and pid not in lanes.STREAMS:
+        if gone(pid) and pid not in lanes.STREAMS:
             return True
         time.sleep(0.05)
     return False
@@ -64,9 +56,9 @@ def test_train_streams_lines_as_they_come_and_a_client_that_goes_away_stops_the_
         first = strict(next(lines))
         # the first line is here while the work that makes the others still goes on
         (pid,) = lanes.STREAMS
-        assert alive(pid)
+        assert not gone(pid)
         assert first["start"] and first["iterations"] == 100_000
-        assert "epoch" in strict(next(lines)) and alive(pid)
+        assert "epoch" in strict(next(lines)) and not gone(pid)
     # the response is closed: the connection is gone mid-training, and so is the worker
     assert wait_until_gone(pid)
 
