@@ -184,22 +184,20 @@ def parser() -> argparse.ArgumentParser:
     from engine.labs.datasets import NAMES
     from engine.labs.training import ACTIVATIONS, INITS
 
-    # Defaults and bounds are the API's (app.schemas.TrainRequest); train() checks the bounds.
-    default = {name: field.default for name, field in TrainRequest.model_fields.items()}
     n = sub.add_parser("train", help="train a classifier, printing its progress")
     n.add_argument("dataset", choices=NAMES)
-    n.add_argument("--hidden", type=int, default=default["hidden"],
-                   help="hidden units (0: linear)")
-    n.add_argument("--activation", choices=ACTIVATIONS, default=default["activation"])
+    n.add_argument("--hidden", type=int, help="hidden units (0: linear)")
+    n.add_argument("--activation", choices=ACTIVATIONS)
     n.add_argument("--no-bias", action="store_true", help="the notes' bias-free network")
-    n.add_argument("--init", choices=INITS, default=default["init"])
-    n.add_argument("--lr", type=float, default=default["lr"], help="learning rate")
-    n.add_argument("--reg", type=float, default=default["reg"], help="L2 strength")
-    n.add_argument("--batch", type=int, default=default["batch"],
-                   help="minibatch rows (0: all)")
-    n.add_argument("--epochs", type=int, default=default["epochs"])
-    n.add_argument("--seed", type=int, default=default["seed"])
-    n.set_defaults(run=train, usage=n)
+    n.add_argument("--init", choices=INITS)
+    n.add_argument("--lr", type=float, help="learning rate")
+    n.add_argument("--reg", type=float, help="L2 strength")
+    n.add_argument("--batch", type=int, help="minibatch rows (0: all)")
+    n.add_argument("--epochs", type=int)
+    n.add_argument("--seed", type=int)
+    # Defaults and bounds are the API's (app.schemas.TrainRequest); train() checks the bounds.
+    n.set_defaults(run=train, usage=n, **{name: field.default for name, field in
+                                          TrainRequest.model_fields.items() if name != "bias"})
     return top
 
 

@@ -111,19 +111,16 @@ class Doors:
         """`receive` that raises BodyTooLarge past max_body bytes (chunked bodies have no
         Content-Length) and BodyTimeout when the body is not in after body_timeout seconds."""
         limit, seen, done = self.max_body, 0, False
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.body_timeout - (time.perf_counter() - start)
+        deadline = asyncio.get_running_loop().time() + self.body_timeout - (
+            time.perf_counter() - start)
 
         async def bounded() -> Message:
             nonlocal seen, done
-            if done:  # the body is in: what comes now is a disconnect, whenever it comes
-                message = await receive()
-            else:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        message = await receive()
-                except TimeoutError:
-                    raise BodyTimeout(self.body_timeout) from None
+            try:  # once the body is in, what comes is a disconnect, whenever it comes
+                async with asyncio.timeout_at(None if done else deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(self.body_timeout) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:

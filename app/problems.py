@@ -72,10 +72,8 @@ def problem(status: int, detail: str, *, type: str = "about:blank", title: str |
 
 
 async def expression_error(request: Request, exc: ExpressionError) -> StrictJSONResponse:
-    position = None
-    if exc.start is not None:
-        end = exc.end if exc.end is not None else exc.start + 1
-        position = {"start": exc.start, "end": end}
+    position = None if exc.start is None else {
+        "start": exc.start, "end": exc.start + 1 if exc.end is None else exc.end}
     return problem(400, exc.message, type=EXPRESSION, title="Invalid expression or values",
                    position=position, hint=exc.hint, missing=exc.missing or None)
 
@@ -167,8 +165,7 @@ async def http_error(request: Request, exc: HTTPException) -> StrictJSONResponse
                                 "type": "json_invalid"}])
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and exc.detail == "Not Found":
-        page = not_found_page(request)
-        if page is not None:
+        if (page := not_found_page(request)) is not None:
             return page
         detail = f"Nothing here: {request.method} {request.url.path}"
     elif exc.status_code == 405:

@@ -65,8 +65,7 @@ def vendor_file(path: str) -> tuple[str, str] | None:
     if any(part.startswith(".") or not part for part in path.split("/")):
         return None
     for rule in _VENDOR_RULES:
-        m = rule.fullmatch(path)
-        if m:
+        if m := rule.fullmatch(path):
             return m.group(1), path[m.end(1) + 1:]
     return None
 

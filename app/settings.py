@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +36,7 @@ def _positive(name: str, kind: type, default: float) -> float:
     text = os.environ.get(name, "").strip()
     if not text:
         return default
-    try:
-        value = kind(text)
-        if value > 0:
+    with suppress(ValueError):
+        if (value := kind(text)) > 0:
             return value
-    except ValueError:
-        pass
     raise ValueError(f"{name}={text!r}: expected a positive {kind.__name__}")

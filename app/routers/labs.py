@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -97,12 +98,10 @@ async def post_train(body: TrainRequest, request: Request) -> Response:
 
 async def _then(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """`first`, then the lines of `rest`, which is closed (its worker ended) with the stream."""
-    try:
+    async with aclosing(rest):
         yield first
         async for line in rest:
             yield line
-    finally:
-        await rest.aclose()
 
 
 def train_job(params: dict[str, Any]) -> Iterator[dict[str, Any]]:

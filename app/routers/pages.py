@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from functools import cache
 
 from fastapi import APIRouter, Request
@@ -43,20 +43,17 @@ PAGES = {
 }
 
 
-def _page(name: str) -> Callable[[Request], Awaitable[HTMLResponse]]:
-    """The route that renders the template `name`."""
-
-    async def page(request: Request) -> HTMLResponse:
-        try:
-            return templates.TemplateResponse(request, name, CONTEXT)
-        except TemplateNotFound:
-            raise HTTPException(404, f"The page template {name} is missing.") from None
-
-    return page
+async def page(request: Request) -> HTMLResponse:
+    """The page at the route's path, rendered from its template."""
+    name = PAGES[request.scope["route"].path]
+    try:
+        return templates.TemplateResponse(request, name, CONTEXT)
+    except TemplateNotFound:
+        raise HTTPException(404, f"The page template {name} is missing.") from None
 
 
-for _path, _name in PAGES.items():
-    router.add_api_route(_path, _page(_name), methods=["GET"])
+for _path in PAGES:
+    router.add_api_route(_path, page, methods=["GET"])
 
 
 def not_found_page(request: Request) -> HTMLResponse | None:
@@ -76,13 +73,11 @@ async def vendor(path: str) -> FileResponse:
     if found is not None:
         base = (NODE_MODULES / found[0]).resolve()
         file = (base / found[1]).resolve()
-        try:
+        with suppress(OSError):  # a name too long for the file system, say
             # resolve() folds "..": anything that leaves the package directory is not served.
             if file.is_relative_to(base) and file.is_file():
                 return FileResponse(file, media_type=_TYPES.get(file.suffix),
                                     headers={"Cache-Control": "public, max-age=3600"})
-        except OSError:  # a name too long for the file system, say
-            pass
     raise HTTPException(404, f"No vendored file {path!r}.")
 
 
