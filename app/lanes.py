@@ -130,14 +130,13 @@ class _Worker:
     turns, however slowly the worker (at a lower priority) writes or reads its end."""
 
     def __init__(self, memory: int):
-        parent, child = socket.socketpair()
+        self.sock, child = socket.socketpair()
         self.process = _CONTEXT.Process(target=_serve, args=(child, memory), daemon=True,
                                         name="chainrule-worker")
         self.process.start()
         child.close()
-        self.sock = parent
-        self.pid = _read(parent)  # the memory cap is in place
-        parent.setblocking(False)
+        self.pid = _read(self.sock)  # the memory cap is in place
+        self.sock.setblocking(False)
         self._buffer = bytearray()
 
     async def send(self, obj: Any, deadline: float | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,7 +45,7 @@ class _Lines(logging.Formatter):
 def _log_to_stderr() -> None:
     log = logging.getLogger("chainrule")
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler()  # to sys.stderr
         handler.setFormatter(_Lines())
         log.addHandler(handler)
         log.setLevel(logging.INFO)

@@ -656,8 +656,7 @@ class TrainRequest(BaseModel):
             raise ValueError(f"{iterations:,} iterations ({self.epochs:,} epochs of "
                              f"{minibatches:,} minibatches) is more than the limit of "
                              f"{TRAIN_ITERATIONS:,}; use fewer epochs or a bigger batch")
-        width = features * self.hidden + self.hidden * classes if self.hidden else (
-            features * classes)
+        width = (features + classes) * self.hidden if self.hidden else features * classes
         work = self.epochs * rows * width
         if work > TRAIN_WORK:
             raise ValueError(f"epochs × rows × weights = {work:,} is more than the limit of "
