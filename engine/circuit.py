@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.errors import ExpressionError, located, spot
 from engine.fns import shape_text
-from engine.graph import Graph, Limits, Node, acyclic_build, as_value
+from engine.graph import Graph, Limits, Node, acyclic_build, as_value, per_size
 from engine.ops import fmt_const
 
 PARSED_NODES = 100_000  # nodes of the parsed programs kept, the least recently used dropped first
@@ -188,11 +188,6 @@ def json_value(v: np.ndarray | None) -> float | str | list | None:
     return jsonable(v)
 
 
-def _literal(v) -> str:
-    """A program's literal as a warning shows it: the number, or the list's shape."""
-    return fmt_const(v) if np.ndim(v) == 0 else f"[…] ({shape_text(v)})"
-
-
 def value_warnings(values: Mapping, inputs: Mapping, computed: set) -> list[str]:
     """What happens to each given value: `inputs` maps each input to the code's value for it
     (None when the code gives none), `computed` holds the names the code computes. A value an
@@ -204,9 +199,10 @@ def value_warnings(values: Mapping, inputs: Mapping, computed: set) -> list[str]
         elif name not in inputs:
             said.append(f"value for {name} ignored: the code does not use it")
         else:
-            if inputs[name] is not None:
-                said.append(f"value for {name} overrides the code's {name} = "
-                            f"{_literal(inputs[name])}")
+            code = inputs[name]  # the code's literal: its number, or its list's shape
+            if code is not None:
+                said.append(f"value for {name} overrides the code's {name} = " + (
+                    fmt_const(code) if np.ndim(code) == 0 else f"[…] ({shape_text(code)})"))
             if isinstance(value, Mapping):
                 continue  # {"randn": ...}: finite
             v = value if type(value) is float or isinstance(value, np.ndarray) else (
@@ -231,15 +227,15 @@ def _nonfinite_kinds(nan: bool, inf: bool, before: tuple[bool, bool]) -> str:
                         if new)
 
 
+@per_size
 def _fixed(graph: Graph) -> list[dict]:
     """Each node's fields that no value changes (id, kind, name, label, op, inputs; a gate's
     constants, attrs, when it has any), once per graph: a cached graph serves every request with
     the same text."""
-    return graph._cached("_fixed_cache", lambda: [
-        {"id": n.id, "kind": n.kind, "name": n.name, "label": n.label, "op": n.op,
-         "inputs": [i.id for i in n.inputs],
-         **({"attrs": jsonable(n.attrs)} if n.kind == "gate" and n.attrs else {})}
-        for n in graph.nodes])
+    return [{"id": n.id, "kind": n.kind, "name": n.name, "label": n.label, "op": n.op,
+             "inputs": [i.id for i in n.inputs],
+             **({"attrs": jsonable(n.attrs)} if n.kind == "gate" and n.attrs else {})}
+            for n in graph.nodes]
 
 
 # what a print line's numbers are written as: x.data, x.grad, x.item(), x.data.item(), ...

@@ -77,8 +77,7 @@ def _fresh(base: str, taken: set[str]) -> str:
     """A value name (base, else base_2, base_3, ...) that, with its gradient name (`d` + name),
     collides with nothing in `taken`; both are taken from then on."""
     name, k = base, 1
-    while (name in taken or "d" + name in taken or keyword.iskeyword(name)
-           or keyword.iskeyword("d" + name)):
+    while any(n in taken or keyword.iskeyword(n) for n in (name, "d" + name)):
         k += 1
         name = f"{base}_{k}"
     taken |= {name, "d" + name}

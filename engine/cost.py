@@ -51,10 +51,6 @@ def _scalar(node: Node, *shapes: Shape) -> Shape:
     return ()
 
 
-def _transpose(node: Node, a: Shape) -> Shape:
-    return a[:-2] + a[-2:][::-1]  # a stack's matrices, each transposed
-
-
 def _index(node: Node, a: Shape) -> Shape:
     index = node.attrs["index"]
     return a[len(index) if isinstance(index, tuple) else 1:]
@@ -78,7 +74,7 @@ RULES: dict[str, tuple[Callable[..., Shape], int, int]] = {
     "matmul": (_matmul, 0, 2),
     "sum": (_scalar, 2, 1),
     "mean": (_scalar, 2, 1),
-    "transpose": (_transpose, 1, 1),
+    "transpose": (lambda node, a: a[:-2] + a[-2:][::-1], 1, 1),  # each matrix of a stack
     "index": (_index, 1, 1),
     "softmax_ce": (_scalar, 40, 4),
 }
@@ -168,7 +164,7 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
             shape_rule, per_number, scratch = RULES[node.op]
             ins = [i.index for i in node.inputs]
             shape = shape_rule(node, *[shapes[i] for i in ins])
-            size = math.prod(shape) if shape else 1
+            size = math.prod(shape)
             widest = max(size, *[sizes[i] for i in ins])
             if node.op in OVER_BROADCAST:  # the work's shape is what a refusal names
                 work = _broadcast(node, *[shapes[i] for i in ins])
@@ -177,11 +173,8 @@ def estimate(graph: Graph, values: Mapping, limits: Limits | None = None,
             memory += 8 * scratch * widest
         else:
             v = values.get(node.name) if node.kind == "input" else None
-            if v is None:
-                shape = np.shape(node.default) if node.default is not None else ()
-            else:
-                shape = () if type(v) is int or type(v) is float else shape_of(v)
-            size = math.prod(shape) if shape else 1
+            shape = np.shape(node.default) if v is None else shape_of(v)  # np.shape(None): ()
+            size = math.prod(shape)
             if node.kind == "input":
                 inputs += size
         shapes[node.index], sizes[node.index] = shape, size

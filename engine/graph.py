@@ -12,8 +12,8 @@ import math
 import reprlib
 import sys
 import threading
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial, wraps
 
 import numpy as np
 
@@ -259,6 +259,22 @@ def _on_numpy(f: Callable, args: list):
     return float(v) if np.ndim(v) == 0 and np.asarray(v).dtype == np.float64 else v
 
 
+def per_size(build: Callable) -> Callable:
+    """A function of a graph (and hashable arguments), run once per graph size and arguments:
+    a graph only grows, by appending nodes, so what is built from its nodes so far stays true."""
+    @wraps(build)
+    def cached(graph: Graph, *args):
+        cache = getattr(graph, "_cache", None)
+        if cache is None or cache[0] != len(graph.nodes):
+            cache = graph._cache = (len(graph.nodes), {})
+        key = (build.__qualname__, *args)  # a name: a graph keeps pickling
+        if key not in cache[1]:
+            cache[1][key] = build(graph, *args)
+        return cache[1][key]
+
+    return cached
+
+
 class Graph:
     def __init__(self) -> None:
         self.nodes: list[Node] = []
@@ -320,24 +336,16 @@ class Graph:
         inputs do not change."""
         new = Graph()
         mapped: dict[int, Node] = {}
-        for node in self.nodes:
-            if node.kind == "input":
-                mapped[node.index] = new._add(kind="input", name=node.name, span=node.span,
-                                              default=node.default, attrs=dict(node.attrs))
-        for node in self.topo():
-            if node.kind == "input":
-                continue
-            if node.kind == "const":
-                mapped[node.index] = new._add(kind="const", span=node.span, default=node.default)
-                continue
+        # every input, then what the output needs (a constant has no name, a gate no default)
+        for node in self._sources()[0] + [n for n in self.topo() if n.kind != "input"]:
             xs = tuple(mapped[i.index] for i in node.inputs)
-            gate = GATES[node.op]
-            if expand and gate.expand is not None:
+            gate = GATES.get(node.op)
+            if expand and gate is not None and gate.expand is not None:
                 out = gate.expand(new, xs, node.attrs, node.span)
                 out.name = node.name
             else:
-                out = new._add(kind="gate", op=node.op, inputs=xs, name=node.name,
-                               attrs=dict(node.attrs), span=node.span, called=node.called)
+                out = new._add(node.kind, node.op, xs, node.name, dict(node.attrs), node.span,
+                               node.default, node.called)
             mapped[node.index] = out
         new.output = mapped[self.output.index]
         return new
@@ -389,81 +397,65 @@ class Graph:
                 vals[i] = v
         return vals
 
+    @per_size
     def _plan(self) -> tuple[list, ...]:
         """The gates in order, as columns: positions, forwards with their constants bound, and
         input positions (-1 for a unary gate's second)."""
-        def build():
-            at, fs, xa, xb = [], [], [], []
-            shared: dict = {}
-            for n in self.nodes:
-                if n.kind == "gate":
-                    at.append(n.index)
-                    fs.append(NARROWER.get(n.called) or _shared(shared, n.op, n.attrs, _bind,
-                                                                GATES[n.op].forward))
-                    xa.append(n.inputs[0].index)
-                    xb.append(n.inputs[1].index if len(n.inputs) > 1 else -1)
-            return at, fs, xa, xb
+        at, fs, xa, xb = [], [], [], []
+        shared: dict = {}
+        for n in self.nodes:
+            if n.kind == "gate":
+                at.append(n.index)
+                fs.append(NARROWER.get(n.called) or _shared(shared, n.op, n.attrs, _bind,
+                                                            GATES[n.op].forward))
+                xa.append(n.inputs[0].index)
+                xb.append(n.inputs[1].index if len(n.inputs) > 1 else -1)
+        return at, fs, xa, xb
 
-        return self._cached("_plan_cache", build)
-
+    @per_size
     def _sources(self) -> tuple[list[Node], list[Node]]:
         """The input nodes and the constant nodes."""
-        return self._cached("_sources_cache", lambda: (
-            [n for n in self.nodes if n.kind == "input"],
-            [n for n in self.nodes if n.kind == "const"]))
+        return ([n for n in self.nodes if n.kind == "input"],
+                [n for n in self.nodes if n.kind == "const"])
 
+    @per_size
     def _kept(self) -> dict[int, int]:
         """The position, after the nodes' values, of each keeping gate's by-product."""
-        def build():
-            gates = [n.index for n in self.nodes if n.kind == "gate" and GATES[n.op].keeps]
-            return {i: len(self.nodes) + k for k, i in enumerate(gates)}
+        gates = [n.index for n in self.nodes if n.kind == "gate" and GATES[n.op].keeps]
+        return {i: len(self.nodes) + k for k, i in enumerate(gates)}
 
-        return self._cached("_kept_cache", build)
-
+    @per_size
     def _back_plan(self, wrt: frozenset[str] | None) -> tuple[list, ...]:
         """Per gate input that takes a gradient (and, with `wrt`, leads to those inputs), last
         gate first, as columns: the gate's position, the position of what its backward reads
         as its output (its by-product, for a gate that keeps one), its input positions, the
         input's, the function giving the input's share, and whether it is the gate's last input
         (with `wrt`, the gate's own gradient is then dropped)."""
-        def build():
-            needed = [wrt is None] * len(self.nodes)
-            if wrt is not None:
-                for n in self.nodes:
-                    needed[n.index] = (n.name in wrt if n.kind == "input"
-                                       else any(needed[i.index] for i in n.inputs))
-            at, ys, xa, xb, to, fs = [], [], [], [], [], []
-            kept = self._kept()
-            shared: dict = {}
-            for n in reversed(self.nodes):
-                if n.kind != "gate" or not needed[n.index]:
-                    continue
-                slots = _shared(shared, n.op, n.attrs, _slots, GATES[n.op])
-                a = n.inputs[0].index
-                b = n.inputs[-1].index  # a unary gate's functions take its input twice
-                for f, x in zip(slots, n.inputs, strict=False):
-                    if f is not None and needed[x.index]:
-                        at.append(n.index)
-                        ys.append(kept.get(n.index, n.index))
-                        xa.append(a)
-                        xb.append(b)
-                        to.append(x.index)
-                        fs.append(f)
-            drop = [wrt is not None and (e + 1 == len(at) or at[e + 1] != i)
-                    for e, i in enumerate(at)]
-            return at, ys, xa, xb, to, fs, drop
-
-        return self._cached(("_back_cache", wrt), build)
-
-    def _cached(self, key: Hashable, build):
-        """build() once per graph size (a graph only grows, by appending nodes)."""
-        cached = getattr(self, "_cache", None)
-        if cached is None or cached[0] != len(self.nodes):
-            cached = (len(self.nodes), {})
-            self._cache = cached
-        if key not in cached[1]:
-            cached[1][key] = build()
-        return cached[1][key]
+        needed = [wrt is None] * len(self.nodes)
+        if wrt is not None:
+            for n in self.nodes:
+                needed[n.index] = (n.name in wrt if n.kind == "input"
+                                   else any(needed[i.index] for i in n.inputs))
+        at, ys, xa, xb, to, fs = [], [], [], [], [], []
+        kept = self._kept()
+        shared: dict = {}
+        for n in reversed(self.nodes):
+            if n.kind != "gate" or not needed[n.index]:
+                continue
+            slots = _shared(shared, n.op, n.attrs, _slots, GATES[n.op])
+            a = n.inputs[0].index
+            b = n.inputs[-1].index  # a unary gate's functions take its input twice
+            for f, x in zip(slots, n.inputs, strict=False):
+                if f is not None and needed[x.index]:
+                    at.append(n.index)
+                    ys.append(kept.get(n.index, n.index))
+                    xa.append(a)
+                    xb.append(b)
+                    to.append(x.index)
+                    fs.append(f)
+        drop = [wrt is not None and (e + 1 == len(at) or at[e + 1] != i)
+                for e, i in enumerate(at)]
+        return at, ys, xa, xb, to, fs, drop
 
     @staticmethod
     def _forward_error(node: Node, vals: list, e: Exception) -> ExpressionError:
@@ -509,18 +501,16 @@ class Graph:
                 grads[i] = 0.0 if type(v) is float else np.zeros_like(v)
         return grads
 
+    @per_size
     def _label_only(self) -> set[int]:
         """Nodes whose every use is a slot that takes no gradient (integer labels)."""
-        def build():
-            label, other = set(), set()
-            for node in self.nodes:
-                if node.kind == "gate":
-                    nondiff = GATES[node.op].nondiff
-                    for slot, inp in enumerate(node.inputs):
-                        (label if slot in nondiff else other).add(inp.index)
-            return label - other
-
-        return self._cached("_label_cache", build)
+        label, other = set(), set()
+        for node in self.nodes:
+            if node.kind == "gate":
+                nondiff = GATES[node.op].nondiff
+                for slot, inp in enumerate(node.inputs):
+                    (label if slot in nondiff else other).add(inp.index)
+        return label - other
 
     def locals(self, vals: list) -> list[list[float | None] | None]:
         """Every scalar gate's local derivative with respect to each input, in node order: its
@@ -536,16 +526,14 @@ class Graph:
                     out[i] = [_local(f, (1.0, y, x, x2)) for f in slots]
         return out
 
+    @per_size
     def _local_plan(self) -> list:
         """For the gates of _plan, the functions giving each input's share (see _slots); None
         for a gate that keeps a by-product (its shares read that, not the output)."""
-        def build():
-            shared: dict = {}
-            gates = [self.nodes[i] for i in self._plan()[0]]
-            return [None if GATES[n.op].keeps else _shared(shared, n.op, n.attrs, _slots,
-                                                           GATES[n.op]) for n in gates]
-
-        return self._cached("_local_cache", build)
+        shared: dict = {}
+        gates = [self.nodes[i] for i in self._plan()[0]]
+        return [None if GATES[n.op].keeps else _shared(shared, n.op, n.attrs, _slots,
+                                                       GATES[n.op]) for n in gates]
 
 
 def _local(f: Callable | None, args: tuple) -> float | None:

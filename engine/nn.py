@@ -23,21 +23,15 @@ def init_weights(rng: np.random.Generator, n_in: int, n_out: int, init: str,
     standard: U[-1/√n_in, 1/√n_in] (the common heuristic Glorot & Bengio start from);
     xavier: U[±√6/√(n_in+n_out)] (their normalized init); he: N(0, 2/n_in); normal: N(0, 1).
     """
-    if init == "standard":
-        bound = 1.0 / np.sqrt(n_in)
+    if init in ("standard", "xavier"):
+        bound = 1.0 / np.sqrt(n_in) if init == "standard" else np.sqrt(6.0 / (n_in + n_out))
         w = rng.uniform(-bound, bound, (n_in, n_out))
-    elif init == "xavier":
-        bound = np.sqrt(6.0 / (n_in + n_out))
-        w = rng.uniform(-bound, bound, (n_in, n_out))
-    elif init == "he":
+    elif init in ("he", "normal"):
         w = rng.standard_normal((n_in, n_out))
-        w *= np.sqrt(2.0 / n_in)
-    elif init == "normal":
-        w = rng.standard_normal((n_in, n_out))
+        w *= np.sqrt(2.0 / n_in) if init == "he" else 1.0
     else:
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    if scale != 1.0:
-        w *= scale
+    w *= scale  # exact for a scale of 1
     return w
 
 

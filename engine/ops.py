@@ -158,12 +158,10 @@ _TANH = (("scale", {"a": 2.0}), *_SIGMOID, ("scale", {"a": 2.0}), ("addc", {"c":
 _SOFTPLUS = (("exp", {}), ("addc", {"c": 1.0}), ("log", {}))
 
 
-def _expand_sub(g, xs, attrs, span):
-    return g.gate("add", (xs[0], g.gate("neg", (xs[1],), span=span)), span=span)
-
-
-def _expand_div(g, xs, attrs, span):
-    return g.gate("mul", (xs[0], g.gate("recip", (xs[1],), span=span)), span=span)
+def _inverted(op, inverse):
+    """The expansion of a - b as a + (-b), of a / b as a * (1/b)."""
+    return lambda g, xs, attrs, span: g.gate(op, (xs[0], g.gate(inverse, (xs[1],), span=span)),
+                                             span=span)
 
 
 def _tie(a, b):
@@ -206,13 +204,13 @@ _row("add", "+", 2, lambda a, b: a + b,
      d=(lambda a, b, y: 1, lambda a, b, y: 1))
 _row("sub", "-", 2, lambda a, b: a - b,
      "distributes: a gets the upstream gradient, b gets it negated",
-     d=(lambda a, b, y: 1, lambda a, b, y: -1), expand=_expand_sub)
+     d=(lambda a, b, y: 1, lambda a, b, y: -1), expand=_inverted("add", "neg"))
 _row("mul", "*", 2, lambda a, b: a * b,
      "swaps: each input gets the other input's value times the upstream gradient",
      d=(lambda a, b, y: b, lambda a, b, y: a))
 _row("div", "/", 2, lambda a, b: a / b,
      "scales: a gets upstream/b; b gets -a/b² times upstream",
-     d=(lambda a, b, y: 1.0 / b, lambda a, b, y: -a / b**2), expand=_expand_div)
+     d=(lambda a, b, y: 1.0 / b, lambda a, b, y: -a / b**2), expand=_inverted("mul", "recip"))
 _row("pow", "**", 2, m.power,
      "scales: the base gets b·a^(b-1) times upstream, the exponent a^b·ln a times upstream",
      d=(lambda a, b, y: b * m.power(a, b - 1.0), lambda a, b, y: y * m.log_or_0(a)))

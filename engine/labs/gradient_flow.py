@@ -27,17 +27,14 @@ SATURATION = {
 }
 
 
+_FLAT = {"tanh": lambda a: np.abs(a) > 0.9, "sigmoid": lambda a: (a < 0.1) | (a > 0.9),
+         "relu": lambda a: a == 0}
+
+
 def saturated_fraction(activation: str, a: np.ndarray) -> float:
     """Fraction of units in the flat tails of the activation (see SATURATION)."""
-    if activation == "tanh":
-        flat = np.abs(a) > 0.9
-    elif activation == "sigmoid":
-        flat = (a < 0.1) | (a > 0.9)
-    elif activation == "relu":
-        flat = a == 0
-    else:
-        return 0.0
-    return float(np.mean(flat))
+    flat = _FLAT.get(activation)
+    return 0.0 if flat is None else float(np.mean(flat(a)))
 
 
 def histogram(activation: str, a: np.ndarray, bins: int) -> dict[str, list[float]]:
@@ -100,14 +97,6 @@ def _layers(ks: list[int], depth: int) -> str:
     parts = [f"{a}" if a == b else f"{a}–{b}" for a, b in runs]
     text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return ("layer " if len(ks) == 1 else "layers ") + text
-
-
-def _describe(depth: int, width: int, activation: str, init: str, scale: float,
-              residual: bool) -> str:
-    """The configuration in a few words: "tanh, standard init ×1e-300, depth 10, width 64"."""
-    times = f" ×{scale:g}" if scale != 1 else ""
-    skip = ", residual" if residual else ""
-    return f"{activation}, {init} init{times}{skip}, depth {depth}, width {width}"
 
 
 def _zero(a: np.ndarray) -> bool:
@@ -218,7 +207,10 @@ def gradient_flow(depth: int = 5, width: int = 1000, activation: str = "tanh",
                 "weight_grad_norm": weight_grad_norm,
                 "histogram": histogram(activation, a, bins),
             })
-        config = _describe(depth, width, activation, init, scale, residual)
+        # the configuration in a few words: "tanh, standard init ×1e-300, depth 10, width 64"
+        times = f" ×{scale:g}" if scale != 1 else ""
+        config = (f"{activation}, {init} init{times}{', residual' if residual else ''}, "
+                  f"depth {depth}, width {width}")
         warnings = [f"{config}: {text}" for text in _warnings(net, vals, grads, activation, layers)]
     return jsonable({"loss": float(vals[net.graph.output.index]), "layers": layers,
                      "saturation": SATURATION[activation], "warnings": warnings})

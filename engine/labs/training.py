@@ -177,16 +177,11 @@ def _scores(graph: Graph, logits: int, params: dict, data: Dataset) -> dict[str,
     return out
 
 
-def _extent(data: Dataset) -> tuple[list[float], list[float]]:
-    low, high = data.X.min(axis=0), data.X.max(axis=0)
-    pad = 0.1 * (high - low)
-    return [float(low[0] - pad[0]), float(high[0] + pad[0])], [float(low[1] - pad[1]),
-                                                                float(high[1] + pad[1])]
-
-
 def _boundary(graph: Graph, logits: int, params: dict, data: Dataset) -> dict[str, Any]:
     """The predicted class over a GRID × GRID lattice covering the data, rows by y."""
-    xs, ys = _extent(data)
+    low, high = data.X.min(axis=0), data.X.max(axis=0)
+    pad = 0.1 * (high - low)
+    xs, ys = np.stack([low - pad, high + pad], axis=1).tolist()  # [low, high] of each axis
     gx, gy = np.meshgrid(np.linspace(*xs, GRID), np.linspace(*ys, GRID))
     X = np.c_[gx.ravel(), gy.ravel()]
     vals = graph.forward({"X": X, "y": np.zeros(len(X)), **params})
