@@ -917,15 +917,18 @@ def _unexpected(tok: Token, expected: str, hint: str | None = None) -> Expressio
                            hint=hint)
 
 
-@dataclass(slots=True, eq=False)
 class _Frame:
-    """An open bracket: ( for grouping or a call, [ for a list or an index."""
+    """An open bracket: ( for grouping or a call, [ for a list or an index. (Written out: one
+    is made per bracket, and a dataclass's default_factory would make that slower.)"""
 
-    kind: str  # "paren", "call", "list", "index"
-    start: int
-    callee: _Val | None
-    items: list[_Val] = field(default_factory=list)
-    keyword: Token | None = None  # the name of a keyword argument being read
+    __slots__ = ("kind", "start", "items", "callee", "keyword")
+
+    def __init__(self, kind: str, start: int, callee: _Val | None) -> None:
+        self.kind = kind  # "paren", "call", "list", "index"
+        self.start = start
+        self.items: list[_Val] = []
+        self.callee = callee
+        self.keyword: Token | None = None  # the name of a keyword argument being read
 
 
 # what may follow an operand, by the innermost open bracket (None: no bracket is open)
@@ -1072,9 +1075,10 @@ def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Fram
         _item(frame, values.pop())
     if kind == "list":
         values.append(b.items_list(frame.items, (frame.start, end)))
+    elif kind == "index":
+        values.append(b.index(frame.callee, frame.items, (frame.callee.span[0], end)))
     else:
-        applied = b.index if kind == "index" else b.call
-        values.append(applied(frame.callee, frame.items, (frame.callee.span[0], end)))
+        values.append(b.call(frame.callee, frame.items, (frame.callee.span[0], end)))
 
 
 # --- statements -------------------------------------------------------------------------------
