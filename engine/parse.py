@@ -136,17 +136,15 @@ _CHAR_HINTS = {
 Token = tuple
 
 
+@dataclass(slots=True, eq=False)
 class Tokens:
     """The tokens of a text as four parallel lists (no object per token for the garbage
     collector to scan); tokens[i] is the token i as a tuple."""
 
-    __slots__ = ("kind", "text", "start", "end")
-
-    def __init__(self) -> None:
-        self.kind: list[str] = []
-        self.text: list[str] = []
-        self.start: list[int] = []
-        self.end: list[int] = []
+    kind: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    start: list[int] = field(default_factory=list)
+    end: list[int] = field(default_factory=list)
 
     def __getitem__(self, i: int) -> Token:
         return (self.kind[i], self.text[i], self.start[i], self.end[i])
@@ -259,21 +257,19 @@ def _bad_character(ch: str, i: int) -> ExpressionError:
 # --- values of parsed pieces ------------------------------------------------------------------
 
 
+@dataclass(slots=True, eq=False)
 class _Val:
     """What a parsed piece stands for, with the [start, end) span of its text."""
 
-    __slots__ = ("kind", "span", "data")
-
-    def __init__(self, kind: str, span: tuple[int, int], data) -> None:
-        # kind: "lit" (data: float or ndarray), "int" (an integer literal, data: int),
-        # "ref" (an unresolved name), "node", "gate" (a node no one uses yet), "leaf" (a Value
-        # or tensor: (value, label, randn), randn the {"randn": shape, "seed": s} of a random
-        # one), "mod" (data: (module, as written)), "func" (data: (as written, gate)), "ctor"
-        # (data: constructor), "method" (data: (receiver, name)), "str", "kwarg" (data: (name,
-        # value)), "dtype", "output" (data: node, o.backward())
-        self.kind = kind
-        self.span = span
-        self.data = data
+    # "lit" (data: float or ndarray), "int" (an integer literal, data: int), "ref" (an
+    # unresolved name), "node", "gate" (a node no one uses yet), "leaf" (a Value or tensor:
+    # (value, label, randn), randn the {"randn": shape, "seed": s} of a random one), "mod" (data:
+    # (module, as written)), "func" (data: (as written, gate)), "ctor" (data: constructor),
+    # "method" (data: (receiver, name)), "str", "kwarg" (data: (name, value)), "dtype", "rng"
+    # (data: its seed), "output" (data: node, o.backward())
+    kind: str
+    span: tuple[int, int]
+    data: object
 
 
 def _err(message: str, span: tuple[int, int], hint: str | None = None) -> ExpressionError:
@@ -550,8 +546,7 @@ class _Builder:
                   for a in args]
         self.gates += 1
         if self.max_gates is not None and self.gates > self.max_gates:
-            raise _err(f"the circuit has more than {self.max_gates:,} "
-                       f"gate{'s' * (self.max_gates != 1)}", span,
+            raise _err(f"the circuit has more than {_count(self.max_gates, 'gate')}", span,
                        "split it into smaller circuits")
         return _Val("gate", span, self.g.gate(op, inputs, span=span, called=called, **attrs))
 
@@ -780,12 +775,12 @@ class _Builder:
             return self.gate(op, args, span, called)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
         keywords = [a for a in args if a.kind == "kwarg"]
+        n = row.arity - receiver  # the inputs asked for: a method's receiver is not counted
         attrs: dict[str, _Val] = {}
         for kw in keywords:
             name, value = kw.data
             if name not in row.attrs:
                 if not row.attrs:  # sum(x, axis=0): sum has no axis, by keyword or not
-                    n = row.arity - receiver
                     raise _err(f"{shown}() has no argument '{name}'", kw.span,
                                f"it takes {_count(n, 'argument')}, by position, and no keywords"
                                if n else "it takes no arguments")
@@ -793,7 +788,6 @@ class _Builder:
                            f"its constants: {', '.join(row.attrs)}")
             attrs[name] = value
         if not row.arity <= len(positional) <= row.arity + len(row.attrs):
-            n = row.arity - receiver  # a method's receiver is not counted
             need = _count(n, "argument")
             if row.attrs:
                 need = (f"{_count(n, 'input')} and at most {_count(len(row.attrs), 'constant')}"
@@ -871,8 +865,8 @@ class _Builder:
 
 
 def _count(n: int, noun: str) -> str:
-    """'1 input', '2 inputs'."""
-    return f"{n} {noun}" + ("s" if n != 1 else "")
+    """'1 input', '2 inputs', '5,000 gates'."""
+    return f"{n:,} {noun}" + ("s" if n != 1 else "")
 
 
 def _check_bool(v: _Val) -> None:
@@ -892,7 +886,7 @@ def _check_name(name: str, span: tuple[int, int]) -> None:
 
 # --- the parser -------------------------------------------------------------------------------
 
-_KIND_WORDS = {"num": "number", "name": "name", "str": "string"}
+_KIND_WORDS = {"num": "number ", "name": "name ", "str": "string "}  # before the token's text
 
 
 def _equality(tok: Token, name: str | None = None) -> ExpressionError:
@@ -918,15 +912,14 @@ def _unexpected(tok: Token, expected: str, hint: str | None = None) -> Expressio
     if kind == "sep" and text == "\n":
         return ExpressionError(f"the line ends too early; expected {expected}", start, end,
                                hint=hint)
-    if kind in _KIND_WORDS:
-        found = f"{_KIND_WORDS[kind]} '{text}'"
-    else:
-        found = f"'{text}'"
-    return ExpressionError(f"unexpected {found}; expected {expected}", start, end, hint=hint)
+    found = _KIND_WORDS.get(kind, "")
+    return ExpressionError(f"unexpected {found}'{text}'; expected {expected}", start, end,
+                           hint=hint)
 
 
 class _Frame:
-    """An open bracket: ( for grouping or a call, [ for a list or an index."""
+    """An open bracket: ( for grouping or a call, [ for a list or an index. (Written out: one
+    is made per bracket, and a dataclass's default_factory would make that slower.)"""
 
     __slots__ = ("kind", "start", "items", "callee", "keyword")
 
@@ -1158,22 +1151,16 @@ def parse(text: str, limits: Limits | None = None) -> Graph:
 def _skip_print(b: _Builder, toks: Tokens, i: int, prints: list[Print], line: int) -> int:
     """print(...): nothing is computed here; its text is kept with the wires its names stand for
     (the circuit shows what it prints)."""
-    depth = 0
-    j = i + 1
-    while True:
-        kind = toks.kind[j]
-        if kind == "(":
-            depth += 1
-        elif kind == ")":
-            depth -= 1
-            if depth == 0:
-                break
+    depth = 1
+    j = i + 2  # after 'print('
+    while depth:  # to the ')' that closes it (the tokenizer matched every bracket)
+        depth += {"(": 1, ")": -1}.get(toks.kind[j], 0)
         j += 1
-    inner = b.text[toks.end[i + 1]:toks.start[j]].strip()
+    inner = b.text[toks.end[i + 1]:toks.start[j - 1]].strip()
     wires = {name: b.names[name] for name in re.findall(r"[A-Za-z_]\w*", inner)
              if name in b.names}
     prints.append(Print(line, inner, wires, b.marked is not None, b.dtype))
-    return j + 1
+    return j
 
 
 def _import(b: _Builder, toks: Tokens, i: int) -> int:
@@ -1186,14 +1173,13 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
     def dotted(j: int) -> tuple[str, int]:
         if toks.kind[j] != "name":
             raise _unexpected(toks[j], "a module name")
-        parts, start = [toks.text[j]], toks.start[j]
+        begin = j
         j += 1
         while toks.kind[j] == "." and toks.kind[j + 1] == "name":
-            parts.append(toks.text[j + 1])
             j += 2
-        module = ".".join(parts)
+        module = "".join(toks.text[begin:j])  # its names and dots
         if module not in IMPORTABLE:
-            raise _err(f"'{module}' cannot be imported here", (start, toks.end[j - 1]),
+            raise _err(f"'{module}' cannot be imported here", (toks.start[begin], toks.end[j - 1]),
                        "chainrule reads programs that import " + ", ".join(IMPORTABLE[:5])
                        + " or micrograd; it never runs code")
         return module, j
@@ -1210,10 +1196,8 @@ def _import(b: _Builder, toks: Tokens, i: int) -> int:
         while True:
             module, j = dotted(j)
             name, j = alias(j)
-            if name is not None:
-                b.modules[name] = module
-            elif "." not in module:
-                b.modules[module] = module
+            if name is not None or "." not in module:  # import torch.nn binds no name
+                b.modules[name or module] = module
             if toks.kind[j] != ",":
                 return j
             j += 1

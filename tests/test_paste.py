@@ -10,6 +10,7 @@ import json
 import math
 import re
 from pathlib import Path
+from unittest.mock import ANY
 
 import micrograd.engine as micrograd
 import numpy as np
@@ -449,6 +450,27 @@ def test_each_statement_is_recorded_with_its_line_target_operator_span_and_node(
     assert [str(p) for p in program.prints] == ["line 5 prints c.data"]
     assert program.prints[0].wires == {"c": nodes[3]}
 
+
+
+def test_print_lines_with_brackets_and_the_import_forms_are_read_to_their_ends():
+    code = ("import torch.nn\nimport torch.nn as nn, math\nfrom math import (exp as e, log,)\n"
+            "a = Value(2.0)\nprint(f(a), [(a)], (a.grad))\nb = exp(log(a))")
+    program = parse_program(code)
+    rows = [(s.kind, code[s.span[0]:s.span[1]]) for s in program.statements]
+    assert rows == [
+        ("import", "import torch.nn"),
+        ("import", "import torch.nn as nn, math"),
+        ("import", "from math import (exp as e, log,)"),
+        ("assign", "a = Value(2.0)"),
+        ("print", "print(f(a), [(a)], (a.grad))"),
+        ("assign", "b = exp(log(a))"),
+    ]
+    assert [(p.text, list(p.wires)) for p in program.prints] == [("f(a), [(a)], (a.grad)", ["a"])]
+    assert [n.op for n in program.graph.nodes if n.kind == "gate"] == ["log", "exp"]
+    assert parse("import torch.nn as nn\ny = nn.functional.relu(x)").nodes[-1].op == "relu"
+    # a dotted import binds no name here; a plain one binds the module's
+    assert parse("import micrograd.engine\ny = micrograd * 2").inputs() == {"micrograd": ANY}
+    assert "is a module" in error("import micrograd\ny = micrograd * 2").message
 
 # --- the same computation written in micrograd's style and in plain style --------------------
 
