@@ -420,8 +420,7 @@ class _Check:
     def _forward(self, values: Mapping) -> None:
         """Every forward variable's value: inputs from the code or the request, stages by the
         engine's forward pass over each statement."""
-        missing = [n for n in self.free if n not in values]
-        if missing:
+        if missing := [n for n in self.free if n not in values]:
             raise missing_values(missing, self.free[missing[0]])
         self.env = {name: as_value(values[name], name, self.max_elements) for name in self.free}
         inputs = dict.fromkeys(self.free)
@@ -454,7 +453,6 @@ class _Check:
         last forward variable is, with gradient 1 (ones for a tensor)."""
         self.data_line: Statement | None = None
         self.output = self._last
-        seed = None
         for st in self.backward:
             u = st.target[1:]
             if u not in self.env:  # the notes' d<v>d<v>: the gradient of v itself
@@ -473,20 +471,19 @@ class _Check:
                     f"{self.readers[u][0]} uses {u}", *st.span,
                     hint="compute this gradient from the lines below it instead")
             self.data_line, self.output = st, u
-            seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
-            self._check_shape(st, u, seed)
+            self.seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
+            self._check_shape(st, u, self.seed)
         if self.output not in self.stages:
             where = next((st for st in self.forward if st.target == self.output), self.data_line)
             raise ExpressionError(f"the output {self.output} is not computed from anything",
                                   *where.span,
                                   hint="end the forward pass with the statement that computes "
                                        "the output")
-        out = self.env[self.output]
-        if seed is None:
-            seed = np.ones_like(out)[()]
+        if self.data_line is None:
+            out = self.env[self.output]
+            self.seed = np.ones_like(out)[()]
             if (warning := ones_warning(out, self.output)) is not None:
                 self.warnings.append(warning)
-        self.seed = seed
 
     # the backward pass's names
 
