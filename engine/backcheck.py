@@ -98,13 +98,9 @@ def _statements(code: str, limits: Limits | None) -> list[Statement]:
             raise ExpressionError("the line ends too early; expected an expression", end, end)
         rhs_span = (starts[at + 1], end)
         items = _list_items(toks, at + 1, last)
-        r = _RANDN.fullmatch(code, *rhs_span)
-        if r:
-            randn = tuple(int(n) for n in r.group(1).split(",")) if r.group(1) else r.group(2)
-            rhs = ()
-        else:
-            randn = None
-            rhs = tuple(_parse_piece(code, s, e, limits) for s, e in items or [rhs_span])
+        r = _RANDN.fullmatch(code, *rhs_span)  # np.random.randn(5, 10) or (*D.shape)
+        randn = r and (tuple(int(n) for n in r[1].split(",")) if r[1] else r[2])
+        rhs = () if r else tuple(_parse_piece(code, s, e, limits) for s, e in items or [rhs_span])
         out.append(Statement(
             line=code.count("\n", 0, start) + 1, target=text[first], op=op, span=(start, end),
             target_span=(starts[first], ends[first]), rhs_span=rhs_span, rhs=rhs,
@@ -176,10 +172,7 @@ def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Grap
         for stand_in, w in renamed.items():  # the error speaks of the code's own words
             e.message, e.hint = (None if t is None else re.sub(rf"\b{stand_in}\b", w, t)
                                  for t in (e.message, e.hint))
-        if e.start is not None:
-            e.start += start
-        if e.end is not None:
-            e.end += start
+        e.start, e.end = (None if at is None else at + start for at in (e.start, e.end))
         raise
     for node in graph.nodes:
         if node.span is not None:
@@ -427,17 +420,14 @@ class _Check:
     def _forward(self, values: Mapping) -> None:
         """Every forward variable's value: inputs from the code or the request, stages by the
         engine's forward pass over each statement."""
-        missing = [n for n in self.free if n not in values]
-        if missing:
+        if missing := [n for n in self.free if n not in values]:
             raise missing_values(missing, self.free[missing[0]])
         self.env = {name: as_value(values[name], name, self.max_elements) for name in self.free}
         inputs = dict.fromkeys(self.free)
         for st in self.forward:
             v = st.target
-            if st.randn is not None:
-                self.env[v] = self._randn(st)
-            else:
-                self.env[v] = _value(st, self.env, self.limits)
+            self.env[v] = (self._randn(st) if st.randn is not None
+                           else _value(st, self.env, self.limits))
             if v in values and v not in self.stages:
                 inputs[v] = self.env[v]
                 self.env[v] = as_value(values[v], v, self.max_elements)
@@ -463,7 +453,6 @@ class _Check:
         last forward variable is, with gradient 1 (ones for a tensor)."""
         self.data_line: Statement | None = None
         self.output = self._last
-        seed = None
         for st in self.backward:
             u = st.target[1:]
             if u not in self.env:  # the notes' d<v>d<v>: the gradient of v itself
@@ -482,20 +471,19 @@ class _Check:
                     f"{self.readers[u][0]} uses {u}", *st.span,
                     hint="compute this gradient from the lines below it instead")
             self.data_line, self.output = st, u
-            seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
-            self._check_shape(st, u, seed)
+            self.seed = self._randn(st) if st.randn is not None else _value(st, {}, self.limits)
+            self._check_shape(st, u, self.seed)
         if self.output not in self.stages:
             where = next((st for st in self.forward if st.target == self.output), self.data_line)
             raise ExpressionError(f"the output {self.output} is not computed from anything",
                                   *where.span,
                                   hint="end the forward pass with the statement that computes "
                                        "the output")
-        out = self.env[self.output]
-        if seed is None:
-            seed = np.ones_like(out)[()]
+        if self.data_line is None:
+            out = self.env[self.output]
+            self.seed = np.ones_like(out)[()]
             if (warning := ones_warning(out, self.output)) is not None:
                 self.warnings.append(warning)
-        self.seed = seed
 
     # the backward pass's names
 
@@ -520,10 +508,9 @@ class _Check:
             for g in st.rhs:
                 for node in g.inputs().values():
                     node.name = meaning.get(node.name, node.name)
-            if meaning[st.target] != st.target:
-                self.backward[k] = replace(st, target=meaning[st.target])
-                if st is self.data_line:
-                    self.data_line = self.backward[k]
+            self.backward[k] = replace(st, target=meaning[st.target])
+            if st is self.data_line:
+                self.data_line = self.backward[k]
         # a gradient no line assigns is named as the code names the others: d<output>d<v> in
         # the notes' naming, else d<v>
         notes = any(name != "d" + v for v, name in self.spell.items())
@@ -566,9 +553,7 @@ class _Check:
 
     def _respell(self, text: str | None) -> str | None:
         """A message with each gradient d<v> under the code's own name for it."""
-        if text is None:
-            return None
-        return re.sub(r"(?<![\w.])d(\w+)", lambda m: self.spell.get(m[1], m[0]), text)
+        return text and re.sub(r"(?<![\w.])d(\w+)", lambda m: self.spell.get(m[1], m[0]), text)
 
     def _shape_rule(self, u: str) -> str:
         return f"d{u} must have {u}'s shape {shape_text(self.env[u])}"
@@ -614,16 +599,13 @@ class _Check:
     def _reference(self) -> None:
         """Each stage's contribution to each variable it reads, seeded with the true gradient
         of the stage: the engine's backward pass, one statement at a time."""
-        self.parts: dict[tuple[str, str], int] = {}  # (v, u): how many uses of u v makes
+        # (v, u): the true share of each use of u that stage v makes
+        self.ref_shares: dict[tuple[str, str], list[np.ndarray]] = {}
         self.ref: dict[str, np.ndarray] = {self.output: self.seed}
-        self.ref_share: dict[tuple[str, int, str], np.ndarray] = {}
         for v in reversed(list(self.stages)):
             for u, shares in self._shares(v, self.ref.get(v, self._zero(v))).items():
-                self.parts[(v, u)] = len(shares)
-                for i, c in enumerate(shares):
-                    self.ref_share[(v, i, u)] = c
-                c = sum(shares)
-                self.ref[u] = c if u not in self.ref else self.ref[u] + c
+                self.ref_shares[(v, u)] = shares
+                self.ref[u] = self.ref.get(u, 0) + sum(shares)
         for name in self.names:
             self.ref.setdefault(name, self._zero(name))
 
@@ -644,21 +626,13 @@ class _Check:
                   if n not in self.env and n not in self.locals and n[1:] != u]
         if dreads:
             return "reads", dreads
-        out = st.rhs[0].output if len(st.rhs) == 1 else None
-        if st.op == "=" and out is not None and out.kind == "gate" and out.op == "zeros_like":
+        if st.op == "=" and len(st.rhs) == 1 and st.rhs[0].output.op == "zeros_like":
             return "zero", []  # dw = np.zeros_like(w): a gradient started at zeros
         if self.output in self.readers[u] and self.data_line is None:
             return "implicit", [self.output]  # the output's gradient 1, left out
         return "none", []
 
     def judge(self) -> dict:
-        try:
-            return self._judge()
-        except ExpressionError as e:
-            e.message, e.hint = self._respell(e.message), self._respell(e.hint)
-            raise
-
-    def _judge(self) -> dict:
         intents = [self._intent(st) for st in self.backward]
         self.adders: dict[tuple[str, str], list[int]] = {}  # (u, v): lines adding dv's to du
         for st, (_, of) in zip(self.backward, intents, strict=True):
@@ -693,11 +667,7 @@ class _Check:
     def _current(self, v: str):
         """d<v> as the code holds it now: zeros before any line assigns it (reading it then
         is a fault of the reading line), the seed for the output."""
-        if v in self.got:
-            return self.got[v]
-        if v == self.output:
-            return self.seed
-        return self._zero(v)
+        return self.got.get(v, self.seed if v == self.output else self._zero(v))
 
     def _zero(self, name: str):
         """A zero of the shape of `name`: a number for a scalar."""
@@ -705,7 +675,7 @@ class _Check:
 
     def _share_keys(self, v: str, u: str) -> list[tuple[str, int]]:
         """The shares (v, use) of stage v's contribution to du."""
-        return [(v, i) for i in range(self.parts[(v, u)])]
+        return [(v, i) for i in range(len(self.ref_shares[(v, u)]))]
 
     def _line(self, st: Statement, kind: str, of: list[str]) -> dict:
         u = st.target[1:]
@@ -728,14 +698,13 @@ class _Check:
         self._check_shape(st, u, after)
 
         valid = [v for v in of if v in self.stages and u in self.reads[v]]
-        for v in of:
-            if v not in valid:
-                faults.append(f"d{v} does not flow back into d{u}: {v} is computed without {u}.")
+        faults += [f"d{v} does not flow back into d{u}: {v} is computed without {u}."
+                   for v in of if v not in valid]
         if kind == "none" and not self.readers[u] and not _close(fair, np.zeros_like(fair)):
             faults.append(f"no stage of the forward pass uses {u}, so d{u} is 0.")
         elif kind == "none" and self.readers[u]:
             guess = next((s for s in reversed(self.readers[u])
-                          if (s, self.parts[(s, u)] - 1) not in self.should[u]),
+                          if (s, len(self.ref_shares[(s, u)]) - 1) not in self.should[u]),
                          self.readers[u][-1])
             valid = [guess]
             # the forward value guess written for its gradient: with dguess there, it is right
@@ -810,15 +779,13 @@ class _Check:
                 faults.insert(0, f"d{u} was overwritten: it already held the gradient from "
                                  f"{held} — use +=.")
             should_after = self.should[u] | set(full or adds)
-            expected = sum((self.ref_share[(s, i, u)] for s, i in should_after), self._zero(u))
+            expected = sum((self.ref_shares[(s, u)][i] for s, i in should_after), self._zero(u))
 
         self.got[u] = after
-        if accumulates:
-            self.covered[u] |= set(adds)
-        else:
-            for k in self.covered[u]:
-                self.lost[u][k] = st.line
-            self.covered[u] = set(adds)
+        if not accumulates:  # what du held is overwritten
+            self.lost[u].update(dict.fromkeys(self.covered[u], st.line))
+            self.covered[u] = set()
+        self.covered[u] |= set(adds)
         for k in adds:
             self.lost[u].pop(k, None)
         self.should[u] |= set(full or adds)
@@ -835,8 +802,7 @@ class _Check:
                 if n not in self.local_got:
                     raise ExpressionError(f"'{n}' is used before a line assigns it", *span,
                                           hint=f"compute {n} above this line")
-                held = self.local_got[n]
-                scope[n] = self.local_true.get(n, held) if fair else held
+                scope[n] = self.local_true.get(n, self.local_got[n]) if fair else self.local_got[n]
             else:
                 scope[n] = self._current(n[1:])
         return scope
@@ -846,9 +812,8 @@ class _Check:
         them, and as they are (fair): the line's own step is judged by the fair value, so that
         a wrong local gradient is the fault of its own line, not of the lines that use it."""
         value = self._rhs(st, self._scope(st))
-        if not any(n in self.local_true for n in _reads(st)):
-            return value, value
-        return value, self._rhs(st, self._scope(st, fair=True))
+        judged = any(n in self.local_true for n in _reads(st))  # else both are the same
+        return value, self._rhs(st, self._scope(st, fair=True)) if judged else value
 
     def _rhs(self, st: Statement, scope: Mapping):
         """A backward line's right side at scope: for dw[k] += ..., zeros of w's shape with it
@@ -950,7 +915,7 @@ class _Check:
         """Why a line that adds the shares of only some of stage v's uses of u (`left` of them
         not yet added) is wrong when no later line adds the rest."""
         text = self.code[slice(*self.stages[v].rhs_span)]
-        uses = self.parts[(v, u)]
+        uses = len(self.ref_shares[(v, u)])
         of = "them" if left == uses else f"the {left} not yet added"
         rest = "the other" if left - some == 1 else f"the other {left - some}"
         sums = (f" ({_num(own)} in all, where this line gives {_num(value)})"
@@ -1084,12 +1049,10 @@ class _Check:
         if np.ndim(a) or np.ndim(b) or a != b or name is None or not GATES[out.op].kink(
                 a, b, **out.attrs):
             return None
-        sides = []
-        for step in (1e-3, -1e-3):
-            env = dict(self.env)
-            env[name] = env[name] + step * max(abs(env[name]), 1.0)
+        x = self.env[name]
+        sides = [{**self.env, name: x + step * max(abs(x), 1.0)} for step in (1e-3, -1e-3)]
+        for env in sides:
             env[v] = _value(self.stages[v], env, self.limits)
-            sides.append(env)
         return (*(i.label for i in out.inputs), sides)
 
     def _factor_text(self, st: Statement, dv: str | None) -> str | None:
@@ -1238,4 +1201,9 @@ def backward_check(code: str, values: Mapping | None = None, *,
     Returns {output, value, passed, first_wrong, lines, gradients, forward_end, warnings} (the
     /api/backward-check response); every mistake in the code itself is an ExpressionError."""
     with np.errstate(all="ignore"):
-        return _Check(code, _statements(code, limits), values or {}, limits).judge()
+        check = _Check(code, _statements(code, limits), values or {}, limits)
+        try:
+            return check.judge()
+        except ExpressionError as e:  # in the code's own names for the gradients
+            e.message, e.hint = check._respell(e.message), check._respell(e.hint)
+            raise

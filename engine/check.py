@@ -54,9 +54,8 @@ def gradcheck(circuit, h: float = 1e-5) -> dict:
                                 "kink": False, "edge": False, "passed": None, "worst": None,
                                 "note": None, "checked": 0, "size": int(x.size)}
                 continue
-            flat = range(x.size)
-            if x.size > per_input:
-                flat = sorted(rng.choice(x.size, per_input, replace=False).tolist())
+            flat = (sorted(rng.choice(x.size, per_input, replace=False).tolist())
+                    if x.size > per_input else range(x.size))
             numeric = np.full(x.shape, None, dtype=object)  # unchecked elements stay null
             worst, at, ok, seen, note = 0.0, None, True, set(), None
             for i in flat:
@@ -106,9 +105,7 @@ def _unjudged(graph, vals, kink_nodes, vals_up, vals_down, label: str, a: float,
         return "kink", (f"{label} - h and {label} + h fall on both sides of the {gate.label} "
                         "gate's kink, where its slope changes: central differences cannot check "
                         "the gradient there")
-    if not np.isnan(n):
-        return None
-    side, gate = _leaves_domain(graph, vals, vals_up, vals_down)
+    side, gate = _leaves_domain(graph, vals, vals_up, vals_down) if np.isnan(n) else ("", None)
     if gate is None:
         return None
     edge = f"the edge of the {gate.label} gate's domain"

@@ -611,6 +611,31 @@ def test_chain_rule_example_with_a_wrong_local_gradient_is_caught_where_it_is_co
     assert report["gradients"]["x"]["got"] == 4.0 and not report["gradients"]["x"]["ok"]
 
 
+LOCAL_OF_A_VECTOR = "w = np.array([1.0, 2.0, 3.0])\ns = np.sum(w * w)\nf = s * 2\nds = 2\n"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("dsdw = w\ndw = dsdw * ds", "∂s/∂w[0] is 2, but this line gives 1."),
+    ("dsdw = 1.0\ndw = 2 * w * ds", "∂s/∂w has w's shape 3, but this line gives scalar."),
+    ("dsdw += 2 * w\ndw = dsdw * ds", "dsdw has no value before this line."),
+])
+def test_a_local_gradient_with_respect_to_a_vector_is_judged_element_by_element(line, message):
+    report = backward_check(LOCAL_OF_A_VECTOR + line)
+    assert the_line(report, 5)["status"] == "wrong" and the_line(report, 5)["message"] == message
+
+
+def test_a_local_gradient_of_a_vector_is_a_jacobian_used_unjudged():
+    code = ("w = np.array([1.0, 2.0])\nq = w * 2\nf = np.sum(q)\ndq = np.ones_like(q)\n"
+            "dqdw = 1\ndqdw += 1\ndw = dqdw * dq")
+    report = backward_check(code)
+    assert report["passed"] and [e["line"] for e in report["lines"]] == [4, 7]
+    assert report["warnings"] == ["dqdw is not checked: q is not a number, so ∂q/∂w is a "
+                                  "Jacobian; the lines that use it are checked with it"] * 2
+    e = raises_at(LOCAL_OF_A_VECTOR + "dsdw = 2 * w\ndsdw[0] += 2", "dsdw[0] += 2")
+    assert e.message == "dsdw is a local gradient: it is assigned whole, not by element"
+    assert e.hint == "write dsdw = ..."
+
+
 def test_chain_rule_example_with_a_wrong_chain_step_names_its_local_gradient():
     code = changed(CHAIN_RULE_CODE, "dfdy = dfdq * dqdy", "dfdy = dfdq * (dqdy + 1)")
     line = the_line(backward_check(code), 16)
