@@ -597,8 +597,6 @@ class DescentResponse(BaseModel):
 
 TRAIN_WORK = 20_000_000_000  # multiply-adds of one training run, about: a minute's work at most
 TRAIN_ITERATIONS = 100_000
-TRAIN_SIZES = {"spiral": (300, 2, 3), "circles": (300, 2, 2), "xor": (300, 2, 2),
-               "digits": (1437, 64, 10)}  # training rows, features, classes
 
 
 DatasetName = Literal[datasets.NAMES]
@@ -649,7 +647,7 @@ class TrainRequest(BaseModel):
 
     @model_validator(mode="after")
     def _fits(self) -> TrainRequest:
-        rows, features, classes = TRAIN_SIZES[self.dataset]
+        rows, features, classes = datasets.SIZES[self.dataset]
         minibatches = -(-rows // (self.batch or rows))  # 0, or more than the rows: one
         iterations = self.epochs * minibatches
         if iterations > TRAIN_ITERATIONS:

@@ -25,11 +25,11 @@ import numpy as np
 
 from engine.circuit import json_value, ones_warning, value_warnings
 from engine.codegen import _consts
-from engine.errors import ExpressionError, located
+from engine.errors import ExpressionError, listed, located
 from engine.fns import Sym, shape_text, sym
 from engine.graph import Graph, Limits, as_value, missing_values
 from engine.ops import GATES, unbroadcast
-from engine.parse import AUGMENTED, _equality, callables, parse, tokenize
+from engine.parse import AUGMENTED, _equality, parse_program, tokenize
 
 RTOL, ATOL = 1e-6, 1e-9  # a hand-written local gradient agrees with the engine's to ~1e-15
 
@@ -68,10 +68,7 @@ _WORDS = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
 def _statements(code: str, limits: Limits | None) -> list[Statement]:
-    if limits is not None and len(code) > limits.max_chars:
-        raise ExpressionError(f"the code has {len(code):,} characters, more than the limit of "
-                              f"{limits.max_chars:,}", limits.max_chars, len(code))
-    toks = tokenize(code, limits.max_depth if limits is not None else None)
+    toks = tokenize(code, limits, "code")
     kind, text, starts, ends = toks.kind, toks.text, toks.start, toks.end
     out = []
     stops = [k for k, kd in enumerate(kind) if kd == "sep" or kd == "end"]
@@ -151,34 +148,16 @@ def _list_items(toks, first: int, last: int) -> list[tuple[int, int]]:
 
 
 def _parse_piece(code: str, start: int, end: int, limits: Limits | None) -> Graph:
-    """code[start:end] as an expression's circuit, its spans in the whole code."""
-    text = code[start:end]
-    functions = callables()[0]
-    # Read alone, an expression does not know the statements before it, so the parser would
-    # take a variable named like a function (dot) for the function, and refuse one that reads
-    # both x and dx. Such a name is read under a stand-in of the same length and renamed back.
-    words = set(_WORDS.findall(text))
-    renamed = {}
-    for w in sorted(words):
-        value = rf"(?<![\w.]){w}(?!\w)(?!\s*\()"
-        if (w[0] == "d" and w[1:] in words) or (w in functions and re.search(value, text)):
-            stand_in = next((c + w[1:] for c in "_QZJ" if c + w[1:] not in words), None)
-            if stand_in is not None:
-                text = re.sub(value, stand_in, text)
-                renamed[stand_in] = w
+    """code[start:end] as an expression's circuit, its spans in the whole code. It is read alone
+    (parse_program's `piece`), not knowing the statements before it."""
     try:
-        graph = parse(text, limits)
+        graph = parse_program(code[start:end], limits, piece=True).graph
     except ExpressionError as e:
-        for stand_in, w in renamed.items():  # the error speaks of the code's own words
-            e.message, e.hint = (None if t is None else re.sub(rf"\b{stand_in}\b", w, t)
-                                 for t in (e.message, e.hint))
         e.start, e.end = (None if at is None else at + start for at in (e.start, e.end))
         raise
     for node in graph.nodes:
         if node.span is not None:
             node.span = (node.span[0] + start, node.span[1] + start)
-        if node.kind == "input" and node.name in renamed:
-            node.name = renamed[node.name]
     return graph
 
 
@@ -283,12 +262,6 @@ def _chain_of(g: Graph) -> tuple | None:
 
 def _finite(*xs: float) -> bool:
     return all(math.isfinite(x) for x in xs)
-
-
-def _names(items) -> str:
-    """'a', 'a and b', 'a, b and c'; '' for no items."""
-    items = list(items)
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 # --- the check ----------------------------------------------------------------------------------
@@ -538,7 +511,7 @@ class _Check:
         if len(readings) > 1:
             said = [f"the gradient of {r[0]}" if len(r) == 1 else f"∂{r[0]}/∂{r[1]}"
                     for r in readings]
-            raise ExpressionError(f"'{name}' could name {_names(said).replace(' and ', ' or ')}",
+            raise ExpressionError(f"'{name}' could name {listed(said).replace(' and ', ' or ')}",
                                   *span, hint="rename a forward variable so that each d name "
                                   "reads one way")
         if len(readings[0]) == 2:
@@ -774,7 +747,7 @@ class _Check:
             if kind != "none" and not _close(fair, own):
                 faults.append(self._wrong_value(st, u, valid, fair, own))
             if st.op == "=" and not self_read and self.should[u]:
-                held = _names(s for s in self.readers[u]
+                held = listed(s for s in self.readers[u]
                               if any(k[0] == s for k in self.covered[u])) or "before"
                 faults.insert(0, f"d{u} was overwritten: it already held the gradient from "
                                  f"{held} — use +=.")
@@ -1168,7 +1141,7 @@ class _Check:
         message = None
         if not ok and got is None:
             message = (f"no line computes d{name} (its contributions come through "
-                       f"{_names(readers)})")
+                       f"{listed(readers)})")
         elif not ok:
             parts = []
             for s in readers:

@@ -1,5 +1,5 @@
 """What one call may ask for (Limits), the one error type the engine raises for bad user input,
-and its place in the text in words."""
+its place in the text in words, and a list in words ('a, b and c')."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def spot(text: str, i: int) -> str:
     return f"line {line}, column {column}" if "\n" in text else f"column {column}"
 
 
+def listed(items) -> str:
+    """'a', 'a and b', 'a, b and c'; '' for no items."""
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
 class ExpressionError(ValueError):
     """Something is wrong with the expression or its values; `start`/`end` point into the text."""
 
@@ -37,13 +43,14 @@ class ExpressionError(ValueError):
         start: int | None = None,
         end: int | None = None,
         hint: str | None = None,
+        missing: list[str] | None = None,
     ):
         super().__init__(message)
         self.message = message
         self.start = start
         self.end = end
         self.hint = hint
-        self.missing: list[str] = []  # names of inputs that still need a value
+        self.missing = missing or []  # names of inputs that still need a value
         self.where: str | None = None  # the start in words ("line 2, column 5"), once located
 
     def __str__(self) -> str:

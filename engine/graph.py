@@ -195,10 +195,8 @@ def acyclic_build() -> Iterator[None]:
 
 def missing_values(names: list[str], where: tuple) -> ExpressionError:
     """The error for inputs without a value: it names them all, and lists them in `missing`."""
-    err = ExpressionError(f"missing value for {', '.join(names)}", *where,
-                          hint="give every input a value")
-    err.missing = names
-    return err
+    return ExpressionError(f"missing value for {', '.join(names)}", *where,
+                           hint="give every input a value", missing=names)
 
 
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:

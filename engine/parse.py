@@ -150,9 +150,13 @@ class Tokens:
         return (self.kind[i], self.text[i], self.start[i], self.end[i])
 
 
-def tokenize(text: str, max_depth: int | None = None) -> Tokens:
-    """The tokens of `text`, in one pass; lexical mistakes (and bracket nesting) are reported
-    here, in the order they appear."""
+def tokenize(text: str, limits: Limits | None = None, what: str = "expression") -> Tokens:
+    """The tokens of `text`, in one pass; a text over the limits (`what` names it in the
+    message), lexical mistakes and bracket nesting are reported here, in the order they appear."""
+    if limits is not None and len(text) > limits.max_chars:
+        raise ExpressionError(f"the {what} has {len(text):,} characters, more than the limit of "
+                              f"{limits.max_chars:,}", limits.max_chars, len(text))
+    max_depth = limits.max_depth if limits is not None else None
     tokens = Tokens()
     kinds, texts, starts, ends = tokens.kind, tokens.text, tokens.start, tokens.end
     stack: list[int] = []  # positions of the open brackets
@@ -397,8 +401,9 @@ def _tanh_form(shown: str, args: list[_Val], span: tuple[int, int]) -> list[_Val
 
 
 class _Builder:
-    def __init__(self, text: str, limits: Limits | None) -> None:
+    def __init__(self, text: str, limits: Limits | None, piece: bool) -> None:
         self.text = text
+        self.piece = piece  # an expression read alone (parse_program's `piece`)
         self.g = Graph()
         self.max_gates = limits.max_gates if limits else None
         self.max_elements = limits.max_elements if limits else None
@@ -428,7 +433,7 @@ class _Builder:
                 raise _err(f"'{node.name}' names two inputs: a label gave an earlier one this "
                            "name", node.span, "choose another name here, or another label there")
         for name, node in inputs.items():
-            if name[0] == "d" and name[1:] in inputs:  # the staged code's name for a gradient
+            if name[0] == "d" and name[1:] in inputs and not self.piece:  # a gradient's name
                 raise _err(f"'{name}' is the name the generated code gives the gradient of "
                            f"'{name[1:]}'", node.span, f"rename one of {name[1:]} and {name}")
 
@@ -529,11 +534,13 @@ class _Builder:
         if name in self.modules:
             raise _not_a_value(_Val("mod", span, (self.modules[name], name)))
         if name in self.functions:
-            raise _not_a_value(_Val("func", span, (name, self.functions[name])))
-        if name in ("True", "False"):
+            if not self.piece:
+                raise _not_a_value(_Val("func", span, (name, self.functions[name])))
+        elif name in ("True", "False"):
             raise _err(f"'{name}' is not part of the language", span,
                        "booleans are not part of the language; use 1 and 0")
-        _check_name(name, span)
+        else:
+            _check_name(name, span)
         node = self.names[name] = self.g.input(name, span=span)
         self.free[name] = span
         return node
@@ -689,7 +696,7 @@ class _Builder:
         kind = callee.kind
         if kind == "ref":  # a function, a constructor or draw_dot, by its plain name
             fname = callee.data
-            if fname in self.names:
+            if fname in self.names and not (self.piece and fname in self.functions):
                 raise _err(f"'{fname}' is a variable, not a function", callee.span)
             if fname in self.functions:
                 if self.functions[fname] == "gelu" and fname in self.from_torch:
@@ -1085,16 +1092,14 @@ def _close(b: _Builder, values: list[_Val], ops: list[tuple], frames: list[_Fram
 
 
 @acyclic_build()
-def parse_program(text: str, limits: Limits | None = None) -> Program:
+def parse_program(text: str, limits: Limits | None = None, piece: bool = False) -> Program:
     """Read a program: its graph, each statement (line, target, operator, span, node) and the
-    text of its print lines. Every mistake is an ExpressionError with a span."""
-    if limits is not None and len(text) > limits.max_chars:
-        raise ExpressionError(
-            f"the expression has {len(text):,} characters, more than the limit of "
-            f"{limits.max_chars:,}", limits.max_chars, len(text))
-    toks = tokenize(text, limits.max_depth if limits is not None else None)
+    text of its print lines. Every mistake is an ExpressionError with a span. A `piece` is one
+    right side of engine.backcheck, read without the statements before it: a name read like a
+    function's (dot) is a variable there, and x may be read with its gradient dx."""
+    toks = tokenize(text, limits)
     kinds, texts, starts, ends = toks.kind, toks.text, toks.start, toks.end
-    b = _Builder(text, limits)
+    b = _Builder(text, limits, piece)
     program = Program(b.g)
     add = program.statements.append
     line, counted = 1, 0  # the line at text position `counted`

@@ -283,6 +283,14 @@ def test_a_syntax_error_names_the_words_as_the_code_writes_them(line, name):
     assert e.message == f"unexpected name '{name}'; expected an operator or the end of the line"
 
 
+def test_a_right_side_reads_a_variable_named_like_a_function_beside_the_call():
+    """Each right side is read alone: there `max` is the variable and max(x, 1) the function."""
+    code = ("x = 3\nmax = x * 2\nden = max + max(x, 1)\ndden = 1\ndmax = dden\n"
+            "dx = 2 * dmax + (x >= 1) * dden")
+    r = backward_check(code)
+    assert r["passed"] and r["gradients"]["x"]["got"] == 3.0
+
+
 def test_wrong_element_of_a_list_gradient_is_named():
     code = changed(NEURON_CODE, "x[1] * ddot,", "x[0] * ddot,")
     r = backward_check(code)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.labs.datasets import load
+from engine.labs.datasets import SIZES, load
 from engine.labs.training import formula_gradients, init_params, network, notes_epoch, train
 from engine.nn import nn_epoch
 
@@ -123,6 +123,13 @@ def test_spiral_two_layer_network_goes_above_95_percent():
     assert "boundary" in progress[0] and "boundary" in progress[-1]
     b = progress[-1]["boundary"]
     assert len(b["classes"]) == b["size"] and {c for row in b["classes"] for c in row} == {0, 1, 2}
+
+
+def test_each_data_set_has_the_sizes_known_before_it_is_made():
+    """The server bounds a run's work by SIZES, before any data set is made."""
+    for name, sizes in SIZES.items():
+        data = load(name)
+        assert (len(data.X), data.X.shape[1], data.classes) == sizes
 
 
 def test_digits_two_layer_network_goes_above_90_percent_on_held_out_digits():

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.circuit import jsonable
+from engine.errors import listed
 from engine.nn import MLP, mlp
 
 CLASSES = 10
@@ -95,8 +96,7 @@ def _layers(ks: list[int], depth: int) -> str:
         else:
             runs.append([k, k])
     parts = [f"{a}" if a == b else f"{a}–{b}" for a, b in runs]
-    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return ("layer " if len(ks) == 1 else "layers ") + text
+    return ("layer " if len(ks) == 1 else "layers ") + listed(parts)
 
 
 def _zero(a: np.ndarray) -> bool:
