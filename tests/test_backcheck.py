@@ -1273,3 +1273,13 @@ def test_the_staged_code_of_a_two_layer_network_passes_check_mode(client):
     want = {"X": dH @ W1.T, "W1": X.T @ dH, "W2": A.T @ dP, "Y": -dP}
     for name, g in want.items():
         np.testing.assert_allclose(body["gradients"][name]["got"], g, rtol=1e-9)
+
+
+@pytest.mark.parametrize("x", ["_x", "rows", "x"])
+def test_a_line_reading_a_name_beside_its_gradients_name_is_judged(x):
+    # `d_x = d_x + _x * 1.0` once read as an error about the stand-in names used to parse it
+    # ("double underscores", "a name the generated Python code needs")
+    code = f"{x} = 3.0\nf = {x} * {x}\nd{x} = {x} * 1.0\nd{x} = d{x} + {x} * 1.0\n"
+    out = backward_check(code)
+    assert out["passed"], out
+    assert out["gradients"][x]["got"] == out["gradients"][x]["expected"] == 6.0
