@@ -265,7 +265,7 @@ def per_size(build: Callable) -> Callable:
         cache = getattr(graph, "_cache", None)
         if cache is None or cache[0] != len(graph.nodes):
             cache = graph._cache = (len(graph.nodes), {})
-        key = (build.__qualname__, *args)  # a name: a graph keeps pickling
+        key = (build.__qualname__, *args)
         if key not in cache[1]:
             cache[1][key] = build(graph, *args)
         return cache[1][key]
@@ -277,6 +277,11 @@ class Graph:
     def __init__(self) -> None:
         self.nodes: list[Node] = []
         self.output: Node | None = None
+
+    def __getstate__(self) -> dict:
+        """A graph goes to and from worker processes without its plans (they hold the gates'
+        functions, which do not pickle); they are built again on first use."""
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
 
     # --- building -----------------------------------------------------------------------------
 

@@ -270,3 +270,18 @@ def test_a_limit_of_one_number_is_said_in_the_singular():
     g.gate("scale", [g.input("x")], a=2.0)
     with pytest.raises(ExpressionError, match="holds more than 1 number in all$"):
         g.forward({"x": 1.0}, Limits(max_elements=1))
+
+
+def test_a_traced_graph_pickles_and_its_copy_traces_the_same():
+    # a graph goes to and from worker processes after it has been traced there (its plans hold
+    # the gates' functions, which do not pickle)
+    import pickle
+
+    text = "y = (W @ V).sum() + relu(a) * sigmoid(a)"
+    values = {"W": np.eye(2), "V": np.ones((2, 2)), "a": 0.5}
+    first = trace(text, values)
+    copy = pickle.loads(pickle.dumps(first.graph))
+    again = Circuit(text, copy, values)
+    assert again.value == first.value
+    assert [np.asarray(again.gradients[k]).tolist() for k in "WVa"] == \
+        [np.asarray(first.gradients[k]).tolist() for k in "WVa"]
