@@ -124,6 +124,18 @@ def _job(sock: socket.socket) -> None:
             f"the computation failed in a worker process: {type(e).__name__}: {e}"))))
 
 
+async def _readable(fd: int, deadline: float | None) -> None:
+    """Until `fd` can be read; TimeoutError after `deadline`."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        async with asyncio.timeout_at(deadline):
+            await ready
+    finally:
+        loop.remove_reader(fd)
+
+
 class _Worker:
     """A worker process and the server's end of its socket. The server never blocks on it:
     a message goes out and comes in as the socket takes and gives it, between other requests'
@@ -145,20 +157,23 @@ class _Worker:
 
     async def receive(self, deadline: float | None) -> tuple[str, Any]:
         """The next message, a piece a turn of the event loop; TimeoutError after `deadline`."""
-        buffer, loop = self._buffer, asyncio.get_running_loop()
-        async with asyncio.timeout_at(deadline):
-            while True:
-                if len(buffer) >= _HEADER.size:
-                    end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
-                    if len(buffer) >= end:
-                        with memoryview(buffer) as view, view[_HEADER.size:end] as body:
-                            message = pickle.loads(body)  # no copy of a long answer but its own
-                        del buffer[:end]
-                        return message
-                chunk = await loop.sock_recv(self.sock, 1 << 18)
-                if not chunk:
-                    raise EOFError
-                buffer += chunk
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
+                if len(buffer) >= end:
+                    with memoryview(buffer) as view, view[_HEADER.size:end] as body:
+                        message = pickle.loads(body)  # no copy of a long answer but its own
+                    del buffer[:end]
+                    return message
+            await _readable(self.sock.fileno(), deadline)
+            try:
+                chunk = self.sock.recv(1 << 18)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise EOFError
+            buffer += chunk
 
     dead = False
 

@@ -298,3 +298,36 @@ def test_a_worker_that_fails_to_start_is_logged_unless_the_interpreter_is_exitin
     assert pool._count == 0
     logged = [r.getMessage() for r in caplog.records]
     assert logged == ([] if exiting else ["a worker process did not start: EOFError()"])
+
+
+def test_a_receive_that_times_out_as_data_arrives_leaves_that_data_to_be_read(portal):
+    # what the socket gave is never dropped: a deadline that passes in the very turn the first
+    # half of a message arrives leaves the stream in step for whoever reads it next
+    import socket
+    import time
+
+    from app import lanes
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        worker = lanes._Worker.__new__(lanes._Worker)  # the server's end only
+        worker.sock, worker._buffer = ours, bytearray()
+        frame = lanes._frame(("ok", b"x" * 1000))
+        receiving = asyncio.create_task(worker.receive(loop.time() + 0.05))
+        await asyncio.sleep(0)  # it waits for data
+        theirs.sendall(frame[:500])
+        time.sleep(0.1)  # the loop wakes to both the data and the deadline
+        try:
+            await receiving
+            timed_out = False
+        except TimeoutError:
+            timed_out = True
+        theirs.sendall(frame[500:])
+        message = await worker.receive(loop.time() + 5)
+        ours.close()
+        theirs.close()
+        return timed_out, message == ("ok", b"x" * 1000)
+
+    assert portal.call(scenario) == (True, True)
