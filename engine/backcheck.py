@@ -586,8 +586,9 @@ class _Check:
 
     def _intent(self, st: Statement) -> tuple[str, list[str]]:
         """What a line sets out to do: ("data" | "seed" | "reads" | "implicit" | "none", the
-        stages whose contributions it adds), ("zero", []) for a gradient started at zeros, or
-        ("local", []) for a local gradient."""
+        stages whose contributions it adds), ("zero", []) for a gradient started at zeros,
+        ("same", []) for a line that leaves its gradient as it is, or ("local", []) for a local
+        gradient."""
         u = st.target[1:]
         if st.target in self.locals:
             return "local", []
@@ -595,6 +596,8 @@ class _Check:
             return "data", []
         if u == self.output:
             return "seed", []
+        if self._changes_nothing(st):
+            return "same", []
         dreads = [n[1:] for n in _reads(st)
                   if n not in self.env and n not in self.locals and n[1:] != u]
         if dreads:
@@ -604,6 +607,21 @@ class _Check:
         if self.output in self.readers[u] and self.data_line is None:
             return "implicit", [self.output]  # the output's gradient 1, left out
         return "none", []
+
+    def _changes_nothing(self, st: Statement) -> bool:
+        """Whether a line gives back its gradient, whatever it holds (dx = dx, dx += 0): it reads
+        no other name, and its right side is d<u> (with =) or 0 (with +=) at two values of d<u>."""
+        if not _reads(st).keys() <= {st.target}:
+            return False
+        for x in (0.75, -1.5):
+            held = np.full(np.shape(self.env[st.target[1:]]), x)[()]
+            try:
+                value = self._rhs(st, {st.target: held})
+            except ExpressionError:
+                return False
+            if not _close(value, np.zeros_like(held) if st.op == "+=" else held):
+                return False
+        return True
 
     def judge(self) -> dict:
         intents = [self._intent(st) for st in self.backward]
@@ -741,11 +759,11 @@ class _Check:
                 # where the numbers cannot tell (as at 0), a later line for the stage says so
                 if not later:
                     faults.append(self._some_uses(st, u, adds[0][0], len(some), len(adds),
-                                                  fair, own))
+                                                  fair - base, own - base))
                     full = adds
                 adds, own = list(some), base + sum(shares[k] for k in some)
-            if kind != "none" and not _close(fair, own):
-                faults.append(self._wrong_value(st, u, valid, fair, own))
+            if kind != "none" and not _close(fair, own):  # told as what the line adds
+                faults.append(self._wrong_value(st, u, valid, fair - base, own - base))
             if st.op == "=" and not self_read and self.should[u]:
                 held = listed(s for s in self.readers[u]
                               if any(k[0] == s for k in self.covered[u])) or "before"
@@ -762,6 +780,9 @@ class _Check:
         for k in adds:
             self.lost[u].pop(k, None)
         self.should[u] |= set(full or adds)
+        if kind == "same" and not faults:
+            self.warnings.append(f"line {st.line}, {self.code[slice(*st.span)]}, changes nothing: "
+                                 f"{self.code[slice(*st.target_span)]} keeps the value it has")
         return self._entry(st, u, valid, after, expected, faults, accumulates)
 
     def _scope(self, st: Statement, fair: bool = False) -> dict:
@@ -930,9 +951,10 @@ class _Check:
     def _coefficient(self, st: Statement, dv: str | None, env: Mapping | None = None,
                      swap: tuple[str, str] | None = None) -> float:
         """What a scalar line multiplies the gradient dv by (with dv None: the line's value):
-        the other gradients 0, local gradients as they are, forward values from env (the code's
-        own by default), and with swap = (n, m), m's value read for n. nan where a local
-        gradient the line reads is not known at env."""
+        the other gradients 0 (du in du = du + ..., what the line adds to, too), local gradients
+        as they are, forward values from env (the code's own by default), and with swap =
+        (n, m), m's value read for n. nan where a local gradient the line reads is not known at
+        env."""
         scope = self._scope(st, fair=True)
         for n in scope:
             if n in self.env:
@@ -943,7 +965,7 @@ class _Check:
                     if n not in self.local_true:
                         return math.nan
                     scope[n] = self._contrib(self.locals[n][0], 1.0, env)[self.locals[n][1]]
-            elif dv is not None:
+            else:
                 scope[n] = 1.0 if n == dv else 0.0
         return float(self._rhs(st, scope))
 
@@ -1031,9 +1053,13 @@ class _Check:
     def _factor_text(self, st: Statement, dv: str | None) -> str | None:
         """The user's own text for the local gradient: `factor` in `factor * dv` or
         `dv * factor`, or the whole right side of a line that reads no dv; None when it reads
-        no name (a number says itself)."""
-        out = st.rhs[0].output
-        span = st.rhs_span if dv is None else None
+        no name (a number says itself). In du = du + ..., the part added."""
+        out, whole = st.rhs[0].output, st.rhs_span
+        if out.kind == "gate" and out.op == "add":
+            rest = [i for i in out.inputs if not (i.kind == "input" and i.name == st.target)]
+            if len(rest) == 1:
+                out, whole = rest[0], rest[0].span
+        span = whole if dv is None else None
         if dv is not None and out.kind == "gate" and out.op == "mul":
             span = next((out.inputs[1 - k].span for k, i in enumerate(out.inputs)
                          if i.kind == "input" and i.name == dv), None)

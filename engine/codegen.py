@@ -116,7 +116,7 @@ def generate(circuit) -> dict[str, str]:
     forward: list[tuple[str, str]] = []
     for k, n in enumerate(gates, start=1):
         line[n.index] = k
-        named = (n.name or "").rstrip("′″‴⁽⁾⁰¹²³⁴⁵⁶⁷⁸⁹")  # c′ (c assigned again) is c_1; a
+        named = (n.name or "").rstrip("′″‴⁽⁾⁰¹²³⁴⁵⁶⁷⁸⁹")  # c′ (c assigned again) is c_2; a
         base = named if named.isidentifier() else (  # label like 'x1*w1' is no Python name
             "f" if n is graph.output else f"{_STEMS.get(n.op, n.op)}{k}")
         expr = GATES[n.op].forward(*map(wire, n.inputs), **_consts(n))

@@ -385,6 +385,59 @@ def test_plus_equals_before_any_value_and_a_contribution_added_twice():
     assert r["first_wrong"] == 5
 
 
+VECTOR = ("x = np.array([1.0, 2.0])\nw = np.array([3.0, 4.0])\nq = x * w\nf = np.sum(q)\n"
+          "dq = np.ones_like(q)\ndx = w * dq\ndw = x * dq\n")
+
+
+@pytest.mark.parametrize("code", [
+    "x = 2.0\ny = 3.0\nf = x * y\ndx = y\ndy = x\ndx = dx",
+    "x = 2.0\ny = 3.0\nf = x * y\ndx = y\ndy = x\ndx += 0",
+    VECTOR + "dx = dx",
+    VECTOR + "dx[1] += 0"])
+def test_a_line_that_changes_nothing_is_right_and_said_to_change_nothing(code):
+    r = backward_check(code)
+    last = code.splitlines()[-1]
+    n = line_of(code, last)
+    assert r["passed"], the_line(r, n)
+    assert the_line(r, n)["message"] is None
+    assert f"line {n}, {last}, changes nothing: dx keeps the value it has" in r["warnings"]
+
+
+def test_a_line_that_changes_nothing_where_a_contribution_is_missing_leaves_it_missing():
+    code = "x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = dq*2\ndx = dx"
+    r = backward_check(code)
+    assert the_line(r, 6)["ok"]
+    assert not r["gradients"]["x"]["ok"]
+    assert r["gradients"]["x"]["got"] == 6.0 and r["gradients"]["x"]["expected"] == 12.0
+
+
+@pytest.mark.parametrize(("code", "adds", "words"), [
+    # the contribution through f added a second time
+    ("x = 2.0\ny = 3.0\nf = x * y\ndx = y\ndy = x\n", "2*y",
+     "dx already holds its contribution through f (line 4): this line adds it a second time. "
+     "the local gradient of f = x * y with respect to x is y = 3, but this line uses 2*y = 6: "
+     "it is 2 times too large."),
+    (VECTOR, "2 * w * dq",
+     "dx already holds its contribution through q (line 6): this line adds it a second time. "
+     "dx[0] should get 3 from this line, but it gives 6: every element it gives is 2 times too "
+     "large."),
+    # the contribution through f added once, wrongly
+    ("x = 3\nq = x * 2\nf = q * x\ndq = x\ndx = dq*2\n", "2*q",
+     "the local gradient of f = q * x with respect to x is q = 6, but this line uses 2*q = 12: "
+     "it is 2 times too large."),
+    # one of f's two uses of x added, and no line for the other
+    ("x = 3.0\nq = x * 2\nf = q + x * x\ndq = 1\ndx = 2*dq\n", "x",
+     "f = q + x * x uses x 2 times; this line adds the share of 1 of them, and no later line "
+     "adds the other (6 in all, where this line gives 3).")])
+def test_a_line_that_reads_its_own_gradient_is_told_what_it_adds(code, adds, words):
+    """dx = dx + ... adds what dx += ... adds: the message's numbers are what the line adds,
+    not what dx holds after it."""
+    n = code.count("\n") + 1
+    for line in (f"dx = dx + {adds}", f"dx += {adds}"):
+        r = backward_check(code + line)
+        assert the_line(r, n)["message"] == words, line
+
+
 def test_gradient_that_does_not_flow_back_is_wrong():
     code = "x = 3\nz = 2\nq = x * 2\nf = q * z\ndq = z\ndz = q\ndx = 2 * dz"
     r = backward_check(code)

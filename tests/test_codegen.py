@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,6 +160,14 @@ def test_unnamed_gates_get_names_from_the_gate():
     assert "add1 = x + y" in code["forward"]
     assert "sig2 = 1.0 / (1 + np.exp(-z))" in code["forward"]
     assert re.search(r"^f = add1 \* sig2", code["forward"], re.M)
+
+
+def test_a_name_assigned_again_is_staged_as_the_readme_says():
+    c = trace("a = 1.0\nb = 2.0\nc = a + b\nc += c + 1\nc += 1 + c")
+    staged = re.findall(r"^(c\w*) = ", c.code()["forward"], re.M)
+    assert staged == ["c", "c_2", "c_3"]
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "in the staged code they are `c`, `c_2`, `c_3`." in readme
 
 
 def test_names_never_collide_with_gradient_names():

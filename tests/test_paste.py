@@ -325,7 +325,7 @@ def test_a_name_assigned_again_shows_as_successive_wires():
 def test_augmented_assignment_works_in_plain_programs_and_its_code_runs():
     c = trace("x = 1.5\ny = x * x\ny += x\ny *= y")
     ns: dict = {}
-    exec(c.code()["source"], ns)  # the generated code names c′ as c_1: it runs
+    exec(c.code()["source"], ns)  # the generated code names y′ as y_2: it runs
     x = 1.5
     assert float(c.value) == pytest.approx((x * x + x) ** 2)
     assert ns["dx"] == pytest.approx(2 * (x * x + x) * (2 * x + 1)) == float(c.gradients["x"])

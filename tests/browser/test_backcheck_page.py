@@ -75,6 +75,21 @@ def test_a_newcomer_pastes_the_notes_staged_backward_pass(page: Page, base_url: 
     assert not page.errors, page.errors
 
 
+def test_a_line_that_changes_nothing_is_marked_right_and_said_to_change_nothing(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste_checked(page, "x = 2.0\ny = 3.0\nf = x * y\ndx = y\ndy = x\ndx = dx")
+    expect(page.locator("body")).to_have_attribute("data-check", "passed")
+    assert {n: m[:2] for n, m in marks(page).items()} == {4: ("ok", "✓"), 5: ("ok", "✓"),
+                                                          6: ("ok", "✓")}
+    expect(page.locator("#check-summary")).to_have_text(
+        "✓ all 3 backward lines right: dx and dy equal the engine's gradients")
+    expect(page.locator("#result .warn")).to_have_text(
+        ["⚠ line 6, dx = dx, changes nothing: dx keeps the value it has"])
+    expect(page.locator("#backcheck")).to_be_hidden()
+    assert not page.errors, page.errors
+
+
 def test_dx_overwritten_at_a_fork_is_marked_on_its_line_and_its_wire(page: Page,
                                                                      base_url: str) -> None:
     open_page(page, base_url)
