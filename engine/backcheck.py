@@ -770,7 +770,8 @@ class _Check:
                 faults.insert(0, f"d{u} was overwritten: it already held the gradient from "
                                  f"{held} — use +=.")
             should_after = self.should[u] | set(full or adds)
-            expected = sum((self.ref_shares[(s, u)][i] for s, i in should_after), self._zero(u))
+            expected = sum((self.ref_shares[(s, u)][i] for s, i in sorted(should_after)),
+                           self._zero(u))
 
         self.got[u] = after
         if not accumulates:  # what du held is overwritten

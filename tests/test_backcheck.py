@@ -4,6 +4,7 @@ classic mistake is caught at the line that makes it, with a message that names i
 from __future__ import annotations
 
 import math
+import os
 import re
 
 import numpy as np
@@ -1336,3 +1337,17 @@ def test_a_line_reading_a_name_beside_its_gradients_name_is_judged(x):
     out = backward_check(code)
     assert out["passed"], out
     assert out["gradients"][x]["got"] == out["gradients"][x]["expected"] == 6.0
+
+
+def test_the_expected_numbers_are_the_same_in_every_process():
+    # the shares a line should hold are added in one order (a set's order changes with the
+    # process's hash seed, and with it the last digit of a sum)
+    import subprocess
+    import sys
+
+    script = ("import engine; from engine.presets import STAGED_CODE; "
+              "print([l['expected'] for l in engine.backward_check(STAGED_CODE)['lines']])")
+    outs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in range(1, 9)}
+    assert len(outs) == 1, outs
