@@ -270,7 +270,8 @@ class _Val:
     # (value, label, randn), randn the {"randn": shape, "seed": s} of a random one), "mod" (data:
     # (module, as written)), "func" (data: (as written, gate)), "ctor" (data: constructor),
     # "method" (data: (receiver, name)), "str", "kwarg" (data: (name, value)), "dtype", "rng"
-    # (data: its seed), "output" (data: node, o.backward())
+    # (data: its seed), "output" (data: (node, "backward" or "draw_dot")): o.backward(),
+    # draw_dot(o)
     kind: str
     span: tuple[int, int]
     data: object
@@ -417,6 +418,7 @@ class _Builder:
         self.gates = 0
         self.bare: _Val | None = None  # a bare expression, allowed only as the last statement
         self.marked: Node | None = None  # the output named by o.backward() or draw_dot(o)
+        self.backward: Statement | None = None  # the o.backward() line
         self.dtype: str | None = None  # PyTorch's dtype of its tensors: float32 unless asked
         self.last: Statement | None = None  # the statement of the bare expression
 
@@ -442,7 +444,18 @@ class _Builder:
         output if it is the last statement."""
         self.unused()
         if value.kind == "output":
-            self.marked = statement.node = value.data
+            node, how = value.data
+            if how == "backward":
+                if self.backward is not None:
+                    # micrograd and PyTorch add each call's gradients to the ones before
+                    first = self.backward
+                    raise _err(f"a second backward(): the circuit has one output, named by "
+                               f"{self.text[first.span[0]:first.span[1]]} on line "
+                               f"{first.line}; called again, backward() makes the gradients "
+                               "add up across the calls", value.span,
+                               "keep one backward() call, on the output")
+                self.backward = statement
+            self.marked = statement.node = node
             statement.kind = "output"
         else:
             self.bare, self.last = value, statement
@@ -707,7 +720,7 @@ class _Builder:
             if fname == "draw_dot":  # like o.backward(), names the output
                 if len(args) != 1 or args[0].kind == "kwarg":
                     raise _err("draw_dot() takes the output, like draw_dot(o)", span)
-                return _Val("output", span, self.node(args[0]))
+                return _Val("output", span, (self.node(args[0]), "draw_dot"))
             raise self.unknown_function(fname, callee.span)
         if kind == "func":
             shown, op = callee.data
@@ -724,7 +737,7 @@ class _Builder:
                 if mname == "double":  # values are float64 already; PyTorch prints them so
                     self.dtype = self.dtype and "float64"
                     return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
-                return _Val("output", span, self.node(receiver))
+                return _Val("output", span, (self.node(receiver), "backward"))
             if mname == "astype":
                 return self.astype(receiver, args, span)
             if mname == "standard_normal":

@@ -428,6 +428,21 @@ def test_unsupported_code_says_what_and_where(code, message, span, hint):
         assert hint in e.hint
 
 
+def test_a_second_backward_is_refused_where_it_is_called():
+    # micrograd and PyTorch add the second call's gradients to the first's: a.grad prints 3,
+    # then 12; a circuit has one output, its gradients from one backward pass
+    code = ("from micrograd.engine import Value\na = Value(2.0)\nb = a * 3\nb.backward()\n"
+            "print(a.grad)\nc = b * 2\nc.backward()\nprint(a.grad)")
+    e = error(code)
+    second = code.index("c.backward()")
+    assert (e.start, e.end) == (second, second + len("c.backward()"))
+    assert "one output" in e.message and "line 4" in e.message and "add up" in e.message
+    assert "keep one backward() call" in e.hint
+    assert "line 3" in error("x = 2.0\ny = x * x\ny.backward()\ny.backward()").message
+    # draw_dot(o) below o.backward() draws the same output, as the lecture does
+    assert parse("a = Value(2.0)\nb = a * 3\nb.backward()\ndraw_dot(b)").output.op == "scale"
+
+
 def test_each_statement_is_recorded_with_its_line_target_operator_span_and_node():
     code = "import math\nx = 2\nc = x * 3  # stage\nc += 1\nprint(c.data)\nc.label = 'out'\nc"
     program = parse_program(code)
