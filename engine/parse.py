@@ -275,6 +275,7 @@ class _Val:
     kind: str
     span: tuple[int, int]
     data: object
+    ints: bool = False  # a list of whole-number literals only (Python's, PyTorch's integers)
 
 
 def _err(message: str, span: tuple[int, int], hint: str | None = None) -> ExpressionError:
@@ -629,7 +630,8 @@ class _Builder:
             raise _err("every row of a list must have the same length", span)
         if len(next(iter(shapes))) >= 32:
             raise _err("list nested too deeply", span)
-        return _Val("lit", span, np.array([v.data for v in items], dtype=float))
+        return _Val("lit", span, np.array([v.data for v in items], dtype=float),
+                    all(v.kind == "int" or v.ints for v in items))
 
     def index(self, target: _Val, items: list[_Val], span: tuple[int, int]) -> _Val:
         for v in items:
@@ -852,10 +854,20 @@ class _Builder:
         shown = "np.array" if ctor == ARRAY else ctor
         positional = [a for a in args if a.kind != "kwarg"]
         if len(positional) != 1 or not _is_lit(positional[0]):
-            example = "[1.0, 2.0]" if ctor == ARRAY else "2.0"
-            raise _err(f"{shown}() takes one number or list of numbers", span,
+            example = {ARRAY: "[1.0, 2.0]", "torch.Tensor": "[2.0]"}.get(ctor, "2.0")
+            what = "list" if ctor == "torch.Tensor" else "number or list"
+            raise _err(f"{shown}() takes one {what} of numbers", span,
                        f"write {shown}({example})")
-        label = None
+        given = positional[0]
+        if ctor == "torch.Tensor" and _is_scalar_lit(given):  # a size, or PyTorch's TypeError
+            written = self.text[given.span[0]:given.span[1]]
+            number = repr(float(given.data))
+            why = (f"is not the number {written}: PyTorch reads a whole number here as a size "
+                   f"(a tensor of {written} uninitialised numbers)" if given.kind == "int"
+                   else "is an error in PyTorch: torch.Tensor takes a list of numbers")
+            raise _err(f"torch.Tensor({written}) {why}", span,
+                       f"write torch.Tensor([{number}]) or torch.tensor({number})")
+        label, grad = None, False
         for kw in args:
             if kw.kind != "kwarg":
                 continue
@@ -872,11 +884,20 @@ class _Builder:
                 label = value.data[1:-1]
             elif name == "requires_grad":
                 _check_bool(value)
+                grad = value.data == "True"
             elif value.kind != "dtype" or value.data != "torch":
                 raise _err("the only dtype is torch.float64", value.span)
-        data = positional[0].data
+        data = given.data
         if ctor.startswith("torch."):  # PyTorch's tensors: float32 unless dtype= says float64
             asked = any(kw.kind == "kwarg" and kw.data[0] == "dtype" for kw in args)
+            if grad and not asked and ctor == "torch.tensor" and (given.kind == "int"
+                                                                  or given.ints):
+                # whole numbers make an integer tensor, which PyTorch refuses to differentiate
+                raise _err("PyTorch refuses requires_grad=True here: only tensors of floating "
+                           "point and complex dtype can require gradients, and whole numbers "
+                           "make an integer tensor", given.span,
+                           f"write {data}.0" if given.kind == "int"
+                           else "write the numbers with a decimal point, like 1.0")
             self.dtype = "float64" if asked else self.dtype or "float32"
             if not asked:  # its numbers rounded to float32, as a .double() after it keeps them
                 with np.errstate(over="ignore"):

@@ -407,6 +407,18 @@ def error(code: str) -> ExpressionError:
     ("a = torch.tensor(2.0, requires_grad=1)", "requires_grad is True or False", (36, 37),
      None),
     ("a = Value(2.0)\nb = a.backward() + 1", "marks the output", (19, 31), None),
+    # torch.Tensor(7) makes 7 uninitialised numbers, torch.Tensor(2.5) is PyTorch's TypeError
+    ("x = torch.Tensor(7)", "torch.Tensor(7) is not the number 7", (4, 19),
+     "torch.Tensor([7.0]) or torch.tensor(7.0)"),
+    ("x = torch.Tensor(2.5)", "torch.Tensor(2.5) is an error in PyTorch", (4, 21),
+     "torch.Tensor([2.5]) or torch.tensor(2.5)"),
+    ("x = torch.Tensor()", "torch.Tensor() takes one list of numbers", (4, 18),
+     "write torch.Tensor([2.0])"),
+    # PyTorch: "Only Tensors of floating point and complex dtype can require gradients"
+    ("x = torch.tensor(3, requires_grad=True)", "only tensors of floating point", (17, 18),
+     "write 3.0"),
+    ("x = torch.tensor([[1, 2]], requires_grad=True)", "only tensors of floating point",
+     (17, 25), "a decimal point"),
     ("x = True", "'True' is not part of the language", (4, 8), "booleans"),
     ("x = torch.tensor(2.0)\ny = F.relu(x)", "'F' is not imported", (26, 27),
      "import torch.nn.functional as F"),
@@ -441,6 +453,15 @@ def test_a_second_backward_is_refused_where_it_is_called():
     assert "line 3" in error("x = 2.0\ny = x * x\ny.backward()\ny.backward()").message
     # draw_dot(o) below o.backward() draws the same output, as the lecture does
     assert parse("a = Value(2.0)\nb = a * 3\nb.backward()\ndraw_dot(b)").output.op == "scale"
+
+
+@pytest.mark.parametrize("made", [
+    "torch.tensor(3)", "torch.tensor(3, requires_grad=False)", "torch.tensor([1, 2.0], "
+    "requires_grad=True)", "torch.tensor(3, dtype=torch.float64, requires_grad=True)",
+    "torch.Tensor([7])",
+])
+def test_pytorch_tensors_pytorch_makes_are_read(made):
+    assert trace(f"import torch\nx = {made}\ny = (x * 2).sum()").gradients["x"] is not None
 
 
 def test_each_statement_is_recorded_with_its_line_target_operator_span_and_node():
