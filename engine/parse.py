@@ -793,6 +793,8 @@ class _Builder:
         keyword, in `attrs` order; missing ones from `defaults`)."""
         row = GATES[op]
         called = shown.rsplit(".", 1)[-1]  # np.dot, .dot: dot
+        if called == "max" or called == "min":
+            self.extremum(shown, op, len(args), span)
         if len(args) == row.arity and not row.attrs and (not args or args[-1].kind != "kwarg"):
             return self.gate(op, args, span, called)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
@@ -833,6 +835,22 @@ class _Builder:
                 raise _err(f"{shown}() needs its constant '{name}'", span,
                            f"write {shown}(..., {name}=...)")
         return self.gate(op, positional[:row.arity], span, called, **constants)
+
+    def extremum(self, shown: str, op: str, n: int, span: tuple[int, int]) -> None:
+        """The max and min gates are elementwise, of two values: max(x, y), torch.max(x, y),
+        np.maximum(x, y). Refuse max(x) of one value (the largest element: a reduction, no gate
+        here) and numpy's np.max(x, y) (its second argument is an axis to reduce along)."""
+        numpy = self.modules.get(shown.split(".")[0]) == "numpy" and "." in shown
+        elementwise = f"{shown}imum" if numpy else shown  # np.max -> np.maximum
+        most, word = ("largest", "maximum") if op == "max" else ("smallest", "minimum")
+        if n == 1:
+            raise _err(f"{shown}(x) is the {most} element of x, a reduction that is not a gate "
+                       "here", span, f"{elementwise}(x, y) is the elementwise {word} of two "
+                                     "values")
+        if numpy:
+            raise _err(f"{shown}(x, y) is not the elementwise {word}: numpy reads y as an axis "
+                       "of x to reduce along", span,
+                       f"{elementwise}(x, y) is the elementwise {word}")
 
     def construct(self, ctor: str, args: list[_Val], span: tuple[int, int]) -> _Val:
         """Value(2.0, label='x1'), torch.tensor(2.0, requires_grad=True), torch.Tensor([2.0]),
