@@ -267,7 +267,8 @@ class _Val:
 
     # "lit" (data: float or ndarray), "int" (an integer literal, data: int), "ref" (an
     # unresolved name), "node", "gate" (a node no one uses yet), "leaf" (a Value or tensor:
-    # (value, label, randn), randn the {"randn": shape, "seed": s} of a random one), "mod" (data:
+    # (value, label, randn, grad), randn the {"randn": shape, "seed": s} of a random one, grad
+    # whether PyTorch's requires_grad=True was given), "mod" (data:
     # (module, as written)), "func" (data: (as written, gate)), "ctor" (data: constructor),
     # "method" (data: (receiver, name)), "str", "kwarg" (data: (name, value)), "dtype", "rng"
     # (data: its seed), "output" (data: (node, "backward" or "draw_dot")): o.backward(),
@@ -373,6 +374,7 @@ class Print:
     wires: dict[str, Node]  # the names it uses that had a value there
     after_backward: bool  # below o.backward(): a gradient it prints is the output's
     dtype: str | None  # "float32" or "float64" once the program made a PyTorch tensor
+    kept: frozenset[str]  # the names whose .grad PyTorch keeps: inputs that require a gradient
 
     def __str__(self) -> str:
         return f"line {self.line} prints {self.text}"
@@ -421,6 +423,7 @@ class _Builder:
         self.marked: Node | None = None  # the output named by o.backward() or draw_dot(o)
         self.backward: Statement | None = None  # the o.backward() line
         self.dtype: str | None = None  # PyTorch's dtype of its tensors: float32 unless asked
+        self.kept: set[Node] = set()  # inputs that require a gradient: PyTorch keeps their .grad
         self.last: Statement | None = None  # the statement of the bare expression
 
     def finish(self) -> None:
@@ -481,13 +484,16 @@ class _Builder:
         if _is_lit(value) or kind == "leaf":
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
-            data, label, randn = value.data if kind == "leaf" else (value.data, None, None)
+            data, label, randn, grad = (value.data if kind == "leaf"
+                                        else (value.data, None, None, False))
             if label is not None and label != name:
                 if not label.isidentifier() or label in self.names or label in self.free:
                     label = None  # a label that is not a free plain name: the variable's name
                 else:
                     _check_name(label, value.span)
             node = self.g.input(label or name, default=data, span=span, randn=randn)
+            if grad:
+                self.kept.add(node)
         elif kind == "gate":
             node = value.data
             node.name = name
@@ -501,12 +507,17 @@ class _Builder:
         return node
 
     def set_attribute(self, name: Token, attr: Token, value: _Val) -> Node:
-        """x.label = 'x1' names the wire; x.requires_grad = True changes nothing; any other
-        attribute is refused."""
+        """x.label = 'x1' names the wire; x.requires_grad = True gives an input PyTorch's .grad
+        (every wire's gradient is drawn anyway); any other attribute is refused."""
         span = (name[2], attr[3])
         if attr[1] == "requires_grad":
             _check_bool(value)
-            return self.resolve(name[1], (name[2], name[3]))
+            node = self.resolve(name[1], (name[2], name[3]))
+            if node.kind == "input" and value.data == "True":
+                self.kept.add(node)
+            else:
+                self.kept.discard(node)
+            return node
         if attr[1] != "label":
             hint = ("chainrule computes every value and gradient itself: drop this line"
                     if attr[1] in ("grad", "data") else "only .label and .requires_grad can be set")
@@ -785,7 +796,7 @@ class _Builder:
             value = as_value(randn, shown, self.max_elements)
         except ExpressionError as e:
             raise _err(e.message, span) from None
-        return _Val("leaf", span, (value, None, randn))
+        return _Val("leaf", span, (value, None, randn, False))
 
     def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
               receiver: int) -> _Val:
@@ -920,7 +931,7 @@ class _Builder:
             if not asked:  # its numbers rounded to float32, as a .double() after it keeps them
                 with np.errstate(over="ignore"):
                     data = np.asarray(data, dtype=np.float32).astype(float).tolist()
-        return _Val("leaf", span, (data, label, None))
+        return _Val("leaf", span, (data, label, None, grad))
 
 
 def _count(n: int, noun: str) -> str:
@@ -1216,7 +1227,8 @@ def _skip_print(b: _Builder, toks: Tokens, i: int, prints: list[Print], line: in
     inner = b.text[toks.end[i + 1]:toks.start[j - 1]].strip()
     wires = {name: b.names[name] for name in re.findall(r"[A-Za-z_]\w*", inner)
              if name in b.names}
-    prints.append(Print(line, inner, wires, b.marked is not None, b.dtype))
+    prints.append(Print(line, inner, wires, b.marked is not None, b.dtype,
+                        frozenset(name for name, node in wires.items() if node in b.kept)))
     return j
 
 

@@ -184,8 +184,9 @@ def test_a_pytorch_print_line_shows_the_tensor_as_pytorch_prints_it():
     ("torch.tensor(2.0, requires_grad=True)", "x.grad", "tensor(4.)"),
     ("torch.tensor(2.0, requires_grad=True)", "x.data, x.grad.item()", "tensor(2.) 4.0"),
     ("torch.tensor(2.0, requires_grad=True)", "f'{x.grad} {x.grad:.2f}'", "4.0 4.00"),
-    ("torch.Tensor([2.0]).double()", "x.grad", "tensor([4.], dtype=torch.float64)"),
-    ("torch.tensor([2.0], dtype=torch.float64)", "f'{x.grad}'",
+    ("torch.Tensor([2.0]).double(); x.requires_grad = True", "x.grad",
+     "tensor([4.], dtype=torch.float64)"),
+    ("torch.tensor([2.0], dtype=torch.float64, requires_grad=True)", "f'{x.grad}'",
      "tensor([4.], dtype=torch.float64)"),
     # PyTorch's default dtype is float32: its numbers are float32's
     ("torch.tensor(0.1, requires_grad=True)", "x.data, x.data.item()",
@@ -198,6 +199,22 @@ def test_a_pytorch_print_line_shows_the_tensor_as_pytorch_prints_it():
 def test_a_pytorch_print_line_shows_tensors_and_numbers_as_pytorch_does(made, prints, shown):
     code = f"import torch\nx = {made}\ny = (x * x).sum()\ny.backward()\nprint({prints})"
     assert trace(code).notes == [f"line 5 prints {shown}"]
+
+
+def test_a_pytorch_print_of_a_grad_pytorch_does_not_keep_shows_none():
+    # PyTorch keeps a .grad on a leaf made with requires_grad=True (or given it) only, filled
+    # by backward(): an input without it, a computed tensor, any tensor above it print None
+    code = ("import torch\nx = torch.tensor([2.0, 1.0])\n"
+            "w = torch.tensor([1.0, 3.0], requires_grad=True)\nprint(w.grad, f'{w.grad}')\n"
+            "n = x * w\no = n.sum()\no.backward()\nprint(x.grad)\nprint(n.grad, f'{n.grad}')\n"
+            "print(w.grad)\nprint(f'{n.grad:.2f}', n.grad.item())")
+    assert trace(code).notes == [
+        "line 4 prints None None", "line 8 prints None", "line 9 prints None None",
+        "line 10 prints tensor([2., 1.])", "line 11 prints f'{n.grad:.2f}', n.grad.item()"]
+    # the lecture's x.requires_grad = True gives x its .grad
+    given = code.replace("x = torch.tensor([2.0, 1.0])", "x = torch.tensor([2.0, 1.0]); "
+                         "x.requires_grad = True")
+    assert trace(given).notes[1] == "line 8 prints tensor([1., 3.])"
 
 
 # torch's str of torch.tensor(value, dtype=...), a line break and the indentation after it as
