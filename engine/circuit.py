@@ -47,7 +47,7 @@ def compile_text(text: str, expand: bool = False, limits: Limits | None = None) 
             graph = program.graph.rebuilt(expand=expand)
         # the print lines, their names as the wires' names (nodes do not survive `rebuilt`)
         graph.prints = [(str(p), p.text, {k: n.name for k, n in p.wires.items()},
-                         p.after_backward, p.dtype) for p in program.prints]
+                         p.after_backward, p.dtype, p.kept) for p in program.prints]
         graph.unused = _backward_pass(program, text) + _unused(program)
         graph = remember(text, expand, limits, graph)
     return graph
@@ -375,11 +375,12 @@ class Circuit:
         return notes + [f"the gradient on {name} is not finite" for name in bad_grads]
 
     def _printed(self, note: str, text: str, wires: dict, after_backward: bool,
-                 dtype: str | None) -> str:
+                 dtype: str | None, kept: frozenset[str]) -> str:
         """What a print line shows, "line 15 prints 24.7041", where each of its arguments is a
         string, a wire's number (x.data, x.item()), its gradient below o.backward() (x.grad),
         or an f-string of those; in PyTorch code (`dtype` set) x.data and x.grad are tensors,
-        printed as PyTorch prints them; else the line as written, "line 15 prints x"."""
+        printed as PyTorch prints them, and x.grad is None but for an input that requires a
+        gradient (`kept`) below o.backward(); else the line as written, "line 15 prints x"."""
         at = {n.name: n.index for n in reversed(self.nodes) if n.name is not None}
 
         def number(ref: str, spec: str | None = None):
@@ -387,6 +388,8 @@ class Circuit:
             if m is None or m[1] not in wires or wires[m[1]] not in at or not (m[2] or m[3]):
                 return None
             k = at[wires[m[1]]]
+            if m[2] == ".grad" and dtype is not None and not (after_backward and m[1] in kept):
+                return None if m[3] or spec else "None"  # None has no .item() and no format
             if m[2] == ".grad" and not after_backward:
                 return None  # before the backward pass, micrograd and PyTorch print 0 or None
             v = (self.grads if m[2] == ".grad" else self.vals)[k]

@@ -267,13 +267,16 @@ class _Val:
 
     # "lit" (data: float or ndarray), "int" (an integer literal, data: int), "ref" (an
     # unresolved name), "node", "gate" (a node no one uses yet), "leaf" (a Value or tensor:
-    # (value, label, randn), randn the {"randn": shape, "seed": s} of a random one), "mod" (data:
+    # (value, label, randn, grad), randn the {"randn": shape, "seed": s} of a random one, grad
+    # whether PyTorch's requires_grad=True was given), "mod" (data:
     # (module, as written)), "func" (data: (as written, gate)), "ctor" (data: constructor),
     # "method" (data: (receiver, name)), "str", "kwarg" (data: (name, value)), "dtype", "rng"
-    # (data: its seed), "output" (data: node, o.backward())
+    # (data: its seed), "output" (data: (node, "backward" or "draw_dot")): o.backward(),
+    # draw_dot(o)
     kind: str
     span: tuple[int, int]
     data: object
+    ints: bool = False  # a list of whole-number literals only (Python's, PyTorch's integers)
 
 
 def _err(message: str, span: tuple[int, int], hint: str | None = None) -> ExpressionError:
@@ -371,6 +374,7 @@ class Print:
     wires: dict[str, Node]  # the names it uses that had a value there
     after_backward: bool  # below o.backward(): a gradient it prints is the output's
     dtype: str | None  # "float32" or "float64" once the program made a PyTorch tensor
+    kept: frozenset[str]  # the names whose .grad PyTorch keeps: inputs that require a gradient
 
     def __str__(self) -> str:
         return f"line {self.line} prints {self.text}"
@@ -417,7 +421,9 @@ class _Builder:
         self.gates = 0
         self.bare: _Val | None = None  # a bare expression, allowed only as the last statement
         self.marked: Node | None = None  # the output named by o.backward() or draw_dot(o)
+        self.backward: Statement | None = None  # the o.backward() line
         self.dtype: str | None = None  # PyTorch's dtype of its tensors: float32 unless asked
+        self.kept: set[Node] = set()  # inputs that require a gradient: PyTorch keeps their .grad
         self.last: Statement | None = None  # the statement of the bare expression
 
     def finish(self) -> None:
@@ -442,7 +448,18 @@ class _Builder:
         output if it is the last statement."""
         self.unused()
         if value.kind == "output":
-            self.marked = statement.node = value.data
+            node, how = value.data
+            if how == "backward":
+                if self.backward is not None:
+                    # micrograd and PyTorch add each call's gradients to the ones before
+                    first = self.backward
+                    raise _err(f"a second backward(): the circuit has one output, named by "
+                               f"{self.text[first.span[0]:first.span[1]]} on line "
+                               f"{first.line}; called again, backward() makes the gradients "
+                               "add up across the calls", value.span,
+                               "keep one backward() call, on the output")
+                self.backward = statement
+            self.marked = statement.node = node
             statement.kind = "output"
         else:
             self.bare, self.last = value, statement
@@ -467,13 +484,16 @@ class _Builder:
         if _is_lit(value) or kind == "leaf":
             if name in self.names:
                 raise _err(f"'{name}' already has a value", span, "use a new name")
-            data, label, randn = value.data if kind == "leaf" else (value.data, None, None)
+            data, label, randn, grad = (value.data if kind == "leaf"
+                                        else (value.data, None, None, False))
             if label is not None and label != name:
                 if not label.isidentifier() or label in self.names or label in self.free:
                     label = None  # a label that is not a free plain name: the variable's name
                 else:
                     _check_name(label, value.span)
             node = self.g.input(label or name, default=data, span=span, randn=randn)
+            if grad:
+                self.kept.add(node)
         elif kind == "gate":
             node = value.data
             node.name = name
@@ -487,12 +507,17 @@ class _Builder:
         return node
 
     def set_attribute(self, name: Token, attr: Token, value: _Val) -> Node:
-        """x.label = 'x1' names the wire; x.requires_grad = True changes nothing; any other
-        attribute is refused."""
+        """x.label = 'x1' names the wire; x.requires_grad = True gives an input PyTorch's .grad
+        (every wire's gradient is drawn anyway); any other attribute is refused."""
         span = (name[2], attr[3])
         if attr[1] == "requires_grad":
             _check_bool(value)
-            return self.resolve(name[1], (name[2], name[3]))
+            node = self.resolve(name[1], (name[2], name[3]))
+            if node.kind == "input" and value.data == "True":
+                self.kept.add(node)
+            else:
+                self.kept.discard(node)
+            return node
         if attr[1] != "label":
             hint = ("chainrule computes every value and gradient itself: drop this line"
                     if attr[1] in ("grad", "data") else "only .label and .requires_grad can be set")
@@ -616,7 +641,8 @@ class _Builder:
             raise _err("every row of a list must have the same length", span)
         if len(next(iter(shapes))) >= 32:
             raise _err("list nested too deeply", span)
-        return _Val("lit", span, np.array([v.data for v in items], dtype=float))
+        return _Val("lit", span, np.array([v.data for v in items], dtype=float),
+                    all(v.kind == "int" or v.ints for v in items))
 
     def index(self, target: _Val, items: list[_Val], span: tuple[int, int]) -> _Val:
         for v in items:
@@ -707,7 +733,7 @@ class _Builder:
             if fname == "draw_dot":  # like o.backward(), names the output
                 if len(args) != 1 or args[0].kind == "kwarg":
                     raise _err("draw_dot() takes the output, like draw_dot(o)", span)
-                return _Val("output", span, self.node(args[0]))
+                return _Val("output", span, (self.node(args[0]), "draw_dot"))
             raise self.unknown_function(fname, callee.span)
         if kind == "func":
             shown, op = callee.data
@@ -724,7 +750,7 @@ class _Builder:
                 if mname == "double":  # values are float64 already; PyTorch prints them so
                     self.dtype = self.dtype and "float64"
                     return self.widen(receiver, span) if receiver.kind != "leaf" else receiver
-                return _Val("output", span, self.node(receiver))
+                return _Val("output", span, (self.node(receiver), "backward"))
             if mname == "astype":
                 return self.astype(receiver, args, span)
             if mname == "standard_normal":
@@ -770,7 +796,7 @@ class _Builder:
             value = as_value(randn, shown, self.max_elements)
         except ExpressionError as e:
             raise _err(e.message, span) from None
-        return _Val("leaf", span, (value, None, randn))
+        return _Val("leaf", span, (value, None, randn, False))
 
     def apply(self, shown: str, op: str, args: list[_Val], span: tuple[int, int],
               receiver: int) -> _Val:
@@ -778,6 +804,8 @@ class _Builder:
         keyword, in `attrs` order; missing ones from `defaults`)."""
         row = GATES[op]
         called = shown.rsplit(".", 1)[-1]  # np.dot, .dot: dot
+        if called == "max" or called == "min":
+            self.extremum(shown, op, len(args), span)
         if len(args) == row.arity and not row.attrs and (not args or args[-1].kind != "kwarg"):
             return self.gate(op, args, span, called)  # the usual call: inputs only
         positional = [a for a in args if a.kind != "kwarg"]
@@ -819,6 +847,22 @@ class _Builder:
                            f"write {shown}(..., {name}=...)")
         return self.gate(op, positional[:row.arity], span, called, **constants)
 
+    def extremum(self, shown: str, op: str, n: int, span: tuple[int, int]) -> None:
+        """The max and min gates are elementwise, of two values: max(x, y), torch.max(x, y),
+        np.maximum(x, y). Refuse max(x) of one value (the largest element: a reduction, no gate
+        here) and numpy's np.max(x, y) (its second argument is an axis to reduce along)."""
+        numpy = self.modules.get(shown.split(".")[0]) == "numpy" and "." in shown
+        elementwise = f"{shown}imum" if numpy else shown  # np.max -> np.maximum
+        most, word = ("largest", "maximum") if op == "max" else ("smallest", "minimum")
+        if n == 1:
+            raise _err(f"{shown}(x) is the {most} element of x, a reduction that is not a gate "
+                       "here", span, f"{elementwise}(x, y) is the elementwise {word} of two "
+                                     "values")
+        if numpy:
+            raise _err(f"{shown}(x, y) is not the elementwise {word}: numpy reads y as an axis "
+                       "of x to reduce along", span,
+                       f"{elementwise}(x, y) is the elementwise {word}")
+
     def construct(self, ctor: str, args: list[_Val], span: tuple[int, int]) -> _Val:
         """Value(2.0, label='x1'), torch.tensor(2.0, requires_grad=True), torch.Tensor([2.0]),
         np.array([1, 2]): a number or a list that becomes an input when assigned to a name;
@@ -839,10 +883,20 @@ class _Builder:
         shown = "np.array" if ctor == ARRAY else ctor
         positional = [a for a in args if a.kind != "kwarg"]
         if len(positional) != 1 or not _is_lit(positional[0]):
-            example = "[1.0, 2.0]" if ctor == ARRAY else "2.0"
-            raise _err(f"{shown}() takes one number or list of numbers", span,
+            example = {ARRAY: "[1.0, 2.0]", "torch.Tensor": "[2.0]"}.get(ctor, "2.0")
+            what = "list" if ctor == "torch.Tensor" else "number or list"
+            raise _err(f"{shown}() takes one {what} of numbers", span,
                        f"write {shown}({example})")
-        label = None
+        given = positional[0]
+        if ctor == "torch.Tensor" and _is_scalar_lit(given):  # a size, or PyTorch's TypeError
+            written = self.text[given.span[0]:given.span[1]]
+            number = repr(float(given.data))
+            why = (f"is not the number {written}: PyTorch reads a whole number here as a size "
+                   f"(a tensor of {written} uninitialised numbers)" if given.kind == "int"
+                   else "is an error in PyTorch: torch.Tensor takes a list of numbers")
+            raise _err(f"torch.Tensor({written}) {why}", span,
+                       f"write torch.Tensor([{number}]) or torch.tensor({number})")
+        label, grad = None, False
         for kw in args:
             if kw.kind != "kwarg":
                 continue
@@ -859,16 +913,25 @@ class _Builder:
                 label = value.data[1:-1]
             elif name == "requires_grad":
                 _check_bool(value)
+                grad = value.data == "True"
             elif value.kind != "dtype" or value.data != "torch":
                 raise _err("the only dtype is torch.float64", value.span)
-        data = positional[0].data
+        data = given.data
         if ctor.startswith("torch."):  # PyTorch's tensors: float32 unless dtype= says float64
             asked = any(kw.kind == "kwarg" and kw.data[0] == "dtype" for kw in args)
+            if grad and not asked and ctor == "torch.tensor" and (given.kind == "int"
+                                                                  or given.ints):
+                # whole numbers make an integer tensor, which PyTorch refuses to differentiate
+                raise _err("PyTorch refuses requires_grad=True here: only tensors of floating "
+                           "point and complex dtype can require gradients, and whole numbers "
+                           "make an integer tensor", given.span,
+                           f"write {data}.0" if given.kind == "int"
+                           else "write the numbers with a decimal point, like 1.0")
             self.dtype = "float64" if asked else self.dtype or "float32"
             if not asked:  # its numbers rounded to float32, as a .double() after it keeps them
                 with np.errstate(over="ignore"):
                     data = np.asarray(data, dtype=np.float32).astype(float).tolist()
-        return _Val("leaf", span, (data, label, None))
+        return _Val("leaf", span, (data, label, None, grad))
 
 
 def _count(n: int, noun: str) -> str:
@@ -1164,7 +1227,8 @@ def _skip_print(b: _Builder, toks: Tokens, i: int, prints: list[Print], line: in
     inner = b.text[toks.end[i + 1]:toks.start[j - 1]].strip()
     wires = {name: b.names[name] for name in re.findall(r"[A-Za-z_]\w*", inner)
              if name in b.names}
-    prints.append(Print(line, inner, wires, b.marked is not None, b.dtype))
+    prints.append(Print(line, inner, wires, b.marked is not None, b.dtype,
+                        frozenset(name for name, node in wires.items() if node in b.kept)))
     return j
 
 

@@ -184,8 +184,9 @@ def test_a_pytorch_print_line_shows_the_tensor_as_pytorch_prints_it():
     ("torch.tensor(2.0, requires_grad=True)", "x.grad", "tensor(4.)"),
     ("torch.tensor(2.0, requires_grad=True)", "x.data, x.grad.item()", "tensor(2.) 4.0"),
     ("torch.tensor(2.0, requires_grad=True)", "f'{x.grad} {x.grad:.2f}'", "4.0 4.00"),
-    ("torch.Tensor([2.0]).double()", "x.grad", "tensor([4.], dtype=torch.float64)"),
-    ("torch.tensor([2.0], dtype=torch.float64)", "f'{x.grad}'",
+    ("torch.Tensor([2.0]).double(); x.requires_grad = True", "x.grad",
+     "tensor([4.], dtype=torch.float64)"),
+    ("torch.tensor([2.0], dtype=torch.float64, requires_grad=True)", "f'{x.grad}'",
      "tensor([4.], dtype=torch.float64)"),
     # PyTorch's default dtype is float32: its numbers are float32's
     ("torch.tensor(0.1, requires_grad=True)", "x.data, x.data.item()",
@@ -198,6 +199,22 @@ def test_a_pytorch_print_line_shows_the_tensor_as_pytorch_prints_it():
 def test_a_pytorch_print_line_shows_tensors_and_numbers_as_pytorch_does(made, prints, shown):
     code = f"import torch\nx = {made}\ny = (x * x).sum()\ny.backward()\nprint({prints})"
     assert trace(code).notes == [f"line 5 prints {shown}"]
+
+
+def test_a_pytorch_print_of_a_grad_pytorch_does_not_keep_shows_none():
+    # PyTorch keeps a .grad on a leaf made with requires_grad=True (or given it) only, filled
+    # by backward(): an input without it, a computed tensor, any tensor above it print None
+    code = ("import torch\nx = torch.tensor([2.0, 1.0])\n"
+            "w = torch.tensor([1.0, 3.0], requires_grad=True)\nprint(w.grad, f'{w.grad}')\n"
+            "n = x * w\no = n.sum()\no.backward()\nprint(x.grad)\nprint(n.grad, f'{n.grad}')\n"
+            "print(w.grad)\nprint(f'{n.grad:.2f}', n.grad.item())")
+    assert trace(code).notes == [
+        "line 4 prints None None", "line 8 prints None", "line 9 prints None None",
+        "line 10 prints tensor([2., 1.])", "line 11 prints f'{n.grad:.2f}', n.grad.item()"]
+    # the lecture's x.requires_grad = True gives x its .grad
+    given = code.replace("x = torch.tensor([2.0, 1.0])", "x = torch.tensor([2.0, 1.0]); "
+                         "x.requires_grad = True")
+    assert trace(given).notes[1] == "line 8 prints tensor([1., 3.])"
 
 
 # torch's str of torch.tensor(value, dtype=...), a line break and the indentation after it as
@@ -407,6 +424,18 @@ def error(code: str) -> ExpressionError:
     ("a = torch.tensor(2.0, requires_grad=1)", "requires_grad is True or False", (36, 37),
      None),
     ("a = Value(2.0)\nb = a.backward() + 1", "marks the output", (19, 31), None),
+    # torch.Tensor(7) makes 7 uninitialised numbers, torch.Tensor(2.5) is PyTorch's TypeError
+    ("x = torch.Tensor(7)", "torch.Tensor(7) is not the number 7", (4, 19),
+     "torch.Tensor([7.0]) or torch.tensor(7.0)"),
+    ("x = torch.Tensor(2.5)", "torch.Tensor(2.5) is an error in PyTorch", (4, 21),
+     "torch.Tensor([2.5]) or torch.tensor(2.5)"),
+    ("x = torch.Tensor()", "torch.Tensor() takes one list of numbers", (4, 18),
+     "write torch.Tensor([2.0])"),
+    # PyTorch: "Only Tensors of floating point and complex dtype can require gradients"
+    ("x = torch.tensor(3, requires_grad=True)", "only tensors of floating point", (17, 18),
+     "write 3.0"),
+    ("x = torch.tensor([[1, 2]], requires_grad=True)", "only tensors of floating point",
+     (17, 25), "a decimal point"),
     ("x = True", "'True' is not part of the language", (4, 8), "booleans"),
     ("x = torch.tensor(2.0)\ny = F.relu(x)", "'F' is not imported", (26, 27),
      "import torch.nn.functional as F"),
@@ -426,6 +455,30 @@ def test_unsupported_code_says_what_and_where(code, message, span, hint):
     assert (e.start, e.end) == span
     if hint is not None:
         assert hint in e.hint
+
+
+def test_a_second_backward_is_refused_where_it_is_called():
+    # micrograd and PyTorch add the second call's gradients to the first's: a.grad prints 3,
+    # then 12; a circuit has one output, its gradients from one backward pass
+    code = ("from micrograd.engine import Value\na = Value(2.0)\nb = a * 3\nb.backward()\n"
+            "print(a.grad)\nc = b * 2\nc.backward()\nprint(a.grad)")
+    e = error(code)
+    second = code.index("c.backward()")
+    assert (e.start, e.end) == (second, second + len("c.backward()"))
+    assert "one output" in e.message and "line 4" in e.message and "add up" in e.message
+    assert "keep one backward() call" in e.hint
+    assert "line 3" in error("x = 2.0\ny = x * x\ny.backward()\ny.backward()").message
+    # draw_dot(o) below o.backward() draws the same output, as the lecture does
+    assert parse("a = Value(2.0)\nb = a * 3\nb.backward()\ndraw_dot(b)").output.op == "scale"
+
+
+@pytest.mark.parametrize("made", [
+    "torch.tensor(3)", "torch.tensor(3, requires_grad=False)", "torch.tensor([1, 2.0], "
+    "requires_grad=True)", "torch.tensor(3, dtype=torch.float64, requires_grad=True)",
+    "torch.Tensor([7])",
+])
+def test_pytorch_tensors_pytorch_makes_are_read(made):
+    assert trace(f"import torch\nx = {made}\ny = (x * 2).sum()").gradients["x"] is not None
 
 
 def test_each_statement_is_recorded_with_its_line_target_operator_span_and_node():
