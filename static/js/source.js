@@ -10,10 +10,19 @@ const MODULES = new Set(['np', 'math', 'numpy', 'torch', 'F', 'True', 'False']);
 const SKIPPED = /'[^'\n]*'|"[^"\n]*"|#[^\n]*|^[ \t]*(?:import|from)\b[^\n]*|^[ \t]*print\([^\n]*/gm;
 
 /**
+ * Whether the text is Python to be run as written: code that imports a library (micrograd,
+ * torch, numpy, math). Such code assigns every name it reads; one it does not is an error, as
+ * Python's NameError, and not an input for the page to give a value.
+ */
+export const runsAsWritten = (text) => /^[ \t]*(?:import|from)\b/m.test(String(text));
+
+/**
  * Names the user must give a value: every identifier that is not called like a function, not an
  * attribute (np.exp, w.T), and not assigned by a statement of the program. First use first.
+ * Code run as written has none.
  */
 export function freeNames(text) {
+  if (runsAsWritten(text)) return [];
   const src = String(text).replace(SKIPPED, (m) => (m[0] === "'" || m[0] === '"' ? "''" : ''));
   const assigned = new Set();
   for (const stmt of src.split(/[\n;]/)) {

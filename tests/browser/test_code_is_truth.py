@@ -271,6 +271,37 @@ def test_pasted_micrograd_code_is_drawn_with_its_numbers_and_its_prints_as_notes
     assert rows(page) == [("a", True, "-4"), ("b", True, "2")]
 
 
+def test_a_typo_in_pasted_micrograd_code_is_an_error_and_no_new_input(page: Page,
+                                                                       base_url: str) -> None:
+    """Python stops at `bb` with a NameError: the page says where, and which name was meant,
+    and invents no row (and no numbers) for it."""
+    from engine.presets import MICROGRAD_README
+
+    typo = MICROGRAD_README.replace("d = a * b + b**3", "d = a * bb + b**3")
+    assert typo != MICROGRAD_README
+    open_page(page, base_url)
+    paste(page, typo, drawn=False)
+    expect(page.locator("#error .message")).to_have_text(
+        "Invalid expression or values at line 6, column 9: missing value for bb"
+        " (did you mean b?)")
+    expect(page.locator("#error .caret-line")).to_have_text("d = a * bb + b**3")
+    assert rows(page) == [("a", True, "-4"), ("b", True, "2")]
+    expect(page.locator("#stale-note")).to_be_visible()  # the example's circuit, not this code's
+    expect(page.locator("#result .note")).to_have_count(0)
+    # The name fixed: drawn with its own numbers.
+    paste(page, MICROGRAD_README)
+    expect(page.locator("#output-value")).to_have_text("24.70")
+    expect(page.locator("#error")).to_be_hidden()
+
+
+def test_a_plain_program_without_imports_still_gets_rows_for_its_free_names(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "q = x + y\nf = q * z")
+    assert [r[0] for r in rows(page)] == ["x", "y", "z"]
+    expect(page.locator("#error")).to_be_hidden()
+
+
 def test_the_result_line_and_nudge_name_the_output_as_the_code_does(page: Page,
                                                                     base_url: str) -> None:
     open_page(page, base_url)
