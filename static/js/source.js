@@ -123,10 +123,23 @@ export function literals(text) {
   return out;
 }
 
-/** The text with `name`'s literal replaced by `literal` (unchanged if the program has none). */
+const NUMBERS = /\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?/g;
+
+/**
+ * The text with `name`'s literal replaced by `literal` (unchanged if the program has none),
+ * written as the code reads it as before: a number in place of a list keeps the list's brackets
+ * (`torch.Tensor([6.88])` takes 7 as `[7.0]`: `torch.Tensor(7)` is seven uninitialised numbers),
+ * and in place of a literal written with a float, a whole number gets ".0" (PyTorch takes no
+ * gradient of `torch.tensor(3)`).
+ */
 export function replaceLiteral(text, name, literal) {
   const hit = literals(text).find((l) => l.name === name);
-  return hit ? text.slice(0, hit.start) + literal + text.slice(hit.end) : text;
+  if (!hit) return text;
+  let fit = String(literal).trim();
+  const depth = /^\[*/.exec(hit.text.replace(/\s/g, ''))[0].length; // the list's nesting
+  if (!fit.startsWith('[')) fit = '['.repeat(depth) + fit + ']'.repeat(depth);
+  if (/[.eE]/.test(hit.text)) fit = fit.replace(NUMBERS, (n) => (/^\d+$/.test(n) ? `${n}.0` : n));
+  return text.slice(0, hit.start) + fit + text.slice(hit.end);
 }
 
 /** The program's assignments `name = …`: [{name, start, end}] over each whole statement. */
