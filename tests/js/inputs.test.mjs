@@ -31,8 +31,9 @@ test("the drawn circuit's inputs decide, and names the server asked for get rows
   assert.deepEqual(inputRows('f = g(x)', null, ['q']).map((r) => r.name), ['x', 'q']);
 });
 
-test('code that imports a library is Python run as written: a name it never assigns gets no row', () => {
-  const micrograd = 'from micrograd.engine import Value\na = Value(-4.0)\nb = Value(2.0)\nd = a * bb + b**3';
+test('code that imports a library is run as written: a name it never assigns gets no row', () => {
+  const micrograd = 'from micrograd.engine import Value\na = Value(-4.0)\nb = Value(2.0)\n'
+    + 'd = a * bb + b**3';
   assert.deepEqual(inputRows(micrograd).map((r) => r.name), ['a', 'b']);
   assert.deepEqual(inputRows('import numpy as np\nf = np.exp(x) * 2').map((r) => r.name), []);
   assert.deepEqual(inputRows('q = x + y\nf = q * z').map((r) => r.name), ['x', 'y', 'z']);
@@ -129,7 +130,7 @@ test('no retry for a name already asked for, nor once a newer request began', as
   assert.equal(sent.length, 1);
 });
 
-test("no retry for code that imports a library: the name it lacks is the error (Python's NameError)", async (t) => {
+test('no retry for code that imports a library: the name it lacks is the error', async (t) => {
   t.after(() => delete globalThis.fetch);
   const state = opened('import torch\na = torch.tensor(2.0)\nf = a * bb');
   const missing = { title: 'Missing value', detail: 'missing value for bb', missing: ['bb'] };

@@ -41,9 +41,10 @@ test('a constructor followed by more arithmetic is no literal; .double() after i
   assert.deepEqual(literals(text).map((l) => [l.name, l.value]), [['t', [2]]]);
 });
 
-test("a literal rewritten keeps its brackets, and a float stays a float, so PyTorch reads it as before", () => {
+test('a literal rewritten keeps its brackets, and a float stays a float, as PyTorch reads it', () => {
   const neuron = 'b = torch.Tensor([6.8813735870195432]).double(); b.requires_grad = True';
-  assert.equal(replaceLiteral(neuron, 'b', '7'), 'b = torch.Tensor([7.0]).double(); b.requires_grad = True');
+  assert.equal(replaceLiteral(neuron, 'b', '7'),
+    'b = torch.Tensor([7.0]).double(); b.requires_grad = True');
   const a = 'a = torch.tensor(2.0, requires_grad=True)';
   assert.equal(replaceLiteral(a, 'a', '3'), 'a = torch.tensor(3.0, requires_grad=True)');
   assert.equal(replaceLiteral(a, 'a', '-3.5'), 'a = torch.tensor(-3.5, requires_grad=True)');
