@@ -394,7 +394,7 @@ class _Check:
         """Every forward variable's value: inputs from the code or the request, stages by the
         engine's forward pass over each statement."""
         if missing := [n for n in self.free if n not in values]:
-            raise missing_values(missing, self.free[missing[0]])
+            raise missing_values(missing, self.free[missing[0]], self.names)
         self.env = {name: as_value(values[name], name, self.max_elements) for name in self.free}
         inputs = dict.fromkeys(self.free)
         for st in self.forward:

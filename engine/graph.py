@@ -7,12 +7,13 @@ parsed graph can be cached and shared by many evaluations at once.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import math
 import reprlib
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial, wraps
 
 import numpy as np
@@ -193,10 +194,14 @@ def acyclic_build() -> Iterator[None]:
                 gc.enable()
 
 
-def missing_values(names: list[str], where: tuple) -> ExpressionError:
-    """The error for inputs without a value: it names them all, and lists them in `missing`."""
-    return ExpressionError(f"missing value for {', '.join(names)}", *where,
-                           hint="give every input a value", missing=names)
+def missing_values(names: list[str], where: tuple, known: Iterable[str] = ()) -> ExpressionError:
+    """The error for inputs without a value: it names them all, and lists them in `missing`.
+    A first name close to one of the `known` names (those the program has) is most likely a
+    misspelling of it, and the hint says so (`bb` for `b`)."""
+    close = difflib.get_close_matches(names[0], [k for k in known if k not in names], n=1)
+    hint = f"did you mean {close[0]}?" if close else "give every input a value"
+    return ExpressionError(f"missing value for {', '.join(names)}", *where, hint=hint,
+                           missing=names)
 
 
 def _check_elements(n: int, where: str, max_elements: int | None) -> None:
@@ -364,7 +369,8 @@ class Graph:
         inputs, consts = self._sources()
         missing = [n for n in inputs if n.name not in values and n.default is None]
         if missing:
-            raise missing_values([n.name for n in missing], missing[0].where)
+            known = [n.name for n in self.nodes if n.name and n.name.isidentifier()]
+            raise missing_values([n.name for n in missing], missing[0].where, known)
         kept = self._kept()
         vals: list = [None] * (len(self.nodes) + len(kept))
         for node in inputs:

@@ -594,6 +594,19 @@ def test_circuit_of_the_micrograd_readme_over_http(client):
     assert names[:3] == ["c", "c′", "c″"] and names[-2:] == ["g", "g′"]
 
 
+def test_a_misspelt_name_in_pasted_code_is_a_missing_value_that_suggests_the_name(client):
+    # Python stops there with a NameError: the engine says where, and which name was meant
+    code = MICROGRAD_README.replace("d = a * b + b**3", "d = a * bb + b**3")
+    r = client.post("/api/circuit", json={"expression": code})
+    body = r.json()
+    assert r.status_code == 400 and body["missing"] == ["bb"], body
+    assert body["detail"] == "missing value for bb" and body["hint"] == "did you mean b?"
+    assert code[body["position"]["start"]:body["position"]["end"]] == "bb"
+    # a name close to none the program has keeps the plain hint
+    r = client.post("/api/circuit", json={"expression": "x * k", "values": {"x": 1}})
+    assert r.json()["hint"] == "give every input a value"
+
+
 @pytest.mark.parametrize(("code", "span"), [
     ("import os\nx = 2", (7, 9)),
     ("for i in range(3):\n    x = i", (0, 3)),

@@ -176,6 +176,49 @@ function tensorMaps(circuit, id, precision, known) {
   return maps;
 }
 
+const STEPS = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+
+/**
+ * The elements of heat map `map` as buttons, one tab stop for them all: the arrow keys move the
+ * focus from element to element (a roving tabindex), and a click, Enter or Space on one calls
+ * `act(index)` with its index ([i, j], or [j] in a vector). `at` is the index of the element
+ * that takes the tab stop.
+ */
+function actOnCells(map, name, act, at = null) {
+  const cells = new Map([...map.querySelectorAll('rect.heat-cell')]
+    .map((c) => [c.dataset.index, c]));
+  map.setAttribute('role', 'group');
+  for (const [index, c] of cells) {
+    c.setAttribute('role', 'button');
+    c.setAttribute('tabindex', '-1');
+    c.setAttribute('aria-label', `nudge ${name}[${index.replace(',', ', ')}]`);
+  }
+  (cells.get(at) ?? cells.values().next().value).setAttribute('tabindex', '0');
+  const indexOf = (cell) => cell.dataset.index.split(',').map(Number);
+  map.addEventListener('click', (e) => {
+    const cell = e.target.closest('.heat-cell');
+    if (cell) act(indexOf(cell));
+  });
+  map.addEventListener('keydown', (e) => {
+    const cell = e.target.closest('.heat-cell');
+    if (!cell) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      act(indexOf(cell));
+    } else if (STEPS[e.key]) {
+      e.preventDefault();
+      const index = indexOf(cell);
+      const [di, dj] = STEPS[e.key];
+      const moved = index.length === 2 ? [index[0] + di, index[1] + dj] : [index[0] + dj];
+      const next = cells.get(moved.join(','));
+      if (!next) return; // at the edge
+      cell.setAttribute('tabindex', '-1');
+      next.setAttribute('tabindex', '0');
+      next.focus();
+    }
+  });
+}
+
 /**
  * The explanation panel and the heat map box of the circuit page. They read the circuit on show
  * through `shown()` ({circuit} or null), the gate table through `ops()`, what the step on show
@@ -185,16 +228,23 @@ function tensorMaps(circuit, id, precision, known) {
  *     explain.show(id);    // gate `id` (a gate and the fork on its wire share an id): how it
  *                          // sends its gradient back; the gate is marked
  *     explain.show(id, true); // the fork on node `id`'s wire: how its branches add up
- *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click on an input's element calls
- *                          // nudge(name, index)
+ *     explain.heatMap(id); // tensor wire `id`: its heat maps; a click (or Enter) on an input's
+ *                          // element calls nudge(name, index); closed, they give the focus
+ *                          // back to the wire
  *     explain.refresh();   // after a redraw with new values or a step: what is on show, anew
  *     explain.refresh(id); // the same, with gate `id` explained (the gate at work)
  *     explain.clear();     // a new program: the hint again, the heat maps hidden
  */
 export function mountExplain({ svg, box, heat, shown, ops, known, precision, nudge }) {
   const hint = [...box.childNodes];
+  /** Hide the heat maps; the focus, if it was in them, goes back to their wire. */
+  const close = () => {
+    const inside = heat.contains(document.activeElement);
+    heat.hidden = true;
+    if (inside) svg.querySelector(`g.wire.tensor[data-node="${heat.dataset.node}"]`)?.focus();
+  };
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') heat.hidden = true;
+    if (e.key === 'Escape') close();
   });
   return {
     show(id, fork = false) {
@@ -215,19 +265,23 @@ export function mountExplain({ svg, box, heat, shown, ops, known, precision, nud
       const maps = circuit && tensorMaps(circuit, id, precision(), known());
       if (!maps) return;
       const n = circuit.nodes.find((x) => x.id === id);
-      const close = el('button', { type: 'button', className: 'close' }, '× close');
-      close.addEventListener('click', () => (heat.hidden = true));
-      const kids = [close, ...maps];
+      // drawn anew (a new step, new values): the focus stays on the button or element it was on
+      const focused = heat.contains(document.activeElement) ? document.activeElement : null;
+      const at = heat.dataset.node === id
+        ? heat.querySelector('.heat-cell[tabindex="0"]')?.dataset.index : null;
+      const button = el('button', { type: 'button', className: 'close' }, '× close');
+      button.addEventListener('click', close);
+      const kids = [button, ...maps];
       if (n.kind === 'input' && circuit.gradients[n.name] !== null) {
-        kids.push(el('p', { className: 'hint' }, `Click an element of ${n.name} to nudge it.`));
-        maps[0].addEventListener('click', (e) => {
-          const cell = e.target.closest('.heat-cell');
-          if (cell) nudge(n.name, cell.dataset.index.split(',').map(Number));
-        });
+        kids.push(el('p', { className: 'hint' }, `Click an element of ${n.name} to nudge it `
+          + '(or Tab to the grid, move with the arrow keys, press Enter).'));
+        actOnCells(maps[0], n.name, (index) => nudge(n.name, index), at);
       }
       heat.replaceChildren(...kids);
       heat.dataset.node = id;
       heat.hidden = false;
+      if (focused?.classList.contains('close')) button.focus();
+      else if (focused) maps[0].querySelector('.heat-cell[tabindex="0"]')?.focus();
     },
     refresh(id) {
       if (id) this.show(id, false);

@@ -76,17 +76,11 @@ export function shortest(v) {
 }
 
 /**
- * A value written into the code in place of the literal `was`: shortest numbers, lists with a
- * space after each comma; a whole number gets ".0" when `was` is written with a decimal point
- * or an exponent (a float stays a float: PyTorch takes no gradient on torch.tensor(2)).
+ * A value as code: shortest numbers, lists with a space after each comma (source.js
+ * `replaceLiteral` writes it as the literal it replaces is written: a float stays a float).
  */
-export function asCode(v, was = '') {
-  const float = /[.eE]/.test(was);
-  const spell = (x) => {
-    if (Array.isArray(x)) return `[${x.map(spell).join(', ')}]`;
-    const s = String(shortest(x));
-    return float && /^-?\d+$/.test(s) ? `${s}.0` : s;
-  };
+export function asCode(v) {
+  const spell = (x) => (Array.isArray(x) ? `[${x.map(spell).join(', ')}]` : String(shortest(x)));
   return spell(v);
 }
 

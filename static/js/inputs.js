@@ -9,7 +9,7 @@
 import { ApiError, postCircuit } from './api.js';
 import { forwardPart } from './backcheck.js';
 import { shortest } from './format.js';
-import { freeNames, literals, statements } from './source.js';
+import { freeNames, literals, runsAsWritten, statements } from './source.js';
 import { el } from './dom.js';
 
 const DEFAULT_VALUE = 1.0;
@@ -107,7 +107,8 @@ export function valueProblem(name, v) {
  * part, and the output's gradient when the code gives one) first; a value the API would refuse
  * is a problem naming its input, and is not sent. A name the server says has no value, and the
  * page did not see, is added to `state.asked` (it gets a row) and the question is asked once
- * more, unless a newer request began meanwhile.
+ * more, unless a newer request began meanwhile or the code is run as written (there the name
+ * is the error).
  * Resolves to the answer, {circuit, body}.
  */
 export async function askCircuit(state, prepare) {
@@ -123,7 +124,7 @@ export async function askCircuit(state, prepare) {
     return await ask();
   } catch (err) {
     const unseen = err instanceof ApiError ? err.missing.filter((n) => !state.asked.has(n)) : [];
-    if (!unseen.length || mine !== state.seq) throw err;
+    if (!unseen.length || mine !== state.seq || runsAsWritten(state.expression)) throw err;
     for (const n of unseen) state.asked.add(n);
     return ask();
   }

@@ -99,7 +99,7 @@ const descend = mountDescend($('descend-panel'), {
       const first = typed.get(name);
       const same = first && JSON.stringify(first.value) === JSON.stringify(v);
       if (same && first.text === null) delete state.values[name]; // no override again
-      else setInput(name, v, same ? first.text : asCode(v, lit?.text), 0);
+      else setInput(name, v, same ? first.text : asCode(v), 0);
     }
     return refresh(); // drawn at once, and the promise says when
   },

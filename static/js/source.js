@@ -10,10 +10,19 @@ const MODULES = new Set(['np', 'math', 'numpy', 'torch', 'F', 'True', 'False']);
 const SKIPPED = /'[^'\n]*'|"[^"\n]*"|#[^\n]*|^[ \t]*(?:import|from)\b[^\n]*|^[ \t]*print\([^\n]*/gm;
 
 /**
+ * Whether the text is Python to be run as written: code that imports a library (micrograd,
+ * torch, numpy, math). Such code assigns every name it reads; one it does not is an error, as
+ * Python's NameError, and not an input for the page to give a value.
+ */
+export const runsAsWritten = (text) => /^[ \t]*(?:import|from)\b/m.test(String(text));
+
+/**
  * Names the user must give a value: every identifier that is not called like a function, not an
  * attribute (np.exp, w.T), and not assigned by a statement of the program. First use first.
+ * Code run as written has none.
  */
 export function freeNames(text) {
+  if (runsAsWritten(text)) return [];
   const src = String(text).replace(SKIPPED, (m) => (m[0] === "'" || m[0] === '"' ? "''" : ''));
   const assigned = new Set();
   for (const stmt of src.split(/[\n;]/)) {
@@ -114,10 +123,23 @@ export function literals(text) {
   return out;
 }
 
-/** The text with `name`'s literal replaced by `literal` (unchanged if the program has none). */
+const NUMBERS = /\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?/g;
+
+/**
+ * The text with `name`'s literal replaced by `literal` (unchanged if the program has none),
+ * written as the code reads it as before: a number in place of a list keeps the list's brackets
+ * (`torch.Tensor([6.88])` takes 7 as `[7.0]`: `torch.Tensor(7)` is seven uninitialised numbers),
+ * and in place of a literal written with a float, a whole number gets ".0" (PyTorch takes no
+ * gradient of `torch.tensor(3)`).
+ */
 export function replaceLiteral(text, name, literal) {
   const hit = literals(text).find((l) => l.name === name);
-  return hit ? text.slice(0, hit.start) + literal + text.slice(hit.end) : text;
+  if (!hit) return text;
+  let fit = String(literal).trim();
+  const depth = /^\[*/.exec(hit.text.replace(/\s/g, ''))[0].length; // the list's nesting
+  if (!fit.startsWith('[')) fit = '['.repeat(depth) + fit + ']'.repeat(depth);
+  if (/[.eE]/.test(hit.text)) fit = fit.replace(NUMBERS, (n) => (/^\d+$/.test(n) ? `${n}.0` : n));
+  return text.slice(0, hit.start) + fit + text.slice(hit.end);
 }
 
 /** The program's assignments `name = …`: [{name, start, end}] over each whole statement. */

@@ -1234,6 +1234,60 @@ def test_a_small_tensor_heat_map_reads_and_nudges_an_element(page: Page, base_ur
     expect(page.locator("#nudge-result")).to_contain_text("W[1, 2]")
 
 
+def open_matrix_heat_map(page: Page, base_url: str):
+    """A fresh page, the notes' W.dot(X) block pasted, the heat map of W opened from the
+    keyboard: the wire and the heat map's close button."""
+    open_page(page, base_url)
+    forward = MATRIX_CODE[:backward_check(MATRIX_CODE)["forward_end"]].rstrip()
+    paste(page, MATRIX_CODE, drawn=forward)
+    wire = page.locator(f"g.wire.tensor[data-node={input_node(page, 'W')}]")
+    wire.focus()
+    page.keyboard.press("Enter")
+    close = page.locator("#heatmap .close")
+    expect(close).to_be_visible()
+    return wire, close
+
+
+def test_closing_a_heat_map_gives_the_focus_back_to_its_wire(page: Page, base_url: str) -> None:
+    wire, close = open_matrix_heat_map(page, base_url)
+    close.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#heatmap")).to_be_hidden()
+    expect(wire).to_be_focused()
+    page.keyboard.press("Enter")  # open again, and leave it with Escape
+    close.focus()
+    page.keyboard.press("Escape")
+    expect(page.locator("#heatmap")).to_be_hidden()
+    expect(wire).to_be_focused()
+
+
+def test_a_heat_maps_elements_are_nudged_from_the_keyboard(page: Page, base_url: str) -> None:
+    """The grid of W's elements is one tab stop: the arrow keys move between its elements,
+    Enter or Space nudges the one in focus, as a click does."""
+    wire, close = open_matrix_heat_map(page, base_url)
+    value_map = page.locator("#heatmap svg.heat").first
+    expect(page.locator("#heatmap .hint")).to_contain_text("nudge")
+    close.focus()
+    page.keyboard.press("Tab")
+    expect(value_map.locator("rect.heat-cell[data-index='0,0']")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    expect(value_map.locator("rect.heat-cell[data-index='1,1']")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#nudge-result")).to_contain_text("W[1, 1]")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # at the edge: it stays
+    page.keyboard.press("Space")
+    expect(page.locator("#nudge-result")).to_contain_text("W[1, 0]")
+    expect(value_map.locator("rect.heat-cell[data-index='1,0']")).to_be_focused()
+    page.keyboard.press("Tab")  # one tab stop: Tab leaves the grid
+    expect(page.locator("#heatmap rect.heat-cell:focus")).to_have_count(0)
+    page.keyboard.press("Shift+Tab")  # and comes back to the element it left
+    expect(value_map.locator("rect.heat-cell[data-index='1,0']")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(wire).to_be_focused()
+
+
 def test_an_open_heat_map_follows_the_step(page: Page, base_url: str) -> None:
     """W's gradient is known once the backward pass is back through W @ x: its heat map shows
     at that step and after, not before, like the drawing and the result line."""

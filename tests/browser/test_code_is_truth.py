@@ -166,6 +166,40 @@ def test_a_row_edit_undone_leaves_the_literal_as_written(page: Page, base_url: s
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+LECTURE_TORCH = """\
+import torch
+x1 = torch.Tensor([2.0]).double()                ; x1.requires_grad = True
+x2 = torch.Tensor([0.0]).double()                ; x2.requires_grad = True
+w1 = torch.Tensor([-3.0]).double()               ; w1.requires_grad = True
+w2 = torch.Tensor([1.0]).double()                ; w2.requires_grad = True
+b = torch.Tensor([6.8813735870195432]).double()  ; b.requires_grad = True
+n = x1*w1 + x2*w2 + b
+o = torch.tanh(n)"""
+
+
+def test_a_value_typed_in_a_row_is_written_as_pytorch_reads_it(page: Page, base_url: str) -> None:
+    """The literal keeps its brackets (torch.Tensor(7) would be 7 uninitialised numbers) and a
+    float stays a float (PyTorch takes no gradient of torch.tensor(3))."""
+    open_page(page, base_url)
+    paste(page, LECTURE_TORCH)
+    expect(page.locator("#output-value")).to_have_text("[0.71]")
+    field = page.locator(".input-row[data-name=b] input.list")
+    expect(field).to_have_value("[6.88137358702]")
+    field.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("7")
+    expect(page.locator("#expr")).to_contain_text("b = torch.Tensor([7.0]).double()  ;")
+    expect(page.locator("#output-value")).to_have_text("[0.76]")  # tanh(-6 + 0 + 7)
+    paste(page, "import torch\na = torch.tensor(2.0, requires_grad=True)\nf = a * a")
+    field = page.locator("#in-a")
+    field.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3")
+    expect(page.locator("#expr")).to_contain_text("a = torch.tensor(3.0, requires_grad=True)")
+    expect(page.locator("#output-value")).to_have_text("9.00")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_link_opens_with_the_authors_rows(page: Page, base_url: str, context) -> None:
     open_page(page, base_url)
     paste(page, "x = 3  # set in the code\nf = x * y + u")
@@ -269,6 +303,37 @@ def test_pasted_micrograd_code_is_drawn_with_its_numbers_and_its_prints_as_notes
     assert notes == ["▸ line 15 prints 24.7041", "▸ line 17 prints 138.8338",
                      "▸ line 18 prints 645.5773"], notes
     assert rows(page) == [("a", True, "-4"), ("b", True, "2")]
+
+
+def test_a_typo_in_pasted_micrograd_code_is_an_error_and_no_new_input(page: Page,
+                                                                       base_url: str) -> None:
+    """Python stops at `bb` with a NameError: the page says where, and which name was meant,
+    and invents no row (and no numbers) for it."""
+    from engine.presets import MICROGRAD_README
+
+    typo = MICROGRAD_README.replace("d = a * b + b**3", "d = a * bb + b**3")
+    assert typo != MICROGRAD_README
+    open_page(page, base_url)
+    paste(page, typo, drawn=False)
+    expect(page.locator("#error .message")).to_have_text(
+        "Invalid expression or values at line 6, column 9: missing value for bb"
+        " (did you mean b?)")
+    expect(page.locator("#error .caret-line")).to_have_text("d = a * bb + b**3")
+    assert rows(page) == [("a", True, "-4"), ("b", True, "2")]
+    expect(page.locator("#stale-note")).to_be_visible()  # the example's circuit, not this code's
+    expect(page.locator("#result .note")).to_have_count(0)
+    # The name fixed: drawn with its own numbers.
+    paste(page, MICROGRAD_README)
+    expect(page.locator("#output-value")).to_have_text("24.70")
+    expect(page.locator("#error")).to_be_hidden()
+
+
+def test_a_plain_program_without_imports_still_gets_rows_for_its_free_names(
+        page: Page, base_url: str) -> None:
+    open_page(page, base_url)
+    paste(page, "q = x + y\nf = q * z")
+    assert [r[0] for r in rows(page)] == ["x", "y", "z"]
+    expect(page.locator("#error")).to_be_hidden()
 
 
 def test_the_result_line_and_nudge_name_the_output_as_the_code_does(page: Page,

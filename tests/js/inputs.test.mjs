@@ -31,6 +31,14 @@ test("the drawn circuit's inputs decide, and names the server asked for get rows
   assert.deepEqual(inputRows('f = g(x)', null, ['q']).map((r) => r.name), ['x', 'q']);
 });
 
+test('code that imports a library is run as written: a name it never assigns gets no row', () => {
+  const micrograd = 'from micrograd.engine import Value\na = Value(-4.0)\nb = Value(2.0)\n'
+    + 'd = a * bb + b**3';
+  assert.deepEqual(inputRows(micrograd).map((r) => r.name), ['a', 'b']);
+  assert.deepEqual(inputRows('import numpy as np\nf = np.exp(x) * 2').map((r) => r.name), []);
+  assert.deepEqual(inputRows('q = x + y\nf = q * z').map((r) => r.name), ['x', 'y', 'z']);
+});
+
 test('an input the program computes (a random tensor, 2 * 3) is set in the program and not sent', () => {
   const text = 'X = np.random.randn(4, 3)\nk = 2 * 3\nw = 5\nf = (X * k * w * z).sum()';
   const rows = inputRows(text, ['X', 'k', 'w', 'z']);
@@ -120,6 +128,16 @@ test('no retry for a name already asked for, nor once a newer request began', as
   newer.seq++;
   await assert.rejects(asking, { title: 'Missing value' });
   assert.equal(sent.length, 1);
+});
+
+test('no retry for code that imports a library: the name it lacks is the error', async (t) => {
+  t.after(() => delete globalThis.fetch);
+  const state = opened('import torch\na = torch.tensor(2.0)\nf = a * bb');
+  const missing = { title: 'Missing value', detail: 'missing value for bb', missing: ['bb'] };
+  const sent = serve([[400, missing]]);
+  await assert.rejects(askCircuit(state, async (b) => b), { title: 'Missing value' });
+  assert.equal(sent.length, 1);
+  assert.deepEqual([...state.asked], []);
 });
 
 test('a value the API takes has no problem; any other is named, with what a value looks like', () => {

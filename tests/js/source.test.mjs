@@ -40,3 +40,20 @@ test('a constructor followed by more arithmetic is no literal; .double() after i
   const text = 'a = np.array([1, 2]) * 2\nb = Value(2.0) + c\nt = torch.Tensor([2.0]).double()';
   assert.deepEqual(literals(text).map((l) => [l.name, l.value]), [['t', [2]]]);
 });
+
+test('a literal rewritten keeps its brackets, and a float stays a float, as PyTorch reads it', () => {
+  const neuron = 'b = torch.Tensor([6.8813735870195432]).double(); b.requires_grad = True';
+  assert.equal(replaceLiteral(neuron, 'b', '7'),
+    'b = torch.Tensor([7.0]).double(); b.requires_grad = True');
+  const a = 'a = torch.tensor(2.0, requires_grad=True)';
+  assert.equal(replaceLiteral(a, 'a', '3'), 'a = torch.tensor(3.0, requires_grad=True)');
+  assert.equal(replaceLiteral(a, 'a', '-3.5'), 'a = torch.tensor(-3.5, requires_grad=True)');
+  assert.equal(replaceLiteral(a, 'a', '1e-3'), 'a = torch.tensor(1e-3, requires_grad=True)');
+  assert.equal(replaceLiteral('w = [[1.0, 2.0]]', 'w', '[[3, 4.5]]'), 'w = [[3.0, 4.5]]');
+  assert.equal(replaceLiteral('w = [[1.0]]', 'w', '3'), 'w = [[3.0]]');
+  assert.equal(replaceLiteral('x = 2.', 'x', '1e+21'), 'x = 1e+21');
+  // whole numbers stay whole
+  assert.equal(replaceLiteral('x = 3\nf = x * y', 'x', '7'), 'x = 7\nf = x * y');
+  assert.equal(replaceLiteral('w = [2, -3, -3]', 'w', '[1, 2]'), 'w = [1, 2]');
+  assert.equal(replaceLiteral('w = [2, -3, -3]', 'w', '5'), 'w = [5]');
+});
